@@ -1,0 +1,243 @@
+/*
+ * core/core.h - what the parts of vibeboxd share. Not installed.
+ *
+ * Internal functions are prefixed vbx__. Each section names the file that
+ * implements it.
+ */
+#ifndef VBX_CORE_H
+#define VBX_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <libconfig.h>
+
+#include <vibebox/vibebox.h>
+
+/* ---- errors.c: a list of messages collected for the user ---- */
+
+typedef struct vbx__errors {
+	char **msgs;
+	size_t count, cap;
+} vbx__errors;
+
+/* Append a formatted message (one line, no trailing newline). */
+void vbx__errors_add(vbx__errors *e, const char *fmt, ...) VBX_PRINTF(2, 3);
+void vbx__errors_vadd(vbx__errors *e, const char *fmt, va_list ap);
+/* Print each message on its own line to f. */
+void vbx__errors_print(const vbx__errors *e, FILE *f);
+/* Free the messages; the list is empty and reusable afterwards. */
+void vbx__errors_clear(vbx__errors *e);
+
+/* ---- log.c ---- */
+
+/* Write one log line for `who` ("core" or a plugin name). Thread-safe. */
+void vbx__log(const char *who, int level, const char *fmt, ...)
+	VBX_PRINTF(3, 4);
+void vbx__vlog(const char *who, int level, const char *fmt, va_list ap);
+bool vbx__log_enabled(int level);
+/* Set level (VBX_LOG_*) and format; safe while other threads log. */
+void vbx__log_configure(int level, bool json);
+/* The request id that this thread's log lines carry (NULL for none). */
+void vbx__log_set_request(const char *id);
+/* Parse "error" "warn" "info" "debug"; -1 when unknown. */
+int vbx__log_level_parse(const char *s);
+/* Write one access-log line (always JSON fields, whatever the format). */
+void vbx__log_access(const char *request_id, const char *method,
+		     const char *path, int status, size_t bytes,
+		     double duration_ms, const char *client);
+
+#define vbx__error(...) vbx__log("core", VBX_LOG_ERROR, __VA_ARGS__)
+#define vbx__warn(...) vbx__log("core", VBX_LOG_WARN, __VA_ARGS__)
+#define vbx__info(...) vbx__log("core", VBX_LOG_INFO, __VA_ARGS__)
+#define vbx__debug(...) vbx__log("core", VBX_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- config.c and cfgval.c ---- */
+
+typedef struct vbx__listen {
+	char host[256]; /* numeric address or name; "0.0.0.0", "::", "127.0.0.1" */
+	int port;
+} vbx__listen;
+
+/* A plugin's config block (also the core's view of it). */
+struct vbx_config {
+	struct vbx_object_head head;
+	const config_setting_t *group; /* NULL: the block is empty */
+	const char *file;              /* the config file's path */
+	char *path;                    /* "plugins.redis-cache" */
+	int line;                      /* line of the plugin's entry */
+	vbx__errors *errs;             /* getters' errors go here, else to the log */
+	char **known;                  /* keys a getter asked for */
+	size_t nknown, capknown;
+	char **strings_cache;          /* arrays handed out by cfg_strings */
+	size_t nstrings;
+};
+
+typedef struct vbx__plugin_conf {
+	char *name;
+	vbx_config *block;
+	int line;
+} vbx__plugin_conf;
+
+enum { VBX__OVERFLOW_DROP = 0, VBX__OVERFLOW_BLOCK = 1 };
+
+typedef struct vbx__conf {
+	char *path;
+	config_t lc; /* the parsed tree; owns every string below it */
+	vbx__listen *listen;
+	size_t nlisten;
+	int workers;                /* server.workers, 1..1024, default 8 */
+	uint64_t max_body;          /* server.max_body, default 1MiB */
+	int64_t shutdown_timeout_ms; /* server.shutdown_timeout, default 30s */
+	int64_t drain_delay_ms;     /* server.drain_delay, default 0s */
+	uint64_t ws_queue;          /* server.ws_queue, default 1MiB */
+	int log_level;              /* log.level */
+	bool log_json;              /* log.format == "json" (the default) */
+	bool log_access;            /* log.access, default true */
+	char *plugin_dir;
+	char *state_dir;
+	int event_queue;    /* events.queue, default 4096 */
+	int event_overflow; /* events.overflow: "drop" (default) or "block" */
+	vbx__plugin_conf *plugins;
+	size_t nplugins;
+	unsigned generation; /* 1 for the first load, +1 on each reload */
+} vbx__conf;
+
+/*
+ * Load and validate the file. On success *out is a new config. On failure
+ * every problem found is in errs as "FILE:LINE: path: message" and the
+ * return is VBX_EINVAL (or VBX_ENOTFOUND when the file cannot be read).
+ */
+int vbx__conf_load(const char *path, vbx__conf **out, vbx__errors *errs);
+void vbx__conf_free(vbx__conf *c);
+/* After the plugins' init: an error for each key of each plugin block that
+ * no getter asked for. Returns the number of such keys. */
+size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs);
+/* Mark every key of the block known (used for the core's own blocks). */
+void vbx__config_mark_known(vbx_config *block, const char *key);
+
+/* Parse "30s"-style durations and "10MiB"-style sizes. VBX_OK/VBX_EINVAL. */
+int vbx__parse_duration(const char *s, int64_t *out_ms);
+int vbx__parse_size(const char *s, uint64_t *out);
+
+/* The getters behind the host table (config.h documents them). */
+int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
+		    const char **out);
+int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
+		 long long max, long long dflt, long long *out);
+int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out);
+int vbx__cfg_duration(const vbx_config *c, const char *key, const char *dflt,
+		      int64_t min_ms, int64_t max_ms, int64_t *out_ms);
+int vbx__cfg_size(const vbx_config *c, const char *key, const char *dflt,
+		  uint64_t min, uint64_t max, uint64_t *out);
+int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
+		    char **out);
+int vbx__cfg_strings(const vbx_config *c, const char *key,
+		     const char *const **out, size_t *count);
+int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
+		   va_list ap);
+
+/* ---- loader.c: plugins ---- */
+
+enum {
+	VBX__PLUGIN_LOADED = 0,
+	VBX__PLUGIN_INITED,
+	VBX__PLUGIN_STARTED,
+	VBX__PLUGIN_STOPPED,
+};
+
+struct vbx_plugin {
+	struct vbx_object_head head;
+	char *name;  /* as configured; "core" for the daemon itself */
+	char *file;  /* the shared object's path; NULL for the core */
+	void *dl;    /* dlopen handle; never closed while running */
+	const vbx_plugin_desc *desc;
+	int order;   /* position in the config's plugins list; core: -1 */
+	int state;   /* VBX__PLUGIN_* */
+	void *data;  /* vbx_plugin_set_data() */
+	vbx_config *cfg; /* current block */
+};
+
+/*
+ * Open every configured plugin, check its descriptor, resolve provides
+ * and requires, and init them in dependency order. Every failure goes to
+ * errs naming the plugin and its file; returns VBX_OK or the first error
+ * code. On failure the plugins already inited are finalised.
+ */
+int vbx__plugins_load(vbx__conf *conf, vbx__errors *errs);
+/* Start in dependency order; on failure stop those started. */
+int vbx__plugins_start(vbx__errors *errs);
+/* Stop in reverse order, then fini in reverse order. */
+void vbx__plugins_stop(void);
+void vbx__plugins_fini(void);
+/* The plugins in start order. */
+size_t vbx__plugins_count(void);
+vbx_plugin *vbx__plugins_at(size_t i);
+/* The daemon's own plugin handle, for the core's routes and hooks. */
+vbx_plugin *vbx__core_plugin(void);
+/* Print the table of name, version, provides, requires. */
+void vbx__plugins_print_table(FILE *f);
+/* Give each plugin its block of the new config (names must match). */
+void vbx__plugins_reconfigure(vbx__conf *conf);
+/* Nonzero when the set of plugins in conf differs from the loaded one. */
+bool vbx__plugins_set_changed(const vbx__conf *conf);
+
+/* ---- registry.c: hooks and events ---- */
+
+/* Where registration errors (signature mismatch, second provider) are
+ * recorded besides the log; NULL to log only. */
+void vbx__registry_set_errors(vbx__errors *errs);
+vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
+			int policy);
+int vbx__hook_register(vbx_plugin *p, vbx_hook *h, const char *sig, vbx_fn fn,
+		       void *ud, int prio);
+vbx_event *vbx__event_get(vbx_plugin *p, const char *name, const char *sig,
+			  size_t payload_size, vbx_event_json_fn *to_json);
+int vbx__event_subscribe(vbx_plugin *p, vbx_event *ev, const char *sig,
+			 vbx_fn fn, void *ud);
+/* Sort handlers, publish the tables, close registration. */
+void vbx__registry_freeze(void);
+bool vbx__registry_frozen(void);
+/* The hooks p registered and the events it subscribes to, as JSON arrays
+ * {"hooks":[{"name","policy","priority"}],"events":["name"]}. */
+struct cJSON *vbx__registry_plugin_json(const vbx_plugin *p);
+/* The event's name. */
+const char *vbx__event_name(const vbx_event *ev);
+/* Forget everything (at exit, after the event thread has stopped). */
+void vbx__registry_fini(void);
+
+/* ---- events.c: the asynchronous event queue ---- */
+
+typedef struct vbx__event_stats {
+	uint64_t published, delivered, dropped;
+	uint64_t queue_len, queue_cap;
+} vbx__event_stats;
+
+/* Called on the dispatcher thread for every user-facing event after its
+ * subscribers, with the JSON text and the resource it concerns. */
+typedef void vbx__event_json_sink(const char *json, const char *resource_type,
+				  const char *resource_id);
+void vbx__events_set_json_sink(vbx__event_json_sink *sink);
+
+/* Start the dispatcher with a queue of `cap` events. */
+int vbx__events_start(int cap, int overflow);
+/* Deliver what is queued, then stop; later publishes get VBX_ESTATE. */
+void vbx__events_stop(void);
+int vbx__event_publish(vbx_event *ev, const void *payload, size_t size);
+void vbx__events_stats(vbx__event_stats *out);
+
+/* ---- workers.c ---- */
+
+int vbx__workers_start(int n);
+/* Queue fn(ud). VBX_ESTATE once stopping. */
+int vbx__workers_submit(vbx_task_fn *fn, void *ud);
+/* Run what is queued, then join the threads. */
+void vbx__workers_stop(void);
+
+/* ---- host.c ---- */
+
+extern const vbx_host vbx__host;
+const char *vbx__strerror(int rc);
+
+#endif

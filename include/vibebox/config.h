@@ -1,0 +1,122 @@
+/*
+ * vibebox/config.h - typed, validating getters for a plugin's config block.
+ *
+ * A plugin's block is the `config = { ... }` group of its entry in the
+ * `plugins` list. The handle is read-only and owned by the daemon; it stays
+ * valid until the daemon exits. Strings returned by these getters live as
+ * long as the handle.
+ *
+ * Every getter records the key as known. After init, a key that no getter
+ * asked for is an error that names it, so a typo never passes silently.
+ * On a bad value a getter records an error that names the file, the line
+ * and the path (e.g. `vibeboxd.conf:12: plugins.redis-cache.pool: expected
+ * 1..256, got 999`) and returns VBX_EINVAL; init should then return
+ * VBX_EINVAL too, and `vibeboxd -t` prints every such error.
+ */
+#ifndef VIBEBOX_CONFIG_H
+#define VIBEBOX_CONFIG_H
+
+#include <vibebox/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A string. *out is dflt when the key is absent (dflt may be NULL).
+ * Returns VBX_OK or VBX_EINVAL (not a string).
+ */
+static inline int vbx_cfg_string(const vbx_config *c, const char *key,
+				 const char *dflt, const char **out)
+{
+	return VBX__HOST(c)->cfg_string(c, key, dflt, out);
+}
+
+/*
+ * An integer in [min, max]; dflt when absent.
+ * Returns VBX_OK or VBX_EINVAL (not an integer, or out of range).
+ */
+static inline int vbx_cfg_int(const vbx_config *c, const char *key,
+			      long long min, long long max, long long dflt,
+			      long long *out)
+{
+	return VBX__HOST(c)->cfg_int(c, key, min, max, dflt, out);
+}
+
+/* A boolean (true/false); dflt when absent. Returns VBX_OK or VBX_EINVAL. */
+static inline int vbx_cfg_bool(const vbx_config *c, const char *key, int dflt,
+			       int *out)
+{
+	return VBX__HOST(c)->cfg_bool(c, key, dflt, out);
+}
+
+/*
+ * A duration such as "250ms", "30s", "15m", "7d" (units ms s m h d; a bare
+ * integer is seconds), stored in *out_ms. dflt is parsed the same way when
+ * the key is absent. Returns VBX_OK or VBX_EINVAL (bad syntax, out of
+ * [min_ms, max_ms]).
+ */
+static inline int vbx_cfg_duration(const vbx_config *c, const char *key,
+				   const char *dflt, int64_t min_ms,
+				   int64_t max_ms, int64_t *out_ms)
+{
+	return VBX__HOST(c)->cfg_duration(c, key, dflt, min_ms, max_ms, out_ms);
+}
+
+/*
+ * A size such as "512", "64KiB", "10MiB", "1GiB" (also kB MB GB, powers of
+ * ten) in bytes. Returns VBX_OK or VBX_EINVAL.
+ */
+static inline int vbx_cfg_size(const vbx_config *c, const char *key,
+			       const char *dflt, uint64_t min, uint64_t max,
+			       uint64_t *out)
+{
+	return VBX__HOST(c)->cfg_size(c, key, dflt, min, max, out);
+}
+
+/*
+ * A secret, given either inline as `key` or as a file path in `key_file`
+ * (a Kubernetes secret mount); one trailing newline of the file is
+ * dropped. Both set is an error. *out is a malloc'd copy the caller frees
+ * (after wiping it), or NULL when absent and not required.
+ * Returns VBX_OK, or VBX_EINVAL (both set; required but absent; the file
+ * cannot be read, with the reason).
+ */
+static inline int vbx_cfg_secret(const vbx_config *c, const char *key,
+				 int required, char **out)
+{
+	return VBX__HOST(c)->cfg_secret(c, key, required, out);
+}
+
+/*
+ * A list or array of strings. *out is a NULL-terminated array owned by the
+ * handle, *count its length (0 and an empty array when absent).
+ * Returns VBX_OK or VBX_EINVAL (not a list of strings).
+ */
+static inline int vbx_cfg_strings(const vbx_config *c, const char *key,
+				  const char *const **out, size_t *count)
+{
+	return VBX__HOST(c)->cfg_strings(c, key, out, count);
+}
+
+/*
+ * Record a validation error of the plugin's own about `key` (NULL for the
+ * block itself), with the file, line and path prepended. Returns VBX_EINVAL
+ * so that `return vbx_cfg_error(...)` reads naturally.
+ */
+static inline int vbx_cfg_error(const vbx_config *c, const char *key,
+				const char *fmt, ...) VBX_PRINTF(3, 4);
+static inline int vbx_cfg_error(const vbx_config *c, const char *key,
+				const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = VBX__HOST(c)->cfg_error(c, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

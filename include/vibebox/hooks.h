@@ -1,0 +1,117 @@
+/*
+ * vibebox/hooks.h - the catalog of the platform's own hooks and events.
+ *
+ * Later catalog entries (store, cache, runtime) are appended here as the
+ * plugins that provide them land. See hook.h for the policies.
+ */
+#ifndef VIBEBOX_HOOKS_H
+#define VIBEBOX_HOOKS_H
+
+#include <vibebox/hook.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Principal flags. */
+#define VBX_PRINCIPAL_ADMIN 0x1u  /* instance admin */
+#define VBX_PRINCIPAL_APIKEY 0x2u /* authenticated by an API key */
+
+/* Scopes of a principal; tokens of a logged-in user carry all three. */
+#define VBX_SCOPE_READ 0x1u
+#define VBX_SCOPE_WRITE 0x2u
+#define VBX_SCOPE_ADMIN 0x4u
+
+/* Who is making a request. Filled by the authenticate hook; owned by the
+ * request (or WebSocket) it belongs to. */
+typedef struct vbx_principal {
+	char user_id[40]; /* UUID text */
+	char email[256];
+	unsigned flags;  /* VBX_PRINCIPAL_* */
+	unsigned scopes; /* VBX_SCOPE_* */
+} vbx_principal;
+
+/* What an action is about. The strings belong to the caller. */
+typedef struct vbx_resource {
+	const char *type; /* "instance", "team", "project", "environment", ... */
+	const char *id;   /* UUID text, or NULL for a collection */
+} vbx_resource;
+
+/*
+ * authenticate(bearer, client_addr, out) - FIRST, default VBX_EUNAVAIL.
+ * Turn the bearer credential of a request or WebSocket (the text after
+ * "Bearer ", never NULL) into a principal written to *out.
+ * Returns VBX_OK, VBX_DECLINED (not a credential of this handler's kind),
+ * VBX_EUNAUTH (invalid, expired, revoked), or VBX_EUNAVAIL (a dependency
+ * is down). With no handler at all, the daemon answers 503 to every
+ * endpoint that needs a principal; with every handler declining, 401.
+ * Runs on a worker; may block.
+ */
+VBX_HOOK_DECLARE(authenticate, FIRST, VBX_EUNAVAIL,
+		 (const char *bearer, const char *client_addr,
+		  vbx_principal *out),
+		 (bearer, client_addr, out))
+
+/*
+ * authorize(who, action, res) - FIRST, default VBX_EDENIED.
+ * May `who` do `action` ("read", "update", "project.create", ...) on
+ * `res`? Returns VBX_OK to allow, VBX_EDENIED to deny, VBX_DECLINED to
+ * leave it to the next handler. Everything is denied when no handler
+ * allows it. Runs on a worker; may block. Borrows all its arguments.
+ */
+VBX_HOOK_DECLARE(authorize, FIRST, VBX_EDENIED,
+		 (const vbx_principal *who, const char *action,
+		  const vbx_resource *res),
+		 (who, action, res))
+
+/*
+ * health_check(report) - ALL, default VBX_OK.
+ * Add one check or more to a readiness report with vbx_health_add() and
+ * return VBX_OK. Runs on a worker for every /health/ready request; should
+ * answer within a second. The report is owned by the daemon.
+ */
+VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health *report), (report))
+
+/*
+ * Add a check to a readiness report. name: a short word ("postgres");
+ * status: VBX_OK when healthy, else the error code; latency_us: how long
+ * the check took; detail: NULL or a short text. Copies its strings.
+ * Any check that is not VBX_OK makes /health/ready answer 503.
+ */
+static inline void vbx_health_add(vbx_health *h, const char *name, int status,
+				  int64_t latency_us, const char *detail)
+{
+	VBX__HOST(h)->health_add(h, name, status, latency_us, detail);
+}
+
+/*
+ * config_reload - after SIGHUP re-read the config file. The payload says
+ * which generation is now current; vbx_plugin_config() returns the
+ * subscriber's new block. The old block stays valid.
+ */
+typedef struct vbx_config_reload_event {
+	uint32_t version; /* 1 */
+	uint32_t generation;
+} vbx_config_reload_event;
+VBX_EVENT_DECLARE(config_reload, vbx_config_reload_event, NULL)
+
+/*
+ * env_status - an environment changed status. User-facing: the daemon
+ * renders it as {"type":"environment.status","environmentId",
+ * "projectId","status","reason","at"} for /api/v1/events, shown to those
+ * whom authorize allows "read" on the environment.
+ */
+typedef struct vbx_env_status_event {
+	uint32_t version; /* 1 */
+	char env_id[40];
+	char project_id[40];
+	char status[16]; /* stopped starting running stopping error */
+	char reason[256];
+	int64_t at_ms; /* Unix time in milliseconds */
+} vbx_env_status_event;
+VBX_EVENT_DECLARE(env_status, vbx_env_status_event, NULL)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,331 @@
+/*
+ * vibebox/http.h - routes, requests, responses and WebSockets for plugins.
+ *
+ * Register routes during init. A route handler runs on a worker thread and
+ * may block; it answers with one vbx_resp_*() call and returns. A handler
+ * that returns without answering gets a 500. All memory a request hands
+ * out (parameters, query values, parsed JSON, vbx_req_alloc()) belongs to
+ * the request and is freed after the response is sent.
+ *
+ *     static int hello(void *ud, vbx_request *req)
+ *     {
+ *             cJSON *o = cJSON_CreateObject();
+ *             cJSON_AddStringToObject(o, "hello", vbx_req_param(req, "name"));
+ *             return vbx_resp_json(req, 200, o);
+ *     }
+ *     ...
+ *     vbx_route_add(self, "GET", "/api/v1/hello/{name}", 0, hello, NULL);
+ *
+ * Errors follow the platform's envelope:
+ *     {"error":{"code":"NOT_FOUND","message":"...","statusCode":404}}
+ */
+#ifndef VIBEBOX_HTTP_H
+#define VIBEBOX_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <vibebox/hooks.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Route flags. By default a route needs an authenticated principal. */
+#define VBX_ROUTE_PUBLIC 0x1u /* no principal needed */
+#define VBX_ROUTE_ADMIN 0x2u  /* instance admins only (403 otherwise) */
+
+/*
+ * Add a route. method: "GET", "POST", "PUT", "PATCH", "DELETE".
+ * pattern: an absolute path whose segments are literal or `{name}`, e.g.
+ * "/api/v1/teams/{id}/members/{userId}". During init only.
+ * Returns VBX_OK, VBX_EINVAL (bad pattern or method), VBX_EEXIST (the same
+ * method and pattern is taken; the log names its owner), VBX_ESTATE.
+ */
+static inline int vbx_route_add(vbx_plugin *p, const char *method,
+				const char *pattern, unsigned flags,
+				vbx_route_fn *fn, void *ud)
+{
+	return VBX__HOST(p)->route_add(p, method, pattern, flags, fn, ud);
+}
+
+/* The request method, upper case. */
+static inline const char *vbx_req_method(const vbx_request *r)
+{
+	return VBX__HOST(r)->req_method(r);
+}
+
+/* The request path, without the query string, not decoded. */
+static inline const char *vbx_req_path(const vbx_request *r)
+{
+	return VBX__HOST(r)->req_path(r);
+}
+
+/* The request id (X-Request-Id, or generated). */
+static inline const char *vbx_req_id(const vbx_request *r)
+{
+	return VBX__HOST(r)->req_id(r);
+}
+
+/* A path parameter, percent-decoded; NULL if the pattern has no `{name}`. */
+static inline const char *vbx_req_param(const vbx_request *r, const char *name)
+{
+	return VBX__HOST(r)->req_param(r, name);
+}
+
+/* A query parameter, percent-decoded; NULL when absent. */
+static inline const char *vbx_req_query(vbx_request *r, const char *name)
+{
+	return VBX__HOST(r)->req_query(r, name);
+}
+
+/* A request header (case-insensitive name); NULL when absent. */
+static inline const char *vbx_req_header(vbx_request *r, const char *name)
+{
+	return VBX__HOST(r)->req_header(r, name);
+}
+
+/* The client's address as text ("127.0.0.1"). */
+static inline const char *vbx_req_client_addr(const vbx_request *r)
+{
+	return VBX__HOST(r)->req_client_addr(r);
+}
+
+/* The raw body and its length (NULL and 0 when empty). Not NUL-terminated
+ * in general. */
+static inline const void *vbx_req_body(const vbx_request *r, size_t *len)
+{
+	return VBX__HOST(r)->req_body(r, len);
+}
+
+/*
+ * Parse the body as a JSON object into *out (owned by the request).
+ * On failure it answers 400 BAD_REQUEST itself (empty body, bad JSON with
+ * the position, not an object) and returns VBX_EINVAL; the handler then
+ * just returns.
+ */
+static inline int vbx_req_json(vbx_request *r, cJSON **out)
+{
+	return VBX__HOST(r)->req_json(r, out);
+}
+
+/* The authenticated principal, or NULL on a public route. */
+static inline const vbx_principal *vbx_req_principal(const vbx_request *r)
+{
+	return VBX__HOST(r)->req_principal(r);
+}
+
+/* size bytes from the request's arena, 16-byte aligned, freed with the
+ * request; NULL when out of memory. */
+static inline void *vbx_req_alloc(vbx_request *r, size_t size)
+{
+	return VBX__HOST(r)->req_alloc(r, size);
+}
+
+/* Answer with a JSON body (takes ownership of body; NULL for none).
+ * Returns VBX_OK, or VBX_ESTATE when an answer was already given. */
+static inline int vbx_resp_json(vbx_request *r, int status, cJSON *body)
+{
+	return VBX__HOST(r)->resp_json(r, status, body);
+}
+
+/* Answer with the error envelope. code: "NOT_FOUND", ... */
+static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
+				 const char *fmt, ...) VBX_PRINTF(4, 5);
+static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
+				 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = VBX__HOST(r)->resp_error(r, status, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Answer with a body of any type (copied). Status 204 sends no body. */
+static inline int vbx_resp_body(vbx_request *r, int status,
+				const char *content_type, const void *body,
+				size_t len)
+{
+	return VBX__HOST(r)->resp_body(r, status, content_type, body, len);
+}
+
+/* Add a response header before answering. Both strings are copied. */
+static inline int vbx_resp_header(vbx_request *r, const char *name,
+				  const char *value)
+{
+	return VBX__HOST(r)->resp_header(r, name, value);
+}
+
+/*
+ * Field validation. The vbx_json_*() helpers read one member of a JSON
+ * object, check it and, when it is wrong, record a field error on the
+ * request. After checking every field:
+ *
+ *     if (vbx_fields_failed(req))
+ *             return vbx_resp_validation(req);
+ *
+ * answers 400 VALIDATION_ERROR with "fields": {"name": "message", ...}.
+ */
+static inline int vbx_field_error(vbx_request *r, const char *field,
+				  const char *fmt, ...) VBX_PRINTF(3, 4);
+static inline int vbx_field_error(vbx_request *r, const char *field,
+				  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = VBX__HOST(r)->field_error(r, field, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Nonzero when a field error has been recorded. */
+static inline int vbx_fields_failed(const vbx_request *r)
+{
+	return VBX__HOST(r)->fields_failed(r);
+}
+
+/* Answer 400 VALIDATION_ERROR with the recorded field errors. */
+static inline int vbx_resp_validation(vbx_request *r)
+{
+	return VBX__HOST(r)->resp_validation(r);
+}
+
+#define VBX_REQUIRED 1
+#define VBX_OPTIONAL 0
+
+/*
+ * A string member of `obj` of min..max UTF-8 bytes. *out points into obj
+ * (owned by the request) or is NULL when absent and optional.
+ * Returns VBX_OK, VBX_ENOTFOUND (absent and optional) or VBX_EINVAL (field
+ * error recorded).
+ */
+static inline int vbx_json_string(vbx_request *r, const cJSON *obj,
+				  const char *key, int required, size_t min,
+				  size_t max, const char **out)
+{
+	return VBX__HOST(r)->json_string(r, obj, key, required, min, max, out);
+}
+
+/* An integer member in [min, max]; same returns as vbx_json_string(). */
+static inline int vbx_json_int(vbx_request *r, const cJSON *obj,
+			       const char *key, int required, long long min,
+			       long long max, long long *out)
+{
+	return VBX__HOST(r)->json_int(r, obj, key, required, min, max, out);
+}
+
+/* A number member in [min, max]; same returns as vbx_json_string(). */
+static inline int vbx_json_number(vbx_request *r, const cJSON *obj,
+				  const char *key, int required, double min,
+				  double max, double *out)
+{
+	return VBX__HOST(r)->json_number(r, obj, key, required, min, max, out);
+}
+
+/* A boolean member; same returns as vbx_json_string(). */
+static inline int vbx_json_bool(vbx_request *r, const cJSON *obj,
+				const char *key, int required, int *out)
+{
+	return VBX__HOST(r)->json_bool(r, obj, key, required, out);
+}
+
+/* ---- WebSockets ---- */
+
+/*
+ * The callbacks of a WebSocket route. `ud` is the route's user data.
+ * open runs on a worker after authentication and may block; it returns
+ * VBX_OK to accept, or an error (VBX_ENOTFOUND, VBX_EDENIED, ...) that
+ * closes the socket with 4000 + the matching HTTP status (4404, 4403).
+ * message, drain and close run on the service thread and must not block.
+ */
+typedef struct vbx_ws_ops {
+	size_t struct_size; /* sizeof(vbx_ws_ops) */
+	int (*open)(void *ud, vbx_ws *ws);
+	void (*message)(void *ud, vbx_ws *ws, const void *data, size_t len,
+			int binary);
+	/* The send queue fell below its low-water mark after a VBX_EAGAIN. */
+	void (*drain)(void *ud, vbx_ws *ws);
+	/* The connection is gone; code is the close code. The last callback. */
+	void (*close)(void *ud, vbx_ws *ws, int code);
+} vbx_ws_ops;
+
+/*
+ * Add a WebSocket route. subprotocol: the protocol name the client must
+ * offer (e.g. "vibebox.terminal.v1"); clients may also offer
+ * "bearer.<token>" to authenticate from a browser. flags as for routes.
+ * During init only. Returns as vbx_route_add().
+ */
+static inline int vbx_ws_route_add(vbx_plugin *p, const char *pattern,
+				   const char *subprotocol, unsigned flags,
+				   const vbx_ws_ops *ops, void *ud)
+{
+	return VBX__HOST(p)->ws_route_add(p, pattern, subprotocol, flags, ops,
+					  ud);
+}
+
+/*
+ * Queue one message. Any thread. Copies the data. Returns VBX_OK;
+ * VBX_EAGAIN when the queue is over its limit (nothing queued: wait for
+ * the drain callback); VBX_ESTATE when the connection is closing.
+ */
+static inline int vbx_ws_send(vbx_ws *ws, const void *data, size_t len,
+			      int binary)
+{
+	return VBX__HOST(ws)->ws_send(ws, data, len, binary);
+}
+
+/* Stop (paused != 0) or resume reading from the client. Any thread. */
+static inline void vbx_ws_pause(vbx_ws *ws, int paused)
+{
+	VBX__HOST(ws)->ws_pause(ws, paused);
+}
+
+/* Close with a code (1000 normal, 1001 going away, 4xxx) and a reason. */
+static inline void vbx_ws_close(vbx_ws *ws, int code, const char *reason)
+{
+	VBX__HOST(ws)->ws_close(ws, code, reason);
+}
+
+/* Keep ws valid past its close callback (for another thread); every ref
+ * needs one unref. */
+static inline void vbx_ws_ref(vbx_ws *ws)
+{
+	VBX__HOST(ws)->ws_ref(ws);
+}
+
+static inline void vbx_ws_unref(vbx_ws *ws)
+{
+	VBX__HOST(ws)->ws_unref(ws);
+}
+
+/* One pointer of the route's own per connection. */
+static inline void vbx_ws_set_data(vbx_ws *ws, void *data)
+{
+	VBX__HOST(ws)->ws_set_data(ws, data);
+}
+
+static inline void *vbx_ws_data(const vbx_ws *ws)
+{
+	return VBX__HOST(ws)->ws_data(ws);
+}
+
+/* The principal (NULL on a public route), path and query parameters;
+ * owned by the connection. */
+static inline const vbx_principal *vbx_ws_principal(const vbx_ws *ws)
+{
+	return VBX__HOST(ws)->ws_principal(ws);
+}
+
+static inline const char *vbx_ws_param(const vbx_ws *ws, const char *name)
+{
+	return VBX__HOST(ws)->ws_param(ws, name);
+}
+
+static inline const char *vbx_ws_query(const vbx_ws *ws, const char *name)
+{
+	return VBX__HOST(ws)->ws_query(ws, name);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,285 @@
+/*
+ * vibebox/plugin.h - the plugin descriptor, the ABI and the host table.
+ *
+ * A plugin is a shared object that exports one symbol, vbx_plugin_entry,
+ * which returns a constant descriptor. Write it with VBX_PLUGIN():
+ *
+ *     static int hello_init(vbx_plugin *self, const vbx_config *cfg);
+ *     static void hello_fini(vbx_plugin *self);
+ *     static const char *const hello_provides[] = { "greeting", NULL };
+ *
+ *     VBX_PLUGIN(.name = "hello", .version = "1.0.0",
+ *                .description = "says hello",
+ *                .provides = hello_provides,
+ *                .init = hello_init, .fini = hello_fini);
+ *
+ * The daemon refuses a descriptor whose magic is wrong, whose ABI major
+ * differs from its own, whose ABI minor is newer than its own, or whose
+ * init or fini is NULL.
+ *
+ * ABI changelog (bump the minor for additions at the end of a struct, the
+ * major for anything else):
+ *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
+ */
+#ifndef VIBEBOX_PLUGIN_H
+#define VIBEBOX_PLUGIN_H
+
+#include <stdarg.h>
+#include <vibebox/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VBX_PLUGIN_MAGIC 0x56425850u /* "VBXP" */
+#define VBX_ABI_MAJOR 1
+#define VBX_ABI_MINOR 0
+
+/* The name of the one symbol a plugin exports. */
+#define VBX_PLUGIN_ENTRY_SYMBOL "vbx_plugin_entry"
+
+/*
+ * The plugin descriptor. The first four fields never move, so that any
+ * daemon can read them from any plugin and explain a mismatch.
+ */
+typedef struct vbx_plugin_desc {
+	uint32_t magic;       /* VBX_PLUGIN_MAGIC */
+	uint16_t abi_major;   /* VBX_ABI_MAJOR the plugin was built with */
+	uint16_t abi_minor;   /* VBX_ABI_MINOR the plugin was built with */
+	uint32_t struct_size; /* sizeof(vbx_plugin_desc) at build time */
+
+	const char *name;        /* as named in config, e.g. "redis-cache" */
+	const char *version;     /* the plugin's own version, free form */
+	const char *description; /* one line for `vibeboxd -t` and /plugins */
+	/* NULL-terminated capability names, e.g. { "store", NULL }; may be NULL */
+	const char *const *provides;
+	const char *const *requires;
+
+	/*
+	 * Mandatory. Reads the config block, allocates, registers hooks,
+	 * events and routes. Registration is open only now. Runs on the main
+	 * thread before any server thread exists. Returns VBX_OK, or an error
+	 * after logging why; then fini is not called.
+	 */
+	int (*init)(vbx_plugin *self, const vbx_config *cfg);
+	/* Optional. Connects, starts threads. Hooks may be run from now on.
+	 * Called in dependency order. Returns VBX_OK or an error. */
+	int (*start)(vbx_plugin *self);
+	/* Optional. Stops what start began; called in reverse order. */
+	void (*stop)(vbx_plugin *self);
+	/* Mandatory. Frees what init allocated. Called only if init succeeded. */
+	void (*fini)(vbx_plugin *self);
+
+	void *reserved[8]; /* room to grow without a major bump; keep NULL */
+} vbx_plugin_desc;
+
+/* The type of the entry function. */
+typedef const vbx_plugin_desc *vbx_plugin_entry_fn(void);
+
+/*
+ * VBX_PLUGIN(fields...) - define the descriptor and the exported entry.
+ * Pass designated initialisers for the fields after struct_size.
+ */
+#define VBX_PLUGIN(...)                                                        \
+	static const vbx_plugin_desc vbx__plugin_desc = {                      \
+		.magic = VBX_PLUGIN_MAGIC,                                     \
+		.abi_major = VBX_ABI_MAJOR,                                    \
+		.abi_minor = VBX_ABI_MINOR,                                    \
+		.struct_size = sizeof(vbx_plugin_desc),                        \
+		__VA_ARGS__};                                                  \
+	VBX_EXPORT const vbx_plugin_desc *vbx_plugin_entry(void);              \
+	VBX_EXPORT const vbx_plugin_desc *vbx_plugin_entry(void)               \
+	{                                                                      \
+		return &vbx__plugin_desc;                                      \
+	}
+
+/* Log levels, most severe first. */
+enum { VBX_LOG_ERROR = 0, VBX_LOG_WARN = 1, VBX_LOG_INFO = 2, VBX_LOG_DEBUG = 3 };
+
+/* Hook dispatch policies; see hook.h. */
+enum { VBX_POLICY_FIRST = 1, VBX_POLICY_ALL = 2, VBX_POLICY_PROVIDER = 3 };
+
+/* Priorities: any value 0..100; lower runs first; ties in config order. */
+enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
+
+struct cJSON;
+struct vbx_principal;
+struct vbx_ws_ops;
+typedef int vbx_route_fn(void *ud, vbx_request *req);
+typedef void vbx_task_fn(void *ud);
+typedef int vbx_event_json_fn(const void *payload, char *buf, size_t len,
+			      char *resource_type, char *resource_id);
+
+/*
+ * The host table. Plugins reach it through VBX__HOST(obj) and should use
+ * the documented inline wrappers in config.h, log.h, hook.h and http.h
+ * rather than calling these members directly. New members are appended and
+ * announced by a minor bump; check struct_size before using one that a
+ * plugin's minimum daemon version may lack.
+ */
+struct vbx_host {
+	uint32_t struct_size;
+	uint16_t abi_major, abi_minor;
+
+	/* log.h */
+	void (*log)(const vbx_plugin *p, int level, const char *fmt, va_list ap);
+	int (*log_enabled)(const vbx_plugin *p, int level);
+
+	/* plugin.h */
+	const char *(*plugin_name)(const vbx_plugin *p);
+	void *(*plugin_data)(const vbx_plugin *p);
+	void (*plugin_set_data)(vbx_plugin *p, void *data);
+	const vbx_config *(*plugin_config)(const vbx_plugin *p);
+	const char *(*state_dir)(const vbx_plugin *p);
+	const char *(*strerror)(int rc);
+
+	/* config.h */
+	int (*cfg_string)(const vbx_config *c, const char *key, const char *dflt,
+			  const char **out);
+	int (*cfg_int)(const vbx_config *c, const char *key, long long min,
+		       long long max, long long dflt, long long *out);
+	int (*cfg_bool)(const vbx_config *c, const char *key, int dflt, int *out);
+	int (*cfg_duration)(const vbx_config *c, const char *key, const char *dflt,
+			    int64_t min_ms, int64_t max_ms, int64_t *out_ms);
+	int (*cfg_size)(const vbx_config *c, const char *key, const char *dflt,
+			uint64_t min, uint64_t max, uint64_t *out);
+	int (*cfg_secret)(const vbx_config *c, const char *key, int required,
+			  char **out);
+	int (*cfg_strings)(const vbx_config *c, const char *key,
+			   const char *const **out, size_t *count);
+	int (*cfg_error)(const vbx_config *c, const char *key, const char *fmt,
+			 va_list ap);
+
+	/* hook.h */
+	vbx_hook *(*hook_get)(vbx_plugin *p, const char *name, const char *sig,
+			      int policy);
+	int (*hook_register)(vbx_plugin *p, vbx_hook *h, const char *sig,
+			     vbx_fn fn, void *ud, int prio);
+	vbx_event *(*event_get)(vbx_plugin *p, const char *name, const char *sig,
+				size_t payload_size, vbx_event_json_fn *to_json);
+	int (*event_subscribe)(vbx_plugin *p, vbx_event *ev, const char *sig,
+			       vbx_fn fn, void *ud);
+	int (*event_publish)(vbx_event *ev, const void *payload, size_t size);
+
+	/* http.h */
+	int (*route_add)(vbx_plugin *p, const char *method, const char *pattern,
+			 unsigned flags, vbx_route_fn *fn, void *ud);
+	int (*ws_route_add)(vbx_plugin *p, const char *pattern,
+			    const char *subprotocol, unsigned flags,
+			    const struct vbx_ws_ops *ops, void *ud);
+	const char *(*req_method)(const vbx_request *r);
+	const char *(*req_path)(const vbx_request *r);
+	const char *(*req_id)(const vbx_request *r);
+	const char *(*req_param)(const vbx_request *r, const char *name);
+	const char *(*req_query)(vbx_request *r, const char *name);
+	const char *(*req_header)(vbx_request *r, const char *name);
+	const char *(*req_client_addr)(const vbx_request *r);
+	const void *(*req_body)(const vbx_request *r, size_t *len);
+	int (*req_json)(vbx_request *r, struct cJSON **out);
+	const struct vbx_principal *(*req_principal)(const vbx_request *r);
+	void *(*req_alloc)(vbx_request *r, size_t size);
+	int (*resp_json)(vbx_request *r, int status, struct cJSON *body);
+	int (*resp_error)(vbx_request *r, int status, const char *code,
+			  const char *fmt, va_list ap);
+	int (*resp_body)(vbx_request *r, int status, const char *content_type,
+			 const void *body, size_t len);
+	int (*resp_header)(vbx_request *r, const char *name, const char *value);
+	int (*field_error)(vbx_request *r, const char *field, const char *fmt,
+			   va_list ap);
+	int (*fields_failed)(const vbx_request *r);
+	int (*resp_validation)(vbx_request *r);
+	int (*json_string)(vbx_request *r, const struct cJSON *obj,
+			   const char *key, int required, size_t min, size_t max,
+			   const char **out);
+	int (*json_int)(vbx_request *r, const struct cJSON *obj, const char *key,
+			int required, long long min, long long max,
+			long long *out);
+	int (*json_number)(vbx_request *r, const struct cJSON *obj,
+			   const char *key, int required, double min, double max,
+			   double *out);
+	int (*json_bool)(vbx_request *r, const struct cJSON *obj,
+			 const char *key, int required, int *out);
+
+	int (*ws_send)(vbx_ws *ws, const void *data, size_t len, int binary);
+	void (*ws_pause)(vbx_ws *ws, int paused);
+	void (*ws_close)(vbx_ws *ws, int code, const char *reason);
+	void (*ws_ref)(vbx_ws *ws);
+	void (*ws_unref)(vbx_ws *ws);
+	void (*ws_set_data)(vbx_ws *ws, void *data);
+	void *(*ws_data)(const vbx_ws *ws);
+	const struct vbx_principal *(*ws_principal)(const vbx_ws *ws);
+	const char *(*ws_param)(const vbx_ws *ws, const char *name);
+	const char *(*ws_query)(const vbx_ws *ws, const char *name);
+
+	/* timers and workers */
+	int (*timer_add)(vbx_plugin *p, int64_t interval_ms, vbx_task_fn *fn,
+			 void *ud);
+	int (*work_submit)(vbx_plugin *p, vbx_task_fn *fn, void *ud);
+
+	/* hooks.h */
+	void (*health_add)(vbx_health *h, const char *name, int status,
+			   int64_t latency_us, const char *detail);
+
+	void *reserved[16];
+};
+
+/* The plugin's name as configured. The string lives as long as the daemon. */
+static inline const char *vbx_plugin_name(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->plugin_name(p);
+}
+
+/* The pointer last stored with vbx_plugin_set_data(), or NULL. */
+static inline void *vbx_plugin_data(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->plugin_data(p);
+}
+
+/* Store one pointer of the plugin's own; the plugin owns what it points to. */
+static inline void vbx_plugin_set_data(vbx_plugin *p, void *data)
+{
+	VBX__HOST(p)->plugin_set_data(p, data);
+}
+
+/* The plugin's current config block (a new one after each reload). */
+static inline const vbx_config *vbx_plugin_config(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->plugin_config(p);
+}
+
+/* The daemon's state_dir; owned by the daemon. */
+static inline const char *vbx_state_dir(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->state_dir(p);
+}
+
+/* A static English text for a VBX_* result code. */
+static inline const char *vbx_strerror(const vbx_plugin *p, int rc)
+{
+	return VBX__HOST(p)->strerror(rc);
+}
+
+/*
+ * Run fn(ud) every interval_ms on a worker thread, starting one interval
+ * after the daemon has started. Register during init. Returns VBX_OK, or
+ * VBX_ESTATE after init.
+ */
+static inline int vbx_timer_add(vbx_plugin *p, int64_t interval_ms,
+				vbx_task_fn *fn, void *ud)
+{
+	return VBX__HOST(p)->timer_add(p, interval_ms, fn, ud);
+}
+
+/*
+ * Run fn(ud) once on a worker thread. Callable from any thread after start.
+ * Returns VBX_OK, or VBX_ESTATE while the daemon is stopping.
+ */
+static inline int vbx_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
+{
+	return VBX__HOST(p)->work_submit(p, fn, ud);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,15 @@
+/*
+ * vibebox/vibebox.h - the whole plugin SDK in one include.
+ */
+#ifndef VIBEBOX_VIBEBOX_H
+#define VIBEBOX_VIBEBOX_H
+
+#include <vibebox/common.h>
+#include <vibebox/plugin.h>
+#include <vibebox/config.h>
+#include <vibebox/log.h>
+#include <vibebox/hook.h>
+#include <vibebox/hooks.h>
+#include <vibebox/http.h>
+
+#endif
