@@ -43,6 +43,10 @@ void vbx__log_configure(int level, bool json);
 void vbx__log_set_request(const char *id);
 /* Parse "error" "warn" "info" "debug"; -1 when unknown. */
 int vbx__log_level_parse(const char *s);
+/* Collect this thread's lines and write them at vbx__log_flush() (or
+ * when 32 KiB are waiting); for the service thread, once per wake-up. */
+void vbx__log_batch(bool on);
+void vbx__log_flush(void);
 /* Write one access-log line (always JSON fields, whatever the format). */
 void vbx__log_access(const char *request_id, const char *method,
 		     const char *path, int status, size_t bytes,
@@ -110,6 +114,10 @@ typedef struct vbx__conf {
  * return is VBX_EINVAL (or VBX_ENOTFOUND when the file cannot be read).
  */
 int vbx__conf_load(const char *path, vbx__conf **out, vbx__errors *errs);
+/* The same for a text already in memory (tests, fuzzing); name stands for
+ * the file in messages. @include paths are taken as written. */
+int vbx__conf_load_buffer(const char *text, const char *name, vbx__conf **out,
+			  vbx__errors *errs);
 void vbx__conf_free(vbx__conf *c);
 /* After the plugins' init: an error for each key of each plugin block that
  * no getter asked for. Returns the number of such keys. */
@@ -137,6 +145,13 @@ int vbx__cfg_strings(const vbx_config *c, const char *key,
 		     const char *const **out, size_t *count);
 int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
 		   va_list ap);
+/* Record "FILE:LINE: path.key: message" about setting s of block c (s NULL:
+ * the block's line) to c->errs, else to the log. Returns VBX_EINVAL. */
+int vbx__cfg_report(const vbx_config *c, const config_setting_t *s,
+		    const char *key, const char *fmt, ...) VBX_PRINTF(4, 5);
+/* s's value as messages show it: 8, "8", a group. In buf (size >= 16). */
+const char *vbx__cfg_describe(const config_setting_t *s, char *buf,
+			      size_t size);
 
 /* ---- loader.c: plugins ---- */
 
@@ -182,6 +197,12 @@ void vbx__plugins_print_table(FILE *f);
 void vbx__plugins_reconfigure(vbx__conf *conf);
 /* Nonzero when the set of plugins in conf differs from the loaded one. */
 bool vbx__plugins_set_changed(const vbx__conf *conf);
+/* Forget the plugins (after fini, once nothing refers to them any more);
+ * their code stays mapped. vbx__plugins_load() may then run again. */
+void vbx__plugins_free(void);
+/* The host table given to plugins loaded from now on and to the core's
+ * handle; &vbx__host unless a test substitutes its own. */
+void vbx__loader_set_host(const vbx_host *host);
 
 /* ---- registry.c: hooks and events ---- */
 
@@ -206,6 +227,16 @@ struct cJSON *vbx__registry_plugin_json(const vbx_plugin *p);
 const char *vbx__event_name(const vbx_event *ev);
 /* Forget everything (at exit, after the event thread has stopped). */
 void vbx__registry_fini(void);
+/* For events.c. The largest payload of the events declared so far (0
+ * with none); the queue sizes its slots with it when it starts. */
+size_t vbx__registry_max_payload(void);
+/* The payload size ev was declared with. */
+size_t vbx__event_payload_size(const vbx_event *ev);
+/* ev's to_json (the first non-NULL one declared), or NULL. */
+vbx_event_json_fn *vbx__event_to_json(const vbx_event *ev);
+/* Call ev's subscribers in subscription order, without locks. Before the
+ * freeze there are none. */
+void vbx__event_deliver(const vbx_event *ev, const void *payload);
 
 /* ---- events.c: the asynchronous event queue ---- */
 
@@ -234,6 +265,9 @@ int vbx__workers_start(int n);
 int vbx__workers_submit(vbx_task_fn *fn, void *ud);
 /* Run what is queued, then join the threads. */
 void vbx__workers_stop(void);
+/* Run fn(ud) on a worker every interval_ms, from one interval after now;
+ * a tick is skipped while the previous one still runs. */
+int vbx__timer_add(int64_t interval_ms, vbx_task_fn *fn, void *ud);
 
 /* ---- host.c ---- */
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -18,6 +19,14 @@
 static atomic_int log_level = VBX_LOG_INFO;
 static atomic_bool log_json = true;
 static _Thread_local const char *thread_request;
+
+/* A thread that handles many requests per wake-up (the service thread)
+ * collects its lines here and writes them once per wake-up. */
+typedef struct batch {
+	char buf[32768];
+	size_t len;
+} batch;
+static _Thread_local batch *thread_batch;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -86,16 +95,27 @@ static void put_escaped(line *l, const char *s)
 	}
 }
 
+/* RFC 3339 UTC with milliseconds; the part up to the second is
+ * formatted once per second per thread. */
 static void put_time(line *l)
 {
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[32];
+	static _Thread_local size_t cached_len;
 	struct timespec ts;
-	struct tm tm;
-	char buf[40];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-	puts_(l, buf);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		cached_len = strftime(cached, sizeof(cached),
+				      "%Y-%m-%dT%H:%M:%S.", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	put(l, cached, cached_len);
+	long ms = ts.tv_nsec / 1000000;
+	char frac[4] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
+			(char)('0' + ms % 10), 'Z'};
+	put(l, frac, 4);
 }
 
 static void begin(line *l, const char *who, int level)
@@ -129,16 +149,72 @@ static void begin(line *l, const char *who, int level)
 	}
 }
 
-static void finish(line *l)
+static void write_all(const char *buf, size_t len)
 {
-	l->buf[l->len++] = '\n';
-	ssize_t off = 0;
-	while ((size_t)off < l->len) {
-		ssize_t n = write(STDERR_FILENO, l->buf + off, l->len - (size_t)off);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, buf + off, len - off);
 		if (n <= 0)
 			break;
-		off += n;
+		off += (size_t)n;
 	}
+}
+
+static void finish(line *l)
+{
+	batch *b = thread_batch;
+	l->buf[l->len++] = '\n';
+	if (!b) {
+		write_all(l->buf, l->len);
+		return;
+	}
+	if (b->len + l->len > sizeof(b->buf))
+		vbx__log_flush();
+	memcpy(b->buf + b->len, l->buf, l->len);
+	b->len += l->len;
+}
+
+void vbx__log_batch(bool on)
+{
+	if (on && !thread_batch) {
+		thread_batch = calloc(1, sizeof(*thread_batch));
+	} else if (!on && thread_batch) {
+		vbx__log_flush();
+		free(thread_batch);
+		thread_batch = NULL;
+	}
+}
+
+void vbx__log_flush(void)
+{
+	batch *b = thread_batch;
+	if (b && b->len) {
+		write_all(b->buf, b->len);
+		b->len = 0;
+	}
+}
+
+/* Append an unsigned decimal; snprintf costs more than the rest of an
+ * access line. */
+static void put_uint(line *l, unsigned long long v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(l, tmp + sizeof(tmp) - n, n);
+}
+
+/* Append milliseconds with three decimals. */
+static void put_ms(line *l, double ms)
+{
+	unsigned long long us = ms > 0 ? (unsigned long long)(ms * 1000.0) : 0;
+	put_uint(l, us / 1000);
+	char frac[4] = {'.', (char)('0' + us / 100 % 10),
+			(char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+	put(l, frac, 4);
 }
 
 void vbx__vlog(const char *who, int level, const char *fmt, va_list ap)
@@ -174,30 +250,34 @@ void vbx__log_access(const char *request_id, const char *method,
 	if (!vbx__log_enabled(VBX_LOG_INFO))
 		return;
 	const char *saved = thread_request;
-	char num[96];
+	bool json = atomic_load_explicit(&log_json, memory_order_relaxed);
 	line l;
 	thread_request = request_id;
 	begin(&l, "core", VBX_LOG_INFO);
 	thread_request = saved;
-	if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
+	if (json) {
 		puts_(&l, "\"msg\":\"access\",\"method\":\"");
 		put_escaped(&l, method);
 		puts_(&l, "\",\"path\":\"");
 		put_escaped(&l, path);
-		snprintf(num, sizeof(num),
-			 "\",\"status\":%d,\"bytes\":%zu,\"durationMs\":%.3f,"
-			 "\"client\":\"",
-			 status, bytes, duration_ms);
-		puts_(&l, num);
-		put_escaped(&l, client ? client : "");
-		puts_(&l, "\"}");
+		puts_(&l, "\",\"status\":");
 	} else {
 		puts_(&l, method);
 		puts_(&l, " ");
 		puts_(&l, path);
-		snprintf(num, sizeof(num), " %d %zuB %.3fms ", status, bytes,
-			 duration_ms);
-		puts_(&l, num);
+		puts_(&l, " ");
+	}
+	put_uint(&l, (unsigned)status);
+	puts_(&l, json ? ",\"bytes\":" : " ");
+	put_uint(&l, bytes);
+	puts_(&l, json ? ",\"durationMs\":" : "B ");
+	put_ms(&l, duration_ms);
+	if (json) {
+		puts_(&l, ",\"client\":\"");
+		put_escaped(&l, client ? client : "");
+		puts_(&l, "\"}");
+	} else {
+		puts_(&l, "ms ");
 		puts_(&l, client ? client : "");
 	}
 	finish(&l);

@@ -38,16 +38,17 @@ typedef struct vbx_resource {
 } vbx_resource;
 
 /*
- * authenticate(bearer, client_addr, out) - FIRST, default VBX_EUNAVAIL.
+ * authenticate(bearer, client_addr, out) - FIRST, default VBX_EUNAUTH.
  * Turn the bearer credential of a request or WebSocket (the text after
  * "Bearer ", never NULL) into a principal written to *out.
  * Returns VBX_OK, VBX_DECLINED (not a credential of this handler's kind),
  * VBX_EUNAUTH (invalid, expired, revoked), or VBX_EUNAVAIL (a dependency
- * is down). With no handler at all, the daemon answers 503 to every
- * endpoint that needs a principal; with every handler declining, 401.
+ * is down). With every handler declining the run returns VBX_EUNAUTH
+ * (401). With no handler at all the daemon does not run it and answers
+ * 503 to every endpoint that needs a principal.
  * Runs on a worker; may block.
  */
-VBX_HOOK_DECLARE(authenticate, FIRST, VBX_EUNAVAIL,
+VBX_HOOK_DECLARE(authenticate, FIRST, VBX_EUNAUTH,
 		 (const char *bearer, const char *client_addr,
 		  vbx_principal *out),
 		 (bearer, client_addr, out))

@@ -1,0 +1,308 @@
+/*
+ * daemon.c - the daemon's life: read the config, load the plugins, serve,
+ * reload on SIGHUP, drain and stop on SIGTERM or SIGINT.
+ *
+ * Signals are blocked in every thread and taken by one thread with
+ * sigwait(), so no handler runs in the middle of anything.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "server.h"
+
+#ifndef VBX_CONF_FILE
+#define VBX_CONF_FILE "/etc/vibebox/vibeboxd.conf"
+#endif
+
+static struct {
+	const char *path;
+	vbx__conf *conf;   /* the current config */
+	vbx__conf **old;   /* earlier generations, alive until exit */
+	size_t nold;
+	vbx__server *server;
+	pthread_t signal_thread;
+	bool signal_thread_started;
+} d;
+
+const char *vbx__state_dir(void)
+{
+	vbx__conf *c = __atomic_load_n(&d.conf, __ATOMIC_ACQUIRE);
+	return c ? c->state_dir : NULL;
+}
+
+/* ---- the core's own catalog entries and routes ---- */
+
+static int env_status_json(const void *payload, char *buf, size_t len,
+			   char *type, char *id)
+{
+	const vbx_env_status_event *e = payload;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return VBX_ENOMEM;
+	cJSON_AddStringToObject(o, "type", "environment.status");
+	cJSON_AddStringToObject(o, "environmentId", e->env_id);
+	cJSON_AddStringToObject(o, "projectId", e->project_id);
+	cJSON_AddStringToObject(o, "status", e->status);
+	cJSON_AddStringToObject(o, "reason", e->reason);
+	cJSON_AddNumberToObject(o, "at", (double)e->at_ms);
+	int ok = cJSON_PrintPreallocated(o, buf, (int)len, 0);
+	cJSON_Delete(o);
+	snprintf(type, 32, "environment");
+	snprintf(id, 40, "%s", e->env_id);
+	return ok ? VBX_OK : VBX_EINVAL;
+}
+
+static void core_init(void)
+{
+	vbx_plugin *core = vbx__core_plugin();
+	vbx__cat.authenticate = vbx_hook_authenticate_get(core);
+	vbx__cat.authorize = vbx_hook_authorize_get(core);
+	vbx__cat.health_check = vbx_hook_health_check_get(core);
+	vbx__cat.config_reload = vbx_event_config_reload_get(core);
+	vbx__cat.env_status = vbx__event_get(core, "env_status",
+					     "vbx_env_status_event",
+					     sizeof(vbx_env_status_event),
+					     env_status_json);
+	vbx__health_register(core, &d.server);
+	vbx__api_register(core);
+	vbx__events_ws_register(core);
+}
+
+/* ---- signals and reload ---- */
+
+static void log_errors(const vbx__errors *e)
+{
+	for (size_t i = 0; i < e->count; i++)
+		vbx__error("%s", e->msgs[i]);
+}
+
+static bool keep_conf(vbx__conf *c)
+{
+	vbx__conf **v = realloc(d.old, (d.nold + 1) * sizeof(*v));
+	if (!v)
+		return false;
+	d.old = v;
+	d.old[d.nold++] = c;
+	return true;
+}
+
+static void warn_restart_only(const vbx__conf *old, const vbx__conf *c)
+{
+	bool listen = old->nlisten != c->nlisten;
+	for (size_t i = 0; !listen && i < c->nlisten; i++)
+		listen = strcmp(old->listen[i].host, c->listen[i].host) ||
+			 old->listen[i].port != c->listen[i].port;
+	if (listen || old->workers != c->workers)
+		vbx__warn("server.listen and server.workers changed in %s: "
+			  "restart vibeboxd to apply them",
+			  d.path);
+}
+
+static void reload(void)
+{
+	vbx__errors errs = {0};
+	vbx__conf *c = NULL;
+	vbx__info("SIGHUP: re-reading %s", d.path);
+	if (vbx__conf_load(d.path, &c, &errs) != VBX_OK) {
+		log_errors(&errs);
+		vbx__errors_clear(&errs);
+		vbx__error("%s has errors; keeping the running configuration",
+			   d.path);
+		return;
+	}
+	if (!keep_conf(d.conf)) {
+		vbx__conf_free(c);
+		return;
+	}
+	c->generation = d.conf->generation + 1;
+	warn_restart_only(d.conf, c);
+	vbx__log_configure(c->log_level, c->log_json);
+	bool changed = vbx__plugins_set_changed(c);
+	if (changed)
+		vbx__warn("the list of plugins in %s changed: restart vibeboxd "
+			  "to apply it; plugins keep their current blocks",
+			  d.path);
+	else
+		vbx__plugins_reconfigure(c);
+	__atomic_store_n(&d.conf, c, __ATOMIC_RELEASE);
+	vbx_config_reload_event ev = {.version = 1,
+				      .generation = c->generation};
+	if (!changed)
+		vbx_event_config_reload_publish(vbx__cat.config_reload, &ev);
+	vbx__info("configuration generation %u is active", c->generation);
+}
+
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void *signal_main(void *arg)
+{
+	sigset_t *set = arg;
+	bool stopping = false;
+	for (;;) {
+		int sig = 0;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload();
+			continue;
+		}
+		if (stopping) {
+			vbx__warn("second %s: exiting at once", strsignal(sig));
+			_exit(1);
+		}
+		stopping = true;
+		vbx__info("%s: shutting down", strsignal(sig));
+		vbx__sd_notify("STOPPING=1");
+		vbx__server_request_stop(d.server);
+	}
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int fail(vbx__errors *errs, const char *what)
+{
+	vbx__errors_print(errs, stderr);
+	vbx__errors_clear(errs);
+	fprintf(stderr, "vibeboxd: %s\n", what);
+	return 1;
+}
+
+static void teardown(bool started)
+{
+	if (started)
+		vbx__plugins_stop();
+	vbx__events_stop();
+	vbx__plugins_fini();
+	vbx__registry_fini();
+	vbx__routes_free();
+	vbx__ws_routes_free();
+	for (size_t i = 0; i < d.nold; i++)
+		vbx__conf_free(d.old[i]);
+	free(d.old);
+	vbx__conf_free(d.conf);
+	memset(&d, 0, sizeof(d));
+}
+
+/* Load the config and the plugins, up to the frozen registry. */
+static int load(const char *path, vbx__errors *errs)
+{
+	if (vbx__conf_load(path, &d.conf, errs) != VBX_OK)
+		return VBX_EINVAL;
+	vbx__log_configure(d.conf->log_level, d.conf->log_json);
+	core_init();
+	if (vbx__plugins_load(d.conf, errs) != VBX_OK)
+		return VBX_EINVAL;
+	if (vbx__conf_check_unknown(d.conf, errs)) {
+		vbx__plugins_fini();
+		return VBX_EINVAL;
+	}
+	vbx__registry_freeze();
+	return VBX_OK;
+}
+
+static int check_only(const char *path)
+{
+	vbx__errors errs = {0};
+	if (load(path, &errs) != VBX_OK) {
+		char what[1024];
+		snprintf(what, sizeof(what), "configuration file %s test failed",
+			 path);
+		teardown(false);
+		return fail(&errs, what);
+	}
+	vbx__plugins_print_table(stdout);
+	printf("configuration file %s test is successful\n", path);
+	teardown(false);
+	return 0;
+}
+
+static int serve(const char *path)
+{
+	vbx__errors errs = {0};
+	static sigset_t set;
+	block_signals(&set);
+	if (load(path, &errs) != VBX_OK) {
+		teardown(false);
+		return fail(&errs, "not started: fix the errors above");
+	}
+	if (vbx__events_start(d.conf->event_queue, d.conf->event_overflow) ||
+	    vbx__workers_start(d.conf->workers) ||
+	    vbx__server_create(d.conf, &d.server, &errs) ||
+	    vbx__plugins_start(&errs)) {
+		vbx__workers_stop();
+		vbx__server_destroy(d.server);
+		teardown(false);
+		return fail(&errs, "not started: fix the errors above");
+	}
+	if (pthread_create(&d.signal_thread, NULL, signal_main, &set) == 0)
+		d.signal_thread_started = true;
+	vbx__health_set_started(true);
+	vbx__sd_notify("READY=1");
+	for (size_t i = 0; i < d.conf->nlisten; i++)
+		vbx__info("vibeboxd %s listening on %s:%d with %zu plugins",
+			  PACKAGE_VERSION, d.conf->listen[i].host,
+			  d.conf->listen[i].port, vbx__plugins_count());
+	vbx__server_run(d.server);
+	if (d.signal_thread_started) {
+		pthread_cancel(d.signal_thread);
+		pthread_join(d.signal_thread, NULL);
+	}
+	vbx__workers_stop();
+	vbx__server_destroy(d.server);
+	d.server = NULL;
+	teardown(true);
+	vbx__info("stopped");
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vibeboxd [-c FILE] [-t] [-V]\n"
+		"  -c FILE  configuration file (default %s)\n"
+		"  -t       check the configuration and the plugins, then exit\n"
+		"  -V       print the version and exit\n",
+		VBX_CONF_FILE);
+}
+
+int vbx__daemon_main(int argc, char **argv)
+{
+	const char *path = VBX_CONF_FILE;
+	bool test = false;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': test = true; break;
+		case 'V':
+			printf("vibeboxd %s (plugin ABI %d.%d)\n",
+			       PACKAGE_VERSION, VBX_ABI_MAJOR, VBX_ABI_MINOR);
+			return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	d.path = path;
+	return test ? check_only(path) : serve(path);
+}

@@ -1,0 +1,12 @@
+/*
+ * main.c - vibeboxd's entry point. Everything else lives in the core
+ * library so that tests can drive it too.
+ */
+#include "config.h"
+
+#include "daemon.h"
+
+int main(int argc, char **argv)
+{
+	return vbx__daemon_main(argc, argv);
+}

@@ -1,0 +1,133 @@
+/*
+ * server.h - the HTTP and WebSocket server: one libwebsockets service
+ * thread owns every socket; handlers run on the worker pool and hand their
+ * answers back through a completion list and lws_cancel_service(), the one
+ * lws call that is safe from another thread.
+ */
+#ifndef VBX_SERVER_H
+#define VBX_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <libwebsockets.h>
+
+#include "core.h"
+#include "request.h"
+#include "router.h"
+
+/* A core-only route flag: answer on the service thread, never block. */
+#define VBX__ROUTE_INLINE 0x100u
+
+typedef struct vbx_ws vbx__ws_conn;
+
+typedef struct vbx__server {
+	const vbx__conf *conf;
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	struct lws_protocols *protocols; /* http, listen, one per subprotocol */
+	size_t nprotocols;
+	struct lws **listeners;
+	int *listen_fds;
+	size_t nlisteners;
+
+	pthread_mutex_t lock;        /* guards done, ws_pending */
+	vbx_request *done;           /* answered by workers, to be written */
+	vbx__ws_conn *ws_pending;    /* WebSockets with work for the service thread */
+	vbx__ws_conn *ws_all;        /* every open WebSocket (service thread) */
+
+	atomic_bool stop_requested;
+	atomic_bool draining;
+	bool listeners_closed;
+	bool finished;
+	int64_t drain_deadline_ns;   /* when the listeners close */
+	int64_t stop_deadline_ns;    /* shutdown_timeout */
+	size_t inflight;             /* requests on workers or being written */
+	lws_sorted_usec_list_t tick; /* shutdown progress */
+} vbx__server;
+
+/* Register a route (host table and core). During init only. */
+int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
+		   unsigned flags, vbx_route_fn *fn, void *ud);
+int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
+		      const char *subprotocol, unsigned flags,
+		      const vbx_ws_ops *ops, void *ud);
+/* The HTTP routes, for listings and the OpenAPI check. */
+const vbx__router *vbx__http_routes(void);
+/* Free the route tables (at exit). */
+void vbx__routes_free(void);
+
+/*
+ * Bind every listener and create the lws context. Errors name the address.
+ * Returns VBX_OK or VBX_ERR with errs filled.
+ */
+int vbx__server_create(const vbx__conf *conf, vbx__server **out,
+		       vbx__errors *errs);
+/* Serve until a requested stop has drained. Call on one thread only. */
+void vbx__server_run(vbx__server *s);
+/* Ask the server to stop (any thread, also from a signal thread). */
+void vbx__server_request_stop(vbx__server *s);
+bool vbx__server_draining(const vbx__server *s);
+void vbx__server_destroy(vbx__server *s);
+/* Wake the service thread (any thread). */
+void vbx__server_wake(vbx__server *s);
+/* A worker hands an answered request back (any thread). */
+void vbx__server_complete(vbx__server *s, vbx_request *r);
+
+/* Copy the decoded query arguments of wsi into the arena. */
+void vbx__query_snapshot(struct lws *wsi, vbx__arena *a, vbx__header **out,
+			size_t *n);
+/* The bearer credential of a request or upgrade: "Authorization: Bearer X",
+ * else a "bearer.X" entry of the subprotocol list. NULL when none. */
+const char *vbx__bearer(const char *authorization, const char *protocols,
+			vbx__arena *a);
+/*
+ * Authenticate for a route with `flags`: fills r's principal.
+ * Returns 0 when the request may go on, else the HTTP status already
+ * answered (401, 403, 503).
+ */
+int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
+		      vbx_principal *out, bool *has);
+
+/* ws.c, called by server.c on the service thread */
+int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		     void *user, void *in, size_t len);
+void vbx__ws_service_pending(vbx__server *s);
+void vbx__ws_close_all(vbx__server *s, int code, const char *reason);
+size_t vbx__ws_count(const vbx__server *s);
+/* The distinct subprotocols of the WebSocket routes, one lws protocol each. */
+size_t vbx__ws_protocol_count(void);
+const char *vbx__ws_protocol_name(size_t i);
+const vbx__router *vbx__ws_routes(void);
+
+/* the WebSocket half of the host table (http.h documents them) */
+int vbx__ws_send(vbx_ws *ws, const void *data, size_t len, int binary);
+void vbx__ws_pause(vbx_ws *ws, int paused);
+void vbx__ws_close(vbx_ws *ws, int code, const char *reason);
+void vbx__ws_ref(vbx_ws *ws);
+void vbx__ws_unref(vbx_ws *ws);
+void vbx__ws_set_data(vbx_ws *ws, void *data);
+void *vbx__ws_data(const vbx_ws *ws);
+const vbx_principal *vbx__ws_principal(const vbx_ws *ws);
+const char *vbx__ws_param(const vbx_ws *ws, const char *name);
+const char *vbx__ws_query(const vbx_ws *ws, const char *name);
+void vbx__ws_routes_free(void);
+
+/* core catalog handles, set up by the daemon before plugins init */
+typedef struct vbx__catalog {
+	vbx_hook *authenticate;
+	vbx_hook *authorize;
+	vbx_hook *health_check;
+	vbx_event *config_reload;
+	vbx_event *env_status;
+} vbx__catalog;
+extern vbx__catalog vbx__cat;
+
+/* health.c */
+void vbx__health_register(vbx_plugin *core, vbx__server **server);
+void vbx__health_set_started(bool started);
+/* api/ */
+void vbx__api_register(vbx_plugin *core);
+void vbx__events_ws_register(vbx_plugin *core);
+
+#endif

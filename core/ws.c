@@ -1,0 +1,587 @@
+/*
+ * ws.c - WebSocket routes for plugins, with backpressure both ways.
+ *
+ * A connection is reference-counted because three parties hold it: the
+ * service thread (until lws destroys the wsi), the worker running `open`,
+ * and plugin threads that send. Sends queue copies under the connection's
+ * lock; when the queue passes server.ws_queue a send fails with VBX_EAGAIN
+ * and the route hears `drain` once the queue is half empty. Reading is
+ * paused with lws_rx_flow_control, so a slow route slows its client.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+typedef struct ws_msg {
+	struct ws_msg *next;
+	size_t len;
+	int binary;
+	unsigned char buf[]; /* LWS_PRE bytes, then the message */
+} ws_msg;
+
+struct vbx_ws {
+	struct vbx_object_head head;
+	vbx__server *s;
+	struct lws *wsi; /* service thread only; NULL once closed */
+	const vbx__route *route;
+	vbx__arena *arena;
+	vbx__match match;
+	vbx__header *query;
+	size_t nquery;
+	const char *bearer;
+	char client[64];
+	char id[33];
+	vbx_principal principal;
+	bool has_principal;
+	void *data;
+	_Atomic int refs;
+
+	pthread_mutex_t lock; /* guards everything below */
+	ws_msg *qhead, *qtail;
+	size_t queued;
+	bool want_drain, closing, pause_req, open_done;
+	int open_rc;
+	int close_code;
+	char close_reason[120];
+
+	/* service thread only */
+	bool opened, paused, close_delivered, in_all;
+	bool in_pending; /* guarded by the server's lock */
+	struct vbx_ws *next_pending, *next_all, *prev_all;
+	unsigned char *rx;
+	size_t rx_len, rx_cap;
+};
+
+static vbx__router *ws_routes;
+static const char **protocol_names;
+static size_t nprotocols;
+
+/* ---- routes ---- */
+
+const vbx__router *vbx__ws_routes(void)
+{
+	return ws_routes;
+}
+
+size_t vbx__ws_protocol_count(void)
+{
+	return nprotocols;
+}
+
+const char *vbx__ws_protocol_name(size_t i)
+{
+	return protocol_names[i];
+}
+
+static int remember_protocol(const char *name)
+{
+	for (size_t i = 0; i < nprotocols; i++)
+		if (strcmp(protocol_names[i], name) == 0)
+			return VBX_OK;
+	const char **v = realloc(protocol_names, (nprotocols + 1) * sizeof(*v));
+	char *copy = strdup(name);
+	if (v)
+		protocol_names = v;
+	if (!v || !copy) {
+		free(copy);
+		return VBX_ENOMEM;
+	}
+	protocol_names[nprotocols++] = copy;
+	return VBX_OK;
+}
+
+static bool protocol_name_ok(const char *s)
+{
+	if (!s || !*s || strncmp(s, "bearer.", 7) == 0)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == ',' || *s >= 127)
+			return false;
+	return true;
+}
+
+int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
+		      const char *subprotocol, unsigned flags,
+		      const vbx_ws_ops *ops, void *ud)
+{
+	if (vbx__registry_frozen())
+		return VBX_ESTATE;
+	if (!ops || ops->struct_size < sizeof(*ops) || !ops->open ||
+	    !ops->close || !protocol_name_ok(subprotocol)) {
+		vbx__log(p->name, VBX_LOG_ERROR,
+			 "WebSocket route %s: needs ops with open and close "
+			 "and a subprotocol name",
+			 pattern);
+		return VBX_EINVAL;
+	}
+	if (!ws_routes && !(ws_routes = vbx__router_new()))
+		return VBX_ENOMEM;
+	vbx__route r = {.method = "GET", .pattern = pattern, .flags = flags,
+			.ud = ud, .owner = p, .ws = ops,
+			.subprotocol = subprotocol};
+	const vbx__route *old = NULL;
+	int rc = vbx__router_add(ws_routes, &r, &old);
+	if (rc == VBX_EEXIST)
+		vbx__log(p->name, VBX_LOG_ERROR,
+			 "WebSocket route %s is already registered by plugin "
+			 "\"%s\"",
+			 pattern, old ? old->owner->name : "?");
+	if (rc == VBX_OK)
+		rc = remember_protocol(subprotocol);
+	return rc;
+}
+
+/* ---- references ---- */
+
+static void conn_ref(vbx__ws_conn *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+}
+
+static void conn_unref(vbx__ws_conn *c)
+{
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	for (ws_msg *m = c->qhead, *next; m; m = next) {
+		next = m->next;
+		free(m);
+	}
+	free(c->rx);
+	pthread_mutex_destroy(&c->lock);
+	vbx__arena_free(c->arena);
+	free(c);
+}
+
+/* Give the service thread a look at c (any thread). */
+static void mark_pending(vbx__ws_conn *c)
+{
+	vbx__server *s = c->s;
+	pthread_mutex_lock(&s->lock);
+	if (!c->in_pending) {
+		c->in_pending = true;
+		conn_ref(c);
+		c->next_pending = s->ws_pending;
+		s->ws_pending = c;
+	}
+	pthread_mutex_unlock(&s->lock);
+	lws_cancel_service(s->ctx);
+}
+
+/* ---- the API of the host table ---- */
+
+int vbx__ws_send(vbx_ws *c, const void *data, size_t len, int binary)
+{
+	size_t limit = c->s->conf->ws_queue;
+	pthread_mutex_lock(&c->lock);
+	if (c->closing || !c->open_done) {
+		pthread_mutex_unlock(&c->lock);
+		return VBX_ESTATE;
+	}
+	if (c->queued && c->queued + len > limit) {
+		c->want_drain = true;
+		pthread_mutex_unlock(&c->lock);
+		return VBX_EAGAIN;
+	}
+	ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (!m) {
+		pthread_mutex_unlock(&c->lock);
+		return VBX_ENOMEM;
+	}
+	m->next = NULL;
+	m->len = len;
+	m->binary = binary;
+	memcpy(m->buf + LWS_PRE, data, len);
+	if (c->qtail)
+		c->qtail->next = m;
+	else
+		c->qhead = m;
+	c->qtail = m;
+	c->queued += len;
+	pthread_mutex_unlock(&c->lock);
+	mark_pending(c);
+	return VBX_OK;
+}
+
+void vbx__ws_pause(vbx_ws *c, int paused)
+{
+	pthread_mutex_lock(&c->lock);
+	c->pause_req = paused != 0;
+	pthread_mutex_unlock(&c->lock);
+	mark_pending(c);
+}
+
+void vbx__ws_close(vbx_ws *c, int code, const char *reason)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->closing) {
+		c->closing = true;
+		c->close_code = code;
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+			 reason ? reason : "");
+	}
+	pthread_mutex_unlock(&c->lock);
+	mark_pending(c);
+}
+
+void vbx__ws_ref(vbx_ws *c)
+{
+	conn_ref(c);
+}
+
+void vbx__ws_unref(vbx_ws *c)
+{
+	conn_unref(c);
+}
+
+void vbx__ws_set_data(vbx_ws *c, void *data)
+{
+	c->data = data;
+}
+
+void *vbx__ws_data(const vbx_ws *c)
+{
+	return c->data;
+}
+
+const vbx_principal *vbx__ws_principal(const vbx_ws *c)
+{
+	return c->has_principal ? &c->principal : NULL;
+}
+
+const char *vbx__ws_param(const vbx_ws *c, const char *name)
+{
+	for (size_t i = 0; i < c->match.nparams; i++)
+		if (strcmp(c->match.params[i].name, name) == 0)
+			return c->match.params[i].value;
+	return NULL;
+}
+
+const char *vbx__ws_query(const vbx_ws *c, const char *name)
+{
+	for (size_t i = 0; i < c->nquery; i++)
+		if (strcmp(c->query[i].name, name) == 0)
+			return c->query[i].value;
+	return NULL;
+}
+
+/* ---- opening: authenticate and ask the route, on a worker ---- */
+
+static int authenticate_ws(vbx__ws_conn *c)
+{
+	if (c->route->flags & VBX_ROUTE_PUBLIC)
+		return VBX_OK;
+	if (!vbx__cat.authenticate || vbx__cat.authenticate->count == 0)
+		return VBX_EUNAVAIL;
+	if (!c->bearer)
+		return VBX_EUNAUTH;
+	int rc = vbx_hook_authenticate_run(vbx__cat.authenticate, c->bearer,
+					   c->client, &c->principal);
+	if (rc == VBX_EUNAVAIL)
+		return rc;
+	if (rc != VBX_OK)
+		return VBX_EUNAUTH;
+	c->has_principal = true;
+	if ((c->route->flags & VBX_ROUTE_ADMIN) &&
+	    !(c->principal.flags & VBX_PRINCIPAL_ADMIN))
+		return VBX_EDENIED;
+	return VBX_OK;
+}
+
+static void open_on_worker(void *ud)
+{
+	vbx__ws_conn *c = ud;
+	vbx__log_set_request(c->id);
+	int rc = authenticate_ws(c);
+	if (rc == VBX_OK) {
+		pthread_mutex_lock(&c->lock);
+		c->open_done = true; /* open may already send */
+		pthread_mutex_unlock(&c->lock);
+		rc = c->route->ws->open(c->route->ud, c);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->open_done = true;
+	c->open_rc = rc;
+	if (rc != VBX_OK && !c->closing) {
+		int status = vbx__http_status_for(rc);
+		c->closing = true;
+		c->close_code = 4000 + status;
+		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+			 vbx__http_code_name(status));
+	}
+	pthread_mutex_unlock(&c->lock);
+	mark_pending(c);
+	conn_unref(c);
+}
+
+/* ---- the service thread ---- */
+
+static void deliver_close(vbx__ws_conn *c)
+{
+	if (c->close_delivered || !c->opened)
+		return;
+	c->close_delivered = true;
+	if (c->route->ws->close)
+		c->route->ws->close(c->route->ud, c, c->close_code);
+}
+
+static void service_one(vbx__ws_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool done = c->open_done, pause = c->pause_req;
+	bool work = c->qhead || c->closing;
+	int rc = c->open_rc;
+	pthread_mutex_unlock(&c->lock);
+	if (done && rc == VBX_OK && !c->opened) {
+		c->opened = true;
+		if (!c->wsi)
+			deliver_close(c); /* the client left during open */
+	}
+	if (!c->wsi)
+		return;
+	if (c->opened && pause != c->paused) {
+		c->paused = pause;
+		lws_rx_flow_control(c->wsi, !pause);
+	}
+	if (work && done)
+		lws_callback_on_writable(c->wsi);
+}
+
+void vbx__ws_service_pending(vbx__server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	vbx__ws_conn *c = s->ws_pending;
+	s->ws_pending = NULL;
+	for (vbx__ws_conn *i = c; i; i = i->next_pending)
+		i->in_pending = false;
+	pthread_mutex_unlock(&s->lock);
+	while (c) {
+		vbx__ws_conn *next = c->next_pending;
+		service_one(c);
+		conn_unref(c);
+		c = next;
+	}
+}
+
+static int on_writable(vbx__ws_conn *c, struct lws *wsi)
+{
+	size_t limit = c->s->conf->ws_queue;
+	pthread_mutex_lock(&c->lock);
+	ws_msg *m = c->qhead;
+	if (m) {
+		c->qhead = m->next;
+		if (!c->qhead)
+			c->qtail = NULL;
+		c->queued -= m->len;
+	}
+	bool more = c->qhead != NULL, closing = c->closing;
+	bool drain = c->want_drain && c->queued <= limit / 2;
+	if (drain)
+		c->want_drain = false;
+	pthread_mutex_unlock(&c->lock);
+	if (m) {
+		int n = lws_write(wsi, m->buf + LWS_PRE, m->len,
+				  m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		free(m);
+		if (n < 0)
+			return -1;
+	}
+	if (drain && c->opened && c->route->ws->drain)
+		c->route->ws->drain(c->route->ud, c);
+	if (more) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (closing) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason,
+				 strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
+		      size_t len)
+{
+	size_t max = c->s->conf->max_body;
+	if (!c->opened)
+		return 0;
+	if (c->rx_len + len > max) {
+		vbx__ws_close(c, 1009, "message too big");
+		return 0;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : 4096;
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		unsigned char *b = realloc(c->rx, cap);
+		if (!b)
+			return -1;
+		c->rx = b;
+		c->rx_cap = cap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(wsi))
+		return 0;
+	size_t n = c->rx_len;
+	c->rx_len = 0;
+	if (c->route->ws->message)
+		c->route->ws->message(c->route->ud, c, c->rx, n,
+				      lws_frame_is_binary(wsi));
+	return 0;
+}
+
+/* The upgrade names one of our subprotocols: find the route and keep what
+ * the worker will need, since the headers go away after the handshake. */
+static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
+{
+	char uri[2048], auth[4096], protos[4096];
+	const char *proto = lws_get_protocol(wsi)->name;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return NULL;
+	vbx__arena *a = vbx__arena_new(2048);
+	vbx__ws_conn *c = calloc(1, sizeof(*c));
+	if (!a || !c) {
+		vbx__arena_free(a);
+		free(c);
+		return NULL;
+	}
+	c->arena = a;
+	int st = ws_routes ? vbx__router_match(ws_routes, "GET", uri, a,
+					       &c->match)
+			   : 404;
+	if (st != 200 || strcmp(c->match.route->subprotocol, proto) != 0) {
+		vbx__info("WebSocket upgrade refused: no route %s with "
+			  "subprotocol %s",
+			  uri, proto);
+		vbx__arena_free(a);
+		free(c);
+		return NULL;
+	}
+	c->head.host = &vbx__host;
+	c->s = s;
+	c->route = c->match.route;
+	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->lock, NULL);
+	vbx__request_id_new(c->id);
+	vbx__query_snapshot(wsi, a, &c->query, &c->nquery);
+	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+		auth[0] = '\0';
+	if (lws_hdr_copy(wsi, protos, sizeof(protos), WSI_TOKEN_PROTOCOL) <= 0)
+		protos[0] = '\0';
+	const char *b = vbx__bearer(auth[0] ? auth : NULL, protos, a);
+	c->bearer = b ? vbx__arena_strdup(a, b) : NULL;
+	lws_get_peer_simple(wsi, c->client, sizeof(c->client));
+	return c;
+}
+
+static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
+{
+	c->wsi = wsi;
+	c->in_all = true;
+	c->next_all = s->ws_all;
+	c->prev_all = NULL;
+	if (s->ws_all)
+		s->ws_all->prev_all = c;
+	s->ws_all = c;
+	lws_rx_flow_control(wsi, 0); /* nothing is read until open says yes */
+	c->paused = true;
+	conn_ref(c);
+	if (vbx__workers_submit(open_on_worker, c) != VBX_OK) {
+		conn_unref(c);
+		vbx__ws_close(c, 1001, "server shutting down");
+	}
+}
+
+static void on_gone(vbx__server *s, vbx__ws_conn *c)
+{
+	if (c->in_all) {
+		if (c->prev_all)
+			c->prev_all->next_all = c->next_all;
+		else
+			s->ws_all = c->next_all;
+		if (c->next_all)
+			c->next_all->prev_all = c->prev_all;
+		c->in_all = false;
+	}
+	c->wsi = NULL;
+	pthread_mutex_lock(&c->lock);
+	c->closing = true;
+	pthread_mutex_unlock(&c->lock);
+	deliver_close(c);
+	conn_unref(c);
+}
+
+int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		     void *user, void *in, size_t len)
+{
+	vbx__server *s = lws_context_user(lws_get_context(wsi));
+	vbx__ws_conn **slot = user, *c = slot ? *slot : NULL;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (atomic_load(&s->draining))
+			return 1;
+		*slot = on_filter(s, wsi);
+		return *slot ? 0 : 1;
+	case LWS_CALLBACK_ESTABLISHED:
+		if (c)
+			on_established(s, c, wsi);
+		return c ? 0 : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c ? on_writable(c, wsi) : 0;
+	case LWS_CALLBACK_RECEIVE:
+		return c ? on_receive(c, wsi, in, len) : 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (c && len >= 2) {
+			const unsigned char *b = in;
+			c->close_code = b[0] << 8 | b[1];
+		}
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c) {
+			*slot = NULL;
+			on_gone(s, c);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void vbx__ws_close_all(vbx__server *s, int code, const char *reason)
+{
+	for (vbx__ws_conn *c = s->ws_all; c; c = c->next_all) {
+		pthread_mutex_lock(&c->lock);
+		if (!c->closing) {
+			c->closing = true;
+			c->close_code = code;
+			snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+				 reason);
+		}
+		pthread_mutex_unlock(&c->lock);
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+size_t vbx__ws_count(const vbx__server *s)
+{
+	size_t n = 0;
+	for (const vbx__ws_conn *c = s->ws_all; c; c = c->next_all)
+		n++;
+	return n;
+}
+
+void vbx__ws_routes_free(void)
+{
+	vbx__router_free(ws_routes);
+	ws_routes = NULL;
+	for (size_t i = 0; i < nprotocols; i++)
+		free((char *)protocol_names[i]);
+	free(protocol_names);
+	protocol_names = NULL;
+	nprotocols = 0;
+}
