@@ -32,7 +32,7 @@
  * rather than ever larger ones. */
 #define ARENA_MAX_GROWTH ((size_t)1 << 20)
 
-#define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define ROUND_UP(x, a) (((x) + (a)-1) / (a) * (a))
 
 struct chunk {
 	struct chunk *next; /* the chunk allocated before this one */

@@ -32,8 +32,8 @@ typedef struct vbx__arena vbx__arena;
 /*
  * A new arena whose first chunk holds first_chunk bytes (0: the default).
  * Later chunks double in size up to 1 MiB each; an allocation bigger than
- * half the next chunk gets a chunk of its own. Returns a malloc'd arena that the caller frees with
- * vbx__arena_free(), or NULL when out of memory.
+ * half the next chunk gets a chunk of its own. Returns a malloc'd arena that
+ * the caller frees with vbx__arena_free(), or NULL when out of memory.
  */
 vbx__arena *vbx__arena_new(size_t first_chunk);
 
@@ -62,7 +62,8 @@ void *vbx__arena_memdup(vbx__arena *a, const void *p, size_t n);
 
 /* printf() into the arena; NULL when out of memory or on a format error. */
 char *vbx__arena_printf(vbx__arena *a, const char *fmt, ...) VBX_PRINTF(2, 3);
-char *vbx__arena_vprintf(vbx__arena *a, const char *fmt, va_list ap);
+char *vbx__arena_vprintf(vbx__arena *a, const char *fmt, va_list ap)
+        VBX_PRINTF(2, 0);
 
 /*
  * Forget every allocation: free every chunk but the first, which becomes

@@ -34,8 +34,10 @@
 #define MS_PER_H (60 * MS_PER_M)
 #define MS_PER_D (24 * MS_PER_H)
 
-#define DURATION_EXAMPLES "such as \"250ms\", \"30s\", \"15m\", \"2h\" or \"7d\""
-#define SIZE_EXAMPLES "such as \"512\", \"64KiB\", \"10MiB\", \"1GiB\" or \"1GB\""
+#define DURATION_EXAMPLES                                                      \
+	"such as \"250ms\", \"30s\", \"15m\", \"2h\" or \"7d\""
+#define SIZE_EXAMPLES                                                          \
+	"such as \"512\", \"64KiB\", \"10MiB\", \"1GiB\" or \"1GB\""
 
 /* ---- messages ---- */
 
@@ -49,10 +51,10 @@ static const char *block_owner(const vbx_config *c)
 }
 
 static int vreport(const vbx_config *c, const config_setting_t *s,
-		   const char *key, const char *fmt, va_list ap)
-	VBX_PRINTF(4, 0);
+                   const char *key, const char *fmt, va_list ap)
+        VBX_PRINTF(4, 0);
 static int vreport(const vbx_config *c, const config_setting_t *s,
-		   const char *key, const char *fmt, va_list ap)
+                   const char *key, const char *fmt, va_list ap)
 {
 	const char *file = s && s->file ? s->file : c->file;
 	int line = s ? (int)s->line : c->line;
@@ -64,17 +66,17 @@ static int vreport(const vbx_config *c, const config_setting_t *s,
 		return VBX_EINVAL;
 	if (c->errs)
 		vbx__errors_add(c->errs, "%s:%d: %s%s%s: %s", file ? file : "?",
-				line, path, dot, key ? key : "", msg);
+		                line, path, dot, key ? key : "", msg);
 	else
 		vbx__log(block_owner(c), VBX_LOG_ERROR, "%s:%d: %s%s%s: %s",
-			 file ? file : "?", line, path, dot, key ? key : "",
-			 msg);
+		         file ? file : "?", line, path, dot, key ? key : "",
+		         msg);
 	free(msg);
 	return VBX_EINVAL;
 }
 
 int vbx__cfg_report(const vbx_config *c, const config_setting_t *s,
-		    const char *key, const char *fmt, ...)
+                    const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -111,8 +113,7 @@ static void quote(const char *s, char *buf, size_t size)
 	snprintf(buf + n, size - n, "\"");
 }
 
-const char *vbx__cfg_describe(const config_setting_t *s, char *buf,
-			      size_t size)
+const char *vbx__cfg_describe(const config_setting_t *s, char *buf, size_t size)
 {
 	int n;
 
@@ -131,7 +132,7 @@ const char *vbx__cfg_describe(const config_setting_t *s, char *buf,
 		break;
 	case CONFIG_TYPE_BOOL:
 		snprintf(buf, size, "%s",
-			 config_setting_get_bool(s) ? "true" : "false");
+		         config_setting_get_bool(s) ? "true" : "false");
 		break;
 	case CONFIG_TYPE_STRING:
 		quote(config_setting_get_string(s), buf, size);
@@ -154,18 +155,15 @@ const char *vbx__cfg_describe(const config_setting_t *s, char *buf,
 
 /* "expected WHAT, got VALUE" about setting s. */
 static int report_expected(const vbx_config *c, const config_setting_t *s,
-			   const char *key, const char *what)
+                           const char *key, const char *what)
 {
 	char got[128];
 	return vbx__cfg_report(c, s, key, "expected %s, got %s", what,
-			       vbx__cfg_describe(s, got, sizeof(got)));
+	                       vbx__cfg_describe(s, got, sizeof(got)));
 }
 
-/* core.h declares it without the attribute clang wants for passing fmt on. */
 int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		   va_list ap) VBX_PRINTF(3, 0);
-int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		   va_list ap)
+                   va_list ap)
 {
 	const config_setting_t *s = NULL;
 	if (key && c->group)
@@ -214,7 +212,7 @@ void vbx__config_mark_known(vbx_config *block, const char *key)
 		return;
 	for (int i = 0; i < config_setting_length(block->group); i++) {
 		const config_setting_t *s =
-			config_setting_get_elem(block->group, (unsigned)i);
+		        config_setting_get_elem(block->group, (unsigned)i);
 		if (config_setting_name(s))
 			add_known(block, config_setting_name(s));
 	}
@@ -223,8 +221,21 @@ void vbx__config_mark_known(vbx_config *block, const char *key)
 /* The setting at key (NULL when absent), which becomes known. */
 static const config_setting_t *member(const vbx_config *c, const char *key)
 {
+	if (!key)
+		return NULL; /* see absent() */
 	vbx__config_mark_known((vbx_config *)c, key);
 	return c->group ? config_setting_get_member(c->group, key) : NULL;
+}
+
+/* What a getter returns for a key that is not set: fine, unless the
+ * plugin passed no key at all, which is its bug, and said as such. */
+static int absent(const vbx_config *c, const char *key)
+{
+	if (key)
+		return VBX_OK;
+	return vbx__cfg_report(c, NULL, NULL,
+	                       "a getter was called without "
+	                       "a key (a bug of the plugin)");
 }
 
 /* ---- durations and sizes ---- */
@@ -262,8 +273,8 @@ int vbx__parse_duration(const char *s, int64_t *out_ms)
 		const char *name;
 		int64_t ms;
 	} units[] = {
-		{"", MS_PER_S},  {"ms", 1},	    {"s", MS_PER_S},
-		{"m", MS_PER_M}, {"h", MS_PER_H}, {"d", MS_PER_D},
+	        {"", MS_PER_S},  {"ms", 1},       {"s", MS_PER_S},
+	        {"m", MS_PER_M}, {"h", MS_PER_H}, {"d", MS_PER_D},
 	};
 	uint64_t n;
 	const char *unit;
@@ -294,16 +305,16 @@ int vbx__parse_size(const char *s, uint64_t *out)
 		const char *name;
 		uint64_t bytes;
 	} units[] = {
-		{"", 1},
-		{"B", 1},
-		{"KiB", UINT64_C(1) << 10},
-		{"MiB", UINT64_C(1) << 20},
-		{"GiB", UINT64_C(1) << 30},
-		{"TiB", UINT64_C(1) << 40},
-		{"kB", UINT64_C(1000)},
-		{"MB", UINT64_C(1000000)},
-		{"GB", UINT64_C(1000000000)},
-		{"TB", UINT64_C(1000000000000)},
+	        {"", 1},
+	        {"B", 1},
+	        {"KiB", UINT64_C(1) << 10},
+	        {"MiB", UINT64_C(1) << 20},
+	        {"GiB", UINT64_C(1) << 30},
+	        {"TiB", UINT64_C(1) << 40},
+	        {"kB", UINT64_C(1000)},
+	        {"MB", UINT64_C(1000000)},
+	        {"GB", UINT64_C(1000000000)},
+	        {"TB", UINT64_C(1000000000000)},
 	};
 	uint64_t n;
 	const char *unit;
@@ -364,13 +375,13 @@ static const char *format_size(uint64_t n, char *buf, size_t size)
 /* ---- getters ---- */
 
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
-		    const char **out)
+                    const char **out)
 {
 	const config_setting_t *s = member(c, key);
 
 	*out = dflt;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return report_expected(c, s, key, "a string");
 	*out = config_setting_get_string(s);
@@ -391,7 +402,7 @@ static void int_range(long long min, long long max, char *buf, size_t size)
 }
 
 int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
-		 long long max, long long dflt, long long *out)
+                 long long max, long long dflt, long long *out)
 {
 	const config_setting_t *s = member(c, key);
 	char what[96];
@@ -399,7 +410,7 @@ int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
 
 	*out = dflt;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
@@ -421,7 +432,7 @@ int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out)
 
 	*out = dflt;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 		return report_expected(c, s, key, "true or false");
 	*out = config_setting_get_bool(s);
@@ -429,8 +440,7 @@ int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out)
 }
 
 /* A libconfig integer as a count of units, when it fits in [0, limit]. */
-static int whole_units(const config_setting_t *s, uint64_t limit,
-		       uint64_t *out)
+static int whole_units(const config_setting_t *s, uint64_t limit, uint64_t *out)
 {
 	long long v;
 
@@ -453,7 +463,7 @@ static int setting_duration(const config_setting_t *s, int64_t *out_ms)
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		return vbx__parse_duration(config_setting_get_string(s),
-					   out_ms);
+		                           out_ms);
 	if (whole_units(s, (uint64_t)(INT64_MAX / MS_PER_S), &secs) != VBX_OK)
 		return VBX_EINVAL;
 	*out_ms = (int64_t)secs * MS_PER_S;
@@ -465,7 +475,7 @@ static int setting_duration(const config_setting_t *s, int64_t *out_ms)
  * default that does not parse is the caller's bug, reported as an error.
  */
 int vbx__cfg_duration(const vbx_config *c, const char *key, const char *dflt,
-		      int64_t min_ms, int64_t max_ms, int64_t *out_ms)
+                      int64_t min_ms, int64_t max_ms, int64_t *out_ms)
 {
 	const config_setting_t *s = member(c, key);
 	char lo[32], hi[32], what[160];
@@ -473,22 +483,24 @@ int vbx__cfg_duration(const vbx_config *c, const char *key, const char *dflt,
 
 	if (dflt && vbx__parse_duration(dflt, &v) != VBX_OK)
 		return vbx__cfg_report(c, NULL, key,
-				       "the default \"%s\" is not a duration",
-				       dflt);
+		                       "the default \"%s\" is not a duration",
+		                       dflt);
 	*out_ms = v;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (setting_duration(s, &v) != VBX_OK)
-		return report_expected(c, s, key, "a duration " DURATION_EXAMPLES);
+		return report_expected(c, s, key,
+		                       "a duration " DURATION_EXAMPLES);
 	if (v < min_ms || v > max_ms) {
 		if (max_ms == INT64_MAX)
-			snprintf(what, sizeof(what), "a duration of at least %s",
-				 format_duration(min_ms, lo, sizeof(lo)));
+			snprintf(what, sizeof(what),
+			         "a duration of at least %s",
+			         format_duration(min_ms, lo, sizeof(lo)));
 		else
 			snprintf(what, sizeof(what), "a duration %s..%s",
-				 format_duration(min_ms < 0 ? 0 : min_ms, lo,
-						 sizeof(lo)),
-				 format_duration(max_ms, hi, sizeof(hi)));
+			         format_duration(min_ms < 0 ? 0 : min_ms, lo,
+			                         sizeof(lo)),
+			         format_duration(max_ms, hi, sizeof(hi)));
 		return report_expected(c, s, key, what);
 	}
 	*out_ms = v;
@@ -505,28 +517,28 @@ static int setting_size(const config_setting_t *s, uint64_t *out)
 
 /* Same conventions as vbx__cfg_duration. */
 int vbx__cfg_size(const vbx_config *c, const char *key, const char *dflt,
-		  uint64_t min, uint64_t max, uint64_t *out)
+                  uint64_t min, uint64_t max, uint64_t *out)
 {
 	const config_setting_t *s = member(c, key);
 	char lo[32], hi[32], what[160];
 	uint64_t v = 0;
 
 	if (dflt && vbx__parse_size(dflt, &v) != VBX_OK)
-		return vbx__cfg_report(c, NULL, key,
-				       "the default \"%s\" is not a size", dflt);
+		return vbx__cfg_report(
+		        c, NULL, key, "the default \"%s\" is not a size", dflt);
 	*out = v;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (setting_size(s, &v) != VBX_OK)
 		return report_expected(c, s, key, "a size " SIZE_EXAMPLES);
 	if (v < min || v > max) {
 		if (max == UINT64_MAX)
 			snprintf(what, sizeof(what), "a size of at least %s",
-				 format_size(min, lo, sizeof(lo)));
+			         format_size(min, lo, sizeof(lo)));
 		else
 			snprintf(what, sizeof(what), "a size %s..%s",
-				 format_size(min, lo, sizeof(lo)),
-				 format_size(max, hi, sizeof(hi)));
+			         format_size(min, lo, sizeof(lo)),
+			         format_size(max, hi, sizeof(hi)));
 		return report_expected(c, s, key, what);
 	}
 	*out = v;
@@ -590,7 +602,7 @@ static int read_all(int fd, char **out, size_t *len)
 
 /* The secret in file path, without one trailing "\n" or "\r\n". */
 static int read_secret_file(const vbx_config *c, const config_setting_t *s,
-			    const char *fkey, const char *path, char **out)
+                            const char *fkey, const char *path, char **out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -598,18 +610,18 @@ static int read_secret_file(const vbx_config *c, const config_setting_t *s,
 
 	if (fd < 0)
 		return vbx__cfg_report(c, s, fkey, "cannot read \"%s\": %s",
-				       path, strerror(errno));
+		                       path, strerror(errno));
 	rc = read_all(fd, &buf, &len);
 	int saved = errno;
 	close(fd);
 	if (rc == VBX_EINVAL)
 		return vbx__cfg_report(c, s, fkey,
-				       "\"%s\" is larger than %d bytes; is "
-				       "this the right file?",
-				       path, SECRET_MAX_BYTES);
+		                       "\"%s\" is larger than %d bytes; is "
+		                       "this the right file?",
+		                       path, SECRET_MAX_BYTES);
 	if (rc != VBX_OK)
 		return vbx__cfg_report(c, s, fkey, "cannot read \"%s\": %s",
-				       path, strerror(saved));
+		                       path, strerror(saved));
 	size_t size = len + 1;
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = '\0';
@@ -619,7 +631,7 @@ static int read_secret_file(const vbx_config *c, const config_setting_t *s,
 		rc = vbx__cfg_report(c, s, fkey, "\"%s\" is empty", path);
 	else if (strlen(buf) != len)
 		rc = vbx__cfg_report(c, s, fkey, "\"%s\" contains a NUL byte",
-				     path);
+		                     path);
 	if (rc != VBX_OK) {
 		free_secret(buf, size);
 		return rc;
@@ -630,7 +642,7 @@ static int read_secret_file(const vbx_config *c, const config_setting_t *s,
 
 /* The path or the inline secret, which must be a non-empty string. */
 static int secret_string(const vbx_config *c, const config_setting_t *s,
-			 const char *key, const char *what, const char **out)
+                         const char *key, const char *what, const char **out)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return report_expected(c, s, key, what);
@@ -641,13 +653,15 @@ static int secret_string(const vbx_config *c, const config_setting_t *s,
 }
 
 int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
-		    char **out)
+                    char **out)
 {
 	char *fkey = NULL;
 	const char *text;
 	int rc = VBX_OK;
 
 	*out = NULL;
+	if (!key)
+		return absent(c, key);
 	if (asprintf(&fkey, "%s_file", key) < 0)
 		return VBX_ENOMEM;
 	const config_setting_t *inline_s = member(c, key);
@@ -655,23 +669,23 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
 
 	if (inline_s && file_s) {
 		rc = vbx__cfg_report(c, file_s, fkey,
-				     "set either %s or %s, not both", key,
-				     fkey);
+		                     "set either %s or %s, not both", key,
+		                     fkey);
 	} else if (inline_s) {
 		rc = secret_string(c, inline_s, key, "a non-empty string",
-				   &text);
+		                   &text);
 		if (rc == VBX_OK && !(*out = strdup(text)))
 			rc = VBX_ENOMEM;
 	} else if (file_s) {
 		rc = secret_string(c, file_s, fkey, "the path of a file",
-				   &text);
+		                   &text);
 		if (rc == VBX_OK)
 			rc = read_secret_file(c, file_s, fkey, text, out);
 	} else if (required) {
 		rc = vbx__cfg_report(c, NULL, key,
-				     "required; set %s, or %s to a file that "
-				     "holds it",
-				     key, fkey);
+		                     "required; set %s, or %s to a file that "
+		                     "holds it",
+		                     key, fkey);
 	}
 	free(fkey);
 	return rc;
@@ -684,7 +698,7 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
 static int cache_strings(vbx_config *c, const char **arr)
 {
 	char **v = realloc(c->strings_cache,
-			   (c->nstrings + 1) * sizeof(*c->strings_cache));
+	                   (c->nstrings + 1) * sizeof(*c->strings_cache));
 	if (!v)
 		return VBX_ENOMEM;
 	c->strings_cache = v;
@@ -694,12 +708,12 @@ static int cache_strings(vbx_config *c, const char **arr)
 
 /* Check that every element of the list or array s is a string. */
 static int check_string_elems(const vbx_config *c, const config_setting_t *s,
-			      const char *key)
+                              const char *key)
 {
 	int rc = VBX_OK;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		const config_setting_t *e =
-			config_setting_get_elem(s, (unsigned)i);
+		        config_setting_get_elem(s, (unsigned)i);
 		if (config_setting_type(e) == CONFIG_TYPE_STRING)
 			continue;
 		char ekey[256];
@@ -710,7 +724,7 @@ static int check_string_elems(const vbx_config *c, const config_setting_t *s,
 }
 
 int vbx__cfg_strings(const vbx_config *c, const char *key,
-		     const char *const **out, size_t *count)
+                     const char *const **out, size_t *count)
 {
 	static const char *const empty[] = {NULL};
 	const config_setting_t *s = member(c, key);
@@ -719,13 +733,14 @@ int vbx__cfg_strings(const vbx_config *c, const char *key,
 	*out = empty;
 	*count = 0;
 	if (!s)
-		return VBX_OK;
+		return absent(c, key);
 	if (config_setting_is_list(s) || config_setting_is_array(s)) {
 		if (check_string_elems(c, s, key) != VBX_OK)
 			return VBX_EINVAL;
 		n = (size_t)config_setting_length(s);
 	} else if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		return report_expected(c, s, key, "a string or a list of strings");
+		return report_expected(c, s, key,
+		                       "a string or a list of strings");
 	}
 
 	const char **arr = calloc(n + 1, sizeof(*arr));

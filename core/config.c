@@ -57,13 +57,14 @@ static bool ok(loader *ld, int rc)
 
 static const char *file_of(const config_setting_t *s, const char *dflt)
 {
-	return s && config_setting_source_file(s) ? config_setting_source_file(s)
-						  : dflt;
+	return s && config_setting_source_file(s)
+	               ? config_setting_source_file(s)
+	               : dflt;
 }
 
 static int block_init(vbx_config *b, const config_setting_t *group,
-		      const char *file, int line, const char *path,
-		      vbx__errors *errs)
+                      const char *file, int line, const char *path,
+                      vbx__errors *errs)
 {
 	memset(b, 0, sizeof(*b));
 	b->head.host = &vbx__host;
@@ -105,7 +106,7 @@ static size_t report_unknown(const vbx_config *b)
 		return 0;
 	for (int i = 0; i < config_setting_length(b->group); i++) {
 		const config_setting_t *s =
-			config_setting_get_elem(b->group, (unsigned)i);
+		        config_setting_get_elem(b->group, (unsigned)i);
 		const char *key = config_setting_name(s);
 		if (!key || block_knows(b, key))
 			continue;
@@ -123,16 +124,16 @@ static const config_setting_t *lookup(vbx_config *b, const char *key)
 }
 
 static int expected(const vbx_config *b, const config_setting_t *s,
-		    const char *key, const char *what)
+                    const char *key, const char *what)
 {
 	char got[128];
 	return vbx__cfg_report(b, s, key, "expected %s, got %s", what,
-			       vbx__cfg_describe(s, got, sizeof(got)));
+	                       vbx__cfg_describe(s, got, sizeof(got)));
 }
 
 /* The block of the root's section `name`; an empty one when absent. */
 static int open_section(loader *ld, vbx_config *root, const char *name,
-			vbx_config *b)
+                        vbx_config *b)
 {
 	const config_setting_t *s = lookup(root, name);
 
@@ -142,8 +143,8 @@ static int open_section(loader *ld, vbx_config *root, const char *name,
 		s = NULL;
 	}
 	return block_init(b, s, file_of(s, root->file),
-			  s ? (int)config_setting_source_line(s) : root->line,
-			  name, root->errs);
+	                  s ? (int)config_setting_source_line(s) : root->line,
+	                  name, root->errs);
 }
 
 /* ---- server.listen ---- */
@@ -196,7 +197,7 @@ static int parse_listen(const char *s, vbx__listen *out)
 /* Parse one address of setting s and append it to conf->listen, which
  * has room for it. */
 static void add_listen(loader *ld, vbx_config *b, const config_setting_t *s,
-		       const char *key, const char *text)
+                       const char *key, const char *text)
 {
 	vbx__conf *conf = ld->conf;
 	vbx__listen l;
@@ -208,17 +209,16 @@ static void add_listen(loader *ld, vbx_config *b, const config_setting_t *s,
 		return;
 	case LISTEN_BAD_PORT:
 		ok(ld, vbx__cfg_report(b, s, key,
-				       "expected a port 1..65535, got %s",
-				       vbx__cfg_describe(s, got, sizeof(got))));
+		                       "expected a port 1..65535, got %s",
+		                       vbx__cfg_describe(s, got, sizeof(got))));
 		return;
 	}
 	for (size_t i = 0; i < conf->nlisten; i++) {
 		if (strcmp(conf->listen[i].host, l.host) == 0 &&
 		    conf->listen[i].port == l.port) {
-			ok(ld, vbx__cfg_report(b, s, key,
-					       "%s is listed twice",
-					       vbx__cfg_describe(s, got,
-								 sizeof(got))));
+			ok(ld, vbx__cfg_report(
+			               b, s, key, "%s is listed twice",
+			               vbx__cfg_describe(s, got, sizeof(got))));
 			return;
 		}
 	}
@@ -226,7 +226,7 @@ static void add_listen(loader *ld, vbx_config *b, const config_setting_t *s,
 }
 
 static void load_listen_list(loader *ld, vbx_config *b,
-			     const config_setting_t *s)
+                             const config_setting_t *s)
 {
 	int n = config_setting_length(s);
 
@@ -239,7 +239,7 @@ static void load_listen_list(loader *ld, vbx_config *b,
 		return;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e =
-			config_setting_get_elem(s, (unsigned)i);
+		        config_setting_get_elem(s, (unsigned)i);
 		char key[32];
 		snprintf(key, sizeof(key), "listen[%d]", i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
@@ -259,7 +259,7 @@ static void load_listen(loader *ld, vbx_config *b)
 	}
 	if (s && config_setting_type(s) != CONFIG_TYPE_STRING) {
 		ok(ld, expected(b, s, "listen",
-				LISTEN_FORM " or a list of such strings"));
+		                LISTEN_FORM " or a list of such strings"));
 		return;
 	}
 	ld->conf->listen = calloc(1, sizeof(*ld->conf->listen));
@@ -284,19 +284,19 @@ static void load_server(loader *ld, vbx_config *b)
 	ok(ld, vbx__cfg_int(b, "workers", 1, 1024, 8, &workers));
 	conf->workers = (int)workers;
 	ok(ld, vbx__cfg_size(b, "max_body", "1MiB", 1024, UINT64_C(1) << 30,
-			     &conf->max_body));
+	                     &conf->max_body));
 	ok(ld, vbx__cfg_duration(b, "shutdown_timeout", "30s", 0, MS_PER_DAY,
-				 &conf->shutdown_timeout_ms));
+	                         &conf->shutdown_timeout_ms));
 	ok(ld, vbx__cfg_duration(b, "drain_delay", "0s", 0, 10 * MS_PER_MINUTE,
-				 &conf->drain_delay_ms));
+	                         &conf->drain_delay_ms));
 	ok(ld, vbx__cfg_size(b, "ws_queue", "1MiB", 1024, UINT64_C(1) << 30,
-			     &conf->ws_queue));
+	                     &conf->ws_queue));
 }
 
 /* A string that must be one of names (NULL-terminated); *out its index. */
 static void load_choice(loader *ld, vbx_config *b, const char *key,
-			const char *const *names, const char *what, int dflt,
-			int *out)
+                        const char *const *names, const char *what, int dflt,
+                        int *out)
 {
 	const config_setting_t *s = lookup(b, key);
 	const char *v = NULL;
@@ -316,15 +316,14 @@ static void load_choice(loader *ld, vbx_config *b, const char *key,
 static void load_log(loader *ld, vbx_config *b)
 {
 	static const char *const levels[] = {"error", "warn", "info", "debug",
-					     NULL};
+	                                     NULL};
 	static const char *const formats[] = {"text", "json", NULL};
 	int json, access;
 
 	load_choice(ld, b, "level", levels,
-		    "one of \"error\", \"warn\", \"info\", \"debug\"",
-		    VBX_LOG_INFO, &ld->conf->log_level);
-	load_choice(ld, b, "format", formats, "\"json\" or \"text\"", 1,
-		    &json);
+	            "one of \"error\", \"warn\", \"info\", \"debug\"",
+	            VBX_LOG_INFO, &ld->conf->log_level);
+	load_choice(ld, b, "format", formats, "\"json\" or \"text\"", 1, &json);
 	ld->conf->log_json = json == 1;
 	ok(ld, vbx__cfg_bool(b, "access", 1, &access));
 	ld->conf->log_access = access != 0;
@@ -338,18 +337,18 @@ static void load_events(loader *ld, vbx_config *b)
 	ok(ld, vbx__cfg_int(b, "queue", 16, 1048576, 1024, &queue));
 	ld->conf->event_queue = (int)queue;
 	load_choice(ld, b, "overflow", overflows, "\"drop\" or \"block\"",
-		    VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
+	            VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
 }
 
 /* A directory setting at the top level, as a copy. */
 static char *load_dir(loader *ld, vbx_config *root, const char *key,
-		      const char *dflt)
+                      const char *dflt)
 {
 	const char *v = dflt;
 
 	if (ok(ld, vbx__cfg_string(root, key, dflt, &v)) && !*v)
 		ok(ld, expected(root, lookup(root, key), key,
-				"the path of a directory"));
+		                "the path of a directory"));
 	char *dup = strdup(v);
 	ok(ld, dup ? VBX_OK : VBX_ENOMEM);
 	return dup;
@@ -357,7 +356,7 @@ static char *load_dir(loader *ld, vbx_config *root, const char *key,
 
 /* Read section `name` with fn, then call each key nobody read unknown. */
 static void section(loader *ld, vbx_config *root, const char *name,
-		    void (*fn)(loader *ld, vbx_config *b))
+                    void (*fn)(loader *ld, vbx_config *b))
 {
 	vbx_config b;
 
@@ -395,13 +394,13 @@ static const char *entry_name(loader *ld, vbx_config *e)
 		return NULL;
 	if (!name) {
 		ok(ld, vbx__cfg_report(e, NULL, "name",
-				       "required: the plugin's name, as in "
-				       "name = \"redis-cache\""));
+		                       "required: the plugin's name, as in "
+		                       "name = \"redis-cache\""));
 		return NULL;
 	}
 	if (!valid_plugin_name(name)) {
-		ok(ld, expected(e, s, "name",
-				"a plugin name of a-z, 0-9 and '-'"));
+		ok(ld,
+		   expected(e, s, "name", "a plugin name of a-z, 0-9 and '-'"));
 		return NULL;
 	}
 	for (size_t i = 0; i < conf->nplugins; i++) {
@@ -410,14 +409,14 @@ static const char *entry_name(loader *ld, vbx_config *e)
 			continue;
 		if (strcmp(p->block->file, e->file) == 0)
 			ok(ld, vbx__cfg_report(e, s, "name",
-					       "plugin \"%s\" is listed twice, "
-					       "first at line %d",
-					       name, p->line));
+			                       "plugin \"%s\" is listed twice, "
+			                       "first at line %d",
+			                       name, p->line));
 		else
 			ok(ld, vbx__cfg_report(e, s, "name",
-					       "plugin \"%s\" is listed twice, "
-					       "first at %s:%d",
-					       name, p->block->file, p->line));
+			                       "plugin \"%s\" is listed twice, "
+			                       "first at %s:%d",
+			                       name, p->block->file, p->line));
 		return NULL;
 	}
 	return name;
@@ -437,8 +436,8 @@ static const config_setting_t *entry_config(loader *ld, vbx_config *e)
 
 /* Append plugin `name` with its block; conf->plugins has room. */
 static int add_plugin(vbx__conf *conf, const char *name,
-		      const config_setting_t *entry,
-		      const config_setting_t *group)
+                      const config_setting_t *entry,
+                      const config_setting_t *group)
 {
 	vbx__plugin_conf *p = &conf->plugins[conf->nplugins];
 	char *path = NULL;
@@ -449,7 +448,7 @@ static int add_plugin(vbx__conf *conf, const char *name,
 	p->block = malloc(sizeof(*p->block));
 	if (p->name && p->block && asprintf(&path, "plugins.%s", name) >= 0)
 		rc = block_init(p->block, group, file_of(entry, conf->path),
-				p->line, path, NULL);
+		                p->line, path, NULL);
 	free(path);
 	if (rc != VBX_OK) {
 		if (p->block)
@@ -465,20 +464,21 @@ static int add_plugin(vbx__conf *conf, const char *name,
 
 /* One `{ name = ...; config = { ... }; }` of the plugins list. */
 static void load_entry(loader *ld, vbx_config *root,
-		       const config_setting_t *entry, int index)
+                       const config_setting_t *entry, int index)
 {
 	char path[32];
 	vbx_config e;
 
 	snprintf(path, sizeof(path), "plugins[%d]", index);
 	if (!config_setting_is_group(entry)) {
-		ok(ld, expected(root, entry, path,
-				"a group { name = \"...\"; config = { ... }; }"));
+		ok(ld,
+		   expected(root, entry, path,
+		            "a group { name = \"...\"; config = { ... }; }"));
 		return;
 	}
 	if (!ok(ld, block_init(&e, entry, file_of(entry, root->file),
-			       (int)config_setting_source_line(entry), path,
-			       root->errs))) {
+	                       (int)config_setting_source_line(entry), path,
+	                       root->errs))) {
 		block_release(&e);
 		return;
 	}
@@ -500,7 +500,7 @@ static void load_plugins(loader *ld, vbx_config *root)
 		return;
 	if (!config_setting_is_list(s)) {
 		ok(ld, expected(root, s, "plugins",
-				"a list ( { name = \"...\"; }, ... )"));
+		                "a list ( { name = \"...\"; }, ... )"));
 		return;
 	}
 	int n = config_setting_length(s);
@@ -509,7 +509,7 @@ static void load_plugins(loader *ld, vbx_config *root)
 		return;
 	for (int i = 0; i < n; i++)
 		load_entry(ld, root, config_setting_get_elem(s, (unsigned)i),
-			   i);
+		           i);
 }
 
 /* ---- loading ---- */
@@ -520,7 +520,7 @@ static void load_tree(loader *ld)
 	vbx_config root;
 
 	if (!ok(ld, block_init(&root, config_root_setting(&conf->lc),
-			       conf->path, 1, "", ld->errs))) {
+	                       conf->path, 1, "", ld->errs))) {
 		block_release(&root);
 		return;
 	}
@@ -544,7 +544,7 @@ static void log_errors(vbx__errors *e)
 }
 
 int vbx__conf_load_buffer(const char *text, const char *name, vbx__conf **out,
-			  vbx__errors *errs)
+                          vbx__errors *errs)
 {
 	vbx__errors mine = {0};
 	loader ld = {.errs = errs ? errs : &mine};
@@ -564,8 +564,8 @@ int vbx__conf_load_buffer(const char *text, const char *name, vbx__conf **out,
 	if (!config_read_string(&conf->lc, text)) {
 		const char *file = config_error_file(&conf->lc);
 		vbx__errors_add(ld.errs, "%s:%d: %s", file ? file : name,
-				config_error_line(&conf->lc),
-				config_error_text(&conf->lc));
+		                config_error_line(&conf->lc),
+		                config_error_text(&conf->lc));
 		ld.failed = true;
 	} else {
 		load_tree(&ld);
@@ -636,7 +636,7 @@ int vbx__conf_load(const char *path, vbx__conf **out, vbx__errors *errs)
 	}
 	if (!text) {
 		vbx__errors_add(e, "%s: cannot read: %s", path,
-				strerror(errno));
+		                strerror(errno));
 		rc = VBX_ENOTFOUND;
 	} else if (memchr(text, '\0', len)) {
 		/* libconfig would stop there silently; say so instead. */
@@ -645,7 +645,7 @@ int vbx__conf_load(const char *path, vbx__conf **out, vbx__errors *errs)
 		for (const char *p = text; p < nul; p++)
 			line += *p == '\n';
 		vbx__errors_add(e, "%s:%d: a NUL byte; is this a text file?",
-				path, line);
+		                path, line);
 		rc = VBX_EINVAL;
 	} else {
 		rc = vbx__conf_load_buffer(text, path, out, e);

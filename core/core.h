@@ -24,7 +24,8 @@ typedef struct vbx__errors {
 
 /* Append a formatted message (one line, no trailing newline). */
 void vbx__errors_add(vbx__errors *e, const char *fmt, ...) VBX_PRINTF(2, 3);
-void vbx__errors_vadd(vbx__errors *e, const char *fmt, va_list ap);
+void vbx__errors_vadd(vbx__errors *e, const char *fmt, va_list ap)
+	VBX_PRINTF(2, 0);
 /* Print each message on its own line to f. */
 void vbx__errors_print(const vbx__errors *e, FILE *f);
 /* Free the messages; the list is empty and reusable afterwards. */
@@ -35,7 +36,8 @@ void vbx__errors_clear(vbx__errors *e);
 /* Write one log line for `who` ("core" or a plugin name). Thread-safe. */
 void vbx__log(const char *who, int level, const char *fmt, ...)
 	VBX_PRINTF(3, 4);
-void vbx__vlog(const char *who, int level, const char *fmt, va_list ap);
+void vbx__vlog(const char *who, int level, const char *fmt, va_list ap)
+	VBX_PRINTF(3, 0);
 bool vbx__log_enabled(int level);
 /* Set level (VBX_LOG_*) and format; safe while other threads log. */
 void vbx__log_configure(int level, bool json);
@@ -101,7 +103,7 @@ typedef struct vbx__conf {
 	bool log_access;            /* log.access, default true */
 	char *plugin_dir;
 	char *state_dir;
-	int event_queue;    /* events.queue, default 4096 */
+	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
@@ -144,7 +146,7 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
 int vbx__cfg_strings(const vbx_config *c, const char *key,
 		     const char *const **out, size_t *count);
 int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		   va_list ap);
+		   va_list ap) VBX_PRINTF(3, 0);
 /* Record "FILE:LINE: path.key: message" about setting s of block c (s NULL:
  * the block's line) to c->errs, else to the log. Returns VBX_EINVAL. */
 int vbx__cfg_report(const vbx_config *c, const config_setting_t *s,

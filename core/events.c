@@ -5,11 +5,12 @@
  * dispatcher thread hands each event to its subscribers in order.
  *
  * The ring is a multi-producer, single-consumer array of slots, each with
- * a sequence number that says what it holds: for the producer that claims
- * position pos, the slot is free when seq == pos and holds its event once
- * seq == pos + 1; the dispatcher frees it for the next lap with
- * seq = pos + cap. A publish is thus a compare-and-swap on the tail, a
- * copy and a store, with no lock. The mutex and condition variables only
+ * a sequence number that says what it holds: for position pos, the slot is
+ * free when seq == 2 pos and holds that position's event once
+ * seq == 2 pos + 1; the dispatcher frees it for the next lap with
+ * seq = 2 (pos + cap). (Doubling keeps "full" and "free for the next
+ * position" apart even with a single slot.) A publish is thus a
+ * compare-and-swap on the tail, a copy and a store, with no lock. The mutex and condition variables only
  * put threads to sleep: the dispatcher when the ring is empty (publishers
  * signal it only when it sleeps, so a busy queue costs no system call),
  * publishers when the ring is full under the BLOCK policy.
@@ -113,7 +114,7 @@ static int claim(struct slot **out, uint64_t *out_pos)
 		if (pos & CLOSED)
 			return VBX_ESTATE;
 		struct slot *s = slot_at(pos);
-		int64_t diff = (int64_t)(atomic_load(&s->seq) - pos);
+		int64_t diff = (int64_t)(atomic_load(&s->seq) - 2 * pos);
 		if (diff < 0)
 			return FULL; /* still holds the event of the last lap */
 		if (diff == 0 &&
@@ -154,7 +155,7 @@ static void fill(struct slot *s, uint64_t pos, vbx_event *ev,
 	s->size = size;
 	memcpy(payload_of(s), payload, size);
 	/* seq_cst, paired with the dispatcher's `sleeping` (see below). */
-	atomic_store(&s->seq, pos + 1);
+	atomic_store(&s->seq, 2 * pos + 1);
 	if (atomic_load(&q.sleeping)) {
 		pthread_mutex_lock(&q.lock);
 		pthread_cond_signal(&q.not_empty);
@@ -228,7 +229,7 @@ static void deliver(struct slot *s)
 
 static bool ready(struct slot *s, uint64_t head)
 {
-	return atomic_load(&s->seq) == head + 1;
+	return atomic_load(&s->seq) == 2 * head + 1;
 }
 
 /* Closed, and every position claimed before closing delivered. */
@@ -267,7 +268,7 @@ static void *dispatch(void *arg)
 		if (!ready(s, head) && !wait_for_event(s, head))
 			break;
 		deliver(s);
-		atomic_store(&s->seq, head + q.cap);
+		atomic_store(&s->seq, 2 * (head + q.cap));
 		atomic_store_explicit(&q.head, ++head, memory_order_release);
 		if (atomic_load(&q.blocked)) {
 			pthread_mutex_lock(&q.lock);
@@ -296,7 +297,7 @@ static bool ring_alloc(uint64_t cap)
 	q.stride = stride;
 	q.slot_payload = payload;
 	for (uint64_t i = 0; i < cap; i++)
-		atomic_init(&slot_at(i)->seq, i);
+		atomic_init(&slot_at(i)->seq, 2 * i);
 	return true;
 }
 

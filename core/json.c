@@ -93,7 +93,7 @@ static char *utf8_repair(const char *s, size_t len, size_t *outlen)
 /* ---- field errors ---- */
 
 int vbx__fields_vadd(vbx__fields *f, const char *field, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	if (!f)
 		return VBX_EINVAL;
@@ -161,22 +161,24 @@ static const char *plural(size_t n)
 }
 
 static int string_length_error(vbx__fields *f, const char *key, size_t min,
-			       size_t max)
+                               size_t max)
 {
 	if (min == max)
 		return vbx__fields_add(f, key, "must be %zu character%s", min,
-				       plural(min));
+		                       plural(min));
 	if (max == SIZE_MAX)
-		return vbx__fields_add(f, key, "must be at least %zu character%s",
-				       min, plural(min));
+		return vbx__fields_add(f, key,
+		                       "must be at least %zu character%s", min,
+		                       plural(min));
 	if (min == 0)
-		return vbx__fields_add(f, key, "must be at most %zu character%s",
-				       max, plural(max));
+		return vbx__fields_add(f, key,
+		                       "must be at most %zu character%s", max,
+		                       plural(max));
 	return vbx__fields_add(f, key, "must be %zu..%zu characters", min, max);
 }
 
 int vbx__json_string(vbx__fields *f, const cJSON *obj, const char *key,
-		     int required, size_t min, size_t max, const char **out)
+                     int required, size_t min, size_t max, const char **out)
 {
 	*out = NULL;
 	const cJSON *it = member(obj, key);
@@ -196,24 +198,24 @@ int vbx__json_string(vbx__fields *f, const cJSON *obj, const char *key,
 }
 
 static int int_range_error(vbx__fields *f, const char *key, long long lo,
-			   long long hi)
+                           long long hi)
 {
 	bool no_lo = lo <= -VBX__JSON_MAX_SAFE_INT;
 	bool no_hi = hi >= VBX__JSON_MAX_SAFE_INT;
 	if (no_lo && no_hi)
 		return vbx__fields_add(f, key, "must be an integer");
 	if (no_lo)
-		return vbx__fields_add(f, key, "must be an integer of at most %lld",
-				       hi);
+		return vbx__fields_add(
+		        f, key, "must be an integer of at most %lld", hi);
 	if (no_hi)
-		return vbx__fields_add(f, key,
-				       "must be an integer of at least %lld", lo);
-	return vbx__fields_add(f, key, "must be an integer between %lld and %lld",
-			       lo, hi);
+		return vbx__fields_add(
+		        f, key, "must be an integer of at least %lld", lo);
+	return vbx__fields_add(
+	        f, key, "must be an integer between %lld and %lld", lo, hi);
 }
 
 int vbx__json_int(vbx__fields *f, const cJSON *obj, const char *key,
-		  int required, long long min, long long max, long long *out)
+                  int required, long long min, long long max, long long *out)
 {
 	const cJSON *it = member(obj, key);
 	if (!it)
@@ -233,7 +235,7 @@ int vbx__json_int(vbx__fields *f, const cJSON *obj, const char *key,
 }
 
 static int number_range_error(vbx__fields *f, const char *key, double lo,
-			      double hi)
+                              double hi)
 {
 	bool no_lo = !(lo > -DBL_MAX);
 	bool no_hi = !(hi < DBL_MAX);
@@ -241,16 +243,16 @@ static int number_range_error(vbx__fields *f, const char *key, double lo,
 		return vbx__fields_add(f, key, "must be a number");
 	if (no_lo)
 		return vbx__fields_add(f, key, "must be a number of at most %g",
-				       hi);
+		                       hi);
 	if (no_hi)
-		return vbx__fields_add(f, key, "must be a number of at least %g",
-				       lo);
+		return vbx__fields_add(f, key,
+		                       "must be a number of at least %g", lo);
 	return vbx__fields_add(f, key, "must be a number between %g and %g", lo,
-			       hi);
+	                       hi);
 }
 
 int vbx__json_number(vbx__fields *f, const cJSON *obj, const char *key,
-		     int required, double min, double max, double *out)
+                     int required, double min, double max, double *out)
 {
 	const cJSON *it = member(obj, key);
 	if (!it)
@@ -267,7 +269,7 @@ int vbx__json_number(vbx__fields *f, const cJSON *obj, const char *key,
 }
 
 int vbx__json_bool(vbx__fields *f, const cJSON *obj, const char *key,
-		   int required, int *out)
+                   int required, int *out)
 {
 	const cJSON *it = member(obj, key);
 	if (!it)
@@ -286,7 +288,7 @@ static bool is_json_space(unsigned char c)
 }
 
 static int body_error(char *err, size_t errlen, const char *fmt, ...)
-	VBX_PRINTF(3, 4);
+        VBX_PRINTF(3, 4);
 static int body_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -298,6 +300,53 @@ static int body_error(char *err, size_t errlen, const char *fmt, ...)
 	return VBX_EINVAL;
 }
 
+#define MSG_EMPTY "request body is empty"
+#define MSG_NUL "request body contains a NUL byte at byte %zu"
+#define MSG_ESCAPED_NUL                                                        \
+	"request body contains an escaped NUL (\\u0000) at byte %zu"
+#define MSG_INVALID "request body is not valid JSON near byte %zu"
+#define MSG_DEEP "request body nests deeper than %d levels"
+#define MSG_NOT_OBJECT "request body must be a JSON object"
+#define MSG_TRAILING "request body has data after the JSON object at byte %zu"
+#define MSG_NOMEM "out of memory reading the request body"
+
+/* What body_scan() has seen so far. */
+struct scan {
+	bool in_string, escaped, any;
+	size_t depth;
+};
+
+/* One byte inside a string; false when p[i] starts an escaped NUL. */
+static bool scan_string_byte(struct scan *sc, const unsigned char *p,
+                             size_t len, size_t i)
+{
+	if (sc->escaped) {
+		sc->escaped = false;
+		return !(p[i] == 'u' && len - i > 4 &&
+		         memcmp(p + i + 1, "0000", 4) == 0);
+	}
+	if (p[i] == '\\')
+		sc->escaped = true;
+	else if (p[i] == '"')
+		sc->in_string = false;
+	return true;
+}
+
+/* One byte between tokens; false when it nests too deep. */
+static bool scan_token_byte(struct scan *sc, unsigned char c)
+{
+	if (is_json_space(c))
+		return true;
+	sc->any = true;
+	if (c == '"')
+		sc->in_string = true;
+	else if (c == '{' || c == '[')
+		return ++sc->depth <= VBX__JSON_MAX_DEPTH;
+	else if ((c == '}' || c == ']') && sc->depth > 0)
+		sc->depth--;
+	return true;
+}
+
 /*
  * One flat pass over the text before cJSON sees it: it refuses NUL bytes,
  * escaped NULs (cJSON would cut the string there without a word), raw
@@ -306,58 +355,27 @@ static int body_error(char *err, size_t errlen, const char *fmt, ...)
  * do not count; unbalanced ones are left for cJSON to report.
  */
 static int body_scan(const unsigned char *p, size_t len, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
-	bool in_string = false, escaped = false, any = false;
-	size_t depth = 0;
+	struct scan sc = {0};
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
 		if (c == '\0')
-			return body_error(err, errlen,
-					  "request body contains a NUL byte at "
-					  "byte %zu",
-					  i);
-		if (c < 0x20 && !(is_json_space(c) && !in_string))
-			return body_error(err, errlen,
-					  "request body is not valid JSON near "
-					  "byte %zu",
-					  i);
-		if (in_string) {
-			if (escaped) {
-				escaped = false;
-				if (c == 'u' && len - i > 4 &&
-				    memcmp(p + i + 1, "0000", 4) == 0)
-					return body_error(
-						err, errlen,
-						"request body contains an "
-						"escaped NUL (\\u0000) at "
-						"byte %zu",
-						i - 1);
-			} else if (c == '\\') {
-				escaped = true;
-			} else if (c == '"') {
-				in_string = false;
-			}
-			continue;
-		}
-		if (is_json_space(c))
-			continue;
-		any = true;
-		if (c == '"') {
-			in_string = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > VBX__JSON_MAX_DEPTH)
-				return body_error(err, errlen,
-						  "request body nests deeper "
-						  "than %d levels",
-						  VBX__JSON_MAX_DEPTH);
-		} else if ((c == '}' || c == ']') && depth > 0) {
-			depth--;
+			return body_error(err, errlen, MSG_NUL, i);
+		if (c < 0x20 && (sc.in_string || !is_json_space(c)))
+			return body_error(err, errlen, MSG_INVALID, i);
+		if (sc.in_string) {
+			if (!scan_string_byte(&sc, p, len, i))
+				return body_error(err, errlen, MSG_ESCAPED_NUL,
+				                  i - 1);
+		} else if (!scan_token_byte(&sc, c)) {
+			return body_error(err, errlen, MSG_DEEP,
+			                  VBX__JSON_MAX_DEPTH);
 		}
 	}
-	if (!any)
-		return body_error(err, errlen, "request body is empty");
+	if (!sc.any)
+		return body_error(err, errlen, MSG_EMPTY);
 	return VBX_OK;
 }
 
@@ -371,7 +389,7 @@ static int body_scan(const unsigned char *p, size_t len, char *err,
  * cJSON sets it, relative to p; *oom when the copy cannot be made.
  */
 static cJSON *body_parse(const unsigned char *p, size_t len, const char **end,
-			 bool *oom)
+                         bool *oom)
 {
 	size_t last = len;
 	while (last > 0 && is_json_space(p[last - 1]))
@@ -394,7 +412,7 @@ static cJSON *body_parse(const unsigned char *p, size_t len, const char **end,
 }
 
 int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	const unsigned char *p = buf;
 	*out = NULL;
@@ -411,21 +429,18 @@ int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
 	bool oom = false;
 	cJSON *root = body_parse(p, len, &end, &oom);
 	if (oom) {
-		body_error(err, errlen, "out of memory reading the request body");
+		body_error(err, errlen, MSG_NOMEM);
 		return VBX_ENOMEM;
 	}
 	if (!root) {
 		size_t at = end ? (size_t)((const unsigned char *)end - p) : 0;
 		if (at > len)
 			at = len;
-		return body_error(err, errlen,
-				  "request body is not valid JSON near byte %zu",
-				  at);
+		return body_error(err, errlen, MSG_INVALID, at);
 	}
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		return body_error(err, errlen,
-				  "request body must be a JSON object");
+		return body_error(err, errlen, MSG_NOT_OBJECT);
 	}
 
 	size_t at = (size_t)((const unsigned char *)end - p);
@@ -433,10 +448,7 @@ int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
 		at++;
 	if (at < len) {
 		cJSON_Delete(root);
-		return body_error(err, errlen,
-				  "request body has data after the JSON object "
-				  "at byte %zu",
-				  at);
+		return body_error(err, errlen, MSG_TRAILING, at);
 	}
 	*out = root;
 	return VBX_OK;
@@ -498,7 +510,7 @@ int vbx__http_status_for(int rc)
 }
 
 static cJSON *error_tree(int status, const char *code, const char *message,
-			 const cJSON *fields)
+                         const cJSON *fields)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *e = cJSON_AddObjectToObject(root, "error");
@@ -520,10 +532,11 @@ fail:
 }
 
 char *vbx__error_json(int status, const char *code, const char *message,
-		      const cJSON *fields, size_t *len)
+                      const cJSON *fields, size_t *len)
 {
-	cJSON *root = error_tree(status, code ? code : vbx__http_code_name(status),
-				 message ? message : "", fields);
+	cJSON *root =
+	        error_tree(status, code ? code : vbx__http_code_name(status),
+	                   message ? message : "", fields);
 	if (!root)
 		return NULL;
 	char *text = cJSON_PrintUnformatted(root);

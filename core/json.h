@@ -42,9 +42,9 @@ typedef struct vbx__fields {
  * checker can `return vbx__fields_add(...)`.
  */
 int vbx__fields_vadd(vbx__fields *f, const char *field, const char *fmt,
-		     va_list ap);
+                     va_list ap) VBX_PRINTF(3, 0);
 int vbx__fields_add(vbx__fields *f, const char *field, const char *fmt, ...)
-	VBX_PRINTF(3, 4);
+        VBX_PRINTF(3, 4);
 
 /* Nonzero when an error has been reported (even one that could not be
  * stored for lack of memory). */
@@ -73,20 +73,20 @@ void vbx__fields_free(vbx__fields *f);
  * surrogates, code points past U+10FFFF, truncated sequences. (An escaped
  * NUL never gets here: vbx__json_parse_body() refuses it.) */
 int vbx__json_string(vbx__fields *f, const cJSON *obj, const char *key,
-		     int required, size_t min, size_t max, const char **out);
+                     int required, size_t min, size_t max, const char **out);
 
 /* An integral number in [min, max], also within +-VBX__JSON_MAX_SAFE_INT.
  * 3.0 is 3; 3.5, 1e300 and "3" are errors. */
 int vbx__json_int(vbx__fields *f, const cJSON *obj, const char *key,
-		  int required, long long min, long long max, long long *out);
+                  int required, long long min, long long max, long long *out);
 
 /* A finite number in [min, max]. */
 int vbx__json_number(vbx__fields *f, const cJSON *obj, const char *key,
-		     int required, double min, double max, double *out);
+                     int required, double min, double max, double *out);
 
 /* true or false; *out is 1 or 0. */
 int vbx__json_bool(vbx__fields *f, const cJSON *obj, const char *key,
-		   int required, int *out);
+                   int required, int *out);
 
 /*
  * Parse a request body that must be exactly one JSON object, optionally
@@ -109,7 +109,7 @@ int vbx__json_bool(vbx__fields *f, const cJSON *obj, const char *key,
  * never read it, and take the position from the parse instead.
  */
 int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
-			 size_t errlen);
+                         size_t errlen);
 
 /*
  * The error envelope's code for an HTTP status: 400 BAD_REQUEST, 401
@@ -142,7 +142,7 @@ int vbx__http_status_for(int rc);
  * (len may be NULL), or NULL when out of memory.
  */
 char *vbx__error_json(int status, const char *code, const char *message,
-		      const cJSON *fields, size_t *len);
+                      const cJSON *fields, size_t *len);
 
 /*
  * Check that s[0..len) is valid UTF-8 (no overlongs, surrogates, code

@@ -23,7 +23,7 @@
 enum { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M_COUNT };
 
 static const char *const method_names[M_COUNT] = {
-	"GET", "POST", "PUT", "PATCH", "DELETE",
+        "GET", "POST", "PUT", "PATCH", "DELETE",
 };
 
 /* A route as the router keeps it. pub comes first: a vbx__route pointer
@@ -105,7 +105,7 @@ static int seg_cmp(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Index of the literal child for s, or where it would go (*found false). */
 static size_t node_find(const struct node *n, const char *s, size_t len,
-			bool *found)
+                        bool *found)
 {
 	size_t lo = 0, hi = n->nlits;
 	while (lo < hi) {
@@ -126,15 +126,14 @@ static size_t node_find(const struct node *n, const char *s, size_t len,
 }
 
 static struct node *node_literal(const struct node *n, const char *s,
-				 size_t len)
+                                 size_t len)
 {
 	bool found;
 	size_t i = node_find(n, s, len, &found);
 	return found ? n->lits[i] : NULL;
 }
 
-static struct node *node_add_literal(struct node *n, const char *s,
-				     size_t len)
+static struct node *node_add_literal(struct node *n, const char *s, size_t len)
 {
 	bool found;
 	size_t i = node_find(n, s, len, &found);
@@ -154,7 +153,8 @@ static struct node *node_add_literal(struct node *n, const char *s,
 		return NULL;
 	c->lit = s;
 	c->litlen = len;
-	memmove(n->lits + i + 1, n->lits + i, (n->nlits - i) * sizeof(*n->lits));
+	memmove(n->lits + i + 1, n->lits + i,
+	        (n->nlits - i) * sizeof(*n->lits));
 	n->lits[i] = c;
 	n->nlits++;
 	return c;
@@ -214,7 +214,8 @@ static bool literal_valid(const struct seg *sg)
 /* "{name}" with a valid name. */
 static bool param_valid(const struct seg *sg)
 {
-	if (sg->len < 3 || sg->s[sg->len - 1] != '}' || !is_name_start(sg->s[1]))
+	if (sg->len < 3 || sg->s[sg->len - 1] != '}' ||
+	    !is_name_start(sg->s[1]))
 		return false;
 	for (size_t i = 2; i < sg->len - 1; i++)
 		if (!is_name_char(sg->s[i]))
@@ -222,12 +223,21 @@ static bool param_valid(const struct seg *sg)
 	return true;
 }
 
+static bool param_seen(const struct seg params[], size_t n,
+                       const struct seg *sg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (seg_cmp(params[i].s, params[i].len, sg->s, sg->len) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Check a pattern; on success *nparams is its parameter count and
  * params[] its parameter segments (braces included).
  */
 static bool pattern_valid(const char *pattern, size_t *nparams,
-			  struct seg params[VBX__MAX_PARAMS])
+                          struct seg params[VBX__MAX_PARAMS])
 {
 	if (!pattern || pattern[0] != '/')
 		return false;
@@ -246,10 +256,8 @@ static bool pattern_valid(const char *pattern, size_t *nparams,
 		}
 		if (!param_valid(&sg) || *nparams == VBX__MAX_PARAMS)
 			return false;
-		for (size_t i = 0; i < *nparams; i++)
-			if (seg_cmp(params[i].s, params[i].len, sg.s,
-				    sg.len) == 0)
-				return false;
+		if (param_seen(params, *nparams, &sg))
+			return false;
 		params[(*nparams)++] = sg;
 	}
 	return true;
@@ -257,7 +265,7 @@ static bool pattern_valid(const char *pattern, size_t *nparams,
 
 /* The node where pattern ends, without creating any; NULL when none. */
 static const struct node *tree_lookup(const struct node *root,
-				      const char *pattern)
+                                      const char *pattern)
 {
 	const char *pos = pattern;
 	const char *end = segs_end(pattern, strlen(pattern));
@@ -265,7 +273,7 @@ static const struct node *tree_lookup(const struct node *root,
 	struct seg sg;
 	while (n && seg_next(&pos, end, &sg))
 		n = seg_is_param(&sg) ? n->param
-				      : node_literal(n, sg.s, sg.len);
+		                      : node_literal(n, sg.s, sg.len);
 	return n;
 }
 
@@ -279,7 +287,7 @@ static struct node *tree_insert(struct node *root, const char *pattern)
 	struct seg sg;
 	while (n && seg_next(&pos, end, &sg))
 		n = seg_is_param(&sg) ? node_add_param(n)
-				      : node_add_literal(n, sg.s, sg.len);
+		                      : node_add_literal(n, sg.s, sg.len);
 	return n;
 }
 
@@ -297,7 +305,7 @@ static void route_free(struct route *rt)
 
 /* A copy of tmpl whose strings the router owns. */
 static struct route *route_copy(const vbx__route *tmpl, int mi, size_t np,
-				const struct seg params[])
+                                const struct seg params[])
 {
 	struct route *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -356,7 +364,7 @@ void vbx__router_free(vbx__router *r)
 }
 
 int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
-		    const vbx__route **existing)
+                    const vbx__route **existing)
 {
 	struct seg params[VBX__MAX_PARAMS];
 	size_t np;
@@ -392,8 +400,8 @@ int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
 }
 
 void vbx__router_foreach(const vbx__router *r,
-			 void (*fn)(void *ud, const vbx__route *route),
-			 void *ud)
+                         void (*fn)(void *ud, const vbx__route *route),
+                         void *ud)
 {
 	if (!r)
 		return;
@@ -418,7 +426,7 @@ struct walk {
 /* The route for the rest of the path from pos, at node n, with ncap
  * parameters captured so far. */
 static const struct route *walk(const struct node *n, const char *pos,
-				struct walk *w, size_t ncap)
+                                struct walk *w, size_t ncap)
 {
 	struct seg sg;
 	if (!seg_next(&pos, w->end, &sg)) {
@@ -468,8 +476,8 @@ static int path_check(const char *path, size_t *len, vbx__match *m)
 			m->error = "request path contains a control character";
 			return 400;
 		}
-		if (c == '%' && (hexval(path[i + 1]) < 0 ||
-				 hexval(path[i + 2]) < 0)) {
+		if (c == '%' &&
+		    (hexval(path[i + 1]) < 0 || hexval(path[i + 2]) < 0)) {
 			m->error = "request path has invalid percent-encoding";
 			return 400;
 		}
@@ -489,7 +497,7 @@ static char *param_decode(vbx__arena *a, const struct seg *sg, size_t *len)
 	for (size_t i = 0; i < sg->len; i++) {
 		if (sg->s[i] == '%') {
 			out[o++] = (char)(hexval(sg->s[i + 1]) * 16 +
-					  hexval(sg->s[i + 2]));
+			                  hexval(sg->s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = sg->s[i];
@@ -501,16 +509,16 @@ static char *param_decode(vbx__arena *a, const struct seg *sg, size_t *len)
 }
 
 static const char *param_error(vbx__arena *a, const char *name,
-			       const char *what)
+                               const char *what)
 {
 	const char *msg =
-		vbx__arena_printf(a, "path parameter \"%s\" %s", name, what);
+	        vbx__arena_printf(a, "path parameter \"%s\" %s", name, what);
 	return msg ? msg : "a path parameter has a value that is not allowed";
 }
 
 /* Decode the captured parameters into m; returns 200, 400 or 500. */
 static int params_fill(const struct route *rt, const struct walk *w,
-		       vbx__arena *a, vbx__match *m)
+                       vbx__arena *a, vbx__match *m)
 {
 	for (size_t i = 0; i < rt->nparams; i++) {
 		const char *name = rt->param_names[i];
@@ -522,13 +530,13 @@ static int params_fill(const struct route *rt, const struct walk *w,
 		}
 		if (memchr(v, '/', len) || strlen(v) != len) {
 			m->error = param_error(a, name,
-					       "must not contain an encoded "
-					       "\"/\" or NUL");
+			                       "must not contain an encoded "
+			                       "\"/\" or NUL");
 			return 400;
 		}
 		if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
 			m->error = param_error(a, name,
-					       "must not be \".\" or \"..\"");
+			                       "must not be \".\" or \"..\"");
 			return 400;
 		}
 		m->params[i].name = name;
@@ -546,7 +554,7 @@ static void allow_format(unsigned allow, char *buf, size_t size)
 		if (!(allow & (1u << i)))
 			continue;
 		int n = snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
-				 method_names[i]);
+		                 method_names[i]);
 		if (n < 0 || (size_t)n >= size - o)
 			return; /* cannot happen: 64 bytes hold all five */
 		o += (size_t)n;
@@ -554,7 +562,7 @@ static void allow_format(unsigned allow, char *buf, size_t size)
 }
 
 int vbx__router_match(const vbx__router *r, const char *method,
-		      const char *path, vbx__arena *a, vbx__match *m)
+                      const char *path, vbx__arena *a, vbx__match *m)
 {
 	size_t len = 0;
 	memset(m, 0, sizeof(*m));
@@ -563,8 +571,8 @@ int vbx__router_match(const vbx__router *r, const char *method,
 		return status;
 
 	struct walk w = {
-		.mi = method_index(method),
-		.end = segs_end(path, len),
+	        .mi = method_index(method),
+	        .end = segs_end(path, len),
 	};
 	const struct route *rt = r ? walk(&r->root, path, &w, 0) : NULL;
 	if (rt) {

@@ -45,12 +45,12 @@
 /* One route. vbx__router_add() copies the template; the router owns the
  * copy and its strings until vbx__router_free(). */
 typedef struct vbx__route {
-	const char *method;      /* "GET" ... ; copied */
-	const char *pattern;     /* "/api/v1/teams/{id}/members/{userId}"; copied */
-	unsigned flags;          /* VBX_ROUTE_* (include/vibebox/http.h) */
-	vbx_route_fn *fn;        /* may be NULL for WS routes */
-	void *ud;                /* handed to fn (or the ws ops); not owned */
-	vbx_plugin *owner;       /* who registered it; not owned */
+	const char *method;  /* "GET" ... ; copied */
+	const char *pattern; /* "/api/v1/teams/{id}/members/{userId}"; copied */
+	unsigned flags;      /* VBX_ROUTE_* (include/vibebox/http.h) */
+	vbx_route_fn *fn;    /* may be NULL for WS routes */
+	void *ud;            /* handed to fn (or the ws ops); not owned */
+	vbx_plugin *owner;   /* who registered it; not owned */
 	const vbx_ws_ops *ws;    /* WS routes only; not owned */
 	const char *subprotocol; /* WS routes only; copied */
 } vbx__route;
@@ -79,7 +79,7 @@ void vbx__router_free(vbx__router *r);
  * VBX_ENOMEM.
  */
 int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
-		    const vbx__route **existing);
+                    const vbx__route **existing);
 
 /* The outcome of vbx__router_match(). */
 typedef struct vbx__match {
@@ -111,12 +111,12 @@ typedef struct vbx__match {
  * m->error says why for anything but 200. Does not allocate except in a.
  */
 int vbx__router_match(const vbx__router *r, const char *method,
-		      const char *path, vbx__arena *a, vbx__match *m);
+                      const char *path, vbx__arena *a, vbx__match *m);
 
 /* Call fn(ud, route) for every route in the order they were added. */
 void vbx__router_foreach(const vbx__router *r,
-			 void (*fn)(void *ud, const vbx__route *route),
-			 void *ud);
+                         void (*fn)(void *ud, const vbx__route *route),
+                         void *ud);
 
 /* How many routes the router holds. */
 size_t vbx__router_count(const vbx__router *r);

@@ -541,6 +541,7 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			c->close_code = b[0] << 8 | b[1];
 		}
 		return 0;
+	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c) {
 			*slot = NULL;

@@ -40,7 +40,7 @@ static void get_strings(vbx__fields *f, const cJSON *o, const char *key)
 			const char *s = (const char *)1;
 			unsigned before = f->count;
 			int rc = vbx__json_string(f, o, key, req, bounds[b][0],
-						  bounds[b][1], &s);
+			                          bounds[b][1], &s);
 			check_rc(rc, f, before);
 			if (rc != VBX_OK) {
 				CHECK(s == NULL);
@@ -62,7 +62,7 @@ static void get_numbers(vbx__fields *f, const cJSON *o, const char *key)
 			long long v = 12345;
 			unsigned before = f->count;
 			int rc = vbx__json_int(f, o, key, req, ib[b][0],
-					       ib[b][1], &v);
+			                       ib[b][1], &v);
 			check_rc(rc, f, before);
 			if (rc == VBX_OK)
 				CHECK(v >= ib[b][0] && v <= ib[b][1] &&
@@ -73,7 +73,7 @@ static void get_numbers(vbx__fields *f, const cJSON *o, const char *key)
 			double d = 0.25;
 			before = f->count;
 			rc = vbx__json_number(f, o, key, req, db[b][0],
-					      db[b][1], &d);
+			                      db[b][1], &d);
 			check_rc(rc, f, before);
 			if (rc == VBX_OK)
 				CHECK(isfinite(d) && d >= db[b][0] &&
@@ -99,7 +99,7 @@ static void check_envelope(const vbx__fields *f)
 {
 	size_t len = 0;
 	char *s = vbx__error_json(400, "VALIDATION_ERROR", "invalid fields",
-				  f->obj, &len);
+	                          f->obj, &len);
 	if (!s)
 		return; /* out of memory */
 	CHECK(strlen(s) == len);
@@ -143,7 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != VBX_OK) {
 		CHECK(rc == VBX_EINVAL || rc == VBX_ENOMEM);
 		CHECK(o == NULL);
-		CHECK(rc == VBX_ENOMEM || strncmp(err, "request body ", 13) == 0);
+		CHECK(rc == VBX_ENOMEM ||
+		      strncmp(err, "request body ", 13) == 0);
 		return 0;
 	}
 	CHECK(cJSON_IsObject(o));

@@ -28,34 +28,34 @@ static int handler(void *ud, vbx_request *req)
 
 static const vbx_ws_ops ws_ops = {.struct_size = sizeof(vbx_ws_ops)};
 
-static const char *const methods[] = {"GET", "POST", "PUT", "PATCH",
-				      "DELETE", "HEAD"};
+static const char *const methods[] = {"GET",   "POST",   "PUT",
+                                      "PATCH", "DELETE", "HEAD"};
 
 static const struct {
 	const char *method, *pattern;
 	bool ws;
 } table[] = {
-	{"GET", "/", false},
-	{"GET", "/health/live", false},
-	{"GET", "/metrics", false},
-	{"POST", "/api/v1/auth/login", false},
-	{"GET", "/api/v1/users/me", false},
-	{"PATCH", "/api/v1/users/me", false},
-	{"GET", "/api/v1/users/{id}", false},
-	{"GET", "/api/v1/teams", false},
-	{"POST", "/api/v1/teams", false},
-	{"GET", "/api/v1/teams/mine", false},
-	{"GET", "/api/v1/teams/{id}", false},
-	{"DELETE", "/api/v1/teams/{id}", false},
-	{"PATCH", "/api/v1/teams/{id}/members/{userId}", false},
-	{"GET", "/api/v1/environments/{id}/variables/{key}", false},
-	{"PUT", "/api/v1/environments/{id}/variables/{key}", false},
-	{"POST", "/api/v1/environments/{id}/start", false},
-	{"GET", "/api/v1/environments/{id}/terminal", true},
-	{"GET", "/api/v1/environments/{id}/logs/stream", true},
-	{"GET", "/api/v1/{a}/{b}/x", false},
-	{"GET", "/api/{v}/teams/{t}/x", false},
-	{"GET", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", false},
+        {"GET", "/", false},
+        {"GET", "/health/live", false},
+        {"GET", "/metrics", false},
+        {"POST", "/api/v1/auth/login", false},
+        {"GET", "/api/v1/users/me", false},
+        {"PATCH", "/api/v1/users/me", false},
+        {"GET", "/api/v1/users/{id}", false},
+        {"GET", "/api/v1/teams", false},
+        {"POST", "/api/v1/teams", false},
+        {"GET", "/api/v1/teams/mine", false},
+        {"GET", "/api/v1/teams/{id}", false},
+        {"DELETE", "/api/v1/teams/{id}", false},
+        {"PATCH", "/api/v1/teams/{id}/members/{userId}", false},
+        {"GET", "/api/v1/environments/{id}/variables/{key}", false},
+        {"PUT", "/api/v1/environments/{id}/variables/{key}", false},
+        {"POST", "/api/v1/environments/{id}/start", false},
+        {"GET", "/api/v1/environments/{id}/terminal", true},
+        {"GET", "/api/v1/environments/{id}/logs/stream", true},
+        {"GET", "/api/v1/{a}/{b}/x", false},
+        {"GET", "/api/{v}/teams/{t}/x", false},
+        {"GET", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", false},
 };
 #define NROUTES (sizeof(table) / sizeof(table[0]))
 
@@ -70,12 +70,13 @@ static void setup(void)
 		abort();
 	for (size_t i = 0; i < NROUTES; i++) {
 		vbx__route t = {
-			.method = table[i].method,
-			.pattern = table[i].pattern,
-			.fn = table[i].ws ? NULL : handler,
-			.ws = table[i].ws ? &ws_ops : NULL,
-			.subprotocol = table[i].ws ? "vibebox.terminal.v1" : NULL,
-			.ud = (void *)&table[i],
+		        .method = table[i].method,
+		        .pattern = table[i].pattern,
+		        .fn = table[i].ws ? NULL : handler,
+		        .ws = table[i].ws ? &ws_ops : NULL,
+		        .subprotocol =
+		                table[i].ws ? "vibebox.terminal.v1" : NULL,
+		        .ud = (void *)&table[i],
 		};
 		if (vbx__router_add(router, &t, NULL) != VBX_OK)
 			abort();
@@ -157,8 +158,7 @@ static int method_bit(const char *m)
 	return -1;
 }
 
-static void reference(const char *method, const char *path,
-		      struct expect *x)
+static void reference(const char *method, const char *path, struct expect *x)
 {
 	size_t len = strlen(path);
 	memset(x, 0, sizeof(*x));
@@ -222,7 +222,7 @@ static int check_params(int ri, const char *path, const vbx__match *m)
 		for (size_t i = 0; i < ql[k]; i++) {
 			if (qs[k][i] == '%') {
 				dec[o++] = (char)(hex(qs[k][i + 1]) * 16 +
-						  hex(qs[k][i + 2]));
+				                  hex(qs[k][i + 2]));
 				i += 2;
 			} else {
 				dec[o++] = qs[k][i];

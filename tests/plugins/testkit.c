@@ -176,10 +176,11 @@ static void ws_message(void *ud, vbx_ws *ws, const void *data, size_t len,
 		return;
 	}
 	char out[4096];
-	int n = snprintf(out, sizeof(out), "echo:%.*s", (int)len,
-			 (const char *)data);
-	vbx_ws_send(ws, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out),
-		    binary);
+	if (len > sizeof(out) - 5)
+		len = sizeof(out) - 5;
+	memcpy(out, "echo:", 5);
+	memcpy(out + 5, data, len);
+	vbx_ws_send(ws, out, len + 5, binary);
 }
 
 static void ws_drain(void *ud, vbx_ws *ws)

@@ -191,14 +191,14 @@ static void test_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_and_free),
-		cmocka_unit_test(test_alignment),
-		cmocka_unit_test(test_distinct_and_intact),
-		cmocka_unit_test(test_growth_doubles),
-		cmocka_unit_test(test_big_allocation_own_chunk),
-		cmocka_unit_test(test_reset_keeps_first_chunk),
-		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_strings),
+	        cmocka_unit_test(test_new_and_free),
+	        cmocka_unit_test(test_alignment),
+	        cmocka_unit_test(test_distinct_and_intact),
+	        cmocka_unit_test(test_growth_doubles),
+	        cmocka_unit_test(test_big_allocation_own_chunk),
+	        cmocka_unit_test(test_reset_keeps_first_chunk),
+	        cmocka_unit_test(test_overflow),
+	        cmocka_unit_test(test_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,8 +41,8 @@ static char conf_path[PATH_MAX];
 /* ---- helpers ---- */
 
 /* Write text to dir/name; the path in a static buffer of the caller's. */
-static const char *write_file(const char *name, const char *text,
-			      size_t len, char *path, size_t size)
+static const char *write_file(const char *name, const char *text, size_t len,
+                              char *path, size_t size)
 {
 	snprintf(path, size, "%s/%s", tmpdir, name);
 	FILE *f = fopen(path, "wb");
@@ -56,13 +56,13 @@ static const char *write_file(const char *name, const char *text,
 static int load(const char *text, vbx__conf **c, vbx__errors *e)
 {
 	write_file("vibeboxd.conf", text, strlen(text), conf_path,
-		   sizeof(conf_path));
+	           sizeof(conf_path));
 	return vbx__conf_load(conf_path, c, e);
 }
 
 /* Copy tmpl to out with its first "%s" replaced by a, the next by b. */
 static void subst(char *out, size_t size, const char *tmpl, const char *a,
-		  const char *b)
+                  const char *b)
 {
 	const char *args[] = {a, b};
 	size_t n = 0;
@@ -70,7 +70,7 @@ static void subst(char *out, size_t size, const char *tmpl, const char *a,
 	for (int i = 0; *tmpl && n + 1 < size;) {
 		if (i < 2 && strncmp(tmpl, "%s", 2) == 0) {
 			n += (size_t)snprintf(out + n, size - n, "%s",
-					      args[i++]);
+			                      args[i++]);
 			if (n >= size)
 				n = size - 1;
 			tmpl += 2;
@@ -145,16 +145,14 @@ static vbx__conf *load_block(const char *body)
 {
 	char text[4096];
 	snprintf(text, sizeof(text),
-		 "plugins = ( { name = \"p\"; config = {\n%s\n}; } );\n",
-		 body);
+	         "plugins = ( { name = \"p\"; config = {\n%s\n}; } );\n", body);
 	return load_ok(text);
 }
 
 /* vbx_cfg_error without the host table. */
-static int cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		     ...) VBX_PRINTF(3, 4);
-static int cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		     ...)
+static int cfg_error(const vbx_config *c, const char *key, const char *fmt, ...)
+        VBX_PRINTF(3, 4);
+static int cfg_error(const vbx_config *c, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -164,7 +162,7 @@ static int cfg_error(const vbx_config *c, const char *key, const char *fmt,
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+                    struct FTW *ftw)
 {
 	return remove(path);
 }
@@ -182,24 +180,24 @@ static int teardown(void **state)
 /* ---- whole files ---- */
 
 static const char full_conf[] =
-	"# every key of the core\n"
-	"server: {\n"
-	"  listen = [ \"127.0.0.1:8080\", \"[::1]:8081\" ];\n"
-	"  workers = 16;\n"
-	"  max_body = \"10MiB\";\n"
-	"  shutdown_timeout = \"1m\";\n"
-	"  drain_delay = 5;\n"
-	"  ws_queue = 65536;\n"
-	"};\n"
-	"log: { level = \"debug\"; format = \"text\"; access = false; };\n"
-	"plugin_dir = \"/opt/vibebox/plugins\";\n"
-	"state_dir = \"/srv/vibebox\";\n"
-	"events: { queue = 4096; overflow = \"block\"; };\n"
-	"plugins = (\n"
-	"  { name = \"redis-cache\"; config = { url = \"redis://x\"; }; },\n"
-	"  { name = \"metrics\"; config = { }; },\n"
-	"  { name = \"auth\"; }\n"
-	");\n";
+        "# every key of the core\n"
+        "server: {\n"
+        "  listen = [ \"127.0.0.1:8080\", \"[::1]:8081\" ];\n"
+        "  workers = 16;\n"
+        "  max_body = \"10MiB\";\n"
+        "  shutdown_timeout = \"1m\";\n"
+        "  drain_delay = 5;\n"
+        "  ws_queue = 65536;\n"
+        "};\n"
+        "log: { level = \"debug\"; format = \"text\"; access = false; };\n"
+        "plugin_dir = \"/opt/vibebox/plugins\";\n"
+        "state_dir = \"/srv/vibebox\";\n"
+        "events: { queue = 4096; overflow = \"block\"; };\n"
+        "plugins = (\n"
+        "  { name = \"redis-cache\"; config = { url = \"redis://x\"; }; },\n"
+        "  { name = \"metrics\"; config = { }; },\n"
+        "  { name = \"auth\"; }\n"
+        ");\n";
 
 static void test_full_file(void **state)
 {
@@ -243,8 +241,9 @@ static void test_full_file(void **state)
 	assert_null(c->plugins[2].block->group); /* no config */
 
 	const char *url;
-	assert_int_equal(vbx__cfg_string(c->plugins[0].block, "url", NULL, &url),
-			 VBX_OK);
+	assert_int_equal(
+	        vbx__cfg_string(c->plugins[0].block, "url", NULL, &url),
+	        VBX_OK);
 	assert_string_equal(url, "redis://x");
 
 	vbx__errors e = {0};
@@ -277,9 +276,9 @@ static void check_defaults(const vbx__conf *c)
 static void test_defaults(void **state)
 {
 	static const char *const texts[] = {
-		"",
-		"# nothing but a comment\n",
-		"server: { }; log: { }; events: { }; plugins = ( );\n",
+	        "",
+	        "# nothing but a comment\n",
+	        "server: { }; log: { }; events: { }; plugins = ( );\n",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		vbx__conf *c = load_ok(texts[i]);
@@ -294,24 +293,24 @@ static void test_load_buffer(void **state)
 	vbx__conf *c = NULL;
 
 	assert_int_equal(vbx__conf_load_buffer("server: { workers = 2; };",
-					       "mem.conf", &c, &e),
-			 VBX_OK);
+	                                       "mem.conf", &c, &e),
+	                 VBX_OK);
 	assert_int_equal(c->workers, 2);
 	assert_string_equal(c->path, "mem.conf");
 	vbx__conf_free(c);
 
 	assert_int_equal(vbx__conf_load_buffer("server: {\nworkers = 0; };",
-					       "mem.conf", &c, &e),
-			 VBX_EINVAL);
+	                                       "mem.conf", &c, &e),
+	                 VBX_EINVAL);
 	assert_null(c);
 	assert_int_equal(e.count, 1);
 	assert_string_equal(e.msgs[0], "mem.conf:2: server.workers: "
-				       "expected an integer 1..1024, got 0");
+	                               "expected an integer 1..1024, got 0");
 	vbx__errors_clear(&e);
 
 	/* Without a list the errors go to the log; the result is the same. */
 	assert_int_equal(vbx__conf_load_buffer("x = 1;", "mem.conf", &c, NULL),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_null(c);
 	vbx__conf_free(NULL);
 }
@@ -330,13 +329,12 @@ static void test_unreadable_file(void **state)
 	assert_int_equal(e.count, 1);
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want),
-		 "%s: cannot read: No such file or directory", path);
+	         "%s: cannot read: No such file or directory", path);
 	assert_string_equal(e.msgs[0], want);
 	vbx__errors_clear(&e);
 
 	assert_int_equal(vbx__conf_load(tmpdir, &c, &e), VBX_ENOTFOUND);
-	snprintf(want, sizeof(want), "%s: cannot read: Is a directory",
-		 tmpdir);
+	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", tmpdir);
 	assert_int_equal(e.count, 1);
 	assert_string_equal(e.msgs[0], want);
 	vbx__errors_clear(&e);
@@ -346,7 +344,7 @@ static void test_unreadable_file(void **state)
 		assert_int_equal(chmod(path, 0), 0);
 		assert_int_equal(vbx__conf_load(path, &c, &e), VBX_ENOTFOUND);
 		snprintf(want, sizeof(want), "%s: cannot read: %s", path,
-			 strerror(EACCES));
+		         strerror(EACCES));
 		assert_string_equal(e.msgs[0], want);
 		vbx__errors_clear(&e);
 	}
@@ -355,9 +353,9 @@ static void test_unreadable_file(void **state)
 static void test_syntax_error(void **state)
 {
 	expect_load_errors("server: {\n  workers = ;\n};\n",
-			   "%s:2: syntax error");
+	                   "%s:2: syntax error");
 	expect_load_errors("a = 1;\nb = 2;\na = 3;\n",
-			   "%s:3: duplicate setting name");
+	                   "%s:3: duplicate setting name");
 	expect_load_errors("server: {\n  workers = 8\n", "%s:3: syntax error");
 }
 
@@ -368,7 +366,7 @@ static void test_nul_byte(void **state)
 	static const char text[] = "a = 1;\nb = 2;\0 c = 3;\n";
 
 	write_file("nul.conf", text, sizeof(text) - 1, conf_path,
-		   sizeof(conf_path));
+	           sizeof(conf_path));
 	assert_int_equal(vbx__conf_load(conf_path, &c, &e), VBX_EINVAL);
 	assert_null(c);
 	expect_errors(&e, "%s:2: a NUL byte; is this a text file?", NULL);
@@ -387,11 +385,54 @@ static void test_include_names_its_file(void **state)
 	snprintf(text, sizeof(text), "# main\n@include \"%s\"\n", inc);
 	assert_int_equal(load(text, &c, &e), VBX_EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s:2: server.workers: expected an integer 1..1024, got 0",
-		 inc);
+	         "%s:2: server.workers: expected an integer 1..1024, got 0",
+	         inc);
 	assert_int_equal(e.count, 1);
 	assert_string_equal(e.msgs[0], want);
 	vbx__errors_clear(&e);
+}
+
+static void test_include_duplicate_plugin(void **state)
+{
+	char inc[PATH_MAX], text[PATH_MAX + 128], want[3 * PATH_MAX];
+	vbx__errors e = {0};
+	vbx__conf *c = NULL;
+	static const char inc_text[] = "{ name = \"a\"; }\n";
+
+	write_file("plugins.inc", inc_text, strlen(inc_text), inc, sizeof(inc));
+	snprintf(text, sizeof(text),
+	         "plugins = (\n{ name = \"a\"; },\n@include \"%s\"\n);\n", inc);
+	assert_int_equal(load(text, &c, &e), VBX_EINVAL);
+	snprintf(want, sizeof(want),
+	         "%s:1: plugins[1].name: plugin \"a\" is listed twice, first "
+	         "at %s:2",
+	         inc, conf_path);
+	assert_int_equal(e.count, 1);
+	assert_string_equal(e.msgs[0], want);
+	vbx__errors_clear(&e);
+}
+
+static void test_big_file(void **state)
+{
+	/* Bigger than any read buffer: a long comment, then a value. */
+	size_t n = 100000;
+	char *text = malloc(n + 64);
+	assert_non_null(text);
+	memset(text, '#', n);
+	snprintf(text + n, 64, "\nserver: { workers = 3; };\n");
+	vbx__conf *c = load_ok(text);
+	assert_int_equal(c->workers, 3);
+	vbx__conf_free(c);
+	free(text);
+}
+
+static void test_load_without_error_list(void **state)
+{
+	vbx__conf *c = (vbx__conf *)1;
+	write_file("vibeboxd.conf", "x = 1;", 6, conf_path, sizeof(conf_path));
+	/* The messages go to the log; the result is the same. */
+	assert_int_equal(vbx__conf_load(conf_path, &c, NULL), VBX_EINVAL);
+	assert_null(c);
 }
 
 /* ---- the core's keys ---- */
@@ -399,75 +440,80 @@ static void test_include_names_its_file(void **state)
 static void test_unknown_keys(void **state)
 {
 	expect_load_errors("# a typo\n"
-			   "server: {\n"
-			   "  workers = 4;\n"
-			   "  wrokers = 4;\n"
-			   "};\n"
-			   "log: { levle = \"info\"; };\n"
-			   "events: { size = 1; };\n"
-			   "plugin_dirs = \"/x\";\n",
-			   "%s:4: server.wrokers: unknown key",
-			   "%s:6: log.levle: unknown key",
-			   "%s:7: events.size: unknown key",
-			   "%s:8: plugin_dirs: unknown key");
+	                   "server: {\n"
+	                   "  workers = 4;\n"
+	                   "  wrokers = 4;\n"
+	                   "};\n"
+	                   "log: { levle = \"info\"; };\n"
+	                   "events: { size = 1; };\n"
+	                   "plugin_dirs = \"/x\";\n",
+	                   "%s:4: server.wrokers: unknown key",
+	                   "%s:6: log.levle: unknown key",
+	                   "%s:7: events.size: unknown key",
+	                   "%s:8: plugin_dirs: unknown key");
 }
 
 static void test_type_and_range_errors(void **state)
 {
 	expect_load_errors("server: { workers = \"8\"; };",
-			   "%s:1: server.workers: expected an integer "
-			   "1..1024, got \"8\"");
+	                   "%s:1: server.workers: expected an integer "
+	                   "1..1024, got \"8\"");
 	expect_load_errors("server: { workers = 2000; };",
-			   "%s:1: server.workers: expected an integer "
-			   "1..1024, got 2000");
+	                   "%s:1: server.workers: expected an integer "
+	                   "1..1024, got 2000");
 	expect_load_errors("server: { workers = 8.0; };",
-			   "%s:1: server.workers: expected an integer "
-			   "1..1024, got 8.0");
+	                   "%s:1: server.workers: expected an integer "
+	                   "1..1024, got 8.0");
 	expect_load_errors("server: { max_body = \"2GiB\"; };",
-			   "%s:1: server.max_body: expected a size "
-			   "1KiB..1GiB, got \"2GiB\"");
+	                   "%s:1: server.max_body: expected a size "
+	                   "1KiB..1GiB, got \"2GiB\"");
 	expect_load_errors("server: { max_body = 512; };",
-			   "%s:1: server.max_body: expected a size "
-			   "1KiB..1GiB, got 512");
+	                   "%s:1: server.max_body: expected a size "
+	                   "1KiB..1GiB, got 512");
 	expect_load_errors("server: { shutdown_timeout = \"30 s\"; };",
-			   "%s:1: server.shutdown_timeout: expected a duration "
-			   "such as \"250ms\", \"30s\", \"15m\", \"2h\" or "
-			   "\"7d\", got \"30 s\"");
+	                   "%s:1: server.shutdown_timeout: expected a duration "
+	                   "such as \"250ms\", \"30s\", \"15m\", \"2h\" or "
+	                   "\"7d\", got \"30 s\"");
 	expect_load_errors("server: { drain_delay = \"11m\"; };",
-			   "%s:1: server.drain_delay: expected a duration "
-			   "0s..10m, got \"11m\"");
+	                   "%s:1: server.drain_delay: expected a duration "
+	                   "0s..10m, got \"11m\"");
 	expect_load_errors("server: { ws_queue = true; };",
-			   "%s:1: server.ws_queue: expected a size such as "
-			   "\"512\", \"64KiB\", \"10MiB\", \"1GiB\" or "
-			   "\"1GB\", got true");
+	                   "%s:1: server.ws_queue: expected a size such as "
+	                   "\"512\", \"64KiB\", \"10MiB\", \"1GiB\" or "
+	                   "\"1GB\", got true");
 	expect_load_errors("server = 1;",
-			   "%s:1: server: expected a group { ... }, got 1");
+	                   "%s:1: server: expected a group { ... }, got 1");
 	expect_load_errors("log: { level = \"trace\"; };",
-			   "%s:1: log.level: expected one of \"error\", "
-			   "\"warn\", \"info\", \"debug\", got \"trace\"");
+	                   "%s:1: log.level: expected one of \"error\", "
+	                   "\"warn\", \"info\", \"debug\", got \"trace\"");
 	expect_load_errors("log: { format = 1; };",
-			   "%s:1: log.format: expected a string, got 1");
+	                   "%s:1: log.format: expected a string, got 1");
 	expect_load_errors("log: { access = 1; };",
-			   "%s:1: log.access: expected true or false, got 1");
+	                   "%s:1: log.access: expected true or false, got 1");
 	expect_load_errors("state_dir = \"\";",
-			   "%s:1: state_dir: expected the path of a directory, "
-			   "got \"\"");
+	                   "%s:1: state_dir: expected the path of a directory, "
+	                   "got \"\"");
 	expect_load_errors("plugin_dir = [ \"a\" ];",
-			   "%s:1: plugin_dir: expected a string, got an array");
+	                   "%s:1: plugin_dir: expected a string, got an array");
 	expect_load_errors("events: { queue = 8; };",
-			   "%s:1: events.queue: expected an integer "
-			   "16..1048576, got 8");
+	                   "%s:1: events.queue: expected an integer "
+	                   "16..1048576, got 8");
+	/* What a terminal would act on is escaped, quotes too. */
+	expect_load_errors("log: { level = \"a\\\"b\\\\c\\n\\x1b[2J\"; };",
+	                   "%s:1: log.level: expected one of \"error\", "
+	                   "\"warn\", \"info\", \"debug\", got "
+	                   "\"a\\\"b\\\\c\\x0a\\x1b[2J\"");
 	expect_load_errors("events: { overflow = \"wait\"; };",
-			   "%s:1: events.overflow: expected \"drop\" or "
-			   "\"block\", got \"wait\"");
+	                   "%s:1: events.overflow: expected \"drop\" or "
+	                   "\"block\", got \"wait\"");
 }
 
 static void test_boundaries_accepted(void **state)
 {
 	vbx__conf *c = load_ok("server: { workers = 1024; max_body = \"1GiB\";"
-			       " drain_delay = \"10m\"; ws_queue = \"1KiB\";"
-			       " shutdown_timeout = 0; };"
-			       "events: { queue = 1048576; };");
+	                       " drain_delay = \"10m\"; ws_queue = \"1KiB\";"
+	                       " shutdown_timeout = 0; };"
+	                       "events: { queue = 1048576; };");
 	assert_int_equal(c->workers, 1024);
 	assert_int_equal(c->max_body, UINT64_C(1) << 30);
 	assert_int_equal(c->drain_delay_ms, 600000);
@@ -480,30 +526,30 @@ static void test_boundaries_accepted(void **state)
 static void test_several_errors(void **state)
 {
 	expect_load_errors(
-		"server: {\n"
-		"  workers = 0;\n"
-		"  listen = \"noport\";\n"
-		"  bogus = 1;\n"
-		"};\n"
-		"log: { level = \"loud\"; };\n"
-		"plugins = (\n"
-		"  { name = \"a\"; config = { x = 1; }; },\n"
-		"  { name = \"a\"; },\n"
-		"  { nam = \"b\"; }\n"
-		");\n"
-		"other = 1;\n",
-		"%s:3: server.listen: expected \"host:port\" (IPv6 in "
-		"brackets: \"[::1]:3000\"), got \"noport\"",
-		"%s:2: server.workers: expected an integer 1..1024, got 0",
-		"%s:4: server.bogus: unknown key",
-		"%s:6: log.level: expected one of \"error\", \"warn\", "
-		"\"info\", \"debug\", got \"loud\"",
-		"%s:9: plugins[1].name: plugin \"a\" is listed twice, first "
-		"at line 8",
-		"%s:10: plugins[2].name: required: the plugin's name, as in "
-		"name = \"redis-cache\"",
-		"%s:10: plugins[2].nam: unknown key",
-		"%s:12: other: unknown key");
+	        "server: {\n"
+	        "  workers = 0;\n"
+	        "  listen = \"noport\";\n"
+	        "  bogus = 1;\n"
+	        "};\n"
+	        "log: { level = \"loud\"; };\n"
+	        "plugins = (\n"
+	        "  { name = \"a\"; config = { x = 1; }; },\n"
+	        "  { name = \"a\"; },\n"
+	        "  { nam = \"b\"; }\n"
+	        ");\n"
+	        "other = 1;\n",
+	        "%s:3: server.listen: expected \"host:port\" (IPv6 in "
+	        "brackets: \"[::1]:3000\"), got \"noport\"",
+	        "%s:2: server.workers: expected an integer 1..1024, got 0",
+	        "%s:4: server.bogus: unknown key",
+	        "%s:6: log.level: expected one of \"error\", \"warn\", "
+	        "\"info\", \"debug\", got \"loud\"",
+	        "%s:9: plugins[1].name: plugin \"a\" is listed twice, first "
+	        "at line 8",
+	        "%s:10: plugins[2].name: required: the plugin's name, as in "
+	        "name = \"redis-cache\"",
+	        "%s:10: plugins[2].nam: unknown key",
+	        "%s:12: other: unknown key");
 }
 
 /* ---- server.listen ---- */
@@ -517,7 +563,7 @@ static void test_listen_forms(void **state)
 	vbx__conf_free(c);
 
 	c = load_ok("server: { listen = ( \"localhost:65535\", "
-		    "\"[fe80::1%eth0]:1\", \"10.0.0.1:3000\" ); };");
+	            "\"[fe80::1%eth0]:1\", \"10.0.0.1:3000\" ); };");
 	assert_int_equal(c->nlisten, 3);
 	assert_string_equal(c->listen[0].host, "localhost");
 	assert_int_equal(c->listen[0].port, 65535);
@@ -531,42 +577,42 @@ static void test_listen_errors(void **state)
 {
 #define FORM "expected \"host:port\" (IPv6 in brackets: \"[::1]:3000\")"
 	expect_load_errors("server: { listen = \"x:0\"; };",
-			   "%s:1: server.listen: expected a port 1..65535, "
-			   "got \"x:0\"");
+	                   "%s:1: server.listen: expected a port 1..65535, "
+	                   "got \"x:0\"");
 	expect_load_errors("server: { listen = \"x:70000\"; };",
-			   "%s:1: server.listen: expected a port 1..65535, "
-			   "got \"x:70000\"");
+	                   "%s:1: server.listen: expected a port 1..65535, "
+	                   "got \"x:70000\"");
 	expect_load_errors("server: { listen = \"x:99999999999999999999\"; };",
-			   "%s:1: server.listen: expected a port 1..65535, "
-			   "got \"x:99999999999999999999\"");
+	                   "%s:1: server.listen: expected a port 1..65535, "
+	                   "got \"x:99999999999999999999\"");
 	expect_load_errors("server: { listen = \"noport\"; };",
-			   "%s:1: server.listen: " FORM ", got \"noport\"");
+	                   "%s:1: server.listen: " FORM ", got \"noport\"");
 	expect_load_errors("server: { listen = \"::1:3000\"; };",
-			   "%s:1: server.listen: " FORM ", got \"::1:3000\"");
+	                   "%s:1: server.listen: " FORM ", got \"::1:3000\"");
 	expect_load_errors("server: { listen = \"[::1]3000\"; };",
-			   "%s:1: server.listen: " FORM ", got \"[::1]3000\"");
+	                   "%s:1: server.listen: " FORM ", got \"[::1]3000\"");
 	expect_load_errors("server: { listen = \"[::1:3000\"; };",
-			   "%s:1: server.listen: " FORM ", got \"[::1:3000\"");
+	                   "%s:1: server.listen: " FORM ", got \"[::1:3000\"");
 	expect_load_errors("server: { listen = \":3000\"; };",
-			   "%s:1: server.listen: " FORM ", got \":3000\"");
+	                   "%s:1: server.listen: " FORM ", got \":3000\"");
 	expect_load_errors("server: { listen = \"x:\"; };",
-			   "%s:1: server.listen: " FORM ", got \"x:\"");
+	                   "%s:1: server.listen: " FORM ", got \"x:\"");
 	expect_load_errors("server: { listen = \"x:+80\"; };",
-			   "%s:1: server.listen: " FORM ", got \"x:+80\"");
+	                   "%s:1: server.listen: " FORM ", got \"x:+80\"");
 	expect_load_errors("server: { listen = \"a b:80\"; };",
-			   "%s:1: server.listen: " FORM ", got \"a b:80\"");
+	                   "%s:1: server.listen: " FORM ", got \"a b:80\"");
 	expect_load_errors("server: { listen = 3000; };",
-			   "%s:1: server.listen: " FORM
-			   " or a list of such strings, got 3000");
+	                   "%s:1: server.listen: " FORM
+	                   " or a list of such strings, got 3000");
 	expect_load_errors("server: { listen = [ ]; };",
-			   "%s:1: server.listen: expected at least one "
-			   "\"host:port\" (IPv6 in brackets: \"[::1]:3000\"), "
-			   "got an array");
+	                   "%s:1: server.listen: expected at least one "
+	                   "\"host:port\" (IPv6 in brackets: \"[::1]:3000\"), "
+	                   "got an array");
 	expect_load_errors("server: { listen = (\n \"a:1\",\n 2,\n \"a:1\",\n"
-			   " \"b\" ); };",
-			   "%s:3: server.listen[1]: " FORM ", got 2",
-			   "%s:4: server.listen[2]: \"a:1\" is listed twice",
-			   "%s:5: server.listen[3]: " FORM ", got \"b\"");
+	                   " \"b\" ); };",
+	                   "%s:3: server.listen[1]: " FORM ", got 2",
+	                   "%s:4: server.listen[2]: \"a:1\" is listed twice",
+	                   "%s:5: server.listen[3]: " FORM ", got \"b\"");
 
 	/* A host of 256 bytes; the message shows the first 60. */
 	char text[512], host[300], want[512];
@@ -574,8 +620,8 @@ static void test_listen_errors(void **state)
 	host[256] = '\0';
 	snprintf(text, sizeof(text), "server: { listen = \"%s:1\"; };", host);
 	host[60] = '\0';
-	snprintf(want, sizeof(want), "%%s:1: server.listen: " FORM
-		 ", got \"%.60s...\"", host);
+	snprintf(want, sizeof(want),
+	         "%%s:1: server.listen: " FORM ", got \"%.60s...\"", host);
 	expect_load_errors(text, want);
 #undef FORM
 }
@@ -585,43 +631,43 @@ static void test_listen_errors(void **state)
 static void test_plugin_entries(void **state)
 {
 	expect_load_errors("plugins = { a = 1; };",
-			   "%s:1: plugins: expected a list ( { name = \"...\"; "
-			   "}, ... ), got a group");
+	                   "%s:1: plugins: expected a list ( { name = \"...\"; "
+	                   "}, ... ), got a group");
 	expect_load_errors("plugins = ( \"redis\" );",
-			   "%s:1: plugins[0]: expected a group { name = "
-			   "\"...\"; config = { ... }; }, got \"redis\"");
+	                   "%s:1: plugins[0]: expected a group { name = "
+	                   "\"...\"; config = { ... }; }, got \"redis\"");
 	expect_load_errors("plugins = ( { name = \"\"; } );",
-			   "%s:1: plugins[0].name: expected a plugin name of "
-			   "a-z, 0-9 and '-', got \"\"");
+	                   "%s:1: plugins[0].name: expected a plugin name of "
+	                   "a-z, 0-9 and '-', got \"\"");
 	expect_load_errors("plugins = ( { name = \"Redis_Cache\"; } );",
-			   "%s:1: plugins[0].name: expected a plugin name of "
-			   "a-z, 0-9 and '-', got \"Redis_Cache\"");
+	                   "%s:1: plugins[0].name: expected a plugin name of "
+	                   "a-z, 0-9 and '-', got \"Redis_Cache\"");
 	expect_load_errors("plugins = ( { name = \"../x\"; } );",
-			   "%s:1: plugins[0].name: expected a plugin name of "
-			   "a-z, 0-9 and '-', got \"../x\"");
+	                   "%s:1: plugins[0].name: expected a plugin name of "
+	                   "a-z, 0-9 and '-', got \"../x\"");
 	expect_load_errors("plugins = ( { name = 5; } );",
-			   "%s:1: plugins[0].name: expected a string, got 5");
+	                   "%s:1: plugins[0].name: expected a string, got 5");
 	expect_load_errors("plugins = ( { config = { }; } );",
-			   "%s:1: plugins[0].name: required: the plugin's "
-			   "name, as in name = \"redis-cache\"");
+	                   "%s:1: plugins[0].name: required: the plugin's "
+	                   "name, as in name = \"redis-cache\"");
 	expect_load_errors("plugins = ( { name = \"x\"; config = 5; } );",
-			   "%s:1: plugins[0].config: expected a group { ... }, "
-			   "got 5");
+	                   "%s:1: plugins[0].config: expected a group { ... }, "
+	                   "got 5");
 	expect_load_errors("plugins = ( { name = \"x\"; enabled = true; } );",
-			   "%s:1: plugins[0].enabled: unknown key");
+	                   "%s:1: plugins[0].enabled: unknown key");
 	expect_load_errors("plugins = (\n"
-			   "  { name = \"x\"; },\n"
-			   "  { name = \"y\"; },\n"
-			   "  { name = \"x\"; }\n"
-			   ");\n",
-			   "%s:4: plugins[2].name: plugin \"x\" is listed "
-			   "twice, first at line 2");
+	                   "  { name = \"x\"; },\n"
+	                   "  { name = \"y\"; },\n"
+	                   "  { name = \"x\"; }\n"
+	                   ");\n",
+	                   "%s:4: plugins[2].name: plugin \"x\" is listed "
+	                   "twice, first at line 2");
 }
 
 static void test_plugin_names_ok(void **state)
 {
 	vbx__conf *c = load_ok("plugins = ( { name = \"backup-s3\"; },"
-			       " { name = \"0\"; } );");
+	                       " { name = \"0\"; } );");
 	assert_int_equal(c->nplugins, 2);
 	assert_string_equal(c->plugins[0].name, "backup-s3");
 	assert_string_equal(c->plugins[0].block->path, "plugins.backup-s3");
@@ -637,39 +683,39 @@ static void test_parse_duration(void **state)
 		const char *in;
 		int64_t ms;
 	} good[] = {
-		{"0", 0},
-		{"0s", 0},
-		{"250ms", 250},
-		{"30s", 30000},
-		{"30", 30000},
-		{"15m", 900000},
-		{"2h", 7200000},
-		{"7d", 604800000},
-		{"007s", 7000},
-		{"9223372036854775807ms", INT64_MAX},
-		{"9223372036854775s", INT64_C(9223372036854775000)},
-		{"106751991167d", INT64_C(106751991167) * 86400000},
+	        {"0", 0},
+	        {"0s", 0},
+	        {"250ms", 250},
+	        {"30s", 30000},
+	        {"30", 30000},
+	        {"15m", 900000},
+	        {"2h", 7200000},
+	        {"7d", 604800000},
+	        {"007s", 7000},
+	        {"9223372036854775807ms", INT64_MAX},
+	        {"9223372036854775s", INT64_C(9223372036854775000)},
+	        {"106751991167d", INT64_C(106751991167) * 86400000},
 	};
 	static const char *const bad[] = {
-		"",
-		"s",
-		"ms",
-		"-5s",
-		"+5s",
-		" 5s",
-		"5s ",
-		"5 s",
-		"1.5h",
-		"1h30m",
-		"5S",
-		"5sec",
-		"5w",
-		"5ns",
-		"0x10",
-		"9223372036854775808ms",
-		"9223372036854776s",
-		"106751991168d",
-		"99999999999999999999999999",
+	        "",
+	        "s",
+	        "ms",
+	        "-5s",
+	        "+5s",
+	        " 5s",
+	        "5s ",
+	        "5 s",
+	        "1.5h",
+	        "1h30m",
+	        "5S",
+	        "5sec",
+	        "5w",
+	        "5ns",
+	        "0x10",
+	        "9223372036854775808ms",
+	        "9223372036854776s",
+	        "106751991168d",
+	        "99999999999999999999999999",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -694,41 +740,41 @@ static void test_parse_size(void **state)
 		const char *in;
 		uint64_t n;
 	} good[] = {
-		{"0", 0},
-		{"512", 512},
-		{"512B", 512},
-		{"64KiB", 65536},
-		{"10MiB", 10485760},
-		{"1GiB", 1073741824},
-		{"2TiB", UINT64_C(2) << 40},
-		{"1kB", 1000},
-		{"3MB", 3000000},
-		{"1GB", 1000000000},
-		{"1TB", UINT64_C(1000000000000)},
-		{"18446744073709551615", UINT64_MAX},
-		{"18446744073709551615B", UINT64_MAX},
-		{"16777215TiB", UINT64_C(16777215) << 40},
+	        {"0", 0},
+	        {"512", 512},
+	        {"512B", 512},
+	        {"64KiB", 65536},
+	        {"10MiB", 10485760},
+	        {"1GiB", 1073741824},
+	        {"2TiB", UINT64_C(2) << 40},
+	        {"1kB", 1000},
+	        {"3MB", 3000000},
+	        {"1GB", 1000000000},
+	        {"1TB", UINT64_C(1000000000000)},
+	        {"18446744073709551615", UINT64_MAX},
+	        {"18446744073709551615B", UINT64_MAX},
+	        {"16777215TiB", UINT64_C(16777215) << 40},
 	};
 	static const char *const bad[] = {
-		"",
-		"B",
-		"MiB",
-		"-1",
-		"+1",
-		" 1",
-		"1 MiB",
-		"1.5MiB",
-		"1KB",
-		"1mb",
-		"1kib",
-		"1K",
-		"1M",
-		"1 ",
-		"0x10",
-		"18446744073709551616",
-		"16777216TiB",
-		"18446744073709552kB",
-		"99999999999999999999999999",
+	        "",
+	        "B",
+	        "MiB",
+	        "-1",
+	        "+1",
+	        " 1",
+	        "1 MiB",
+	        "1.5MiB",
+	        "1KB",
+	        "1mb",
+	        "1kib",
+	        "1K",
+	        "1M",
+	        "1 ",
+	        "0x10",
+	        "18446744073709551616",
+	        "16777216TiB",
+	        "18446744073709552kB",
+	        "99999999999999999999999999",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -774,8 +820,8 @@ static void test_get_string_bool(void **state)
 	assert_int_equal(v, 0);
 
 	expect_errors(&e, "%s:4: plugins.p.n: expected a string, got 1",
-		      "%s:2: plugins.p.s: expected true or false, got \"v\"",
-		      NULL);
+	              "%s:2: plugins.p.s: expected true or false, got \"v\"",
+	              NULL);
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
 }
@@ -783,7 +829,7 @@ static void test_get_string_bool(void **state)
 static void test_get_int(void **state)
 {
 	vbx__conf *c = load_block("pool = 8;\nbig = 3000000000L;\n"
-				  "f = 1.5;\ns = \"8\";\nneg = -3;");
+	                          "f = 1.5;\ns = \"8\";\nneg = -3;");
 	vbx__errors e = {0};
 	vbx_config *b = only_block(c, &e);
 	long long v;
@@ -798,26 +844,25 @@ static void test_get_int(void **state)
 	assert_true(v == -3);
 	assert_int_equal(vbx__cfg_int(b, "pool", 9, 256, 4, &v), VBX_EINVAL);
 	assert_int_equal(v, 4);
-	assert_int_equal(vbx__cfg_int(b, "big", 0, INT_MAX, 0, &v),
-			 VBX_EINVAL);
+	assert_int_equal(vbx__cfg_int(b, "big", 0, INT_MAX, 0, &v), VBX_EINVAL);
 	assert_int_equal(vbx__cfg_int(b, "f", 0, 10, 0, &v), VBX_EINVAL);
 	assert_int_equal(vbx__cfg_int(b, "s", 0, 10, 0, &v), VBX_EINVAL);
 	assert_int_equal(vbx__cfg_int(b, "neg", 0, LLONG_MAX, 0, &v),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_int(b, "neg", LLONG_MIN, -4, 0, &v),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_int(b, "s", LLONG_MIN, LLONG_MAX, 0, &v),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 
-	expect_errors(&e,
-		      "%s:2: plugins.p.pool: expected an integer 9..256, got 8",
-		      "%s:3: plugins.p.big: expected an integer 0..2147483647, "
-		      "got 3000000000",
-		      "%s:4: plugins.p.f: expected an integer 0..10, got 1.5",
-		      "%s:5: plugins.p.s: expected an integer 0..10, got \"8\"",
-		      "%s:6: plugins.p.neg: expected an integer >= 0, got -3",
-		      "%s:6: plugins.p.neg: expected an integer <= -4, got -3",
-		      "%s:5: plugins.p.s: expected an integer, got \"8\"", NULL);
+	expect_errors(
+	        &e, "%s:2: plugins.p.pool: expected an integer 9..256, got 8",
+	        "%s:3: plugins.p.big: expected an integer 0..2147483647, "
+	        "got 3000000000",
+	        "%s:4: plugins.p.f: expected an integer 0..10, got 1.5",
+	        "%s:5: plugins.p.s: expected an integer 0..10, got \"8\"",
+	        "%s:6: plugins.p.neg: expected an integer >= 0, got -3",
+	        "%s:6: plugins.p.neg: expected an integer <= -4, got -3",
+	        "%s:5: plugins.p.s: expected an integer, got \"8\"", NULL);
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
 }
@@ -825,62 +870,68 @@ static void test_get_int(void **state)
 static void test_get_duration(void **state)
 {
 	vbx__conf *c = load_block("ttl = \"15m\";\nsecs = 90;\nneg = -1;\n"
-				  "f = 1.5;\nbad = \"15 m\";\n"
-				  "huge = 9223372036854775807L;");
+	                          "f = 1.5;\nbad = \"15 m\";\n"
+	                          "huge = 9223372036854775807L;");
 	vbx__errors e = {0};
 	vbx_config *b = only_block(c, &e);
 	int64_t ms;
 
 	assert_int_equal(vbx__cfg_duration(b, "ttl", "1h", 0, INT64_MAX, &ms),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(ms, 900000);
 	assert_int_equal(vbx__cfg_duration(b, "secs", "1h", 0, INT64_MAX, &ms),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(ms, 90000);
-	assert_int_equal(vbx__cfg_duration(b, "absent", "1h", 0, INT64_MAX,
-					   &ms),
-			 VBX_OK);
+	assert_int_equal(
+	        vbx__cfg_duration(b, "absent", "1h", 0, INT64_MAX, &ms),
+	        VBX_OK);
 	assert_int_equal(ms, 3600000);
 	assert_int_equal(vbx__cfg_duration(b, "absent", NULL, 5, 10, &ms),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(ms, 0);
 
 	assert_int_equal(vbx__cfg_duration(b, "ttl", "1h", 1000, 60000, &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(ms, 3600000); /* the default */
-	assert_int_equal(vbx__cfg_duration(b, "ttl", "1h", 3600000, INT64_MAX,
-					   &ms),
-			 VBX_EINVAL);
+	assert_int_equal(
+	        vbx__cfg_duration(b, "ttl", "1h", 3600000, INT64_MAX, &ms),
+	        VBX_EINVAL);
 	assert_int_equal(vbx__cfg_duration(b, "neg", "1h", 0, INT64_MAX, &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_duration(b, "f", "1h", 0, INT64_MAX, &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_duration(b, "bad", "1h", 0, INT64_MAX, &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_duration(b, "huge", "1h", 0, INT64_MAX, &ms),
-			 VBX_EINVAL);
-	assert_int_equal(vbx__cfg_duration(b, "absent", "soon", 0, INT64_MAX,
-					   &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
+	assert_int_equal(
+	        vbx__cfg_duration(b, "absent", "soon", 0, INT64_MAX, &ms),
+	        VBX_EINVAL);
 	assert_int_equal(vbx__cfg_duration(b, "ttl", "1h", 1500, 2500, &ms),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__cfg_duration(b, "secs", "1h", 2 * 86400000LL,
+	                                   7 * 86400000LL, &ms),
+	                 VBX_EINVAL);
 
-#define DUR "expected a duration such as \"250ms\", \"30s\", \"15m\", \"2h\" " \
-	    "or \"7d\", got "
-	expect_errors(&e,
-		      "%s:2: plugins.p.ttl: expected a duration 1s..1m, got "
-		      "\"15m\"",
-		      "%s:2: plugins.p.ttl: expected a duration of at least 1h, "
-		      "got \"15m\"",
-		      "%s:4: plugins.p.neg: " DUR "-1",
-		      "%s:5: plugins.p.f: " DUR "1.5",
-		      "%s:6: plugins.p.bad: " DUR "\"15 m\"",
-		      "%s:7: plugins.p.huge: " DUR "9223372036854775807",
-		      "%s:1: plugins.p.absent: the default \"soon\" is not a "
-		      "duration",
-		      "%s:2: plugins.p.ttl: expected a duration 1500ms..2500ms, "
-		      "got \"15m\"",
-		      NULL);
+#define DUR                                                                    \
+	"expected a duration such as \"250ms\", \"30s\", \"15m\", \"2h\" "     \
+	"or \"7d\", got "
+	expect_errors(
+	        &e,
+	        "%s:2: plugins.p.ttl: expected a duration 1s..1m, got "
+	        "\"15m\"",
+	        "%s:2: plugins.p.ttl: expected a duration of at least 1h, "
+	        "got \"15m\"",
+	        "%s:4: plugins.p.neg: " DUR "-1",
+	        "%s:5: plugins.p.f: " DUR "1.5",
+	        "%s:6: plugins.p.bad: " DUR "\"15 m\"",
+	        "%s:7: plugins.p.huge: " DUR "9223372036854775807",
+	        "%s:1: plugins.p.absent: the default \"soon\" is not a "
+	        "duration",
+	        "%s:2: plugins.p.ttl: expected a duration 1500ms..2500ms, "
+	        "got \"15m\"",
+	        "%s:3: plugins.p.secs: expected a duration 2d..7d, got 90",
+	        NULL);
 #undef DUR
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
@@ -889,51 +940,51 @@ static void test_get_duration(void **state)
 static void test_get_size(void **state)
 {
 	vbx__conf *c = load_block("buf = \"64KiB\";\nn = 100;\nneg = -1;\n"
-				  "bad = \"64 KiB\";\nlist = [ 1 ];");
+	                          "bad = \"64 KiB\";\nlist = [ 1 ];");
 	vbx__errors e = {0};
 	vbx_config *b = only_block(c, &e);
 	uint64_t n;
 
 	assert_int_equal(vbx__cfg_size(b, "buf", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(n, 65536);
 	assert_int_equal(vbx__cfg_size(b, "n", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(n, 100);
 	assert_int_equal(vbx__cfg_size(b, "absent", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(n, 1048576);
 	assert_int_equal(vbx__cfg_size(b, "absent", NULL, 1, 2, &n), VBX_OK);
 	assert_int_equal(n, 0);
 
 	assert_int_equal(vbx__cfg_size(b, "buf", "1MiB", 0, 1000, &n),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(n, 1048576);
-	assert_int_equal(vbx__cfg_size(b, "n", "1MiB", 1000000, UINT64_MAX,
-				       &n),
-			 VBX_EINVAL);
+	assert_int_equal(vbx__cfg_size(b, "n", "1MiB", 1000000, UINT64_MAX, &n),
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_size(b, "neg", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_size(b, "bad", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_size(b, "list", "1MiB", 0, UINT64_MAX, &n),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__cfg_size(b, "absent", "1 MB", 0, UINT64_MAX, &n),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 
-#define SIZE "expected a size such as \"512\", \"64KiB\", \"10MiB\", " \
-	     "\"1GiB\" or \"1GB\", got "
+#define SIZE                                                                   \
+	"expected a size such as \"512\", \"64KiB\", \"10MiB\", "              \
+	"\"1GiB\" or \"1GB\", got "
 	expect_errors(&e,
-		      "%s:2: plugins.p.buf: expected a size 0..1kB, got "
-		      "\"64KiB\"",
-		      "%s:3: plugins.p.n: expected a size of at least 1MB, got "
-		      "100",
-		      "%s:4: plugins.p.neg: " SIZE "-1",
-		      "%s:5: plugins.p.bad: " SIZE "\"64 KiB\"",
-		      "%s:6: plugins.p.list: " SIZE "an array",
-		      "%s:1: plugins.p.absent: the default \"1 MB\" is not a "
-		      "size",
-		      NULL);
+	              "%s:2: plugins.p.buf: expected a size 0..1kB, got "
+	              "\"64KiB\"",
+	              "%s:3: plugins.p.n: expected a size of at least 1MB, got "
+	              "100",
+	              "%s:4: plugins.p.neg: " SIZE "-1",
+	              "%s:5: plugins.p.bad: " SIZE "\"64 KiB\"",
+	              "%s:6: plugins.p.list: " SIZE "an array",
+	              "%s:1: plugins.p.absent: the default \"1 MB\" is not a "
+	              "size",
+	              NULL);
 #undef SIZE
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
@@ -942,9 +993,9 @@ static void test_get_size(void **state)
 static void test_get_strings(void **state)
 {
 	vbx__conf *c = load_block("one = \"a\";\nlist = ( \"b\", \"c\" );\n"
-				  "arr = [ \"d\", \"e\", \"f\" ];\n"
-				  "mixed = ( \"g\",\n 5,\n ( \"h\" ) );\n"
-				  "n = 1;\nempty = [ ];");
+	                          "arr = [ \"d\", \"e\", \"f\" ];\n"
+	                          "mixed = ( \"g\",\n 5,\n ( \"h\" ) );\n"
+	                          "n = 1;\nempty = [ ];");
 	vbx__errors e = {0};
 	vbx_config *b = only_block(c, &e);
 	const char *const *v;
@@ -976,10 +1027,10 @@ static void test_get_strings(void **state)
 	assert_null(v[0]);
 	assert_int_equal(vbx__cfg_strings(b, "n", &v, &n), VBX_EINVAL);
 	expect_errors(&e, "%s:6: plugins.p.mixed[1]: expected a string, got 5",
-		      "%s:7: plugins.p.mixed[2]: expected a string, got a list",
-		      "%s:8: plugins.p.n: expected a string or a list of "
-		      "strings, got 1",
-		      NULL);
+	              "%s:7: plugins.p.mixed[2]: expected a string, got a list",
+	              "%s:8: plugins.p.n: expected a string or a list of "
+	              "strings, got 1",
+	              NULL);
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
 }
@@ -989,17 +1040,47 @@ static void test_get_error_and_log(void **state)
 	vbx__conf *c = load_block("url = \"x\";");
 	vbx__errors e = {0};
 	vbx_config *b = only_block(c, &e);
+	char want[2 * PATH_MAX];
 
 	assert_int_equal(cfg_error(b, "url", "cannot parse %s", "x"),
-			 VBX_EINVAL);
-	assert_int_equal(cfg_error(b, "absent", "missing"),
-			 VBX_EINVAL);
-	assert_int_equal(cfg_error(b, NULL, "needs %d", 2),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
+	assert_int_equal(cfg_error(b, "absent", "missing"), VBX_EINVAL);
+	assert_int_equal(cfg_error(b, NULL, "needs %d", 2), VBX_EINVAL);
 	expect_errors(&e, "%s:2: plugins.p.url: cannot parse x",
-		      "%s:1: plugins.p.absent: missing",
-		      "%s:1: plugins.p: needs 2", NULL);
+	              "%s:1: plugins.p.absent: missing",
+	              "%s:1: plugins.p: needs 2", NULL);
 	vbx__errors_clear(&e);
+
+	/* A getter without a key is the plugin's bug, and says so. */
+	const char *str;
+	long long ll;
+	int flag;
+	int64_t ms;
+	uint64_t size;
+	char *secret;
+	const char *const *list;
+	size_t count;
+	assert_int_equal(vbx__cfg_string(b, NULL, "d", &str), VBX_EINVAL);
+	assert_string_equal(str, "d");
+	assert_int_equal(vbx__cfg_int(b, NULL, 0, 9, 3, &ll), VBX_EINVAL);
+	assert_int_equal(ll, 3);
+	assert_int_equal(vbx__cfg_bool(b, NULL, 1, &flag), VBX_EINVAL);
+	assert_int_equal(vbx__cfg_duration(b, NULL, "1s", 0, 9, &ms),
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__cfg_size(b, NULL, "1", 0, 9, &size), VBX_EINVAL);
+	assert_int_equal(vbx__cfg_secret(b, NULL, 0, &secret), VBX_EINVAL);
+	assert_null(secret);
+	assert_int_equal(vbx__cfg_strings(b, NULL, &list, &count), VBX_EINVAL);
+	assert_int_equal(count, 0);
+	assert_int_equal(e.count, 7);
+	subst(want, sizeof(want),
+	      "%s:1: plugins.p: a getter was called without a key (a bug of "
+	      "the plugin)",
+	      conf_path, NULL);
+	for (size_t i = 0; i < e.count; i++)
+		assert_string_equal(e.msgs[i], want);
+	vbx__errors_clear(&e);
+	assert_int_equal(b->nknown, 0); /* nothing was marked */
 
 	/* Without a list, errors go to the log and the result stays. */
 	b->errs = NULL;
@@ -1029,12 +1110,12 @@ static void test_secret_inline(void **state)
 	assert_int_equal(vbx__cfg_secret(b, "n", 0, &s), VBX_EINVAL);
 	assert_null(s);
 	expect_errors(&e,
-		      "%s:1: plugins.p.absent: required; set absent, or "
-		      "absent_file to a file that holds it",
-		      "%s:3: plugins.p.empty: expected a non-empty string, got "
-		      "\"\"",
-		      "%s:4: plugins.p.n: expected a non-empty string, got 5",
-		      NULL);
+	              "%s:1: plugins.p.absent: required; set absent, or "
+	              "absent_file to a file that holds it",
+	              "%s:3: plugins.p.empty: expected a non-empty string, got "
+	              "\"\"",
+	              "%s:4: plugins.p.n: expected a non-empty string, got 5",
+	              NULL);
 	vbx__errors_clear(&e);
 
 	/* Both key and key_file are known now, present or not. */
@@ -1049,18 +1130,15 @@ static void test_secret_file(void **state)
 		size_t len;
 		const char *want;
 	} files[] = {
-		{"s3cret\n", 7, "s3cret"},
-		{"s3cret\r\n", 8, "s3cret"},
-		{"s3cret", 6, "s3cret"},
-		{"s3cret\n\n", 8, "s3cret\n"},
-		{"a\nb\n", 4, "a\nb"},
-		{" x \n", 4, " x "},
+	        {"s3cret\n", 7, "s3cret"}, {"s3cret\r\n", 8, "s3cret"},
+	        {"s3cret", 6, "s3cret"},   {"s3cret\n\n", 8, "s3cret\n"},
+	        {"a\nb\n", 4, "a\nb"},     {" x \n", 4, " x "},
 	};
 	char path[PATH_MAX], body[PATH_MAX + 64];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		write_file("secret", files[i].content, files[i].len, path,
-			   sizeof(path));
+		           sizeof(path));
 		snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 		vbx__conf *c = load_block(body);
 		vbx__errors e = {0};
@@ -1078,7 +1156,7 @@ static void test_secret_file(void **state)
 /* Expect cfg_secret("pw") on a block of body to fail with message `want`
  * (a format taking the config path, then `arg`). */
 static void expect_secret_error(const char *body, const char *want,
-				const char *arg)
+                                const char *arg)
 {
 	vbx__conf *c = load_block(body);
 	vbx__errors e = {0};
@@ -1099,40 +1177,41 @@ static void test_secret_errors(void **state)
 {
 	char path[PATH_MAX], body[PATH_MAX + 64];
 
-	expect_secret_error("pw = \"a\";\npw_file = \"/x\";",
-			    "%s:3: plugins.p.pw_file: set either pw or pw_file, "
-			    "not both",
-			    NULL);
+	expect_secret_error(
+	        "pw = \"a\";\npw_file = \"/x\";",
+	        "%s:3: plugins.p.pw_file: set either pw or pw_file, "
+	        "not both",
+	        NULL);
 
 	snprintf(path, sizeof(path), "%s/no-such-secret", tmpdir);
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 	expect_secret_error(body,
-			    "%s:2: plugins.p.pw_file: cannot read \"%s\": No "
-			    "such file or directory",
-			    path);
+	                    "%s:2: plugins.p.pw_file: cannot read \"%s\": No "
+	                    "such file or directory",
+	                    path);
 
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", tmpdir);
 	expect_secret_error(body,
-			    "%s:2: plugins.p.pw_file: cannot read \"%s\": Is a "
-			    "directory",
-			    tmpdir);
+	                    "%s:2: plugins.p.pw_file: cannot read \"%s\": Is a "
+	                    "directory",
+	                    tmpdir);
 
 	write_file("empty-secret", "", 0, path, sizeof(path));
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 	expect_secret_error(body, "%s:2: plugins.p.pw_file: \"%s\" is empty",
-			    path);
+	                    path);
 
 	write_file("newline-secret", "\n", 1, path, sizeof(path));
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 	expect_secret_error(body, "%s:2: plugins.p.pw_file: \"%s\" is empty",
-			    path);
+	                    path);
 
 	write_file("nul-secret", "ab\0cd\n", 6, path, sizeof(path));
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 	expect_secret_error(body,
-			    "%s:2: plugins.p.pw_file: \"%s\" contains a NUL "
-			    "byte",
-			    path);
+	                    "%s:2: plugins.p.pw_file: \"%s\" contains a NUL "
+	                    "byte",
+	                    path);
 
 	size_t big = 1024 * 1024 + 1;
 	char *junk = malloc(big);
@@ -1142,18 +1221,18 @@ static void test_secret_errors(void **state)
 	free(junk);
 	snprintf(body, sizeof(body), "pw_file = \"%s\";", path);
 	expect_secret_error(body,
-			    "%s:2: plugins.p.pw_file: \"%s\" is larger than "
-			    "1048576 bytes; is this the right file?",
-			    path);
+	                    "%s:2: plugins.p.pw_file: \"%s\" is larger than "
+	                    "1048576 bytes; is this the right file?",
+	                    path);
 
 	expect_secret_error("pw_file = \"\";",
-			    "%s:2: plugins.p.pw_file: expected the path of a "
-			    "file, got \"\"",
-			    NULL);
+	                    "%s:2: plugins.p.pw_file: expected the path of a "
+	                    "file, got \"\"",
+	                    NULL);
 	expect_secret_error("pw_file = 1;",
-			    "%s:2: plugins.p.pw_file: expected the path of a "
-			    "file, got 1",
-			    NULL);
+	                    "%s:2: plugins.p.pw_file: expected the path of a "
+	                    "file, got 1",
+	                    NULL);
 }
 
 /* ---- unknown plugin keys ---- */
@@ -1161,16 +1240,16 @@ static void test_secret_errors(void **state)
 static void test_check_unknown(void **state)
 {
 	vbx__conf *c = load_ok("plugins = (\n"
-			       "  { name = \"redis-cache\"; config = {\n"
-			       "      url = \"redis://x\";\n"
-			       "      urll = \"redis://y\";\n"
-			       "      pool = 4;\n"
-			       "      pw_file = \"/run/secret\";\n"
-			       "  }; },\n"
-			       "  { name = \"auth\"; config = { ttl = \"1h\"; "
-			       "extra = 1; }; },\n"
-			       "  { name = \"metrics\"; }\n"
-			       ");\n");
+	                       "  { name = \"redis-cache\"; config = {\n"
+	                       "      url = \"redis://x\";\n"
+	                       "      urll = \"redis://y\";\n"
+	                       "      pool = 4;\n"
+	                       "      pw_file = \"/run/secret\";\n"
+	                       "  }; },\n"
+	                       "  { name = \"auth\"; config = { ttl = \"1h\"; "
+	                       "extra = 1; }; },\n"
+	                       "  { name = \"metrics\"; }\n"
+	                       ");\n");
 	vbx__errors e = {0};
 	const char *url;
 	long long pool;
@@ -1183,16 +1262,17 @@ static void test_check_unknown(void **state)
 	vbx_config *auth = c->plugins[1].block;
 	assert_int_equal(vbx__cfg_string(redis, "url", NULL, &url), VBX_OK);
 	assert_int_equal(vbx__cfg_int(redis, "pool", 1, 2, 1, &pool),
-			 VBX_EINVAL); /* a bad value still counts as read */
+	                 VBX_EINVAL); /* a bad value still counts as read */
 	vbx__config_mark_known(redis, "pw_file");
 	vbx__config_mark_known(redis, "pw_file"); /* twice is fine */
 	assert_int_equal(vbx__conf_check_unknown(c, &e), 3);
 	expect_errors(&e, "%s:4: plugins.redis-cache.urll: unknown key",
-		      "%s:8: plugins.auth.ttl: unknown key",
-		      "%s:8: plugins.auth.extra: unknown key", NULL);
+	              "%s:8: plugins.auth.ttl: unknown key",
+	              "%s:8: plugins.auth.extra: unknown key", NULL);
 	vbx__errors_clear(&e);
 
-	vbx__config_mark_known(auth, NULL); /* all of them */
+	vbx__config_mark_known(auth, NULL);                /* all of them */
+	vbx__config_mark_known(c->plugins[2].block, NULL); /* has none */
 	assert_int_equal(vbx__conf_check_unknown(c, &e), 1);
 	vbx__errors_clear(&e);
 	vbx__conf_free(c);
@@ -1201,33 +1281,36 @@ static void test_check_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_load_buffer),
-		cmocka_unit_test(test_unreadable_file),
-		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_nul_byte),
-		cmocka_unit_test(test_include_names_its_file),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_type_and_range_errors),
-		cmocka_unit_test(test_boundaries_accepted),
-		cmocka_unit_test(test_several_errors),
-		cmocka_unit_test(test_listen_forms),
-		cmocka_unit_test(test_listen_errors),
-		cmocka_unit_test(test_plugin_entries),
-		cmocka_unit_test(test_plugin_names_ok),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_get_string_bool),
-		cmocka_unit_test(test_get_int),
-		cmocka_unit_test(test_get_duration),
-		cmocka_unit_test(test_get_size),
-		cmocka_unit_test(test_get_strings),
-		cmocka_unit_test(test_get_error_and_log),
-		cmocka_unit_test(test_secret_inline),
-		cmocka_unit_test(test_secret_file),
-		cmocka_unit_test(test_secret_errors),
-		cmocka_unit_test(test_check_unknown),
+	        cmocka_unit_test(test_full_file),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_load_buffer),
+	        cmocka_unit_test(test_unreadable_file),
+	        cmocka_unit_test(test_syntax_error),
+	        cmocka_unit_test(test_nul_byte),
+	        cmocka_unit_test(test_include_names_its_file),
+	        cmocka_unit_test(test_include_duplicate_plugin),
+	        cmocka_unit_test(test_big_file),
+	        cmocka_unit_test(test_load_without_error_list),
+	        cmocka_unit_test(test_unknown_keys),
+	        cmocka_unit_test(test_type_and_range_errors),
+	        cmocka_unit_test(test_boundaries_accepted),
+	        cmocka_unit_test(test_several_errors),
+	        cmocka_unit_test(test_listen_forms),
+	        cmocka_unit_test(test_listen_errors),
+	        cmocka_unit_test(test_plugin_entries),
+	        cmocka_unit_test(test_plugin_names_ok),
+	        cmocka_unit_test(test_parse_duration),
+	        cmocka_unit_test(test_parse_size),
+	        cmocka_unit_test(test_get_string_bool),
+	        cmocka_unit_test(test_get_int),
+	        cmocka_unit_test(test_get_duration),
+	        cmocka_unit_test(test_get_size),
+	        cmocka_unit_test(test_get_strings),
+	        cmocka_unit_test(test_get_error_and_log),
+	        cmocka_unit_test(test_secret_inline),
+	        cmocka_unit_test(test_secret_file),
+	        cmocka_unit_test(test_secret_errors),
+	        cmocka_unit_test(test_check_unknown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,12 +42,12 @@ static const char *msg(const vbx__fields *f, const char *field)
 }
 
 static void assert_msg(const vbx__fields *f, const char *field,
-		       const char *want)
+                       const char *want)
 {
 	const char *got = msg(f, field);
 	if (!got || strcmp(got, want) != 0)
 		fail_msg("field %s: got \"%s\", want \"%s\"", field,
-			 got ? got : "(none)", want);
+		         got ? got : "(none)", want);
 }
 
 /* ---- field errors ---- */
@@ -58,7 +58,7 @@ static void test_fields(void **state)
 	assert_false(vbx__fields_failed(&f));
 	assert_null(f.obj);
 	assert_int_equal(vbx__fields_add(&f, "name", "must be %d..%d", 1, 2),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__fields_add(&f, "name", "second"), VBX_EINVAL);
 	assert_int_equal(vbx__fields_add(&f, "slug", "bad"), VBX_EINVAL);
 	assert_true(vbx__fields_failed(&f));
@@ -68,7 +68,8 @@ static void test_fields(void **state)
 	assert_int_equal(f.count, 3);
 
 	char *text = cJSON_PrintUnformatted(f.obj);
-	assert_string_equal(text, "{\"name\":\"must be 1..2\",\"slug\":\"bad\"}");
+	assert_string_equal(text,
+	                    "{\"name\":\"must be 1..2\",\"slug\":\"bad\"}");
 	cJSON_free(text);
 
 	vbx__fields_free(&f);
@@ -90,38 +91,38 @@ static void test_string_ok_absent_null(void **state)
 	const char *s = (const char *)1;
 
 	assert_int_equal(vbx__json_string(&f, o, "name", REQ, 1, 64, &s),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_string_equal(s, "Alice");
 	assert_int_equal(vbx__json_string(&f, o, "empty", REQ, 0, 64, &s),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_string_equal(s, "");
 	assert_false(vbx__fields_failed(&f));
 
 	s = (const char *)1;
 	assert_int_equal(vbx__json_string(&f, o, "missing", OPT, 1, 64, &s),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_null(s);
 	assert_int_equal(vbx__json_string(&f, o, "none", OPT, 1, 64, &s),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_false(vbx__fields_failed(&f));
 	/* Keys are case-sensitive. */
 	assert_int_equal(vbx__json_string(&f, o, "Name", OPT, 1, 64, &s),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 
 	assert_int_equal(vbx__json_string(&f, o, "missing", REQ, 1, 64, &s),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__json_string(&f, o, "none", REQ, 1, 64, &s),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_null(s);
 	assert_msg(&f, "missing", "is required");
 	assert_msg(&f, "none", "is required");
 
 	/* A NULL or non-object container has no members. */
 	assert_int_equal(vbx__json_string(&f, NULL, "x", OPT, 0, 9, &s),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	cJSON *arr = cJSON_CreateArray();
 	assert_int_equal(vbx__json_string(&f, arr, "x", REQ, 0, 9, &s),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_msg(&f, "x", "is required");
 	cJSON_Delete(arr);
 	vbx__fields_free(&f);
@@ -131,12 +132,14 @@ static void test_string_ok_absent_null(void **state)
 static void test_string_wrong_type(void **state)
 {
 	vbx__fields f = {0};
-	cJSON *o = body("{\"n\":1,\"b\":true,\"o\":{},\"a\":[\"x\"],\"f\":false}");
+	cJSON *o =
+	        body("{\"n\":1,\"b\":true,\"o\":{},\"a\":[\"x\"],\"f\":false}");
 	const char *keys[] = {"n", "b", "o", "a", "f"};
 	for (size_t i = 0; i < 5; i++) {
 		const char *s = (const char *)1;
-		assert_int_equal(vbx__json_string(&f, o, keys[i], OPT, 0, 9, &s),
-				 VBX_EINVAL);
+		assert_int_equal(
+		        vbx__json_string(&f, o, keys[i], OPT, 0, 9, &s),
+		        VBX_EINVAL);
 		assert_null(s);
 		assert_msg(&f, keys[i], "must be a string");
 	}
@@ -174,7 +177,7 @@ static void test_string_length_messages(void **state)
 	/* Bounds are inclusive. */
 	assert_int_equal(vbx__json_string(&f, o, "s", REQ, 6, 6, &s), VBX_OK);
 	assert_int_equal(vbx__json_string(&f, o, "s", REQ, 0, SIZE_MAX, &s),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_false(vbx__fields_failed(&f));
 	cJSON_Delete(o);
 }
@@ -183,8 +186,9 @@ static void test_string_length_messages(void **state)
 static void test_string_counts_characters(void **state)
 {
 	vbx__fields f = {0};
-	cJSON *o = body("{\"e\":\"h\xc3\xa9llo\",\"j\":\"\xe6\x97\xa5\xe6\x9c\xac\","
-			"\"x\":\"\xf0\x9f\x98\x80\",\"u\":\"\\u00e9\\ud83d\\ude00\"}");
+	cJSON *o = body(
+	        "{\"e\":\"h\xc3\xa9llo\",\"j\":\"\xe6\x97\xa5\xe6\x9c\xac\","
+	        "\"x\":\"\xf0\x9f\x98\x80\",\"u\":\"\\u00e9\\ud83d\\ude00\"}");
 	const char *s;
 	assert_int_equal(vbx__json_string(&f, o, "e", REQ, 5, 5, &s), VBX_OK);
 	assert_int_equal(vbx__json_string(&f, o, "j", REQ, 2, 2, &s), VBX_OK);
@@ -193,7 +197,7 @@ static void test_string_counts_characters(void **state)
 	assert_int_equal(vbx__json_string(&f, o, "u", REQ, 2, 2, &s), VBX_OK);
 	assert_string_equal(s, "\xc3\xa9\xf0\x9f\x98\x80");
 	assert_int_equal(vbx__json_string(&f, o, "e", REQ, 6, 6, &s),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_false(msg(&f, "j"));
 	vbx__fields_free(&f);
 	cJSON_Delete(o);
@@ -202,34 +206,34 @@ static void test_string_counts_characters(void **state)
 static void test_string_utf8_edges(void **state)
 {
 	static const char *const valid[] = {
-		"\xc2\x80",         /* U+0080, smallest two-byte */
-		"\xdf\xbf",         /* U+07FF */
-		"\xe0\xa0\x80",     /* U+0800, smallest three-byte */
-		"\xed\x9f\xbf",     /* U+D7FF, below the surrogates */
-		"\xee\x80\x80",     /* U+E000, above them */
-		"\xef\xbf\xbf",     /* U+FFFF */
-		"\xf0\x90\x80\x80", /* U+10000, smallest four-byte */
-		"\xf4\x8f\xbf\xbf", /* U+10FFFF, the last code point */
+	        "\xc2\x80",         /* U+0080, smallest two-byte */
+	        "\xdf\xbf",         /* U+07FF */
+	        "\xe0\xa0\x80",     /* U+0800, smallest three-byte */
+	        "\xed\x9f\xbf",     /* U+D7FF, below the surrogates */
+	        "\xee\x80\x80",     /* U+E000, above them */
+	        "\xef\xbf\xbf",     /* U+FFFF */
+	        "\xf0\x90\x80\x80", /* U+10000, smallest four-byte */
+	        "\xf4\x8f\xbf\xbf", /* U+10FFFF, the last code point */
 	};
 	static const char *const invalid[] = {
-		"\x80",             /* stray continuation */
-		"a\xbf",            /* stray continuation after ASCII */
-		"\xc0\xaf",         /* overlong '/' */
-		"\xc1\xbf",         /* overlong */
-		"\xe0\x80\xaf",     /* overlong '/' in three bytes */
-		"\xe0\x9f\xbf",     /* overlong U+07FF */
-		"\xf0\x8f\xbf\xbf", /* overlong U+FFFF */
-		"\xed\xa0\x80",     /* U+D800, a surrogate */
-		"\xed\xbf\xbf",     /* U+DFFF */
-		"\xf4\x90\x80\x80", /* U+110000 */
-		"\xf5\x80\x80\x80", /* lead byte past F4 */
-		"\xff",             /* never in UTF-8 */
-		"\xfe",             /* never in UTF-8 */
-		"\xc3",             /* truncated two-byte */
-		"\xe2\x82",         /* truncated three-byte */
-		"\xf0\x9f\x98",     /* truncated four-byte */
-		"\xe2\x28\xa1",     /* bad continuation */
-		"ok\xc3(",          /* bad continuation after text */
+	        "\x80",             /* stray continuation */
+	        "a\xbf",            /* stray continuation after ASCII */
+	        "\xc0\xaf",         /* overlong '/' */
+	        "\xc1\xbf",         /* overlong */
+	        "\xe0\x80\xaf",     /* overlong '/' in three bytes */
+	        "\xe0\x9f\xbf",     /* overlong U+07FF */
+	        "\xf0\x8f\xbf\xbf", /* overlong U+FFFF */
+	        "\xed\xa0\x80",     /* U+D800, a surrogate */
+	        "\xed\xbf\xbf",     /* U+DFFF */
+	        "\xf4\x90\x80\x80", /* U+110000 */
+	        "\xf5\x80\x80\x80", /* lead byte past F4 */
+	        "\xff",             /* never in UTF-8 */
+	        "\xfe",             /* never in UTF-8 */
+	        "\xc3",             /* truncated two-byte */
+	        "\xe2\x82",         /* truncated three-byte */
+	        "\xf0\x9f\x98",     /* truncated four-byte */
+	        "\xe2\x28\xa1",     /* bad continuation */
+	        "ok\xc3(",          /* bad continuation after text */
 	};
 	vbx__fields f = {0};
 	cJSON *o = cJSON_CreateObject();
@@ -256,7 +260,7 @@ static void test_string_utf8_edges(void **state)
 	/* The same through a parsed body: cJSON passes raw bytes on. */
 	o = body("{\"v\":\"\xed\xa0\x80\"}");
 	assert_int_equal(vbx__json_string(&f, o, "v", REQ, 0, 9, &s),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_msg(&f, "v", "must be valid UTF-8");
 	vbx__fields_free(&f);
 	cJSON_Delete(o);
@@ -273,8 +277,8 @@ static void test_int(void **state)
 {
 	vbx__fields f = {0};
 	cJSON *o = body("{\"n\":42,\"z\":0,\"neg\":-7,\"f\":3.0,\"half\":3.5,"
-			"\"s\":\"42\",\"b\":true,\"big\":1e300,\"nz\":-0,"
-			"\"x\":null,\"e\":4.2e1}");
+	                "\"s\":\"42\",\"b\":true,\"big\":1e300,\"nz\":-0,"
+	                "\"x\":null,\"e\":4.2e1}");
 	long long v = -1;
 
 	assert_int_equal(vbx__json_int(&f, o, "n", REQ, 1, 100, &v), VBX_OK);
@@ -291,21 +295,21 @@ static void test_int(void **state)
 
 	v = 99;
 	assert_int_equal(vbx__json_int(&f, o, "x", OPT, 1, 100, &v),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_int_equal(vbx__json_int(&f, o, "missing", OPT, 1, 100, &v),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_int_equal(v, 99); /* untouched */
 	assert_false(vbx__fields_failed(&f));
 
 	const char *bad[] = {"z", "neg", "half", "s", "b", "big"};
 	for (size_t i = 0; i < 6; i++) {
 		assert_int_equal(vbx__json_int(&f, o, bad[i], REQ, 1, 100, &v),
-				 VBX_EINVAL);
+		                 VBX_EINVAL);
 		assert_msg(&f, bad[i], "must be an integer between 1 and 100");
 	}
 	assert_int_equal(v, 99);
 	assert_int_equal(vbx__json_int(&f, o, "missing", REQ, 1, 100, &v),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_msg(&f, "missing", "is required");
 	vbx__fields_free(&f);
 
@@ -325,22 +329,22 @@ static void test_int_precision_limits(void **state)
 {
 	vbx__fields f = {0};
 	cJSON *o = body("{\"max\":9007199254740991,\"min\":-9007199254740991,"
-			"\"p53\":9007199254740992,\"m53\":-9007199254740992,"
-			"\"p53b\":9007199254740993,\"huge\":1e19,"
-			"\"inf\":1e999}");
+	                "\"p53\":9007199254740992,\"m53\":-9007199254740992,"
+	                "\"p53b\":9007199254740993,\"huge\":1e19,"
+	                "\"inf\":1e999}");
 	long long v = 0;
-	assert_int_equal(vbx__json_int(&f, o, "max", REQ, LLONG_MIN, LLONG_MAX,
-				       &v),
-			 VBX_OK);
+	assert_int_equal(
+	        vbx__json_int(&f, o, "max", REQ, LLONG_MIN, LLONG_MAX, &v),
+	        VBX_OK);
 	assert_int_equal(v, 9007199254740991LL);
-	assert_int_equal(vbx__json_int(&f, o, "min", REQ, LLONG_MIN, LLONG_MAX,
-				       &v),
-			 VBX_OK);
+	assert_int_equal(
+	        vbx__json_int(&f, o, "min", REQ, LLONG_MIN, LLONG_MAX, &v),
+	        VBX_OK);
 	assert_int_equal(v, -9007199254740991LL);
 	const char *bad[] = {"p53", "m53", "p53b", "huge", "inf"};
 	for (size_t i = 0; i < 5; i++) {
 		if (vbx__json_int(&f, o, bad[i], REQ, LLONG_MIN, LLONG_MAX,
-				  &v) != VBX_EINVAL)
+		                  &v) != VBX_EINVAL)
 			fail_msg("%s accepted as %lld", bad[i], v);
 		assert_msg(&f, bad[i], "must be an integer");
 	}
@@ -354,23 +358,24 @@ static void test_number(void **state)
 {
 	vbx__fields f = {0};
 	cJSON *o = body("{\"cpu\":0.5,\"i\":2,\"lo\":0.1,\"s\":\"1\","
-			"\"inf\":1e999,\"ninf\":-1e999,\"b\":false}");
+	                "\"inf\":1e999,\"ninf\":-1e999,\"b\":false}");
 	double d = -1;
 	assert_int_equal(vbx__json_number(&f, o, "cpu", REQ, 0.5, 64, &d),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_true(d == 0.5);
-	assert_int_equal(vbx__json_number(&f, o, "i", REQ, 0.5, 64, &d), VBX_OK);
+	assert_int_equal(vbx__json_number(&f, o, "i", REQ, 0.5, 64, &d),
+	                 VBX_OK);
 	assert_true(d == 2.0);
 	assert_int_equal(vbx__json_number(&f, o, "x", OPT, 0.5, 64, &d),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_true(d == 2.0);
 	assert_false(vbx__fields_failed(&f));
 
 	const char *bad[] = {"lo", "s", "inf", "ninf", "b"};
 	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(vbx__json_number(&f, o, bad[i], REQ, 0.5, 64,
-						  &d),
-				 VBX_EINVAL);
+		assert_int_equal(
+		        vbx__json_number(&f, o, bad[i], REQ, 0.5, 64, &d),
+		        VBX_EINVAL);
 		assert_msg(&f, bad[i], "must be a number between 0.5 and 64");
 	}
 	assert_true(d == 2.0);
@@ -395,7 +400,7 @@ static void test_bool(void **state)
 {
 	vbx__fields f = {0};
 	cJSON *o = body("{\"t\":true,\"f\":false,\"one\":1,\"s\":\"true\","
-			"\"n\":null}");
+	                "\"n\":null}");
 	int b = 7;
 	assert_int_equal(vbx__json_bool(&f, o, "t", REQ, &b), VBX_OK);
 	assert_int_equal(b, 1);
@@ -428,7 +433,7 @@ static void refused(const char *text, size_t len, const char *want)
 	assert_null(o);
 	if (strcmp(err, want) != 0)
 		fail_msg("body \"%.*s\": got \"%s\", want \"%s\"", (int)len,
-			 text, err, want);
+		         text, err, want);
 }
 
 #define REFUSED(lit, want) refused(lit, sizeof(lit) - 1, want)
@@ -459,7 +464,7 @@ static void test_body_empty(void **state)
 	cJSON *o = (cJSON *)1;
 	char err[64];
 	assert_int_equal(vbx__json_parse_body(NULL, 10, &o, err, sizeof(err)),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_null(o);
 	assert_string_equal(err, "request body is empty");
 }
@@ -477,33 +482,35 @@ static void test_body_invalid(void **state)
 	REFUSED("{\"a\":\"x", "request body is not valid JSON near byte 6");
 	/* Lone surrogate escapes are refused by cJSON. */
 	REFUSED("{\"a\":\"\\ud800\"}",
-		"request body is not valid JSON near byte 6");
+	        "request body is not valid JSON near byte 6");
 	REFUSED("{\"a\":\"\\udc00x\"}",
-		"request body is not valid JSON near byte 6");
+	        "request body is not valid JSON near byte 6");
 	/* Raw control characters: inside strings and between tokens. */
 	REFUSED("{\"a\":\"x\ty\"}",
-		"request body is not valid JSON near byte 7");
+	        "request body is not valid JSON near byte 7");
 	REFUSED("{\"a\":\"x\ny\"}",
-		"request body is not valid JSON near byte 7");
+	        "request body is not valid JSON near byte 7");
 	REFUSED("{\x01}", "request body is not valid JSON near byte 1");
 	REFUSED("\x0c{}", "request body is not valid JSON near byte 0");
 }
 
 static void test_body_not_object(void **state)
 {
-	const char *const bad[] = {"[]", "[{}]", "1", "\"s\"", "null", "true",
-				   " false "};
+	const char *const bad[] = {"[]",   "[{}]", "1",      "\"s\"",
+	                           "null", "true", " false "};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused(bad[i], strlen(bad[i]),
-			"request body must be a JSON object");
+		        "request body must be a JSON object");
 }
 
 static void test_body_trailing(void **state)
 {
-	REFUSED("{} x", "request body has data after the JSON object at byte 3");
-	REFUSED("{}{}", "request body has data after the JSON object at byte 2");
+	REFUSED("{} x",
+	        "request body has data after the JSON object at byte 3");
+	REFUSED("{}{}",
+	        "request body has data after the JSON object at byte 2");
 	REFUSED("{\"a\":1}\n,",
-		"request body has data after the JSON object at byte 8");
+	        "request body has data after the JSON object at byte 8");
 	REFUSED("{}]", "request body has data after the JSON object at byte 2");
 }
 
@@ -513,21 +520,20 @@ static void test_body_nul(void **state)
 	REFUSED("{}\0", "request body contains a NUL byte at byte 2");
 	REFUSED("\0{}", "request body contains a NUL byte at byte 0");
 	REFUSED("{\"a\":\"x\0y\"}",
-		"request body contains a NUL byte at byte 7");
+	        "request body contains a NUL byte at byte 7");
 	REFUSED("{\"a\":\"x\\u0000y\"}",
-		"request body contains an escaped NUL (\\u0000) at byte 7");
+	        "request body contains an escaped NUL (\\u0000) at byte 7");
 	REFUSED("{\"\\u0000\":1}",
-		"request body contains an escaped NUL (\\u0000) at byte 2");
+	        "request body contains an escaped NUL (\\u0000) at byte 2");
 	/* Escaped backslash then "u0000" is text, not an escape. */
 	cJSON *o = body("{\"a\":\"\\\\u0000\"}");
 	assert_string_equal(cJSON_GetObjectItem(o, "a")->valuestring,
-			    "\\u0000");
+	                    "\\u0000");
 	cJSON_Delete(o);
 	/* Other \u escapes are fine. */
 	o = body("{\"a\":\"\\u0001\\u0041\"}");
-	assert_string_equal(cJSON_GetObjectItem(o, "a")->valuestring,
-			    "\x01"
-			    "A");
+	assert_string_equal(cJSON_GetObjectItem(o, "a")->valuestring, "\x01"
+	                                                              "A");
 	cJSON_Delete(o);
 }
 
@@ -555,20 +561,20 @@ static void test_body_depth(void **state)
 
 	char *s = nested(VBX__JSON_MAX_DEPTH - 1, &len); /* 64 levels */
 	assert_int_equal(vbx__json_parse_body(s, len, &o, err, sizeof(err)),
-			 VBX_OK);
+	                 VBX_OK);
 	cJSON_Delete(o);
 	free(s);
 
 	s = nested(VBX__JSON_MAX_DEPTH, &len); /* 65 levels */
 	assert_int_equal(vbx__json_parse_body(s, len, &o, err, sizeof(err)),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_string_equal(err, "request body nests deeper than 64 levels");
 	free(s);
 
 	/* Far past cJSON's own limit: refused by the flat scan, fast. */
 	s = nested(1000000, &len);
 	assert_int_equal(vbx__json_parse_body(s, len, &o, err, sizeof(err)),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_null(o);
 	assert_string_equal(err, "request body nests deeper than 64 levels");
 	free(s);
@@ -583,7 +589,8 @@ static void test_body_depth(void **state)
 	cJSON_Delete(o);
 
 	/* Closing brackets do not undo depth in advance. */
-	REFUSED("{\"a\":]]]]]]]]]]}", "request body is not valid JSON near byte 5");
+	REFUSED("{\"a\":]]]]]]]]]]}",
+	        "request body is not valid JSON near byte 5");
 }
 
 /*
@@ -594,19 +601,21 @@ static void test_body_depth(void **state)
  */
 static void test_body_no_overread(void **state)
 {
-	const char *const texts[] = {"{\"a\":1,", "{\"a\":1, \n",
-				     "[{\"a\":1,", "{\"a\":{\"b\":2,",
-				     "{\"a\":[1,", "{\"a\":\"", "{\"a\":",
-				     "{\"a\"", "{", "[", "{\"a\":1,}"};
+	const char *const texts[] = {"{\"a\":1,",  "{\"a\":1, \n",
+	                             "[{\"a\":1,", "{\"a\":{\"b\":2,",
+	                             "{\"a\":[1,", "{\"a\":\"",
+	                             "{\"a\":",    "{\"a\"",
+	                             "{",          "[",
+	                             "{\"a\":1,}"};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		size_t len = strlen(texts[i]);
 		char *buf = malloc(len);
 		memcpy(buf, texts[i], len);
 		cJSON *o = (cJSON *)1;
 		char err[128];
-		assert_int_equal(vbx__json_parse_body(buf, len, &o, err,
-						      sizeof(err)),
-				 VBX_EINVAL);
+		assert_int_equal(
+		        vbx__json_parse_body(buf, len, &o, err, sizeof(err)),
+		        VBX_EINVAL);
 		assert_null(o);
 		free(buf);
 	}
@@ -620,7 +629,7 @@ static void test_body_err_buffer(void **state)
 	char err[8];
 	memset(err, 'x', sizeof(err));
 	assert_int_equal(vbx__json_parse_body("", 0, &o, err, sizeof(err)),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_string_equal(err, "request"); /* truncated, terminated */
 	assert_int_equal(vbx__json_parse_body("[", 1, &o, NULL, 0), VBX_EINVAL);
 	assert_int_equal(vbx__json_parse_body("[", 1, &o, err, 0), VBX_EINVAL);
@@ -634,19 +643,20 @@ static void test_code_names(void **state)
 		int status;
 		const char *code;
 	} t[] = {
-		{400, "BAD_REQUEST"},       {401, "UNAUTHORIZED"},
-		{403, "FORBIDDEN"},         {404, "NOT_FOUND"},
-		{405, "BAD_REQUEST"},       {409, "CONFLICT"},
-		{413, "PAYLOAD_TOO_LARGE"}, {429, "TOO_MANY_REQUESTS"},
-		{422, "BAD_REQUEST"},       {418, "BAD_REQUEST"},
-		{500, "INTERNAL_ERROR"},    {501, "INTERNAL_ERROR"},
-		{502, "UNAVAILABLE"},       {503, "UNAVAILABLE"},
-		{504, "UNAVAILABLE"},       {507, "INTERNAL_ERROR"},
-		{200, "INTERNAL_ERROR"},    {0, "INTERNAL_ERROR"},
-		{-1, "INTERNAL_ERROR"},     {600, "INTERNAL_ERROR"},
+	        {400, "BAD_REQUEST"},       {401, "UNAUTHORIZED"},
+	        {403, "FORBIDDEN"},         {404, "NOT_FOUND"},
+	        {405, "BAD_REQUEST"},       {409, "CONFLICT"},
+	        {413, "PAYLOAD_TOO_LARGE"}, {429, "TOO_MANY_REQUESTS"},
+	        {422, "BAD_REQUEST"},       {418, "BAD_REQUEST"},
+	        {500, "INTERNAL_ERROR"},    {501, "INTERNAL_ERROR"},
+	        {502, "UNAVAILABLE"},       {503, "UNAVAILABLE"},
+	        {504, "UNAVAILABLE"},       {507, "INTERNAL_ERROR"},
+	        {200, "INTERNAL_ERROR"},    {0, "INTERNAL_ERROR"},
+	        {-1, "INTERNAL_ERROR"},     {600, "INTERNAL_ERROR"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		assert_string_equal(vbx__http_code_name(t[i].status), t[i].code);
+		assert_string_equal(vbx__http_code_name(t[i].status),
+		                    t[i].code);
 }
 
 static void test_status_for(void **state)
@@ -654,14 +664,14 @@ static void test_status_for(void **state)
 	static const struct {
 		int rc, status;
 	} t[] = {
-		{VBX_OK, 200},         {VBX_EINVAL, 400},
-		{VBX_EUNAUTH, 401},    {VBX_EDENIED, 403},
-		{VBX_ENOTFOUND, 404},  {VBX_EEXIST, 409},
-		{VBX_ESTATE, 409},     {VBX_EUNAVAIL, 503},
-		{VBX_EAGAIN, 503},     {VBX_ETIMEDOUT, 504},
-		{VBX_ERR, 500},        {VBX_ENOMEM, 500},
-		{VBX_DECLINED, 500},   {VBX_ESIGNATURE, 500},
-		{-999, 500},           {42, 500},
+	        {VBX_OK, 200},        {VBX_EINVAL, 400},
+	        {VBX_EUNAUTH, 401},   {VBX_EDENIED, 403},
+	        {VBX_ENOTFOUND, 404}, {VBX_EEXIST, 409},
+	        {VBX_ESTATE, 409},    {VBX_EUNAVAIL, 503},
+	        {VBX_EAGAIN, 503},    {VBX_ETIMEDOUT, 504},
+	        {VBX_ERR, 500},       {VBX_ENOMEM, 500},
+	        {VBX_DECLINED, 500},  {VBX_ESIGNATURE, 500},
+	        {-999, 500},          {42, 500},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_int_equal(vbx__http_status_for(t[i].rc), t[i].status);
@@ -672,18 +682,20 @@ static void test_error_json(void **state)
 	size_t len = 0;
 	char *s = vbx__error_json(404, "NOT_FOUND", "no such team", NULL, &len);
 	assert_string_equal(s, "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":"
-			       "\"no such team\",\"statusCode\":404}}");
+	                       "\"no such team\",\"statusCode\":404}}");
 	assert_int_equal(len, strlen(s));
 	free(s);
 
 	/* Defaults, escaping. */
 	s = vbx__error_json(503, NULL, NULL, NULL, NULL);
-	assert_string_equal(s, "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":"
-			       "\"\",\"statusCode\":503}}");
+	assert_string_equal(s,
+	                    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":"
+	                    "\"\",\"statusCode\":503}}");
 	free(s);
 	s = vbx__error_json(400, NULL, "say \"hi\"\n\\", NULL, &len);
-	assert_string_equal(s, "{\"error\":{\"code\":\"BAD_REQUEST\",\"message\":"
-			       "\"say \\\"hi\\\"\\n\\\\\",\"statusCode\":400}}");
+	assert_string_equal(s,
+	                    "{\"error\":{\"code\":\"BAD_REQUEST\",\"message\":"
+	                    "\"say \\\"hi\\\"\\n\\\\\",\"statusCode\":400}}");
 	free(s);
 
 	/* Field errors. */
@@ -691,11 +703,12 @@ static void test_error_json(void **state)
 	vbx__fields_add(&f, "name", "is required");
 	vbx__fields_add(&f, "cpuLimit", "must be a number between 0.5 and 64");
 	s = vbx__error_json(400, "VALIDATION_ERROR", "invalid fields", f.obj,
-			    &len);
-	assert_string_equal(s, "{\"error\":{\"code\":\"VALIDATION_ERROR\","
-			       "\"message\":\"invalid fields\",\"statusCode\":400,"
-			       "\"fields\":{\"name\":\"is required\",\"cpuLimit\":"
-			       "\"must be a number between 0.5 and 64\"}}}");
+	                    &len);
+	assert_string_equal(s,
+	                    "{\"error\":{\"code\":\"VALIDATION_ERROR\","
+	                    "\"message\":\"invalid fields\",\"statusCode\":400,"
+	                    "\"fields\":{\"name\":\"is required\",\"cpuLimit\":"
+	                    "\"must be a number between 0.5 and 64\"}}}");
 	free(s);
 	vbx__fields_free(&f);
 }
@@ -705,10 +718,10 @@ static void test_error_json_repairs_utf8(void **state)
 {
 	size_t len;
 	char *s = vbx__error_json(404, NULL, "team \xff\xc3(\xc3\xa9 x", NULL,
-				  &len);
+	                          &len);
 	assert_string_equal(s, "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":"
-			       "\"team \xef\xbf\xbd\xef\xbf\xbd(\xc3\xa9 x\","
-			       "\"statusCode\":404}}");
+	                       "\"team \xef\xbf\xbd\xef\xbf\xbd(\xc3\xa9 x\","
+	                       "\"statusCode\":404}}");
 	assert_int_equal(len, strlen(s));
 	assert_int_not_equal(vbx__utf8_count(s, len), (size_t)-1);
 	cJSON *back = cJSON_Parse(s);
@@ -720,29 +733,29 @@ static void test_error_json_repairs_utf8(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_string_ok_absent_null),
-		cmocka_unit_test(test_string_wrong_type),
-		cmocka_unit_test(test_string_length_messages),
-		cmocka_unit_test(test_string_counts_characters),
-		cmocka_unit_test(test_string_utf8_edges),
-		cmocka_unit_test(test_int),
-		cmocka_unit_test(test_int_precision_limits),
-		cmocka_unit_test(test_number),
-		cmocka_unit_test(test_bool),
-		cmocka_unit_test(test_body_ok),
-		cmocka_unit_test(test_body_empty),
-		cmocka_unit_test(test_body_invalid),
-		cmocka_unit_test(test_body_not_object),
-		cmocka_unit_test(test_body_trailing),
-		cmocka_unit_test(test_body_nul),
-		cmocka_unit_test(test_body_depth),
-		cmocka_unit_test(test_body_no_overread),
-		cmocka_unit_test(test_body_err_buffer),
-		cmocka_unit_test(test_code_names),
-		cmocka_unit_test(test_status_for),
-		cmocka_unit_test(test_error_json),
-		cmocka_unit_test(test_error_json_repairs_utf8),
+	        cmocka_unit_test(test_fields),
+	        cmocka_unit_test(test_string_ok_absent_null),
+	        cmocka_unit_test(test_string_wrong_type),
+	        cmocka_unit_test(test_string_length_messages),
+	        cmocka_unit_test(test_string_counts_characters),
+	        cmocka_unit_test(test_string_utf8_edges),
+	        cmocka_unit_test(test_int),
+	        cmocka_unit_test(test_int_precision_limits),
+	        cmocka_unit_test(test_number),
+	        cmocka_unit_test(test_bool),
+	        cmocka_unit_test(test_body_ok),
+	        cmocka_unit_test(test_body_empty),
+	        cmocka_unit_test(test_body_invalid),
+	        cmocka_unit_test(test_body_not_object),
+	        cmocka_unit_test(test_body_trailing),
+	        cmocka_unit_test(test_body_nul),
+	        cmocka_unit_test(test_body_depth),
+	        cmocka_unit_test(test_body_no_overread),
+	        cmocka_unit_test(test_body_err_buffer),
+	        cmocka_unit_test(test_code_names),
+	        cmocka_unit_test(test_status_for),
+	        cmocka_unit_test(test_error_json),
+	        cmocka_unit_test(test_error_json_repairs_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,14 +53,14 @@ static int teardown(void **state)
 }
 
 static int add_owned(vbx__router *r, const char *method, const char *pattern,
-		     vbx_plugin *owner, const vbx__route **existing)
+                     vbx_plugin *owner, const vbx__route **existing)
 {
 	vbx__route t = {
-		.method = method,
-		.pattern = pattern,
-		.fn = handler,
-		.owner = owner,
-		.ud = (void *)pattern,
+	        .method = method,
+	        .pattern = pattern,
+	        .fn = handler,
+	        .owner = owner,
+	        .ud = (void *)pattern,
 	};
 	return vbx__router_add(r, &t, existing);
 }
@@ -91,22 +91,24 @@ static void test_add_valid(void **state)
 	assert_int_equal(add(f->r, "GET", "/"), VBX_OK);
 	assert_int_equal(add(f->r, "GET", "/health/live"), VBX_OK);
 	assert_int_equal(add(f->r, "POST", "/api/v1/teams"), VBX_OK);
-	assert_int_equal(add(f->r, "PATCH", "/api/v1/teams/{id}/members/{userId}"),
-			 VBX_OK);
+	assert_int_equal(
+	        add(f->r, "PATCH", "/api/v1/teams/{id}/members/{userId}"),
+	        VBX_OK);
 	assert_int_equal(add(f->r, "PUT", "/x/{_a1}/{B}"), VBX_OK);
-	assert_int_equal(add(f->r, "DELETE", "/a-b.c~d_e:f@g!h$i&j'k(l)*m+n,o;p=q"),
-			 VBX_OK);
-	assert_int_equal(add(f->r, "GET",
-			     "/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}"),
-			 VBX_OK);
+	assert_int_equal(
+	        add(f->r, "DELETE", "/a-b.c~d_e:f@g!h$i&j'k(l)*m+n,o;p=q"),
+	        VBX_OK);
+	assert_int_equal(
+	        add(f->r, "GET", "/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}"),
+	        VBX_OK);
 	assert_int_equal(vbx__router_count(f->r), 7);
 }
 
 static void test_add_bad_method(void **state)
 {
 	struct fixture *f = *state;
-	const char *bad[] = {NULL, "", "get", "HEAD", "OPTIONS", "GET ",
-			     "CONNECT", "POSTX"};
+	const char *bad[] = {NULL,      "",     "get",     "HEAD",
+	                     "OPTIONS", "GET ", "CONNECT", "POSTX"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(add(f->r, bad[i], "/a"), VBX_EINVAL);
 	assert_int_equal(vbx__router_count(f->r), 0);
@@ -116,37 +118,37 @@ static void test_add_bad_pattern(void **state)
 {
 	struct fixture *f = *state;
 	const char *bad[] = {
-		NULL,
-		"",
-		"a",
-		"a/b",
-		"//",
-		"/a/",
-		"/a//b",
-		"/a?b",
-		"/a#b",
-		"/a%20b",
-		"/a b",
-		"/a\tb",
-		"/caf\xc3\xa9",
-		"/a\x7f",
-		"/{}",
-		"/{1a}",
-		"/{a-b}",
-		"/{a b}",
-		"/x{a}",
-		"/{a}x",
-		"/{a",
-		"/a}",
-		"/{{a}}",
-		"/{a}/{a}",
-		"/{id}/x/{id}",
-		"/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}",
+	        NULL,
+	        "",
+	        "a",
+	        "a/b",
+	        "//",
+	        "/a/",
+	        "/a//b",
+	        "/a?b",
+	        "/a#b",
+	        "/a%20b",
+	        "/a b",
+	        "/a\tb",
+	        "/caf\xc3\xa9",
+	        "/a\x7f",
+	        "/{}",
+	        "/{1a}",
+	        "/{a-b}",
+	        "/{a b}",
+	        "/x{a}",
+	        "/{a}x",
+	        "/{a",
+	        "/a}",
+	        "/{{a}}",
+	        "/{a}/{a}",
+	        "/{id}/x/{id}",
+	        "/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (add(f->r, "GET", bad[i]) != VBX_EINVAL)
 			fail_msg("pattern \"%s\" was accepted",
-				 bad[i] ? bad[i] : "(null)");
+			         bad[i] ? bad[i] : "(null)");
 	}
 	assert_int_equal(vbx__router_count(f->r), 0);
 
@@ -176,11 +178,11 @@ static void test_conflicts(void **state)
 	const vbx__route *ex = (const vbx__route *)1;
 
 	assert_int_equal(add_owned(f->r, "GET", "/a/{x}", OWNER_A, &ex),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_null(ex);
 	/* Same shape, another parameter name: a clash named by its owner. */
 	assert_int_equal(add_owned(f->r, "GET", "/a/{y}", OWNER_B, &ex),
-			 VBX_EEXIST);
+	                 VBX_EEXIST);
 	assert_non_null(ex);
 	assert_ptr_equal(ex->owner, OWNER_A);
 	assert_string_equal(ex->pattern, "/a/{x}");
@@ -189,7 +191,7 @@ static void test_conflicts(void **state)
 	assert_int_equal(add(f->r, "GET", "/a/{x}"), VBX_EEXIST);
 	/* Another method on the same shape is fine, with its own names. */
 	assert_int_equal(add_owned(f->r, "POST", "/a/{y}", OWNER_B, &ex),
-			 VBX_OK);
+	                 VBX_OK);
 	/* A literal at the same position is another shape. */
 	assert_int_equal(add(f->r, "GET", "/a/b"), VBX_OK);
 	assert_int_equal(add(f->r, "GET", "/a/b"), VBX_EEXIST);
@@ -214,12 +216,12 @@ static void test_strings_are_copied(void **state)
 	struct fixture *f = *state;
 	char method[] = "GET", pattern[] = "/copy/{id}", proto[] = "p.v1";
 	vbx__route t = {
-		.method = method,
-		.pattern = pattern,
-		.ws = &ws_ops,
-		.subprotocol = proto,
-		.flags = VBX_ROUTE_PUBLIC,
-		.owner = OWNER_B,
+	        .method = method,
+	        .pattern = pattern,
+	        .ws = &ws_ops,
+	        .subprotocol = proto,
+	        .flags = VBX_ROUTE_PUBLIC,
+	        .owner = OWNER_B,
 	};
 	assert_int_equal(vbx__router_add(f->r, &t, NULL), VBX_OK);
 	memset(method, 'X', 3);
@@ -270,7 +272,7 @@ static void test_match_params(void **state)
 	assert_int_equal(match(f, "GET", "/api/v1/teams/t1/members/u-2"), 200);
 	assert_non_null(f->m.route);
 	assert_string_equal(f->m.route->pattern,
-			    "/api/v1/teams/{id}/members/{userId}");
+	                    "/api/v1/teams/{id}/members/{userId}");
 	assert_ptr_equal(f->m.route->fn, handler);
 	assert_int_equal(f->m.nparams, 2);
 	assert_string_equal(f->m.params[0].name, "id");
@@ -407,9 +409,9 @@ static void test_decoding(void **state)
 	assert_string_equal(param(&f->m, "key"), "...x");
 
 	const char *bad[] = {
-		"/v/a%2Fb", "/v/a%2fb", "/v/%00", "/v/a%00b", "/v/.",
-		"/v/..", "/v/%2E%2E", "/v/%2e", "/v/%zz", "/v/%4",
-		"/v/%", "/v/a%g0", "/v/%0g",
+	        "/v/a%2Fb", "/v/a%2fb",  "/v/%00", "/v/a%00b", "/v/.",
+	        "/v/..",    "/v/%2E%2E", "/v/%2e", "/v/%zz",   "/v/%4",
+	        "/v/%",     "/v/a%g0",   "/v/%0g",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (match(f, "GET", bad[i]) != 400)
@@ -469,12 +471,12 @@ static void test_arena_needed_for_params(void **state)
 	add(f->r, "GET", "/p/{id}");
 	add(f->r, "GET", "/plain");
 	assert_int_equal(vbx__router_match(f->r, "GET", "/p/1", NULL, &f->m),
-			 500);
+	                 500);
 	assert_null(f->m.route);
 	assert_int_equal(vbx__router_match(f->r, "GET", "/plain", NULL, &f->m),
-			 200);
+	                 200);
 	assert_int_equal(vbx__router_match(NULL, "GET", "/plain", NULL, &f->m),
-			 404);
+	                 404);
 }
 
 static void test_many_literals(void **state)
@@ -522,23 +524,23 @@ static void test_eight_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_add_valid),
-		T(test_add_bad_method),
-		T(test_add_bad_pattern),
-		T(test_add_needs_handler),
-		T(test_conflicts),
-		T(test_strings_are_copied),
-		T(test_foreach_order),
-		T(test_match_params),
-		T(test_match_root_and_slashes),
-		T(test_literal_beats_param),
-		T(test_backtracking),
-		T(test_404_vs_405),
-		T(test_decoding),
-		T(test_hostile_paths),
-		T(test_arena_needed_for_params),
-		T(test_many_literals),
-		T(test_eight_params),
+	        T(test_add_valid),
+	        T(test_add_bad_method),
+	        T(test_add_bad_pattern),
+	        T(test_add_needs_handler),
+	        T(test_conflicts),
+	        T(test_strings_are_copied),
+	        T(test_foreach_order),
+	        T(test_match_params),
+	        T(test_match_root_and_slashes),
+	        T(test_literal_beats_param),
+	        T(test_backtracking),
+	        T(test_404_vs_405),
+	        T(test_decoding),
+	        T(test_hostile_paths),
+	        T(test_arena_needed_for_params),
+	        T(test_many_literals),
+	        T(test_eight_params),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
