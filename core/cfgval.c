@@ -656,7 +656,7 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
                     char **out)
 {
 	char *fkey = NULL;
-	const char *text;
+	const char *text = NULL;
 	int rc = VBX_OK;
 
 	*out = NULL;
