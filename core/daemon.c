@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ static struct {
 	vbx__server *server;
 	pthread_t signal_thread;
 	bool signal_thread_started;
+	atomic_bool quitting; /* the signal thread should return */
 } d;
 
 const char *vbx__state_dir(void)
@@ -146,6 +148,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1); /* the daemon telling the signal thread to end */
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -158,6 +161,11 @@ static void *signal_main(void *arg)
 		int sig = 0;
 		if (sigwait(set, &sig) != 0)
 			continue;
+		if (sig == SIGUSR1) {
+			if (atomic_load(&d.quitting))
+				return NULL;
+			continue;
+		}
 		if (sig == SIGHUP) {
 			reload();
 			continue;
@@ -261,7 +269,9 @@ static int serve(const char *path)
 			  d.conf->listen[i].port, vbx__plugins_count());
 	vbx__server_run(d.server);
 	if (d.signal_thread_started) {
-		pthread_cancel(d.signal_thread);
+		/* not pthread_cancel: a thread cancelled in sigwait trips ASan */
+		atomic_store(&d.quitting, true);
+		pthread_kill(d.signal_thread, SIGUSR1);
 		pthread_join(d.signal_thread, NULL);
 	}
 	vbx__workers_stop();

@@ -24,6 +24,7 @@
 
 struct http_pss {
 	vbx_request *req;
+	char client[64]; /* the peer's address, looked up once per connection */
 };
 
 static vbx__router *http_routes;
@@ -476,7 +477,9 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	r->method = m >= 0 && m <= LWSHUMETH_HEAD ? method_names[m] : "?";
 	r->path = uri ? vbx__arena_strndup(r->arena, uri, (size_t)ulen) : "/";
 	set_request_id(r, wsi);
-	lws_get_peer_simple(wsi, r->client, sizeof(r->client));
+	if (!pss->client[0])
+		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
+	memcpy(r->client, pss->client, sizeof(r->client));
 	if (!method_has_body(m))
 		return dispatch(s, wsi, pss);
 	char cl[32];

@@ -29,7 +29,7 @@
 #include "server.h"
 
 /* The daemon's defaults for what the fake host does not configure. */
-#define EVENT_QUEUE 4096
+#define EVENT_QUEUE 1024
 #define MAX_BODY (UINT64_C(1) << 20) /* server.max_body */
 #define FLUSH_TIMEOUT_NS (INT64_C(10) * 1000000000)
 /* The buffer server.c copies each query argument through: longer
@@ -868,10 +868,18 @@ static void set_query(vbx_request *r, target *t)
 static const char *const custom_headers[] = {"x-request-id", "x-forwarded-for",
                                              "x-real-ip"};
 
-/* Does libwebsockets know the header (lower-case name) by a token, or is
- * it one of the custom headers server.c copies? */
-static bool is_custom(const char *name);
+/* One of the headers server.c copies by name (lws has no token for them)? */
+static bool is_custom(const char *name)
+{
+	for (size_t i = 0; i < sizeof(custom_headers) / sizeof(*custom_headers);
+	     i++)
+		if (strcmp(custom_headers[i], name) == 0)
+			return true;
+	return false;
+}
 
+/* Does a handler see the header (lower-case name)? Those lws knows by a
+ * token, and the custom ones. */
 static bool header_passed(const char *name, size_t n)
 {
 	if (is_custom(name))
@@ -893,15 +901,6 @@ static vbx__header *find_header(vbx_request *r, const char *name)
 		if (strcmp(r->headers[i].name, name) == 0)
 			return &r->headers[i];
 	return NULL;
-}
-
-static bool is_custom(const char *name)
-{
-	for (size_t i = 0; i < sizeof(custom_headers) / sizeof(*custom_headers);
-	     i++)
-		if (strcmp(custom_headers[i], name) == 0)
-			return true;
-	return false;
 }
 
 /* Add "Name: value"; a repeat joins the values, as lws does for the

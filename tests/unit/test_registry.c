@@ -58,6 +58,12 @@ static int t_render(const void *payload, char *buf, size_t len, char *rtype,
 	return VBX_OK;
 }
 
+static int t_render2(const void *payload, char *buf, size_t len, char *rtype,
+		     char *rid)
+{
+	return VBX_ERR;
+}
+
 /* id: what the handler records; rc: what it answers. */
 struct spec {
 	int id;
@@ -435,6 +441,10 @@ static void test_event_registry(void **state)
 	/* A later declaration with a renderer supplies one; the first wins. */
 	assert_ptr_equal(vbx__event_get(&beta, "t_event", "t_payload",
 					sizeof(t_payload), t_render),
+			 e);
+	assert_ptr_equal(vbx__event_to_json(e), t_render);
+	assert_ptr_equal(vbx__event_get(&gamma_, "t_event", "t_payload",
+					sizeof(t_payload), t_render2),
 			 e);
 	assert_ptr_equal(vbx__event_to_json(e), t_render);
 	assert_ptr_equal(vbx__event_to_json(vbx_event_t_json_event_get(&core)),
