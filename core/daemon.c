@@ -100,7 +100,7 @@ static void warn_restart_only(const vbx__conf *old, const vbx__conf *c)
 {
 	bool listen = old->nlisten != c->nlisten;
 	for (size_t i = 0; !listen && i < c->nlisten; i++)
-		listen = strcmp(old->listen[i].host, c->listen[i].host) ||
+		listen = strcmp(old->listen[i].host, c->listen[i].host) != 0 ||
 			 old->listen[i].port != c->listen[i].port;
 	if (listen || old->workers != c->workers)
 		vbx__warn("server.listen and server.workers changed in %s: "

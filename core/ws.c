@@ -492,8 +492,8 @@ static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
 	c->paused = true;
 	conn_ref(c);
 	if (vbx__workers_submit(open_on_worker, c) != VBX_OK) {
-		conn_unref(c);
 		vbx__ws_close(c, 1001, "server shutting down");
+		conn_unref(c); /* the worker's reference; ours stays */
 	}
 }
 
@@ -523,7 +523,7 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	vbx__ws_conn **slot = user, *c = slot ? *slot : NULL;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if (atomic_load(&s->draining))
+		if (!slot || atomic_load(&s->draining))
 			return 1;
 		*slot = on_filter(s, wsi);
 		return *slot ? 0 : 1;
