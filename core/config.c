@@ -372,9 +372,9 @@ static void section(loader *ld, vbx_config *root, const char *name,
 
 /* ---- plugins ---- */
 
-static bool valid_plugin_name(const char *s)
+bool vbx__plugin_name_valid(const char *s)
 {
-	if (!*s)
+	if (!s || !*s)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
@@ -398,7 +398,7 @@ static const char *entry_name(loader *ld, vbx_config *e)
 		                       "name = \"redis-cache\""));
 		return NULL;
 	}
-	if (!valid_plugin_name(name)) {
+	if (!vbx__plugin_name_valid(name)) {
 		ok(ld,
 		   expected(e, s, "name", "a plugin name of a-z, 0-9 and '-'"));
 		return NULL;

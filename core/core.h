@@ -127,6 +127,10 @@ size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs);
 /* Mark every key of the block known (used for the core's own blocks). */
 void vbx__config_mark_known(vbx_config *block, const char *key);
 
+/* Is name a plugin name: one or more of a-z, 0-9 and '-' (it becomes
+ * part of a file name)? NULL is not. */
+bool vbx__plugin_name_valid(const char *name);
+
 /* Parse "30s"-style durations and "10MiB"-style sizes. VBX_OK/VBX_EINVAL. */
 int vbx__parse_duration(const char *s, int64_t *out_ms);
 int vbx__parse_size(const char *s, uint64_t *out);
@@ -175,6 +179,61 @@ struct vbx_plugin {
 	void *data;  /* vbx_plugin_set_data() */
 	vbx_config *cfg; /* current block */
 };
+
+/*
+ * One plugin's steps, shared by the daemon's loader and the fake host of
+ * libvibebox-test (testing.c) so that both accept, refuse and report
+ * alike. Their messages start "plugin \"NAME\": FILE: ", without FILE
+ * when it is NULL (a descriptor in memory), and "plugin descriptor: "
+ * while no name is known yet.
+ */
+
+/*
+ * dlopen() file (RTLD_NOW | RTLD_LOCAL) and call its entry function. *dl
+ * is the handle whenever the file opened, even when a later step failed
+ * (the caller decides when to close it, if ever); *desc is the descriptor,
+ * not yet checked. Returns VBX_OK, VBX_ENOTFOUND (no such file) or
+ * VBX_EINVAL, after adding the reason to errs.
+ */
+int vbx__plugin_open(const char *name, const char *file, void **dl,
+		     const vbx_plugin_desc **desc, vbx__errors *errs);
+/*
+ * Can the daemon use d: the magic, an ABI it knows (same major, minor not
+ * newer), a struct_size holding every field it reads, a name, init and
+ * fini. name is what the plugin is configured and installed as (a valid
+ * name), and d must name it too; NULL takes d's own name, which must then
+ * be a valid plugin name. Returns VBX_OK, or VBX_EINVAL after adding the
+ * reason to errs.
+ */
+int vbx__desc_check(const vbx_plugin_desc *d, const char *name,
+		    const char *file, vbx__errors *errs);
+/* Does d list cap among the capabilities it provides? */
+bool vbx__desc_provides(const vbx_plugin_desc *d, const char *cap);
+/* Does a plugin other than the one being checked provide cap? */
+typedef bool vbx__provided_fn(const char *cap, void *ud);
+/*
+ * Is each capability d requires provided by d itself or, as provided(cap,
+ * ud) says, by another plugin? For each one that is not, adds "plugin
+ * \"NAME\" requires capability \"CAP\", which WHY" (WHY says which
+ * plugins count and what to do). Returns VBX_OK or VBX_EUNAVAIL.
+ */
+int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
+			     vbx__provided_fn *provided, void *ud,
+			     const char *why, vbx__errors *errs);
+/*
+ * Run p's init with its block (p->cfg, may be NULL). Registration and
+ * config errors recorded meanwhile land in errs too, and fail the init
+ * even when it returns VBX_OK: the plugin is then VBX__PLUGIN_INITED all
+ * the same (it holds what it allocated) and must be finalised. When init
+ * itself fails, p stays VBX__PLUGIN_LOADED and its fini must not run;
+ * vbx__plugin_fini() tells the two apart. Returns VBX_OK or the error.
+ */
+int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs);
+/* Start an inited plugin (start may be NULL); an error goes to errs. */
+int vbx__plugin_start(vbx_plugin *p, vbx__errors *errs);
+/* Stop p if it is started; finalise it if it is inited or stopped. */
+void vbx__plugin_stop(vbx_plugin *p);
+void vbx__plugin_fini(vbx_plugin *p);
 
 /*
  * Open every configured plugin, check its descriptor, resolve provides

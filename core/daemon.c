@@ -62,9 +62,8 @@ static int env_status_json(const void *payload, char *buf, size_t len,
 	return ok ? VBX_OK : VBX_EINVAL;
 }
 
-static void core_init(void)
+void vbx__catalog_init(vbx_plugin *core)
 {
-	vbx_plugin *core = vbx__core_plugin();
 	vbx__cat.authenticate = vbx_hook_authenticate_get(core);
 	vbx__cat.authorize = vbx_hook_authorize_get(core);
 	vbx__cat.health_check = vbx_hook_health_check_get(core);
@@ -73,6 +72,12 @@ static void core_init(void)
 					     "vbx_env_status_event",
 					     sizeof(vbx_env_status_event),
 					     env_status_json);
+}
+
+static void core_init(void)
+{
+	vbx_plugin *core = vbx__core_plugin();
+	vbx__catalog_init(core);
 	vbx__health_register(core, &d.server);
 	vbx__api_register(core);
 	vbx__events_ws_register(core);

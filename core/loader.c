@@ -11,7 +11,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
@@ -88,6 +87,31 @@ static void plugin_free(vbx_plugin *p)
 	free(p);
 }
 
+/* Add "plugin \"NAME\": FILE: message", or its shorter forms (core.h). */
+static void plugin_error(vbx__errors *errs, const char *name, const char *file,
+                         const char *fmt, ...) VBX_PRINTF(4, 5);
+static void plugin_error(vbx__errors *errs, const char *name, const char *file,
+                         const char *fmt, ...)
+{
+	char *msg = NULL;
+	const char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	text = msg ? msg : "(out of memory while describing the error)";
+	if (name && file)
+		vbx__errors_add(errs, "plugin \"%s\": %s: %s", name, file,
+		                text);
+	else if (name)
+		vbx__errors_add(errs, "plugin \"%s\": %s", name, text);
+	else
+		vbx__errors_add(errs, "plugin descriptor: %s", text);
+	free(msg);
+}
+
 /* dlerror() text usually starts with the file's path, which our message
  * already names; drop it so the line stays readable. */
 static const char *dl_reason(const char *file)
@@ -101,128 +125,144 @@ static const char *dl_reason(const char *file)
 	return err;
 }
 
-static int open_file(vbx_plugin *p, vbx__errors *errs)
+static int open_file(const char *name, const char *file, void **dl,
+                     vbx__errors *errs)
 {
-	p->dl = dlopen(p->file, RTLD_NOW | RTLD_LOCAL);
-	if (p->dl)
+	*dl = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	if (*dl)
 		return VBX_OK;
-	if (access(p->file, F_OK) != 0 && errno == ENOENT) {
-		vbx__errors_add(errs,
-		                "plugin \"%s\": %s: cannot open: no such file; "
-		                "is the plugin installed in plugin_dir?",
-		                p->name, p->file);
+	if (access(file, F_OK) != 0 && errno == ENOENT) {
+		plugin_error(errs, name, file,
+		             "cannot open: no such file; is the plugin "
+		             "installed in plugin_dir?");
 		return VBX_ENOTFOUND;
 	}
-	vbx__errors_add(errs,
-	                "plugin \"%s\": %s: cannot open: %s; is it a vibeboxd "
-	                "plugin built for this system, with the libraries it "
-	                "needs installed?",
-	                p->name, p->file, dl_reason(p->file));
+	plugin_error(errs, name, file,
+	             "cannot open: %s; is it a vibeboxd plugin built for this "
+	             "system, with the libraries it needs installed?",
+	             dl_reason(file));
 	return VBX_EINVAL;
 }
 
-static int find_descriptor(vbx_plugin *p, vbx__errors *errs)
+static int find_descriptor(const char *name, const char *file, void *dl,
+                           const vbx_plugin_desc **desc, vbx__errors *errs)
 {
 	vbx_plugin_entry_fn *entry;
 
 	dlerror();
 	/* POSIX's sanctioned way to turn a dlsym() result into a function. */
-	*(void **)&entry = dlsym(p->dl, VBX_PLUGIN_ENTRY_SYMBOL);
+	*(void **)&entry = dlsym(dl, VBX_PLUGIN_ENTRY_SYMBOL);
 	if (!entry) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: no entry symbol \"%s\"; is it "
-		        "a vibeboxd plugin?",
-		        p->name, p->file, VBX_PLUGIN_ENTRY_SYMBOL);
+		plugin_error(errs, name, file,
+		             "no entry symbol \"%s\"; is it a vibeboxd plugin?",
+		             VBX_PLUGIN_ENTRY_SYMBOL);
 		return VBX_EINVAL;
 	}
-	p->desc = entry();
-	if (!p->desc) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: %s() returned no descriptor; "
-		        "the plugin is broken, contact its author",
-		        p->name, p->file, VBX_PLUGIN_ENTRY_SYMBOL);
+	*desc = entry();
+	if (!*desc) {
+		plugin_error(errs, name, file,
+		             "%s() returned no descriptor; the plugin is "
+		             "broken, contact its author",
+		             VBX_PLUGIN_ENTRY_SYMBOL);
 		return VBX_EINVAL;
 	}
 	return VBX_OK;
+}
+
+int vbx__plugin_open(const char *name, const char *file, void **dl,
+                     const vbx_plugin_desc **desc, vbx__errors *errs)
+{
+	int rc = open_file(name, file, dl, errs);
+
+	*desc = NULL;
+	if (rc == VBX_OK)
+		rc = find_descriptor(name, file, *dl, desc, errs);
+	return rc;
 }
 
 /* Magic, ABI and size: can this daemon read the descriptor at all? */
-static int check_abi(const vbx_plugin *p, vbx__errors *errs)
+static int check_abi(const vbx_plugin_desc *d, const char *name,
+                     const char *file, vbx__errors *errs)
 {
-	const vbx_plugin_desc *d = p->desc;
-
 	if (d->magic != VBX_PLUGIN_MAGIC) {
-		vbx__errors_add(errs,
-		                "plugin \"%s\": %s: bad magic 0x%08x (expected "
-		                "0x%08x); not a vibeboxd plugin or corrupt",
-		                p->name, p->file, d->magic, VBX_PLUGIN_MAGIC);
+		plugin_error(errs, name, file,
+		             "bad magic 0x%08x (expected 0x%08x); not a "
+		             "vibeboxd plugin or corrupt",
+		             d->magic, VBX_PLUGIN_MAGIC);
 		return VBX_EINVAL;
 	}
 	if (d->abi_major != VBX_ABI_MAJOR) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: built for plugin ABI %u.%u, "
-		        "this vibeboxd has ABI %d.%d; rebuild the plugin "
-		        "against this SDK",
-		        p->name, p->file, d->abi_major, d->abi_minor,
-		        VBX_ABI_MAJOR, VBX_ABI_MINOR);
+		plugin_error(errs, name, file,
+		             "built for plugin ABI %u.%u, this vibeboxd has "
+		             "ABI %d.%d; rebuild the plugin against this SDK",
+		             d->abi_major, d->abi_minor, VBX_ABI_MAJOR,
+		             VBX_ABI_MINOR);
 		return VBX_EINVAL;
 	}
 	if (d->abi_minor > VBX_ABI_MINOR) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: built for plugin ABI %u.%u, "
-		        "newer than this vibeboxd's %d.%d; upgrade "
-		        "vibeboxd or use an older plugin",
-		        p->name, p->file, d->abi_major, d->abi_minor,
-		        VBX_ABI_MAJOR, VBX_ABI_MINOR);
+		plugin_error(errs, name, file,
+		             "built for plugin ABI %u.%u, newer than this "
+		             "vibeboxd's %d.%d; upgrade vibeboxd or use an "
+		             "older plugin",
+		             d->abi_major, d->abi_minor, VBX_ABI_MAJOR,
+		             VBX_ABI_MINOR);
 		return VBX_EINVAL;
 	}
 	if (d->struct_size < DESC_MIN_SIZE) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: descriptor is %u bytes, ABI "
-		        "%u.%u needs at least %zu; the plugin is corrupt, "
-		        "rebuild it against this SDK",
-		        p->name, p->file, d->struct_size, d->abi_major,
-		        d->abi_minor, (size_t)DESC_MIN_SIZE);
+		plugin_error(errs, name, file,
+		             "descriptor is %u bytes, ABI %u.%u needs at least "
+		             "%zu; the plugin is corrupt, rebuild it against "
+		             "this SDK",
+		             d->struct_size, d->abi_major, d->abi_minor,
+		             (size_t)DESC_MIN_SIZE);
 		return VBX_EINVAL;
 	}
 	return VBX_OK;
 }
 
-/* The fields after the header: name and mandatory functions. */
-static int check_fields(const vbx_plugin *p, vbx__errors *errs)
+/* The name: the one configured, or (none configured) a valid one. */
+static int check_name(const vbx_plugin_desc *d, const char *name,
+                      const char *file, vbx__errors *errs)
 {
-	const vbx_plugin_desc *d = p->desc;
-
 	if (!d->name) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: descriptor has no name; the "
-		        "plugin is broken, contact its author",
-		        p->name, p->file);
+		plugin_error(errs, name, file,
+		             "descriptor has no name; the plugin is broken, "
+		             "contact its author");
 		return VBX_EINVAL;
 	}
-	if (strcmp(d->name, p->name) != 0) {
-		vbx__errors_add(
-		        errs,
-		        "plugin \"%s\": %s: descriptor names the plugin "
-		        "\"%s\"; configure it as \"%s\" and install it as "
-		        "%s.so",
-		        p->name, p->file, d->name, d->name, d->name);
+	if (name && strcmp(d->name, name) != 0) {
+		plugin_error(errs, name, file,
+		             "descriptor names the plugin \"%s\"; configure it "
+		             "as \"%s\" and install it as %s.so",
+		             d->name, d->name, d->name);
 		return VBX_EINVAL;
 	}
+	if (!name && !vbx__plugin_name_valid(d->name)) {
+		plugin_error(errs, name, file,
+		             "name \"%s\" is not a plugin name; use a-z, 0-9 "
+		             "and '-'",
+		             d->name);
+		return VBX_EINVAL;
+	}
+	return VBX_OK;
+}
+
+int vbx__desc_check(const vbx_plugin_desc *d, const char *name,
+                    const char *file, vbx__errors *errs)
+{
+	int rc = check_abi(d, name, file, errs);
+
+	if (rc == VBX_OK)
+		rc = check_name(d, name, file, errs);
+	if (rc != VBX_OK)
+		return rc;
 	if (!d->init || !d->fini) {
-		vbx__errors_add(errs,
-		                "plugin \"%s\": %s: mandatory function%s %s is "
-		                "NULL",
-		                p->name, p->file,
-		                !d->init && !d->fini ? "s" : "",
-		                !d->init ? (!d->fini ? "init and fini" : "init")
-		                         : "fini");
+		/* The name is known and valid by now: say which plugin. */
+		plugin_error(errs, d->name, file,
+		             "mandatory function%s %s is NULL",
+		             !d->init && !d->fini ? "s" : "",
+		             !d->init ? (!d->fini ? "init and fini" : "init")
+		                      : "fini");
 		return VBX_EINVAL;
 	}
 	return VBX_OK;
@@ -258,13 +298,9 @@ static int plugin_open(const vbx__conf *conf, size_t i, vbx_plugin **out,
 	p->file = plugin_path(conf->plugin_dir, pc->name);
 	if (!p->name || !p->file)
 		goto fail;
-	rc = open_file(p, errs);
+	rc = vbx__plugin_open(p->name, p->file, &p->dl, &p->desc, errs);
 	if (rc == VBX_OK)
-		rc = find_descriptor(p, errs);
-	if (rc == VBX_OK)
-		rc = check_abi(p, errs);
-	if (rc == VBX_OK)
-		rc = check_fields(p, errs);
+		rc = vbx__desc_check(p->desc, p->name, p->file, errs);
 	if (rc != VBX_OK)
 		goto fail;
 	vbx__debug("plugin %s %s opened from %s", p->name,
@@ -282,22 +318,11 @@ fail:
 
 /* The name becomes part of a path: keep it to config.c's plain names,
  * even when a caller built the list by hand. */
-static bool name_valid(const char *name)
-{
-	if (!*name)
-		return false;
-	for (const char *s = name; *s; s++)
-		if (!islower((unsigned char)*s) &&
-		    !isdigit((unsigned char)*s) && *s != '-')
-			return false;
-	return true;
-}
-
 static int check_entry(const vbx__conf *conf, size_t i, vbx__errors *errs)
 {
 	const vbx__plugin_conf *pc = &conf->plugins[i];
 
-	if (!name_valid(pc->name)) {
+	if (!vbx__plugin_name_valid(pc->name)) {
 		vbx__errors_add(
 		        errs,
 		        "%s:%d: plugins: plugin name \"%s\" is not valid; "
@@ -348,12 +373,30 @@ static int open_all(const vbx__conf *conf, vbx__errors *errs)
 
 /* ---- requires and provides ---- */
 
-static bool caps_contain(const char *const *caps, const char *cap)
+bool vbx__desc_provides(const vbx_plugin_desc *d, const char *cap)
 {
-	for (; caps && *caps; caps++)
-		if (strcmp(*caps, cap) == 0)
+	for (const char *const *c = d->provides; c && *c; c++)
+		if (strcmp(*c, cap) == 0)
 			return true;
 	return false;
+}
+
+int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
+                             vbx__provided_fn *provided, void *ud,
+                             const char *why, vbx__errors *errs)
+{
+	int rc = VBX_OK;
+
+	for (const char *const *r = d->requires; r && *r; r++) {
+		if (vbx__desc_provides(d, *r) || provided(*r, ud))
+			continue;
+		vbx__errors_add(errs,
+		                "plugin \"%s\" requires capability \"%s\", "
+		                "which %s",
+		                name, *r, why);
+		rc = VBX_EUNAVAIL;
+	}
+	return rc;
 }
 
 /* Must b be inited before a? A plugin that provides what it requires
@@ -363,15 +406,15 @@ static bool depends_on(const vbx_plugin *a, const vbx_plugin *b)
 	if (a == b)
 		return false;
 	for (const char *const *r = a->desc->requires; r && *r; r++)
-		if (caps_contain(b->desc->provides, *r))
+		if (vbx__desc_provides(b->desc, *r))
 			return true;
 	return false;
 }
 
-static bool provided(const char *cap)
+static bool provided(const char *cap, void *ud)
 {
 	for (size_t i = 0; i < nplugins; i++)
-		if (caps_contain(plugins[i]->desc->provides, cap))
+		if (vbx__desc_provides(plugins[i]->desc, cap))
 			return true;
 	return false;
 }
@@ -381,18 +424,13 @@ static int check_requires(vbx__errors *errs)
 	int rc = VBX_OK;
 
 	for (size_t i = 0; i < nplugins; i++) {
-		const vbx_plugin *p = plugins[i];
-		for (const char *const *r = p->desc->requires; r && *r; r++) {
-			if (provided(*r))
-				continue;
-			vbx__errors_add(errs,
-			                "plugin \"%s\" requires capability "
-			                "\"%s\", which no enabled plugin "
-			                "provides; enable a plugin that "
-			                "provides it",
-			                p->name, *r);
-			rc = VBX_EUNAVAIL;
-		}
+		int r = vbx__desc_check_requires(
+		        plugins[i]->desc, plugins[i]->name, provided, NULL,
+		        "no enabled plugin provides; enable a plugin that "
+		        "provides it",
+		        errs);
+		if (r != VBX_OK)
+			rc = r;
 	}
 	return rc;
 }
@@ -511,8 +549,10 @@ out:
 
 /* ---- lifecycle ---- */
 
-static void fini_one(vbx_plugin *p)
+void vbx__plugin_fini(vbx_plugin *p)
 {
+	if (p->state != VBX__PLUGIN_INITED && p->state != VBX__PLUGIN_STOPPED)
+		return;
 	vbx__debug("finalising plugin %s", p->name);
 	p->desc->fini(p);
 	p->state = VBX__PLUGIN_LOADED;
@@ -522,18 +562,15 @@ static void fini_one(vbx_plugin *p)
 static void fini_first(size_t n)
 {
 	while (n-- > 0)
-		if (plugins[n]->state == VBX__PLUGIN_INITED ||
-		    plugins[n]->state == VBX__PLUGIN_STOPPED)
-			fini_one(plugins[n]);
+		vbx__plugin_fini(plugins[n]);
 }
 
 /*
- * Run p's init with its block. Registration and config errors recorded
- * meanwhile land in errs; an init that returns VBX_OK despite them still
- * fails the load (it is finalised with the others, since it believes it
- * succeeded and holds what it allocated).
+ * An init that returns VBX_OK despite errors recorded meanwhile still
+ * fails the load; it is finalised with the others, since it believes it
+ * succeeded and holds what it allocated.
  */
-static int init_one(vbx_plugin *p, vbx__errors *errs)
+int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs)
 {
 	size_t before = errs->count;
 	vbx__errors *saved = p->cfg ? p->cfg->errs : NULL;
@@ -548,17 +585,15 @@ static int init_one(vbx_plugin *p, vbx__errors *errs)
 	if (p->cfg)
 		p->cfg->errs = saved;
 	if (rc != VBX_OK) {
-		vbx__errors_add(errs, "plugin \"%s\": %s: init failed: %s",
-		                p->name, p->file, vbx__strerror(rc));
+		plugin_error(errs, p->name, p->file, "init failed: %s",
+		             vbx__strerror(rc));
 		return rc;
 	}
 	p->state = VBX__PLUGIN_INITED;
 	if (errs->count > before) {
-		vbx__errors_add(errs,
-		                "plugin \"%s\": %s: init failed: it reported "
-		                "success, but the errors above were recorded "
-		                "during it",
-		                p->name, p->file);
+		plugin_error(errs, p->name, p->file,
+		             "init failed: it reported success, but the errors "
+		             "above were recorded during it");
 		return VBX_EINVAL;
 	}
 	return VBX_OK;
@@ -567,7 +602,7 @@ static int init_one(vbx_plugin *p, vbx__errors *errs)
 static int init_all(vbx__errors *errs)
 {
 	for (size_t i = 0; i < nplugins; i++) {
-		int rc = init_one(plugins[i], errs);
+		int rc = vbx__plugin_init(plugins[i], errs);
 		if (rc != VBX_OK) {
 			fini_first(i + 1);
 			return rc;
@@ -598,28 +633,38 @@ int vbx__plugins_load(vbx__conf *conf, vbx__errors *errs)
 	return init_all(errs);
 }
 
-static void stop_one(vbx_plugin *p)
+void vbx__plugin_stop(vbx_plugin *p)
 {
+	if (p->state != VBX__PLUGIN_STARTED)
+		return;
 	vbx__debug("stopping plugin %s", p->name);
 	if (p->desc->stop)
 		p->desc->stop(p);
 	p->state = VBX__PLUGIN_STOPPED;
 }
 
+int vbx__plugin_start(vbx_plugin *p, vbx__errors *errs)
+{
+	int rc = p->desc->start ? p->desc->start(p) : VBX_OK;
+
+	if (rc != VBX_OK) {
+		plugin_error(errs, p->name, p->file, "start failed: %s",
+		             vbx__strerror(rc));
+		return rc;
+	}
+	p->state = VBX__PLUGIN_STARTED;
+	vbx__debug("started plugin %s", p->name);
+	return VBX_OK;
+}
+
 int vbx__plugins_start(vbx__errors *errs)
 {
 	for (size_t i = 0; i < nplugins; i++) {
-		vbx_plugin *p = plugins[i];
-		int rc = p->desc->start ? p->desc->start(p) : VBX_OK;
+		int rc = vbx__plugin_start(plugins[i], errs);
 		if (rc != VBX_OK) {
-			vbx__errors_add(errs,
-			                "plugin \"%s\": %s: start failed: %s",
-			                p->name, p->file, vbx__strerror(rc));
 			vbx__plugins_stop();
 			return rc;
 		}
-		p->state = VBX__PLUGIN_STARTED;
-		vbx__debug("started plugin %s", p->name);
 	}
 	return VBX_OK;
 }
@@ -627,8 +672,7 @@ int vbx__plugins_start(vbx__errors *errs)
 void vbx__plugins_stop(void)
 {
 	for (size_t i = nplugins; i-- > 0;)
-		if (plugins[i]->state == VBX__PLUGIN_STARTED)
-			stop_one(plugins[i]);
+		vbx__plugin_stop(plugins[i]);
 }
 
 void vbx__plugins_fini(void)

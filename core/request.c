@@ -41,6 +41,47 @@ void vbx__request_id_new(char *buf)
 		 (unsigned long long)p, (unsigned long long)n);
 }
 
+bool vbx__request_id_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	return n > 0 && s[n] == '\0' && n <= VBX__REQ_ID_LEN;
+}
+
+void vbx__request_set_id(vbx_request *r, const char *given)
+{
+	if (given && vbx__request_id_ok(given))
+		snprintf(r->id, sizeof(r->id), "%s", given);
+	else
+		vbx__request_id_new(r->id);
+}
+
+bool vbx__method_has_body(const char *m)
+{
+	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") ||
+	       !strcmp(m, "DELETE");
+}
+
+const char *vbx__router_path(vbx_request *r)
+{
+	if (!strchr(r->path, '%'))
+		return r->path;
+	size_t n = strlen(r->path), extra = 0;
+	for (size_t i = 0; i < n; i++)
+		extra += r->path[i] == '%';
+	char *out = vbx__arena_alloc(r->arena, n + 2 * extra + 1), *o = out;
+	if (!out)
+		return r->path;
+	for (size_t i = 0; i <= n; i++) {
+		*o++ = r->path[i];
+		if (r->path[i] == '%') {
+			*o++ = '2';
+			*o++ = '5';
+		}
+	}
+	return out;
+}
+
 vbx_request *vbx__request_new(struct vbx__server *srv)
 {
 	vbx__arena *a = vbx__arena_new(4096);

@@ -79,6 +79,22 @@ int vbx__respond(vbx_request *r, int status, const char *content_type,
 int vbx__respond_json(vbx_request *r, int status, cJSON *body);
 /* Fill a fresh request id into buf (32 hex chars + NUL). */
 void vbx__request_id_new(char *buf);
+/* Is s an X-Request-Id the daemon keeps: 1..VBX__REQ_ID_LEN characters of
+ * [A-Za-z0-9._-]? Anything else could forge log lines or headers. */
+bool vbx__request_id_ok(const char *s);
+/* Give r the client's X-Request-Id (given, may be NULL) when it is one we
+ * keep, else a fresh id. */
+void vbx__request_set_id(vbx_request *r, const char *given);
+/* Is the body of a request with this method read and handed to the
+ * handler? POST, PUT, PATCH and DELETE; the others' bodies are ignored. */
+bool vbx__method_has_body(const char *method);
+/*
+ * r->path as the router wants it. libwebsockets hands over the path
+ * percent-decoded, but the router decodes each parameter itself, so every
+ * '%' goes back to "%25" and cannot start an escape a second time. In r's
+ * arena; r->path itself when it holds no '%' (or memory is short).
+ */
+const char *vbx__router_path(vbx_request *r);
 /* Monotonic nanoseconds. */
 int64_t vbx__now_ns(void);
 

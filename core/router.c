@@ -447,7 +447,7 @@ static const struct route *walk(const struct node *n, const char *pos,
 	return rt;
 }
 
-static int hexval(char c)
+int vbx__hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -476,8 +476,8 @@ static int path_check(const char *path, size_t *len, vbx__match *m)
 			m->error = "request path contains a control character";
 			return 400;
 		}
-		if (c == '%' &&
-		    (hexval(path[i + 1]) < 0 || hexval(path[i + 2]) < 0)) {
+		if (c == '%' && (vbx__hexval(path[i + 1]) < 0 ||
+		                 vbx__hexval(path[i + 2]) < 0)) {
 			m->error = "request path has invalid percent-encoding";
 			return 400;
 		}
@@ -496,8 +496,8 @@ static char *param_decode(vbx__arena *a, const struct seg *sg, size_t *len)
 	size_t o = 0;
 	for (size_t i = 0; i < sg->len; i++) {
 		if (sg->s[i] == '%') {
-			out[o++] = (char)(hexval(sg->s[i + 1]) * 16 +
-			                  hexval(sg->s[i + 2]));
+			out[o++] = (char)(vbx__hexval(sg->s[i + 1]) * 16 +
+			                  vbx__hexval(sg->s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = sg->s[i];

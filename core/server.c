@@ -227,52 +227,15 @@ void vbx__query_snapshot(struct lws *wsi, vbx__arena *a, vbx__header **out,
 	}
 }
 
-/* An X-Request-Id we accept: 1..64 of [A-Za-z0-9._-]. */
-static bool request_id_ok(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++) {
-		char c = s[n];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return n > 0 && n <= VBX__REQ_ID_LEN;
-}
-
+/* The client's X-Request-Id, when it fits an id we could keep. */
 static void set_request_id(vbx_request *r, struct lws *wsi)
 {
 	char given[VBX__REQ_ID_LEN + 2];
 	int n = lws_hdr_custom_length(wsi, "x-request-id:", 13);
-	if (n > 0 && n <= VBX__REQ_ID_LEN &&
-	    lws_hdr_custom_copy(wsi, given, sizeof(given), "x-request-id:",
-				13) > 0 &&
-	    request_id_ok(given))
-		memcpy(r->id, given, (size_t)n + 1);
-	else
-		vbx__request_id_new(r->id);
-}
-
-/* lws hands us a decoded path; the router decodes parameters itself, so
- * put back the one escape that could change their meaning. */
-static const char *router_path(vbx_request *r)
-{
-	if (!strchr(r->path, '%'))
-		return r->path;
-	size_t n = strlen(r->path), extra = 0;
-	for (size_t i = 0; i < n; i++)
-		extra += r->path[i] == '%';
-	char *out = vbx__arena_alloc(r->arena, n + 2 * extra + 1), *o = out;
-	if (!out)
-		return r->path;
-	for (size_t i = 0; i <= n; i++) {
-		*o++ = r->path[i];
-		if (r->path[i] == '%') {
-			*o++ = '2';
-			*o++ = '5';
-		}
-	}
-	return out;
+	bool have = n > 0 && n <= VBX__REQ_ID_LEN &&
+		    lws_hdr_custom_copy(wsi, given, sizeof(given),
+					"x-request-id:", 13) > 0;
+	vbx__request_set_id(r, have ? given : NULL);
 }
 
 /* ---- writing the answer ---- */
@@ -422,10 +385,11 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 				   (unsigned long long)s->conf->max_body);
 		return answer_now(s, wsi, pss);
 	}
-	int status = http_routes ? vbx__router_match(http_routes, r->method,
-						     router_path(r), r->arena,
-						     &r->match)
-				 : 404;
+	int status = 404;
+	if (http_routes)
+		status = vbx__router_match(http_routes, r->method,
+					   vbx__router_path(r), r->arena,
+					   &r->match);
 	if (status != 200) {
 		if (status == 405)
 			vbx__resp_header(r, "allow", r->match.allow);
@@ -458,12 +422,6 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return 0;
 }
 
-static bool method_has_body(int m)
-{
-	return m == LWSHUMETH_POST || m == LWSHUMETH_PUT ||
-	       m == LWSHUMETH_PATCH || m == LWSHUMETH_DELETE;
-}
-
 static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	char *uri = NULL;
@@ -480,7 +438,7 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	if (!pss->client[0])
 		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
 	memcpy(r->client, pss->client, sizeof(r->client));
-	if (!method_has_body(m))
+	if (!vbx__method_has_body(r->method))
 		return dispatch(s, wsi, pss);
 	char cl[32];
 	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {

@@ -122,6 +122,9 @@ typedef struct vbx__catalog {
 	vbx_event *env_status;
 } vbx__catalog;
 extern vbx__catalog vbx__cat;
+/* Declare the core's hooks and events and fill vbx__cat (daemon.c; the
+ * daemon and the fake host of libvibebox-test). */
+void vbx__catalog_init(vbx_plugin *core);
 
 /* health.c */
 void vbx__health_register(vbx_plugin *core, vbx__server **server);

@@ -2,14 +2,14 @@
  * testing.c - libvibebox-test: the daemon without sockets, for plugins'
  * unit tests (include/vibebox/testing.h documents the API).
  *
- * Everything a plugin can observe runs the daemon's own code: config
- * getters, registry, router, authentication, request and response
- * functions, event queue and worker pool. What this file adds is what
- * libwebsockets and the server would do around a request: decode the
- * request target, pick the headers a handler may see, and turn the
- * recorded answer into something a test can read. Where the server does
- * the same in a static function (server.c), the few lines are repeated
- * here rather than shared, so the server keeps its freedom to change;
+ * Everything a plugin can observe runs the daemon's own code: the
+ * loader's descriptor checks and lifecycle steps, config getters,
+ * registry, router, authentication, request and response functions, event
+ * queue and worker pool. What this file adds is what libwebsockets would
+ * do around a request: decode the request target, pick the headers a
+ * handler may see, and turn the recorded answer into something a test can
+ * read. What the server itself decides about a request (its id, whether
+ * its body is read, the path the router sees) is request.c's, for both;
  * tests/unit/test_testing.c pins the behaviour down.
  */
 #include "config.h"
@@ -38,14 +38,9 @@
 /* Handlers registered through vbx_test_plugin() order after plugins'. */
 #define TEST_PLUGIN_ORDER 1000000
 
-/* The descriptor bytes the daemon reads (as loader.c). */
-#define DESC_MIN_SIZE                                                          \
-	(offsetof(vbx_plugin_desc, fini) + sizeof(((vbx_plugin_desc *)0)->fini))
-
 typedef struct loaded {
-	vbx_plugin plugin;
-	vbx__conf *conf; /* owns the plugin's block */
-	bool inited, started;
+	vbx_plugin plugin; /* its state says whether it is inited, started */
+	vbx__conf *conf;   /* owns the plugin's block */
 } loaded;
 
 struct vbx_test_host {
@@ -168,11 +163,7 @@ static int initial_log_level(void)
 static void core_init(vbx_test_host *h)
 {
 	vbx_plugin *core = vbx__core_plugin();
-	vbx__cat.authenticate = vbx_hook_authenticate_get(core);
-	vbx__cat.authorize = vbx_hook_authorize_get(core);
-	vbx__cat.health_check = vbx_hook_health_check_get(core);
-	vbx__cat.config_reload = vbx_event_config_reload_get(core);
-	vbx__cat.env_status = vbx_event_env_status_get(core);
+	vbx__catalog_init(core);
 	vbx__health_register(core, &h->no_server);
 }
 
@@ -234,27 +225,14 @@ VBX_EXPORT vbx_test_host *vbx_test_host_new(void)
 
 static void stop_plugins(vbx_test_host *h)
 {
-	for (size_t i = h->nplugins; i-- > 0;) {
-		loaded *l = h->plugins[i];
-		if (!l->started)
-			continue;
-		if (l->plugin.desc->stop)
-			l->plugin.desc->stop(&l->plugin);
-		l->started = false;
-		l->plugin.state = VBX__PLUGIN_STOPPED;
-	}
+	for (size_t i = h->nplugins; i-- > 0;)
+		vbx__plugin_stop(&h->plugins[i]->plugin);
 }
 
 static void fini_plugins(vbx_test_host *h)
 {
-	for (size_t i = h->nplugins; i-- > 0;) {
-		loaded *l = h->plugins[i];
-		if (!l->inited)
-			continue;
-		l->plugin.desc->fini(&l->plugin);
-		l->inited = false;
-		l->plugin.state = VBX__PLUGIN_LOADED;
-	}
+	for (size_t i = h->nplugins; i-- > 0;)
+		vbx__plugin_fini(&h->plugins[i]->plugin);
 }
 
 static void free_plugins(vbx_test_host *h)
@@ -321,52 +299,7 @@ VBX_EXPORT void vbx_test_set_principal(vbx_test_host *h,
 		h->principal = *who;
 }
 
-/* ---- loading: the loader's checks, for a descriptor in memory ---- */
-
-static bool name_valid(const char *s)
-{
-	if (!s || !*s)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-'))
-			return false;
-	return true;
-}
-
-/* Magic, ABI and size: can the daemon read the descriptor at all? */
-static int check_abi(vbx_test_host *h, const vbx_plugin_desc *d)
-{
-	if (!d) {
-		error(h, "vbx_test_load: the descriptor is NULL; pass "
-		         "vbx_plugin_entry() or a descriptor of your own");
-		return VBX_EINVAL;
-	}
-	if (d->magic != VBX_PLUGIN_MAGIC) {
-		error(h,
-		      "plugin descriptor: bad magic 0x%08x (expected 0x%08x); "
-		      "not a vibeboxd plugin or corrupt",
-		      d->magic, VBX_PLUGIN_MAGIC);
-		return VBX_EINVAL;
-	}
-	if (d->abi_major != VBX_ABI_MAJOR || d->abi_minor > VBX_ABI_MINOR) {
-		error(h,
-		      "plugin descriptor: built for plugin ABI %u.%u, this "
-		      "vibeboxd has ABI %d.%d; rebuild the plugin against "
-		      "this SDK",
-		      d->abi_major, d->abi_minor, VBX_ABI_MAJOR, VBX_ABI_MINOR);
-		return VBX_EINVAL;
-	}
-	if (d->struct_size < DESC_MIN_SIZE) {
-		error(h,
-		      "plugin descriptor: %u bytes, ABI %u.%u needs at least "
-		      "%zu; rebuild the plugin against this SDK",
-		      d->struct_size, d->abi_major, d->abi_minor,
-		      (size_t)DESC_MIN_SIZE);
-		return VBX_EINVAL;
-	}
-	return VBX_OK;
-}
+/* ---- loading: the loader's own checks and steps (loader.c) ---- */
 
 static loaded *find_loaded(vbx_test_host *h, const char *name)
 {
@@ -376,61 +309,33 @@ static loaded *find_loaded(vbx_test_host *h, const char *name)
 	return NULL;
 }
 
-/* The name and the mandatory functions. */
-static int check_fields(vbx_test_host *h, const vbx_plugin_desc *d)
+/* The fake inits each plugin as it loads it: only those loaded (and
+ * inited) before count as providers. */
+static bool provided_before(const char *cap, void *ud)
 {
-	if (!name_valid(d->name)) {
-		error(h,
-		      "plugin descriptor: name \"%s\" is not a plugin name; "
-		      "use a-z, 0-9 and '-'",
-		      d->name ? d->name : "(null)");
-		return VBX_EINVAL;
+	vbx_test_host *h = ud;
+	for (size_t i = 0; i < h->nplugins; i++) {
+		const vbx_plugin *p = &h->plugins[i]->plugin;
+		if (p->state != VBX__PLUGIN_LOADED &&
+		    vbx__desc_provides(p->desc, cap))
+			return true;
 	}
-	if (!d->init || !d->fini) {
-		error(h, "plugin \"%s\": mandatory function%s %s is NULL",
-		      d->name, !d->init && !d->fini ? "s" : "",
-		      !d->init ? (!d->fini ? "init and fini" : "init")
-		               : "fini");
-		return VBX_EINVAL;
-	}
+	return false;
+}
+
+/* What the daemon checks against the other plugins: the name is not
+ * taken, and every capability required is provided. */
+static int check_against_loaded(vbx_test_host *h, const vbx_plugin_desc *d)
+{
 	if (find_loaded(h, d->name)) {
 		error(h, "plugin \"%s\" is loaded already", d->name);
 		return VBX_EEXIST;
 	}
-	return VBX_OK;
-}
-
-static bool caps_contain(const char *const *caps, const char *cap)
-{
-	for (; caps && *caps; caps++)
-		if (strcmp(*caps, cap) == 0)
-			return true;
-	return false;
-}
-
-static bool provided_before(vbx_test_host *h, const char *cap)
-{
-	for (size_t i = 0; i < h->nplugins; i++)
-		if (h->plugins[i]->inited &&
-		    caps_contain(h->plugins[i]->plugin.desc->provides, cap))
-			return true;
-	return false;
-}
-
-static int check_requires(vbx_test_host *h, const vbx_plugin_desc *d)
-{
-	int rc = VBX_OK;
-	for (const char *const *r = d->requires; r && *r; r++) {
-		if (caps_contain(d->provides, *r) || provided_before(h, *r))
-			continue;
-		error(h,
-		      "plugin \"%s\" requires capability \"%s\", which no "
-		      "plugin loaded before it provides; load one (a fake of "
-		      "the test's own, say) first",
-		      d->name, *r);
-		rc = VBX_EUNAVAIL;
-	}
-	return rc;
+	return vbx__desc_check_requires(
+	        d, d->name, provided_before, h,
+	        "no plugin loaded before it provides; load one (a fake of "
+	        "the test's own, say) first",
+	        &h->errs);
 }
 
 /* `plugins = ({ name = "NAME"; config = { BLOCK }; });` with BLOCK
@@ -457,49 +362,24 @@ static loaded *add_loaded(vbx_test_host *h)
 	return l;
 }
 
-/* As the loader's init_one(): errors recorded during init fail it. */
+/* As the daemon: the loader's init, then no key that init did not read. */
 static int init_plugin(vbx_test_host *h, loaded *l)
 {
-	vbx_plugin *p = &l->plugin;
-	size_t before = h->errs.count;
-	vbx__errors *saved = p->cfg->errs;
-
-	p->cfg->errs = &h->errs;
-	vbx__registry_set_errors(&h->errs);
-	int rc = p->desc->init(p, p->cfg);
-	vbx__registry_set_errors(NULL);
-	p->cfg->errs = saved;
-	if (rc != VBX_OK) {
-		error(h, "plugin \"%s\": init failed: %s", p->name,
-		      vbx__strerror(rc));
-		return rc;
-	}
-	l->inited = true;
-	p->state = VBX__PLUGIN_INITED;
-	if (h->errs.count > before) {
-		error(h,
-		      "plugin \"%s\": init failed: it reported success, but "
-		      "the errors above were recorded during it",
-		      p->name);
-		return VBX_EINVAL;
-	}
-	if (vbx__conf_check_unknown(l->conf, &h->errs)) {
+	int rc = vbx__plugin_init(&l->plugin, &h->errs);
+	if (rc == VBX_OK && vbx__conf_check_unknown(l->conf, &h->errs)) {
 		error(h,
 		      "plugin \"%s\": init failed: its block has keys it "
 		      "does not know",
-		      p->name);
+		      l->plugin.name);
 		return VBX_EINVAL;
 	}
-	return VBX_OK;
+	return rc;
 }
 
+/* Load d, which vbx__desc_check() has accepted. */
 static int load(vbx_test_host *h, const vbx_plugin_desc *d, const char *block)
 {
-	int rc = check_abi(h, d);
-	if (rc == VBX_OK)
-		rc = check_fields(h, d);
-	if (rc == VBX_OK)
-		rc = check_requires(h, d);
+	int rc = check_against_loaded(h, d);
 	if (rc != VBX_OK)
 		return rc;
 	char *text = config_text(d->name, block);
@@ -520,28 +400,53 @@ static int load(vbx_test_host *h, const vbx_plugin_desc *d, const char *block)
 	l->plugin.desc = d;
 	l->plugin.order = (int)h->nplugins - 1;
 	rc = init_plugin(h, l);
-	if (rc != VBX_OK && l->inited) {
-		d->fini(&l->plugin);
-		l->inited = false;
-	}
+	if (rc != VBX_OK)
+		vbx__plugin_fini(&l->plugin); /* when its init succeeded */
 	return rc;
 }
 
-VBX_EXPORT int vbx_test_load(vbx_test_host *h, const vbx_plugin_desc *desc,
-                             const char *config_block)
+/* Every load comes before vbx_test_start(), as in the daemon. */
+static bool may_load(vbx_test_host *h, const char *fn)
 {
-	if (h->started || vbx__registry_frozen()) {
-		error(h, "vbx_test_load: the host has started; load every "
-		         "plugin before vbx_test_start()");
-		return VBX_ESTATE;
-	}
-	int rc = load(h, desc, config_block);
+	if (!h->started && !vbx__registry_frozen())
+		return true;
+	error(h,
+	      "%s: the host has started; load every plugin before "
+	      "vbx_test_start()",
+	      fn);
+	return false;
+}
+
+/* A failed load keeps the host from starting, as it would the daemon. */
+static int load_result(vbx_test_host *h, int rc)
+{
 	if (rc != VBX_OK)
 		h->failed = true;
 	return rc;
 }
 
-/* The plugin name a path stands for: the file name without ".so". */
+static int load_desc(vbx_test_host *h, const vbx_plugin_desc *d,
+                     const char *block)
+{
+	if (!d) {
+		error(h, "vbx_test_load: the descriptor is NULL; pass "
+		         "vbx_plugin_entry() or a descriptor of your own");
+		return VBX_EINVAL;
+	}
+	int rc = vbx__desc_check(d, NULL, NULL, &h->errs);
+	return rc == VBX_OK ? load(h, d, block) : rc;
+}
+
+VBX_EXPORT int vbx_test_load(vbx_test_host *h, const vbx_plugin_desc *desc,
+                             const char *config_block)
+{
+	if (!may_load(h, "vbx_test_load"))
+		return VBX_ESTATE;
+	return load_result(h, load_desc(h, desc, config_block));
+}
+
+/* The plugin name a path stands for: the file name without ".so", which
+ * must be a plugin name (the daemon finds NAME.so in plugin_dir). */
 static bool name_of_file(const char *path, char *out, size_t size)
 {
 	const char *base = strrchr(path, '/');
@@ -551,72 +456,51 @@ static bool name_of_file(const char *path, char *out, size_t size)
 		return false;
 	memcpy(out, base, n - 3);
 	out[n - 3] = '\0';
-	return true;
+	return vbx__plugin_name_valid(out);
 }
 
-static const vbx_plugin_desc *open_entry(vbx_test_host *h, const char *path)
+/* Keep dl open until the host is freed. */
+static bool keep_open(vbx_test_host *h, void *dl)
 {
-	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!dl) {
-		error(h, "%s: cannot open: %s", path, dlerror());
-		return NULL;
-	}
 	void **v = realloc(h->dls, (h->ndls + 1) * sizeof(*v));
-	if (!v) {
-		dlclose(dl);
-		error(h, "%s: out of memory", path);
-		return NULL;
-	}
+	if (!v)
+		return false;
 	h->dls = v;
 	h->dls[h->ndls++] = dl;
-	vbx_plugin_entry_fn *entry;
-	*(void **)&entry = dlsym(dl, VBX_PLUGIN_ENTRY_SYMBOL);
-	if (!entry) {
-		error(h, "%s: no entry symbol \"%s\"; is it a vibeboxd plugin?",
-		      path, VBX_PLUGIN_ENTRY_SYMBOL);
-		return NULL;
-	}
-	const vbx_plugin_desc *d = entry();
-	if (!d)
-		error(h, "%s: %s() returned no descriptor", path,
-		      VBX_PLUGIN_ENTRY_SYMBOL);
-	return d;
+	return true;
 }
 
 static int load_file(vbx_test_host *h, const char *path, const char *block)
 {
 	char name[256];
+	void *dl = NULL;
+	const vbx_plugin_desc *d = NULL;
 	if (!name_of_file(path, name, sizeof(name))) {
-		error(h, "%s: a plugin file is named NAME.so", path);
+		error(h,
+		      "%s: a plugin file is named NAME.so, with a NAME of "
+		      "a-z, 0-9 and '-'",
+		      path);
 		return VBX_EINVAL;
 	}
-	const vbx_plugin_desc *d = open_entry(h, path);
-	if (!d)
+	int rc = vbx__plugin_open(name, path, &dl, &d, &h->errs);
+	if (dl && !keep_open(h, dl)) {
+		dlclose(dl);
+		error(h, "%s: out of memory", path);
 		return VBX_ENOTFOUND;
-	int rc = check_abi(h, d);
-	if (rc == VBX_OK && (!d->name || strcmp(d->name, name) != 0)) {
-		error(h,
-		      "%s: descriptor names the plugin \"%s\"; install it as "
-		      "%s.so",
-		      path, d->name ? d->name : "(null)",
-		      d->name ? d->name : "NAME");
-		rc = VBX_EINVAL;
 	}
+	if (rc != VBX_OK)
+		return VBX_ENOTFOUND; /* as testing.h says, whatever the cause
+		                       */
+	rc = vbx__desc_check(d, name, path, &h->errs);
 	return rc == VBX_OK ? load(h, d, block) : rc;
 }
 
 VBX_EXPORT int vbx_test_load_file(vbx_test_host *h, const char *path,
                                   const char *config_block)
 {
-	if (h->started || vbx__registry_frozen()) {
-		error(h, "vbx_test_load_file: the host has started; load every "
-		         "plugin before vbx_test_start()");
+	if (!may_load(h, "vbx_test_load_file"))
 		return VBX_ESTATE;
-	}
-	int rc = load_file(h, path, config_block);
-	if (rc != VBX_OK)
-		h->failed = true;
-	return rc;
+	return load_result(h, load_file(h, path, config_block));
 }
 
 /* ---- start ---- */
@@ -624,17 +508,11 @@ VBX_EXPORT int vbx_test_load_file(vbx_test_host *h, const char *path,
 static int start_plugins(vbx_test_host *h)
 {
 	for (size_t i = 0; i < h->nplugins; i++) {
-		loaded *l = h->plugins[i];
-		const vbx_plugin_desc *d = l->plugin.desc;
-		int rc = d->start ? d->start(&l->plugin) : VBX_OK;
+		int rc = vbx__plugin_start(&h->plugins[i]->plugin, &h->errs);
 		if (rc != VBX_OK) {
-			error(h, "plugin \"%s\": start failed: %s", d->name,
-			      vbx__strerror(rc));
 			stop_plugins(h);
 			return rc;
 		}
-		l->started = true;
-		l->plugin.state = VBX__PLUGIN_STARTED;
 	}
 	return VBX_OK;
 }
@@ -788,17 +666,6 @@ static void feed(target *t, char c, bool escaped)
 	put(t, c);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode s into t. Returns 0, or the HTTP status that refuses it. */
 static int decode_target(vbx_request *r, const char *s, target *t,
                          const char **why)
@@ -818,8 +685,8 @@ static int decode_target(vbx_request *r, const char *s, target *t,
 			return 400;
 		}
 		if (escaped) {
-			int hi = hex_value(s[i + 1]);
-			int lo = hi < 0 ? -1 : hex_value(s[i + 2]);
+			int hi = vbx__hexval(s[i + 1]);
+			int lo = hi < 0 ? -1 : vbx__hexval(s[i + 2]);
 			if (lo < 0) {
 				*why = "a malformed %-escape";
 				return 403;
@@ -954,23 +821,6 @@ static void set_headers(vbx_request *r, const char *const *headers,
 		        vbx__arena_printf(r->arena, "%zu", body_len)};
 }
 
-/* An X-Request-Id the daemon keeps: 1..64 of [A-Za-z0-9._-]. */
-static bool request_id_ok(const char *s)
-{
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
-	                     "UVWXYZ0123456789._-");
-	return n > 0 && s[n] == '\0' && n <= VBX__REQ_ID_LEN;
-}
-
-static void set_request_id(vbx_request *r)
-{
-	const char *given = vbx__request_header(r, "x-request-id");
-	if (given && request_id_ok(given))
-		snprintf(r->id, sizeof(r->id), "%s", given);
-	else
-		vbx__request_id_new(r->id);
-}
-
 /* ---- running a request, as server.c's dispatch() and worker do ---- */
 
 static const char *const lws_methods[] = {"GET",   "POST",   "OPTIONS", "PUT",
@@ -982,34 +832,6 @@ static bool method_known(const char *m)
 		if (strcmp(m, lws_methods[i]) == 0)
 			return true;
 	return false;
-}
-
-static bool method_has_body(const char *m)
-{
-	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") ||
-	       !strcmp(m, "DELETE");
-}
-
-/* The router decodes parameters itself: escape the one byte that could
- * change their meaning again. */
-static const char *router_path(vbx_request *r)
-{
-	size_t extra = 0, n = strlen(r->path);
-	for (size_t i = 0; i < n; i++)
-		extra += r->path[i] == '%';
-	if (!extra)
-		return r->path;
-	char *out = vbx__arena_alloc(r->arena, n + 2 * extra + 1), *o = out;
-	if (!out)
-		return r->path;
-	for (size_t i = 0; i <= n; i++) {
-		*o++ = r->path[i];
-		if (r->path[i] == '%') {
-			*o++ = '2';
-			*o++ = '5';
-		}
-	}
-	return out;
 }
 
 /* Fill in the principal; false when the request was answered instead. */
@@ -1063,10 +885,10 @@ static void dispatch(vbx_test_host *h, vbx_request *r)
 		return;
 	}
 	const vbx__router *routes = vbx__http_routes();
-	int status =
-	        routes ? vbx__router_match(routes, r->method, router_path(r),
-	                                   r->arena, &r->match)
-	               : 404;
+	int status = routes ? vbx__router_match(routes, r->method,
+	                                        vbx__router_path(r), r->arena,
+	                                        &r->match)
+	                    : 404;
 	if (status == 200) {
 		run_route(h, r);
 		return;
@@ -1088,10 +910,10 @@ static bool prepare(vbx_request *r, const char *method, const char *target_s,
 	const char *why = "";
 	r->method = vbx__arena_strdup(r->arena, method);
 	snprintf(r->client, sizeof(r->client), "127.0.0.1");
-	if (!method_has_body(method))
+	if (!vbx__method_has_body(method))
 		body_len = 0;
 	set_headers(r, headers, body_len);
-	set_request_id(r);
+	vbx__request_set_id(r, vbx__request_header(r, "x-request-id"));
 	if (!r->method) {
 		vbx__respond_error(r, 500, NULL, "out of memory");
 		return false;
