@@ -24,10 +24,10 @@ const vbx_host vbx__host;
 
 /* What the fake plugins reach through VBX__HOST(p). */
 static const vbx_host test_host = {
-	.hook_get = vbx__hook_get,
-	.hook_register = vbx__hook_register,
-	.event_get = vbx__event_get,
-	.event_subscribe = vbx__event_subscribe,
+        .hook_get = vbx__hook_get,
+        .hook_register = vbx__hook_register,
+        .event_get = vbx__event_get,
+        .event_subscribe = vbx__event_subscribe,
 };
 
 /* The handlers append their id here, so a test sees who ran in what order. */
@@ -39,27 +39,31 @@ struct trace {
 /* A default that no handler returns, to tell the two apart. */
 #define ALL_DEFAULT 77
 
+/* The parameter lists are stringised into signatures that the tests
+ * compare with; keep clang-format from respacing them. */
+// clang-format off
 VBX_HOOK_DECLARE(t_first, FIRST, VBX_ENOTFOUND, (struct trace *t), (t))
 VBX_HOOK_DECLARE(t_all, ALL, ALL_DEFAULT, (struct trace *t), (t))
 VBX_HOOK_DECLARE(t_provider, PROVIDER, VBX_EUNAVAIL, (struct trace *t), (t))
+// clang-format on
 
 typedef struct t_payload {
 	uint32_t version;
 	int n;
 } t_payload;
 static int t_render(const void *payload, char *buf, size_t len, char *rtype,
-		    char *rid);
+                    char *rid);
 VBX_EVENT_DECLARE(t_event, t_payload, NULL)
 VBX_EVENT_DECLARE(t_json_event, t_payload, t_render)
 
 static int t_render(const void *payload, char *buf, size_t len, char *rtype,
-		    char *rid)
+                    char *rid)
 {
 	return VBX_OK;
 }
 
 static int t_render2(const void *payload, char *buf, size_t len, char *rtype,
-		     char *rid)
+                     char *rid)
 {
 	return VBX_ERR;
 }
@@ -77,12 +81,14 @@ static int record(void *ud, struct trace *t)
 	return s->rc;
 }
 
-static char name_core[] = "core", name_alpha[] = "alpha",
-	    name_beta[] = "beta", name_gamma[] = "gamma";
+static char name_core[] = "core", name_alpha[] = "alpha", name_beta[] = "beta",
+            name_gamma[] = "gamma";
 static vbx_plugin core = {.head = {&test_host}, .name = name_core, .order = -1};
-static vbx_plugin alpha = {.head = {&test_host}, .name = name_alpha, .order = 0};
+static vbx_plugin alpha = {
+        .head = {&test_host}, .name = name_alpha, .order = 0};
 static vbx_plugin beta = {.head = {&test_host}, .name = name_beta, .order = 1};
-static vbx_plugin gamma_ = {.head = {&test_host}, .name = name_gamma, .order = 2};
+static vbx_plugin gamma_ = {
+        .head = {&test_host}, .name = name_gamma, .order = 2};
 
 static vbx__errors errs;
 
@@ -120,18 +126,21 @@ static void assert_trace(const struct trace *t, const int *ids, int n)
 
 static void test_priority_order(void **state)
 {
-	struct spec s[] = {{1, VBX_OK}, {2, VBX_OK}, {3, VBX_OK},
-			   {4, VBX_OK}, {5, VBX_OK}};
+	struct spec s[] = {{1, VBX_OK},
+	                   {2, VBX_OK},
+	                   {3, VBX_OK},
+	                   {4, VBX_OK},
+	                   {5, VBX_OK}};
 	int prios[] = {VBX_PRIO_LAST, VBX_PRIO_FIRST, VBX_PRIO_MIDDLE, 100, 0};
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(vbx_hook_t_all_register(&alpha, record, &s[i],
-							 prios[i]),
-				 VBX_OK);
+		                                         prios[i]),
+		                 VBX_OK);
 	vbx__registry_freeze();
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_all_run(vbx_hook_t_all_get(&alpha), &t),
-			 ALL_DEFAULT);
+	                 ALL_DEFAULT);
 	assert_trace(&t, (int[]){5, 2, 3, 1, 4}, 5);
 }
 
@@ -141,16 +150,16 @@ static void test_ties_by_plugin_then_registration(void **state)
 	for (int i = 0; i < 8; i++)
 		s[i] = (struct spec){i, VBX_OK};
 	/* Registered out of config order, and one plugin several times. */
-	vbx_plugin *by[] = {&gamma_, &beta, &alpha, &beta,
-			    &core,   &alpha, &gamma_, &alpha};
+	vbx_plugin *by[] = {&gamma_, &beta,  &alpha,  &beta,
+	                    &core,   &alpha, &gamma_, &alpha};
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(vbx_hook_t_all_register(by[i], record, &s[i],
-							 VBX_PRIO_MIDDLE),
-				 VBX_OK);
+		                                         VBX_PRIO_MIDDLE),
+		                 VBX_OK);
 	/* A lower priority still beats config order. */
 	struct spec early = {99, VBX_OK};
 	assert_int_equal(vbx_hook_t_all_register(&gamma_, record, &early, 49),
-			 VBX_OK);
+	                 VBX_OK);
 	vbx__registry_freeze();
 
 	struct trace t = {0};
@@ -164,16 +173,16 @@ static void test_ties_by_plugin_then_registration(void **state)
 static void test_first_decline_passes_on(void **state)
 {
 	struct spec s[] = {{1, VBX_DECLINED},
-			   {2, VBX_DECLINED},
-			   {3, VBX_EDENIED},
-			   {4, VBX_OK}};
+	                   {2, VBX_DECLINED},
+	                   {3, VBX_EDENIED},
+	                   {4, VBX_OK}};
 	for (int i = 0; i < 4; i++)
 		vbx_hook_t_first_register(&alpha, record, &s[i], 10 + i);
 	vbx__registry_freeze();
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_first_run(vbx_hook_t_first_get(&beta), &t),
-			 VBX_EDENIED);
+	                 VBX_EDENIED);
 	assert_trace(&t, (int[]){1, 2, 3}, 3);
 }
 
@@ -186,7 +195,7 @@ static void test_first_ok_answers(void **state)
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_first_run(vbx_hook_t_first_get(&beta), &t),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_trace(&t, (int[]){1, 2}, 2);
 }
 
@@ -199,23 +208,21 @@ static void test_first_all_declining_gives_default(void **state)
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_first_run(vbx_hook_t_first_get(&beta), &t),
-			 VBX_ENOTFOUND);
+	                 VBX_ENOTFOUND);
 	assert_trace(&t, (int[]){1, 2}, 2);
 }
 
 static void test_all_veto_stops(void **state)
 {
-	struct spec s[] = {{1, VBX_OK},
-			   {2, VBX_DECLINED},
-			   {3, VBX_EDENIED},
-			   {4, VBX_OK}};
+	struct spec s[] = {
+	        {1, VBX_OK}, {2, VBX_DECLINED}, {3, VBX_EDENIED}, {4, VBX_OK}};
 	for (int i = 0; i < 4; i++)
 		vbx_hook_t_all_register(&alpha, record, &s[i], 10 + i);
 	vbx__registry_freeze();
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_all_run(vbx_hook_t_all_get(&alpha), &t),
-			 VBX_EDENIED);
+	                 VBX_EDENIED);
 	assert_trace(&t, (int[]){1, 2, 3}, 3);
 }
 
@@ -228,7 +235,7 @@ static void test_all_without_veto_gives_default(void **state)
 
 	struct trace t = {0};
 	assert_int_equal(vbx_hook_t_all_run(vbx_hook_t_all_get(&alpha), &t),
-			 ALL_DEFAULT);
+	                 ALL_DEFAULT);
 	assert_trace(&t, (int[]){1, 2, 3}, 3);
 }
 
@@ -253,7 +260,7 @@ static void test_runs_before_freeze_see_nothing(void **state)
 {
 	struct spec s = {1, VBX_OK};
 	assert_int_equal(vbx_hook_t_first_register(&alpha, record, &s, 10),
-			 VBX_OK);
+	                 VBX_OK);
 	vbx_hook *h = vbx_hook_t_first_get(&alpha);
 	assert_int_equal(h->count, 0);
 	assert_null(h->entries);
@@ -274,11 +281,11 @@ static void test_provider_second_refused(void **state)
 {
 	struct spec a = {1, 5}, b = {2, 6};
 	assert_int_equal(vbx_hook_t_provider_register(&alpha, record, &a, 50),
-			 VBX_OK);
+	                 VBX_OK);
 	assert_int_equal(vbx_hook_t_provider_register(&beta, record, &b, 10),
-			 VBX_EEXIST);
+	                 VBX_EEXIST);
 	assert_error("hook \"t_provider\" (PROVIDER) is provided by both "
-		     "\"alpha\" and \"beta\"; enable only one of them");
+	             "\"alpha\" and \"beta\"; enable only one of them");
 	vbx__registry_freeze();
 
 	struct trace t = {0};
@@ -294,25 +301,26 @@ static void test_signature_mismatch(void **state)
 {
 	struct spec s = {1, VBX_OK};
 	assert_int_equal(vbx_hook_t_first_register(&alpha, record, &s, 10),
-			 VBX_OK);
+	                 VBX_OK);
 
 	/* beta was built against another declaration of t_first. */
 	assert_null(vbx__hook_get(&beta, "t_first", "int(const char *x)",
-				  VBX_POLICY_FIRST));
+	                          VBX_POLICY_FIRST));
 	assert_int_equal(errs.count, 1);
-	assert_error("plugin \"beta\": hook \"t_first\" signature mismatch: it "
-		     "uses \"int(const char *x)\" but plugin \"alpha\" declared "
-		     "\"int(struct trace *t)\"; rebuild beta against this SDK");
+	assert_error(
+	        "plugin \"beta\": hook \"t_first\" signature mismatch: it "
+	        "uses \"int(const char *x)\" but plugin \"alpha\" declared "
+	        "\"int(struct trace *t)\"; rebuild beta against this SDK");
 
 	/* The handle is right but the registration carries another sig. */
 	vbx_hook *h = vbx_hook_t_first_get(&gamma_);
 	assert_int_equal(test_host.hook_register(&gamma_, h, "int(long)",
-						 (vbx_fn)record, &s, 10),
-			 VBX_ESIGNATURE);
+	                                         (vbx_fn)record, &s, 10),
+	                 VBX_ESIGNATURE);
 	assert_error("plugin \"gamma\": hook \"t_first\" signature mismatch: "
-		     "it uses \"int(long)\" but plugin \"alpha\" declared "
-		     "\"int(struct trace *t)\"; rebuild gamma against this "
-		     "SDK");
+	             "it uses \"int(long)\" but plugin \"alpha\" declared "
+	             "\"int(struct trace *t)\"; rebuild gamma against this "
+	             "SDK");
 	vbx__registry_freeze();
 	assert_int_equal(h->count, 1);
 }
@@ -321,12 +329,13 @@ static void test_policy_mismatch(void **state)
 {
 	assert_non_null(vbx_hook_t_first_get(&core));
 	assert_null(vbx__hook_get(&beta, "t_first", "int(struct trace *t)",
-				  VBX_POLICY_ALL));
-	assert_error("plugin \"beta\": hook \"t_first\" policy mismatch: it "
-		     "uses ALL but plugin \"core\" declared FIRST; rebuild beta "
-		     "against this SDK");
+	                          VBX_POLICY_ALL));
+	assert_error(
+	        "plugin \"beta\": hook \"t_first\" policy mismatch: it "
+	        "uses ALL but plugin \"core\" declared FIRST; rebuild beta "
+	        "against this SDK");
 	assert_null(vbx__hook_get(&beta, "t_first", "int(struct trace *t)",
-				  VBX_POLICY_PROVIDER));
+	                          VBX_POLICY_PROVIDER));
 	assert_int_equal(errs.count, 2);
 }
 
@@ -335,10 +344,10 @@ static void test_register_after_freeze_refused(void **state)
 	struct spec s = {1, VBX_OK};
 	vbx__registry_freeze();
 	assert_int_equal(vbx_hook_t_first_register(&alpha, record, &s, 10),
-			 VBX_ESTATE);
+	                 VBX_ESTATE);
 	assert_error("plugin \"alpha\": hook \"t_first\": registration is "
-		     "closed once the plugins are initialised; register in "
-		     "init");
+	             "closed once the plugins are initialised; register in "
+	             "init");
 
 	/* Lookups still work, also for a hook nobody declared before. */
 	vbx_hook *h = vbx_hook_t_first_get(&beta);
@@ -357,38 +366,38 @@ static void test_bad_arguments(void **state)
 {
 	struct spec s = {1, VBX_OK};
 	assert_int_equal(vbx_hook_t_first_register(&alpha, record, &s, -1),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_error("plugin \"alpha\": hook \"t_first\": priority -1 is out "
-		     "of range 0..100");
+	             "of range 0..100");
 	assert_int_equal(vbx_hook_t_first_register(&alpha, record, &s, 101),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx_hook_t_first_register(&alpha, NULL, &s, 10),
-			 VBX_EINVAL);
+	                 VBX_EINVAL);
 	assert_int_equal(vbx__hook_register(&alpha, NULL, "int(void)",
-					    (vbx_fn)record, &s, 10),
-			 VBX_EINVAL);
+	                                    (vbx_fn)record, &s, 10),
+	                 VBX_EINVAL);
 
-	const char *bad_names[] = {NULL, "", "9lives", "has-dash", "sp ace",
-				   "dot.ted"};
+	const char *bad_names[] = {NULL,       "",       "9lives",
+	                           "has-dash", "sp ace", "dot.ted"};
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(*bad_names); i++)
 		assert_null(vbx__hook_get(&alpha, bad_names[i], "int(void)",
-					  VBX_POLICY_FIRST));
+		                          VBX_POLICY_FIRST));
 	assert_error("plugin \"alpha\": hook \"has-dash\": invalid declaration "
-		     "(the name must be a C identifier, the policy FIRST, ALL "
-		     "or PROVIDER); declare hooks with VBX_HOOK_DECLARE");
+	             "(the name must be a C identifier, the policy FIRST, ALL "
+	             "or PROVIDER); declare hooks with VBX_HOOK_DECLARE");
 	assert_null(vbx__hook_get(&alpha, "ok_name", NULL, VBX_POLICY_FIRST));
 	assert_null(vbx__hook_get(&alpha, "ok_name", "int(void)", 0));
 	assert_null(vbx__hook_get(&alpha, "ok_name", "int(void)", 4));
 	assert_non_null(vbx__hook_get(&alpha, "_ok_Name9", "int(void)",
-				      VBX_POLICY_ALL));
+	                              VBX_POLICY_ALL));
 
 	assert_null(vbx__event_get(&alpha, "big", "big_t",
-				   VBX_EVENT_MAX_PAYLOAD + 1, NULL));
+	                           VBX_EVENT_MAX_PAYLOAD + 1, NULL));
 	assert_null(vbx__event_get(&alpha, "empty", "empty_t", 0, NULL));
 	assert_null(vbx__event_get(&alpha, "a-b", "t_payload", 8, NULL));
-	assert_int_equal(vbx__event_subscribe(&alpha, NULL, "t", (vbx_fn)record,
-					      NULL),
-			 VBX_EINVAL);
+	assert_int_equal(
+	        vbx__event_subscribe(&alpha, NULL, "t", (vbx_fn)record, NULL),
+	        VBX_EINVAL);
 	vbx__registry_freeze();
 	/* None of it left a handler behind. */
 	assert_int_equal(vbx_hook_t_first_get(&alpha)->count, 0);
@@ -407,13 +416,13 @@ static void test_same_name_same_handle(void **state)
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "h%d", i);
 		hs[i] = vbx__hook_get(&alpha, name, "int(void)",
-				      VBX_POLICY_FIRST);
+		                      VBX_POLICY_FIRST);
 		assert_non_null(hs[i]);
 	}
 	for (int i = 0; i < 200; i++) {
 		snprintf(name, sizeof(name), "h%d", i);
 		assert_ptr_equal(hs[i], vbx__hook_get(&beta, name, "int(void)",
-						      VBX_POLICY_FIRST));
+		                                      VBX_POLICY_FIRST));
 	}
 	assert_int_equal(errs.count, 0);
 }
@@ -440,30 +449,30 @@ static void test_event_registry(void **state)
 
 	/* A later declaration with a renderer supplies one; the first wins. */
 	assert_ptr_equal(vbx__event_get(&beta, "t_event", "t_payload",
-					sizeof(t_payload), t_render),
-			 e);
+	                                sizeof(t_payload), t_render),
+	                 e);
 	assert_ptr_equal(vbx__event_to_json(e), t_render);
 	assert_ptr_equal(vbx__event_get(&gamma_, "t_event", "t_payload",
-					sizeof(t_payload), t_render2),
-			 e);
+	                                sizeof(t_payload), t_render2),
+	                 e);
 	assert_ptr_equal(vbx__event_to_json(e), t_render);
 	assert_ptr_equal(vbx__event_to_json(vbx_event_t_json_event_get(&core)),
-			 t_render);
+	                 t_render);
 
 	assert_null(vbx__event_get(&gamma_, "t_event", "other_t",
-				   sizeof(t_payload), NULL));
+	                           sizeof(t_payload), NULL));
 	assert_error("plugin \"gamma\": event \"t_event\" payload mismatch: "
-		     "it uses \"other_t\" (8 bytes) but plugin \"alpha\" "
-		     "declared \"t_payload\" (8 bytes); rebuild gamma against "
-		     "this SDK");
+	             "it uses \"other_t\" (8 bytes) but plugin \"alpha\" "
+	             "declared \"t_payload\" (8 bytes); rebuild gamma against "
+	             "this SDK");
 	assert_null(vbx__event_get(&gamma_, "t_event", "t_payload", 12, NULL));
 	assert_error("plugin \"gamma\": event \"t_event\" payload mismatch: "
-		     "it uses \"t_payload\" (12 bytes) but plugin \"alpha\" "
-		     "declared \"t_payload\" (8 bytes); rebuild gamma against "
-		     "this SDK");
+	             "it uses \"t_payload\" (12 bytes) but plugin \"alpha\" "
+	             "declared \"t_payload\" (8 bytes); rebuild gamma against "
+	             "this SDK");
 	assert_int_equal(vbx__event_subscribe(&gamma_, e, "other_t",
-					      (vbx_fn)sub_a, NULL),
-			 VBX_ESIGNATURE);
+	                                      (vbx_fn)sub_a, NULL),
+	                 VBX_ESIGNATURE);
 	assert_non_null(vbx__event_get(&gamma_, "t_big", "big_t", 600, NULL));
 	assert_int_equal(vbx__registry_max_payload(), 600);
 }
@@ -473,11 +482,11 @@ static void test_event_subscribers_in_order(void **state)
 	vbx_event *e = vbx_event_t_event_get(&alpha);
 	norder = 0;
 	assert_int_equal(vbx_event_t_event_subscribe(&gamma_, sub_a,
-						     (void *)(intptr_t)1),
-			 VBX_OK);
-	assert_int_equal(vbx_event_t_event_subscribe(&alpha, sub_a,
-						     (void *)(intptr_t)2),
-			 VBX_OK);
+	                                             (void *)(intptr_t)1),
+	                 VBX_OK);
+	assert_int_equal(
+	        vbx_event_t_event_subscribe(&alpha, sub_a, (void *)(intptr_t)2),
+	        VBX_OK);
 	t_payload p = {1, 4};
 	vbx__event_deliver(e, &p); /* not frozen yet: nobody */
 	assert_int_equal(norder, 0);
@@ -489,10 +498,10 @@ static void test_event_subscribers_in_order(void **state)
 	assert_int_equal(order_log[1], 42);
 
 	assert_int_equal(vbx_event_t_event_subscribe(&beta, sub_a, NULL),
-			 VBX_ESTATE);
+	                 VBX_ESTATE);
 	assert_error("plugin \"beta\": event \"t_event\": subscriptions are "
-		     "closed once the plugins are initialised; subscribe in "
-		     "init");
+	             "closed once the plugins are initialised; subscribe in "
+	             "init");
 }
 
 /* ---- introspection and teardown ---- */
@@ -512,10 +521,11 @@ static void test_plugin_json(void **state)
 	cJSON *j = vbx__registry_plugin_json(&alpha);
 	char *text = cJSON_PrintUnformatted(j);
 	assert_string_equal(
-		text, "{\"hooks\":[{\"name\":\"t_first\",\"policy\":\"FIRST\","
-		      "\"priority\":10},{\"name\":\"t_all\",\"policy\":\"ALL\","
-		      "\"priority\":42},{\"name\":\"t_provider\",\"policy\":"
-		      "\"PROVIDER\",\"priority\":50}],\"events\":[\"t_event\"]}");
+	        text,
+	        "{\"hooks\":[{\"name\":\"t_first\",\"policy\":\"FIRST\","
+	        "\"priority\":10},{\"name\":\"t_all\",\"policy\":\"ALL\","
+	        "\"priority\":42},{\"name\":\"t_provider\",\"policy\":"
+	        "\"PROVIDER\",\"priority\":50}],\"events\":[\"t_event\"]}");
 	free(text);
 	cJSON_Delete(j);
 
@@ -538,7 +548,7 @@ static void test_fini_forgets_everything(void **state)
 	/* A new life: beta may now provide it, even with another signature. */
 	vbx__registry_set_errors(&errs);
 	assert_non_null(vbx__hook_get(&beta, "t_provider", "int(void)",
-				      VBX_POLICY_PROVIDER));
+	                              VBX_POLICY_PROVIDER));
 	assert_int_equal(errs.count, 0);
 }
 
@@ -547,25 +557,25 @@ int main(void)
 	vbx__log_configure(VBX_LOG_ERROR, false);
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_priority_order),
-		T(test_ties_by_plugin_then_registration),
-		T(test_first_decline_passes_on),
-		T(test_first_ok_answers),
-		T(test_first_all_declining_gives_default),
-		T(test_all_veto_stops),
-		T(test_all_without_veto_gives_default),
-		T(test_defaults_without_handlers),
-		T(test_runs_before_freeze_see_nothing),
-		T(test_provider_second_refused),
-		T(test_signature_mismatch),
-		T(test_policy_mismatch),
-		T(test_register_after_freeze_refused),
-		T(test_bad_arguments),
-		T(test_same_name_same_handle),
-		T(test_event_registry),
-		T(test_event_subscribers_in_order),
-		T(test_plugin_json),
-		T(test_fini_forgets_everything),
+	        T(test_priority_order),
+	        T(test_ties_by_plugin_then_registration),
+	        T(test_first_decline_passes_on),
+	        T(test_first_ok_answers),
+	        T(test_first_all_declining_gives_default),
+	        T(test_all_veto_stops),
+	        T(test_all_without_veto_gives_default),
+	        T(test_defaults_without_handlers),
+	        T(test_runs_before_freeze_see_nothing),
+	        T(test_provider_second_refused),
+	        T(test_signature_mismatch),
+	        T(test_policy_mismatch),
+	        T(test_register_after_freeze_refused),
+	        T(test_bad_arguments),
+	        T(test_same_name_same_handle),
+	        T(test_event_registry),
+	        T(test_event_subscribers_in_order),
+	        T(test_plugin_json),
+	        T(test_fini_forgets_everything),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
