@@ -57,8 +57,8 @@ static int env_status_json(const void *payload, char *buf, size_t len,
 	cJSON_AddNumberToObject(o, "at", (double)e->at_ms);
 	int ok = cJSON_PrintPreallocated(o, buf, (int)len, 0);
 	cJSON_Delete(o);
-	snprintf(type, 32, "environment");
-	snprintf(id, 40, "%s", e->env_id);
+	snprintf(type, VBX_EVENT_RESOURCE_LEN, "environment");
+	snprintf(id, VBX_EVENT_RESOURCE_LEN, "%s", e->env_id);
 	return ok ? VBX_OK : VBX_EINVAL;
 }
 

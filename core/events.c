@@ -10,10 +10,10 @@
  * seq == 2 pos + 1; the dispatcher frees it for the next lap with
  * seq = 2 (pos + cap). (Doubling keeps "full" and "free for the next
  * position" apart even with a single slot.) A publish is thus a
- * compare-and-swap on the tail, a copy and a store, with no lock. The mutex and condition variables only
- * put threads to sleep: the dispatcher when the ring is empty (publishers
- * signal it only when it sleeps, so a busy queue costs no system call),
- * publishers when the ring is full under the BLOCK policy.
+ * compare-and-swap on the tail, a copy and a store, with no lock. The mutex and
+ * condition variables only put threads to sleep: the dispatcher when the ring
+ * is empty (publishers signal it only when it sleeps, so a busy queue costs no
+ * system call), publishers when the ring is full under the BLOCK policy.
  *
  * Closing is a bit in the tail: once set, no position can be claimed,
  * so the dispatcher knows exactly how far to drain before it exits.
@@ -30,7 +30,7 @@
 
 #define CLOSED (UINT64_C(1) << 63)
 #define JSON_MAX 4096
-#define RESOURCE_MAX 64
+#define RESOURCE_MAX VBX_EVENT_RESOURCE_LEN
 /* Pause rounds the dispatcher polls an empty ring before it sleeps; a few
  * microseconds, so a steady stream of events never needs a wake-up. */
 #define SPIN_ROUNDS 512
@@ -38,7 +38,6 @@
 struct slot {
 	_Atomic uint64_t seq;
 	vbx_event *ev;
-	size_t size;
 };
 
 /* Payloads start at an offset that suits any type. */
@@ -47,15 +46,23 @@ struct slot {
 	 ~(_Alignof(max_align_t) - 1))
 #define CACHE_LINE 64
 
+/*
+ * Laid out so that a publish and a delivery share no cache line but the
+ * slot itself: the tail line is written by publishers, the head line by
+ * the dispatcher, and the flags each side polls on every event change
+ * only when a thread goes to sleep.
+ */
 static struct {
-	/* Publishers write these. */
+	/* Written by every publish. */
 	_Alignas(CACHE_LINE) _Atomic uint64_t tail; /* next position; CLOSED */
 	atomic_uint publishers; /* inside vbx__event_publish right now */
-	atomic_uint blocked;    /* waiting for room (BLOCK) */
 	_Atomic uint64_t dropped;
-	/* The dispatcher writes these. */
-	_Alignas(CACHE_LINE) _Atomic uint64_t head; /* next position to deliver */
-	atomic_bool sleeping;
+	/* Written by every delivery. */
+	_Alignas(CACHE_LINE) _Atomic uint64_t
+	        head; /* next position to deliver */
+	/* Written only on the way to sleep and back. */
+	_Alignas(CACHE_LINE) atomic_bool sleeping; /* the dispatcher waits */
+	atomic_uint blocked; /* publishers waiting for room (BLOCK) */
 	/* Fixed while the queue runs. */
 	_Alignas(CACHE_LINE) unsigned char *ring;
 	uint64_t cap;
@@ -63,17 +70,17 @@ static struct {
 	int overflow;
 	bool running;
 	pthread_t thread;
-	/* Totals of earlier runs, for the statistics. */
+	_Atomic(vbx__event_json_sink *) sink;
+	/* Statistics: totals of earlier runs. */
 	_Atomic uint64_t published_before, delivered_before;
 	_Atomic uint64_t queue_cap;
-	_Atomic(vbx__event_json_sink *) sink;
-	pthread_mutex_t lock;
+	_Alignas(CACHE_LINE) pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
 } q = {
-	.tail = CLOSED,
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.not_empty = PTHREAD_COND_INITIALIZER,
-	.not_full = PTHREAD_COND_INITIALIZER,
+        .tail = CLOSED,
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .not_empty = PTHREAD_COND_INITIALIZER,
+        .not_full = PTHREAD_COND_INITIALIZER,
 };
 
 static _Thread_local bool on_dispatcher;
@@ -119,8 +126,8 @@ static int claim(struct slot **out, uint64_t *out_pos)
 			return FULL; /* still holds the event of the last lap */
 		if (diff == 0 &&
 		    atomic_compare_exchange_weak_explicit(
-			    &q.tail, &pos, pos + 1, memory_order_relaxed,
-			    memory_order_relaxed)) {
+		            &q.tail, &pos, pos + 1, memory_order_relaxed,
+		            memory_order_relaxed)) {
 			*out = s;
 			*out_pos = pos;
 			return VBX_OK;
@@ -149,10 +156,9 @@ static int wait_for_room(struct slot **s, uint64_t *pos)
 }
 
 static void fill(struct slot *s, uint64_t pos, vbx_event *ev,
-		 const void *payload, size_t size)
+                 const void *payload, size_t size)
 {
 	s->ev = ev;
-	s->size = size;
 	memcpy(payload_of(s), payload, size);
 	/* seq_cst, paired with the dispatcher's `sleeping` (see below). */
 	atomic_store(&s->seq, 2 * pos + 1);
@@ -208,8 +214,8 @@ static void render(struct slot *s, vbx__event_json_sink *sink)
 	int rc = to_json(payload_of(s), json, sizeof(json), type, id);
 	if (rc != VBX_OK) {
 		vbx__warn("event \"%s\": its to_json failed (%d); not sent to "
-			  "/api/v1/events",
-			  vbx__event_name(s->ev), rc);
+		          "/api/v1/events",
+		          vbx__event_name(s->ev), rc);
 		return;
 	}
 	/* Whatever the renderer did, hand the sink terminated strings. */
@@ -287,7 +293,7 @@ static bool ring_alloc(uint64_t cap)
 	if (payload == 0)
 		payload = 1;
 	size_t stride = (PAYLOAD_OFFSET + payload + CACHE_LINE - 1) &
-			~(size_t)(CACHE_LINE - 1);
+	                ~(size_t)(CACHE_LINE - 1);
 	if (cap > SIZE_MAX / stride)
 		return false;
 	q.ring = aligned_alloc(CACHE_LINE, (size_t)cap * stride);
@@ -330,10 +336,10 @@ static void reset_positions(void)
 int vbx__events_start(int cap, int overflow)
 {
 	if (cap < 1 || (overflow != VBX__OVERFLOW_DROP &&
-			overflow != VBX__OVERFLOW_BLOCK)) {
+	                overflow != VBX__OVERFLOW_BLOCK)) {
 		vbx__error("events: queue of %d with overflow %d: expected a "
-			   "size of 1 or more and drop or block",
-			   cap, overflow);
+		           "size of 1 or more and drop or block",
+		           cap, overflow);
 		return VBX_EINVAL;
 	}
 	if (q.running) {
@@ -343,7 +349,7 @@ int vbx__events_start(int cap, int overflow)
 	reset_positions();
 	if (!ring_alloc((uint64_t)cap)) {
 		vbx__error("events: out of memory for a queue of %d events",
-			   cap);
+		           cap);
 		return VBX_ENOMEM;
 	}
 	q.overflow = overflow;

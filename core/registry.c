@@ -51,7 +51,8 @@ struct hook {
 	char *sig;
 	int policy;
 	struct handler *handlers;
-	struct vbx_hook_entry *entries; /* grown with handlers; run-time table */
+	/* The run-time table: as large as handlers, filled by the freeze. */
+	struct vbx_hook_entry *entries;
 	size_t count, cap;
 };
 
@@ -83,7 +84,7 @@ static size_t max_payload;
 static const char *const policy_names[] = {"?", "FIRST", "ALL", "PROVIDER"};
 
 #define container_of(ptr, type, member)                                        \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- helpers ---- */
 
@@ -109,8 +110,7 @@ static void report(const vbx_plugin *p, const char *fmt, ...)
 
 static bool is_identifier(const char *s)
 {
-	if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= 'A' && *s <= 'Z')))
+	if (!s || !*s || (*s >= '0' && *s <= '9'))
 		return false;
 	for (; *s; s++)
 		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') ||
@@ -168,7 +168,7 @@ static void named_free(struct named *n)
 /* ---- hooks ---- */
 
 static struct hook *hook_new(const vbx_plugin *p, const char *name,
-			     const char *sig, int policy)
+                             const char *sig, int policy)
 {
 	struct hook *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -196,7 +196,7 @@ static void hook_free(struct hook *h)
 }
 
 static bool hook_sig_matches(const vbx_plugin *p, const struct hook *h,
-			     const char *sig)
+                             const char *sig)
 {
 	if (strcmp(h->sig, sig) == 0)
 		return true;
@@ -208,7 +208,7 @@ static bool hook_sig_matches(const vbx_plugin *p, const struct hook *h,
 }
 
 static bool hook_policy_matches(const vbx_plugin *p, const struct hook *h,
-				int policy)
+                                int policy)
 {
 	if (h->policy == policy)
 		return true;
@@ -221,7 +221,7 @@ static bool hook_policy_matches(const vbx_plugin *p, const struct hook *h,
 }
 
 vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
-			int policy)
+                        int policy)
 {
 	struct hook *h = NULL;
 
@@ -238,8 +238,8 @@ vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
 		if (!n) {
 			h = hook_new(p, name, sig, policy);
 			if (!h)
-				report(p, "plugin \"%s\": hook \"%s\": out of "
-					  "memory", who(p), name);
+				report(p, "plugin \"%s\": hook \"%s\": %s",
+				       who(p), name, "out of memory");
 		} else {
 			h = container_of(n, struct hook, key);
 			if (!hook_sig_matches(p, h, sig) ||
@@ -253,12 +253,13 @@ vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
 
 /* Why p may not add a handler to h now, or VBX_OK. Lock held. */
 static int check_registration(const vbx_plugin *p, const struct hook *h,
-			      const char *sig, int prio)
+                              const char *sig, int prio)
 {
 	if (atomic_load(&frozen)) {
 		report(p,
-		       "plugin \"%s\": hook \"%s\": registration is closed once "
-		       "the plugins are initialised; register in init",
+		       "plugin \"%s\": hook \"%s\": registration is "
+		       "closed once the plugins are initialised; register in "
+		       "init",
 		       who(p), h->key.name);
 		return VBX_ESTATE;
 	}
@@ -266,8 +267,8 @@ static int check_registration(const vbx_plugin *p, const struct hook *h,
 		return VBX_ESIGNATURE;
 	if (prio < 0 || prio > 100) {
 		report(p,
-		       "plugin \"%s\": hook \"%s\": priority %d is out of range "
-		       "0..100",
+		       "plugin \"%s\": hook \"%s\": priority %d is out of "
+		       "range 0..100",
 		       who(p), h->key.name, prio);
 		return VBX_EINVAL;
 	}
@@ -301,7 +302,7 @@ static bool reserve_handler(struct hook *h)
 }
 
 static int add_handler(vbx_plugin *p, struct hook *h, vbx_fn fn, void *ud,
-		       int prio)
+                       int prio)
 {
 	if (!reserve_handler(h)) {
 		report(p, "plugin \"%s\": hook \"%s\": out of memory", who(p),
@@ -309,16 +310,16 @@ static int add_handler(vbx_plugin *p, struct hook *h, vbx_fn fn, void *ud,
 		return VBX_ENOMEM;
 	}
 	h->handlers[h->count++] = (struct handler){
-		.entry = {.fn = fn, .ud = ud},
-		.owner = p,
-		.prio = prio,
-		.seq = next_seq++,
+	        .entry = {.fn = fn, .ud = ud},
+	        .owner = p,
+	        .prio = prio,
+	        .seq = next_seq++,
 	};
 	return VBX_OK;
 }
 
 int vbx__hook_register(vbx_plugin *p, vbx_hook *vh, const char *sig, vbx_fn fn,
-		       void *ud, int prio)
+                       void *ud, int prio)
 {
 	int rc;
 
@@ -380,8 +381,8 @@ bool vbx__registry_frozen(void)
 /* ---- events ---- */
 
 static struct event *event_new(const vbx_plugin *p, const char *name,
-			       const char *type, size_t size,
-			       vbx_event_json_fn *to_json)
+                               const char *type, size_t size,
+                               vbx_event_json_fn *to_json)
 {
 	struct event *ev = calloc(1, sizeof(*ev));
 	if (!ev)
@@ -411,7 +412,7 @@ static void event_free(struct event *ev)
 }
 
 static bool event_matches(const vbx_plugin *p, const struct event *ev,
-			  const char *type, size_t size)
+                          const char *type, size_t size)
 {
 	if (strcmp(ev->type, type) == 0 && ev->size == size)
 		return true;
@@ -425,8 +426,8 @@ static bool event_matches(const vbx_plugin *p, const struct event *ev,
 }
 
 static struct event *event_find_or_add(vbx_plugin *p, const char *name,
-				       const char *type, size_t size,
-				       vbx_event_json_fn *to_json)
+                                       const char *type, size_t size,
+                                       vbx_event_json_fn *to_json)
 {
 	struct named *n = table_find(&events, name);
 	if (!n) {
@@ -446,7 +447,7 @@ static struct event *event_find_or_add(vbx_plugin *p, const char *name,
 }
 
 vbx_event *vbx__event_get(vbx_plugin *p, const char *name, const char *sig,
-			  size_t payload_size, vbx_event_json_fn *to_json)
+                          size_t payload_size, vbx_event_json_fn *to_json)
 {
 	struct event *ev = NULL;
 
@@ -465,7 +466,7 @@ vbx_event *vbx__event_get(vbx_plugin *p, const char *name, const char *sig,
 }
 
 static int check_subscription(const vbx_plugin *p, const struct event *ev,
-			      const char *type)
+                              const char *type)
 {
 	if (atomic_load(&frozen)) {
 		report(p,
@@ -493,7 +494,7 @@ static bool reserve_subscriber(struct event *ev)
 }
 
 int vbx__event_subscribe(vbx_plugin *p, vbx_event *vev, const char *sig,
-			 vbx_fn fn, void *ud)
+                         vbx_fn fn, void *ud)
 {
 	int rc;
 
@@ -514,7 +515,7 @@ int vbx__event_subscribe(vbx_plugin *p, vbx_event *vev, const char *sig,
 		}
 		if (rc == VBX_OK)
 			ev->subs[ev->count++] = (struct subscriber){
-				.fn = fn, .ud = ud, .owner = p};
+			        .fn = fn, .ud = ud, .owner = p};
 	}
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -571,9 +572,9 @@ static bool add_plugin_hooks(cJSON *arr, const vbx_plugin *p)
 			if (!o || !cJSON_AddItemToArray(arr, o) ||
 			    !cJSON_AddStringToObject(o, "name", n->name) ||
 			    !cJSON_AddStringToObject(o, "policy",
-						     policy_names[h->policy]) ||
+			                             policy_names[h->policy]) ||
 			    !cJSON_AddNumberToObject(o, "priority",
-						     h->handlers[i].prio))
+			                             h->handlers[i].prio))
 				return false;
 		}
 	}

@@ -22,8 +22,8 @@ typedef struct subscriber {
 
 typedef struct pending_event {
 	char *json;
-	char type[32];
-	char id[64];
+	char type[VBX_EVENT_RESOURCE_LEN];
+	char id[VBX_EVENT_RESOURCE_LEN];
 } pending_event;
 
 static pthread_mutex_t subs_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -107,6 +107,12 @@ struct vbx_principal;
 struct vbx_ws_ops;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
+/*
+ * Render an event payload as one JSON object into buf (len bytes) and name
+ * the resource it concerns in resource_type and resource_id, each a buffer
+ * of VBX_EVENT_RESOURCE_LEN bytes. Returns VBX_OK, or an error to skip it.
+ */
+#define VBX_EVENT_RESOURCE_LEN 64
 typedef int vbx_event_json_fn(const void *payload, char *buf, size_t len,
 			      char *resource_type, char *resource_id);
 
