@@ -1,0 +1,101 @@
+#!/bin/bash
+# Install the Debian 12 packages that vibeboxd needs, as root.
+#
+#   scripts/install-deps.sh [--update] [GROUP...]
+#
+# GROUPs: build (compile), test (make check), bench (bench/http),
+# deb (build the Debian package), all. Default: build test.
+#
+# Idempotent: only missing packages are installed, and apt-get update runs
+# only when something is missing (or with --update). Services that a
+# package would start on installation (nginx on port 80, say) are not
+# started: the project's scripts start their own instances.
+set -euo pipefail
+
+build_pkgs=(build-essential autoconf automake libtool pkg-config
+	libconfig-dev libcjson-dev libwebsockets-dev libcmocka-dev libssl-dev
+	libcurl4-openssl-dev)
+test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
+	jq)
+bench_pkgs=(wrk nginx-light nodejs curl)
+deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
+
+usage() {
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	exit "${1:-0}"
+}
+
+missing() {
+	local pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null |
+			grep -q '^ii' || echo "$pkg"
+	done
+}
+
+# apt-get install with service starts refused (policy-rc.d exit 101) when
+# the machine has no policy of its own.
+install_quietly() {
+	local policy=/usr/sbin/policy-rc.d created=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		created=1
+	fi
+	local rc=0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends -o Acquire::Retries=3 "$@" || rc=$?
+	if [ "$created" = 1 ]; then
+		rm -f "$policy"
+	fi
+	return "$rc"
+}
+
+main() {
+	local update=0 groups=() pkgs=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--update) update=1 ;;
+		-h | --help) usage 0 ;;
+		build | test | bench | deb) groups+=("$1") ;;
+		all) groups+=(build test bench deb) ;;
+		*) echo "unknown argument: $1" >&2 && usage 2 ;;
+		esac
+		shift
+	done
+	[ ${#groups[@]} -gt 0 ] || groups=(build test)
+	[ "$(id -u)" -eq 0 ] || {
+		echo "error: run as root (apt-get install needs it)" >&2
+		exit 1
+	}
+
+	local g
+	for g in "${groups[@]}"; do
+		case "$g" in
+		build) pkgs+=("${build_pkgs[@]}") ;;
+		test) pkgs+=("${test_pkgs[@]}") ;;
+		bench) pkgs+=("${bench_pkgs[@]}") ;;
+		deb) pkgs+=("${deb_pkgs[@]}") ;;
+		esac
+	done
+	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+
+	local need=()
+	mapfile -t need < <(missing "${pkgs[@]}")
+	if [ ${#need[@]} -eq 0 ] && [ "$update" = 0 ]; then
+		echo "install-deps: all ${#pkgs[@]} packages present (${groups[*]})"
+	else
+		DEBIAN_FRONTEND=noninteractive apt-get update -q \
+			-o Acquire::Retries=3
+		[ ${#need[@]} -eq 0 ] || install_quietly "${need[@]}"
+	fi
+
+	# Node's npm: a nodejs that bundles it (NodeSource's) conflicts with
+	# Debian's npm package, so install that only when npm is absent.
+	if [[ " ${groups[*]} " == *" bench "* ]] && ! command -v npm >/dev/null
+	then
+		install_quietly npm
+	fi
+}
+
+main "$@"
