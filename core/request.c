@@ -110,7 +110,7 @@ void vbx__request_free(vbx_request *r)
 void vbx__request_append_body(vbx_request *r, const void *data, size_t len,
 			      size_t max)
 {
-	if (r->body_too_large)
+	if (r->body_too_large || len == 0)
 		return;
 	if (r->body_len + len > max) {
 		r->body_too_large = true;
