@@ -182,6 +182,19 @@ def test_json_log_lines_and_access_log():
     expect(any(x["plugin"] == "testkit" for x in lines), "plugin's own log")
 
 
+def test_text_log_format_for_people():
+    d = Daemon(log='level = "info"; format = "text";').start()
+    d.get("/health/live", headers={"X-Request-Id": "rq-text"})
+    expect(d.stop() == 0, "exit 0")
+    text = d.logtext()
+    expect(re.search(r"^\d{4}-\d\d-\d\dT[\d:.]+Z info core \[rq-text\] "
+                     r"GET /health/live 200 15B \d+\.\d{3}ms 127\.0\.0\.1$",
+                     text, re.M), text)
+    expect(re.search(r"Z info core listening|Z info core vibeboxd", text),
+           text)
+    expect(not d.loglines(), "no JSON lines in text format")
+
+
 def test_blocking_handlers_do_not_delay_live():
     def check(d):
         results = []
