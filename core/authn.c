@@ -27,7 +27,7 @@ static const char *bearer_from_protocols(const char *list, vbx__arena *a)
 }
 
 const char *vbx__bearer(const char *authorization, const char *protocols,
-			vbx__arena *a)
+                        vbx__arena *a)
 {
 	if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
 		const char *t = authorization + 7;
@@ -47,31 +47,31 @@ static int deny(vbx_request *r, int status, const char *code, const char *msg)
 }
 
 int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
-		      vbx_principal *out, bool *has)
+                      vbx_principal *out, bool *has)
 {
 	*has = false;
 	if (!vbx__cat.authenticate || vbx__cat.authenticate->count == 0)
 		return deny(r, 503, "UNAVAILABLE",
-			    "no plugin provides authentication (capability "
-			    "\"authn\"); enable one, such as \"auth\", in the "
-			    "plugins list of vibeboxd.conf");
+		            "no plugin provides authentication (capability "
+		            "\"authn\"); enable one, such as \"auth\", in the "
+		            "plugins list of vibeboxd.conf");
 	if (!bearer)
 		return deny(r, 401, "UNAUTHORIZED",
-			    "this endpoint needs a credential: send "
-			    "\"Authorization: Bearer <token>\"");
+		            "this endpoint needs a credential: send "
+		            "\"Authorization: Bearer <token>\"");
 	memset(out, 0, sizeof(*out));
 	int rc = vbx_hook_authenticate_run(vbx__cat.authenticate, bearer,
-					   r->client, out);
+	                                   r->client, out);
 	if (rc == VBX_EUNAVAIL)
 		return deny(r, 503, "UNAVAILABLE",
-			    "authentication is unavailable: a dependency of "
-			    "the authentication plugin is down");
+		            "authentication is unavailable: a dependency of "
+		            "the authentication plugin is down");
 	if (rc != VBX_OK)
 		return deny(r, 401, "UNAUTHORIZED",
-			    "the credential is invalid, expired or revoked");
+		            "the credential is invalid, expired or revoked");
 	*has = true;
 	if ((flags & VBX_ROUTE_ADMIN) && !(out->flags & VBX_PRINCIPAL_ADMIN))
 		return deny(r, 403, "FORBIDDEN",
-			    "this endpoint is for instance admins");
+		            "this endpoint is for instance admins");
 	return 0;
 }

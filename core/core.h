@@ -25,7 +25,7 @@ typedef struct vbx__errors {
 /* Append a formatted message (one line, no trailing newline). */
 void vbx__errors_add(vbx__errors *e, const char *fmt, ...) VBX_PRINTF(2, 3);
 void vbx__errors_vadd(vbx__errors *e, const char *fmt, va_list ap)
-	VBX_PRINTF(2, 0);
+        VBX_PRINTF(2, 0);
 /* Print each message on its own line to f. */
 void vbx__errors_print(const vbx__errors *e, FILE *f);
 /* Free the messages; the list is empty and reusable afterwards. */
@@ -35,9 +35,9 @@ void vbx__errors_clear(vbx__errors *e);
 
 /* Write one log line for `who` ("core" or a plugin name). Thread-safe. */
 void vbx__log(const char *who, int level, const char *fmt, ...)
-	VBX_PRINTF(3, 4);
+        VBX_PRINTF(3, 4);
 void vbx__vlog(const char *who, int level, const char *fmt, va_list ap)
-	VBX_PRINTF(3, 0);
+        VBX_PRINTF(3, 0);
 bool vbx__log_enabled(int level);
 /* Set level (VBX_LOG_*) and format; safe while other threads log. */
 void vbx__log_configure(int level, bool json);
@@ -51,8 +51,8 @@ void vbx__log_batch(bool on);
 void vbx__log_flush(void);
 /* Write one access-log line (always JSON fields, whatever the format). */
 void vbx__log_access(const char *request_id, const char *method,
-		     const char *path, int status, size_t bytes,
-		     double duration_ms, const char *client);
+                     const char *path, int status, size_t bytes,
+                     double duration_ms, const char *client);
 
 #define vbx__error(...) vbx__log("core", VBX_LOG_ERROR, __VA_ARGS__)
 #define vbx__warn(...) vbx__log("core", VBX_LOG_WARN, __VA_ARGS__)
@@ -62,7 +62,8 @@ void vbx__log_access(const char *request_id, const char *method,
 /* ---- config.c and cfgval.c ---- */
 
 typedef struct vbx__listen {
-	char host[256]; /* numeric address or name; "0.0.0.0", "::", "127.0.0.1" */
+	char host[256]; /* numeric address or name; "0.0.0.0", "::", "127.0.0.1"
+	                 */
 	int port;
 } vbx__listen;
 
@@ -73,10 +74,10 @@ struct vbx_config {
 	const char *file;              /* the config file's path */
 	char *path;                    /* "plugins.redis-cache" */
 	int line;                      /* line of the plugin's entry */
-	vbx__errors *errs;             /* getters' errors go here, else to the log */
-	char **known;                  /* keys a getter asked for */
+	vbx__errors *errs; /* getters' errors go here, else to the log */
+	char **known;      /* keys a getter asked for */
 	size_t nknown, capknown;
-	char **strings_cache;          /* arrays handed out by cfg_strings */
+	char **strings_cache; /* arrays handed out by cfg_strings */
 	size_t nstrings;
 };
 
@@ -93,14 +94,14 @@ typedef struct vbx__conf {
 	config_t lc; /* the parsed tree; owns every string below it */
 	vbx__listen *listen;
 	size_t nlisten;
-	int workers;                /* server.workers, 1..1024, default 8 */
-	uint64_t max_body;          /* server.max_body, default 1MiB */
+	int workers;                 /* server.workers, 1..1024, default 8 */
+	uint64_t max_body;           /* server.max_body, default 1MiB */
 	int64_t shutdown_timeout_ms; /* server.shutdown_timeout, default 30s */
-	int64_t drain_delay_ms;     /* server.drain_delay, default 0s */
-	uint64_t ws_queue;          /* server.ws_queue, default 1MiB */
-	int log_level;              /* log.level */
-	bool log_json;              /* log.format == "json" (the default) */
-	bool log_access;            /* log.access, default true */
+	int64_t drain_delay_ms;      /* server.drain_delay, default 0s */
+	uint64_t ws_queue;           /* server.ws_queue, default 1MiB */
+	int log_level;               /* log.level */
+	bool log_json;               /* log.format == "json" (the default) */
+	bool log_access;             /* log.access, default true */
 	char *plugin_dir;
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
@@ -119,7 +120,7 @@ int vbx__conf_load(const char *path, vbx__conf **out, vbx__errors *errs);
 /* The same for a text already in memory (tests, fuzzing); name stands for
  * the file in messages. @include paths are taken as written. */
 int vbx__conf_load_buffer(const char *text, const char *name, vbx__conf **out,
-			  vbx__errors *errs);
+                          vbx__errors *errs);
 void vbx__conf_free(vbx__conf *c);
 /* After the plugins' init: an error for each key of each plugin block that
  * no getter asked for. Returns the number of such keys. */
@@ -137,27 +138,27 @@ int vbx__parse_size(const char *s, uint64_t *out);
 
 /* The getters behind the host table (config.h documents them). */
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
-		    const char **out);
+                    const char **out);
 int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
-		 long long max, long long dflt, long long *out);
+                 long long max, long long dflt, long long *out);
 int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out);
 int vbx__cfg_duration(const vbx_config *c, const char *key, const char *dflt,
-		      int64_t min_ms, int64_t max_ms, int64_t *out_ms);
+                      int64_t min_ms, int64_t max_ms, int64_t *out_ms);
 int vbx__cfg_size(const vbx_config *c, const char *key, const char *dflt,
-		  uint64_t min, uint64_t max, uint64_t *out);
+                  uint64_t min, uint64_t max, uint64_t *out);
 int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
-		    char **out);
+                    char **out);
 int vbx__cfg_strings(const vbx_config *c, const char *key,
-		     const char *const **out, size_t *count);
+                     const char *const **out, size_t *count);
 int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
-		   va_list ap) VBX_PRINTF(3, 0);
+                   va_list ap) VBX_PRINTF(3, 0);
 /* Record "FILE:LINE: path.key: message" about setting s of block c (s NULL:
  * the block's line) to c->errs, else to the log. Returns VBX_EINVAL. */
 int vbx__cfg_report(const vbx_config *c, const config_setting_t *s,
-		    const char *key, const char *fmt, ...) VBX_PRINTF(4, 5);
+                    const char *key, const char *fmt, ...) VBX_PRINTF(4, 5);
 /* s's value as messages show it: 8, "8", a group. In buf (size >= 16). */
 const char *vbx__cfg_describe(const config_setting_t *s, char *buf,
-			      size_t size);
+                              size_t size);
 
 /* ---- loader.c: plugins ---- */
 
@@ -170,13 +171,13 @@ enum {
 
 struct vbx_plugin {
 	struct vbx_object_head head;
-	char *name;  /* as configured; "core" for the daemon itself */
-	char *file;  /* the shared object's path; NULL for the core */
-	void *dl;    /* dlopen handle; never closed while running */
+	char *name; /* as configured; "core" for the daemon itself */
+	char *file; /* the shared object's path; NULL for the core */
+	void *dl;   /* dlopen handle; never closed while running */
 	const vbx_plugin_desc *desc;
-	int order;   /* position in the config's plugins list; core: -1 */
-	int state;   /* VBX__PLUGIN_* */
-	void *data;  /* vbx_plugin_set_data() */
+	int order;       /* position in the config's plugins list; core: -1 */
+	int state;       /* VBX__PLUGIN_* */
+	void *data;      /* vbx_plugin_set_data() */
 	vbx_config *cfg; /* current block */
 };
 
@@ -196,7 +197,7 @@ struct vbx_plugin {
  * VBX_EINVAL, after adding the reason to errs.
  */
 int vbx__plugin_open(const char *name, const char *file, void **dl,
-		     const vbx_plugin_desc **desc, vbx__errors *errs);
+                     const vbx_plugin_desc **desc, vbx__errors *errs);
 /*
  * Can the daemon use d: the magic, an ABI it knows (same major, minor not
  * newer), a struct_size holding every field it reads, a name, init and
@@ -206,7 +207,7 @@ int vbx__plugin_open(const char *name, const char *file, void **dl,
  * reason to errs.
  */
 int vbx__desc_check(const vbx_plugin_desc *d, const char *name,
-		    const char *file, vbx__errors *errs);
+                    const char *file, vbx__errors *errs);
 /* Does d list cap among the capabilities it provides? */
 bool vbx__desc_provides(const vbx_plugin_desc *d, const char *cap);
 /* Does a plugin other than the one being checked provide cap? */
@@ -218,8 +219,8 @@ typedef bool vbx__provided_fn(const char *cap, void *ud);
  * plugins count and what to do). Returns VBX_OK or VBX_EUNAVAIL.
  */
 int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
-			     vbx__provided_fn *provided, void *ud,
-			     const char *why, vbx__errors *errs);
+                             vbx__provided_fn *provided, void *ud,
+                             const char *why, vbx__errors *errs);
 /*
  * Run p's init with its block (p->cfg, may be NULL). Registration and
  * config errors recorded meanwhile land in errs too, and fail the init
@@ -271,13 +272,13 @@ void vbx__loader_set_host(const vbx_host *host);
  * recorded besides the log; NULL to log only. */
 void vbx__registry_set_errors(vbx__errors *errs);
 vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
-			int policy);
+                        int policy);
 int vbx__hook_register(vbx_plugin *p, vbx_hook *h, const char *sig, vbx_fn fn,
-		       void *ud, int prio);
+                       void *ud, int prio);
 vbx_event *vbx__event_get(vbx_plugin *p, const char *name, const char *sig,
-			  size_t payload_size, vbx_event_json_fn *to_json);
+                          size_t payload_size, vbx_event_json_fn *to_json);
 int vbx__event_subscribe(vbx_plugin *p, vbx_event *ev, const char *sig,
-			 vbx_fn fn, void *ud);
+                         vbx_fn fn, void *ud);
 /* Sort handlers, publish the tables, close registration. */
 void vbx__registry_freeze(void);
 bool vbx__registry_frozen(void);
@@ -309,7 +310,7 @@ typedef struct vbx__event_stats {
 /* Called on the dispatcher thread for every user-facing event after its
  * subscribers, with the JSON text and the resource it concerns. */
 typedef void vbx__event_json_sink(const char *json, const char *resource_type,
-				  const char *resource_id);
+                                  const char *resource_id);
 void vbx__events_set_json_sink(vbx__event_json_sink *sink);
 
 /* Start the dispatcher with a queue of `cap` events. */

@@ -25,8 +25,8 @@
 
 static struct {
 	const char *path;
-	vbx__conf *conf;   /* the current config */
-	vbx__conf **old;   /* earlier generations, alive until exit */
+	vbx__conf *conf; /* the current config */
+	vbx__conf **old; /* earlier generations, alive until exit */
 	size_t nold;
 	vbx__server *server;
 	pthread_t signal_thread;
@@ -43,7 +43,7 @@ const char *vbx__state_dir(void)
 /* ---- the core's own catalog entries and routes ---- */
 
 static int env_status_json(const void *payload, char *buf, size_t len,
-			   char *type, char *id)
+                           char *type, char *id)
 {
 	const vbx_env_status_event *e = payload;
 	cJSON *o = cJSON_CreateObject();
@@ -68,10 +68,9 @@ void vbx__catalog_init(vbx_plugin *core)
 	vbx__cat.authorize = vbx_hook_authorize_get(core);
 	vbx__cat.health_check = vbx_hook_health_check_get(core);
 	vbx__cat.config_reload = vbx_event_config_reload_get(core);
-	vbx__cat.env_status = vbx__event_get(core, "env_status",
-					     "vbx_env_status_event",
-					     sizeof(vbx_env_status_event),
-					     env_status_json);
+	vbx__cat.env_status =
+	        vbx__event_get(core, "env_status", "vbx_env_status_event",
+	                       sizeof(vbx_env_status_event), env_status_json);
 }
 
 static void core_init(void)
@@ -106,11 +105,11 @@ static void warn_restart_only(const vbx__conf *old, const vbx__conf *c)
 	bool listen = old->nlisten != c->nlisten;
 	for (size_t i = 0; !listen && i < c->nlisten; i++)
 		listen = strcmp(old->listen[i].host, c->listen[i].host) != 0 ||
-			 old->listen[i].port != c->listen[i].port;
+		         old->listen[i].port != c->listen[i].port;
 	if (listen || old->workers != c->workers)
 		vbx__warn("server.listen and server.workers changed in %s: "
-			  "restart vibeboxd to apply them",
-			  d.path);
+		          "restart vibeboxd to apply them",
+		          d.path);
 }
 
 static void reload(void)
@@ -122,7 +121,7 @@ static void reload(void)
 		log_errors(&errs);
 		vbx__errors_clear(&errs);
 		vbx__error("%s has errors; keeping the running configuration",
-			   d.path);
+		           d.path);
 		return;
 	}
 	if (!keep_conf(d.conf)) {
@@ -135,13 +134,13 @@ static void reload(void)
 	bool changed = vbx__plugins_set_changed(c);
 	if (changed)
 		vbx__warn("the list of plugins in %s changed: restart vibeboxd "
-			  "to apply it; plugins keep their current blocks",
-			  d.path);
+		          "to apply it; plugins keep their current blocks",
+		          d.path);
 	else
 		vbx__plugins_reconfigure(c);
 	__atomic_store_n(&d.conf, c, __ATOMIC_RELEASE);
 	vbx_config_reload_event ev = {.version = 1,
-				      .generation = c->generation};
+	                              .generation = c->generation};
 	if (!changed)
 		vbx_event_config_reload_publish(vbx__cat.config_reload, &ev);
 	vbx__info("configuration generation %u is active", c->generation);
@@ -153,7 +152,8 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGUSR1); /* the daemon telling the signal thread to end */
+	sigaddset(set,
+	          SIGUSR1); /* the daemon telling the signal thread to end */
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -235,8 +235,8 @@ static int check_only(const char *path)
 	vbx__errors errs = {0};
 	if (load(path, &errs) != VBX_OK) {
 		char what[1024];
-		snprintf(what, sizeof(what), "configuration file %s test failed",
-			 path);
+		snprintf(what, sizeof(what),
+		         "configuration file %s test failed", path);
 		teardown(false);
 		return fail(&errs, what);
 	}
@@ -270,11 +270,12 @@ static int serve(const char *path)
 	vbx__sd_notify("READY=1");
 	for (size_t i = 0; i < d.conf->nlisten; i++)
 		vbx__info("vibeboxd %s listening on %s:%d with %zu plugins",
-			  PACKAGE_VERSION, d.conf->listen[i].host,
-			  d.conf->listen[i].port, vbx__plugins_count());
+		          PACKAGE_VERSION, d.conf->listen[i].host,
+		          d.conf->listen[i].port, vbx__plugins_count());
 	vbx__server_run(d.server);
 	if (d.signal_thread_started) {
-		/* not pthread_cancel: a thread cancelled in sigwait trips ASan */
+		/* not pthread_cancel: a thread cancelled in sigwait trips ASan
+		 */
 		atomic_store(&d.quitting, true);
 		pthread_kill(d.signal_thread, SIGUSR1);
 		pthread_join(d.signal_thread, NULL);
@@ -290,11 +291,12 @@ static int serve(const char *path)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vibeboxd [-c FILE] [-t] [-V]\n"
-		"  -c FILE  configuration file (default %s)\n"
-		"  -t       check the configuration and the plugins, then exit\n"
-		"  -V       print the version and exit\n",
-		VBX_CONF_FILE);
+	        "usage: vibeboxd [-c FILE] [-t] [-V]\n"
+	        "  -c FILE  configuration file (default %s)\n"
+	        "  -t       check the configuration and the plugins, then "
+	        "exit\n"
+	        "  -V       print the version and exit\n",
+	        VBX_CONF_FILE);
 }
 
 int vbx__daemon_main(int argc, char **argv)
@@ -304,14 +306,22 @@ int vbx__daemon_main(int argc, char **argv)
 	int opt;
 	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
 		switch (opt) {
-		case 'c': path = optarg; break;
-		case 't': test = true; break;
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
 		case 'V':
 			printf("vibeboxd %s (plugin ABI %d.%d)\n",
 			       PACKAGE_VERSION, VBX_ABI_MAJOR, VBX_ABI_MINOR);
 			return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

@@ -10,7 +10,7 @@
 const char *vbx__state_dir(void);
 /* Add a check to a readiness report (health.c; hooks.h documents it). */
 void vbx__health_add(vbx_health *h, const char *name, int status,
-		     int64_t latency_us, const char *detail);
+                     int64_t latency_us, const char *detail);
 /* Run the daemon as `vibeboxd` would; returns the exit status. */
 int vbx__daemon_main(int argc, char **argv);
 

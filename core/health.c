@@ -26,7 +26,7 @@ void vbx__health_set_started(bool on)
 }
 
 void vbx__health_add(vbx_health *h, const char *name, int status,
-		     int64_t latency_us, const char *detail)
+                     int64_t latency_us, const char *detail)
 {
 	cJSON *c = cJSON_CreateObject();
 	if (!c)
@@ -55,7 +55,7 @@ static int startup(void *ud, vbx_request *r)
 	static const char wait[] = "{\"status\":\"starting\"}";
 	if (atomic_load(&started))
 		return vbx__respond(r, 200, "application/json", ok,
-				    sizeof(ok) - 1);
+		                    sizeof(ok) - 1);
 	return vbx__respond(r, 503, "application/json", wait, sizeof(wait) - 1);
 }
 
@@ -67,8 +67,8 @@ static void check_events(vbx_health *h)
 	vbx__events_stats(&st);
 	bool full = st.queue_cap && st.queue_len >= st.queue_cap;
 	vbx__health_add(h, "events", full ? VBX_EAGAIN : VBX_OK,
-			(vbx__now_ns() - t0) / 1000,
-			full ? "the event queue is full" : NULL);
+	                (vbx__now_ns() - t0) / 1000,
+	                full ? "the event queue is full" : NULL);
 }
 
 static int ready(void *ud, vbx_request *r)
@@ -97,9 +97,9 @@ void vbx__health_register(vbx_plugin *core, vbx__server **server)
 {
 	the_server = server;
 	vbx__route_add(core, "GET", "/health/live",
-		       VBX_ROUTE_PUBLIC | VBX__ROUTE_INLINE, live, NULL);
+	               VBX_ROUTE_PUBLIC | VBX__ROUTE_INLINE, live, NULL);
 	vbx__route_add(core, "GET", "/health/startup",
-		       VBX_ROUTE_PUBLIC | VBX__ROUTE_INLINE, startup, NULL);
+	               VBX_ROUTE_PUBLIC | VBX__ROUTE_INLINE, startup, NULL);
 	vbx__route_add(core, "GET", "/health/ready", VBX_ROUTE_PUBLIC, ready,
-		       NULL);
+	               NULL);
 }

@@ -10,7 +10,7 @@
 #include "server.h"
 
 static void host_log(const vbx_plugin *p, int level, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	vbx__vlog(p->name, level, fmt, ap);
 }
@@ -47,11 +47,11 @@ static const char *host_state_dir(const vbx_plugin *p)
 }
 
 static int host_timer_add(vbx_plugin *p, int64_t interval_ms, vbx_task_fn *fn,
-			  void *ud)
+                          void *ud)
 {
 	if (vbx__registry_frozen()) {
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "timers can be added during init only");
+		         "timers can be added during init only");
 		return VBX_ESTATE;
 	}
 	return vbx__timer_add(interval_ms, fn, ud);
@@ -63,86 +63,101 @@ static int host_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
 }
 
 const vbx_host vbx__host = {
-	.struct_size = sizeof(vbx_host),
-	.abi_major = VBX_ABI_MAJOR,
-	.abi_minor = VBX_ABI_MINOR,
-	.log = host_log,
-	.log_enabled = host_log_enabled,
-	.plugin_name = host_plugin_name,
-	.plugin_data = host_plugin_data,
-	.plugin_set_data = host_plugin_set_data,
-	.plugin_config = host_plugin_config,
-	.state_dir = host_state_dir,
-	.strerror = vbx__strerror,
-	.cfg_string = vbx__cfg_string,
-	.cfg_int = vbx__cfg_int,
-	.cfg_bool = vbx__cfg_bool,
-	.cfg_duration = vbx__cfg_duration,
-	.cfg_size = vbx__cfg_size,
-	.cfg_secret = vbx__cfg_secret,
-	.cfg_strings = vbx__cfg_strings,
-	.cfg_error = vbx__cfg_error,
-	.hook_get = vbx__hook_get,
-	.hook_register = vbx__hook_register,
-	.event_get = vbx__event_get,
-	.event_subscribe = vbx__event_subscribe,
-	.event_publish = vbx__event_publish,
-	.route_add = vbx__route_add,
-	.ws_route_add = vbx__ws_route_add,
-	.req_method = vbx__req_method,
-	.req_path = vbx__req_path,
-	.req_id = vbx__req_id,
-	.req_param = vbx__req_param,
-	.req_query = vbx__req_query,
-	.req_header = vbx__req_header,
-	.req_client_addr = vbx__req_client_addr,
-	.req_body = vbx__req_body,
-	.req_json = vbx__req_json,
-	.req_principal = vbx__req_principal,
-	.req_alloc = vbx__req_alloc,
-	.resp_json = vbx__resp_json,
-	.resp_error = vbx__resp_error,
-	.resp_body = vbx__resp_body,
-	.resp_header = vbx__resp_header,
-	.field_error = vbx__field_error,
-	.fields_failed = vbx__req_fields_failed,
-	.resp_validation = vbx__resp_validation,
-	.json_string = vbx__req_json_string,
-	.json_int = vbx__req_json_int,
-	.json_number = vbx__req_json_number,
-	.json_bool = vbx__req_json_bool,
-	.ws_send = vbx__ws_send,
-	.ws_pause = vbx__ws_pause,
-	.ws_close = vbx__ws_close,
-	.ws_ref = vbx__ws_ref,
-	.ws_unref = vbx__ws_unref,
-	.ws_set_data = vbx__ws_set_data,
-	.ws_data = vbx__ws_data,
-	.ws_principal = vbx__ws_principal,
-	.ws_param = vbx__ws_param,
-	.ws_query = vbx__ws_query,
-	.timer_add = host_timer_add,
-	.work_submit = host_work_submit,
-	.health_add = vbx__health_add,
+        .struct_size = sizeof(vbx_host),
+        .abi_major = VBX_ABI_MAJOR,
+        .abi_minor = VBX_ABI_MINOR,
+        .log = host_log,
+        .log_enabled = host_log_enabled,
+        .plugin_name = host_plugin_name,
+        .plugin_data = host_plugin_data,
+        .plugin_set_data = host_plugin_set_data,
+        .plugin_config = host_plugin_config,
+        .state_dir = host_state_dir,
+        .strerror = vbx__strerror,
+        .cfg_string = vbx__cfg_string,
+        .cfg_int = vbx__cfg_int,
+        .cfg_bool = vbx__cfg_bool,
+        .cfg_duration = vbx__cfg_duration,
+        .cfg_size = vbx__cfg_size,
+        .cfg_secret = vbx__cfg_secret,
+        .cfg_strings = vbx__cfg_strings,
+        .cfg_error = vbx__cfg_error,
+        .hook_get = vbx__hook_get,
+        .hook_register = vbx__hook_register,
+        .event_get = vbx__event_get,
+        .event_subscribe = vbx__event_subscribe,
+        .event_publish = vbx__event_publish,
+        .route_add = vbx__route_add,
+        .ws_route_add = vbx__ws_route_add,
+        .req_method = vbx__req_method,
+        .req_path = vbx__req_path,
+        .req_id = vbx__req_id,
+        .req_param = vbx__req_param,
+        .req_query = vbx__req_query,
+        .req_header = vbx__req_header,
+        .req_client_addr = vbx__req_client_addr,
+        .req_body = vbx__req_body,
+        .req_json = vbx__req_json,
+        .req_principal = vbx__req_principal,
+        .req_alloc = vbx__req_alloc,
+        .resp_json = vbx__resp_json,
+        .resp_error = vbx__resp_error,
+        .resp_body = vbx__resp_body,
+        .resp_header = vbx__resp_header,
+        .field_error = vbx__field_error,
+        .fields_failed = vbx__req_fields_failed,
+        .resp_validation = vbx__resp_validation,
+        .json_string = vbx__req_json_string,
+        .json_int = vbx__req_json_int,
+        .json_number = vbx__req_json_number,
+        .json_bool = vbx__req_json_bool,
+        .ws_send = vbx__ws_send,
+        .ws_pause = vbx__ws_pause,
+        .ws_close = vbx__ws_close,
+        .ws_ref = vbx__ws_ref,
+        .ws_unref = vbx__ws_unref,
+        .ws_set_data = vbx__ws_set_data,
+        .ws_data = vbx__ws_data,
+        .ws_principal = vbx__ws_principal,
+        .ws_param = vbx__ws_param,
+        .ws_query = vbx__ws_query,
+        .timer_add = host_timer_add,
+        .work_submit = host_work_submit,
+        .health_add = vbx__health_add,
 };
 
 const char *vbx__strerror(int rc)
 {
 	switch (rc) {
-	case VBX_OK: return "success";
-	case VBX_DECLINED: return "declined";
-	case VBX_ERR: return "failed (see the log)";
-	case VBX_EINVAL: return "invalid argument or configuration";
-	case VBX_ENOMEM: return "out of memory";
-	case VBX_ENOTFOUND: return "not found";
-	case VBX_EEXIST: return "already exists";
-	case VBX_EDENIED: return "not allowed";
-	case VBX_EUNAUTH: return "not authenticated";
-	case VBX_EUNAVAIL: return "unavailable";
-	case VBX_EAGAIN: return "busy, try again";
-	case VBX_ESTATE: return "wrong state for this operation";
-	case VBX_ETIMEDOUT: return "timed out";
-	case VBX_ESIGNATURE: return "hook or event signature mismatch";
-	default: return "unknown error";
+	case VBX_OK:
+		return "success";
+	case VBX_DECLINED:
+		return "declined";
+	case VBX_ERR:
+		return "failed (see the log)";
+	case VBX_EINVAL:
+		return "invalid argument or configuration";
+	case VBX_ENOMEM:
+		return "out of memory";
+	case VBX_ENOTFOUND:
+		return "not found";
+	case VBX_EEXIST:
+		return "already exists";
+	case VBX_EDENIED:
+		return "not allowed";
+	case VBX_EUNAUTH:
+		return "not authenticated";
+	case VBX_EUNAVAIL:
+		return "unavailable";
+	case VBX_EAGAIN:
+		return "busy, try again";
+	case VBX_ESTATE:
+		return "wrong state for this operation";
+	case VBX_ETIMEDOUT:
+		return "timed out";
+	case VBX_ESIGNATURE:
+		return "hook or event signature mismatch";
+	default:
+		return "unknown error";
 	}
 }

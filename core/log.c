@@ -108,13 +108,13 @@ static void put_time(line *l)
 		struct tm tm;
 		gmtime_r(&ts.tv_sec, &tm);
 		cached_len = strftime(cached, sizeof(cached),
-				      "%Y-%m-%dT%H:%M:%S.", &tm);
+		                      "%Y-%m-%dT%H:%M:%S.", &tm);
 		cached_sec = ts.tv_sec;
 	}
 	put(l, cached, cached_len);
 	long ms = ts.tv_nsec / 1000000;
 	char frac[4] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
-			(char)('0' + ms % 10), 'Z'};
+	                (char)('0' + ms % 10), 'Z'};
 	put(l, frac, 4);
 }
 
@@ -213,7 +213,7 @@ static void put_ms(line *l, double ms)
 	unsigned long long us = ms > 0 ? (unsigned long long)(ms * 1000.0) : 0;
 	put_uint(l, us / 1000);
 	char frac[4] = {'.', (char)('0' + us / 100 % 10),
-			(char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+	                (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
 	put(l, frac, 4);
 }
 
@@ -244,8 +244,8 @@ void vbx__log(const char *who, int level, const char *fmt, ...)
 }
 
 void vbx__log_access(const char *request_id, const char *method,
-		     const char *path, int status, size_t bytes,
-		     double duration_ms, const char *client)
+                     const char *path, int status, size_t bytes,
+                     double duration_ms, const char *client)
 {
 	if (!vbx__log_enabled(VBX_LOG_INFO))
 		return;

@@ -37,14 +37,14 @@ void vbx__request_id_new(char *buf)
 		if (!atomic_compare_exchange_strong(&prefix, &zero, p))
 			p = zero;
 	}
-	snprintf(buf, 33, "%016llx%016llx",
-		 (unsigned long long)p, (unsigned long long)n);
+	snprintf(buf, 33, "%016llx%016llx", (unsigned long long)p,
+	         (unsigned long long)n);
 }
 
 bool vbx__request_id_ok(const char *s)
 {
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
-			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+	                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
 	return n > 0 && s[n] == '\0' && n <= VBX__REQ_ID_LEN;
 }
 
@@ -108,7 +108,7 @@ void vbx__request_free(vbx_request *r)
 }
 
 void vbx__request_append_body(vbx_request *r, const void *data, size_t len,
-			      size_t max)
+                              size_t max)
 {
 	if (r->body_too_large || len == 0)
 		return;
@@ -183,9 +183,9 @@ const char *vbx__req_header(vbx_request *r, const char *name)
 	if (n >= sizeof(lname))
 		return NULL;
 	for (size_t i = 0; i <= n; i++)
-		lname[i] = (char)((name[i] >= 'A' && name[i] <= 'Z')
-					  ? name[i] + 32
-					  : name[i]);
+		lname[i] =
+		        (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32
+		                                                  : name[i]);
 	return vbx__request_header(r, lname);
 }
 
@@ -210,7 +210,7 @@ int vbx__req_json(vbx_request *r, cJSON **out)
 		return VBX_OK;
 	}
 	if (vbx__json_parse_body(r->body, r->body_len, &r->json, err,
-				 sizeof(err)) != VBX_OK) {
+	                         sizeof(err)) != VBX_OK) {
 		vbx__respond_error(r, 400, "BAD_REQUEST", "%s", err);
 		return VBX_EINVAL;
 	}

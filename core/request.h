@@ -25,36 +25,36 @@ typedef struct vbx__header {
 struct vbx_request {
 	struct vbx_object_head head;
 	vbx__arena *arena;
-	struct lws *wsi;       /* service thread only */
+	struct lws *wsi; /* service thread only */
 	struct vbx__server *server;
 	struct vbx_request *next_done; /* the server's completion list */
-	bool dispatched;       /* routed once; lws may report a body twice */
-	bool running;          /* a worker owns it */
-	bool orphaned;         /* the connection closed while a worker ran */
-	bool counted;          /* in the server's in-flight count */
+	bool dispatched; /* routed once; lws may report a body twice */
+	bool running;    /* a worker owns it */
+	bool orphaned;   /* the connection closed while a worker ran */
+	bool counted;    /* in the server's in-flight count */
 
 	const char *method;
-	const char *path;      /* without the query string */
-	vbx__header *query;    /* decoded query arguments */
+	const char *path;   /* without the query string */
+	vbx__header *query; /* decoded query arguments */
 	size_t nquery;
 	char id[VBX__REQ_ID_LEN + 1];
 	char client[64];
 	vbx__header *headers;
 	size_t nheaders;
 	vbx__match match;
-	char *body;            /* NUL-terminated copy */
+	char *body; /* NUL-terminated copy */
 	size_t body_len, body_cap;
 	bool body_too_large;
-	cJSON *json;           /* parsed body, freed with the request */
+	cJSON *json; /* parsed body, freed with the request */
 	vbx_principal principal;
 	bool has_principal;
 	vbx__fields fields;
 	int64_t start_ns;
 
 	/* the response */
-	int status;            /* 0 until answered */
+	int status; /* 0 until answered */
 	const char *content_type;
-	char *resp;            /* malloc'd */
+	char *resp; /* malloc'd */
 	size_t resp_len, resp_sent;
 	bool headers_sent;
 	vbx__header *resp_headers;
@@ -66,15 +66,15 @@ vbx_request *vbx__request_new(struct vbx__server *srv);
 void vbx__request_free(vbx_request *r);
 /* Append body bytes; marks body_too_large past max (and keeps nothing). */
 void vbx__request_append_body(vbx_request *r, const void *data, size_t len,
-			      size_t max);
+                              size_t max);
 /* A header's value by lower-case name, or NULL. */
 const char *vbx__request_header(const vbx_request *r, const char *lname);
 /* Answer with the error envelope; message is printf-style. */
 int vbx__respond_error(vbx_request *r, int status, const char *code,
-		       const char *fmt, ...) VBX_PRINTF(4, 5);
+                       const char *fmt, ...) VBX_PRINTF(4, 5);
 /* Answer with a body (copied). */
 int vbx__respond(vbx_request *r, int status, const char *content_type,
-		 const void *body, size_t len);
+                 const void *body, size_t len);
 /* Answer with a JSON document (takes ownership). */
 int vbx__respond_json(vbx_request *r, int status, cJSON *body);
 /* Fill a fresh request id into buf (32 hex chars + NUL). */
@@ -112,23 +112,23 @@ const vbx_principal *vbx__req_principal(const vbx_request *r);
 void *vbx__req_alloc(vbx_request *r, size_t size);
 int vbx__resp_json(vbx_request *r, int status, cJSON *body);
 int vbx__resp_error(vbx_request *r, int status, const char *code,
-		    const char *fmt, va_list ap);
+                    const char *fmt, va_list ap);
 int vbx__resp_body(vbx_request *r, int status, const char *content_type,
-		   const void *body, size_t len);
+                   const void *body, size_t len);
 int vbx__resp_header(vbx_request *r, const char *name, const char *value);
 int vbx__field_error(vbx_request *r, const char *field, const char *fmt,
-		     va_list ap);
+                     va_list ap);
 int vbx__req_fields_failed(const vbx_request *r);
 int vbx__resp_validation(vbx_request *r);
 int vbx__req_json_string(vbx_request *r, const cJSON *obj, const char *key,
-			 int required, size_t min, size_t max,
-			 const char **out);
+                         int required, size_t min, size_t max,
+                         const char **out);
 int vbx__req_json_int(vbx_request *r, const cJSON *obj, const char *key,
-		      int required, long long min, long long max,
-		      long long *out);
+                      int required, long long min, long long max,
+                      long long *out);
 int vbx__req_json_number(vbx_request *r, const cJSON *obj, const char *key,
-			 int required, double min, double max, double *out);
+                         int required, double min, double max, double *out);
 int vbx__req_json_bool(vbx_request *r, const cJSON *obj, const char *key,
-		       int required, int *out);
+                       int required, int *out);
 
 #endif

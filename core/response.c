@@ -11,7 +11,7 @@
 #include "request.h"
 
 int vbx__respond(vbx_request *r, int status, const char *content_type,
-		 const void *body, size_t len)
+                 const void *body, size_t len)
 {
 	if (r->status)
 		return VBX_ESTATE;
@@ -25,9 +25,8 @@ int vbx__respond(vbx_request *r, int status, const char *content_type,
 		memcpy(copy, body, len);
 	}
 	r->status = status;
-	r->content_type = content_type
-				  ? vbx__arena_strdup(r->arena, content_type)
-				  : NULL;
+	r->content_type =
+	        content_type ? vbx__arena_strdup(r->arena, content_type) : NULL;
 	r->resp = copy;
 	r->resp_len = len;
 	return VBX_OK;
@@ -43,7 +42,7 @@ int vbx__respond_json(vbx_request *r, int status, cJSON *body)
 	cJSON_Delete(body);
 	if (body && !text)
 		return vbx__respond_error(r, 500, "INTERNAL_ERROR",
-					  "out of memory rendering a response");
+		                          "out of memory rendering a response");
 	r->status = status;
 	r->content_type = "application/json";
 	r->resp = text;
@@ -52,7 +51,7 @@ int vbx__respond_json(vbx_request *r, int status, cJSON *body)
 }
 
 static int respond_envelope(vbx_request *r, int status, const char *code,
-			    const char *message, const cJSON *fields)
+                            const char *message, const cJSON *fields)
 {
 	if (r->status)
 		return VBX_ESTATE;
@@ -68,7 +67,7 @@ static int respond_envelope(vbx_request *r, int status, const char *code,
 }
 
 int vbx__resp_error(vbx_request *r, int status, const char *code,
-		    const char *fmt, va_list ap)
+                    const char *fmt, va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -78,7 +77,7 @@ int vbx__resp_error(vbx_request *r, int status, const char *code,
 }
 
 int vbx__respond_error(vbx_request *r, int status, const char *code,
-		       const char *fmt, ...)
+                       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -93,7 +92,7 @@ int vbx__resp_json(vbx_request *r, int status, cJSON *body)
 }
 
 int vbx__resp_body(vbx_request *r, int status, const char *content_type,
-		   const void *body, size_t len)
+                   const void *body, size_t len)
 {
 	return vbx__respond(r, status, content_type, body, len);
 }
@@ -114,8 +113,8 @@ int vbx__resp_header(vbx_request *r, const char *name, const char *value)
 		return VBX_ESTATE;
 	if (!*name || !header_text_ok(name) || !header_text_ok(value))
 		return VBX_EINVAL;
-	vbx__header *v = vbx__arena_alloc(r->arena, (r->nresp_headers + 1) *
-							    sizeof(*v));
+	vbx__header *v =
+	        vbx__arena_alloc(r->arena, (r->nresp_headers + 1) * sizeof(*v));
 	if (!v)
 		return VBX_ENOMEM;
 	if (r->nresp_headers)
@@ -128,7 +127,7 @@ int vbx__resp_header(vbx_request *r, const char *name, const char *value)
 }
 
 int vbx__field_error(vbx_request *r, const char *field, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	return vbx__fields_vadd(&r->fields, field, fmt, ap);
 }
@@ -141,31 +140,31 @@ int vbx__req_fields_failed(const vbx_request *r)
 int vbx__resp_validation(vbx_request *r)
 {
 	return respond_envelope(r, 400, "VALIDATION_ERROR",
-				"the request has invalid fields; see fields",
-				r->fields.obj);
+	                        "the request has invalid fields; see fields",
+	                        r->fields.obj);
 }
 
 int vbx__req_json_string(vbx_request *r, const cJSON *obj, const char *key,
-			 int required, size_t min, size_t max, const char **out)
+                         int required, size_t min, size_t max, const char **out)
 {
 	return vbx__json_string(&r->fields, obj, key, required, min, max, out);
 }
 
 int vbx__req_json_int(vbx_request *r, const cJSON *obj, const char *key,
-		      int required, long long min, long long max,
-		      long long *out)
+                      int required, long long min, long long max,
+                      long long *out)
 {
 	return vbx__json_int(&r->fields, obj, key, required, min, max, out);
 }
 
 int vbx__req_json_number(vbx_request *r, const cJSON *obj, const char *key,
-			 int required, double min, double max, double *out)
+                         int required, double min, double max, double *out)
 {
 	return vbx__json_number(&r->fields, obj, key, required, min, max, out);
 }
 
 int vbx__req_json_bool(vbx_request *r, const cJSON *obj, const char *key,
-		       int required, int *out)
+                       int required, int *out)
 {
 	return vbx__json_bool(&r->fields, obj, key, required, out);
 }

@@ -31,7 +31,7 @@ void vbx__sd_notify(const char *state)
 		return;
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
 	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		   (struct sockaddr *)&sa, len) < 0)
+	           (struct sockaddr *)&sa, len) < 0)
 		vbx__warn("cannot notify systemd at %s: %m", path);
 	close(fd);
 }

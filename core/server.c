@@ -38,30 +38,33 @@ const vbx__router *vbx__http_routes(void)
 }
 
 int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
-		   unsigned flags, vbx_route_fn *fn, void *ud)
+                   unsigned flags, vbx_route_fn *fn, void *ud)
 {
 	if (vbx__registry_frozen()) {
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "route %s %s: routes can be added during init only",
-			 method, pattern);
+		         "route %s %s: routes can be added during init only",
+		         method, pattern);
 		return VBX_ESTATE;
 	}
 	if (!fn)
 		return VBX_EINVAL;
 	if (!http_routes && !(http_routes = vbx__router_new()))
 		return VBX_ENOMEM;
-	vbx__route r = {.method = method, .pattern = pattern, .flags = flags,
-			.fn = fn, .ud = ud, .owner = p};
+	vbx__route r = {.method = method,
+	                .pattern = pattern,
+	                .flags = flags,
+	                .fn = fn,
+	                .ud = ud,
+	                .owner = p};
 	const vbx__route *old = NULL;
 	int rc = vbx__router_add(http_routes, &r, &old);
 	if (rc == VBX_EEXIST)
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "route %s %s is already registered by plugin \"%s\"",
-			 method, pattern, old ? old->owner->name : "?");
+		         "route %s %s is already registered by plugin \"%s\"",
+		         method, pattern, old ? old->owner->name : "?");
 	else if (rc != VBX_OK)
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "route %s %s: bad method or pattern", method,
-			 pattern);
+		         "route %s %s: bad method or pattern", method, pattern);
 	return rc;
 }
 
@@ -70,32 +73,32 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 static int listen_on(const vbx__listen *l, vbx__errors *errs)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	char port[16];
 	snprintf(port, sizeof(port), "%d", l->port);
 	int rc = getaddrinfo(l->host, port, &hints, &ai);
 	if (rc) {
 		vbx__errors_add(errs, "server.listen %s:%d: %s", l->host,
-				l->port, gai_strerror(rc));
+		                l->port, gai_strerror(rc));
 		return -1;
 	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(ai->ai_family,
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				   sizeof(one));
+			           sizeof(one));
 	}
 	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 	    listen(fd, 511) < 0) {
 		vbx__errors_add(errs,
-				"server.listen %s:%d: cannot listen: %s; is "
-				"another process using the port?",
-				l->host, l->port, strerror(errno));
+		                "server.listen %s:%d: cannot listen: %s; is "
+		                "another process using the port?",
+		                l->host, l->port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -124,7 +127,7 @@ static void accept_all(vbx__server *s, int lfd)
 }
 
 static int listen_cb(struct lws *wsi, enum lws_callback_reasons reason,
-		     void *user, void *in, size_t len)
+                     void *user, void *in, size_t len)
 {
 	vbx__server *s = lws_context_user(lws_get_context(wsi));
 	if (reason == LWS_CALLBACK_RAW_RX_FILE)
@@ -136,27 +139,28 @@ static void close_listeners(vbx__server *s)
 {
 	for (size_t i = 0; i < s->nlisteners; i++)
 		if (s->listeners[i])
-			lws_set_timeout(s->listeners[i], PENDING_TIMEOUT_USER_OK,
-					LWS_TO_KILL_SYNC);
+			lws_set_timeout(s->listeners[i],
+			                PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_SYNC);
 	s->listeners_closed = true;
 	vbx__info("listeners closed; finishing %zu requests in flight",
-		  s->inflight);
+	          s->inflight);
 }
 
 /* ---- reading a request ---- */
 
 static const char *const method_names[] = {
-	[LWSHUMETH_GET] = "GET",       [LWSHUMETH_POST] = "POST",
-	[LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
-	[LWSHUMETH_PATCH] = "PATCH",   [LWSHUMETH_DELETE] = "DELETE",
-	[LWSHUMETH_CONNECT] = "CONNECT", [LWSHUMETH_HEAD] = "HEAD",
+        [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",
+        [LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
+        [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
+        [LWSHUMETH_CONNECT] = "CONNECT", [LWSHUMETH_HEAD] = "HEAD",
 };
 
-static const char *const custom_headers[] = {"x-request-id:",
-					     "x-forwarded-for:", "x-real-ip:"};
+static const char *const custom_headers[] = {
+        "x-request-id:", "x-forwarded-for:", "x-real-ip:"};
 
 static void add_header(vbx_request *r, size_t *cap, const char *name,
-		       size_t nlen, char *value)
+                       size_t nlen, char *value)
 {
 	if (r->nheaders == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
@@ -180,14 +184,15 @@ static void snapshot_headers(vbx_request *r, struct lws *wsi)
 	size_t cap = 0;
 	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
 		const char *name = (const char *)lws_token_to_string(
-			(enum lws_token_indexes)t);
+		        (enum lws_token_indexes)t);
 		int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
 		size_t nlen = name ? strlen(name) : 0;
 		if (n <= 0 || nlen < 2 || name[nlen - 1] != ':' ||
 		    t == WSI_TOKEN_HTTP_URI_ARGS)
 			continue;
 		char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
-		if (v && lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes)t) >= 0)
+		if (v &&
+		    lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes)t) >= 0)
 			add_header(r, &cap, name, nlen - 1, v);
 	}
 	for (size_t i = 0; i < sizeof(custom_headers) / sizeof(*custom_headers);
@@ -204,25 +209,26 @@ static void snapshot_headers(vbx_request *r, struct lws *wsi)
 }
 
 void vbx__query_snapshot(struct lws *wsi, vbx__arena *a, vbx__header **out,
-			size_t *n)
+                         size_t *n)
 {
 	int count = 0;
 	char buf[2048];
 	*out = NULL;
 	*n = 0;
 	while (lws_hdr_copy_fragment(wsi, buf, sizeof(buf),
-				     WSI_TOKEN_HTTP_URI_ARGS, count) >= 0)
+	                             WSI_TOKEN_HTTP_URI_ARGS, count) >= 0)
 		count++;
-	if (!count || !(*out = vbx__arena_alloc(a, (size_t)count * sizeof(**out))))
+	if (!count ||
+	    !(*out = vbx__arena_alloc(a, (size_t)count * sizeof(**out))))
 		return;
 	for (int i = 0; i < count; i++) {
 		if (lws_hdr_copy_fragment(wsi, buf, sizeof(buf),
-					  WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+		                          WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			continue;
 		char *eq = strchr(buf, '=');
 		vbx__header *q = &(*out)[(*n)++];
-		q->name = vbx__arena_strndup(a, buf,
-					     eq ? (size_t)(eq - buf) : strlen(buf));
+		q->name = vbx__arena_strndup(
+		        a, buf, eq ? (size_t)(eq - buf) : strlen(buf));
 		q->value = vbx__arena_strdup(a, eq ? eq + 1 : "");
 	}
 }
@@ -233,57 +239,57 @@ static void set_request_id(vbx_request *r, struct lws *wsi)
 	char given[VBX__REQ_ID_LEN + 2];
 	int n = lws_hdr_custom_length(wsi, "x-request-id:", 13);
 	bool have = n > 0 && n <= VBX__REQ_ID_LEN &&
-		    lws_hdr_custom_copy(wsi, given, sizeof(given),
-					"x-request-id:", 13) > 0;
+	            lws_hdr_custom_copy(wsi, given, sizeof(given),
+	                                "x-request-id:", 13) > 0;
 	vbx__request_set_id(r, have ? given : NULL);
 }
 
 /* ---- writing the answer ---- */
 
 static int add_hdr(struct lws *wsi, const char *name, const char *value,
-		   unsigned char **p, unsigned char *end)
+                   unsigned char **p, unsigned char *end)
 {
 	char lname[128];
 	snprintf(lname, sizeof(lname), "%s:", name);
 	return lws_add_http_header_by_name(wsi, (const unsigned char *)lname,
-					   (const unsigned char *)value,
-					   (int)strlen(value), p, end);
+	                                   (const unsigned char *)value,
+	                                   (int)strlen(value), p, end);
 }
 
 static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
-		       unsigned char **p, unsigned char *end)
+                       unsigned char **p, unsigned char *end)
 {
 	char len[32];
 	snprintf(len, sizeof(len), "%zu", r->resp_len);
 	if (lws_add_http_header_status(wsi, (unsigned)r->status, p, end) ||
 	    (r->content_type &&
-	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-					  (const unsigned char *)r->content_type,
-					  (int)strlen(r->content_type), p, end)) ||
+	     lws_add_http_header_by_token(
+	             wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	             (const unsigned char *)r->content_type,
+	             (int)strlen(r->content_type), p, end)) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-					 (const unsigned char *)len,
-					 (int)strlen(len), p, end) ||
+	                                 (const unsigned char *)len,
+	                                 (int)strlen(len), p, end) ||
 	    add_hdr(wsi, "x-request-id", r->id, p, end))
 		return -1;
 	for (size_t i = 0; i < r->nresp_headers; i++)
 		if (add_hdr(wsi, r->resp_headers[i].name,
-			    r->resp_headers[i].value, p, end))
+		            r->resp_headers[i].value, p, end))
 			return -1;
 	if (atomic_load(&s->draining) &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					 (const unsigned char *)"close", 5, p,
-					 end))
+	                                 (const unsigned char *)"close", 5, p,
+	                                 end))
 		return -1;
 	return lws_finalize_http_header(wsi, p, end);
 }
 
-static void finish_request(vbx__server *s, struct http_pss *pss,
-			   vbx_request *r)
+static void finish_request(vbx__server *s, struct http_pss *pss, vbx_request *r)
 {
 	double ms = (double)(vbx__now_ns() - r->start_ns) / 1e6;
 	if (s->conf->log_access)
 		vbx__log_access(r->id, r->method, r->path, r->status,
-				r->resp_len, ms, r->client);
+		                r->resp_len, ms, r->client);
 	if (r->counted)
 		s->inflight--;
 	pss->req = NULL;
@@ -301,8 +307,8 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	unsigned char *end = write_buf + sizeof(write_buf);
 	if (!r->headers_sent) {
 		if (put_headers(s, wsi, r, &p, end)) {
-			vbx__error("cannot write the headers of %s %s", r->method,
-				   r->path);
+			vbx__error("cannot write the headers of %s %s",
+			           r->method, r->path);
 			return -1;
 		}
 		r->headers_sent = true;
@@ -316,7 +322,7 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	r->resp_sent += n;
 	bool last = r->resp_sent == r->resp_len;
 	if (lws_write(wsi, start, (size_t)(p - start),
-		      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+	              last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
 		return -1;
 	if (!last) {
 		lws_callback_on_writable(wsi);
@@ -336,10 +342,11 @@ static void run_on_worker(void *ud)
 	const vbx__route *rt = r->match.route;
 	vbx__log_set_request(r->id);
 	if (!(rt->flags & VBX_ROUTE_PUBLIC)) {
-		const char *bearer = vbx__bearer(
-			vbx__request_header(r, "authorization"), NULL, r->arena);
+		const char *bearer =
+		        vbx__bearer(vbx__request_header(r, "authorization"),
+		                    NULL, r->arena);
 		if (vbx__authenticate(r, bearer, rt->flags, &r->principal,
-				      &r->has_principal))
+		                      &r->has_principal))
 			goto done;
 	}
 	int rc = rt->fn(rt->ud, r);
@@ -347,12 +354,12 @@ static void run_on_worker(void *ud)
 		int status = rc == VBX_OK ? 500 : vbx__http_status_for(rc);
 		if (rc == VBX_OK)
 			vbx__log(rt->owner->name, VBX_LOG_ERROR,
-				 "handler of %s %s returned without answering",
-				 rt->method, rt->pattern);
+			         "handler of %s %s returned without answering",
+			         rt->method, rt->pattern);
 		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
-				   r->path,
-				   rc == VBX_OK ? "the handler gave no answer"
-						: vbx__strerror(rc));
+		                   r->path,
+		                   rc == VBX_OK ? "the handler gave no answer"
+		                                : vbx__strerror(rc));
 	}
 done:
 	vbx__server_complete(r->server, r);
@@ -380,24 +387,24 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	r->dispatched = true;
 	if (r->body_too_large) {
 		vbx__respond_error(r, 413, "PAYLOAD_TOO_LARGE",
-				   "request body exceeds server.max_body (%llu "
-				   "bytes)",
-				   (unsigned long long)s->conf->max_body);
+		                   "request body exceeds server.max_body (%llu "
+		                   "bytes)",
+		                   (unsigned long long)s->conf->max_body);
 		return answer_now(s, wsi, pss);
 	}
 	int status = 404;
 	if (http_routes)
 		status = vbx__router_match(http_routes, r->method,
-					   vbx__router_path(r), r->arena,
-					   &r->match);
+		                           vbx__router_path(r), r->arena,
+		                           &r->match);
 	if (status != 200) {
 		if (status == 405)
 			vbx__resp_header(r, "allow", r->match.allow);
 		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
-				   r->path,
-				   status == 404   ? "no such route"
-				   : status == 405 ? "method not allowed"
-						   : "malformed path");
+		                   r->path,
+		                   status == 404   ? "no such route"
+		                   : status == 405 ? "method not allowed"
+		                                   : "malformed path");
 		return answer_now(s, wsi, pss);
 	}
 	const vbx__route *rt = r->match.route;
@@ -416,7 +423,7 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	if (vbx__workers_submit(run_on_worker, r) != VBX_OK) {
 		r->running = false;
 		vbx__respond_error(r, 503, "UNAVAILABLE",
-				   "the server is shutting down");
+		                   "the server is shutting down");
 		return answer_now(s, wsi, pss);
 	}
 	return 0;
@@ -441,7 +448,8 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	if (!vbx__method_has_body(r->method))
 		return dispatch(s, wsi, pss);
 	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+	    0) {
 		unsigned long long n = strtoull(cl, NULL, 10);
 		if (n > s->conf->max_body)
 			r->body_too_large = true;
@@ -478,10 +486,10 @@ static void begin_drain(vbx__server *s)
 	int64_t now = vbx__now_ns();
 	atomic_store(&s->draining, true);
 	s->drain_deadline_ns = now + s->conf->drain_delay_ms * 1000000;
-	s->stop_deadline_ns = s->drain_deadline_ns +
-			      s->conf->shutdown_timeout_ms * 1000000;
+	s->stop_deadline_ns =
+	        s->drain_deadline_ns + s->conf->shutdown_timeout_ms * 1000000;
 	vbx__info("stopping: readiness is now 503; listeners close in %lld ms",
-		  (long long)s->conf->drain_delay_ms);
+	          (long long)s->conf->drain_delay_ms);
 	shutdown_tick(&s->tick);
 }
 
@@ -497,15 +505,15 @@ static void shutdown_tick(lws_sorted_usec_list_t *sul)
 		s->finished = true;
 	} else if (now >= s->stop_deadline_ns) {
 		vbx__warn("server.shutdown_timeout passed with %zu requests "
-			  "and %zu WebSockets open; closing them",
-			  s->inflight, vbx__ws_count(s));
+		          "and %zu WebSockets open; closing them",
+		          s->inflight, vbx__ws_count(s));
 		s->finished = true;
 	}
 	if (s->finished)
 		lws_cancel_service(s->ctx);
 	else
 		lws_sul_schedule(s->ctx, 0, &s->tick, shutdown_tick,
-				 20 * LWS_US_PER_MS);
+		                 20 * LWS_US_PER_MS);
 }
 
 static void on_wakeup(vbx__server *s)
@@ -531,7 +539,7 @@ static void on_wakeup(vbx__server *s)
 }
 
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason,
-		   void *user, void *in, size_t len)
+                   void *user, void *in, size_t len)
 {
 	vbx__server *s = lws_context_user(lws_get_context(wsi));
 	struct http_pss *pss = user;
@@ -541,7 +549,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_BODY:
 		if (pss->req)
 			vbx__request_append_body(pss->req, in, len,
-						 s->conf->max_body);
+			                         s->conf->max_body);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return pss->req ? dispatch(s, wsi, pss) : -1;
@@ -573,7 +581,7 @@ static void lws_log_emit(int level, const char *line)
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	vbx__log("lws", level == LLL_ERR ? VBX_LOG_ERROR : VBX_LOG_WARN, "%s",
-		 buf);
+	         buf);
 }
 
 static int build_protocols(vbx__server *s)
@@ -583,13 +591,18 @@ static int build_protocols(vbx__server *s)
 	if (!s->protocols)
 		return VBX_ENOMEM;
 	s->protocols[0] = (struct lws_protocols){
-		"vbx-http", http_cb, sizeof(struct http_pss), 0, 0, NULL, 0};
-	s->protocols[1] = (struct lws_protocols){"vbx-listen", listen_cb, 0,
-						 0, 0, NULL, 0};
+	        "vbx-http", http_cb, sizeof(struct http_pss), 0, 0, NULL, 0};
+	s->protocols[1] = (struct lws_protocols){
+	        "vbx-listen", listen_cb, 0, 0, 0, NULL, 0};
 	for (size_t i = 0; i < nws; i++)
-		s->protocols[2 + i] = (struct lws_protocols){
-			vbx__ws_protocol_name(i), vbx__ws_callback,
-			sizeof(void *), 4096, 0, NULL, 0};
+		s->protocols[2 + i] =
+		        (struct lws_protocols){vbx__ws_protocol_name(i),
+		                               vbx__ws_callback,
+		                               sizeof(void *),
+		                               4096,
+		                               0,
+		                               NULL,
+		                               0};
 	s->nprotocols = nws + 2;
 	return VBX_OK;
 }
@@ -602,7 +615,7 @@ static int create_context(vbx__server *s)
 	info.protocols = s->protocols;
 	info.user = s;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	               LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.max_http_header_data = 8192;
 	info.pt_serv_buf_size = 32768;
 	info.count_threads = 1;
@@ -623,8 +636,8 @@ static int adopt_listeners(vbx__server *s)
 	for (size_t i = 0; i < s->nlisteners; i++) {
 		lws_sock_file_fd_type fd = {.filefd = s->listen_fds[i]};
 		s->listeners[i] = lws_adopt_descriptor_vhost(
-			s->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "vbx-listen",
-			NULL);
+		        s->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "vbx-listen",
+		        NULL);
 		if (!s->listeners[i])
 			return VBX_ERR;
 		s->listen_fds[i] = -1; /* lws owns it now */
@@ -633,7 +646,7 @@ static int adopt_listeners(vbx__server *s)
 }
 
 int vbx__server_create(const vbx__conf *conf, vbx__server **out,
-		       vbx__errors *errs)
+                       vbx__errors *errs)
 {
 	vbx__server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -650,7 +663,8 @@ int vbx__server_create(const vbx__conf *conf, vbx__server **out,
 			rc = VBX_ERR;
 	if (rc == VBX_OK && (rc = build_protocols(s)) == VBX_OK &&
 	    (rc = create_context(s)) != VBX_OK)
-		vbx__errors_add(errs, "cannot create the libwebsockets context");
+		vbx__errors_add(errs,
+		                "cannot create the libwebsockets context");
 	if (rc == VBX_OK && (rc = adopt_listeners(s)) != VBX_OK)
 		vbx__errors_add(errs, "cannot watch the listening sockets");
 	if (rc != VBX_OK) {

@@ -31,10 +31,11 @@ typedef struct vbx__server {
 	int *listen_fds;
 	size_t nlisteners;
 
-	pthread_mutex_t lock;        /* guards done, ws_pending */
-	vbx_request *done;           /* answered by workers, to be written */
-	vbx__ws_conn *ws_pending;    /* WebSockets with work for the service thread */
-	vbx__ws_conn *ws_all;        /* every open WebSocket (service thread) */
+	pthread_mutex_t lock; /* guards done, ws_pending */
+	vbx_request *done;    /* answered by workers, to be written */
+	vbx__ws_conn
+	        *ws_pending;  /* WebSockets with work for the service thread */
+	vbx__ws_conn *ws_all; /* every open WebSocket (service thread) */
 
 	atomic_bool stop_requested;
 	atomic_bool draining;
@@ -48,10 +49,10 @@ typedef struct vbx__server {
 
 /* Register a route (host table and core). During init only. */
 int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
-		   unsigned flags, vbx_route_fn *fn, void *ud);
+                   unsigned flags, vbx_route_fn *fn, void *ud);
 int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
-		      const char *subprotocol, unsigned flags,
-		      const vbx_ws_ops *ops, void *ud);
+                      const char *subprotocol, unsigned flags,
+                      const vbx_ws_ops *ops, void *ud);
 /* The HTTP routes, for listings and the OpenAPI check. */
 const vbx__router *vbx__http_routes(void);
 /* Free the route tables (at exit). */
@@ -62,7 +63,7 @@ void vbx__routes_free(void);
  * Returns VBX_OK or VBX_ERR with errs filled.
  */
 int vbx__server_create(const vbx__conf *conf, vbx__server **out,
-		       vbx__errors *errs);
+                       vbx__errors *errs);
 /* Serve until a requested stop has drained. Call on one thread only. */
 void vbx__server_run(vbx__server *s);
 /* Ask the server to stop (any thread, also from a signal thread). */
@@ -76,22 +77,22 @@ void vbx__server_complete(vbx__server *s, vbx_request *r);
 
 /* Copy the decoded query arguments of wsi into the arena. */
 void vbx__query_snapshot(struct lws *wsi, vbx__arena *a, vbx__header **out,
-			size_t *n);
+                         size_t *n);
 /* The bearer credential of a request or upgrade: "Authorization: Bearer X",
  * else a "bearer.X" entry of the subprotocol list. NULL when none. */
 const char *vbx__bearer(const char *authorization, const char *protocols,
-			vbx__arena *a);
+                        vbx__arena *a);
 /*
  * Authenticate for a route with `flags`: fills r's principal.
  * Returns 0 when the request may go on, else the HTTP status already
  * answered (401, 403, 503).
  */
 int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
-		      vbx_principal *out, bool *has);
+                      vbx_principal *out, bool *has);
 
 /* ws.c, called by server.c on the service thread */
 int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		     void *user, void *in, size_t len);
+                     void *user, void *in, size_t len);
 void vbx__ws_service_pending(vbx__server *s);
 void vbx__ws_close_all(vbx__server *s, int code, const char *reason);
 size_t vbx__ws_count(const vbx__server *s);

@@ -44,9 +44,9 @@ static struct {
 	timer *timers;
 	bool timer_started;
 } pool = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.more = PTHREAD_COND_INITIALIZER,
-	.timer_wake = PTHREAD_COND_INITIALIZER,
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .more = PTHREAD_COND_INITIALIZER,
+        .timer_wake = PTHREAD_COND_INITIALIZER,
 };
 
 static int64_t now_ms(void)
@@ -195,9 +195,11 @@ int vbx__workers_start(int n)
 		return VBX_ENOMEM;
 	pool.stopping = false;
 	for (int i = 0; i < n; i++) {
-		int rc = pthread_create(&pool.threads[i], NULL, worker_main, NULL);
+		int rc = pthread_create(&pool.threads[i], NULL, worker_main,
+		                        NULL);
 		if (rc) {
-			vbx__error("cannot start worker thread: %s", strerror(rc));
+			vbx__error("cannot start worker thread: %s",
+			           strerror(rc));
 			vbx__workers_stop();
 			return VBX_ERR;
 		}

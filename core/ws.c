@@ -104,31 +104,35 @@ static bool protocol_name_ok(const char *s)
 }
 
 int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
-		      const char *subprotocol, unsigned flags,
-		      const vbx_ws_ops *ops, void *ud)
+                      const char *subprotocol, unsigned flags,
+                      const vbx_ws_ops *ops, void *ud)
 {
 	if (vbx__registry_frozen())
 		return VBX_ESTATE;
 	if (!ops || ops->struct_size < sizeof(*ops) || !ops->open ||
 	    !ops->close || !protocol_name_ok(subprotocol)) {
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "WebSocket route %s: needs ops with open and close "
-			 "and a subprotocol name",
-			 pattern);
+		         "WebSocket route %s: needs ops with open and close "
+		         "and a subprotocol name",
+		         pattern);
 		return VBX_EINVAL;
 	}
 	if (!ws_routes && !(ws_routes = vbx__router_new()))
 		return VBX_ENOMEM;
-	vbx__route r = {.method = "GET", .pattern = pattern, .flags = flags,
-			.ud = ud, .owner = p, .ws = ops,
-			.subprotocol = subprotocol};
+	vbx__route r = {.method = "GET",
+	                .pattern = pattern,
+	                .flags = flags,
+	                .ud = ud,
+	                .owner = p,
+	                .ws = ops,
+	                .subprotocol = subprotocol};
 	const vbx__route *old = NULL;
 	int rc = vbx__router_add(ws_routes, &r, &old);
 	if (rc == VBX_EEXIST)
 		vbx__log(p->name, VBX_LOG_ERROR,
-			 "WebSocket route %s is already registered by plugin "
-			 "\"%s\"",
-			 pattern, old ? old->owner->name : "?");
+		         "WebSocket route %s is already registered by plugin "
+		         "\"%s\"",
+		         pattern, old ? old->owner->name : "?");
 	if (rc == VBX_OK)
 		rc = remember_protocol(subprotocol);
 	return rc;
@@ -220,7 +224,7 @@ void vbx__ws_close(vbx_ws *c, int code, const char *reason)
 		c->closing = true;
 		c->close_code = code;
 		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-			 reason ? reason : "");
+		         reason ? reason : "");
 	}
 	pthread_mutex_unlock(&c->lock);
 	mark_pending(c);
@@ -278,7 +282,7 @@ static int authenticate_ws(vbx__ws_conn *c)
 	if (!c->bearer)
 		return VBX_EUNAUTH;
 	int rc = vbx_hook_authenticate_run(vbx__cat.authenticate, c->bearer,
-					   c->client, &c->principal);
+	                                   c->client, &c->principal);
 	if (rc == VBX_EUNAVAIL)
 		return rc;
 	if (rc != VBX_OK)
@@ -309,7 +313,7 @@ static void open_on_worker(void *ud)
 		c->closing = true;
 		c->close_code = 4000 + status;
 		snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-			 vbx__http_code_name(status));
+		         vbx__http_code_name(status));
 	}
 	pthread_mutex_unlock(&c->lock);
 	mark_pending(c);
@@ -383,7 +387,8 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 	pthread_mutex_unlock(&c->lock);
 	if (m) {
 		int n = lws_write(wsi, m->buf + LWS_PRE, m->len,
-				  m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		                  m->binary ? LWS_WRITE_BINARY
+		                            : LWS_WRITE_TEXT);
 		free(m);
 		if (n < 0)
 			return -1;
@@ -396,15 +401,15 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 	}
 	if (closing) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason,
-				 strlen(c->close_reason));
+		                 (unsigned char *)c->close_reason,
+		                 strlen(c->close_reason));
 		return -1;
 	}
 	return 0;
 }
 
 static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
-		      size_t len)
+                      size_t len)
 {
 	size_t max = c->s->conf->max_body;
 	if (!c->opened)
@@ -431,7 +436,7 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	c->rx_len = 0;
 	if (c->route->ws->message)
 		c->route->ws->message(c->route->ud, c, c->rx, n,
-				      lws_frame_is_binary(wsi));
+		                      lws_frame_is_binary(wsi));
 	return 0;
 }
 
@@ -452,12 +457,12 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 	}
 	c->arena = a;
 	int st = ws_routes ? vbx__router_match(ws_routes, "GET", uri, a,
-					       &c->match)
-			   : 404;
+	                                       &c->match)
+	                   : 404;
 	if (st != 200 || strcmp(c->match.route->subprotocol, proto) != 0) {
 		vbx__info("WebSocket upgrade refused: no route %s with "
-			  "subprotocol %s",
-			  uri, proto);
+		          "subprotocol %s",
+		          uri, proto);
 		vbx__arena_free(a);
 		free(c);
 		return NULL;
@@ -469,7 +474,8 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 	pthread_mutex_init(&c->lock, NULL);
 	vbx__request_id_new(c->id);
 	vbx__query_snapshot(wsi, a, &c->query, &c->nquery);
-	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+	if (lws_hdr_copy(wsi, auth, sizeof(auth),
+	                 WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
 		auth[0] = '\0';
 	if (lws_hdr_copy(wsi, protos, sizeof(protos), WSI_TOKEN_PROTOCOL) <= 0)
 		protos[0] = '\0';
@@ -517,7 +523,7 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 }
 
 int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
-		     void *user, void *in, size_t len)
+                     void *user, void *in, size_t len)
 {
 	vbx__server *s = lws_context_user(lws_get_context(wsi));
 	vbx__ws_conn **slot = user, *c = slot ? *slot : NULL;
@@ -561,7 +567,7 @@ void vbx__ws_close_all(vbx__server *s, int code, const char *reason)
 			c->closing = true;
 			c->close_code = code;
 			snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-				 reason);
+			         reason);
 		}
 		pthread_mutex_unlock(&c->lock);
 		lws_callback_on_writable(c->wsi);

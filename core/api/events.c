@@ -84,10 +84,11 @@ static void fan_out(void *ud)
 	vbx_resource res = {.type = e->type, .id = e->id};
 	for (size_t i = 0; i < n; i++) {
 		const vbx_principal *who = vbx__ws_principal(v[i]);
-		if (who && vbx_hook_authorize_run(vbx__cat.authorize, who,
-						  "read", &res) == VBX_OK &&
+		if (who &&
+		    vbx_hook_authorize_run(vbx__cat.authorize, who, "read",
+		                           &res) == VBX_OK &&
 		    vbx__ws_send(v[i], e->json, strlen(e->json), 0) ==
-			    VBX_EAGAIN)
+		            VBX_EAGAIN)
 			vbx__ws_close(v[i], 1013, "too slow; reconnect");
 		vbx__ws_unref(v[i]);
 	}
@@ -117,14 +118,14 @@ static void on_user_event(const char *json, const char *type, const char *id)
 }
 
 static const vbx_ws_ops events_ops = {
-	.struct_size = sizeof(vbx_ws_ops),
-	.open = events_open,
-	.close = events_close,
+        .struct_size = sizeof(vbx_ws_ops),
+        .open = events_open,
+        .close = events_close,
 };
 
 void vbx__events_ws_register(vbx_plugin *core)
 {
 	vbx__ws_route_add(core, "/api/v1/events", "vibebox.events.v1", 0,
-			  &events_ops, NULL);
+	                  &events_ops, NULL);
 	vbx__events_set_json_sink(on_user_event);
 }

@@ -21,18 +21,18 @@ static cJSON *plugin_json(const vbx_plugin *p)
 		return NULL;
 	cJSON_AddStringToObject(o, "name", p->name);
 	cJSON_AddStringToObject(o, "version",
-				p->desc->version ? p->desc->version : "");
+	                        p->desc->version ? p->desc->version : "");
 	cJSON_AddStringToObject(o, "description",
-				p->desc->description ? p->desc->description
-						     : "");
+	                        p->desc->description ? p->desc->description
+	                                             : "");
 	cJSON_AddItemToObject(o, "provides", string_array(p->desc->provides));
 	cJSON_AddItemToObject(o, "requires", string_array(p->desc->requires));
 	cJSON *reg = vbx__registry_plugin_json(p);
 	if (reg) {
 		cJSON_AddItemToObject(o, "hooks",
-				      cJSON_DetachItemFromObject(reg, "hooks"));
-		cJSON_AddItemToObject(o, "events",
-				      cJSON_DetachItemFromObject(reg, "events"));
+		                      cJSON_DetachItemFromObject(reg, "hooks"));
+		cJSON_AddItemToObject(
+		        o, "events", cJSON_DetachItemFromObject(reg, "events"));
 		cJSON_Delete(reg);
 	}
 	return o;
@@ -55,5 +55,5 @@ static int list_plugins(void *ud, vbx_request *r)
 void vbx__api_register(vbx_plugin *core)
 {
 	vbx__route_add(core, "GET", "/api/v1/plugins", VBX_ROUTE_ADMIN,
-		       list_plugins, NULL);
+	               list_plugins, NULL);
 }

@@ -18,20 +18,22 @@ extern "C" {
 
 /* Result codes. Zero is success; everything else is negative. */
 enum {
-	VBX_OK = 0,           /* success */
-	VBX_DECLINED = -1,    /* a hook handler has no opinion; ask the next */
-	VBX_ERR = -2,         /* unspecified failure; the callee logged why */
-	VBX_EINVAL = -3,      /* bad argument or bad configuration */
-	VBX_ENOMEM = -4,      /* out of memory */
-	VBX_ENOTFOUND = -5,   /* no such object */
-	VBX_EEXIST = -6,      /* object exists already (HTTP 409) */
-	VBX_EDENIED = -7,     /* not allowed (HTTP 403) */
-	VBX_EUNAUTH = -8,     /* no valid credentials (HTTP 401) */
-	VBX_EUNAVAIL = -9,    /* a capability or dependency is missing (HTTP 503) */
-	VBX_EAGAIN = -10,     /* try again later: queue full, window closed */
-	VBX_ESTATE = -11,     /* wrong state for this operation */
-	VBX_ETIMEDOUT = -12,  /* an operation ran out of time */
-	VBX_ESIGNATURE = -13, /* hook or event signature differs from the registry's */
+	VBX_OK = 0,         /* success */
+	VBX_DECLINED = -1,  /* a hook handler has no opinion; ask the next */
+	VBX_ERR = -2,       /* unspecified failure; the callee logged why */
+	VBX_EINVAL = -3,    /* bad argument or bad configuration */
+	VBX_ENOMEM = -4,    /* out of memory */
+	VBX_ENOTFOUND = -5, /* no such object */
+	VBX_EEXIST = -6,    /* object exists already (HTTP 409) */
+	VBX_EDENIED = -7,   /* not allowed (HTTP 403) */
+	VBX_EUNAUTH = -8,   /* no valid credentials (HTTP 401) */
+	VBX_EUNAVAIL =
+	        -9,       /* a capability or dependency is missing (HTTP 503) */
+	VBX_EAGAIN = -10, /* try again later: queue full, window closed */
+	VBX_ESTATE = -11, /* wrong state for this operation */
+	VBX_ETIMEDOUT = -12, /* an operation ran out of time */
+	VBX_ESIGNATURE =
+	        -13, /* hook or event signature differs from the registry's */
 };
 
 /* Opaque handles; see the header that documents each. */
@@ -57,7 +59,8 @@ struct vbx_object_head {
 };
 
 /* The host table behind any SDK object pointer. */
-#define VBX__HOST(obj) (((const struct vbx_object_head *)(const void *)(obj))->host)
+#define VBX__HOST(obj)                                                         \
+	(((const struct vbx_object_head *)(const void *)(obj))->host)
 
 #if defined(__GNUC__)
 #define VBX_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -27,7 +27,7 @@ extern "C" {
  * Returns VBX_OK or VBX_EINVAL (not a string).
  */
 static inline int vbx_cfg_string(const vbx_config *c, const char *key,
-				 const char *dflt, const char **out)
+                                 const char *dflt, const char **out)
 {
 	return VBX__HOST(c)->cfg_string(c, key, dflt, out);
 }
@@ -37,15 +37,15 @@ static inline int vbx_cfg_string(const vbx_config *c, const char *key,
  * Returns VBX_OK or VBX_EINVAL (not an integer, or out of range).
  */
 static inline int vbx_cfg_int(const vbx_config *c, const char *key,
-			      long long min, long long max, long long dflt,
-			      long long *out)
+                              long long min, long long max, long long dflt,
+                              long long *out)
 {
 	return VBX__HOST(c)->cfg_int(c, key, min, max, dflt, out);
 }
 
 /* A boolean (true/false); dflt when absent. Returns VBX_OK or VBX_EINVAL. */
 static inline int vbx_cfg_bool(const vbx_config *c, const char *key, int dflt,
-			       int *out)
+                               int *out)
 {
 	return VBX__HOST(c)->cfg_bool(c, key, dflt, out);
 }
@@ -57,8 +57,8 @@ static inline int vbx_cfg_bool(const vbx_config *c, const char *key, int dflt,
  * [min_ms, max_ms]).
  */
 static inline int vbx_cfg_duration(const vbx_config *c, const char *key,
-				   const char *dflt, int64_t min_ms,
-				   int64_t max_ms, int64_t *out_ms)
+                                   const char *dflt, int64_t min_ms,
+                                   int64_t max_ms, int64_t *out_ms)
 {
 	return VBX__HOST(c)->cfg_duration(c, key, dflt, min_ms, max_ms, out_ms);
 }
@@ -68,8 +68,8 @@ static inline int vbx_cfg_duration(const vbx_config *c, const char *key,
  * ten) in bytes. Returns VBX_OK or VBX_EINVAL.
  */
 static inline int vbx_cfg_size(const vbx_config *c, const char *key,
-			       const char *dflt, uint64_t min, uint64_t max,
-			       uint64_t *out)
+                               const char *dflt, uint64_t min, uint64_t max,
+                               uint64_t *out)
 {
 	return VBX__HOST(c)->cfg_size(c, key, dflt, min, max, out);
 }
@@ -83,7 +83,7 @@ static inline int vbx_cfg_size(const vbx_config *c, const char *key,
  * cannot be read, with the reason).
  */
 static inline int vbx_cfg_secret(const vbx_config *c, const char *key,
-				 int required, char **out)
+                                 int required, char **out)
 {
 	return VBX__HOST(c)->cfg_secret(c, key, required, out);
 }
@@ -94,7 +94,7 @@ static inline int vbx_cfg_secret(const vbx_config *c, const char *key,
  * Returns VBX_OK or VBX_EINVAL (not a list of strings).
  */
 static inline int vbx_cfg_strings(const vbx_config *c, const char *key,
-				  const char *const **out, size_t *count)
+                                  const char *const **out, size_t *count)
 {
 	return VBX__HOST(c)->cfg_strings(c, key, out, count);
 }
@@ -105,9 +105,9 @@ static inline int vbx_cfg_strings(const vbx_config *c, const char *key,
  * so that `return vbx_cfg_error(...)` reads naturally.
  */
 static inline int vbx_cfg_error(const vbx_config *c, const char *key,
-				const char *fmt, ...) VBX_PRINTF(3, 4);
+                                const char *fmt, ...) VBX_PRINTF(3, 4);
 static inline int vbx_cfg_error(const vbx_config *c, const char *key,
-				const char *fmt, ...)
+                                const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -132,22 +132,22 @@ struct vbx_event {
 	static inline vbx_hook *vbx_hook_##name##_get(vbx_plugin *p)           \
 	{                                                                      \
 		return VBX__HOST(p)->hook_get(p, #name, "int" #params,         \
-					      VBX_POLICY_##policy);            \
+		                              VBX_POLICY_##policy);            \
 	}                                                                      \
 	static inline int vbx_hook_##name##_register(                          \
-		vbx_plugin *p, vbx_hook_##name##_fn *fn, void *ud, int prio)   \
+	        vbx_plugin *p, vbx_hook_##name##_fn *fn, void *ud, int prio)   \
 	{                                                                      \
 		vbx_hook *h = vbx_hook_##name##_get(p);                        \
 		if (!h)                                                        \
 			return VBX_ESIGNATURE;                                 \
 		return VBX__HOST(p)->hook_register(p, h, "int" #params,        \
-						   (vbx_fn)fn, ud, prio);      \
+		                                   (vbx_fn)fn, ud, prio);      \
 	}                                                                      \
 	static inline int vbx_hook_##name##_run(const vbx_hook *h,             \
-						VBX__STRIP params)             \
+	                                        VBX__STRIP params)             \
 	{                                                                      \
 		VBX__RUN_##policy(vbx_hook_##name##_fn, h, dflt,               \
-				  VBX__STRIP args)                             \
+		                  VBX__STRIP args)                             \
 	}
 
 /*
@@ -167,24 +167,24 @@ struct vbx_event {
  */
 #define VBX_EVENT_DECLARE(name, type, to_json)                                 \
 	_Static_assert(sizeof(type) <= VBX_EVENT_MAX_PAYLOAD,                  \
-		       "event payload " #type " is too large");               \
+	               "event payload " #type " is too large");                \
 	typedef void vbx_event_##name##_fn(void *ud, const type *ev);          \
 	static inline vbx_event *vbx_event_##name##_get(vbx_plugin *p)         \
 	{                                                                      \
 		return VBX__HOST(p)->event_get(p, #name, #type, sizeof(type),  \
-					       to_json);                       \
+		                               to_json);                       \
 	}                                                                      \
 	static inline int vbx_event_##name##_subscribe(                        \
-		vbx_plugin *p, vbx_event_##name##_fn *fn, void *ud)            \
+	        vbx_plugin *p, vbx_event_##name##_fn *fn, void *ud)            \
 	{                                                                      \
 		vbx_event *e = vbx_event_##name##_get(p);                      \
 		if (!e)                                                        \
 			return VBX_ESIGNATURE;                                 \
 		return VBX__HOST(p)->event_subscribe(p, e, #type, (vbx_fn)fn,  \
-						     ud);                      \
+		                                     ud);                      \
 	}                                                                      \
 	static inline int vbx_event_##name##_publish(vbx_event *e,             \
-						     const type *payload)      \
+	                                             const type *payload)      \
 	{                                                                      \
 		return VBX__HOST(e)->event_publish(e, payload, sizeof(type));  \
 	}

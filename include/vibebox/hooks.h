@@ -31,10 +31,12 @@ typedef struct vbx_principal {
 	unsigned scopes; /* VBX_SCOPE_* */
 } vbx_principal;
 
-/* What an action is about. The strings belong to the caller. */
+/* What an action is about: a type ("instance", "team", "project",
+ * "environment", ...) and a UUID, or NULL for a collection. The strings
+ * belong to the caller. */
 typedef struct vbx_resource {
-	const char *type; /* "instance", "team", "project", "environment", ... */
-	const char *id;   /* UUID text, or NULL for a collection */
+	const char *type;
+	const char *id;
 } vbx_resource;
 
 /*
@@ -49,9 +51,9 @@ typedef struct vbx_resource {
  * Runs on a worker; may block.
  */
 VBX_HOOK_DECLARE(authenticate, FIRST, VBX_EUNAUTH,
-		 (const char *bearer, const char *client_addr,
-		  vbx_principal *out),
-		 (bearer, client_addr, out))
+                 (const char *bearer, const char *client_addr,
+                  vbx_principal *out),
+                 (bearer, client_addr, out))
 
 /*
  * authorize(who, action, res) - FIRST, default VBX_EDENIED.
@@ -61,9 +63,9 @@ VBX_HOOK_DECLARE(authenticate, FIRST, VBX_EUNAUTH,
  * allows it. Runs on a worker; may block. Borrows all its arguments.
  */
 VBX_HOOK_DECLARE(authorize, FIRST, VBX_EDENIED,
-		 (const vbx_principal *who, const char *action,
-		  const vbx_resource *res),
-		 (who, action, res))
+                 (const vbx_principal *who, const char *action,
+                  const vbx_resource *res),
+                 (who, action, res))
 
 /*
  * health_check(report) - ALL, default VBX_OK.
@@ -71,7 +73,7 @@ VBX_HOOK_DECLARE(authorize, FIRST, VBX_EDENIED,
  * return VBX_OK. Runs on a worker for every /health/ready request; should
  * answer within a second. The report is owned by the daemon.
  */
-VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health *report), (report))
+VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health * report), (report))
 
 /*
  * Add a check to a readiness report. name: a short word ("postgres");
@@ -80,7 +82,7 @@ VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health *report), (report))
  * Any check that is not VBX_OK makes /health/ready answer 503.
  */
 static inline void vbx_health_add(vbx_health *h, const char *name, int status,
-				  int64_t latency_us, const char *detail)
+                                  int64_t latency_us, const char *detail)
 {
 	VBX__HOST(h)->health_add(h, name, status, latency_us, detail);
 }

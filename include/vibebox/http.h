@@ -41,8 +41,8 @@ extern "C" {
  * method and pattern is taken; the log names its owner), VBX_ESTATE.
  */
 static inline int vbx_route_add(vbx_plugin *p, const char *method,
-				const char *pattern, unsigned flags,
-				vbx_route_fn *fn, void *ud)
+                                const char *pattern, unsigned flags,
+                                vbx_route_fn *fn, void *ud)
 {
 	return VBX__HOST(p)->route_add(p, method, pattern, flags, fn, ud);
 }
@@ -129,9 +129,9 @@ static inline int vbx_resp_json(vbx_request *r, int status, cJSON *body)
 
 /* Answer with the error envelope. code: "NOT_FOUND", ... */
 static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
-				 const char *fmt, ...) VBX_PRINTF(4, 5);
+                                 const char *fmt, ...) VBX_PRINTF(4, 5);
 static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
-				 const char *fmt, ...)
+                                 const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -142,15 +142,15 @@ static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
 
 /* Answer with a body of any type (copied). Status 204 sends no body. */
 static inline int vbx_resp_body(vbx_request *r, int status,
-				const char *content_type, const void *body,
-				size_t len)
+                                const char *content_type, const void *body,
+                                size_t len)
 {
 	return VBX__HOST(r)->resp_body(r, status, content_type, body, len);
 }
 
 /* Add a response header before answering. Both strings are copied. */
 static inline int vbx_resp_header(vbx_request *r, const char *name,
-				  const char *value)
+                                  const char *value)
 {
 	return VBX__HOST(r)->resp_header(r, name, value);
 }
@@ -166,9 +166,9 @@ static inline int vbx_resp_header(vbx_request *r, const char *name,
  * answers 400 VALIDATION_ERROR with "fields": {"name": "message", ...}.
  */
 static inline int vbx_field_error(vbx_request *r, const char *field,
-				  const char *fmt, ...) VBX_PRINTF(3, 4);
+                                  const char *fmt, ...) VBX_PRINTF(3, 4);
 static inline int vbx_field_error(vbx_request *r, const char *field,
-				  const char *fmt, ...)
+                                  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -199,31 +199,31 @@ static inline int vbx_resp_validation(vbx_request *r)
  * error recorded).
  */
 static inline int vbx_json_string(vbx_request *r, const cJSON *obj,
-				  const char *key, int required, size_t min,
-				  size_t max, const char **out)
+                                  const char *key, int required, size_t min,
+                                  size_t max, const char **out)
 {
 	return VBX__HOST(r)->json_string(r, obj, key, required, min, max, out);
 }
 
 /* An integer member in [min, max]; same returns as vbx_json_string(). */
 static inline int vbx_json_int(vbx_request *r, const cJSON *obj,
-			       const char *key, int required, long long min,
-			       long long max, long long *out)
+                               const char *key, int required, long long min,
+                               long long max, long long *out)
 {
 	return VBX__HOST(r)->json_int(r, obj, key, required, min, max, out);
 }
 
 /* A number member in [min, max]; same returns as vbx_json_string(). */
 static inline int vbx_json_number(vbx_request *r, const cJSON *obj,
-				  const char *key, int required, double min,
-				  double max, double *out)
+                                  const char *key, int required, double min,
+                                  double max, double *out)
 {
 	return VBX__HOST(r)->json_number(r, obj, key, required, min, max, out);
 }
 
 /* A boolean member; same returns as vbx_json_string(). */
 static inline int vbx_json_bool(vbx_request *r, const cJSON *obj,
-				const char *key, int required, int *out)
+                                const char *key, int required, int *out)
 {
 	return VBX__HOST(r)->json_bool(r, obj, key, required, out);
 }
@@ -241,7 +241,7 @@ typedef struct vbx_ws_ops {
 	size_t struct_size; /* sizeof(vbx_ws_ops) */
 	int (*open)(void *ud, vbx_ws *ws);
 	void (*message)(void *ud, vbx_ws *ws, const void *data, size_t len,
-			int binary);
+	                int binary);
 	/* The send queue fell below its low-water mark after a VBX_EAGAIN. */
 	void (*drain)(void *ud, vbx_ws *ws);
 	/* The connection is gone; code is the close code. The last callback. */
@@ -255,11 +255,11 @@ typedef struct vbx_ws_ops {
  * During init only. Returns as vbx_route_add().
  */
 static inline int vbx_ws_route_add(vbx_plugin *p, const char *pattern,
-				   const char *subprotocol, unsigned flags,
-				   const vbx_ws_ops *ops, void *ud)
+                                   const char *subprotocol, unsigned flags,
+                                   const vbx_ws_ops *ops, void *ud)
 {
 	return VBX__HOST(p)->ws_route_add(p, pattern, subprotocol, flags, ops,
-					  ud);
+	                                  ud);
 }
 
 /*
@@ -268,7 +268,7 @@ static inline int vbx_ws_route_add(vbx_plugin *p, const char *pattern,
  * the drain callback); VBX_ESTATE when the connection is closing.
  */
 static inline int vbx_ws_send(vbx_ws *ws, const void *data, size_t len,
-			      int binary)
+                              int binary)
 {
 	return VBX__HOST(ws)->ws_send(ws, data, len, binary);
 }

@@ -18,7 +18,7 @@ extern "C" {
 
 /* Log at `level` (VBX_LOG_*) for plugin p. Thread-safe. */
 static inline void vbx_log(const vbx_plugin *p, int level, const char *fmt, ...)
-	VBX_PRINTF(3, 4);
+        VBX_PRINTF(3, 4);
 static inline void vbx_log(const vbx_plugin *p, int level, const char *fmt, ...)
 {
 	va_list ap;

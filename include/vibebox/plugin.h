@@ -51,7 +51,7 @@ typedef struct vbx_plugin_desc {
 	const char *name;        /* as named in config, e.g. "redis-cache" */
 	const char *version;     /* the plugin's own version, free form */
 	const char *description; /* one line for `vibeboxd -t` and /plugins */
-	/* NULL-terminated capability names, e.g. { "store", NULL }; may be NULL */
+	/* capability names, NULL-terminated: { "store", NULL }; may be NULL */
 	const char *const *provides;
 	const char *const *requires;
 
@@ -67,7 +67,7 @@ typedef struct vbx_plugin_desc {
 	int (*start)(vbx_plugin *self);
 	/* Optional. Stops what start began; called in reverse order. */
 	void (*stop)(vbx_plugin *self);
-	/* Mandatory. Frees what init allocated. Called only if init succeeded. */
+	/* Mandatory. Frees what init allocated; only after a good init. */
 	void (*fini)(vbx_plugin *self);
 
 	void *reserved[8]; /* room to grow without a major bump; keep NULL */
@@ -82,11 +82,11 @@ typedef const vbx_plugin_desc *vbx_plugin_entry_fn(void);
  */
 #define VBX_PLUGIN(...)                                                        \
 	static const vbx_plugin_desc vbx__plugin_desc = {                      \
-		.magic = VBX_PLUGIN_MAGIC,                                     \
-		.abi_major = VBX_ABI_MAJOR,                                    \
-		.abi_minor = VBX_ABI_MINOR,                                    \
-		.struct_size = sizeof(vbx_plugin_desc),                        \
-		__VA_ARGS__};                                                  \
+	        .magic = VBX_PLUGIN_MAGIC,                                     \
+	        .abi_major = VBX_ABI_MAJOR,                                    \
+	        .abi_minor = VBX_ABI_MINOR,                                    \
+	        .struct_size = sizeof(vbx_plugin_desc),                        \
+	        __VA_ARGS__};                                                  \
 	VBX_EXPORT const vbx_plugin_desc *vbx_plugin_entry(void);              \
 	VBX_EXPORT const vbx_plugin_desc *vbx_plugin_entry(void)               \
 	{                                                                      \
@@ -94,7 +94,12 @@ typedef const vbx_plugin_desc *vbx_plugin_entry_fn(void);
 	}
 
 /* Log levels, most severe first. */
-enum { VBX_LOG_ERROR = 0, VBX_LOG_WARN = 1, VBX_LOG_INFO = 2, VBX_LOG_DEBUG = 3 };
+enum {
+	VBX_LOG_ERROR = 0,
+	VBX_LOG_WARN = 1,
+	VBX_LOG_INFO = 2,
+	VBX_LOG_DEBUG = 3
+};
 
 /* Hook dispatch policies; see hook.h. */
 enum { VBX_POLICY_FIRST = 1, VBX_POLICY_ALL = 2, VBX_POLICY_PROVIDER = 3 };
@@ -114,7 +119,7 @@ typedef void vbx_task_fn(void *ud);
  */
 #define VBX_EVENT_RESOURCE_LEN 64
 typedef int vbx_event_json_fn(const void *payload, char *buf, size_t len,
-			      char *resource_type, char *resource_id);
+                              char *resource_type, char *resource_id);
 
 /*
  * The host table. Plugins reach it through VBX__HOST(obj) and should use
@@ -128,7 +133,8 @@ struct vbx_host {
 	uint16_t abi_major, abi_minor;
 
 	/* log.h */
-	void (*log)(const vbx_plugin *p, int level, const char *fmt, va_list ap);
+	void (*log)(const vbx_plugin *p, int level, const char *fmt,
+	            va_list ap);
 	int (*log_enabled)(const vbx_plugin *p, int level);
 
 	/* plugin.h */
@@ -140,39 +146,42 @@ struct vbx_host {
 	const char *(*strerror)(int rc);
 
 	/* config.h */
-	int (*cfg_string)(const vbx_config *c, const char *key, const char *dflt,
-			  const char **out);
+	int (*cfg_string)(const vbx_config *c, const char *key,
+	                  const char *dflt, const char **out);
 	int (*cfg_int)(const vbx_config *c, const char *key, long long min,
-		       long long max, long long dflt, long long *out);
-	int (*cfg_bool)(const vbx_config *c, const char *key, int dflt, int *out);
-	int (*cfg_duration)(const vbx_config *c, const char *key, const char *dflt,
-			    int64_t min_ms, int64_t max_ms, int64_t *out_ms);
+	               long long max, long long dflt, long long *out);
+	int (*cfg_bool)(const vbx_config *c, const char *key, int dflt,
+	                int *out);
+	int (*cfg_duration)(const vbx_config *c, const char *key,
+	                    const char *dflt, int64_t min_ms, int64_t max_ms,
+	                    int64_t *out_ms);
 	int (*cfg_size)(const vbx_config *c, const char *key, const char *dflt,
-			uint64_t min, uint64_t max, uint64_t *out);
+	                uint64_t min, uint64_t max, uint64_t *out);
 	int (*cfg_secret)(const vbx_config *c, const char *key, int required,
-			  char **out);
+	                  char **out);
 	int (*cfg_strings)(const vbx_config *c, const char *key,
-			   const char *const **out, size_t *count);
+	                   const char *const **out, size_t *count);
 	int (*cfg_error)(const vbx_config *c, const char *key, const char *fmt,
-			 va_list ap);
+	                 va_list ap);
 
 	/* hook.h */
 	vbx_hook *(*hook_get)(vbx_plugin *p, const char *name, const char *sig,
-			      int policy);
+	                      int policy);
 	int (*hook_register)(vbx_plugin *p, vbx_hook *h, const char *sig,
-			     vbx_fn fn, void *ud, int prio);
-	vbx_event *(*event_get)(vbx_plugin *p, const char *name, const char *sig,
-				size_t payload_size, vbx_event_json_fn *to_json);
+	                     vbx_fn fn, void *ud, int prio);
+	vbx_event *(*event_get)(vbx_plugin *p, const char *name,
+	                        const char *sig, size_t payload_size,
+	                        vbx_event_json_fn *to_json);
 	int (*event_subscribe)(vbx_plugin *p, vbx_event *ev, const char *sig,
-			       vbx_fn fn, void *ud);
+	                       vbx_fn fn, void *ud);
 	int (*event_publish)(vbx_event *ev, const void *payload, size_t size);
 
 	/* http.h */
 	int (*route_add)(vbx_plugin *p, const char *method, const char *pattern,
-			 unsigned flags, vbx_route_fn *fn, void *ud);
+	                 unsigned flags, vbx_route_fn *fn, void *ud);
 	int (*ws_route_add)(vbx_plugin *p, const char *pattern,
-			    const char *subprotocol, unsigned flags,
-			    const struct vbx_ws_ops *ops, void *ud);
+	                    const char *subprotocol, unsigned flags,
+	                    const struct vbx_ws_ops *ops, void *ud);
 	const char *(*req_method)(const vbx_request *r);
 	const char *(*req_path)(const vbx_request *r);
 	const char *(*req_id)(const vbx_request *r);
@@ -186,25 +195,25 @@ struct vbx_host {
 	void *(*req_alloc)(vbx_request *r, size_t size);
 	int (*resp_json)(vbx_request *r, int status, struct cJSON *body);
 	int (*resp_error)(vbx_request *r, int status, const char *code,
-			  const char *fmt, va_list ap);
+	                  const char *fmt, va_list ap);
 	int (*resp_body)(vbx_request *r, int status, const char *content_type,
-			 const void *body, size_t len);
+	                 const void *body, size_t len);
 	int (*resp_header)(vbx_request *r, const char *name, const char *value);
 	int (*field_error)(vbx_request *r, const char *field, const char *fmt,
-			   va_list ap);
+	                   va_list ap);
 	int (*fields_failed)(const vbx_request *r);
 	int (*resp_validation)(vbx_request *r);
 	int (*json_string)(vbx_request *r, const struct cJSON *obj,
-			   const char *key, int required, size_t min, size_t max,
-			   const char **out);
-	int (*json_int)(vbx_request *r, const struct cJSON *obj, const char *key,
-			int required, long long min, long long max,
-			long long *out);
+	                   const char *key, int required, size_t min,
+	                   size_t max, const char **out);
+	int (*json_int)(vbx_request *r, const struct cJSON *obj,
+	                const char *key, int required, long long min,
+	                long long max, long long *out);
 	int (*json_number)(vbx_request *r, const struct cJSON *obj,
-			   const char *key, int required, double min, double max,
-			   double *out);
+	                   const char *key, int required, double min,
+	                   double max, double *out);
 	int (*json_bool)(vbx_request *r, const struct cJSON *obj,
-			 const char *key, int required, int *out);
+	                 const char *key, int required, int *out);
 
 	int (*ws_send)(vbx_ws *ws, const void *data, size_t len, int binary);
 	void (*ws_pause)(vbx_ws *ws, int paused);
@@ -219,12 +228,12 @@ struct vbx_host {
 
 	/* timers and workers */
 	int (*timer_add)(vbx_plugin *p, int64_t interval_ms, vbx_task_fn *fn,
-			 void *ud);
+	                 void *ud);
 	int (*work_submit)(vbx_plugin *p, vbx_task_fn *fn, void *ud);
 
 	/* hooks.h */
 	void (*health_add)(vbx_health *h, const char *name, int status,
-			   int64_t latency_us, const char *detail);
+	                   int64_t latency_us, const char *detail);
 
 	void *reserved[16];
 };
@@ -271,7 +280,7 @@ static inline const char *vbx_strerror(const vbx_plugin *p, int rc)
  * VBX_ESTATE after init.
  */
 static inline int vbx_timer_add(vbx_plugin *p, int64_t interval_ms,
-				vbx_task_fn *fn, void *ud)
+                                vbx_task_fn *fn, void *ud)
 {
 	return VBX__HOST(p)->timer_add(p, interval_ms, fn, ud);
 }

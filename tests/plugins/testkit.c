@@ -28,16 +28,16 @@ typedef struct testkit {
 static testkit kit;
 
 static int authenticate(void *ud, const char *bearer, const char *addr,
-			vbx_principal *out)
+                        vbx_principal *out)
 {
 	static const char *const users[] = {"admin", "alice", "bob"};
 	for (size_t i = 0; i < 3; i++) {
 		if (strcmp(bearer, users[i]) != 0)
 			continue;
 		snprintf(out->user_id, sizeof(out->user_id),
-			 "00000000-0000-0000-0000-00000000000%zu", i);
+		         "00000000-0000-0000-0000-00000000000%zu", i);
 		snprintf(out->email, sizeof(out->email), "%s@example.test",
-			 users[i]);
+		         users[i]);
 		out->flags = i == 0 ? VBX_PRINCIPAL_ADMIN : 0;
 		out->scopes = VBX_SCOPE_READ | VBX_SCOPE_WRITE;
 		return VBX_OK;
@@ -46,7 +46,7 @@ static int authenticate(void *ud, const char *bearer, const char *addr,
 }
 
 static int authorize(void *ud, const vbx_principal *who, const char *action,
-		     const vbx_resource *res)
+                     const vbx_resource *res)
 {
 	if (who->flags & VBX_PRINCIPAL_ADMIN)
 		return VBX_OK;
@@ -141,7 +141,7 @@ static void flood_more(flood *f)
 	}
 	char done[64];
 	int n = snprintf(done, sizeof(done), "flood-done refused=%ld",
-			 f->refused);
+	                 f->refused);
 	vbx_ws_send(f->ws, done, (size_t)n, 0);
 }
 
@@ -152,21 +152,21 @@ static int ws_open(void *ud, vbx_ws *ws)
 		return VBX_ENOMEM;
 	f->ws = ws;
 	vbx_ws_set_data(ws, f);
-	const char *who = vbx_ws_principal(ws) ? vbx_ws_principal(ws)->email
-					       : "nobody";
+	const char *who =
+	        vbx_ws_principal(ws) ? vbx_ws_principal(ws)->email : "nobody";
 	char hello[300];
 	int n = snprintf(hello, sizeof(hello), "hello %s", who);
 	return vbx_ws_send(ws, hello, (size_t)n, 0);
 }
 
 static void ws_message(void *ud, vbx_ws *ws, const void *data, size_t len,
-		       int binary)
+                       int binary)
 {
 	flood *f = vbx_ws_data(ws);
 	if (len > 6 && memcmp(data, "flood:", 6) == 0) {
 		char num[32];
 		snprintf(num, sizeof(num), "%.*s", (int)(len - 6),
-			 (const char *)data + 6);
+		         (const char *)data + 6);
 		f->left = strtol(num, NULL, 10);
 		flood_more(f);
 		return;
@@ -194,11 +194,11 @@ static void ws_close_cb(void *ud, vbx_ws *ws, int code)
 }
 
 static const vbx_ws_ops echo_ops = {
-	.struct_size = sizeof(vbx_ws_ops),
-	.open = ws_open,
-	.message = ws_message,
-	.drain = ws_drain,
-	.close = ws_close_cb,
+        .struct_size = sizeof(vbx_ws_ops),
+        .open = ws_open,
+        .message = ws_message,
+        .drain = ws_drain,
+        .close = ws_close_cb,
 };
 
 static int health(void *ud, vbx_health *h)
@@ -206,7 +206,7 @@ static int health(void *ud, vbx_health *h)
 	struct stat st;
 	bool failing = kit.fail_file && stat(kit.fail_file, &st) == 0;
 	vbx_health_add(h, "testkit", failing ? VBX_EUNAVAIL : VBX_OK, 5,
-		       failing ? "fail file present" : NULL);
+	               failing ? "fail file present" : NULL);
 	return VBX_OK;
 }
 
@@ -217,7 +217,7 @@ static void on_reload(void *ud, const vbx_config_reload_event *ev)
 	vbx_cfg_string(c, "greeting", "hello", &greeting);
 	vbx_cfg_string(c, "fail_file", NULL, &kit.fail_file);
 	vbx_log_info(kit.self, "reloaded generation %u greeting=%s",
-		     ev->generation, greeting);
+	             ev->generation, greeting);
 }
 
 static int testkit_init(vbx_plugin *self, const vbx_config *cfg)
@@ -230,21 +230,21 @@ static int testkit_init(vbx_plugin *self, const vbx_config *cfg)
 	kit.env_status = vbx_event_env_status_get(self);
 	if (!kit.env_status ||
 	    vbx_hook_authenticate_register(self, authenticate, NULL,
-					   VBX_PRIO_MIDDLE) ||
+	                                   VBX_PRIO_MIDDLE) ||
 	    vbx_hook_authorize_register(self, authorize, NULL,
-					VBX_PRIO_MIDDLE) ||
+	                                VBX_PRIO_MIDDLE) ||
 	    vbx_hook_health_check_register(self, health, NULL,
-					   VBX_PRIO_MIDDLE) ||
+	                                   VBX_PRIO_MIDDLE) ||
 	    vbx_event_config_reload_subscribe(self, on_reload, NULL))
 		return VBX_ERR;
 	if (vbx_route_add(self, "GET", "/api/v1/test/slow", 0, slow, NULL) ||
 	    vbx_route_add(self, "POST", "/api/v1/test/echo", 0, echo, NULL) ||
 	    vbx_route_add(self, "GET", "/api/v1/test/items/{id}",
-			  VBX_ROUTE_PUBLIC, item, NULL) ||
-	    vbx_route_add(self, "POST", "/api/v1/test/publish/{id}", 0,
-			  publish, NULL) ||
+	                  VBX_ROUTE_PUBLIC, item, NULL) ||
+	    vbx_route_add(self, "POST", "/api/v1/test/publish/{id}", 0, publish,
+	                  NULL) ||
 	    vbx_ws_route_add(self, "/api/v1/test/ws", "vibebox.test.v1", 0,
-			     &echo_ops, NULL))
+	                     &echo_ops, NULL))
 		return VBX_ERR;
 	vbx_log_info(self, "ready, greeting=%s", greeting);
 	return VBX_OK;
@@ -258,6 +258,6 @@ static void testkit_fini(vbx_plugin *self)
 static const char *const testkit_provides[] = {"authn", "authz", NULL};
 
 VBX_PLUGIN(.name = "testkit", .version = "1.0.0",
-	   .description = "test routes, tokens and events for the test suite",
-	   .provides = testkit_provides, .init = testkit_init,
-	   .fini = testkit_fini)
+           .description = "test routes, tokens and events for the test suite",
+           .provides = testkit_provides, .init = testkit_init,
+           .fini = testkit_fini)
