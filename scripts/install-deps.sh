@@ -16,7 +16,7 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libconfig-dev libcjson-dev libwebsockets-dev libcmocka-dev libssl-dev
 	libcurl4-openssl-dev)
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
-	jq)
+	jq clang-format git)
 bench_pkgs=(wrk nginx-light nodejs curl)
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 

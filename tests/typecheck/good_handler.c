@@ -2,7 +2,7 @@
 #include <vibebox/vibebox.h>
 
 static int allow(void *ud, const vbx_principal *who, const char *action,
-		 const vbx_resource *res)
+                 const vbx_resource *res)
 {
 	return VBX_OK;
 }
