@@ -11,5 +11,6 @@
 #include <vibebox/hook.h>
 #include <vibebox/hooks.h>
 #include <vibebox/http.h>
+#include <vibebox/store.h>
 
 #endif

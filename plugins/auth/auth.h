@@ -1,0 +1,216 @@
+/*
+ * auth.h - what the files of the auth plugin share. Nothing here is
+ * exported: the plugin is built with hidden visibility and exports only
+ * vbx_plugin_entry.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vibebox/vibebox.h>
+#include <vibebox/store.h>
+
+typedef struct auth auth;
+
+/* ---- base64url (RFC 4648 section 5, no padding) ---- */
+
+/* Bytes needed to encode n bytes, with the NUL. */
+#define AUTH_B64_LEN(n) (((n) + 2) / 3 * 4 + 1)
+
+/* Encode len bytes into out (AUTH_B64_LEN(len) bytes). Returns the length
+ * written, without the NUL. */
+size_t auth_b64url_encode(const void *in, size_t len, char *out);
+
+/*
+ * Decode len characters of base64url (or, when std is true, standard
+ * base64 with optional '=' padding) into out (cap bytes). Returns the
+ * number of bytes, or -1 for a character outside the alphabet, a length
+ * that cannot be, non-zero trailing bits or an output too small.
+ */
+long auth_b64_decode(const char *in, size_t len, bool std, void *out,
+                     size_t cap);
+
+/* ---- passwords (Argon2id) ---- */
+
+typedef struct auth_argon2 {
+	uint32_t m_kib; /* memory in KiB */
+	uint32_t t;     /* iterations */
+	uint32_t p;     /* lanes */
+} auth_argon2;
+
+#define AUTH_HASH_MAX 256 /* an encoded Argon2id hash, with its NUL */
+#define AUTH_PASSWORD_MAX 128
+
+/* Hash a password into out (AUTH_HASH_MAX bytes) as a PHC string
+ * "$argon2id$v=19$m=...,t=...,p=...$salt$hash". VBX_OK or VBX_ERR. */
+int auth_password_hash(const auth_argon2 *a, const char *pw, char *out);
+
+/* VBX_OK when pw matches the encoded hash, VBX_EUNAUTH when it does not
+ * or the hash is malformed. Takes the hash's own time either way. */
+int auth_password_verify(const char *encoded, const char *pw);
+
+/* ---- JWT (HS256) ---- */
+
+#define AUTH_KID_MAX 33   /* a key id of 1..32 characters [A-Za-z0-9._-] */
+#define AUTH_KEY_MIN 32   /* bytes of a secret, at least (256 bits) */
+#define AUTH_KEY_MAX 256  /* bytes of a secret, at most */
+#define AUTH_KEYS_MAX 16  /* keys in a ring */
+#define AUTH_JWT_MAX 2048 /* an access token we issue, with its NUL */
+
+typedef struct auth_jwt_key {
+	char kid[AUTH_KID_MAX];
+	unsigned char secret[AUTH_KEY_MAX];
+	size_t len;
+} auth_jwt_key;
+
+/* The first key signs; every key verifies. */
+typedef struct auth_keyring {
+	auth_jwt_key keys[AUTH_KEYS_MAX];
+	size_t count;
+} auth_keyring;
+
+/*
+ * Parse the jwt_secret text: one or more lines "kid:secret", the secret
+ * in hex or base64; a single line without "kid:" gets kid "k1". Blank
+ * lines and '#' comments are skipped. On failure writes why to err and
+ * returns VBX_EINVAL. The caller wipes the ring (auth_keyring_wipe).
+ */
+int auth_keyring_parse(const char *text, auth_keyring *kr, char *err,
+                       size_t err_len);
+void auth_keyring_wipe(auth_keyring *kr);
+
+typedef struct auth_claims {
+	char sub[VBX_ID_LEN];
+	char email[256];
+	bool adm;
+	int64_t iat; /* Unix seconds */
+	int64_t exp;
+} auth_claims;
+
+/* Sign claims with the ring's first key into out (AUTH_JWT_MAX bytes).
+ * VBX_OK, VBX_EINVAL (no key), VBX_ERR. */
+int auth_jwt_sign(const auth_keyring *kr, const auth_claims *c, char *out);
+
+/*
+ * Verify a compact JWS at time now (Unix seconds) and fill *out.
+ * VBX_OK; VBX_DECLINED when the token is not a JWT or names a kid that is
+ * not ours (another authenticator may know it); VBX_EUNAUTH when it is
+ * ours but bad: another alg, a bad signature, expired, issued in the
+ * future, claims missing.
+ */
+int auth_jwt_verify(const auth_keyring *kr, const char *token, int64_t now,
+                    auth_claims *out);
+
+/* ---- random tokens, API keys and refresh tokens ---- */
+
+#define AUTH_KEY_PREFIX "vbx_"
+#define AUTH_REFRESH_PREFIX "vbr_"
+#define AUTH_TOKEN_RANDOM 32    /* bytes */
+#define AUTH_TOKEN_LEN (4 + 43) /* prefix + base64url */
+#define AUTH_SHOWN_PREFIX 12    /* kept as `prefix` */
+#define AUTH_SHA256_HEX 65
+
+/* A new token "<prefix><43 base64url characters>" into out
+ * (AUTH_TOKEN_LEN + 1 bytes). VBX_OK or VBX_ERR (no randomness). */
+int auth_token_new(const char *prefix, char *out);
+
+/* Nonzero when s has our token shape with this prefix. */
+bool auth_token_wellformed(const char *prefix, const char *s);
+
+/* The SHA-256 of s as 64 lower-case hex digits. */
+void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX]);
+
+/* Issue a refresh token of family_id ("" or NULL: a new family) into
+ * token (AUTH_TOKEN_LEN + 1 bytes). Returns the store's answer. */
+int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
+                       char *token);
+int auth_refresh_use(auth *a, const char *token, const char *client,
+                     vbx_refresh *t);
+int auth_refresh_revoke(auth *a, const char *token);
+int auth_key_create(auth *a, vbx_api_key *k, char *key);
+int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
+
+/* ---- rate limits: at most N events per fixed window of period_ms ---- */
+
+typedef struct auth_limiter auth_limiter;
+
+/* Parse "N/period" ("10/15m"). VBX_OK or VBX_EINVAL. */
+int auth_limit_parse(const char *text, long *n, int64_t *period_ms);
+
+auth_limiter *auth_limiter_new(long n, int64_t period_ms, size_t max_keys);
+void auth_limiter_free(auth_limiter *l);
+
+/* 0 when key may act now; else the seconds until it may (>= 1). */
+int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms);
+
+/* Count one event for key. */
+void auth_limiter_hit(auth_limiter *l, const char *key, int64_t now_ms);
+
+/* Check and count in one step: 0 when allowed (and counted). */
+int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms);
+
+/* ---- the plugin's state ---- */
+
+enum auth_registration {
+	AUTH_REG_FIRST_USER,
+	AUTH_REG_OPEN,
+	AUTH_REG_CLOSED,
+};
+
+/* The store hooks the plugin runs, fetched in init. */
+typedef struct auth_store {
+	vbx_hook *user_create, *user_get, *user_by_email, *user_update,
+	        *user_list;
+	vbx_hook *key_create, *key_use, *key_list, *key_revoke;
+	vbx_hook *refresh_create, *refresh_use, *refresh_revoke_family;
+	vbx_hook *member_get, *project_get;
+	vbx_hook *audit_add, *audit_list;
+} auth_store;
+
+struct auth {
+	vbx_plugin *self;
+	enum auth_registration registration;
+	size_t password_min;
+	auth_argon2 argon2;
+	auth_keyring keys;
+	int64_t access_ttl_ms;
+	int64_t refresh_ttl_ms;
+	auth_limiter *login_account; /* failed logins per email */
+	auth_limiter *login_client;  /* failed logins per client address */
+	auth_limiter *register_client;
+	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
+	auth_store st;
+};
+
+/* Now, in Unix milliseconds. */
+int64_t auth_now_ms(void);
+
+/* RFC 3339 UTC with milliseconds into out (32 bytes). */
+void auth_time_format(int64_t ms, char out[32]);
+
+/* Parse RFC 3339 ("2025-01-02T03:04:05Z", fractions and offsets allowed)
+ * into Unix ms. VBX_OK or VBX_EINVAL. */
+int auth_time_parse(const char *s, int64_t *ms);
+
+/* Nonzero when s is a UUID in text form. */
+bool auth_is_uuid(const char *s);
+
+/* Write an audit row; failures are logged, never fatal. */
+void auth_audit(auth *a, const char *actor, const char *action,
+                const char *target_type, const char *target_id,
+                const char *client, const char *detail);
+
+/* The authenticate and authorize hooks (authz.c, plugin.c). */
+int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
+                      vbx_principal *out);
+int auth_authorize(void *ud, const vbx_principal *who, const char *action,
+                   const vbx_resource *res);
+
+/* Register the HTTP routes (routes.c). */
+int auth_routes_add(auth *a);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * plugin.c - the auth plugin: its descriptor, its configuration, the
+ * authenticate hook, and small helpers the other files share (time, ids,
+ * the audit log).
+ *
+ * It provides "authn" and "authz" and requires a "store": users, keys,
+ * refresh tokens, memberships and the audit log live there, so several
+ * replicas share them. Only the rate limiters are per process.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+
+#define LIMITER_KEYS 65536 /* windows kept per limiter, at most */
+
+/* OWASP's floor for Argon2id (m=19 MiB, t=2, p=1). */
+#define OWASP_M_KIB 19456u
+
+int64_t auth_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void auth_time_format(int64_t ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* n decimal digits at *s into *v; advances *s. */
+static bool digits(const char **s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (!isdigit((unsigned char)**s))
+			return false;
+		*v = *v * 10 + (**s - '0');
+	}
+	return true;
+}
+
+static bool lit(const char **s, const char *set)
+{
+	if (!**s || !strchr(set, **s))
+		return false;
+	(*s)++;
+	return true;
+}
+
+int auth_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, frac = 0, off = 0;
+
+	if (!digits(&s, 4, &y) || !lit(&s, "-") || !digits(&s, 2, &mo) ||
+	    !lit(&s, "-") || !digits(&s, 2, &d) || !lit(&s, "Tt") ||
+	    !digits(&s, 2, &h) || !lit(&s, ":") || !digits(&s, 2, &mi) ||
+	    !lit(&s, ":") || !digits(&s, 2, &sec))
+		return VBX_EINVAL;
+	if (*s == '.') {
+		s++;
+		int scale = 100, n = 0;
+		while (isdigit((unsigned char)*s)) {
+			frac += (*s++ - '0') * scale;
+			scale /= 10;
+			n++;
+		}
+		if (n == 0)
+			return VBX_EINVAL;
+	}
+	if (*s == '+' || *s == '-') {
+		int sign = *s++ == '-' ? -1 : 1, oh, om;
+		if (!digits(&s, 2, &oh) || !lit(&s, ":") ||
+		    !digits(&s, 2, &om) || oh > 23 || om > 59)
+			return VBX_EINVAL;
+		off = sign * (oh * 60 + om);
+	} else if (!lit(&s, "Zz")) {
+		return VBX_EINVAL;
+	}
+	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60 || y < 1970)
+		return VBX_EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	if (tm.tm_mday != d) /* 31 April rolled over */
+		return VBX_EINVAL;
+	*ms = ((int64_t)t - off * 60) * 1000 + frac;
+	return VBX_OK;
+}
+
+bool auth_is_uuid(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return s[36] == '\0';
+}
+
+void auth_audit(auth *a, const char *actor, const char *action,
+                const char *target_type, const char *target_id,
+                const char *client, const char *detail)
+{
+	vbx_audit row = {0};
+
+	snprintf(row.actor_id, sizeof(row.actor_id), "%s", actor ? actor : "");
+	snprintf(row.action, sizeof(row.action), "%s", action);
+	snprintf(row.target_type, sizeof(row.target_type), "%s",
+	         target_type ? target_type : "");
+	snprintf(row.target_id, sizeof(row.target_id), "%s",
+	         target_id ? target_id : "");
+	snprintf(row.client, sizeof(row.client), "%s", client ? client : "");
+	snprintf(row.detail, sizeof(row.detail), "%s", detail ? detail : "");
+	int rc = vbx_hook_store_audit_add_run(a->st.audit_add, &row);
+	if (rc != VBX_OK)
+		vbx_log_warn(a->self, "audit row %s not written: %s", action,
+		             vbx_strerror(a->self, rc));
+}
+
+/* ---- authenticate ---- */
+
+static int jwt_principal(auth *a, const char *bearer, vbx_principal *out)
+{
+	auth_claims c;
+	vbx_user u = {0};
+
+	int rc = auth_jwt_verify(&a->keys, bearer, auth_now_ms() / 1000, &c);
+	if (rc != VBX_OK)
+		return rc;
+	/* The user is read again so that disabling one, or taking away
+	 * admin, takes effect before the token expires. */
+	rc = vbx_hook_store_user_get_run(a->st.user_get, c.sub, &u);
+	if (rc == VBX_EUNAVAIL)
+		return rc;
+	if (rc != VBX_OK || u.disabled)
+		return VBX_EUNAUTH;
+	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+	snprintf(out->email, sizeof(out->email), "%s", u.email);
+	out->flags = u.admin ? VBX_PRINCIPAL_ADMIN : 0;
+	out->scopes = VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN;
+	return VBX_OK;
+}
+
+int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
+                      vbx_principal *out)
+{
+	auth *a = ud;
+
+	if (strncmp(bearer, AUTH_KEY_PREFIX, 4) == 0)
+		return auth_key_authenticate(a, bearer, out);
+	if (strncmp(bearer, AUTH_REFRESH_PREFIX, 4) == 0)
+		return VBX_EUNAUTH; /* ours, but not an access token */
+	return jwt_principal(a, bearer, out);
+}
+
+/* ---- configuration ---- */
+
+static int read_registration(auth *a, const vbx_config *cfg)
+{
+	const char *s;
+	int rc = vbx_cfg_string(cfg, "registration", "first-user", &s);
+	if (rc != VBX_OK)
+		return rc;
+	if (strcmp(s, "first-user") == 0)
+		a->registration = AUTH_REG_FIRST_USER;
+	else if (strcmp(s, "open") == 0)
+		a->registration = AUTH_REG_OPEN;
+	else if (strcmp(s, "closed") == 0)
+		a->registration = AUTH_REG_CLOSED;
+	else
+		return vbx_cfg_error(cfg, "registration",
+		                     "expected \"first-user\", \"open\" or "
+		                     "\"closed\", got \"%s\"",
+		                     s);
+	return VBX_OK;
+}
+
+static int read_argon2(auth *a, const vbx_config *cfg)
+{
+	uint64_t mem;
+	long long t, p;
+	int rc = vbx_cfg_size(cfg, "argon2_memory", "19MiB", 64 * 1024,
+	                      (uint64_t)4 << 30, &mem);
+	rc = rc ? rc : vbx_cfg_int(cfg, "argon2_iterations", 1, 64, 2, &t);
+	rc = rc ? rc : vbx_cfg_int(cfg, "argon2_parallelism", 1, 16, 1, &p);
+	if (rc != VBX_OK)
+		return rc;
+	a->argon2.m_kib = (uint32_t)(mem / 1024);
+	a->argon2.t = (uint32_t)t;
+	a->argon2.p = (uint32_t)p;
+	if (a->argon2.m_kib < 8 * a->argon2.p)
+		return vbx_cfg_error(cfg, "argon2_memory",
+		                     "must be at least 8 KiB per lane "
+		                     "(argon2_parallelism)");
+	if (a->argon2.m_kib < OWASP_M_KIB)
+		vbx_log_warn(
+		        a->self,
+		        "argon2_memory below 19MiB is weaker than OWASP's "
+		        "recommendation for Argon2id; use it for tests only");
+	return VBX_OK;
+}
+
+static int read_keys(auth *a, const vbx_config *cfg)
+{
+	char *text = NULL, err[256];
+	int rc = vbx_cfg_secret(cfg, "jwt_secret", VBX_REQUIRED, &text);
+	if (rc != VBX_OK)
+		return rc;
+	rc = auth_keyring_parse(text, &a->keys, err, sizeof(err));
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	if (rc != VBX_OK)
+		return vbx_cfg_error(cfg, "jwt_secret", "%s", err);
+	return VBX_OK;
+}
+
+static int read_limit(const vbx_config *cfg, const char *key, const char *dflt,
+                      auth_limiter **out)
+{
+	const char *s;
+	long n;
+	int64_t period;
+	int rc = vbx_cfg_string(cfg, key, dflt, &s);
+	if (rc != VBX_OK)
+		return rc;
+	if (auth_limit_parse(s, &n, &period) != VBX_OK)
+		return vbx_cfg_error(cfg, key,
+		                     "expected \"N/period\" such as \"10/15m\" "
+		                     "(N 1..1000000, period in s, m, h or d), "
+		                     "got \"%s\"",
+		                     s);
+	*out = auth_limiter_new(n, period, LIMITER_KEYS);
+	return *out ? VBX_OK : VBX_ENOMEM;
+}
+
+static int read_config(auth *a, const vbx_config *cfg)
+{
+	long long pmin = 8;
+	int rc = read_registration(a, cfg);
+	rc = rc ? rc : vbx_cfg_int(cfg, "password_min", 8, 128, 8, &pmin);
+	rc = rc ? rc : read_argon2(a, cfg);
+	rc = rc ? rc : read_keys(a, cfg);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "access_ttl", "15m", 10000, 86400000,
+	                           &a->access_ttl_ms);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "refresh_ttl", "7d", 60000,
+	                           366LL * 86400000, &a->refresh_ttl_ms);
+	rc = rc ? rc
+	        : read_limit(cfg, "login_limit", "10/15m", &a->login_account);
+	rc = rc ? rc
+	        : read_limit(cfg, "login_limit", "10/15m", &a->login_client);
+	rc = rc ? rc
+	        : read_limit(cfg, "register_limit", "5/1h",
+	                     &a->register_client);
+	a->password_min = (size_t)pmin;
+	return rc;
+}
+
+/* ---- hooks and lifecycle ---- */
+
+static int get_store_hooks(vbx_plugin *self, auth_store *st)
+{
+	st->user_create = vbx_hook_store_user_create_get(self);
+	st->user_get = vbx_hook_store_user_get_get(self);
+	st->user_by_email = vbx_hook_store_user_by_email_get(self);
+	st->user_update = vbx_hook_store_user_update_get(self);
+	st->user_list = vbx_hook_store_user_list_get(self);
+	st->key_create = vbx_hook_store_key_create_get(self);
+	st->key_use = vbx_hook_store_key_use_get(self);
+	st->key_list = vbx_hook_store_key_list_get(self);
+	st->key_revoke = vbx_hook_store_key_revoke_get(self);
+	st->refresh_create = vbx_hook_store_refresh_create_get(self);
+	st->refresh_use = vbx_hook_store_refresh_use_get(self);
+	st->refresh_revoke_family =
+	        vbx_hook_store_refresh_revoke_family_get(self);
+	st->member_get = vbx_hook_store_member_get_get(self);
+	st->project_get = vbx_hook_store_project_get_get(self);
+	st->audit_add = vbx_hook_store_audit_add_get(self);
+	st->audit_list = vbx_hook_store_audit_list_get(self);
+
+	vbx_hook *const *h = &st->user_create;
+	for (size_t i = 0; i < sizeof(*st) / sizeof(*h); i++)
+		if (!h[i]) {
+			vbx_log_error(self,
+			              "a store hook has another signature than "
+			              "this plugin was built with: rebuild the "
+			              "store plugin against the same SDK");
+			return VBX_ESIGNATURE;
+		}
+	return VBX_OK;
+}
+
+static void auth_free(auth *a)
+{
+	if (!a)
+		return;
+	auth_limiter_free(a->login_account);
+	auth_limiter_free(a->login_client);
+	auth_limiter_free(a->register_client);
+	auth_keyring_wipe(&a->keys);
+	free(a);
+}
+
+/* A hash of a random password, verified when the email is unknown so
+ * that such a login takes as long as a wrong password. */
+static int make_dummy_hash(auth *a)
+{
+	unsigned char raw[16];
+	char pw[AUTH_B64_LEN(sizeof(raw))];
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return VBX_ERR;
+	auth_b64url_encode(raw, sizeof(raw), pw);
+	int rc = auth_password_hash(&a->argon2, pw, a->dummy_hash);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
+static int register_all(auth *a)
+{
+	int rc = get_store_hooks(a->self, &a->st);
+	rc = rc ? rc
+	        : vbx_hook_authenticate_register(a->self, auth_authenticate, a,
+	                                         VBX_PRIO_MIDDLE);
+	rc = rc ? rc
+	        : vbx_hook_authorize_register(a->self, auth_authorize, a,
+	                                      VBX_PRIO_MIDDLE);
+	return rc ? rc : auth_routes_add(a);
+}
+
+static int auth_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	auth *a = calloc(1, sizeof(*a));
+	if (!a)
+		return VBX_ENOMEM;
+	a->self = self;
+	int rc = read_config(a, cfg);
+	if (rc == VBX_OK && make_dummy_hash(a) != VBX_OK) {
+		vbx_log_error(self, "cannot hash with Argon2id (memory?)");
+		rc = VBX_ERR;
+	}
+	rc = rc ? rc : register_all(a);
+	if (rc != VBX_OK) {
+		auth_free(a);
+		return rc;
+	}
+	vbx_plugin_set_data(self, a);
+	return VBX_OK;
+}
+
+static void auth_fini(vbx_plugin *self)
+{
+	auth_free(vbx_plugin_data(self));
+	vbx_plugin_set_data(self, NULL);
+}
+
+static const char *const auth_provides[] = {"authn", "authz", NULL};
+static const char *const auth_requires[] = {"store", NULL};
+
+VBX_PLUGIN(.name = "auth", .version = "1.0.0",
+           .description = "users, passwords, JWT access tokens, refresh "
+                          "tokens, API keys and permissions",
+           .provides = auth_provides, .requires = auth_requires,
+           .init = auth_init, .fini = auth_fini);

@@ -1,0 +1,189 @@
+/*
+ * ratelimit.c - "at most N per period" in fixed windows, per key (an
+ * email, a client address), in memory.
+ *
+ * A key's window opens at its first event and lasts one period; the
+ * (N+1)th event in it is refused until the window ends, and the caller is
+ * told how long that is (Retry-After). Fixed windows let a client spend N
+ * at the end of one window and N at the start of the next; for login and
+ * registration throttling that bound (2N per period) is fine and keeps
+ * the state at one small entry per key.
+ *
+ * The table is bounded: when it is full, expired windows are swept, and
+ * if none has expired the oldest window is dropped, so that an attacker
+ * who sprays keys cannot grow memory without bound. The limits are per
+ * process: with several replicas each counts on its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+
+#define BUCKETS 1024
+
+typedef struct entry {
+	struct entry *next;
+	int64_t start_ms; /* when the window opened */
+	long count;
+	char key[];
+} entry;
+
+struct auth_limiter {
+	pthread_mutex_t lock;
+	long n;
+	int64_t period_ms;
+	size_t max_keys, keys;
+	entry *buckets[BUCKETS];
+};
+
+int auth_limit_parse(const char *text, long *n, int64_t *period_ms)
+{
+	char *end;
+	long count = strtol(text, &end, 10);
+	if (end == text || *end != '/' || count < 1 || count > 1000000)
+		return VBX_EINVAL;
+	const char *p = end + 1;
+	long long v = strtoll(p, &end, 10);
+	if (end == p)
+		v = 1; /* "5/h" reads as "5/1h" */
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {
+	        {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0 && v >= 1 &&
+		    v <= 366LL * 86400000 / units[i].ms) {
+			*n = count;
+			*period_ms = v * units[i].ms;
+			return VBX_OK;
+		}
+	return VBX_EINVAL;
+}
+
+auth_limiter *auth_limiter_new(long n, int64_t period_ms, size_t max_keys)
+{
+	auth_limiter *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	l->n = n;
+	l->period_ms = period_ms;
+	l->max_keys = max_keys ? max_keys : 1;
+	return l;
+}
+
+void auth_limiter_free(auth_limiter *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (entry *e = l->buckets[i], *next; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+/* FNV-1a */
+static size_t bucket_of(const char *key)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % BUCKETS;
+}
+
+static entry *find(auth_limiter *l, const char *key)
+{
+	for (entry *e = l->buckets[bucket_of(key)]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+/* Drop expired windows; when none expired, drop the oldest one. */
+static void sweep(auth_limiter *l, int64_t now_ms)
+{
+	entry **oldest = NULL;
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (entry **pe = &l->buckets[i]; *pe;) {
+			entry *e = *pe;
+			if (now_ms - e->start_ms >= l->period_ms) {
+				*pe = e->next;
+				free(e);
+				l->keys--;
+				continue;
+			}
+			if (!oldest || e->start_ms < (*oldest)->start_ms)
+				oldest = pe;
+			pe = &e->next;
+		}
+	if (l->keys >= l->max_keys && oldest) {
+		entry *e = *oldest;
+		*oldest = e->next;
+		free(e);
+		l->keys--;
+	}
+}
+
+static int64_t retry_after(const auth_limiter *l, const entry *e,
+                           int64_t now_ms)
+{
+	if (!e || e->count < l->n || now_ms - e->start_ms >= l->period_ms)
+		return 0;
+	int64_t left = e->start_ms + l->period_ms - now_ms;
+	return (left + 999) / 1000;
+}
+
+static void hit_locked(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	entry *e = find(l, key);
+	if (e && now_ms - e->start_ms >= l->period_ms) {
+		e->start_ms = now_ms;
+		e->count = 0;
+	}
+	if (!e) {
+		if (l->keys >= l->max_keys)
+			sweep(l, now_ms);
+		size_t len = strlen(key) + 1;
+		e = malloc(sizeof(*e) + len);
+		if (!e)
+			return; /* out of memory: count nothing */
+		memcpy(e->key, key, len);
+		e->start_ms = now_ms;
+		e->count = 0;
+		size_t b = bucket_of(key);
+		e->next = l->buckets[b];
+		l->buckets[b] = e;
+		l->keys++;
+	}
+	e->count++;
+}
+
+int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t s = retry_after(l, find(l, key), now_ms);
+	pthread_mutex_unlock(&l->lock);
+	return s;
+}
+
+void auth_limiter_hit(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	pthread_mutex_lock(&l->lock);
+	hit_locked(l, key, now_ms);
+	pthread_mutex_unlock(&l->lock);
+}
+
+int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t s = retry_after(l, find(l, key), now_ms);
+	if (s == 0)
+		hit_locked(l, key, now_ms);
+	pthread_mutex_unlock(&l->lock);
+	return s;
+}

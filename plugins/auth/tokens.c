@@ -1,0 +1,172 @@
+/*
+ * tokens.c - the plugin's opaque secrets: refresh tokens ("vbr_...") and
+ * API keys ("vbx_..."). Each is 32 random bytes from RAND_bytes in
+ * base64url behind a prefix that says what it is. The store never sees a
+ * secret, only its SHA-256 in hex: a token has 256 bits of entropy, so a
+ * fast hash is enough and lets the store look it up by an index.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+
+int auth_token_new(const char *prefix, char *out)
+{
+	unsigned char raw[AUTH_TOKEN_RANDOM];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return VBX_ERR;
+	size_t n = strlen(prefix);
+	memcpy(out, prefix, n);
+	auth_b64url_encode(raw, sizeof(raw), out + n);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return VBX_OK;
+}
+
+bool auth_token_wellformed(const char *prefix, const char *s)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(s, prefix, n) != 0 || strlen(s) != AUTH_TOKEN_LEN)
+		return false;
+	unsigned char raw[AUTH_TOKEN_RANDOM];
+	return auth_b64_decode(s + n, AUTH_TOKEN_LEN - n, false, raw,
+	                       sizeof(raw)) == AUTH_TOKEN_RANDOM;
+}
+
+void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/* ---- refresh tokens ---- */
+
+int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
+                       char *token)
+{
+	vbx_refresh t = {0};
+	char hash[AUTH_SHA256_HEX];
+
+	if (auth_token_new(AUTH_REFRESH_PREFIX, token) != VBX_OK)
+		return VBX_ERR;
+	snprintf(t.user_id, sizeof(t.user_id), "%s", user_id);
+	snprintf(t.family_id, sizeof(t.family_id), "%s",
+	         family_id ? family_id : "");
+	t.expires_at = auth_now_ms() + a->refresh_ttl_ms;
+	auth_sha256_hex(token, hash);
+	return vbx_hook_store_refresh_create_run(a->st.refresh_create, &t,
+	                                         hash);
+}
+
+/*
+ * Use a refresh token once. VBX_OK with *t filled: it was live; the
+ * caller issues the next one of the family. A token used before is a
+ * stolen copy or a replay: its whole family is revoked, the reuse is
+ * audited, and the answer is VBX_EUNAUTH like any bad token.
+ */
+int auth_refresh_use(auth *a, const char *token, const char *client,
+                     vbx_refresh *t)
+{
+	char hash[AUTH_SHA256_HEX];
+
+	memset(t, 0, sizeof(*t));
+	if (!auth_token_wellformed(AUTH_REFRESH_PREFIX, token))
+		return VBX_EUNAUTH;
+	auth_sha256_hex(token, hash);
+	int rc = vbx_hook_store_refresh_use_run(a->st.refresh_use, hash, t);
+	if (rc == VBX_EEXIST) {
+		if (t->family_id[0])
+			rc = vbx_hook_store_refresh_revoke_family_run(
+			        a->st.refresh_revoke_family, t->family_id);
+		auth_audit(a, t->user_id, "auth.refresh.reuse", "user",
+		           t->user_id, client,
+		           "a used refresh token was presented again; its "
+		           "family is revoked");
+		return rc == VBX_EUNAVAIL ? rc : VBX_EUNAUTH;
+	}
+	if (rc == VBX_ENOTFOUND)
+		return VBX_EUNAUTH;
+	if (rc != VBX_OK)
+		return rc == VBX_EUNAVAIL ? rc : VBX_ERR;
+	if (t->expires_at <= auth_now_ms())
+		return VBX_EUNAUTH;
+	return VBX_OK;
+}
+
+/* Revoke the family of a refresh token (logout). Unknown tokens are
+ * already as good as logged out: VBX_OK. */
+int auth_refresh_revoke(auth *a, const char *token)
+{
+	char hash[AUTH_SHA256_HEX];
+	vbx_refresh t = {0};
+
+	if (!auth_token_wellformed(AUTH_REFRESH_PREFIX, token))
+		return VBX_OK;
+	auth_sha256_hex(token, hash);
+	int rc = vbx_hook_store_refresh_use_run(a->st.refresh_use, hash, &t);
+	if ((rc == VBX_OK || rc == VBX_EEXIST) && t.family_id[0])
+		rc = vbx_hook_store_refresh_revoke_family_run(
+		        a->st.refresh_revoke_family, t.family_id);
+	else if (rc == VBX_ENOTFOUND)
+		rc = VBX_OK;
+	return rc;
+}
+
+/* ---- API keys ---- */
+
+/* Create k (user_id, name, scopes, expires_at set by the caller) with a
+ * new secret written to key (AUTH_TOKEN_LEN + 1 bytes). */
+int auth_key_create(auth *a, vbx_api_key *k, char *key)
+{
+	char hash[AUTH_SHA256_HEX];
+
+	if (auth_token_new(AUTH_KEY_PREFIX, key) != VBX_OK)
+		return VBX_ERR;
+	snprintf(k->prefix, sizeof(k->prefix), "%.*s", AUTH_SHOWN_PREFIX, key);
+	auth_sha256_hex(key, hash);
+	return vbx_hook_store_key_create_run(a->st.key_create, k, hash);
+}
+
+/*
+ * The principal of an API key. An admin's key acts as an admin only when
+ * it carries the admin scope, so that a read-only key of an admin cannot
+ * reach admin-only routes of other plugins that check the flag alone.
+ */
+int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
+{
+	char hash[AUTH_SHA256_HEX];
+	vbx_api_key k = {0};
+	vbx_user u = {0};
+
+	if (!auth_token_wellformed(AUTH_KEY_PREFIX, bearer))
+		return VBX_EUNAUTH;
+	auth_sha256_hex(bearer, hash);
+	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, &k);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_user_get_run(a->st.user_get, k.user_id, &u);
+	if (rc == VBX_EUNAVAIL)
+		return rc;
+	if (rc != VBX_OK || u.disabled ||
+	    (k.expires_at && k.expires_at <= auth_now_ms()))
+		return VBX_EUNAUTH;
+	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+	snprintf(out->email, sizeof(out->email), "%s", u.email);
+	out->scopes =
+	        k.scopes & (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN);
+	out->flags = VBX_PRINCIPAL_APIKEY;
+	if (u.admin && (k.scopes & VBX_SCOPE_ADMIN))
+		out->flags |= VBX_PRINCIPAL_ADMIN;
+	return VBX_OK;
+}

@@ -1,0 +1,92 @@
+/*
+ * audit.c - the store_audit_* hooks of postgres-store: an append-only log
+ * of who did what.
+ */
+#include <string.h>
+
+#include "pg.h"
+
+#define AUDIT_COLS                                                             \
+	"a.id, (extract(epoch FROM a.at) * 1000)::int8, a.actor_id, a.action," \
+	" a.target_type, a.target_id, a.client, a.detail"
+
+static const pgs_stmt stmt_add = {
+        "audit_add",
+        "INSERT INTO audit_log AS a (actor_id, action, target_type,"
+        " target_id, client, detail) VALUES ($1::uuid, $2, $3, $4, $5, $6)"
+        " RETURNING " AUDIT_COLS};
+
+/* One statement, one snapshot: the total and the page agree. */
+static const pgs_stmt stmt_list = {
+        "audit_list", "WITH t AS (SELECT count(*) AS n FROM audit_log)"
+                      " SELECT " AUDIT_COLS ", t.n FROM t LEFT JOIN LATERAL"
+                      " (SELECT * FROM audit_log ORDER BY at DESC, id DESC"
+                      "  LIMIT $1::int8 OFFSET $2::int8) a ON true"
+                      " ORDER BY a.at DESC, a.id DESC"};
+
+static void audit_from_row(const PGresult *r, int row, vbx_audit *a)
+{
+	PGS_COPY(a->id, r, row, 0);
+	a->at = pgs_ms(r, row, 1);
+	PGS_COPY(a->actor_id, r, row, 2);
+	PGS_COPY(a->action, r, row, 3);
+	PGS_COPY(a->target_type, r, row, 4);
+	PGS_COPY(a->target_id, r, row, 5);
+	PGS_COPY(a->client, r, row, 6);
+	PGS_COPY(a->detail, r, row, 7);
+}
+
+static int audit_add(void *ud, vbx_audit *a)
+{
+	PGresult *r;
+
+	if (!a->action[0])
+		return VBX_EINVAL;
+	int rc = pgs_run(ud, &stmt_add,
+	                 PGS_ARGS(pgs_nullif_empty(a->actor_id), a->action,
+	                          a->target_type, a->target_id, a->client,
+	                          a->detail),
+	                 &r);
+	if (rc == VBX_OK) {
+		PGS_COPY(a->id, r, 0, 0);
+		a->at = pgs_ms(r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int audit_list(void *ud, const vbx_page *page, vbx_audit_each_fn *each,
+                      void *ctx, int64_t *total)
+{
+	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	PGresult *r;
+
+	pgs_page_args(page, limit, offset);
+	int rc = pgs_run(ud, &stmt_list, PGS_ARGS(limit, offset), &r);
+	if (rc != VBX_OK)
+		return rc;
+	if (total)
+		*total = PQntuples(r) ? pgs_int(r, 0, 8) : 0;
+	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
+		if (PQgetisnull(r, i, 0))
+			continue; /* the page is past the end */
+		vbx_audit a;
+		memset(&a, 0, sizeof(a));
+		audit_from_row(r, i, &a);
+		if (each)
+			rc = each(ctx, &a);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pgs_audit_register(pgs *s)
+{
+	int rc = vbx_hook_store_audit_add_register(s->self, audit_add, s,
+	                                           VBX_PRIO_MIDDLE);
+
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_audit_list_register(s->self, audit_list, s,
+		                                        VBX_PRIO_MIDDLE);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * pg.h - internals shared by the files of the postgres-store plugin.
+ *
+ * The plugin state `pgs` holds the config, a pool of libpq connections and
+ * the plugin handle. A store hook is registered with the pgs as its ud and
+ * does:
+ *
+ *     pgs *s = ud;
+ *     int rc;
+ *     pgs_conn *c = pgs_acquire(s, &rc);     // NULL + VBX_EUNAVAIL: db down
+ *     if (!c)
+ *             return rc;
+ *     PGresult *r;
+ *     rc = pgs_query(c, &stmt_team_get, PGS_ARGS(id), &r);
+ *     if (rc == VBX_OK && PQntuples(r) == 0)
+ *             rc = VBX_ENOTFOUND;
+ *     else if (rc == VBX_OK)
+ *             PGS_COPY(out->name, r, 0, 0);
+ *     PQclear(r);                            // PQclear(NULL) is fine
+ *     pgs_release(s, c);
+ *     return rc;
+ *
+ * with the statement defined once, at file scope:
+ *
+ *     static const pgs_stmt stmt_team_get = {
+ *             "team_get", "SELECT name FROM teams WHERE id = $1"};
+ *
+ * Rules: parameters are always bound ($1...), never spliced into SQL; every
+ * statement name is unique in the plugin (prefix it with the file's topic);
+ * timestamps are selected as `(extract(epoch from x)*1000)::int8` and read
+ * with pgs_ms(). Everything here is thread-safe except that one pgs_conn is
+ * used by one thread between acquire and release.
+ */
+#ifndef VBX_PGS_PG_H
+#define VBX_PGS_PG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include <vibebox/config.h>
+#include <vibebox/hook.h>
+#include <vibebox/log.h>
+#include <vibebox/plugin.h>
+#include <vibebox/store.h>
+
+/* ---- plugin state ---- */
+
+typedef struct pgs pgs;
+
+typedef struct pgs_config {
+	char *conninfo; /* malloc'd; from config or the embedded cluster */
+	bool embedded;  /* conninfo came from pgs_embedded_start() */
+	int pool_size;  /* 1..256, default 8 */
+	int64_t statement_timeout_ms; /* default 5s */
+	int64_t connect_timeout_ms;   /* default 5s; also the acquire wait */
+	char *secrets_key; /* malloc'd secrets_key(_file) or NULL; wiped
+	                    * and freed at fini; crypto.c reads it */
+} pgs_config;
+
+/* One pooled connection. Only the owner between acquire and release
+ * touches it. */
+typedef struct pgs_conn {
+	struct pgs *s;         /* the owner, for logging */
+	PGconn *pg;            /* NULL until first use or after a break */
+	bool busy;             /* acquired (pool lock) */
+	bool broken;           /* drop and reopen on release/next acquire */
+	bool in_tx;            /* between pgs_begin and commit/rollback */
+	const void **prepared; /* pgs_stmt pointers prepared on this pg */
+	size_t nprepared, prepared_cap;
+	/* The last error of pgs_query on this connection, for callers that
+	 * need more than the VBX_* code (e.g. which constraint failed). */
+	char sqlstate[6];
+	char constraint[64];
+	char errmsg[256];
+} pgs_conn;
+
+typedef struct pgs_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed; /* signalled on every release */
+	pgs_conn *conns;      /* cfg.pool_size slots */
+	int size;
+	bool closing; /* stop: acquire fails with VBX_EUNAVAIL */
+} pgs_pool;
+
+struct pgs {
+	vbx_plugin *self;
+	pgs_config cfg;
+	pgs_pool pool;
+	void *crypto;   /* crypto.c's state, owned by it (NULL until set) */
+	void *embedded; /* embedded.c's state, owned by it (NULL until set) */
+};
+
+/* ---- the pool (pool.c) ---- */
+
+/* Set up pool->size empty slots; no connection is opened. VBX_OK or
+ * VBX_ENOMEM. */
+int pgs_pool_init(pgs *s);
+/* Close every connection and free the slots (all must be released). */
+void pgs_pool_fini(pgs *s);
+
+/*
+ * A connection for this thread, opened (or reopened after a break) on
+ * demand. Waits at most cfg.connect_timeout_ms for a free slot. Returns
+ * NULL and sets *rc to VBX_EUNAVAIL when the database cannot be reached,
+ * the pool stays exhausted or the plugin is stopping (logged).
+ */
+pgs_conn *pgs_acquire(pgs *s, int *rc);
+/* Give c back. An open transaction is rolled back; a broken connection is
+ * closed (reopened by a later acquire). c may be NULL. */
+void pgs_release(pgs *s, pgs_conn *c);
+
+/* ---- statements (pool.c) ---- */
+
+/* A named statement, prepared once per connection on first use. Define
+ * as `static const` at file scope; its address identifies it. */
+typedef struct pgs_stmt {
+	const char *name; /* unique in the plugin, e.g. "user_get" */
+	const char *sql;  /* $1... placeholders; types cast in SQL ($1::uuid) */
+} pgs_stmt;
+
+/* PGS_ARGS(a, b, c) expands to `3, (const char *const[]){a, b, c}`: the
+ * count and the text parameters of pgs_query. A NULL value binds SQL NULL. */
+// clang-format off
+#define PGS_ARGS(...)                                                          \
+	(int)(sizeof((const char *const[]){__VA_ARGS__}) /                     \
+	      sizeof(const char *)),                                           \
+	(const char *const[]){__VA_ARGS__}
+// clang-format on
+
+/*
+ * Run st with n text parameters (NULL entries are SQL NULL). On VBX_OK,
+ * *res (when res is not NULL) is the result, which the caller PQclear()s;
+ * otherwise *res is NULL. Errors:
+ *   23505 unique violation                       VBX_EEXIST
+ *   23503 23514 23502 and class 22 (bad data)    VBX_EINVAL
+ *   57014 statement timeout                      VBX_ETIMEDOUT
+ *   40001 40P01 serialization failure, deadlock  VBX_EAGAIN (retry)
+ *   a broken connection (class 08, 57P01..03)    VBX_EUNAVAIL; c->broken
+ *   anything else                                VBX_ERR (logged)
+ * c->sqlstate, c->constraint and c->errmsg describe the last error.
+ */
+int pgs_query(pgs_conn *c, const pgs_stmt *st, int n, const char *const *params,
+              PGresult **res);
+
+/* As pgs_query, with lengths and formats per parameter (1: binary, e.g. a
+ * bytea); either array may be NULL for all-text. */
+int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
+                  const char *const *params, const int *lengths,
+                  const int *formats, PGresult **res);
+
+/*
+ * Acquire a connection, run st as pgs_query, release: the whole body of a
+ * hook that needs one statement. On VBX_OK the caller PQclear()s *res;
+ * call list callbacks only after this returns, so that a callback that
+ * runs another store hook does not hold two connections.
+ */
+int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
+            PGresult **res);
+
+/* Transactions on c: BEGIN (READ COMMITTED), COMMIT, ROLLBACK. Each returns
+ * VBX_OK or an error as pgs_query. A commit that fails rolls back. */
+int pgs_begin(pgs_conn *c);
+int pgs_commit(pgs_conn *c);
+int pgs_rollback(pgs_conn *c);
+
+/* ---- reading and writing values ---- */
+
+/* Copy column col of row into dst (len bytes), NUL-terminated, cut to fit
+ * at a UTF-8 character boundary; "" for NULL. Returns the full length. */
+size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col);
+/* The same for a char array: PGS_COPY(u->email, r, 0, 1). */
+#define PGS_COPY(arr, r, row, col)                                             \
+	pgs_copy((arr), sizeof(arr), (r), (row), (col))
+
+/* An int8 column (timestamps selected as Unix ms); 0 for NULL. */
+int64_t pgs_ms(const PGresult *r, int row, int col);
+int64_t pgs_int(const PGresult *r, int row, int col);
+/* A boolean column; false for NULL. */
+bool pgs_bool(const PGresult *r, int row, int col);
+
+/* Text of v for a parameter: buf must hold PGS_INT_LEN bytes. Returns buf.
+ * Bind a Unix ms time as `to_timestamp($1::int8 / 1000.0)`. */
+#define PGS_INT_LEN 24
+const char *pgs_fmt_int(char buf[PGS_INT_LEN], int64_t v);
+/* NULL when s is NULL or "", else s: optional uuid/text parameters. */
+const char *pgs_nullif_empty(const char *s);
+/* True when s is a UUID in text form: check ids from URLs before binding
+ * them to a ::uuid parameter, and answer VBX_ENOTFOUND when not. */
+bool pgs_is_uuid(const char *s);
+/* Clamp a page to page >= 1, limit 1..100 (below 1: 20), and give its LIMIT and
+ * OFFSET as parameter text. */
+void pgs_page_args(const vbx_page *page, char limit[PGS_INT_LEN],
+                   char offset[PGS_INT_LEN]);
+
+/* ---- migrations (migrate.c; the array is generated from migrations/) ---- */
+
+/* migrations.sh writes this struct too: change both together. */
+typedef struct pgs_migration {
+	int version;      /* NNN of migrations/NNN_name.sql */
+	const char *name; /* the file name, e.g. "001_init.sql" */
+	const char *sql;
+} pgs_migration;
+
+extern const pgs_migration pgs_migrations[];
+extern const size_t pgs_migrations_count;
+
+/* Apply the pending migrations under an advisory lock. VBX_OK, or an
+ * error after logging which file failed and why. */
+int pgs_migrate(pgs *s);
+
+/* ---- hook registration, one function per file (called by plugin.c init) */
+
+int pgs_users_register(pgs *s);    /* users.c: store_user_* */
+int pgs_tokens_register(pgs *s);   /* tokens.c: store_key_*, store_refresh_* */
+int pgs_audit_register(pgs *s);    /* audit.c: store_audit_* */
+int pgs_teams_register(pgs *s);    /* teams.c: store_team_*, store_member_* */
+int pgs_projects_register(pgs *s); /* projects.c: store_project_* */
+int pgs_dump_register(pgs *s);     /* dump.c: store_dump, store_restore */
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * plugin.c - the postgres-store plugin: the "store" capability on
+ * PostgreSQL (libpq).
+ *
+ * init reads the config and registers every store hook and a readiness
+ * check; start connects (starting the embedded cluster when no conninfo
+ * is configured) and applies the pending migrations; stop closes the
+ * connections; fini frees everything.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <vibebox/hooks.h>
+
+#include "crypto.h"
+#include "embedded.h"
+#include "pg.h"
+
+#define PGS_CONNINFO_MAX 1024
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- readiness ---- */
+
+static const pgs_stmt stmt_ping = {"plugin_ping", "SELECT 1"};
+
+static int health_check(void *ud, vbx_health *report)
+{
+	pgs *s = ud;
+	int64_t t0 = now_us();
+	int rc;
+	pgs_conn *c = pgs_acquire(s, &rc);
+	const char *detail = "cannot connect to the database";
+
+	if (c) {
+		rc = pgs_query(c, &stmt_ping, 0, NULL, NULL);
+		detail = rc == VBX_OK ? NULL : "SELECT 1 failed";
+		pgs_release(s, c);
+	}
+	vbx_health_add(report, "postgres", rc, now_us() - t0, detail);
+	return VBX_OK;
+}
+
+/* ---- config ---- */
+
+static int read_config(pgs *s, const vbx_config *cfg)
+{
+	pgs_config *k = &s->cfg;
+	const char *conninfo = NULL;
+	long long pool = 8;
+	int rc = VBX_OK;
+
+	/* Read every key even after an error, so all are reported. */
+	if (vbx_cfg_string(cfg, "conninfo", NULL, &conninfo) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_int(cfg, "pool", 1, 256, 8, &pool) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_duration(cfg, "statement_timeout", "5s", 0,
+	                     24 * 3600 * 1000LL,
+	                     &k->statement_timeout_ms) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_duration(cfg, "connect_timeout", "5s", 1000, 300 * 1000LL,
+	                     &k->connect_timeout_ms) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_secret(cfg, "secrets_key", 0, &k->secrets_key) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (rc != VBX_OK)
+		return rc;
+	if (conninfo && !conninfo[0])
+		return vbx_cfg_error(cfg, "conninfo",
+		                     "empty; remove it to use the embedded "
+		                     "cluster");
+	if (conninfo && strlen(conninfo) >= PGS_CONNINFO_MAX)
+		return vbx_cfg_error(cfg, "conninfo", "longer than %d bytes",
+		                     PGS_CONNINFO_MAX - 1);
+	k->pool_size = (int)pool;
+	if (conninfo && !(k->conninfo = strdup(conninfo)))
+		return VBX_ENOMEM;
+	return VBX_OK;
+}
+
+static void wipe_free(char *secret)
+{
+	if (!secret)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
+static void pgs_free(pgs *s)
+{
+	pgs_pool_fini(s);
+	pgs_embedded_fini(s);
+	pgs_crypto_fini(s);
+	wipe_free(s->cfg.secrets_key);
+	free(s->cfg.conninfo);
+	free(s);
+}
+
+/* ---- life cycle ---- */
+
+static int register_hooks(pgs *s)
+{
+	int (*const reg[])(pgs *) = {
+	        pgs_users_register, pgs_tokens_register,   pgs_audit_register,
+	        pgs_teams_register, pgs_projects_register, pgs_dump_register,
+	};
+
+	for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++) {
+		int rc = reg[i](s);
+		if (rc != VBX_OK)
+			return rc;
+	}
+	return vbx_hook_health_check_register(s->self, health_check, s,
+	                                      VBX_PRIO_MIDDLE);
+}
+
+static int pgs_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	pgs *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return VBX_ENOMEM;
+	s->self = self;
+	int rc = read_config(s, cfg);
+	int erc = pgs_embedded_configure(s, cfg); /* its keys, always */
+	if (rc == VBX_OK)
+		rc = erc;
+	if (rc == VBX_OK)
+		rc = pgs_crypto_init(s);
+	if (rc == VBX_OK)
+		rc = pgs_pool_init(s);
+	if (rc == VBX_OK)
+		rc = register_hooks(s);
+	if (rc != VBX_OK) {
+		if (rc != VBX_EINVAL)
+			vbx_log_error(self, "postgres: init failed: %s",
+			              vbx_strerror(self, rc));
+		pgs_free(s);
+		return rc;
+	}
+	vbx_plugin_set_data(self, s);
+	return VBX_OK;
+}
+
+static int start_embedded(pgs *s)
+{
+	char conninfo[PGS_CONNINFO_MAX];
+	int rc = pgs_embedded_start(s, conninfo, sizeof(conninfo));
+
+	if (rc != VBX_OK) {
+		vbx_log_error(s->self,
+		              "postgres: no conninfo configured and the "
+		              "embedded cluster did not start");
+		return rc;
+	}
+	free(s->cfg.conninfo);
+	s->cfg.conninfo = strdup(conninfo);
+	if (!s->cfg.conninfo)
+		return VBX_ENOMEM;
+	s->cfg.embedded = true;
+	return VBX_OK;
+}
+
+static int pgs_start(vbx_plugin *self)
+{
+	pgs *s = vbx_plugin_data(self);
+	int rc = VBX_OK;
+
+	pthread_mutex_lock(&s->pool.lock);
+	s->pool.closing = false;
+	pthread_mutex_unlock(&s->pool.lock);
+	if (!s->cfg.conninfo || s->cfg.embedded)
+		rc = start_embedded(s);
+	if (rc == VBX_OK)
+		rc = pgs_migrate(s);
+	if (rc != VBX_OK) {
+		vbx_log_error(self, "postgres: start failed: %s",
+		              vbx_strerror(self, rc));
+		pgs_embedded_stop(s);
+	}
+	return rc;
+}
+
+/* Refuse new acquires and close every idle connection; a connection still
+ * held by a late worker is closed by fini. */
+static void pgs_stop(vbx_plugin *self)
+{
+	pgs *s = vbx_plugin_data(self);
+	pgs_pool *p = &s->pool;
+
+	pthread_mutex_lock(&p->lock);
+	p->closing = true;
+	pthread_cond_broadcast(&p->freed);
+	for (int i = 0; i < p->size; i++) {
+		pgs_conn *c = &p->conns[i];
+		if (!c->busy && c->pg) {
+			PQfinish(c->pg);
+			c->pg = NULL;
+			c->nprepared = 0;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	pgs_embedded_stop(s);
+}
+
+static void pgs_fini(vbx_plugin *self)
+{
+	pgs *s = vbx_plugin_data(self);
+
+	if (!s)
+		return;
+	vbx_plugin_set_data(self, NULL);
+	pgs_free(s);
+}
+
+static const char *const pgs_provides[] = {"store", NULL};
+
+VBX_PLUGIN(.name = "postgres-store", .version = "0.1.0",
+           .description = "users, teams, projects and audit in PostgreSQL",
+           .provides = pgs_provides, .init = pgs_init, .start = pgs_start,
+           .stop = pgs_stop, .fini = pgs_fini);

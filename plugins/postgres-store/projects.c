@@ -1,0 +1,181 @@
+/*
+ * projects.c - the store_project_* hooks of postgres-store.
+ *
+ * A project belongs to a user or to a team, never both: the table's check
+ * constraint decides (a violation is VBX_EINVAL), and a slug is unique per
+ * owner (VBX_EEXIST), so no race between two creators can break either.
+ */
+#include <string.h>
+
+#include "pg.h"
+
+#define PROJECT_COLS                                                           \
+	"p.id, p.name, p.slug, p.owner_id, p.team_id, "                        \
+	"(extract(epoch FROM p.created_at) * 1000)::int8, "                    \
+	"(extract(epoch FROM p.updated_at) * 1000)::int8"
+
+static const pgs_stmt stmt_project_create = {
+        "project_create",
+        "INSERT INTO projects AS p (name, slug, owner_id, team_id)"
+        " VALUES ($1, $2, $3::uuid, $4::uuid) RETURNING " PROJECT_COLS};
+
+static const pgs_stmt stmt_project_get = {
+        "project_get",
+        "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1::uuid"};
+
+static const pgs_stmt stmt_project_update = {
+        "project_update", "UPDATE projects p SET name = $2, slug = $3,"
+                          " updated_at = greatest(now(), updated_at)"
+                          " WHERE p.id = $1::uuid RETURNING " PROJECT_COLS};
+
+/* Its environments go with it (ON DELETE CASCADE). */
+static const pgs_stmt stmt_project_delete = {
+        "project_delete", "DELETE FROM projects WHERE id = $1::uuid"};
+
+/* $1 NULL: every project; else those $1 owns or whose team it is in. */
+static const pgs_stmt stmt_project_list = {
+        "project_list",
+        "WITH f AS (SELECT * FROM projects x WHERE $1::uuid IS NULL"
+        "  OR x.owner_id = $1::uuid OR x.team_id IN"
+        "  (SELECT tm.team_id FROM team_members tm"
+        "   WHERE tm.user_id = $1::uuid)),"
+        " n AS (SELECT count(*) AS n FROM f)"
+        " SELECT " PROJECT_COLS ", n.n FROM n LEFT JOIN LATERAL"
+        " (SELECT * FROM f ORDER BY created_at, id"
+        "  LIMIT $2::int8 OFFSET $3::int8) p ON true"
+        " ORDER BY p.created_at, p.id"};
+
+static void project_from_row(const PGresult *r, int row, vbx_project *p)
+{
+	PGS_COPY(p->id, r, row, 0);
+	PGS_COPY(p->name, r, row, 1);
+	PGS_COPY(p->slug, r, row, 2);
+	PGS_COPY(p->owner_id, r, row, 3);
+	PGS_COPY(p->team_id, r, row, 4);
+	p->created_at = pgs_ms(r, row, 5);
+	p->updated_at = pgs_ms(r, row, 6);
+}
+
+/* An owner given but not a UUID can own nothing. */
+static bool bad_owner(const char *id)
+{
+	return id[0] && !pgs_is_uuid(id);
+}
+
+static int project_create(void *ud, vbx_project *p)
+{
+	PGresult *r;
+	int rc;
+
+	if (!p || bad_owner(p->owner_id) || bad_owner(p->team_id))
+		return VBX_EINVAL;
+	rc = pgs_run(ud, &stmt_project_create,
+	             PGS_ARGS(p->name, p->slug, pgs_nullif_empty(p->owner_id),
+	                      pgs_nullif_empty(p->team_id)),
+	             &r);
+	if (rc == VBX_OK)
+		project_from_row(r, 0, p);
+	PQclear(r);
+	return rc;
+}
+
+static int project_get(void *ud, const char *id, vbx_project *out)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_project_get, PGS_ARGS(id), &r);
+	if (rc == VBX_OK && PQntuples(r) == 0)
+		rc = VBX_ENOTFOUND;
+	if (rc == VBX_OK)
+		project_from_row(r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+static int project_update(void *ud, vbx_project *p)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(p->id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_project_update,
+	             PGS_ARGS(p->id, p->name, p->slug), &r);
+	if (rc == VBX_OK && PQntuples(r) == 0)
+		rc = VBX_ENOTFOUND;
+	if (rc == VBX_OK)
+		project_from_row(r, 0, p);
+	PQclear(r);
+	return rc;
+}
+
+static int project_delete(void *ud, const char *id)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_project_delete, PGS_ARGS(id), &r);
+	if (rc == VBX_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = VBX_ENOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+static int project_list(void *ud, const char *user_id, const vbx_page *page,
+                        vbx_project_each_fn *each, void *ctx, int64_t *total)
+{
+	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	PGresult *r;
+	int rc;
+
+	if (total)
+		*total = 0;
+	if (user_id && !pgs_is_uuid(user_id))
+		return VBX_OK; /* no such user owns anything */
+	pgs_page_args(page, limit, offset);
+	rc = pgs_run(ud, &stmt_project_list, PGS_ARGS(user_id, limit, offset),
+	             &r);
+	if (rc != VBX_OK)
+		return rc;
+	if (total && PQntuples(r))
+		*total = pgs_int(r, 0, 7);
+	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
+		vbx_project p;
+
+		if (PQgetisnull(r, i, 0))
+			continue; /* the page is past the end */
+		memset(&p, 0, sizeof(p));
+		project_from_row(r, i, &p);
+		if (each)
+			rc = each(ctx, &p);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pgs_projects_register(pgs *s)
+{
+	vbx_plugin *p = s->self;
+	const int mid = VBX_PRIO_MIDDLE;
+	int rc = vbx_hook_store_project_create_register(p, project_create, s,
+	                                                mid);
+
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_project_get_register(p, project_get, s,
+		                                         mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_project_update_register(p, project_update,
+		                                            s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_project_delete_register(p, project_delete,
+		                                            s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_project_list_register(p, project_list, s,
+		                                          mid);
+	return rc;
+}

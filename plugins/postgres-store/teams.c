@@ -1,0 +1,320 @@
+/*
+ * teams.c - the store_team_* and store_member_* hooks of postgres-store.
+ *
+ * Lists return their page and the total in one statement, so that both
+ * come from one snapshot. Pages are ordered by creation time, then id: a
+ * stable order that renames do not shuffle.
+ */
+#include <string.h>
+
+#include "pg.h"
+
+#define TEAM_COLS                                                              \
+	"t.id, t.name, t.slug, "                                               \
+	"(extract(epoch FROM t.created_at) * 1000)::int8, "                    \
+	"(extract(epoch FROM t.updated_at) * 1000)::int8"
+
+#define MEMBER_COLS                                                            \
+	"m.team_id, m.user_id, u.email, u.name, m.role, "                      \
+	"(extract(epoch FROM m.created_at) * 1000)::int8"
+
+/* The team and its first admin in one statement, hence one transaction:
+ * a refused admin (no such user) leaves no team behind. */
+static const pgs_stmt stmt_team_create = {
+        "team_create",
+        "WITH t AS (INSERT INTO teams (name, slug) VALUES ($1, $2)"
+        "  RETURNING *),"
+        " m AS (INSERT INTO team_members (team_id, user_id, role)"
+        "  SELECT id, $3::uuid, 'admin' FROM t)"
+        " SELECT " TEAM_COLS " FROM t"};
+
+static const pgs_stmt stmt_team_get = {
+        "team_get", "SELECT " TEAM_COLS " FROM teams t WHERE t.id = $1::uuid"};
+
+static const pgs_stmt stmt_team_update = {
+        "team_update", "UPDATE teams t SET name = $2, slug = $3,"
+                       " updated_at = greatest(now(), updated_at)"
+                       " WHERE t.id = $1::uuid RETURNING " TEAM_COLS};
+
+/* Memberships and projects go with it (ON DELETE CASCADE). */
+static const pgs_stmt stmt_team_delete = {
+        "team_delete", "DELETE FROM teams WHERE id = $1::uuid"};
+
+/* $1 NULL: every team; else the teams $1 belongs to. */
+static const pgs_stmt stmt_team_list = {
+        "team_list",
+        "WITH f AS (SELECT * FROM teams x WHERE $1::uuid IS NULL OR EXISTS"
+        "  (SELECT 1 FROM team_members tm"
+        "   WHERE tm.team_id = x.id AND tm.user_id = $1::uuid)),"
+        " n AS (SELECT count(*) AS n FROM f)"
+        " SELECT " TEAM_COLS ", n.n FROM n LEFT JOIN LATERAL"
+        " (SELECT * FROM f ORDER BY created_at, id"
+        "  LIMIT $2::int8 OFFSET $3::int8) t ON true"
+        " ORDER BY t.created_at, t.id"};
+
+static const pgs_stmt stmt_member_add = {
+        "member_add",
+        "WITH m AS (INSERT INTO team_members (team_id, user_id, role)"
+        "  VALUES ($1::uuid, $2::uuid, $3) RETURNING *)"
+        " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
+
+static const pgs_stmt stmt_member_role = {
+        "member_role",
+        "WITH m AS (UPDATE team_members SET role = $3"
+        "  WHERE team_id = $1::uuid AND user_id = $2::uuid RETURNING *)"
+        " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
+
+static const pgs_stmt stmt_member_get = {
+        "member_get", "SELECT " MEMBER_COLS " FROM team_members m"
+                      " JOIN users u ON u.id = m.user_id"
+                      " WHERE m.team_id = $1::uuid AND m.user_id = $2::uuid"};
+
+static const pgs_stmt stmt_member_remove = {
+        "member_remove", "DELETE FROM team_members"
+                         " WHERE team_id = $1::uuid AND user_id = $2::uuid"};
+
+static const pgs_stmt stmt_member_list = {
+        "member_list",
+        "WITH f AS (SELECT * FROM team_members WHERE team_id = $1::uuid),"
+        " n AS (SELECT count(*) AS n FROM f)"
+        " SELECT " MEMBER_COLS ", n.n FROM n LEFT JOIN LATERAL"
+        " (SELECT * FROM f ORDER BY created_at, user_id"
+        "  LIMIT $2::int8 OFFSET $3::int8) m ON true"
+        " LEFT JOIN users u ON u.id = m.user_id"
+        " ORDER BY m.created_at, m.user_id"};
+
+static void team_from_row(const PGresult *r, int row, vbx_team *t)
+{
+	PGS_COPY(t->id, r, row, 0);
+	PGS_COPY(t->name, r, row, 1);
+	PGS_COPY(t->slug, r, row, 2);
+	t->created_at = pgs_ms(r, row, 3);
+	t->updated_at = pgs_ms(r, row, 4);
+}
+
+static void member_from_row(const PGresult *r, int row, vbx_member *m)
+{
+	PGS_COPY(m->team_id, r, row, 0);
+	PGS_COPY(m->user_id, r, row, 1);
+	PGS_COPY(m->email, r, row, 2);
+	PGS_COPY(m->name, r, row, 3);
+	PGS_COPY(m->role, r, row, 4);
+	m->created_at = pgs_ms(r, row, 5);
+}
+
+/* The rc of a statement that returns the row it touched: none is
+ * VBX_ENOTFOUND. */
+static int one_row(int rc, const PGresult *r)
+{
+	return rc == VBX_OK && PQntuples(r) == 0 ? VBX_ENOTFOUND : rc;
+}
+
+/* The rc of a DELETE: no row deleted is VBX_ENOTFOUND. */
+static int deleted(int rc, const PGresult *r)
+{
+	return rc == VBX_OK && strcmp(PQcmdTuples((PGresult *)r), "0") == 0
+	               ? VBX_ENOTFOUND
+	               : rc;
+}
+
+/* ---- teams ---- */
+
+static int team_create(void *ud, vbx_team *t, const char *admin_id)
+{
+	PGresult *r;
+	int rc;
+
+	if (!t || !pgs_is_uuid(admin_id))
+		return VBX_EINVAL;
+	rc = pgs_run(ud, &stmt_team_create,
+	             PGS_ARGS(t->name, t->slug, admin_id), &r);
+	if (rc == VBX_OK)
+		team_from_row(r, 0, t);
+	PQclear(r);
+	return rc;
+}
+
+static int team_get(void *ud, const char *id, vbx_team *out)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_team_get, PGS_ARGS(id), &r);
+	rc = one_row(rc, r);
+	if (rc == VBX_OK)
+		team_from_row(r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+static int team_update(void *ud, vbx_team *t)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(t->id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_team_update, PGS_ARGS(t->id, t->name, t->slug),
+	             &r);
+	rc = one_row(rc, r);
+	if (rc == VBX_OK)
+		team_from_row(r, 0, t);
+	PQclear(r);
+	return rc;
+}
+
+static int team_delete(void *ud, const char *id)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_team_delete, PGS_ARGS(id), &r);
+	rc = deleted(rc, r);
+	PQclear(r);
+	return rc;
+}
+
+static int team_list(void *ud, const char *user_id, const vbx_page *page,
+                     vbx_team_each_fn *each, void *ctx, int64_t *total)
+{
+	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	PGresult *r;
+	int rc;
+
+	if (total)
+		*total = 0;
+	if (user_id && !pgs_is_uuid(user_id))
+		return VBX_OK; /* no such user belongs to any team */
+	pgs_page_args(page, limit, offset);
+	rc = pgs_run(ud, &stmt_team_list, PGS_ARGS(user_id, limit, offset), &r);
+	if (rc != VBX_OK)
+		return rc;
+	if (total && PQntuples(r))
+		*total = pgs_int(r, 0, 5);
+	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
+		vbx_team t;
+
+		if (PQgetisnull(r, i, 0))
+			continue; /* the page is past the end */
+		memset(&t, 0, sizeof(t));
+		team_from_row(r, i, &t);
+		if (each)
+			rc = each(ctx, &t);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- members ---- */
+
+static int member_set(void *ud, vbx_member *m, int create)
+{
+	PGresult *r;
+	int rc;
+
+	if (!m)
+		return VBX_EINVAL;
+	if (!pgs_is_uuid(m->team_id) || !pgs_is_uuid(m->user_id))
+		return create ? VBX_EINVAL : VBX_ENOTFOUND;
+	rc = pgs_run(ud, create ? &stmt_member_add : &stmt_member_role,
+	             PGS_ARGS(m->team_id, m->user_id, m->role), &r);
+	rc = one_row(rc, r);
+	if (rc == VBX_OK)
+		member_from_row(r, 0, m);
+	PQclear(r);
+	return rc;
+}
+
+static int member_get(void *ud, const char *team_id, const char *user_id,
+                      vbx_member *out)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_member_get, PGS_ARGS(team_id, user_id), &r);
+	rc = one_row(rc, r);
+	if (rc == VBX_OK)
+		member_from_row(r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+static int member_remove(void *ud, const char *team_id, const char *user_id)
+{
+	PGresult *r;
+	int rc;
+
+	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
+		return VBX_ENOTFOUND;
+	rc = pgs_run(ud, &stmt_member_remove, PGS_ARGS(team_id, user_id), &r);
+	rc = deleted(rc, r);
+	PQclear(r);
+	return rc;
+}
+
+static int member_list(void *ud, const char *team_id, const vbx_page *page,
+                       vbx_member_each_fn *each, void *ctx, int64_t *total)
+{
+	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	PGresult *r;
+	int rc;
+
+	if (total)
+		*total = 0;
+	if (!pgs_is_uuid(team_id))
+		return VBX_OK;
+	pgs_page_args(page, limit, offset);
+	rc = pgs_run(ud, &stmt_member_list, PGS_ARGS(team_id, limit, offset),
+	             &r);
+	if (rc != VBX_OK)
+		return rc;
+	if (total && PQntuples(r))
+		*total = pgs_int(r, 0, 6);
+	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
+		vbx_member m;
+
+		if (PQgetisnull(r, i, 0))
+			continue;
+		memset(&m, 0, sizeof(m));
+		member_from_row(r, i, &m);
+		if (each)
+			rc = each(ctx, &m);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pgs_teams_register(pgs *s)
+{
+	vbx_plugin *p = s->self;
+	const int mid = VBX_PRIO_MIDDLE;
+	int rc = vbx_hook_store_team_create_register(p, team_create, s, mid);
+
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_team_get_register(p, team_get, s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_team_update_register(p, team_update, s,
+		                                         mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_team_delete_register(p, team_delete, s,
+		                                         mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_team_list_register(p, team_list, s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_member_set_register(p, member_set, s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_member_get_register(p, member_get, s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_member_remove_register(p, member_remove, s,
+		                                           mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_member_list_register(p, member_list, s,
+		                                         mid);
+	return rc;
+}

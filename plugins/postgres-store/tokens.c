@@ -1,0 +1,234 @@
+/*
+ * tokens.c - the store_key_* (API keys) and store_refresh_* (refresh
+ * tokens) hooks of postgres-store. Only hashes of the secrets are stored.
+ */
+#include <string.h>
+
+#include "pg.h"
+
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::int8"
+
+/* ---- API keys ---- */
+
+#define KEY_COLS                                                               \
+	"id, user_id, name, prefix, scopes, " MS("expires_at") ", " MS(        \
+	        "last_used_at") ", " MS("created_at")
+
+static const pgs_stmt stmt_key_create = {
+        "key_create",
+        "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes,"
+        " expires_at) VALUES ($1::uuid, $2, $3, $4, $5::int,"
+        " CASE WHEN $6::int8 = 0 THEN NULL"
+        " ELSE to_timestamp($6::int8 / 1000.0) END)"
+        " RETURNING " KEY_COLS};
+
+/* Revoked keys never match; expiry is the caller's to check. */
+static const pgs_stmt stmt_key_use = {
+        "key_use", "UPDATE api_keys SET last_used_at = now()"
+                   " WHERE key_hash = $1 AND revoked_at IS NULL"
+                   " RETURNING " KEY_COLS};
+
+static const pgs_stmt stmt_key_list = {
+        "key_list", "SELECT " KEY_COLS " FROM api_keys"
+                    " WHERE user_id = $1::uuid AND revoked_at IS NULL"
+                    " ORDER BY created_at DESC, id DESC"};
+
+static const pgs_stmt stmt_key_revoke = {
+        "key_revoke", "UPDATE api_keys SET revoked_at = now()"
+                      " WHERE user_id = $1::uuid AND id = $2::uuid"
+                      " AND revoked_at IS NULL"};
+
+static void key_from_row(const PGresult *r, int row, vbx_api_key *k)
+{
+	PGS_COPY(k->id, r, row, 0);
+	PGS_COPY(k->user_id, r, row, 1);
+	PGS_COPY(k->name, r, row, 2);
+	PGS_COPY(k->prefix, r, row, 3);
+	k->scopes = (unsigned)pgs_int(r, row, 4);
+	k->expires_at = pgs_ms(r, row, 5);
+	k->last_used_at = pgs_ms(r, row, 6);
+	k->created_at = pgs_ms(r, row, 7);
+}
+
+static int key_create(void *ud, vbx_api_key *k, const char *hash)
+{
+	char scopes[PGS_INT_LEN], expires[PGS_INT_LEN];
+	PGresult *r;
+
+	if (!hash)
+		return VBX_EINVAL;
+	pgs_fmt_int(scopes, k->scopes);
+	pgs_fmt_int(expires, k->expires_at);
+	int rc = pgs_run(
+	        ud, &stmt_key_create,
+	        PGS_ARGS(k->user_id, k->name, k->prefix, hash, scopes, expires),
+	        &r);
+	if (rc == VBX_OK)
+		key_from_row(r, 0, k);
+	PQclear(r);
+	return rc;
+}
+
+static int key_use(void *ud, const char *hash, vbx_api_key *out)
+{
+	PGresult *r;
+
+	if (!hash)
+		return VBX_ENOTFOUND;
+	int rc = pgs_run(ud, &stmt_key_use, PGS_ARGS(hash), &r);
+	if (rc == VBX_OK && PQntuples(r) == 0)
+		rc = VBX_ENOTFOUND;
+	if (rc == VBX_OK)
+		key_from_row(r, 0, out);
+	PQclear(r);
+	return rc;
+}
+
+static int key_list(void *ud, const char *user_id, vbx_api_key_each_fn *each,
+                    void *ctx)
+{
+	PGresult *r;
+
+	if (!pgs_is_uuid(user_id))
+		return VBX_OK; /* no such user: no keys */
+	int rc = pgs_run(ud, &stmt_key_list, PGS_ARGS(user_id), &r);
+	for (int i = 0; rc == VBX_OK && i < PQntuples(r); i++) {
+		vbx_api_key k;
+		memset(&k, 0, sizeof(k));
+		key_from_row(r, i, &k);
+		if (each)
+			rc = each(ctx, &k);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int key_revoke(void *ud, const char *user_id, const char *id)
+{
+	PGresult *r;
+
+	if (!pgs_is_uuid(user_id) || !pgs_is_uuid(id))
+		return VBX_ENOTFOUND;
+	int rc = pgs_run(ud, &stmt_key_revoke, PGS_ARGS(user_id, id), &r);
+	if (rc == VBX_OK && strcmp(PQcmdTuples(r), "0") == 0)
+		rc = VBX_ENOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
+/* ---- refresh tokens ---- */
+
+static const pgs_stmt stmt_refresh_create = {
+        "refresh_create",
+        "INSERT INTO refresh_tokens (user_id, family_id, token_hash,"
+        " expires_at) VALUES ($1::uuid, coalesce($2::uuid,"
+        " gen_random_uuid()), $3, to_timestamp($4::int8 / 1000.0))"
+        " RETURNING id, family_id"};
+
+/* A token whose family has a revoked member is dead: revoke_family may
+ * race with a rotation that adds a token to the family. */
+#define FAMILY_LIVE                                                            \
+	"NOT EXISTS (SELECT 1 FROM refresh_tokens f"                           \
+	" WHERE f.family_id = t.family_id AND f.revoked_at IS NOT NULL)"
+
+/*
+ * One statement: mark the token used if it is live and unused. When the
+ * UPDATE matches nothing, the second branch (which reads the snapshot from
+ * before the UPDATE) tells a used token (EEXIST: a replay, or a concurrent
+ * use that won) from a missing or revoked one (no row).
+ */
+static const pgs_stmt stmt_refresh_use = {
+        "refresh_use",
+        "WITH hit AS (UPDATE refresh_tokens t SET used_at = now()"
+        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+        " AND t.used_at IS NULL AND " FAMILY_LIVE
+        " RETURNING t.id, t.user_id, t.family_id, t.expires_at)"
+        " SELECT id, user_id, family_id, " MS(
+                "expires_at") ", true FROM hit"
+                              " UNION ALL"
+                              " SELECT t.id, t.user_id, t.family_id, " MS(
+                                      "t.expires_at") ", false"
+                                                      " FROM refresh_tokens t "
+                                                      "WHERE t.token_hash = $1"
+                                                      " AND t.revoked_at IS "
+                                                      "NULL AND " FAMILY_LIVE
+                                                      " AND NOT EXISTS (SELECT "
+                                                      "1 FROM hit)"};
+
+static const pgs_stmt stmt_refresh_revoke = {
+        "refresh_revoke_family",
+        "UPDATE refresh_tokens SET revoked_at = now()"
+        " WHERE family_id = $1::uuid AND revoked_at IS NULL"};
+
+static int refresh_create(void *ud, vbx_refresh *t, const char *hash)
+{
+	char expires[PGS_INT_LEN];
+	PGresult *r;
+
+	if (!hash)
+		return VBX_EINVAL;
+	pgs_fmt_int(expires, t->expires_at);
+	int rc = pgs_run(ud, &stmt_refresh_create,
+	                 PGS_ARGS(t->user_id, pgs_nullif_empty(t->family_id),
+	                          hash, expires),
+	                 &r);
+	if (rc == VBX_OK) {
+		PGS_COPY(t->id, r, 0, 0);
+		PGS_COPY(t->family_id, r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int refresh_use(void *ud, const char *hash, vbx_refresh *out)
+{
+	PGresult *r;
+
+	if (!hash)
+		return VBX_ENOTFOUND;
+	int rc = pgs_run(ud, &stmt_refresh_use, PGS_ARGS(hash), &r);
+	if (rc == VBX_OK && PQntuples(r) == 0)
+		rc = VBX_ENOTFOUND;
+	if (rc == VBX_OK) {
+		PGS_COPY(out->id, r, 0, 0);
+		PGS_COPY(out->user_id, r, 0, 1);
+		PGS_COPY(out->family_id, r, 0, 2);
+		out->expires_at = pgs_ms(r, 0, 3);
+		if (!pgs_bool(r, 0, 4))
+			rc = VBX_EEXIST;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Idempotent: revoking a revoked or unknown family is VBX_OK. */
+static int refresh_revoke_family(void *ud, const char *family_id)
+{
+	if (!pgs_is_uuid(family_id))
+		return VBX_OK;
+	return pgs_run(ud, &stmt_refresh_revoke, PGS_ARGS(family_id), NULL);
+}
+
+int pgs_tokens_register(pgs *s)
+{
+	vbx_plugin *p = s->self;
+	int prio = VBX_PRIO_MIDDLE;
+	int rc = vbx_hook_store_key_create_register(p, key_create, s, prio);
+
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_key_use_register(p, key_use, s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_key_list_register(p, key_list, s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_key_revoke_register(p, key_revoke, s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_refresh_create_register(p, refresh_create,
+		                                            s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_refresh_use_register(p, refresh_use, s,
+		                                         prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_refresh_revoke_family_register(
+		        p, refresh_revoke_family, s, prio);
+	return rc;
+}

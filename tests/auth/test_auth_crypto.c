@@ -1,0 +1,421 @@
+/*
+ * test_auth_crypto.c - the auth plugin's building blocks on their own:
+ * base64url, the JWT keyring, signing and verifying (wrong kid, alg none,
+ * tampering, expiry), Argon2id, token formats, RFC 3339 and the rate
+ * limiter's windows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auth.h"
+
+#define HEX64 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define UID "00000000-0000-4000-8000-000000000001"
+#define NOW 1700000000
+
+static void test_b64url(void **state)
+{
+	char out[AUTH_B64_LEN(6)];
+	unsigned char back[8];
+	static const struct {
+		const char *in, *out;
+	} v[] = {{"", ""},        {"f", "Zg"},        {"fo", "Zm8"},
+	         {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"\xfb\xff", "-_8"}};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = strlen(v[i].in);
+		assert_int_equal(auth_b64url_encode(v[i].in, n, out),
+		                 strlen(v[i].out));
+		assert_string_equal(out, v[i].out);
+		assert_int_equal(auth_b64_decode(out, strlen(out), false, back,
+		                                 sizeof(back)),
+		                 n);
+		assert_memory_equal(back, v[i].in, n);
+	}
+	/* Broken input: bad character, impossible length, non-zero
+	 * trailing bits, output too small, padding in url mode. */
+	assert_int_equal(auth_b64_decode("Zm9v!", 5, false, back, 8), -1);
+	assert_int_equal(auth_b64_decode("Z", 1, false, back, 8), -1);
+	assert_int_equal(auth_b64_decode("Zh", 2, false, back, 8), -1);
+	assert_int_equal(auth_b64_decode("Zm9vYmFy", 8, false, back, 2), -1);
+	assert_int_equal(auth_b64_decode("Zg==", 4, false, back, 8), -1);
+	assert_int_equal(auth_b64_decode("Zg==", 4, true, back, 8), 1);
+	assert_int_equal(auth_b64_decode("+/8", 3, true, back, 8), 2);
+}
+
+static void test_keyring(void **state)
+{
+	auth_keyring kr;
+	char err[256];
+
+	assert_int_equal(auth_keyring_parse(HEX64 "\n", &kr, err, sizeof(err)),
+	                 VBX_OK);
+	assert_int_equal(kr.count, 1);
+	assert_string_equal(kr.keys[0].kid, "k1");
+	assert_int_equal(kr.keys[0].len, 32);
+	assert_int_equal(kr.keys[0].secret[31], 0x1f);
+
+	assert_int_equal(
+	        auth_keyring_parse(
+	                "# comment\nnew:" HEX64 "\r\n\n old : "
+	                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	                &kr, err, sizeof(err)),
+	        VBX_EINVAL); /* spaces around the kid are not trimmed */
+	assert_int_equal(auth_keyring_parse(
+	                         "# comment\nnew:" HEX64 "\r\n\nold:"
+	                         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	                         &kr, err, sizeof(err)),
+	                 VBX_OK);
+	assert_int_equal(kr.count, 2);
+	assert_string_equal(kr.keys[0].kid, "new");
+	assert_string_equal(kr.keys[1].kid, "old");
+	assert_memory_equal(kr.keys[0].secret, kr.keys[1].secret, 32);
+
+	/* Broken: empty, too short, two lines without kid, duplicate kid,
+	 * bad kid characters, bad encoding. */
+	const char *bad[] = {"",
+	                     "\n# only a comment\n",
+	                     "k1:0011",
+	                     HEX64 "\n" HEX64,
+	                     "a:" HEX64 "\na:" HEX64,
+	                     "a b:" HEX64,
+	                     "k1:" HEX64 "zz"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(
+		        auth_keyring_parse(bad[i], &kr, err, sizeof(err)),
+		        VBX_EINVAL);
+		assert_true(err[0] != '\0');
+	}
+	auth_keyring_wipe(&kr);
+	assert_int_equal(kr.count, 0);
+}
+
+static void ring(auth_keyring *kr, const char *text)
+{
+	char err[256];
+	assert_int_equal(auth_keyring_parse(text, kr, err, sizeof(err)),
+	                 VBX_OK);
+}
+
+static auth_claims claims(int64_t iat, int64_t exp)
+{
+	auth_claims c = {.adm = true, .iat = iat, .exp = exp};
+	strcpy(c.sub, UID);
+	strcpy(c.email, "ann@example.com");
+	return c;
+}
+
+static void test_jwt_roundtrip(void **state)
+{
+	auth_keyring kr;
+	auth_claims c = claims(NOW, NOW + 900), out;
+	char tok[AUTH_JWT_MAX];
+
+	ring(&kr, "k2:" HEX64 "\nk1:" HEX64 "ff");
+	assert_int_equal(auth_jwt_sign(&kr, &c, tok), VBX_OK);
+	assert_int_equal(strncmp(tok, "eyJ", 3), 0);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 1, &out), VBX_OK);
+	assert_string_equal(out.sub, UID);
+	assert_string_equal(out.email, "ann@example.com");
+	assert_true(out.adm);
+	assert_int_equal(out.exp, NOW + 900);
+
+	/* The header names the signing key, the first of the ring. */
+	char hdr[256];
+	long n = auth_b64_decode(tok, strcspn(tok, "."), false, hdr,
+	                         sizeof(hdr) - 1);
+	assert_true(n > 0);
+	hdr[n] = '\0';
+	assert_non_null(strstr(hdr, "\"kid\":\"k2\""));
+	assert_non_null(strstr(hdr, "\"alg\":\"HS256\""));
+
+	/* A second key verifies what it signed (rotation). */
+	auth_keyring old;
+	ring(&old, "k1:" HEX64 "ff");
+	assert_int_equal(auth_jwt_sign(&old, &c, tok), VBX_OK);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 1, &out), VBX_OK);
+}
+
+/* A token with this header and payload JSON, signed with key (or with an
+ * empty signature when key is NULL). */
+static void forge(char *out, const char *header, const char *payload,
+                  const auth_jwt_key *key)
+{
+	size_t at = auth_b64url_encode(header, strlen(header), out);
+	out[at++] = '.';
+	at += auth_b64url_encode(payload, strlen(payload), out + at);
+	unsigned char sig[32];
+	unsigned int len = 0;
+	out[at++] = '.';
+	out[at] = '\0';
+	if (key) {
+		HMAC(EVP_sha256(), key->secret, (int)key->len,
+		     (unsigned char *)out, at - 1, sig, &len);
+		auth_b64url_encode(sig, len, out + at);
+	}
+}
+
+#define PAYLOAD                                                                \
+	"{\"sub\":\"" UID "\",\"email\":\"a@b\",\"adm\":false,"                \
+	"\"iat\":1700000000,\"exp\":1700000900}"
+
+static void test_jwt_refused(void **state)
+{
+	auth_keyring kr;
+	auth_claims out;
+	char tok[AUTH_JWT_MAX];
+
+	ring(&kr, "k1:" HEX64);
+	const auth_jwt_key *k = &kr.keys[0];
+
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_OK);
+
+	/* alg none, with and without a signature */
+	forge(tok, "{\"alg\":\"none\",\"kid\":\"k1\"}", PAYLOAD, NULL);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	forge(tok, "{\"alg\":\"none\",\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	/* another HMAC, another case, no alg */
+	forge(tok, "{\"alg\":\"HS512\",\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	forge(tok, "{\"alg\":\"hs256\",\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	forge(tok, "{\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	/* wrong or missing kid: someone else's token */
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k9\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_DECLINED);
+	forge(tok, "{\"alg\":\"HS256\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_DECLINED);
+	/* signed with another secret under our kid */
+	auth_keyring other;
+	/* (HMAC pads keys with zeros: HEX64 "00" would be the same key) */
+	ring(&other, "k1:"
+	             "111111111111111111111111111111111111111111111111111111111"
+	             "1111111");
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD,
+	      &other.keys[0]);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+
+	/* expired, at and after exp; issued in the future */
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD, k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 899, &out), VBX_OK);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 900, &out),
+	                 VBX_EUNAUTH);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW - 61, &out),
+	                 VBX_EUNAUTH);
+	/* claims missing or wrong */
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}",
+	      "{\"sub\":\"nope\",\"iat\":1700000000,\"exp\":1700000900}", k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}",
+	      "{\"sub\":\"" UID "\",\"iat\":1700000000}", k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", "[1,2]", k);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
+}
+
+static void test_jwt_tampered(void **state)
+{
+	auth_keyring kr;
+	auth_claims c = claims(NOW, NOW + 900), out;
+	char tok[AUTH_JWT_MAX], bad[AUTH_JWT_MAX];
+
+	ring(&kr, "k1:" HEX64);
+	assert_int_equal(auth_jwt_sign(&kr, &c, tok), VBX_OK);
+	size_t len = strlen(tok);
+	char *dot1 = strchr(tok, '.');
+	/* Flip one character in each part of the payload and signature. */
+	for (size_t i = (size_t)(dot1 - tok) + 1; i < len; i++) {
+		if (tok[i] == '.')
+			continue;
+		strcpy(bad, tok);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		assert_int_not_equal(auth_jwt_verify(&kr, bad, NOW, &out),
+		                     VBX_OK);
+	}
+	/* Swap in another payload with the original signature. */
+	auth_claims evil = claims(NOW, NOW + 99999);
+	evil.adm = true;
+	assert_int_equal(auth_jwt_sign(&kr, &evil, bad), VBX_OK);
+	strcpy(strrchr(bad, '.'), strrchr(tok, '.'));
+	assert_int_equal(auth_jwt_verify(&kr, bad, NOW, &out), VBX_EUNAUTH);
+
+	/* Not JWTs at all: declined. */
+	const char *junk[] = {"",        "abc",     "a.b",    "a.b.c.d",
+	                      "a b.c.d", "vbx_123", "e30.e30"};
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		assert_int_equal(auth_jwt_verify(&kr, junk[i], NOW, &out),
+		                 VBX_DECLINED);
+}
+
+static void test_argon2(void **state)
+{
+	auth_argon2 p = {.m_kib = 64, .t = 1, .p = 1};
+	char h1[AUTH_HASH_MAX], h2[AUTH_HASH_MAX];
+
+	assert_int_equal(auth_password_hash(&p, "correct horse", h1), VBX_OK);
+	assert_int_equal(strncmp(h1, "$argon2id$v=19$m=64,t=1,p=1$", 28), 0);
+	assert_int_equal(auth_password_hash(&p, "correct horse", h2), VBX_OK);
+	assert_string_not_equal(h1, h2); /* salted */
+	assert_int_equal(auth_password_verify(h1, "correct horse"), VBX_OK);
+	assert_int_equal(auth_password_verify(h1, "correct horsE"),
+	                 VBX_EUNAUTH);
+	assert_int_equal(auth_password_verify(h1, ""), VBX_EUNAUTH);
+	assert_int_equal(auth_password_verify("", "x"), VBX_EUNAUTH);
+	assert_int_equal(
+	        auth_password_verify("$argon2i$v=19$m=64,t=1,p=1$x$y", "x"),
+	        VBX_EUNAUTH);
+	assert_int_equal(auth_password_verify("$argon2id$garbage", "x"),
+	                 VBX_EUNAUTH);
+	/* The default parameters: OWASP's m=19MiB, t=2, p=1. */
+	auth_argon2 owasp = {.m_kib = 19456, .t = 2, .p = 1};
+	assert_int_equal(auth_password_hash(&owasp, "pw", h1), VBX_OK);
+	assert_int_equal(strncmp(h1, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0);
+}
+
+static void test_tokens(void **state)
+{
+	char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1];
+	char h[AUTH_SHA256_HEX];
+
+	assert_int_equal(auth_token_new(AUTH_KEY_PREFIX, a), VBX_OK);
+	assert_int_equal(auth_token_new(AUTH_KEY_PREFIX, b), VBX_OK);
+	assert_int_equal(strlen(a), 47);
+	assert_int_equal(strncmp(a, "vbx_", 4), 0);
+	assert_string_not_equal(a, b);
+	assert_true(auth_token_wellformed(AUTH_KEY_PREFIX, a));
+	assert_false(auth_token_wellformed(AUTH_REFRESH_PREFIX, a));
+	a[10] = '!';
+	assert_false(auth_token_wellformed(AUTH_KEY_PREFIX, a));
+	b[46] = '\0';
+	assert_false(auth_token_wellformed(AUTH_KEY_PREFIX, b));
+	assert_false(auth_token_wellformed(AUTH_KEY_PREFIX, "vbx_"));
+
+	auth_sha256_hex("abc", h);
+	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223"
+	                       "b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_time(void **state)
+{
+	int64_t ms;
+	char out[32];
+
+	assert_int_equal(auth_time_parse("2023-11-14T22:13:20Z", &ms), VBX_OK);
+	assert_int_equal(ms, 1700000000000LL);
+	assert_int_equal(auth_time_parse("2023-11-14T22:13:20.5Z", &ms),
+	                 VBX_OK);
+	assert_int_equal(ms, 1700000000500LL);
+	assert_int_equal(auth_time_parse("2023-11-15T00:13:20.123+02:00", &ms),
+	                 VBX_OK);
+	assert_int_equal(ms, 1700000000123LL);
+	auth_time_format(1700000000123LL, out);
+	assert_string_equal(out, "2023-11-14T22:13:20.123Z");
+	const char *bad[] = {"",
+	                     "2023-11-14",
+	                     "2023-11-14T22:13:20",
+	                     "2023-13-14T22:13:20Z",
+	                     "2023-04-31T22:13:20Z",
+	                     "2023-11-14T22:13:20.Z",
+	                     "2023-11-14T22:13:20Zjunk",
+	                     "2023-11-14T22:13:20+2:00",
+	                     "1969-12-31T23:59:59Z"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(auth_time_parse(bad[i], &ms), VBX_EINVAL);
+	assert_true(auth_is_uuid(UID));
+	assert_false(auth_is_uuid("00000000-0000-4000-8000-00000000000"));
+	assert_false(auth_is_uuid("00000000-0000-4000-8000-0000000000011"));
+	assert_false(auth_is_uuid("00000000x0000-4000-8000-000000000001"));
+}
+
+static void test_limit_parse(void **state)
+{
+	long n;
+	int64_t p;
+
+	assert_int_equal(auth_limit_parse("10/15m", &n, &p), VBX_OK);
+	assert_int_equal(n, 10);
+	assert_int_equal(p, 900000);
+	assert_int_equal(auth_limit_parse("5/1h", &n, &p), VBX_OK);
+	assert_int_equal(p, 3600000);
+	assert_int_equal(auth_limit_parse("5/h", &n, &p), VBX_OK);
+	assert_int_equal(p, 3600000);
+	assert_int_equal(auth_limit_parse("1/30s", &n, &p), VBX_OK);
+	const char *bad[] = {"",      "10",    "0/1m",   "-1/1m", "10/",
+	                     "10/1w", "10/0m", "10/1mm", "x/1m",  "10/400d"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(auth_limit_parse(bad[i], &n, &p), VBX_EINVAL);
+}
+
+static void test_limiter_windows(void **state)
+{
+	auth_limiter *l = auth_limiter_new(3, 60000, 100);
+	int64_t t = 1000000;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth_limiter_take(l, "a", t + i), 0);
+	/* The fourth in the window waits for the window's end. */
+	assert_int_equal(auth_limiter_take(l, "a", t + 10), 60);
+	assert_int_equal(auth_limiter_check(l, "a", t + 59001), 1);
+	assert_int_equal(auth_limiter_check(l, "a", t + 30000), 30);
+	/* Other keys are counted apart. */
+	assert_int_equal(auth_limiter_check(l, "b", t), 0);
+	/* A new window opens when the old one ends. */
+	assert_int_equal(auth_limiter_take(l, "a", t + 60000), 0);
+	assert_int_equal(auth_limiter_take(l, "a", t + 60001), 0);
+	assert_int_equal(auth_limiter_take(l, "a", t + 60002), 0);
+	assert_int_equal(auth_limiter_take(l, "a", t + 60003), 60);
+	/* hit and check apart, as login uses them. */
+	auth_limiter_hit(l, "c", t);
+	auth_limiter_hit(l, "c", t);
+	assert_int_equal(auth_limiter_check(l, "c", t), 0);
+	auth_limiter_hit(l, "c", t);
+	assert_int_equal(auth_limiter_check(l, "c", t), 60);
+	auth_limiter_free(l);
+}
+
+static void test_limiter_bounded(void **state)
+{
+	auth_limiter *l = auth_limiter_new(1, 60000, 4);
+	char key[16];
+
+	/* Spraying keys never holds more than 4 windows; the oldest go. */
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(auth_limiter_take(l, key, 1000 + i), 0);
+	}
+	assert_int_equal(auth_limiter_check(l, "k99", 1100), 60);
+	assert_int_equal(auth_limiter_check(l, "k0", 1100), 0); /* evicted */
+	auth_limiter_free(l);
+	auth_limiter_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_b64url),
+	        cmocka_unit_test(test_keyring),
+	        cmocka_unit_test(test_jwt_roundtrip),
+	        cmocka_unit_test(test_jwt_refused),
+	        cmocka_unit_test(test_jwt_tampered),
+	        cmocka_unit_test(test_argon2),
+	        cmocka_unit_test(test_tokens),
+	        cmocka_unit_test(test_time),
+	        cmocka_unit_test(test_limit_parse),
+	        cmocka_unit_test(test_limiter_windows),
+	        cmocka_unit_test(test_limiter_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
