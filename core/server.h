@@ -132,6 +132,8 @@ void vbx__health_register(vbx_plugin *core, vbx__server **server);
 void vbx__health_set_started(bool started);
 /* api/ */
 void vbx__api_register(vbx_plugin *core);
+/* The platform endpoints: teams, members, projects (api/common.c). */
+void vbx__api_platform_register(vbx_plugin *core);
 void vbx__events_ws_register(vbx_plugin *core);
 
 #endif

@@ -165,6 +165,7 @@ static void core_init(vbx_test_host *h)
 	vbx_plugin *core = vbx__core_plugin();
 	vbx__catalog_init(core);
 	vbx__health_register(core, &h->no_server);
+	vbx__api_platform_register(core);
 }
 
 /* A plugin handle with an empty block, named name. */

@@ -32,9 +32,10 @@
  *   - one worker thread for vbx_work_submit() and timers, and one event
  *     dispatcher thread, as in the daemon.
  *   - WebSocket routes are registered and checked, but cannot be opened.
- *   - of the core's routes only /health/live, /health/startup and
- *     /health/ready exist, so that a plugin's health_check hook can be
- *     tested through GET /health/ready.
+ *   - of the core's routes the health endpoints (a plugin's health_check
+ *     hook can be tested through GET /health/ready) and the platform's
+ *     teams, members and projects exist; /api/v1/plugins and
+ *     /api/v1/events do not.
  *   - state_dir is a fresh temporary directory, removed with the host.
  *   - log lines go to stderr as text, at level "warn" unless the
  *     environment variable VBX_TEST_LOG says "error", "info" or "debug".

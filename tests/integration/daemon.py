@@ -29,8 +29,9 @@ class Daemon:
     """One vibeboxd process with its own config, port and log file."""
 
     def __init__(self, plugins="", server="", log='level = "info";',
-                 extra="", env=None):
+                 extra="", env=None, plugin_dir=None):
         self.dir = tempfile.mkdtemp(prefix="vbx-it-")
+        self.plugin_dir = plugin_dir or PLUGIN_DIR
         self.port = free_port()
         self.conf = os.path.join(self.dir, "vibeboxd.conf")
         self.logpath = os.path.join(self.dir, "stderr.log")
@@ -44,7 +45,7 @@ class Daemon:
             f.write(f"""
 server: {{ listen = "127.0.0.1:{self.port}"; workers = 2; {server} }};
 log: {{ {log} }};
-plugin_dir = "{PLUGIN_DIR}";
+plugin_dir = "{self.plugin_dir}";
 state_dir = "{self.dir}";
 {extra}
 plugins = ( {plugins} );

@@ -1,0 +1,462 @@
+/*
+ * api/common.c - helpers the platform endpoints share (see common.h), and
+ * the registration of their routes.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "api/common.h"
+
+vbx__api_hooks vbx__api;
+
+void vbx__api_hooks_init(vbx_plugin *core)
+{
+	vbx__api = (vbx__api_hooks){
+	        .user_get = vbx_hook_store_user_get_get(core),
+	        .user_by_email = vbx_hook_store_user_by_email_get(core),
+	        .team_create = vbx_hook_store_team_create_get(core),
+	        .team_get = vbx_hook_store_team_get_get(core),
+	        .team_update = vbx_hook_store_team_update_get(core),
+	        .team_delete = vbx_hook_store_team_delete_get(core),
+	        .team_list = vbx_hook_store_team_list_get(core),
+	        .member_set = vbx_hook_store_member_set_get(core),
+	        .member_get = vbx_hook_store_member_get_get(core),
+	        .member_remove = vbx_hook_store_member_remove_get(core),
+	        .member_list = vbx_hook_store_member_list_get(core),
+	        .project_create = vbx_hook_store_project_create_get(core),
+	        .project_get = vbx_hook_store_project_get_get(core),
+	        .project_update = vbx_hook_store_project_update_get(core),
+	        .project_delete = vbx_hook_store_project_delete_get(core),
+	        .project_list = vbx_hook_store_project_list_get(core),
+	};
+}
+
+/* A handle is NULL only when a plugin declared that hook with another
+ * signature first (the registry logged it); then the routes that would run
+ * it must not exist. */
+static bool hooks_ok(const vbx__api_hooks *a)
+{
+	const vbx_hook *all[] = {
+	        a->user_get,      a->user_by_email,  a->team_create,
+	        a->team_get,      a->team_update,    a->team_delete,
+	        a->team_list,     a->member_set,     a->member_get,
+	        a->member_remove, a->member_list,    a->project_create,
+	        a->project_get,   a->project_update, a->project_delete,
+	        a->project_list,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!all[i])
+			return false;
+	return true;
+}
+
+void vbx__api_platform_register(vbx_plugin *core)
+{
+	vbx__api_hooks_init(core);
+	if (!hooks_ok(&vbx__api)) {
+		vbx__error("the store hooks are declared with other signatures "
+		           "than the daemon's; the /api/v1/teams and "
+		           "/api/v1/projects endpoints are not served (rebuild "
+		           "the plugins against this SDK)");
+		return;
+	}
+	vbx__api_teams_register(core);
+	vbx__api_projects_register(core);
+}
+
+/* ---- pure helpers ---- */
+
+/* A decimal number of digits only in [1, max]; 0 when it is not one. */
+static long parse_count(const char *s, long max)
+{
+	long v = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return 0;
+	}
+	return v;
+}
+
+int vbx__api_page_parse(const char *page, const char *limit, vbx_page *out,
+                        vbx__fields *f)
+{
+	long p = page ? parse_count(page, VBX__API_PAGE_MAX) : 1;
+	long l = limit ? parse_count(limit, VBX__API_LIMIT_MAX)
+	               : VBX__API_LIMIT_DEFAULT;
+	if (p == 0)
+		vbx__fields_add(f, "page",
+		                "must be an integer between 1 and %d",
+		                VBX__API_PAGE_MAX);
+	if (l == 0)
+		vbx__fields_add(f, "limit",
+		                "must be an integer between 1 and %d",
+		                VBX__API_LIMIT_MAX);
+	if (p == 0 || l == 0)
+		return VBX_EINVAL;
+	out->page = (int)p;
+	out->limit = (int)l;
+	return VBX_OK;
+}
+
+int vbx__api_time(int64_t ms, char *buf, size_t len)
+{
+	/* Floor division: -1 ms is 23:59:59.999 of the day before 1970. */
+	int64_t secs = ms / 1000, frac = ms % 1000;
+	if (frac < 0) {
+		frac += 1000;
+		secs--;
+	}
+	struct tm tm;
+	time_t t = (time_t)secs;
+	if (len > 0)
+		buf[0] = '\0';
+	if (len < VBX__API_TIME_LEN || !gmtime_r(&t, &tm) ||
+	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return VBX_EINVAL;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, (int)frac);
+	return VBX_OK;
+}
+
+static bool slug_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+size_t vbx__api_slug_from(const char *name, char *out, size_t len)
+{
+	size_t max = len > 0 ? len - 1 : 0, n = 0;
+	if (max > VBX__API_SLUG_MAX)
+		max = VBX__API_SLUG_MAX;
+	bool dash = false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		unsigned char c = *p;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (!slug_char(c)) {
+			dash = n > 0; /* never a leading '-' */
+			continue;
+		}
+		/* A '-' goes in only with a character after it, so none
+		 * ends the slug when it is cut short. */
+		if (n + (dash ? 2 : 1) > max)
+			break;
+		if (dash)
+			out[n++] = '-';
+		out[n++] = (char)c;
+		dash = false;
+	}
+	if (len > 0)
+		out[n] = '\0';
+	return n;
+}
+
+bool vbx__api_slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > VBX__API_SLUG_MAX)
+		return false;
+	if (!slug_char((unsigned char)s[0]) ||
+	    !slug_char((unsigned char)s[n - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!slug_char((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+bool vbx__api_uuid_ok(const char *s)
+{
+	for (size_t i = 0; i < VBX_ID_LEN - 1; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !hex_digit(s[i]))
+			return false; /* also stops at a short string's NUL */
+	}
+	return s[VBX_ID_LEN - 1] == '\0';
+}
+
+/* ---- request helpers ---- */
+
+const char *vbx__api_user_id(const vbx_request *r)
+{
+	const vbx_principal *p = vbx_req_principal(r);
+	return p ? p->user_id : "";
+}
+
+bool vbx__api_is_admin(const vbx_request *r)
+{
+	const vbx_principal *p = vbx_req_principal(r);
+	return p && (p->flags & VBX_PRINCIPAL_ADMIN);
+}
+
+int vbx__api_page(vbx_request *r, vbx_page *out)
+{
+	if (vbx__api_page_parse(vbx_req_query(r, "page"),
+	                        vbx_req_query(r, "limit"), out,
+	                        &r->fields) == VBX_OK)
+		return VBX_OK;
+	vbx_resp_validation(r);
+	return VBX_EINVAL;
+}
+
+cJSON *vbx__api_list_body(cJSON *data, const vbx_page *pg, int64_t total)
+{
+	cJSON *body = cJSON_CreateObject(), *p = cJSON_CreateObject();
+	if (!body || !p || !data) {
+		cJSON_Delete(body);
+		cJSON_Delete(p);
+		cJSON_Delete(data);
+		return NULL;
+	}
+	cJSON_AddItemToObject(body, "data", data);
+	cJSON_AddNumberToObject(p, "page", pg->page);
+	cJSON_AddNumberToObject(p, "limit", pg->limit);
+	cJSON_AddNumberToObject(p, "total", (double)total);
+	cJSON_AddItemToObject(body, "pagination", p);
+	return body;
+}
+
+int vbx__api_respond(vbx_request *r, int status, cJSON *o)
+{
+	return o ? vbx_resp_json(r, status, o) : VBX_ENOMEM;
+}
+
+int vbx__api_no_content(vbx_request *r)
+{
+	return vbx_resp_body(r, 204, NULL, NULL, 0);
+}
+
+void vbx__api_add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[VBX__API_TIME_LEN];
+	if (vbx__api_time(ms, buf, sizeof(buf)) == VBX_OK)
+		cJSON_AddStringToObject(o, key, buf);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+void vbx__api_add_id(cJSON *o, const char *key, const char *s)
+{
+	if (s[0])
+		cJSON_AddStringToObject(o, key, s);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+void vbx__api_known_fields(vbx_request *r, const cJSON *body,
+                           const char *const *known)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, body)
+	{
+		const char *const *k = known;
+		while (*k && strcmp(*k, it->string) != 0)
+			k++;
+		if (!*k)
+			vbx_field_error(r, it->string, "is not a known field");
+	}
+}
+
+static bool blank_or_control(const char *s, bool *control)
+{
+	bool blank = true;
+	*control = false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*control = true;
+		else if (*p != ' ')
+			blank = false;
+	}
+	return blank || *control;
+}
+
+int vbx__api_name_field(vbx_request *r, const cJSON *body, int required,
+                        const char **out)
+{
+	int rc = vbx_json_string(r, body, "name", required, 1,
+	                         VBX__API_NAME_MAX, out);
+	bool control;
+	if (rc != VBX_OK)
+		return rc;
+	if (strlen(*out) > VBX__API_NAME_MAX) {
+		*out = NULL;
+		vbx_field_error(r, "name", "must be at most %d bytes of UTF-8",
+		                VBX__API_NAME_MAX);
+		return VBX_EINVAL;
+	}
+	if (!blank_or_control(*out, &control))
+		return rc;
+	*out = NULL;
+	vbx_field_error(r, "name",
+	                control ? "must not contain control characters"
+	                        : "must not be blank");
+	return VBX_EINVAL;
+}
+
+int vbx__api_slug_field(vbx_request *r, const cJSON *body, const char *name,
+                        char *out)
+{
+	const char *slug;
+	out[0] = '\0';
+	int rc = vbx_json_string(r, body, "slug", VBX_OPTIONAL, 1,
+	                         VBX__API_SLUG_MAX, &slug);
+	if (rc == VBX_OK) {
+		if (!vbx__api_slug_ok(slug)) {
+			vbx_field_error(
+			        r, "slug",
+			        "must be lower-case letters, digits and '-', "
+			        "starting and ending with a letter or digit");
+			return VBX_EINVAL;
+		}
+		snprintf(out, VBX__API_SLUG_MAX + 1, "%s", slug);
+		return VBX_OK;
+	}
+	if (rc != VBX_ENOTFOUND || !name)
+		return rc;
+	if (vbx__api_slug_from(name, out, VBX__API_SLUG_MAX + 1) == 0) {
+		vbx_field_error(r, "slug",
+		                "cannot be made from the name (it has no ASCII "
+		                "letter or digit); give a slug");
+		return VBX_EINVAL;
+	}
+	return VBX_OK;
+}
+
+static int store_unavailable(vbx_request *r, const vbx_hook *h)
+{
+	if (h->count == 0)
+		return vbx_resp_error(r, 503, "UNAVAILABLE",
+		                      "no plugin provides the \"store\" "
+		                      "capability; load one (postgres-store) "
+		                      "in the daemon's config");
+	return vbx_resp_error(r, 503, "UNAVAILABLE",
+	                      "the store is unavailable (its database may be "
+	                      "down); try again later");
+}
+
+int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
+                        const char *what, const char *field)
+{
+	switch (rc) {
+	case VBX_ENOTFOUND:
+		vbx_resp_error(r, 404, "NOT_FOUND", "%s not found", what);
+		break;
+	case VBX_EEXIST:
+		if (field)
+			vbx_resp_error(r, 409, "CONFLICT",
+			               "%s with this %s exists already; choose "
+			               "another %s",
+			               what, field, field);
+		else
+			vbx_resp_error(r, 409, "CONFLICT", "%s exists already",
+			               what);
+		break;
+	case VBX_EUNAVAIL:
+		store_unavailable(r, h);
+		break;
+	case VBX_EINVAL:
+		vbx_resp_error(r, 400, "BAD_REQUEST",
+		               "the store refused a value of %s", what);
+		break;
+	default:
+		vbx__error("%s %s: the store failed on %s: %s",
+		           vbx_req_method(r), vbx_req_path(r), what,
+		           vbx__strerror(rc));
+		vbx_resp_error(r, 500, "INTERNAL_ERROR",
+		               "the store failed on %s; see the daemon's log",
+		               what);
+		rc = rc == VBX_OK ? VBX_ERR : rc;
+		break;
+	}
+	return rc;
+}
+
+/* Answer an authorize result that is neither allow nor deny. */
+static int authorize_fail(vbx_request *r, int rc, const char *action)
+{
+	if (rc == VBX_EUNAVAIL) {
+		vbx_resp_error(r, 503, "UNAVAILABLE",
+		               "authorization is unavailable (a dependency is "
+		               "down); try again later");
+		return rc;
+	}
+	vbx__error("%s %s: the authorize hook failed on \"%s\": %s",
+	           vbx_req_method(r), vbx_req_path(r), action,
+	           vbx__strerror(rc));
+	vbx_resp_error(r, 500, "INTERNAL_ERROR",
+	               "authorization failed; see the daemon's log");
+	return VBX_ERR;
+}
+
+static int run_authorize(vbx_request *r, const char *action,
+                         const vbx_resource *res)
+{
+	return vbx_hook_authorize_run(vbx__cat.authorize, vbx_req_principal(r),
+	                              action, res);
+}
+
+int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
+                       const char *id)
+{
+	if (vbx__cat.authorize->count == 0) {
+		vbx_resp_error(r, 503, "UNAVAILABLE",
+		               "no plugin provides the \"authz\" capability; "
+		               "load one (auth) in the daemon's config");
+		return VBX_EUNAVAIL;
+	}
+	const vbx_resource res = {type, id};
+	int rc = run_authorize(r, action, &res);
+	if (rc == VBX_OK)
+		return VBX_OK;
+	if (rc != VBX_EDENIED && rc != VBX_DECLINED)
+		return authorize_fail(r, rc, action);
+
+	bool visible = !id;
+	if (id && strcmp(action, "read") != 0) {
+		int read = run_authorize(r, "read", &res);
+		if (read != VBX_OK && read != VBX_EDENIED &&
+		    read != VBX_DECLINED)
+			return authorize_fail(r, read, "read");
+		visible = read == VBX_OK;
+	}
+	if (!visible) {
+		vbx_resp_error(r, 404, "NOT_FOUND", "%s %s not found", type,
+		               id);
+		return VBX_ENOTFOUND;
+	}
+	if (id)
+		vbx_resp_error(r, 403, "FORBIDDEN",
+		               "you may not %s %s %s; ask an admin of it",
+		               action, type, id);
+	else
+		vbx_resp_error(r, 403, "FORBIDDEN",
+		               "you may not %s; ask an instance admin", action);
+	return VBX_EDENIED;
+}
+
+const char *vbx__api_path_id(vbx_request *r, const char *param,
+                             const char *type)
+{
+	const char *id = vbx_req_param(r, param);
+	if (id && vbx__api_uuid_ok(id))
+		return id;
+	/* Not a UUID: no such resource can exist. Quote it with %.40s so
+	 * that a long parameter does not fill the message. */
+	vbx_resp_error(r, 404, "NOT_FOUND", "%s %.40s not found", type,
+	               id ? id : "");
+	return NULL;
+}

@@ -1,0 +1,161 @@
+/*
+ * api/common.h - what the platform endpoints (teams, projects, ...) share:
+ * the store hook handles, paging, timestamps, slugs and ids, and the
+ * answers for store results and authorization denials.
+ *
+ * The endpoints only orchestrate hooks: authorize decides, the store
+ * keeps. A helper that "answers" has sent the response itself and returns
+ * a non-zero result code, so a handler just returns it:
+ *
+ *     if ((rc = vbx__api_authorize(r, "read", "team", id)) != VBX_OK)
+ *             return rc;
+ */
+#ifndef VBX_API_COMMON_H
+#define VBX_API_COMMON_H
+
+#include <vibebox/store.h>
+
+#include "server.h"
+
+#define VBX__API_PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
+#define VBX__API_LIMIT_MAX 100
+#define VBX__API_LIMIT_DEFAULT 20
+#define VBX__API_NAME_MAX 127 /* characters of a team or project name */
+#define VBX__API_SLUG_MAX 63
+#define VBX__API_TIME_LEN 32 /* "2026-11-27T12:04:51.123Z" and its NUL */
+
+/* The store hooks the endpoints run; set at registration, then read-only. */
+typedef struct vbx__api_hooks {
+	vbx_hook *user_get, *user_by_email;
+	vbx_hook *team_create, *team_get, *team_update, *team_delete,
+	        *team_list;
+	vbx_hook *member_set, *member_get, *member_remove, *member_list;
+	vbx_hook *project_create, *project_get, *project_update,
+	        *project_delete, *project_list;
+} vbx__api_hooks;
+extern vbx__api_hooks vbx__api;
+
+/* Fill vbx__api from core's registry (during init). */
+void vbx__api_hooks_init(vbx_plugin *core);
+/* The routes of each file (during init). */
+void vbx__api_teams_register(vbx_plugin *core);
+void vbx__api_projects_register(vbx_plugin *core);
+
+/* ---- pure helpers (no request) ---- */
+
+/*
+ * Parse ?page= and ?limit= (either NULL when absent: 1 and 20). Each must
+ * be decimal digits only, page 1..VBX__API_PAGE_MAX, limit 1..100. Errors
+ * are recorded in f under "page" and "limit". Returns VBX_OK or
+ * VBX_EINVAL; *out is set in full only on VBX_OK.
+ */
+int vbx__api_page_parse(const char *page, const char *limit, vbx_page *out,
+                        vbx__fields *f);
+
+/*
+ * Unix milliseconds as RFC 3339 in UTC with milliseconds,
+ * "2026-11-27T12:04:51.123Z", into buf (len >= VBX__API_TIME_LEN).
+ * Returns VBX_OK, or VBX_EINVAL (buf "") when the time has no such form
+ * (a year outside 0..9999) or buf is too short.
+ */
+int vbx__api_time(int64_t ms, char *buf, size_t len);
+
+/*
+ * A slug made from a name: ASCII letters lower-cased and digits kept,
+ * every run of anything else one '-', none at either end, at most
+ * VBX__API_SLUG_MAX characters (and len - 1). Returns its length; 0 (out
+ * "") when the name has no ASCII letter or digit.
+ */
+size_t vbx__api_slug_from(const char *name, char *out, size_t len);
+
+/* Does s match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ? */
+bool vbx__api_slug_ok(const char *s);
+
+/* Is s a UUID in text form (8-4-4-4-12 hex digits, either case)? */
+bool vbx__api_uuid_ok(const char *s);
+
+/* ---- request helpers ---- */
+
+/* The caller's user id ("" on a public route) and instance-admin flag. */
+const char *vbx__api_user_id(const vbx_request *r);
+bool vbx__api_is_admin(const vbx_request *r);
+
+/* The page of a list request; answers 400 VALIDATION_ERROR (fields page,
+ * limit) and returns VBX_EINVAL when the query is bad. */
+int vbx__api_page(vbx_request *r, vbx_page *out);
+
+/* {"data": data, "pagination": {page, limit, total}}, taking data; NULL
+ * (data freed) when out of memory. */
+cJSON *vbx__api_list_body(cJSON *data, const vbx_page *pg, int64_t total);
+
+/* Answer status with o (taken); VBX_ENOMEM when o is NULL (the core then
+ * answers 500). */
+int vbx__api_respond(vbx_request *r, int status, cJSON *o);
+
+/* Answer 204 No Content. */
+int vbx__api_no_content(vbx_request *r);
+
+/* Add key: RFC 3339 time of ms to o (null when it has none). */
+void vbx__api_add_time(cJSON *o, const char *key, int64_t ms);
+
+/* Add key: s to o, or null when s is "". */
+void vbx__api_add_id(cJSON *o, const char *key, const char *s);
+
+/*
+ * Record "is not a known field" for each member of body whose name is not
+ * in known (a NULL-terminated list), so that a typo does not pass
+ * silently.
+ */
+void vbx__api_known_fields(vbx_request *r, const cJSON *body,
+                           const char *const *known);
+
+/*
+ * Read body.name: 1..127 characters and at most 127 bytes (the store's
+ * records hold 128), not blank, no control characters.
+ * *out is NULL when it is absent and optional or wrong (error recorded).
+ */
+int vbx__api_name_field(vbx_request *r, const cJSON *body, int required,
+                        const char **out);
+
+/*
+ * Read body.slug into out (64 bytes). When absent and name is not NULL,
+ * make it from name ("" and an error asking for a slug when that gives
+ * nothing). Returns VBX_OK (out set), VBX_ENOTFOUND (absent, no name: out
+ * "") or VBX_EINVAL (error recorded).
+ */
+int vbx__api_slug_field(vbx_request *r, const cJSON *body, const char *name,
+                        char *out);
+
+/*
+ * Answer a store hook's failure rc (not VBX_OK) and return rc:
+ *   VBX_ENOTFOUND  404 "<what> not found"
+ *   VBX_EEXIST     409 CONFLICT "<what> with this <field> exists already;
+ *                  choose another <field>" (field NULL: "<what> exists
+ *                  already")
+ *   VBX_EUNAVAIL   503 naming the missing "store" capability (hook h has
+ *                  no provider) or the unavailable store
+ *   VBX_EINVAL     400 BAD_REQUEST
+ *   anything else  500, logged
+ * what: "team 3f...", "a team"; h: the hook that failed.
+ */
+int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
+                        const char *what, const char *field);
+
+/*
+ * May the caller do action on {type, id} (id NULL: a collection or the
+ * instance)? Returns VBX_OK, or answers and returns an error:
+ *   denied "read", or denied anything on a resource it may not read: 404
+ *   NOT_FOUND (its existence is not the caller's to know);
+ *   denied on one it may read, or on a collection: 403 FORBIDDEN;
+ *   no authorization provider: 503 naming the "authz" capability;
+ *   VBX_EUNAVAIL from the hook: 503; anything else: 500.
+ */
+int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
+                       const char *id);
+
+/* An id from the path that is a UUID, else answer 404 about
+ * "<type> <id>" and return NULL. */
+const char *vbx__api_path_id(vbx_request *r, const char *param,
+                             const char *type);
+
+#endif

@@ -1,0 +1,297 @@
+"""Users, tokens and keys end to end: vibeboxd with postgres-store and auth
+against a real throwaway PostgreSQL cluster."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+from daemon import Daemon, Suite, error_of, expect
+
+SRC = os.environ.get("VBX_SRCDIR", ".")
+BUILD = os.environ.get("VBX_BUILDDIR", ".")
+CLUSTER = os.path.join(SRC, "tests/postgres/pg_cluster.sh")
+SECRET = "k1:" + "0123456789abcdef" * 4
+
+
+def plugin_dir():
+    """A directory with the two real plugins, as plugin_dir wants one."""
+    d = tempfile.mkdtemp(prefix="vbx-plugins-")
+    for name in ("postgres-store", "auth"):
+        os.symlink(os.path.join(BUILD, "plugins", name, ".libs",
+                                name + ".so"),
+                   os.path.join(d, name + ".so"))
+    return d
+
+
+class Cluster:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vbx-pg-")
+        os.chmod(self.dir, 0o755)
+        self.conninfo = subprocess.run(
+            [CLUSTER, "start", os.path.join(self.dir, "pg")], check=True,
+            capture_output=True, text=True).stdout.strip()
+
+    def createdb(self, name):
+        return subprocess.run(
+            [CLUSTER, "createdb", os.path.join(self.dir, "pg"), name],
+            check=True, capture_output=True, text=True).stdout.strip()
+
+    def stop(self):
+        subprocess.run([CLUSTER, "stop", os.path.join(self.dir, "pg")],
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+PG = None
+PLUGINS = None
+DB_COUNT = [0]
+
+
+def start(registration="open", extra=""):
+    """A daemon with both plugins on a database of its own."""
+    DB_COUNT[0] += 1
+    conninfo = PG.createdb(f"t{DB_COUNT[0]}")
+    return Daemon(plugin_dir=PLUGINS, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      registration = "{registration}"; argon2_memory = "1MiB";
+      argon2_iterations = 1; {extra} }}; }}""").start()
+
+
+def register(d, email, password="correct horse", name="A"):
+    return d.request("POST", "/api/v1/auth/register",
+                     {"email": email, "password": password, "name": name})
+
+
+def login(d, email, password="correct horse"):
+    return d.request("POST", "/api/v1/auth/login",
+                     {"email": email, "password": password})
+
+
+def with_daemon(check, **kw):
+    d = start(**kw)
+    try:
+        check(d)
+    finally:
+        code = d.stop()
+    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
+
+
+def test_register_login_me():
+    def check(d):
+        st, body, _ = register(d, "Ann@Example.test")
+        expect(st == 201, f"{st} {body}")
+        user, tokens = body["user"], body["tokens"]
+        expect(user["email"] == "ann@example.test" and user["admin"],
+               "the first user is the instance admin")
+        expect(tokens["expiresIn"] == 900, tokens)
+        st, me, _ = d.get("/api/v1/users/me", token=tokens["accessToken"])
+        expect(st == 200 and me["id"] == user["id"], me)
+        st, body, _ = register(d, "ann@example.test")
+        expect(st == 409 and error_of(body)["code"] == "CONFLICT", body)
+        st, body, _ = register(d, "bob@example.test")
+        expect(st == 201 and not body["user"]["admin"], body)
+        st, body, _ = login(d, "bob@example.test")
+        expect(st == 200 and body["user"]["email"] == "bob@example.test",
+               body)
+        st, body, _ = d.get("/api/v1/plugins",
+                            token=body["tokens"]["accessToken"])
+        expect(st == 403, "bob is not an admin")
+    with_daemon(check)
+
+
+def test_wrong_password_and_unknown_email_look_the_same():
+    def check(d):
+        register(d, "ann@example.test")
+        a = login(d, "ann@example.test", "wrong password")
+        b = login(d, "nobody@example.test", "wrong password")
+        expect(a[0] == b[0] == 401, (a[0], b[0]))
+        expect(error_of(a[1])["message"] == error_of(b[1])["message"],
+               (a[1], b[1]))
+    with_daemon(check)
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family():
+    def check(d):
+        _, body, _ = register(d, "ann@example.test")
+        r1 = body["tokens"]["refreshToken"]
+        st, body, _ = d.request("POST", "/api/v1/auth/refresh",
+                                {"refreshToken": r1})
+        expect(st == 200, f"{st} {body}")
+        r2 = body["tokens"]["refreshToken"]
+        expect(r2 != r1, "rotated")
+        st, _, _ = d.request("POST", "/api/v1/auth/refresh",
+                             {"refreshToken": r1})
+        expect(st == 401, f"reuse: {st}")
+        st, _, _ = d.request("POST", "/api/v1/auth/refresh",
+                             {"refreshToken": r2})
+        expect(st == 401, f"the family is revoked: {st}")
+        _, body, _ = login(d, "ann@example.test")
+        r3 = body["tokens"]["refreshToken"]
+        st, _, _ = d.request("POST", "/api/v1/auth/logout",
+                             {"refreshToken": r3})
+        expect(st == 204, st)
+        st, _, _ = d.request("POST", "/api/v1/auth/refresh",
+                             {"refreshToken": r3})
+        expect(st == 401, f"logged out: {st}")
+        admin = body["tokens"]["accessToken"]
+        st, audit, _ = d.get("/api/v1/audit?limit=50", token=admin)
+        expect(st == 200, audit)
+        actions = [a["action"] for a in audit["data"]]
+        expect("auth.refresh.reuse" in actions and
+               "user.register" in actions, actions)
+    with_daemon(check)
+
+
+def test_api_keys():
+    def check(d):
+        _, body, _ = register(d, "ann@example.test")
+        jwt = body["tokens"]["accessToken"]
+        st, key, _ = d.request("POST", "/api/v1/keys",
+                               {"name": "ci", "scopes": ["read"]}, token=jwt)
+        expect(st == 201 and key["key"].startswith("vbx_"), key)
+        st, me, _ = d.get("/api/v1/users/me", token=key["key"])
+        expect(st == 200 and me["email"] == "ann@example.test", me)
+        st, keys, _ = d.get("/api/v1/keys", token=jwt)
+        expect(st == 200 and len(keys["data"]) == 1, keys)
+        expect("key" not in keys["data"][0], "the secret is shown once")
+        st, _, _ = d.request("DELETE", f"/api/v1/keys/{key['id']}", token=jwt)
+        expect(st == 204, st)
+        st, _, _ = d.get("/api/v1/users/me", token=key["key"])
+        expect(st == 401, f"revoked key: {st}")
+    with_daemon(check)
+
+
+def test_first_user_registration_closes_after_the_first():
+    def check(d):
+        st, _, _ = register(d, "ann@example.test")
+        expect(st == 201, st)
+        st, body, _ = register(d, "bob@example.test")
+        expect(st == 403, f"{st} {body}")
+    with_daemon(check, registration="first-user")
+
+
+def test_concurrent_registrations_of_one_email():
+    def check(d):
+        results = []
+        lock = threading.Lock()
+
+        def one():
+            st = register(d, "race@example.test")[0]
+            with lock:
+                results.append(st)
+        threads = [threading.Thread(target=one) for _ in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expect(results.count(201) == 1, sorted(results))
+        expect(results.count(409) == 99, sorted(results))
+    with_daemon(check, extra='register_limit = "1000/1m";')
+
+
+def test_hostile_strings_and_broken_bodies():
+    def check(d):
+        evil = "x'); DROP TABLE users; --@example.test"
+        st, body, _ = register(d, evil)
+        expect(st in (201, 400), f"{st} {body}")
+        st, body, _ = register(d, "ok@example.test", name="'; DELETE FROM "
+                               "users WHERE ''='")
+        expect(st == 201, f"{st} {body}")
+        st, me, _ = d.get("/api/v1/users/me",
+                          token=body["tokens"]["accessToken"])
+        expect(me["name"] == "'; DELETE FROM users WHERE ''='", me)
+        st, body, _ = d.request("POST", "/api/v1/auth/register", b"{",)
+        expect(st == 400, st)
+        st, body, _ = d.request("POST", "/api/v1/auth/register",
+                                {"email": 5, "password": []})
+        expect(st == 400 and error_of(body)["code"] == "VALIDATION_ERROR",
+               body)
+        st, body, _ = register(d, "short@example.test", password="short")
+        expect(st == 400 and "password" in error_of(body)["fields"], body)
+        st, _, _ = login(d, "ok@example.test", "correct horse")
+        expect(st == 200, "the users table is still there")
+    with_daemon(check)
+
+
+def test_login_rate_limit():
+    def check(d):
+        register(d, "ann@example.test")
+        codes = [login(d, "ann@example.test", "nope")[0] for _ in range(4)]
+        expect(codes[:3] == [401] * 3 and codes[3] == 429, codes)
+        _, _, r = login(d, "ann@example.test", "nope")
+        expect(int(r.getheader("Retry-After")) > 0, "Retry-After")
+    with_daemon(check, extra='login_limit = "3/15m";')
+
+
+def test_teams_members_and_projects():
+    def check(d):
+        ann = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        bob_body = register(d, "bob@example.test")[1]
+        bob = bob_body["tokens"]["accessToken"]
+        cat = register(d, "cat@example.test")[1]["tokens"]["accessToken"]
+        st, team, _ = d.request("POST", "/api/v1/teams",
+                                {"name": "Core Team"}, token=bob)
+        expect(st == 201 and team["slug"] == "core-team", team)
+        st, body, _ = d.request("POST", "/api/v1/teams",
+                                {"name": "Other", "slug": "core-team"},
+                                token=cat)
+        expect(st == 409 and error_of(body)["code"] == "CONFLICT", body)
+        tid = team["id"]
+        st, _, _ = d.get(f"/api/v1/teams/{tid}", token=cat)
+        expect(st == 404, f"not a member sees 404: {st}")
+        st, m, _ = d.request("POST", f"/api/v1/teams/{tid}/members",
+                             {"email": "cat@example.test", "role": "viewer"},
+                             token=bob)
+        expect(st == 201 and m["role"] == "viewer", m)
+        st, _, _ = d.get(f"/api/v1/teams/{tid}", token=cat)
+        expect(st == 200, "a viewer reads the team")
+        st, _, _ = d.request("PATCH", f"/api/v1/teams/{tid}",
+                             {"name": "Renamed"}, token=cat)
+        expect(st == 403, f"a viewer cannot rename: {st}")
+        st, p, _ = d.request("POST", "/api/v1/projects",
+                             {"name": "Web App", "teamId": tid}, token=bob)
+        expect(st == 201 and p["teamId"] == tid and p["slug"] == "web-app",
+               p)
+        st, _, _ = d.request("POST", "/api/v1/projects",
+                             {"name": "Web App", "teamId": tid}, token=cat)
+        expect(st == 403, f"a viewer cannot create projects: {st}")
+        st, mine, _ = d.request("POST", "/api/v1/projects",
+                                {"name": "Mine"}, token=cat)
+        expect(st == 201 and mine["ownerId"], mine)
+        st, lst, _ = d.get("/api/v1/projects?page=1&limit=1", token=cat)
+        expect(st == 200 and lst["pagination"]["total"] == 2 and
+               len(lst["data"]) == 1, lst)
+        st, _, _ = d.get(f"/api/v1/projects/{mine['id']}", token=bob)
+        expect(st == 404, "bob cannot see cat's personal project")
+        st, lst, _ = d.get("/api/v1/projects", token=ann)
+        expect(lst["pagination"]["total"] == 2, "the admin sees all")
+        uid = bob_body["user"]["id"]
+        st, body, _ = d.request("DELETE", f"/api/v1/teams/{tid}/members/{uid}",
+                                token=bob)
+        expect(st == 409, f"the last admin stays: {st} {body}")
+        st, _, _ = d.request("DELETE", f"/api/v1/teams/{tid}", token=bob)
+        expect(st == 204, st)
+        st, _, _ = d.get(f"/api/v1/projects/{p['id']}", token=bob)
+        expect(st == 404, "the team's projects went with it")
+    with_daemon(check)
+
+
+if __name__ == "__main__":
+    s = Suite()
+    if not os.path.exists(CLUSTER) or not shutil.which("runuser"):
+        print("# skipped: no PostgreSQL test cluster script")
+        raise SystemExit(77)
+    PG = Cluster()
+    PLUGINS = plugin_dir()
+    try:
+        for name, fn in list(globals().items()):
+            if name.startswith("test_"):
+                s.run(fn)
+    finally:
+        PG.stop()
+        shutil.rmtree(PLUGINS, ignore_errors=True)
+    s.finish()
