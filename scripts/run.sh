@@ -44,7 +44,20 @@ make_state_dir() {
 	dir="$(vbx_conf_string "$conf" state_dir)"
 	[ -n "$dir" ] || dir="$prefix/var/lib/vibebox"
 	vbx_as_root mkdir -p "$dir"
-	vbx_as_root chmod 750 "$dir"
+	# 0711: run as root, the embedded PostgreSQL runs as the user
+	# "postgres", which must be able to pass through to its directory.
+	vbx_as_root chmod 711 "$dir"
+}
+
+# The JWT signing key auth's jwt_secret_file names, made once: a fresh
+# install runs with nothing to set up by hand.
+make_jwt_key() {
+	local file
+	file="$(grep -Eo '^[^#]*jwt_secret_file[[:space:]]*=[[:space:]]*"[^"]+"' \
+		"$conf" | sed -E 's/.*"([^"]+)"/\1/' | head -n 1)"
+	[ -n "$file" ] && [ ! -e "$file" ] || return 0
+	vbx_say "creating the JWT signing key $file"
+	(umask 077 && printf 'k1:%s\n' "$(openssl rand -hex 32)" >"$file")
 }
 
 main() {
@@ -53,6 +66,7 @@ main() {
 	[ -f "$conf" ] || vbx_die "no config at $conf: set VBX_CONF to yours"
 	vbx_start_services_for "$conf"
 	make_state_dir
+	make_jwt_key
 	vbx_say "checking $conf"
 	"$daemon" -t -c "$conf"
 	vbx_say "starting $daemon -c $conf (Ctrl-C stops it)"

@@ -98,7 +98,13 @@ vbx_start_docker() {
 vbx_start_services_for() {
 	local conf="$1"
 	if vbx_conf_has_plugin "$conf" postgres-store; then
-		vbx_start_postgresql
+		# No conninfo: the plugin runs its own cluster under state_dir
+		# and needs only PostgreSQL's binaries.
+		if grep -Eq '^[^#]*conninfo[[:space:]]*=' "$conf"; then
+			vbx_start_postgresql
+		else
+			vbx_ensure_pkgs postgresql
+		fi
 	fi
 	if vbx_conf_has_plugin "$conf" redis-cache; then
 		vbx_start_redis
