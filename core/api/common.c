@@ -203,6 +203,16 @@ bool vbx__api_is_admin(const vbx_request *r)
 	return p && (p->flags & VBX_PRINCIPAL_ADMIN);
 }
 
+int vbx__api_may_list(vbx_request *r)
+{
+	const vbx_principal *p = vbx_req_principal(r);
+	if (p && (p->scopes & VBX_SCOPE_READ))
+		return VBX_OK;
+	vbx_resp_error(r, 403, "FORBIDDEN",
+	               "this credential lacks the \"read\" scope");
+	return VBX_EDENIED;
+}
+
 int vbx__api_page(vbx_request *r, vbx_page *out)
 {
 	if (vbx__api_page_parse(vbx_req_query(r, "page"),

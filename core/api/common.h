@@ -79,6 +79,12 @@ bool vbx__api_uuid_ok(const char *s);
 /* The caller's user id ("" on a public route) and instance-admin flag. */
 const char *vbx__api_user_id(const vbx_request *r);
 bool vbx__api_is_admin(const vbx_request *r);
+/*
+ * Lists filter through the store rather than authorize, so they check the
+ * caller's read scope (an API key may lack it) here. Returns VBX_OK, or
+ * VBX_EDENIED after answering 403.
+ */
+int vbx__api_may_list(vbx_request *r);
 
 /* The page of a list request; answers 400 VALIDATION_ERROR (fields page,
  * limit) and returns VBX_EINVAL when the query is bad. */

@@ -61,7 +61,10 @@ static int add_project_row(void *ctx, const vbx_project *p)
 static int list_projects(void *ud, vbx_request *r)
 {
 	vbx_page pg;
-	int rc = vbx__api_page(r, &pg);
+	int rc = vbx__api_may_list(r);
+	if (rc != VBX_OK)
+		return rc;
+	rc = vbx__api_page(r, &pg);
 	if (rc != VBX_OK)
 		return rc;
 	cJSON *data = cJSON_CreateArray();

@@ -111,7 +111,10 @@ static int answer_team_list(vbx_request *r, const team_rows *rows,
 static int list_teams(void *ud, vbx_request *r)
 {
 	vbx_page pg;
-	int rc = vbx__api_page(r, &pg);
+	int rc = vbx__api_may_list(r);
+	if (rc != VBX_OK)
+		return rc;
+	rc = vbx__api_page(r, &pg);
 	if (rc != VBX_OK)
 		return rc;
 	team_rows rows = {.cap = (size_t)pg.limit};

@@ -370,6 +370,7 @@ static int login_failed(auth *a, vbx_request *req, const char *email,
 	snprintf(detail, sizeof(detail), "%s: %s", why, email);
 	auth_audit(a, u->id, "auth.login.failure", "user", u->id, client,
 	           detail);
+	vbx_resp_header(req, "WWW-Authenticate", "Bearer");
 	return vbx_resp_error(req, 401, "UNAUTHORIZED", BAD_LOGIN);
 }
 
@@ -430,8 +431,10 @@ static int h_refresh(void *ud, vbx_request *req)
 		rc = vbx_hook_store_user_get_run(a->st.user_get, t.user_id, &u);
 	if (rc == VBX_OK && u.disabled)
 		rc = VBX_EUNAUTH;
-	if (rc == VBX_EUNAUTH || rc == VBX_ENOTFOUND)
+	if (rc == VBX_EUNAUTH || rc == VBX_ENOTFOUND) {
+		vbx_resp_header(req, "WWW-Authenticate", "Bearer");
 		return vbx_resp_error(req, 401, "UNAUTHORIZED", BAD_REFRESH);
+	}
 	if (rc != VBX_OK)
 		return store_error(req, rc, "refreshing");
 	return answer_tokens(a, req, 200, &u, t.family_id);

@@ -4,7 +4,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      e.g. tests/fuzz/run.sh 180 json
 #
-# Needs: clang libclang-rt-14-dev, and a configured build (for config.h):
+# Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev (for
+# the plugin targets), and a configured build (for config.h):
 # BUILD=dir names it (default: ./build, else the source tree).
 # A crash leaves its input as tests/fuzz/out/crash-* and fails the run.
 set -euo pipefail
@@ -12,7 +13,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router)
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -24,6 +25,22 @@ deps() {
 	config) echo "core/config.c core/cfgval.c core/errors.c core/log.c";;
 	json) echo "core/json.c";;
 	router) echo "core/router.c core/arena.c";;
+	# jwt.c needs auth_is_uuid from plugin.c, which needs the rest
+	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
+		plugins/auth/password.c plugins/auth/tokens.c
+		plugins/auth/routes.c plugins/auth/authz.c
+		plugins/auth/ratelimit.c";;
+	keyring) echo "plugins/postgres-store/crypto.c";;
+	esac
+}
+
+# Extra compiler and linker flags of a target.
+target_flags() {
+	case $1 in
+	auth_jwt) echo "-I$src/plugins/auth
+		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
+	keyring) echo "-I$src/plugins/postgres-store
+		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
 	esac
 }
 
@@ -35,8 +52,9 @@ for t in "${targets[@]}"; do
 	bin=$out/fuzz_$t
 	files=""
 	for f in $(deps "$t"); do files="$files $src/$f"; done
-	# shellcheck disable=SC2086
-	clang $flags -o "$bin" "$src/tests/fuzz/fuzz_$t.c" $files $libs
+	# shellcheck disable=SC2086,SC2046
+	clang $flags -o "$bin" "$src/tests/fuzz/fuzz_$t.c" $files \
+		$(target_flags "$t") $libs
 	corpus=$out/corpus-$t
 	mkdir -p "$corpus"
 	echo "== fuzz_$t for ${seconds}s"
