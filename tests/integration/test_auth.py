@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+import urllib.parse
 
 from daemon import Daemon, Suite, error_of, expect
 
@@ -38,6 +40,10 @@ class Cluster:
         return subprocess.run(
             [CLUSTER, "createdb", os.path.join(self.dir, "pg"), name],
             check=True, capture_output=True, text=True).stdout.strip()
+
+    def pg_ctl(self, cmd):
+        subprocess.run([CLUSTER, cmd, os.path.join(self.dir, "pg")],
+                       check=True, capture_output=True)
 
     def stop(self):
         subprocess.run([CLUSTER, "stop", os.path.join(self.dir, "pg")],
@@ -278,6 +284,86 @@ def test_teams_members_and_projects():
         st, _, _ = d.get(f"/api/v1/projects/{p['id']}", token=bob)
         expect(st == 404, "the team's projects went with it")
     with_daemon(check)
+
+
+def test_database_down_then_back_without_a_restart():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        st, _, _ = d.get("/api/v1/projects", token=tok)
+        expect(st == 200, st)
+        PG.pg_ctl("stop")
+        try:
+            st, body, _ = d.get("/api/v1/projects", token=tok)
+            expect(st == 503 and error_of(body)["code"] == "UNAVAILABLE",
+                   f"{st} {body}")
+            st, body, _ = d.get("/health/ready")
+            expect(st == 503, f"ready while the database is down: {st}")
+            expect(d.get("/health/live")[0] == 200, "live")
+        finally:
+            PG.pg_ctl("start")
+        st, _, _ = d.get("/api/v1/projects", token=tok)
+        if st != 200:  # the first use of a dropped connection may fail
+            st, _, _ = d.get("/api/v1/projects", token=tok)
+        expect(st == 200, f"back without a restart: {st}")
+        expect(d.get("/health/ready")[0] == 200, "ready again")
+    with_daemon(check)
+
+
+def test_access_tokens_expire():
+    def check(d):
+        body = register(d, "ann@example.test")[1]
+        tok = body["tokens"]["accessToken"]
+        expect(body["tokens"]["expiresIn"] == 10, body["tokens"])
+        expect(d.get("/api/v1/users/me", token=tok)[0] == 200, "fresh")
+        time.sleep(11)
+        st, _, _ = d.get("/api/v1/users/me", token=tok)
+        expect(st == 401, f"expired: {st}")
+        st, body, _ = d.request("POST", "/api/v1/auth/refresh",
+                                {"refreshToken": body["tokens"]
+                                 ["refreshToken"]})
+        expect(st == 200, "the refresh token still works")
+        st, _, _ = d.get("/api/v1/users/me",
+                         token=body["tokens"]["accessToken"])
+        expect(st == 200, st)
+    with_daemon(check, extra='access_ttl = "10s";')
+
+
+INJECTIONS = ["' OR '1'='1", "'; DROP TABLE teams; --", "\\' UNION SELECT 1--",
+              "$1", "%s%s%n", "Robert'); DELETE FROM users;--"]
+
+
+def test_sql_injection_in_every_string_field():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        for evil in INJECTIONS:
+            for path, body in (
+                    ("/api/v1/teams", {"name": evil}),
+                    ("/api/v1/teams", {"name": "t", "slug": evil}),
+                    ("/api/v1/projects", {"name": evil}),
+                    ("/api/v1/projects", {"name": "p", "slug": evil}),
+                    ("/api/v1/projects", {"name": "p", "teamId": evil}),
+                    ("/api/v1/keys", {"name": evil}),
+                    ("/api/v1/auth/login", {"email": evil,
+                                            "password": evil}),
+                    ("/api/v1/auth/register", {"email": evil + "@x.test",
+                                               "password": "long enough",
+                                               "name": evil})):
+                st, resp, _ = d.request("POST", path, body, token=tok)
+                expect(st in (201, 400, 401, 403, 404, 409),
+                       f"{path} {body}: {st} {resp}")
+                if st == 201 and "name" in body and "name" in resp:
+                    expect(resp["name"] == body["name"], "stored verbatim")
+            q = urllib.parse.quote(evil, safe="")
+            for path in (f"/api/v1/teams/{q}", f"/api/v1/projects/{q}",
+                         f"/api/v1/keys/{q}"):
+                st, _, _ = d.request("GET" if "keys" not in path
+                                     else "DELETE", path, token=tok)
+                expect(st in (400, 404), f"{path}: {st}")
+        st, lst, _ = d.get("/api/v1/teams?limit=100", token=tok)
+        names = {t["name"] for t in lst["data"]}
+        expect(set(INJECTIONS) <= names, names)
+        expect(login(d, "ann@example.test")[0] == 200, "users intact")
+    with_daemon(check, extra='register_limit = "1000/1m";')
 
 
 if __name__ == "__main__":
