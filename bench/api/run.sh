@@ -1,0 +1,354 @@
+#!/bin/bash
+# Authenticated API throughput of vibeboxd against a Fastify peer, in one
+# run on one machine: GET /api/v1/projects with a JWT (the token checked,
+# the user read, the projects and their count read from PostgreSQL), on
+# loopback, measured with `wrk -t2 -c32 -d10s --latency` against each
+# server in turn.
+#
+#   bench/api/run.sh
+#
+#   vibeboxd         postgres-store (pool = 8) and auth, server.workers = 8,
+#                    access log on (its stderr goes to /dev/null)
+#   fastify+lookup   Fastify 4, @fastify/jwt and pg (pool 8), logger off;
+#                    verifies the same token and reads the user again, as
+#                    vibeboxd's auth plugin does
+#   fastify-jwt      the same peer trusting the token's claims: the JWT
+#                    check only, one query per request instead of two
+#
+# One throwaway PostgreSQL cluster (tests/postgres/pg_cluster.sh, Unix
+# socket only) serves both. The setup registers an admin and a user
+# through vibeboxd, creates VBX_BENCH_PROJECTS projects for each, and
+# measures with the user's access token (a non-admin sees only their own:
+# the full query). Before measuring, both must answer 200 with the same
+# body. Prints requests/sec and p99 latency of each, and vibeboxd's ratio
+# to each peer against the target (at least 3x). Exits 0 when every server
+# was measured; with VBX_BENCH_STRICT=1 a missed target exits 1 too.
+#
+# Environment (besides http/common.sh's VIBEBOXD and VBX_SKIP_DEPS):
+#   VBX_BUILDDIR          where the plugins are built (plugins/NAME/.libs);
+#                         default: the directory of $VIBEBOXD
+#   VBX_BENCH_DURATION=10s  VBX_BENCH_CONNECTIONS=32  VBX_BENCH_THREADS=2
+#   VBX_BENCH_WARMUP=2s   a first, unmeasured run (Node's JIT, the pools)
+#   VBX_BENCH_WORKERS=8   vibeboxd's server.workers
+#   VBX_BENCH_PROJECTS=20 projects per user
+#   VBX_BENCH_PORT=18090  vibeboxd's port; the peer uses +2
+#   VBX_BENCH_LOG=/dev/null  where vibeboxd's stderr (its log) goes
+#   VBX_BENCH_PERF=FILE   record `perf record -g` of vibeboxd while wrk
+#                         runs into FILE (perf's overhead lowers the figure)
+#   VBX_BENCH_PERF_ARGS   perf record's options instead of -g, e.g.
+#                         "--call-graph dwarf -F 499" for libc's callers
+set -euo pipefail
+
+API_DIR="$(cd "$(dirname "$0")" && pwd)"
+VBX_BENCH_PORT="${VBX_BENCH_PORT:-18090}"
+# shellcheck source=bench/http/common.sh
+. "$API_DIR/../http/common.sh"
+
+DURATION="${VBX_BENCH_DURATION:-10s}"
+CONNECTIONS="${VBX_BENCH_CONNECTIONS:-32}"
+THREADS="${VBX_BENCH_THREADS:-2}"
+WARMUP="${VBX_BENCH_WARMUP:-2s}"
+# The daemon's default: handlers block on the database, so more workers
+# than cores keep more statements in flight (the peer keeps up to 8).
+WORKERS="${VBX_BENCH_WORKERS:-8}"
+PROJECTS="${VBX_BENCH_PROJECTS:-20}"
+POOL=8
+TARGET=3.0
+SECRET="k1:$(openssl rand -hex 32)"
+PATH_LIST="/api/v1/projects"
+
+declare -A rps=() p99=() cpu=()
+PG_DIR=""
+TOKEN=""
+BAD_TOKEN=""
+BUILDDIR=""
+
+api_cleanup() {
+	bench_cleanup
+	if [ -n "$PG_DIR" ]; then
+		"$VBX_ROOT/tests/postgres/pg_cluster.sh" stop "$PG_DIR/pg" ||
+			true
+		rm -rf "$PG_DIR"
+	fi
+}
+trap api_cleanup EXIT
+
+# The vibeboxd to measure and the build directory of its plugins: $VIBEBOXD
+# (and $VBX_BUILDDIR), or both built in build/bench.
+find_build() {
+	if [ -n "${VIBEBOXD:-}" ]; then
+		[ -x "$VIBEBOXD" ] || vbx_die "VIBEBOXD=$VIBEBOXD is not executable"
+		BUILDDIR="${VBX_BUILDDIR:-$(dirname "$VIBEBOXD")}"
+	else
+		BUILDDIR="$VBX_ROOT/build/bench"
+		vbx_install_deps build
+		vbx_configure "$BUILDDIR"
+		make -C "$BUILDDIR" -j"$VBX_JOBS" vibeboxd \
+			plugins/postgres-store/postgres-store.la \
+			plugins/auth/auth.la
+		VIBEBOXD="$BUILDDIR/vibeboxd"
+	fi
+	local name
+	for name in postgres-store auth; do
+		[ -f "$BUILDDIR/plugins/$name/.libs/$name.so" ] ||
+			vbx_die "no $BUILDDIR/plugins/$name/.libs/$name.so:" \
+				"build the plugins there, or set VBX_BUILDDIR"
+	done
+}
+
+# A throwaway cluster; sets CONNINFO ("host=DIR port=N user=U dbname=D").
+start_postgres() {
+	PG_DIR="$(mktemp -d /tmp/vbx-bench-pg.XXXXXX)"
+	chmod 755 "$PG_DIR" # the server runs as postgres when we are root
+	CONNINFO="$("$VBX_ROOT/tests/postgres/pg_cluster.sh" start "$PG_DIR/pg")"
+	[ -n "$CONNINFO" ] || vbx_die "pg_cluster.sh printed no conninfo"
+	vbx_say "PostgreSQL: $CONNINFO"
+}
+
+# The value of KEY in CONNINFO.
+conninfo_get() {
+	tr ' ' '\n' <<<"$CONNINFO" | sed -n "s/^$1=//p"
+}
+
+start_vibeboxd() {
+	local conf="$BENCH_TMP/vibeboxd.conf" name
+	mkdir -p "$BENCH_TMP/plugins" "$BENCH_TMP/state"
+	for name in postgres-store auth; do
+		ln -sf "$BUILDDIR/plugins/$name/.libs/$name.so" \
+			"$BENCH_TMP/plugins/$name.so"
+	done
+	# Argon2 is lowered only so that the setup registers quickly; the
+	# measured requests never hash a password.
+	cat >"$conf" <<EOF
+server: {
+  listen = "127.0.0.1:$PORT_VIBEBOXD";
+  workers = $WORKERS;
+};
+log: { level = "info"; access = true; };
+plugin_dir = "$BENCH_TMP/plugins";
+state_dir = "$BENCH_TMP/state";
+plugins = (
+  { name = "postgres-store"; config = { conninfo = "$CONNINFO"; pool = $POOL; }; },
+  { name = "auth"; config = { jwt_secret = "$SECRET"; registration = "open";
+      access_ttl = "1h"; argon2_memory = "1MiB"; argon2_iterations = 1; }; }
+);
+EOF
+	# -t prints the config's errors, which the run itself would hide.
+	"$VIBEBOXD" -t -c "$conf" >/dev/null 2>"$BENCH_TMP/check.log" || {
+		cat "$BENCH_TMP/check.log" >&2
+		vbx_die "vibeboxd rejects $conf"
+	}
+	"$VIBEBOXD" -c "$conf" 2>"${VBX_BENCH_LOG:-/dev/null}" &
+	BENCH_PID=$!
+	bench_pids+=("$BENCH_PID")
+	bench_wait_ready vibeboxd "$PORT_VIBEBOXD" "$BENCH_PID"
+}
+
+# POST JSON to vibeboxd's PATH as TOKEN (may be empty); prints the body.
+api_post() {
+	local path="$1" body="$2" token="${3:-}" auth=()
+	[ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
+	curl -fsS -X POST -H 'Content-Type: application/json' "${auth[@]}" \
+		--data "$body" "http://127.0.0.1:$PORT_VIBEBOXD$path" ||
+		vbx_die "vibeboxd: POST $path failed (setup)"
+}
+
+# Register EMAIL and create PROJECTS projects as them; prints their token.
+make_user() {
+	local email="$1" token i
+	token="$(api_post /api/v1/auth/register \
+		"{\"email\":\"$email\",\"password\":\"correct horse\",\"name\":\"Bench\"}" |
+		jq -r .tokens.accessToken)"
+	if [ -z "$token" ] || [ "$token" = null ]; then
+		vbx_die "vibeboxd: registering $email gave no access token"
+	fi
+	for ((i = 1; i <= PROJECTS; i++)); do
+		api_post "$PATH_LIST" "{\"name\":\"$email project $i\"}" \
+			"$token" >/dev/null
+	done
+	echo "$token"
+}
+
+# The first user is the instance admin, who sees every project; the user
+# measured is the second and sees only their own PROJECTS of 2 x PROJECTS.
+setup_data() {
+	local admin
+	admin="$(make_user admin@bench.test)"
+	TOKEN="$(make_user user@bench.test)"
+	# Well formed, but the user's claims under the admin's signature.
+	BAD_TOKEN="${TOKEN%.*}.${admin##*.}"
+	vbx_say "setup: 2 users, $((2 * PROJECTS)) projects"
+}
+
+start_fastify() {
+	local lookup="$1" dir="$API_DIR/fastify"
+	if [ ! -d "$dir/node_modules/@fastify/jwt" ] ||
+		[ ! -d "$dir/node_modules/pg" ]; then
+		[ "${VBX_SKIP_DEPS:-0}" != 1 ] ||
+			vbx_die "$dir/node_modules is missing: run 'npm ci' there"
+		vbx_say "installing the peer's packages (npm ci in $dir)"
+		(cd "$dir" && npm ci --omit=dev --no-audit --no-fund >&2)
+	fi
+	PORT="$PORT_FASTIFY" NODE_ENV=production JWT_SECRET="$SECRET" \
+		USER_LOOKUP="$lookup" POOL="$POOL" \
+		PGHOST="$(conninfo_get host)" PGPORT="$(conninfo_get port)" \
+		PGUSER="$(conninfo_get user)" PGDATABASE="$(conninfo_get dbname)" \
+		node "$dir/server.js" &
+	BENCH_PID=$!
+	bench_pids+=("$BENCH_PID")
+	bench_wait_ready fastify "$PORT_FASTIFY" "$BENCH_PID"
+}
+
+# GET the list from PORT as the user; the body, keys sorted, in FILE.
+# Anything but a 200 with PROJECTS projects voids the run, and so does a
+# server that does not check the signature.
+check_answer() {
+	local name="$1" port="$2" file="$3" body n total status
+	status="$(curl -sS -o /dev/null -w '%{http_code}' \
+		-H "Authorization: Bearer $BAD_TOKEN" \
+		"http://127.0.0.1:$port$PATH_LIST")"
+	[ "$status" = 401 ] ||
+		vbx_die "$name: a token with a wrong signature got $status, not 401"
+	body="$(curl -fsS -H "Authorization: Bearer $TOKEN" \
+		"http://127.0.0.1:$port$PATH_LIST")" ||
+		vbx_die "$name: GET $PATH_LIST did not answer 200"
+	n="$(jq '.data | length' <<<"$body")"
+	total="$(jq '.pagination.total' <<<"$body")"
+	if [ "$n" != "$PROJECTS" ] || [ "$total" != "$PROJECTS" ]; then
+		vbx_die "$name: $n projects of $total, not $PROJECTS: $body"
+	fi
+	jq -S . <<<"$body" >"$file"
+}
+
+# CPU time (user + system, in clock ticks) that the processes PID... have
+# used so far, their threads included.
+cpu_ticks() {
+	local pid sum=0 stat f
+	for pid in "$@"; do
+		stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+		# The fields after the command name, which may hold spaces:
+		# utime and stime are the 12th and 13th of them.
+		read -r -a f <<<"${stat##*) }"
+		sum=$((sum + f[11] + f[12]))
+	done
+	echo "$sum"
+}
+
+# The PostgreSQL cluster's processes: the postmaster and its children (the
+# backends of both pools stay connected for the whole run).
+pg_pids() {
+	local master
+	master="$(head -n1 "$PG_DIR/pg/data/postmaster.pid")"
+	echo "$master"
+	ps -o pid= --ppid "$master" | tr -d " "
+}
+
+measure() {
+	local name="$1" port="$2" pid="$3" out="$BENCH_TMP/wrk-$1.txt"
+	local url="http://127.0.0.1:$port$PATH_LIST" perf_pid=""
+	local wrk=(wrk -t"$THREADS" -c"$CONNECTIONS"
+		-H "Authorization: Bearer $TOKEN")
+	if [ "$WARMUP" != 0 ]; then
+		"${wrk[@]}" -d"$WARMUP" "$url" >/dev/null
+	fi
+	vbx_say "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency" \
+		"-H 'Authorization: Bearer <token>' $url" \
+		"(load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	if [ -n "${VBX_BENCH_PERF:-}" ] && [ "$name" = vibeboxd ]; then
+		# Word splitting of the options is intended.
+		# shellcheck disable=SC2086
+		perf record -q ${VBX_BENCH_PERF_ARGS:--g} -p "$pid" \
+			-o "$VBX_BENCH_PERF" 2>/dev/null &
+		perf_pid=$!
+	fi
+	local pgs srv0 pg0 wrk_cpu
+	mapfile -t pgs < <(pg_pids)
+	srv0="$(cpu_ticks "$pid")"
+	pg0="$(cpu_ticks "${pgs[@]}")"
+	# wrk's own CPU time, from bash's `time` (user and system seconds).
+	wrk_cpu="$( { TIMEFORMAT='%U %S'
+		time "${wrk[@]}" -d"$DURATION" --latency "$url" >"$out"; } 2>&1)"
+	cpu[$name]="$(awk -v hz="$(getconf CLK_TCK)" \
+		-v s="$(($(cpu_ticks "$pid") - srv0))" \
+		-v p="$(($(cpu_ticks "${pgs[@]}") - pg0))" \
+		-v w="$wrk_cpu" -v n="$(awk '/requests in/ { print $1 }' "$out")" \
+		'BEGIN { split(w, t, " ")
+			printf "%6.0f %6.0f %6.0f", s / hz / n * 1e6,
+				p / hz / n * 1e6, (t[1] + t[2]) / n * 1e6 }')"
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		vbx_say "perf data of vibeboxd: $VBX_BENCH_PERF"
+	fi
+	sed -n -e '/Latency /p' -e '/ 99%/p' -e '/requests in/p' \
+		-e '/Socket errors/p' -e '/Non-2xx/p' "$out" | sed 's/^/    /' >&2
+	if grep -Eq 'Non-2xx|Socket errors' "$out"; then
+		vbx_die "$name: wrk saw errors or non-2xx answers (above)"
+	fi
+	rps[$name]="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+	p99[$name]="$(awk '$1 == "99%" { print $2 }' "$out")"
+	[ -n "${rps[$name]}" ] || vbx_die "$name: no Requests/sec in wrk's output"
+}
+
+run_vibeboxd() {
+	start_vibeboxd
+	setup_data
+	check_answer vibeboxd "$PORT_VIBEBOXD" "$BENCH_TMP/vibeboxd.json"
+	measure vibeboxd "$PORT_VIBEBOXD" "$BENCH_PID"
+	bench_stop "$BENCH_PID"
+}
+
+# NAME is fastify+lookup (LOOKUP 1) or fastify-jwt (0). Its answer must be
+# vibeboxd's, byte for byte once the keys are sorted.
+run_fastify() {
+	local name="$1" lookup="$2"
+	start_fastify "$lookup"
+	check_answer "$name" "$PORT_FASTIFY" "$BENCH_TMP/$name.json"
+	cmp -s "$BENCH_TMP/vibeboxd.json" "$BENCH_TMP/$name.json" ||
+		vbx_die "$name answers another body than vibeboxd:" \
+			"$(diff "$BENCH_TMP/vibeboxd.json" "$BENCH_TMP/$name.json" |
+				head -20)"
+	measure "$name" "$PORT_FASTIFY" "$BENCH_PID"
+	bench_stop "$BENCH_PID"
+}
+
+# Print vibeboxd/PEER against the target; returns 1 when it is missed.
+ratio() {
+	local peer="$1"
+	awk -v a="${rps[vibeboxd]}" -v b="${rps[$peer]}" -v t="$TARGET" \
+		-v p="$peer" 'BEGIN {
+			r = a / b
+			printf "vibeboxd/%-15s %6.2fx   target >= %.1fx   %s\n",
+				p, r, t, (r >= t ? "PASS" : "FAIL")
+			exit (r >= t ? 0 : 1)
+		}'
+}
+
+main() {
+	local s missed=0 servers=(vibeboxd fastify+lookup fastify-jwt)
+	[ $# -eq 0 ] || vbx_die "usage: bench/api/run.sh (no arguments)"
+	vbx_install_deps bench test
+	find_build
+	start_postgres
+	run_vibeboxd
+	run_fastify fastify+lookup 1
+	run_fastify fastify-jwt 0
+
+	printf '\n%-16s %13s %12s   %s\n' server requests/sec 'p99 latency' \
+		'CPU us/request: server postgres  wrk'
+	for s in "${servers[@]}"; do
+		printf '%-16s %13s %12s   %22s\n' "$s" "${rps[$s]}" \
+			"${p99[$s]}" "${cpu[$s]}"
+	done
+	echo
+	ratio fastify+lookup || missed=1
+	ratio fastify-jwt || missed=1
+	printf '(%s cores, load average %s; wrk and PostgreSQL share them' \
+		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf ' with the server measured)\n'
+	if [ "$missed" = 1 ] && [ "${VBX_BENCH_STRICT:-0}" = 1 ]; then
+		exit 1
+	fi
+}
+
+main "$@"
