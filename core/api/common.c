@@ -30,6 +30,7 @@ void vbx__api_hooks_init(vbx_plugin *core)
 	        .project_update = vbx_hook_store_project_update_get(core),
 	        .project_delete = vbx_hook_store_project_delete_get(core),
 	        .project_list = vbx_hook_store_project_list_get(core),
+	        .audit_add = vbx_hook_store_audit_add_get(core),
 	};
 }
 
@@ -211,6 +212,24 @@ int vbx__api_may_list(vbx_request *r)
 	vbx_resp_error(r, 403, "FORBIDDEN",
 	               "this credential lacks the \"read\" scope");
 	return VBX_EDENIED;
+}
+
+void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
+                    const char *target_id, const char *detail)
+{
+	vbx_audit a = {0};
+	if (!vbx__api.audit_add)
+		return;
+	snprintf(a.actor_id, sizeof(a.actor_id), "%.36s", vbx__api_user_id(r));
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.target_type, sizeof(a.target_type), "%s", target_type);
+	snprintf(a.target_id, sizeof(a.target_id), "%.36s", target_id);
+	snprintf(a.client, sizeof(a.client), "%s", vbx_req_client_addr(r));
+	snprintf(a.detail, sizeof(a.detail), "%s", detail);
+	int rc = vbx_hook_store_audit_add_run(vbx__api.audit_add, &a);
+	if (rc != VBX_OK)
+		vbx__warn("audit %s of %s %s not written: %s", action,
+		          target_type, target_id, vbx__strerror(rc));
 }
 
 int vbx__api_page(vbx_request *r, vbx_page *out)

@@ -32,6 +32,7 @@ typedef struct vbx__api_hooks {
 	vbx_hook *member_set, *member_get, *member_remove, *member_list;
 	vbx_hook *project_create, *project_get, *project_update,
 	        *project_delete, *project_list;
+	vbx_hook *audit_add;
 } vbx__api_hooks;
 extern vbx__api_hooks vbx__api;
 
@@ -85,6 +86,13 @@ bool vbx__api_is_admin(const vbx_request *r);
  * VBX_EDENIED after answering 403.
  */
 int vbx__api_may_list(vbx_request *r);
+/*
+ * Record a security event (a role change) in the audit log, with the
+ * caller as the actor. Best effort: a store that cannot write it is
+ * logged and the request goes on.
+ */
+void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
+                    const char *target_id, const char *detail);
 
 /* The page of a list request; answers 400 VALIDATION_ERROR (fields page,
  * limit) and returns VBX_EINVAL when the query is bad. */

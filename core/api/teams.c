@@ -381,6 +381,16 @@ static int member_conflict(vbx_request *r, const vbx_member *m)
 	return VBX_EEXIST;
 }
 
+/* Role changes are security events: the audit row names the team and
+ * the member. */
+static void audit_member(vbx_request *r, const char *action,
+                         const vbx_member *m, const char *what)
+{
+	char detail[160];
+	snprintf(detail, sizeof(detail), "user %s: %s", m->user_id, what);
+	vbx__api_audit(r, action, "team", m->team_id, detail);
+}
+
 static int add_member(void *ud, vbx_request *r)
 {
 	int rc;
@@ -401,6 +411,7 @@ static int add_member(void *ud, vbx_request *r)
 		return member_conflict(r, &m);
 	if (rc != VBX_OK)
 		return team_fail(r, vbx__api.member_set, rc, team);
+	audit_member(r, "team.member.add", &m, m.role);
 	complete_member(&m);
 	return vbx__api_respond(r, 201, member_json(&m));
 }
@@ -501,11 +512,14 @@ static int update_member(void *ud, vbx_request *r)
 		if (strcmp(role, VBX_ROLE_ADMIN) != 0 &&
 		    (rc = keeps_an_admin(r, &m, "demoted")) != VBX_OK)
 			return rc;
+		char change[64];
+		snprintf(change, sizeof(change), "%s -> %s", m.role, role);
 		snprintf(m.role, sizeof(m.role), "%s", role);
 		rc = vbx_hook_store_member_set_run(vbx__api.member_set, &m, 0);
 		if (rc != VBX_OK)
 			return vbx__api_store_fail(r, vbx__api.member_set, rc,
 			                           "the membership", NULL);
+		audit_member(r, "team.member.role", &m, change);
 	}
 	complete_member(&m);
 	return vbx__api_respond(r, 200, member_json(&m));
@@ -522,6 +536,7 @@ static int remove_member(void *ud, vbx_request *r)
 	if (rc != VBX_OK)
 		return vbx__api_store_fail(r, vbx__api.member_remove, rc,
 		                           "the membership", NULL);
+	audit_member(r, "team.member.remove", &m, m.role);
 	return vbx__api_no_content(r);
 }
 

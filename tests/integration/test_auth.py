@@ -279,6 +279,9 @@ def test_teams_members_and_projects():
         st, body, _ = d.request("DELETE", f"/api/v1/teams/{tid}/members/{uid}",
                                 token=bob)
         expect(st == 409, f"the last admin stays: {st} {body}")
+        st, audit, _ = d.get("/api/v1/audit?limit=100", token=ann)
+        acts = [(a["action"], a["targetId"]) for a in audit["data"]]
+        expect(("team.member.add", tid) in acts, acts)
         st, _, _ = d.request("DELETE", f"/api/v1/teams/{tid}", token=bob)
         expect(st == 204, st)
         st, _, _ = d.get(f"/api/v1/projects/{p['id']}", token=bob)
