@@ -259,6 +259,14 @@ cJSON *vbx__api_list_body(cJSON *data, const vbx_page *pg, int64_t total)
 	return body;
 }
 
+int vbx__api_add_row(cJSON *array, cJSON *item)
+{
+	if (!item)
+		return VBX_ENOMEM;
+	cJSON_AddItemToArray(array, item);
+	return 0;
+}
+
 int vbx__api_respond(vbx_request *r, int status, cJSON *o)
 {
 	return o ? vbx_resp_json(r, status, o) : VBX_ENOMEM;
@@ -412,6 +420,14 @@ int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
 		break;
 	}
 	return rc;
+}
+
+int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
+                           const char *type, const char *id, const char *field)
+{
+	char what[96];
+	snprintf(what, sizeof(what), "%s %s", type, id);
+	return vbx__api_store_fail(r, h, rc, what, field);
 }
 
 /* Answer an authorize result that is neither allow nor deny. */

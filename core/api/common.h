@@ -102,6 +102,10 @@ int vbx__api_page(vbx_request *r, vbx_page *out);
  * (data freed) when out of memory. */
 cJSON *vbx__api_list_body(cJSON *data, const vbx_page *pg, int64_t total);
 
+/* Append item to the JSON array of a list callback's ctx; VBX_ENOMEM when
+ * item is NULL (it could not be made). */
+int vbx__api_add_row(cJSON *array, cJSON *item);
+
 /* Answer status with o (taken); VBX_ENOMEM when o is NULL (the core then
  * answers 500). */
 int vbx__api_respond(vbx_request *r, int status, cJSON *o);
@@ -154,6 +158,9 @@ int vbx__api_slug_field(vbx_request *r, const cJSON *body, const char *name,
  */
 int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
                         const char *what, const char *field);
+/* The same about one resource, what being "<type> <id>" ("team 3f..."). */
+int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
+                           const char *type, const char *id, const char *field);
 
 /*
  * May the caller do action on {type, id} (id NULL: a collection or the

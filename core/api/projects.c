@@ -9,8 +9,6 @@
 
 #include "api/common.h"
 
-#define WHAT_LEN 96
-
 static const char *const create_fields[] = {"name", "slug", "teamId", NULL};
 static const char *const patch_fields[] = {"name", "slug", NULL};
 
@@ -32,9 +30,7 @@ static cJSON *project_json(const vbx_project *p)
 static int project_fail(vbx_request *r, const vbx_hook *h, int rc,
                         const char *id)
 {
-	char what[WHAT_LEN];
-	snprintf(what, sizeof(what), "project %s", id);
-	return vbx__api_store_fail(r, h, rc, what, NULL);
+	return vbx__api_store_fail_id(r, h, rc, "project", id, NULL);
 }
 
 /* Slugs are unique per owner: the 409 says whose. */
@@ -51,11 +47,7 @@ static int slug_taken(vbx_request *r, const vbx_project *p)
 
 static int add_project_row(void *ctx, const vbx_project *p)
 {
-	cJSON *o = project_json(p);
-	if (!o)
-		return VBX_ENOMEM;
-	cJSON_AddItemToArray(ctx, o);
-	return 0;
+	return vbx__api_add_row(ctx, project_json(p));
 }
 
 static int list_projects(void *ud, vbx_request *r)
@@ -127,9 +119,8 @@ static int may_create(vbx_request *r, const vbx_project *p)
 	rc = vbx_hook_store_team_get_run(vbx__api.team_get, p->team_id, &t);
 	if (rc == VBX_OK)
 		return VBX_OK;
-	char what[WHAT_LEN];
-	snprintf(what, sizeof(what), "team %s", p->team_id);
-	return vbx__api_store_fail(r, vbx__api.team_get, rc, what, NULL);
+	return vbx__api_store_fail_id(r, vbx__api.team_get, rc, "team",
+	                              p->team_id, NULL);
 }
 
 static int create_project(void *ud, vbx_request *r)

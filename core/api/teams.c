@@ -50,9 +50,7 @@ static cJSON *member_json(const vbx_member *m)
 
 static int team_fail(vbx_request *r, const vbx_hook *h, int rc, const char *id)
 {
-	char what[WHAT_LEN];
-	snprintf(what, sizeof(what), "team %s", id);
-	return vbx__api_store_fail(r, h, rc, what, "slug");
+	return vbx__api_store_fail_id(r, h, rc, "team", id, "slug");
 }
 
 /* The caller's role in the team; "" when not a member or unknown (the
@@ -260,11 +258,7 @@ static const char *existing_team_for(vbx_request *r, const char *action,
 
 static int add_member_row(void *ctx, const vbx_member *m)
 {
-	cJSON *o = member_json(m);
-	if (!o)
-		return VBX_ENOMEM;
-	cJSON_AddItemToArray(ctx, o);
-	return 0;
+	return vbx__api_add_row(ctx, member_json(m));
 }
 
 static int list_members(void *ud, vbx_request *r)

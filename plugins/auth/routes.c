@@ -693,9 +693,15 @@ static int add_user(void *ctx, const vbx_user *u)
 	return 0;
 }
 
-static int h_users_list(void *ud, vbx_request *req)
+/* Run one of the admin lists' store hook, adding its rows to data. */
+typedef int admin_list_fn(auth *a, const vbx_page *pg, cJSON *data,
+                          int64_t *total);
+
+/* A GET of an instance admin's list: the admin scope, ?page and ?limit,
+ * then the page and the total; what names the list in a store error. */
+static int answer_admin_list(auth *a, vbx_request *req, admin_list_fn *list,
+                             const char *what)
 {
-	auth *a = ud;
 	vbx_page pg;
 	int64_t total = 0;
 
@@ -704,14 +710,23 @@ static int h_users_list(void *ud, vbx_request *req)
 	if (read_page(req, &pg) != VBX_OK)
 		return vbx_resp_validation(req);
 	cJSON *data = cJSON_CreateArray();
-	int rc = data ? vbx_hook_store_user_list_run(a->st.user_list, &pg,
-	                                             add_user, data, &total)
-	              : VBX_ENOMEM;
+	int rc = data ? list(a, &pg, data, &total) : VBX_ENOMEM;
 	if (rc != VBX_OK) {
 		cJSON_Delete(data);
-		return store_error(req, rc, "listing users");
+		return store_error(req, rc, what);
 	}
 	return answer_json(req, 200, paged(data, &pg, total));
+}
+
+static int list_users(auth *a, const vbx_page *pg, cJSON *data, int64_t *total)
+{
+	return vbx_hook_store_user_list_run(a->st.user_list, pg, add_user, data,
+	                                    total);
+}
+
+static int h_users_list(void *ud, vbx_request *req)
+{
+	return answer_admin_list(ud, req, list_users, "listing users");
 }
 
 static int h_users_create(void *ud, vbx_request *req)
@@ -825,25 +840,15 @@ static int add_audit(void *ctx, const vbx_audit *r)
 	return 0;
 }
 
+static int list_audit(auth *a, const vbx_page *pg, cJSON *data, int64_t *total)
+{
+	return vbx_hook_store_audit_list_run(a->st.audit_list, pg, add_audit,
+	                                     data, total);
+}
+
 static int h_audit_list(void *ud, vbx_request *req)
 {
-	auth *a = ud;
-	vbx_page pg;
-	int64_t total = 0;
-
-	if (!scoped(req, VBX_SCOPE_ADMIN))
-		return VBX_OK;
-	if (read_page(req, &pg) != VBX_OK)
-		return vbx_resp_validation(req);
-	cJSON *data = cJSON_CreateArray();
-	int rc = data ? vbx_hook_store_audit_list_run(a->st.audit_list, &pg,
-	                                              add_audit, data, &total)
-	              : VBX_ENOMEM;
-	if (rc != VBX_OK) {
-		cJSON_Delete(data);
-		return store_error(req, rc, "reading the audit log");
-	}
-	return answer_json(req, 200, paged(data, &pg, total));
+	return answer_admin_list(ud, req, list_audit, "reading the audit log");
 }
 
 int auth_routes_add(auth *a)

@@ -55,29 +55,30 @@ static int audit_add(void *ud, vbx_audit *a)
 	return rc;
 }
 
+struct audit_each {
+	vbx_audit_each_fn *each;
+	void *ctx;
+};
+
+static int audit_row(void *arg, const PGresult *r, int row)
+{
+	const struct audit_each *e = arg;
+	vbx_audit a;
+
+	memset(&a, 0, sizeof(a));
+	audit_from_row(r, row, &a);
+	return e->each ? e->each(e->ctx, &a) : VBX_OK;
+}
+
 static int audit_list(void *ud, const vbx_page *page, vbx_audit_each_fn *each,
                       void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
-	PGresult *r;
+	struct audit_each e = {each, ctx};
 
 	pgs_page_args(page, limit, offset);
-	int rc = pgs_run(ud, &stmt_list, PGS_ARGS(limit, offset), &r);
-	if (rc != VBX_OK)
-		return rc;
-	if (total)
-		*total = PQntuples(r) ? pgs_int(r, 0, 8) : 0;
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		if (PQgetisnull(r, i, 0))
-			continue; /* the page is past the end */
-		vbx_audit a;
-		memset(&a, 0, sizeof(a));
-		audit_from_row(r, i, &a);
-		if (each)
-			rc = each(ctx, &a);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_list, PGS_ARGS(limit, offset), 8, total,
+	                    audit_row, &e);
 }
 
 int pgs_audit_register(pgs *s)

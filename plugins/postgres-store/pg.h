@@ -161,6 +161,28 @@ int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
 int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
             PGresult **res);
 
+/* Per row of a list: copy row `row` of r into a zeroed item of the hook's
+ * type and pass it to the hook's callback; arg is the caller's. */
+typedef int pgs_row_fn(void *arg, const PGresult *r, int row);
+
+/*
+ * Run a list statement as pgs_run and call row for each row, stopping at
+ * the first that does not return VBX_OK (that is the return). A paged
+ * list's statement returns one row with a NULL first column when the page
+ * is past the end (skipped) and the total in column total_col of every
+ * row: on VBX_OK from the statement, *total (when total is not NULL) is
+ * set to it, or 0 for no rows. Pass total NULL for a list without one.
+ */
+int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
+                 int total_col, int64_t *total, pgs_row_fn *row, void *arg);
+
+/* The rc of a statement that returns the row it touched: VBX_ENOTFOUND
+ * when it ran and returned none, else rc. */
+int pgs_one_row(int rc, const PGresult *r);
+/* The rc of a DELETE or UPDATE without RETURNING: VBX_ENOTFOUND when it
+ * ran and touched no row, else rc. */
+int pgs_touched(int rc, const PGresult *r);
+
 /* Transactions on c: BEGIN (READ COMMITTED), COMMIT, ROLLBACK. Each returns
  * VBX_OK or an error as pgs_query. A commit that fails rolls back. */
 int pgs_begin(pgs_conn *c);

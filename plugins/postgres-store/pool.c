@@ -539,3 +539,34 @@ int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
 	pgs_release(s, c);
 	return rc;
 }
+
+int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
+                 int total_col, int64_t *total, pgs_row_fn *row, void *arg)
+{
+	PGresult *r;
+	int rc = pgs_run(s, st, n, params, &r);
+
+	if (rc != VBX_OK)
+		return rc;
+	if (total)
+		*total = PQntuples(r) ? pgs_int(r, 0, total_col) : 0;
+	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
+		if (PQgetisnull(r, i, 0))
+			continue; /* the page is past the end */
+		rc = row(arg, r, i);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pgs_one_row(int rc, const PGresult *r)
+{
+	return rc == VBX_OK && PQntuples(r) == 0 ? VBX_ENOTFOUND : rc;
+}
+
+int pgs_touched(int rc, const PGresult *r)
+{
+	return rc == VBX_OK && strcmp(PQcmdTuples((PGresult *)r), "0") == 0
+	               ? VBX_ENOTFOUND
+	               : rc;
+}

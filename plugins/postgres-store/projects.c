@@ -87,8 +87,7 @@ static int project_get(void *ud, const char *id, vbx_project *out)
 	if (!pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_get, PGS_ARGS(id), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		project_from_row(r, 0, out);
 	PQclear(r);
@@ -104,8 +103,7 @@ static int project_update(void *ud, vbx_project *p)
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_update,
 	             PGS_ARGS(p->id, p->name, p->slug), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		project_from_row(r, 0, p);
 	PQclear(r);
@@ -120,42 +118,40 @@ static int project_delete(void *ud, const char *id)
 	if (!pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_delete, PGS_ARGS(id), &r);
-	if (rc == VBX_OK && strcmp(PQcmdTuples(r), "0") == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_touched(rc, r);
 	PQclear(r);
 	return rc;
+}
+
+struct project_each {
+	vbx_project_each_fn *each;
+	void *ctx;
+};
+
+static int project_row(void *arg, const PGresult *r, int row)
+{
+	const struct project_each *e = arg;
+	vbx_project p;
+
+	memset(&p, 0, sizeof(p));
+	project_from_row(r, row, &p);
+	return e->each ? e->each(e->ctx, &p) : VBX_OK;
 }
 
 static int project_list(void *ud, const char *user_id, const vbx_page *page,
                         vbx_project_each_fn *each, void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
-	PGresult *r;
-	int rc;
+	struct project_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (user_id && !pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user owns anything */
 	pgs_page_args(page, limit, offset);
-	rc = pgs_run(ud, &stmt_project_list, PGS_ARGS(user_id, limit, offset),
-	             &r);
-	if (rc != VBX_OK)
-		return rc;
-	if (total && PQntuples(r))
-		*total = pgs_int(r, 0, 7);
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		vbx_project p;
-
-		if (PQgetisnull(r, i, 0))
-			continue; /* the page is past the end */
-		memset(&p, 0, sizeof(p));
-		project_from_row(r, i, &p);
-		if (each)
-			rc = each(ctx, &p);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_project_list,
+	                    PGS_ARGS(user_id, limit, offset), 7, total,
+	                    project_row, &e);
 }
 
 int pgs_projects_register(pgs *s)

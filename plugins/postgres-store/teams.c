@@ -102,19 +102,34 @@ static void member_from_row(const PGresult *r, int row, vbx_member *m)
 	m->created_at = pgs_ms(r, row, 5);
 }
 
-/* The rc of a statement that returns the row it touched: none is
- * VBX_ENOTFOUND. */
-static int one_row(int rc, const PGresult *r)
+struct team_each {
+	vbx_team_each_fn *each;
+	void *ctx;
+};
+
+static int team_row(void *arg, const PGresult *r, int row)
 {
-	return rc == VBX_OK && PQntuples(r) == 0 ? VBX_ENOTFOUND : rc;
+	const struct team_each *e = arg;
+	vbx_team t;
+
+	memset(&t, 0, sizeof(t));
+	team_from_row(r, row, &t);
+	return e->each ? e->each(e->ctx, &t) : VBX_OK;
 }
 
-/* The rc of a DELETE: no row deleted is VBX_ENOTFOUND. */
-static int deleted(int rc, const PGresult *r)
+struct member_each {
+	vbx_member_each_fn *each;
+	void *ctx;
+};
+
+static int member_row(void *arg, const PGresult *r, int row)
 {
-	return rc == VBX_OK && strcmp(PQcmdTuples((PGresult *)r), "0") == 0
-	               ? VBX_ENOTFOUND
-	               : rc;
+	const struct member_each *e = arg;
+	vbx_member m;
+
+	memset(&m, 0, sizeof(m));
+	member_from_row(r, row, &m);
+	return e->each ? e->each(e->ctx, &m) : VBX_OK;
 }
 
 /* ---- teams ---- */
@@ -142,7 +157,7 @@ static int team_get(void *ud, const char *id, vbx_team *out)
 	if (!pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_get, PGS_ARGS(id), &r);
-	rc = one_row(rc, r);
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		team_from_row(r, 0, out);
 	PQclear(r);
@@ -158,7 +173,7 @@ static int team_update(void *ud, vbx_team *t)
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_update, PGS_ARGS(t->id, t->name, t->slug),
 	             &r);
-	rc = one_row(rc, r);
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		team_from_row(r, 0, t);
 	PQclear(r);
@@ -173,7 +188,7 @@ static int team_delete(void *ud, const char *id)
 	if (!pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_delete, PGS_ARGS(id), &r);
-	rc = deleted(rc, r);
+	rc = pgs_touched(rc, r);
 	PQclear(r);
 	return rc;
 }
@@ -182,31 +197,16 @@ static int team_list(void *ud, const char *user_id, const vbx_page *page,
                      vbx_team_each_fn *each, void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
-	PGresult *r;
-	int rc;
+	struct team_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (user_id && !pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user belongs to any team */
 	pgs_page_args(page, limit, offset);
-	rc = pgs_run(ud, &stmt_team_list, PGS_ARGS(user_id, limit, offset), &r);
-	if (rc != VBX_OK)
-		return rc;
-	if (total && PQntuples(r))
-		*total = pgs_int(r, 0, 5);
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		vbx_team t;
-
-		if (PQgetisnull(r, i, 0))
-			continue; /* the page is past the end */
-		memset(&t, 0, sizeof(t));
-		team_from_row(r, i, &t);
-		if (each)
-			rc = each(ctx, &t);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_team_list,
+	                    PGS_ARGS(user_id, limit, offset), 5, total,
+	                    team_row, &e);
 }
 
 /* ---- members ---- */
@@ -222,7 +222,7 @@ static int member_set(void *ud, vbx_member *m, int create)
 		return create ? VBX_EINVAL : VBX_ENOTFOUND;
 	rc = pgs_run(ud, create ? &stmt_member_add : &stmt_member_role,
 	             PGS_ARGS(m->team_id, m->user_id, m->role), &r);
-	rc = one_row(rc, r);
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		member_from_row(r, 0, m);
 	PQclear(r);
@@ -238,7 +238,7 @@ static int member_get(void *ud, const char *team_id, const char *user_id,
 	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_member_get, PGS_ARGS(team_id, user_id), &r);
-	rc = one_row(rc, r);
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		member_from_row(r, 0, out);
 	PQclear(r);
@@ -253,7 +253,7 @@ static int member_remove(void *ud, const char *team_id, const char *user_id)
 	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_member_remove, PGS_ARGS(team_id, user_id), &r);
-	rc = deleted(rc, r);
+	rc = pgs_touched(rc, r);
 	PQclear(r);
 	return rc;
 }
@@ -262,32 +262,16 @@ static int member_list(void *ud, const char *team_id, const vbx_page *page,
                        vbx_member_each_fn *each, void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
-	PGresult *r;
-	int rc;
+	struct member_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (!pgs_is_uuid(team_id))
 		return VBX_OK;
 	pgs_page_args(page, limit, offset);
-	rc = pgs_run(ud, &stmt_member_list, PGS_ARGS(team_id, limit, offset),
-	             &r);
-	if (rc != VBX_OK)
-		return rc;
-	if (total && PQntuples(r))
-		*total = pgs_int(r, 0, 6);
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		vbx_member m;
-
-		if (PQgetisnull(r, i, 0))
-			continue;
-		memset(&m, 0, sizeof(m));
-		member_from_row(r, i, &m);
-		if (each)
-			rc = each(ctx, &m);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_member_list,
+	                    PGS_ARGS(team_id, limit, offset), 6, total,
+	                    member_row, &e);
 }
 
 int pgs_teams_register(pgs *s)

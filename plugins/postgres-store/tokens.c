@@ -76,31 +76,38 @@ static int key_use(void *ud, const char *hash, vbx_api_key *out)
 	if (!hash)
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_key_use, PGS_ARGS(hash), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		key_from_row(r, 0, out);
 	PQclear(r);
 	return rc;
 }
 
+struct key_each {
+	vbx_api_key_each_fn *each;
+	void *ctx;
+};
+
+static int key_row(void *arg, const PGresult *r, int row)
+{
+	const struct key_each *e = arg;
+	vbx_api_key k;
+
+	memset(&k, 0, sizeof(k));
+	key_from_row(r, row, &k);
+	return e->each ? e->each(e->ctx, &k) : VBX_OK;
+}
+
+/* Not paged: no total (the id column is never NULL, so no row is skipped). */
 static int key_list(void *ud, const char *user_id, vbx_api_key_each_fn *each,
                     void *ctx)
 {
-	PGresult *r;
+	struct key_each e = {each, ctx};
 
 	if (!pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user: no keys */
-	int rc = pgs_run(ud, &stmt_key_list, PGS_ARGS(user_id), &r);
-	for (int i = 0; rc == VBX_OK && i < PQntuples(r); i++) {
-		vbx_api_key k;
-		memset(&k, 0, sizeof(k));
-		key_from_row(r, i, &k);
-		if (each)
-			rc = each(ctx, &k);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_key_list, PGS_ARGS(user_id), 0, NULL,
+	                    key_row, &e);
 }
 
 static int key_revoke(void *ud, const char *user_id, const char *id)
@@ -110,8 +117,7 @@ static int key_revoke(void *ud, const char *user_id, const char *id)
 	if (!pgs_is_uuid(user_id) || !pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_key_revoke, PGS_ARGS(user_id, id), &r);
-	if (rc == VBX_OK && strcmp(PQcmdTuples(r), "0") == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_touched(rc, r);
 	PQclear(r);
 	return rc;
 }
@@ -187,8 +193,7 @@ static int refresh_use(void *ud, const char *hash, vbx_refresh *out)
 	if (!hash)
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_refresh_use, PGS_ARGS(hash), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK) {
 		PGS_COPY(out->id, r, 0, 0);
 		PGS_COPY(out->user_id, r, 0, 1);

@@ -103,8 +103,7 @@ static int user_get(void *ud, const char *id, vbx_user *out)
 	if (!pgs_is_uuid(id))
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_get, PGS_ARGS(id), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		user_from_row(r, 0, out);
 	PQclear(r);
@@ -119,8 +118,7 @@ static int user_by_email(void *ud, const char *email, vbx_user *out, char *hash,
 	if (!email)
 		return VBX_EINVAL;
 	int rc = pgs_run(ud, &stmt_by_email, PGS_ARGS(email), &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK) {
 		user_from_row(r, 0, out);
 		if (hash && hash_len)
@@ -140,37 +138,37 @@ static int user_update(void *ud, vbx_user *u, const char *password_hash)
 	                 PGS_ARGS(u->id, u->email, u->name, bool_arg(u->admin),
 	                          bool_arg(u->disabled), password_hash),
 	                 &r);
-	if (rc == VBX_OK && PQntuples(r) == 0)
-		rc = VBX_ENOTFOUND;
+	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)
 		user_from_row(r, 0, u);
 	PQclear(r);
 	return rc;
 }
 
+struct user_each {
+	vbx_user_each_fn *each;
+	void *ctx;
+};
+
+static int user_row(void *arg, const PGresult *r, int row)
+{
+	const struct user_each *e = arg;
+	vbx_user u;
+
+	memset(&u, 0, sizeof(u));
+	user_from_row(r, row, &u);
+	return e->each ? e->each(e->ctx, &u) : VBX_OK;
+}
+
 static int user_list(void *ud, const vbx_page *page, vbx_user_each_fn *each,
                      void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
-	PGresult *r;
+	struct user_each e = {each, ctx};
 
 	pgs_page_args(page, limit, offset);
-	int rc = pgs_run(ud, &stmt_list, PGS_ARGS(limit, offset), &r);
-	if (rc != VBX_OK)
-		return rc;
-	if (total)
-		*total = PQntuples(r) ? pgs_int(r, 0, 7) : 0;
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		if (PQgetisnull(r, i, 0))
-			continue; /* the page is past the end */
-		vbx_user u;
-		memset(&u, 0, sizeof(u));
-		user_from_row(r, i, &u);
-		if (each)
-			rc = each(ctx, &u);
-	}
-	PQclear(r);
-	return rc;
+	return pgs_run_list(ud, &stmt_list, PGS_ARGS(limit, offset), 7, total,
+	                    user_row, &e);
 }
 
 int pgs_users_register(pgs *s)

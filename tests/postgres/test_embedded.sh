@@ -20,6 +20,8 @@
 # failed, 77 (skipped) when something it needs is missing.
 
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 2
 
 for tool in curl python3; do
 	if ! command -v "$tool" >/dev/null; then
@@ -71,49 +73,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ncases=0
-nfailed=0
-
-ok() {
-	ncases=$((ncases + 1))
-	echo "ok - $1"
-}
-
-# not_ok NAME [FILE...] - report a failure with the files that explain it.
-not_ok() {
-	local name=$1 f
-	shift
-	ncases=$((ncases + 1))
-	nfailed=$((nfailed + 1))
-	echo "not ok - $name"
-	for f in "$@"; do
-		[ -f "$f" ] && tail -n 30 "$f" | sed "s|^|#   ${f##*/}: |"
-	done
-}
-
-finish() {
-	echo "1..$ncases"
-	if [ "$nfailed" -ne 0 ]; then
-		echo "# $nfailed of $ncases steps failed"
-		exit 1
-	fi
-	exit 0
-}
-
-stop_here() {
-	not_ok "$@"
-	finish
-}
-
 mkdir "$tmp/plugins"
 cp "$plugin" "$tmp/plugins/postgres-store.so"
-
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # write_conf PORT STATE_DIR
 write_conf() {
