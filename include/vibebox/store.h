@@ -279,6 +279,17 @@ VBX_HOOK_DECLARE(store_audit_list, PROVIDER, VBX_EUNAVAIL,
 VBX_HOOK_DECLARE(store_dump, PROVIDER, VBX_EUNAVAIL, (int fd), (fd))
 VBX_HOOK_DECLARE(store_restore, PROVIDER, VBX_EUNAVAIL, (int fd), (fd))
 
+/* ---- refresh tokens, continued ---- */
+
+/*
+ * store_refresh_revoke_user(user_id, keep_family): revoke every refresh
+ * token family of the user but keep_family (NULL or "": every family), as
+ * after a password change. Idempotent: VBX_OK when nothing was live.
+ */
+VBX_HOOK_DECLARE(store_refresh_revoke_user, PROVIDER, VBX_EUNAVAIL,
+                 (const char *user_id, const char *keep_family),
+                 (user_id, keep_family))
+
 #ifdef __cplusplus
 }
 #endif

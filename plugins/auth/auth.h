@@ -166,7 +166,8 @@ typedef struct auth_store {
 	vbx_hook *user_create, *user_get, *user_by_email, *user_update,
 	        *user_list;
 	vbx_hook *key_create, *key_use, *key_list, *key_revoke;
-	vbx_hook *refresh_create, *refresh_use, *refresh_revoke_family;
+	vbx_hook *refresh_create, *refresh_use, *refresh_revoke_family,
+	        *refresh_revoke_user;
 	vbx_hook *member_get, *project_get;
 	vbx_hook *audit_add, *audit_list;
 } auth_store;

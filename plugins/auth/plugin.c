@@ -292,6 +292,7 @@ static int get_store_hooks(vbx_plugin *self, auth_store *st)
 	st->refresh_use = vbx_hook_store_refresh_use_get(self);
 	st->refresh_revoke_family =
 	        vbx_hook_store_refresh_revoke_family_get(self);
+	st->refresh_revoke_user = vbx_hook_store_refresh_revoke_user_get(self);
 	st->member_get = vbx_hook_store_member_get_get(self);
 	st->project_get = vbx_hook_store_project_get_get(self);
 	st->audit_add = vbx_hook_store_audit_add_get(self);

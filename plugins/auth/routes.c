@@ -202,28 +202,69 @@ static const char *read_password(auth *a, vbx_request *req, const cJSON *body,
 	return s;
 }
 
-/* page and limit from the query: 1.. and 1..100 (default 20). */
+/* Refuse every member of body that is not in known (a NULL-terminated
+ * list), as the core's API does: "<field>: is not a known field". */
+static void known_fields(vbx_request *req, const cJSON *body,
+                         const char *const *known)
+{
+	const cJSON *it;
+	if (!cJSON_IsObject(body))
+		return;
+	cJSON_ArrayForEach(it, body)
+	{
+		const char *const *k = known;
+		while (*k && strcmp(*k, it->string) != 0)
+			k++;
+		if (!*k)
+			vbx_field_error(req, it->string,
+			                "is not a known field");
+	}
+}
+
+/* The same bounds as the core's API (core/api/common.h); plugins do not
+ * link the core, so these mirror it and must change with it. */
+#define PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
+#define LIMIT_MAX 100
+#define LIMIT_DEFAULT 20
+
+/* A decimal number of digits only in [1, max]; 0 when it is not one (no
+ * sign, no spaces, no leading "+"), as the core parses ?page and ?limit. */
+static long parse_count(const char *s, long max)
+{
+	long v = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return 0;
+	}
+	return v;
+}
+
+/* page and limit from the query: 1..PAGE_MAX and 1..100 (default 20). */
 static int read_page(vbx_request *req, vbx_page *pg)
 {
-	static const struct {
-		const char *key;
-		long max, dflt;
-	} f[] = {{"page", 1000000, 1}, {"limit", 100, 20}};
-	int *out[] = {&pg->page, &pg->limit};
+	const char *page = vbx_req_query(req, "page");
+	const char *limit = vbx_req_query(req, "limit");
+	long p = page ? parse_count(page, PAGE_MAX) : 1;
+	long l = limit ? parse_count(limit, LIMIT_MAX) : LIMIT_DEFAULT;
 
-	for (int i = 0; i < 2; i++) {
-		const char *s = vbx_req_query(req, f[i].key);
-		char *end;
-		long v = s ? strtol(s, &end, 10) : f[i].dflt;
-		if (s && (end == s || *end || v < 1 || v > f[i].max)) {
-			vbx_field_error(req, f[i].key,
-			                "must be an integer between 1 and %ld",
-			                f[i].max);
-			continue;
-		}
-		*out[i] = (int)v;
-	}
-	return vbx_fields_failed(req) ? VBX_EINVAL : VBX_OK;
+	if (p == 0)
+		vbx_field_error(req, "page",
+		                "must be an integer between 1 and %d",
+		                PAGE_MAX);
+	if (l == 0)
+		vbx_field_error(req, "limit",
+		                "must be an integer between 1 and %d",
+		                LIMIT_MAX);
+	if (p == 0 || l == 0)
+		return VBX_EINVAL;
+	pg->page = (int)p;
+	pg->limit = (int)l;
+	return VBX_OK;
 }
 
 static cJSON *paged(cJSON *data, const vbx_page *pg, int64_t total)
@@ -308,6 +349,8 @@ static int h_register(void *ud, vbx_request *req)
 		return too_many(req, wait);
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"email", "password", "name", NULL};
+	known_fields(req, body, fields);
 	vbx_user u = {0};
 	const char *name = NULL;
 	char *email = read_email(req, body, VBX_REQUIRED);
@@ -383,6 +426,8 @@ static int h_login(void *ud, vbx_request *req)
 
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"email", "password", NULL};
+	known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_REQUIRED);
 	vbx_json_string(req, body, "password", VBX_REQUIRED, 1,
 	                AUTH_PASSWORD_MAX, &pw);
@@ -407,8 +452,10 @@ static const char *read_refresh(vbx_request *req)
 {
 	cJSON *body;
 	const char *t = NULL;
+	static const char *const fields[] = {"refreshToken", NULL};
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return NULL;
+	known_fields(req, body, fields);
 	vbx_json_string(req, body, "refreshToken", VBX_REQUIRED, 1, 512, &t);
 	if (vbx_fields_failed(req)) {
 		vbx_resp_validation(req);
@@ -494,6 +541,16 @@ static int check_current(auth *a, vbx_request *req, const vbx_user *u,
 	return VBX_EUNAUTH;
 }
 
+/* After a password change no refresh token issued before it works: a
+ * stolen one must not outlive the password. An access token does not name
+ * its login's refresh family, so the caller's own family goes too (keep
+ * none) and the caller logs in again when its access token expires. */
+static int revoke_other_sessions(auth *a, const vbx_user *u)
+{
+	return vbx_hook_store_refresh_revoke_user_run(a->st.refresh_revoke_user,
+	                                              u->id, NULL);
+}
+
 static int h_me_patch(void *ud, vbx_request *req)
 {
 	auth *a = ud;
@@ -505,6 +562,9 @@ static int h_me_patch(void *ud, vbx_request *req)
 
 	if (!who || vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"email", "password", "name",
+	                                     "currentPassword", NULL};
+	known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_OPTIONAL);
 	const char *pw = read_password(a, req, body, "password", VBX_OPTIONAL);
 	vbx_json_string(req, body, "name", VBX_OPTIONAL, 0, NAME_MAX_LEN,
@@ -535,6 +595,10 @@ static int h_me_patch(void *ud, vbx_request *req)
 		                      "an account with this email exists");
 	if (rc != VBX_OK)
 		return store_error(req, rc, "updating your account");
+	if (pw && (rc = revoke_other_sessions(a, &u)) != VBX_OK)
+		return store_error(req, rc,
+		                   "your password was changed, but signing out "
+		                   "your other sessions");
 	if (email || pw)
 		auth_audit(a, u.id, "user.update", "user", u.id,
 		           vbx_req_client_addr(req),
@@ -637,6 +701,9 @@ static int h_keys_create(void *ud, vbx_request *req)
 
 	if (!who || vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"name", "scopes", "expiresAt",
+	                                     NULL};
+	known_fields(req, body, fields);
 	vbx_json_string(req, body, "name", VBX_REQUIRED, 1, NAME_MAX_LEN,
 	                &name);
 	k.scopes = read_scopes(req, body);
@@ -740,6 +807,9 @@ static int h_users_create(void *ud, vbx_request *req)
 
 	if (!who || vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"email", "password", "name",
+	                                     "admin", NULL};
+	known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_REQUIRED);
 	const char *pw = read_password(a, req, body, "password", VBX_REQUIRED);
 	vbx_json_string(req, body, "name", VBX_OPTIONAL, 0, NAME_MAX_LEN,
@@ -804,6 +874,8 @@ static int h_users_patch(void *ud, vbx_request *req)
 
 	if (!who || vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
+	static const char *const fields[] = {"name", "admin", "disabled", NULL};
+	known_fields(req, body, fields);
 	int rc = auth_is_uuid(id)
 	                 ? vbx_hook_store_user_get_run(a->st.user_get, id, &u)
 	                 : VBX_ENOTFOUND;

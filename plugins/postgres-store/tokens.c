@@ -166,6 +166,14 @@ static const pgs_stmt stmt_refresh_revoke = {
         "UPDATE refresh_tokens SET revoked_at = now()"
         " WHERE family_id = $1::uuid AND revoked_at IS NULL"};
 
+/* Every live token of the user outside keep_family ($2, NULL for none);
+ * FAMILY_LIVE then kills tokens a racing rotation adds to those families. */
+static const pgs_stmt stmt_refresh_revoke_user = {
+        "refresh_revoke_user",
+        "UPDATE refresh_tokens SET revoked_at = now()"
+        " WHERE user_id = $1::uuid AND revoked_at IS NULL"
+        " AND family_id IS DISTINCT FROM $2::uuid"};
+
 static int refresh_create(void *ud, vbx_refresh *t, const char *hash)
 {
 	char expires[PGS_INT_LEN];
@@ -214,6 +222,18 @@ static int refresh_revoke_family(void *ud, const char *family_id)
 	return pgs_run(ud, &stmt_refresh_revoke, PGS_ARGS(family_id), NULL);
 }
 
+/* Idempotent like refresh_revoke_family; a keep_family that is not a UUID
+ * names no family, so every family goes. */
+static int refresh_revoke_user(void *ud, const char *user_id,
+                               const char *keep_family)
+{
+	if (!pgs_is_uuid(user_id))
+		return VBX_OK;
+	const char *keep = pgs_is_uuid(keep_family) ? keep_family : NULL;
+	return pgs_run(ud, &stmt_refresh_revoke_user, PGS_ARGS(user_id, keep),
+	               NULL);
+}
+
 int pgs_tokens_register(pgs *s)
 {
 	vbx_plugin *p = s->self;
@@ -235,5 +255,8 @@ int pgs_tokens_register(pgs *s)
 	if (rc == VBX_OK)
 		rc = vbx_hook_store_refresh_revoke_family_register(
 		        p, refresh_revoke_family, s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_refresh_revoke_user_register(
+		        p, refresh_revoke_user, s, prio);
 	return rc;
 }

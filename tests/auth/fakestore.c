@@ -31,6 +31,7 @@ typedef struct rrow {
 static struct {
 	pthread_mutex_t lock;
 	bool down;
+	bool fail_revoke_user;
 	unsigned next_id;
 	urow users[MAXROWS];
 	size_t nusers;
@@ -73,6 +74,11 @@ void fake_reset(void)
 void fake_set_down(bool down)
 {
 	fs.down = down;
+}
+
+void fake_fail_revoke_user(bool fail)
+{
+	fs.fail_revoke_user = fail;
 }
 
 int fake_audit_count(const char *action)
@@ -322,6 +328,27 @@ static int refresh_revoke_family(void *ud, const char *family)
 	LEAVE(VBX_OK);
 }
 
+static int refresh_revoke_user(void *ud, const char *user_id,
+                               const char *keep_family)
+{
+	ENTER();
+	if (fs.fail_revoke_user)
+		LEAVE(VBX_EUNAVAIL);
+	const char *keep = keep_family ? keep_family : "";
+	for (size_t i = 0; i < fs.nrefresh; i++) {
+		const vbx_refresh *t = &fs.refresh[i].t;
+		if (strcmp(t->user_id, user_id) != 0 ||
+		    strcmp(t->family_id, keep) == 0 ||
+		    family_revoked(t->family_id))
+			continue;
+		if (fs.nrevoked == MAXROWS)
+			LEAVE(VBX_ENOMEM);
+		snprintf(fs.revoked_families[fs.nrevoked++], VBX_ID_LEN, "%s",
+		         t->family_id);
+	}
+	LEAVE(VBX_OK);
+}
+
 static int member_get(void *ud, const char *team_id, const char *user_id,
                       vbx_member *out)
 {
@@ -395,6 +422,8 @@ static int fake_init(vbx_plugin *self, const vbx_config *cfg)
 	rc |= vbx_hook_store_refresh_use_register(self, refresh_use, NULL, 50);
 	rc |= vbx_hook_store_refresh_revoke_family_register(
 	        self, refresh_revoke_family, NULL, 50);
+	rc |= vbx_hook_store_refresh_revoke_user_register(
+	        self, refresh_revoke_user, NULL, 50);
 	rc |= vbx_hook_store_member_get_register(self, member_get, NULL, 50);
 	rc |= vbx_hook_store_project_get_register(self, project_get, NULL, 50);
 	rc |= vbx_hook_store_audit_add_register(self, audit_add, NULL, 50);

@@ -20,6 +20,9 @@ void fake_reset(void);
 /* Every hook answers VBX_EUNAVAIL while down. */
 void fake_set_down(bool down);
 
+/* store_refresh_revoke_user alone answers VBX_EUNAVAIL while set. */
+void fake_fail_revoke_user(bool fail);
+
 /* How many audit rows have this action. */
 int fake_audit_count(const char *action);
 

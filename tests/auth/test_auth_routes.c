@@ -510,6 +510,60 @@ static void test_me_patch(void **state)
 	assert_int_equal(fake_audit_count("user.update"), 2);
 }
 
+/* A password change ends every session's refresh token of that user (the
+ * changing one's too: an access token does not name its family), and no
+ * other user's. */
+static void test_password_change_revokes_sessions(void **state)
+{
+	session one, two, bob;
+	registered("ann@example.com", "password1", &one);
+	logged_in("ann@example.com", "password1", &two);
+	registered("bob@example.com", "password2", &bob);
+
+	expect(200, "PATCH", "/api/v1/users/me", "{\"name\":\"Ann\"}",
+	       one.access);
+	vbx_test_response *r = refresh(two.refresh);
+	assert_int_equal(vbx_test_status(r), 200);
+	keep(r, &two);
+	vbx_test_response_free(r);
+
+	expect(200, "PATCH", "/api/v1/users/me",
+	       "{\"password\":\"newpassword\",\"currentPassword\":"
+	       "\"password1\"}",
+	       one.access);
+	r = refresh(two.refresh);
+	assert_int_equal(vbx_test_status(r), 401);
+	vbx_test_response_free(r);
+	r = refresh(one.refresh);
+	assert_int_equal(vbx_test_status(r), 401);
+	vbx_test_response_free(r);
+	r = refresh(bob.refresh);
+	assert_int_equal(vbx_test_status(r), 200);
+	vbx_test_response_free(r);
+
+	logged_in("ann@example.com", "newpassword", &two);
+	r = refresh(two.refresh);
+	assert_int_equal(vbx_test_status(r), 200);
+	vbx_test_response_free(r);
+}
+
+/* The store is down after the password was stored: the answer says so. */
+static void test_password_change_revoke_fails(void **state)
+{
+	session one;
+	registered("ann@example.com", "password1", &one);
+	fake_fail_revoke_user(true);
+	vbx_test_response *r = send("PATCH", "/api/v1/users/me",
+	                            "{\"password\":\"newpassword\","
+	                            "\"currentPassword\":\"password1\"}",
+	                            one.access);
+	assert_int_equal(vbx_test_status(r), 503);
+	assert_non_null(
+	        strstr(str(r, "error.message"), "your password was changed"));
+	vbx_test_response_free(r);
+	fake_fail_revoke_user(false);
+}
+
 /* ---- API keys ---- */
 
 static void new_key(const char *access, const char *body, char *key, char *id)
@@ -701,6 +755,128 @@ static void test_audit_list(void **state)
 	expect(400, "GET", "/api/v1/audit?limit=0", NULL, ann.access);
 }
 
+/* ---- strict bodies and paging, as in the core's API ---- */
+
+/* method path with body answers 400 with "field: is not a known field". */
+static void unknown_field(const char *method, const char *path,
+                          const char *body, const char *bearer,
+                          const char *field)
+{
+	char key[96];
+	vbx_test_response *r = send(method, path, body, bearer);
+	snprintf(key, sizeof(key), "error.fields.%s", field);
+	if (vbx_test_status(r) != 400 || !str(r, key))
+		fail_msg("%s %s %s: want 400 on %s, got %d: %s", method, path,
+		         body, field, vbx_test_status(r), vbx_test_body(r));
+	assert_string_equal(error_code(r), "VALIDATION_ERROR");
+	assert_string_equal(str(r, key), "is not a known field");
+	vbx_test_response_free(r);
+}
+
+static void test_unknown_fields(void **state)
+{
+	session ann, bob;
+	char path[96];
+	registered("ann@example.com", "password1", &ann);
+	registered("bob@example.com", "password2", &bob);
+	snprintf(path, sizeof(path), "/api/v1/users/%s", bob.id);
+
+	unknown_field("POST", "/api/v1/auth/register",
+	              "{\"email\":\"cy@example.com\",\"password\":"
+	              "\"password3\",\"admin\":true}",
+	              NULL, "admin");
+	unknown_field("POST", "/api/v1/auth/login",
+	              "{\"email\":\"ann@example.com\",\"password\":"
+	              "\"password1\",\"remember\":true}",
+	              NULL, "remember");
+	unknown_field("POST", "/api/v1/auth/refresh",
+	              "{\"refreshToken\":\"x\",\"family\":\"y\"}", NULL,
+	              "family");
+	unknown_field("POST", "/api/v1/auth/logout",
+	              "{\"refreshToken\":\"x\",\"all\":true}", NULL, "all");
+	unknown_field("PATCH", "/api/v1/users/me",
+	              "{\"name\":\"Ann\",\"admin\":true}", ann.access, "admin");
+	unknown_field("POST", "/api/v1/keys",
+	              "{\"name\":\"ci\",\"scope\":\"read\"}", ann.access,
+	              "scope");
+	unknown_field("POST", "/api/v1/users",
+	              "{\"email\":\"cy@example.com\",\"password\":"
+	              "\"password3\",\"disabled\":true}",
+	              ann.access, "disabled");
+	unknown_field("PATCH", path, "{\"email\":\"b2@example.com\"}",
+	              ann.access, "email");
+
+	/* Nothing was done: no user, no key, no change of a name. */
+	assert_int_equal(fake_audit_count("user.create"), 0);
+	assert_int_equal(fake_audit_count("key.create"), 0);
+	assert_int_equal(fake_audit_count("user.update"), 0);
+	vbx_test_response *r = login("cy@example.com", "password3");
+	assert_int_equal(vbx_test_status(r), 401);
+	vbx_test_response_free(r);
+	r = send("GET", "/api/v1/users/me", NULL, ann.access);
+	assert_string_equal(str(r, "name"), "");
+	vbx_test_response_free(r);
+	/* The known fields alone still pass. */
+	expect(200, "PATCH", "/api/v1/users/me", "{\"name\":\"Ann\"}",
+	       ann.access);
+}
+
+/* GET path answers 400 with field's message the core's. */
+static void bad_page(const char *path, const char *bearer, const char *field,
+                     const char *message)
+{
+	char key[64];
+	vbx_test_response *r = send("GET", path, NULL, bearer);
+	snprintf(key, sizeof(key), "error.fields.%s", field);
+	if (vbx_test_status(r) != 400 || !str(r, key))
+		fail_msg("GET %s: want 400 on %s, got %d: %s", path, field,
+		         vbx_test_status(r), vbx_test_body(r));
+	assert_string_equal(str(r, key), message);
+	vbx_test_response_free(r);
+}
+
+static void test_paging_strict(void **state)
+{
+	static const char *const lists[] = {"/api/v1/users", "/api/v1/audit"};
+	/* " 5" goes percent-encoded: a raw space is refused earlier. */
+	static const char *const bad[] = {"%2B5", "+5", "%205", "5%20", "0",
+	                                  "abc",  "-1", "5x",   "",     "0x10"};
+	session ann;
+	char path[128];
+	registered("ann@example.com", "password1", &ann);
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(path, sizeof(path), "%s?page=%s", lists[l],
+			         bad[i]);
+			bad_page(path, ann.access, "page",
+			         "must be an integer between 1 and 1000000");
+			snprintf(path, sizeof(path), "%s?limit=%s", lists[l],
+			         bad[i]);
+			bad_page(path, ann.access, "limit",
+			         "must be an integer between 1 and 100");
+		}
+		snprintf(path, sizeof(path), "%s?limit=101", lists[l]);
+		bad_page(path, ann.access, "limit",
+		         "must be an integer between 1 and 100");
+		snprintf(path, sizeof(path), "%s?page=1000001", lists[l]);
+		bad_page(path, ann.access, "page",
+		         "must be an integer between 1 and 1000000");
+		snprintf(path, sizeof(path), "%s?page=99999999999999999999",
+		         lists[l]);
+		bad_page(path, ann.access, "page",
+		         "must be an integer between 1 and 1000000");
+		snprintf(path, sizeof(path), "%s?page=1000000&limit=100",
+		         lists[l]);
+		expect(200, "GET", path, NULL, ann.access);
+		snprintf(path, sizeof(path), "%s?page=007&limit=1", lists[l]);
+		vbx_test_response *r = send("GET", path, NULL, ann.access);
+		assert_int_equal(vbx_test_status(r), 200);
+		assert_int_equal(
+		        get(vbx_test_json(r), "pagination.page")->valueint, 7);
+		vbx_test_response_free(r);
+	}
+}
+
 /* ---- configuration ---- */
 
 static void refused(const char *conf, const char *needle)
@@ -781,10 +957,14 @@ int main(void)
 	        T(test_access_tokens, setup_open),
 	        T(test_store_down, setup_open),
 	        T(test_me_patch, setup_open),
+	        T(test_password_change_revokes_sessions, setup_open),
+	        T(test_password_change_revoke_fails, setup_open),
 	        T(test_keys, setup_open),
 	        T(test_key_admin_scope, setup_open),
 	        T(test_admin_users, setup_open),
 	        T(test_audit_list, setup_open),
+	        T(test_unknown_fields, setup_open),
+	        T(test_paging_strict, setup_open),
 	        TS(test_config_errors),
 	        TS(test_secret_file),
 	};

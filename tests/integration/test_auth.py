@@ -223,6 +223,48 @@ def test_hostile_strings_and_broken_bodies():
     with_daemon(check)
 
 
+def test_unknown_body_fields_are_refused():
+    def check(d):
+        st, body, _ = d.request("POST", "/api/v1/auth/register",
+                                {"email": "ann@example.test",
+                                 "password": "correct horse",
+                                 "admin": True})
+        err = error_of(body)
+        expect(st == 400 and err["code"] == "VALIDATION_ERROR" and
+               err["fields"] == {"admin": "is not a known field"},
+               f"{st} {body}")
+        expect(login(d, "ann@example.test")[0] == 401, "no user was made")
+    with_daemon(check)
+
+
+def test_password_change_revokes_the_other_sessions():
+    def check(d):
+        _, one, _ = register(d, "ann@example.test")
+        _, two, _ = login(d, "ann@example.test")
+        _, bob, _ = register(d, "bob@example.test")
+        st, body, _ = d.request("PATCH", "/api/v1/users/me",
+                                {"password": "a new horse",
+                                 "currentPassword": "correct horse"},
+                                token=one["tokens"]["accessToken"])
+        expect(st == 200, f"{st} {body}")
+        for name, s in (("the second login", two), ("the first", one)):
+            st, body, _ = d.request("POST", "/api/v1/auth/refresh",
+                                    {"refreshToken":
+                                     s["tokens"]["refreshToken"]})
+            expect(st == 401, f"{name}'s refresh token: {st} {body}")
+        st, body, _ = d.request("POST", "/api/v1/auth/refresh",
+                                {"refreshToken":
+                                 bob["tokens"]["refreshToken"]})
+        expect(st == 200, f"another user's session lives: {st} {body}")
+        st, body, _ = login(d, "ann@example.test", "a new horse")
+        expect(st == 200, f"{st} {body}")
+        st, body, _ = d.request("POST", "/api/v1/auth/refresh",
+                                {"refreshToken":
+                                 body["tokens"]["refreshToken"]})
+        expect(st == 200, f"a login after the change works: {st} {body}")
+    with_daemon(check)
+
+
 def test_login_rate_limit():
     def check(d):
         register(d, "ann@example.test")

@@ -110,12 +110,16 @@ static int make_user(const char *email, int admin_if_first, vbx_user *u)
 
 static void test_migrations_once(void **state)
 {
-	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 2);
 	/* A second start finds nothing to do. */
 	host_down();
 	assert_int_equal(host_up(NULL), VBX_OK);
 	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations "
 	                         "WHERE version = 1 AND name = '001_init.sql'"),
+	                 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations "
+	                         "WHERE version = 2 AND name = "
+	                         "'002_refresh_tokens_user_idx.sql'"),
 	                 1);
 }
 
@@ -577,6 +581,81 @@ static void test_refresh(void **state)
 	                 VBX_OK);
 }
 
+/* Every family of the user but keep_family ("" or NULL: every one), not
+ * another user's; junk ids are harmless. */
+static void test_refresh_revoke_user(void **state)
+{
+	vbx_user u, v;
+	vbx_refresh a, b, c, o, out;
+	vbx_hook *use = vbx_hook_store_refresh_use_get(tp());
+	vbx_hook *rev = vbx_hook_store_refresh_revoke_user_get(tp());
+
+	assert_non_null(rev);
+	assert_int_equal(make_user("ru1@example.com", 1, &u), VBX_OK);
+	assert_int_equal(make_user("ru2@example.com", 1, &v), VBX_OK);
+	assert_int_equal(make_refresh(u.id, "", "ru-a", &a), VBX_OK);
+	assert_int_equal(make_refresh(u.id, "", "ru-b", &b), VBX_OK);
+	assert_int_equal(make_refresh(u.id, "", "ru-c", &c), VBX_OK);
+	assert_int_equal(make_refresh(v.id, "", "ru-o", &o), VBX_OK);
+
+	assert_int_equal(
+	        vbx_hook_store_refresh_revoke_user_run(rev, u.id, a.family_id),
+	        VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-b", &out),
+	                 VBX_ENOTFOUND);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-c", &out),
+	                 VBX_ENOTFOUND);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-a", &out),
+	                 VBX_OK);
+	/* A token a racing rotation adds to a revoked family is dead. */
+	assert_int_equal(make_refresh(u.id, b.family_id, "ru-b2", &out),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-b2", &out),
+	                 VBX_ENOTFOUND);
+
+	/* The kept family continues; then NULL and "" revoke it too. */
+	assert_int_equal(make_refresh(u.id, a.family_id, "ru-a2", &out),
+	                 VBX_OK);
+	assert_int_equal(make_refresh(u.id, a.family_id, "ru-a3", &out),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_revoke_user_run(rev, u.id, ""),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-a2", &out),
+	                 VBX_ENOTFOUND);
+	assert_int_equal(make_refresh(u.id, "", "ru-d", &out), VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_revoke_user_run(rev, u.id, NULL),
+	        VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-d", &out),
+	                 VBX_ENOTFOUND);
+	/* A keep_family that is no UUID keeps nothing. */
+	assert_int_equal(make_refresh(u.id, "", "ru-e", &out), VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_revoke_user_run(rev, u.id, "junk"),
+	        VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-e", &out),
+	                 VBX_ENOTFOUND);
+
+	/* The other user is untouched; repeats and junk are harmless. */
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "ru-o", &out),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_revoke_user_run(rev, u.id, ""),
+	                 VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_revoke_user_run(rev, "junk", NULL),
+	        VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_revoke_user_run(rev, NULL, ""),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_revoke_user_run(
+	                         rev, "'); DELETE FROM users; --", NULL),
+	                 VBX_OK);
+	vbx_user again;
+	assert_int_equal(
+	        vbx_hook_store_user_get_run(vbx_hook_store_user_get_get(tp()),
+	                                    v.id, &again),
+	        VBX_OK);
+}
+
 struct use_racer {
 	pthread_t thread;
 	int rc;
@@ -886,6 +965,7 @@ int main(void)
 	        cmocka_unit_test_setup(test_concurrent_first_admin, setup),
 	        cmocka_unit_test_setup(test_keys, setup),
 	        cmocka_unit_test_setup(test_refresh, setup),
+	        cmocka_unit_test_setup(test_refresh_revoke_user, setup),
 	        cmocka_unit_test_setup(test_refresh_use_race, setup),
 	        cmocka_unit_test_setup(test_audit, setup),
 	        cmocka_unit_test_setup(test_statement_timeout, setup),
