@@ -340,6 +340,45 @@ static void load_events(loader *ld, vbx_config *b)
 	            VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
 }
 
+static void load_environments(loader *ld, vbx_config *b)
+{
+	vbx__conf *c = ld->conf;
+	long long v;
+	int64_t ms;
+
+	ok(ld, vbx__cfg_int(b, "max_per_user", 0, 100000, 10, &v));
+	c->env_max_per_user = (int)v;
+	ok(ld, vbx__cfg_int(b, "max_per_team", 0, 100000, 50, &v));
+	c->env_max_per_team = (int)v;
+	ok(ld, vbx__cfg_int(b, "max_cpu", 1, 1024, 8, &v));
+	c->env_max_cpu = (int)v;
+	ok(ld, vbx__cfg_size(b, "max_memory", "16GiB", UINT64_C(64) << 20,
+	                     UINT64_C(1) << 42, &c->env_max_memory));
+	if (ok(ld, vbx__cfg_duration(b, "stop_timeout", "10s", 0,
+	                             INT64_C(600000), &ms)))
+		c->env_stop_timeout_ms = ms;
+}
+
+static void load_terminal(loader *ld, vbx_config *b)
+{
+	vbx__conf *c = ld->conf;
+	long long v;
+	int64_t ms;
+
+	ok(ld, vbx__cfg_size(b, "window", "256KiB", 4096, UINT64_C(64) << 20,
+	                     &c->term_window));
+	ok(ld, vbx__cfg_size(b, "buffer", "1MiB", 4096, UINT64_C(1) << 30,
+	                     &c->term_buffer));
+	if (c->term_buffer < c->term_window)
+		ok(ld, vbx__cfg_report(b, lookup(b, "buffer"), "buffer",
+		                       "must be at least terminal.window"));
+	if (ok(ld,
+	       vbx__cfg_duration(b, "linger", "5m", 0, INT64_C(86400000), &ms)))
+		c->term_linger_ms = ms;
+	ok(ld, vbx__cfg_int(b, "max_sessions", 1, 100000, 256, &v));
+	c->term_max_sessions = (int)v;
+}
+
 /* A directory setting at the top level, as a copy. */
 static char *load_dir(loader *ld, vbx_config *root, const char *key,
                       const char *dflt)
@@ -529,6 +568,8 @@ static void load_tree(loader *ld)
 	conf->plugin_dir = load_dir(ld, &root, "plugin_dir", VBX_PLUGIN_DIR);
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
+	section(ld, &root, "environments", load_environments);
+	section(ld, &root, "terminal", load_terminal);
 	load_plugins(ld, &root);
 	if (report_unknown(&root))
 		ld->failed = true;

@@ -106,6 +106,17 @@ typedef struct vbx__conf {
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
+	/* environments.*: quotas and phase timeouts of core/api/envs.c */
+	int env_max_per_user;        /* max_per_user, default 10; 0: none */
+	int env_max_per_team;        /* max_per_team, default 50; 0: none */
+	int env_max_cpu;             /* max_cpu (cores), default 8 */
+	uint64_t env_max_memory;     /* max_memory, default 16GiB */
+	int64_t env_stop_timeout_ms; /* stop_timeout, default 10s */
+	/* terminal.*: sessions of core/term.c */
+	uint64_t term_window;   /* window, default 256KiB */
+	uint64_t term_buffer;   /* buffer (the resume ring), default 1MiB */
+	int64_t term_linger_ms; /* linger after the last socket, default 5m */
+	int term_max_sessions;  /* max_sessions, default 256 */
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
 	unsigned generation; /* 1 for the first load, +1 on each reload */

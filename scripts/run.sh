@@ -7,8 +7,9 @@
 # Each step is idempotent, so running it again rebuilds what changed and
 # starts the daemon again. Steps: install the build packages, build in
 # build/run, `make install` into the prefix, start the services that the
-# enabled plugins need (PostgreSQL, Redis, Docker), create state_dir, check
-# the config (vibeboxd -t), then exec vibeboxd. Ctrl-C stops it cleanly.
+# enabled plugins need (PostgreSQL, Redis, Docker), create state_dir and
+# the key files, build the vibebox/base image when docker-runtime has no
+# image yet, check the config (vibeboxd -t), then exec vibeboxd. Ctrl-C stops it cleanly.
 #
 # Environment:
 #   VBX_PREFIX=/usr/local   install prefix
@@ -49,15 +50,27 @@ make_state_dir() {
 	vbx_as_root chmod 711 "$dir"
 }
 
-# The JWT signing key auth's jwt_secret_file names, made once: a fresh
-# install runs with nothing to set up by hand.
-make_jwt_key() {
-	local file
-	file="$(grep -Eo '^[^#]*jwt_secret_file[[:space:]]*=[[:space:]]*"[^"]+"' \
+# The file that config key KEY (jwt_secret_file, secrets_key_file) names,
+# made once with LINE as its content: a fresh install runs with nothing to
+# set up by hand.
+make_key_file() {
+	local key="$1" line="$2" file
+	file="$(grep -Eo "^[^#]*$key[[:space:]]*=[[:space:]]*\"[^\"]+\"" \
 		"$conf" | sed -E 's/.*"([^"]+)"/\1/' | head -n 1)"
 	[ -n "$file" ] && [ ! -e "$file" ] || return 0
-	vbx_say "creating the JWT signing key $file"
-	(umask 077 && printf 'k1:%s\n' "$(openssl rand -hex 32)" >"$file")
+	vbx_say "creating $file ($key)"
+	vbx_as_root mkdir -p "$(dirname "$file")"
+	(umask 077 && printf '%s\n' "$line" >"$file")
+}
+
+# With docker-runtime enabled and no registry to pull from, a fresh install
+# still needs one image to create an environment from: vibebox/base, built
+# from busybox-static (allowed by the default images list).
+make_base_image() {
+	vbx_conf_has_plugin "$conf" docker-runtime || return 0
+	docker image inspect vibebox/base:latest >/dev/null 2>&1 && return 0
+	vbx_ensure_pkgs busybox-static
+	vbx_as_root "$VBX_ROOT/scripts/base-image.sh" vibebox/base:latest
 }
 
 main() {
@@ -66,7 +79,9 @@ main() {
 	[ -f "$conf" ] || vbx_die "no config at $conf: set VBX_CONF to yours"
 	vbx_start_services_for "$conf"
 	make_state_dir
-	make_jwt_key
+	make_key_file jwt_secret_file "k1:$(openssl rand -hex 32)"
+	make_key_file secrets_key_file "$(openssl rand -hex 32)"
+	make_base_image
 	vbx_say "checking $conf"
 	"$daemon" -t -c "$conf"
 	vbx_say "starting $daemon -c $conf (Ctrl-C stops it)"

@@ -290,6 +290,171 @@ VBX_HOOK_DECLARE(store_refresh_revoke_user, PROVIDER, VBX_EUNAVAIL,
                  (const char *user_id, const char *keep_family),
                  (user_id, keep_family))
 
+/* ---- environments, their variables and ports ---- */
+
+/* Environment statuses as bits, for compare-and-set transitions. */
+#define VBX_ENV_STOPPED 0x01u
+#define VBX_ENV_STARTING 0x02u
+#define VBX_ENV_RUNNING 0x04u
+#define VBX_ENV_STOPPING 0x08u
+#define VBX_ENV_ERROR 0x10u
+#define VBX_ENV_ANY 0x1fu
+
+typedef struct vbx_env {
+	char id[VBX_ID_LEN];
+	char project_id[VBX_ID_LEN];
+	char name[128];
+	char slug[64]; /* unique per project */
+	char image[256];
+	double cpu_limit; /* cores, two decimals */
+	int memory_limit; /* MiB */
+	char status[16];  /* stopped starting running stopping error */
+	char status_reason[256];
+	char container_id[72]; /* "" when there is no container */
+	char created_by[VBX_ID_LEN];
+	char team_id[VBX_ID_LEN];  /* of its project, "" for a personal one */
+	char owner_id[VBX_ID_LEN]; /* of its project, "" for a team's */
+	int64_t created_at;        /* Unix ms; 0 for NULL below */
+	int64_t updated_at;
+	int64_t status_at; /* when status last changed */
+	int64_t started_at;
+	int64_t stopped_at;
+	int64_t active_at; /* last terminal or API activity */
+} vbx_env;
+
+typedef int vbx_env_each_fn(void *ctx, const vbx_env *e);
+
+/* The bit of a status name, 0 for an unknown name. */
+static inline unsigned vbx_env_status_bit(const char *status)
+{
+	static const char *const names[] = {"stopped", "starting", "running",
+	                                    "stopping", "error"};
+	for (unsigned i = 0; i < 5; i++) {
+		const char *a = names[i], *b = status;
+		while (*a && *a == *b)
+			a++, b++;
+		if (*a == *b)
+			return 1u << i;
+	}
+	return 0;
+}
+
+/*
+ * store_env_create(e): insert e (project_id, name, slug, image, cpu_limit,
+ * memory_limit, created_by are read; status starts "stopped"); every other
+ * field written back. VBX_EEXIST: the slug is taken in the project.
+ */
+VBX_HOOK_DECLARE(store_env_create, PROVIDER, VBX_EUNAVAIL, (vbx_env * e), (e))
+
+/* store_env_get(id, out): the environment with its project's owner. */
+VBX_HOOK_DECLARE(store_env_get, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, vbx_env *out), (id, out))
+
+/* store_env_update(e): write name, slug, image, cpu_limit, memory_limit;
+ * e is refreshed from the row. VBX_EEXIST: the slug is taken. */
+VBX_HOOK_DECLARE(store_env_update, PROVIDER, VBX_EUNAVAIL, (vbx_env * e), (e))
+
+/* store_env_delete(id): the environment, its variables and ports. */
+VBX_HOOK_DECLARE(store_env_delete, PROVIDER, VBX_EUNAVAIL, (const char *id),
+                 (id))
+
+/*
+ * store_env_list(project_id, status_mask, page, each, ctx, total): the
+ * environments of a project (every project when project_id is NULL) whose
+ * status is in status_mask (VBX_ENV_ANY for all), oldest first. page NULL:
+ * every row (the reconcile pass). total may be NULL.
+ */
+VBX_HOOK_DECLARE(store_env_list, PROVIDER, VBX_EUNAVAIL,
+                 (const char *project_id, unsigned status_mask,
+                  const vbx_page *page, vbx_env_each_fn *each, void *ctx,
+                  int64_t *total),
+                 (project_id, status_mask, page, each, ctx, total))
+
+/*
+ * store_env_transition(id, from_mask, to, reason, container_id, out):
+ * compare-and-set of the status in one statement: when the status is in
+ * from_mask, set it to `to` (a status name) with `reason` ("" for none),
+ * status_at = now, started_at when `to` is running, stopped_at when it is
+ * stopped or error, and container_id unless it is NULL ("" clears it).
+ * out (may be NULL) gets the row after the change. VBX_ESTATE: the status
+ * was not in from_mask (out gets the current row); VBX_ENOTFOUND.
+ */
+VBX_HOOK_DECLARE(store_env_transition, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, unsigned from_mask, const char *to,
+                  const char *reason, const char *container_id, vbx_env *out),
+                 (id, from_mask, to, reason, container_id, out))
+
+/* store_env_touch(id): record terminal or API activity now (active_at). */
+VBX_HOOK_DECLARE(store_env_touch, PROVIDER, VBX_EUNAVAIL, (const char *id),
+                 (id))
+
+/*
+ * store_env_count(created_by, team_id, count): how many environments exist
+ * that created_by made (when not NULL) or that live in the projects of
+ * team_id (when not NULL), for quotas.
+ */
+VBX_HOOK_DECLARE(store_env_count, PROVIDER, VBX_EUNAVAIL,
+                 (const char *created_by, const char *team_id, int64_t *count),
+                 (created_by, team_id, count))
+
+typedef struct vbx_env_var {
+	char key[129]; /* [A-Za-z_][A-Za-z0-9_]* */
+	char value[4096];
+	bool secret; /* value encrypted at rest, never returned by the API */
+	int64_t updated_at;
+} vbx_env_var;
+
+typedef int vbx_env_var_each_fn(void *ctx, const vbx_env_var *v);
+
+/* store_env_var_set(env_id, v): insert or replace; a secret value is
+ * sealed with AES-256-GCM under the current key. updated_at written back. */
+VBX_HOOK_DECLARE(store_env_var_set, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, vbx_env_var *v), (env_id, v))
+
+/*
+ * store_env_var_get(env_id, key, reveal, out) and store_env_var_list(
+ * env_id, reveal, each, ctx): with reveal 0 a secret's value is "" (what
+ * the API shows); with reveal 1 it is decrypted (only for the runtime, at
+ * container create). VBX_ERR when a secret cannot be decrypted (its key
+ * is gone from secrets_key_file).
+ */
+VBX_HOOK_DECLARE(store_env_var_get, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, const char *key, int reveal,
+                  vbx_env_var *out),
+                 (env_id, key, reveal, out))
+VBX_HOOK_DECLARE(store_env_var_list, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, int reveal, vbx_env_var_each_fn *each,
+                  void *ctx),
+                 (env_id, reveal, each, ctx))
+VBX_HOOK_DECLARE(store_env_var_delete, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, const char *key), (env_id, key))
+
+typedef struct vbx_env_port {
+	int port;         /* in the container, 1..65535 */
+	char protocol[4]; /* "tcp" or "udp" */
+	int host_port;    /* where it is published; 0 until started */
+	int64_t created_at;
+} vbx_env_port;
+
+typedef int vbx_env_port_each_fn(void *ctx, const vbx_env_port *p);
+
+/* store_env_port_add(env_id, p): VBX_EEXIST when port/protocol is there. */
+VBX_HOOK_DECLARE(store_env_port_add, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, vbx_env_port *p), (env_id, p))
+/* store_env_port_remove(env_id, port, protocol): VBX_ENOTFOUND. */
+VBX_HOOK_DECLARE(store_env_port_remove, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, int port, const char *protocol),
+                 (env_id, port, protocol))
+VBX_HOOK_DECLARE(store_env_port_list, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, vbx_env_port_each_fn *each, void *ctx),
+                 (env_id, each, ctx))
+/* store_env_port_set_host(env_id, port, protocol, host_port): record where
+ * a port was published (0 when the container stopped). */
+VBX_HOOK_DECLARE(store_env_port_set_host, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, int port, const char *protocol,
+                  int host_port),
+                 (env_id, port, protocol, host_port))
+
 #ifdef __cplusplus
 }
 #endif

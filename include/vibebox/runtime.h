@@ -1,0 +1,206 @@
+/*
+ * vibebox/runtime.h - the catalog of runtime hooks: containers for
+ * environments, their logs and stats, and interactive exec sessions.
+ *
+ * Every runtime hook is PROVIDER (docker-runtime provides them) and returns
+ * VBX_EUNAVAIL when no runtime is loaded or the engine does not answer.
+ * Every hook may block (it talks to the engine); call them from workers or
+ * threads of your own. Hooks that can fail for a reason a user should read
+ * take `why` (why_len bytes, may be NULL) and write one line into it, e.g.
+ * "image busybox:1 is not in docker-runtime's images allow-list".
+ *
+ * Common returns: VBX_OK; VBX_ENOTFOUND (no such container or image);
+ * VBX_EDENIED (the image is not allowed); VBX_EINVAL (the engine refused
+ * the request); VBX_ETIMEDOUT; VBX_EUNAVAIL (no runtime, engine down).
+ */
+#ifndef VIBEBOX_RUNTIME_H
+#define VIBEBOX_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <vibebox/hooks.h>
+#include <vibebox/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VBX_CONTAINER_ID_LEN 72
+
+/* ---- streams: exec sessions and followed logs ---- */
+
+/* Channels of stream data. */
+#define VBX_STREAM_STDOUT 1
+#define VBX_STREAM_STDERR 2
+
+typedef struct vbx_stream vbx_stream;
+
+/*
+ * The operations of a stream; the runtime that made it implements them.
+ * A stream is used by one thread at a time. The caller polls fd() for
+ * POLLIN and then calls read() until it returns VBX_EAGAIN (data may be
+ * buffered above the socket, in TLS for instance), or 0 at the end.
+ */
+typedef struct vbx_stream_ops {
+	/* The descriptor to poll for readability; valid until close. */
+	int (*fd)(vbx_stream *s);
+	/*
+	 * Read up to len bytes of one channel into buf without blocking;
+	 * *channel gets VBX_STREAM_STDOUT or VBX_STREAM_STDERR (a TTY exec
+	 * is all stdout). Returns the byte count, 0 at the end of the
+	 * stream, VBX_EAGAIN when nothing is ready, or another error.
+	 */
+	ssize_t (*read)(vbx_stream *s, void *buf, size_t len, int *channel);
+	/*
+	 * Write up to len bytes of input without blocking. Returns the
+	 * count written (maybe fewer than len), VBX_EAGAIN, or an error;
+	 * VBX_EINVAL for a stream with no input (logs).
+	 */
+	ssize_t (*write)(vbx_stream *s, const void *buf, size_t len);
+	/* Set the TTY size of an exec; VBX_EINVAL for logs. May block. */
+	int (*resize)(vbx_stream *s, unsigned cols, unsigned rows);
+	/*
+	 * Close and free the stream. For an exec, *exit_code (may be NULL)
+	 * gets the process's exit status, or -1 when it is unknown (the
+	 * process still runs, or the engine is gone). May block.
+	 */
+	int (*close)(vbx_stream *s, int *exit_code);
+} vbx_stream_ops;
+
+/* A stream is any struct whose first member is this. */
+struct vbx_stream {
+	const vbx_stream_ops *ops;
+};
+
+/* ---- containers ---- */
+
+/* What to create for an environment. Strings belong to the caller. */
+typedef struct vbx_container_spec {
+	const vbx_env *env;           /* id, project_id, slug, image, limits */
+	const char *const *variables; /* "KEY=value", n_variables of them */
+	size_t n_variables;
+	const vbx_env_port *ports; /* to publish on publish_address */
+	size_t n_ports;
+} vbx_container_spec;
+
+/* What the engine says about a container. */
+typedef struct vbx_container_state {
+	char id[VBX_CONTAINER_ID_LEN];
+	char env_id[VBX_ID_LEN]; /* from its io.vibebox.environment label */
+	char status[16];         /* created running paused restarting
+	                            exited dead removing */
+	bool running;
+	bool oom_killed;
+	int exit_code;
+	char error[256];     /* the engine's error text, "" for none */
+	int64_t started_at;  /* Unix ms, 0 when never */
+	int64_t finished_at; /* Unix ms, 0 when never */
+} vbx_container_state;
+
+/* A sample of a running container's usage. */
+typedef struct vbx_container_stats {
+	double cpu_percent; /* of one core: 200.0 is two cores busy */
+	uint64_t memory_bytes;
+	uint64_t memory_limit_bytes;
+	uint64_t pids;
+	uint64_t net_rx_bytes;
+	uint64_t net_tx_bytes;
+	int64_t at; /* Unix ms */
+} vbx_container_stats;
+
+typedef int vbx_container_each_fn(void *ctx, const vbx_container_state *c);
+
+/*
+ * runtime_create(spec, id, why, why_len): create (not start) the
+ * environment's container and its network, pulling the image when it is
+ * missing; id (VBX_CONTAINER_ID_LEN bytes) gets the container id.
+ * VBX_EDENIED: the image is not allowed. VBX_ENOTFOUND: the pull failed.
+ */
+VBX_HOOK_DECLARE(runtime_create, PROVIDER, VBX_EUNAVAIL,
+                 (const vbx_container_spec *spec, char *id, char *why,
+                  size_t why_len),
+                 (spec, id, why, why_len))
+
+/* runtime_start(id, why, why_len): start a created or stopped container. */
+VBX_HOOK_DECLARE(runtime_start, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, char *why, size_t why_len),
+                 (id, why, why_len))
+
+/* runtime_stop(id, timeout_s): SIGTERM, then SIGKILL after timeout_s.
+ * VBX_OK when it was stopped already. */
+VBX_HOOK_DECLARE(runtime_stop, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, int timeout_s), (id, timeout_s))
+
+/* runtime_restart(id, timeout_s, why, why_len): stop then start. */
+VBX_HOOK_DECLARE(runtime_restart, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, int timeout_s, char *why, size_t why_len),
+                 (id, timeout_s, why, why_len))
+
+/* runtime_remove(id): remove the container (forced) and its network.
+ * VBX_OK when it was gone already. */
+VBX_HOOK_DECLARE(runtime_remove, PROVIDER, VBX_EUNAVAIL, (const char *id), (id))
+
+/* runtime_inspect(id, out): the container's state. VBX_ENOTFOUND. */
+VBX_HOOK_DECLARE(runtime_inspect, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, vbx_container_state *out), (id, out))
+
+/*
+ * runtime_ports(id, each, ctx): the container's published ports as
+ * vbx_env_port rows with host_port filled; each returns non-zero to stop.
+ */
+VBX_HOOK_DECLARE(runtime_ports, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, vbx_env_port_each_fn *each, void *ctx),
+                 (id, each, ctx))
+
+/* runtime_stats(id, out): one usage sample (takes about a second).
+ * VBX_ESTATE when the container is not running. */
+VBX_HOOK_DECLARE(runtime_stats, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, vbx_container_stats *out), (id, out))
+
+/* runtime_list(each, ctx): every container VibeBox owns (by label),
+ * running or not, including ones no environment knows any more. */
+VBX_HOOK_DECLARE(runtime_list, PROVIDER, VBX_EUNAVAIL,
+                 (vbx_container_each_fn * each, void *ctx), (each, ctx))
+
+/* runtime_ping(): VBX_OK when the engine answers. */
+VBX_HOOK_DECLARE(runtime_ping, PROVIDER, VBX_EUNAVAIL, (void), ())
+
+/* Which logs to read. */
+typedef struct vbx_logs_opts {
+	int tail;        /* the last `tail` lines; -1 for all */
+	int64_t since;   /* Unix seconds; 0 for the beginning */
+	bool follow;     /* keep the stream open for new lines */
+	bool timestamps; /* prefix each line with an RFC 3339 time and " " */
+} vbx_logs_opts;
+
+/*
+ * runtime_logs(id, opts, out): open the container's logs as a stream;
+ * stdout and stderr arrive on their channels, demultiplexed. The caller
+ * owns *out and closes it with out->ops->close. VBX_ENOTFOUND.
+ */
+VBX_HOOK_DECLARE(runtime_logs, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, const vbx_logs_opts *opts, vbx_stream **out),
+                 (id, opts, out))
+
+/* An interactive command in a running container. */
+typedef struct vbx_exec_spec {
+	const char *const *argv; /* NULL: the image's shell (plugin config) */
+	unsigned cols, rows;     /* first TTY size; 0: 80x24 */
+	const char *const *variables; /* "KEY=value", may be NULL */
+	size_t n_variables;
+} vbx_exec_spec;
+
+/*
+ * runtime_exec(id, spec, out): run a command with a TTY in the container
+ * and open its bidirectional stream. The caller owns *out. VBX_ESTATE: the
+ * container is not running.
+ */
+VBX_HOOK_DECLARE(runtime_exec, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, const vbx_exec_spec *spec, vbx_stream **out),
+                 (id, spec, out))
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+#!/bin/sh
+# scripts/base-image.sh TAG - build a small image from busybox-static with
+# `docker import`, for machines with no registry at hand.
+#
+# The image has /bin/sh and busybox's applets, a user `dev` (uid 1000) and
+# a default command that sleeps until it is told to stop, so that an
+# environment made from it keeps running. scripts/run.sh builds
+# vibebox/base:latest with it when that is missing, so that a fresh install
+# can create an environment at once; the tests build vibebox/test:latest.
+set -eu
+
+tag=${1:?usage: base-image.sh TAG}
+busybox=${BUSYBOX:-/bin/busybox}
+die() { echo "base-image.sh: $*" >&2; exit 1; }
+
+[ -x "$busybox" ] || die "$busybox not found: apt-get install busybox-static"
+# A dynamically linked busybox would need the host's libc in the image.
+if command -v ldd >/dev/null && ldd "$busybox" >/dev/null 2>&1; then
+	die "$busybox is not static: apt-get install busybox-static"
+fi
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/home/dev"
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+for app in $("$busybox" --list); do
+	[ -e "$root/bin/$app" ] || ln -s busybox "$root/bin/$app"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\ndev:x:1000:1000:dev:/home/dev:/bin/sh\n' \
+	>"$root/etc/passwd"
+printf 'root:x:0:\ndev:x:1000:\n' >"$root/etc/group"
+chown 1000:1000 "$root/home/dev"
+tar -C "$root" -c . | docker import \
+	-c 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; while :; do sleep 1; done"]' \
+	-c 'ENV PATH=/bin HOME=/root' - "$tag" >/dev/null
+echo "built image $tag"
