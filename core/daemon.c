@@ -40,6 +40,11 @@ const char *vbx__state_dir(void)
 	return c ? c->state_dir : NULL;
 }
 
+const vbx__conf *vbx__conf_current(void)
+{
+	return __atomic_load_n(&d.conf, __ATOMIC_ACQUIRE);
+}
+
 /* ---- the core's own catalog entries and routes ---- */
 
 static int env_status_json(const void *payload, char *buf, size_t len,

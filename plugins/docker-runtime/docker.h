@@ -62,6 +62,7 @@ struct dkr {
 	char *base_url;   /* "http://localhost" or "http(s)://host:port" */
 	char version[16]; /* negotiated API version, "1.41"; "" until known */
 	struct dkr_watch *watch; /* watch.c */
+	struct dkr_client *client; /* client.c: handle pool, version lock */
 };
 
 /* The one instance, set by plugin.c at init. */
@@ -88,11 +89,46 @@ void dkr_client_fini(dkr *d);
  * an optional JSON body (borrowed). Negotiates the API version on first
  * use and again after the engine was unreachable. Returns VBX_OK with
  * out->status set (any HTTP status), or VBX_EUNAVAIL when the engine did
- * not answer (out->status 0). The caller frees with dkr_resp_free().
+ * not answer (out->status 0), VBX_ETIMEDOUT when it did not answer within
+ * timeout_ms; then out->body holds curl's reason. The caller frees with
+ * dkr_resp_free() in every case.
  */
 int dkr_request(dkr *d, const char *method, const char *path, const cJSON *body,
                 int64_t timeout_ms, dkr_resp *out);
+/* The same with path sent as it is: no version prefix, no negotiation
+ * ("/_ping", "/version"). */
+int dkr_request_raw(dkr *d, const char *method, const char *path,
+                    const cJSON *body, int64_t timeout_ms, dkr_resp *out);
 void dkr_resp_free(dkr_resp *r);
+
+/*
+ * Map an answer to a result code and, unless it is VBX_OK, write
+ * "<what>: <engine message>" into why (may be NULL): 2xx and 304 VBX_OK,
+ * 404 VBX_ENOTFOUND, 409 VBX_ESTATE, other 4xx VBX_EINVAL, 5xx VBX_ERR,
+ * no answer VBX_EUNAVAIL.
+ */
+int dkr_status_rc(const dkr_resp *r, const char *what, char *why,
+                  size_t why_len);
+
+/* The negotiated API version ("1.41"), "" while unknown. */
+void dkr_api_version(dkr *d, char out[16]);
+
+/*
+ * Parse an endpoint: "unix:///abs/path" or "tcp://host[:port]" (host a
+ * name, an IPv4 address or a [bracketed] IPv6 one; port 2375, or 2376
+ * with tls). Sets *unix_path (malloc'd, NULL for tcp) and *base_url
+ * (malloc'd). Returns VBX_OK, or VBX_EINVAL with the reason in err.
+ * Pure: no I/O, for the fuzz target.
+ */
+int dkr_endpoint_parse(const char *endpoint, bool tls, char **unix_path,
+                       char **base_url, char *err, size_t err_len);
+
+/*
+ * An RFC 3339 time ("2024-05-01T10:00:00.123456789Z", "...+02:00") into
+ * Unix ms. Docker's zero time "0001-01-01T00:00:00Z" (and any time before
+ * 1970) gives 0. Returns VBX_OK or VBX_EINVAL. Pure.
+ */
+int dkr_time_parse(const char *s, int64_t *ms);
 
 /* The engine's "message" of an error answer, or the status text. */
 const char *dkr_resp_message(const dkr_resp *r, char *buf, size_t len);
@@ -119,6 +155,22 @@ int dkr_stats(void *ud, const char *id, vbx_container_stats *out);
 int dkr_list(void *ud, vbx_container_each_fn *each, void *ctx);
 int dkr_ping(void *ud);
 
+/*
+ * Pure parsers of the engine's JSON, for the fuzz target. Each returns
+ * VBX_OK or VBX_EINVAL (not the expected shape); missing optional fields
+ * are left zero.
+ */
+/* GET /containers/{id}/json into a state. */
+int dkr_parse_inspect(const cJSON *j, vbx_container_state *out);
+/* NetworkSettings.Ports of an inspect answer: one row per published
+ * port; each returns non-zero to stop (then that value is returned). */
+int dkr_parse_ports(const cJSON *inspect, vbx_env_port_each_fn *each,
+                    void *ctx);
+/* GET /containers/{id}/stats?stream=false into a sample. */
+int dkr_parse_stats(const cJSON *j, vbx_container_stats *out);
+/* One element of GET /containers/json into a state. */
+int dkr_parse_list_item(const cJSON *j, vbx_container_state *out);
+
 /* ---- images.c ---- */
 
 /* Is image allowed by conf->images? */
@@ -126,6 +178,11 @@ bool dkr_image_allowed(const dkr_conf *c, const char *image);
 /* Make sure the image is present, pulling it when missing. VBX_EDENIED,
  * VBX_ENOTFOUND (pull failed; why says what the engine said). */
 int dkr_image_ensure(dkr *d, const char *image, char *why, size_t why_len);
+/*
+ * The first "error" of a pull's JSON stream (concatenated objects) into
+ * msg. Returns true when there was one. Pure.
+ */
+bool dkr_pull_error(const char *body, size_t len, char *msg, size_t msg_len);
 
 /* ---- stream.c ---- */
 
