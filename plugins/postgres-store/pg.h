@@ -242,5 +242,7 @@ int pgs_audit_register(pgs *s);    /* audit.c: store_audit_* */
 int pgs_teams_register(pgs *s);    /* teams.c: store_team_*, store_member_* */
 int pgs_projects_register(pgs *s); /* projects.c: store_project_* */
 int pgs_dump_register(pgs *s);     /* dump.c: store_dump, store_restore */
+int pgs_envs_register(pgs *s);     /* envs.c: store_env_* */
+int pgs_envvars_register(pgs *s);  /* envvars.c: store_env_var_*, _port_* */
 
 #endif

@@ -111,6 +111,7 @@ static int register_hooks(pgs *s)
 	int (*const reg[])(pgs *) = {
 	        pgs_users_register, pgs_tokens_register,   pgs_audit_register,
 	        pgs_teams_register, pgs_projects_register, pgs_dump_register,
+	        pgs_envs_register,  pgs_envvars_register,
 	};
 
 	for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++) {
@@ -224,6 +225,7 @@ static void pgs_fini(vbx_plugin *self)
 static const char *const pgs_provides[] = {"store", NULL};
 
 VBX_PLUGIN(.name = "postgres-store", .version = "0.1.0",
-           .description = "users, teams, projects and audit in PostgreSQL",
+           .description = "users, teams, projects, environments and audit in "
+                          "PostgreSQL",
            .provides = pgs_provides, .init = pgs_init, .start = pgs_start,
            .stop = pgs_stop, .fini = pgs_fini);

@@ -110,7 +110,11 @@ static int make_user(const char *email, int admin_if_first, vbx_user *u)
 
 static void test_migrations_once(void **state)
 {
-	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 2);
+	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations "
+	                         "WHERE version = 3 AND "
+	                         "name = '003_env_activity.sql'"),
+	                 1);
 	/* A second start finds nothing to do. */
 	host_down();
 	assert_int_equal(host_up(NULL), VBX_OK);
