@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/common.h"
+#include "api/envs.h"
 
 vbx__api_hooks vbx__api;
 
@@ -65,6 +66,7 @@ void vbx__api_platform_register(vbx_plugin *core)
 	}
 	vbx__api_teams_register(core);
 	vbx__api_projects_register(core);
+	vbx__api_envs_register(core);
 }
 
 /* ---- pure helpers ---- */

@@ -163,8 +163,11 @@ VBX_HOOK_DECLARE(runtime_stats, PROVIDER, VBX_EUNAVAIL,
 VBX_HOOK_DECLARE(runtime_list, PROVIDER, VBX_EUNAVAIL,
                  (vbx_container_each_fn * each, void *ctx), (each, ctx))
 
-/* runtime_ping(): VBX_OK when the engine answers. */
-VBX_HOOK_DECLARE(runtime_ping, PROVIDER, VBX_EUNAVAIL, (void), ())
+/* runtime_ping(why, why_len): VBX_OK when the engine answers; else why
+ * says what failed. (A hook needs one parameter at least: VBX_HOOK_DECLARE
+ * cannot declare an empty list.) */
+VBX_HOOK_DECLARE(runtime_ping, PROVIDER, VBX_EUNAVAIL,
+                 (char *why, size_t why_len), (why, why_len))
 
 /* Which logs to read. */
 typedef struct vbx_logs_opts {

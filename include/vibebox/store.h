@@ -455,6 +455,15 @@ VBX_HOOK_DECLARE(store_env_port_set_host, PROVIDER, VBX_EUNAVAIL,
                   int host_port),
                  (env_id, port, protocol, host_port))
 
+/* ---- the installation ---- */
+
+/*
+ * store_instance_id(out): the id of this installation (VBX_ID_LEN bytes),
+ * made once with the database and the same for every replica sharing it.
+ * The runtime labels what it creates with it.
+ */
+VBX_HOOK_DECLARE(store_instance_id, PROVIDER, VBX_EUNAVAIL, (char *out), (out))
+
 #ifdef __cplusplus
 }
 #endif

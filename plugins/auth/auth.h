@@ -170,6 +170,7 @@ typedef struct auth_store {
 	        *refresh_revoke_user;
 	vbx_hook *member_get, *project_get;
 	vbx_hook *audit_add, *audit_list;
+	vbx_hook *env_get; /* an environment's project, team and owner */
 } auth_store;
 
 struct auth {

@@ -41,8 +41,12 @@ static const rule matrix[] = {
         {"project", "update", R_OWNER | R_TEAM_ADMIN},
         {"project", "delete", R_OWNER | R_TEAM_ADMIN},
         {"project", "environment.create", R_OWNER | R_TEAM_ADMIN | R_DEVELOPER},
-        /* "environment": instance admins only until the store has an
-         * environment hook; see docs/permissions.md. */
+        /* An environment follows its project. */
+        {"environment", "read", R_OWNER | R_MEMBER},
+        {"environment", "operate", R_OWNER | R_TEAM_ADMIN | R_DEVELOPER},
+        {"environment", "exec", R_OWNER | R_TEAM_ADMIN | R_DEVELOPER},
+        {"environment", "update", R_OWNER | R_TEAM_ADMIN},
+        {"environment", "delete", R_OWNER | R_TEAM_ADMIN},
 };
 
 /* The scope an API key needs for an action. */
@@ -105,6 +109,25 @@ static int project_role(auth *a, const char *project_id, const char *user_id,
 	return VBX_OK;
 }
 
+/* An environment's roles are its project's: the store_env_get row says
+ * which team or which user owns that project. */
+static int env_role(auth *a, const char *env_id, const char *user_id,
+                    unsigned *role)
+{
+	vbx_env e = {0};
+	int rc = vbx_hook_store_env_get_run(a->st.env_get, env_id, &e);
+	*role = R_NONE;
+	if (rc == VBX_ENOTFOUND)
+		return VBX_OK;
+	if (rc != VBX_OK)
+		return rc;
+	if (e.owner_id[0])
+		*role = strcmp(e.owner_id, user_id) == 0 ? R_OWNER : R_NONE;
+	else if (e.team_id[0])
+		return team_role(a, e.team_id, user_id, role);
+	return VBX_OK;
+}
+
 /* The caller's roles on the resource, R_USER included. */
 static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
                     unsigned *roles)
@@ -120,6 +143,8 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 		rc = team_role(a, res->id, who->user_id, &r);
 	else if (strcmp(res->type, "project") == 0)
 		rc = project_role(a, res->id, who->user_id, &r);
+	else if (strcmp(res->type, "environment") == 0)
+		rc = env_role(a, res->id, who->user_id, &r);
 	*roles = r | R_USER;
 	return rc;
 }

@@ -297,6 +297,7 @@ static int get_store_hooks(vbx_plugin *self, auth_store *st)
 	st->project_get = vbx_hook_store_project_get_get(self);
 	st->audit_add = vbx_hook_store_audit_add_get(self);
 	st->audit_list = vbx_hook_store_audit_list_get(self);
+	st->env_get = vbx_hook_store_env_get_get(self);
 
 	vbx_hook *const *h = &st->user_create;
 	for (size_t i = 0; i < sizeof(*st) / sizeof(*h); i++)

@@ -6,6 +6,7 @@
  *   client.c      the Engine API over libcurl: endpoint, TLS, version
  *   containers.c  create/start/stop/restart/remove/inspect/ports/stats/list
  *   images.c      the images allow-list and pulls
+ *   labels.c      what this installation owns (labels, filters)
  *   stream.c      exec with a TTY and logs, as vbx_stream objects
  *   frame.c       the engine's stdout/stderr multiplexing framing
  *   watch.c       the engine's event stream, reconcile and idle stops
@@ -30,6 +31,9 @@
 #define DKR_LABEL_MANAGED "io.vibebox.managed"
 #define DKR_LABEL_ENV "io.vibebox.environment"
 #define DKR_LABEL_PROJECT "io.vibebox.project"
+/* The installation (store_instance_id): installations sharing one engine
+ * never touch each other's containers. */
+#define DKR_LABEL_INSTANCE "io.vibebox.instance"
 #define DKR_NAME_PREFIX "vbx-"
 
 /* The plugin's config block (docs/admin-guide.md lists every key). */
@@ -61,8 +65,9 @@ struct dkr {
 	char *unix_path;  /* the socket for unix://, else NULL */
 	char *base_url;   /* "http://localhost" or "http(s)://host:port" */
 	char version[16]; /* negotiated API version, "1.41"; "" until known */
-	struct dkr_watch *watch; /* watch.c */
+	struct dkr_watch *watch;   /* watch.c */
 	struct dkr_client *client; /* client.c: handle pool, version lock */
+	char instance[VBX_ID_LEN]; /* store_instance_id, read at start */
 };
 
 /* The one instance, set by plugin.c at init. */
@@ -153,7 +158,7 @@ int dkr_inspect(void *ud, const char *id, vbx_container_state *out);
 int dkr_ports(void *ud, const char *id, vbx_env_port_each_fn *each, void *ctx);
 int dkr_stats(void *ud, const char *id, vbx_container_stats *out);
 int dkr_list(void *ud, vbx_container_each_fn *each, void *ctx);
-int dkr_ping(void *ud);
+int dkr_ping(void *ud, char *why, size_t why_len);
 
 /*
  * Pure parsers of the engine's JSON, for the fuzz target. Each returns
@@ -170,6 +175,20 @@ int dkr_parse_ports(const cJSON *inspect, vbx_env_port_each_fn *each,
 int dkr_parse_stats(const cJSON *j, vbx_container_stats *out);
 /* One element of GET /containers/json into a state. */
 int dkr_parse_list_item(const cJSON *j, vbx_container_state *out);
+
+/* ---- labels.c ---- */
+
+/*
+ * The engine's `filters` query value selecting what this installation
+ * owns (the managed and instance labels), plus `type` when it is not NULL
+ * ("container" for events), URL-encoded into buf. Returns buf, or NULL
+ * when it does not fit.
+ */
+const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
+                             size_t len);
+
+/* Does a container's Labels object say this installation owns it? */
+bool dkr_labels_owned(const dkr *d, const cJSON *labels);
 
 /* ---- images.c ---- */
 
@@ -212,10 +231,113 @@ int dkr_demux_feed(dkr_demux *m, const void *in, size_t n,
                                size_t len),
                    void *ctx);
 
+/* ---- frame.c: the HTTP/1.1 framing of stream.c's raw connections ---- */
+
+#define DKR_HEAD_MAX 16384 /* the longest response head accepted */
+
+/* A response head. */
+typedef struct dkr_head {
+	int status;             /* 100..599 */
+	bool chunked;           /* Transfer-Encoding ends in chunked */
+	int64_t content_length; /* -1 when absent */
+} dkr_head;
+
+/*
+ * Parse the response head at the front of buf (n bytes, not
+ * NUL-terminated). Returns its length (the body starts there), 0 while it
+ * is incomplete, VBX_EINVAL when it is malformed or longer than
+ * DKR_HEAD_MAX.
+ */
+ssize_t dkr_head_parse(const char *buf, size_t n, dkr_head *h);
+
+/* An incremental decoder of a chunked body; zero it to start. */
+typedef struct dkr_chunked {
+	int state;
+	uint64_t left; /* data bytes left in the current chunk */
+	size_t line;   /* bytes of the current size or trailer line */
+} dkr_chunked;
+
+/*
+ * Decode the next n bytes of a chunked body in place: its data bytes move
+ * to the front of buf. Returns their count, or VBX_EINVAL on malformed
+ * framing (the decoder is then stuck). Bytes after the last chunk and its
+ * trailers are ignored; dkr_chunked_done() tells when those were read.
+ */
+ssize_t dkr_chunked_decode(dkr_chunked *c, char *buf, size_t n);
+bool dkr_chunked_done(const dkr_chunked *c);
+
 /* ---- watch.c ---- */
 
 /* Start/stop the event follower and the reconcile/idle timer thread. */
 int dkr_watch_start(dkr *d);
 void dkr_watch_stop(dkr *d);
+
+/* The pure parts of watch.c, for its unit tests and fuzz target. */
+
+/* Cuts the engine's event stream (JSON objects, split across reads or
+ * several per read) into whole objects. Zero-initialise it. */
+typedef struct dkr_jsplit {
+	char *buf; /* the object being collected */
+	size_t len, cap;
+	size_t depth; /* of { and [ inside the object; 0: between objects */
+	bool in_str, esc;
+	bool skip; /* dropping the rest of a line after a broken object */
+	uint64_t dropped; /* objects dropped as too long or broken */
+} dkr_jsplit;
+
+#define DKR_EVENT_MAX 65536 /* longer objects are dropped */
+
+typedef void dkr_jsplit_fn(void *ctx, const char *obj, size_t len);
+
+/* Feed n bytes; calls each(ctx, obj, len) for every complete top-level
+ * object (obj NUL-terminated, valid during the call). Bytes between
+ * objects are skipped; a raw newline inside an unfinished object or an
+ * object past DKR_EVENT_MAX drops it. VBX_OK or VBX_ENOMEM. */
+int dkr_jsplit_feed(dkr_jsplit *s, const char *in, size_t n,
+                    dkr_jsplit_fn *each, void *ctx);
+/* Forget a partial object (the stream ended); keeps the buffer. */
+void dkr_jsplit_reset(dkr_jsplit *s);
+void dkr_jsplit_free(dkr_jsplit *s);
+
+/* One container event of interest. */
+enum { DKR_EV_DIE = 1, DKR_EV_OOM, DKR_EV_STOP, DKR_EV_DESTROY };
+typedef struct dkr_event {
+	int action; /* DKR_EV_* */
+	char container_id[VBX_CONTAINER_ID_LEN];
+	char env_id[VBX_ID_LEN]; /* io.vibebox.environment */
+	int exit_code;           /* -1 when the event has none */
+	int64_t at_ms;           /* 0 when the event has none */
+} dkr_event;
+
+/* Parse one object of the stream. VBX_OK: an event of interest in *out;
+ * VBX_DECLINED: well-formed but not for us (another type or action, no
+ * environment label); VBX_EINVAL: not a valid event. */
+int dkr_event_parse(const char *json, size_t len, dkr_event *out);
+
+/* What the watcher does to an environment: nothing when from is 0, else
+ * store_env_transition(id, from, to, reason, clear ? "" : NULL). */
+typedef struct dkr_verdict {
+	unsigned from;
+	const char *to;
+	bool clear_container;
+	char reason[256];
+} dkr_verdict;
+
+#define DKR_PHASE_TIMEOUT_MS (2 * 60 * 1000) /* starting, stopping */
+
+/*
+ * Decide from an environment and what the engine says of its container:
+ * inspect_rc VBX_OK with c, or VBX_ENOTFOUND (c NULL or only c->id
+ * valid). timeouts: also move starting/stopping past DKR_PHASE_TIMEOUT_MS
+ * (the reconcile pass; events do not). Returns out->from != 0.
+ */
+bool dkr_watch_judge(const vbx_env *e, int inspect_rc,
+                     const vbx_container_state *c, int64_t now_ms,
+                     bool timeouts, dkr_verdict *out);
+
+/* Is a running e idle for idle_ms (0: never) at now_ms? When it is,
+ * reason gets "stopped after N minutes without activity". */
+bool dkr_watch_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
+                    char *reason, size_t len);
 
 #endif

@@ -107,6 +107,9 @@ static const pgs_stmt stmt_env_count = {
         " JOIN projects p ON p.id = e.project_id"
         " WHERE $3::bool OR e.created_by = $1::uuid OR p.team_id = $2::uuid"};
 
+static const pgs_stmt stmt_instance_id = {
+        "instance_id", "SELECT id FROM instance WHERE singleton"};
+
 static void env_from_row(const PGresult *r, int row, vbx_env *e)
 {
 	PGS_COPY(e->id, r, row, 0);
@@ -383,6 +386,19 @@ static int env_touch(void *ud, const char *id)
 	return rc;
 }
 
+static int instance_id(void *ud, char *out)
+{
+	PGresult *r;
+	int rc;
+
+	rc = pgs_run(ud, &stmt_instance_id, 0, NULL, &r);
+	rc = pgs_one_row(rc, r);
+	if (rc == VBX_OK)
+		snprintf(out, VBX_ID_LEN, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
 /*
  * Both filters given count the environments matching either (the union);
  * neither counts every environment (a gauge for metrics). NULL and "" are
@@ -432,5 +448,8 @@ int pgs_envs_register(pgs *s)
 		rc = vbx_hook_store_env_touch_register(p, env_touch, s, mid);
 	if (rc == VBX_OK)
 		rc = vbx_hook_store_env_count_register(p, env_count, s, mid);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_instance_id_register(p, instance_id, s,
+		                                         mid);
 	return rc;
 }

@@ -47,6 +47,8 @@ static struct {
 	size_t nprojects;
 	vbx_audit audit[MAXROWS];
 	size_t naudit;
+	vbx_env envs[MAXROWS];
+	size_t nenvs;
 } fs = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t now_ms(void)
@@ -135,6 +137,23 @@ const char *fake_project_add(const char *owner_id, const char *team_id)
 	         owner_id ? owner_id : "");
 	snprintf(p->team_id, sizeof(p->team_id), "%s", team_id ? team_id : "");
 	return p->id;
+}
+
+const char *fake_env_add(const char *project_id)
+{
+	vbx_env *e = &fs.envs[fs.nenvs++];
+	memset(e, 0, sizeof(*e));
+	new_id(e->id);
+	snprintf(e->project_id, sizeof(e->project_id), "%s", project_id);
+	snprintf(e->status, sizeof(e->status), "stopped");
+	for (size_t i = 0; i < fs.nprojects; i++)
+		if (strcmp(fs.projects[i].id, project_id) == 0) {
+			snprintf(e->owner_id, sizeof(e->owner_id), "%s",
+			         fs.projects[i].owner_id);
+			snprintf(e->team_id, sizeof(e->team_id), "%s",
+			         fs.projects[i].team_id);
+		}
+	return e->id;
 }
 
 /* ---- the hooks ---- */
@@ -373,6 +392,17 @@ static int project_get(void *ud, const char *id, vbx_project *out)
 	LEAVE(VBX_ENOTFOUND);
 }
 
+static int env_get(void *ud, const char *id, vbx_env *out)
+{
+	ENTER();
+	for (size_t i = 0; i < fs.nenvs; i++)
+		if (strcmp(fs.envs[i].id, id) == 0) {
+			*out = fs.envs[i];
+			LEAVE(VBX_OK);
+		}
+	LEAVE(VBX_ENOTFOUND);
+}
+
 static int audit_add(void *ud, vbx_audit *a)
 {
 	ENTER();
@@ -428,6 +458,7 @@ static int fake_init(vbx_plugin *self, const vbx_config *cfg)
 	rc |= vbx_hook_store_project_get_register(self, project_get, NULL, 50);
 	rc |= vbx_hook_store_audit_add_register(self, audit_add, NULL, 50);
 	rc |= vbx_hook_store_audit_list_register(self, audit_list, NULL, 50);
+	rc |= vbx_hook_store_env_get_register(self, env_get, NULL, 50);
 	return rc ? VBX_EINVAL : VBX_OK;
 }
 

@@ -34,6 +34,8 @@ const char *fake_user_add(const char *email, bool admin, bool disabled);
 void fake_member_add(const char *team_id, const char *user_id,
                      const char *role);
 const char *fake_project_add(const char *owner_id, const char *team_id);
+/* An environment of the project, with the project's team and owner. */
+const char *fake_env_add(const char *project_id);
 
 /* The stored user with this id, for changing it behind the plugin. */
 vbx_user *fake_user(const char *id);

@@ -37,6 +37,7 @@ static const char *who_names[] = {"instance admin", "team admin", "developer",
                                   "viewer",         "outsider",   "owner"};
 static char ids[NWHO][40];
 static char team[40], team_project[40], personal_project[40];
+static char team_env[40], personal_env[40];
 
 static int setup(void **state)
 {
@@ -63,6 +64,9 @@ static int setup(void **state)
 	         fake_project_add(NULL, team));
 	snprintf(personal_project, sizeof(personal_project), "%s",
 	         fake_project_add(ids[OWNER], NULL));
+	snprintf(team_env, sizeof(team_env), "%s", fake_env_add(team_project));
+	snprintf(personal_env, sizeof(personal_env), "%s",
+	         fake_env_add(personal_project));
 	return 0;
 }
 
@@ -134,11 +138,21 @@ static const cell_row matrix[] = {
         {"personal-project",
          "environment.create",
          {true, false, false, false, false, true}},
-        {"environment", "read", {true, false, false, false, false, false}},
-        {"environment", "start", {true, false, false, false, false, false}},
-        {"environment", "stop", {true, false, false, false, false, false}},
-        {"environment", "update", {true, false, false, false, false, false}},
-        {"environment", "delete", {true, false, false, false, false, false}},
+        {"team-env", "read", {true, true, true, true, false, false}},
+        {"team-env", "operate", {true, true, true, false, false, false}},
+        {"team-env", "exec", {true, true, true, false, false, false}},
+        {"team-env", "update", {true, true, false, false, false, false}},
+        {"team-env", "delete", {true, true, false, false, false, false}},
+        {"team-env", "start", {true, false, false, false, false, false}},
+        {"personal-env", "read", {true, false, false, false, false, true}},
+        {"personal-env", "operate", {true, false, false, false, false, true}},
+        {"personal-env", "exec", {true, false, false, false, false, true}},
+        {"personal-env", "update", {true, false, false, false, false, true}},
+        {"personal-env", "delete", {true, false, false, false, false, true}},
+        {"personal-env",
+         "environment.create",
+         {true, false, false, false, false, false}},
+        {"missing-env", "read", {true, false, false, false, false, false}},
         {"widget", "read", {true, false, false, false, false, false}},
 };
 
@@ -153,7 +167,12 @@ static void resource_of(const char *row_type, const char **type,
 		*type = "project", *id = team_project;
 	else if (strcmp(row_type, "personal-project") == 0)
 		*type = "project", *id = personal_project;
-	else if (strcmp(row_type, "environment") == 0)
+	else if (strcmp(row_type, "team-env") == 0)
+		*type = "environment", *id = team_env;
+	else if (strcmp(row_type, "personal-env") == 0)
+		*type = "environment", *id = personal_env;
+	else if (strcmp(row_type, "missing-env") == 0)
+		*type = "environment",
 		*id = "00000000-0000-4000-9000-0000000000ee";
 }
 
@@ -203,6 +222,15 @@ static void test_scopes(void **state)
 	        VBX_EDENIED);
 	assert_int_equal(ask(OWNER, 0, "read", "project", personal_project),
 	                 VBX_EDENIED);
+	assert_int_equal(
+	        ask(OWNER, VBX_SCOPE_READ, "read", "environment", personal_env),
+	        VBX_OK);
+	assert_int_equal(ask(OWNER, VBX_SCOPE_READ, "operate", "environment",
+	                     personal_env),
+	                 VBX_EDENIED);
+	assert_int_equal(ask(OWNER, VBX_SCOPE_WRITE, "operate", "environment",
+	                     personal_env),
+	                 VBX_OK);
 }
 
 static void test_broken_resources(void **state)
@@ -246,6 +274,9 @@ static void test_store_down(void **state)
 	assert_int_equal(
 	        ask(OWNER, ALL_SCOPES, "read", "project", personal_project),
 	        VBX_EUNAVAIL);
+	assert_int_equal(
+	        ask(DEV, ALL_SCOPES, "operate", "environment", team_env),
+	        VBX_EUNAVAIL);
 	/* What needs no lookup still answers. */
 	assert_int_equal(ask(IADMIN, ALL_SCOPES, "read", "team", team), VBX_OK);
 	assert_int_equal(
@@ -259,9 +290,15 @@ static void test_role_change_is_immediate(void **state)
 	assert_int_equal(
 	        ask(VIEWER, ALL_SCOPES, "project.create", "team", team),
 	        VBX_EDENIED);
+	assert_int_equal(
+	        ask(OUTSIDER, ALL_SCOPES, "read", "environment", team_env),
+	        VBX_EDENIED);
 	fake_member_add(team, ids[OUTSIDER], VBX_ROLE_DEVELOPER);
 	assert_int_equal(
 	        ask(OUTSIDER, ALL_SCOPES, "project.create", "team", team),
+	        VBX_OK);
+	assert_int_equal(
+	        ask(OUTSIDER, ALL_SCOPES, "operate", "environment", team_env),
 	        VBX_OK);
 }
 

@@ -13,7 +13,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring)
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
+	docker_frame docker_json docker_events env_parse cli_frames term_frame)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -31,6 +32,14 @@ deps() {
 		plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
+	docker_frame) echo "plugins/docker-runtime/frame.c";;
+	docker_json) echo "plugins/docker-runtime/containers.c
+		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
+		plugins/docker-runtime/labels.c";;
+	docker_events) echo "plugins/docker-runtime/watch.c
+		plugins/docker-runtime/labels.c";;
+	env_parse) echo "core/api/envparse.c core/json.c";;
+	cli_frames) echo "cli/termproto.c";;
 	esac
 }
 
@@ -41,6 +50,9 @@ target_flags() {
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
 	keyring) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
+	docker_*) echo "-I$src/plugins/docker-runtime
+		$(pkg-config --cflags --libs libcurl) -lpthread";;
+	cli_frames) echo "-I$src/cli";;
 	esac
 }
 

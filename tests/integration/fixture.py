@@ -84,7 +84,16 @@ class Platform:
       argon2_iterations = 1; {auth} }}; }},
   {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
       {runtime} }}; }}""")
+        d.conninfo = conninfo
         return d.start(wait=wait) if wait else d
+
+    @staticmethod
+    def instance_id(d):
+        """The installation id the daemon labels its containers with."""
+        return subprocess.run(
+            ["psql", "-qtA", "-d", d.conninfo, "-c",
+             "SELECT id FROM instance"], check=True, capture_output=True,
+            text=True).stdout.strip()
 
     @staticmethod
     def user(d, email, name="Dev"):

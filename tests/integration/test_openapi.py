@@ -480,6 +480,7 @@ def test_every_route_in_the_sources_is_documented():
     found, per_file = source_routes()
     for f in ("core/health.c", "core/api/plugins.c", "core/api/events.c",
               "core/api/teams.c", "core/api/projects.c",
+              "core/api/envs.c", "core/api/envvars.c",
               "plugins/auth/routes.c"):
         expect(per_file.get(f), f"no routes parsed out of {f}: {per_file}")
     src = {(m, shape(p)) for m, p in found}
@@ -551,15 +552,17 @@ def test_405_lists_exactly_the_documented_methods():
         if path in WS_PATHS:
             continue
         want = {m.upper() for m in item if m in METHODS}
-        r, out = API.raw("PUT", fake_path(path), b"{}",
+        # a method the path does not serve (PUT, but for PUT .../{key})
+        method = next(m for m in ("PUT", "PATCH", "POST") if m not in want)
+        r, out = API.raw(method, fake_path(path), b"{}",
                          {"Content-Type": "application/json"})
-        expect(r.status == 405, f"PUT {path}: {r.status}")
+        expect(r.status == 405, f"{method} {path}: {r.status}")
         allow = {m.strip() for m in (r.getheader("Allow") or "").split(",")}
         expect(allow == want, f"{path}: Allow {allow}, documented {want}")
         errs = schema_errors(SPEC.response_schema(
             resolve(SPEC.doc, {"$ref": "#/components/responses/"
                                "MethodNotAllowed"})), json.loads(out))
-        expect(not errs, f"PUT {path}: {errs}")
+        expect(not errs, f"{method} {path}: {errs}")
     r, out = API.raw("GET", "/api/v1/no-such-thing")
     expect(r.status == 404, r.status)
     errs = schema_errors(to_jsonschema(
@@ -943,6 +946,132 @@ def test_projects():
     API.flush()
 
 
+ENVS = "/api/v1/environments"
+DOCKER = os.path.join(SRC, "tests/docker/docker.sh")
+IMAGE = os.environ.get("VBX_TEST_IMAGE", "vibebox/test:latest")
+NO_DOCKER = []  # set when the environments scenario could not run
+
+
+def docker_ready():
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run([DOCKER, "start"], capture_output=True).returncode \
+        == 0
+
+
+def start_runtime_daemon():
+    """A daemon with docker-runtime too, for the environment actions."""
+    DB_COUNT[0] += 1
+    conninfo = PG.createdb(f"openapi{DB_COUNT[0]}")
+    key = os.path.join(PLUGINS, "secrets.key")
+    with open(key, "w") as f:
+        f.write("0123456789abcdef" * 4 + "\n")
+    so = os.path.join(PLUGINS, "docker-runtime.so")
+    if not os.path.exists(so):
+        os.symlink(os.path.join(os.environ.get("VBX_BUILDDIR", "."),
+                                "plugins", "docker-runtime", ".libs",
+                                "docker-runtime.so"), so)
+    return Daemon(plugin_dir=PLUGINS, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}";
+      secrets_key_file = "{key}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }},
+  {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
+      reconcile_interval = "1h"; }}; }}""",
+                  extra='environments: { max_cpu = 2; max_memory = "1GiB"; '
+                  'stop_timeout = "1s"; };')
+
+
+def environments_scenario(api, d):
+    def reg(email):
+        _, b, _ = api.call("POST", "/api/v1/auth/register",
+                           {"email": email, "password": "correct horse"},
+                           expect_status=201)
+        return b["tokens"]["accessToken"]
+    own, other = reg("env-own@example.test"), reg("env-other@example.test")
+    _, p, _ = api.call("POST", "/api/v1/projects", {"name": "Envs"},
+                       token=own, expect_status=201)
+    body = {"projectId": p["id"], "name": "Box", "image": IMAGE,
+            "cpuLimit": 0.5, "memoryLimit": 64}
+    _, e, _ = api.call("POST", ENVS, body, token=own, expect_status=201)
+    one = f"{ENVS}/{e['id']}"
+    api.call("POST", ENVS, body, token=own, expect_status=409)
+    api.call("POST", ENVS, {**body, "cpuLimit": 9}, token=own,
+             expect_status=400)
+    api.call("POST", ENVS, {**body, "projectId": str(uuid.uuid4())},
+             token=own, expect_status=404)
+    api.call("GET", f"{ENVS}?projectId={p['id']}&limit=1", token=own,
+             expect_status=200)
+    api.call("GET", ENVS, token=other, expect_status=200)
+    api.call("GET", f"{ENVS}?projectId=x", token=own, expect_status=400)
+    api.call("GET", one, token=own, expect_status=200)
+    api.call("GET", one, token=other, expect_status=404)
+    api.call("PATCH", one, {"name": "Box 2", "memoryLimit": 96}, token=own,
+             expect_status=200)
+    api.call("PATCH", one, {"memoryLimit": 1}, token=own,
+             expect_status=400)
+    vars_ = f"{one}/variables"
+    api.call("PUT", f"{vars_}/PLAIN", {"value": "v"}, token=own,
+             expect_status=201)
+    api.call("PUT", f"{vars_}/PLAIN", {"value": "w"}, token=own,
+             expect_status=200)
+    _, v, _ = api.call("PUT", f"{vars_}/TOKEN", {"value": "s",
+                                                 "secret": True},
+                       token=own, expect_status=201)
+    expect("value" not in v, v)
+    api.call("PUT", f"{vars_}/1X", {"value": "v"}, token=own,
+             expect_status=400)
+    api.call("GET", vars_, token=own, expect_status=200)
+    api.call("GET", f"{vars_}/TOKEN", token=own, expect_status=200)
+    api.call("GET", f"{vars_}/NONE", token=own, expect_status=404)
+    api.call("DELETE", f"{vars_}/PLAIN", token=own, expect_status=204)
+    api.call("DELETE", f"{vars_}/PLAIN", token=own, expect_status=404)
+    ports = f"{one}/ports"
+    api.call("POST", ports, {"port": 8080}, token=own, expect_status=201)
+    api.call("POST", ports, {"port": 8080}, token=own, expect_status=409)
+    api.call("POST", ports, {"port": 0}, token=own, expect_status=400)
+    api.call("POST", ports, {"port": 53, "protocol": "udp"}, token=own,
+             expect_status=201)
+    api.call("DELETE", f"{ports}/53?protocol=udp", token=own,
+             expect_status=204)
+    api.call("DELETE", f"{ports}/53?protocol=sctp", token=own,
+             expect_status=400)
+    api.call("DELETE", f"{ports}/53", token=own, expect_status=404)
+    api.call("GET", f"{one}/stats", token=own, expect_status=409)
+    api.call("POST", f"{one}/stop", token=own, expect_status=409)
+    api.call("GET", f"{one}/logs", token=own, expect_status=200)
+    api.call("GET", f"{one}/logs?tail=x", token=own, expect_status=400)
+    _, b, _ = api.call("POST", f"{one}/start", token=own, expect_status=200)
+    expect(b["status"] == "running", b)
+    api.call("POST", f"{one}/start", token=other, expect_status=404)
+    api.call("GET", ports, token=own, expect_status=200)
+    api.call("GET", f"{one}/stats", token=own, expect_status=200)
+    api.call("GET", f"{one}/logs?tail=5&since=2020-01-01T00:00:00Z",
+             token=own, expect_status=200)
+    api.call("POST", f"{one}/restart", token=own, expect_status=200)
+    api.call("POST", f"{one}/stop", token=own, expect_status=200)
+    api.call("POST", f"{one}/restart", token=own, expect_status=409)
+    api.call("DELETE", one, token=other, expect_status=404)
+    api.call("DELETE", one, token=own, expect_status=204)
+
+
+def test_environments():
+    if not docker_ready():
+        NO_DOCKER.append(True)
+        print("# environments scenario skipped: no Docker engine")
+        return
+    d = start_runtime_daemon().start()
+    api = Api(d)
+    try:
+        environments_scenario(api, d)
+    finally:
+        code = d.stop()
+    merge(api)
+    expect(code == 0, f"exit {code}")
+    API.flush()
+
+
 def test_body_too_large():
     big = json.dumps({"name": "x" * 5000}).encode()
     for method, tmpl in sorted(SPEC.ops):
@@ -1055,6 +1184,8 @@ def test_every_operation_answered_as_documented():
         if tmpl in WS_PATHS:
             continue
         ok = {c for c in codes if c.startswith("2")}
+        if NO_DOCKER and tmpl.startswith(ENVS):
+            continue
         expect(ok & seen, f"{method} {tmpl}: never answered {sorted(ok)}")
         if codes - seen:
             never.append(f"{method} {tmpl}: {', '.join(sorted(codes - seen))}")
@@ -1097,7 +1228,7 @@ def main():
                        test_405_lists_exactly_the_documented_methods,
                        test_me, test_api_keys, test_users_plugins_and_audit,
                        test_teams_and_members, test_projects,
-                       test_body_too_large, test_rate_limits,
+                       test_environments, test_body_too_large, test_rate_limits,
                        test_without_an_authentication_plugin,
                        test_when_the_database_is_down,
                        test_every_operation_answered_as_documented):

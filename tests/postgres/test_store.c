@@ -110,7 +110,7 @@ static int make_user(const char *email, int admin_if_first, vbx_user *u)
 
 static void test_migrations_once(void **state)
 {
-	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 3);
+	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations"), 4);
 	assert_int_equal(sql_int("SELECT count(*) FROM schema_migrations "
 	                         "WHERE version = 3 AND "
 	                         "name = '003_env_activity.sql'"),

@@ -1468,6 +1468,22 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* One installation id, made by the migration, stable across calls. */
+static void test_instance_id(void **state)
+{
+	char a[VBX_ID_LEN] = "", b[VBX_ID_LEN] = "";
+
+	(void)state;
+	assert_int_equal(RUN(store_instance_id, a), VBX_OK);
+	assert_int_equal(strlen(a), VBX_ID_LEN - 1);
+	assert_int_equal(RUN(store_instance_id, b), VBX_OK);
+	assert_string_equal(a, b);
+	assert_int_equal(sql_int("SELECT count(*) FROM instance WHERE id = "
+	                         "'%s'",
+	                         a),
+	                 1);
+}
+
 int main(void)
 {
 	conninfo = getenv("VBX_TEST_PG");
@@ -1489,6 +1505,7 @@ int main(void)
 
 	const struct CMUnitTest with_key[] = {
 	        cmocka_unit_test_setup(test_env_create, setup),
+	        cmocka_unit_test_setup(test_instance_id, setup),
 	        cmocka_unit_test_setup(test_env_create_refused, setup),
 	        cmocka_unit_test_setup(test_env_get_missing, setup),
 	        cmocka_unit_test_setup(test_env_update, setup),

@@ -1,0 +1,467 @@
+/*
+ * api/logstream.c - /api/v1/environments/{id}/logs/stream, subprotocol
+ * vibebox.logs.v1: the container's stdout and stderr, the last `tail`
+ * lines then followed, one JSON text frame per line:
+ *
+ *     {"stream":"stdout","time":"2026-11-27T12:04:51.123456789Z",
+ *      "line":"listening on :8080"}
+ *
+ * The stream is read on the pump thread of core/term.c. Each channel has
+ * a line buffer; a partial line waits for its newline, a line over 64 KiB
+ * is sent in 64 KiB pieces. When the socket's queue is full (VBX_EAGAIN)
+ * the stream is not read until the drain callback, so a slow client
+ * slows the engine's stream, not the daemon's memory. At the end of the
+ * logs (the container stopped) the socket closes with 1000.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/common.h"
+#include "term.h"
+
+#define READ_CHUNK (16u << 10)
+#define LINE_BUF (VBX__LOG_LINE_MAX + READ_CHUNK)
+#define TAIL_MAX 100000
+
+static vbx_hook *h_logs;
+
+/* ---- JSON of one line ---- */
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), 0 when the
+ * bytes there are not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	unsigned cp = c & (0xff >> (len + 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Append s as the body of a JSON string (no quotes); o has room for
+ * 6 bytes per input byte. */
+static char *json_escape(char *o, const unsigned char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t l = utf8_len(s + i, n - i);
+		if (l == 0) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+			i++;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
+			i++;
+		} else {
+			memcpy(o, s + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	return o;
+}
+
+/* Does the line start with the engine's "RFC3339NANO " prefix? Returns
+ * the length of the time (without the space), else 0. */
+static size_t time_prefix(const char *s, size_t n)
+{
+	if (n < 21 || s[4] != '-' || s[7] != '-' || s[10] != 'T')
+		return 0;
+	for (size_t i = 0; i < n && i < 40; i++) {
+		if (s[i] == ' ')
+			return i >= 20 ? i : 0;
+		if (!strchr("0123456789-:.TZ+", s[i]))
+			return 0;
+	}
+	return 0;
+}
+
+char *vbx__logline_json(int channel, const char *line, size_t len,
+                        const char *now_rfc3339, size_t *out_len)
+{
+	const char *time = now_rfc3339;
+	size_t tlen = strlen(now_rfc3339), t = time_prefix(line, len);
+	if (t) {
+		time = line;
+		tlen = t;
+		line += t + 1;
+		len -= t + 1;
+	}
+	if (len && line[len - 1] == '\r')
+		len--; /* a TTY's line end */
+	size_t cap = 48 + tlen + 6 * len;
+	char *buf = malloc(cap), *o = buf;
+	if (!buf)
+		return NULL;
+	o += sprintf(o, "{\"stream\":\"%s\",\"time\":\"",
+	             channel == VBX_STREAM_STDERR ? "stderr" : "stdout");
+	o = json_escape(o, (const unsigned char *)time, tlen);
+	memcpy(o, "\",\"line\":\"", 10);
+	o = json_escape(o + 10, (const unsigned char *)line, len);
+	memcpy(o, "\"}", 3);
+	*out_len = (size_t)(o + 2 - buf);
+	return buf;
+}
+
+/* ---- following the stream ---- */
+
+typedef struct line_buf {
+	char buf[LINE_BUF];
+	size_t start, len; /* pending bytes are buf[start, start + len) */
+} line_buf;
+
+typedef struct log_follow {
+	vbx__pump_src src; /* first */
+	vbx_ws *ws;
+	bool gone;    /* the socket's close callback came: free f */
+	bool dead;    /* the socket is closing: stop moving bytes */
+	bool blocked; /* its queue is full: wait for drain */
+	bool eof, closed_ws;
+	line_buf ch[2]; /* stdout, stderr */
+} log_follow;
+
+static void now_rfc3339(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+/* Send one line; false when the socket cannot take it now. */
+static bool send_line(log_follow *f, int channel, const char *line, size_t len)
+{
+	char now[48];
+	now_rfc3339(now, sizeof(now));
+	size_t n = 0;
+	char *json = vbx__logline_json(channel, line, len, now, &n);
+	if (!json)
+		return false;
+	int rc = vbx__ws_send(f->ws, json, n, 0);
+	free(json);
+	if (rc == VBX_EAGAIN) {
+		f->blocked = true;
+		return false;
+	}
+	if (rc != VBX_OK)
+		f->dead = true; /* closing: its close callback follows */
+	return rc == VBX_OK;
+}
+
+/* Send the complete lines of one channel (all of it when flush). */
+static void emit_lines(log_follow *f, int idx, bool flush)
+{
+	line_buf *b = &f->ch[idx];
+	while (b->len && !f->blocked && !f->dead) {
+		const char *p = b->buf + b->start;
+		const char *nl = memchr(p, '\n', b->len);
+		size_t line = nl ? (size_t)(nl - p) : b->len;
+		size_t used = nl ? line + 1 : line;
+		if (line > VBX__LOG_LINE_MAX)
+			line = used = VBX__LOG_LINE_MAX;
+		else if (!nl && line < VBX__LOG_LINE_MAX && !flush)
+			break; /* a partial line waits for its newline */
+		if (!send_line(f,
+		               idx == 0 ? VBX_STREAM_STDOUT : VBX_STREAM_STDERR,
+		               p, line))
+			return;
+		b->start += used;
+		b->len -= used;
+	}
+	if (!b->len)
+		b->start = 0;
+}
+
+static void compact(line_buf *b)
+{
+	if (b->start) {
+		memmove(b->buf, b->buf + b->start, b->len);
+		b->start = 0;
+	}
+}
+
+static unsigned follow_read(log_follow *f)
+{
+	vbx_stream *st = f->src.stream;
+	size_t budget = 256u << 10;
+	while (!f->blocked && !f->dead && budget) {
+		/* after emit_lines each buffer holds less than a line's cap,
+		 * so a chunk fits whichever channel it belongs to */
+		char tmp[READ_CHUNK];
+		int channel = VBX_STREAM_STDOUT;
+		ssize_t r = st->ops->read(st, tmp, sizeof(tmp), &channel);
+		if (r == VBX_EAGAIN)
+			return VBX__PUMP_READ;
+		if (r <= 0) {
+			if (r < 0)
+				vbx__info("logs stream: read: %s",
+				          vbx__strerror((int)r));
+			f->eof = true;
+			return VBX__PUMP_CLOSE;
+		}
+		int idx = channel == VBX_STREAM_STDERR ? 1 : 0;
+		line_buf *b = &f->ch[idx];
+		compact(b);
+		memcpy(b->buf + b->len, tmp, (size_t)r);
+		b->len += (size_t)r;
+		budget -= (size_t)r < budget ? (size_t)r : budget;
+		emit_lines(f, idx, false);
+	}
+	return f->blocked || f->dead ? 0 : VBX__PUMP_AGAIN;
+}
+
+static unsigned follow_service(vbx__pump_src *src, unsigned ready, int64_t now,
+                               int64_t *deadline)
+{
+	log_follow *f = (log_follow *)src;
+	if (f->gone)
+		return VBX__PUMP_FREE;
+	if (f->dead)
+		return src->stream ? VBX__PUMP_CLOSE : 0;
+	bool end = f->eof && !src->stream;
+	emit_lines(f, 0, end);
+	emit_lines(f, 1, end);
+	if (f->blocked || f->dead)
+		return f->dead && src->stream ? VBX__PUMP_CLOSE : 0;
+	if (end) {
+		if (!f->closed_ws) {
+			f->closed_ws = true;
+			vbx__ws_close(f->ws, 1000, "end of the logs");
+		}
+		return 0; /* freed when the close callback comes */
+	}
+	if (f->eof)
+		return 0;
+	return follow_read(f);
+}
+
+static void follow_closed(vbx__pump_src *src, int rc, int exit_code)
+{
+}
+
+static void follow_blocking(vbx__pump_src *src)
+{
+}
+
+static void follow_free(vbx__pump_src *src)
+{
+	log_follow *f = (log_follow *)src;
+	vbx__ws_unref(f->ws);
+	free(f);
+}
+
+static const vbx__pump_src_ops follow_ops = {
+        .service = follow_service,
+        .blocking = follow_blocking,
+        .closed = follow_closed,
+        .free = follow_free,
+};
+
+/* ---- the query ---- */
+
+static bool digits(const char *s, long long max, long long *out)
+{
+	long long v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* Unix seconds, or RFC 3339 ("2026-11-27T12:04:51Z", fraction and offset
+ * allowed). */
+static bool parse_since(const char *s, int64_t *out)
+{
+	long long v;
+	if (digits(s, INT64_C(253402300799), &v)) {
+		*out = v;
+		return true;
+	}
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return false;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	int64_t off = 0;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int h = atoi(p + 1), m = atoi(p + 4);
+		off = (h * 3600 + m * 60) * (*p == '-' ? -1 : 1);
+	} else if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0) {
+		return false;
+	}
+	*out = (int64_t)timegm(&tm) - off;
+	return *out >= 0;
+}
+
+static int parse_logs_query(vbx_ws *ws, vbx_logs_opts *o)
+{
+	const char *tail = vbx__ws_query(ws, "tail");
+	const char *since = vbx__ws_query(ws, "since");
+	long long v = 100;
+	*o = (vbx_logs_opts){.tail = 100, .follow = true, .timestamps = true};
+	if (tail && strcmp(tail, "all") == 0)
+		v = -1;
+	else if (tail && !digits(tail, TAIL_MAX, &v)) {
+		vbx__ws_close(ws, 4400, "tail must be 0..100000 or \"all\"");
+		return VBX_EINVAL;
+	}
+	o->tail = (int)v;
+	if (since && !parse_since(since, &o->since)) {
+		vbx__ws_close(ws, 4400,
+		              "since must be Unix seconds or an "
+		              "RFC 3339 time");
+		return VBX_EINVAL;
+	}
+	return VBX_OK;
+}
+
+/* ---- the route ---- */
+
+static int logs_fail(vbx_ws *ws, int rc)
+{
+	if (rc == VBX_ENOTFOUND)
+		vbx__ws_close(ws, 4409,
+		              "the environment's container is gone; "
+		              "start the environment");
+	else if (rc == VBX_EUNAVAIL)
+		vbx__ws_close(ws, 4503,
+		              "the runtime is unavailable (no "
+		              "runtime plugin, or its engine is "
+		              "down)");
+	else
+		vbx__ws_close(ws, 4500,
+		              "reading the logs failed; see the "
+		              "daemon's log");
+	return rc;
+}
+
+static int start_follow(vbx_ws *ws, vbx_stream *st)
+{
+	vbx__pump *p = vbx__terminal_pump();
+	log_follow *f = p ? calloc(1, sizeof(*f)) : NULL;
+	if (!f) {
+		st->ops->close(st, NULL);
+		vbx__ws_close(ws, 4500, "out of memory");
+		return VBX_ENOMEM;
+	}
+	vbx__ws_ref(ws);
+	f->ws = ws;
+	vbx__ws_set_data(ws, f);
+	if (vbx__pump_add(p, &f->src, &follow_ops, st) != VBX_OK) {
+		vbx__ws_set_data(ws, NULL);
+		vbx__ws_unref(ws);
+		free(f);
+		st->ops->close(st, NULL);
+		vbx__ws_close(ws, 4500, "the logs could not be followed");
+		return VBX_ERR;
+	}
+	return VBX_OK;
+}
+
+static int logs_open(void *ud, vbx_ws *ws)
+{
+	const char *id = vbx__ws_env_id(ws);
+	vbx_logs_opts opts;
+	vbx_env env;
+	if (!id)
+		return VBX_ENOTFOUND;
+	int rc = vbx__ws_env_authorize(ws, "read", id);
+	if (rc != VBX_OK || (rc = parse_logs_query(ws, &opts)) != VBX_OK ||
+	    (rc = vbx__ws_env_get(ws, id, &env)) != VBX_OK)
+		return rc;
+	if (!env.container_id[0]) {
+		vbx__ws_close(ws, 4409,
+		              "the environment has no container "
+		              "yet; start it first");
+		return VBX_ESTATE;
+	}
+	vbx_stream *st = NULL;
+	rc = vbx_hook_runtime_logs_run(h_logs, env.container_id, &opts, &st);
+	if (rc != VBX_OK || !st)
+		return logs_fail(ws, rc == VBX_OK ? VBX_ERR : rc);
+	return start_follow(ws, st);
+}
+
+static void logs_drain(void *ud, vbx_ws *ws)
+{
+	log_follow *f = vbx__ws_data(ws);
+	if (!f)
+		return;
+	vbx__pump_lock(f->src.pump);
+	f->blocked = false;
+	vbx__pump_kick(&f->src);
+	vbx__pump_unlock(f->src.pump);
+}
+
+static void logs_close(void *ud, vbx_ws *ws, int code)
+{
+	log_follow *f = vbx__ws_data(ws);
+	vbx__ws_set_data(ws, NULL);
+	if (!f)
+		return;
+	vbx__pump_lock(f->src.pump);
+	f->gone = true;
+	vbx__pump_kick(&f->src);
+	vbx__pump_unlock(f->src.pump);
+}
+
+static const vbx_ws_ops logs_ops = {
+        .struct_size = sizeof(vbx_ws_ops),
+        .open = logs_open,
+        .drain = logs_drain,
+        .close = logs_close,
+};
+
+void vbx__logs_ws_register(vbx_plugin *core)
+{
+	h_logs = vbx_hook_runtime_logs_get(core);
+	if (!h_logs) {
+		vbx__error("runtime_logs is declared with another signature "
+		           "than the daemon's; /api/v1/environments/{id}/logs/"
+		           "stream is not served");
+		return;
+	}
+	vbx__ws_route_add(core, "/api/v1/environments/{id}/logs/stream",
+	                  "vibebox.logs.v1", 0, &logs_ops, NULL);
+}

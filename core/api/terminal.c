@@ -1,0 +1,423 @@
+/*
+ * api/terminal.c - /api/v1/environments/{id}/terminal, subprotocol
+ * vibebox.terminal.v1 (docs/terminal-protocol.md): a WebSocket per viewer
+ * of a terminal session of core/term.c.
+ *
+ * open (a worker) authorizes "exec", checks that the environment runs,
+ * then joins the session named by ?session= or starts the image's shell
+ * with runtime_exec. The socket's callbacks (service thread) only hand
+ * frames to the session manager, which never blocks.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "term.h"
+
+static const vbx__conf *term_conf;
+static vbx_hook *h_exec, *h_env_get, *h_env_touch;
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static vbx__pump *shared_pump;
+static vbx__term *shared_term;
+
+/* ---- what both WebSocket routes of environments share ---- */
+
+const char *vbx__ws_env_id(vbx_ws *ws)
+{
+	const char *id = vbx__ws_param(ws, "id");
+	if (id && vbx__api_uuid_ok(id))
+		return id;
+	vbx__ws_close(ws, 4404, "environment not found");
+	return NULL;
+}
+
+static int authorize_run(vbx_ws *ws, const char *action, const char *id)
+{
+	const vbx_resource res = {"environment", id};
+	int rc = vbx_hook_authorize_run(vbx__cat.authorize,
+	                                vbx__ws_principal(ws), action, &res);
+	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
+}
+
+static int authorize_fail(vbx_ws *ws, int rc)
+{
+	if (rc == VBX_EUNAVAIL) {
+		vbx__ws_close(ws, 4503,
+		              "authorization is unavailable; "
+		              "try again later");
+		return rc;
+	}
+	vbx__error("WebSocket %s: the authorize hook failed: %s",
+	           vbx__ws_param(ws, "id"), vbx__strerror(rc));
+	vbx__ws_close(ws, 4500, "authorization failed; see the daemon's log");
+	return VBX_ERR;
+}
+
+int vbx__ws_env_authorize(vbx_ws *ws, const char *action, const char *id)
+{
+	if (!vbx__cat.authorize || vbx__cat.authorize->count == 0) {
+		vbx__ws_close(ws, 4503,
+		              "no plugin provides the \"authz\" "
+		              "capability");
+		return VBX_EUNAVAIL;
+	}
+	int rc = authorize_run(ws, action, id);
+	if (rc == VBX_OK)
+		return VBX_OK;
+	if (rc != VBX_EDENIED)
+		return authorize_fail(ws, rc);
+	int read = strcmp(action, "read") == 0 ? rc
+	                                       : authorize_run(ws, "read", id);
+	if (read != VBX_OK && read != VBX_EDENIED)
+		return authorize_fail(ws, read);
+	if (read != VBX_OK) {
+		vbx__ws_close(ws, 4404, "environment not found");
+		return VBX_ENOTFOUND;
+	}
+	vbx__ws_close(ws, 4403,
+	              strcmp(action, "exec") == 0
+	                      ? "you may not open a terminal in "
+	                        "this environment (developer role "
+	                        "needed)"
+	                      : "forbidden");
+	return VBX_EDENIED;
+}
+
+int vbx__ws_env_get(vbx_ws *ws, const char *id, vbx_env *out)
+{
+	int rc = h_env_get ? vbx_hook_store_env_get_run(h_env_get, id, out)
+	                   : VBX_EUNAVAIL;
+	if (rc == VBX_OK)
+		return VBX_OK;
+	if (rc == VBX_ENOTFOUND)
+		vbx__ws_close(ws, 4404, "environment not found");
+	else if (rc == VBX_EUNAVAIL)
+		vbx__ws_close(ws, 4503,
+		              "the store is unavailable; try again "
+		              "later");
+	else
+		vbx__ws_close(ws, 4500,
+		              "reading the environment failed; see "
+		              "the daemon's log");
+	return rc;
+}
+
+/* ---- the shared pump and session manager ---- */
+
+static void touch_task(void *ud)
+{
+	char *id = ud;
+	if (h_env_touch)
+		vbx_hook_store_env_touch_run(h_env_touch, id);
+	free(id);
+}
+
+/* Lock held (term.h): hand the store call to a worker. */
+static void on_activity(void *ud, const char *env_id)
+{
+	char *id = strdup(env_id);
+	if (id && vbx__workers_submit(touch_task, id) != VBX_OK)
+		free(id);
+}
+
+vbx__pump *vbx__terminal_pump(void)
+{
+	pthread_mutex_lock(&shared_lock);
+	if (!shared_pump)
+		shared_pump = vbx__pump_new();
+	vbx__pump *p = shared_pump;
+	pthread_mutex_unlock(&shared_lock);
+	return p;
+}
+
+static vbx__term *terminal_sessions(void)
+{
+	vbx__pump *p = vbx__terminal_pump();
+	pthread_mutex_lock(&shared_lock);
+	if (p && !shared_term && term_conf) {
+		vbx__term_limits lim = {
+		        .window = term_conf->term_window,
+		        .buffer = term_conf->term_buffer,
+		        .linger_ms = term_conf->term_linger_ms,
+		        .max_sessions = term_conf->term_max_sessions,
+		};
+		shared_term = vbx__term_new(p, &lim, on_activity, NULL);
+	}
+	vbx__term *t = shared_term;
+	pthread_mutex_unlock(&shared_lock);
+	return t;
+}
+
+void vbx__terminal_shutdown(void)
+{
+	pthread_mutex_lock(&shared_lock);
+	vbx__pump_free(shared_pump);
+	vbx__term_free(shared_term);
+	shared_pump = NULL;
+	shared_term = NULL;
+	pthread_mutex_unlock(&shared_lock);
+}
+
+/* ---- viewers are WebSockets ---- */
+
+static int sink_send(void *sink, const void *data, size_t len, int binary)
+{
+	return vbx__ws_send(sink, data, len, binary);
+}
+
+static void sink_close(void *sink, int code, const char *reason)
+{
+	vbx__ws_close(sink, code, reason);
+}
+
+static void sink_pause(void *sink, int paused)
+{
+	vbx__ws_pause(sink, paused);
+}
+
+static void sink_release(void *sink)
+{
+	vbx__ws_unref(sink);
+}
+
+static const vbx__term_sink_ops ws_sink = {
+        .send = sink_send,
+        .close = sink_close,
+        .pause = sink_pause,
+        .release = sink_release,
+};
+
+/* ---- the query ---- */
+
+/* Decimal digits only, at most max. */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+typedef struct term_query {
+	vbx__term_start start;
+	unsigned cols, rows;
+} term_query;
+
+static bool parse_size(vbx_ws *ws, const char *name, unsigned *out)
+{
+	const char *s = vbx__ws_query(ws, name);
+	uint64_t v = 0;
+	*out = 0;
+	if (!s)
+		return true;
+	if (!parse_u64(s, VBX__TERM_SIZE_MAX, &v) || v < 1)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static int parse_query(vbx_ws *ws, term_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	if (!parse_size(ws, "cols", &q->cols) ||
+	    !parse_size(ws, "rows", &q->rows)) {
+		vbx__ws_close(ws, 4400, "cols and rows must be 1..1000");
+		return VBX_EINVAL;
+	}
+	q->start.session = vbx__ws_query(ws, "session");
+	if (q->start.session && !vbx__api_uuid_ok(q->start.session)) {
+		vbx__ws_close(ws, 4400, "session must be a session id (UUID)");
+		return VBX_EINVAL;
+	}
+	const char *off = vbx__ws_query(ws, "offset");
+	if (off && !q->start.session) {
+		vbx__ws_close(ws, 4400, "offset needs session");
+		return VBX_EINVAL;
+	}
+	if (off && !parse_u64(off, UINT64_MAX, &q->start.offset)) {
+		vbx__ws_close(ws, 4400, "offset must be a decimal byte offset");
+		return VBX_EINVAL;
+	}
+	q->start.has_offset = off != NULL;
+	return VBX_OK;
+}
+
+/* ---- open ---- */
+
+static int exec_fail(vbx_ws *ws, int rc)
+{
+	switch (rc) {
+	case VBX_ESTATE:
+	case VBX_ENOTFOUND:
+		vbx__ws_close(ws, 4409,
+		              "the environment's container is not "
+		              "running; start it first");
+		break;
+	case VBX_EUNAVAIL:
+		vbx__ws_close(ws, 4503,
+		              "the runtime is unavailable (no "
+		              "runtime plugin, or its engine is "
+		              "down)");
+		break;
+	default:
+		vbx__ws_close(ws, 4500,
+		              "starting the shell failed; see the "
+		              "daemon's log");
+	}
+	return rc;
+}
+
+/* A new session: take a slot, start the shell, attach. */
+static int open_new(vbx_ws *ws, vbx__term *t, const vbx_env *env,
+                    const term_query *q, vbx__term_viewer **v)
+{
+	if (vbx__term_reserve(t) != VBX_OK) {
+		vbx__ws_close(ws, 4503,
+		              "too many terminal sessions "
+		              "(terminal.max_sessions); try again "
+		              "later");
+		return VBX_EAGAIN;
+	}
+	vbx_exec_spec spec = {.argv = NULL, .cols = q->cols, .rows = q->rows};
+	vbx_stream *st = NULL;
+	int rc = vbx_hook_runtime_exec_run(h_exec, env->container_id, &spec,
+	                                   &st);
+	if (rc != VBX_OK || !st) {
+		vbx__term_unreserve(t);
+		if (rc == VBX_OK)
+			rc = VBX_ERR;
+		vbx__info("terminal for environment %s: runtime_exec: %s",
+		          env->id, vbx__strerror(rc));
+		return exec_fail(ws, rc);
+	}
+	vbx__ws_ref(ws);
+	rc = vbx__term_attach(t, env->id, &q->start, st, &ws_sink, ws, v);
+	if (rc != VBX_OK) {
+		vbx__ws_unref(ws);
+		vbx__term_unreserve(t);
+		st->ops->close(st, NULL);
+		vbx__ws_close(ws, 4500, "the terminal session could not start");
+	}
+	return rc;
+}
+
+static int open_existing(vbx_ws *ws, vbx__term *t, const vbx_env *env,
+                         const term_query *q, vbx__term_viewer **v)
+{
+	vbx__ws_ref(ws);
+	int rc = vbx__term_attach(t, env->id, &q->start, NULL, &ws_sink, ws, v);
+	if (rc == VBX_OK)
+		return VBX_OK;
+	vbx__ws_unref(ws);
+	if (rc == VBX_ENOTFOUND)
+		vbx__ws_close(ws, 4404,
+		              "no such terminal session (it ended "
+		              "or its linger time passed)");
+	else if (rc == VBX_EINVAL)
+		vbx__ws_close(ws, 4400,
+		              "offset is beyond the session's "
+		              "output");
+	else
+		vbx__ws_close(ws, 4500, "attaching failed");
+	return rc;
+}
+
+static int terminal_open(void *ud, vbx_ws *ws)
+{
+	const char *id = vbx__ws_env_id(ws);
+	term_query q;
+	vbx_env env;
+	if (!id)
+		return VBX_ENOTFOUND;
+	int rc = vbx__ws_env_authorize(ws, "exec", id);
+	if (rc != VBX_OK)
+		return rc;
+	if ((rc = parse_query(ws, &q)) != VBX_OK ||
+	    (rc = vbx__ws_env_get(ws, id, &env)) != VBX_OK)
+		return rc;
+	if (strcmp(env.status, "running") != 0 || !env.container_id[0]) {
+		char why[64];
+		snprintf(why, sizeof(why),
+		         "the environment is %s; start it "
+		         "first",
+		         env.status);
+		vbx__ws_close(ws, 4409, why);
+		return VBX_ESTATE;
+	}
+	vbx__term *t = terminal_sessions();
+	if (!t) {
+		vbx__ws_close(ws, 4500, "out of memory");
+		return VBX_ENOMEM;
+	}
+	vbx__term_viewer *v = NULL;
+	rc = q.start.session ? open_existing(ws, t, &env, &q, &v)
+	                     : open_new(ws, t, &env, &q, &v);
+	if (rc != VBX_OK)
+		return rc;
+	vbx__ws_set_data(ws, v);
+	if (h_env_touch)
+		vbx_hook_store_env_touch_run(h_env_touch, id);
+	return VBX_OK;
+}
+
+/* ---- the service thread ---- */
+
+static void terminal_message(void *ud, vbx_ws *ws, const void *data, size_t len,
+                             int binary)
+{
+	vbx__term_viewer *v = vbx__ws_data(ws);
+	if (v)
+		vbx__term_message(v, data, len, binary);
+}
+
+static void terminal_drain(void *ud, vbx_ws *ws)
+{
+	vbx__term_viewer *v = vbx__ws_data(ws);
+	if (v)
+		vbx__term_drain(v);
+}
+
+static void terminal_close(void *ud, vbx_ws *ws, int code)
+{
+	vbx__term_viewer *v = vbx__ws_data(ws);
+	vbx__ws_set_data(ws, NULL);
+	if (v)
+		vbx__term_detach(v);
+}
+
+static const vbx_ws_ops terminal_ops = {
+        .struct_size = sizeof(vbx_ws_ops),
+        .open = terminal_open,
+        .message = terminal_message,
+        .drain = terminal_drain,
+        .close = terminal_close,
+};
+
+void vbx__terminal_ws_register(vbx_plugin *core, const vbx__conf *conf)
+{
+	term_conf = conf;
+	h_exec = vbx_hook_runtime_exec_get(core);
+	h_env_get = vbx_hook_store_env_get_get(core);
+	h_env_touch = vbx_hook_store_env_touch_get(core);
+	if (!h_exec || !h_env_get) {
+		vbx__error("the runtime or store hooks are declared with other "
+		           "signatures than the daemon's; "
+		           "/api/v1/environments/{id}/terminal is not served "
+		           "(rebuild the plugins against this SDK)");
+		return;
+	}
+	vbx__ws_route_add(core, "/api/v1/environments/{id}/terminal",
+	                  "vibebox.terminal.v1", 0, &terminal_ops, NULL);
+}

@@ -1,0 +1,40 @@
+/*
+ * labels.c - what this installation owns: the labels on its containers
+ * and networks, and the engine filter that selects them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "docker.h"
+
+static bool label_is(const cJSON *labels, const char *key, const char *want)
+{
+	const char *v = cJSON_GetStringValue(
+	        cJSON_GetObjectItemCaseSensitive(labels, key));
+	return v && strcmp(v, want) == 0;
+}
+
+bool dkr_labels_owned(const dkr *d, const cJSON *labels)
+{
+	return label_is(labels, DKR_LABEL_MANAGED, "true") &&
+	       label_is(labels, DKR_LABEL_INSTANCE, d->instance);
+}
+
+const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
+                             size_t len)
+{
+	char json[256];
+	int n = snprintf(json, sizeof(json),
+	                 "{%s%s%s\"label\":[\"" DKR_LABEL_MANAGED
+	                 "=true\",\"" DKR_LABEL_INSTANCE "=%s\"]}",
+	                 type ? "\"type\":[\"" : "", type ? type : "",
+	                 type ? "\"]," : "", d->instance);
+	if (n < 0 || (size_t)n >= sizeof(json))
+		return NULL;
+	char *enc = curl_easy_escape(NULL, json, n);
+	bool fits = enc && strlen(enc) < len;
+	if (fits)
+		memcpy(buf, enc, strlen(enc) + 1);
+	curl_free(enc);
+	return fits ? buf : NULL;
+}
