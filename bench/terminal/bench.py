@@ -47,6 +47,10 @@ class Terminal:
         hello = await ws.recv()
         assert hello[0] == 0x82, hello[:1]
         t.hello = json.loads(hello[1:])
+        # The shell's prompt: busybox ash reads the terminal's answer to
+        # its cursor query first and would swallow input typed earlier.
+        await t.frame()
+        await asyncio.sleep(0.1)
         return t
 
     async def send(self, text):
@@ -125,8 +129,9 @@ async def vibebox_cat(d, token, env_id, cmd):
 
 async def keystrokes(d, token, env_id):
     t = await Terminal.open(d, token, env_id)
-    await t.send("stty raw -echo; echo READY; exec cat\n")
-    await t.until(b"READY\r\n")
+    # raw: no line buffering and no output processing (no \r added)
+    await t.send("stty raw -echo; echo RE''ADY; exec cat\n")
+    await t.until(b"READY\n")
     await asyncio.sleep(0.3)
     times = []
     for i in range(KEYS):
@@ -145,7 +150,7 @@ async def memory(d, token, env_id):
     terms = []
     for _ in range(SESSIONS):
         t = await Terminal.open(d, token, env_id)
-        await t.send("echo up\n")
+        await t.send("echo u''p\n")
         await t.until(b"up\r\n")
         terms.append(t)
     await asyncio.sleep(1)
