@@ -244,6 +244,8 @@ static void pump_do_todo(vbx__pump *p, vbx__pump_src *todo)
 		if (st)
 			rc = st->ops->close(st, &code);
 		pthread_mutex_lock(&p->lock);
+		if (req & VBX__PUMP_BLOCKING)
+			s->kicked = true; /* what waited for it may go on */
 		if (st) {
 			s->stream = NULL;
 			s->fd = -1;
@@ -657,11 +659,12 @@ static unsigned session_service(vbx__pump_src *src, unsigned ready, int64_t now,
 	unsigned req = 0;
 	bool input_waits = false;
 	if (src->stream && !s->eof) {
-		input_waits = session_write(s);
-		if (!s->eof)
-			req |= session_read(s);
-		if (s->resize_pending && !s->eof)
+		/* a resize applies before the input typed after it */
+		if (s->resize_pending)
 			req |= VBX__PUMP_BLOCKING;
+		else
+			input_waits = session_write(s);
+		req |= session_read(s);
 	}
 	session_fan_out(s);
 	if (s->traffic && s->viewers &&

@@ -40,6 +40,7 @@ deps() {
 		plugins/docker-runtime/labels.c";;
 	env_parse) echo "core/api/envparse.c core/json.c";;
 	cli_frames) echo "cli/termproto.c";;
+	term_frame) echo "core/term.c core/log.c";;
 	esac
 }
 

@@ -356,7 +356,8 @@ def test_a_resume_behind_the_ring_is_told_the_gap():
         expect(h["offset"] >= total - 1024 * 1024 and
                h.get("gap") == h["offset"], f"{h} after {total} bytes")
         await r.until(lambda r: r.next >= total)
-        expect(bytes(r.data) == bytes(t.data[h["offset"]:total]),
+        n = total - h["offset"]  # later bytes (a prompt) may follow
+        expect(bytes(r.data[:n]) == bytes(t.data[h["offset"]:total]),
                "the ring's bytes")
         await r.ws.close()
     run(go())
