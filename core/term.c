@@ -96,8 +96,10 @@ int vbx__term_frame_parse(const void *buf, size_t len, vbx__term_frame *out,
 
 struct vbx__pump {
 	pthread_mutex_t lock;
+	pthread_cond_t idle; /* signalled when busy drops to 0 */
 	pthread_t thread;
 	bool started, stop, wake_pending;
+	int busy; /* todo tasks running on workers */
 	int epfd, evfd;
 	vbx__pump_src *srcs;
 };
@@ -129,6 +131,7 @@ vbx__pump *vbx__pump_new(void)
 		return NULL;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->idle, NULL);
 	return p;
 }
 
@@ -190,7 +193,7 @@ static vbx__pump_src *pump_service_all(vbx__pump *p, int64_t now)
 	for (vbx__pump_src *s = p->srcs; s; s = s->next) {
 		bool due = s->kicked || s->ready ||
 		           (s->deadline_ms && s->deadline_ms <= now);
-		if (s->freeing || !due)
+		if (s->freeing || s->busy || !due)
 			continue;
 		unsigned ready = s->ready;
 		s->ready = 0;
@@ -202,12 +205,14 @@ static vbx__pump_src *pump_service_all(vbx__pump *p, int64_t now)
 			s->kicked = true;
 		unsigned todo_req = req & (VBX__PUMP_BLOCKING |
 		                           VBX__PUMP_CLOSE | VBX__PUMP_FREE);
+		/* Nothing is polled while a worker has the source: its
+		 * readable descriptor would wake the pump over and over. */
 		pump_poll(p, s,
-		          todo_req & (VBX__PUMP_CLOSE | VBX__PUMP_FREE)
-		                  ? 0
-		                  : req & (VBX__PUMP_READ | VBX__PUMP_WRITE));
+		          todo_req ? 0
+		                   : req & (VBX__PUMP_READ | VBX__PUMP_WRITE));
 		if (todo_req) {
 			s->todo = todo_req;
+			s->busy = true;
 			s->freeing = (todo_req & VBX__PUMP_FREE) != 0;
 			s->todo_next = NULL;
 			*tail = s;
@@ -227,39 +232,66 @@ static void pump_unlink(vbx__pump *p, vbx__pump_src *s)
 		s->next->prev = s->prev;
 }
 
-/* Lock held on entry and exit; dropped around each blocking step. */
+/*
+ * One source's todo: lock held on entry and exit, dropped around each
+ * blocking step (closing an exec stream waits for its exit code, a resize
+ * is a request to the engine).
+ */
+static void pump_run_todo(vbx__pump *p, vbx__pump_src *s)
+{
+	unsigned req = s->todo;
+	vbx_stream *st =
+	        (req & (VBX__PUMP_CLOSE | VBX__PUMP_FREE)) ? s->stream : NULL;
+	pthread_mutex_unlock(&p->lock);
+	if (req & VBX__PUMP_BLOCKING)
+		s->ops->blocking(s);
+	int rc = VBX_OK, code = -1;
+	if (st)
+		rc = st->ops->close(st, &code);
+	pthread_mutex_lock(&p->lock);
+	s->busy = false;
+	s->kicked = true; /* what waited for it may go on */
+	if (st) {
+		s->stream = NULL;
+		s->fd = -1;
+		if (!(req & VBX__PUMP_FREE))
+			s->ops->closed(s, rc, code);
+	}
+	if (req & VBX__PUMP_FREE) {
+		pump_unlink(p, s);
+		pthread_mutex_unlock(&p->lock);
+		s->ops->free(s);
+		pthread_mutex_lock(&p->lock);
+	}
+}
+
+/* A todo on a worker, so that one slow stream does not stall the bytes of
+ * every other session on the pump thread. */
+static void pump_todo_task(void *ud)
+{
+	vbx__pump_src *s = ud;
+	vbx__pump *p = s->pump;
+
+	pthread_mutex_lock(&p->lock);
+	pump_run_todo(p, s);
+	if (--p->busy == 0)
+		pthread_cond_broadcast(&p->idle);
+	pump_wake(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Lock held. Hand each todo to a worker; without workers (unit tests,
+ * shutdown) run it here. */
 static void pump_do_todo(vbx__pump *p, vbx__pump_src *todo)
 {
 	while (todo) {
 		vbx__pump_src *s = todo;
 		todo = s->todo_next;
-		unsigned req = s->todo;
-		vbx_stream *st = (req & (VBX__PUMP_CLOSE | VBX__PUMP_FREE))
-		                         ? s->stream
-		                         : NULL;
-		pthread_mutex_unlock(&p->lock);
-		if (req & VBX__PUMP_BLOCKING)
-			s->ops->blocking(s);
-		int rc = VBX_OK, code = -1;
-		if (st)
-			rc = st->ops->close(st, &code);
-		pthread_mutex_lock(&p->lock);
-		if (req & VBX__PUMP_BLOCKING)
-			s->kicked = true; /* what waited for it may go on */
-		if (st) {
-			s->stream = NULL;
-			s->fd = -1;
-			if (!(req & VBX__PUMP_FREE)) {
-				s->ops->closed(s, rc, code);
-				s->kicked = true;
-			}
-		}
-		if (req & VBX__PUMP_FREE) {
-			pump_unlink(p, s);
-			pthread_mutex_unlock(&p->lock);
-			s->ops->free(s);
-			pthread_mutex_lock(&p->lock);
-		}
+		p->busy++;
+		if (vbx__workers_submit(pump_todo_task, s) == VBX_OK)
+			continue;
+		p->busy--;
+		pump_run_todo(p, s);
 	}
 }
 
@@ -358,6 +390,10 @@ void vbx__pump_free(vbx__pump *p)
 	pthread_mutex_unlock(&p->lock);
 	if (p->started)
 		pthread_join(p->thread, NULL);
+	pthread_mutex_lock(&p->lock);
+	while (p->busy > 0)
+		pthread_cond_wait(&p->idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
 	while (p->srcs) {
 		vbx__pump_src *s = p->srcs;
 		pump_unlink(p, s);
@@ -369,6 +405,7 @@ void vbx__pump_free(vbx__pump *p)
 	}
 	close(p->epfd);
 	close(p->evfd);
+	pthread_cond_destroy(&p->idle);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

@@ -105,6 +105,7 @@ struct vbx__pump_src {
 	unsigned polled; /* events registered with epoll */
 	unsigned ready;  /* events reported since the last service */
 	bool kicked, freeing, registered;
+	bool busy; /* a worker runs its todo: not serviced meanwhile */
 	int64_t deadline_ms;
 	unsigned todo; /* requests that need the lock dropped */
 	vbx__pump_src *next, *prev, *todo_next;
