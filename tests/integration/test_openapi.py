@@ -39,7 +39,8 @@ except ImportError as e:
 SRC = os.environ.get("VBX_SRCDIR", ".")
 SPEC_PATH = os.path.join(SRC, "docs/openapi.yaml")
 METHODS = ("get", "post", "put", "patch", "delete")
-WS_PATHS = {"/api/v1/events"}
+WS_PATHS = {"/api/v1/events", "/api/v1/environments/{id}/terminal",
+            "/api/v1/environments/{id}/logs/stream"}
 AUTH_PLUGIN_PATHS = ("/api/v1/auth/", "/api/v1/users", "/api/v1/keys",
                      "/api/v1/audit")
 

@@ -11,19 +11,23 @@ PostgreSQL cluster and the Docker engine (fixture.py).
   - idle_timeout stops an environment nobody uses;
   - (only with VBX_TEST_ENGINE_RESTART=1, and last, because it takes the
     engine away from every other test running meanwhile) the engine is
-    restarted under a running daemon: environments whose containers it
-    stopped are no longer "running", and one started afterwards runs
-    without restarting vibeboxd.
+    restarted under a running daemon with a terminal open: the terminal
+    ends, environments whose containers it stopped are no longer
+    "running", and one started afterwards runs, with a terminal, without
+    restarting vibeboxd. CI sets it; a developer's engine is left alone.
 
 Every container this test makes carries the name prefix vbx-watch-test-
 or belongs to an environment of this test's own databases.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
 import time
 import uuid
+
+import websockets
 
 from daemon import Suite, expect
 from fixture import DOCKER, Platform, skip_unless_ready
@@ -222,18 +226,59 @@ def dockerd_pid():
     return int(out[0]) if out else None
 
 
+async def terminal(d, token, env_id):
+    """A terminal on env_id whose shell has printed its prompt."""
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{d.port}/api/v1/environments/{env_id}/terminal",
+        subprotocols=["vibebox.terminal.v1"],
+        extra_headers={"Authorization": "Bearer " + token})
+    hello = await asyncio.wait_for(ws.recv(), 10)
+    expect(hello[:1] == b"\x82", f"hello first, got {hello[:1]!r}")
+    out = await asyncio.wait_for(ws.recv(), 10)  # the prompt
+    expect(out[:1] == b"\x80", f"output, got {out[:1]!r}")
+    return ws
+
+
+async def until_gone(ws, timeout):
+    """The frames until the server ends the session; the last type."""
+    last = None
+    try:
+        while True:
+            f = await asyncio.wait_for(ws.recv(), timeout)
+            last = f[:1]
+    except websockets.ConnectionClosed:
+        return last
+
+
+async def echoes(ws, word):
+    await asyncio.sleep(0.2)
+    await ws.send(b"\x00echo " + word[:2] + b"''" + word[2:] + b"\n")
+    got = b""
+    while word not in got:
+        f = await asyncio.wait_for(ws.recv(), 10)
+        if f[:1] == b"\x80":
+            got += f[9:]
+    await ws.close()
+
+
 def test_engine_restart(p):
-    """Last: it takes the engine away; brought back at once."""
+    """Last: it takes the engine away; brought back at once. A terminal
+    open meanwhile ends with an exit frame or a close, not a hang."""
     d = p.start(runtime=FAST)
     try:
         token, proj = setup(p, d, "engine")
         before = new_env(p, d, token, proj["id"], "before")
         start_env(d, token, before["id"])
+        loop = asyncio.new_event_loop()
+        ws = loop.run_until_complete(terminal(d, token, before["id"]))
         pid = dockerd_pid()
         expect(pid, "a dockerd to restart")
         try:
             os.kill(pid, signal.SIGTERM)
             wait_for("dockerd gone", lambda: dockerd_pid() is None, 60)
+            last = loop.run_until_complete(until_gone(ws, 30))
+            expect(last in (None, b"\x81", b"\x80"),
+                   f"the session ended, last frame {last!r}")
         finally:
             subprocess.run([DOCKER, "start"], check=True)
         # its containers were stopped with the engine: the event stream
@@ -243,6 +288,9 @@ def test_engine_restart(p):
                                    ("stopped", "error")), 30)
         after = new_env(p, d, token, proj["id"], "after")
         start_env(d, token, after["id"])
+        ws = loop.run_until_complete(terminal(d, token, after["id"]))
+        loop.run_until_complete(echoes(ws, b"engine-back"))
+        loop.close()
         Platform.docker("kill", container_of(after["id"]))
         wait_for("the event stream follows again",
                  lambda: status_in(d, token, after["id"], ("error",)), 10)
