@@ -134,6 +134,53 @@ int auth_refresh_revoke(auth *a, const char *token);
 int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
 
+/* ---- WebSocket tickets ("vbt_...", ticket.c) ---- */
+
+/*
+ * A ticket is short-lived and stateless, so that any replica accepts it
+ * and it fits in a browser's Sec-WebSocket-Protocol list (a JWT does
+ * not): "vbt_" and the base64url (no padding) of 37 bytes:
+ *
+ *   16  the user id (the UUID's bytes)
+ *    4  expiry, Unix seconds, big-endian
+ *    1  scopes (VBX_SCOPE_*) and AUTH_TICKET_APIKEY
+ *   16  HMAC-SHA256 over AUTH_TICKET_DOMAIN (with its NUL) and the 21
+ *       bytes above, keyed with the ring's first key, truncated
+ */
+#define AUTH_TICKET_PREFIX "vbt_"
+#define AUTH_TICKET_DOMAIN "vibebox ws-ticket v1" /* MAC'd with its NUL */
+#define AUTH_TICKET_BODY 21                       /* bytes under the MAC */
+#define AUTH_TICKET_MAC 16                        /* bytes of MAC kept */
+#define AUTH_TICKET_RAW (AUTH_TICKET_BODY + AUTH_TICKET_MAC)
+#define AUTH_TICKET_LEN (4 + 50) /* prefix + base64url of 37 bytes */
+#define AUTH_TICKET_APIKEY 0x80u /* in the scopes byte: from an API key */
+#define AUTH_TICKET_SCOPES (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN)
+
+typedef struct auth_ticket {
+	char user_id[VBX_ID_LEN]; /* UUID text; lower case when decoded */
+	int64_t exp;              /* Unix seconds, 1..UINT32_MAX */
+	unsigned scopes;          /* VBX_SCOPE_*, at least one */
+	bool apikey;              /* issued to an API key's principal */
+} auth_ticket;
+
+/* Encode and sign t with the ring's first key into out
+ * (AUTH_TICKET_LEN + 1 bytes). VBX_OK, or VBX_EINVAL: no key, a user id
+ * that is not a UUID, an expiry outside 1..UINT32_MAX, no scope or an
+ * unknown one. */
+int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out);
+
+/*
+ * Decode s and check it at now (Unix seconds): the shape, the MAC against
+ * every key of the ring (compared in constant time), the expiry and the
+ * scopes byte. VBX_OK with *out filled, else VBX_EUNAUTH (*out zeroed).
+ */
+int auth_ticket_verify(const auth_keyring *kr, const char *s, int64_t now,
+                       auth_ticket *out);
+
+/* The principal of a ticket bearer (ticket.c): the user read again from
+ * the store. VBX_OK, VBX_EUNAUTH or VBX_EUNAVAIL. */
+int auth_ticket_authenticate(auth *a, const char *bearer, vbx_principal *out);
+
 /* ---- rate limits: at most N events per fixed window of period_ms ---- */
 
 typedef struct auth_limiter auth_limiter;
@@ -181,6 +228,7 @@ struct auth {
 	auth_keyring keys;
 	int64_t access_ttl_ms;
 	int64_t refresh_ttl_ms;
+	int64_t ws_ticket_ttl_ms;
 	auth_limiter *login_account; /* failed logins per email */
 	auth_limiter *login_client;  /* failed logins per client address */
 	auth_limiter *register_client;

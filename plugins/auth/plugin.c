@@ -168,6 +168,8 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
 		return auth_key_authenticate(a, bearer, out);
 	if (strncmp(bearer, AUTH_REFRESH_PREFIX, 4) == 0)
 		return VBX_EUNAUTH; /* ours, but not an access token */
+	if (strncmp(bearer, AUTH_TICKET_PREFIX, 4) == 0)
+		return auth_ticket_authenticate(a, bearer, out);
 	return jwt_principal(a, bearer, out);
 }
 
@@ -264,6 +266,9 @@ static int read_config(auth *a, const vbx_config *cfg)
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "refresh_ttl", "7d", 60000,
 	                           366LL * 86400000, &a->refresh_ttl_ms);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "ws_ticket_ttl", "30s", 5000, 600000,
+	                           &a->ws_ticket_ttl_ms);
 	rc = rc ? rc
 	        : read_limit(cfg, "login_limit", "10/15m", &a->login_account);
 	rc = rc ? rc

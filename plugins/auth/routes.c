@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -500,6 +501,71 @@ static int h_logout(void *ud, vbx_request *req)
 	return vbx_resp_body(req, 204, NULL, NULL, 0);
 }
 
+/* ---- WebSocket tickets ---- */
+
+/* Was this request authenticated by a ticket? Only the Authorization
+ * header carries a plain request's credential. */
+static bool by_ticket(vbx_request *req)
+{
+	const char *h = vbx_req_header(req, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	for (h += 7; *h == ' '; h++)
+		;
+	return strncmp(h, AUTH_TICKET_PREFIX, 4) == 0;
+}
+
+/*
+ * A ticket for the caller: its scopes, and whether it is an API key's,
+ * for ws_ticket_ttl. A ticket cannot issue the next one, or a stolen
+ * ticket would live forever.
+ */
+static int h_ws_ticket(void *ud, vbx_request *req)
+{
+	auth *a = ud;
+	const vbx_principal *who = vbx_req_principal(req);
+	size_t len = 0;
+	cJSON *body;
+	char ticket[AUTH_TICKET_LEN + 1];
+
+	if (!who)
+		return vbx_resp_error(req, 401, "UNAUTHORIZED",
+		                      "a ticket needs a credential");
+	vbx_req_body(req, &len);
+	if (len > 0) {
+		if (vbx_req_json(req, &body) != VBX_OK)
+			return VBX_OK;
+		static const char *const fields[] = {NULL};
+		known_fields(req, body, fields);
+		if (vbx_fields_failed(req))
+			return vbx_resp_validation(req);
+	}
+	if (by_ticket(req))
+		return vbx_resp_error(req, 403, "FORBIDDEN",
+		                      "a WebSocket ticket cannot issue another "
+		                      "one: ask with your access token or API "
+		                      "key");
+	auth_ticket t = {
+	        .exp = auth_now_ms() / 1000 + a->ws_ticket_ttl_ms / 1000,
+	        .scopes = who->scopes & AUTH_TICKET_SCOPES,
+	        .apikey = (who->flags & VBX_PRINCIPAL_APIKEY) != 0,
+	};
+	snprintf(t.user_id, sizeof(t.user_id), "%.36s", who->user_id);
+	if (auth_ticket_encode(&a->keys, &t, ticket) != VBX_OK)
+		return vbx_resp_error(req, 403, "FORBIDDEN",
+		                      "this credential cannot have a WebSocket "
+		                      "ticket (no scope, or not a user of this "
+		                      "plugin)");
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "ticket", ticket);
+		cJSON_AddNumberToObject(o, "expiresIn",
+		                        (double)(a->ws_ticket_ttl_ms / 1000));
+	}
+	OPENSSL_cleanse(ticket, sizeof(ticket));
+	return answer_json(req, 201, o);
+}
+
 /* ---- the caller's own account ---- */
 
 static int h_me_get(void *ud, vbx_request *req)
@@ -934,6 +1000,7 @@ int auth_routes_add(auth *a)
 	        {"POST", "/api/v1/auth/login", VBX_ROUTE_PUBLIC, h_login},
 	        {"POST", "/api/v1/auth/refresh", VBX_ROUTE_PUBLIC, h_refresh},
 	        {"POST", "/api/v1/auth/logout", VBX_ROUTE_PUBLIC, h_logout},
+	        {"POST", "/api/v1/auth/ws-ticket", 0, h_ws_ticket},
 	        {"GET", "/api/v1/users/me", 0, h_me_get},
 	        {"PATCH", "/api/v1/users/me", 0, h_me_patch},
 	        {"GET", "/api/v1/keys", 0, h_keys_list},

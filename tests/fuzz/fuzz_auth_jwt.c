@@ -22,7 +22,16 @@
  *     writes past the room it is given;
  *   - the input as an RFC 3339 time (auth_time_parse, used on expiresAt):
  *     an accepted instant, formatted and parsed again, is the same;
- *   - the input as an API key (auth_token_wellformed).
+ *   - the input as an API key (auth_token_wellformed);
+ *   - the input as a WebSocket ticket to auth_ticket_verify, then its
+ *     first 21 bytes as a ticket body MAC'd here (with OpenSSL and the raw
+ *     secrets) under each key, so that the checks behind the MAC are
+ *     reached. An accepted ticket is "vbt_" and 50 base64url characters
+ *     whose 16-byte MAC is one of the keys', unexpired at NOW, with a
+ *     known non-empty scope set; its fields are its bytes; encoded again
+ *     it verifies to the same fields; any one flipped bit is refused. A
+ *     re-MAC'd body is accepted exactly when its expiry and scopes byte
+ *     are good.
  *
  * Links the auth plugin's sources (jwt.c needs auth_is_uuid from plugin.c,
  * which pulls in the rest) with libcrypto, libargon2 and cJSON. Nothing
@@ -36,6 +45,7 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 #include "auth.h"
@@ -361,6 +371,117 @@ static void fuzz_api_key(const char *s)
 	}
 }
 
+/* ---- WebSocket tickets ---- */
+
+/* The truncated ticket MAC of raw's body under key into raw's tail. */
+static void ticket_mac(const unsigned char *key, size_t key_len,
+                       unsigned char raw[AUTH_TICKET_RAW])
+{
+	unsigned char msg[sizeof(AUTH_TICKET_DOMAIN) + AUTH_TICKET_BODY];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	memcpy(msg, AUTH_TICKET_DOMAIN, sizeof(AUTH_TICKET_DOMAIN));
+	memcpy(msg + sizeof(AUTH_TICKET_DOMAIN), raw, AUTH_TICKET_BODY);
+	CHECK(HMAC(EVP_sha256(), key, (int)key_len, msg, sizeof(msg), md,
+	           &len));
+	CHECK(len == 32);
+	memcpy(raw + AUTH_TICKET_BODY, md, AUTH_TICKET_MAC);
+}
+
+static void ticket_string(const unsigned char raw[AUTH_TICKET_RAW],
+                          char out[AUTH_TICKET_LEN + 1])
+{
+	memcpy(out, AUTH_TICKET_PREFIX, 4);
+	CHECK(auth_b64url_encode(raw, AUTH_TICKET_RAW, out + 4) ==
+	      AUTH_TICKET_LEN - 4);
+}
+
+/* Which key MAC'd raw: 1 or 2, 0 for neither. */
+static int ticket_signer(const unsigned char raw[AUTH_TICKET_RAW])
+{
+	unsigned char want[AUTH_TICKET_RAW];
+
+	memcpy(want, raw, AUTH_TICKET_BODY);
+	ticket_mac(k1_raw, sizeof(k1_raw), want);
+	if (memcmp(want, raw, AUTH_TICKET_RAW) == 0)
+		return 1;
+	ticket_mac(k2_raw, sizeof(k2_raw), want);
+	if (memcmp(want, raw, AUTH_TICKET_RAW) == 0)
+		return 2;
+	return 0;
+}
+
+static bool ticket_equal(const auth_ticket *a, const auth_ticket *b)
+{
+	return strcmp(a->user_id, b->user_id) == 0 && a->exp == b->exp &&
+	       a->scopes == b->scopes && a->apikey == b->apikey;
+}
+
+/* What an accepted ticket s (its fields t) promises. */
+static void ticket_accepted(const char *s, const auth_ticket *t, size_t bit)
+{
+	unsigned char raw[AUTH_TICKET_RAW];
+	char uid[VBX_ID_LEN], again_s[AUTH_TICKET_LEN + 1];
+	auth_ticket again;
+
+	CHECK(strlen(s) == AUTH_TICKET_LEN);
+	CHECK(strncmp(s, AUTH_TICKET_PREFIX, 4) == 0);
+	CHECK(auth_b64_decode(s + 4, AUTH_TICKET_LEN - 4, false, raw,
+	                      sizeof(raw)) == AUTH_TICKET_RAW);
+	CHECK(ticket_signer(raw) != 0);
+	snprintf(uid, sizeof(uid),
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	         "%02x%02x%02x%02x%02x%02x",
+	         raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+	         raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14],
+	         raw[15]);
+	CHECK(uuid_shape(t->user_id) && strcmp(uid, t->user_id) == 0);
+	CHECK(t->exp > NOW && t->exp <= (int64_t)UINT32_MAX);
+	CHECK(t->exp == ((int64_t)raw[16] << 24 | raw[17] << 16 | raw[18] << 8 |
+	                 raw[19]));
+	CHECK(t->scopes >= 1 && t->scopes <= AUTH_TICKET_SCOPES);
+	CHECK(raw[20] == (t->scopes | (t->apikey ? AUTH_TICKET_APIKEY : 0)));
+	/* Encoded again (signed with k1) it verifies to the same fields. */
+	CHECK(auth_ticket_encode(&ring, t, again_s) == VBX_OK);
+	CHECK(auth_ticket_verify(&ring, again_s, NOW, &again) == VBX_OK);
+	CHECK(ticket_equal(t, &again));
+	/* Any one flipped bit is refused. */
+	raw[bit / 8 % AUTH_TICKET_RAW] ^= (unsigned char)(1u << bit % 8);
+	ticket_string(raw, again_s);
+	CHECK(auth_ticket_verify(&ring, again_s, NOW, &again) == VBX_EUNAUTH);
+}
+
+static void fuzz_ticket(const char *s, const uint8_t *data, size_t size)
+{
+	unsigned char raw[AUTH_TICKET_RAW] = {0};
+	char tk[AUTH_TICKET_LEN + 1];
+	auth_ticket t;
+	int rc = auth_ticket_verify(&ring, s, NOW, &t);
+
+	CHECK(rc == VBX_OK || rc == VBX_EUNAUTH);
+	if (rc == VBX_OK)
+		ticket_accepted(s, &t, size);
+	memcpy(raw, data, size < AUTH_TICKET_BODY ? size : AUTH_TICKET_BODY);
+	uint32_t exp = (uint32_t)raw[16] << 24 | (uint32_t)raw[17] << 16 |
+	               (uint32_t)raw[18] << 8 | raw[19];
+	unsigned sc = raw[20];
+	bool good = exp > NOW &&
+	            (sc & ~(AUTH_TICKET_SCOPES | AUTH_TICKET_APIKEY)) == 0 &&
+	            (sc & AUTH_TICKET_SCOPES) != 0;
+	for (int key = 1; key <= 2; key++) {
+		if (key == 1)
+			ticket_mac(k1_raw, sizeof(k1_raw), raw);
+		else
+			ticket_mac(k2_raw, sizeof(k2_raw), raw);
+		ticket_string(raw, tk);
+		rc = auth_ticket_verify(&ring, tk, NOW, &t);
+		CHECK((rc == VBX_OK) == good);
+		if (rc == VBX_OK)
+			ticket_accepted(tk, &t, size + (size_t)key);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
@@ -374,6 +495,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_b64(data, size);
 	fuzz_time(s);
 	fuzz_api_key(s);
+	fuzz_ticket(s, data, size);
 	free(s);
 	return 0;
 }

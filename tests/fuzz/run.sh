@@ -30,7 +30,7 @@ deps() {
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
-		plugins/auth/ratelimit.c";;
+		plugins/auth/ratelimit.c plugins/auth/ticket.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c

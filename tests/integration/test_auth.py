@@ -1,6 +1,7 @@
 """Users, tokens and keys end to end: vibeboxd with postgres-store and auth
 against a real throwaway PostgreSQL cluster."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -409,6 +410,76 @@ def test_sql_injection_in_every_string_field():
         expect(set(INJECTIONS) <= names, names)
         expect(login(d, "ann@example.test")[0] == 200, "users intact")
     with_daemon(check, extra='register_limit = "1000/1m";')
+
+
+def ws_ticket(d, token, body=None):
+    st, resp, _ = d.request("POST", "/api/v1/auth/ws-ticket", body,
+                            token=token)
+    expect(st == 201, f"ws-ticket: {st} {resp}")
+    return resp
+
+
+async def events_close_code(d, ticket, wait):
+    """Open /api/v1/events with the ticket as a subprotocol, as a browser
+    does; the close code within wait seconds, or None if still open."""
+    import websockets
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{d.port}/api/v1/events",
+        subprotocols=["vibebox.events.v1", "bearer." + ticket])
+    try:
+        expect(ws.subprotocol == "vibebox.events.v1", ws.subprotocol)
+        await asyncio.wait_for(ws.recv(), wait)
+        return None  # an event: open and authenticated
+    except asyncio.TimeoutError:
+        return None
+    except websockets.ConnectionClosed as e:
+        return e.code
+    finally:
+        await ws.close()
+
+
+def test_ws_ticket():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        t = ws_ticket(d, tok)
+        expect(t["ticket"].startswith("vbt_") and len(t["ticket"]) < 80,
+               t)
+        expect(t["expiresIn"] == 30, t)
+        expect(ws_ticket(d, tok, {})["ticket"].startswith("vbt_"), "{}")
+        st, body, _ = d.request("POST", "/api/v1/auth/ws-ticket",
+                                {"ttl": 60}, token=tok)
+        expect(st == 400 and "ttl" in error_of(body)["fields"], body)
+        # The ticket fits where an access token does not.
+        protos = "vibebox.events.v1, bearer." + t["ticket"]
+        expect(len(protos) < 126 < len("vibebox.events.v1, bearer." + tok),
+               len(protos))
+        code = asyncio.run(events_close_code(d, t["ticket"], 1.0))
+        expect(code is None, f"the events socket closed with {code}")
+        st, me, _ = d.get("/api/v1/users/me", token=t["ticket"])
+        expect(st == 200 and me["email"] == "ann@example.test", me)
+        # A ticket does not issue the next one.
+        st, body, _ = d.request("POST", "/api/v1/auth/ws-ticket",
+                                token=t["ticket"])
+        expect(st == 403, f"{st} {body}")
+        for bad in ("vbt_garbage", "vbt_" + "A" * 50,
+                    t["ticket"][:-2] + ("AA" if t["ticket"][-2:] != "AA"
+                                        else "BA")):
+            st, body, hdr = d.get("/api/v1/users/me", token=bad)
+            expect(st == 401, f"{bad}: {st} {body}")
+    with_daemon(check)
+
+
+def test_ws_ticket_expires():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        t = ws_ticket(d, tok)
+        expect(t["expiresIn"] == 5, t)
+        time.sleep(6)
+        code = asyncio.run(events_close_code(d, t["ticket"], 5.0))
+        expect(code == 4401, f"an expired ticket: close {code}")
+        st, _, _ = d.get("/api/v1/users/me", token=t["ticket"])
+        expect(st == 401, st)
+    with_daemon(check, extra='ws_ticket_ttl = "5s";')
 
 
 if __name__ == "__main__":

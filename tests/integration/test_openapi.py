@@ -533,14 +533,19 @@ def test_the_events_websocket_upgrades():
                        token=S["ann"], expect_status=201)
     got = ws_open([ev, "bearer." + k["key"]])
     expect(got == ("close", None), f"a key as a subprotocol: {got}")
+    _, t, _ = API.call("POST", "/api/v1/auth/ws-ticket", token=S["ann"],
+                       expect_status=201)
+    got = ws_open([ev, "bearer." + t["ticket"]])
+    expect(got == ("close", None), f"a ticket as a subprotocol: {got}")
     got = ws_open([ev, "bearer." + S["ann"]])
     if got != ("close", None):
         known_issue(f"/api/v1/events refuses an access token (a JWT, "
                     f"{len(S['ann'])} bytes) offered as the subprotocol "
                     f"bearer.<token> ({got}): libwebsockets drops an "
                     "upgrade whose Sec-WebSocket-Protocol list is longer "
-                    "than 126 bytes (\"protocol list too long\"), so the "
-                    "browser way of docs/api.md works only with API keys")
+                    "than 126 bytes (\"protocol list too long\"), so "
+                    "browsers offer a ticket from POST /api/v1/auth/"
+                    "ws-ticket (docs/api.md) or an API key")
     got = ws_open(["vibebox.other.v1"])
     expect(got[0] == "status", f"another subprotocol is refused: {got}")
     # a plain GET is not routed, as the document says
@@ -662,6 +667,20 @@ def test_me():
              expect_status=409)
     API.call("PATCH", me, raw_body=b"{}}", token=S["bob"],
              expect_status=400)
+    API.flush()
+
+
+def test_ws_ticket():
+    t = "/api/v1/auth/ws-ticket"
+    _, b, _ = API.call("POST", t, token=S["bob"], expect_status=201)
+    API.call("POST", t, {}, token=S["bob"], expect_status=201)
+    API.call("POST", t, {"ttl": 60}, token=S["bob"], expect_status=400)
+    API.call("POST", t, raw_body=b"[]", token=S["bob"], expect_status=400)
+    API.call("POST", t, expect_status=401)
+    API.call("POST", t, token="vbt_" + "A" * 50, expect_status=401)
+    API.call("POST", t, token=b["ticket"], expect_status=403)
+    API.call("GET", "/api/v1/users/me", token=b["ticket"],
+             expect_status=200)
     API.flush()
 
 
@@ -1227,7 +1246,8 @@ def main():
                        test_every_documented_operation_is_routed,
                        test_the_events_websocket_upgrades,
                        test_405_lists_exactly_the_documented_methods,
-                       test_me, test_api_keys, test_users_plugins_and_audit,
+                       test_me, test_ws_ticket, test_api_keys,
+                       test_users_plugins_and_audit,
                        test_teams_and_members, test_projects,
                        test_environments, test_body_too_large, test_rate_limits,
                        test_without_an_authentication_plugin,

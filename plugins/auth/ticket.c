@@ -1,0 +1,179 @@
+/*
+ * ticket.c - WebSocket tickets ("vbt_..."): short-lived credentials small
+ * enough for a browser's Sec-WebSocket-Protocol list, which libwebsockets
+ * caps near 126 bytes while an access token is about 250.
+ *
+ * A ticket is stateless: a user id, an expiry and scopes under a
+ * truncated HMAC-SHA256 keyed with the JWT signing key, so any replica
+ * with the same jwt_secret accepts it and nothing is stored. The MAC
+ * input starts with a fixed domain string that no JWT signing input can
+ * start with (it holds a space), so a MAC of one kind never passes for
+ * the other. Every key of the ring verifies, as for access tokens, so a
+ * rotation does not break tickets in flight.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auth.h"
+
+#define UUID_BYTES 16
+#define OFF_EXP 16
+#define OFF_SCOPES 20
+
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A UUID in text form into its 16 bytes; false when s is not one. */
+static bool uuid_to_bytes(const char *s, unsigned char out[UUID_BYTES])
+{
+	if (!auth_is_uuid(s))
+		return false;
+	for (size_t i = 0, o = 0; o < UUID_BYTES; o++) {
+		if (s[i] == '-')
+			i++;
+		out[o] = (unsigned char)(hex_nibble(s[i]) << 4 |
+		                         hex_nibble(s[i + 1]));
+		i += 2;
+	}
+	return true;
+}
+
+static void uuid_from_bytes(const unsigned char in[UUID_BYTES],
+                            char out[VBX_ID_LEN])
+{
+	snprintf(out, VBX_ID_LEN,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	         "%02x%02x%02x%02x%02x%02x",
+	         in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8],
+	         in[9], in[10], in[11], in[12], in[13], in[14], in[15]);
+}
+
+/* The truncated MAC of body under key k into mac. */
+static bool ticket_mac(const auth_jwt_key *k,
+                       const unsigned char body[AUTH_TICKET_BODY],
+                       unsigned char mac[AUTH_TICKET_MAC])
+{
+	static const char domain[] = AUTH_TICKET_DOMAIN; /* with its NUL */
+	unsigned char msg[sizeof(domain) + AUTH_TICKET_BODY];
+	unsigned char full[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	memcpy(msg, domain, sizeof(domain));
+	memcpy(msg + sizeof(domain), body, AUTH_TICKET_BODY);
+	bool ok = HMAC(EVP_sha256(), k->secret, (int)k->len, msg, sizeof(msg),
+	               full, &len) &&
+	          len == 32;
+	if (ok)
+		memcpy(mac, full, AUTH_TICKET_MAC);
+	OPENSSL_cleanse(full, sizeof(full));
+	return ok;
+}
+
+static bool scopes_valid(unsigned byte)
+{
+	return (byte & ~(AUTH_TICKET_SCOPES | AUTH_TICKET_APIKEY)) == 0 &&
+	       (byte & AUTH_TICKET_SCOPES) != 0;
+}
+
+int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out)
+{
+	unsigned char raw[AUTH_TICKET_RAW];
+
+	if (kr->count == 0 || t->exp < 1 || t->exp > (int64_t)UINT32_MAX ||
+	    (t->scopes & ~AUTH_TICKET_SCOPES) || !scopes_valid(t->scopes) ||
+	    !uuid_to_bytes(t->user_id, raw))
+		return VBX_EINVAL;
+	uint32_t exp = (uint32_t)t->exp;
+	raw[OFF_EXP] = (unsigned char)(exp >> 24);
+	raw[OFF_EXP + 1] = (unsigned char)(exp >> 16);
+	raw[OFF_EXP + 2] = (unsigned char)(exp >> 8);
+	raw[OFF_EXP + 3] = (unsigned char)exp;
+	raw[OFF_SCOPES] = (unsigned char)(t->scopes |
+	                                  (t->apikey ? AUTH_TICKET_APIKEY : 0));
+	if (!ticket_mac(&kr->keys[0], raw, raw + AUTH_TICKET_BODY))
+		return VBX_EINVAL;
+	memcpy(out, AUTH_TICKET_PREFIX, 4);
+	auth_b64url_encode(raw, sizeof(raw), out + 4);
+	return VBX_OK;
+}
+
+/* Does any key of the ring make this MAC? Every key is tried, each
+ * compared in constant time. */
+static bool mac_matches(const auth_keyring *kr,
+                        const unsigned char raw[AUTH_TICKET_RAW])
+{
+	unsigned char want[AUTH_TICKET_MAC];
+	bool ok = false;
+
+	for (size_t i = 0; i < kr->count; i++)
+		if (ticket_mac(&kr->keys[i], raw, want) &&
+		    CRYPTO_memcmp(want, raw + AUTH_TICKET_BODY,
+		                  AUTH_TICKET_MAC) == 0)
+			ok = true;
+	return ok;
+}
+
+int auth_ticket_verify(const auth_keyring *kr, const char *s, int64_t now,
+                       auth_ticket *out)
+{
+	unsigned char raw[AUTH_TICKET_RAW];
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, AUTH_TICKET_PREFIX, 4) != 0 ||
+	    strnlen(s, AUTH_TICKET_LEN + 1) != AUTH_TICKET_LEN ||
+	    auth_b64_decode(s + 4, AUTH_TICKET_LEN - 4, false, raw,
+	                    sizeof(raw)) != AUTH_TICKET_RAW ||
+	    !mac_matches(kr, raw))
+		return VBX_EUNAUTH;
+	uint32_t exp = (uint32_t)raw[OFF_EXP] << 24 |
+	               (uint32_t)raw[OFF_EXP + 1] << 16 |
+	               (uint32_t)raw[OFF_EXP + 2] << 8 | raw[OFF_EXP + 3];
+	if ((int64_t)exp <= now || !scopes_valid(raw[OFF_SCOPES]))
+		return VBX_EUNAUTH;
+	uuid_from_bytes(raw, out->user_id);
+	out->exp = exp;
+	out->scopes = raw[OFF_SCOPES] & AUTH_TICKET_SCOPES;
+	out->apikey = (raw[OFF_SCOPES] & AUTH_TICKET_APIKEY) != 0;
+	return VBX_OK;
+}
+
+/*
+ * The principal of a ticket, built as tokens.c builds an API key's: the
+ * user is read again (a disabled user is refused at once), the scopes are
+ * the ticket's (an API key's ticket keeps that key's scopes), and admin
+ * only when the user is one and the scopes include admin. A JWT's ticket
+ * carries all three scopes, so it is admin exactly when the user is.
+ */
+int auth_ticket_authenticate(auth *a, const char *bearer, vbx_principal *out)
+{
+	auth_ticket t;
+	vbx_user u = {0};
+
+	if (auth_ticket_verify(&a->keys, bearer, auth_now_ms() / 1000, &t) !=
+	    VBX_OK)
+		return VBX_EUNAUTH;
+	int rc = vbx_hook_store_user_get_run(a->st.user_get, t.user_id, &u);
+	if (rc == VBX_EUNAVAIL)
+		return rc;
+	if (rc != VBX_OK || u.disabled)
+		return VBX_EUNAUTH;
+	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+	snprintf(out->email, sizeof(out->email), "%s", u.email);
+	out->scopes = t.scopes;
+	out->flags = t.apikey ? VBX_PRINCIPAL_APIKEY : 0;
+	if (u.admin && (t.scopes & VBX_SCOPE_ADMIN))
+		out->flags |= VBX_PRINCIPAL_ADMIN;
+	return VBX_OK;
+}
