@@ -133,6 +133,15 @@ int auth_refresh_use(auth *a, const char *token, const char *client,
 int auth_refresh_revoke(auth *a, const char *token);
 int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
+/*
+ * The principal of user_id acting with `scopes` and `flags` (an API key's
+ * VBX_PRINCIPAL_APIKEY): the user is read again, so that disabling one or
+ * taking away admin takes effect before any credential expires; admin only
+ * when the user is one and the scopes include admin. VBX_EUNAUTH for a
+ * missing or disabled user, VBX_EUNAVAIL when the store is down.
+ */
+int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
+                       unsigned flags, vbx_principal *out);
 
 /* ---- WebSocket tickets ("vbt_...", ticket.c) ---- */
 

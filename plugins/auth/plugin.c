@@ -140,23 +140,14 @@ void auth_audit(auth *a, const char *actor, const char *action,
 static int jwt_principal(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_claims c;
-	vbx_user u = {0};
 
 	int rc = auth_jwt_verify(&a->keys, bearer, auth_now_ms() / 1000, &c);
 	if (rc != VBX_OK)
 		return rc;
-	/* The user is read again so that disabling one, or taking away
-	 * admin, takes effect before the token expires. */
-	rc = vbx_hook_store_user_get_run(a->st.user_get, c.sub, &u);
-	if (rc == VBX_EUNAVAIL)
-		return rc;
-	if (rc != VBX_OK || u.disabled)
-		return VBX_EUNAUTH;
-	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
-	snprintf(out->email, sizeof(out->email), "%s", u.email);
-	out->flags = u.admin ? VBX_PRINCIPAL_ADMIN : 0;
-	out->scopes = VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN;
-	return VBX_OK;
+	/* A logged-in user's token carries every scope. */
+	return auth_principal_for(
+	        a, c.sub, VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN, 0,
+	        out);
 }
 
 int auth_authenticate(void *ud, const char *bearer, const char *client_addr,

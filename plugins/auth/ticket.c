@@ -150,30 +150,18 @@ int auth_ticket_verify(const auth_keyring *kr, const char *s, int64_t now,
 }
 
 /*
- * The principal of a ticket, built as tokens.c builds an API key's: the
- * user is read again (a disabled user is refused at once), the scopes are
- * the ticket's (an API key's ticket keeps that key's scopes), and admin
- * only when the user is one and the scopes include admin. A JWT's ticket
- * carries all three scopes, so it is admin exactly when the user is.
+ * The principal of a ticket, by auth_principal_for like an API key's: the
+ * scopes are the ticket's (an API key's ticket keeps that key's scopes).
+ * A JWT's ticket carries all three scopes, so it is admin exactly when the
+ * user is.
  */
 int auth_ticket_authenticate(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_ticket t;
-	vbx_user u = {0};
 
 	if (auth_ticket_verify(&a->keys, bearer, auth_now_ms() / 1000, &t) !=
 	    VBX_OK)
 		return VBX_EUNAUTH;
-	int rc = vbx_hook_store_user_get_run(a->st.user_get, t.user_id, &u);
-	if (rc == VBX_EUNAVAIL)
-		return rc;
-	if (rc != VBX_OK || u.disabled)
-		return VBX_EUNAUTH;
-	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
-	snprintf(out->email, sizeof(out->email), "%s", u.email);
-	out->scopes = t.scopes;
-	out->flags = t.apikey ? VBX_PRINCIPAL_APIKEY : 0;
-	if (u.admin && (t.scopes & VBX_SCOPE_ADMIN))
-		out->flags |= VBX_PRINCIPAL_ADMIN;
-	return VBX_OK;
+	return auth_principal_for(a, t.user_id, t.scopes,
+	                          t.apikey ? VBX_PRINCIPAL_APIKEY : 0, out);
 }

@@ -139,6 +139,25 @@ int auth_key_create(auth *a, vbx_api_key *k, char *key)
 	return vbx_hook_store_key_create_run(a->st.key_create, k, hash);
 }
 
+int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
+                       unsigned flags, vbx_principal *out)
+{
+	vbx_user u = {0};
+	int rc = vbx_hook_store_user_get_run(a->st.user_get, user_id, &u);
+	if (rc == VBX_EUNAVAIL)
+		return rc;
+	if (rc != VBX_OK || u.disabled)
+		return VBX_EUNAUTH;
+	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
+	snprintf(out->email, sizeof(out->email), "%s", u.email);
+	out->scopes =
+	        scopes & (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN);
+	out->flags = flags;
+	if (u.admin && (scopes & VBX_SCOPE_ADMIN))
+		out->flags |= VBX_PRINCIPAL_ADMIN;
+	return VBX_OK;
+}
+
 /*
  * The principal of an API key. An admin's key acts as an admin only when
  * it carries the admin scope, so that a read-only key of an admin cannot
@@ -148,25 +167,15 @@ int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
 {
 	char hash[AUTH_SHA256_HEX];
 	vbx_api_key k = {0};
-	vbx_user u = {0};
 
 	if (!auth_token_wellformed(AUTH_KEY_PREFIX, bearer))
 		return VBX_EUNAUTH;
 	auth_sha256_hex(bearer, hash);
 	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, &k);
-	if (rc == VBX_OK)
-		rc = vbx_hook_store_user_get_run(a->st.user_get, k.user_id, &u);
 	if (rc == VBX_EUNAVAIL)
 		return rc;
-	if (rc != VBX_OK || u.disabled ||
-	    (k.expires_at && k.expires_at <= auth_now_ms()))
+	if (rc != VBX_OK || (k.expires_at && k.expires_at <= auth_now_ms()))
 		return VBX_EUNAUTH;
-	snprintf(out->user_id, sizeof(out->user_id), "%s", u.id);
-	snprintf(out->email, sizeof(out->email), "%s", u.email);
-	out->scopes =
-	        k.scopes & (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN);
-	out->flags = VBX_PRINCIPAL_APIKEY;
-	if (u.admin && (k.scopes & VBX_SCOPE_ADMIN))
-		out->flags |= VBX_PRINCIPAL_ADMIN;
-	return VBX_OK;
+	return auth_principal_for(a, k.user_id, k.scopes, VBX_PRINCIPAL_APIKEY,
+	                          out);
 }
