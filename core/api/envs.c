@@ -419,94 +419,9 @@ static int create_env(void *ud, vbx_request *r)
 
 /* ---- GET /api/v1/environments ---- */
 
-typedef struct env_rows {
-	cJSON *data;
-	const vbx_page *pg;
-	char (*projects)[VBX_ID_LEN]; /* NULL: every row counts */
-	size_t nprojects, cap;
-	int64_t seen;
-} env_rows;
-
 static int add_env_row(void *ctx, const vbx_env *e)
 {
 	return vbx__api_add_row(ctx, env_json(e));
-}
-
-static int collect_project(void *ctx, const vbx_project *p)
-{
-	env_rows *rows = ctx;
-	if (rows->nprojects == rows->cap) {
-		size_t cap = rows->cap ? rows->cap * 2 : 64;
-		void *v =
-		        realloc(rows->projects, cap * sizeof(*rows->projects));
-		if (!v)
-			return VBX_ENOMEM;
-		rows->projects = v;
-		rows->cap = cap;
-	}
-	snprintf(rows->projects[rows->nprojects++], VBX_ID_LEN, "%s", p->id);
-	return 0;
-}
-
-/* The ids of every project the caller may read, a page at a time. */
-static int visible_projects(vbx_request *r, env_rows *rows)
-{
-	vbx_page pg = {1, VBX__API_LIMIT_MAX};
-	for (;; pg.page++) {
-		int64_t total = 0;
-		size_t before = rows->nprojects;
-		int rc = vbx_hook_store_project_list_run(
-		        vbx__api.project_list, vbx__api_user_id(r), &pg,
-		        collect_project, rows, &total);
-		if (rc != VBX_OK)
-			return rc;
-		if (rows->nprojects == before ||
-		    (int64_t)rows->nprojects >= total)
-			return VBX_OK;
-	}
-}
-
-static bool project_visible(const env_rows *rows, const char *id)
-{
-	for (size_t i = 0; i < rows->nprojects; i++)
-		if (strcasecmp(rows->projects[i], id) == 0)
-			return true;
-	return false;
-}
-
-/* Keep the rows of visible projects that fall on the page. */
-static int filter_env_row(void *ctx, const vbx_env *e)
-{
-	env_rows *rows = ctx;
-	if (!project_visible(rows, e->project_id))
-		return 0;
-	int64_t i = rows->seen++;
-	int64_t first = (int64_t)(rows->pg->page - 1) * rows->pg->limit;
-	if (i < first || i >= first + rows->pg->limit)
-		return 0;
-	return vbx__api_add_row(rows->data, env_json(e));
-}
-
-/*
- * The store lists by project, not by user: without ?projectId= a user
- * who is not an instance admin gets the environments of every project it
- * may read, filtered and paged here.
- */
-static int list_visible(vbx_request *r, env_rows *rows, int64_t *total)
-{
-	int rc = visible_projects(r, rows);
-	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__api.project_list, rc,
-		                           "the list of projects", NULL);
-	if (rows->nprojects > 0)
-		rc = vbx_hook_store_env_list_run(vbx__envh.list, NULL,
-		                                 VBX_ENV_ANY, NULL,
-		                                 filter_env_row, rows, NULL);
-	*total = rows->seen;
-	return rc == VBX_OK
-	               ? VBX_OK
-	               : vbx__api_store_fail(r, vbx__envh.list, rc,
-	                                     "the list of environments", NULL);
 }
 
 /* ?projectId=: a UUID of a project the caller may read; NULL if absent. */
@@ -525,6 +440,11 @@ static int project_query(vbx_request *r, const char **out)
 	return vbx__api_authorize(r, "read", "project", id);
 }
 
+/*
+ * Without ?projectId= a user who is not an instance admin gets the
+ * environments of every project it may read: those it owns or whose team
+ * it belongs to, as for GET /api/v1/projects.
+ */
 static int list_envs(void *ud, vbx_request *r)
 {
 	vbx_page pg;
@@ -534,27 +454,20 @@ static int list_envs(void *ud, vbx_request *r)
 	if (rc != VBX_OK || (rc = vbx__api_page(r, &pg)) != VBX_OK ||
 	    (rc = project_query(r, &project)) != VBX_OK)
 		return rc;
-	env_rows rows = {.data = cJSON_CreateArray(), .pg = &pg};
-	if (!rows.data)
+	const char *user =
+	        project || vbx__api_is_admin(r) ? NULL : vbx__api_user_id(r);
+	cJSON *data = cJSON_CreateArray();
+	if (!data)
 		return VBX_ENOMEM;
-	if (project || vbx__api_is_admin(r)) {
-		rc = vbx_hook_store_env_list_run(vbx__envh.list, project,
-		                                 VBX_ENV_ANY, &pg, add_env_row,
-		                                 rows.data, &total);
-		if (rc != VBX_OK)
-			rc = vbx__api_store_fail(r, vbx__envh.list, rc,
-			                         "the list of environments",
-			                         NULL);
-	} else {
-		rc = list_visible(r, &rows, &total);
-	}
-	free(rows.projects);
+	rc = vbx_hook_store_env_list_run(vbx__envh.list, project, user,
+	                                 VBX_ENV_ANY, &pg, add_env_row, data,
+	                                 &total);
 	if (rc != VBX_OK) {
-		cJSON_Delete(rows.data);
-		return rc;
+		cJSON_Delete(data);
+		return vbx__api_store_fail(r, vbx__envh.list, rc,
+		                           "the list of environments", NULL);
 	}
-	return vbx__api_respond(r, 200,
-	                        vbx__api_list_body(rows.data, &pg, total));
+	return vbx__api_respond(r, 200, vbx__api_list_body(data, &pg, total));
 }
 
 /* ---- /api/v1/environments/{id} ---- */

@@ -359,16 +359,18 @@ VBX_HOOK_DECLARE(store_env_delete, PROVIDER, VBX_EUNAVAIL, (const char *id),
                  (id))
 
 /*
- * store_env_list(project_id, status_mask, page, each, ctx, total): the
- * environments of a project (every project when project_id is NULL) whose
- * status is in status_mask (VBX_ENV_ANY for all), oldest first. page NULL:
- * every row (the reconcile pass). total may be NULL.
+ * store_env_list(project_id, user_id, status_mask, page, each, ctx,
+ * total): the environments of a project (every project when project_id is
+ * NULL), only of the projects user_id owns or whose team it belongs to
+ * when user_id is not NULL, whose status is in status_mask (VBX_ENV_ANY
+ * for all), oldest first. page NULL: every row (the reconcile pass).
+ * total may be NULL.
  */
 VBX_HOOK_DECLARE(store_env_list, PROVIDER, VBX_EUNAVAIL,
-                 (const char *project_id, unsigned status_mask,
-                  const vbx_page *page, vbx_env_each_fn *each, void *ctx,
-                  int64_t *total),
-                 (project_id, status_mask, page, each, ctx, total))
+                 (const char *project_id, const char *user_id,
+                  unsigned status_mask, const vbx_page *page,
+                  vbx_env_each_fn *each, void *ctx, int64_t *total),
+                 (project_id, user_id, status_mask, page, each, ctx, total))
 
 /*
  * store_env_transition(id, from_mask, to, reason, container_id, out):

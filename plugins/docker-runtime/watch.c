@@ -789,8 +789,8 @@ static int collect_env(void *ctx, const vbx_env *e)
 static int list_envs(struct dkr_watch *w, unsigned mask, env_rows *out)
 {
 	*out = (env_rows){0};
-	int rc = vbx_hook_store_env_list_run(w->env_list, NULL, mask, NULL,
-	                                     collect_env, out, NULL);
+	int rc = vbx_hook_store_env_list_run(w->env_list, NULL, NULL, mask,
+	                                     NULL, collect_env, out, NULL);
 	bool down = rc != VBX_OK;
 	if (down && !w->store_down)
 		vbx_log_warn(plug(w),

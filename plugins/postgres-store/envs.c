@@ -71,7 +71,12 @@ static const pgs_stmt stmt_env_delete = {
 static const pgs_stmt stmt_env_list = {
         "env_list", "WITH f AS (SELECT * FROM environments x"
                     "  WHERE ($1::uuid IS NULL OR x.project_id = $1::uuid)"
-                    "  AND x.status = ANY ($2::text[])),"
+                    "  AND x.status = ANY ($2::text[])"
+                    "  AND ($5::uuid IS NULL OR x.project_id IN"
+                    "   (SELECT pr.id FROM projects pr"
+                    "    WHERE pr.owner_id = $5::uuid OR pr.team_id IN"
+                    "    (SELECT tm.team_id FROM team_members tm"
+                    "     WHERE tm.user_id = $5::uuid)))),"
                     " n AS (SELECT count(*) AS n FROM f)"
                     " SELECT " ENV_COLS ", n.n FROM n LEFT JOIN LATERAL"
                     " (SELECT * FROM f ORDER BY created_at, id"
@@ -282,9 +287,9 @@ static int env_row(void *arg, const PGresult *r, int row)
 }
 
 /* A mask with bits beyond VBX_ENV_ANY is a caller's bug: VBX_EINVAL. */
-static int env_list(void *ud, const char *project_id, unsigned status_mask,
-                    const vbx_page *page, vbx_env_each_fn *each, void *ctx,
-                    int64_t *total)
+static int env_list(void *ud, const char *project_id, const char *user_id,
+                    unsigned status_mask, const vbx_page *page,
+                    vbx_env_each_fn *each, void *ctx, int64_t *total)
 {
 	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
 	char statuses[STATUS_ARRAY_LEN];
@@ -294,13 +299,14 @@ static int env_list(void *ud, const char *project_id, unsigned status_mask,
 		*total = 0;
 	if (status_mask & ~VBX_ENV_ANY)
 		return VBX_EINVAL;
-	if (project_id && !pgs_is_uuid(project_id))
-		return VBX_OK; /* no such project has environments */
+	if ((project_id && !pgs_is_uuid(project_id)) ||
+	    (user_id && !pgs_is_uuid(user_id)))
+		return VBX_OK; /* no such project or user has environments */
 	status_array(status_mask, statuses, sizeof(statuses));
 	pgs_page_args(page, limit, offset);
 	return pgs_run_list(ud, &stmt_env_list,
 	                    PGS_ARGS(project_id, statuses, page ? limit : NULL,
-	                             page ? offset : "0"),
+	                             page ? offset : "0", user_id),
 	                    ENV_NCOLS, total, env_row, &e);
 }
 

@@ -495,45 +495,77 @@ static void test_env_list(void **state)
 
 	vbx_page page = {1, 2};
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, w.team_proj.id, VBX_ENV_ANY, &page,
-	                     seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL, VBX_ENV_ANY,
+	                     &page, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_string_equal(s.text, "first,second");
 	assert_int_equal(total, 3);
 	page.page = 2;
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, w.team_proj.id, VBX_ENV_ANY, &page,
-	                     seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL, VBX_ENV_ANY,
+	                     &page, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_string_equal(s.text, "third");
 	page.page = 3;
 	memset(&s, 0, sizeof(s));
 	total = -1;
-	assert_int_equal(RUN(store_env_list, w.team_proj.id, VBX_ENV_ANY, &page,
-	                     seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL, VBX_ENV_ANY,
+	                     &page, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_int_equal(s.count, 0);
 	assert_int_equal(total, 3);
 
 	/* Every project, every row, no total. */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, NULL, VBX_ENV_ANY, NULL, seen_env,
-	                     &s, NULL),
+	assert_int_equal(RUN(store_env_list, NULL, NULL, VBX_ENV_ANY, NULL,
+	                     seen_env, &s, NULL),
 	                 VBX_OK);
 	assert_string_equal(s.text, "first,second,third,elsewhere");
+
+	/* The projects a user may read: ann owns one and admins the team;
+	 * bob sees nothing until he joins the team, then its three. */
+	page.page = 1;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(RUN(store_env_list, NULL, w.ann.id, VBX_ENV_ANY, &page,
+	                     seen_env, &s, &total),
+	                 VBX_OK);
+	assert_string_equal(s.text, "first,second");
+	assert_int_equal(total, 4);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(RUN(store_env_list, NULL, w.bob.id, VBX_ENV_ANY, NULL,
+	                     seen_env, &s, &total),
+	                 VBX_OK);
+	assert_int_equal(s.count, 0);
+	assert_int_equal(total, 0);
+	vbx_member m = {0};
+	snprintf(m.team_id, sizeof(m.team_id), "%s", w.team.id);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", w.bob.id);
+	snprintf(m.role, sizeof(m.role), "%s", VBX_ROLE_VIEWER);
+	assert_int_equal(RUN(store_member_set, &m, 1), VBX_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(RUN(store_env_list, NULL, w.bob.id, VBX_ENV_ANY, NULL,
+	                     seen_env, &s, &total),
+	                 VBX_OK);
+	assert_string_equal(s.text, "first,second,third");
+	assert_int_equal(total, 3);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(RUN(store_env_list, NULL, "junk", VBX_ENV_ANY, NULL,
+	                     seen_env, &s, &total),
+	                 VBX_OK);
+	assert_int_equal(s.count, 0);
 
 	/* By status. */
 	assert_int_equal(RUN(store_env_transition, e[1].id, VBX_ENV_STOPPED,
 	                     "starting", "", NULL, &moved),
 	                 VBX_OK);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, NULL, VBX_ENV_STARTING, NULL,
+	assert_int_equal(RUN(store_env_list, NULL, NULL, VBX_ENV_STARTING, NULL,
 	                     seen_env, &s, &total),
 	                 VBX_OK);
 	assert_string_equal(s.text, "second");
 	assert_int_equal(total, 1);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, w.team_proj.id,
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL,
 	                     VBX_ENV_STOPPED | VBX_ENV_ERROR, NULL, seen_env,
 	                     &s, &total),
 	                 VBX_OK);
@@ -541,31 +573,31 @@ static void test_env_list(void **state)
 	assert_int_equal(total, 2);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(
-	        RUN(store_env_list, NULL, 0, NULL, seen_env, &s, &total),
+	        RUN(store_env_list, NULL, NULL, 0, NULL, seen_env, &s, &total),
 	        VBX_OK);
 	assert_int_equal(s.count, 0);
 	assert_int_equal(total, 0);
-	assert_int_equal(
-	        RUN(store_env_list, NULL, 0x20u, NULL, seen_env, &s, &total),
-	        VBX_EINVAL);
+	assert_int_equal(RUN(store_env_list, NULL, NULL, 0x20u, NULL, seen_env,
+	                     &s, &total),
+	                 VBX_EINVAL);
 
 	/* A callback stops the list with its value. */
 	memset(&s, 0, sizeof(s));
 	s.stop_at = 2;
-	assert_int_equal(RUN(store_env_list, NULL, VBX_ENV_ANY, NULL, seen_env,
-	                     &s, NULL),
+	assert_int_equal(RUN(store_env_list, NULL, NULL, VBX_ENV_ANY, NULL,
+	                     seen_env, &s, NULL),
 	                 7);
 	assert_int_equal(s.count, 2);
 
 	/* A project that is not one has no environments. */
 	memset(&s, 0, sizeof(s));
 	total = -1;
-	assert_int_equal(RUN(store_env_list, "junk", VBX_ENV_ANY, &page,
+	assert_int_equal(RUN(store_env_list, "junk", NULL, VBX_ENV_ANY, &page,
 	                     seen_env, &s, &total),
 	                 VBX_OK);
 	assert_int_equal(total, 0);
-	assert_int_equal(RUN(store_env_list, NO_SUCH_ID, VBX_ENV_ANY, &page,
-	                     seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, NO_SUCH_ID, NULL, VBX_ENV_ANY,
+	                     &page, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_int_equal(s.count, 0);
 	assert_int_equal(total, 0);
@@ -587,15 +619,15 @@ static void test_env_list_unpaged(void **state)
 		                 VBX_OK);
 	}
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, w.team_proj.id, VBX_ENV_STOPPED,
-	                     NULL, seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL,
+	                     VBX_ENV_STOPPED, NULL, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_int_equal(s.count, 120);
 	assert_int_equal(total, 120);
 	vbx_page page = {1, 1000}; /* clamped to 100 */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(RUN(store_env_list, w.team_proj.id, VBX_ENV_ANY, &page,
-	                     seen_env, &s, &total),
+	assert_int_equal(RUN(store_env_list, w.team_proj.id, NULL, VBX_ENV_ANY,
+	                     &page, seen_env, &s, &total),
 	                 VBX_OK);
 	assert_int_equal(s.count, 100);
 	assert_int_equal(total, 120);
@@ -1310,8 +1342,8 @@ static void test_hostile(void **state)
 	                 VBX_ENOTFOUND);
 	assert_int_equal(RUN(store_env_port_set_host, e.id, 80, huge, 1),
 	                 VBX_ENOTFOUND);
-	assert_int_equal(RUN(store_env_list, huge, VBX_ENV_ANY, NULL, seen_env,
-	                     NULL, NULL),
+	assert_int_equal(RUN(store_env_list, huge, NULL, VBX_ENV_ANY, NULL,
+	                     seen_env, NULL, NULL),
 	                 VBX_OK);
 	free(huge);
 

@@ -495,9 +495,9 @@ static int fake_env_get(void *ud, const char *id, vbx_env *out)
 	return e ? VBX_OK : VBX_ENOTFOUND;
 }
 
-static int fake_env_list(void *ud, const char *project_id, unsigned mask,
-                         const vbx_page *page, vbx_env_each_fn *each, void *ctx,
-                         int64_t *total)
+static int fake_env_list(void *ud, const char *project_id, const char *user_id,
+                         unsigned mask, const vbx_page *page,
+                         vbx_env_each_fn *each, void *ctx, int64_t *total)
 {
 	vbx_env rows[MAX_ROWS];
 	int n = 0;
