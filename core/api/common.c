@@ -449,11 +449,27 @@ static int authorize_fail(vbx_request *r, int rc, const char *action)
 	return VBX_ERR;
 }
 
-static int run_authorize(vbx_request *r, const char *action,
-                         const vbx_resource *res)
+static int authorize_once(const vbx_principal *who, const char *action,
+                          const vbx_resource *res)
 {
-	return vbx_hook_authorize_run(vbx__cat.authorize, vbx_req_principal(r),
-	                              action, res);
+	int rc = vbx_hook_authorize_run(vbx__cat.authorize, who, action, res);
+	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
+}
+
+int vbx__authorize_verdict(const vbx_principal *who, const char *action,
+                           const vbx_resource *res, const char **failed)
+{
+	*failed = action;
+	int rc = authorize_once(who, action, res);
+	if (rc != VBX_EDENIED || !res->id)
+		return rc;
+	if (strcmp(action, "read") == 0)
+		return VBX_ENOTFOUND;
+	*failed = "read";
+	rc = authorize_once(who, "read", res);
+	return rc == VBX_OK        ? VBX_EDENIED
+	       : rc == VBX_EDENIED ? VBX_ENOTFOUND
+	                           : rc;
 }
 
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
@@ -466,33 +482,24 @@ int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
 		return VBX_EUNAVAIL;
 	}
 	const vbx_resource res = {type, id};
-	int rc = run_authorize(r, action, &res);
+	const char *failed;
+	int rc = vbx__authorize_verdict(vbx_req_principal(r), action, &res,
+	                                &failed);
 	if (rc == VBX_OK)
 		return VBX_OK;
-	if (rc != VBX_EDENIED && rc != VBX_DECLINED)
-		return authorize_fail(r, rc, action);
-
-	bool visible = !id;
-	if (id && strcmp(action, "read") != 0) {
-		int read = run_authorize(r, "read", &res);
-		if (read != VBX_OK && read != VBX_EDENIED &&
-		    read != VBX_DECLINED)
-			return authorize_fail(r, read, "read");
-		visible = read == VBX_OK;
-	}
-	if (!visible) {
+	if (rc == VBX_ENOTFOUND)
 		vbx_resp_error(r, 404, "NOT_FOUND", "%s %s not found", type,
 		               id);
-		return VBX_ENOTFOUND;
-	}
-	if (id)
+	else if (rc == VBX_EDENIED && id)
 		vbx_resp_error(r, 403, "FORBIDDEN",
 		               "you may not %s %s %s; ask an admin of it",
 		               action, type, id);
-	else
+	else if (rc == VBX_EDENIED)
 		vbx_resp_error(r, 403, "FORBIDDEN",
 		               "you may not %s; ask an instance admin", action);
-	return VBX_EDENIED;
+	else
+		return authorize_fail(r, rc, failed);
+	return rc;
 }
 
 const char *vbx__api_path_id(vbx_request *r, const char *param,

@@ -174,6 +174,17 @@ int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
                        const char *id);
 
+/*
+ * The decision behind vbx__api_authorize, for callers that answer in
+ * their own way (WebSockets close): VBX_OK; VBX_ENOTFOUND when `who` may
+ * not even read res (an id's existence is not theirs to know);
+ * VBX_EDENIED when it may read res (or res is a collection) but not do
+ * action; else the hook's failure, with *failed naming the action whose
+ * check failed. Needs an authorize handler registered.
+ */
+int vbx__authorize_verdict(const vbx_principal *who, const char *action,
+                           const vbx_resource *res, const char **failed);
+
 /* An id from the path that is a UUID, else answer 404 about
  * "<type> <id>" and return NULL. */
 const char *vbx__api_path_id(vbx_request *r, const char *param,

@@ -34,15 +34,7 @@ const char *vbx__ws_env_id(vbx_ws *ws)
 	return NULL;
 }
 
-static int authorize_run(vbx_ws *ws, const char *action, const char *id)
-{
-	const vbx_resource res = {"environment", id};
-	int rc = vbx_hook_authorize_run(vbx__cat.authorize,
-	                                vbx__ws_principal(ws), action, &res);
-	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
-}
-
-static int authorize_fail(vbx_ws *ws, int rc)
+static int authorize_fail(vbx_ws *ws, int rc, const char *action)
 {
 	if (rc == VBX_EUNAVAIL) {
 		vbx__ws_close(ws, 4503,
@@ -50,8 +42,8 @@ static int authorize_fail(vbx_ws *ws, int rc)
 		              "try again later");
 		return rc;
 	}
-	vbx__error("WebSocket %s: the authorize hook failed: %s",
-	           vbx__ws_param(ws, "id"), vbx__strerror(rc));
+	vbx__error("WebSocket %s: the authorize hook failed on \"%s\": %s",
+	           vbx__ws_param(ws, "id"), action, vbx__strerror(rc));
 	vbx__ws_close(ws, 4500, "authorization failed; see the daemon's log");
 	return VBX_ERR;
 }
@@ -64,19 +56,18 @@ int vbx__ws_env_authorize(vbx_ws *ws, const char *action, const char *id)
 		              "capability");
 		return VBX_EUNAVAIL;
 	}
-	int rc = authorize_run(ws, action, id);
+	const vbx_resource res = {"environment", id};
+	const char *failed;
+	int rc = vbx__authorize_verdict(vbx__ws_principal(ws), action, &res,
+	                                &failed);
 	if (rc == VBX_OK)
 		return VBX_OK;
-	if (rc != VBX_EDENIED)
-		return authorize_fail(ws, rc);
-	int read = strcmp(action, "read") == 0 ? rc
-	                                       : authorize_run(ws, "read", id);
-	if (read != VBX_OK && read != VBX_EDENIED)
-		return authorize_fail(ws, read);
-	if (read != VBX_OK) {
+	if (rc == VBX_ENOTFOUND) {
 		vbx__ws_close(ws, 4404, "environment not found");
-		return VBX_ENOTFOUND;
+		return rc;
 	}
+	if (rc != VBX_EDENIED)
+		return authorize_fail(ws, rc, failed);
 	vbx__ws_close(ws, 4403,
 	              strcmp(action, "exec") == 0
 	                      ? "you may not open a terminal in "
