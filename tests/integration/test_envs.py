@@ -27,9 +27,8 @@ ENVS = "/api/v1/environments"
 CORE = """environments: { max_cpu = 2; max_memory = "1GiB";
   stop_timeout = "1s"; };"""
 LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
-# docker-runtime's reconcile pass removes labelled containers whose
-# environment its own store does not know: keep this daemon's passes rare
-# so that it leaves other tests' containers alone while it runs.
+# The statuses checked here come from the API's own actions; keep the
+# reconcile pass (test_runtime_watch.py's subject) out of the way.
 RUNTIME = 'reconcile_interval = "1h";'
 P = None   # the Platform
 D = None   # the daemon most checks use
