@@ -135,13 +135,18 @@ int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
 /*
  * The principal of user_id acting with `scopes` and `flags` (an API key's
- * VBX_PRINCIPAL_APIKEY): the user is read again, so that disabling one or
- * taking away admin takes effect before any credential expires; admin only
+ * VBX_PRINCIPAL_APIKEY): the user is read again (or taken from the cache,
+ * at most `user_cache` old), so that disabling one or taking away admin
+ * takes effect long before any credential expires; admin only
  * when the user is one and the scopes include admin. VBX_EUNAUTH for a
  * missing or disabled user, VBX_EUNAVAIL when the store is down.
  */
 int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
                        unsigned flags, vbx_principal *out);
+
+/* store_user_update of u (password_hash NULL: unchanged), then the cache
+ * forgets u. Returns the store's answer. */
+int auth_user_update(auth *a, vbx_user *u, const char *password_hash);
 
 /* ---- WebSocket tickets ("vbt_...", ticket.c) ---- */
 
@@ -209,6 +214,31 @@ void auth_limiter_hit(auth_limiter *l, const char *key, int64_t now_ms);
 /* Check and count in one step: 0 when allowed (and counted). */
 int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms);
 
+/* ---- recently read users (usercache.c) ---- */
+
+typedef struct auth_user_cache auth_user_cache;
+
+/* A cache keeping each user for ttl_ms; NULL when ttl_ms is 0 (no cache)
+ * or memory ran out. Every function below accepts NULL: nothing cached. */
+auth_user_cache *auth_user_cache_new(int64_t ttl_ms);
+void auth_user_cache_free(auth_user_cache *c);
+
+/*
+ * Copy the cached id, email, admin and disabled of user id into *out
+ * (other fields zero) and return true while it is fresh. On a miss,
+ * *gen receives what auth_user_cache_put needs to refuse a row read
+ * before a drop.
+ */
+bool auth_user_cache_get(auth_user_cache *c, const char *id, vbx_user *out,
+                         uint64_t *gen);
+
+/* Keep u, read from the store after the get that gave gen; ignored when
+ * a drop came in between. */
+void auth_user_cache_put(auth_user_cache *c, const vbx_user *u, uint64_t gen);
+
+/* Forget user id: call after every change to a user. */
+void auth_user_cache_drop(auth_user_cache *c, const char *id);
+
 /* ---- the plugin's state ---- */
 
 enum auth_registration {
@@ -242,6 +272,7 @@ struct auth {
 	auth_limiter *login_client;  /* failed logins per client address */
 	auth_limiter *register_client;
 	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
+	auth_user_cache *users;         /* NULL: user_cache = 0 */
 	auth_store st;
 };
 

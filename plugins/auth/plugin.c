@@ -244,6 +244,17 @@ static int read_limit(const vbx_config *cfg, const char *key, const char *dflt,
 	return *out ? VBX_OK : VBX_ENOMEM;
 }
 
+/* 0 turns the cache off: every request reads its user. */
+static int read_user_cache(auth *a, const vbx_config *cfg)
+{
+	int64_t ttl;
+	int rc = vbx_cfg_duration(cfg, "user_cache", "2s", 0, 60000, &ttl);
+	if (rc != VBX_OK || ttl == 0)
+		return rc;
+	a->users = auth_user_cache_new(ttl);
+	return a->users ? VBX_OK : VBX_ENOMEM;
+}
+
 static int read_config(auth *a, const vbx_config *cfg)
 {
 	long long pmin = 8;
@@ -260,6 +271,7 @@ static int read_config(auth *a, const vbx_config *cfg)
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "ws_ticket_ttl", "30s", 5000, 600000,
 	                           &a->ws_ticket_ttl_ms);
+	rc = rc ? rc : read_user_cache(a, cfg);
 	rc = rc ? rc
 	        : read_limit(cfg, "login_limit", "10/15m", &a->login_account);
 	rc = rc ? rc
@@ -314,6 +326,7 @@ static void auth_free(auth *a)
 	auth_limiter_free(a->login_account);
 	auth_limiter_free(a->login_client);
 	auth_limiter_free(a->register_client);
+	auth_user_cache_free(a->users);
 	auth_keyring_wipe(&a->keys);
 	free(a);
 }

@@ -315,7 +315,7 @@ static int registration_closed(vbx_request *req)
 static int lost_first_user_race(auth *a, vbx_request *req, vbx_user *u)
 {
 	u->disabled = true;
-	vbx_hook_store_user_update_run(a->st.user_update, u, NULL);
+	auth_user_update(a, u, NULL);
 	return registration_closed(req);
 }
 
@@ -654,8 +654,7 @@ static int h_me_patch(void *ud, vbx_request *req)
 		snprintf(u.email, sizeof(u.email), "%s", email);
 	if (name)
 		snprintf(u.name, sizeof(u.name), "%s", name);
-	rc = vbx_hook_store_user_update_run(a->st.user_update, &u,
-	                                    pw ? hash : NULL);
+	rc = auth_user_update(a, &u, pw ? hash : NULL);
 	if (rc == VBX_EEXIST)
 		return vbx_resp_error(req, 409, "CONFLICT",
 		                      "an account with this email exists");
@@ -949,7 +948,7 @@ static int h_users_patch(void *ud, vbx_request *req)
 		return store_error(req, rc, "user");
 	if (patch_user(req, who, body, &u, detail, sizeof(detail)) != VBX_OK)
 		return vbx_resp_validation(req);
-	rc = vbx_hook_store_user_update_run(a->st.user_update, &u, NULL);
+	rc = auth_user_update(a, &u, NULL);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "updating the user");
 	if (detail[0])

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,10 +60,27 @@ static int setup_default(void **state)
 	return 0;
 }
 
+/* Most tests change users in the fake store directly, as another replica
+ * would, and expect the next request to see it: no user cache. */
+#define OPEN                                                                   \
+	CONF "registration = \"open\"; login_limit = \"3/15m\"; "              \
+	     "register_limit = \"20/1h\"; "
+
 static int setup_open(void **state)
 {
-	start(CONF "registration = \"open\"; login_limit = \"3/15m\"; "
-	           "register_limit = \"20/1h\";");
+	start(OPEN "user_cache = 0;");
+	return 0;
+}
+
+static int setup_cached(void **state)
+{
+	start(OPEN "user_cache = \"1m\";");
+	return 0;
+}
+
+static int setup_cached_briefly(void **state)
+{
+	start(OPEN "user_cache = \"50ms\";");
 	return 0;
 }
 
@@ -731,6 +749,53 @@ static void test_admin_users(void **state)
 	expect(404, "PATCH", "/api/v1/users/nope", "{}", ann.access);
 }
 
+/* The cache answers for a user changed behind this process's back, but
+ * forgets one changed through it at once. */
+static void test_user_cache(void **state)
+{
+	session ann, bob;
+	char path[96];
+	registered("ann@example.com", "password1", &ann);
+	registered("bob@example.com", "password2", &bob);
+	snprintf(path, sizeof(path), "/api/v1/users/%s", bob.id);
+
+	expect(200, "GET", "/api/v1/users/me", NULL, bob.access);
+	fake_user(bob.id)->disabled = true; /* another replica, say */
+	expect(200, "GET", "/api/v1/users/me", NULL, bob.access);
+	fake_user(bob.id)->disabled = false;
+
+	expect(200, "PATCH", path, "{\"disabled\":true}", ann.access);
+	expect(401, "GET", "/api/v1/users/me", NULL, bob.access);
+	expect(200, "PATCH", path, "{\"disabled\":false}", ann.access);
+	expect(200, "GET", "/api/v1/users/me", NULL, bob.access);
+
+	/* Admin taken away through the API: no admin route any more. */
+	snprintf(path, sizeof(path), "/api/v1/users/%s", bob.id);
+	expect(200, "PATCH", path, "{\"admin\":true}", ann.access);
+	expect(200, "GET", "/api/v1/users", NULL, bob.access);
+	expect(200, "PATCH", path, "{\"admin\":false}", ann.access);
+	expect(403, "GET", "/api/v1/users", NULL, bob.access);
+
+	/* A change to one's own account is seen at once too. */
+	expect(200, "PATCH", "/api/v1/users/me", "{\"name\":\"Robert\"}",
+	       bob.access);
+	vbx_test_response *r =
+	        send("GET", "/api/v1/users/me", NULL, bob.access);
+	assert_string_equal(str(r, "name"), "Robert");
+	vbx_test_response_free(r);
+}
+
+static void test_user_cache_expires(void **state)
+{
+	session ann;
+	registered("ann@example.com", "password1", &ann);
+	expect(200, "GET", "/api/v1/users/me", NULL, ann.access);
+	fake_user(ann.id)->disabled = true;
+	struct timespec ts = {.tv_nsec = 200 * 1000000L}; /* 4 x user_cache */
+	nanosleep(&ts, NULL);
+	expect(401, "GET", "/api/v1/users/me", NULL, ann.access);
+}
+
 static void test_audit_list(void **state)
 {
 	session ann, bob;
@@ -962,6 +1027,8 @@ int main(void)
 	        T(test_keys, setup_open),
 	        T(test_key_admin_scope, setup_open),
 	        T(test_admin_users, setup_open),
+	        T(test_user_cache, setup_cached),
+	        T(test_user_cache_expires, setup_cached_briefly),
 	        T(test_audit_list, setup_open),
 	        T(test_unknown_fields, setup_open),
 	        T(test_paging_strict, setup_open),
