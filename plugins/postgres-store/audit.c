@@ -16,13 +16,17 @@ static const pgs_stmt stmt_add = {
         " target_id, client, detail) VALUES ($1::uuid, $2, $3, $4, $5, $6)"
         " RETURNING " AUDIT_COLS};
 
-/* One statement, one snapshot: the total and the page agree. */
-static const pgs_stmt stmt_list = {
-        "audit_list", "WITH t AS (SELECT count(*) AS n FROM audit_log)"
-                      " SELECT " AUDIT_COLS ", t.n FROM t LEFT JOIN LATERAL"
-                      " (SELECT * FROM audit_log ORDER BY at DESC, id DESC"
-                      "  LIMIT $1::int8 OFFSET $2::int8) a ON true"
-                      " ORDER BY a.at DESC, a.id DESC"};
+/* The whole log, newest first: the page and its total (pgs_run_page)
+ * share the FROM. */
+#define AUDIT_LIST_FROM " FROM audit_log a"
+
+static const pgs_stmt stmt_list = {"audit_list",
+                                   "SELECT " AUDIT_COLS AUDIT_LIST_FROM
+                                   " ORDER BY a.at DESC, a.id DESC"
+                                   " LIMIT $1::int8 OFFSET $2::int8"};
+
+static const pgs_stmt stmt_list_count = {"audit_list_count",
+                                         "SELECT count(*)" AUDIT_LIST_FROM};
 
 static void audit_from_row(const PGresult *r, int row, vbx_audit *a)
 {
@@ -73,12 +77,12 @@ static int audit_row(void *arg, const PGresult *r, int row)
 static int audit_list(void *ud, const vbx_page *page, vbx_audit_each_fn *each,
                       void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit, offset;
 	struct audit_each e = {each, ctx};
 
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_list, PGS_ARGS(limit, offset), 8, total,
-	                    audit_row, &e);
+	pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_list, &stmt_list_count, 0, NULL, limit,
+	                    offset, total, audit_row, &e);
 }
 
 int pgs_audit_register(pgs *s)

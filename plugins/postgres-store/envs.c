@@ -40,7 +40,6 @@
 	"(extract(epoch FROM e.started_at) * 1000)::int8, "                    \
 	"(extract(epoch FROM e.stopped_at) * 1000)::int8, "                    \
 	"(extract(epoch FROM e.active_at) * 1000)::int8"
-#define ENV_NCOLS 19
 
 static const pgs_stmt stmt_env_create = {
         "env_create",
@@ -67,22 +66,28 @@ static const pgs_stmt stmt_env_update = {
 static const pgs_stmt stmt_env_delete = {
         "env_delete", "DELETE FROM environments WHERE id = $1::uuid"};
 
-/* $1 NULL: every project. $3 NULL: no LIMIT (every row). */
+/* $1 NULL: every project; $2 the statuses; $3 NULL: every user, else
+ * the projects $3 owns or whose team it is in. Only environments' columns
+ * filter: the join to the project adds columns, never rows (NOT NULL
+ * foreign key), so the count needs no join. */
+#define ENV_LIST_WHERE                                                         \
+	" WHERE ($1::uuid IS NULL OR e.project_id = $1::uuid)"                 \
+	" AND e.status = ANY ($2::text[])"                                     \
+	" AND ($3::uuid IS NULL OR e.project_id IN"                            \
+	" (SELECT pr.id FROM projects pr"                                      \
+	" WHERE pr.owner_id = $3::uuid OR pr.team_id IN"                       \
+	" (SELECT tm.team_id FROM team_members tm"                             \
+	" WHERE tm.user_id = $3::uuid)))"
+
+/* $4 NULL: no LIMIT (every row). */
 static const pgs_stmt stmt_env_list = {
-        "env_list", "WITH f AS (SELECT * FROM environments x"
-                    "  WHERE ($1::uuid IS NULL OR x.project_id = $1::uuid)"
-                    "  AND x.status = ANY ($2::text[])"
-                    "  AND ($5::uuid IS NULL OR x.project_id IN"
-                    "   (SELECT pr.id FROM projects pr"
-                    "    WHERE pr.owner_id = $5::uuid OR pr.team_id IN"
-                    "    (SELECT tm.team_id FROM team_members tm"
-                    "     WHERE tm.user_id = $5::uuid)))),"
-                    " n AS (SELECT count(*) AS n FROM f)"
-                    " SELECT " ENV_COLS ", n.n FROM n LEFT JOIN LATERAL"
-                    " (SELECT * FROM f ORDER BY created_at, id"
-                    "  LIMIT $3::int8 OFFSET $4::int8) e ON true"
-                    " LEFT JOIN projects p ON p.id = e.project_id"
-                    " ORDER BY e.created_at, e.id"};
+        "env_list", "SELECT " ENV_COLS " FROM environments e"
+                    " JOIN projects p ON p.id = e.project_id" ENV_LIST_WHERE
+                    " ORDER BY e.created_at, e.id"
+                    " LIMIT $4::int8 OFFSET $5::int8"};
+
+static const pgs_stmt stmt_env_list_count = {
+        "env_list_count", "SELECT count(*) FROM environments e" ENV_LIST_WHERE};
 
 /* $2: the allowed current statuses; $5 NULL keeps the container id, ""
  * clears it. */
@@ -291,7 +296,7 @@ static int env_list(void *ud, const char *project_id, const char *user_id,
                     unsigned status_mask, const vbx_page *page,
                     vbx_env_each_fn *each, void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit = PGS_NO_LIMIT, offset = 0;
 	char statuses[STATUS_ARRAY_LEN];
 	struct env_each e = {each, ctx};
 
@@ -303,11 +308,11 @@ static int env_list(void *ud, const char *project_id, const char *user_id,
 	    (user_id && !pgs_is_uuid(user_id)))
 		return VBX_OK; /* no such project or user has environments */
 	status_array(status_mask, statuses, sizeof(statuses));
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_env_list,
-	                    PGS_ARGS(project_id, statuses, page ? limit : NULL,
-	                             page ? offset : "0", user_id),
-	                    ENV_NCOLS, total, env_row, &e);
+	if (page)
+		pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_env_list, &stmt_env_list_count,
+	                    PGS_ARGS(project_id, statuses, user_id), limit,
+	                    offset, total, env_row, &e);
 }
 
 /* ---- status ---- */

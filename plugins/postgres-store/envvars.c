@@ -279,8 +279,8 @@ static int var_list(void *ud, const char *env_id, int reveal,
 		return VBX_OK;
 	id_canon(id, env_id);
 	return pgs_run_list(ud, &stmt_var_list,
-	                    PGS_ARGS(id, reveal ? "true" : "false"), 0, NULL,
-	                    var_row, &e);
+	                    PGS_ARGS(id, reveal ? "true" : "false"), var_row,
+	                    &e);
 }
 
 static int var_delete(void *ud, const char *env_id, const char *key)
@@ -408,8 +408,8 @@ static int port_list(void *ud, const char *env_id, vbx_env_port_each_fn *each,
 
 	if (!pgs_is_uuid(env_id))
 		return VBX_OK;
-	return pgs_run_list(ud, &stmt_port_list, PGS_ARGS(env_id), 0, NULL,
-	                    port_row, &e);
+	return pgs_run_list(ud, &stmt_port_list, PGS_ARGS(env_id), port_row,
+	                    &e);
 }
 
 static int port_set_host(void *ud, const char *env_id, int port,

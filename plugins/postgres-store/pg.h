@@ -166,15 +166,42 @@ int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
 typedef int pgs_row_fn(void *arg, const PGresult *r, int row);
 
 /*
- * Run a list statement as pgs_run and call row for each row, stopping at
- * the first that does not return VBX_OK (that is the return). A paged
- * list's statement returns one row with a NULL first column when the page
- * is past the end (skipped) and the total in column total_col of every
- * row: on VBX_OK from the statement, *total (when total is not NULL) is
- * set to it, or 0 for no rows. Pass total NULL for a list without one.
+ * Run a list statement that is not paged as pgs_run and call row for each
+ * row, stopping at the first that does not return VBX_OK (that is the
+ * return). Paged lists use pgs_run_page.
  */
 int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-                 int total_col, int64_t *total, pgs_row_fn *row, void *arg);
+                 pgs_row_fn *row, void *arg);
+
+/* The most filter parameters of a paged list, and pgs_run_page's limit for
+ * every row (no LIMIT, hence never a count). */
+#define PGS_PAGE_MAX_PARAMS 8
+#define PGS_NO_LIMIT (-1)
+
+/*
+ * Run a paged list: one page of rows and, when total is not NULL, the
+ * number of rows of the whole list. A paged list is two statements with
+ * the same filter, taking the same n parameters $1..$n:
+ *
+ *   list   SELECT <cols> <filter> ORDER BY ... LIMIT $n+1 OFFSET $n+2
+ *   count  SELECT count(*) <filter>
+ *
+ * Both run on one connection. list is asked for limit + 1 rows: when
+ * fewer come back the page ends the list and the total is offset plus the
+ * rows, without count (an empty page only at offset 0); count runs only
+ * for a full page with more behind it or an empty page past the start.
+ * At most limit rows go to row, after the connection is released, stopping
+ * at the first that does not return VBX_OK (that is the return).
+ *
+ * limit PGS_NO_LIMIT: every row from offset. *total is written only when
+ * the statements succeed (a callback may still fail after). Errors are
+ * those of pgs_query, or VBX_EINVAL for n above PGS_PAGE_MAX_PARAMS or a
+ * negative limit other than PGS_NO_LIMIT. The rows are valid during the
+ * call of row only; nothing is left for the caller to free.
+ */
+int pgs_run_page(pgs *s, const pgs_stmt *list, const pgs_stmt *count, int n,
+                 const char *const *params, int64_t limit, int64_t offset,
+                 int64_t *total, pgs_row_fn *row, void *arg);
 
 /* The rc of a statement that returns the row it touched: VBX_ENOTFOUND
  * when it ran and returned none, else rc. */
@@ -213,10 +240,9 @@ const char *pgs_nullif_empty(const char *s);
 /* True when s is a UUID in text form: check ids from URLs before binding
  * them to a ::uuid parameter, and answer VBX_ENOTFOUND when not. */
 bool pgs_is_uuid(const char *s);
-/* Clamp a page to page >= 1, limit 1..100 (below 1: 20), and give its LIMIT and
- * OFFSET as parameter text. */
-void pgs_page_args(const vbx_page *page, char limit[PGS_INT_LEN],
-                   char offset[PGS_INT_LEN]);
+/* Clamp a page to page >= 1, limit 1..100 (below 1, or page NULL: 20), and
+ * give its limit and offset for pgs_run_page. */
+void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset);
 
 /* ---- migrations (migrate.c; the array is generated from migrations/) ---- */
 

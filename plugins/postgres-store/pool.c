@@ -510,8 +510,7 @@ bool pgs_is_uuid(const char *s)
 	return s[36] == '\0';
 }
 
-void pgs_page_args(const vbx_page *page, char limit[PGS_INT_LEN],
-                   char offset[PGS_INT_LEN])
+void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset)
 {
 	int64_t n = page ? page->limit : 0, p = page ? page->page : 1;
 
@@ -521,8 +520,8 @@ void pgs_page_args(const vbx_page *page, char limit[PGS_INT_LEN],
 		n = 100;
 	if (p < 1)
 		p = 1;
-	pgs_fmt_int(limit, n);
-	pgs_fmt_int(offset, (p - 1) * n);
+	*limit = n;
+	*offset = (p - 1) * n;
 }
 
 int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
@@ -540,21 +539,99 @@ int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
 	return rc;
 }
 
+/* Hand rows [0, rows) of r to row, stopping at the first error. */
+static int rows_each(const PGresult *r, int rows, pgs_row_fn *row, void *arg)
+{
+	int rc = VBX_OK;
+
+	for (int i = 0; i < rows && rc == VBX_OK; i++)
+		rc = row(arg, r, i);
+	return rc;
+}
+
 int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-                 int total_col, int64_t *total, pgs_row_fn *row, void *arg)
+                 pgs_row_fn *row, void *arg)
 {
 	PGresult *r;
 	int rc = pgs_run(s, st, n, params, &r);
 
 	if (rc != VBX_OK)
 		return rc;
-	if (total)
-		*total = PQntuples(r) ? pgs_int(r, 0, total_col) : 0;
-	for (int i = 0; i < PQntuples(r) && rc == VBX_OK; i++) {
-		if (PQgetisnull(r, i, 0))
-			continue; /* the page is past the end */
-		rc = row(arg, r, i);
+	rc = rows_each(r, PQntuples(r), row, arg);
+	PQclear(r);
+	return rc;
+}
+
+/* Run a page's list statement: the n filter parameters, then LIMIT (one
+ * row more than the page, to learn whether more follow) and OFFSET. */
+static int page_rows(pgs_conn *c, const pgs_stmt *list, int n,
+                     const char *const *params, int64_t limit, int64_t offset,
+                     PGresult **res)
+{
+	const char *all[PGS_PAGE_MAX_PARAMS + 2];
+	char lim[PGS_INT_LEN], off[PGS_INT_LEN];
+
+	for (int i = 0; i < n; i++)
+		all[i] = params[i];
+	all[n] = limit == PGS_NO_LIMIT ? NULL : pgs_fmt_int(lim, limit + 1);
+	all[n + 1] = pgs_fmt_int(off, offset);
+	return pgs_query(c, list, n + 2, all, res);
+}
+
+/*
+ * The total of a page that did not end the list, from count. The page and
+ * the count are two statements, two snapshots under READ COMMITTED: a
+ * write committed between them shows in the total and not in the page,
+ * exactly as between two page requests of a client, which no total can
+ * prevent. One snapshot for both would need a REPEATABLE READ
+ * transaction begun before the page, that is a BEGIN and a COMMIT on
+ * every list (whether it needs a count is known only after the page),
+ * the round trips the skipped count saves. The total is never below what
+ * the page itself proved to exist.
+ */
+static int page_count(pgs_conn *c, const pgs_stmt *count, int n,
+                      const char *const *params, int64_t seen, int64_t *total)
+{
+	PGresult *r;
+	int rc = pgs_query(c, count, n, params, &r);
+
+	if (rc == VBX_OK) {
+		int64_t all = PQntuples(r) == 1 ? pgs_int(r, 0, 0) : 0;
+		*total = all > seen ? all : seen;
 	}
+	PQclear(r);
+	return rc;
+}
+
+int pgs_run_page(pgs *s, const pgs_stmt *list, const pgs_stmt *count, int n,
+                 const char *const *params, int64_t limit, int64_t offset,
+                 int64_t *total, pgs_row_fn *row, void *arg)
+{
+	PGresult *r;
+	int rc;
+
+	if (n < 0 || n > PGS_PAGE_MAX_PARAMS || limit < PGS_NO_LIMIT)
+		return VBX_EINVAL;
+	if (limit == INT64_MAX)
+		limit = PGS_NO_LIMIT; /* limit + 1 would overflow */
+	pgs_conn *c = pgs_acquire(s, &rc);
+	if (!c)
+		return rc;
+	rc = page_rows(c, list, n, params, limit, offset, &r);
+	int rows = rc == VBX_OK ? PQntuples(r) : 0;
+	bool more = limit != PGS_NO_LIMIT && rows > limit;
+	if (more)
+		rows = (int)limit;
+	if (rc == VBX_OK && total) {
+		if (!more && (rows > 0 || offset == 0))
+			*total = offset + rows; /* this page ends the list */
+		else
+			rc = page_count(c, count, n, params,
+			                more ? offset + rows + 1 : 0, total);
+	}
+	pgs_release(s, c);
+	if (rc == VBX_OK)
+		rc = rows_each(r, rows, row, arg);
 	PQclear(r);
 	return rc;
 }

@@ -32,18 +32,20 @@ static const pgs_stmt stmt_project_update = {
 static const pgs_stmt stmt_project_delete = {
         "project_delete", "DELETE FROM projects WHERE id = $1::uuid"};
 
-/* $1 NULL: every project; else those $1 owns or whose team it is in. */
+/* $1 NULL: every project; else those $1 owns or whose team it is in. The
+ * page and its total (pgs_run_page) share the filter. */
+#define PROJECT_LIST_FROM                                                      \
+	" FROM projects p WHERE $1::uuid IS NULL OR p.owner_id = $1::uuid"     \
+	" OR p.team_id IN (SELECT tm.team_id FROM team_members tm"             \
+	" WHERE tm.user_id = $1::uuid)"
+
 static const pgs_stmt stmt_project_list = {
         "project_list",
-        "WITH f AS (SELECT * FROM projects x WHERE $1::uuid IS NULL"
-        "  OR x.owner_id = $1::uuid OR x.team_id IN"
-        "  (SELECT tm.team_id FROM team_members tm"
-        "   WHERE tm.user_id = $1::uuid)),"
-        " n AS (SELECT count(*) AS n FROM f)"
-        " SELECT " PROJECT_COLS ", n.n FROM n LEFT JOIN LATERAL"
-        " (SELECT * FROM f ORDER BY created_at, id"
-        "  LIMIT $2::int8 OFFSET $3::int8) p ON true"
-        " ORDER BY p.created_at, p.id"};
+        "SELECT " PROJECT_COLS PROJECT_LIST_FROM " ORDER BY p.created_at, p.id"
+        " LIMIT $2::int8 OFFSET $3::int8"};
+
+static const pgs_stmt stmt_project_list_count = {
+        "project_list_count", "SELECT count(*)" PROJECT_LIST_FROM};
 
 static void project_from_row(const PGresult *r, int row, vbx_project *p)
 {
@@ -141,16 +143,16 @@ static int project_row(void *arg, const PGresult *r, int row)
 static int project_list(void *ud, const char *user_id, const vbx_page *page,
                         vbx_project_each_fn *each, void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit, offset;
 	struct project_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (user_id && !pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user owns anything */
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_project_list,
-	                    PGS_ARGS(user_id, limit, offset), 7, total,
+	pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_project_list, &stmt_project_list_count,
+	                    PGS_ARGS(user_id), limit, offset, total,
 	                    project_row, &e);
 }
 

@@ -1,9 +1,10 @@
 /*
  * teams.c - the store_team_* and store_member_* hooks of postgres-store.
  *
- * Lists return their page and the total in one statement, so that both
- * come from one snapshot. Pages are ordered by creation time, then id: a
- * stable order that renames do not shuffle.
+ * A list's page and its total are two statements sharing one filter
+ * (pgs_run_page), the total counted only when the page cannot tell it.
+ * Pages are ordered by creation time, then id: a stable order that renames
+ * do not shuffle.
  */
 #include <string.h>
 
@@ -41,16 +42,18 @@ static const pgs_stmt stmt_team_delete = {
         "team_delete", "DELETE FROM teams WHERE id = $1::uuid"};
 
 /* $1 NULL: every team; else the teams $1 belongs to. */
-static const pgs_stmt stmt_team_list = {
-        "team_list",
-        "WITH f AS (SELECT * FROM teams x WHERE $1::uuid IS NULL OR EXISTS"
-        "  (SELECT 1 FROM team_members tm"
-        "   WHERE tm.team_id = x.id AND tm.user_id = $1::uuid)),"
-        " n AS (SELECT count(*) AS n FROM f)"
-        " SELECT " TEAM_COLS ", n.n FROM n LEFT JOIN LATERAL"
-        " (SELECT * FROM f ORDER BY created_at, id"
-        "  LIMIT $2::int8 OFFSET $3::int8) t ON true"
-        " ORDER BY t.created_at, t.id"};
+#define TEAM_LIST_FROM                                                         \
+	" FROM teams t WHERE $1::uuid IS NULL OR EXISTS"                       \
+	" (SELECT 1 FROM team_members tm"                                      \
+	" WHERE tm.team_id = t.id AND tm.user_id = $1::uuid)"
+
+static const pgs_stmt stmt_team_list = {"team_list",
+                                        "SELECT " TEAM_COLS TEAM_LIST_FROM
+                                        " ORDER BY t.created_at, t.id"
+                                        " LIMIT $2::int8 OFFSET $3::int8"};
+
+static const pgs_stmt stmt_team_list_count = {"team_list_count",
+                                              "SELECT count(*)" TEAM_LIST_FROM};
 
 static const pgs_stmt stmt_member_add = {
         "member_add",
@@ -73,15 +76,20 @@ static const pgs_stmt stmt_member_remove = {
         "member_remove", "DELETE FROM team_members"
                          " WHERE team_id = $1::uuid AND user_id = $2::uuid"};
 
+/* The members of team $1. The join adds columns, never rows or
+ * filters: a membership always has its user (NOT NULL foreign key), so
+ * the count needs no join. */
+#define MEMBER_LIST_WHERE " WHERE m.team_id = $1::uuid"
+
 static const pgs_stmt stmt_member_list = {
-        "member_list",
-        "WITH f AS (SELECT * FROM team_members WHERE team_id = $1::uuid),"
-        " n AS (SELECT count(*) AS n FROM f)"
-        " SELECT " MEMBER_COLS ", n.n FROM n LEFT JOIN LATERAL"
-        " (SELECT * FROM f ORDER BY created_at, user_id"
-        "  LIMIT $2::int8 OFFSET $3::int8) m ON true"
-        " LEFT JOIN users u ON u.id = m.user_id"
-        " ORDER BY m.created_at, m.user_id"};
+        "member_list", "SELECT " MEMBER_COLS " FROM team_members m"
+                       " JOIN users u ON u.id = m.user_id" MEMBER_LIST_WHERE
+                       " ORDER BY m.created_at, m.user_id"
+                       " LIMIT $2::int8 OFFSET $3::int8"};
+
+static const pgs_stmt stmt_member_list_count = {
+        "member_list_count",
+        "SELECT count(*) FROM team_members m" MEMBER_LIST_WHERE};
 
 static void team_from_row(const PGresult *r, int row, vbx_team *t)
 {
@@ -196,17 +204,17 @@ static int team_delete(void *ud, const char *id)
 static int team_list(void *ud, const char *user_id, const vbx_page *page,
                      vbx_team_each_fn *each, void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit, offset;
 	struct team_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (user_id && !pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user belongs to any team */
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_team_list,
-	                    PGS_ARGS(user_id, limit, offset), 5, total,
-	                    team_row, &e);
+	pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_team_list, &stmt_team_list_count,
+	                    PGS_ARGS(user_id), limit, offset, total, team_row,
+	                    &e);
 }
 
 /* ---- members ---- */
@@ -261,17 +269,17 @@ static int member_remove(void *ud, const char *team_id, const char *user_id)
 static int member_list(void *ud, const char *team_id, const vbx_page *page,
                        vbx_member_each_fn *each, void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit, offset;
 	struct member_each e = {each, ctx};
 
 	if (total)
 		*total = 0;
 	if (!pgs_is_uuid(team_id))
 		return VBX_OK;
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_member_list,
-	                    PGS_ARGS(team_id, limit, offset), 6, total,
-	                    member_row, &e);
+	pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_member_list, &stmt_member_list_count,
+	                    PGS_ARGS(team_id), limit, offset, total, member_row,
+	                    &e);
 }
 
 int pgs_teams_register(pgs *s)

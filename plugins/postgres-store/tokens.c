@@ -106,8 +106,7 @@ static int key_list(void *ud, const char *user_id, vbx_api_key_each_fn *each,
 
 	if (!pgs_is_uuid(user_id))
 		return VBX_OK; /* no such user: no keys */
-	return pgs_run_list(ud, &stmt_key_list, PGS_ARGS(user_id), 0, NULL,
-	                    key_row, &e);
+	return pgs_run_list(ud, &stmt_key_list, PGS_ARGS(user_id), key_row, &e);
 }
 
 static int key_revoke(void *ud, const char *user_id, const char *id)

@@ -43,13 +43,16 @@ static const pgs_stmt stmt_update = {
         " updated_at = greatest(now(), updated_at)"
         " WHERE u.id = $1::uuid RETURNING " USER_COLS};
 
-/* One statement, one snapshot: the total and the page agree. */
-static const pgs_stmt stmt_list = {
-        "user_list", "WITH t AS (SELECT count(*) AS n FROM users)"
-                     " SELECT " USER_COLS ", t.n FROM t LEFT JOIN LATERAL"
-                     " (SELECT * FROM users ORDER BY created_at, id"
-                     "  LIMIT $1::int8 OFFSET $2::int8) u ON true"
-                     " ORDER BY u.created_at, u.id"};
+/* Every user: the page and its total (pgs_run_page) share the FROM. */
+#define USER_LIST_FROM " FROM users u"
+
+static const pgs_stmt stmt_list = {"user_list",
+                                   "SELECT " USER_COLS USER_LIST_FROM
+                                   " ORDER BY u.created_at, u.id"
+                                   " LIMIT $1::int8 OFFSET $2::int8"};
+
+static const pgs_stmt stmt_list_count = {"user_list_count",
+                                         "SELECT count(*)" USER_LIST_FROM};
 
 static void user_from_row(const PGresult *r, int row, vbx_user *u)
 {
@@ -163,12 +166,12 @@ static int user_row(void *arg, const PGresult *r, int row)
 static int user_list(void *ud, const vbx_page *page, vbx_user_each_fn *each,
                      void *ctx, int64_t *total)
 {
-	char limit[PGS_INT_LEN], offset[PGS_INT_LEN];
+	int64_t limit, offset;
 	struct user_each e = {each, ctx};
 
-	pgs_page_args(page, limit, offset);
-	return pgs_run_list(ud, &stmt_list, PGS_ARGS(limit, offset), 7, total,
-	                    user_row, &e);
+	pgs_page_args(page, &limit, &offset);
+	return pgs_run_page(ud, &stmt_list, &stmt_list_count, 0, NULL, limit,
+	                    offset, total, user_row, &e);
 }
 
 int pgs_users_register(pgs *s)

@@ -633,6 +633,177 @@ static void test_env_list_unpaged(void **state)
 	assert_int_equal(total, 120);
 }
 
+/* ---- paging: each paged list through the same sizes and pages ---- */
+
+#define PAGE_LIMIT 4
+#define PAGE_ROWS_MAX (2 * PAGE_LIMIT + 3)
+
+/*
+ * One paged list under test. add makes row i of the list (and any rows of
+ * other lists around it) and names it as the list's callback will; list
+ * runs the hook for a page, collecting the names in s.
+ */
+struct paged {
+	const char *what; /* for failure messages */
+	void (*add)(void *arg, int i, char *name, size_t len);
+	int (*list)(void *arg, const vbx_page *page, struct seen *s,
+	            int64_t *total);
+	void *arg;
+	int newest_first; /* the list's order is the reverse of add's */
+	char names[PAGE_ROWS_MAX][64];
+	int n;
+};
+
+/* The names page `page` must show, in the list's order. */
+static void page_want(const struct paged *pg, int page, char *want, size_t len)
+{
+	int first = (page - 1) * PAGE_LIMIT;
+
+	want[0] = '\0';
+	for (int k = first; k < pg->n && k < first + PAGE_LIMIT; k++) {
+		int i = pg->newest_first ? pg->n - 1 - k : k;
+		size_t used = strlen(want);
+		snprintf(want + used, len - used, "%s%s", used ? "," : "",
+		         pg->names[i]);
+	}
+}
+
+/* The rows and the total of one page; then the rows with no total asked
+ * for (the count is skipped, the page must not change). */
+static void check_page(const struct paged *pg, int page)
+{
+	vbx_page p = {page, PAGE_LIMIT};
+	struct seen s;
+	char want[1024];
+	int64_t total = -1;
+	int rc;
+
+	page_want(pg, page, want, sizeof(want));
+	memset(&s, 0, sizeof(s));
+	rc = pg->list(pg->arg, &p, &s, &total);
+	if (rc != VBX_OK || strcmp(s.text, want) != 0 || total != pg->n)
+		fail_msg("%s, %d rows, page %d: rc %d, rows \"%s\" (want "
+		         "\"%s\"), total %lld (want %d)",
+		         pg->what, pg->n, page, rc, s.text, want,
+		         (long long)total, pg->n);
+	memset(&s, 0, sizeof(s));
+	rc = pg->list(pg->arg, &p, &s, NULL);
+	if (rc != VBX_OK || strcmp(s.text, want) != 0)
+		fail_msg("%s, %d rows, page %d, no total: rc %d, rows \"%s\" "
+		         "(want \"%s\")",
+		         pg->what, pg->n, page, rc, s.text, want);
+}
+
+/*
+ * Grow the list through 0, limit - 1, limit, limit + 1 and 2 * limit + 3
+ * rows. At each size read every page (first, middle, last, partial or
+ * full), the page just past the end and one far past it: the total must
+ * be right on each, empty or not.
+ */
+static void check_paging(struct paged *pg)
+{
+	static const int sizes[] = {0, PAGE_LIMIT - 1, PAGE_LIMIT,
+	                            PAGE_LIMIT + 1, PAGE_ROWS_MAX};
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		while (pg->n < sizes[k]) {
+			pg->add(pg->arg, pg->n, pg->names[pg->n],
+			        sizeof(pg->names[0]));
+			pg->n++;
+			usleep(2000); /* distinct creation times */
+		}
+		int pages = (pg->n + PAGE_LIMIT - 1) / PAGE_LIMIT;
+		for (int p = 1; p <= pages + 1; p++)
+			check_page(pg, p);
+		check_page(pg, 1000);
+	}
+}
+
+/* Environments of the team's project, each with one in ann's own project
+ * and one in the team's project but starting around it. */
+static void add_env(void *arg, int i, char *name, size_t len)
+{
+	struct world *w = arg;
+	vbx_env e, moved;
+	char slug[32];
+
+	snprintf(name, len, "e%02d", i);
+	assert_int_equal(make_env(w->team_proj.id, name, w->ann.id, &e),
+	                 VBX_OK);
+	snprintf(slug, sizeof(slug), "own%02d", i);
+	assert_int_equal(make_env(w->own_proj.id, slug, w->ann.id, &e), VBX_OK);
+	snprintf(slug, sizeof(slug), "starting%02d", i);
+	assert_int_equal(make_env(w->team_proj.id, slug, w->ann.id, &e),
+	                 VBX_OK);
+	assert_int_equal(RUN(store_env_transition, e.id, VBX_ENV_STOPPED,
+	                     "starting", "", NULL, &moved),
+	                 VBX_OK);
+}
+
+/* Every filter bound: the project, the statuses and the reader. */
+static int list_envs(void *arg, const vbx_page *page, struct seen *s,
+                     int64_t *total)
+{
+	struct world *w = arg;
+
+	return RUN(store_env_list, w->team_proj.id, w->ann.id,
+	           VBX_ENV_STOPPED | VBX_ENV_RUNNING, page, seen_env, s, total);
+}
+
+static void test_env_list_pages(void **state)
+{
+	struct world w;
+
+	make_world(&w, "p");
+	struct paged pg = {.what = "environment list",
+	                   .add = add_env,
+	                   .list = list_envs,
+	                   .arg = &w};
+	check_paging(&pg);
+}
+
+/* Environments bob may read (the team's, he is a member), each with one
+ * in ann's own project around it. */
+static void add_readable_env(void *arg, int i, char *name, size_t len)
+{
+	struct world *w = arg;
+	vbx_env e;
+	char slug[32];
+
+	snprintf(name, len, "e%02d", i);
+	assert_int_equal(make_env(w->team_proj.id, name, w->ann.id, &e),
+	                 VBX_OK);
+	snprintf(slug, sizeof(slug), "own%02d", i);
+	assert_int_equal(make_env(w->own_proj.id, slug, w->ann.id, &e), VBX_OK);
+}
+
+/* Only the reader bound: every project, every status. */
+static int list_readable_envs(void *arg, const vbx_page *page, struct seen *s,
+                              int64_t *total)
+{
+	struct world *w = arg;
+
+	return RUN(store_env_list, NULL, w->bob.id, VBX_ENV_ANY, page, seen_env,
+	           s, total);
+}
+
+static void test_env_list_pages_by_reader(void **state)
+{
+	struct world w;
+	vbx_member m = {0};
+
+	make_world(&w, "r");
+	snprintf(m.team_id, sizeof(m.team_id), "%s", w.team.id);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", w.bob.id);
+	snprintf(m.role, sizeof(m.role), "%s", VBX_ROLE_VIEWER);
+	assert_int_equal(RUN(store_member_set, &m, 1), VBX_OK);
+	struct paged pg = {.what = "environment list of a reader",
+	                   .add = add_readable_env,
+	                   .list = list_readable_envs,
+	                   .arg = &w};
+	check_paging(&pg);
+}
+
 /* ---- status ---- */
 
 static void test_env_transition(void **state)
@@ -1544,6 +1715,8 @@ int main(void)
 	        cmocka_unit_test_setup(test_env_delete_cascades, setup),
 	        cmocka_unit_test_setup(test_env_list, setup),
 	        cmocka_unit_test_setup(test_env_list_unpaged, setup),
+	        cmocka_unit_test_setup(test_env_list_pages, setup),
+	        cmocka_unit_test_setup(test_env_list_pages_by_reader, setup),
 	        cmocka_unit_test_setup(test_env_transition, setup),
 	        cmocka_unit_test_setup(test_env_transition_refused, setup),
 	        cmocka_unit_test_setup(test_env_transition_race, setup),

@@ -587,6 +587,227 @@ static void test_project_list(void **state)
 	assert_int_equal(total, 0);
 }
 
+/* ---- paging: each paged list through the same sizes and pages ---- */
+
+#define PAGE_LIMIT 4
+#define PAGE_ROWS_MAX (2 * PAGE_LIMIT + 3)
+
+/*
+ * One paged list under test. add makes row i of the list (and any rows of
+ * other lists around it) and names it as the list's callback will; list
+ * runs the hook for a page, collecting the names in s.
+ */
+struct paged {
+	const char *what; /* for failure messages */
+	void (*add)(void *arg, int i, char *name, size_t len);
+	int (*list)(void *arg, const vbx_page *page, struct seen *s,
+	            int64_t *total);
+	void *arg;
+	int newest_first; /* the list's order is the reverse of add's */
+	char names[PAGE_ROWS_MAX][64];
+	int n;
+};
+
+/* The names page `page` must show, in the list's order. */
+static void page_want(const struct paged *pg, int page, char *want, size_t len)
+{
+	int first = (page - 1) * PAGE_LIMIT;
+
+	want[0] = '\0';
+	for (int k = first; k < pg->n && k < first + PAGE_LIMIT; k++) {
+		int i = pg->newest_first ? pg->n - 1 - k : k;
+		size_t used = strlen(want);
+		snprintf(want + used, len - used, "%s%s", used ? "," : "",
+		         pg->names[i]);
+	}
+}
+
+/* The rows and the total of one page; then the rows with no total asked
+ * for (the count is skipped, the page must not change). */
+static void check_page(const struct paged *pg, int page)
+{
+	vbx_page p = {page, PAGE_LIMIT};
+	struct seen s;
+	char want[1024];
+	int64_t total = -1;
+	int rc;
+
+	page_want(pg, page, want, sizeof(want));
+	memset(&s, 0, sizeof(s));
+	rc = pg->list(pg->arg, &p, &s, &total);
+	if (rc != VBX_OK || strcmp(s.text, want) != 0 || total != pg->n)
+		fail_msg("%s, %d rows, page %d: rc %d, rows \"%s\" (want "
+		         "\"%s\"), total %lld (want %d)",
+		         pg->what, pg->n, page, rc, s.text, want,
+		         (long long)total, pg->n);
+	memset(&s, 0, sizeof(s));
+	rc = pg->list(pg->arg, &p, &s, NULL);
+	if (rc != VBX_OK || strcmp(s.text, want) != 0)
+		fail_msg("%s, %d rows, page %d, no total: rc %d, rows \"%s\" "
+		         "(want \"%s\")",
+		         pg->what, pg->n, page, rc, s.text, want);
+}
+
+/*
+ * Grow the list through 0, limit - 1, limit, limit + 1 and 2 * limit + 3
+ * rows. At each size read every page (first, middle, last, partial or
+ * full), the page just past the end and one far past it: the total must
+ * be right on each, empty or not.
+ */
+static void check_paging(struct paged *pg)
+{
+	static const int sizes[] = {0, PAGE_LIMIT - 1, PAGE_LIMIT,
+	                            PAGE_LIMIT + 1, PAGE_ROWS_MAX};
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		while (pg->n < sizes[k]) {
+			pg->add(pg->arg, pg->n, pg->names[pg->n],
+			        sizeof(pg->names[0]));
+			pg->n++;
+			usleep(2000); /* distinct creation times */
+		}
+		int pages = (pg->n + PAGE_LIMIT - 1) / PAGE_LIMIT;
+		for (int p = 1; p <= pages + 1; p++)
+			check_page(pg, p);
+		check_page(pg, 1000);
+	}
+}
+
+/* The users, teams and ids the paged lists below filter on. */
+struct paging_world {
+	vbx_user ann, bob;
+	vbx_team team, other; /* ann's and bob's */
+};
+
+static void paging_world(struct paging_world *w)
+{
+	vbx_member m;
+
+	make_user("ann@example.com", &w->ann);
+	make_user("bob@example.com", &w->bob);
+	assert_int_equal(make_team("Team", "team", w->ann.id, &w->team),
+	                 VBX_OK);
+	assert_int_equal(make_team("Other", "other", w->bob.id, &w->other),
+	                 VBX_OK);
+	/* ann reads the team's projects as a viewer, not as its admin. */
+	assert_int_equal(make_member(w->team.id, w->ann.id, "viewer", 0, &m),
+	                 VBX_OK);
+}
+
+/* Teams of ann, each with a team of bob's created around it. */
+static void add_team(void *arg, int i, char *name, size_t len)
+{
+	struct paging_world *w = arg;
+	vbx_team t;
+	char slug[32];
+
+	snprintf(name, len, "t%02d", i);
+	assert_int_equal(make_team(name, name, w->ann.id, &t), VBX_OK);
+	snprintf(slug, sizeof(slug), "noise%02d", i);
+	assert_int_equal(make_team(slug, slug, w->bob.id, &t), VBX_OK);
+}
+
+static int list_teams(void *arg, const vbx_page *page, struct seen *s,
+                      int64_t *total)
+{
+	struct paging_world *w = arg;
+
+	return RUN(store_team_list, w->ann.id, page, seen_team, s, total);
+}
+
+static void test_team_list_pages(void **state)
+{
+	struct paging_world w;
+
+	make_user("ann@example.com", &w.ann);
+	make_user("bob@example.com", &w.bob);
+	struct paged pg = {.what = "team list",
+	                   .add = add_team,
+	                   .list = list_teams,
+	                   .arg = &w};
+	check_paging(&pg);
+}
+
+static int seen_member_email(void *ctx, const vbx_member *m)
+{
+	return seen_add(ctx, m->email);
+}
+
+/* Members of the team (its creator removed: it starts empty); each also
+ * joins bob's team. */
+static void add_member(void *arg, int i, char *name, size_t len)
+{
+	struct paging_world *w = arg;
+	vbx_user u;
+	vbx_member m;
+
+	snprintf(name, len, "m%02d@example.com", i);
+	make_user(name, &u);
+	assert_int_equal(make_member(w->team.id, u.id, "viewer", 1, &m),
+	                 VBX_OK);
+	assert_int_equal(make_member(w->other.id, u.id, "viewer", 1, &m),
+	                 VBX_OK);
+}
+
+static int list_members(void *arg, const vbx_page *page, struct seen *s,
+                        int64_t *total)
+{
+	struct paging_world *w = arg;
+
+	return RUN(store_member_list, w->team.id, page, seen_member_email, s,
+	           total);
+}
+
+static void test_member_list_pages(void **state)
+{
+	struct paging_world w;
+
+	paging_world(&w);
+	assert_int_equal(RUN(store_member_remove, w.team.id, w.ann.id), VBX_OK);
+	struct paged pg = {.what = "member list",
+	                   .add = add_member,
+	                   .list = list_members,
+	                   .arg = &w};
+	check_paging(&pg);
+}
+
+/* ann's projects, her own and her team's in turn; each with one of bob's
+ * and one of bob's team around it. */
+static void add_project(void *arg, int i, char *name, size_t len)
+{
+	struct paging_world *w = arg;
+	vbx_project p;
+	char slug[32];
+
+	snprintf(name, len, "p%02d", i);
+	assert_int_equal(make_project(name, i % 2 ? "" : w->ann.id,
+	                              i % 2 ? w->team.id : "", &p),
+	                 VBX_OK);
+	snprintf(slug, sizeof(slug), "bob%02d", i);
+	assert_int_equal(make_project(slug, w->bob.id, "", &p), VBX_OK);
+	assert_int_equal(make_project(slug, "", w->other.id, &p), VBX_OK);
+}
+
+static int list_projects(void *arg, const vbx_page *page, struct seen *s,
+                         int64_t *total)
+{
+	struct paging_world *w = arg;
+
+	return RUN(store_project_list, w->ann.id, page, seen_project, s, total);
+}
+
+static void test_project_list_pages(void **state)
+{
+	struct paging_world w;
+
+	paging_world(&w);
+	struct paged pg = {.what = "project list",
+	                   .add = add_project,
+	                   .list = list_projects,
+	                   .arg = &w};
+	check_paging(&pg);
+}
+
 /* ---- dump and restore ---- */
 
 static void test_dump_restore(void **state)
@@ -697,6 +918,9 @@ int main(void)
 	        cmocka_unit_test_setup(test_project_create_refused, setup),
 	        cmocka_unit_test_setup(test_project_update_delete, setup),
 	        cmocka_unit_test_setup(test_project_list, setup),
+	        cmocka_unit_test_setup(test_team_list_pages, setup),
+	        cmocka_unit_test_setup(test_member_list_pages, setup),
+	        cmocka_unit_test_setup(test_project_list_pages, setup),
 	        cmocka_unit_test_setup(test_dump_restore, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
