@@ -108,24 +108,65 @@ int vbx__api_page_parse(const char *page, const char *limit, vbx_page *out,
 	return VBX_OK;
 }
 
+/* The proleptic Gregorian date of a day counted from 1970-01-01: shift
+ * the calendar to start in March (the leap day falls last), then split
+ * into 400-year eras of 146097 days, years, and months of 153-day
+ * five-month runs. */
+static void civil_date(int64_t days, int64_t *y, int *m, int *d)
+{
+	int64_t z = days + 719468; /* days from 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097; /* 0..146096 */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153; /* 0 is March */
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, int64_t v, int width)
+{
+	for (int i = width - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + width;
+}
+
+/* No gmtime_r and snprintf: a list of projects formats two timestamps a
+ * row, and those calls were a tenth of the request's CPU. */
 int vbx__api_time(int64_t ms, char *buf, size_t len)
 {
 	/* Floor division: -1 ms is 23:59:59.999 of the day before 1970. */
-	int64_t secs = ms / 1000, frac = ms % 1000;
-	if (frac < 0) {
-		frac += 1000;
-		secs--;
+	int64_t days = ms / 86400000, rest = ms % 86400000;
+	if (rest < 0) {
+		rest += 86400000;
+		days--;
 	}
-	struct tm tm;
-	time_t t = (time_t)secs;
+	int64_t y;
+	int m, d;
 	if (len > 0)
 		buf[0] = '\0';
-	if (len < VBX__API_TIME_LEN || !gmtime_r(&t, &tm) ||
-	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+	if (len < VBX__API_TIME_LEN)
 		return VBX_EINVAL;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, (int)frac);
+	civil_date(days, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		return VBX_EINVAL;
+	char *p = put_digits(buf, y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, rest / 3600000, 2);
+	*p++ = ':';
+	p = put_digits(p, rest / 60000 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, rest / 1000 % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, rest % 1000, 3);
+	*p++ = 'Z';
+	*p = '\0';
 	return VBX_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -238,6 +239,30 @@ static void time_formats(void **state)
 		                 VBX_OK);
 		assert_string_equal(buf, cases[i].text);
 	}
+}
+
+/* Every third day of years 0..9999, at a time of day that moves, against
+ * the C library's gmtime_r (every day takes long under valgrind). */
+static void time_agrees_with_gmtime(void **state)
+{
+	const int64_t first = -62167219200LL, last = 253402300799LL;
+	char buf[VBX__API_TIME_LEN], want[64];
+	int64_t n = 0;
+	for (int64_t s = first; s <= last; s += 3 * 86400 + 3611, n++) {
+		time_t t = (time_t)s;
+		struct tm tm;
+		assert_non_null(gmtime_r(&t, &tm));
+		int64_t ms = s * 1000 + n % 1000;
+		snprintf(want, sizeof(want),
+		         "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(n % 1000));
+		assert_int_equal(vbx__api_time(ms, buf, sizeof(buf)), VBX_OK);
+		if (strcmp(buf, want) != 0)
+			fail_msg("%lld ms: %s, not %s", (long long)ms, buf,
+			         want);
+	}
+	assert_true(n > 1200000);
 }
 
 static void time_refuses_what_it_cannot_write(void **state)
@@ -764,6 +789,7 @@ int main(void)
 	        cmocka_unit_test(page_answers_validation_error),
 	        cmocka_unit_test(list_body_shape),
 	        cmocka_unit_test(time_formats),
+	        cmocka_unit_test(time_agrees_with_gmtime),
 	        cmocka_unit_test(time_refuses_what_it_cannot_write),
 	        cmocka_unit_test(slug_from_names),
 	        cmocka_unit_test(slug_from_cuts_without_a_trailing_dash),
