@@ -365,13 +365,18 @@ done:
 	vbx__server_complete(r->server, r);
 }
 
+/* Only the request that finds the list empty wakes the service thread:
+ * a non-empty list means a wake-up is on its way and on_wakeup takes the
+ * whole list, so under load one pipe write serves many answers. */
 void vbx__server_complete(vbx__server *s, vbx_request *r)
 {
 	pthread_mutex_lock(&s->lock);
+	bool wake = s->done == NULL;
 	r->next_done = s->done;
 	s->done = r;
 	pthread_mutex_unlock(&s->lock);
-	lws_cancel_service(s->ctx);
+	if (wake)
+		lws_cancel_service(s->ctx);
 }
 
 static int answer_now(vbx__server *s, struct lws *wsi, struct http_pss *pss)
