@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "jsonout.h"
 
 /* ---- UTF-8 ---- */
 
@@ -539,23 +540,20 @@ char *vbx__error_json(int status, const char *code, const char *message,
 	                   message ? message : "", fields);
 	if (!root)
 		return NULL;
-	char *text = cJSON_PrintUnformatted(root);
+	size_t n = 0;
+	char *text = vbx__json_print(root, &n);
 	cJSON_Delete(root);
 	if (!text)
 		return NULL;
 
-	/* Copy to plain malloc() memory: a plugin may have swapped cJSON's
-	 * allocator with cJSON_InitHooks(), and the caller uses free(). */
-	size_t n = strlen(text), outlen = n;
-	char *out;
-	if (vbx__utf8_count(text, n) != (size_t)-1) {
-		out = malloc(n + 1);
-		if (out)
-			memcpy(out, text, n + 1);
-	} else {
+	/* The printer allocates with malloc(), as the caller's free() wants
+	 * (whatever allocator a plugin gave cJSON with cJSON_InitHooks()). */
+	size_t outlen = n;
+	char *out = text;
+	if (vbx__utf8_count(text, n) == (size_t)-1) {
 		out = utf8_repair(text, n, &outlen);
+		free(text);
 	}
-	cJSON_free(text);
 	if (out && len)
 		*len = outlen;
 	return out;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "request.h"
 
 int vbx__respond(vbx_request *r, int status, const char *content_type,
@@ -38,7 +39,8 @@ int vbx__respond_json(vbx_request *r, int status, cJSON *body)
 		cJSON_Delete(body);
 		return VBX_ESTATE;
 	}
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	size_t len = 0;
+	char *text = body ? vbx__json_print(body, &len) : NULL;
 	cJSON_Delete(body);
 	if (body && !text)
 		return vbx__respond_error(r, 500, "INTERNAL_ERROR",
@@ -46,7 +48,7 @@ int vbx__respond_json(vbx_request *r, int status, cJSON *body)
 	r->status = status;
 	r->content_type = "application/json";
 	r->resp = text;
-	r->resp_len = text ? strlen(text) : 0;
+	r->resp_len = len;
 	return VBX_OK;
 }
 

@@ -14,7 +14,8 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
-	docker_frame docker_json docker_events env_parse cli_frames term_frame)
+	docker_frame docker_json docker_events env_parse cli_frames term_frame
+	jsonout)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -24,7 +25,8 @@ mkdir -p "$out"
 deps() {
 	case $1 in
 	config) echo "core/config.c core/cfgval.c core/errors.c core/log.c";;
-	json) echo "core/json.c";;
+	json) echo "core/json.c core/jsonout.c";;
+	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
 	# jwt.c needs auth_is_uuid from plugin.c, which needs the rest
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
@@ -38,7 +40,7 @@ deps() {
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c";;
-	env_parse) echo "core/api/envparse.c core/json.c";;
+	env_parse) echo "core/api/envparse.c core/json.c core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	term_frame) echo "core/term.c core/log.c";;
 	esac

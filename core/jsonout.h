@@ -1,0 +1,32 @@
+/*
+ * core/jsonout.h - a fast printer for cJSON trees. Not installed.
+ *
+ * Every JSON response goes through here. cJSON_PrintUnformatted() starts
+ * from a 256-byte buffer, walks each string twice and prints every number
+ * with sprintf() then reads it back with sscanf(); this printer makes one
+ * pass into a buffer sized for a typical response, copies runs of plain
+ * string bytes with memcpy() and formats integers and short decimals by
+ * hand, yet produces the very same bytes (tests/unit/test_jsonout.c and
+ * tests/fuzz/fuzz_jsonout.c compare the two).
+ */
+#ifndef VBX_JSONOUT_H
+#define VBX_JSONOUT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * Render item as compact JSON (no whitespace): exactly the bytes
+ * cJSON_PrintUnformatted() (cJSON 1.7.15) produces. A NaN or infinite
+ * number prints as null, as cJSON does.
+ *
+ * Returns a malloc'd NUL-terminated string (free it with free(), not
+ * cJSON_free()) and its length in *len (len may be NULL), or NULL when out
+ * of memory or when the tree holds something cJSON would refuse to print
+ * too: a NULL item, an item of no known type, a cJSON_Raw without text.
+ * Thread-safe; the tree is only read.
+ */
+char *vbx__json_print(const cJSON *item, size_t *len);
+
+#endif /* VBX_JSONOUT_H */
