@@ -7,7 +7,7 @@
 #include "pg.h"
 
 #define AUDIT_COLS                                                             \
-	"a.id, (extract(epoch FROM a.at) * 1000)::int8, a.actor_id, a.action," \
+	"a.id, a.at, a.actor_id, a.action,"                                    \
 	" a.target_type, a.target_id, a.client, a.detail"
 
 static const pgs_stmt stmt_add = {

@@ -33,13 +33,8 @@
 #define ENV_COLS                                                               \
 	"e.id, e.project_id, e.name, e.slug, e.image, e.cpu_limit::float8, "   \
 	"e.memory_limit, e.status, e.status_reason, e.container_id, "          \
-	"e.created_by, p.team_id, p.owner_id, "                                \
-	"(extract(epoch FROM e.created_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM e.updated_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM e.status_at) * 1000)::int8, "                     \
-	"(extract(epoch FROM e.started_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM e.stopped_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM e.active_at) * 1000)::int8"
+	"e.created_by, p.team_id, p.owner_id, e.created_at, e.updated_at, "    \
+	"e.status_at, e.started_at, e.stopped_at, e.active_at"
 
 static const pgs_stmt stmt_env_create = {
         "env_create",

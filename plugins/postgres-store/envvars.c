@@ -35,14 +35,14 @@
 static const pgs_stmt stmt_var_get = {
         "env_var_get",
         "SELECT key, value, secret, CASE WHEN $3::bool THEN ciphertext END,"
-        " key_id, (extract(epoch FROM updated_at) * 1000)::int8"
+        " key_id, updated_at"
         " FROM environment_variables"
         " WHERE environment_id = $1::uuid AND key = $2"};
 
 static const pgs_stmt stmt_var_list = {
         "env_var_list",
         "SELECT key, value, secret, CASE WHEN $2::bool THEN ciphertext END,"
-        " key_id, (extract(epoch FROM updated_at) * 1000)::int8"
+        " key_id, updated_at"
         " FROM environment_variables WHERE environment_id = $1::uuid"
         " ORDER BY key"};
 
@@ -57,7 +57,7 @@ static const pgs_stmt stmt_var_set = {
         "  value = EXCLUDED.value, secret = EXCLUDED.secret,"
         "  ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id,"
         "  updated_at = greatest(now(), v.updated_at)"
-        " RETURNING (extract(epoch FROM v.updated_at) * 1000)::int8"};
+        " RETURNING v.updated_at"};
 
 static const pgs_stmt stmt_var_delete = {
         "env_var_delete", "DELETE FROM environment_variables"
@@ -298,9 +298,7 @@ static int var_delete(void *ud, const char *env_id, const char *key)
 
 /* ---- ports ---- */
 
-#define PORT_COLS                                                              \
-	"port, protocol, coalesce(host_port, 0), "                             \
-	"(extract(epoch FROM created_at) * 1000)::int8"
+#define PORT_COLS "port, protocol, coalesce(host_port, 0), created_at"
 
 static const pgs_stmt stmt_port_add = {
         "env_port_add",

@@ -27,9 +27,9 @@
  *
  * Rules: parameters are always bound ($1...), never spliced into SQL; every
  * statement name is unique in the plugin (prefix it with the file's topic);
- * timestamps are selected as `(extract(epoch from x)*1000)::int8` and read
- * with pgs_ms(). Everything here is thread-safe except that one pgs_conn is
- * used by one thread between acquire and release.
+ * timestamps are selected as they are and read with pgs_ms(). Everything here
+ * is thread-safe except that one pgs_conn is used by one thread between acquire
+ * and release.
  */
 #ifndef VBX_PGS_PG_H
 #define VBX_PGS_PG_H
@@ -225,8 +225,14 @@ size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col);
 #define PGS_COPY(arr, r, row, col)                                             \
 	pgs_copy((arr), sizeof(arr), (r), (row), (col))
 
-/* An int8 column (timestamps selected as Unix ms); 0 for NULL. */
+/* A timestamptz column as Unix ms (pgtime.c); 0 for NULL or a value that
+ * is not a time of years 0000..9999 ("infinity"). */
 int64_t pgs_ms(const PGresult *r, int row, int col);
+/* Parse PostgreSQL's ISO output of a timestamptz,
+ * "2026-11-27 15:52:15.565123+00" (fraction optional, offset +HH[:MM[:SS]]),
+ * into Unix ms rounded half away from zero. VBX_OK or VBX_EINVAL. */
+int pgs_parse_timestamp(const char *s, int64_t *ms);
+/* An int8 column; 0 for NULL. */
 int64_t pgs_int(const PGresult *r, int row, int col);
 /* A boolean column; false for NULL. */
 bool pgs_bool(const PGresult *r, int row, int col);

@@ -28,12 +28,16 @@ static void conn_close(pgs_conn *c)
 	c->in_tx = false;
 }
 
-/* Apply the session settings every connection needs. */
+/* Apply the session settings every connection needs: the statement
+ * timeout, and the timestamp text that pgs_ms reads, whatever the server's
+ * defaults. */
 static int conn_setup(pgs *s, pgs_conn *c)
 {
 	static const pgs_stmt set_timeout = {
 	        "pool_set_timeout",
-	        "SELECT set_config('statement_timeout', $1, false)"};
+	        "SELECT set_config('statement_timeout', $1, false),"
+	        " set_config('DateStyle', 'ISO, YMD', false),"
+	        " set_config('TimeZone', 'UTC', false)"};
 	char ms[PGS_INT_LEN];
 
 	pgs_fmt_int(ms, s->cfg.statement_timeout_ms);
@@ -469,11 +473,6 @@ int64_t pgs_int(const PGresult *r, int row, int col)
 	if (PQgetisnull(r, row, col))
 		return 0;
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-int64_t pgs_ms(const PGresult *r, int row, int col)
-{
-	return pgs_int(r, row, col);
 }
 
 bool pgs_bool(const PGresult *r, int row, int col)

@@ -10,9 +10,8 @@
 #include "pg.h"
 
 #define PROJECT_COLS                                                           \
-	"p.id, p.name, p.slug, p.owner_id, p.team_id, "                        \
-	"(extract(epoch FROM p.created_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM p.updated_at) * 1000)::int8"
+	"p.id, p.name, p.slug, p.owner_id, p.team_id, p.created_at, "          \
+	"p.updated_at"
 
 static const pgs_stmt stmt_project_create = {
         "project_create",

@@ -10,14 +10,10 @@
 
 #include "pg.h"
 
-#define TEAM_COLS                                                              \
-	"t.id, t.name, t.slug, "                                               \
-	"(extract(epoch FROM t.created_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM t.updated_at) * 1000)::int8"
+#define TEAM_COLS "t.id, t.name, t.slug, t.created_at, t.updated_at"
 
 #define MEMBER_COLS                                                            \
-	"m.team_id, m.user_id, u.email, u.name, m.role, "                      \
-	"(extract(epoch FROM m.created_at) * 1000)::int8"
+	"m.team_id, m.user_id, u.email, u.name, m.role, m.created_at"
 
 /* The team and its first admin in one statement, hence one transaction:
  * a refused admin (no such user) leaves no team behind. */

@@ -6,13 +6,11 @@
 
 #include "pg.h"
 
-#define MS(col) "(extract(epoch FROM " col ") * 1000)::int8"
-
 /* ---- API keys ---- */
 
 #define KEY_COLS                                                               \
-	"id, user_id, name, prefix, scopes, " MS("expires_at") ", " MS(        \
-	        "last_used_at") ", " MS("created_at")
+	"id, user_id, name, prefix, scopes, expires_at, last_used_at, "        \
+	"created_at"
 
 static const pgs_stmt stmt_key_create = {
         "key_create",
@@ -148,17 +146,12 @@ static const pgs_stmt stmt_refresh_use = {
         " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
         " AND t.used_at IS NULL AND " FAMILY_LIVE
         " RETURNING t.id, t.user_id, t.family_id, t.expires_at)"
-        " SELECT id, user_id, family_id, " MS(
-                "expires_at") ", true FROM hit"
-                              " UNION ALL"
-                              " SELECT t.id, t.user_id, t.family_id, " MS(
-                                      "t.expires_at") ", false"
-                                                      " FROM refresh_tokens t "
-                                                      "WHERE t.token_hash = $1"
-                                                      " AND t.revoked_at IS "
-                                                      "NULL AND " FAMILY_LIVE
-                                                      " AND NOT EXISTS (SELECT "
-                                                      "1 FROM hit)"};
+        " SELECT id, user_id, family_id, expires_at, true FROM hit"
+        " UNION ALL"
+        " SELECT t.id, t.user_id, t.family_id, t.expires_at, false"
+        " FROM refresh_tokens t WHERE t.token_hash = $1"
+        " AND t.revoked_at IS NULL AND " FAMILY_LIVE
+        " AND NOT EXISTS (SELECT 1 FROM hit)"};
 
 static const pgs_stmt stmt_refresh_revoke = {
         "refresh_revoke_family",

@@ -7,9 +7,8 @@
 
 /* The columns user_from_row() reads, from column `first` on. */
 #define USER_COLS                                                              \
-	"u.id, u.email, u.name, u.admin, u.disabled, "                         \
-	"(extract(epoch FROM u.created_at) * 1000)::int8, "                    \
-	"(extract(epoch FROM u.updated_at) * 1000)::int8"
+	"u.id, u.email, u.name, u.admin, u.disabled, u.created_at, "           \
+	"u.updated_at"
 
 /* Serialises user creation so that "the first user" is decided once. */
 #define USERS_LOCK_KEY "8462170301" /* any constant unique in the plugin */

@@ -15,7 +15,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout)
+	jsonout pgtime)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -32,8 +32,10 @@ deps() {
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
-		plugins/auth/ratelimit.c plugins/auth/ticket.c";;
+		plugins/auth/ratelimit.c plugins/auth/ticket.c
+		plugins/auth/usercache.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
+	pgtime) echo "plugins/postgres-store/pgtime.c";;
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
@@ -51,6 +53,8 @@ target_flags() {
 	case $1 in
 	auth_jwt) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
+	pgtime) echo "-I$src/plugins/postgres-store
+		$(pkg-config --cflags --libs libpq)";;
 	keyring) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
 	docker_*) echo "-I$src/plugins/docker-runtime
