@@ -412,56 +412,14 @@ static int add_member(void *ud, vbx_request *r)
 
 /* ---- /api/v1/teams/{id}/members/{userId} ---- */
 
-static int other_admin(void *ctx, const vbx_member *m)
+/* The store refused to take the role of the team's last admin (m is the
+ * membership as it was). */
+static int last_admin(vbx_request *r, const vbx_member *m, const char *verb)
 {
-	const char *except = ctx;
-	return strcmp(m->role, VBX_ROLE_ADMIN) == 0 &&
-	       strcmp(m->user_id, except) != 0;
-}
-
-/*
- * VBX_OK when the team has an admin besides user_id (as the store spells
- * it), VBX_ENOTFOUND when it has none, else the store's error. A check
- * before the change: two admins demoting each other at the same moment
- * can still both pass; the store would have to refuse that in its
- * transaction.
- */
-static int other_admin_exists(const char *team, const char *user_id)
-{
-	vbx_page pg = {1, VBX__API_LIMIT_MAX};
-	for (; pg.page <= VBX__API_PAGE_MAX; pg.page++) {
-		int64_t total = 0;
-		int rc = vbx_hook_store_member_list_run(
-		        vbx__api.member_list, team, &pg, other_admin,
-		        (void *)user_id, &total);
-		if (rc == 1)
-			return VBX_OK;
-		if (rc != VBX_OK)
-			return rc;
-		if ((int64_t)pg.page * pg.limit >= total)
-			break;
-	}
-	return VBX_ENOTFOUND;
-}
-
-/* Refuse to take the admin role from the team's last admin (m is the
- * membership as it is now). */
-static int keeps_an_admin(vbx_request *r, const vbx_member *m, const char *verb)
-{
-	if (strcmp(m->role, VBX_ROLE_ADMIN) != 0)
-		return VBX_OK;
-	int rc = other_admin_exists(m->team_id, m->user_id);
-	if (rc == VBX_ENOTFOUND) {
-		vbx_resp_error(
-		        r, 409, "CONFLICT",
-		        "user %s is the last admin of team %s and cannot "
-		        "be %s; make another member admin first",
-		        m->user_id, m->team_id, verb);
-		return VBX_EEXIST;
-	}
-	if (rc != VBX_OK)
-		return team_fail(r, vbx__api.member_list, rc, m->team_id);
-	return VBX_OK;
+	return vbx_resp_error(r, 409, "CONFLICT",
+	                      "user %s is the last admin of team %s and cannot "
+	                      "be %s; make another member admin first",
+	                      m->user_id, m->team_id, verb);
 }
 
 /* The membership of the path, for a caller that may manage members. */
@@ -503,13 +461,13 @@ static int update_member(void *ud, vbx_request *r)
 	if (rc != VBX_OK || (rc = role_body(r, &role)) != VBX_OK)
 		return rc;
 	if (strcmp(role, m.role) != 0) {
-		if (strcmp(role, VBX_ROLE_ADMIN) != 0 &&
-		    (rc = keeps_an_admin(r, &m, "demoted")) != VBX_OK)
-			return rc;
+		vbx_member was = m;
 		char change[64];
 		snprintf(change, sizeof(change), "%s -> %s", m.role, role);
 		snprintf(m.role, sizeof(m.role), "%s", role);
 		rc = vbx_hook_store_member_set_run(vbx__api.member_set, &m, 0);
+		if (rc == VBX_ESTATE)
+			return last_admin(r, &was, "demoted");
 		if (rc != VBX_OK)
 			return vbx__api_store_fail(r, vbx__api.member_set, rc,
 			                           "the membership", NULL);
@@ -523,10 +481,12 @@ static int remove_member(void *ud, vbx_request *r)
 {
 	vbx_member m = {0};
 	int rc = member_for(r, &m);
-	if (rc != VBX_OK || (rc = keeps_an_admin(r, &m, "removed")) != VBX_OK)
+	if (rc != VBX_OK)
 		return rc;
 	rc = vbx_hook_store_member_remove_run(vbx__api.member_remove, m.team_id,
 	                                      m.user_id);
+	if (rc == VBX_ESTATE)
+		return last_admin(r, &m, "removed");
 	if (rc != VBX_OK)
 		return vbx__api_store_fail(r, vbx__api.member_remove, rc,
 		                           "the membership", NULL);

@@ -201,7 +201,10 @@ VBX_HOOK_DECLARE(store_team_list, PROVIDER, VBX_EUNAVAIL,
                  (user_id, page, each, ctx, total))
 
 /* store_member_set(m, create): add (create != 0; VBX_EEXIST when already a
- * member) or change the role of (VBX_ENOTFOUND when not a member) m. */
+ * member) or change the role of (VBX_ENOTFOUND when not a member) m. A
+ * team always keeps an admin: taking the role from its last admin is
+ * VBX_ESTATE, decided in the store's transaction so that two admins
+ * demoting each other at once cannot both succeed. */
 VBX_HOOK_DECLARE(store_member_set, PROVIDER, VBX_EUNAVAIL,
                  (vbx_member * m, int create), (m, create))
 
@@ -210,6 +213,8 @@ VBX_HOOK_DECLARE(store_member_get, PROVIDER, VBX_EUNAVAIL,
                  (const char *team_id, const char *user_id, vbx_member *out),
                  (team_id, user_id, out))
 
+/* store_member_remove(team_id, user_id): VBX_ENOTFOUND when not a member,
+ * VBX_ESTATE for the team's last admin (as store_member_set). */
 VBX_HOOK_DECLARE(store_member_remove, PROVIDER, VBX_EUNAVAIL,
                  (const char *team_id, const char *user_id), (team_id, user_id))
 

@@ -57,10 +57,24 @@ static const pgs_stmt stmt_member_add = {
         "  VALUES ($1::uuid, $2::uuid, $3) RETURNING *)"
         " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
 
+/*
+ * A role change or a removal that would leave the team without an admin
+ * matches no row. The team's admins are locked FOR UPDATE first: of two
+ * changes at once (two admins demoting each other), the second waits for
+ * the first to commit, and READ COMMITTED then rechecks the locked rows,
+ * so it counts one admin fewer and refuses.
+ */
+#define LOCK_ADMINS                                                            \
+	"WITH admins AS (SELECT user_id FROM team_members"                     \
+	" WHERE team_id = $1::uuid AND role = 'admin' FOR UPDATE)"
+#define LEAVES_AN_ADMIN                                                        \
+	"(x.role <> 'admin' OR (SELECT count(*) FROM admins) > 1)"
+
 static const pgs_stmt stmt_member_role = {
-        "member_role",
-        "WITH m AS (UPDATE team_members SET role = $3"
-        "  WHERE team_id = $1::uuid AND user_id = $2::uuid RETURNING *)"
+        "member_role", LOCK_ADMINS
+        ", m AS (UPDATE team_members x SET role = $3"
+        " WHERE x.team_id = $1::uuid AND x.user_id = $2::uuid"
+        " AND ($3 = 'admin' OR " LEAVES_AN_ADMIN ") RETURNING *)"
         " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
 
 static const pgs_stmt stmt_member_get = {
@@ -69,8 +83,10 @@ static const pgs_stmt stmt_member_get = {
                       " WHERE m.team_id = $1::uuid AND m.user_id = $2::uuid"};
 
 static const pgs_stmt stmt_member_remove = {
-        "member_remove", "DELETE FROM team_members"
-                         " WHERE team_id = $1::uuid AND user_id = $2::uuid"};
+        "member_remove",
+        LOCK_ADMINS " DELETE FROM team_members x"
+                    " WHERE x.team_id = $1::uuid AND x.user_id = $2::uuid"
+                    " AND " LEAVES_AN_ADMIN};
 
 /* The members of team $1. The join adds columns, never rows or
  * filters: a membership always has its user (NOT NULL foreign key), so
@@ -215,24 +231,6 @@ static int team_list(void *ud, const char *user_id, const vbx_page *page,
 
 /* ---- members ---- */
 
-static int member_set(void *ud, vbx_member *m, int create)
-{
-	PGresult *r;
-	int rc;
-
-	if (!m)
-		return VBX_EINVAL;
-	if (!pgs_is_uuid(m->team_id) || !pgs_is_uuid(m->user_id))
-		return create ? VBX_EINVAL : VBX_ENOTFOUND;
-	rc = pgs_run(ud, create ? &stmt_member_add : &stmt_member_role,
-	             PGS_ARGS(m->team_id, m->user_id, m->role), &r);
-	rc = pgs_one_row(rc, r);
-	if (rc == VBX_OK)
-		member_from_row(r, 0, m);
-	PQclear(r);
-	return rc;
-}
-
 static int member_get(void *ud, const char *team_id, const char *user_id,
                       vbx_member *out)
 {
@@ -249,6 +247,35 @@ static int member_get(void *ud, const char *team_id, const char *user_id,
 	return rc;
 }
 
+/* A change matched no row: VBX_ESTATE when the member is there (the team's
+ * last admin), VBX_ENOTFOUND when not. */
+static int why_untouched(void *ud, const char *team_id, const char *user_id)
+{
+	vbx_member m;
+	int rc = member_get(ud, team_id, user_id, &m);
+	return rc == VBX_OK ? VBX_ESTATE : rc;
+}
+
+static int member_set(void *ud, vbx_member *m, int create)
+{
+	PGresult *r;
+	int rc;
+
+	if (!m)
+		return VBX_EINVAL;
+	if (!pgs_is_uuid(m->team_id) || !pgs_is_uuid(m->user_id))
+		return create ? VBX_EINVAL : VBX_ENOTFOUND;
+	rc = pgs_run(ud, create ? &stmt_member_add : &stmt_member_role,
+	             PGS_ARGS(m->team_id, m->user_id, m->role), &r);
+	rc = pgs_one_row(rc, r);
+	if (rc == VBX_OK)
+		member_from_row(r, 0, m);
+	PQclear(r);
+	if (rc == VBX_ENOTFOUND && !create)
+		rc = why_untouched(ud, m->team_id, m->user_id);
+	return rc;
+}
+
 static int member_remove(void *ud, const char *team_id, const char *user_id)
 {
 	PGresult *r;
@@ -259,6 +286,8 @@ static int member_remove(void *ud, const char *team_id, const char *user_id)
 	rc = pgs_run(ud, &stmt_member_remove, PGS_ARGS(team_id, user_id), &r);
 	rc = pgs_touched(rc, r);
 	PQclear(r);
+	if (rc == VBX_ENOTFOUND)
+		rc = why_untouched(ud, team_id, user_id);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
  * database that matters.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,24 @@ static long long sql_int(const char *q)
 	v = atoll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return v;
+}
+
+/* Set a role or remove a membership behind the store's back: the store
+ * itself keeps a team's last admin (role NULL: remove). */
+static void force_member(const char *team, const char *user, const char *role)
+{
+	char q[512];
+	if (role)
+		snprintf(q, sizeof(q),
+		         "UPDATE team_members SET role = '%s' WHERE team_id = "
+		         "'%s' AND user_id = '%s'",
+		         role, team, user);
+	else
+		snprintf(q, sizeof(q),
+		         "DELETE FROM team_members WHERE team_id = '%s' AND "
+		         "user_id = '%s'",
+		         team, user);
+	PQclear(sql(q));
 }
 
 static int setup(void **state)
@@ -363,6 +382,101 @@ static void test_members(void **state)
 	/* Changing a role of a non-member. */
 	assert_int_equal(make_member(t.id, bob.id, "viewer", 0, &m),
 	                 VBX_ENOTFOUND);
+}
+
+/* The store keeps a team's last admin, whoever asks. */
+static void test_last_admin(void **state)
+{
+	vbx_user ann, bob;
+	vbx_team t;
+	vbx_member m;
+
+	make_user("ann@example.com", &ann);
+	make_user("bob@example.com", &bob);
+	assert_int_equal(make_team("T", "t", ann.id, &t), VBX_OK);
+	assert_int_equal(make_member(t.id, ann.id, "viewer", 0, &m),
+	                 VBX_ESTATE);
+	assert_int_equal(RUN(store_member_remove, t.id, ann.id), VBX_ESTATE);
+	assert_int_equal(make_member(t.id, ann.id, "admin", 0, &m), VBX_OK);
+	/* A developer does not count; a second admin does. */
+	assert_int_equal(make_member(t.id, bob.id, "developer", 1, &m), VBX_OK);
+	assert_int_equal(RUN(store_member_remove, t.id, ann.id), VBX_ESTATE);
+	assert_int_equal(make_member(t.id, bob.id, "admin", 0, &m), VBX_OK);
+	assert_int_equal(make_member(t.id, ann.id, "viewer", 0, &m), VBX_OK);
+	assert_int_equal(RUN(store_member_remove, t.id, bob.id), VBX_ESTATE);
+	assert_int_equal(RUN(store_member_remove, t.id, ann.id), VBX_OK);
+	/* Unknown member: still not found. */
+	assert_int_equal(RUN(store_member_remove, t.id, ann.id), VBX_ENOTFOUND);
+	assert_int_equal(sql_int("SELECT count(*) FROM team_members WHERE "
+	                         "role = 'admin'"),
+	                 1);
+}
+
+struct demoter {
+	const char *team, *user;
+	bool remove;
+	pthread_barrier_t *go;
+	int rc;
+};
+
+static void *demote(void *arg)
+{
+	struct demoter *d = arg;
+	vbx_member m = {0};
+
+	snprintf(m.team_id, sizeof(m.team_id), "%s", d->team);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", d->user);
+	snprintf(m.role, sizeof(m.role), "viewer");
+	pthread_barrier_wait(d->go);
+	d->rc = d->remove ? RUN(store_member_remove, d->team, d->user)
+	                  : RUN(store_member_set, &m, 0);
+	return NULL;
+}
+
+/* Two admins demote (or remove) each other at the same moment, many
+ * times: exactly one wins each time and the team keeps an admin. */
+static void test_last_admin_race(void **state)
+{
+	vbx_user ann, bob;
+	vbx_team t;
+	vbx_member m;
+
+	make_user("ann@example.com", &ann);
+	make_user("bob@example.com", &bob);
+	assert_int_equal(make_team("T", "t", ann.id, &t), VBX_OK);
+	assert_int_equal(make_member(t.id, bob.id, "admin", 1, &m), VBX_OK);
+	for (int round = 0; round < 40; round++) {
+		pthread_barrier_t go;
+		pthread_t th[2];
+		struct demoter d[2] = {
+		        {t.id, ann.id, round % 2 == 1, &go, 0},
+		        {t.id, bob.id, round % 4 >= 2, &go, 0},
+		};
+		pthread_barrier_init(&go, NULL, 2);
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(
+			        pthread_create(&th[i], NULL, demote, &d[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&go);
+		int won = (d[0].rc == VBX_OK) + (d[1].rc == VBX_OK);
+		int kept = (d[0].rc == VBX_ESTATE) + (d[1].rc == VBX_ESTATE);
+		if (won != 1 || kept != 1)
+			fail_msg("round %d: rc %d and %d", round, d[0].rc,
+			         d[1].rc);
+		assert_int_equal(sql_int("SELECT count(*) FROM team_members "
+		                         "WHERE role = 'admin'"),
+		                 1);
+		/* Both admins again for the next round. */
+		for (int i = 0; i < 2; i++) {
+			if (d[i].rc == VBX_OK && d[i].remove)
+				assert_int_equal(make_member(t.id, d[i].user,
+				                             "admin", 1, &m),
+				                 VBX_OK);
+			else
+				force_member(t.id, d[i].user, "admin");
+		}
+	}
 }
 
 static void test_members_refused(void **state)
@@ -681,8 +795,6 @@ struct paging_world {
 
 static void paging_world(struct paging_world *w)
 {
-	vbx_member m;
-
 	make_user("ann@example.com", &w->ann);
 	make_user("bob@example.com", &w->bob);
 	assert_int_equal(make_team("Team", "team", w->ann.id, &w->team),
@@ -690,8 +802,7 @@ static void paging_world(struct paging_world *w)
 	assert_int_equal(make_team("Other", "other", w->bob.id, &w->other),
 	                 VBX_OK);
 	/* ann reads the team's projects as a viewer, not as its admin. */
-	assert_int_equal(make_member(w->team.id, w->ann.id, "viewer", 0, &m),
-	                 VBX_OK);
+	force_member(w->team.id, w->ann.id, "viewer");
 }
 
 /* Teams of ann, each with a team of bob's created around it. */
@@ -763,7 +874,7 @@ static void test_member_list_pages(void **state)
 	struct paging_world w;
 
 	paging_world(&w);
-	assert_int_equal(RUN(store_member_remove, w.team.id, w.ann.id), VBX_OK);
+	force_member(w.team.id, w.ann.id, NULL);
 	struct paged pg = {.what = "member list",
 	                   .add = add_member,
 	                   .list = list_members,
@@ -912,6 +1023,8 @@ int main(void)
 	        cmocka_unit_test_setup(test_team_delete_cascades, setup),
 	        cmocka_unit_test_setup(test_team_list, setup),
 	        cmocka_unit_test_setup(test_members, setup),
+	        cmocka_unit_test_setup(test_last_admin, setup),
+	        cmocka_unit_test_setup(test_last_admin_race, setup),
 	        cmocka_unit_test_setup(test_members_refused, setup),
 	        cmocka_unit_test_setup(test_member_list, setup),
 	        cmocka_unit_test_setup(test_project_create, setup),
