@@ -57,6 +57,7 @@ struct vbx_request {
 	char *resp; /* malloc'd */
 	size_t resp_len, resp_sent;
 	bool headers_sent;
+	bool head_only; /* HEAD: answered as GET, the body left out */
 	vbx__header *resp_headers;
 	size_t nresp_headers;
 };

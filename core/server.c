@@ -313,6 +313,9 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 		}
 		r->headers_sent = true;
 	}
+	if (r->head_only)
+		r->resp_sent =
+		        r->resp_len; /* Content-Length says what GET has */
 	size_t n = r->resp_len - r->resp_sent;
 	if (n > (size_t)(end - p))
 		n = (size_t)(end - p);
@@ -384,6 +387,31 @@ static int answer_now(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return write_response(s, wsi, pss);
 }
 
+/* The Allow header of the path just matched: the router's methods, HEAD
+ * wherever GET is, and OPTIONS everywhere. */
+static void put_allow(vbx_request *r)
+{
+	const char *allow = r->match.allow;
+	const char *get = strstr(allow, "GET");
+	char buf[sizeof(r->match.allow) + 16];
+
+	if (get)
+		snprintf(buf, sizeof(buf), "%.*sGET, HEAD%s, OPTIONS",
+		         (int)(get - allow), allow, get + 3);
+	else
+		snprintf(buf, sizeof(buf), "%s, OPTIONS", allow);
+	vbx__resp_header(r, "allow", buf);
+}
+
+/* OPTIONS of a path that exists: what may be done there, no body. */
+static int answer_options(vbx__server *s, struct lws *wsi, struct http_pss *pss)
+{
+	vbx_request *r = pss->req;
+	put_allow(r);
+	vbx__respond(r, 204, NULL, NULL, 0);
+	return answer_now(s, wsi, pss);
+}
+
 static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	vbx_request *r = pss->req;
@@ -397,14 +425,17 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 		                   (unsigned long long)s->conf->max_body);
 		return answer_now(s, wsi, pss);
 	}
+	r->head_only = strcmp(r->method, "HEAD") == 0;
 	int status = 404;
 	if (http_routes)
-		status = vbx__router_match(http_routes, r->method,
-		                           vbx__router_path(r), r->arena,
-		                           &r->match);
+		status = vbx__router_match(
+		        http_routes, r->head_only ? "GET" : r->method,
+		        vbx__router_path(r), r->arena, &r->match);
+	if (status == 405 && strcmp(r->method, "OPTIONS") == 0)
+		return answer_options(s, wsi, pss);
 	if (status != 200) {
 		if (status == 405)
-			vbx__resp_header(r, "allow", r->match.allow);
+			put_allow(r);
 		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
 		                   r->path,
 		                   status == 404   ? "no such route"

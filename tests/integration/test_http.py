@@ -2,6 +2,8 @@
 defaults, authentication, routing, bodies, errors, request ids, logs, and
 a blocking handler that must not delay /health/live."""
 
+import http.client
+import json
 import os
 import re
 import threading
@@ -103,7 +105,7 @@ def test_routing_and_error_envelope():
         expect(err["statusCode"] == 404, err)
         st, body, r = d.request("DELETE", "/api/v1/test/echo", token="alice")
         expect(st == 405, f"status {st}")
-        expect(r.getheader("Allow") == "POST", r.getheader("Allow"))
+        expect(r.getheader("Allow") == "POST, OPTIONS", r.getheader("Allow"))
         st, body, _ = d.get("/api/v1/test/items/x%20y")
         expect(st == 200 and body["id"] == "x y", body)
         st, body, _ = d.get("/api/v1/test/items/missing")
@@ -111,6 +113,53 @@ def test_routing_and_error_envelope():
         st, body, _ = d.get("/api/v1/test/items/silent")
         expect(st == 500 and error_of(body)["code"] == "INTERNAL_ERROR",
                body)
+    run_with_testkit([check])
+
+
+def test_head_and_options():
+    def check(d):
+        # HEAD: GET's status and headers, Content-Length of GET's body,
+        # no body.
+        st, body, r = d.get("/api/v1/test/items/x%20y", token="alice")
+        length = r.getheader("Content-Length")
+        expect(st == 200 and int(length) > 0, (st, length))
+        st, body, r = d.request("HEAD", "/api/v1/test/items/x%20y",
+                                token="alice")
+        expect(st == 200 and body is None, (st, body))
+        expect(r.getheader("Content-Length") == length,
+               (r.getheader("Content-Length"), length))
+        expect(r.getheader("Content-Type") == "application/json",
+               r.getheader("Content-Type"))
+        st, body, r = d.request("HEAD", "/api/v1/test/items/missing",
+                                token="alice")
+        expect(st == 404 and body is None, (st, body))
+        st, _, r = d.request("HEAD", "/health/live")
+        expect(st == 200 and int(r.getheader("Content-Length")) > 0, st)
+        # HEAD where only POST is: 405 like GET would be.
+        st, _, r = d.request("HEAD", "/api/v1/test/echo", token="alice")
+        expect(st == 405 and r.getheader("Allow") == "POST, OPTIONS",
+               (st, r.getheader("Allow")))
+        # OPTIONS: 204 with what the path takes; unknown paths 404.
+        st, body, r = d.request("OPTIONS", "/api/v1/test/items/x")
+        expect(st == 204 and body is None, (st, body))
+        expect(r.getheader("Allow") == "GET, HEAD, OPTIONS",
+               r.getheader("Allow"))
+        st, _, r = d.request("OPTIONS", "/api/v1/test/echo")
+        expect(st == 204 and r.getheader("Allow") == "POST, OPTIONS",
+               r.getheader("Allow"))
+        st, body, _ = d.request("OPTIONS", "/api/v1/nothing-here")
+        expect(st == 404 and error_of(body)["code"] == "NOT_FOUND", body)
+        # One connection: HEAD, then GET reads its own body, not a
+        # leftover of the HEAD's.
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        c.request("HEAD", "/health/live")
+        r = c.getresponse()
+        expect(r.status == 200 and r.read() == b"", r.status)
+        c.request("GET", "/health/live")
+        r = c.getresponse()
+        expect(r.status == 200 and json.loads(r.read())["status"] == "ok",
+               r.status)
+        c.close()
     run_with_testkit([check])
 
 
