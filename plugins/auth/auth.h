@@ -7,6 +7,7 @@
 #define AUTH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ typedef struct auth_jwt_key {
 typedef struct auth_keyring {
 	auth_jwt_key keys[AUTH_KEYS_MAX];
 	size_t count;
+	struct auth_keyring *older; /* the plugin's ring before a reload */
 } auth_keyring;
 
 /*
@@ -264,7 +266,9 @@ struct auth {
 	enum auth_registration registration;
 	size_t password_min;
 	auth_argon2 argon2;
-	auth_keyring keys;
+	/* The signing keys, swapped whole by a config reload. Rings it
+	 * replaces stay (older) until fini: a worker may still read one. */
+	auth_keyring *_Atomic keys;
 	int64_t access_ttl_ms;
 	int64_t refresh_ttl_ms;
 	int64_t ws_ticket_ttl_ms;
@@ -275,6 +279,9 @@ struct auth {
 	auth_user_cache *users;         /* NULL: user_cache = 0 */
 	auth_store st;
 };
+
+/* The current signing keys (plugin.c). */
+const auth_keyring *auth_keys(auth *a);
 
 /* Now, in Unix milliseconds. */
 int64_t auth_now_ms(void);

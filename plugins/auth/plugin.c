@@ -141,7 +141,8 @@ static int jwt_principal(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_claims c;
 
-	int rc = auth_jwt_verify(&a->keys, bearer, auth_now_ms() / 1000, &c);
+	int rc =
+	        auth_jwt_verify(auth_keys(a), bearer, auth_now_ms() / 1000, &c);
 	if (rc != VBX_OK)
 		return rc;
 	/* A logged-in user's token carries every scope. */
@@ -211,18 +212,74 @@ static int read_argon2(auth *a, const vbx_config *cfg)
 	return VBX_OK;
 }
 
-static int read_keys(auth *a, const vbx_config *cfg)
+/* A new ring from the config's jwt_secret (or jwt_secret_file) into *out
+ * (free with free_keys); errors are the config's, naming the key. */
+static int load_keys(const vbx_config *cfg, auth_keyring **out)
 {
 	char *text = NULL, err[256];
-	int rc = vbx_cfg_secret(cfg, "jwt_secret", VBX_REQUIRED, &text);
-	if (rc != VBX_OK)
-		return rc;
-	rc = auth_keyring_parse(text, &a->keys, err, sizeof(err));
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
-	if (rc != VBX_OK)
-		return vbx_cfg_error(cfg, "jwt_secret", "%s", err);
-	return VBX_OK;
+	auth_keyring *kr = calloc(1, sizeof(*kr));
+	int rc = kr ? vbx_cfg_secret(cfg, "jwt_secret", VBX_REQUIRED, &text)
+	            : VBX_ENOMEM;
+	if (rc == VBX_OK) {
+		rc = auth_keyring_parse(text, kr, err, sizeof(err));
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		if (rc != VBX_OK)
+			rc = vbx_cfg_error(cfg, "jwt_secret", "%s", err);
+	}
+	if (rc != VBX_OK && kr) {
+		auth_keyring_wipe(kr);
+		free(kr);
+		kr = NULL;
+	}
+	*out = kr;
+	return rc;
+}
+
+static void free_keys(auth_keyring *kr)
+{
+	while (kr) {
+		auth_keyring *older = kr->older;
+		auth_keyring_wipe(kr);
+		free(kr);
+		kr = older;
+	}
+}
+
+const auth_keyring *auth_keys(auth *a)
+{
+	return atomic_load_explicit(&a->keys, memory_order_acquire);
+}
+
+static int read_keys(auth *a, const vbx_config *cfg)
+{
+	auth_keyring *kr = NULL;
+	int rc = load_keys(cfg, &kr);
+	atomic_init(&a->keys, kr);
+	return rc;
+}
+
+/*
+ * SIGHUP: read the keys again, so that a rotation (a new first line in
+ * the key file, the old key kept below it until access_ttl has passed)
+ * needs no restart. A broken secret keeps the running keys.
+ */
+static void on_config_reload(void *ud, const vbx_config_reload_event *ev)
+{
+	auth *a = ud;
+	auth_keyring *kr;
+
+	if (load_keys(vbx_plugin_config(a->self), &kr) != VBX_OK) {
+		vbx_log_error(a->self,
+		              "configuration generation %u: jwt_secret is not "
+		              "usable (above); keeping the signing keys in use",
+		              ev->generation);
+		return;
+	}
+	kr->older = atomic_load(&a->keys);
+	atomic_store_explicit(&a->keys, kr, memory_order_release);
+	vbx_log_info(a->self, "signing keys reloaded: %zu, new tokens use %s",
+	             kr->count, kr->keys[0].kid);
 }
 
 static int read_limit(const vbx_config *cfg, const char *key, const char *dflt,
@@ -327,7 +384,7 @@ static void auth_free(auth *a)
 	auth_limiter_free(a->login_client);
 	auth_limiter_free(a->register_client);
 	auth_user_cache_free(a->users);
-	auth_keyring_wipe(&a->keys);
+	free_keys(atomic_load(&a->keys));
 	free(a);
 }
 
@@ -354,6 +411,9 @@ static int register_all(auth *a)
 	rc = rc ? rc
 	        : vbx_hook_authorize_register(a->self, auth_authorize, a,
 	                                      VBX_PRIO_MIDDLE);
+	rc = rc ? rc
+	        : vbx_event_config_reload_subscribe(a->self, on_config_reload,
+	                                            a);
 	return rc ? rc : auth_routes_add(a);
 }
 

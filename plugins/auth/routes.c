@@ -140,7 +140,7 @@ static int answer_tokens(auth *a, vbx_request *req, int status,
 	c.adm = u->admin;
 	c.iat = auth_now_ms() / 1000;
 	c.exp = c.iat + a->access_ttl_ms / 1000;
-	if (auth_jwt_sign(&a->keys, &c, access) != VBX_OK)
+	if (auth_jwt_sign(auth_keys(a), &c, access) != VBX_OK)
 		return vbx_resp_error(req, 500, "INTERNAL_ERROR",
 		                      "cannot sign the access token");
 	int rc = auth_refresh_issue(a, u->id, family, refresh);
@@ -551,7 +551,7 @@ static int h_ws_ticket(void *ud, vbx_request *req)
 	        .apikey = (who->flags & VBX_PRINCIPAL_APIKEY) != 0,
 	};
 	snprintf(t.user_id, sizeof(t.user_id), "%.36s", who->user_id);
-	if (auth_ticket_encode(&a->keys, &t, ticket) != VBX_OK)
+	if (auth_ticket_encode(auth_keys(a), &t, ticket) != VBX_OK)
 		return vbx_resp_error(req, 403, "FORBIDDEN",
 		                      "this credential cannot have a WebSocket "
 		                      "ticket (no scope, or not a user of this "

@@ -159,8 +159,8 @@ int auth_ticket_authenticate(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_ticket t;
 
-	if (auth_ticket_verify(&a->keys, bearer, auth_now_ms() / 1000, &t) !=
-	    VBX_OK)
+	if (auth_ticket_verify(auth_keys(a), bearer, auth_now_ms() / 1000,
+	                       &t) != VBX_OK)
 		return VBX_EUNAUTH;
 	return auth_principal_for(a, t.user_id, t.scopes,
 	                          t.apikey ? VBX_PRINCIPAL_APIKEY : 0, out);

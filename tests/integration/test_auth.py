@@ -2,9 +2,11 @@
 against a real throwaway PostgreSQL cluster."""
 
 import asyncio
+import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -372,6 +374,61 @@ def test_access_tokens_expire():
                          token=body["tokens"]["accessToken"])
         expect(st == 200, st)
     with_daemon(check, extra='access_ttl = "10s";')
+
+
+def kid_of(token):
+    head = token.split(".")[0]
+    head += "=" * (-len(head) % 4)
+    return json.loads(base64.urlsafe_b64decode(head))["kid"]
+
+
+def test_signing_keys_reload_on_sighup():
+    """A key rotation without a restart: new first key, old one kept to
+    verify, then dropped; a broken key file keeps the running keys."""
+    DB_COUNT[0] += 1
+    conninfo = PG.createdb(f"t{DB_COUNT[0]}")
+    keys = tempfile.NamedTemporaryFile("w", delete=False, prefix="vbx-jwt-")
+    old, new = "k1:" + "11" * 32, "k2:" + "22" * 32
+
+    def write_keys(text):
+        with open(keys.name, "w") as f:
+            f.write(text)
+
+    def reload(d, marker):
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while marker not in d.logtext() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(marker in d.logtext(), f"no '{marker}' in the log")
+
+    write_keys(old + "\n")
+    d = Daemon(plugin_dir=PLUGINS, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret_file = "{keys.name}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }}""").start()
+    try:
+        t1 = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        expect(kid_of(t1) == "k1", kid_of(t1))
+        write_keys(new + "\n" + old + "\n")
+        reload(d, "signing keys reloaded: 2, new tokens use k2")
+        t2 = login(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        expect(kid_of(t2) == "k2", kid_of(t2))
+        for t in (t1, t2):
+            expect(d.get("/api/v1/users/me", token=t)[0] == 200, "both")
+        write_keys(new + "\n")
+        reload(d, "signing keys reloaded: 1, new tokens use k2")
+        expect(d.get("/api/v1/users/me", token=t1)[0] == 401, "k1 gone")
+        expect(d.get("/api/v1/users/me", token=t2)[0] == 200, "k2 stays")
+        write_keys("k3:tooshort\n")
+        reload(d, "keeping the signing keys in use")
+        expect(d.get("/api/v1/users/me", token=t2)[0] == 200, "kept")
+        t3 = login(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        expect(kid_of(t3) == "k2", kid_of(t3))
+    finally:
+        code = d.stop()
+        os.unlink(keys.name)
+    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
 
 
 INJECTIONS = ["' OR '1'='1", "'; DROP TABLE teams; --", "\\' UNION SELECT 1--",
