@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include <vibebox/vibebox.h>
 #include <vibebox/store.h>
 
@@ -66,6 +68,8 @@ typedef struct auth_jwt_key {
 	char kid[AUTH_KID_MAX];
 	unsigned char secret[AUTH_KEY_MAX];
 	size_t len;
+	/* HMAC's keyed SHA-256 states (auth_keyring_prepare), or NULL */
+	EVP_MD_CTX *inner, *outer;
 } auth_jwt_key;
 
 /* The first key signs; every key verifies. */
@@ -83,7 +87,23 @@ typedef struct auth_keyring {
  */
 int auth_keyring_parse(const char *text, auth_keyring *kr, char *err,
                        size_t err_len);
+/* Free what auth_keyring_prepare made, then overwrite the secrets. */
 void auth_keyring_wipe(auth_keyring *kr);
+
+/* ---- HMAC-SHA256 (hmac.c) ---- */
+
+#define AUTH_HMAC_LEN 32
+
+/* Key the HMAC states of every key of a parsed ring once, for the fast
+ * path of auth_hmac_sha256; auth_keyring_wipe frees them. VBX_OK,
+ * VBX_ENOMEM or VBX_ERR (no SHA-256), leaving the ring unprepared. */
+int auth_keyring_prepare(auth_keyring *kr);
+void auth_keyring_unprepare(auth_keyring *kr);
+
+/* HMAC-SHA256 of msg under k into out: from the prepared states when
+ * there are any, else OpenSSL's HMAC(). False on an OpenSSL failure. */
+bool auth_hmac_sha256(const auth_jwt_key *k, const void *msg, size_t len,
+                      unsigned char out[AUTH_HMAC_LEN]);
 
 typedef struct auth_claims {
 	char sub[VBX_ID_LEN];

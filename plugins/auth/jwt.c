@@ -15,7 +15,6 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "auth.h"
 
@@ -239,6 +238,7 @@ int auth_keyring_parse(const char *text, auth_keyring *kr, char *err,
 
 void auth_keyring_wipe(auth_keyring *kr)
 {
+	auth_keyring_unprepare(kr);
 	OPENSSL_cleanse(kr, sizeof(*kr));
 }
 
@@ -255,12 +255,7 @@ static const auth_jwt_key *key_find(const auth_keyring *kr, const char *kid)
 static int hmac(const auth_jwt_key *k, const char *msg, size_t len,
                 unsigned char sig[SIG_LEN])
 {
-	unsigned int sig_len = 0;
-	if (!HMAC(EVP_sha256(), k->secret, (int)k->len,
-	          (const unsigned char *)msg, len, sig, &sig_len) ||
-	    sig_len != SIG_LEN)
-		return VBX_ERR;
-	return VBX_OK;
+	return auth_hmac_sha256(k, msg, len, sig) ? VBX_OK : VBX_ERR;
 }
 
 /* base64url(JSON of o) appended at out + *at; frees o. */

@@ -226,6 +226,8 @@ static int load_keys(const vbx_config *cfg, auth_keyring **out)
 		free(text);
 		if (rc != VBX_OK)
 			rc = vbx_cfg_error(cfg, "jwt_secret", "%s", err);
+		else
+			rc = auth_keyring_prepare(kr);
 	}
 	if (rc != VBX_OK && kr) {
 		auth_keyring_wipe(kr);

@@ -16,7 +16,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "auth.h"
 
@@ -67,14 +66,11 @@ static bool ticket_mac(const auth_jwt_key *k,
 {
 	static const char domain[] = AUTH_TICKET_DOMAIN; /* with its NUL */
 	unsigned char msg[sizeof(domain) + AUTH_TICKET_BODY];
-	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	unsigned char full[AUTH_HMAC_LEN];
 
 	memcpy(msg, domain, sizeof(domain));
 	memcpy(msg + sizeof(domain), body, AUTH_TICKET_BODY);
-	bool ok = HMAC(EVP_sha256(), k->secret, (int)k->len, msg, sizeof(msg),
-	               full, &len) &&
-	          len == 32;
+	bool ok = auth_hmac_sha256(k, msg, sizeof(msg), full);
 	if (ok)
 		memcpy(mac, full, AUTH_TICKET_MAC);
 	OPENSSL_cleanse(full, sizeof(full));

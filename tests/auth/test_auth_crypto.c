@@ -260,6 +260,49 @@ static void test_jwt_tampered(void **state)
 		                 VBX_DECLINED);
 }
 
+/* The prepared states give OpenSSL's HMAC() for keys shorter than, as
+ * long as, and longer than SHA-256's block (hashed first), on messages of
+ * every length around a block; signatures and tickets agree too. */
+static void test_hmac_prepared(void **state)
+{
+	static const size_t key_lens[] = {32, 63, 64, 65, 200, 256};
+	unsigned char msg[300], want[32], got[32];
+	unsigned int n;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 7 + 3);
+	for (size_t i = 0; i < sizeof(key_lens) / sizeof(*key_lens); i++) {
+		char text[600] = "k1:";
+		for (size_t j = 0; j < key_lens[i]; j++)
+			snprintf(text + 3 + 2 * j, 3, "%02x",
+			         (unsigned)((j * 31 + i) & 255));
+		auth_keyring kr;
+		ring(&kr, text);
+		assert_int_equal(auth_keyring_prepare(&kr), VBX_OK);
+		assert_non_null(kr.keys[0].inner);
+		for (size_t len = 0; len <= sizeof(msg); len += 13) {
+			HMAC(EVP_sha256(), kr.keys[0].secret,
+			     (int)kr.keys[0].len, msg, len, want, &n);
+			assert_true(
+			        auth_hmac_sha256(&kr.keys[0], msg, len, got));
+			assert_memory_equal(got, want, sizeof(want));
+		}
+		/* A token signed prepared verifies unprepared, and back. */
+		auth_keyring plain;
+		ring(&plain, text);
+		char tok[AUTH_JWT_MAX];
+		auth_claims c = claims(NOW, NOW + 600), out;
+		assert_int_equal(auth_jwt_sign(&kr, &c, tok), VBX_OK);
+		assert_int_equal(auth_jwt_verify(&plain, tok, NOW, &out),
+		                 VBX_OK);
+		assert_int_equal(auth_jwt_sign(&plain, &c, tok), VBX_OK);
+		assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_OK);
+		auth_keyring_wipe(&kr);
+		assert_null(kr.keys[0].inner);
+		auth_keyring_wipe(&plain);
+	}
+}
+
 static void test_argon2(void **state)
 {
 	auth_argon2 p = {.m_kib = 64, .t = 1, .p = 1};
@@ -410,6 +453,7 @@ int main(void)
 	        cmocka_unit_test(test_jwt_roundtrip),
 	        cmocka_unit_test(test_jwt_refused),
 	        cmocka_unit_test(test_jwt_tampered),
+	        cmocka_unit_test(test_hmac_prepared),
 	        cmocka_unit_test(test_argon2),
 	        cmocka_unit_test(test_tokens),
 	        cmocka_unit_test(test_time),

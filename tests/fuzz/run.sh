@@ -33,7 +33,7 @@ deps() {
 		plugins/auth/password.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/ticket.c
-		plugins/auth/usercache.c";;
+		plugins/auth/usercache.c plugins/auth/hmac.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/pgtime.c";;
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
