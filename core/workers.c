@@ -98,8 +98,10 @@ int vbx__workers_submit(vbx_task_fn *fn, void *ud)
 	else
 		pool.head = t;
 	pool.tail = t;
-	pthread_cond_signal(&pool.more);
 	pthread_mutex_unlock(&pool.lock);
+	/* After the unlock: a worker woken while the lock is still held
+	 * would wake only to sleep again on the mutex. */
+	pthread_cond_signal(&pool.more);
 	return VBX_OK;
 }
 
