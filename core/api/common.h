@@ -113,6 +113,13 @@ int vbx__api_respond(vbx_request *r, int status, cJSON *o);
 /* Answer 204 No Content. */
 int vbx__api_no_content(vbx_request *r);
 
+/* The vbx__api_add_* helpers keep key as it is, not a copy: pass a string
+ * literal (or one that outlives o). Out of memory, the member is left out,
+ * as with cJSON's own cJSON_Add*ToObject. */
+
+/* Add key: s to o. */
+void vbx__api_add_str(cJSON *o, const char *key, const char *s);
+
 /* Add key: RFC 3339 time of ms to o (null when it has none). */
 void vbx__api_add_time(cJSON *o, const char *key, int64_t ms);
 

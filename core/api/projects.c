@@ -17,9 +17,9 @@ static cJSON *project_json(const vbx_project *p)
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "id", p->id);
-	cJSON_AddStringToObject(o, "name", p->name);
-	cJSON_AddStringToObject(o, "slug", p->slug);
+	vbx__api_add_str(o, "id", p->id);
+	vbx__api_add_str(o, "name", p->name);
+	vbx__api_add_str(o, "slug", p->slug);
 	vbx__api_add_id(o, "teamId", p->team_id);
 	vbx__api_add_id(o, "ownerId", p->owner_id);
 	vbx__api_add_time(o, "createdAt", p->created_at);
