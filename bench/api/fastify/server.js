@@ -8,11 +8,14 @@
 //   PGHOST ...   the database: node-postgres reads libpq's PG* variables
 //                (PGHOST is the Unix socket directory)
 //   JWT_SECRET   vibeboxd's auth jwt_secret, "k1:<hex>"
-//   USER_LOOKUP  "1": read the user from the database on each request, as
-//                vibeboxd's auth plugin does; "0": trust the token's claims
+//   USER_LOOKUP  "1": check the user in the database as vibeboxd's auth
+//                plugin does, reusing a read for USER_CACHE_MS like its
+//                user_cache; "0": trust the token's claims
+//   USER_CACHE_MS  how long a user read is reused (default 2000, auth's
+//                default user_cache; 0 reads it on every request)
 //   POOL         connections in the pool (default 8, postgres-store's)
 
-const { Pool } = require('pg');
+const { Pool, types } = require('pg');
 const fastify = require('fastify')({ logger: false });
 
 const PAGE_MAX = 1000000;
@@ -31,29 +34,47 @@ function jwtKey(text) {
 
 const secret = jwtKey(process.env.JWT_SECRET);
 const userLookup = process.env.USER_LOOKUP === '1';
-const pool = new Pool({ max: Number(process.env.POOL || 8) });
+const userCacheMs = Number(process.env.USER_CACHE_MS || 2000);
+const userCache = new Map(); // id -> { until, row }
+const USER_CACHE_MAX = 1024; // auth's slots
+// The session settings postgres-store's connections use: timestamps come
+// as "2026-11-27 15:52:15.565123+00".
+const pool = new Pool({
+  max: Number(process.env.POOL || 8),
+  options: '-c DateStyle=ISO,YMD -c TimeZone=UTC',
+});
+
+// A timestamptz as Unix ms, rounded half away from zero like
+// plugins/postgres-store/pgtime.c (pg's own parser truncates to the ms).
+const TIMESTAMPTZ = 1184;
+types.setTypeParser(TIMESTAMPTZ, (text) => {
+  const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?\+00$/
+    .exec(text);
+  if (!m) {
+    throw new Error(`unexpected timestamptz text: ${text}`);
+  }
+  const us = Number((m[7] || '').padEnd(6, '0'));
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) +
+    Math.floor((us + 500) / 1000);
+});
 
 // The statements of plugins/postgres-store (users.c, projects.c), prepared
 // once per connection under a name, as postgres-store does.
 const PROJECT_COLS =
-  'p.id, p.name, p.slug, p.owner_id, p.team_id, ' +
-  '(extract(epoch FROM p.created_at) * 1000)::int8, ' +
-  '(extract(epoch FROM p.updated_at) * 1000)::int8';
+  'p.id, p.name, p.slug, p.owner_id, p.team_id, p.created_at, p.updated_at';
 const USER_GET =
-  'SELECT u.id, u.email, u.name, u.admin, u.disabled, ' +
-  '(extract(epoch FROM u.created_at) * 1000)::int8, ' +
-  '(extract(epoch FROM u.updated_at) * 1000)::int8 ' +
-  'FROM users u WHERE u.id = $1::uuid';
-const PROJECT_LIST =
-  'WITH f AS (SELECT * FROM projects x WHERE $1::uuid IS NULL' +
-  '  OR x.owner_id = $1::uuid OR x.team_id IN' +
-  '  (SELECT tm.team_id FROM team_members tm' +
-  '   WHERE tm.user_id = $1::uuid)),' +
-  ' n AS (SELECT count(*) AS n FROM f)' +
-  ' SELECT ' + PROJECT_COLS + ', n.n FROM n LEFT JOIN LATERAL' +
-  ' (SELECT * FROM f ORDER BY created_at, id' +
-  '  LIMIT $2::int8 OFFSET $3::int8) p ON true' +
-  ' ORDER BY p.created_at, p.id';
+  'SELECT u.id, u.email, u.name, u.admin, u.disabled, u.created_at, ' +
+  'u.updated_at FROM users u WHERE u.id = $1::uuid';
+// The page asks for one row more than it shows: when that row is absent
+// the page ends the list and gives the total; only otherwise is it
+// counted (plugins/postgres-store/pool.c, pgs_run_page).
+const PROJECT_LIST_FROM =
+  ' FROM projects p WHERE $1::uuid IS NULL OR p.owner_id = $1::uuid' +
+  ' OR p.team_id IN (SELECT tm.team_id FROM team_members tm' +
+  ' WHERE tm.user_id = $1::uuid)';
+const PROJECT_LIST = 'SELECT ' + PROJECT_COLS + PROJECT_LIST_FROM +
+  ' ORDER BY p.created_at, p.id LIMIT $2::int8 OFFSET $3::int8';
+const PROJECT_COUNT = 'SELECT count(*)' + PROJECT_LIST_FROM;
 
 fastify.register(require('@fastify/jwt'), {
   secret: secret.key,
@@ -70,13 +91,31 @@ async function principal(request) {
   if (!userLookup) {
     return { id: claims.sub, admin: claims.adm === true };
   }
-  const r = await pool.query({
-    name: 'user_get', text: USER_GET, values: [claims.sub], rowMode: 'array',
-  });
-  if (r.rows.length === 0 || r.rows[0][4]) {
+  const row = await userRow(claims.sub);
+  if (!row || row[4]) {
     return null; // deleted or disabled since the token was issued
   }
-  return { id: r.rows[0][0], admin: r.rows[0][3] };
+  return { id: row[0], admin: row[3] };
+}
+
+// The user's row, from the cache while fresh, like auth's usercache.c.
+async function userRow(id) {
+  const now = Date.now();
+  const hit = userCache.get(id);
+  if (hit && hit.until > now) {
+    return hit.row;
+  }
+  const r = await pool.query({
+    name: 'user_get', text: USER_GET, values: [id], rowMode: 'array',
+  });
+  const row = r.rows.length ? r.rows[0] : null;
+  if (row && userCacheMs > 0) {
+    if (userCache.size >= USER_CACHE_MAX) {
+      userCache.clear();
+    }
+    userCache.set(id, { until: now + userCacheMs, row });
+  }
+  return row;
 }
 
 fastify.addHook('onRequest', async (request, reply) => {
@@ -109,7 +148,7 @@ function count(s, dflt, max) {
   return v <= max ? v : 0;
 }
 
-const iso = (ms) => new Date(Number(ms)).toISOString();
+const iso = (ms) => new Date(ms).toISOString();
 
 function project(row) {
   return {
@@ -164,19 +203,24 @@ fastify.get('/api/v1/projects', { schema: listSchema }, async (request,
     return fail(reply, 400, 'VALIDATION_ERROR', 'bad page or limit');
   }
   const who = request.who.admin ? null : request.who.id;
+  const offset = (page - 1) * limit;
   const r = await pool.query({
     name: 'project_list',
     text: PROJECT_LIST,
-    values: [who, String(limit), String((page - 1) * limit)],
+    values: [who, String(limit + 1), String(offset)],
     rowMode: 'array',
   });
-  const total = r.rows.length ? Number(r.rows[0][7]) : 0;
-  const data = [];
-  for (const row of r.rows) {
-    if (row[0] !== null) {
-      data.push(project(row)); // null: the page is past the end
-    }
+  const more = r.rows.length > limit;
+  const rows = more ? r.rows.slice(0, limit) : r.rows;
+  let total = offset + rows.length;
+  if (more || (rows.length === 0 && offset > 0)) {
+    const c = await pool.query({
+      name: 'project_list_count', text: PROJECT_COUNT, values: [who],
+      rowMode: 'array',
+    });
+    total = Math.max(Number(c.rows[0][0]), more ? offset + limit + 1 : 0);
   }
+  const data = rows.map(project);
   return { data, pagination: { page, limit, total } };
 });
 
