@@ -11,22 +11,23 @@
 	" a.target_type, a.target_id, a.client, a.detail"
 
 static const pgs_stmt stmt_add = {
-        "audit_add",
-        "INSERT INTO audit_log AS a (actor_id, action, target_type,"
-        " target_id, client, detail) VALUES ($1::uuid, $2, $3, $4, $5, $6)"
-        " RETURNING " AUDIT_COLS};
+        .name = "audit_add",
+        .sql = "INSERT INTO audit_log AS a (actor_id, action, target_type,"
+               " target_id, client, detail) VALUES ($1::uuid, $2, $3, $4, $5, "
+               "$6)"
+               " RETURNING " AUDIT_COLS};
 
 /* The whole log, newest first: the page and its total (pgs_run_page)
  * share the FROM. */
 #define AUDIT_LIST_FROM " FROM audit_log a"
 
-static const pgs_stmt stmt_list = {"audit_list",
-                                   "SELECT " AUDIT_COLS AUDIT_LIST_FROM
-                                   " ORDER BY a.at DESC, a.id DESC"
-                                   " LIMIT $1::int8 OFFSET $2::int8"};
+static const pgs_stmt stmt_list = {.name = "audit_list",
+                                   .sql = "SELECT " AUDIT_COLS AUDIT_LIST_FROM
+                                          " ORDER BY a.at DESC, a.id DESC"
+                                          " LIMIT $1::int8 OFFSET $2::int8"};
 
-static const pgs_stmt stmt_list_count = {"audit_list_count",
-                                         "SELECT count(*)" AUDIT_LIST_FROM};
+static const pgs_stmt stmt_list_count = {
+        .name = "audit_list_count", .sql = "SELECT count(*)" AUDIT_LIST_FROM};
 
 static void audit_from_row(const PGresult *r, int row, vbx_audit *a)
 {

@@ -37,29 +37,35 @@
 	"e.status_at, e.started_at, e.stopped_at, e.active_at"
 
 static const pgs_stmt stmt_env_create = {
-        "env_create",
-        "WITH e AS (INSERT INTO environments (project_id, name, slug, image,"
-        "  cpu_limit, memory_limit, created_by)"
-        "  VALUES ($1::uuid, $2, $3, $4, $5::numeric, $6::int4, $7::uuid)"
-        "  RETURNING *)"
-        " SELECT " ENV_COLS " FROM e JOIN projects p ON p.id = e.project_id"};
+        .name = "env_create",
+        .sql = "WITH e AS (INSERT INTO environments (project_id, name, slug, "
+               "image,"
+               "  cpu_limit, memory_limit, created_by)"
+               "  VALUES ($1::uuid, $2, $3, $4, $5::numeric, $6::int4, "
+               "$7::uuid)"
+               "  RETURNING *)"
+               " SELECT " ENV_COLS
+               " FROM e JOIN projects p ON p.id = e.project_id"};
 
-static const pgs_stmt stmt_env_get = {"env_get",
-                                      "SELECT " ENV_COLS " FROM environments e"
-                                      " JOIN projects p ON p.id = e.project_id"
-                                      " WHERE e.id = $1::uuid"};
+static const pgs_stmt stmt_env_get = {
+        .name = "env_get",
+        .sql = "SELECT " ENV_COLS " FROM environments e"
+               " JOIN projects p ON p.id = e.project_id"
+               " WHERE e.id = $1::uuid"};
 
 static const pgs_stmt stmt_env_update = {
-        "env_update",
-        "WITH e AS (UPDATE environments SET name = $2, slug = $3,"
-        "  image = $4, cpu_limit = $5::numeric, memory_limit = $6::int4,"
-        "  updated_at = greatest(now(), updated_at)"
-        "  WHERE id = $1::uuid RETURNING *)"
-        " SELECT " ENV_COLS " FROM e JOIN projects p ON p.id = e.project_id"};
+        .name = "env_update",
+        .sql = "WITH e AS (UPDATE environments SET name = $2, slug = $3,"
+               "  image = $4, cpu_limit = $5::numeric, memory_limit = $6::int4,"
+               "  updated_at = greatest(now(), updated_at)"
+               "  WHERE id = $1::uuid RETURNING *)"
+               " SELECT " ENV_COLS
+               " FROM e JOIN projects p ON p.id = e.project_id"};
 
 /* Its variables and ports go with it (ON DELETE CASCADE). */
 static const pgs_stmt stmt_env_delete = {
-        "env_delete", "DELETE FROM environments WHERE id = $1::uuid"};
+        .name = "env_delete",
+        .sql = "DELETE FROM environments WHERE id = $1::uuid"};
 
 /* $1 NULL: every project; $2 the statuses; $3 NULL: every user, else
  * the projects $3 owns or whose team it is in. Only environments' columns
@@ -76,44 +82,51 @@ static const pgs_stmt stmt_env_delete = {
 
 /* $4 NULL: no LIMIT (every row). */
 static const pgs_stmt stmt_env_list = {
-        "env_list", "SELECT " ENV_COLS " FROM environments e"
-                    " JOIN projects p ON p.id = e.project_id" ENV_LIST_WHERE
-                    " ORDER BY e.created_at, e.id"
-                    " LIMIT $4::int8 OFFSET $5::int8"};
+        .name = "env_list",
+        .sql = "SELECT " ENV_COLS " FROM environments e"
+               " JOIN projects p ON p.id = e.project_id" ENV_LIST_WHERE
+               " ORDER BY e.created_at, e.id"
+               " LIMIT $4::int8 OFFSET $5::int8"};
 
 static const pgs_stmt stmt_env_list_count = {
-        "env_list_count", "SELECT count(*) FROM environments e" ENV_LIST_WHERE};
+        .name = "env_list_count",
+        .sql = "SELECT count(*) FROM environments e" ENV_LIST_WHERE};
 
 /* $2: the allowed current statuses; $5 NULL keeps the container id, ""
  * clears it. */
 static const pgs_stmt stmt_env_cas = {
-        "env_cas",
-        "WITH e AS (UPDATE environments SET status = $3::text,"
-        "  status_reason = $4, status_at = now(),"
-        "  started_at = CASE WHEN $3::text = 'running' THEN now()"
-        "   ELSE started_at END,"
-        "  stopped_at = CASE WHEN $3::text IN ('stopped', 'error')"
-        "   THEN now() ELSE stopped_at END,"
-        "  container_id = CASE WHEN $5::text IS NULL THEN container_id"
-        "   ELSE nullif($5::text, '') END"
-        "  WHERE id = $1::uuid AND status = ANY ($2::text[]) RETURNING *)"
-        " SELECT " ENV_COLS " FROM e JOIN projects p ON p.id = e.project_id"};
+        .name = "env_cas",
+        .sql = "WITH e AS (UPDATE environments SET status = $3::text,"
+               "  status_reason = $4, status_at = now(),"
+               "  started_at = CASE WHEN $3::text = 'running' THEN now()"
+               "   ELSE started_at END,"
+               "  stopped_at = CASE WHEN $3::text IN ('stopped', 'error')"
+               "   THEN now() ELSE stopped_at END,"
+               "  container_id = CASE WHEN $5::text IS NULL THEN container_id"
+               "   ELSE nullif($5::text, '') END"
+               "  WHERE id = $1::uuid AND status = ANY ($2::text[]) RETURNING "
+               "*)"
+               " SELECT " ENV_COLS
+               " FROM e JOIN projects p ON p.id = e.project_id"};
 
 static const pgs_stmt stmt_env_touch = {
-        "env_touch", "UPDATE environments"
-                     " SET active_at = greatest(now(), active_at)"
-                     " WHERE id = $1::uuid"};
+        .name = "env_touch",
+        .sql = "UPDATE environments"
+               " SET active_at = greatest(now(), active_at)"
+               " WHERE id = $1::uuid"};
 
 /* $3: neither filter given, count everything. A filter given as NULL
  * (not a UUID) matches nothing. */
 static const pgs_stmt stmt_env_count = {
-        "env_count",
-        "SELECT count(*) FROM environments e"
-        " JOIN projects p ON p.id = e.project_id"
-        " WHERE $3::bool OR e.created_by = $1::uuid OR p.team_id = $2::uuid"};
+        .name = "env_count",
+        .sql = "SELECT count(*) FROM environments e"
+               " JOIN projects p ON p.id = e.project_id"
+               " WHERE $3::bool OR e.created_by = $1::uuid OR p.team_id = "
+               "$2::uuid"};
 
 static const pgs_stmt stmt_instance_id = {
-        "instance_id", "SELECT id FROM instance WHERE singleton"};
+        .name = "instance_id",
+        .sql = "SELECT id FROM instance WHERE singleton"};
 
 static void env_from_row(const PGresult *r, int row, vbx_env *e)
 {

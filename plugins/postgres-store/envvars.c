@@ -33,35 +33,38 @@
 
 /* $3: reveal; without it the ciphertext is not even sent. */
 static const pgs_stmt stmt_var_get = {
-        "env_var_get",
-        "SELECT key, value, secret, CASE WHEN $3::bool THEN ciphertext END,"
-        " key_id, updated_at"
-        " FROM environment_variables"
-        " WHERE environment_id = $1::uuid AND key = $2"};
+        .name = "env_var_get",
+        .sql = "SELECT key, value, secret, CASE WHEN $3::bool THEN ciphertext "
+               "END,"
+               " key_id, updated_at"
+               " FROM environment_variables"
+               " WHERE environment_id = $1::uuid AND key = $2"};
 
 static const pgs_stmt stmt_var_list = {
-        "env_var_list",
-        "SELECT key, value, secret, CASE WHEN $2::bool THEN ciphertext END,"
-        " key_id, updated_at"
-        " FROM environment_variables WHERE environment_id = $1::uuid"
-        " ORDER BY key"};
+        .name = "env_var_list",
+        .sql = "SELECT key, value, secret, CASE WHEN $2::bool THEN ciphertext "
+               "END,"
+               " key_id, updated_at"
+               " FROM environment_variables WHERE environment_id = $1::uuid"
+               " ORDER BY key"};
 
 /* $5 is the ciphertext, bound in binary. The table's check constraint
  * keeps a row either plain or secret, never both. */
 static const pgs_stmt stmt_var_set = {
-        "env_var_set",
-        "INSERT INTO environment_variables AS v"
-        " (environment_id, key, value, secret, ciphertext, key_id)"
-        " VALUES ($1::uuid, $2, $3, $4::bool, $5::bytea, $6)"
-        " ON CONFLICT (environment_id, key) DO UPDATE SET"
-        "  value = EXCLUDED.value, secret = EXCLUDED.secret,"
-        "  ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id,"
-        "  updated_at = greatest(now(), v.updated_at)"
-        " RETURNING v.updated_at"};
+        .name = "env_var_set",
+        .sql = "INSERT INTO environment_variables AS v"
+               " (environment_id, key, value, secret, ciphertext, key_id)"
+               " VALUES ($1::uuid, $2, $3, $4::bool, $5::bytea, $6)"
+               " ON CONFLICT (environment_id, key) DO UPDATE SET"
+               "  value = EXCLUDED.value, secret = EXCLUDED.secret,"
+               "  ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id,"
+               "  updated_at = greatest(now(), v.updated_at)"
+               " RETURNING v.updated_at"};
 
 static const pgs_stmt stmt_var_delete = {
-        "env_var_delete", "DELETE FROM environment_variables"
-                          " WHERE environment_id = $1::uuid AND key = $2"};
+        .name = "env_var_delete",
+        .sql = "DELETE FROM environment_variables"
+               " WHERE environment_id = $1::uuid AND key = $2"};
 
 /* The lower-case spelling of a UUID (checked by the caller). */
 static void id_canon(char out[VBX_ID_LEN], const char *id)
@@ -301,27 +304,28 @@ static int var_delete(void *ud, const char *env_id, const char *key)
 #define PORT_COLS "port, protocol, coalesce(host_port, 0), created_at"
 
 static const pgs_stmt stmt_port_add = {
-        "env_port_add",
-        "INSERT INTO environment_ports (environment_id, port, protocol)"
-        " VALUES ($1::uuid, $2::int4, $3) RETURNING " PORT_COLS};
+        .name = "env_port_add",
+        .sql = "INSERT INTO environment_ports (environment_id, port, protocol)"
+               " VALUES ($1::uuid, $2::int4, $3) RETURNING " PORT_COLS};
 
 static const pgs_stmt stmt_port_remove = {
-        "env_port_remove",
-        "DELETE FROM environment_ports"
-        " WHERE environment_id = $1::uuid AND port = $2::int4"
-        " AND protocol = $3"};
+        .name = "env_port_remove",
+        .sql = "DELETE FROM environment_ports"
+               " WHERE environment_id = $1::uuid AND port = $2::int4"
+               " AND protocol = $3"};
 
 static const pgs_stmt stmt_port_list = {
-        "env_port_list", "SELECT " PORT_COLS " FROM environment_ports"
-                         " WHERE environment_id = $1::uuid"
-                         " ORDER BY port, protocol"};
+        .name = "env_port_list",
+        .sql = "SELECT " PORT_COLS " FROM environment_ports"
+               " WHERE environment_id = $1::uuid"
+               " ORDER BY port, protocol"};
 
 /* host_port 0 is stored as NULL: not published. */
 static const pgs_stmt stmt_port_set_host = {
-        "env_port_set_host",
-        "UPDATE environment_ports SET host_port = nullif($4::int4, 0)"
-        " WHERE environment_id = $1::uuid AND port = $2::int4"
-        " AND protocol = $3"};
+        .name = "env_port_set_host",
+        .sql = "UPDATE environment_ports SET host_port = nullif($4::int4, 0)"
+               " WHERE environment_id = $1::uuid AND port = $2::int4"
+               " AND protocol = $3"};
 
 static void port_from_row(const PGresult *r, int row, vbx_env_port *p)
 {

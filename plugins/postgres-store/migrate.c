@@ -17,26 +17,29 @@
 #define MIGRATE_LOCK_KEY "1986164845"
 
 static const pgs_stmt stmt_no_timeout = {
-        "migrate_no_timeout",
-        "SELECT set_config('statement_timeout', '0', false)"};
+        .name = "migrate_no_timeout",
+        .sql = "SELECT set_config('statement_timeout', '0', false)"};
 
-static const pgs_stmt stmt_lock = {"migrate_lock",
-                                   "SELECT pg_advisory_lock($1::int8)"};
+static const pgs_stmt stmt_lock = {.name = "migrate_lock",
+                                   .sql = "SELECT pg_advisory_lock($1::int8)"};
 
-static const pgs_stmt stmt_unlock = {"migrate_unlock",
-                                     "SELECT pg_advisory_unlock($1::int8)"};
+static const pgs_stmt stmt_unlock = {
+        .name = "migrate_unlock", .sql = "SELECT pg_advisory_unlock($1::int8)"};
 
 static const pgs_stmt stmt_table = {
-        "migrate_table", "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                         " version integer PRIMARY KEY, name text NOT NULL,"
-                         " applied_at timestamptz NOT NULL DEFAULT now())"};
+        .name = "migrate_table",
+        .sql = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+               " version integer PRIMARY KEY, name text NOT NULL,"
+               " applied_at timestamptz NOT NULL DEFAULT now())"};
 
-static const pgs_stmt stmt_applied = {"migrate_applied",
-                                      "SELECT version FROM schema_migrations"};
+static const pgs_stmt stmt_applied = {
+        .name = "migrate_applied",
+        .sql = "SELECT version FROM schema_migrations"};
 
 static const pgs_stmt stmt_record = {
-        "migrate_record",
-        "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)"};
+        .name = "migrate_record",
+        .sql = "INSERT INTO schema_migrations (version, name) VALUES ($1::int, "
+               "$2)"};
 
 static bool is_applied(const PGresult *applied, int version)
 {

@@ -23,7 +23,8 @@
  * with the statement defined once, at file scope:
  *
  *     static const pgs_stmt stmt_team_get = {
- *             "team_get", "SELECT name FROM teams WHERE id = $1"};
+ *             .name = "team_get",
+ *             .sql = "SELECT name FROM teams WHERE id = $1"};
  *
  * Rules: parameters are always bound ($1...), never spliced into SQL; every
  * statement name is unique in the plugin (prefix it with the file's topic);
@@ -120,6 +121,9 @@ void pgs_release(pgs *s, pgs_conn *c);
 typedef struct pgs_stmt {
 	const char *name; /* unique in the plugin, e.g. "user_get" */
 	const char *sql;  /* $1... placeholders; types cast in SQL ($1::uuid) */
+	/* Results in binary form (values.c): for hot statements whose
+	 * columns are all text, uuid, timestamptz, int2/4/8 or bool. */
+	bool binary;
 } pgs_stmt;
 
 /* PGS_ARGS(a, b, c) expands to `3, (const char *const[]){a, b, c}`: the
@@ -225,8 +229,10 @@ size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col);
 #define PGS_COPY(arr, r, row, col)                                             \
 	pgs_copy((arr), sizeof(arr), (r), (row), (col))
 
-/* A timestamptz column as Unix ms (pgtime.c); 0 for NULL or a value that
- * is not a time of years 0000..9999 ("infinity"). */
+/* The readers of values.c take text and binary results alike. */
+
+/* A timestamptz column as Unix ms; 0 for NULL or a value that is not a
+ * time of years 0000..9999 ("infinity"). */
 int64_t pgs_ms(const PGresult *r, int row, int col);
 /* Parse PostgreSQL's ISO output of a timestamptz,
  * "2026-11-27 15:52:15.565123+00" (fraction optional, offset +HH[:MM[:SS]]),

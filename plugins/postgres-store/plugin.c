@@ -29,7 +29,7 @@ static int64_t now_us(void)
 
 /* ---- readiness ---- */
 
-static const pgs_stmt stmt_ping = {"plugin_ping", "SELECT 1"};
+static const pgs_stmt stmt_ping = {.name = "plugin_ping", .sql = "SELECT 1"};
 
 static int health_check(void *ud, vbx_health *report)
 {

@@ -34,10 +34,10 @@ static void conn_close(pgs_conn *c)
 static int conn_setup(pgs *s, pgs_conn *c)
 {
 	static const pgs_stmt set_timeout = {
-	        "pool_set_timeout",
-	        "SELECT set_config('statement_timeout', $1, false),"
-	        " set_config('DateStyle', 'ISO, YMD', false),"
-	        " set_config('TimeZone', 'UTC', false)"};
+	        .name = "pool_set_timeout",
+	        .sql = "SELECT set_config('statement_timeout', $1, false),"
+	               " set_config('DateStyle', 'ISO, YMD', false),"
+	               " set_config('TimeZone', 'UTC', false)"};
 	char ms[PGS_INT_LEN];
 
 	pgs_fmt_int(ms, s->cfg.statement_timeout_ms);
@@ -384,8 +384,8 @@ int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
 			return rc;
 	}
 
-	PGresult *r =
-	        PQexecPrepared(c->pg, st->name, n, params, lengths, formats, 0);
+	PGresult *r = PQexecPrepared(c->pg, st->name, n, params, lengths,
+	                             formats, st->binary);
 	ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
 		int rc = conn_error(c, st, r);
@@ -414,7 +414,7 @@ static int conn_simple(pgs_conn *c, const pgs_stmt *st)
 
 int pgs_begin(pgs_conn *c)
 {
-	static const pgs_stmt begin = {"pool_begin", "BEGIN"};
+	static const pgs_stmt begin = {.name = "pool_begin", .sql = "BEGIN"};
 	int rc = conn_simple(c, &begin);
 
 	c->in_tx = rc == VBX_OK;
@@ -423,7 +423,7 @@ int pgs_begin(pgs_conn *c)
 
 int pgs_commit(pgs_conn *c)
 {
-	static const pgs_stmt commit = {"pool_commit", "COMMIT"};
+	static const pgs_stmt commit = {.name = "pool_commit", .sql = "COMMIT"};
 	bool failed_tx = c->pg && PQtransactionStatus(c->pg) == PQTRANS_INERROR;
 	int rc = conn_simple(c, &commit);
 
@@ -436,7 +436,8 @@ int pgs_commit(pgs_conn *c)
 
 int pgs_rollback(pgs_conn *c)
 {
-	static const pgs_stmt rollback = {"pool_rollback", "ROLLBACK"};
+	static const pgs_stmt rollback = {.name = "pool_rollback",
+	                                  .sql = "ROLLBACK"};
 	int rc = conn_simple(c, &rollback);
 
 	c->in_tx = false;
@@ -446,39 +447,6 @@ int pgs_rollback(pgs_conn *c)
 }
 
 /* ---- values ---- */
-
-size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col)
-{
-	if (len == 0)
-		return 0;
-	if (PQgetisnull(r, row, col)) {
-		dst[0] = '\0';
-		return 0;
-	}
-	const char *v = PQgetvalue(r, row, col);
-	size_t n = (size_t)PQgetlength(r, row, col);
-	size_t cut = n < len ? n : len - 1;
-
-	/* Do not end inside a UTF-8 sequence: back off continuation bytes. */
-	if (cut < n)
-		while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
-			cut--;
-	memcpy(dst, v, cut);
-	dst[cut] = '\0';
-	return n;
-}
-
-int64_t pgs_int(const PGresult *r, int row, int col)
-{
-	if (PQgetisnull(r, row, col))
-		return 0;
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-bool pgs_bool(const PGresult *r, int row, int col)
-{
-	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
-}
 
 const char *pgs_fmt_int(char buf[PGS_INT_LEN], int64_t v)
 {

@@ -14,22 +14,24 @@
 	"p.updated_at"
 
 static const pgs_stmt stmt_project_create = {
-        "project_create",
-        "INSERT INTO projects AS p (name, slug, owner_id, team_id)"
-        " VALUES ($1, $2, $3::uuid, $4::uuid) RETURNING " PROJECT_COLS};
+        .name = "project_create",
+        .sql = "INSERT INTO projects AS p (name, slug, owner_id, team_id)"
+               " VALUES ($1, $2, $3::uuid, $4::uuid) RETURNING " PROJECT_COLS};
 
 static const pgs_stmt stmt_project_get = {
-        "project_get",
-        "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1::uuid"};
+        .name = "project_get",
+        .sql = "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1::uuid"};
 
 static const pgs_stmt stmt_project_update = {
-        "project_update", "UPDATE projects p SET name = $2, slug = $3,"
-                          " updated_at = greatest(now(), updated_at)"
-                          " WHERE p.id = $1::uuid RETURNING " PROJECT_COLS};
+        .name = "project_update",
+        .sql = "UPDATE projects p SET name = $2, slug = $3,"
+               " updated_at = greatest(now(), updated_at)"
+               " WHERE p.id = $1::uuid RETURNING " PROJECT_COLS};
 
 /* Its environments go with it (ON DELETE CASCADE). */
 static const pgs_stmt stmt_project_delete = {
-        "project_delete", "DELETE FROM projects WHERE id = $1::uuid"};
+        .name = "project_delete",
+        .sql = "DELETE FROM projects WHERE id = $1::uuid"};
 
 /* $1 NULL: every project; else those $1 owns or whose team it is in. The
  * page and its total (pgs_run_page) share the filter. */
@@ -39,12 +41,15 @@ static const pgs_stmt stmt_project_delete = {
 	" WHERE tm.user_id = $1::uuid)"
 
 static const pgs_stmt stmt_project_list = {
-        "project_list",
-        "SELECT " PROJECT_COLS PROJECT_LIST_FROM " ORDER BY p.created_at, p.id"
-        " LIMIT $2::int8 OFFSET $3::int8"};
+        .name = "project_list",
+        .sql = "SELECT " PROJECT_COLS PROJECT_LIST_FROM
+               " ORDER BY p.created_at, p.id"
+               " LIMIT $2::int8 OFFSET $3::int8",
+        .binary = true};
 
 static const pgs_stmt stmt_project_list_count = {
-        "project_list_count", "SELECT count(*)" PROJECT_LIST_FROM};
+        .name = "project_list_count",
+        .sql = "SELECT count(*)" PROJECT_LIST_FROM};
 
 static void project_from_row(const PGresult *r, int row, vbx_project *p)
 {

@@ -18,24 +18,26 @@
 /* The team and its first admin in one statement, hence one transaction:
  * a refused admin (no such user) leaves no team behind. */
 static const pgs_stmt stmt_team_create = {
-        "team_create",
-        "WITH t AS (INSERT INTO teams (name, slug) VALUES ($1, $2)"
-        "  RETURNING *),"
-        " m AS (INSERT INTO team_members (team_id, user_id, role)"
-        "  SELECT id, $3::uuid, 'admin' FROM t)"
-        " SELECT " TEAM_COLS " FROM t"};
+        .name = "team_create",
+        .sql = "WITH t AS (INSERT INTO teams (name, slug) VALUES ($1, $2)"
+               "  RETURNING *),"
+               " m AS (INSERT INTO team_members (team_id, user_id, role)"
+               "  SELECT id, $3::uuid, 'admin' FROM t)"
+               " SELECT " TEAM_COLS " FROM t"};
 
 static const pgs_stmt stmt_team_get = {
-        "team_get", "SELECT " TEAM_COLS " FROM teams t WHERE t.id = $1::uuid"};
+        .name = "team_get",
+        .sql = "SELECT " TEAM_COLS " FROM teams t WHERE t.id = $1::uuid"};
 
 static const pgs_stmt stmt_team_update = {
-        "team_update", "UPDATE teams t SET name = $2, slug = $3,"
-                       " updated_at = greatest(now(), updated_at)"
-                       " WHERE t.id = $1::uuid RETURNING " TEAM_COLS};
+        .name = "team_update",
+        .sql = "UPDATE teams t SET name = $2, slug = $3,"
+               " updated_at = greatest(now(), updated_at)"
+               " WHERE t.id = $1::uuid RETURNING " TEAM_COLS};
 
 /* Memberships and projects go with it (ON DELETE CASCADE). */
 static const pgs_stmt stmt_team_delete = {
-        "team_delete", "DELETE FROM teams WHERE id = $1::uuid"};
+        .name = "team_delete", .sql = "DELETE FROM teams WHERE id = $1::uuid"};
 
 /* $1 NULL: every team; else the teams $1 belongs to. */
 #define TEAM_LIST_FROM                                                         \
@@ -43,19 +45,20 @@ static const pgs_stmt stmt_team_delete = {
 	" (SELECT 1 FROM team_members tm"                                      \
 	" WHERE tm.team_id = t.id AND tm.user_id = $1::uuid)"
 
-static const pgs_stmt stmt_team_list = {"team_list",
-                                        "SELECT " TEAM_COLS TEAM_LIST_FROM
-                                        " ORDER BY t.created_at, t.id"
-                                        " LIMIT $2::int8 OFFSET $3::int8"};
+static const pgs_stmt stmt_team_list = {
+        .name = "team_list",
+        .sql = "SELECT " TEAM_COLS TEAM_LIST_FROM " ORDER BY t.created_at, t.id"
+               " LIMIT $2::int8 OFFSET $3::int8"};
 
-static const pgs_stmt stmt_team_list_count = {"team_list_count",
-                                              "SELECT count(*)" TEAM_LIST_FROM};
+static const pgs_stmt stmt_team_list_count = {
+        .name = "team_list_count", .sql = "SELECT count(*)" TEAM_LIST_FROM};
 
 static const pgs_stmt stmt_member_add = {
-        "member_add",
-        "WITH m AS (INSERT INTO team_members (team_id, user_id, role)"
-        "  VALUES ($1::uuid, $2::uuid, $3) RETURNING *)"
-        " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
+        .name = "member_add",
+        .sql = "WITH m AS (INSERT INTO team_members (team_id, user_id, role)"
+               "  VALUES ($1::uuid, $2::uuid, $3) RETURNING *)"
+               " SELECT " MEMBER_COLS
+               " FROM m JOIN users u ON u.id = m.user_id"};
 
 /*
  * A role change or a removal that would leave the team without an admin
@@ -71,22 +74,25 @@ static const pgs_stmt stmt_member_add = {
 	"(x.role <> 'admin' OR (SELECT count(*) FROM admins) > 1)"
 
 static const pgs_stmt stmt_member_role = {
-        "member_role", LOCK_ADMINS
+        .name = "member_role",
+        .sql = LOCK_ADMINS
         ", m AS (UPDATE team_members x SET role = $3"
         " WHERE x.team_id = $1::uuid AND x.user_id = $2::uuid"
         " AND ($3 = 'admin' OR " LEAVES_AN_ADMIN ") RETURNING *)"
         " SELECT " MEMBER_COLS " FROM m JOIN users u ON u.id = m.user_id"};
 
 static const pgs_stmt stmt_member_get = {
-        "member_get", "SELECT " MEMBER_COLS " FROM team_members m"
-                      " JOIN users u ON u.id = m.user_id"
-                      " WHERE m.team_id = $1::uuid AND m.user_id = $2::uuid"};
+        .name = "member_get",
+        .sql = "SELECT " MEMBER_COLS " FROM team_members m"
+               " JOIN users u ON u.id = m.user_id"
+               " WHERE m.team_id = $1::uuid AND m.user_id = $2::uuid"};
 
 static const pgs_stmt stmt_member_remove = {
-        "member_remove",
-        LOCK_ADMINS " DELETE FROM team_members x"
-                    " WHERE x.team_id = $1::uuid AND x.user_id = $2::uuid"
-                    " AND " LEAVES_AN_ADMIN};
+        .name = "member_remove",
+        .sql = LOCK_ADMINS
+        " DELETE FROM team_members x"
+        " WHERE x.team_id = $1::uuid AND x.user_id = $2::uuid"
+        " AND " LEAVES_AN_ADMIN};
 
 /* The members of team $1. The join adds columns, never rows or
  * filters: a membership always has its user (NOT NULL foreign key), so
@@ -94,14 +100,15 @@ static const pgs_stmt stmt_member_remove = {
 #define MEMBER_LIST_WHERE " WHERE m.team_id = $1::uuid"
 
 static const pgs_stmt stmt_member_list = {
-        "member_list", "SELECT " MEMBER_COLS " FROM team_members m"
-                       " JOIN users u ON u.id = m.user_id" MEMBER_LIST_WHERE
-                       " ORDER BY m.created_at, m.user_id"
-                       " LIMIT $2::int8 OFFSET $3::int8"};
+        .name = "member_list",
+        .sql = "SELECT " MEMBER_COLS " FROM team_members m"
+               " JOIN users u ON u.id = m.user_id" MEMBER_LIST_WHERE
+               " ORDER BY m.created_at, m.user_id"
+               " LIMIT $2::int8 OFFSET $3::int8"};
 
 static const pgs_stmt stmt_member_list_count = {
-        "member_list_count",
-        "SELECT count(*) FROM team_members m" MEMBER_LIST_WHERE};
+        .name = "member_list_count",
+        .sql = "SELECT count(*) FROM team_members m" MEMBER_LIST_WHERE};
 
 static void team_from_row(const PGresult *r, int row, vbx_team *t)
 {

@@ -13,28 +13,31 @@
 	"created_at"
 
 static const pgs_stmt stmt_key_create = {
-        "key_create",
-        "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes,"
-        " expires_at) VALUES ($1::uuid, $2, $3, $4, $5::int,"
-        " CASE WHEN $6::int8 = 0 THEN NULL"
-        " ELSE to_timestamp($6::int8 / 1000.0) END)"
-        " RETURNING " KEY_COLS};
+        .name = "key_create",
+        .sql = "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes,"
+               " expires_at) VALUES ($1::uuid, $2, $3, $4, $5::int,"
+               " CASE WHEN $6::int8 = 0 THEN NULL"
+               " ELSE to_timestamp($6::int8 / 1000.0) END)"
+               " RETURNING " KEY_COLS};
 
 /* Revoked keys never match; expiry is the caller's to check. */
 static const pgs_stmt stmt_key_use = {
-        "key_use", "UPDATE api_keys SET last_used_at = now()"
-                   " WHERE key_hash = $1 AND revoked_at IS NULL"
-                   " RETURNING " KEY_COLS};
+        .name = "key_use",
+        .sql = "UPDATE api_keys SET last_used_at = now()"
+               " WHERE key_hash = $1 AND revoked_at IS NULL"
+               " RETURNING " KEY_COLS};
 
 static const pgs_stmt stmt_key_list = {
-        "key_list", "SELECT " KEY_COLS " FROM api_keys"
-                    " WHERE user_id = $1::uuid AND revoked_at IS NULL"
-                    " ORDER BY created_at DESC, id DESC"};
+        .name = "key_list",
+        .sql = "SELECT " KEY_COLS " FROM api_keys"
+               " WHERE user_id = $1::uuid AND revoked_at IS NULL"
+               " ORDER BY created_at DESC, id DESC"};
 
 static const pgs_stmt stmt_key_revoke = {
-        "key_revoke", "UPDATE api_keys SET revoked_at = now()"
-                      " WHERE user_id = $1::uuid AND id = $2::uuid"
-                      " AND revoked_at IS NULL"};
+        .name = "key_revoke",
+        .sql = "UPDATE api_keys SET revoked_at = now()"
+               " WHERE user_id = $1::uuid AND id = $2::uuid"
+               " AND revoked_at IS NULL"};
 
 static void key_from_row(const PGresult *r, int row, vbx_api_key *k)
 {
@@ -122,11 +125,11 @@ static int key_revoke(void *ud, const char *user_id, const char *id)
 /* ---- refresh tokens ---- */
 
 static const pgs_stmt stmt_refresh_create = {
-        "refresh_create",
-        "INSERT INTO refresh_tokens (user_id, family_id, token_hash,"
-        " expires_at) VALUES ($1::uuid, coalesce($2::uuid,"
-        " gen_random_uuid()), $3, to_timestamp($4::int8 / 1000.0))"
-        " RETURNING id, family_id"};
+        .name = "refresh_create",
+        .sql = "INSERT INTO refresh_tokens (user_id, family_id, token_hash,"
+               " expires_at) VALUES ($1::uuid, coalesce($2::uuid,"
+               " gen_random_uuid()), $3, to_timestamp($4::int8 / 1000.0))"
+               " RETURNING id, family_id"};
 
 /* A token whose family has a revoked member is dead: revoke_family may
  * race with a rotation that adds a token to the family. */
@@ -141,30 +144,30 @@ static const pgs_stmt stmt_refresh_create = {
  * use that won) from a missing or revoked one (no row).
  */
 static const pgs_stmt stmt_refresh_use = {
-        "refresh_use",
-        "WITH hit AS (UPDATE refresh_tokens t SET used_at = now()"
-        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
-        " AND t.used_at IS NULL AND " FAMILY_LIVE
-        " RETURNING t.id, t.user_id, t.family_id, t.expires_at)"
-        " SELECT id, user_id, family_id, expires_at, true FROM hit"
-        " UNION ALL"
-        " SELECT t.id, t.user_id, t.family_id, t.expires_at, false"
-        " FROM refresh_tokens t WHERE t.token_hash = $1"
-        " AND t.revoked_at IS NULL AND " FAMILY_LIVE
-        " AND NOT EXISTS (SELECT 1 FROM hit)"};
+        .name = "refresh_use",
+        .sql = "WITH hit AS (UPDATE refresh_tokens t SET used_at = now()"
+               " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+               " AND t.used_at IS NULL AND " FAMILY_LIVE
+               " RETURNING t.id, t.user_id, t.family_id, t.expires_at)"
+               " SELECT id, user_id, family_id, expires_at, true FROM hit"
+               " UNION ALL"
+               " SELECT t.id, t.user_id, t.family_id, t.expires_at, false"
+               " FROM refresh_tokens t WHERE t.token_hash = $1"
+               " AND t.revoked_at IS NULL AND " FAMILY_LIVE
+               " AND NOT EXISTS (SELECT 1 FROM hit)"};
 
 static const pgs_stmt stmt_refresh_revoke = {
-        "refresh_revoke_family",
-        "UPDATE refresh_tokens SET revoked_at = now()"
-        " WHERE family_id = $1::uuid AND revoked_at IS NULL"};
+        .name = "refresh_revoke_family",
+        .sql = "UPDATE refresh_tokens SET revoked_at = now()"
+               " WHERE family_id = $1::uuid AND revoked_at IS NULL"};
 
 /* Every live token of the user outside keep_family ($2, NULL for none);
  * FAMILY_LIVE then kills tokens a racing rotation adds to those families. */
 static const pgs_stmt stmt_refresh_revoke_user = {
-        "refresh_revoke_user",
-        "UPDATE refresh_tokens SET revoked_at = now()"
-        " WHERE user_id = $1::uuid AND revoked_at IS NULL"
-        " AND family_id IS DISTINCT FROM $2::uuid"};
+        .name = "refresh_revoke_user",
+        .sql = "UPDATE refresh_tokens SET revoked_at = now()"
+               " WHERE user_id = $1::uuid AND revoked_at IS NULL"
+               " AND family_id IS DISTINCT FROM $2::uuid"};
 
 static int refresh_create(void *ud, vbx_refresh *t, const char *hash)
 {

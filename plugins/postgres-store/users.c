@@ -13,8 +13,8 @@
 /* Serialises user creation so that "the first user" is decided once. */
 #define USERS_LOCK_KEY "8462170301" /* any constant unique in the plugin */
 
-static const pgs_stmt stmt_lock = {"user_lock",
-                                   "SELECT pg_advisory_xact_lock($1::int8)"};
+static const pgs_stmt stmt_lock = {
+        .name = "user_lock", .sql = "SELECT pg_advisory_xact_lock($1::int8)"};
 
 /*
  * The decision about the first user reads the table in the same statement
@@ -22,36 +22,41 @@ static const pgs_stmt stmt_lock = {"user_lock",
  * snapshot then includes every creation committed before ours.
  */
 static const pgs_stmt stmt_create = {
-        "user_create",
-        "INSERT INTO users AS u (email, name, password_hash, admin, disabled)"
-        " SELECT lower($1), $2, coalesce($3, ''),"
-        " $4::bool OR ($5::bool AND NOT EXISTS (SELECT 1 FROM users)),"
-        " $6::bool RETURNING " USER_COLS};
+        .name = "user_create",
+        .sql = "INSERT INTO users AS u (email, name, password_hash, admin, "
+               "disabled)"
+               " SELECT lower($1), $2, coalesce($3, ''),"
+               " $4::bool OR ($5::bool AND NOT EXISTS (SELECT 1 FROM users)),"
+               " $6::bool RETURNING " USER_COLS};
 
-static const pgs_stmt stmt_get = {
-        "user_get", "SELECT " USER_COLS " FROM users u WHERE u.id = $1::uuid"};
+static const pgs_stmt stmt_get = {.name = "user_get",
+                                  .sql = "SELECT " USER_COLS
+                                         " FROM users u WHERE u.id = $1::uuid"};
 
 static const pgs_stmt stmt_by_email = {
-        "user_by_email", "SELECT " USER_COLS ", u.password_hash"
-                         " FROM users u WHERE u.email = lower($1)"};
+        .name = "user_by_email",
+        .sql = "SELECT " USER_COLS ", u.password_hash"
+               " FROM users u WHERE u.email = lower($1)"};
 
 static const pgs_stmt stmt_update = {
-        "user_update",
-        "UPDATE users u SET email = lower($2), name = $3, admin = $4::bool,"
-        " disabled = $5::bool, password_hash = coalesce($6, password_hash),"
-        " updated_at = greatest(now(), updated_at)"
-        " WHERE u.id = $1::uuid RETURNING " USER_COLS};
+        .name = "user_update",
+        .sql = "UPDATE users u SET email = lower($2), name = $3, admin = "
+               "$4::bool,"
+               " disabled = $5::bool, password_hash = coalesce($6, "
+               "password_hash),"
+               " updated_at = greatest(now(), updated_at)"
+               " WHERE u.id = $1::uuid RETURNING " USER_COLS};
 
 /* Every user: the page and its total (pgs_run_page) share the FROM. */
 #define USER_LIST_FROM " FROM users u"
 
-static const pgs_stmt stmt_list = {"user_list",
-                                   "SELECT " USER_COLS USER_LIST_FROM
-                                   " ORDER BY u.created_at, u.id"
-                                   " LIMIT $1::int8 OFFSET $2::int8"};
+static const pgs_stmt stmt_list = {.name = "user_list",
+                                   .sql = "SELECT " USER_COLS USER_LIST_FROM
+                                          " ORDER BY u.created_at, u.id"
+                                          " LIMIT $1::int8 OFFSET $2::int8"};
 
-static const pgs_stmt stmt_list_count = {"user_list_count",
-                                         "SELECT count(*)" USER_LIST_FROM};
+static const pgs_stmt stmt_list_count = {
+        .name = "user_list_count", .sql = "SELECT count(*)" USER_LIST_FROM};
 
 static void user_from_row(const PGresult *r, int row, vbx_user *u)
 {

@@ -35,7 +35,7 @@ deps() {
 		plugins/auth/ratelimit.c plugins/auth/ticket.c
 		plugins/auth/usercache.c plugins/auth/hmac.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
-	pgtime) echo "plugins/postgres-store/pgtime.c";;
+	pgtime) echo "plugins/postgres-store/values.c";;
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c

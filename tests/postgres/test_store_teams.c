@@ -631,6 +631,24 @@ static void test_project_update_delete(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM projects"), 1);
 }
 
+/* Each listed project (a binary result) equals project_get's (text). */
+static int same_as_get(void *ctx, const vbx_project *p)
+{
+	vbx_project got;
+	int *n = ctx;
+	assert_int_equal(RUN(store_project_get, p->id, &got), VBX_OK);
+	assert_string_equal(p->id, got.id);
+	assert_string_equal(p->name, got.name);
+	assert_string_equal(p->slug, got.slug);
+	assert_string_equal(p->owner_id, got.owner_id);
+	assert_string_equal(p->team_id, got.team_id);
+	assert_int_equal(p->created_at, got.created_at);
+	assert_int_equal(p->updated_at, got.updated_at);
+	assert_true(p->created_at > 1700000000000LL);
+	(*n)++;
+	return VBX_OK;
+}
+
 static void test_project_list(void **state)
 {
 	vbx_user ann, bob, cy;
@@ -657,6 +675,11 @@ static void test_project_list(void **state)
 	                 VBX_OK);
 	assert_string_equal(s.text, "team-one,bob-own,team-two");
 	assert_int_equal(total, 3);
+	int same = 0;
+	assert_int_equal(
+	        RUN(store_project_list, NULL, &page, same_as_get, &same, NULL),
+	        VBX_OK);
+	assert_int_equal(same, 5);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(
 	        RUN(store_project_list, cy.id, &page, seen_project, &s, &total),

@@ -1,7 +1,9 @@
 /*
- * test_pgtime.c - postgres-store's reading of timestamptz text: the ISO
- * form with and without fractions and with offsets, rounding to ms as the
- * old SQL cast did, a sweep of dates against timegm, and broken text.
+ * test_values.c - postgres-store's readers of result values: timestamptz
+ * text (the ISO form with and without fractions and with offsets, rounding
+ * to ms as the old SQL cast did, a sweep of dates against gmtime_r, broken
+ * text), and the binary forms of uuid, timestamptz, integers and bool
+ * against their text forms, in results made with libpq's own functions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +112,107 @@ static void test_broken(void **state)
 	}
 }
 
+/* A one-row result of one column of type oid in format fmt. */
+static PGresult *one_value(unsigned oid, int fmt, const void *v, int len)
+{
+	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	PGresAttDesc col = {.name = (char *)"c",
+	                    .format = fmt,
+	                    .typid = oid,
+	                    .typlen = -1,
+	                    .atttypmod = -1};
+	assert_non_null(r);
+	assert_int_equal(PQsetResultAttrs(r, 1, &col), 1);
+	assert_int_equal(PQsetvalue(r, 0, 0, (char *)v, len), 1);
+	return r;
+}
+
+static void test_binary_uuid(void **state)
+{
+	static const unsigned char raw[16] = {
+	        0x92, 0xa8, 0xd0, 0x77, 0x08, 0xb0, 0x47, 0xf9,
+	        0x83, 0x39, 0x91, 0x91, 0x04, 0x1f, 0x8e, 0xf9};
+	char id[37], cut[10];
+	PGresult *r = one_value(2950, 1, raw, 16);
+	assert_int_equal(pgs_copy(id, sizeof(id), r, 0, 0), 36);
+	assert_string_equal(id, "92a8d077-08b0-47f9-8339-9191041f8ef9");
+	PGS_COPY(cut, r, 0, 0);
+	assert_string_equal(cut, "92a8d077-");
+	PQclear(r);
+	/* Text columns are the same bytes in either form. */
+	r = one_value(25, 1, "caf\xc3\xa9", 5);
+	PGS_COPY(cut, r, 0, 0);
+	assert_string_equal(cut, "caf\xc3\xa9");
+	PQclear(r);
+}
+
+/* Binary timestamptz: microseconds since 2000-01-01, big-endian. */
+static void test_binary_timestamp(void **state)
+{
+	static const struct {
+		int64_t us;
+		int64_t ms;
+	} cases[] = {
+	        {0, 946684800000LL},
+	        {849109935565123LL, 1795794735565LL}, /* 2026-11-27 15:52:15 */
+	        {849109935565500LL, 1795794735566LL},
+	        {-946684800000000LL, 0},
+	        {-946684800000500LL, -1}, /* 1969-12-31 23:59:59.9995 */
+	        {INT64_MAX, 0},           /* infinity */
+	        {INT64_MIN, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		unsigned char be[8];
+		for (int b = 0; b < 8; b++)
+			be[b] = (unsigned char)((uint64_t)cases[i].us >>
+			                        (56 - 8 * b));
+		PGresult *r = one_value(1184, 1, be, 8);
+		if (pgs_ms(r, 0, 0) != cases[i].ms)
+			fail_msg("%lld us: %lld ms, not %lld",
+			         (long long)cases[i].us,
+			         (long long)pgs_ms(r, 0, 0),
+			         (long long)cases[i].ms);
+		PQclear(r);
+	}
+	/* Not a timestamptz, or the wrong length: 0 as for NULL. */
+	PGresult *r = one_value(20, 1, "\0\0\0\0\0\0\0\1", 8);
+	assert_int_equal(pgs_ms(r, 0, 0), 0);
+	PQclear(r);
+	r = one_value(1184, 1, "\0\0\0\1", 4);
+	assert_int_equal(pgs_ms(r, 0, 0), 0);
+	PQclear(r);
+}
+
+static void test_binary_ints_and_bools(void **state)
+{
+	PGresult *r = one_value(20, 1, "\xff\xff\xff\xff\xff\xff\xff\xfe", 8);
+	assert_int_equal(pgs_int(r, 0, 0), -2);
+	PQclear(r);
+	r = one_value(23, 1, "\x00\x01\x00\x00", 4);
+	assert_int_equal(pgs_int(r, 0, 0), 65536);
+	PQclear(r);
+	r = one_value(21, 1, "\x80\x00", 2);
+	assert_int_equal(pgs_int(r, 0, 0), -32768);
+	PQclear(r);
+	r = one_value(20, 0, "-42", 3);
+	assert_int_equal(pgs_int(r, 0, 0), -42);
+	PQclear(r);
+	r = one_value(16, 1, "\1", 1);
+	assert_true(pgs_bool(r, 0, 0));
+	PQclear(r);
+	r = one_value(16, 1, "\0", 1);
+	assert_false(pgs_bool(r, 0, 0));
+	PQclear(r);
+	r = one_value(16, 0, "t", 1);
+	assert_true(pgs_bool(r, 0, 0));
+	PQclear(r);
+	r = one_value(16, 1, NULL, -1); /* NULL */
+	assert_false(pgs_bool(r, 0, 0));
+	assert_int_equal(pgs_int(r, 0, 0), 0);
+	assert_int_equal(pgs_ms(r, 0, 0), 0);
+	PQclear(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +220,9 @@ int main(void)
 	        cmocka_unit_test(test_rounding),
 	        cmocka_unit_test(test_sweep),
 	        cmocka_unit_test(test_broken),
+	        cmocka_unit_test(test_binary_uuid),
+	        cmocka_unit_test(test_binary_timestamp),
+	        cmocka_unit_test(test_binary_ints_and_bools),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
