@@ -10,7 +10,7 @@
 #
 #   bench/api/run.sh
 #
-#   vibeboxd         postgres-store (pool = 8) and auth, server.workers = 8,
+#   vibeboxd         postgres-store (pool = 4) and auth, server.workers = 4,
 #                    access log on (its stderr goes to /dev/null)
 #   fastify          Fastify 4, @fastify/jwt and pg (pool 8), logger off,
 #                    doing what vibeboxd does: verifies the same token,
@@ -39,7 +39,9 @@
 #   VBX_BENCH_DURATION=10s  VBX_BENCH_CONNECTIONS=32  VBX_BENCH_THREADS=2
 #   VBX_BENCH_WARMUP=2s   an unmeasured run before each measured one
 #   VBX_BENCH_ROUNDS=3    rounds; the report gives medians
-#   VBX_BENCH_WORKERS=8   vibeboxd's server.workers
+#   VBX_BENCH_WORKERS=4   vibeboxd's server.workers
+#   VBX_BENCH_POOL=4      vibeboxd's connections to PostgreSQL
+#   VBX_BENCH_PEER_POOL=8 the peers' connections
 #   VBX_BENCH_PROJECTS=20 projects per user
 #   VBX_BENCH_PORT=18090  vibeboxd's port; the peers use +2 and +3
 #   VBX_BENCH_LOG=/dev/null  where vibeboxd's stderr (its log) goes
@@ -59,11 +61,14 @@ CONNECTIONS="${VBX_BENCH_CONNECTIONS:-32}"
 THREADS="${VBX_BENCH_THREADS:-2}"
 WARMUP="${VBX_BENCH_WARMUP:-2s}"
 ROUNDS="${VBX_BENCH_ROUNDS:-3}"
-# The daemon's default: handlers block on the database, so more workers
-# than cores keep more statements in flight (the peer keeps up to 8).
-WORKERS="${VBX_BENCH_WORKERS:-8}"
+# Sized for 2 cores: handlers wait on the database, so twice as many
+# workers as cores keep both busy; the daemon's default (8 workers, pool
+# 8) switches between threads more (9.3k against 10.5k req/s here). The
+# peers keep pool 8: for one Node.js thread 4 and 8 measured the same.
+WORKERS="${VBX_BENCH_WORKERS:-4}"
 PROJECTS="${VBX_BENCH_PROJECTS:-20}"
-POOL=8
+POOL="${VBX_BENCH_POOL:-4}"
+PEER_POOL="${VBX_BENCH_PEER_POOL:-8}"
 TARGET=3.0
 SECRET="k1:$(openssl rand -hex 32)"
 PATH_LIST="/api/v1/projects"
@@ -206,7 +211,7 @@ start_fastify() {
 		(cd "$dir" && npm ci --omit=dev --no-audit --no-fund >&2)
 	fi
 	PORT="$listen" NODE_ENV=production JWT_SECRET="$SECRET" \
-		USER_LOOKUP="$lookup" POOL="$POOL" \
+		USER_LOOKUP="$lookup" POOL="$PEER_POOL" \
 		PGHOST="$(conninfo_get host)" PGPORT="$(conninfo_get port)" \
 		PGUSER="$(conninfo_get user)" PGDATABASE="$(conninfo_get dbname)" \
 		node "$dir/server.js" &
