@@ -39,15 +39,7 @@
  * allocations. */
 #define INITIAL_SIZE 4096
 
-/* The output so far. One byte past len is always allocated, for the NUL
- * written at the end. */
-struct out {
-	char *buf;
-	size_t len;
-	size_t cap;
-};
-
-static bool grow(struct out *o, size_t need)
+static bool grow(vbx__json_buf *o, size_t need)
 {
 	if (need > SIZE_MAX - 1 - o->len)
 		return false;
@@ -63,12 +55,12 @@ static bool grow(struct out *o, size_t need)
 }
 
 /* Make room for need more bytes (plus the final NUL). */
-static inline bool reserve(struct out *o, size_t need)
+static inline bool reserve(vbx__json_buf *o, size_t need)
 {
 	return o->cap - o->len > need || grow(o, need);
 }
 
-static inline bool put_bytes(struct out *o, const char *s, size_t n)
+static inline bool put_bytes(vbx__json_buf *o, const char *s, size_t n)
 {
 	if (!reserve(o, n))
 		return false;
@@ -77,7 +69,7 @@ static inline bool put_bytes(struct out *o, const char *s, size_t n)
 	return true;
 }
 
-static inline bool put_char(struct out *o, char c)
+static inline bool put_char(vbx__json_buf *o, char c)
 {
 	if (!reserve(o, 1))
 		return false;
@@ -162,7 +154,7 @@ static const unsigned char *skip_plain(const unsigned char *s,
 #endif
 
 /* One pass over the text: copy each run of plain bytes whole. */
-static bool put_string(struct out *o, const char *str)
+static bool put_string(vbx__json_buf *o, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	const unsigned char *end = s + strlen((const char *)s);
@@ -300,7 +292,7 @@ static size_t write_double(char *p, double d)
 	return (size_t)n;
 }
 
-static bool put_number(struct out *o, double d)
+static bool put_number(vbx__json_buf *o, double d)
 {
 	if (isnan(d) || isinf(d))
 		return put_bytes(o, "null", 4);
@@ -331,9 +323,9 @@ static bool put_number(struct out *o, double d)
 
 /* ---- values ---- */
 
-static bool put_value(struct out *o, const cJSON *item);
+static bool put_value(vbx__json_buf *o, const cJSON *item);
 
-static bool put_array(struct out *o, const cJSON *array)
+static bool put_array(vbx__json_buf *o, const cJSON *array)
 {
 	if (!put_char(o, '['))
 		return false;
@@ -346,7 +338,7 @@ static bool put_array(struct out *o, const cJSON *array)
 	return put_char(o, ']');
 }
 
-static bool put_object(struct out *o, const cJSON *object)
+static bool put_object(vbx__json_buf *o, const cJSON *object)
 {
 	if (!put_char(o, '{'))
 		return false;
@@ -360,7 +352,7 @@ static bool put_object(struct out *o, const cJSON *object)
 	return put_char(o, '}');
 }
 
-static bool put_value(struct out *o, const cJSON *item)
+static bool put_value(vbx__json_buf *o, const cJSON *item)
 {
 	switch (item->type & 0xFF) {
 	case cJSON_NULL:
@@ -390,7 +382,7 @@ char *vbx__json_print(const cJSON *item, size_t *len)
 {
 	if (!item)
 		return NULL;
-	struct out o = {malloc(INITIAL_SIZE), 0, INITIAL_SIZE};
+	vbx__json_buf o = {malloc(INITIAL_SIZE), 0, INITIAL_SIZE, false};
 	if (!o.buf)
 		return NULL;
 	if (!put_value(&o, item)) {
@@ -401,4 +393,37 @@ char *vbx__json_print(const cJSON *item, size_t *len)
 	if (len)
 		*len = o.len;
 	return o.buf;
+}
+
+/* ---- rows ---- */
+
+#define ROW_SIZE 512 /* a project's fields fit */
+
+void vbx__json_row_begin(vbx__json_buf *row)
+{
+	row->buf = malloc(ROW_SIZE);
+	row->len = 0;
+	row->cap = ROW_SIZE;
+	row->failed = !row->buf || !put_char(row, '{');
+}
+
+void vbx__json_row_str(vbx__json_buf *row, const char *key, const char *s)
+{
+	if (row->failed)
+		return;
+	row->failed = (row->len > 1 && !put_char(row, ',')) ||
+	              !put_string(row, key) || !put_char(row, ':') ||
+	              !(s ? put_string(row, s) : put_bytes(row, "null", 4));
+}
+
+cJSON *vbx__json_row_end(vbx__json_buf *row)
+{
+	cJSON *raw = NULL;
+	if (!row->failed && put_char(row, '}')) {
+		row->buf[row->len] = '\0';
+		raw = cJSON_CreateRaw(row->buf);
+	}
+	free(row->buf);
+	row->buf = NULL;
+	return raw;
 }

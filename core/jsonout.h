@@ -12,6 +12,7 @@
 #ifndef VBX_JSONOUT_H
 #define VBX_JSONOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -28,5 +29,31 @@
  * Thread-safe; the tree is only read.
  */
 char *vbx__json_print(const cJSON *item, size_t *len);
+
+/*
+ * An object written straight to text, for the rows of a list: one
+ * cJSON_Raw node per row where a tree takes a node and a string per
+ * field. The bytes are those vbx__json_print gives the same fields.
+ *
+ *     vbx__json_buf row;
+ *     vbx__json_row_begin(&row);
+ *     vbx__json_row_str(&row, "id", p->id);
+ *     cJSON *o = vbx__json_row_end(&row);
+ *
+ * Out of memory at any step, end returns NULL (and frees what it had).
+ * The result is a Raw item: add it to arrays and objects, print it; do
+ * not add members to it.
+ */
+/* Text being written: also the printer's own buffer. */
+typedef struct vbx__json_buf {
+	char *buf;
+	size_t len, cap; /* one byte past len is always there, for the NUL */
+	bool failed;
+} vbx__json_buf;
+
+void vbx__json_row_begin(vbx__json_buf *row);
+/* "key":"s" (escaped), or "key":null when s is NULL. */
+void vbx__json_row_str(vbx__json_buf *row, const char *key, const char *s);
+cJSON *vbx__json_row_end(vbx__json_buf *row);
 
 #endif /* VBX_JSONOUT_H */

@@ -8,23 +8,35 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "jsonout.h"
 
 static const char *const create_fields[] = {"name", "slug", "teamId", NULL};
 static const char *const patch_fields[] = {"name", "slug", NULL};
 
+/* RFC 3339 text of ms in buf, or NULL (JSON null) when it has none. */
+static const char *time_or_null(int64_t ms, char buf[VBX__API_TIME_LEN])
+{
+	return vbx__api_time(ms, buf, VBX__API_TIME_LEN) == VBX_OK ? buf : NULL;
+}
+
+/* Written as text (a Raw item): pages of projects are the API's hottest
+ * answer, and a tree costs two allocations per field. */
 static cJSON *project_json(const vbx_project *p)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	vbx__api_add_str(o, "id", p->id);
-	vbx__api_add_str(o, "name", p->name);
-	vbx__api_add_str(o, "slug", p->slug);
-	vbx__api_add_id(o, "teamId", p->team_id);
-	vbx__api_add_id(o, "ownerId", p->owner_id);
-	vbx__api_add_time(o, "createdAt", p->created_at);
-	vbx__api_add_time(o, "updatedAt", p->updated_at);
-	return o;
+	char created[VBX__API_TIME_LEN], updated[VBX__API_TIME_LEN];
+	vbx__json_buf row;
+
+	vbx__json_row_begin(&row);
+	vbx__json_row_str(&row, "id", p->id);
+	vbx__json_row_str(&row, "name", p->name);
+	vbx__json_row_str(&row, "slug", p->slug);
+	vbx__json_row_str(&row, "teamId", p->team_id[0] ? p->team_id : NULL);
+	vbx__json_row_str(&row, "ownerId", p->owner_id[0] ? p->owner_id : NULL);
+	vbx__json_row_str(&row, "createdAt",
+	                  time_or_null(p->created_at, created));
+	vbx__json_row_str(&row, "updatedAt",
+	                  time_or_null(p->updated_at, updated));
+	return vbx__json_row_end(&row);
 }
 
 static int project_fail(vbx_request *r, const vbx_hook *h, int rc,

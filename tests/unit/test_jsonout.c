@@ -580,10 +580,67 @@ static void test_random_numbers(void **state)
 	}
 }
 
+/* A row written as text prints as the same fields in a tree would, alone
+ * and inside an array, growing past its first buffer. */
+static void test_rows(void **state)
+{
+	static const char *const values[] = {"plain",
+	                                     "quote \" back \\ slash",
+	                                     "tab\tnew\nline\x01",
+	                                     "caf\xc3\xa9",
+	                                     NULL,
+	                                     ""};
+	char big[2000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+
+	cJSON *tree = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+	vbx__json_buf row;
+	vbx__json_row_begin(&row);
+	for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%zu", i);
+		vbx__json_row_str(&row, key, values[i]);
+		if (values[i])
+			cJSON_AddStringToObject(tree, key, values[i]);
+		else
+			cJSON_AddNullToObject(tree, key);
+	}
+	vbx__json_row_str(&row, "big", big);
+	cJSON_AddStringToObject(tree, "big", big);
+	cJSON *raw = vbx__json_row_end(&row);
+	assert_non_null(raw);
+	assert_null(row.buf);
+
+	char *want = cJSON_PrintUnformatted(tree);
+	char *got = vbx__json_print(raw, NULL);
+	assert_string_equal(got, want);
+	free(got);
+	cJSON_AddItemToArray(rows, raw);
+	got = vbx__json_print(rows, NULL);
+	char *in_array = malloc(strlen(want) + 3);
+	sprintf(in_array, "[%s]", want);
+	assert_string_equal(got, in_array);
+	free(in_array);
+	free(got);
+	cJSON_free(want);
+	cJSON_Delete(rows);
+	cJSON_Delete(tree);
+
+	/* An empty row is an empty object. */
+	vbx__json_row_begin(&row);
+	raw = vbx__json_row_end(&row);
+	got = vbx__json_print(raw, NULL);
+	assert_string_equal(got, "{}");
+	free(got);
+	cJSON_Delete(raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_scalars),
+	        cmocka_unit_test(test_rows),
 	        cmocka_unit_test(test_control_bytes),
 	        cmocka_unit_test(test_quotes_and_backslashes),
 	        cmocka_unit_test(test_utf8),
