@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_hooks.c - what a hook run and an event publish cost, next to the
  * cheapest thing each could be replaced with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * env.c - `vibebox env ls|create|start|stop|rm|logs`. Each prints a table
  * or a sentence for people, or with --json the API's JSON for scripts.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.c - calls to the API with libcurl: the bearer token, JSON in and
  * out, the error envelope turned into a message and an exit code, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * login.c - `vibebox login` and `vibebox logout`. The password comes from
  * a prompt without echo on the terminal, or from the first line of stdin

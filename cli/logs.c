@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * logs.c - `vibebox env logs -f`: /api/v1/environments/{id}/logs/stream
  * (subprotocol vibebox.logs.v1) sends one JSON text frame per line,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - `vibebox`, the command-line client of vibeboxd: global
  * options, then one command (login, logout, env ..., shell). The exit

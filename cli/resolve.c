@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * resolve.c - commands take an environment or a project by id, slug or
  * name; the API wants ids. A UUID is used as it is; anything else is

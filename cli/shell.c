@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shell.c - `vibebox shell ENV`: a terminal in a running environment over
  * /api/v1/environments/{id}/terminal (termproto.h).

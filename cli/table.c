@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * table.c - aligned columns for people; scripts use --json instead. Cells
  * are cut at the first control character so a name from the server cannot

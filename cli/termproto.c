@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * termproto.c - encode the client's terminal frames and decode the
  * server's (termproto.h). Every length is checked before it is read: the

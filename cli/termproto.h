@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * termproto.h - the frames of /api/v1/environments/{id}/terminal
  * (subprotocol vibebox.terminal.v1). Binary messages whose first byte is

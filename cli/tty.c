@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tty.c - the local terminal's modes: no echo for a password prompt, raw
  * for `vibebox shell`. The saved mode comes back on every way out: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tty.h - switching the local terminal's mode and always switching it
  * back (tty.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ws.c - the WebSocket client of `vibebox shell` and `env logs -f` on
  * libwebsockets (ws.h). One context holds one connection at a time; a

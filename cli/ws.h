@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ws.h - a WebSocket client on libwebsockets for one connection at a time
  * (ws.c), with a wake-up other threads may trigger and a timer. Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * arena.c - per-request memory: bump allocation in a list of chunks, all
  * freed at once. See arena.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * authn.c - who is asking: the bearer credential of a request and the
  * authenticate hook around it. Secure by default: without a plugin that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cfgval.c - the typed getters behind vibebox/config.h, and the parsers of
  * durations ("30s") and sizes ("10MiB") they share with the core's own

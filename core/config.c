@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c - load vibeboxd.conf (libconfig syntax) and validate the core's
  * part of it: server, log, plugin_dir, state_dir, events, and the plugins

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/core.h - what the parts of vibeboxd share. Not installed.
  *

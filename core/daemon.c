@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon.c - the daemon's life: read the config, load the plugins, serve,
  * reload on SIGHUP, drain and stop on SIGTERM or SIGINT.

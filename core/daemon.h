@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon.h - the daemon's life: start-up, signals, reload, shutdown.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * errors.c - a list of messages collected for the user, so that
  * `vibeboxd -t` can print every problem at once rather than the first.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * health.c - /health/live (the daemon answers), /health/startup (every
  * plugin started) and /health/ready (every check of every plugin passes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * host.c - the table of host functions every plugin receives. Each entry
  * forwards to the part of the core that implements it.

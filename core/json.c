@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * json.c - request bodies, field validation and the error envelope. See
  * json.h.

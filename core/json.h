@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/json.h - request bodies, field validation and the error envelope.
  * Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jsonout.c - a fast printer for cJSON trees, byte for byte the output of
  * cJSON_PrintUnformatted() (cJSON 1.7.15). See jsonout.h.

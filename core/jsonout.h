@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/jsonout.h - a fast printer for cJSON trees. Not installed.
  *

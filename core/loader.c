@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * loader.c - open the configured plugins, check their descriptors, order
  * them by what they require and provide, and run their lifecycle.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * log.c - one line per message on stderr: JSON for machines (the default)
  * or text for people. Each line is written with a single write(2), so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - vibeboxd's entry point. Everything else lives in the core
  * library so that tests can drive it too.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * request.c - reading a request and giving its answer: the request half of
  * the host table. Runs on whichever thread owns the request (see

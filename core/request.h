@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * request.h - one HTTP request as the core holds it, and the response the
  * handler gives. Shared by the server (service thread) and the workers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * response.c - the answer a handler gives: status, headers, body, the error
  * envelope and validation errors. The server writes it out later on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/router.h - the table of HTTP and WebSocket routes. Not installed.
  *

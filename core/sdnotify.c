@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sdnotify.c - the systemd notification protocol: one datagram to the
  * socket named by NOTIFY_SOCKET. Small enough that linking libsystemd for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server.c - the HTTP side of the service thread: listeners, reading
  * requests, routing, handing them to workers and writing the answers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server.h - the HTTP and WebSocket server: one libwebsockets service
  * thread owns every socket; handlers run on the worker pool and hand their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * term.c - the frames of vibebox.terminal.v1, the pump thread that moves
  * the bytes of every stream, and terminal sessions (term.h).

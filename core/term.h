@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * term.h - terminal sessions and the pump that moves the bytes of every
  * stream (terminal exec sessions and followed logs). Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testing.c - libvibebox-test: the daemon without sockets, for plugins'
  * unit tests (include/vibebox/testing.h documents the API).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * workers.c - the pool of threads that run route handlers, hooks and
  * plugin tasks off the service thread, and the timer thread that feeds it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ws.c - WebSocket routes for plugins, with backpressure both ways.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # scripts/base-image.sh TAG - build a small image from busybox-static with
 # `docker import`, for machines with no registry at hand.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian 12 packages that vibeboxd needs, as root.
 #
 #   scripts/install-deps.sh [--update] [GROUP...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # scripts/lib.sh - helpers the other scripts source; not run on its own.
 #
 # Every function is prefixed vbx_. Variables the caller may set:

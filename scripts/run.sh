@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Build, install and run vibeboxd in the foreground: as root on a fresh
 # Debian 12, from a clone of the repository.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # scripts/services.sh - start the services that plugins need, when they are
 # not running yet. Sourced by scripts/run.sh (and usable by test scripts);
 # needs scripts/lib.sh sourced first. Each vbx_start_NAME is idempotent.

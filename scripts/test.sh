@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Build vibeboxd and run its tests (unit and integration): as root on a
 # fresh Debian 12, from a clone of the repository.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # lib.sh - TAP helpers the shell tests share; source it after `set -u`:
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Stand in for vibeboxd in the integration tests and run the real one
 # (VBX_REAL_VIBEBOXD) under memcheck: an invalid access or a leak makes it
 # exit 99, which the tests see as a failed exit status.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Authenticated API throughput of vibeboxd against a Fastify peer, in one
 # run on one machine: GET /api/v1/projects with a JWT (the token checked,
 # the user checked, the page of projects read from PostgreSQL), on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bench/http/common.sh - start and stop the servers the HTTP benchmarks
 # compare. Sourced by run.sh and rss.sh. Every server listens on 127.0.0.1
 # only, writes its files under one temporary directory, and is stopped when

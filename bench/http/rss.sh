@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Resident memory of an idle vibeboxd with no plugins, against the 8 MiB
 # target, and nginx's (master + one worker) for reference.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # HTTP throughput of vibeboxd against its peers, in one run on one machine:
 # GET /health/live ({"status":"ok"}) on loopback, measured with
 # `wrk -t2 -c64 -d10s` against each server in turn.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_json.c - vbx__json_print() against cJSON_PrintUnformatted() on
  * the trees the daemon answers with most: a page of 20 projects (7 short

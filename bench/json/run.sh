@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build and run the JSON printer micro-benchmark (bench_json.c) with -O2.
 #
 #   bench/json/run.sh [ROUNDS]            BUILD=dir names the configured

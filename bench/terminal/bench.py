@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Terminal benchmarks: throughput against the engine's own exec stream,
 keystroke round trip, and memory per open session.
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Terminal benchmarks (bench/README.md): throughput of `cat` of a large file
 # through a vibebox.terminal.v1 WebSocket against the same command read
 # straight from the Docker engine's exec stream (the limit; target at least

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/common.c - helpers the platform endpoints share (see common.h), and
  * the registration of their routes.

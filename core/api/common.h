@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/common.h - what the platform endpoints (teams, projects, ...) share:
  * the store hook handles, paging, timestamps, slugs and ids, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/envparse.c - the pure parsers of the environment endpoints (see
  * envs.h): limits, names, query parameters, RFC 3339 times, and the

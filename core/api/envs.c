@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/envs.c - /api/v1/environments: create, read, list, change and
  * delete environments; start, stop and restart them; their stats and

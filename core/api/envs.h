@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/envs.h - what the environment endpoints share: envs.c (CRUD, list,
  * the actions and their state machine, stats, logs), envvars.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/envvars.c - the variables and ports of an environment:
  * /api/v1/environments/{id}/variables[/{key}] and .../ports[/{port}].

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/events.c - /api/v1/events, subprotocol vibebox.events.v1: pushes the
  * JSON form of user-facing events to every client whom the authorize hook

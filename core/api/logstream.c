@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/logstream.c - /api/v1/environments/{id}/logs/stream, subprotocol
  * vibebox.logs.v1: the container's stdout and stderr, the last `tail`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/plugins.c - GET /api/v1/plugins: what is loaded, what it provides and
  * needs, and which hooks and events it uses. Instance admins only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/projects.c - /api/v1/projects. A project belongs to its creator, or
  * to a team when created with a teamId; the authorize hook decides who may

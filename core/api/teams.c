@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/teams.c - /api/v1/teams and their members. Each handler asks the
  * authorize hook, then the store; the rules of who may do what live in the

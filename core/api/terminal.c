@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api/terminal.c - /api/v1/environments/{id}/terminal, subprotocol
  * vibebox.terminal.v1 (docs/terminal-protocol.md): a WebSocket per viewer

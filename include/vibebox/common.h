@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/common.h - result codes and the handles every SDK header shares.
  *

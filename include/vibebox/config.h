@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/config.h - typed, validating getters for a plugin's config block.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/hook.h - declaring, registering and running typed hooks and
  * events.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/hooks.h - the catalog of the platform's own hooks and events.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/http.h - routes, requests, responses and WebSockets for plugins.
  *

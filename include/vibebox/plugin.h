@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/plugin.h - the plugin descriptor, the ABI and the host table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/runtime.h - the catalog of runtime hooks: containers for
  * environments, their logs and stats, and interactive exec sessions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/store.h - the catalog of store hooks: users, API keys, refresh
  * tokens, teams and their members, projects, the audit log, and dump and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/testing.h - a fake vibeboxd for unit-testing a plugin.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/vibebox.h - the whole plugin SDK in one include.
  */

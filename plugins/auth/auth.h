@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.h - what the files of the auth plugin share. Nothing here is
  * exported: the plugin is built with hidden visibility and exports only

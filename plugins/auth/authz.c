@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * authz.c - the authorize hook: who may do what on which resource.
  *

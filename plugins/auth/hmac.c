@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hmac.c - HMAC-SHA256 for tokens and tickets, with each key's inner and
  * outer hash states computed once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jwt.c - access tokens: compact JWS with HS256 (RFC 7515, 7518, 7519),
  * a key id in the header so that secrets can rotate, and base64url.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * password.c - Argon2id password hashes (RFC 9106) in the PHC string
  * format, so that each hash carries its own parameters and old hashes keep

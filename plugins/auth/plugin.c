@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin.c - the auth plugin: its descriptor, its configuration, the
  * authenticate hook, and small helpers the other files share (time, ids,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ratelimit.c - "at most N per period" in fixed windows, per key (an
  * email, a client address), in memory.

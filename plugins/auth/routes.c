@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * routes.c - the HTTP API of the auth plugin: registration, login,
  * refresh-token rotation, logout, the caller's own account, API keys,

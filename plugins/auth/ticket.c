@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ticket.c - WebSocket tickets ("vbt_..."): short-lived credentials small
  * enough for a browser's Sec-WebSocket-Protocol list, which libwebsockets

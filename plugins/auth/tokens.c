@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokens.c - the plugin's opaque secrets: refresh tokens ("vbr_...") and
  * API keys ("vbx_..."). Each is 32 random bytes from RAND_bytes in

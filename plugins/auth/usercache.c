@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * usercache.c - the users that authentication read lately, kept for
  * `user_cache` (a few seconds) so that a busy client costs one store read

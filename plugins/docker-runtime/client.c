@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client.c - the Docker Engine API over libcurl: the endpoint (a unix
  * socket or tcp://, with or without TLS client certificates), the API

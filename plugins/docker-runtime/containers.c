@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * containers.c - the runtime hook handlers for containers: create, start,
  * stop, restart, remove, inspect, ports, stats, list and ping, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * docker.h - the docker-runtime plugin's internal interfaces, shared by
  * its files:

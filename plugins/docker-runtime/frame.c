@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * frame.c - the framings of what the engine sends on stream.c's raw
  * connections: the HTTP/1.1 response head, a chunked body, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * labels.c - what this installation owns: the labels on its containers
  * and networks, and the engine filter that selects them.

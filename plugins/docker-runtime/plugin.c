@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin.c - the docker-runtime plugin: its descriptor, its configuration,
  * the runtime hooks' registration and the health check.

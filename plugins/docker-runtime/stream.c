@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stream.c - exec sessions with a TTY and container logs, as vbx_stream
  * objects over raw connections to the engine.

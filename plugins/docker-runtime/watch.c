@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * watch.c - keep the store's environment statuses in agreement with the
  * engine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * audit.c - the store_audit_* hooks of postgres-store: an append-only log
  * of who did what.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crypto.c - AES-256-GCM sealing of secret environment variables, and the
  * keyring that rotates their keys. See crypto.h for the format.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dump.c - store_dump and store_restore: pg_dump and pg_restore of the
  * store's database, for backups.

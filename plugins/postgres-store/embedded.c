@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * embedded.c - run a private PostgreSQL cluster under state_dir/postgres
  * when no conninfo is configured. See embedded.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * embedded.h - a private PostgreSQL cluster for a daemon configured
  * without a conninfo.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * envs.c - the store_env_* hooks of postgres-store: environments and their
  * status.

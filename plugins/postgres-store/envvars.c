@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * envvars.c - the store_env_var_* and store_env_port_* hooks of
  * postgres-store: an environment's variables and published ports.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # migrations.sh DIR > migrations.c - compile DIR/NNN_name.sql into the C
 # array pgs_migrations[] (see pg.h), in version order. Fails on a file name
 # that is not NNN_name.sql or on a version used twice, naming the file.

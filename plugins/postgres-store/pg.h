@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pg.h - internals shared by the files of the postgres-store plugin.
  *

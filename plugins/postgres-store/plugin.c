@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin.c - the postgres-store plugin: the "store" capability on
  * PostgreSQL (libpq).

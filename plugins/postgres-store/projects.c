@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * projects.c - the store_project_* hooks of postgres-store.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * teams.c - the store_team_* and store_member_* hooks of postgres-store.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tokens.c - the store_key_* (API keys) and store_refresh_* (refresh
  * tokens) hooks of postgres-store. Only hashes of the secrets are stored.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * values.c - the values of a result: text, ids, integers, booleans and
  * timestamps, in text or binary format.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_api.c - the platform endpoints for teams, members and projects
  * (core/api/), driven through libvibebox-test the way a client drives the

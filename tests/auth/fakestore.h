@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fakestore.h - an in-memory store for the auth plugin's unit tests: the
  * store hooks the plugin runs, registered by a plugin descriptor of its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_auth_authz.c - every cell of the permission matrix in
  * docs/permissions.md against the authorize hook, plus API-key scopes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_auth_crypto.c - the auth plugin's building blocks on their own:
  * base64url, the JWT keyring, signing and verifying (wrong kid, alg none,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_auth_routes.c - the auth plugin through the fake daemon: register,
  * login, refresh rotation and reuse, logout, the caller's account, API

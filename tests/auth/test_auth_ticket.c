@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_auth_ticket.c - WebSocket tickets ("vbt_..."): the encoder and
  * verifier on their own (round trip, the byte layout recomputed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_auth_usercache.c - the user cache of the auth plugin: hits and
  * misses, a drop, a row read before a drop that must not come back,

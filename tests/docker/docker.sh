@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # tests/docker/docker.sh - a Docker engine and the test image for the tests.
 #
 #   docker.sh start   start dockerd when none answers (root only), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_docker_runtime.c - the docker-runtime plugin's base: the pure
  * parsers (RFC 3339 times, endpoints, the engine's JSON, pull streams),

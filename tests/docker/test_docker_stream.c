@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_docker_stream.c - docker-runtime's stream.c against the real
  * engine: exec sessions with a TTY (shell, input, resize, exit codes, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_auth_jwt.c - what the auth plugin decodes from outside input, fed
  * arbitrary bytes (cut at a NUL byte, as the strings arrive):

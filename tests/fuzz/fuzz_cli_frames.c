@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_cli_frames.c - the terminal frames a vibeboxd server sends to the
  * vibebox CLI (cli/termproto.c): any bytes must decode or be refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_config.c - feed arbitrary text to the config loader and, when it
  * loads, run every getter on every key of every plugin block, then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_docker_events.c - the engine's event stream as docker-runtime's
  * watcher reads it (plugins/docker-runtime/watch.c), fed arbitrary bytes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_docker_frame.c - docker-runtime's frame.c fed arbitrary bytes, as
  * the engine (or whatever answers on its socket) could send them:

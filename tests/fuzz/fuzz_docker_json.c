@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_docker_json.c - the docker-runtime plugin's parsers of what the
  * engine and the config say: inspect, stats, list and ports JSON into

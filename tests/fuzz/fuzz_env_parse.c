@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_env_parse.c - the parsers of the environment endpoints
  * (core/api/envparse.c) on arbitrary bytes: ?tail=, ?since=, RFC 3339

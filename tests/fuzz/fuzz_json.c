@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_json.c - request bodies: parse the input as a body, run every
  * typed getter on every member, render the error envelope, and check what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_jsonout.c - vbx__json_print() against cJSON_PrintUnformatted():
  * whatever the input parses to, both printers must give the same bytes

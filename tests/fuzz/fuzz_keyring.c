@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_keyring.c - the postgres-store secrets keyring and sealed blobs,
  * fed arbitrary bytes:

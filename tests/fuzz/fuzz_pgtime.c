@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_pgtime.c - postgres-store's timestamptz reader on any text: it
  * must not crash, must leave the output alone when it refuses, and what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_router.c - match hostile request lines against the platform's
  * routes and check the answer against a slow reference matcher.

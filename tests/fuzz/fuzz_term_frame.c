@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_term_frame.c - the client frames of vibebox.terminal.v1
  * (vbx__term_frame_parse in core/term.c): any bytes give either a frame

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build every libFuzzer target with clang (ASan + UBSan) and run each for
 # SECONDS (default 60), starting from the seeds in tests/fuzz/seeds/NAME.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Start and talk to a real vibeboxd for the integration tests.
 
 Everything goes to 127.0.0.1 on a free port. Each test file prints one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """fixture.py - the whole platform for integration tests: a throwaway PostgreSQL
 cluster, the Docker engine with the test image (tests/docker/docker.sh),
 and vibeboxd with postgres-store, auth and docker-runtime.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Users, tokens and keys end to end: vibeboxd with postgres-store and auth
 against a real throwaway PostgreSQL cluster."""
 

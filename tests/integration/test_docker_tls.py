@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docker-runtime over TCP with TLS and client certificates, end to end.
 
 The deployment reaches Docker-in-Docker engines over tcp:// with TLS. Here

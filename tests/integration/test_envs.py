@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The environment endpoints end to end: a throwaway PostgreSQL cluster, the
 real Docker engine and vibeboxd with postgres-store, auth and
 docker-runtime (fixture.py).

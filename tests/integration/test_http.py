@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP server of vibeboxd against a real daemon: health, secure
 defaults, authentication, routing, bodies, errors, request ids, logs, and
 a blocking handler that must not delay /health/live."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The daemon's life against a real process: -V and -t, shutdown with
 requests and WebSockets in flight, shutdown_timeout, SIGHUP reload, and
 systemd notification."""

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test_loader.sh - `vibeboxd -t` against the deliberately broken plugins of
 # tests/plugins/: each must make the check fail (exit 1) with its own
 # message on stderr; the good pair must pass (exit 0) and show the plugin

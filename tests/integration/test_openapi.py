@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docs/openapi.yaml against a running vibeboxd (postgres-store and auth on
 a throwaway PostgreSQL cluster).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docker-runtime's watcher end to end (plugins/docker-runtime/watch.c):
 vibeboxd with postgres-store, auth and docker-runtime against a real
 PostgreSQL cluster and the Docker engine (fixture.py).

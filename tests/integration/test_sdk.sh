@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test_sdk.sh - the SDK as a third party gets it: install the build into a
 # staging directory, build docs/examples/greeter out of tree with nothing
 # but pkg-config, run its unit test against the installed libvibebox-test,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The terminal and the followed logs over WebSocket, end to end: a real
 PostgreSQL cluster, the Docker engine and vibeboxd with postgres-store,
 auth and docker-runtime (fixture.py); the client is python3-websockets

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A hook handler or event subscriber of the wrong C type does not compile
 # with the flags vibebox-plugin.pc gives a plugin; the right type does.
 set -u

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """WebSockets against a real daemon with a real client (python3-websockets):
 authentication by header and by subprotocol, /api/v1/events filtered
 through authorize, echo, and backpressure with a slow reader."""

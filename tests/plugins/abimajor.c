@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* abimajor - built for the next ABI major (an incompatible SDK). */
 #include "test_hooks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* abiminor - built for a newer ABI minor than the daemon. */
 #include "test_hooks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* badmagic - a descriptor whose magic is wrong. */
 #include "test_hooks.h"
 

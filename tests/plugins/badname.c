@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* badname - a descriptor that names another plugin than its file. */
 #include "test_hooks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cycle-a - provides "cap-a" and requires "cap-b", which cycle-b
  * provides while requiring "cap-a": neither can be inited first. */
 #include "test_hooks.h"

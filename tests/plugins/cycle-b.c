@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cycle-b - provides "cap-b" and requires "cap-a", which cycle-a
  * provides while requiring "cap-b": neither can be inited first. */
 #include "test_hooks.h"

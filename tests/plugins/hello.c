@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hello - a good plugin that provides "greeting" and traces its calls. */
 #include "test_hooks.h"
 

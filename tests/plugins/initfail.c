@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * initfail - init fails with VBX_EINVAL. Its fini traces "initfail:fini",
  * which must never appear: fini is called only after a successful init.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* needcap - requires a capability that no plugin provides. */
 #include "test_hooks.h"
 

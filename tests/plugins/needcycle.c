@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * needcycle - requires "cap-a", which only cycle-a provides. It waits on
  * the cycle without being part of it, so the error must not name it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * needhello - a good plugin that requires "greeting". Listed before hello
  * in the tests' config, it must still be inited and started after it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * noentry - a shared object that is not a vibeboxd plugin: it exports no
  * vbx_plugin_entry (here, a function by another name).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nulldesc - an entry function that returns no descriptor. */
 #include <vibebox/vibebox.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nullfn - a descriptor without its mandatory fini. */
 #include "test_hooks.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * provider-b - registers itself as the PROVIDER of test_provide. Loaded
  * with the other provider-*, one registration must be refused. It ignores

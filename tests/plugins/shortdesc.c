@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shortdesc - a descriptor whose struct_size is too small to hold init and
  * fini. */
 #include "test_hooks.h"

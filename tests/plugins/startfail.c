@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * startfail - init succeeds, start fails with VBX_EUNAVAIL. The plugins
  * started before it must be stopped; its own stop must not be called.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tests/plugins/test_hooks.h - what the loader's test plugins share: a
  * PROVIDER hook of their own, and a trace of their lifecycle calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testkit.c - a working plugin that the integration tests drive the daemon
  * with: a token authenticator, an authorizer, slow and echo routes, a

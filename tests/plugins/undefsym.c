@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * undefsym - a plugin that calls a function nothing defines (as if it had
  * been linked against the daemon). RTLD_NOW makes dlopen() refuse it at

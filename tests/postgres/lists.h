@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lists.h - what the store tests share to check list hooks: a callback's
  * collector, and a driver that pages a list through sizes and pages.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # pg_cluster.sh - a throwaway PostgreSQL cluster for the tests.
 #
 #   pg_cluster.sh start DIR          create (initdb) and start a cluster in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_crypto.c - sealing secret environment variables: round trips, key
  * rotation, and everything that must not open (wrong key, tampering, a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test_embedded.sh - postgres-store without a conninfo runs its own
 # PostgreSQL cluster under state_dir/postgres.
 #

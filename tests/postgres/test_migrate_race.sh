@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test_migrate_race.sh - three vibeboxd started at the same moment against
 # one empty database must all start, and apply each migration once.
 #

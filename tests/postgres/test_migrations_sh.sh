@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # test_migrations_sh.sh - migrations.sh turns SQL files into C strings that
 # hold exactly the files' bytes, in version order, and refuses bad names.
 # Needs a C compiler ($CC, default cc). TAP output.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # test_store.sh - run the store tests against a throwaway PostgreSQL cluster
 # (started and stopped here with pg_cluster.sh).
 #

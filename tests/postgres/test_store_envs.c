@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_store_envs.c - environments, their status transitions, variables
  * (plain and secret) and ports in the postgres-store plugin, against a

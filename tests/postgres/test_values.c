@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_values.c - postgres-store's readers of result values: timestamptz
  * text (the ISO form with and without fractions and with offsets, rounding

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A subscriber that takes another payload type: must not compile. */
 #include <vibebox/vibebox.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A handler with the wrong parameters for the authorize hook: must not
  * compile with the SDK's flags. */
 #include <vibebox/vibebox.h>

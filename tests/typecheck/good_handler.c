@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A handler of the authorize hook's exact type: must compile. */
 #include <vibebox/vibebox.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_api_common.c - the helpers of the platform endpoints (core/api/
  * common.c): paging, RFC 3339 times, slugs, UUIDs, field checks, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_arena.c - the per-request arena: alignment, growth, big
  * allocations, strings, reset and overflow.

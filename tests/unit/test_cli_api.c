@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cli_api.c - the pure parts of the vibebox CLI around the API:
  * exit codes of HTTP statuses, messages from the error envelope (and from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cli_config.c - the credentials file of the vibebox CLI
  * (cli/config.c): parsing, broken files, the path, and the file's safety:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cli_termproto.c - the terminal frames of the vibebox CLI
  * (cli/termproto.c): what the client sends, byte for byte, and what it

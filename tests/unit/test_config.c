@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_config.c - the config file loader (core/config.c) and the typed
  * getters (core/cfgval.c): values, defaults, and every error message with

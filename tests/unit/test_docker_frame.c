@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_docker_frame.c - docker-runtime's frame.c: the engine's
  * stdout/stderr multiplexing, chunked bodies and response heads, fed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_docker_watch.c - docker-runtime's watcher (plugins/docker-runtime/
  * watch.c): the event stream splitter and parser, the decisions, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_envs.c - the pure helpers of the environment endpoints
  * (core/api/envs.h, envparse.c): CPU hundredths, image references,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_events.c - the asynchronous event queue: order, copies, overflow
  * (drop and block), shutdown, the JSON sink, many publishers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_json.c - field errors, the typed getters (every type and message,
  * UTF-8 edge cases), request body parsing (depth, NUL bytes, trailing

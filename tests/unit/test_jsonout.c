@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_jsonout.c - vbx__json_print() against cJSON_PrintUnformatted(),
  * byte for byte: every type, every escaped byte, UTF-8 and invalid UTF-8,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_loader.c - the plugin loader against real shared objects: the good
  * pair, and one deliberately broken plugin (tests/plugins/) per message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_registry.c - the hook and event registry: order, policies,
  * defaults, the freeze, and the errors a mismatched plugin gets.

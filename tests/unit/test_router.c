@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_router.c - route validation, conflicts, matching, parameters and
  * their decoding, 404 versus 405, and hostile paths.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_term.c - terminal sessions (core/term.c) without Docker: the
  * streams are a socketpair (the test plays the process) or a real pty

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_testing.c - libvibebox-test, the fake host plugins test against,
  * driven through its public header only, the way a third party uses it.

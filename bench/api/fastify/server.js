@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 'use strict';
 // The Fastify peer of bench/api/run.sh: an authenticated
 // GET /api/v1/projects served from the same PostgreSQL database as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 'use strict';
 // The Fastify peer of bench/http/run.sh: the same route and body as
 // vibeboxd's /health/live, the logger off, listening on loopback only.

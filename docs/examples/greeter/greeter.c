@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * greeter.c - the example plugin of docs/plugin-guide.md.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * greeter.h - what the greeter plugin shares with other plugins: a hook
  * they may implement and an event they may subscribe to. Another plugin

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_greeter.c - unit tests of the greeter plugin against
  * libvibebox-test, the fake host: no daemon, no sockets.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 001: the data model of VibeBox. Constraints live here, not only in C.
 CREATE EXTENSION IF NOT EXISTS pgcrypto; -- gen_random_uuid() before PG 13
 

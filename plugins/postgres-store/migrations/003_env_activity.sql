@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- 003: environments remember their last terminal or API activity
 -- (store_env_touch; NULL: never), and the lists that the runtime runs
 -- often find their rows by index.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- The identity of this installation: one row, made once, shared by every
 -- replica on this database. docker-runtime labels its containers with it,
 -- so that installations sharing one Docker engine leave each other's
