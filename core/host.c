@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "daemon.h"
+#include "httputil.h"
 #include "server.h"
 
 static void host_log(const vbx_plugin *p, int level, const char *fmt,
@@ -125,6 +126,9 @@ const vbx_host vbx__host = {
         .timer_add = host_timer_add,
         .work_submit = host_work_submit,
         .health_add = vbx__health_add,
+        .req_page = vbx__req_page,
+        .page_body = vbx__page_body,
+        .resp_store_error = vbx__resp_store_error,
 };
 
 const char *vbx__strerror(int rc)

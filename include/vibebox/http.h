@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 #include <vibebox/hooks.h>
+#include <vibebox/store.h> /* vbx_page, for the paging helpers */
 
 #ifdef __cplusplus
 extern "C" {
@@ -227,6 +228,71 @@ static inline int vbx_json_bool(vbx_request *r, const cJSON *obj,
                                 const char *key, int required, int *out)
 {
 	return VBX__HOST(r)->json_bool(r, obj, key, required, out);
+}
+
+/* ---- lists and store results (since ABI 1.1) ---- */
+
+/* The bounds of ?page= and ?limit= every list of the API shares. */
+#define VBX_PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
+#define VBX_PAGE_LIMIT_MAX 100
+#define VBX_PAGE_LIMIT_DEFAULT 20
+
+/*
+ * The page a list request asks for: ?page= (default 1, at most
+ * VBX_PAGE_MAX) and ?limit= (default VBX_PAGE_LIMIT_DEFAULT, at most
+ * VBX_PAGE_LIMIT_MAX), each decimal digits only (no sign, no spaces;
+ * leading zeros are fine). Returns VBX_OK with *out set, or answers 400
+ * VALIDATION_ERROR itself, with "page" and "limit" field errors "must be
+ * an integer between 1 and <max>", and returns VBX_EINVAL (*out then
+ * untouched): the handler just returns.
+ *
+ *     vbx_page pg;
+ *     if (vbx_req_page(req, &pg) != VBX_OK)
+ *             return VBX_OK;
+ */
+static inline int vbx_req_page(vbx_request *r, vbx_page *out)
+{
+	return VBX__HOST(r)->req_page(r, out);
+}
+
+/*
+ * The API's list envelope,
+ *     {"data": data, "pagination": {"page": P, "limit": L, "total": T}},
+ * built around data (a cJSON array of the page's rows), which it takes:
+ * from then on data belongs to the returned object (or has been freed).
+ * Returns the object, which the caller owns (hand it to vbx_resp_json());
+ * NULL when data is NULL or memory ran out, with data freed.
+ */
+static inline cJSON *vbx_page_body(vbx_request *r, cJSON *data,
+                                   const vbx_page *pg, int64_t total)
+{
+	return VBX__HOST(r)->page_body(data, pg, total);
+}
+
+/*
+ * Answer a store hook's failure rc (anything but VBX_OK) the way every
+ * endpoint of the API does, and return rc (VBX_ERR for VBX_OK):
+ *   VBX_ENOTFOUND  404 NOT_FOUND "<what> not found"
+ *   VBX_EEXIST     409 CONFLICT "<what> with this <field> exists already;
+ *                  choose another <field>" ("<what> exists already" when
+ *                  field is NULL)
+ *   VBX_EUNAVAIL   503 UNAVAILABLE: when hook h has no handler, "no plugin
+ *                  provides the \"store\" capability; load one
+ *                  (postgres-store) in the daemon's config", else "the
+ *                  store is unavailable (its database may be down); try
+ *                  again later"
+ *   VBX_EINVAL     400 BAD_REQUEST "the store refused a value of <what>"
+ *   anything else  500 INTERNAL_ERROR "the store failed on <what>; see
+ *                  the daemon's log", and the log line says what failed
+ * what names the object: "team 3f...", "a team", "user 3f...". h is the
+ * hook that failed (NULL: taken to have a handler). Strings are read only
+ * during the call.
+ */
+static inline int vbx_resp_store_error(vbx_request *r, const vbx_hook *h,
+                                       int rc, const char *what,
+                                       const char *field)
+{
+	return VBX__HOST(r)->resp_store_error(r, h, rc, what, field);
 }
 
 /* ---- WebSockets ---- */

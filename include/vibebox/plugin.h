@@ -111,6 +111,7 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 struct cJSON;
 struct vbx_principal;
 struct vbx_ws_ops;
+struct vbx_page;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
 /*
@@ -236,7 +237,14 @@ struct vbx_host {
 	void (*health_add)(vbx_health *h, const char *name, int status,
 	                   int64_t latency_us, const char *detail);
 
-	void *reserved[16];
+	/* 1.1: request helpers (http.h) */
+	int (*req_page)(vbx_request *r, struct vbx_page *out);
+	struct cJSON *(*page_body)(struct cJSON *data,
+	                           const struct vbx_page *pg, int64_t total);
+	int (*resp_store_error)(vbx_request *r, const vbx_hook *h, int rc,
+	                        const char *what, const char *field);
+
+	void *reserved[13];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

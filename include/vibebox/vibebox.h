@@ -13,5 +13,6 @@
 #include <vibebox/hooks.h>
 #include <vibebox/http.h>
 #include <vibebox/store.h>
+#include <vibebox/util.h>
 
 #endif

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_httputil.c - the request helpers of the host table (ABI 1.1):
+ * vbx_req_page(), vbx_page_body() and vbx_resp_store_error(), called by a
+ * plugin's routes inside the fake host (libvibebox-test), as a third
+ * party's unit test would. The answers must be exactly those of the
+ * platform's endpoints (tests/unit/test_api_common.c holds the same
+ * cases for the core's own copies).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <vibebox/testing.h>
+
+/* ---- the plugin under test ---- */
+
+/* Hook heads as the registry publishes them: one with a handler, one
+ * without (no store loaded). */
+static const struct vbx_hook one_handler = {.count = 1};
+static const struct vbx_hook no_handler = {.count = 0};
+
+/* GET /api/v1/items: `limit` rows numbered from the page's first, of 21. */
+static int h_items(void *ud, vbx_request *req)
+{
+	vbx_page pg;
+	if (vbx_req_page(req, &pg) != VBX_OK)
+		return VBX_OK;
+	cJSON *data = cJSON_CreateArray();
+	for (int i = 0; data && i < pg.limit && i < 3; i++)
+		cJSON_AddItemToArray(
+		        data, cJSON_CreateNumber((pg.page - 1) * pg.limit + i));
+	cJSON *body = vbx_page_body(req, data, &pg, 21);
+	if (!body)
+		return vbx_resp_error(req, 500, "INTERNAL_ERROR", "no memory");
+	return vbx_resp_json(req, 200, body);
+}
+
+/* What the last vbx_resp_store_error() returned (requests are sent from
+ * the test's thread, one at a time). */
+static int last_rc;
+
+/* GET /api/v1/fail/{rc}?what=&field=&store=none: answer store result rc
+ * and keep what vbx_resp_store_error() returned in last_rc. */
+static int h_fail(void *ud, vbx_request *req)
+{
+	int rc = atoi(vbx_req_param(req, "rc"));
+	const char *what = vbx_req_query(req, "what");
+	const char *store = vbx_req_query(req, "store");
+	const vbx_hook *h = !store                       ? &one_handler
+	                    : strcmp(store, "none") == 0 ? &no_handler
+	                                                 : NULL;
+	last_rc = vbx_resp_store_error(req, h, rc, what ? what : "team 42",
+	                               vbx_req_query(req, "field"));
+	return VBX_OK;
+}
+
+static int lister_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	if (vbx_route_add(self, "GET", "/api/v1/items", VBX_ROUTE_PUBLIC,
+	                  h_items, NULL) ||
+	    vbx_route_add(self, "GET", "/api/v1/fail/{rc}", VBX_ROUTE_PUBLIC,
+	                  h_fail, NULL))
+		return VBX_ERR;
+	return VBX_OK;
+}
+
+static void lister_fini(vbx_plugin *self)
+{
+}
+
+static const vbx_plugin_desc lister = {
+        .magic = VBX_PLUGIN_MAGIC,
+        .abi_major = VBX_ABI_MAJOR,
+        .abi_minor = VBX_ABI_MINOR,
+        .struct_size = sizeof(vbx_plugin_desc),
+        .name = "lister",
+        .init = lister_init,
+        .fini = lister_fini,
+};
+
+/* ---- fixture ---- */
+
+static vbx_test_host *host;
+
+static int setup(void **state)
+{
+	host = vbx_test_host_new();
+	assert_non_null(host);
+	if (vbx_test_load(host, &lister, NULL) || vbx_test_start(host))
+		fail_msg("%s", vbx_test_errors(host));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	vbx_test_host_free(host);
+	host = NULL;
+	return 0;
+}
+
+static vbx_test_response *get(const char *path)
+{
+	vbx_test_response *r = vbx_test_request(host, "GET", path, NULL, NULL);
+	assert_non_null(r);
+	return r;
+}
+
+/* GET path answers 400 VALIDATION_ERROR with exactly these field
+ * errors (NULL: that field has none). */
+static void expect_fields(const char *path, const char *page, const char *limit)
+{
+	vbx_test_response *r = get(path);
+	if (vbx_test_status(r) != 400)
+		fail_msg("GET %s: %d %s", path, vbx_test_status(r),
+		         vbx_test_body(r));
+	const cJSON *e =
+	        cJSON_GetObjectItemCaseSensitive(vbx_test_json(r), "error");
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "fields");
+	assert_string_equal(
+	        cJSON_GetStringValue(
+	                cJSON_GetObjectItemCaseSensitive(e, "code")),
+	        "VALIDATION_ERROR");
+	const char *pm = cJSON_GetStringValue(
+	        cJSON_GetObjectItemCaseSensitive(f, "page"));
+	const char *lm = cJSON_GetStringValue(
+	        cJSON_GetObjectItemCaseSensitive(f, "limit"));
+	if (page ? !pm || strcmp(pm, page) : pm != NULL)
+		fail_msg("GET %s: page %s", path, pm ? pm : "(none)");
+	if (limit ? !lm || strcmp(lm, limit) : lm != NULL)
+		fail_msg("GET %s: limit %s", path, lm ? lm : "(none)");
+	vbx_test_response_free(r);
+}
+
+#define PAGE_MSG "must be an integer between 1 and 1000000"
+#define LIMIT_MSG "must be an integer between 1 and 100"
+
+/* ---- paging ---- */
+
+static void page_defaults_and_envelope(void **state)
+{
+	vbx_test_response *r = get("/api/v1/items");
+	assert_int_equal(vbx_test_status(r), 200);
+	assert_string_equal(vbx_test_body(r),
+	                    "{\"data\":[0,1,2],\"pagination\":{\"page\":1,"
+	                    "\"limit\":20,\"total\":21}}");
+	vbx_test_response_free(r);
+
+	r = get("/api/v1/items?page=3&limit=10");
+	assert_int_equal(vbx_test_status(r), 200);
+	assert_string_equal(vbx_test_body(r),
+	                    "{\"data\":[20,21,22],\"pagination\":{\"page\":3,"
+	                    "\"limit\":10,\"total\":21}}");
+	vbx_test_response_free(r);
+
+	r = get("/api/v1/items?page=007&limit=1");
+	assert_int_equal(vbx_test_status(r), 200);
+	assert_string_equal(vbx_test_body(r),
+	                    "{\"data\":[6],\"pagination\":{\"page\":7,"
+	                    "\"limit\":1,\"total\":21}}");
+	vbx_test_response_free(r);
+
+	r = get("/api/v1/items?page=1000000&limit=100");
+	assert_int_equal(vbx_test_status(r), 200);
+	vbx_test_response_free(r);
+}
+
+static void page_refuses_bad_values(void **state)
+{
+	/* The query as a client sends it: " 1" percent-encoded. */
+	static const char *const bad_page[] = {
+	        "0",   "-1",  "%2B1", "%201",    "1%20",
+	        "1a",  "1.5", "0x10", "1000001", "99999999999999999999999999",
+	        "%2F",
+	};
+	static const char *const bad_limit[] = {"0", "101", "-5", "abc", "1e2"};
+	char path[128];
+	for (size_t i = 0; i < sizeof(bad_page) / sizeof(*bad_page); i++) {
+		snprintf(path, sizeof(path), "/api/v1/items?page=%s",
+		         bad_page[i]);
+		expect_fields(path, PAGE_MSG, NULL);
+	}
+	for (size_t i = 0; i < sizeof(bad_limit) / sizeof(*bad_limit); i++) {
+		snprintf(path, sizeof(path), "/api/v1/items?page=2&limit=%s",
+		         bad_limit[i]);
+		expect_fields(path, NULL, LIMIT_MSG);
+	}
+	expect_fields("/api/v1/items?page=0&limit=500", PAGE_MSG, LIMIT_MSG);
+}
+
+/* ---- store results ---- */
+
+/* GET path: the status, code, exact message and returned rc. */
+static void expect_store(const char *path, int status, const char *code,
+                         const char *message, int rc)
+{
+	vbx_test_response *r = get(path);
+	assert_int_equal(vbx_test_status(r), status);
+	const cJSON *e =
+	        cJSON_GetObjectItemCaseSensitive(vbx_test_json(r), "error");
+	assert_string_equal(
+	        cJSON_GetStringValue(
+	                cJSON_GetObjectItemCaseSensitive(e, "code")),
+	        code);
+	assert_string_equal(
+	        cJSON_GetStringValue(
+	                cJSON_GetObjectItemCaseSensitive(e, "message")),
+	        message);
+	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+	                         e, "statusCode")),
+	                 status);
+	assert_int_equal(last_rc, rc);
+	vbx_test_response_free(r);
+}
+
+static void store_error_maps_each_result(void **state)
+{
+	char path[160];
+#define FAIL(rc, rest)                                                         \
+	(snprintf(path, sizeof(path), "/api/v1/fail/%d%s", (rc), (rest)), path)
+	expect_store(FAIL(VBX_ENOTFOUND, ""), 404, "NOT_FOUND",
+	             "team 42 not found", VBX_ENOTFOUND);
+	expect_store(FAIL(VBX_EEXIST, "?what=a+team&field=slug"), 409,
+	             "CONFLICT",
+	             "a team with this slug exists already; choose another "
+	             "slug",
+	             VBX_EEXIST);
+	expect_store(FAIL(VBX_EEXIST, "?what=the+thing"), 409, "CONFLICT",
+	             "the thing exists already", VBX_EEXIST);
+	expect_store(FAIL(VBX_EINVAL, ""), 400, "BAD_REQUEST",
+	             "the store refused a value of team 42", VBX_EINVAL);
+	expect_store(FAIL(VBX_ERR, ""), 500, "INTERNAL_ERROR",
+	             "the store failed on team 42; see the daemon's log",
+	             VBX_ERR);
+	expect_store(FAIL(VBX_ENOMEM, ""), 500, "INTERNAL_ERROR",
+	             "the store failed on team 42; see the daemon's log",
+	             VBX_ENOMEM);
+	/* VBX_OK is no failure: still an answer, and an error result. */
+	expect_store(FAIL(VBX_OK, ""), 500, "INTERNAL_ERROR",
+	             "the store failed on team 42; see the daemon's log",
+	             VBX_ERR);
+	expect_store(FAIL(VBX_EUNAVAIL, "?store=none"), 503, "UNAVAILABLE",
+	             "no plugin provides the \"store\" capability; load one "
+	             "(postgres-store) in the daemon's config",
+	             VBX_EUNAVAIL);
+	expect_store(FAIL(VBX_EUNAVAIL, ""), 503, "UNAVAILABLE",
+	             "the store is unavailable (its database may be down); "
+	             "try again later",
+	             VBX_EUNAVAIL);
+	/* No hook handle: taken as one with a provider. */
+	expect_store(FAIL(VBX_EUNAVAIL, "?store=null"), 503, "UNAVAILABLE",
+	             "the store is unavailable (its database may be down); "
+	             "try again later",
+	             VBX_EUNAVAIL);
+#undef FAIL
+}
+
+/* The host table keeps its size: the new members took reserved slots. */
+static void host_table_has_the_members(void **state)
+{
+	const vbx_host *t = VBX__HOST(vbx_test_plugin(host));
+	assert_non_null(t->req_page);
+	assert_non_null(t->page_body);
+	assert_non_null(t->resp_store_error);
+	assert_int_equal(t->struct_size, sizeof(vbx_host));
+	/* 1.0 ended with health_add and 16 reserved pointers. */
+	assert_int_equal(sizeof(vbx_host),
+	                 offsetof(vbx_host, health_add) + 17 * sizeof(void *));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(page_defaults_and_envelope),
+	        cmocka_unit_test(page_refuses_bad_values),
+	        cmocka_unit_test(store_error_maps_each_result),
+	        cmocka_unit_test(host_table_has_the_members),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
