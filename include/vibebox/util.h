@@ -279,14 +279,16 @@ static inline int vbx_hex_decode(const char *s, size_t len, void *out,
  * digits of either case and nothing after? Any version. */
 static inline bool vbx_uuid_ok(const char *s)
 {
+	size_t i = 0;
 	if (!s)
 		return false;
-	for (size_t i = 0; i < VBX_UUID_LEN - 1; i++) {
+	/* Stops at a short string's NUL, and reads no further. */
+	for (; i < VBX_UUID_LEN - 1 && s[i]; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
 		if (dash ? s[i] != '-' : vbx_hex_value((unsigned char)s[i]) < 0)
-			return false; /* also stops at a short string's NUL */
+			return false;
 	}
-	return s[VBX_UUID_LEN - 1] == '\0';
+	return s[i] == '\0' && i == VBX_UUID_LEN - 1;
 }
 
 /* A UUID in text form (as vbx_uuid_ok() takes) into its 16 bytes at out.

@@ -307,16 +307,6 @@ const auth_keyring *auth_keys(auth *a);
 /* Now, in Unix milliseconds. */
 int64_t auth_now_ms(void);
 
-/* RFC 3339 UTC with milliseconds into out (32 bytes). */
-void auth_time_format(int64_t ms, char out[32]);
-
-/* Parse RFC 3339 ("2025-01-02T03:04:05Z", fractions and offsets allowed)
- * into Unix ms. VBX_OK or VBX_EINVAL. */
-int auth_time_parse(const char *s, int64_t *ms);
-
-/* Nonzero when s is a UUID in text form. */
-bool auth_is_uuid(const char *s);
-
 /* Write an audit row; failures are logged, never fatal. */
 void auth_audit(auth *a, const char *actor, const char *action,
                 const char *target_type, const char *target_id,

@@ -138,7 +138,7 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 
 	if (strcmp(res->type, "instance") == 0)
 		;
-	else if (!res->id || !auth_is_uuid(res->id))
+	else if (!res->id || !vbx_uuid_ok(res->id))
 		return VBX_EDENIED;
 	else if (strcmp(res->type, "team") == 0)
 		rc = team_role(a, res->id, who->user_id, &r);

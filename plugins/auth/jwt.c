@@ -110,30 +110,17 @@ static bool kid_valid(const char *s, size_t n)
 	return true;
 }
 
-static long hex_decode(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-	if (n % 2 || n / 2 > cap)
-		return -1;
-	for (size_t i = 0; i < n; i += 2) {
-		unsigned v;
-		if (!isxdigit((unsigned char)s[i]) ||
-		    !isxdigit((unsigned char)s[i + 1]) ||
-		    sscanf(s + i, "%2x", &v) != 1)
-			return -1;
-		out[i / 2] = (unsigned char)v;
-	}
-	return (long)(n / 2);
-}
-
 /* A secret in hex when it is all hex digits of even length, else base64
  * (standard or url alphabet). */
 static long secret_decode(const char *s, size_t n, unsigned char *out)
 {
-	size_t hex = 0;
-	while (hex < n && isxdigit((unsigned char)s[hex]))
+	size_t hex = 0, len = 0;
+	while (hex < n && vbx_hex_value((unsigned char)s[hex]) >= 0)
 		hex++;
 	if (hex == n && n % 2 == 0)
-		return hex_decode(s, n, out, AUTH_KEY_MAX);
+		return vbx_hex_decode(s, n, out, AUTH_KEY_MAX, &len) == VBX_OK
+		               ? (long)len
+		               : -1;
 	bool std = memchr(s, '+', n) || memchr(s, '/', n) ||
 	           (n && s[n - 1] == '=');
 	return auth_b64_decode(s, n, std, out, AUTH_KEY_MAX);
@@ -387,7 +374,7 @@ static int check_claims(const char *s, size_t n, int64_t now, auth_claims *out)
 	const cJSON *adm = cJSON_GetObjectItemCaseSensitive(c, "adm");
 	int rc = VBX_EUNAUTH;
 	memset(out, 0, sizeof(*out));
-	if (sub && auth_is_uuid(sub) && json_time(c, "iat", &out->iat) &&
+	if (sub && vbx_uuid_ok(sub) && json_time(c, "iat", &out->iat) &&
 	    json_time(c, "exp", &out->exp) && now < out->exp &&
 	    out->iat <= now + LEEWAY_S && out->iat < out->exp) {
 		snprintf(out->sub, sizeof(out->sub), "%s", sub);

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin.c - the auth plugin: its descriptor, its configuration, the
- * authenticate hook, and small helpers the other files share (time, ids,
+ * authenticate hook, and small helpers the other files share (the clock,
  * the audit log).
  *
  * It provides "authn" and "authz" and requires a "store": users, keys,
  * refresh tokens, memberships and the audit log live there, so several
  * replicas share them. Only the rate limiters are per process.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,91 +28,6 @@ int64_t auth_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void auth_time_format(int64_t ms, char out[32])
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
-/* n decimal digits at *s into *v; advances *s. */
-static bool digits(const char **s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (!isdigit((unsigned char)**s))
-			return false;
-		*v = *v * 10 + (**s - '0');
-	}
-	return true;
-}
-
-static bool lit(const char **s, const char *set)
-{
-	if (!**s || !strchr(set, **s))
-		return false;
-	(*s)++;
-	return true;
-}
-
-int auth_time_parse(const char *s, int64_t *ms)
-{
-	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, frac = 0, off = 0;
-
-	if (!digits(&s, 4, &y) || !lit(&s, "-") || !digits(&s, 2, &mo) ||
-	    !lit(&s, "-") || !digits(&s, 2, &d) || !lit(&s, "Tt") ||
-	    !digits(&s, 2, &h) || !lit(&s, ":") || !digits(&s, 2, &mi) ||
-	    !lit(&s, ":") || !digits(&s, 2, &sec))
-		return VBX_EINVAL;
-	if (*s == '.') {
-		s++;
-		int scale = 100, n = 0;
-		while (isdigit((unsigned char)*s)) {
-			frac += (*s++ - '0') * scale;
-			scale /= 10;
-			n++;
-		}
-		if (n == 0)
-			return VBX_EINVAL;
-	}
-	if (*s == '+' || *s == '-') {
-		int sign = *s++ == '-' ? -1 : 1, oh, om;
-		if (!digits(&s, 2, &oh) || !lit(&s, ":") ||
-		    !digits(&s, 2, &om) || oh > 23 || om > 59)
-			return VBX_EINVAL;
-		off = sign * (oh * 60 + om);
-	} else if (!lit(&s, "Zz")) {
-		return VBX_EINVAL;
-	}
-	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60 || y < 1970)
-		return VBX_EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	time_t t = timegm(&tm);
-	if (tm.tm_mday != d) /* 31 April rolled over */
-		return VBX_EINVAL;
-	*ms = ((int64_t)t - off * 60) * 1000 + frac;
-	return VBX_OK;
-}
-
-bool auth_is_uuid(const char *s)
-{
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return s[36] == '\0';
 }
 
 void auth_audit(auth *a, const char *actor, const char *action,

@@ -72,13 +72,11 @@ static const vbx_principal *scoped(vbx_request *req, unsigned scope)
 
 static void add_time(cJSON *o, const char *key, int64_t ms)
 {
-	char t[32];
-	if (ms == 0) {
+	char t[VBX_TIME_LEN];
+	if (ms == 0 || vbx_time_format(ms, t, sizeof(t)) != VBX_OK)
 		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	auth_time_format(ms, t);
-	cJSON_AddStringToObject(o, key, t);
+	else
+		cJSON_AddStringToObject(o, key, t);
 }
 
 static cJSON *user_json(const vbx_user *u)
@@ -221,69 +219,6 @@ static void known_fields(vbx_request *req, const cJSON *body,
 			vbx_field_error(req, it->string,
 			                "is not a known field");
 	}
-}
-
-/* The same bounds as the core's API (core/api/common.h); plugins do not
- * link the core, so these mirror it and must change with it. */
-#define PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
-#define LIMIT_MAX 100
-#define LIMIT_DEFAULT 20
-
-/* A decimal number of digits only in [1, max]; 0 when it is not one (no
- * sign, no spaces, no leading "+"), as the core parses ?page and ?limit. */
-static long parse_count(const char *s, long max)
-{
-	long v = 0;
-	if (!*s)
-		return 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return 0;
-		v = v * 10 + (*s - '0');
-		if (v > max)
-			return 0;
-	}
-	return v;
-}
-
-/* page and limit from the query: 1..PAGE_MAX and 1..100 (default 20). */
-static int read_page(vbx_request *req, vbx_page *pg)
-{
-	const char *page = vbx_req_query(req, "page");
-	const char *limit = vbx_req_query(req, "limit");
-	long p = page ? parse_count(page, PAGE_MAX) : 1;
-	long l = limit ? parse_count(limit, LIMIT_MAX) : LIMIT_DEFAULT;
-
-	if (p == 0)
-		vbx_field_error(req, "page",
-		                "must be an integer between 1 and %d",
-		                PAGE_MAX);
-	if (l == 0)
-		vbx_field_error(req, "limit",
-		                "must be an integer between 1 and %d",
-		                LIMIT_MAX);
-	if (p == 0 || l == 0)
-		return VBX_EINVAL;
-	pg->page = (int)p;
-	pg->limit = (int)l;
-	return VBX_OK;
-}
-
-static cJSON *paged(cJSON *data, const vbx_page *pg, int64_t total)
-{
-	cJSON *o = cJSON_CreateObject(), *p = cJSON_CreateObject();
-	if (!o || !p || !data) {
-		cJSON_Delete(o);
-		cJSON_Delete(p);
-		cJSON_Delete(data);
-		return NULL;
-	}
-	cJSON_AddItemToObject(o, "data", data);
-	cJSON_AddNumberToObject(p, "page", pg->page);
-	cJSON_AddNumberToObject(p, "limit", pg->limit);
-	cJSON_AddNumberToObject(p, "total", (double)total);
-	cJSON_AddItemToObject(o, "pagination", p);
-	return o;
 }
 
 /* ---- registration and login ---- */
@@ -749,7 +684,8 @@ static int64_t read_expiry(vbx_request *req, const cJSON *body)
 
 	if (!v || cJSON_IsNull(v))
 		return 0;
-	if (!cJSON_IsString(v) || auth_time_parse(v->valuestring, &ms) ||
+	if (!cJSON_IsString(v) ||
+	    vbx_time_parse(v->valuestring, strlen(v->valuestring), &ms) ||
 	    ms <= auth_now_ms())
 		vbx_field_error(req, "expiresAt",
 		                "must be a future RFC 3339 time or null");
@@ -805,9 +741,9 @@ static int h_keys_delete(void *ud, vbx_request *req)
 
 	if (!who)
 		return VBX_OK;
-	int rc = auth_is_uuid(id) ? vbx_hook_store_key_revoke_run(
-	                                    a->st.key_revoke, who->user_id, id)
-	                          : VBX_ENOTFOUND;
+	int rc = vbx_uuid_ok(id) ? vbx_hook_store_key_revoke_run(
+	                                   a->st.key_revoke, who->user_id, id)
+	                         : VBX_ENOTFOUND;
 	if (rc != VBX_OK)
 		return store_error(req, rc, "API key");
 	auth_audit(a, who->user_id, "key.revoke", "api_key", id,
@@ -831,24 +767,23 @@ typedef int admin_list_fn(auth *a, const vbx_page *pg, cJSON *data,
                           int64_t *total);
 
 /* A GET of an instance admin's list: the admin scope, ?page and ?limit,
- * then the page and the total; what names the list in a store error. */
+ * then the page and the total, answered as every list of the API is;
+ * h is the list's store hook and what names the list in a store error. */
 static int answer_admin_list(auth *a, vbx_request *req, admin_list_fn *list,
-                             const char *what)
+                             const vbx_hook *h, const char *what)
 {
 	vbx_page pg;
 	int64_t total = 0;
 
-	if (!scoped(req, VBX_SCOPE_ADMIN))
+	if (!scoped(req, VBX_SCOPE_ADMIN) || vbx_req_page(req, &pg) != VBX_OK)
 		return VBX_OK;
-	if (read_page(req, &pg) != VBX_OK)
-		return vbx_resp_validation(req);
 	cJSON *data = cJSON_CreateArray();
 	int rc = data ? list(a, &pg, data, &total) : VBX_ENOMEM;
 	if (rc != VBX_OK) {
 		cJSON_Delete(data);
-		return store_error(req, rc, what);
+		return vbx_resp_store_error(req, h, rc, what, NULL);
 	}
-	return answer_json(req, 200, paged(data, &pg, total));
+	return answer_json(req, 200, vbx_page_body(req, data, &pg, total));
 }
 
 static int list_users(auth *a, const vbx_page *pg, cJSON *data, int64_t *total)
@@ -859,7 +794,9 @@ static int list_users(auth *a, const vbx_page *pg, cJSON *data, int64_t *total)
 
 static int h_users_list(void *ud, vbx_request *req)
 {
-	return answer_admin_list(ud, req, list_users, "listing users");
+	auth *a = ud;
+	return answer_admin_list(a, req, list_users, a->st.user_list,
+	                         "the list of users");
 }
 
 static int h_users_create(void *ud, vbx_request *req)
@@ -942,7 +879,7 @@ static int h_users_patch(void *ud, vbx_request *req)
 		return VBX_OK;
 	static const char *const fields[] = {"name", "admin", "disabled", NULL};
 	known_fields(req, body, fields);
-	int rc = auth_is_uuid(id)
+	int rc = vbx_uuid_ok(id)
 	                 ? vbx_hook_store_user_get_run(a->st.user_get, id, &u)
 	                 : VBX_ENOTFOUND;
 	if (rc != VBX_OK)
@@ -986,7 +923,9 @@ static int list_audit(auth *a, const vbx_page *pg, cJSON *data, int64_t *total)
 
 static int h_audit_list(void *ud, vbx_request *req)
 {
-	return answer_admin_list(ud, req, list_audit, "reading the audit log");
+	auth *a = ud;
+	return answer_admin_list(a, req, list_audit, a->st.audit_list,
+	                         "the audit log");
 }
 
 int auth_routes_add(auth *a)

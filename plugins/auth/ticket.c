@@ -12,7 +12,6 @@
  * the other. Every key of the ring verifies, as for access tokens, so a
  * rotation does not break tickets in flight.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -20,45 +19,8 @@
 
 #include "auth.h"
 
-#define UUID_BYTES 16
-#define OFF_EXP 16
+#define OFF_EXP 16 /* after the user id's 16 bytes */
 #define OFF_SCOPES 20
-
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* A UUID in text form into its 16 bytes; false when s is not one. */
-static bool uuid_to_bytes(const char *s, unsigned char out[UUID_BYTES])
-{
-	if (!auth_is_uuid(s))
-		return false;
-	for (size_t i = 0, o = 0; o < UUID_BYTES; o++) {
-		if (s[i] == '-')
-			i++;
-		out[o] = (unsigned char)(hex_nibble(s[i]) << 4 |
-		                         hex_nibble(s[i + 1]));
-		i += 2;
-	}
-	return true;
-}
-
-static void uuid_from_bytes(const unsigned char in[UUID_BYTES],
-                            char out[VBX_ID_LEN])
-{
-	snprintf(out, VBX_ID_LEN,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	         "%02x%02x%02x%02x%02x%02x",
-	         in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8],
-	         in[9], in[10], in[11], in[12], in[13], in[14], in[15]);
-}
 
 /* The truncated MAC of body under key k into mac. */
 static bool ticket_mac(const auth_jwt_key *k,
@@ -90,7 +52,7 @@ int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out)
 
 	if (kr->count == 0 || t->exp < 1 || t->exp > (int64_t)UINT32_MAX ||
 	    (t->scopes & ~AUTH_TICKET_SCOPES) || !scopes_valid(t->scopes) ||
-	    !uuid_to_bytes(t->user_id, raw))
+	    vbx_uuid_to_bytes(t->user_id, raw) != VBX_OK)
 		return VBX_EINVAL;
 	uint32_t exp = (uint32_t)t->exp;
 	raw[OFF_EXP] = (unsigned char)(exp >> 24);
@@ -139,7 +101,7 @@ int auth_ticket_verify(const auth_keyring *kr, const char *s, int64_t now,
 	               (uint32_t)raw[OFF_EXP + 2] << 8 | raw[OFF_EXP + 3];
 	if ((int64_t)exp <= now || !scopes_valid(raw[OFF_SCOPES]))
 		return VBX_EUNAUTH;
-	uuid_from_bytes(raw, out->user_id);
+	vbx_uuid_from_bytes(raw, out->user_id);
 	out->exp = exp;
 	out->scopes = raw[OFF_SCOPES] & AUTH_TICKET_SCOPES;
 	out->apikey = (raw[OFF_SCOPES] & AUTH_TICKET_APIKEY) != 0;

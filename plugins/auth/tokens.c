@@ -42,14 +42,9 @@ void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
-	static const char hex[] = "0123456789abcdef";
 
 	EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	vbx_hex_encode(md, sizeof(md), out, AUTH_SHA256_HEX);
 }
 
 /* ---- refresh tokens ---- */

@@ -352,20 +352,28 @@ static void test_tokens(void **state)
 	                       "b00361a396177a9cb410ff61f20015ad");
 }
 
+/* RFC 3339 and UUIDs are the SDK's (<vibebox/util.h>, tests/unit/
+ * test_util.c); these are the forms auth reads and writes. Times before
+ * 1970 parse, and expiresAt refuses them as past (test_auth_routes). */
+static int time_parse(const char *s, int64_t *ms)
+{
+	return vbx_time_parse(s, strlen(s), ms);
+}
+
 static void test_time(void **state)
 {
 	int64_t ms;
-	char out[32];
+	char out[VBX_TIME_LEN];
 
-	assert_int_equal(auth_time_parse("2023-11-14T22:13:20Z", &ms), VBX_OK);
+	assert_int_equal(time_parse("2023-11-14T22:13:20Z", &ms), VBX_OK);
 	assert_int_equal(ms, 1700000000000LL);
-	assert_int_equal(auth_time_parse("2023-11-14T22:13:20.5Z", &ms),
-	                 VBX_OK);
+	assert_int_equal(time_parse("2023-11-14T22:13:20.5Z", &ms), VBX_OK);
 	assert_int_equal(ms, 1700000000500LL);
-	assert_int_equal(auth_time_parse("2023-11-15T00:13:20.123+02:00", &ms),
+	assert_int_equal(time_parse("2023-11-15T00:13:20.123+02:00", &ms),
 	                 VBX_OK);
 	assert_int_equal(ms, 1700000000123LL);
-	auth_time_format(1700000000123LL, out);
+	assert_int_equal(vbx_time_format(1700000000123LL, out, sizeof(out)),
+	                 VBX_OK);
 	assert_string_equal(out, "2023-11-14T22:13:20.123Z");
 	const char *bad[] = {"",
 	                     "2023-11-14",
@@ -374,14 +382,13 @@ static void test_time(void **state)
 	                     "2023-04-31T22:13:20Z",
 	                     "2023-11-14T22:13:20.Z",
 	                     "2023-11-14T22:13:20Zjunk",
-	                     "2023-11-14T22:13:20+2:00",
-	                     "1969-12-31T23:59:59Z"};
+	                     "2023-11-14T22:13:20+2:00"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(auth_time_parse(bad[i], &ms), VBX_EINVAL);
-	assert_true(auth_is_uuid(UID));
-	assert_false(auth_is_uuid("00000000-0000-4000-8000-00000000000"));
-	assert_false(auth_is_uuid("00000000-0000-4000-8000-0000000000011"));
-	assert_false(auth_is_uuid("00000000x0000-4000-8000-000000000001"));
+		assert_int_equal(time_parse(bad[i], &ms), VBX_EINVAL);
+	assert_true(vbx_uuid_ok(UID));
+	assert_false(vbx_uuid_ok("00000000-0000-4000-8000-00000000000"));
+	assert_false(vbx_uuid_ok("00000000-0000-4000-8000-0000000000011"));
+	assert_false(vbx_uuid_ok("00000000x0000-4000-8000-000000000001"));
 }
 
 static void test_limit_parse(void **state)

@@ -653,6 +653,12 @@ static void test_keys(void **state)
 	       s.access);
 	expect(400, "POST", "/api/v1/keys",
 	       "{\"name\":\"x\",\"expiresAt\":\"tomorrow\"}", s.access);
+	expect(400, "POST", "/api/v1/keys",
+	       "{\"name\":\"x\",\"expiresAt\":\"1969-12-31T23:59:59Z\"}",
+	       s.access);
+	expect(400, "POST", "/api/v1/keys",
+	       "{\"name\":\"x\",\"expiresAt\":\"2999-01-01T00:00:00\"}",
+	       s.access);
 
 	char path[96];
 	snprintf(path, sizeof(path), "/api/v1/keys/%s", id);

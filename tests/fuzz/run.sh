@@ -29,7 +29,7 @@ deps() {
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
-	# jwt.c needs auth_is_uuid from plugin.c, which needs the rest
+	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
