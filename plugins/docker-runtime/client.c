@@ -186,100 +186,13 @@ int dkr_endpoint_parse(const char *endpoint, bool tls, char **unix_path,
 	return rc;
 }
 
-/* n digits at *s into *v; advances *s. */
-static bool take_digits(const char **s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (!isdigit((unsigned char)**s))
-			return false;
-		*v = *v * 10 + (**s - '0');
-	}
-	return true;
-}
-
-static bool take_char(const char **s, const char *set)
-{
-	if (**s == '\0' || !strchr(set, **s))
-		return false;
-	(*s)++;
-	return true;
-}
-
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30,
-	                           31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* ".123456789" into ms (digits past the third are dropped). */
-static bool take_fraction(const char **s, int *ms)
-{
-	int n = 0;
-	*ms = 0;
-	if (**s != '.')
-		return true;
-	(*s)++;
-	while (isdigit((unsigned char)**s)) {
-		if (n < 3)
-			*ms = *ms * 10 + (**s - '0');
-		n++;
-		(*s)++;
-	}
-	for (int i = n; i < 3; i++)
-		*ms *= 10;
-	return n > 0 && n <= 9;
-}
-
-/* "Z" or "+hh:mm" / "-hh:mm" into minutes east of UTC. */
-static bool take_offset(const char **s, int *minutes)
-{
-	int oh, om;
-	*minutes = 0;
-	if (take_char(s, "Zz"))
-		return true;
-	if (**s != '+' && **s != '-')
-		return false;
-	int sign = *(*s)++ == '-' ? -1 : 1;
-	if (!take_digits(s, 2, &oh) || !take_char(s, ":") ||
-	    !take_digits(s, 2, &om) || oh > 23 || om > 59)
-		return false;
-	*minutes = sign * (oh * 60 + om);
-	return true;
-}
-
 int dkr_time_parse(const char *s, int64_t *ms)
 {
-	int y, mo, d, h, mi, sec, frac, off;
-
-	if (!s || !take_digits(&s, 4, &y) || !take_char(&s, "-") ||
-	    !take_digits(&s, 2, &mo) || !take_char(&s, "-") ||
-	    !take_digits(&s, 2, &d) || !take_char(&s, "Tt") ||
-	    !take_digits(&s, 2, &h) || !take_char(&s, ":") ||
-	    !take_digits(&s, 2, &mi) || !take_char(&s, ":") ||
-	    !take_digits(&s, 2, &sec) || !take_fraction(&s, &frac) ||
-	    !take_offset(&s, &off) || *s != '\0')
+	int64_t t;
+	if (!s || vbx_time_parse(s, strlen(s), &t) != VBX_OK)
 		return VBX_EINVAL;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 60)
-		return VBX_EINVAL;
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	            sec - (int64_t)off * 60;
 	/* Before 1970 is Docker's "never" (0001-01-01T00:00:00Z). */
-	*ms = t < 0 ? 0 : t * 1000 + frac;
+	*ms = t < 0 ? 0 : t;
 	return VBX_OK;
 }
 

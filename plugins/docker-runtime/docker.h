@@ -130,9 +130,10 @@ int dkr_endpoint_parse(const char *endpoint, bool tls, char **unix_path,
                        char **base_url, char *err, size_t err_len);
 
 /*
- * An RFC 3339 time ("2024-05-01T10:00:00.123456789Z", "...+02:00") into
- * Unix ms. Docker's zero time "0001-01-01T00:00:00Z" (and any time before
- * 1970) gives 0. Returns VBX_OK or VBX_EINVAL. Pure.
+ * An RFC 3339 time ("2024-05-01T10:00:00.123456789Z", "...+02:00"; the
+ * forms of vbx_time_parse()) into Unix ms. Docker's zero time
+ * "0001-01-01T00:00:00Z" (and any time before 1970) gives 0. s may be
+ * NULL. Returns VBX_OK or VBX_EINVAL. Pure.
  */
 int dkr_time_parse(const char *s, int64_t *ms);
 

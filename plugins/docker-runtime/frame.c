@@ -221,17 +221,6 @@ enum {
 
 #define CH_LINE_MAX 4096 /* size line or trailer line */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The size line is complete. */
 static void chunk_start(dkr_chunked *c)
 {
@@ -246,7 +235,7 @@ static int chunk_byte(dkr_chunked *c, char b)
 
 	switch (c->state) {
 	case CH_SIZE:
-		x = hex_value(b);
+		x = vbx_hex_value((unsigned char)b);
 		if (x >= 0 && c->line < 16) {
 			c->left = c->left << 4 | (uint64_t)x;
 			c->line++;
