@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include <vibebox/common.h>
+#include <vibebox/util.h>
 
 #include "crypto.h"
 #include "pg.h"
@@ -39,32 +40,16 @@ struct pgs_keyring {
 	struct pgs_key keys[];
 };
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The key's id: the first 16 hex digits of SHA-256(key). */
 static int key_set_id(struct pgs_key *key)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 
 	if (!EVP_Digest(key->bytes, sizeof(key->bytes), md, &md_len,
 	                EVP_sha256(), NULL))
 		return VBX_ERR;
-	for (size_t i = 0; i < (PGS_KEY_ID_LEN - 1) / 2; i++) {
-		key->id[2 * i] = digits[md[i] >> 4];
-		key->id[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	key->id[PGS_KEY_ID_LEN - 1] = '\0';
+	vbx_hex_encode(md, (PGS_KEY_ID_LEN - 1) / 2, key->id, PGS_KEY_ID_LEN);
 	return VBX_OK;
 }
 
@@ -86,18 +71,16 @@ static int key_parse_line(const char *line, size_t len, size_t lineno,
 		        lineno, 2 * PGS_KEY_LEN, PGS_KEY_LEN, len);
 		return VBX_EINVAL;
 	}
-	for (size_t i = 0; i < PGS_KEY_LEN; i++) {
-		int hi = hex_value((unsigned char)line[2 * i]);
-		int lo = hex_value((unsigned char)line[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			snprintf(err, err_len,
-			         "line %zu: column %zu is not a hex digit",
-			         lineno, 2 * i + (hi < 0 ? 1 : 2));
-			OPENSSL_cleanse(key->bytes, sizeof(key->bytes));
-			return VBX_EINVAL;
-		}
-		key->bytes[i] = (unsigned char)(hi << 4 | lo);
+	size_t n;
+	if (vbx_hex_decode(line, len, key->bytes, sizeof(key->bytes), &n) !=
+	    VBX_OK) {
+		size_t col = 0; /* the first byte that is no hex digit */
+		while (vbx_hex_value((unsigned char)line[col]) >= 0)
+			col++;
+		snprintf(err, err_len,
+		         "line %zu: column %zu is not a hex digit", lineno,
+		         col + 1);
+		return VBX_EINVAL;
 	}
 	if (key_set_id(key) != VBX_OK) {
 		snprintf(err, err_len, "line %zu: SHA-256 failed", lineno);

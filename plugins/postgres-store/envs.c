@@ -179,7 +179,7 @@ static int env_args_make(const vbx_env *e, struct env_args *a)
 /* An optional id the caller filled: "" is none, else a UUID. */
 static bool bad_ref(const char *arr, size_t len)
 {
-	return !memchr(arr, '\0', len) || (arr[0] && !pgs_is_uuid(arr));
+	return !memchr(arr, '\0', len) || (arr[0] && !vbx_uuid_ok(arr));
 }
 
 /* The rc of a statement returning one environment, and out filled. */
@@ -207,7 +207,7 @@ static int env_create(void *ud, vbx_env *e)
 		return rc;
 	/* A project that is not a UUID or does not exist is refused like
 	 * any other value the database refuses (a foreign key). */
-	if (!TERMINATED(e->project_id) || !pgs_is_uuid(e->project_id) ||
+	if (!TERMINATED(e->project_id) || !vbx_uuid_ok(e->project_id) ||
 	    bad_ref(e->created_by, sizeof(e->created_by)))
 		return VBX_EINVAL;
 	rc = pgs_run(ud, &stmt_env_create,
@@ -224,7 +224,7 @@ static int env_get(void *ud, const char *id, vbx_env *out)
 
 	if (!out)
 		return VBX_EINVAL;
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_env_get, PGS_ARGS(id), &r);
 	return env_result(rc, r, out);
@@ -238,7 +238,7 @@ static int env_update(void *ud, vbx_env *e)
 
 	if (!e)
 		return VBX_EINVAL;
-	if (!TERMINATED(e->id) || !pgs_is_uuid(e->id))
+	if (!TERMINATED(e->id) || !vbx_uuid_ok(e->id))
 		return VBX_ENOTFOUND;
 	rc = env_args_make(e, &a);
 	if (rc != VBX_OK)
@@ -255,7 +255,7 @@ static int env_delete(void *ud, const char *id)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_env_delete, PGS_ARGS(id), &r);
 	rc = pgs_touched(rc, r);
@@ -313,8 +313,8 @@ static int env_list(void *ud, const char *project_id, const char *user_id,
 		*total = 0;
 	if (status_mask & ~VBX_ENV_ANY)
 		return VBX_EINVAL;
-	if ((project_id && !pgs_is_uuid(project_id)) ||
-	    (user_id && !pgs_is_uuid(user_id)))
+	if ((project_id && !vbx_uuid_ok(project_id)) ||
+	    (user_id && !vbx_uuid_ok(user_id)))
 		return VBX_OK; /* no such project or user has environments */
 	status_array(status_mask, statuses, sizeof(statuses));
 	if (page)
@@ -352,7 +352,7 @@ static void reason_copy(char *buf, const char *reason)
 static int transition_check(const char *id, unsigned from_mask, const char *to,
                             const char *container_id)
 {
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	if ((from_mask & ~VBX_ENV_ANY) || !to || !vbx_env_status_bit(to))
 		return VBX_EINVAL;
@@ -398,7 +398,7 @@ static int env_touch(void *ud, const char *id)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_env_touch, PGS_ARGS(id), &r);
 	rc = pgs_touched(rc, r);
@@ -437,8 +437,8 @@ static int env_count(void *ud, const char *created_by, const char *team_id,
 		return VBX_EINVAL;
 	*count = 0;
 	rc = pgs_run(ud, &stmt_env_count,
-	             PGS_ARGS(pgs_is_uuid(user) ? user : NULL,
-	                      pgs_is_uuid(team) ? team : NULL, all),
+	             PGS_ARGS(vbx_uuid_ok(user) ? user : NULL,
+	                      vbx_uuid_ok(team) ? team : NULL, all),
 	             &r);
 	rc = pgs_one_row(rc, r);
 	if (rc == VBX_OK)

@@ -216,7 +216,7 @@ static int var_set(void *ud, const char *env_id, vbx_env_var *v)
 
 	if (!v || !TERMINATED(v->key) || !TERMINATED(v->value))
 		return VBX_EINVAL;
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_ENOTFOUND;
 	id_canon(id, env_id);
 	if (v->secret)
@@ -233,7 +233,7 @@ static int var_get(void *ud, const char *env_id, const char *key, int reveal,
 
 	if (!out)
 		return VBX_EINVAL;
-	if (!pgs_is_uuid(env_id) || !key)
+	if (!vbx_uuid_ok(env_id) || !key)
 		return VBX_ENOTFOUND;
 	id_canon(id, env_id);
 	rc = pgs_run(ud, &stmt_var_get,
@@ -279,7 +279,7 @@ static int var_list(void *ud, const char *env_id, int reveal,
 	char id[VBX_ID_LEN];
 	struct var_each e = {ud, id, each, ctx};
 
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_OK;
 	id_canon(id, env_id);
 	return pgs_run_list(ud, &stmt_var_list,
@@ -292,7 +292,7 @@ static int var_delete(void *ud, const char *env_id, const char *key)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(env_id) || !key)
+	if (!vbx_uuid_ok(env_id) || !key)
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_var_delete, PGS_ARGS(env_id, key), &r);
 	rc = pgs_touched(rc, r);
@@ -351,7 +351,7 @@ static int port_add(void *ud, const char *env_id, vbx_env_port *p)
 
 	if (!p || !TERMINATED(p->protocol))
 		return VBX_EINVAL;
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_ENOTFOUND;
 	pgs_fmt_int(port, p->port);
 	c = pgs_acquire(ud, &rc);
@@ -377,7 +377,7 @@ static int port_remove(void *ud, const char *env_id, int port,
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_port_remove,
 	             PGS_ARGS(env_id, pgs_fmt_int(num, port),
@@ -409,7 +409,7 @@ static int port_list(void *ud, const char *env_id, vbx_env_port_each_fn *each,
 {
 	struct port_each e = {each, ctx};
 
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_OK;
 	return pgs_run_list(ud, &stmt_port_list, PGS_ARGS(env_id), port_row,
 	                    &e);
@@ -422,7 +422,7 @@ static int port_set_host(void *ud, const char *env_id, int port,
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(env_id))
+	if (!vbx_uuid_ok(env_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_port_set_host,
 	             PGS_ARGS(env_id, pgs_fmt_int(num, port),

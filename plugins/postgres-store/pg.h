@@ -48,6 +48,8 @@
 #include <vibebox/log.h>
 #include <vibebox/plugin.h>
 #include <vibebox/store.h>
+#include <vibebox/util.h> /* check ids with vbx_uuid_ok() before binding
+                            * them to a ::uuid parameter */
 
 /* ---- plugin state ---- */
 
@@ -250,9 +252,6 @@ bool pgs_bool(const PGresult *r, int row, int col);
 const char *pgs_fmt_int(char buf[PGS_INT_LEN], int64_t v);
 /* NULL when s is NULL or "", else s: optional uuid/text parameters. */
 const char *pgs_nullif_empty(const char *s);
-/* True when s is a UUID in text form: check ids from URLs before binding
- * them to a ::uuid parameter, and answer VBX_ENOTFOUND when not. */
-bool pgs_is_uuid(const char *s);
 /* Clamp a page to page >= 1, limit 1..100 (below 1, or page NULL: 20), and
  * give its limit and offset for pgs_run_page. */
 void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset);

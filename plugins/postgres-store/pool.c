@@ -460,24 +460,6 @@ const char *pgs_nullif_empty(const char *s)
 	return s && s[0] ? s : NULL;
 }
 
-static bool is_hex(char ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-	       (ch >= 'A' && ch <= 'F');
-}
-
-bool pgs_is_uuid(const char *s)
-{
-	if (!s)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !is_hex(s[i]))
-			return false;
-	}
-	return s[36] == '\0';
-}
-
 void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset)
 {
 	int64_t n = page ? page->limit : 0, p = page ? page->page : 1;

@@ -66,7 +66,7 @@ static void project_from_row(const PGresult *r, int row, vbx_project *p)
 /* An owner given but not a UUID can own nothing. */
 static bool bad_owner(const char *id)
 {
-	return id[0] && !pgs_is_uuid(id);
+	return id[0] && !vbx_uuid_ok(id);
 }
 
 static int project_create(void *ud, vbx_project *p)
@@ -91,7 +91,7 @@ static int project_get(void *ud, const char *id, vbx_project *out)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_get, PGS_ARGS(id), &r);
 	rc = pgs_one_row(rc, r);
@@ -106,7 +106,7 @@ static int project_update(void *ud, vbx_project *p)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(p->id))
+	if (!vbx_uuid_ok(p->id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_update,
 	             PGS_ARGS(p->id, p->name, p->slug), &r);
@@ -122,7 +122,7 @@ static int project_delete(void *ud, const char *id)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_project_delete, PGS_ARGS(id), &r);
 	rc = pgs_touched(rc, r);
@@ -153,7 +153,7 @@ static int project_list(void *ud, const char *user_id, const vbx_page *page,
 
 	if (total)
 		*total = 0;
-	if (user_id && !pgs_is_uuid(user_id))
+	if (user_id && !vbx_uuid_ok(user_id))
 		return VBX_OK; /* no such user owns anything */
 	pgs_page_args(page, &limit, &offset);
 	return pgs_run_page(ud, &stmt_project_list, &stmt_project_list_count,

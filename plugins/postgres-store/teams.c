@@ -167,7 +167,7 @@ static int team_create(void *ud, vbx_team *t, const char *admin_id)
 	PGresult *r;
 	int rc;
 
-	if (!t || !pgs_is_uuid(admin_id))
+	if (!t || !vbx_uuid_ok(admin_id))
 		return VBX_EINVAL;
 	rc = pgs_run(ud, &stmt_team_create,
 	             PGS_ARGS(t->name, t->slug, admin_id), &r);
@@ -182,7 +182,7 @@ static int team_get(void *ud, const char *id, vbx_team *out)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_get, PGS_ARGS(id), &r);
 	rc = pgs_one_row(rc, r);
@@ -197,7 +197,7 @@ static int team_update(void *ud, vbx_team *t)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(t->id))
+	if (!vbx_uuid_ok(t->id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_update, PGS_ARGS(t->id, t->name, t->slug),
 	             &r);
@@ -213,7 +213,7 @@ static int team_delete(void *ud, const char *id)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_team_delete, PGS_ARGS(id), &r);
 	rc = pgs_touched(rc, r);
@@ -229,7 +229,7 @@ static int team_list(void *ud, const char *user_id, const vbx_page *page,
 
 	if (total)
 		*total = 0;
-	if (user_id && !pgs_is_uuid(user_id))
+	if (user_id && !vbx_uuid_ok(user_id))
 		return VBX_OK; /* no such user belongs to any team */
 	pgs_page_args(page, &limit, &offset);
 	return pgs_run_page(ud, &stmt_team_list, &stmt_team_list_count,
@@ -245,7 +245,7 @@ static int member_get(void *ud, const char *team_id, const char *user_id,
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
+	if (!vbx_uuid_ok(team_id) || !vbx_uuid_ok(user_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_member_get, PGS_ARGS(team_id, user_id), &r);
 	rc = pgs_one_row(rc, r);
@@ -271,7 +271,7 @@ static int member_set(void *ud, vbx_member *m, int create)
 
 	if (!m)
 		return VBX_EINVAL;
-	if (!pgs_is_uuid(m->team_id) || !pgs_is_uuid(m->user_id))
+	if (!vbx_uuid_ok(m->team_id) || !vbx_uuid_ok(m->user_id))
 		return create ? VBX_EINVAL : VBX_ENOTFOUND;
 	rc = pgs_run(ud, create ? &stmt_member_add : &stmt_member_role,
 	             PGS_ARGS(m->team_id, m->user_id, m->role), &r);
@@ -289,7 +289,7 @@ static int member_remove(void *ud, const char *team_id, const char *user_id)
 	PGresult *r;
 	int rc;
 
-	if (!pgs_is_uuid(team_id) || !pgs_is_uuid(user_id))
+	if (!vbx_uuid_ok(team_id) || !vbx_uuid_ok(user_id))
 		return VBX_ENOTFOUND;
 	rc = pgs_run(ud, &stmt_member_remove, PGS_ARGS(team_id, user_id), &r);
 	rc = pgs_touched(rc, r);
@@ -307,7 +307,7 @@ static int member_list(void *ud, const char *team_id, const vbx_page *page,
 
 	if (total)
 		*total = 0;
-	if (!pgs_is_uuid(team_id))
+	if (!vbx_uuid_ok(team_id))
 		return VBX_OK;
 	pgs_page_args(page, &limit, &offset);
 	return pgs_run_page(ud, &stmt_member_list, &stmt_member_list_count,

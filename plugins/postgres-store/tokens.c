@@ -106,7 +106,7 @@ static int key_list(void *ud, const char *user_id, vbx_api_key_each_fn *each,
 {
 	struct key_each e = {each, ctx};
 
-	if (!pgs_is_uuid(user_id))
+	if (!vbx_uuid_ok(user_id))
 		return VBX_OK; /* no such user: no keys */
 	return pgs_run_list(ud, &stmt_key_list, PGS_ARGS(user_id), key_row, &e);
 }
@@ -115,7 +115,7 @@ static int key_revoke(void *ud, const char *user_id, const char *id)
 {
 	PGresult *r;
 
-	if (!pgs_is_uuid(user_id) || !pgs_is_uuid(id))
+	if (!vbx_uuid_ok(user_id) || !vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_key_revoke, PGS_ARGS(user_id, id), &r);
 	rc = pgs_touched(rc, r);
@@ -213,7 +213,7 @@ static int refresh_use(void *ud, const char *hash, vbx_refresh *out)
 /* Idempotent: revoking a revoked or unknown family is VBX_OK. */
 static int refresh_revoke_family(void *ud, const char *family_id)
 {
-	if (!pgs_is_uuid(family_id))
+	if (!vbx_uuid_ok(family_id))
 		return VBX_OK;
 	return pgs_run(ud, &stmt_refresh_revoke, PGS_ARGS(family_id), NULL);
 }
@@ -223,9 +223,9 @@ static int refresh_revoke_family(void *ud, const char *family_id)
 static int refresh_revoke_user(void *ud, const char *user_id,
                                const char *keep_family)
 {
-	if (!pgs_is_uuid(user_id))
+	if (!vbx_uuid_ok(user_id))
 		return VBX_OK;
-	const char *keep = pgs_is_uuid(keep_family) ? keep_family : NULL;
+	const char *keep = vbx_uuid_ok(keep_family) ? keep_family : NULL;
 	return pgs_run(ud, &stmt_refresh_revoke_user, PGS_ARGS(user_id, keep),
 	               NULL);
 }

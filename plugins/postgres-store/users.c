@@ -108,7 +108,7 @@ static int user_get(void *ud, const char *id, vbx_user *out)
 {
 	PGresult *r;
 
-	if (!pgs_is_uuid(id))
+	if (!vbx_uuid_ok(id))
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_get, PGS_ARGS(id), &r);
 	rc = pgs_one_row(rc, r);
@@ -140,7 +140,7 @@ static int user_update(void *ud, vbx_user *u, const char *password_hash)
 {
 	PGresult *r;
 
-	if (!pgs_is_uuid(u->id))
+	if (!vbx_uuid_ok(u->id))
 		return VBX_ENOTFOUND;
 	int rc = pgs_run(ud, &stmt_update,
 	                 PGS_ARGS(u->id, u->email, u->name, bool_arg(u->admin),

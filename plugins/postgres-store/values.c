@@ -45,20 +45,6 @@ static int64_t be_int(const unsigned char *p, int n)
 	return shift ? (int64_t)(v << shift) >> shift : (int64_t)v;
 }
 
-/* 16 bytes of a binary uuid as its 36 characters of text, and a NUL. */
-static void uuid_text(const unsigned char *b, char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col)
 {
 	if (len == 0)
@@ -69,9 +55,9 @@ size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col)
 	}
 	const char *v = PQgetvalue(r, row, col);
 	size_t n = (size_t)PQgetlength(r, row, col);
-	char id[37];
+	char id[VBX_UUID_LEN];
 	if (binary(r, col) && PQftype(r, col) == OID_UUID && n == 16) {
-		uuid_text((const unsigned char *)v, id);
+		vbx_uuid_from_bytes((const unsigned char *)v, id);
 		v = id;
 		n = 36;
 	}
@@ -125,27 +111,6 @@ static bool lit(const char **s, char c)
 		return false;
 	(*s)++;
 	return true;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian): count from a year
- * that starts in March, so that the leap day is the year's last. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400; /* 0..399 */
-	int64_t doy =
-	        (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int64_t y, int64_t m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30,
-	                           31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : days[m - 1];
 }
 
 /* Microseconds of ".ffffff" (1 to 6 digits); 0 when there is no point. */
@@ -203,11 +168,11 @@ int pgs_parse_timestamp(const char *s, int64_t *ms)
 	    !lit(&s, ':') || !digits(&s, 2, &sec) || !fraction(&s, &us) ||
 	    !utc_offset(&s, &off) || *s)
 		return VBX_EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-	    mi > 59 || sec > 59)
+	if (mo < 1 || mo > 12 || d < 1 || d > vbx_days_in_month(y, (int)mo) ||
+	    h > 23 || mi > 59 || sec > 59)
 		return VBX_EINVAL;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	               sec - off;
+	int64_t secs = vbx_days_from_civil(y, (int)mo, (int)d) * 86400 +
+	               h * 3600 + mi * 60 + sec - off;
 	*ms = us_to_ms(secs * 1000000 + us);
 	return VBX_OK;
 }
