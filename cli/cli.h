@@ -158,9 +158,6 @@ void cli_print_json(const cJSON *j);
 
 /* ---- resolve.c: names to ids ---- */
 
-/* True when s is a UUID (8-4-4-4-12 hex digits). */
-bool cli_is_uuid(const char *s);
-
 /*
  * Find q among items (a JSON array of objects with id, slug, name): the
  * items whose id equals q, else whose slug does, else whose name does.

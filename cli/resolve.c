@@ -7,24 +7,14 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <string.h>
+
+#include <vibebox/util.h>
 
 #include "cli.h"
 
 #define PAGE_LIMIT 100
 #define PAGES_MAX 1000 /* 100,000 rows: a server that never stops */
-
-bool cli_is_uuid(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
-		if (shape[i] == '-' ? s[i] != '-'
-		                    : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return s[sizeof(shape) - 1] == '\0';
-}
 
 static bool field_is(const cJSON *o, const char *key, const char *q)
 {
@@ -161,7 +151,7 @@ static int resolve(cli_ctx *c, const char *path, const char *kind,
 
 int cli_resolve_project(cli_ctx *c, const char *p, char *id, size_t idlen)
 {
-	if (cli_is_uuid(p)) {
+	if (vbx_uuid_ok(p)) {
 		snprintf(id, idlen, "%s", p);
 		return CLI_OK;
 	}
@@ -171,7 +161,7 @@ int cli_resolve_project(cli_ctx *c, const char *p, char *id, size_t idlen)
 int cli_resolve_env(cli_ctx *c, const char *e, const char *project, char *id,
                     size_t idlen)
 {
-	if (cli_is_uuid(e)) {
+	if (vbx_uuid_ok(e)) {
 		snprintf(id, idlen, "%s", e);
 		return CLI_OK;
 	}

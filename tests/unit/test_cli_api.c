@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <vibebox/util.h>
+
 #include "cli.h"
 #include "ws.h"
 
@@ -116,14 +118,14 @@ static void test_urlencode(void **state)
 
 static void test_uuid(void **state)
 {
-	assert_true(cli_is_uuid("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
-	assert_true(cli_is_uuid("0B7E3A52-1C1D-4C2E-9F4A-3D2B1A0C9E8F"));
-	assert_false(cli_is_uuid("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8"));
-	assert_false(cli_is_uuid("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8ff"));
-	assert_false(cli_is_uuid("0b7e3a52x1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
-	assert_false(cli_is_uuid("gb7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
-	assert_false(cli_is_uuid("web"));
-	assert_false(cli_is_uuid(""));
+	assert_true(vbx_uuid_ok("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
+	assert_true(vbx_uuid_ok("0B7E3A52-1C1D-4C2E-9F4A-3D2B1A0C9E8F"));
+	assert_false(vbx_uuid_ok("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8"));
+	assert_false(vbx_uuid_ok("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8ff"));
+	assert_false(vbx_uuid_ok("0b7e3a52x1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
+	assert_false(vbx_uuid_ok("gb7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
+	assert_false(vbx_uuid_ok("web"));
+	assert_false(vbx_uuid_ok(""));
 }
 
 static void test_match(void **state)
