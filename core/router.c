@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vibebox/util.h> /* vbx_hex_value: %XX escapes */
+
 #include "router.h"
 
 enum { M_GET, M_POST, M_PUT, M_PATCH, M_DELETE, M_COUNT };
@@ -448,17 +450,6 @@ static const struct route *walk(const struct node *n, const char *pos,
 	return rt;
 }
 
-int vbx__hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 0 when the path is one we look at, else 400 with m->error set. */
 static int path_check(const char *path, size_t *len, vbx__match *m)
 {
@@ -477,8 +468,8 @@ static int path_check(const char *path, size_t *len, vbx__match *m)
 			m->error = "request path contains a control character";
 			return 400;
 		}
-		if (c == '%' && (vbx__hexval(path[i + 1]) < 0 ||
-		                 vbx__hexval(path[i + 2]) < 0)) {
+		if (c == '%' && (vbx_hex_value(path[i + 1]) < 0 ||
+		                 vbx_hex_value(path[i + 2]) < 0)) {
 			m->error = "request path has invalid percent-encoding";
 			return 400;
 		}
@@ -497,8 +488,8 @@ static char *param_decode(vbx__arena *a, const struct seg *sg, size_t *len)
 	size_t o = 0;
 	for (size_t i = 0; i < sg->len; i++) {
 		if (sg->s[i] == '%') {
-			out[o++] = (char)(vbx__hexval(sg->s[i + 1]) * 16 +
-			                  vbx__hexval(sg->s[i + 2]));
+			out[o++] = (char)(vbx_hex_value(sg->s[i + 1]) * 16 +
+			                  vbx_hex_value(sg->s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = sg->s[i];

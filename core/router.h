@@ -122,8 +122,4 @@ void vbx__router_foreach(const vbx__router *r,
 /* How many routes the router holds. */
 size_t vbx__router_count(const vbx__router *r);
 
-/* The value of hex digit c (either case), or -1: what a %XX escape holds,
- * for everything in the core that decodes one. */
-int vbx__hexval(char c);
-
 #endif

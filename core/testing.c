@@ -687,8 +687,8 @@ static int decode_target(vbx_request *r, const char *s, target *t,
 			return 400;
 		}
 		if (escaped) {
-			int hi = vbx__hexval(s[i + 1]);
-			int lo = hi < 0 ? -1 : vbx__hexval(s[i + 2]);
+			int hi = vbx_hex_value(s[i + 1]);
+			int lo = hi < 0 ? -1 : vbx_hex_value(s[i + 2]);
 			if (lo < 0) {
 				*why = "a malformed %-escape";
 				return 403;
