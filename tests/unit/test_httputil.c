@@ -112,29 +112,39 @@ static vbx_test_response *get(const char *path)
 	return r;
 }
 
+/* The error envelope's member key ("code", "message", "fields"). */
+static const cJSON *error_member(const vbx_test_response *r, const char *key)
+{
+	const cJSON *e =
+	        cJSON_GetObjectItemCaseSensitive(vbx_test_json(r), "error");
+	return cJSON_GetObjectItemCaseSensitive(e, key);
+}
+
+/* The string member key of o, or NULL. */
+static const char *str_of(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* Does a field error read want (NULL: is there none)? */
+static bool field_is(const cJSON *fields, const char *field, const char *want)
+{
+	const char *got = str_of(fields, field);
+	return want ? got && strcmp(got, want) == 0 : got == NULL;
+}
+
 /* GET path answers 400 VALIDATION_ERROR with exactly these field
  * errors (NULL: that field has none). */
 static void expect_fields(const char *path, const char *page, const char *limit)
 {
 	vbx_test_response *r = get(path);
-	if (vbx_test_status(r) != 400)
+	const cJSON *f = error_member(r, "fields");
+	const char *code = cJSON_GetStringValue(error_member(r, "code"));
+	if (vbx_test_status(r) != 400 || !code ||
+	    strcmp(code, "VALIDATION_ERROR") != 0 ||
+	    !field_is(f, "page", page) || !field_is(f, "limit", limit))
 		fail_msg("GET %s: %d %s", path, vbx_test_status(r),
 		         vbx_test_body(r));
-	const cJSON *e =
-	        cJSON_GetObjectItemCaseSensitive(vbx_test_json(r), "error");
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "fields");
-	assert_string_equal(
-	        cJSON_GetStringValue(
-	                cJSON_GetObjectItemCaseSensitive(e, "code")),
-	        "VALIDATION_ERROR");
-	const char *pm = cJSON_GetStringValue(
-	        cJSON_GetObjectItemCaseSensitive(f, "page"));
-	const char *lm = cJSON_GetStringValue(
-	        cJSON_GetObjectItemCaseSensitive(f, "limit"));
-	if (page ? !pm || strcmp(pm, page) : pm != NULL)
-		fail_msg("GET %s: page %s", path, pm ? pm : "(none)");
-	if (limit ? !lm || strcmp(lm, limit) : lm != NULL)
-		fail_msg("GET %s: limit %s", path, lm ? lm : "(none)");
 	vbx_test_response_free(r);
 }
 
@@ -143,32 +153,28 @@ static void expect_fields(const char *path, const char *page, const char *limit)
 
 /* ---- paging ---- */
 
+/* GET path answers 200 with exactly body. */
+static void expect_body(const char *path, const char *body)
+{
+	vbx_test_response *r = get(path);
+	assert_int_equal(vbx_test_status(r), 200);
+	assert_string_equal(vbx_test_body(r), body);
+	vbx_test_response_free(r);
+}
+
 static void page_defaults_and_envelope(void **state)
 {
-	vbx_test_response *r = get("/api/v1/items");
-	assert_int_equal(vbx_test_status(r), 200);
-	assert_string_equal(vbx_test_body(r),
-	                    "{\"data\":[0,1,2],\"pagination\":{\"page\":1,"
-	                    "\"limit\":20,\"total\":21}}");
-	vbx_test_response_free(r);
-
-	r = get("/api/v1/items?page=3&limit=10");
-	assert_int_equal(vbx_test_status(r), 200);
-	assert_string_equal(vbx_test_body(r),
-	                    "{\"data\":[20,21,22],\"pagination\":{\"page\":3,"
-	                    "\"limit\":10,\"total\":21}}");
-	vbx_test_response_free(r);
-
-	r = get("/api/v1/items?page=007&limit=1");
-	assert_int_equal(vbx_test_status(r), 200);
-	assert_string_equal(vbx_test_body(r),
-	                    "{\"data\":[6],\"pagination\":{\"page\":7,"
-	                    "\"limit\":1,\"total\":21}}");
-	vbx_test_response_free(r);
-
-	r = get("/api/v1/items?page=1000000&limit=100");
-	assert_int_equal(vbx_test_status(r), 200);
-	vbx_test_response_free(r);
+	expect_body("/api/v1/items", "{\"data\":[0,1,2],\"pagination\":{"
+	                             "\"page\":1,\"limit\":20,\"total\":21}}");
+	expect_body("/api/v1/items?page=3&limit=10",
+	            "{\"data\":[20,21,22],\"pagination\":{\"page\":3,"
+	            "\"limit\":10,\"total\":21}}");
+	expect_body("/api/v1/items?page=007&limit=1",
+	            "{\"data\":[6],\"pagination\":{\"page\":7,\"limit\":1,"
+	            "\"total\":21}}");
+	expect_body("/api/v1/items?page=1000000&limit=100",
+	            "{\"data\":[99999900,99999901,99999902],\"pagination\":{"
+	            "\"page\":1000000,\"limit\":100,\"total\":21}}");
 }
 
 static void page_refuses_bad_values(void **state)
@@ -202,18 +208,11 @@ static void expect_store(const char *path, int status, const char *code,
 {
 	vbx_test_response *r = get(path);
 	assert_int_equal(vbx_test_status(r), status);
-	const cJSON *e =
-	        cJSON_GetObjectItemCaseSensitive(vbx_test_json(r), "error");
-	assert_string_equal(
-	        cJSON_GetStringValue(
-	                cJSON_GetObjectItemCaseSensitive(e, "code")),
-	        code);
-	assert_string_equal(
-	        cJSON_GetStringValue(
-	                cJSON_GetObjectItemCaseSensitive(e, "message")),
-	        message);
-	assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-	                         e, "statusCode")),
+	assert_string_equal(cJSON_GetStringValue(error_member(r, "code")),
+	                    code);
+	assert_string_equal(cJSON_GetStringValue(error_member(r, "message")),
+	                    message);
+	assert_int_equal(cJSON_GetNumberValue(error_member(r, "statusCode")),
 	                 status);
 	assert_int_equal(last_rc, rc);
 	vbx_test_response_free(r);
