@@ -214,7 +214,8 @@ VBX_EXPORT vbx_test_response *vbx_test_request(vbx_test_host *h,
  * header reads as its values joined with ",". Content-Length is added for
  * a body. body (body_len bytes, copied) is ignored for GET and HEAD, as
  * the daemon ignores it; past server.max_body's default (1 MiB) the answer
- * is 413.
+ * is 413. Requests go through the daemon's own dispatch: HEAD answers as
+ * GET without a body, OPTIONS with 204 and Allow, 404 and 405 as served.
  */
 VBX_EXPORT vbx_test_response *
 vbx_test_send(vbx_test_host *h, const char *method, const char *path_and_query,
