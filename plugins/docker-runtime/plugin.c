@@ -283,6 +283,19 @@ static void dkr_free(dkr *d)
 	free(d);
 }
 
+/* The descriptor's validate: read_config into a scratch state that is
+ * thrown away; the running client and watcher are not touched. */
+static int dkr_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	dkr *d = calloc(1, sizeof(*d));
+	if (!d)
+		return VBX_ENOMEM;
+	d->plugin = self;
+	int rc = read_config(d, cfg);
+	dkr_free(d);
+	return rc;
+}
+
 static int dkr_init(vbx_plugin *self, const vbx_config *cfg)
 {
 	dkr *d = calloc(1, sizeof(*d));
@@ -351,5 +364,5 @@ VBX_PLUGIN(.name = "docker-runtime", .version = "1.0.0",
            .description = "environments as Docker containers over the "
                           "Engine API",
            .provides = dkr_provides, .requires = dkr_requires, .init = dkr_init,
-           .start = dkr_plugin_start, .stop = dkr_plugin_stop,
-           .fini = dkr_fini);
+           .start = dkr_plugin_start, .stop = dkr_plugin_stop, .fini = dkr_fini,
+           .validate = dkr_validate);
