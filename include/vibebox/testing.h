@@ -89,8 +89,9 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h);
  * is provided by itself or by a plugin loaded before it; parse
  * config_block, the text inside the plugin's `config = { ... };` in
  * libconfig syntax (e.g. "greeting = \"hi\"; pool = 4;"; NULL or "" for
- * an empty block); run init with it; then refuse any key of the block
- * that init did not read.
+ * an empty block); run the plugin's validate with it when it declares
+ * one, then init (not when validate refused); then refuse any key of the
+ * block that neither read.
  *
  * Messages name the block as "test.conf" with the line in config_block:
  *     test.conf:1: plugins.greeter.greeting: expected a string, got 5

@@ -91,130 +91,109 @@ def start(plugins=None):
     return Daemon(plugins=plugins or reloadkit(GOOD) + ", " + HELLO).start()
 
 
+def with_daemon(check):
+    """Run check(d) against a daemon started with GOOD and HELLO."""
+    def run():
+        d = start()
+        try:
+            check(d)
+        finally:
+            expect(d.stop() == 0, "exit 0")
+    run.__name__ = check.__name__
+    return run
+
+
 def write(d, plugins, log='level = "info";'):
     d.write_conf(plugins=plugins, log=log)
 
 
-def bad_then_good(d, plugins, want, generation, rid):
-    """A refused file leaves the running settings, of reloadkit and of the
-    core; the good file after it is applied."""
+def bad_then_good(d, bad, needle, want, generation):
+    """The file with reloadkit's block `bad` is refused with an error
+    `FILE:LINE: ` + want (a regex), LINE the line holding needle; the
+    running settings stay, of reloadkit and of the core (log.level); the
+    good file after it is applied."""
     before = held(d)
-    write(d, plugins, log='level = "warn";')
+    write(d, bad + ", " + HELLO, log='level = "warn";')
     refused(d)
-    expect_error(d, want)
+    expect_error(d, re.escape(f"{d.conf}:{line_of(d, needle)}: ") + want)
     expect(held(d) == before, f"{held(d)} != {before}")
-    expect_info_logged(d, rid)
-    good = dict(GOOD, limit=str(20 + generation))
-    write(d, reloadkit(good) + ", " + HELLO)
+    expect_info_logged(d, f"after-refused-{generation}")
+    write(d, reloadkit(dict(GOOD, limit=str(20 + generation))) + ", "
+          + HELLO)
     applied(d, generation)
     expect(held(d) == f"greeting=hi limit={20 + generation} "
            f"ttl=900000ms generation={generation}", held(d))
 
 
-def test_bad_value_unknown_key_missing_key_syntax_error():
-    d = start()
-    try:
-        expect(held(d) == "greeting=hi limit=10 ttl=900000ms generation=1",
-               held(d))
+def test_bad_value_unknown_key_missing_key_syntax_error(d):
+    expect(held(d) == "greeting=hi limit=10 ttl=900000ms generation=1",
+           held(d))
+    cases = [
         # a value out of range
-        bad = reloadkit(dict(GOOD, ttl='"2d"'))
-        write(d, bad + ", " + HELLO)
-        line = line_of(d, 'ttl = "2d"')
-        bad_then_good(
-            d, bad + ", " + HELLO,
-            re.escape(f'{d.conf}:{line}: plugins.reloadkit.ttl: expected '
-                      'a duration 1m..1d, got "2d"'), 2, "after-bad-value")
+        (reloadkit(dict(GOOD, ttl='"2d"')), 'ttl = "2d"',
+         re.escape('plugins.reloadkit.ttl: expected a duration 1m..1d, '
+                   'got "2d"')),
         # an unknown key in a plugin block
-        bad = reloadkit(GOOD, 'colour = "red";')
-        write(d, bad + ", " + HELLO)
-        line = line_of(d, "colour")
-        bad_then_good(
-            d, bad + ", " + HELLO,
-            re.escape(f"{d.conf}:{line}: plugins.reloadkit.colour: "
-                      "unknown key"), 3, "after-unknown-key")
+        (reloadkit(GOOD, 'colour = "red";'), "colour",
+         re.escape("plugins.reloadkit.colour: unknown key")),
         # a required key removed
-        bad = reloadkit({"limit": "5"})
-        write(d, bad + ", " + HELLO)
-        line = line_of(d, '"reloadkit"')
-        bad_then_good(
-            d, bad + ", " + HELLO,
-            re.escape(f"{d.conf}:{line}: plugins.reloadkit.greeting: "
-                      "required") + ".*", 4, "after-missing-key")
+        (reloadkit({"limit": "5"}), '"reloadkit"',
+         re.escape("plugins.reloadkit.greeting: required") + ".*"),
         # a libconfig syntax error
-        bad = reloadkit(dict(GOOD, limit=""))
-        write(d, bad + ", " + HELLO)
-        line = line_of(d, "limit = ;")
-        bad_then_good(d, bad + ", " + HELLO,
-                      re.escape(f"{d.conf}:{line}: ") + ".*syntax error.*",
-                      5, "after-syntax-error")
-    finally:
-        expect(d.stop() == 0, "exit 0")
+        (reloadkit(dict(GOOD, limit="")), "limit = ;", ".*syntax error.*"),
+    ]
+    for generation, (bad, needle, want) in enumerate(cases, 2):
+        bad_then_good(d, bad, needle, want, generation)
 
 
-def test_every_error_of_a_file_is_logged():
-    d = start()
-    try:
-        write(d, reloadkit({"limit": "0", "ttl": '"1s"'}, "typo = 1;")
-              + ", " + HELLO)
-        refused(d)
-        lines = error_lines(d)
-        for key in ("greeting", "limit", "ttl"):
-            expect(any(f"plugins.reloadkit.{key}: " in m for m in lines),
-                   f"{key} not named in {lines}")
-        expect(held(d).endswith("generation=1"), held(d))
-    finally:
-        expect(d.stop() == 0, "exit 0")
+def test_every_error_of_a_file_is_logged(d):
+    write(d, reloadkit({"limit": "0", "ttl": '"1s"'}, "typo = 1;")
+          + ", " + HELLO)
+    refused(d)
+    lines = error_lines(d)
+    for key in ("greeting", "limit", "ttl"):
+        expect(any(f"plugins.reloadkit.{key}: " in m for m in lines),
+               f"{key} not named in {lines}")
+    expect(held(d).endswith("generation=1"), held(d))
 
 
-def test_core_error_refuses_the_plugins_blocks_too():
-    d = start()
-    try:
-        write(d, reloadkit(dict(GOOD, limit="42")) + ", " + HELLO,
-              log='level = "loud";')
-        refused(d)
-        expect_error(d, re.escape(f"{d.conf}:") + r"\d+: log\.level: .*")
-        expect(held(d) == "greeting=hi limit=10 ttl=900000ms generation=1",
-               held(d))
-        expect("applied generation" not in d.logtext(), "not delivered")
-    finally:
-        expect(d.stop() == 0, "exit 0")
+def test_core_error_refuses_the_plugins_blocks_too(d):
+    write(d, reloadkit(dict(GOOD, limit="42")) + ", " + HELLO,
+          log='level = "loud";')
+    refused(d)
+    expect_error(d, re.escape(f"{d.conf}:") + r"\d+: log\.level: .*")
+    expect(held(d) == "greeting=hi limit=10 ttl=900000ms generation=1",
+           held(d))
+    expect("applied generation" not in d.logtext(), "not delivered")
 
 
-def test_a_plugin_without_validate_must_keep_its_block():
-    d = start()
-    try:
-        changed = '{ name = "hello"; config = { greeting = "bye"; }; }'
-        write(d, reloadkit(dict(GOOD, limit="42")) + ", " + changed)
-        refused(d)
-        line = line_of(d, '"hello"')
-        expect_error(d, re.escape(
-            f"{d.conf}:{line}: plugins.hello: changed, but plugin "
-            '"hello" has no validate step') + ".*restart vibeboxd.*")
-        expect(held(d).startswith("greeting=hi limit=10 "), held(d))
-        # the same block, however written, is not a change
-        same = '{ name = "hello";\n config = {\n greeting = "hello" ; }; }'
-        write(d, reloadkit(dict(GOOD, limit="42")) + ", " + same)
-        applied(d, 2)
-        expect(held(d).startswith("greeting=hi limit=42 "), held(d))
-    finally:
-        expect(d.stop() == 0, "exit 0")
+def test_a_plugin_without_validate_must_keep_its_block(d):
+    changed = '{ name = "hello"; config = { greeting = "bye"; }; }'
+    write(d, reloadkit(dict(GOOD, limit="42")) + ", " + changed)
+    refused(d)
+    line = line_of(d, '"hello"')
+    expect_error(d, re.escape(
+        f"{d.conf}:{line}: plugins.hello: changed, but plugin "
+        '"hello" has no validate step') + ".*restart vibeboxd.*")
+    expect(held(d).startswith("greeting=hi limit=10 "), held(d))
+    # the same block, however written, is not a change
+    same = '{ name = "hello";\n config = {\n greeting = "hello" ; }; }'
+    write(d, reloadkit(dict(GOOD, limit="42")) + ", " + same)
+    applied(d, 2)
+    expect(held(d).startswith("greeting=hi limit=42 "), held(d))
 
 
-def test_a_changed_plugin_list_applies_nothing():
-    d = start()
-    try:
-        write(d, reloadkit(dict(GOOD, limit="42")))
-        refused(d)
-        expect(any("restart vibeboxd" in m for m in error_lines(d)),
-               error_lines(d))
-        expect(held(d).startswith("greeting=hi limit=10 "), held(d))
-    finally:
-        expect(d.stop() == 0, "exit 0")
+def test_a_changed_plugin_list_applies_nothing(d):
+    write(d, reloadkit(dict(GOOD, limit="42")))
+    refused(d)
+    expect(any("restart vibeboxd" in m for m in error_lines(d)),
+           error_lines(d))
+    expect(held(d).startswith("greeting=hi limit=10 "), held(d))
 
 
 if __name__ == "__main__":
     s = Suite()
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
-            s.run(fn)
+            s.run(with_daemon(fn))
     s.finish()

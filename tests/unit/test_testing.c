@@ -1052,7 +1052,7 @@ static void test_bad_descriptors(void **state)
 	        {NULL, VBX_EINVAL, "the descriptor is NULL"},
 	        {&badmagic_desc, VBX_EINVAL, "bad magic 0x12345678"},
 	        {&newmajor_desc, VBX_EINVAL, "built for plugin ABI 2.0"},
-	        {&newminor_desc, VBX_EINVAL, "built for plugin ABI 1.1"},
+	        {&newminor_desc, VBX_EINVAL, "newer than this vibeboxd's"},
 	        {&short_desc, VBX_EINVAL, "16 bytes"},
 	        {&nofini_desc, VBX_EINVAL, "mandatory function fini is NULL"},
 	        {&badname_desc, VBX_EINVAL,
