@@ -5,13 +5,15 @@ included, is checked before anything of it is applied.
 reloadkit (tests/plugins/reloadkit.c) holds settings checked by its
 validate step and shows the ones in use in GET /health/ready; hello has no
 validate step. Each bad file below also sets log.level = "warn", so that
-the log shows whether the core's part of a refused file was applied."""
+the log shows whether the core's part of a refused file was applied, and
+`vibeboxd -t` must refuse it with the same message."""
 
 import re
 import signal
+import subprocess
 import time
 
-from daemon import Daemon, Suite, expect
+from daemon import VIBEBOXD, Daemon, Suite, expect
 
 GOOD = {"greeting": '"hi"', "limit": "10", "ttl": '"15m"'}
 HELLO = '{ name = "hello"; config = { greeting = "hello"; }; }'
@@ -76,6 +78,15 @@ def expect_error(d, want):
            f"no error matching {want!r} in {lines}")
 
 
+def expect_check_refuses(d, want):
+    """vibeboxd -t refuses the file too, with the same message."""
+    out = subprocess.run([VIBEBOXD, "-t", "-c", d.conf],
+                         capture_output=True, text=True)
+    expect(out.returncode == 1, f"-t exit {out.returncode}")
+    expect(any(re.fullmatch(want, m) for m in out.stderr.splitlines()),
+           f"-t: no error matching {want!r} in {out.stderr}")
+
+
 def expect_info_logged(d, rid):
     """The level is still "info": a request's access line is logged."""
     d.get("/health/live", headers={"X-Request-Id": rid})
@@ -115,7 +126,9 @@ def bad_then_good(d, bad, needle, want, generation):
     before = held(d)
     write(d, bad + ", " + HELLO, log='level = "warn";')
     refused(d)
-    expect_error(d, re.escape(f"{d.conf}:{line_of(d, needle)}: ") + want)
+    want = re.escape(f"{d.conf}:{line_of(d, needle)}: ") + want
+    expect_error(d, want)
+    expect_check_refuses(d, want)
     expect(held(d) == before, f"{held(d)} != {before}")
     expect_info_logged(d, f"after-refused-{generation}")
     write(d, reloadkit(dict(GOOD, limit=str(20 + generation))) + ", "
