@@ -276,6 +276,14 @@ static void test_config_values(void **state)
 	assert_int_equal(d->conf.pull_ms, 60000);
 }
 
+/* The shipped config spells the default out: keep_command = [ ]. */
+static void test_config_empty_list(void **state)
+{
+	assert_int_equal(load("keep_command = [ ];"), VBX_OK);
+	assert_int_equal(dkr_self->conf.n_keep_command, 0);
+	assert_int_equal(dkr_self->conf.n_images, 3);
+}
+
 static void test_config_broken(void **state)
 {
 	static const struct {
@@ -961,6 +969,7 @@ int main(void)
 	        cmocka_unit_test(test_endpoint_broken),
 	        cmocka_unit_test_teardown(test_config_defaults, unload),
 	        cmocka_unit_test_teardown(test_config_values, unload),
+	        cmocka_unit_test_teardown(test_config_empty_list, unload),
 	        cmocka_unit_test(test_config_broken),
 	        cmocka_unit_test(test_allow_list),
 	        cmocka_unit_test(test_image_check),
