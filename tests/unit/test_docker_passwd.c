@@ -193,27 +193,34 @@ static void test_passwd_good(void **state)
 
 static void test_passwd_none(void **state)
 {
-	expect_shell(passwd, "nobody", NULL);
-	expect_shell(passwd, "1001", NULL);
-	expect_shell(passwd, "", NULL);
-	expect_shell(passwd, ":1000", NULL);
-	expect_shell(passwd, "roo", NULL);
-	expect_shell(passwd, "root2", NULL);
-	expect_shell("", "root", NULL);
-	/* no-login shells, none, relative, with spaces or control bytes */
-	expect_shell("root:x:0:0::/root:/usr/sbin/nologin\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:/bin/false\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:\n", "root", NULL);
-	expect_shell("root:x:0:0::/root\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:bin/sh\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:/bin/my sh\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:/bin/\x1b[2Jsh\n", "root", NULL);
-	expect_shell("root:x:0:0::/root:/\n", "root", NULL);
-	/* a name is not matched against uids, nor a number against a
-	 * commented-out entry */
-	expect_shell("x:x:dev:0::/:/bin/sh\n", "dev", NULL);
-	expect_shell("#root:x:0:0::/root:/bin/sh\n", "root", NULL);
-	expect_shell("# root:x:0:0::/root:/bin/sh\n", "0", NULL);
+	static const struct {
+		const char *text, *user;
+	} none[] = {
+	        {passwd, "nobody"},
+	        {passwd, "1001"},
+	        {passwd, ""},
+	        {passwd, ":1000"},
+	        {passwd, "roo"},
+	        {passwd, "root2"},
+	        {"", "root"},
+	        /* no-login shells, none, relative, with spaces or control
+	         * bytes */
+	        {"root:x:0:0::/root:/usr/sbin/nologin\n", "root"},
+	        {"root:x:0:0::/root:/bin/false\n", "root"},
+	        {"root:x:0:0::/root:\n", "root"},
+	        {"root:x:0:0::/root\n", "root"},
+	        {"root:x:0:0::/root:bin/sh\n", "root"},
+	        {"root:x:0:0::/root:/bin/my sh\n", "root"},
+	        {"root:x:0:0::/root:/bin/\x1b[2Jsh\n", "root"},
+	        {"root:x:0:0::/root:/\n", "root"},
+	        /* a name is not matched against uids, nor anything against a
+	         * commented-out entry */
+	        {"x:x:dev:0::/:/bin/sh\n", "dev"},
+	        {"#root:x:0:0::/root:/bin/sh\n", "root"},
+	        {"# root:x:0:0::/root:/bin/sh\n", "0"},
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(*none); i++)
+		expect_shell(none[i].text, none[i].user, NULL);
 }
 
 static void test_passwd_broken(void **state)
