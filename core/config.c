@@ -716,15 +716,103 @@ void vbx__conf_free(vbx__conf *c)
 	free(c);
 }
 
+size_t vbx__config_check_unknown(const vbx_config *block, vbx__errors *errs)
+{
+	/* Report to errs, whatever list the block collects into. */
+	vbx_config view = *block;
+	view.errs = errs;
+	return report_unknown(&view);
+}
+
 size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < c->nplugins; i++) {
-		/* Report to errs, whatever list the block collects into. */
-		vbx_config view = *c->plugins[i].block;
-		view.errs = errs;
-		n += report_unknown(&view);
-	}
+	for (size_t i = 0; i < c->nplugins; i++)
+		n += vbx__config_check_unknown(c->plugins[i].block, errs);
 	return n;
+}
+
+/* ---- comparing blocks ---- */
+
+static bool setting_same(const config_setting_t *a, const config_setting_t *b);
+
+/* The same members, by name, whatever their order. */
+static bool group_same(const config_setting_t *a, const config_setting_t *b)
+{
+	int n = config_setting_length(a);
+
+	if (n != config_setting_length(b))
+		return false;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m =
+		        config_setting_get_elem(a, (unsigned)i);
+		const char *name = config_setting_name(m);
+		if (!name ||
+		    !setting_same(m, config_setting_get_member(b, name)))
+			return false;
+	}
+	return true;
+}
+
+/* The same elements in the same order. */
+static bool list_same(const config_setting_t *a, const config_setting_t *b)
+{
+	int n = config_setting_length(a);
+
+	if (n != config_setting_length(b))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!setting_same(config_setting_get_elem(a, (unsigned)i),
+		                  config_setting_get_elem(b, (unsigned)i)))
+			return false;
+	return true;
+}
+
+/* Same type and value; where each sits in the file does not count. */
+static bool setting_same(const config_setting_t *a, const config_setting_t *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (config_setting_type(a) != config_setting_type(b))
+		return false;
+	switch (config_setting_type(a)) {
+	case CONFIG_TYPE_INT:
+		return config_setting_get_int(a) == config_setting_get_int(b);
+	case CONFIG_TYPE_INT64:
+		return config_setting_get_int64(a) ==
+		       config_setting_get_int64(b);
+	case CONFIG_TYPE_FLOAT: {
+		double x = config_setting_get_float(a);
+		double y = config_setting_get_float(b);
+		return memcmp(&x, &y, sizeof(x)) == 0;
+	}
+	case CONFIG_TYPE_BOOL:
+		return config_setting_get_bool(a) == config_setting_get_bool(b);
+	case CONFIG_TYPE_STRING:
+		return strcmp(config_setting_get_string(a),
+		              config_setting_get_string(b)) == 0;
+	case CONFIG_TYPE_GROUP:
+		return group_same(a, b);
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		return list_same(a, b);
+	default:
+		return true;
+	}
+}
+
+bool vbx__config_same(const vbx_config *a, const vbx_config *b)
+{
+	const config_setting_t *ga = a ? a->group : NULL;
+	const config_setting_t *gb = b ? b->group : NULL;
+
+	/* An absent block and an empty one are the same: no keys. */
+	if (ga && config_setting_length(ga) == 0)
+		ga = NULL;
+	if (gb && config_setting_length(gb) == 0)
+		gb = NULL;
+	if (!ga || !gb)
+		return ga == gb;
+	return group_same(ga, gb);
 }

@@ -137,6 +137,11 @@ void vbx__conf_free(vbx__conf *c);
 /* After the plugins' init: an error for each key of each plugin block that
  * no getter asked for. Returns the number of such keys. */
 size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs);
+/* The same for one block, after its plugin's init or validate. */
+size_t vbx__config_check_unknown(const vbx_config *block, vbx__errors *errs);
+/* Do blocks a and b hold the same keys with the same values (order of
+ * keys, lines and number formats aside)? NULL or empty blocks are equal. */
+bool vbx__config_same(const vbx_config *a, const vbx_config *b);
 /* Mark every key of the block known (used for the core's own blocks). */
 void vbx__config_mark_known(vbx_config *block, const char *key);
 
@@ -234,7 +239,9 @@ int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
                              vbx__provided_fn *provided, void *ud,
                              const char *why, vbx__errors *errs);
 /*
- * Run p's init with its block (p->cfg, may be NULL). Registration and
+ * Run p's init with its block (p->cfg, may be NULL), after p's validate
+ * step when it has one (a refusal: VBX_EINVAL, init not run, p stays
+ * VBX__PLUGIN_LOADED). Registration and
  * config errors recorded meanwhile land in errs too, and fail the init
  * even when it returns VBX_OK: the plugin is then VBX__PLUGIN_INITED all
  * the same (it holds what it allocated) and must be finalised. When init
@@ -242,6 +249,16 @@ int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
  * vbx__plugin_fini() tells the two apart. Returns VBX_OK or the error.
  */
 int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs);
+/* Does p declare a validate step that this daemon may call (ABI 1.1)? */
+bool vbx__plugin_has_validate(const vbx_plugin *p);
+/*
+ * Can p take block (a block of a new config, not yet p's)? With a
+ * validate step: run it, errors to errs, then refuse each key it did not
+ * read. Without one: only a block equal to p's current one passes (the
+ * daemon cannot check a new one), else an error says to restart. Applies
+ * nothing. Returns VBX_OK or the error.
+ */
+int vbx__plugin_validate(vbx_plugin *p, vbx_config *block, vbx__errors *errs);
 /* Start an inited plugin (start may be NULL); an error goes to errs. */
 int vbx__plugin_start(vbx_plugin *p, vbx__errors *errs);
 /* Stop p if it is started; finalise it if it is inited or stopped. */
@@ -267,6 +284,10 @@ vbx_plugin *vbx__plugins_at(size_t i);
 vbx_plugin *vbx__core_plugin(void);
 /* Print the table of name, version, provides, requires. */
 void vbx__plugins_print_table(FILE *f);
+/* vbx__plugin_validate() for every loaded plugin with its block of conf,
+ * whose set of plugins must be the loaded one; every error goes to errs.
+ * Returns VBX_OK or the first error. */
+int vbx__plugins_validate(vbx__conf *conf, vbx__errors *errs);
 /* Give each plugin its block of the new config (names must match). */
 void vbx__plugins_reconfigure(vbx__conf *conf);
 /* Nonzero when the set of plugins in conf differs from the loaded one. */

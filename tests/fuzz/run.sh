@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime util)
+	jsonout pgtime docker_passwd util)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -39,6 +39,7 @@ deps() {
 	pgtime) echo "plugins/postgres-store/values.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
+	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
 		plugins/docker-runtime/labels.c";;

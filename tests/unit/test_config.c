@@ -1279,6 +1279,85 @@ static void test_check_unknown(void **state)
 	vbx__conf_free(c);
 }
 
+/* ---- comparing blocks (a reload of a plugin without validate) ---- */
+
+/* Is the block of `a` the same as the block of `b`? Both are the text of
+ * one plugin's `config = { ... };` group. */
+static bool same(const char *a, const char *b)
+{
+	char text[2][1024];
+	vbx__conf *c[2];
+	const char *blocks[2] = {a, b};
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(text[i], sizeof(text[i]),
+		         "plugins = ( { name = \"p\"; %s } );", blocks[i]);
+		c[i] = load_ok(text[i]);
+	}
+	bool r = vbx__config_same(c[0]->plugins[0].block,
+	                          c[1]->plugins[0].block);
+	assert_true(vbx__config_same(c[1]->plugins[0].block,
+	                             c[0]->plugins[0].block) == r);
+	vbx__conf_free(c[0]);
+	vbx__conf_free(c[1]);
+	return r;
+}
+
+static void test_config_same(void **state)
+{
+	/* Where and how a value is written does not count. */
+	assert_true(same("config = { a = 1; b = \"x\"; };",
+	                 "config = {\n\n b = \"x\" ;\n a = 0x1; };"));
+	assert_true(
+	        same("config = { n = { x = [1, 2]; y = (\"s\", 2L); }; };",
+	             "config = { n = { y = (\"s\", 2L); x = [1, 2]; }; };"));
+	assert_true(same("config = { f = 1.5; t = true; };",
+	                 "config = { t = true; f = 1.50; };"));
+	/* No block, an empty one: no keys either way. */
+	assert_true(same("", "config = { };"));
+	assert_true(same("config = { };", ""));
+
+	/* A value, a type, a key more or less, an element's order. */
+	assert_false(same("config = { a = 1; };", "config = { a = 2; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = \"1\"; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = 1L; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = 1.0; };"));
+	assert_false(same("config = { a = 1; };", "config = { A = 1; };"));
+	assert_false(
+	        same("config = { a = 1; };", "config = { a = 1; b = 1; };"));
+	assert_false(same("config = { a = 1; };", ""));
+	assert_false(
+	        same("config = { s = \"x\"; };", "config = { s = \"x \"; };"));
+	assert_false(
+	        same("config = { l = [1, 2]; };", "config = { l = [2, 1]; };"));
+	assert_false(
+	        same("config = { l = (1, 2); };", "config = { l = [1, 2]; };"));
+	assert_false(same("config = { g = { x = true; }; };",
+	                  "config = { g = { x = false; }; };"));
+	assert_false(same("config = { g = { x = 1; }; };",
+	                  "config = { g = { x = 1; y = 1; }; };"));
+	assert_true(vbx__config_same(NULL, NULL));
+}
+
+static void test_check_unknown_one_block(void **state)
+{
+	vbx__conf *c = load_ok("plugins = (\n"
+	                       "  { name = \"a\"; config = { x = 1; y = 2; }; "
+	                       "},\n"
+	                       "  { name = \"b\"; config = { z = 3; }; }\n"
+	                       ");\n");
+	vbx__errors e = {0};
+	long long v;
+
+	assert_int_equal(vbx__cfg_int(c->plugins[0].block, "x", 0, 9, 0, &v),
+	                 VBX_OK);
+	assert_int_equal(vbx__config_check_unknown(c->plugins[0].block, &e), 1);
+	expect_errors(&e, "%s:2: plugins.a.y: unknown key", NULL);
+	assert_null(c->plugins[0].block->errs); /* errs was only a view's */
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1312,6 +1391,8 @@ int main(void)
 	        cmocka_unit_test(test_secret_file),
 	        cmocka_unit_test(test_secret_errors),
 	        cmocka_unit_test(test_check_unknown),
+	        cmocka_unit_test(test_config_same),
+	        cmocka_unit_test(test_check_unknown_one_block),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,13 +67,18 @@ static const vbx_host test_host = {
         .plugin_name = host_plugin_name,
         .strerror = vbx__strerror,
         .cfg_string = vbx__cfg_string,
+        .cfg_int = vbx__cfg_int,
+        .cfg_duration = vbx__cfg_duration,
+        .cfg_error = vbx__cfg_error,
         .hook_get = vbx__hook_get,
         .hook_register = vbx__hook_register,
+        .event_get = vbx__event_get,
+        .event_subscribe = vbx__event_subscribe,
 };
 
 /* ---- fixture ---- */
 
-#define MAX_CONFS 4
+#define MAX_CONFS 8
 
 static char plugin_dir[4096];
 
@@ -629,6 +634,211 @@ static void test_start_failure(void **state)
 	free(what);
 }
 
+/* ---- validate: at init, and on a reload ---- */
+
+#define RELOADKIT "{ name = \"reloadkit\"; config = { greeting = \"hi\"; }; }"
+
+/* A new config of reloadkit with block, then hello, as after a SIGHUP. */
+static vbx__conf *reload_conf(const char *block)
+{
+	char *entries = format("{ name = \"reloadkit\"; config = { %s }; },\n"
+	                       "{ name = \"hello\"; config = { }; }",
+	                       block);
+	vbx__conf *conf = conf_in(plugin_dir, entries);
+	free(entries);
+	return conf;
+}
+
+/* The line of `needle` in the config file last written. */
+static int line_in_conf(const char *needle)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(t.conf_path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, needle)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	fail_msg("%s not in the config", needle);
+	return 0;
+}
+
+static void assert_conf_error(size_t i, const char *what, const char *line)
+{
+	char *want = format("%s:%d: %s", t.conf_path, line_in_conf(line), what);
+	assert_error(i, want);
+	free(want);
+}
+
+/* Validate steps that break their contract are refused all the same. */
+static int validate_silent(vbx_plugin *self, const vbx_config *cfg)
+{
+	return VBX_EINVAL;
+}
+
+static int validate_liar(vbx_plugin *self, const vbx_config *cfg)
+{
+	long long v;
+	vbx_cfg_int(cfg, "n", 1, 2, 1, &v);
+	return VBX_OK;
+}
+
+static void test_validate_is_read_from_abi_1_1_only(void **state)
+{
+	assert_int_equal(LOAD("hello"), VBX_OK);
+	vbx_plugin *p = vbx__plugins_at(0);
+	vbx_plugin_desc d = *p->desc;
+	const vbx_plugin_desc *real = p->desc;
+
+	d.validate = validate_silent;
+	p->desc = &d;
+	assert_true(vbx__plugin_has_validate(p));
+	d.abi_minor = 0; /* a 1.0 plugin: the slot was reserved[0] */
+	assert_false(vbx__plugin_has_validate(p));
+	d.abi_minor = 1;
+	d.struct_size = (uint32_t)offsetof(vbx_plugin_desc, validate);
+	assert_false(vbx__plugin_has_validate(p));
+	p->desc = real;
+	assert_false(vbx__plugin_has_validate(p)); /* hello has none */
+}
+
+/* A block validate refuses is not given to init, which never runs. */
+static void test_validate_before_init(void **state)
+{
+	vbx__conf *conf = conf_in(plugin_dir, "{ name = \"reloadkit\"; "
+	                                      "config = { limit = 0; }; }");
+
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 3);
+	assert_conf_error(0,
+	                  "plugins.reloadkit.greeting: required: a non-empty "
+	                  "string, such as greeting = \"hi\"",
+	                  "reloadkit");
+	assert_conf_error(1,
+	                  "plugins.reloadkit.limit: expected an integer "
+	                  "1..100, got 0",
+	                  "reloadkit");
+	assert_plugin_error(2, "reloadkit",
+	                    "not initialised: its config block has the errors "
+	                    "above");
+	assert_trace("");
+	assert_int_equal(vbx__plugins_at(0)->state, VBX__PLUGIN_LOADED);
+}
+
+static void test_validate_unknown_key_at_init(void **state)
+{
+	vbx__conf *conf =
+	        conf_in(plugin_dir, "{ name = \"reloadkit\"; config = { "
+	                            "greeting = \"hi\"; limt = 3; }; }");
+
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_conf_error(0, "plugins.reloadkit.limt: unknown key", "limt");
+	assert_trace("");
+}
+
+static void test_reload_validates_every_block(void **state)
+{
+	assert_int_equal(
+	        vbx__plugins_load(reload_conf("greeting = \"hi\";"), &t.errs),
+	        VBX_OK);
+	vbx_plugin *kit = vbx__plugins_at(0);
+	vbx_config *running = kit->cfg;
+
+	/* good: nothing recorded, nothing applied either */
+	vbx__conf *good = reload_conf("greeting = \"yo\"; ttl = \"2h\";");
+	assert_int_equal(vbx__plugins_validate(good, &t.errs), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+	assert_ptr_equal(kit->cfg, running);
+
+	/* a value out of range */
+	vbx__conf *bad = reload_conf("greeting = \"hi\"; ttl = \"2d\";");
+	assert_int_equal(vbx__plugins_validate(bad, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	assert_conf_error(0,
+	                  "plugins.reloadkit.ttl: expected a duration 1m..1d, "
+	                  "got \"2d\"",
+	                  "reloadkit");
+	assert_null(bad->plugins[0].block->errs);
+	assert_ptr_equal(kit->cfg, running);
+	vbx__errors_clear(&t.errs);
+
+	bad = reload_conf("greeting = \"hi\"; colour = 1;");
+	assert_int_equal(vbx__plugins_validate(bad, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	assert_conf_error(0, "plugins.reloadkit.colour: unknown key",
+	                  "reloadkit");
+	assert_ptr_equal(kit->cfg, running);
+
+	/* only vbx__plugins_reconfigure() hands the blocks over */
+	vbx__plugins_reconfigure(good);
+	assert_ptr_equal(kit->cfg, good->plugins[0].block);
+}
+
+/* hello has no validate step: only its running block passes. */
+static void test_reload_without_validate(void **state)
+{
+	assert_int_equal(
+	        vbx__plugins_load(conf_in(plugin_dir,
+	                                  "{ name = \"hello\"; config = { "
+	                                  "greeting = \"hi\"; }; }"),
+	                          &t.errs),
+	        VBX_OK);
+	vbx__conf *same = conf_in(plugin_dir, "{ name = \"hello\";\n"
+	                                      "config = { greeting = \"hi\"; "
+	                                      "}; }");
+	assert_int_equal(vbx__plugins_validate(same, &t.errs), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+
+	vbx__conf *changed =
+	        conf_in(plugin_dir, "{ name = \"hello\"; config = { "
+	                            "greeting = \"bye\"; }; }");
+	assert_int_equal(vbx__plugins_validate(changed, &t.errs), VBX_EINVAL);
+	char *what = format("plugins.hello: changed, but plugin \"hello\" has "
+	                    "no validate step to check it (built for plugin "
+	                    "ABI %d.%d, or without one): restart vibeboxd to "
+	                    "apply this block, or put the running one back",
+	                    VBX_ABI_MAJOR, VBX_ABI_MINOR);
+	assert_conf_error(0, what, "hello");
+	free(what);
+}
+
+static void test_reload_broken_validate(void **state)
+{
+	assert_int_equal(LOAD("hello"), VBX_OK);
+	vbx_plugin *p = vbx__plugins_at(0);
+	vbx_plugin_desc d = *p->desc;
+	const vbx_plugin_desc *real = p->desc;
+	vbx__conf *conf = conf_in(plugin_dir, "{ name = \"hello\"; "
+	                                      "config = { n = 5; }; }");
+	vbx_config *block = conf->plugins[0].block;
+
+	p->desc = &d;
+	d.validate = validate_silent;
+	assert_int_equal(vbx__plugin_validate(p, block, &t.errs), VBX_EINVAL);
+	char *why = format("validate refused its block without saying why "
+	                   "(%s); contact the plugin's author",
+	                   vbx__strerror(VBX_EINVAL));
+	assert_plugin_error(0, "hello", why);
+	free(why);
+	vbx__errors_clear(&t.errs);
+
+	d.validate = validate_liar;
+	assert_int_equal(vbx__plugin_validate(p, block, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 2);
+	assert_conf_error(0, "plugins.hello.n: expected an integer 1..2, got 5",
+	                  "hello");
+	assert_plugin_error(1, "hello",
+	                    "validate reported success, but the errors above "
+	                    "were recorded during it");
+	p->desc = real;
+}
+
 int main(void)
 {
 	const char *dir = getenv("VBX_TEST_PLUGIN_DIR");
@@ -676,6 +886,12 @@ int main(void)
 	        T(test_init_config_error),
 	        T(test_second_provider),
 	        T(test_start_failure),
+	        T(test_validate_is_read_from_abi_1_1_only),
+	        T(test_validate_before_init),
+	        T(test_validate_unknown_key_at_init),
+	        T(test_reload_validates_every_block),
+	        T(test_reload_without_validate),
+	        T(test_reload_broken_validate),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,12 @@
 
 #include "greeter.h"
 
+/* What the config block says. */
+typedef struct greeter_settings {
+	const char *greeting; /* owned by the config block */
+	long long max_name;
+} greeter_settings;
+
 typedef struct greeter {
 	vbx_plugin *self;
 	const char *greeting; /* owned by the config block */
@@ -119,15 +125,36 @@ static int register_all(greeter *g)
 	return rc;
 }
 
+/*
+ * The whole block, for init and validate alike, so that the two never
+ * disagree. Every key is read even after an error, so that all bad
+ * values are reported at once. Strings in out belong to the block.
+ */
+static int parse_config(const vbx_config *cfg, greeter_settings *out)
+{
+	int rc = vbx_cfg_string(cfg, "greeting", "Hello", &out->greeting);
+	if (vbx_cfg_int(cfg, "max_name", 1, 64, 32, &out->max_name) != VBX_OK)
+		rc = VBX_EINVAL;
+	return rc;
+}
+
+/* Check a block, on SIGHUP too, without applying it: parse and forget. */
+static int greeter_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	greeter_settings s;
+	return parse_config(cfg, &s);
+}
+
 static int greeter_init(vbx_plugin *self, const vbx_config *cfg)
 {
 	greeter *g = calloc(1, sizeof(*g));
 	if (!g)
 		return VBX_ENOMEM;
 	g->self = self;
-	int rc = vbx_cfg_string(cfg, "greeting", "Hello", &g->greeting);
-	if (rc == VBX_OK)
-		rc = vbx_cfg_int(cfg, "max_name", 1, 64, 32, &g->max_name);
+	greeter_settings set;
+	int rc = parse_config(cfg, &set);
+	g->greeting = set.greeting;
+	g->max_name = set.max_name;
 	if (rc == VBX_OK)
 		rc = register_all(g);
 	if (rc != VBX_OK) {
@@ -148,4 +175,5 @@ static const char *const greeter_provides[] = {"greeting", NULL};
 
 VBX_PLUGIN(.name = "greeter", .version = "1.0.0",
            .description = "says hello over HTTP", .provides = greeter_provides,
-           .init = greeter_init, .fini = greeter_fini);
+           .init = greeter_init, .validate = greeter_validate,
+           .fini = greeter_fini);
