@@ -21,6 +21,12 @@
  * ABI changelog (bump the minor for additions at the end of a struct, the
  * major for anything else):
  *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
+ *   1.1  additions; a plugin built for 1.0 loads and runs unchanged:
+ *        - hook and event signatures are compared as C types: parameter
+ *          names and spacing no longer count (hook.h);
+ *        - the routes of a third-party plugin live under
+ *          /api/v1/x/<plugin>/, and a route clash between two plugins is
+ *          a load error naming both (http.h).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -34,7 +40,7 @@ extern "C" {
 
 #define VBX_PLUGIN_MAGIC 0x56425850u /* "VBXP" */
 #define VBX_ABI_MAJOR 1
-#define VBX_ABI_MINOR 0
+#define VBX_ABI_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define VBX_PLUGIN_ENTRY_SYMBOL "vbx_plugin_entry"

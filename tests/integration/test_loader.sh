@@ -202,6 +202,15 @@ fi
 trace_is hello:init needhello:init needhello:fini hello:fini
 report "good pair in dependency order"
 
+# Built for ABI 1.0, loaded by a daemon of a later 1.x.
+conf abi10
+check 0
+if ! grep -qE '^abi10 +1\.0\.0 +- +-$' "$tmp/stdout"; then
+	fail "stdout lacks the row of abi10"
+fi
+trace_is abi10:init abi10:fini
+report "a plugin built for ABI 1.0 loads and inits"
+
 echo "1..$ncases"
 if [ "$nfailed" -ne 0 ]; then
 	echo "# $nfailed of $ncases cases failed"

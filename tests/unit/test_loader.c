@@ -21,6 +21,8 @@
 
 #include "core.h"
 
+#include "../plugins/test_hooks.h"
+
 #ifndef VBX_HAVE_HOST
 /* host.c is not linked in: the registry only needs the table's address. */
 const vbx_host vbx__host;
@@ -426,6 +428,26 @@ static void test_abi_minor(void **state)
 	free(what);
 }
 
+/* A plugin built for ABI 1.0 loads, inits, starts and serves its hook on
+ * this daemon of a later 1.x. */
+static void test_abi_1_0_plugin_runs(void **state)
+{
+	assert_true(VBX_ABI_MAJOR == 1 && VBX_ABI_MINOR > 0);
+	assert_int_equal(LOAD("abi10"), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+	assert_int_equal(vbx__plugins_at(0)->desc->abi_minor, 0);
+	vbx__registry_freeze();
+	assert_int_equal(vbx__plugins_start(&t.errs), VBX_OK);
+
+	int out = 0;
+	vbx_hook *h = vbx_hook_test_provide_get(vbx__core_plugin());
+	assert_non_null(h);
+	assert_int_equal(vbx_hook_test_provide_run(h, &out), VBX_OK);
+	assert_int_equal(out, 10);
+	vbx__plugins_fini();
+	assert_trace("abi10:init\nabi10:start\nabi10:stop\nabi10:fini\n");
+}
+
 static void test_short_descriptor(void **state)
 {
 	char *what = format("descriptor is 16 bytes, ABI %d.%d needs at least "
@@ -662,6 +684,7 @@ int main(void)
 	        T(test_bad_magic),
 	        T(test_abi_major),
 	        T(test_abi_minor),
+	        T(test_abi_1_0_plugin_runs),
 	        T(test_short_descriptor),
 	        T(test_wrong_name),
 	        T(test_null_function),

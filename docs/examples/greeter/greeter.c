@@ -11,8 +11,8 @@
  * Config block: greeting (a string, default "Hello") and max_name (the
  * longest name in characters, 1..64, default 32).
  *
- * Build: cc -shared -fPIC $(pkg-config --cflags --libs vibebox-plugin) \
- *           -o greeter.so greeter.c
+ * Build: cc -shared -fPIC $(pkg-config --cflags vibebox-plugin) \
+ *           -o greeter.so greeter.c $(pkg-config --libs vibebox-plugin)
  */
 #include <stdatomic.h>
 #include <stdio.h>
