@@ -22,7 +22,7 @@ def test_version():
     out = subprocess.run([VIBEBOXD, "-V"], capture_output=True, text=True)
     expect(out.returncode == 0 and out.stdout.startswith("vibeboxd "),
            out.stdout)
-    expect("plugin ABI 1.0" in out.stdout, out.stdout)
+    expect("plugin ABI 1.1" in out.stdout, out.stdout)
 
 
 def test_check_prints_the_plugin_table():

@@ -1035,13 +1035,19 @@ typedef struct desc_case {
 	const char *msg;
 } desc_case;
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* Whatever this SDK's minor, a newer one is refused. */
+#define NEWER_MINOR                                                            \
+	"newer than this vibeboxd's " STR(VBX_ABI_MAJOR) "." STR(VBX_ABI_MINOR)
+
 static void test_bad_descriptors(void **state)
 {
 	static const desc_case cases[] = {
 	        {NULL, VBX_EINVAL, "the descriptor is NULL"},
 	        {&badmagic_desc, VBX_EINVAL, "bad magic 0x12345678"},
 	        {&newmajor_desc, VBX_EINVAL, "built for plugin ABI 2.0"},
-	        {&newminor_desc, VBX_EINVAL, "built for plugin ABI 1.1"},
+	        {&newminor_desc, VBX_EINVAL, NEWER_MINOR},
 	        {&short_desc, VBX_EINVAL, "16 bytes"},
 	        {&nofini_desc, VBX_EINVAL, "mandatory function fini is NULL"},
 	        {&badname_desc, VBX_EINVAL,
