@@ -211,6 +211,25 @@ fi
 trace_is abi10:init abi10:fini
 report "a plugin built for ABI 1.0 loads and inits"
 
+# Routes: a third-party plugin's live under /api/v1/x/<name>/.
+conf route-ok
+check 0
+trace_is route-ok:init route-ok:fini
+report "a third-party plugin's routes in its namespace"
+
+conf route-out
+check 1
+in_stderr 'plugin "route-out": route GET /api/v1/ping: the routes of a third-party plugin must live under /api/v1/x/route-out/' \
+	"plugin \"route-out\": $dir/route-out.so: init failed: "
+trace_is route-out:init route-out:refused route-out:fini
+report "a third-party plugin's route outside its namespace"
+
+conf metrics tracing
+check 1
+in_stderr 'plugins "metrics" and "tracing" clash: route GET /api/v1/reports/{name} of plugin "tracing" and route GET /api/v1/reports/{id} of plugin "metrics" match the same requests'
+trace_is metrics:init tracing:init metrics:fini
+report "two plugins' routes clash"
+
 echo "1..$ncases"
 if [ "$nfailed" -ne 0 ]; then
 	echo "# $nfailed of $ncases cases failed"
