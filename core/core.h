@@ -103,7 +103,11 @@ typedef struct vbx__conf {
 	int log_level;               /* log.level */
 	bool log_json;               /* log.format == "json" (the default) */
 	bool log_access;             /* log.access, default true */
-	char *plugin_dir;
+	/* plugin_path (or plugin_dir, or the build's default): the
+	 * directories searched for NAME.so, in order, NULL-terminated */
+	char **plugin_path;
+	size_t nplugin_path;
+	const char *plugin_path_key; /* "plugin_path" or "plugin_dir" */
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
