@@ -54,6 +54,20 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
                       const char *subprotocol, unsigned flags,
                       const vbx_ws_ops *ops, void *ud);
+/* ---- routes.c ---- */
+
+/* Is name one of the plugins that ship with VibeBox (or "core")? Their
+ * routes may live anywhere; every other plugin's live under
+ * /api/v1/x/<name>/. */
+bool vbx__plugin_is_project(const char *name);
+/*
+ * Add r (owner set) to router after checking the owner's namespace.
+ * Returns as vbx__router_add(), and VBX_EINVAL for a pattern outside the
+ * owner's namespace. Every refusal is recorded as a load error of the
+ * owner (vbx__registry_report()), naming both plugins of a clash.
+ */
+int vbx__route_register(vbx__router *router, const vbx__route *r);
+
 /* The HTTP routes, for listings and the OpenAPI check. */
 const vbx__router *vbx__http_routes(void);
 /* Free the route tables (at exit). */

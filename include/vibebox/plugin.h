@@ -25,8 +25,14 @@
  * ABI changelog (bump the minor for additions at the end of a struct, the
  * major for anything else):
  *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
- *   1.1  validate: the descriptor's optional validate step, in what was
- *        reserved[0] (read only from a plugin built for 1.1 or later).
+ *   1.1  additions; a plugin built for 1.0 loads and runs unchanged:
+ *        - hook and event signatures are compared as C types: parameter
+ *          names and spacing no longer count (hook.h);
+ *        - the routes of a third-party plugin live under
+ *          /api/v1/x/<plugin>/, and a route clash between two plugins is
+ *          a load error naming both (http.h);
+ *        - validate: the descriptor's optional validate step, in what was
+ *          reserved[0] (read only from a plugin built for 1.1 or later).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -219,7 +219,10 @@ static void test_full_file(void **state)
 	assert_int_equal(c->log_level, VBX_LOG_DEBUG);
 	assert_false(c->log_json);
 	assert_false(c->log_access);
-	assert_string_equal(c->plugin_dir, "/opt/vibebox/plugins");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/opt/vibebox/plugins");
+	assert_null(c->plugin_path[1]);
+	assert_string_equal(c->plugin_path_key, "plugin_dir");
 	assert_string_equal(c->state_dir, "/srv/vibebox");
 	assert_int_equal(c->event_queue, 4096);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_BLOCK);
@@ -266,12 +269,56 @@ static void check_defaults(const vbx__conf *c)
 	assert_int_equal(c->log_level, VBX_LOG_INFO);
 	assert_true(c->log_json);
 	assert_true(c->log_access);
-	assert_string_equal(c->plugin_dir, VBX_PLUGIN_DIR);
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], VBX_PLUGIN_DIR);
 	assert_string_equal(c->state_dir, VBX_STATE_DIR);
 	assert_int_equal(c->event_queue, 1024);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_DROP);
 	assert_int_equal(c->nplugins, 0);
 	assert_int_equal(c->generation, 1);
+}
+
+/* plugin_path: directories searched in order; plugin_dir stays one. */
+static void test_plugin_path(void **state)
+{
+	vbx__conf *c = load_ok("plugin_path = [ \"/usr/local/lib/vibebox/"
+	                       "plugins\", \"/usr/lib/vibebox/plugins\" ];\n");
+	assert_int_equal(c->nplugin_path, 2);
+	assert_string_equal(c->plugin_path[0],
+	                    "/usr/local/lib/vibebox/plugins");
+	assert_string_equal(c->plugin_path[1], "/usr/lib/vibebox/plugins");
+	assert_null(c->plugin_path[2]);
+	assert_string_equal(c->plugin_path_key, "plugin_path");
+	vbx__conf_free(c);
+
+	/* A list ( ... ) is as good as an array [ ... ]. */
+	c = load_ok("plugin_path = ( \"/a\" );\n");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/a");
+	vbx__conf_free(c);
+}
+
+static void test_plugin_path_errors(void **state)
+{
+	expect_load_errors("plugin_dir = \"/a\";\nplugin_path = [ \"/b\" ];\n",
+	                   "%s:2: plugin_path: plugin_path and plugin_dir "
+	                   "(line 1) are both set; keep one: plugin_path "
+	                   "lists directories searched in order, plugin_dir "
+	                   "names one");
+	expect_load_errors("plugin_path = \"/a\";",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got \"/a\"");
+	expect_load_errors("plugin_path = [ ];",
+	                   "%s:1: plugin_path: expected at least one "
+	                   "directory, got an array");
+	expect_load_errors("plugin_path = [ \"/a\", \"\" ];",
+	                   "%s:1: plugin_path: element 1 is empty; expected "
+	                   "the path of a directory");
+	expect_load_errors("plugin_path = ( \"/a\", 7 );",
+	                   "%s:1: plugin_path[1]: expected a string, got 7");
+	expect_load_errors("plugin_path = { a = \"/a\"; };",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got a group");
 }
 
 static void test_defaults(void **state)
@@ -1363,6 +1410,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_full_file),
 	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_plugin_path),
+	        cmocka_unit_test(test_plugin_path_errors),
 	        cmocka_unit_test(test_load_buffer),
 	        cmocka_unit_test(test_unreadable_file),
 	        cmocka_unit_test(test_syntax_error),
