@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/common.h"
+#include "server.h"
 #include "term.h"
 
 #define READ_CHUNK (16u << 10)

@@ -110,6 +110,7 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 
 struct cJSON;
 struct vbx_principal;
+struct vbx_resource;
 struct vbx_ws_ops;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
@@ -236,7 +237,14 @@ struct vbx_host {
 	void (*health_add)(vbx_health *h, const char *name, int status,
 	                   int64_t latency_us, const char *detail);
 
-	void *reserved[16];
+	/* 1.1: platform */
+	struct cJSON *(*json_row)(const char *const *pairs, size_t npairs);
+	int (*authorize_verdict)(const struct vbx_principal *who,
+	                         const char *action,
+	                         const struct vbx_resource *res,
+	                         const char **failed);
+
+	void *reserved[14];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */
