@@ -99,23 +99,55 @@ static bool block_knows(const vbx_config *b, const char *key)
 	return false;
 }
 
-/* An error for each key of b that no getter asked for; their number. */
-static size_t report_unknown(const vbx_config *b)
+/* Did a getter ask for a key below the group `prefix` (a dotted key
+ * "prefix.name")? */
+static bool block_knows_below(const vbx_config *b, const char *prefix,
+                              size_t plen)
+{
+	for (size_t i = 0; i < b->nknown; i++)
+		if (strncmp(b->known[i], prefix, plen) == 0 &&
+		    b->known[i][plen] == '.')
+			return true;
+	return false;
+}
+
+/* The unknown keys of group (whose path below b is prefix, "" at the
+ * top): a group that a getter reached into with dotted keys is checked
+ * member by member. */
+static size_t report_unknown_in(const vbx_config *b,
+                                const config_setting_t *group,
+                                const char *prefix)
 {
 	size_t n = 0;
 
-	if (!b->group)
-		return 0;
-	for (int i = 0; i < config_setting_length(b->group); i++) {
+	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s =
-		        config_setting_get_elem(b->group, (unsigned)i);
-		const char *key = config_setting_name(s);
-		if (!key || block_knows(b, key))
+		        config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		char key[512];
+		if (!name)
 			continue;
-		vbx__cfg_report(b, s, key, "unknown key");
-		n++;
+		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
+		         name);
+		if (block_knows(b, key))
+			continue;
+		if (!block_knows_below(b, key, strlen(key))) {
+			vbx__cfg_report(b, s, key, "unknown key");
+			n++;
+		} else if (!config_setting_is_group(s)) {
+			vbx__cfg_report(b, s, key, "expected a group { ... }");
+			n++;
+		} else {
+			n += report_unknown_in(b, s, key);
+		}
 	}
 	return n;
+}
+
+/* An error for each key of b that no getter asked for; their number. */
+static size_t report_unknown(const vbx_config *b)
+{
+	return b->group ? report_unknown_in(b, b->group, "") : 0;
 }
 
 /* The setting at key of b, which becomes known; NULL when absent. */
@@ -342,23 +374,18 @@ static void load_events(loader *ld, vbx_config *b)
 	            VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
 }
 
-static void load_environments(loader *ld, vbx_config *b)
+/* A section that moved to a plugin's block: an error that says where. */
+static void moved(loader *ld, vbx_config *root, const char *key,
+                  const char *plugin)
 {
-	vbx__conf *c = ld->conf;
-	long long v;
-	int64_t ms;
-
-	ok(ld, vbx__cfg_int(b, "max_per_user", 0, 100000, 10, &v));
-	c->env_max_per_user = (int)v;
-	ok(ld, vbx__cfg_int(b, "max_per_team", 0, 100000, 50, &v));
-	c->env_max_per_team = (int)v;
-	ok(ld, vbx__cfg_int(b, "max_cpu", 1, 1024, 8, &v));
-	c->env_max_cpu = (int)v;
-	ok(ld, vbx__cfg_size(b, "max_memory", "16GiB", UINT64_C(64) << 20,
-	                     UINT64_C(1) << 42, &c->env_max_memory));
-	if (ok(ld, vbx__cfg_duration(b, "stop_timeout", "10s", 0,
-	                             INT64_C(600000), &ms)))
-		c->env_stop_timeout_ms = ms;
+	const config_setting_t *s = lookup(root, key);
+	if (s)
+		ok(ld,
+		   vbx__cfg_report(root, s, key,
+		                   "moved to the %s plugin's config: "
+		                   "plugins = ( { name = \"%s\"; config = { "
+		                   "%s = { ... }; }; } )",
+		                   plugin, plugin, key));
 }
 
 static void load_terminal(loader *ld, vbx_config *b)
@@ -649,7 +676,7 @@ static void load_tree(loader *ld)
 	load_plugin_path(ld, &root);
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
-	section(ld, &root, "environments", load_environments);
+	moved(ld, &root, "environments", "platform");
 	section(ld, &root, "terminal", load_terminal);
 	load_plugins(ld, &root);
 	if (report_unknown(&root))

@@ -111,12 +111,6 @@ typedef struct vbx__conf {
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
-	/* environments.*: quotas and phase timeouts of core/api/envs.c */
-	int env_max_per_user;        /* max_per_user, default 10; 0: none */
-	int env_max_per_team;        /* max_per_team, default 50; 0: none */
-	int env_max_cpu;             /* max_cpu (cores), default 8 */
-	uint64_t env_max_memory;     /* max_memory, default 16GiB */
-	int64_t env_stop_timeout_ms; /* stop_timeout, default 10s */
 	/* terminal.*: sessions of core/term.c */
 	uint64_t term_window;   /* window, default 256KiB */
 	uint64_t term_buffer;   /* buffer (the resume ring), default 1MiB */
@@ -157,6 +151,10 @@ bool vbx__plugin_name_valid(const char *name);
 int vbx__parse_duration(const char *s, int64_t *out_ms);
 int vbx__parse_size(const char *s, uint64_t *out);
 
+/* The setting at key of group; a dotted key "a.b" names member b of the
+ * group a (config.h). NULL when absent. */
+const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
+                                        const char *key);
 /* The getters behind the host table (config.h documents them). */
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out);

@@ -165,8 +165,18 @@ void vbx__health_register(vbx_plugin *core, vbx__server **server);
 void vbx__health_set_started(bool started);
 /* api/ */
 void vbx__api_register(vbx_plugin *core);
-/* The platform endpoints: teams, members, projects (api/common.c). */
-void vbx__api_platform_register(vbx_plugin *core);
 void vbx__events_ws_register(vbx_plugin *core);
+
+/*
+ * authorize.c: may `who` do action on res? VBX_OK; VBX_ENOTFOUND when it
+ * may not even read res (an id's existence is not its to know);
+ * VBX_EDENIED when it may read res (or res is a collection) but not do
+ * action; else the hook's failure, with *failed naming the action whose
+ * check failed. Needs an authorize handler registered.
+ */
+int vbx__authorize_verdict(const vbx_principal *who, const char *action,
+                           const vbx_resource *res, const char **failed);
+/* Is s a UUID in text form (8-4-4-4-12 hex digits, either case)? */
+bool vbx__uuid_ok(const char *s);
 
 #endif

@@ -228,6 +228,26 @@ static inline int vbx_json_number(vbx_request *r, const cJSON *obj,
 	return VBX__HOST(r)->json_number(r, obj, key, required, min, max, out);
 }
 
+/*
+ * An object written straight to JSON text, for the rows of a long list
+ * (ABI 1.1): one cJSON_Raw node where a tree takes a node and a string
+ * per field, printed by the daemon's own printer. pairs holds npairs
+ * key/value pairs, pairs[2 * i] the key and pairs[2 * i + 1] its string
+ * value, or NULL for null:
+ *
+ *     const char *kv[] = {"id", p->id, "teamId", NULL};
+ *     cJSON_AddItemToArray(data, vbx_json_row(self, kv, 2));
+ *
+ * The bytes are those of the same object built with cJSON and answered.
+ * Returns a new Raw item owned by the caller (add it to an array or
+ * object; do not add members to it), or NULL when out of memory.
+ */
+static inline cJSON *vbx_json_row(const vbx_plugin *p, const char *const *pairs,
+                                  size_t npairs)
+{
+	return VBX__HOST(p)->json_row(pairs, npairs);
+}
+
 /* A boolean member; same returns as vbx_json_string(). */
 static inline int vbx_json_bool(vbx_request *r, const cJSON *obj,
                                 const char *key, int required, int *out)

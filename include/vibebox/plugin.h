@@ -145,7 +145,12 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 
 struct cJSON;
 struct vbx_principal;
+struct vbx_resource;
 struct vbx_ws_ops;
+struct vbx_pump;
+struct vbx_pump_src;
+struct vbx_pump_ops;
+struct vbx_stream;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
 /*
@@ -271,7 +276,25 @@ struct vbx_host {
 	void (*health_add)(vbx_health *h, const char *name, int status,
 	                   int64_t latency_us, const char *detail);
 
-	void *reserved[16];
+	/* 1.1: platform */
+	struct cJSON *(*json_row)(const char *const *pairs, size_t npairs);
+	int (*authorize_verdict)(const struct vbx_principal *who,
+	                         const char *action,
+	                         const struct vbx_resource *res,
+	                         const char **failed);
+
+	/* 1.1: stream (stream.h) */
+	struct vbx_pump *(*pump_new)(vbx_plugin *p);
+	void (*pump_free)(struct vbx_pump *pump);
+	int (*pump_add)(struct vbx_pump *pump, struct vbx_pump_src *src,
+	                const struct vbx_pump_ops *ops,
+	                struct vbx_stream *stream);
+	void (*pump_lock)(struct vbx_pump *pump);
+	void (*pump_unlock)(struct vbx_pump *pump);
+	void (*pump_kick)(struct vbx_pump_src *src);
+	int64_t (*pump_now_ms)(void);
+
+	void *reserved[7];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

@@ -45,7 +45,8 @@ deps() {
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c";;
-	env_parse) echo "core/api/envparse.c core/json.c core/jsonout.c";;
+	# json.c: the fuzz target checks each line with vbx__utf8_count
+	env_parse) echo "plugins/platform/envparse.c core/json.c core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	term_frame) echo "core/term.c core/log.c";;
 	esac
@@ -63,6 +64,7 @@ target_flags() {
 	docker_*) echo "-I$src/plugins/docker-runtime
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
 	cli_frames) echo "-I$src/cli";;
+	env_parse) echo "-I$src/plugins/platform";;
 	esac
 }
 

@@ -501,6 +501,17 @@ static void test_unknown_keys(void **state)
 	                   "%s:8: plugin_dirs: unknown key");
 }
 
+/* The platform's settings moved to its plugin: the old section says
+ * where they went, and loads no more. */
+static void test_moved_section(void **state)
+{
+	expect_load_errors("server: { workers = 4; };\n"
+	                   "environments: { max_cpu = 2; };\n",
+	                   "%s:2: environments: moved to the platform plugin's "
+	                   "config: plugins = ( { name = \"platform\"; config "
+	                   "= { environments = { ... }; }; } )");
+}
+
 static void test_type_and_range_errors(void **state)
 {
 	expect_load_errors("server: { workers = \"8\"; };",
@@ -1285,6 +1296,45 @@ static void test_secret_errors(void **state)
 
 /* ---- unknown plugin keys ---- */
 
+/* "group.key" reads a member of a group inside a plugin's block; its
+ * errors and the group's unknown members carry the whole path. */
+static void test_dotted_keys(void **state)
+{
+	vbx__conf *c = load_block("env = {\n"
+	                          "  max = 3;\n"
+	                          "  typo = 1;\n"
+	                          "};\n"
+	                          "flat = 5;\n"
+	                          "list = ( { max = 1; } );");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	long long v;
+
+	assert_int_equal(vbx__cfg_int(b, "env.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(vbx__cfg_int(b, "env.absent", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	/* not a group, a list, an empty part: absent, never a crash */
+	assert_int_equal(vbx__cfg_int(b, "flat.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(vbx__cfg_int(b, "list.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(vbx__cfg_int(b, ".max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(vbx__cfg_int(b, "env.max", 5, 10, 7, &v), VBX_EINVAL);
+	expect_errors(&e,
+	              "%s:3: plugins.p.env.max: expected an integer 5..10, "
+	              "got 3",
+	              NULL);
+	vbx__errors_clear(&e);
+
+	assert_int_equal(vbx__conf_check_unknown(c, &e), 3);
+	expect_errors(&e, "%s:4: plugins.p.env.typo: unknown key",
+	              "%s:6: plugins.p.flat: expected a group { ... }",
+	              "%s:7: plugins.p.list: expected a group { ... }", NULL);
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 static void test_check_unknown(void **state)
 {
 	vbx__conf *c = load_ok("plugins = (\n"
@@ -1421,6 +1471,7 @@ int main(void)
 	        cmocka_unit_test(test_big_file),
 	        cmocka_unit_test(test_load_without_error_list),
 	        cmocka_unit_test(test_unknown_keys),
+	        cmocka_unit_test(test_moved_section),
 	        cmocka_unit_test(test_type_and_range_errors),
 	        cmocka_unit_test(test_boundaries_accepted),
 	        cmocka_unit_test(test_several_errors),
@@ -1436,6 +1487,7 @@ int main(void)
 	        cmocka_unit_test(test_get_size),
 	        cmocka_unit_test(test_get_strings),
 	        cmocka_unit_test(test_get_error_and_log),
+	        cmocka_unit_test(test_dotted_keys),
 	        cmocka_unit_test(test_secret_inline),
 	        cmocka_unit_test(test_secret_file),
 	        cmocka_unit_test(test_secret_errors),
