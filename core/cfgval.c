@@ -168,7 +168,7 @@ int vbx__cfg_error(const vbx_config *c, const char *key, const char *fmt,
 {
 	const config_setting_t *s = NULL;
 	if (key && c->group)
-		s = config_setting_get_member(c->group, key);
+		s = vbx__cfg_lookup(c->group, key);
 	return vreport(c, s, key, fmt, ap);
 }
 
@@ -219,13 +219,33 @@ void vbx__config_mark_known(vbx_config *block, const char *key)
 	}
 }
 
+const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
+                                        const char *key)
+{
+	if (!strchr(key, '.'))
+		return config_setting_get_member(group, key);
+	/* "a.b": member b of the group a, and nothing else (libconfig's
+	 * paths would also take list indexes). */
+	char buf[512];
+	const char *dot = strchr(key, '.');
+	size_t n = (size_t)(dot - key);
+	if (n == 0 || n >= sizeof(buf))
+		return NULL;
+	memcpy(buf, key, n);
+	buf[n] = '\0';
+	const config_setting_t *s = config_setting_get_member(group, buf);
+	if (!s || !config_setting_is_group(s))
+		return NULL;
+	return vbx__cfg_lookup(s, dot + 1);
+}
+
 /* The setting at key (NULL when absent), which becomes known. */
 static const config_setting_t *member(const vbx_config *c, const char *key)
 {
 	if (!key)
 		return NULL; /* see absent() */
 	vbx__config_mark_known((vbx_config *)c, key);
-	return c->group ? config_setting_get_member(c->group, key) : NULL;
+	return c->group ? vbx__cfg_lookup(c->group, key) : NULL;
 }
 
 /* What a getter returns for a key that is not set: fine, unless the

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c - load vibeboxd.conf (libconfig syntax) and validate the core's
- * part of it: server, log, plugin_dir, state_dir, events, and the plugins
- * list, whose `config` groups become the plugins' read-only blocks.
+ * part of it: server, log, plugin_path (or plugin_dir), state_dir, events,
+ * and the plugins list, whose `config` groups become the plugins' read-only
+ * blocks.
  *
  * The core reads its own sections through the same getters the plugins
  * use (cfgval.c), on a temporary block per section, so its messages and
@@ -98,23 +99,55 @@ static bool block_knows(const vbx_config *b, const char *key)
 	return false;
 }
 
-/* An error for each key of b that no getter asked for; their number. */
-static size_t report_unknown(const vbx_config *b)
+/* Did a getter ask for a key below the group `prefix` (a dotted key
+ * "prefix.name")? */
+static bool block_knows_below(const vbx_config *b, const char *prefix,
+                              size_t plen)
+{
+	for (size_t i = 0; i < b->nknown; i++)
+		if (strncmp(b->known[i], prefix, plen) == 0 &&
+		    b->known[i][plen] == '.')
+			return true;
+	return false;
+}
+
+/* The unknown keys of group (whose path below b is prefix, "" at the
+ * top): a group that a getter reached into with dotted keys is checked
+ * member by member. */
+static size_t report_unknown_in(const vbx_config *b,
+                                const config_setting_t *group,
+                                const char *prefix)
 {
 	size_t n = 0;
 
-	if (!b->group)
-		return 0;
-	for (int i = 0; i < config_setting_length(b->group); i++) {
+	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s =
-		        config_setting_get_elem(b->group, (unsigned)i);
-		const char *key = config_setting_name(s);
-		if (!key || block_knows(b, key))
+		        config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		char key[512];
+		if (!name)
 			continue;
-		vbx__cfg_report(b, s, key, "unknown key");
-		n++;
+		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
+		         name);
+		if (block_knows(b, key))
+			continue;
+		if (!block_knows_below(b, key, strlen(key))) {
+			vbx__cfg_report(b, s, key, "unknown key");
+			n++;
+		} else if (!config_setting_is_group(s)) {
+			vbx__cfg_report(b, s, key, "expected a group { ... }");
+			n++;
+		} else {
+			n += report_unknown_in(b, s, key);
+		}
 	}
 	return n;
+}
+
+/* An error for each key of b that no getter asked for; their number. */
+static size_t report_unknown(const vbx_config *b)
+{
+	return b->group ? report_unknown_in(b, b->group, "") : 0;
 }
 
 /* The setting at key of b, which becomes known; NULL when absent. */
@@ -341,23 +374,18 @@ static void load_events(loader *ld, vbx_config *b)
 	            VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
 }
 
-static void load_environments(loader *ld, vbx_config *b)
+/* A section that moved to a plugin's block: an error that says where. */
+static void moved(loader *ld, vbx_config *root, const char *key,
+                  const char *plugin)
 {
-	vbx__conf *c = ld->conf;
-	long long v;
-	int64_t ms;
-
-	ok(ld, vbx__cfg_int(b, "max_per_user", 0, 100000, 10, &v));
-	c->env_max_per_user = (int)v;
-	ok(ld, vbx__cfg_int(b, "max_per_team", 0, 100000, 50, &v));
-	c->env_max_per_team = (int)v;
-	ok(ld, vbx__cfg_int(b, "max_cpu", 1, 1024, 8, &v));
-	c->env_max_cpu = (int)v;
-	ok(ld, vbx__cfg_size(b, "max_memory", "16GiB", UINT64_C(64) << 20,
-	                     UINT64_C(1) << 42, &c->env_max_memory));
-	if (ok(ld, vbx__cfg_duration(b, "stop_timeout", "10s", 0,
-	                             INT64_C(600000), &ms)))
-		c->env_stop_timeout_ms = ms;
+	const config_setting_t *s = lookup(root, key);
+	if (s)
+		ok(ld,
+		   vbx__cfg_report(root, s, key,
+		                   "moved to the %s plugin's config: "
+		                   "plugins = ( { name = \"%s\"; config = { "
+		                   "%s = { ... }; }; } )",
+		                   plugin, plugin, key));
 }
 
 static void load_terminal(loader *ld, vbx_config *b)
@@ -392,6 +420,85 @@ static char *load_dir(loader *ld, vbx_config *root, const char *key,
 	char *dup = strdup(v);
 	ok(ld, dup ? VBX_OK : VBX_ENOMEM);
 	return dup;
+}
+
+/* Append a copy of dir to conf->plugin_path, which has room. */
+static void add_plugin_dir(loader *ld, const char *dir)
+{
+	vbx__conf *conf = ld->conf;
+	char *dup = strdup(dir);
+	if (ok(ld, dup ? VBX_OK : VBX_ENOMEM))
+		conf->plugin_path[conf->nplugin_path++] = dup;
+}
+
+/* plugin_path: a list of directories; or an error, NULL. */
+static const char *const *load_path_list(loader *ld, vbx_config *root,
+                                         const config_setting_t *s, size_t *n)
+{
+	const char *const *dirs = NULL;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		ok(ld, expected(root, s, "plugin_path",
+		                "a list of directories [ \"/a\", \"/b\" ]"));
+		return NULL;
+	}
+	if (!ok(ld, vbx__cfg_strings(root, "plugin_path", &dirs, n)))
+		return NULL;
+	if (*n == 0) {
+		ok(ld,
+		   expected(root, s, "plugin_path", "at least one directory"));
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (!*dirs[i]) {
+			ok(ld, vbx__cfg_report(root, s, "plugin_path",
+			                       "element %zu is empty; expected "
+			                       "the path of a directory",
+			                       i));
+			return NULL;
+		}
+	}
+	return dirs;
+}
+
+/*
+ * Where plugins are looked up: plugin_path, a list of directories
+ * searched in order (a local directory before the packaged one), or
+ * plugin_dir, one directory, or the build's default. Both keys at once is
+ * an error naming both.
+ */
+static void load_plugin_path(loader *ld, vbx_config *root)
+{
+	vbx__conf *conf = ld->conf;
+	const config_setting_t *path = lookup(root, "plugin_path");
+	const config_setting_t *dir = lookup(root, "plugin_dir");
+	const char *const *dirs = NULL;
+	size_t n = 1;
+
+	conf->plugin_path_key = path ? "plugin_path" : "plugin_dir";
+	if (path && dir) {
+		ok(ld, vbx__cfg_report(root, path, "plugin_path",
+		                       "plugin_path and plugin_dir (line %d) "
+		                       "are both set; keep one: plugin_path "
+		                       "lists directories searched in order, "
+		                       "plugin_dir names one",
+		                       (int)config_setting_source_line(dir)));
+		return;
+	}
+	if (path && !(dirs = load_path_list(ld, root, path, &n)))
+		return;
+	conf->plugin_path = calloc(n + 1, sizeof(*conf->plugin_path));
+	if (!ok(ld, conf->plugin_path ? VBX_OK : VBX_ENOMEM))
+		return;
+	if (dirs) {
+		for (size_t i = 0; i < n; i++)
+			add_plugin_dir(ld, dirs[i]);
+		return;
+	}
+	char *one = load_dir(ld, root, "plugin_dir", VBX_PLUGIN_DIR);
+	if (one)
+		add_plugin_dir(ld, one);
+	free(one);
 }
 
 /* Read section `name` with fn, then call each key nobody read unknown. */
@@ -566,10 +673,10 @@ static void load_tree(loader *ld)
 	}
 	section(ld, &root, "server", load_server);
 	section(ld, &root, "log", load_log);
-	conf->plugin_dir = load_dir(ld, &root, "plugin_dir", VBX_PLUGIN_DIR);
+	load_plugin_path(ld, &root);
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
-	section(ld, &root, "environments", load_environments);
+	moved(ld, &root, "environments", "platform");
 	section(ld, &root, "terminal", load_terminal);
 	load_plugins(ld, &root);
 	if (report_unknown(&root))
@@ -709,7 +816,9 @@ void vbx__conf_free(vbx__conf *c)
 	}
 	free(c->plugins);
 	free(c->listen);
-	free(c->plugin_dir);
+	for (size_t i = 0; i < c->nplugin_path; i++)
+		free(c->plugin_path[i]);
+	free(c->plugin_path);
 	free(c->state_dir);
 	config_destroy(&c->lc);
 	free(c->path);

@@ -103,16 +103,14 @@ typedef struct vbx__conf {
 	int log_level;               /* log.level */
 	bool log_json;               /* log.format == "json" (the default) */
 	bool log_access;             /* log.access, default true */
-	char *plugin_dir;
+	/* plugin_path (or plugin_dir, or the build's default): the
+	 * directories searched for NAME.so, in order, NULL-terminated */
+	char **plugin_path;
+	size_t nplugin_path;
+	const char *plugin_path_key; /* "plugin_path" or "plugin_dir" */
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
-	/* environments.*: quotas and phase timeouts of core/api/envs.c */
-	int env_max_per_user;        /* max_per_user, default 10; 0: none */
-	int env_max_per_team;        /* max_per_team, default 50; 0: none */
-	int env_max_cpu;             /* max_cpu (cores), default 8 */
-	uint64_t env_max_memory;     /* max_memory, default 16GiB */
-	int64_t env_stop_timeout_ms; /* stop_timeout, default 10s */
 	/* terminal.*: sessions of core/term.c */
 	uint64_t term_window;   /* window, default 256KiB */
 	uint64_t term_buffer;   /* buffer (the resume ring), default 1MiB */
@@ -153,6 +151,10 @@ bool vbx__plugin_name_valid(const char *name);
 int vbx__parse_duration(const char *s, int64_t *out_ms);
 int vbx__parse_size(const char *s, uint64_t *out);
 
+/* The setting at key of group; a dotted key "a.b" names member b of the
+ * group a (config.h). NULL when absent. */
+const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
+                                        const char *key);
 /* The getters behind the host table (config.h documents them). */
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out);
@@ -299,11 +301,32 @@ void vbx__plugins_free(void);
  * handle; &vbx__host unless a test substitutes its own. */
 void vbx__loader_set_host(const vbx_host *host);
 
+/* ---- sig.c: signatures as C types ---- */
+
+/*
+ * The canonical form of a hook's signature ("int(const char *who, size_t
+ * n)") or an event's payload type ("struct foo"), so that two plugins'
+ * declarations compare as types: parameter and declarator names are
+ * dropped, whitespace is made uniform, the specifiers of a declaration
+ * and the qualifiers after a '*' are sorted; '*', qualifiers, types,
+ * arrays, nested parameter lists and "..." are kept. The two examples
+ * give "int(char const *, size_t)" and "struct foo".
+ * Returns VBX_OK with *out a malloc'd string the caller frees;
+ * VBX_EINVAL (*out NULL) when text is NULL, longer than 4096 bytes,
+ * nested deeper than 16, or not a declaration of that small grammar
+ * (sig.c); VBX_ENOMEM.
+ */
+int vbx__sig_normalise(const char *text, char **out);
+
 /* ---- registry.c: hooks and events ---- */
 
-/* Where registration errors (signature mismatch, second provider) are
- * recorded besides the log; NULL to log only. */
+/* Where registration errors (signature mismatch, second provider, route
+ * refused) are recorded besides the log; NULL to log only. */
 void vbx__registry_set_errors(vbx__errors *errs);
+/* Record a registration error of plugin p (NULL: the core) in the list
+ * set above, if any, and log it as p's error. */
+void vbx__registry_report(const vbx_plugin *p, const char *fmt, ...)
+        VBX_PRINTF(2, 3);
 vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
                         int policy);
 int vbx__hook_register(vbx_plugin *p, vbx_hook *h, const char *sig, vbx_fn fn,

@@ -86,7 +86,6 @@ static void core_init(void)
 	vbx__catalog_init(core);
 	vbx__health_register(core, &d.server);
 	vbx__api_register(core);
-	vbx__api_platform_register(core);
 	vbx__events_ws_register(core);
 	vbx__terminal_ws_register(core, d.conf);
 	vbx__logs_ws_register(core);

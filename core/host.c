@@ -9,7 +9,23 @@
 
 #include "daemon.h"
 #include "httputil.h"
+#include "jsonout.h"
+#include "pump.h"
 #include "server.h"
+
+static int host_authorize_verdict(const vbx_principal *who, const char *action,
+                                  const vbx_resource *res, const char **failed)
+{
+	*failed = action;
+	if (!vbx__cat.authorize || vbx__cat.authorize->count == 0)
+		return VBX_EUNAVAIL;
+	return vbx__authorize_verdict(who, action, res, failed);
+}
+
+static vbx_pump *host_pump_new(vbx_plugin *p)
+{
+	return vbx__pump_new();
+}
 
 static void host_log(const vbx_plugin *p, int level, const char *fmt,
                      va_list ap)
@@ -126,6 +142,15 @@ const vbx_host vbx__host = {
         .timer_add = host_timer_add,
         .work_submit = host_work_submit,
         .health_add = vbx__health_add,
+        .json_row = vbx__json_row,
+        .authorize_verdict = host_authorize_verdict,
+        .pump_new = host_pump_new,
+        .pump_free = vbx__pump_free,
+        .pump_add = vbx__pump_add,
+        .pump_lock = vbx__pump_lock,
+        .pump_unlock = vbx__pump_unlock,
+        .pump_kick = vbx__pump_kick,
+        .pump_now_ms = vbx__pump_now_ms,
         .req_page = vbx__req_page,
         .page_body = vbx__page_body,
         .resp_store_error = vbx__resp_store_error,

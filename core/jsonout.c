@@ -428,3 +428,12 @@ cJSON *vbx__json_row_end(vbx__json_buf *row)
 	row->buf = NULL;
 	return raw;
 }
+
+cJSON *vbx__json_row(const char *const *pairs, size_t npairs)
+{
+	vbx__json_buf row;
+	vbx__json_row_begin(&row);
+	for (size_t i = 0; i < npairs; i++)
+		vbx__json_row_str(&row, pairs[2 * i], pairs[2 * i + 1]);
+	return vbx__json_row_end(&row);
+}

@@ -56,5 +56,7 @@ void vbx__json_row_begin(vbx__json_buf *row);
 /* "key":"s" (escaped), or "key":null when s is NULL. */
 void vbx__json_row_str(vbx__json_buf *row, const char *key, const char *s);
 cJSON *vbx__json_row_end(vbx__json_buf *row);
+/* One row of npairs key/value pairs (the host table's json_row). */
+cJSON *vbx__json_row(const char *const *pairs, size_t npairs);
 
 #endif /* VBX_JSONOUT_H */

@@ -135,7 +135,7 @@ static int open_file(const char *name, const char *file, void **dl,
 	if (access(file, F_OK) != 0 && errno == ENOENT) {
 		plugin_error(errs, name, file,
 		             "cannot open: no such file; is the plugin "
-		             "installed in plugin_dir?");
+		             "installed?");
 		return VBX_ENOTFOUND;
 	}
 	plugin_error(errs, name, file,
@@ -269,7 +269,7 @@ int vbx__desc_check(const vbx_plugin_desc *d, const char *name,
 	return VBX_OK;
 }
 
-static char *plugin_path(const char *dir, const char *name)
+static char *file_in(const char *dir, const char *name)
 {
 	size_t n = strlen(dir);
 	char *path = NULL;
@@ -278,6 +278,52 @@ static char *plugin_path(const char *dir, const char *name)
 	if (asprintf(&path, "%.*s/%s.so", (int)n, dir, name) < 0)
 		return NULL;
 	return path;
+}
+
+/* Say that no directory of conf's plugin path holds NAME.so, naming them
+ * all in search order. */
+static void report_not_found(const vbx__conf *conf, const char *name,
+                             vbx__errors *errs)
+{
+	char *dirs = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&dirs, &len);
+
+	for (size_t i = 0; f && i < conf->nplugin_path; i++)
+		fprintf(f, "%s%s", i ? ", " : "", conf->plugin_path[i]);
+	if (f)
+		fclose(f);
+	plugin_error(errs, name, NULL,
+	             "%s.so not found in %s (searched %s); is the plugin "
+	             "installed in one of these directories?",
+	             name,
+	             conf->plugin_path_key ? conf->plugin_path_key
+	                                   : "plugin_path",
+	             dirs ? dirs : "(out of memory)");
+	free(dirs);
+}
+
+/*
+ * The path of NAME.so in the first directory of conf's plugin path that
+ * has it (or that cannot be searched: opening it then says why), in
+ * *file. VBX_ENOTFOUND, reported, when no directory has it.
+ */
+static int find_file(const vbx__conf *conf, const char *name, char **file,
+                     vbx__errors *errs)
+{
+	*file = NULL;
+	for (size_t i = 0; i < conf->nplugin_path; i++) {
+		char *path = file_in(conf->plugin_path[i], name);
+		if (!path)
+			return VBX_ENOMEM;
+		if (access(path, F_OK) == 0 || errno != ENOENT) {
+			*file = path;
+			return VBX_OK;
+		}
+		free(path);
+	}
+	report_not_found(conf, name, errs);
+	return VBX_ENOTFOUND;
 }
 
 /* Open conf->plugins[i] and check it; *out is the new plugin or NULL. */
@@ -296,10 +342,11 @@ static int plugin_open(const vbx__conf *conf, size_t i, vbx_plugin **out,
 	p->state = VBX__PLUGIN_LOADED;
 	p->cfg = pc->block;
 	p->name = strdup(pc->name);
-	p->file = plugin_path(conf->plugin_dir, pc->name);
-	if (!p->name || !p->file)
+	if (!p->name)
 		goto fail;
-	rc = vbx__plugin_open(p->name, p->file, &p->dl, &p->desc, errs);
+	rc = find_file(conf, pc->name, &p->file, errs);
+	if (rc == VBX_OK)
+		rc = vbx__plugin_open(p->name, p->file, &p->dl, &p->desc, errs);
 	if (rc == VBX_OK)
 		rc = vbx__desc_check(p->desc, p->name, p->file, errs);
 	if (rc != VBX_OK)
@@ -350,8 +397,8 @@ static int open_all(const vbx__conf *conf, vbx__errors *errs)
 {
 	int first = VBX_OK;
 
-	if (!conf->plugin_dir) {
-		vbx__errors_add(errs, "%s: plugin_dir is not set", conf->path);
+	if (!conf->nplugin_path) {
+		vbx__errors_add(errs, "%s: plugin_path is empty", conf->path);
 		return VBX_EINVAL;
 	}
 	plugins = calloc(conf->nplugins ? conf->nplugins : 1, sizeof(*plugins));

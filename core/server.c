@@ -57,16 +57,7 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 	                .fn = fn,
 	                .ud = ud,
 	                .owner = p};
-	const vbx__route *old = NULL;
-	int rc = vbx__router_add(http_routes, &r, &old);
-	if (rc == VBX_EEXIST)
-		vbx__log(p->name, VBX_LOG_ERROR,
-		         "route %s %s is already registered by plugin \"%s\"",
-		         method, pattern, old ? old->owner->name : "?");
-	else if (rc != VBX_OK)
-		vbx__log(p->name, VBX_LOG_ERROR,
-		         "route %s %s: bad method or pattern", method, pattern);
-	return rc;
+	return vbx__route_register(http_routes, &r);
 }
 
 /* ---- listeners ---- */

@@ -54,6 +54,20 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
                       const char *subprotocol, unsigned flags,
                       const vbx_ws_ops *ops, void *ud);
+/* ---- routes.c ---- */
+
+/* Is name one of the plugins that ship with VibeBox (or "core")? Their
+ * routes may live anywhere; every other plugin's live under
+ * /api/v1/x/<name>/. */
+bool vbx__plugin_is_project(const char *name);
+/*
+ * Add r (owner set) to router after checking the owner's namespace.
+ * Returns as vbx__router_add(), and VBX_EINVAL for a pattern outside the
+ * owner's namespace. Every refusal is recorded as a load error of the
+ * owner (vbx__registry_report()), naming both plugins of a clash.
+ */
+int vbx__route_register(vbx__router *router, const vbx__route *r);
+
 /* The HTTP routes, for listings and the OpenAPI check. */
 const vbx__router *vbx__http_routes(void);
 /* Free the route tables (at exit). */
@@ -151,8 +165,18 @@ void vbx__health_register(vbx_plugin *core, vbx__server **server);
 void vbx__health_set_started(bool started);
 /* api/ */
 void vbx__api_register(vbx_plugin *core);
-/* The platform endpoints: teams, members, projects (api/common.c). */
-void vbx__api_platform_register(vbx_plugin *core);
 void vbx__events_ws_register(vbx_plugin *core);
+
+/*
+ * authorize.c: may `who` do action on res? VBX_OK; VBX_ENOTFOUND when it
+ * may not even read res (an id's existence is not its to know);
+ * VBX_EDENIED when it may read res (or res is a collection) but not do
+ * action; else the hook's failure, with *failed naming the action whose
+ * check failed. Needs an authorize handler registered.
+ */
+int vbx__authorize_verdict(const vbx_principal *who, const char *action,
+                           const vbx_resource *res, const char **failed);
+/* Is s a UUID in text form (8-4-4-4-12 hex digits, either case)? */
+bool vbx__uuid_ok(const char *s);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * term.c - the frames of vibebox.terminal.v1, the pump thread that moves
- * the bytes of every stream, and terminal sessions (term.h).
+ * term.c - the frames of vibebox.terminal.v1 and terminal sessions
+ * (term.h), on the stream pump of <vibebox/stream.h>.
  *
  * A session is one exec stream, a ring of its output and the viewers
  * (sockets) attached to it. Output offsets are u64 counts of bytes since
@@ -93,324 +93,6 @@ int vbx__term_frame_parse(const void *buf, size_t len, vbx__term_frame *out,
 	}
 }
 
-/* ---- the pump ---- */
-
-struct vbx__pump {
-	pthread_mutex_t lock;
-	pthread_cond_t idle; /* signalled when busy drops to 0 */
-	pthread_t thread;
-	bool started, stop, wake_pending;
-	int busy; /* todo tasks running on workers */
-	int epfd, evfd;
-	vbx__pump_src *srcs;
-};
-
-int64_t vbx__pump_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-vbx__pump *vbx__pump_new(void)
-{
-	vbx__pump *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->epfd = epoll_create1(EPOLL_CLOEXEC);
-	p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-	if (p->epfd < 0 || p->evfd < 0 ||
-	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &ev) != 0) {
-		vbx__error("terminal pump: cannot set up epoll: %s",
-		           strerror(errno));
-		if (p->epfd >= 0)
-			close(p->epfd);
-		if (p->evfd >= 0)
-			close(p->evfd);
-		free(p);
-		return NULL;
-	}
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->idle, NULL);
-	return p;
-}
-
-void vbx__pump_lock(vbx__pump *p)
-{
-	pthread_mutex_lock(&p->lock);
-}
-
-void vbx__pump_unlock(vbx__pump *p)
-{
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void pump_wake(vbx__pump *p)
-{
-	if (p->wake_pending)
-		return;
-	p->wake_pending = true;
-	uint64_t one = 1;
-	if (write(p->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		vbx__error("terminal pump: eventfd write: %s", strerror(errno));
-}
-
-void vbx__pump_kick(vbx__pump_src *src)
-{
-	src->kicked = true;
-	pump_wake(src->pump);
-}
-
-/* Register the stream's descriptor for exactly `want` (READ/WRITE). A
- * descriptor polled for nothing is removed, since epoll would report its
- * hang-up over and over. */
-static void pump_poll(vbx__pump *p, vbx__pump_src *src, unsigned want)
-{
-	if (!src->stream || src->fd < 0 || want == src->polled)
-		return;
-	struct epoll_event ev = {.data.ptr = src};
-	if (want & VBX__PUMP_READ)
-		ev.events |= EPOLLIN;
-	if (want & VBX__PUMP_WRITE)
-		ev.events |= EPOLLOUT;
-	int op = !want             ? EPOLL_CTL_DEL
-	         : src->registered ? EPOLL_CTL_MOD
-	                           : EPOLL_CTL_ADD;
-	if (epoll_ctl(p->epfd, op, src->fd, &ev) != 0) {
-		vbx__error("terminal pump: epoll_ctl on descriptor %d: %s",
-		           src->fd, strerror(errno));
-		src->kicked = true; /* poll by servicing again */
-		return;
-	}
-	src->registered = want != 0;
-	src->polled = want;
-}
-
-/* Service every source that is due; queue what needs the lock dropped. */
-static vbx__pump_src *pump_service_all(vbx__pump *p, int64_t now)
-{
-	vbx__pump_src *todo = NULL, **tail = &todo;
-	for (vbx__pump_src *s = p->srcs; s; s = s->next) {
-		bool due = s->kicked || s->ready ||
-		           (s->deadline_ms && s->deadline_ms <= now);
-		if (s->freeing || s->busy || !due)
-			continue;
-		unsigned ready = s->ready;
-		s->ready = 0;
-		s->kicked = false;
-		int64_t deadline = 0;
-		unsigned req = s->ops->service(s, ready, now, &deadline);
-		s->deadline_ms = deadline;
-		if (req & VBX__PUMP_AGAIN)
-			s->kicked = true;
-		unsigned todo_req = req & (VBX__PUMP_BLOCKING |
-		                           VBX__PUMP_CLOSE | VBX__PUMP_FREE);
-		/* Nothing is polled while a worker has the source: its
-		 * readable descriptor would wake the pump over and over. */
-		pump_poll(p, s,
-		          todo_req ? 0
-		                   : req & (VBX__PUMP_READ | VBX__PUMP_WRITE));
-		if (todo_req) {
-			s->todo = todo_req;
-			s->busy = true;
-			s->freeing = (todo_req & VBX__PUMP_FREE) != 0;
-			s->todo_next = NULL;
-			*tail = s;
-			tail = &s->todo_next;
-		}
-	}
-	return todo;
-}
-
-static void pump_unlink(vbx__pump *p, vbx__pump_src *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		p->srcs = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-}
-
-/*
- * One source's todo: lock held on entry and exit, dropped around each
- * blocking step (closing an exec stream waits for its exit code, a resize
- * is a request to the engine).
- */
-static void pump_run_todo(vbx__pump *p, vbx__pump_src *s)
-{
-	unsigned req = s->todo;
-	vbx_stream *st =
-	        (req & (VBX__PUMP_CLOSE | VBX__PUMP_FREE)) ? s->stream : NULL;
-	pthread_mutex_unlock(&p->lock);
-	if (req & VBX__PUMP_BLOCKING)
-		s->ops->blocking(s);
-	int rc = VBX_OK, code = -1;
-	if (st)
-		rc = st->ops->close(st, &code);
-	pthread_mutex_lock(&p->lock);
-	s->busy = false;
-	s->kicked = true; /* what waited for it may go on */
-	if (st) {
-		s->stream = NULL;
-		s->fd = -1;
-		if (!(req & VBX__PUMP_FREE))
-			s->ops->closed(s, rc, code);
-	}
-	if (req & VBX__PUMP_FREE) {
-		pump_unlink(p, s);
-		pthread_mutex_unlock(&p->lock);
-		s->ops->free(s);
-		pthread_mutex_lock(&p->lock);
-	}
-}
-
-/* A todo on a worker, so that one slow stream does not stall the bytes of
- * every other session on the pump thread. */
-static void pump_todo_task(void *ud)
-{
-	vbx__pump_src *s = ud;
-	vbx__pump *p = s->pump;
-
-	pthread_mutex_lock(&p->lock);
-	pump_run_todo(p, s);
-	if (--p->busy == 0)
-		pthread_cond_broadcast(&p->idle);
-	pump_wake(p);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* Lock held. Hand each todo to a worker; without workers (unit tests,
- * shutdown) run it here. */
-static void pump_do_todo(vbx__pump *p, vbx__pump_src *todo)
-{
-	while (todo) {
-		vbx__pump_src *s = todo;
-		todo = s->todo_next;
-		p->busy++;
-		if (vbx__workers_submit(pump_todo_task, s) == VBX_OK)
-			continue;
-		p->busy--;
-		pump_run_todo(p, s);
-	}
-}
-
-static int pump_timeout(vbx__pump *p, int64_t now)
-{
-	int64_t next = -1;
-	for (vbx__pump_src *s = p->srcs; s; s = s->next) {
-		if (s->kicked)
-			return 0;
-		if (s->deadline_ms && (next < 0 || s->deadline_ms < next))
-			next = s->deadline_ms;
-	}
-	if (next < 0)
-		return -1;
-	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
-}
-
-static void pump_mark_ready(vbx__pump *p, const struct epoll_event *ev)
-{
-	vbx__pump_src *s = ev->data.ptr;
-	if (!s) {
-		uint64_t n;
-		if (read(p->evfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			vbx__error("terminal pump: eventfd read: %s",
-			           strerror(errno));
-		p->wake_pending = false;
-		return;
-	}
-	if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		s->ready |= VBX__PUMP_READ;
-	if (ev->events & (EPOLLOUT | EPOLLERR))
-		s->ready |= VBX__PUMP_WRITE;
-}
-
-static void *pump_main(void *arg)
-{
-	vbx__pump *p = arg;
-	struct epoll_event evs[64];
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
-		int64_t now = vbx__pump_now_ms();
-		pump_do_todo(p, pump_service_all(p, now));
-		if (p->stop)
-			break;
-		int timeout = pump_timeout(p, vbx__pump_now_ms());
-		pthread_mutex_unlock(&p->lock);
-		int n = epoll_wait(p->epfd, evs, 64, timeout);
-		pthread_mutex_lock(&p->lock);
-		for (int i = 0; i < n; i++)
-			pump_mark_ready(p, &evs[i]);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-int vbx__pump_add(vbx__pump *p, vbx__pump_src *src,
-                  const vbx__pump_src_ops *ops, vbx_stream *stream)
-{
-	pthread_mutex_lock(&p->lock);
-	if (p->stop) {
-		pthread_mutex_unlock(&p->lock);
-		return VBX_ERR;
-	}
-	if (!p->started) {
-		if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
-			pthread_mutex_unlock(&p->lock);
-			vbx__error("terminal pump: cannot start its thread");
-			return VBX_ERR;
-		}
-		p->started = true;
-	}
-	src->ops = ops;
-	src->pump = p;
-	src->stream = stream;
-	src->fd = stream->ops->fd(stream);
-	src->polled = src->ready = 0;
-	src->registered = src->freeing = false;
-	src->deadline_ms = 0;
-	src->prev = NULL;
-	src->next = p->srcs;
-	if (p->srcs)
-		p->srcs->prev = src;
-	p->srcs = src;
-	vbx__pump_kick(src);
-	pthread_mutex_unlock(&p->lock);
-	return VBX_OK;
-}
-
-void vbx__pump_free(vbx__pump *p)
-{
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pump_wake(p);
-	pthread_mutex_unlock(&p->lock);
-	if (p->started)
-		pthread_join(p->thread, NULL);
-	pthread_mutex_lock(&p->lock);
-	while (p->busy > 0)
-		pthread_cond_wait(&p->idle, &p->lock);
-	pthread_mutex_unlock(&p->lock);
-	while (p->srcs) {
-		vbx__pump_src *s = p->srcs;
-		pump_unlink(p, s);
-		if (s->stream) {
-			s->stream->ops->close(s->stream, NULL);
-			s->stream = NULL;
-		}
-		s->ops->free(s);
-	}
-	close(p->epfd);
-	close(p->evfd);
-	pthread_cond_destroy(&p->idle);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
-}
-
 /* ---- terminal sessions ---- */
 
 typedef struct term_session term_session;
@@ -427,7 +109,7 @@ struct vbx__term_viewer {
 };
 
 struct term_session {
-	vbx__pump_src src; /* first */
+	vbx_pump_src src; /* first */
 	vbx__term *term;
 	term_session *next, *prev;
 	bool linked;
@@ -452,7 +134,7 @@ struct term_session {
 };
 
 struct vbx__term {
-	vbx__pump *pump;
+	vbx_pump *pump;
 	vbx__term_limits lim;
 	vbx__term_activity_fn *activity;
 	void *activity_ud;
@@ -460,7 +142,7 @@ struct vbx__term {
 	int nsessions, reserved;
 };
 
-vbx__term *vbx__term_new(vbx__pump *pump, const vbx__term_limits *lim,
+vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
                          vbx__term_activity_fn *activity, void *ud)
 {
 	vbx__term *t = calloc(1, sizeof(*t));
@@ -482,33 +164,33 @@ void vbx__term_free(vbx__term *t)
 
 int vbx__term_reserve(vbx__term *t)
 {
-	vbx__pump_lock(t->pump);
+	vbx_pump_lock(t->pump);
 	int rc = VBX_EAGAIN;
 	if (t->nsessions + t->reserved < t->lim.max_sessions) {
 		t->reserved++;
 		rc = VBX_OK;
 	}
-	vbx__pump_unlock(t->pump);
+	vbx_pump_unlock(t->pump);
 	return rc;
 }
 
 void vbx__term_unreserve(vbx__term *t)
 {
-	vbx__pump_lock(t->pump);
+	vbx_pump_lock(t->pump);
 	if (t->reserved > 0)
 		t->reserved--;
-	vbx__pump_unlock(t->pump);
+	vbx_pump_unlock(t->pump);
 }
 
 int vbx__term_count(vbx__term *t)
 {
-	vbx__pump_lock(t->pump);
+	vbx_pump_lock(t->pump);
 	int n = t->nsessions;
-	vbx__pump_unlock(t->pump);
+	vbx_pump_unlock(t->pump);
 	return n;
 }
 
-static term_session *session_of(vbx__pump_src *src)
+static term_session *session_of(vbx_pump_src *src)
 {
 	return (term_session *)src;
 }
@@ -565,12 +247,12 @@ static unsigned session_read(term_session *s)
 		if (n > budget)
 			n = budget;
 		if (n == 0)
-			return VBX__PUMP_AGAIN;
+			return VBX_PUMP_AGAIN;
 		int channel = VBX_STREAM_STDOUT;
 		ssize_t r =
 		        st->ops->read(st, s->ring + pos, (size_t)n, &channel);
 		if (r == VBX_EAGAIN)
-			return VBX__PUMP_READ;
+			return VBX_PUMP_READ;
 		if (r <= 0) {
 			s->eof = true;
 			snprintf(s->reason, sizeof(s->reason), "%s",
@@ -579,7 +261,7 @@ static unsigned session_read(term_session *s)
 			if (r < 0)
 				vbx__warn("terminal session %s: read: %s",
 				          s->id, vbx__strerror((int)r));
-			return VBX__PUMP_CLOSE;
+			return VBX_PUMP_CLOSE;
 		}
 		s->head += (uint64_t)r;
 		budget -= (size_t)r;
@@ -690,7 +372,7 @@ static void session_fan_out(term_session *s)
 	}
 }
 
-static unsigned session_service(vbx__pump_src *src, unsigned ready, int64_t now,
+static unsigned session_service(vbx_pump_src *src, unsigned ready, int64_t now,
                                 int64_t *deadline)
 {
 	term_session *s = session_of(src);
@@ -699,7 +381,7 @@ static unsigned session_service(vbx__pump_src *src, unsigned ready, int64_t now,
 	if (src->stream && !s->eof) {
 		/* a resize applies before the input typed after it */
 		if (s->resize_pending)
-			req |= VBX__PUMP_BLOCKING;
+			req |= VBX_PUMP_BLOCKING;
 		else
 			input_waits = session_write(s);
 		req |= session_read(s);
@@ -718,22 +400,22 @@ static unsigned session_service(vbx__pump_src *src, unsigned ready, int64_t now,
 		return req;
 	if ((s->exited && s->exit_delivered) || now >= s->linger_at) {
 		session_unlink(s);
-		return VBX__PUMP_FREE;
+		return VBX_PUMP_FREE;
 	}
 	if (!*deadline || s->linger_at < *deadline)
 		*deadline = s->linger_at;
 	return req;
 }
 
-static void session_blocking(vbx__pump_src *src)
+static void session_blocking(vbx_pump_src *src)
 {
 	term_session *s = session_of(src);
-	vbx__pump_lock(src->pump);
+	vbx_pump_lock(src->pump);
 	unsigned cols = s->cols, rows = s->rows;
 	bool want = s->resize_pending;
 	s->resize_pending = false;
 	vbx_stream *st = src->stream;
-	vbx__pump_unlock(src->pump);
+	vbx_pump_unlock(src->pump);
 	if (!want || !st)
 		return;
 	int rc = st->ops->resize(st, cols, rows);
@@ -742,7 +424,7 @@ static void session_blocking(vbx__pump_src *src)
 		           cols, rows, vbx__strerror(rc));
 }
 
-static void session_closed(vbx__pump_src *src, int rc, int exit_code)
+static void session_closed(vbx_pump_src *src, int rc, int exit_code)
 {
 	term_session *s = session_of(src);
 	s->exited = true;
@@ -761,15 +443,15 @@ static void viewer_free(vbx__term_viewer *v)
 	free(v);
 }
 
-static void session_free(vbx__pump_src *src)
+static void session_free(vbx_pump_src *src)
 {
 	term_session *s = session_of(src);
-	vbx__pump *p = s->term->pump;
-	vbx__pump_lock(p);
+	vbx_pump *p = s->term->pump;
+	vbx_pump_lock(p);
 	session_unlink(s);
 	vbx__term_viewer *v = s->viewers;
 	s->viewers = NULL;
-	vbx__pump_unlock(p);
+	vbx_pump_unlock(p);
 	while (v) {
 		vbx__term_viewer *next = v->next;
 		viewer_free(v);
@@ -780,7 +462,7 @@ static void session_free(vbx__pump_src *src)
 	free(s);
 }
 
-static const vbx__pump_src_ops session_ops = {
+static const vbx_pump_ops session_ops = {
         .service = session_service,
         .blocking = session_blocking,
         .closed = session_closed,
@@ -794,7 +476,7 @@ static void uuid_new(char *out)
 	unsigned char b[16];
 	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
 		/* never on Linux >= 3.17 with 16 bytes; still unique enough */
-		uint64_t t = (uint64_t)vbx__pump_now_ms() ^ (uint64_t)getpid();
+		uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 		for (size_t i = 0; i < sizeof(b); i++)
 			b[i] = (unsigned char)(t >> (i % 8 * 8)) ^
 			       (unsigned char)i;
@@ -823,7 +505,7 @@ static term_session *session_new(vbx__term *t, const char *env_id)
 	s->cap = t->lim.buffer;
 	s->linger_ms = t->lim.linger_ms;
 	s->exit_code = -1;
-	s->touched_at = vbx__pump_now_ms();
+	s->touched_at = vbx_pump_now_ms(t->pump);
 	s->linger_at = s->touched_at + s->linger_ms;
 	snprintf(s->env_id, sizeof(s->env_id), "%s", env_id);
 	uuid_new(s->id);
@@ -862,7 +544,7 @@ static int attach_new(vbx__term *t, const char *env_id, vbx_stream *stream,
 	/* nobody else sees s yet: hello goes first without the lock */
 	viewer_link(s, v);
 	send_hello(s, v, 0);
-	vbx__pump_lock(t->pump);
+	vbx_pump_lock(t->pump);
 	s->next = t->sessions;
 	s->prev = NULL;
 	if (t->sessions)
@@ -872,11 +554,11 @@ static int attach_new(vbx__term *t, const char *env_id, vbx_stream *stream,
 	t->nsessions++;
 	if (t->reserved > 0)
 		t->reserved--;
-	vbx__pump_unlock(t->pump);
-	if (vbx__pump_add(t->pump, &s->src, &session_ops, stream) != VBX_OK) {
-		vbx__pump_lock(t->pump);
+	vbx_pump_unlock(t->pump);
+	if (vbx_pump_add(t->pump, &s->src, &session_ops, stream) != VBX_OK) {
+		vbx_pump_lock(t->pump);
 		session_unlink(s);
-		vbx__pump_unlock(t->pump);
+		vbx_pump_unlock(t->pump);
 		free(s->ring);
 		free(s);
 		return VBX_ERR;
@@ -896,16 +578,16 @@ static term_session *session_find(vbx__term *t, const char *id,
 static int attach_existing(vbx__term *t, const char *env_id,
                            const vbx__term_start *start, vbx__term_viewer *v)
 {
-	vbx__pump_lock(t->pump);
+	vbx_pump_lock(t->pump);
 	term_session *s = session_find(t, start->session, env_id);
 	if (!s) {
-		vbx__pump_unlock(t->pump);
+		vbx_pump_unlock(t->pump);
 		return VBX_ENOTFOUND;
 	}
 	uint64_t tail = session_tail(s), from = tail, gap = 0;
 	if (start->has_offset) {
 		if (start->offset > s->head) {
-			vbx__pump_unlock(t->pump);
+			vbx_pump_unlock(t->pump);
 			return VBX_EINVAL;
 		}
 		from = start->offset > tail ? start->offset : tail;
@@ -914,8 +596,8 @@ static int attach_existing(vbx__term *t, const char *env_id,
 	v->sent = v->acked = from;
 	viewer_link(s, v);
 	send_hello(s, v, gap);
-	vbx__pump_kick(&s->src);
-	vbx__pump_unlock(t->pump);
+	vbx_pump_kick(&s->src);
+	vbx_pump_unlock(t->pump);
 	return VBX_OK;
 }
 
@@ -1023,10 +705,10 @@ int vbx__term_message(vbx__term_viewer *v, const void *data, size_t len,
 	vbx__term_frame f;
 	const char *why = "text frames are not part of vibebox.terminal.v1";
 	int code = binary ? vbx__term_frame_parse(data, len, &f, &why) : 1003;
-	vbx__pump *p = v->s->term->pump;
-	vbx__pump_lock(p);
+	vbx_pump *p = v->s->term->pump;
+	vbx_pump_lock(p);
 	if (v->closed) {
-		vbx__pump_unlock(p);
+		vbx_pump_unlock(p);
 		return 0;
 	}
 	if (!code)
@@ -1034,25 +716,25 @@ int vbx__term_message(vbx__term_viewer *v, const void *data, size_t len,
 	if (code)
 		viewer_fail(v, code, why);
 	else
-		vbx__pump_kick(&v->s->src);
-	vbx__pump_unlock(p);
+		vbx_pump_kick(&v->s->src);
+	vbx_pump_unlock(p);
 	return code;
 }
 
 void vbx__term_drain(vbx__term_viewer *v)
 {
-	vbx__pump *p = v->s->term->pump;
-	vbx__pump_lock(p);
+	vbx_pump *p = v->s->term->pump;
+	vbx_pump_lock(p);
 	v->blocked = false;
-	vbx__pump_kick(&v->s->src);
-	vbx__pump_unlock(p);
+	vbx_pump_kick(&v->s->src);
+	vbx_pump_unlock(p);
 }
 
 void vbx__term_detach(vbx__term_viewer *v)
 {
 	term_session *s = v->s;
-	vbx__pump *p = s->term->pump;
-	vbx__pump_lock(p);
+	vbx_pump *p = s->term->pump;
+	vbx_pump_lock(p);
 	for (vbx__term_viewer **i = &s->viewers; *i; i = &(*i)->next) {
 		if (*i == v) {
 			*i = v->next;
@@ -1061,11 +743,11 @@ void vbx__term_detach(vbx__term_viewer *v)
 	}
 	if (--s->nviewers == 0) {
 		s->idle_floor = v->acked;
-		s->linger_at = vbx__pump_now_ms() + s->linger_ms;
+		s->linger_at = vbx_pump_now_ms(s->term->pump) + s->linger_ms;
 	}
 	if (v->rx_paused)
 		v->ops->pause(v->sink, 0);
-	vbx__pump_kick(&s->src);
-	vbx__pump_unlock(p);
+	vbx_pump_kick(&s->src);
+	vbx_pump_unlock(p);
 	viewer_free(v);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * term.h - terminal sessions and the pump that moves the bytes of every
- * stream (terminal exec sessions and followed logs). Not installed.
+ * term.h - terminal sessions on the stream pump of <vibebox/stream.h>
+ * (core/pump.c), and the routes of terminals and followed logs. Not
+ * installed.
  *
  * One pump thread polls the descriptors of all streams. A stream is read
  * only while its consumers have room, so a slow WebSocket client slows the
@@ -22,6 +23,7 @@
 #include <vibebox/runtime.h>
 
 #include "core.h"
+#include "pump.h"
 
 /* ---- frames of vibebox.terminal.v1 (pure functions) ---- */
 
@@ -63,74 +65,6 @@ int vbx__term_frame_parse(const void *buf, size_t len, vbx__term_frame *out,
 void vbx__term_put_u64(unsigned char *p, uint64_t v);
 uint64_t vbx__term_get_u64(const unsigned char *p);
 
-/* ---- the pump ---- */
-
-typedef struct vbx__pump vbx__pump;
-typedef struct vbx__pump_src vbx__pump_src;
-
-/* What a source asks of the pump, returned by its service callback. */
-enum {
-	VBX__PUMP_READ = 0x01,     /* poll the stream for input */
-	VBX__PUMP_WRITE = 0x02,    /* poll the stream for room to write */
-	VBX__PUMP_AGAIN = 0x04,    /* service again soon without polling */
-	VBX__PUMP_BLOCKING = 0x08, /* call ops->blocking without the lock */
-	VBX__PUMP_CLOSE = 0x10,    /* close the stream, then ops->closed */
-	VBX__PUMP_FREE = 0x20,     /* close it if open, forget, ops->free */
-};
-
-typedef struct vbx__pump_src_ops {
-	/*
-	 * Pump thread, lock held, must not block. ready has VBX__PUMP_READ
-	 * and/or VBX__PUMP_WRITE for what the descriptor reported. Move
-	 * what can move and return VBX__PUMP_* requests; *deadline_ms
-	 * (monotonic, 0 for none) asks to be serviced again by then.
-	 */
-	unsigned (*service)(vbx__pump_src *src, unsigned ready, int64_t now_ms,
-	                    int64_t *deadline_ms);
-	/* Pump thread, lock not held: work that may block (a resize). */
-	void (*blocking)(vbx__pump_src *src);
-	/* Pump thread, lock held: the stream was closed (src->stream is
-	 * NULL now); rc is close()'s result, exit_code the process's. */
-	void (*closed)(vbx__pump_src *src, int rc, int exit_code);
-	/* Pump thread (or vbx__pump_free), lock not held: free src. */
-	void (*free)(vbx__pump_src *src);
-} vbx__pump_src_ops;
-
-/* A source: embed it in your own struct. */
-struct vbx__pump_src {
-	const vbx__pump_src_ops *ops;
-	vbx__pump *pump;
-	vbx_stream *stream; /* NULL once closed */
-	/* the pump's own, under its lock */
-	int fd;
-	unsigned polled; /* events registered with epoll */
-	unsigned ready;  /* events reported since the last service */
-	bool kicked, freeing, registered;
-	bool busy; /* a worker runs its todo: not serviced meanwhile */
-	int64_t deadline_ms;
-	unsigned todo; /* requests that need the lock dropped */
-	vbx__pump_src *next, *prev, *todo_next;
-};
-
-/* A pump without a thread yet; NULL when out of memory (or no epoll). */
-vbx__pump *vbx__pump_new(void);
-/*
- * Add src with its stream (taken: the pump closes it) and service it soon.
- * Starts the thread on first use. Takes the lock itself. Returns VBX_OK,
- * or VBX_ERR when the thread or the descriptor cannot be set up (the
- * stream is then still the caller's).
- */
-int vbx__pump_add(vbx__pump *p, vbx__pump_src *src,
-                  const vbx__pump_src_ops *ops, vbx_stream *stream);
-void vbx__pump_lock(vbx__pump *p);
-void vbx__pump_unlock(vbx__pump *p);
-/* Have src serviced soon. Lock held. */
-void vbx__pump_kick(vbx__pump_src *src);
-/* Stop the thread, then close and free every source (may block). */
-void vbx__pump_free(vbx__pump *p);
-/* Monotonic milliseconds. */
-int64_t vbx__pump_now_ms(void);
-
 /* ---- terminal sessions ---- */
 
 typedef struct vbx__term vbx__term;
@@ -162,7 +96,7 @@ typedef struct vbx__term_sink_ops {
  * hand the work to a worker, not block. */
 typedef void vbx__term_activity_fn(void *ud, const char *env_id);
 
-vbx__term *vbx__term_new(vbx__pump *pump, const vbx__term_limits *lim,
+vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
                          vbx__term_activity_fn *activity, void *ud);
 /* After vbx__pump_free() (which frees the sessions). */
 void vbx__term_free(vbx__term *t);
@@ -243,7 +177,7 @@ int vbx__ws_env_get(vbx_ws *ws, const char *id, vbx_env *out);
 const char *vbx__ws_env_id(vbx_ws *ws);
 
 /* The pump both routes share, made on first use; NULL without memory. */
-vbx__pump *vbx__terminal_pump(void);
+vbx_pump *vbx__terminal_pump(void);
 /* At exit, after the server is gone and before plugins stop: close
  * every stream and free the sessions. */
 void vbx__terminal_shutdown(void);

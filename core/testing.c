@@ -160,13 +160,13 @@ static int initial_log_level(void)
 }
 
 /* The core's catalog and routes, as daemon.c's core_init() sets them up
- * (less the routes that need the daemon's plugin list or WebSockets). */
+ * (less the routes that need the daemon's plugin list or WebSockets). The
+ * platform's routes come with its plugin, loaded like any other. */
 static void core_init(vbx_test_host *h)
 {
 	vbx_plugin *core = vbx__core_plugin();
 	vbx__catalog_init(core);
 	vbx__health_register(core, &h->no_server);
-	vbx__api_platform_register(core);
 }
 
 /* A plugin handle with an empty block, named name. */

@@ -104,11 +104,11 @@ find_build() {
 		vbx_configure "$BUILDDIR"
 		make -C "$BUILDDIR" -j"$VBX_JOBS" vibeboxd \
 			plugins/postgres-store/postgres-store.la \
-			plugins/auth/auth.la
+			plugins/auth/auth.la plugins/platform/platform.la
 		VIBEBOXD="$BUILDDIR/vibeboxd"
 	fi
 	local name
-	for name in postgres-store auth; do
+	for name in postgres-store auth platform; do
 		[ -f "$BUILDDIR/plugins/$name/.libs/$name.so" ] ||
 			vbx_die "no $BUILDDIR/plugins/$name/.libs/$name.so:" \
 				"build the plugins there, or set VBX_BUILDDIR"
@@ -132,7 +132,7 @@ conninfo_get() {
 start_vibeboxd() {
 	local conf="$BENCH_TMP/vibeboxd.conf" name
 	mkdir -p "$BENCH_TMP/plugins" "$BENCH_TMP/state"
-	for name in postgres-store auth; do
+	for name in postgres-store auth platform; do
 		ln -sf "$BUILDDIR/plugins/$name/.libs/$name.so" \
 			"$BENCH_TMP/plugins/$name.so"
 	done
@@ -149,7 +149,8 @@ state_dir = "$BENCH_TMP/state";
 plugins = (
   { name = "postgres-store"; config = { conninfo = "$CONNINFO"; pool = $POOL; }; },
   { name = "auth"; config = { jwt_secret = "$SECRET"; registration = "open";
-      access_ttl = "1h"; argon2_memory = "1MiB"; argon2_iterations = 1; }; }
+      access_ttl = "1h"; argon2_memory = "1MiB"; argon2_iterations = 1; }; },
+  { name = "platform"; }
 );
 EOF
 	# -t prints the config's errors, which the run itself would hide.

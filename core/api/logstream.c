@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/common.h"
+#include "server.h"
 #include "term.h"
 
 #define READ_CHUNK (16u << 10)
@@ -142,7 +142,7 @@ typedef struct line_buf {
 } line_buf;
 
 typedef struct log_follow {
-	vbx__pump_src src; /* first */
+	vbx_pump_src src; /* first */
 	vbx_ws *ws;
 	bool gone;    /* the socket's close callback came: free f */
 	bool dead;    /* the socket is closing: stop moving bytes */
@@ -224,13 +224,13 @@ static unsigned follow_read(log_follow *f)
 		int channel = VBX_STREAM_STDOUT;
 		ssize_t r = st->ops->read(st, tmp, sizeof(tmp), &channel);
 		if (r == VBX_EAGAIN)
-			return VBX__PUMP_READ;
+			return VBX_PUMP_READ;
 		if (r <= 0) {
 			if (r < 0)
 				vbx__info("logs stream: read: %s",
 				          vbx__strerror((int)r));
 			f->eof = true;
-			return VBX__PUMP_CLOSE;
+			return VBX_PUMP_CLOSE;
 		}
 		int idx = channel == VBX_STREAM_STDERR ? 1 : 0;
 		line_buf *b = &f->ch[idx];
@@ -240,22 +240,22 @@ static unsigned follow_read(log_follow *f)
 		budget -= (size_t)r < budget ? (size_t)r : budget;
 		emit_lines(f, idx, false);
 	}
-	return f->blocked || f->dead ? 0 : VBX__PUMP_AGAIN;
+	return f->blocked || f->dead ? 0 : VBX_PUMP_AGAIN;
 }
 
-static unsigned follow_service(vbx__pump_src *src, unsigned ready, int64_t now,
+static unsigned follow_service(vbx_pump_src *src, unsigned ready, int64_t now,
                                int64_t *deadline)
 {
 	log_follow *f = (log_follow *)src;
 	if (f->gone)
-		return VBX__PUMP_FREE;
+		return VBX_PUMP_FREE;
 	if (f->dead)
-		return src->stream ? VBX__PUMP_CLOSE : 0;
+		return src->stream ? VBX_PUMP_CLOSE : 0;
 	bool end = f->eof && !src->stream;
 	emit_lines(f, 0, end);
 	emit_lines(f, 1, end);
 	if (f->blocked || f->dead)
-		return f->dead && src->stream ? VBX__PUMP_CLOSE : 0;
+		return f->dead && src->stream ? VBX_PUMP_CLOSE : 0;
 	if (end) {
 		if (!f->closed_ws) {
 			f->closed_ws = true;
@@ -268,22 +268,22 @@ static unsigned follow_service(vbx__pump_src *src, unsigned ready, int64_t now,
 	return follow_read(f);
 }
 
-static void follow_closed(vbx__pump_src *src, int rc, int exit_code)
+static void follow_closed(vbx_pump_src *src, int rc, int exit_code)
 {
 }
 
-static void follow_blocking(vbx__pump_src *src)
+static void follow_blocking(vbx_pump_src *src)
 {
 }
 
-static void follow_free(vbx__pump_src *src)
+static void follow_free(vbx_pump_src *src)
 {
 	log_follow *f = (log_follow *)src;
 	vbx__ws_unref(f->ws);
 	free(f);
 }
 
-static const vbx__pump_src_ops follow_ops = {
+static const vbx_pump_ops follow_ops = {
         .service = follow_service,
         .blocking = follow_blocking,
         .closed = follow_closed,
@@ -379,7 +379,7 @@ static int logs_fail(vbx_ws *ws, int rc)
 
 static int start_follow(vbx_ws *ws, vbx_stream *st)
 {
-	vbx__pump *p = vbx__terminal_pump();
+	vbx_pump *p = vbx__terminal_pump();
 	log_follow *f = p ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		st->ops->close(st, NULL);
@@ -389,7 +389,7 @@ static int start_follow(vbx_ws *ws, vbx_stream *st)
 	vbx__ws_ref(ws);
 	f->ws = ws;
 	vbx__ws_set_data(ws, f);
-	if (vbx__pump_add(p, &f->src, &follow_ops, st) != VBX_OK) {
+	if (vbx_pump_add(p, &f->src, &follow_ops, st) != VBX_OK) {
 		vbx__ws_set_data(ws, NULL);
 		vbx__ws_unref(ws);
 		free(f);
@@ -429,10 +429,10 @@ static void logs_drain(void *ud, vbx_ws *ws)
 	log_follow *f = vbx__ws_data(ws);
 	if (!f)
 		return;
-	vbx__pump_lock(f->src.pump);
+	vbx_pump_lock(f->src.pump);
 	f->blocked = false;
-	vbx__pump_kick(&f->src);
-	vbx__pump_unlock(f->src.pump);
+	vbx_pump_kick(&f->src);
+	vbx_pump_unlock(f->src.pump);
 }
 
 static void logs_close(void *ud, vbx_ws *ws, int code)
@@ -441,10 +441,10 @@ static void logs_close(void *ud, vbx_ws *ws, int code)
 	vbx__ws_set_data(ws, NULL);
 	if (!f)
 		return;
-	vbx__pump_lock(f->src.pump);
+	vbx_pump_lock(f->src.pump);
 	f->gone = true;
-	vbx__pump_kick(&f->src);
-	vbx__pump_unlock(f->src.pump);
+	vbx_pump_kick(&f->src);
+	vbx_pump_unlock(f->src.pump);
 }
 
 static const vbx_ws_ops logs_ops = {

@@ -14,14 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/common.h"
+#include "server.h"
 #include "term.h"
 
 static const vbx__conf *term_conf;
 static vbx_hook *h_exec, *h_env_get, *h_env_touch;
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static vbx__pump *shared_pump;
+static vbx_pump *shared_pump;
 static vbx__term *shared_term;
 
 /* ---- what both WebSocket routes of environments share ---- */
@@ -29,7 +29,7 @@ static vbx__term *shared_term;
 const char *vbx__ws_env_id(vbx_ws *ws)
 {
 	const char *id = vbx__ws_param(ws, "id");
-	if (id && vbx__api_uuid_ok(id))
+	if (id && vbx__uuid_ok(id))
 		return id;
 	vbx__ws_close(ws, 4404, "environment not found");
 	return NULL;
@@ -115,19 +115,19 @@ static void on_activity(void *ud, const char *env_id)
 		free(id);
 }
 
-vbx__pump *vbx__terminal_pump(void)
+vbx_pump *vbx__terminal_pump(void)
 {
 	pthread_mutex_lock(&shared_lock);
 	if (!shared_pump)
-		shared_pump = vbx__pump_new();
-	vbx__pump *p = shared_pump;
+		shared_pump = vbx_pump_new(vbx__core_plugin());
+	vbx_pump *p = shared_pump;
 	pthread_mutex_unlock(&shared_lock);
 	return p;
 }
 
 static vbx__term *terminal_sessions(void)
 {
-	vbx__pump *p = vbx__terminal_pump();
+	vbx_pump *p = vbx__terminal_pump();
 	pthread_mutex_lock(&shared_lock);
 	if (p && !shared_term && term_conf) {
 		vbx__term_limits lim = {
@@ -146,7 +146,7 @@ static vbx__term *terminal_sessions(void)
 void vbx__terminal_shutdown(void)
 {
 	pthread_mutex_lock(&shared_lock);
-	vbx__pump_free(shared_pump);
+	vbx_pump_free(shared_pump);
 	vbx__term_free(shared_term);
 	shared_pump = NULL;
 	shared_term = NULL;
@@ -229,7 +229,7 @@ static int parse_query(vbx_ws *ws, term_query *q)
 		return VBX_EINVAL;
 	}
 	q->start.session = vbx__ws_query(ws, "session");
-	if (q->start.session && !vbx__api_uuid_ok(q->start.session)) {
+	if (q->start.session && !vbx__uuid_ok(q->start.session)) {
 		vbx__ws_close(ws, 4400, "session must be a session id (UUID)");
 		return VBX_EINVAL;
 	}

@@ -7,6 +7,12 @@
  * valid until the daemon exits. Strings returned by these getters live as
  * long as the handle.
  *
+ * A key may name a member of a group inside the block with dots:
+ * "environments.max_per_user" reads `environments = { max_per_user = 10;
+ * };` (since ABI 1.1; a 1.0 daemon calls the group an unknown key).
+ * Errors then name the whole path,
+ * `plugins.platform.environments.max_per_user`.
+ *
  * Every getter records the key as known. After the plugin's validate (see
  * plugin.h) and after init, a key that no getter asked for is an error
  * that names it, so a typo never passes silently, at start or on reload.

@@ -69,6 +69,31 @@ VBX_HOOK_DECLARE(authorize, FIRST, VBX_EDENIED,
                  (who, action, res))
 
 /*
+ * The answer of docs/permissions.md to "may who do action on res?", built
+ * on the authorize hook (ABI 1.1): a resource the caller may not even
+ * read does not exist for it, one it may read but not change is
+ * forbidden. Returns
+ *   VBX_OK        allowed;
+ *   VBX_ENOTFOUND who may not read res (answer 404: its existence is not
+ *                 the caller's to know);
+ *   VBX_EDENIED   who may read res, or res is a collection (id NULL), but
+ *                 not do action (answer 403);
+ *   VBX_EUNAVAIL  no plugin provides "authz" (*failed is action), or the
+ *                 hook's own VBX_EUNAVAIL;
+ *   else the hook's failure.
+ * *failed names the action whose check gave the result ("read" when the
+ * second check decided). Runs the hook on the calling thread (a worker:
+ * it may block). Borrows every argument; *failed is one of the actions.
+ */
+static inline int vbx_authorize_verdict(vbx_plugin *p, const vbx_principal *who,
+                                        const char *action,
+                                        const vbx_resource *res,
+                                        const char **failed)
+{
+	return VBX__HOST(p)->authorize_verdict(who, action, res, failed);
+}
+
+/*
  * health_check(report) - ALL, default VBX_OK.
  * Add one check or more to a readiness report with vbx_health_add() and
  * return VBX_OK. Runs on a worker for every /health/ready request; should

@@ -15,7 +15,7 @@
  *             return vbx_resp_json(req, 200, o);
  *     }
  *     ...
- *     vbx_route_add(self, "GET", "/api/v1/hello/{name}", 0, hello, NULL);
+ *     vbx_route_add(self, "GET", "/api/v1/x/hello/{name}", 0, hello, NULL);
  *
  * Errors follow the platform's envelope:
  *     {"error":{"code":"NOT_FOUND","message":"...","statusCode":404}}
@@ -38,9 +38,15 @@ extern "C" {
 /*
  * Add a route. method: "GET", "POST", "PUT", "PATCH", "DELETE".
  * pattern: an absolute path whose segments are literal or `{name}`, e.g.
- * "/api/v1/teams/{id}/members/{userId}". During init only.
- * Returns VBX_OK, VBX_EINVAL (bad pattern or method), VBX_EEXIST (the same
- * method and pattern is taken; the log names its owner), VBX_ESTATE.
+ * "/api/v1/x/acme/items/{id}". During init only.
+ * A third-party plugin's routes live under its own name, /api/v1/x/NAME
+ * and below (since ABI 1.1; the project's own plugins, listed in
+ * docs/plugin-guide.md, use the rest of the API's paths).
+ * Returns VBX_OK; VBX_EINVAL (bad pattern or method, or a pattern outside
+ * the plugin's namespace; the log says where its routes must live);
+ * VBX_EEXIST (a route of the same method and shape is taken, "/a/{x}" as
+ * "/a/{y}"; the log names both plugins); VBX_ESTATE. Every refusal also
+ * fails the plugin's load, whatever init returns.
  */
 static inline int vbx_route_add(vbx_plugin *p, const char *method,
                                 const char *pattern, unsigned flags,
@@ -221,6 +227,26 @@ static inline int vbx_json_number(vbx_request *r, const cJSON *obj,
                                   double max, double *out)
 {
 	return VBX__HOST(r)->json_number(r, obj, key, required, min, max, out);
+}
+
+/*
+ * An object written straight to JSON text, for the rows of a long list
+ * (ABI 1.1): one cJSON_Raw node where a tree takes a node and a string
+ * per field, printed by the daemon's own printer. pairs holds npairs
+ * key/value pairs, pairs[2 * i] the key and pairs[2 * i + 1] its string
+ * value, or NULL for null:
+ *
+ *     const char *kv[] = {"id", p->id, "teamId", NULL};
+ *     cJSON_AddItemToArray(data, vbx_json_row(self, kv, 2));
+ *
+ * The bytes are those of the same object built with cJSON and answered.
+ * Returns a new Raw item owned by the caller (add it to an array or
+ * object; do not add members to it), or NULL when out of memory.
+ */
+static inline cJSON *vbx_json_row(const vbx_plugin *p, const char *const *pairs,
+                                  size_t npairs)
+{
+	return VBX__HOST(p)->json_row(pairs, npairs);
 }
 
 /* A boolean member; same returns as vbx_json_string(). */

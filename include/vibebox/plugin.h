@@ -25,8 +25,17 @@
  * ABI changelog (bump the minor for additions at the end of a struct, the
  * major for anything else):
  *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
- *   1.1  validate: the descriptor's optional validate step, in what was
- *        reserved[0] (read only from a plugin built for 1.1 or later).
+ *   1.1  additions; a plugin built for 1.0 loads and runs unchanged:
+ *        - hook and event signatures are compared as C types: parameter
+ *          names and spacing no longer count (hook.h);
+ *        - the routes of a third-party plugin live under
+ *          /api/v1/x/<plugin>/, and a route clash between two plugins is
+ *          a load error naming both (http.h);
+ *        - validate: the descriptor's optional validate step, in what was
+ *          reserved[0] (read only from a plugin built for 1.1 or later);
+ *        - request helpers in the host table (http.h): vbx_req_page(),
+ *          vbx_page_body(), vbx_resp_store_error(); and <vibebox/util.h>,
+ *          pure inline helpers (RFC 3339, UUIDs, hex) that need no host.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -139,8 +148,13 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 
 struct cJSON;
 struct vbx_principal;
+struct vbx_resource;
 struct vbx_ws_ops;
 struct vbx_page;
+struct vbx_pump;
+struct vbx_pump_src;
+struct vbx_pump_ops;
+struct vbx_stream;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
 /*
@@ -266,6 +280,24 @@ struct vbx_host {
 	void (*health_add)(vbx_health *h, const char *name, int status,
 	                   int64_t latency_us, const char *detail);
 
+	/* 1.1: platform */
+	struct cJSON *(*json_row)(const char *const *pairs, size_t npairs);
+	int (*authorize_verdict)(const struct vbx_principal *who,
+	                         const char *action,
+	                         const struct vbx_resource *res,
+	                         const char **failed);
+
+	/* 1.1: stream (stream.h) */
+	struct vbx_pump *(*pump_new)(vbx_plugin *p);
+	void (*pump_free)(struct vbx_pump *pump);
+	int (*pump_add)(struct vbx_pump *pump, struct vbx_pump_src *src,
+	                const struct vbx_pump_ops *ops,
+	                struct vbx_stream *stream);
+	void (*pump_lock)(struct vbx_pump *pump);
+	void (*pump_unlock)(struct vbx_pump *pump);
+	void (*pump_kick)(struct vbx_pump_src *src);
+	int64_t (*pump_now_ms)(void);
+
 	/* 1.1: request helpers (http.h) */
 	int (*req_page)(vbx_request *r, struct vbx_page *out);
 	struct cJSON *(*page_body)(struct cJSON *data,
@@ -273,7 +305,7 @@ struct vbx_host {
 	int (*resp_store_error)(vbx_request *r, const vbx_hook *h, int rc,
 	                        const char *what, const char *field);
 
-	void *reserved[13];
+	void *reserved[4];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

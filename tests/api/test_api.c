@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_api.c - the platform endpoints for teams, members and projects
- * (core/api/), driven through libvibebox-test the way a client drives the
+ * (plugins/platform/, loaded from its built plugin as the daemon loads
+ * it), driven through libvibebox-test the way a client drives the
  * daemon: every route, its validation, its authorization (404 for what the
  * caller may not see, 403 for what it may see but not change), the last
  * admin rule, paging, and what a missing or failing store looks like.
@@ -633,6 +634,8 @@ static int start_with(const vbx_plugin_desc *const *descs)
 	for (; *descs; descs++)
 		if (vbx_test_load(host, *descs, NULL) != VBX_OK)
 			goto fail;
+	if (vbx_test_load_file(host, VBX_PLATFORM_SO, NULL) != VBX_OK)
+		goto fail;
 	if (vbx_test_start(host) != VBX_OK)
 		goto fail;
 	vbx_test_set_principal(host, &alice);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_env_parse.c - the parsers of the environment endpoints
- * (core/api/envparse.c) on arbitrary bytes: ?tail=, ?since=, RFC 3339
+ * (plugins/platform/envparse.c) on arbitrary bytes: ?tail=, ?since=, RFC 3339
  * times, path ports, image references, variable names, and the splitting
  * of a container's log output into lines (in chunks the first byte
  * chooses, on both channels). Every line handed on must be valid UTF-8
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/envs.h"
+#include "envs.h"
 #include "json.h"
 
 static int check_line(void *ctx, int channel, int64_t ms, const char *text)

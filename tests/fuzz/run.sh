@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd util)
+	jsonout pgtime docker_passwd sig util)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -29,6 +29,7 @@ deps() {
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
+	sig) echo "core/sig.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/tokens.c
@@ -45,7 +46,8 @@ deps() {
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c";;
-	env_parse) echo "core/api/envparse.c core/json.c core/jsonout.c";;
+	# json.c: the fuzz target checks each line with vbx__utf8_count
+	env_parse) echo "plugins/platform/envparse.c core/json.c core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	term_frame) echo "core/term.c core/log.c";;
 	esac
@@ -63,6 +65,7 @@ target_flags() {
 	docker_*) echo "-I$src/plugins/docker-runtime
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
 	cli_frames) echo "-I$src/cli";;
+	env_parse) echo "-I$src/plugins/platform";;
 	esac
 }
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """fixture.py - the whole platform for integration tests: a throwaway PostgreSQL
 cluster, the Docker engine with the test image (tests/docker/docker.sh),
-and vibeboxd with postgres-store, auth and docker-runtime.
+and vibeboxd with postgres-store, auth, docker-runtime and platform.
 
     with Platform() as p:
         d = p.start()                       # a daemon on a fresh database
@@ -31,7 +31,7 @@ CMD_IMAGE = os.environ.get("VBX_TEST_CMD_IMAGE", "vibebox/test-cmd:latest")
 SECRET = "k1:" + "0123456789abcdef" * 4
 SECRETS_KEY = "0123456789abcdef" * 4
 PASSWORD = "correct horse"
-PLUGINS = ("postgres-store", "auth", "docker-runtime")
+PLUGINS = ("postgres-store", "auth", "docker-runtime", "platform")
 
 
 def skip_unless_ready():
@@ -72,9 +72,9 @@ class Platform:
         subprocess.run([CLUSTER, "stop", self.pg], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start(self, runtime="", auth="", core="", wait=True):
-        """A daemon on a database of its own. runtime/auth: extra keys of
-        those plugins' blocks; core: extra top-level config."""
+    def start(self, runtime="", auth="", core="", platform="", wait=True):
+        """A daemon on a database of its own. runtime/auth/platform: extra
+        keys of those plugins' blocks; core: extra top-level config."""
         self.dbs += 1
         conninfo = subprocess.run(
             [CLUSTER, "createdb", self.pg, f"t{self.dbs}"], check=True,
@@ -87,7 +87,8 @@ class Platform:
       registration = "open"; argon2_memory = "1MiB";
       argon2_iterations = 1; {auth} }}; }},
   {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
-      {runtime} }}; }}""")
+      {runtime} }}; }},
+  {{ name = "platform"; config = {{ {platform} }}; }}""")
         d.conninfo = conninfo
         return d.start(wait=wait) if wait else d
 

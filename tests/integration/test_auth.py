@@ -23,9 +23,9 @@ SECRET = "k1:" + "0123456789abcdef" * 4
 
 
 def plugin_dir():
-    """A directory with the two real plugins, as plugin_dir wants one."""
+    """A directory with the real plugins, as plugin_dir wants one."""
     d = tempfile.mkdtemp(prefix="vbx-plugins-")
-    for name in ("postgres-store", "auth"):
+    for name in ("postgres-store", "auth", "platform"):
         os.symlink(os.path.join(BUILD, "plugins", name, ".libs",
                                 name + ".so"),
                    os.path.join(d, name + ".so"))
@@ -61,14 +61,16 @@ DB_COUNT = [0]
 
 
 def start(registration="open", extra=""):
-    """A daemon with both plugins on a database of its own."""
+    """A daemon with the store, auth and platform plugins on a database of
+    its own."""
     DB_COUNT[0] += 1
     conninfo = PG.createdb(f"t{DB_COUNT[0]}")
     return Daemon(plugin_dir=PLUGINS, plugins=f"""
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
       registration = "{registration}"; argon2_memory = "1MiB";
-      argon2_iterations = 1; {extra} }}; }}""").start()
+      argon2_iterations = 1; {extra} }}; }},
+  {{ name = "platform"; }}""").start()
 
 
 def register(d, email, password="correct horse", name="A"):
@@ -407,7 +409,8 @@ def test_signing_keys_reload_on_sighup():
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret_file = "{keys.name}";
       registration = "open"; argon2_memory = "1MiB";
-      argon2_iterations = 1; }}; }}""").start()
+      argon2_iterations = 1; }}; }},
+  {{ name = "platform"; }}""").start()
     try:
         t1 = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
         expect(kid_of(t1) == "k1", kid_of(t1))

@@ -33,7 +33,7 @@ from daemon import Suite, expect
 from fixture import BUILD, IMAGE, PASSWORD, Platform, skip_unless_ready
 
 VIBEBOX = os.environ.get("VIBEBOX") or os.path.join(BUILD, "vibebox")
-CORE = """environments: { max_cpu = 2; max_memory = "1GiB";
+PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
   stop_timeout = "1s"; };"""
 LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
 EMAIL = "admin@cli.test"
@@ -485,7 +485,7 @@ def main():
     HOME = tempfile.mkdtemp(prefix="vbx-cli-")
     s = Suite()
     with Platform() as P:
-        D = P.start(core=CORE, auth=LIMITS)
+        D = P.start(platform=PLATFORM, auth=LIMITS)
         try:
             TOKEN = P.user(D, EMAIL)
             P.project(D, TOKEN, "demo")

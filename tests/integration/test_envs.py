@@ -27,7 +27,7 @@ from fixture import (CLUSTER, CMD_IMAGE, IMAGE, SECRET, Platform,
                      skip_unless_ready)
 
 ENVS = "/api/v1/environments"
-CORE = """environments: { max_cpu = 2; max_memory = "1GiB";
+PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
   stop_timeout = "1s"; };"""
 LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
 # The statuses checked here come from the API's own actions; keep the
@@ -78,7 +78,7 @@ def user_id(token):
 
 def setup():
     global D
-    D = P.start(core=CORE, auth=LIMITS, runtime=RUNTIME)
+    D = P.start(platform=PLATFORM, auth=LIMITS, runtime=RUNTIME)
     for who in ("admin", "alice", "bob", "carol", "dave", "eve"):
         T[who] = P.user(D, f"{who}@envs.test", who.capitalize())
         U[who] = user_id(T[who])
@@ -219,7 +219,7 @@ def test_validation_errors():
 
 
 def test_quotas():
-    d = P.start(core="""environments: { max_per_user = 2;
+    d = P.start(platform="""environments: { max_per_user = 2;
         max_per_team = 3; };""", auth=LIMITS, runtime=RUNTIME)
     try:
         a = P.user(d, "q-admin@envs.test")
@@ -624,7 +624,8 @@ def test_without_a_runtime():
       secrets_key_file = "{key}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
       registration = "open"; argon2_memory = "1MiB";
-      argon2_iterations = 1; }}; }}""").start()
+      argon2_iterations = 1; }}; }},
+  {{ name = "platform"; }}""").start()
     try:
         t = P.user(d, "norun@envs.test")
         proj = P.project(d, t, "p")["id"]

@@ -421,7 +421,8 @@ def start_daemon(server="", **auth_conf):
     extra = " ".join(f"{k} = {v};" for k, v in conf.items())
     return Daemon(plugin_dir=PLUGINS, server=server, plugins=f"""
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
-  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}"; {extra} }}; }}""")
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}"; {extra} }}; }},
+  {{ name = "platform"; }}""")
 
 
 D = None
@@ -481,8 +482,8 @@ def test_the_document_is_consistent():
 def test_every_route_in_the_sources_is_documented():
     found, per_file = source_routes()
     for f in ("core/health.c", "core/api/plugins.c", "core/api/events.c",
-              "core/api/teams.c", "core/api/projects.c",
-              "core/api/envs.c", "core/api/envvars.c",
+              "plugins/platform/teams.c", "plugins/platform/projects.c",
+              "plugins/platform/envs.c", "plugins/platform/envvars.c",
               "plugins/auth/routes.c"):
         expect(per_file.get(f), f"no routes parsed out of {f}: {per_file}")
     src = {(m, shape(p)) for m, p in found}
@@ -792,7 +793,8 @@ def test_users_plugins_and_audit():
 
     _, b, _ = API.call("GET", "/api/v1/plugins", token=S["ann"],
                        expect_status=200)
-    expect([p["name"] for p in b["data"]] == ["postgres-store", "auth"], b)
+    expect([p["name"] for p in b["data"]] ==
+           ["postgres-store", "auth", "platform"], b)
     API.call("GET", "/api/v1/plugins", token=S["bob"], expect_status=403)
     API.call("GET", "/api/v1/plugins", expect_status=401)
 
@@ -1002,9 +1004,9 @@ def start_runtime_daemon():
       registration = "open"; argon2_memory = "1MiB";
       argon2_iterations = 1; }}; }},
   {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
-      reconcile_interval = "1h"; }}; }}""",
-                  extra='environments: { max_cpu = 2; max_memory = "1GiB"; '
-                  'stop_timeout = "1s"; };')
+      reconcile_interval = "1h"; }}; }},
+  {{ name = "platform"; config = {{ environments = {{ max_cpu = 2;
+      max_memory = "1GiB"; stop_timeout = "1s"; }}; }}; }}""")
 
 
 def environments_scenario(api, d):
@@ -1144,7 +1146,7 @@ def test_rate_limits():
 
 
 def test_without_an_authentication_plugin():
-    d = Daemon(plugins="", plugin_dir=PLUGINS).start()
+    d = Daemon(plugins='{ name = "platform"; }', plugin_dir=PLUGINS).start()
     api = Api(d)
     try:
         for method, tmpl in sorted(SPEC.ops):

@@ -258,13 +258,15 @@ static int testkit_init(vbx_plugin *self, const vbx_config *cfg)
 	                                   VBX_PRIO_MIDDLE) ||
 	    vbx_event_config_reload_subscribe(self, on_reload, NULL))
 		return VBX_ERR;
-	if (vbx_route_add(self, "GET", "/api/v1/test/slow", 0, slow, NULL) ||
-	    vbx_route_add(self, "POST", "/api/v1/test/echo", 0, echo, NULL) ||
-	    vbx_route_add(self, "GET", "/api/v1/test/items/{id}",
-	                  VBX_ROUTE_PUBLIC, item, NULL) ||
-	    vbx_route_add(self, "POST", "/api/v1/test/publish/{id}", 0, publish,
+	if (vbx_route_add(self, "GET", "/api/v1/x/testkit/slow", 0, slow,
 	                  NULL) ||
-	    vbx_ws_route_add(self, "/api/v1/test/ws", "vibebox.test.v1", 0,
+	    vbx_route_add(self, "POST", "/api/v1/x/testkit/echo", 0, echo,
+	                  NULL) ||
+	    vbx_route_add(self, "GET", "/api/v1/x/testkit/items/{id}",
+	                  VBX_ROUTE_PUBLIC, item, NULL) ||
+	    vbx_route_add(self, "POST", "/api/v1/x/testkit/publish/{id}", 0,
+	                  publish, NULL) ||
+	    vbx_ws_route_add(self, "/api/v1/x/testkit/ws", "vibebox.test.v1", 0,
 	                     &echo_ops, NULL))
 		return VBX_ERR;
 	vbx_log_info(self, "ready, greeting=%s", greeting);

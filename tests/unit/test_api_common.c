@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_api_common.c - the helpers of the platform endpoints (core/api/
- * common.c): paging, RFC 3339 times, slugs, UUIDs, field checks, the
- * answers for store results and the authorize wrapper's 403/404 choice.
- * Requests are the core's own, without a server; the authorize hook is a
- * hand-made hook head with one fake handler.
+ * test_api_common.c - the helpers of the platform endpoints
+ * (plugins/platform/common.c, compiled in): paging, RFC 3339 times, slugs,
+ * UUIDs, field checks, the answers for store results and the authorize
+ * wrapper's 403/404 choice. Requests are the core's own, without a server; the
+ * authorize hook is a hand-made hook head with one fake handler.
  */
 #include "config.h"
 
@@ -19,7 +19,11 @@
 
 #include <cmocka.h>
 
-#include "api/common.h"
+#include "common.h"
+#include "server.h"
+
+/* plugin.c's: the plugin the helpers log as and ask the host through. */
+vbx_plugin *vbx__platform;
 
 /* ---- requests without a server ---- */
 
@@ -119,18 +123,19 @@ static const char *recorded(const vbx_request *r, const char *field)
 
 static void page_parse_defaults_and_bounds(void **state)
 {
-	vbx__fields f = {0};
+	vbx_request *r = req_new();
 	vbx_page p = {0, 0};
-	assert_int_equal(vbx__api_page_parse(NULL, NULL, &p, &f), VBX_OK);
+	assert_int_equal(vbx__api_page_parse(r, NULL, NULL, &p), VBX_OK);
 	assert_int_equal(p.page, 1);
 	assert_int_equal(p.limit, 20);
-	assert_int_equal(vbx__api_page_parse("1000000", "100", &p, &f), VBX_OK);
+	assert_int_equal(vbx__api_page_parse(r, "1000000", "100", &p), VBX_OK);
 	assert_int_equal(p.page, 1000000);
 	assert_int_equal(p.limit, 100);
-	assert_int_equal(vbx__api_page_parse("007", "1", &p, &f), VBX_OK);
+	assert_int_equal(vbx__api_page_parse(r, "007", "1", &p), VBX_OK);
 	assert_int_equal(p.page, 7);
 	assert_int_equal(p.limit, 1);
-	assert_false(vbx__fields_failed(&f));
+	assert_false(vbx__fields_failed(&r->fields));
+	vbx__request_free(r);
 }
 
 static void page_parse_refuses_bad_values(void **state)
@@ -152,29 +157,32 @@ static void page_parse_refuses_bad_values(void **state)
 	static const char *const bad_limit[] = {"0", "101", "-5",
 	                                        "",  "abc", "1e2"};
 	for (size_t i = 0; i < sizeof(bad_page) / sizeof(*bad_page); i++) {
-		vbx__fields f = {0};
+		vbx_request *r = req_new();
 		vbx_page p = {-7, -7};
-		assert_int_equal(vbx__api_page_parse(bad_page[i], NULL, &p, &f),
+		assert_int_equal(vbx__api_page_parse(r, bad_page[i], NULL, &p),
 		                 VBX_EINVAL);
 		assert_int_equal(p.page, -7); /* untouched */
-		const char *m = cJSON_GetStringValue(
-		        cJSON_GetObjectItemCaseSensitive(f.obj, "page"));
+		const char *m =
+		        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		                r->fields.obj, "page"));
 		assert_non_null(m);
 		assert_string_equal(m,
 		                    "must be an integer between 1 and 1000000");
-		assert_null(cJSON_GetObjectItemCaseSensitive(f.obj, "limit"));
-		vbx__fields_free(&f);
+		assert_null(cJSON_GetObjectItemCaseSensitive(r->fields.obj,
+		                                             "limit"));
+		vbx__request_free(r);
 	}
 	for (size_t i = 0; i < sizeof(bad_limit) / sizeof(*bad_limit); i++) {
-		vbx__fields f = {0};
+		vbx_request *r = req_new();
 		vbx_page p;
-		assert_int_equal(vbx__api_page_parse("2", bad_limit[i], &p, &f),
+		assert_int_equal(vbx__api_page_parse(r, "2", bad_limit[i], &p),
 		                 VBX_EINVAL);
-		const char *m = cJSON_GetStringValue(
-		        cJSON_GetObjectItemCaseSensitive(f.obj, "limit"));
+		const char *m =
+		        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		                r->fields.obj, "limit"));
 		assert_non_null(m);
 		assert_string_equal(m, "must be an integer between 1 and 100");
-		vbx__fields_free(&f);
+		vbx__request_free(r);
 	}
 }
 
@@ -656,13 +664,13 @@ static int authz_setup(void **state)
 {
 	memset(&authz, 0, sizeof(authz));
 	authz.read = authz.update = authz.other = VBX_EDENIED;
-	vbx__cat.authorize = &authz_hook;
+	vbx__cat.authorize = vbx__api.authorize = &authz_hook;
 	return 0;
 }
 
 static int authz_teardown(void **state)
 {
-	vbx__cat.authorize = NULL;
+	vbx__cat.authorize = vbx__api.authorize = NULL;
 	return 0;
 }
 
@@ -752,7 +760,7 @@ static void authorize_failures(void **state)
 	assert_error(r, 503, "UNAVAILABLE", NULL);
 	vbx__request_free(r);
 
-	vbx__cat.authorize = &authz_none;
+	vbx__cat.authorize = vbx__api.authorize = &authz_none;
 	r = authorize("read", TEAM, &rc);
 	assert_int_equal(rc, VBX_EUNAVAIL);
 	assert_error(r, 503, "UNAVAILABLE",
@@ -784,6 +792,7 @@ static void respond_helpers(void **state)
 
 int main(void)
 {
+	vbx__platform = vbx__core_plugin(); /* logs and asks as the core */
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(page_parse_defaults_and_bounds),
 	        cmocka_unit_test(page_parse_refuses_bad_values),

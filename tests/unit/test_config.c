@@ -219,7 +219,10 @@ static void test_full_file(void **state)
 	assert_int_equal(c->log_level, VBX_LOG_DEBUG);
 	assert_false(c->log_json);
 	assert_false(c->log_access);
-	assert_string_equal(c->plugin_dir, "/opt/vibebox/plugins");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/opt/vibebox/plugins");
+	assert_null(c->plugin_path[1]);
+	assert_string_equal(c->plugin_path_key, "plugin_dir");
 	assert_string_equal(c->state_dir, "/srv/vibebox");
 	assert_int_equal(c->event_queue, 4096);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_BLOCK);
@@ -266,12 +269,56 @@ static void check_defaults(const vbx__conf *c)
 	assert_int_equal(c->log_level, VBX_LOG_INFO);
 	assert_true(c->log_json);
 	assert_true(c->log_access);
-	assert_string_equal(c->plugin_dir, VBX_PLUGIN_DIR);
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], VBX_PLUGIN_DIR);
 	assert_string_equal(c->state_dir, VBX_STATE_DIR);
 	assert_int_equal(c->event_queue, 1024);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_DROP);
 	assert_int_equal(c->nplugins, 0);
 	assert_int_equal(c->generation, 1);
+}
+
+/* plugin_path: directories searched in order; plugin_dir stays one. */
+static void test_plugin_path(void **state)
+{
+	vbx__conf *c = load_ok("plugin_path = [ \"/usr/local/lib/vibebox/"
+	                       "plugins\", \"/usr/lib/vibebox/plugins\" ];\n");
+	assert_int_equal(c->nplugin_path, 2);
+	assert_string_equal(c->plugin_path[0],
+	                    "/usr/local/lib/vibebox/plugins");
+	assert_string_equal(c->plugin_path[1], "/usr/lib/vibebox/plugins");
+	assert_null(c->plugin_path[2]);
+	assert_string_equal(c->plugin_path_key, "plugin_path");
+	vbx__conf_free(c);
+
+	/* A list ( ... ) is as good as an array [ ... ]. */
+	c = load_ok("plugin_path = ( \"/a\" );\n");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/a");
+	vbx__conf_free(c);
+}
+
+static void test_plugin_path_errors(void **state)
+{
+	expect_load_errors("plugin_dir = \"/a\";\nplugin_path = [ \"/b\" ];\n",
+	                   "%s:2: plugin_path: plugin_path and plugin_dir "
+	                   "(line 1) are both set; keep one: plugin_path "
+	                   "lists directories searched in order, plugin_dir "
+	                   "names one");
+	expect_load_errors("plugin_path = \"/a\";",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got \"/a\"");
+	expect_load_errors("plugin_path = [ ];",
+	                   "%s:1: plugin_path: expected at least one "
+	                   "directory, got an array");
+	expect_load_errors("plugin_path = [ \"/a\", \"\" ];",
+	                   "%s:1: plugin_path: element 1 is empty; expected "
+	                   "the path of a directory");
+	expect_load_errors("plugin_path = ( \"/a\", 7 );",
+	                   "%s:1: plugin_path[1]: expected a string, got 7");
+	expect_load_errors("plugin_path = { a = \"/a\"; };",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got a group");
 }
 
 static void test_defaults(void **state)
@@ -452,6 +499,17 @@ static void test_unknown_keys(void **state)
 	                   "%s:6: log.levle: unknown key",
 	                   "%s:7: events.size: unknown key",
 	                   "%s:8: plugin_dirs: unknown key");
+}
+
+/* The platform's settings moved to its plugin: the old section says
+ * where they went, and loads no more. */
+static void test_moved_section(void **state)
+{
+	expect_load_errors("server: { workers = 4; };\n"
+	                   "environments: { max_cpu = 2; };\n",
+	                   "%s:2: environments: moved to the platform plugin's "
+	                   "config: plugins = ( { name = \"platform\"; config "
+	                   "= { environments = { ... }; }; } )");
 }
 
 static void test_type_and_range_errors(void **state)
@@ -1238,6 +1296,45 @@ static void test_secret_errors(void **state)
 
 /* ---- unknown plugin keys ---- */
 
+/* "group.key" reads a member of a group inside a plugin's block; its
+ * errors and the group's unknown members carry the whole path. */
+static void test_dotted_keys(void **state)
+{
+	vbx__conf *c = load_block("env = {\n"
+	                          "  max = 3;\n"
+	                          "  typo = 1;\n"
+	                          "};\n"
+	                          "flat = 5;\n"
+	                          "list = ( { max = 1; } );");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	long long v;
+
+	assert_int_equal(vbx__cfg_int(b, "env.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(vbx__cfg_int(b, "env.absent", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	/* not a group, a list, an empty part: absent, never a crash */
+	assert_int_equal(vbx__cfg_int(b, "flat.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(vbx__cfg_int(b, "list.max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(v, 7);
+	assert_int_equal(vbx__cfg_int(b, ".max", 1, 10, 7, &v), VBX_OK);
+	assert_int_equal(vbx__cfg_int(b, "env.max", 5, 10, 7, &v), VBX_EINVAL);
+	expect_errors(&e,
+	              "%s:3: plugins.p.env.max: expected an integer 5..10, "
+	              "got 3",
+	              NULL);
+	vbx__errors_clear(&e);
+
+	assert_int_equal(vbx__conf_check_unknown(c, &e), 3);
+	expect_errors(&e, "%s:4: plugins.p.env.typo: unknown key",
+	              "%s:6: plugins.p.flat: expected a group { ... }",
+	              "%s:7: plugins.p.list: expected a group { ... }", NULL);
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 static void test_check_unknown(void **state)
 {
 	vbx__conf *c = load_ok("plugins = (\n"
@@ -1363,6 +1460,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_full_file),
 	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_plugin_path),
+	        cmocka_unit_test(test_plugin_path_errors),
 	        cmocka_unit_test(test_load_buffer),
 	        cmocka_unit_test(test_unreadable_file),
 	        cmocka_unit_test(test_syntax_error),
@@ -1372,6 +1471,7 @@ int main(void)
 	        cmocka_unit_test(test_big_file),
 	        cmocka_unit_test(test_load_without_error_list),
 	        cmocka_unit_test(test_unknown_keys),
+	        cmocka_unit_test(test_moved_section),
 	        cmocka_unit_test(test_type_and_range_errors),
 	        cmocka_unit_test(test_boundaries_accepted),
 	        cmocka_unit_test(test_several_errors),
@@ -1387,6 +1487,7 @@ int main(void)
 	        cmocka_unit_test(test_get_size),
 	        cmocka_unit_test(test_get_strings),
 	        cmocka_unit_test(test_get_error_and_log),
+	        cmocka_unit_test(test_dotted_keys),
 	        cmocka_unit_test(test_secret_inline),
 	        cmocka_unit_test(test_secret_file),
 	        cmocka_unit_test(test_secret_errors),

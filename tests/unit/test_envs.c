@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_envs.c - the pure helpers of the environment endpoints
- * (core/api/envs.h, envparse.c): CPU hundredths, image references,
+ * (plugins/platform/envs.h, envparse.c): CPU hundredths, image references,
  * variable names, ?tail=, ?since=, RFC 3339 times, path ports and the
  * splitting of log output into lines, with broken inputs.
  */
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "api/envs.h"
+#include "envs.h"
 
 static void test_cpu_hundredths(void **state)
 {

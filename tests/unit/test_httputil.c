@@ -26,7 +26,8 @@
 static const struct vbx_hook one_handler = {.count = 1};
 static const struct vbx_hook no_handler = {.count = 0};
 
-/* GET /api/v1/items: `limit` rows numbered from the page's first, of 21. */
+/* GET /api/v1/x/lister/items: `limit` rows numbered from the page's first,
+ * of 21. */
 static int h_items(void *ud, vbx_request *req)
 {
 	vbx_page pg;
@@ -46,8 +47,8 @@ static int h_items(void *ud, vbx_request *req)
  * the test's thread, one at a time). */
 static int last_rc;
 
-/* GET /api/v1/fail/{rc}?what=&field=&store=none: answer store result rc
- * and keep what vbx_resp_store_error() returned in last_rc. */
+/* GET /api/v1/x/lister/fail/{rc}?what=&field=&store=none: answer store result
+ * rc and keep what vbx_resp_store_error() returned in last_rc. */
 static int h_fail(void *ud, vbx_request *req)
 {
 	int rc = atoi(vbx_req_param(req, "rc"));
@@ -63,10 +64,10 @@ static int h_fail(void *ud, vbx_request *req)
 
 static int lister_init(vbx_plugin *self, const vbx_config *cfg)
 {
-	if (vbx_route_add(self, "GET", "/api/v1/items", VBX_ROUTE_PUBLIC,
-	                  h_items, NULL) ||
-	    vbx_route_add(self, "GET", "/api/v1/fail/{rc}", VBX_ROUTE_PUBLIC,
-	                  h_fail, NULL))
+	if (vbx_route_add(self, "GET", "/api/v1/x/lister/items",
+	                  VBX_ROUTE_PUBLIC, h_items, NULL) ||
+	    vbx_route_add(self, "GET", "/api/v1/x/lister/fail/{rc}",
+	                  VBX_ROUTE_PUBLIC, h_fail, NULL))
 		return VBX_ERR;
 	return VBX_OK;
 }
@@ -164,15 +165,16 @@ static void expect_body(const char *path, const char *body)
 
 static void page_defaults_and_envelope(void **state)
 {
-	expect_body("/api/v1/items", "{\"data\":[0,1,2],\"pagination\":{"
-	                             "\"page\":1,\"limit\":20,\"total\":21}}");
-	expect_body("/api/v1/items?page=3&limit=10",
+	expect_body("/api/v1/x/lister/items",
+	            "{\"data\":[0,1,2],\"pagination\":{"
+	            "\"page\":1,\"limit\":20,\"total\":21}}");
+	expect_body("/api/v1/x/lister/items?page=3&limit=10",
 	            "{\"data\":[20,21,22],\"pagination\":{\"page\":3,"
 	            "\"limit\":10,\"total\":21}}");
-	expect_body("/api/v1/items?page=007&limit=1",
+	expect_body("/api/v1/x/lister/items?page=007&limit=1",
 	            "{\"data\":[6],\"pagination\":{\"page\":7,\"limit\":1,"
 	            "\"total\":21}}");
-	expect_body("/api/v1/items?page=1000000&limit=100",
+	expect_body("/api/v1/x/lister/items?page=1000000&limit=100",
 	            "{\"data\":[99999900,99999901,99999902],\"pagination\":{"
 	            "\"page\":1000000,\"limit\":100,\"total\":21}}");
 }
@@ -188,16 +190,18 @@ static void page_refuses_bad_values(void **state)
 	static const char *const bad_limit[] = {"0", "101", "-5", "abc", "1e2"};
 	char path[128];
 	for (size_t i = 0; i < sizeof(bad_page) / sizeof(*bad_page); i++) {
-		snprintf(path, sizeof(path), "/api/v1/items?page=%s",
+		snprintf(path, sizeof(path), "/api/v1/x/lister/items?page=%s",
 		         bad_page[i]);
 		expect_fields(path, PAGE_MSG, NULL);
 	}
 	for (size_t i = 0; i < sizeof(bad_limit) / sizeof(*bad_limit); i++) {
-		snprintf(path, sizeof(path), "/api/v1/items?page=2&limit=%s",
+		snprintf(path, sizeof(path),
+		         "/api/v1/x/lister/items?page=2&limit=%s",
 		         bad_limit[i]);
 		expect_fields(path, NULL, LIMIT_MSG);
 	}
-	expect_fields("/api/v1/items?page=0&limit=500", PAGE_MSG, LIMIT_MSG);
+	expect_fields("/api/v1/x/lister/items?page=0&limit=500", PAGE_MSG,
+	              LIMIT_MSG);
 }
 
 /* ---- store results ---- */
@@ -222,7 +226,9 @@ static void store_error_maps_each_result(void **state)
 {
 	char path[160];
 #define FAIL(rc, rest)                                                         \
-	(snprintf(path, sizeof(path), "/api/v1/fail/%d%s", (rc), (rest)), path)
+	(snprintf(path, sizeof(path), "/api/v1/x/lister/fail/%d%s", (rc),      \
+	          (rest)),                                                     \
+	 path)
 	expect_store(FAIL(VBX_ENOTFOUND, ""), 404, "NOT_FOUND",
 	             "team 42 not found", VBX_ENOTFOUND);
 	expect_store(FAIL(VBX_EEXIST, "?what=a+team&field=slug"), 409,

@@ -21,6 +21,8 @@
 
 #include "core.h"
 
+#include "../plugins/test_hooks.h"
+
 #ifndef VBX_HAVE_HOST
 /* host.c is not linked in: the registry only needs the table's address. */
 const vbx_host vbx__host;
@@ -141,14 +143,15 @@ static char *format(const char *fmt, ...)
 	return s;
 }
 
-/* Write a config whose plugins list is `entries`, in `dir`, and load it. */
-static vbx__conf *conf_in(const char *dir, const char *entries)
+/* Write a config whose plugins list is `entries`, with `where` the
+ * setting that says where plugins are, and load it. */
+static vbx__conf *conf_with(const char *where, const char *entries)
 {
 	vbx__conf *conf = NULL;
 	FILE *f = fopen(t.conf_path, "w");
 
 	assert_non_null(f);
-	fprintf(f, "plugin_dir = \"%s\";\nstate_dir = \"%s\";\n", dir, t.tmp);
+	fprintf(f, "%s\nstate_dir = \"%s\";\n", where, t.tmp);
 	fprintf(f, "plugins = (\n%s\n);\n", entries);
 	fclose(f);
 	assert_int_equal(vbx__conf_load(t.conf_path, &conf, &t.errs), VBX_OK);
@@ -158,6 +161,15 @@ static vbx__conf *conf_in(const char *dir, const char *entries)
 		conf->plugins[i].block->head.host = &test_host;
 	assert_true(t.nconfs < MAX_CONFS);
 	t.confs[t.nconfs++] = conf;
+	return conf;
+}
+
+/* The same with plugin_dir = dir. */
+static vbx__conf *conf_in(const char *dir, const char *entries)
+{
+	char *where = format("plugin_dir = \"%s\";", dir);
+	vbx__conf *conf = conf_with(where, entries);
+	free(where);
 	return conf;
 }
 
@@ -335,11 +347,56 @@ static void test_load_twice(void **state)
 
 static void test_missing_file(void **state)
 {
+	char *what = format("plugin \"nosuch\": nosuch.so not found in "
+	                    "plugin_dir (searched %s); is the plugin installed "
+	                    "in one of these directories?",
+	                    plugin_dir);
 	assert_int_equal(LOAD("nosuch"), VBX_ENOTFOUND);
 	assert_int_equal(t.errs.count, 1);
-	assert_plugin_error(0, "nosuch",
-	                    "cannot open: no such file; is the plugin "
-	                    "installed in plugin_dir?");
+	assert_error(0, what);
+	free(what);
+}
+
+/* plugin_path is searched in order: the first directory with NAME.so
+ * wins, and "not found" names every directory searched. */
+static void test_plugin_path_order(void **state)
+{
+	char *where =
+	        format("plugin_path = [ \"%s\", \"%s/\" ];", t.tmp, plugin_dir);
+	vbx__conf *conf = conf_with(where, "{ name = \"hello\"; }");
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_OK);
+	char *file = format("%s/hello.so", plugin_dir);
+	assert_string_equal(vbx__plugins_at(0)->file, file);
+	free(file);
+	vbx__plugins_fini();
+	vbx__plugins_free();
+
+	/* A hello.so in the first directory hides the second's. */
+	char *shadow = format("%s/hello.so", t.tmp);
+	FILE *f = fopen(shadow, "w");
+	assert_non_null(f);
+	fputs("not an ELF file\n", f);
+	fclose(f);
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	char *head = format("plugin \"hello\": %s: cannot open: ", shadow);
+	assert_int_equal(strncmp(t.errs.msgs[0], head, strlen(head)), 0);
+	free(head);
+	unlink(shadow);
+	free(shadow);
+	vbx__plugins_free();
+	vbx__errors_clear(&t.errs);
+
+	conf = conf_with(where, "{ name = \"nosuch\"; }");
+	char *what = format("plugin \"nosuch\": nosuch.so not found in "
+	                    "plugin_path (searched %s, %s/); is the plugin "
+	                    "installed in one of these directories?",
+	                    t.tmp, plugin_dir);
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_ENOTFOUND);
+	assert_int_equal(t.errs.count, 1);
+	assert_error(0, what);
+	free(what);
+	free(where);
 }
 
 static void test_not_a_shared_object(void **state)
@@ -431,6 +488,26 @@ static void test_abi_minor(void **state)
 	free(what);
 }
 
+/* A plugin built for ABI 1.0 loads, inits, starts and serves its hook on
+ * this daemon of a later 1.x. */
+static void test_abi_1_0_plugin_runs(void **state)
+{
+	assert_true(VBX_ABI_MAJOR == 1 && VBX_ABI_MINOR > 0);
+	assert_int_equal(LOAD("abi10"), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+	assert_int_equal(vbx__plugins_at(0)->desc->abi_minor, 0);
+	vbx__registry_freeze();
+	assert_int_equal(vbx__plugins_start(&t.errs), VBX_OK);
+
+	int out = 0;
+	vbx_hook *h = vbx_hook_test_provide_get(vbx__core_plugin());
+	assert_non_null(h);
+	assert_int_equal(vbx_hook_test_provide_run(h, &out), VBX_OK);
+	assert_int_equal(out, 10);
+	vbx__plugins_fini();
+	assert_trace("abi10:init\nabi10:start\nabi10:stop\nabi10:fini\n");
+}
+
 static void test_short_descriptor(void **state)
 {
 	char *what = format("descriptor is 16 bytes, ABI %d.%d needs at least "
@@ -484,9 +561,11 @@ static void test_all_errors_in_one_pass(void **state)
 static int load_names(const char *const *names, const int *lines, size_t n)
 {
 	vbx__plugin_conf pcs[4];
+	char *path[] = {plugin_dir, NULL};
 	vbx__conf conf = {
 	        .path = "test.conf",
-	        .plugin_dir = plugin_dir,
+	        .plugin_path = path,
+	        .nplugin_path = 1,
 	        .plugins = pcs,
 	        .nplugins = n,
 	};
@@ -865,6 +944,7 @@ int main(void)
 	        T(test_reconfigure),
 	        T(test_load_twice),
 	        T(test_missing_file),
+	        T(test_plugin_path_order),
 	        T(test_not_a_shared_object),
 	        T(test_undefined_symbol),
 	        T(test_no_entry),
@@ -872,6 +952,7 @@ int main(void)
 	        T(test_bad_magic),
 	        T(test_abi_major),
 	        T(test_abi_minor),
+	        T(test_abi_1_0_plugin_runs),
 	        T(test_short_descriptor),
 	        T(test_wrong_name),
 	        T(test_null_function),

@@ -420,7 +420,7 @@ static void check_pattern(const rec *r, size_t n)
 /* ---- fixtures ---- */
 
 typedef struct fix {
-	vbx__pump *pump;
+	vbx_pump *pump;
 	vbx__term *term;
 	int activity;
 } fix;

@@ -137,7 +137,7 @@ fastify.addHook('onRequest', async (request, reply) => {
 });
 
 // A decimal number of digits only in [1, max]; 0 when it is not one, as
-// core/api/common.c parses page and limit.
+// plugins/platform/common.c parses page and limit.
 function count(s, dflt, max) {
   if (s === undefined) {
     return dflt;

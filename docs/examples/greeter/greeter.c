@@ -2,17 +2,20 @@
 /*
  * greeter.c - the example plugin of docs/plugin-guide.md.
  *
- *   GET  /api/v1/greet/{name}      public: {"message":"Hello, ann!"}
- *   POST /api/v1/greetings         signed in: {"name":"ann"} gives 201
- *                                  and publishes a "greeted" event
- *   GET  /api/v1/greetings/count   signed in: {"count":N}, the greeted
- *                                  events seen so far
+ * Its routes live under its name, as every third-party plugin's must:
+ *
+ *   GET  /api/v1/x/greeter/greet/{name}     public: {"message":"Hello, ann!"}
+ *   POST /api/v1/x/greeter/greetings        signed in: {"name":"ann"} gives
+ *                                           201 and publishes a "greeted"
+ *                                           event
+ *   GET  /api/v1/x/greeter/greetings/count  signed in: {"count":N}, the
+ *                                           greeted events seen so far
  *
  * Config block: greeting (a string, default "Hello") and max_name (the
  * longest name in characters, 1..64, default 32).
  *
- * Build: cc -shared -fPIC $(pkg-config --cflags --libs vibebox-plugin) \
- *           -o greeter.so greeter.c
+ * Build: cc -shared -fPIC $(pkg-config --cflags vibebox-plugin) \
+ *           -o greeter.so greeter.c $(pkg-config --libs vibebox-plugin)
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,13 +117,15 @@ static int register_all(greeter *g)
 		return VBX_ESIGNATURE; /* the registry logged both sides */
 	int rc = vbx_event_greeted_subscribe(self, on_greeted, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "GET", "/api/v1/greet/{name}",
+		rc = vbx_route_add(self, "GET",
+		                   "/api/v1/x/greeter/greet/{name}",
 		                   VBX_ROUTE_PUBLIC, get_greet, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "POST", "/api/v1/greetings", 0,
-		                   post_greeting, g);
+		rc = vbx_route_add(self, "POST", "/api/v1/x/greeter/greetings",
+		                   0, post_greeting, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "GET", "/api/v1/greetings/count", 0,
+		rc = vbx_route_add(self, "GET",
+		                   "/api/v1/x/greeter/greetings/count", 0,
 		                   get_count, g);
 	return rc;
 }

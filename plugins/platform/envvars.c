@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/envvars.c - the variables and ports of an environment:
+ * envvars.c - the variables and ports of an environment:
  * /api/v1/environments/{id}/variables[/{key}] and .../ports[/{port}].
  *
  * Reading them needs "read" on the environment, changing them "update".
@@ -10,11 +10,9 @@
  * environment (its container is removed, the next start creates one), at
  * the next restart for a running one.
  */
-#include "config.h"
-
 #include <string.h>
 
-#include "api/envs.h"
+#include "envs.h"
 
 static const char *const var_fields[] = {"value", "secret", NULL};
 static const char *const port_fields[] = {"port", "protocol", NULL};
@@ -351,19 +349,19 @@ static int remove_port(void *ud, vbx_request *r)
 
 void vbx__api_envvars_register(vbx_plugin *core)
 {
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}/variables", 0,
-	               list_vars, NULL);
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}/variables/{key}",
-	               0, get_var, NULL);
-	vbx__route_add(core, "PUT", "/api/v1/environments/{id}/variables/{key}",
-	               0, put_var, NULL);
-	vbx__route_add(core, "DELETE",
-	               "/api/v1/environments/{id}/variables/{key}", 0,
-	               delete_var, NULL);
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}/ports", 0,
-	               list_ports, NULL);
-	vbx__route_add(core, "POST", "/api/v1/environments/{id}/ports", 0,
-	               add_port, NULL);
-	vbx__route_add(core, "DELETE", "/api/v1/environments/{id}/ports/{port}",
-	               0, remove_port, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}/variables", 0,
+	              list_vars, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}/variables/{key}",
+	              0, get_var, NULL);
+	vbx_route_add(core, "PUT", "/api/v1/environments/{id}/variables/{key}",
+	              0, put_var, NULL);
+	vbx_route_add(core, "DELETE",
+	              "/api/v1/environments/{id}/variables/{key}", 0,
+	              delete_var, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}/ports", 0,
+	              list_ports, NULL);
+	vbx_route_add(core, "POST", "/api/v1/environments/{id}/ports", 0,
+	              add_port, NULL);
+	vbx_route_add(core, "DELETE", "/api/v1/environments/{id}/ports/{port}",
+	              0, remove_port, NULL);
 }

@@ -1,74 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/common.c - helpers the platform endpoints share (see common.h), and
- * the registration of their routes.
+ * common.c - helpers the platform's endpoints share (see common.h).
  */
-#include "config.h"
-
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "api/common.h"
-#include "api/envs.h"
+#include "common.h"
 
 vbx__api_hooks vbx__api;
-
-void vbx__api_hooks_init(vbx_plugin *core)
-{
-	vbx__api = (vbx__api_hooks){
-	        .user_get = vbx_hook_store_user_get_get(core),
-	        .user_by_email = vbx_hook_store_user_by_email_get(core),
-	        .team_create = vbx_hook_store_team_create_get(core),
-	        .team_get = vbx_hook_store_team_get_get(core),
-	        .team_update = vbx_hook_store_team_update_get(core),
-	        .team_delete = vbx_hook_store_team_delete_get(core),
-	        .team_list = vbx_hook_store_team_list_get(core),
-	        .member_set = vbx_hook_store_member_set_get(core),
-	        .member_get = vbx_hook_store_member_get_get(core),
-	        .member_remove = vbx_hook_store_member_remove_get(core),
-	        .member_list = vbx_hook_store_member_list_get(core),
-	        .project_create = vbx_hook_store_project_create_get(core),
-	        .project_get = vbx_hook_store_project_get_get(core),
-	        .project_update = vbx_hook_store_project_update_get(core),
-	        .project_delete = vbx_hook_store_project_delete_get(core),
-	        .project_list = vbx_hook_store_project_list_get(core),
-	        .audit_add = vbx_hook_store_audit_add_get(core),
-	};
-}
-
-/* A handle is NULL only when a plugin declared that hook with another
- * signature first (the registry logged it); then the routes that would run
- * it must not exist. */
-static bool hooks_ok(const vbx__api_hooks *a)
-{
-	const vbx_hook *all[] = {
-	        a->user_get,      a->user_by_email,  a->team_create,
-	        a->team_get,      a->team_update,    a->team_delete,
-	        a->team_list,     a->member_set,     a->member_get,
-	        a->member_remove, a->member_list,    a->project_create,
-	        a->project_get,   a->project_update, a->project_delete,
-	        a->project_list,
-	};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (!all[i])
-			return false;
-	return true;
-}
-
-void vbx__api_platform_register(vbx_plugin *core)
-{
-	vbx__api_hooks_init(core);
-	if (!hooks_ok(&vbx__api)) {
-		vbx__error("the store hooks are declared with other signatures "
-		           "than the daemon's; the /api/v1/teams and "
-		           "/api/v1/projects endpoints are not served (rebuild "
-		           "the plugins against this SDK)");
-		return;
-	}
-	vbx__api_teams_register(core);
-	vbx__api_projects_register(core);
-	vbx__api_envs_register(core);
-}
 
 /* ---- pure helpers ---- */
 
@@ -88,18 +28,18 @@ static long parse_count(const char *s, long max)
 	return v;
 }
 
-int vbx__api_page_parse(const char *page, const char *limit, vbx_page *out,
-                        vbx__fields *f)
+int vbx__api_page_parse(vbx_request *r, const char *page, const char *limit,
+                        vbx_page *out)
 {
 	long p = page ? parse_count(page, VBX__API_PAGE_MAX) : 1;
 	long l = limit ? parse_count(limit, VBX__API_LIMIT_MAX)
 	               : VBX__API_LIMIT_DEFAULT;
 	if (p == 0)
-		vbx__fields_add(f, "page",
+		vbx_field_error(r, "page",
 		                "must be an integer between 1 and %d",
 		                VBX__API_PAGE_MAX);
 	if (l == 0)
-		vbx__fields_add(f, "limit",
+		vbx_field_error(r, "limit",
 		                "must be an integer between 1 and %d",
 		                VBX__API_LIMIT_MAX);
 	if (p == 0 || l == 0)
@@ -272,15 +212,15 @@ void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
 	snprintf(a.detail, sizeof(a.detail), "%s", detail);
 	int rc = vbx_hook_store_audit_add_run(vbx__api.audit_add, &a);
 	if (rc != VBX_OK)
-		vbx__warn("audit %s of %s %s not written: %s", action,
-		          target_type, target_id, vbx__strerror(rc));
+		vbx_log_warn(vbx__platform, "audit %s of %s %s not written: %s",
+		             action, target_type, target_id,
+		             vbx_strerror(vbx__platform, rc));
 }
 
 int vbx__api_page(vbx_request *r, vbx_page *out)
 {
-	if (vbx__api_page_parse(vbx_req_query(r, "page"),
-	                        vbx_req_query(r, "limit"), out,
-	                        &r->fields) == VBX_OK)
+	if (vbx__api_page_parse(r, vbx_req_query(r, "page"),
+	                        vbx_req_query(r, "limit"), out) == VBX_OK)
 		return VBX_OK;
 	vbx_resp_validation(r);
 	return VBX_EINVAL;
@@ -464,9 +404,10 @@ int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
 		               "the store refused a value of %s", what);
 		break;
 	default:
-		vbx__error("%s %s: the store failed on %s: %s",
-		           vbx_req_method(r), vbx_req_path(r), what,
-		           vbx__strerror(rc));
+		vbx_log_error(vbx__platform,
+		              "%s %s: the store failed on %s: %s",
+		              vbx_req_method(r), vbx_req_path(r), what,
+		              vbx_strerror(vbx__platform, rc));
 		vbx_resp_error(r, 500, "INTERNAL_ERROR",
 		               "the store failed on %s; see the daemon's log",
 		               what);
@@ -493,41 +434,19 @@ static int authorize_fail(vbx_request *r, int rc, const char *action)
 		               "down); try again later");
 		return rc;
 	}
-	vbx__error("%s %s: the authorize hook failed on \"%s\": %s",
-	           vbx_req_method(r), vbx_req_path(r), action,
-	           vbx__strerror(rc));
+	vbx_log_error(vbx__platform,
+	              "%s %s: the authorize hook failed on \"%s\": %s",
+	              vbx_req_method(r), vbx_req_path(r), action,
+	              vbx_strerror(vbx__platform, rc));
 	vbx_resp_error(r, 500, "INTERNAL_ERROR",
 	               "authorization failed; see the daemon's log");
 	return VBX_ERR;
 }
 
-static int authorize_once(const vbx_principal *who, const char *action,
-                          const vbx_resource *res)
-{
-	int rc = vbx_hook_authorize_run(vbx__cat.authorize, who, action, res);
-	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
-}
-
-int vbx__authorize_verdict(const vbx_principal *who, const char *action,
-                           const vbx_resource *res, const char **failed)
-{
-	*failed = action;
-	int rc = authorize_once(who, action, res);
-	if (rc != VBX_EDENIED || !res->id)
-		return rc;
-	if (strcmp(action, "read") == 0)
-		return VBX_ENOTFOUND;
-	*failed = "read";
-	rc = authorize_once(who, "read", res);
-	return rc == VBX_OK        ? VBX_EDENIED
-	       : rc == VBX_EDENIED ? VBX_ENOTFOUND
-	                           : rc;
-}
-
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
                        const char *id)
 {
-	if (vbx__cat.authorize->count == 0) {
+	if (vbx__api.authorize->count == 0) {
 		vbx_resp_error(r, 503, "UNAVAILABLE",
 		               "no plugin provides the \"authz\" capability; "
 		               "load one (auth) in the daemon's config");
@@ -535,8 +454,8 @@ int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
 	}
 	const vbx_resource res = {type, id};
 	const char *failed;
-	int rc = vbx__authorize_verdict(vbx_req_principal(r), action, &res,
-	                                &failed);
+	int rc = vbx_authorize_verdict(vbx__platform, vbx_req_principal(r),
+	                               action, &res, &failed);
 	if (rc == VBX_OK)
 		return VBX_OK;
 	if (rc == VBX_ENOTFOUND)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/envs.h - what the environment endpoints share: envs.c (CRUD, list,
+ * envs.h - what the environment endpoints share: envs.c (CRUD, list,
  * the actions and their state machine, stats, logs), envvars.c
  * (variables and ports) and envparse.c (the pure parsers that the unit
  * test and the fuzz target drive).
@@ -15,7 +15,7 @@
 
 #include <vibebox/runtime.h>
 
-#include "api/common.h"
+#include "common.h"
 
 #define VBX__ENV_IMAGE_MAX 255
 #define VBX__ENV_MEMORY_MIN 16    /* MiB */
@@ -36,7 +36,20 @@ typedef struct vbx__env_hooks {
 } vbx__env_hooks;
 extern vbx__env_hooks vbx__envh;
 
-/* Register every environment route (api/common.c calls it at init). */
+/* The settings of the platform's `environments` block (plugin.c reads
+ * them at init and on each reload). */
+typedef struct vbx__env_limits {
+	int per_user, per_team; /* environments per user, per team; 0: none */
+	int max_cpu;            /* cores */
+	int max_memory_mib;
+	int stop_timeout_s; /* how long a stop waits before it kills */
+} vbx__env_limits;
+/* The settings in force (any thread). */
+vbx__env_limits vbx__env_limits_get(void);
+/* Put l in force (plugin.c). */
+void vbx__env_limits_set(const vbx__env_limits *l);
+
+/* Register every environment route (common.c calls it at init). */
 void vbx__api_envs_register(vbx_plugin *core);
 /* The routes of envvars.c (envs.c calls it). */
 void vbx__api_envvars_register(vbx_plugin *core);

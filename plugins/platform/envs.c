@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/envs.c - /api/v1/environments: create, read, list, change and
+ * envs.c - /api/v1/environments: create, read, list, change and
  * delete environments; start, stop and restart them; their stats and
  * logs. The authorize hook decides who may do what, the store keeps the
  * rows and their status, the runtime runs the containers.
@@ -10,7 +10,7 @@
  * (running, or error with the reason). Every status change goes through
  * store_env_transition (compare-and-set) and is published as env_status.
  */
-#include "config.h"
+#define _GNU_SOURCE /* asprintf */
 
 #include <float.h>
 #include <limits.h>
@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/envs.h"
-#include "daemon.h"
+#include "envs.h"
 
 vbx__env_hooks vbx__envh;
+static vbx_event *env_status_ev;
 
 static const char *const create_fields[] = {
         "projectId", "name", "slug", "image", "cpuLimit", "memoryLimit", NULL};
@@ -32,24 +32,12 @@ static const char *const patch_fields[] = {"name",     "slug",        "image",
 
 /* ---- config, JSON, events ---- */
 
-typedef struct env_limits {
-	int per_user, per_team, max_cpu, max_memory_mib, stop_timeout_s;
-} env_limits;
+typedef vbx__env_limits env_limits;
 
-/* The quotas of the current config; the defaults when there is none
- * (the fake host of the unit tests). */
+/* The quotas of the platform's current config block. */
 static env_limits limits(void)
 {
-	const vbx__conf *c = vbx__conf_current();
-	if (!c)
-		return (env_limits){10, 50, 8, 16384, 10};
-	return (env_limits){
-	        .per_user = c->env_max_per_user,
-	        .per_team = c->env_max_per_team,
-	        .max_cpu = c->env_max_cpu,
-	        .max_memory_mib = (int)(c->env_max_memory >> 20),
-	        .stop_timeout_s = (int)((c->env_stop_timeout_ms + 999) / 1000),
-	};
+	return vbx__env_limits_get();
 }
 
 static int64_t now_ms(void)
@@ -97,18 +85,20 @@ static int answer_env(vbx_request *r, int status, const vbx_env *e)
 static void publish_status(const vbx_env *e)
 {
 	vbx_env_status_event ev = {.version = 1};
-	if (!vbx__cat.env_status)
+	if (!env_status_ev)
 		return;
 	snprintf(ev.env_id, sizeof(ev.env_id), "%s", e->id);
 	snprintf(ev.project_id, sizeof(ev.project_id), "%s", e->project_id);
 	snprintf(ev.status, sizeof(ev.status), "%s", e->status);
 	snprintf(ev.reason, sizeof(ev.reason), "%s", e->status_reason);
 	ev.at_ms = e->status_at ? e->status_at : now_ms();
-	int rc = vbx__event_publish(vbx__cat.env_status, &ev, sizeof(ev));
+	int rc = vbx_event_env_status_publish(env_status_ev, &ev);
 	if (rc != VBX_OK)
-		vbx__warn("environment %s is %s, but the env_status event was "
-		          "not published: %s",
-		          e->id, e->status, vbx__strerror(rc));
+		vbx_log_warn(
+		        vbx__platform,
+		        "environment %s is %s, but the env_status event was "
+		        "not published: %s",
+		        e->id, e->status, vbx_strerror(vbx__platform, rc));
 }
 
 /*
@@ -177,10 +167,12 @@ static int runtime_fail(vbx_request *r, int rc, const vbx_env *e,
 		               e->id, e->status);
 		break;
 	default:
-		vbx__error("%s %s: the runtime failed on %s of environment %s: "
-		           "%s",
-		           vbx_req_method(r), vbx_req_path(r), what, e->id,
-		           vbx__strerror(rc));
+		vbx_log_error(
+		        vbx__platform,
+		        "%s %s: the runtime failed on %s of environment %s: "
+		        "%s",
+		        vbx_req_method(r), vbx_req_path(r), what, e->id,
+		        vbx_strerror(vbx__platform, rc));
 		vbx_resp_error(
 		        r, 500, "INTERNAL_ERROR",
 		        "the runtime failed on %s of environment %s; see "
@@ -225,19 +217,22 @@ void vbx__env_settings_changed(const vbx_env *e)
 	int rc = vbx_hook_runtime_remove_run(vbx__envh.rt_remove,
 	                                     e->container_id);
 	if (rc != VBX_OK) {
-		vbx__warn(
+		vbx_log_warn(
+		        vbx__platform,
 		        "environment %s: its container %.12s was not removed "
 		        "after a change of settings (%s); the next start uses "
 		        "it as it is",
-		        e->id, e->container_id, vbx__strerror(rc));
+		        e->id, e->container_id,
+		        vbx_strerror(vbx__platform, rc));
 		return;
 	}
 	vbx_env now = *e;
 	rc = move(&now, bit, e->status, e->status_reason, "");
 	if (rc != VBX_OK && rc != VBX_ESTATE)
-		vbx__warn("environment %s: its removed container is still "
-		          "recorded: %s",
-		          e->id, vbx__strerror(rc));
+		vbx_log_warn(vbx__platform,
+		             "environment %s: its removed container is still "
+		             "recorded: %s",
+		             e->id, vbx_strerror(vbx__platform, rc));
 }
 
 /* ---- request bodies ---- */
@@ -598,12 +593,12 @@ static int create_container(vbx_env *e, char *why, size_t len)
 		snprintf(why, len,
 		         "its variables could not be read (%s); a secret may "
 		         "be sealed with a key no longer in secrets_key_file",
-		         vbx__strerror(rc));
+		         vbx_strerror(vbx__platform, rc));
 	else if ((rc = vbx_hook_store_env_port_list_run(vbx__envh.port_list,
 	                                                e->id, add_port,
 	                                                &ports)) != VBX_OK)
 		snprintf(why, len, "its ports could not be read (%s)",
-		         vbx__strerror(rc));
+		         vbx_strerror(vbx__platform, rc));
 	if (rc == VBX_OK) {
 		const vbx_container_spec spec = {
 		        .env = e,
@@ -681,7 +676,7 @@ static void default_why(int rc, char *why, size_t len)
 		snprintf(why, len, "the container runtime timed out");
 	else
 		snprintf(why, len, "the container could not start: %s",
-		         vbx__strerror(rc));
+		         vbx_strerror(vbx__platform, rc));
 }
 
 /* After bring_up: e goes to running, or to error with why. Answers. */
@@ -766,7 +761,7 @@ static int stop_env(void *ud, vbx_request *r)
 	} else {
 		snprintf(why, sizeof(why),
 		         "the container could not be stopped: %s",
-		         vbx__strerror(rc));
+		         vbx_strerror(vbx__platform, rc));
 		rc = move(&e, VBX_ENV_STOPPING, "error", why, NULL);
 	}
 	if (rc != VBX_OK && rc != VBX_ESTATE)
@@ -795,7 +790,7 @@ static int restart_env(void *ud, vbx_request *r)
 		else
 			snprintf(why, sizeof(why),
 			         "the old container could not be removed: %s",
-			         vbx__strerror(rc));
+			         vbx_strerror(vbx__platform, rc));
 	}
 	if (rc == VBX_OK)
 		rc = bring_up(&e, why, sizeof(why));
@@ -1003,6 +998,7 @@ static void hooks_init(vbx_plugin *core)
 	        .rt_logs = vbx_hook_runtime_logs_get(core),
 	        .rt_image_check = vbx_hook_runtime_image_check_get(core),
 	};
+	env_status_ev = vbx_event_env_status_get(core);
 }
 
 /* Every handle is there unless a plugin declared a hook with another
@@ -1020,30 +1016,31 @@ void vbx__api_envs_register(vbx_plugin *core)
 {
 	hooks_init(core);
 	if (!hooks_ok()) {
-		vbx__error("the environment or runtime hooks are declared with "
-		           "other signatures than the daemon's; the "
-		           "/api/v1/environments endpoints are not served "
-		           "(rebuild the plugins against this SDK)");
+		vbx_log_error(core, "the environment or runtime hooks are "
+		                    "declared with other signatures than the "
+		                    "platform's; the /api/v1/environments "
+		                    "endpoints are not served (rebuild the "
+		                    "plugins against this SDK)");
 		return;
 	}
-	vbx__route_add(core, "GET", "/api/v1/environments", 0, list_envs, NULL);
-	vbx__route_add(core, "POST", "/api/v1/environments", 0, create_env,
-	               NULL);
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}", 0, get_env,
-	               NULL);
-	vbx__route_add(core, "PATCH", "/api/v1/environments/{id}", 0,
-	               update_env, NULL);
-	vbx__route_add(core, "DELETE", "/api/v1/environments/{id}", 0,
-	               delete_env, NULL);
-	vbx__route_add(core, "POST", "/api/v1/environments/{id}/start", 0,
-	               start_env, NULL);
-	vbx__route_add(core, "POST", "/api/v1/environments/{id}/stop", 0,
-	               stop_env, NULL);
-	vbx__route_add(core, "POST", "/api/v1/environments/{id}/restart", 0,
-	               restart_env, NULL);
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}/stats", 0,
-	               get_stats, NULL);
-	vbx__route_add(core, "GET", "/api/v1/environments/{id}/logs", 0,
-	               get_logs, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments", 0, list_envs, NULL);
+	vbx_route_add(core, "POST", "/api/v1/environments", 0, create_env,
+	              NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}", 0, get_env,
+	              NULL);
+	vbx_route_add(core, "PATCH", "/api/v1/environments/{id}", 0, update_env,
+	              NULL);
+	vbx_route_add(core, "DELETE", "/api/v1/environments/{id}", 0,
+	              delete_env, NULL);
+	vbx_route_add(core, "POST", "/api/v1/environments/{id}/start", 0,
+	              start_env, NULL);
+	vbx_route_add(core, "POST", "/api/v1/environments/{id}/stop", 0,
+	              stop_env, NULL);
+	vbx_route_add(core, "POST", "/api/v1/environments/{id}/restart", 0,
+	              restart_env, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}/stats", 0,
+	              get_stats, NULL);
+	vbx_route_add(core, "GET", "/api/v1/environments/{id}/logs", 0,
+	              get_logs, NULL);
 	vbx__api_envvars_register(core);
 }

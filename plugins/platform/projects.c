@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/projects.c - /api/v1/projects. A project belongs to its creator, or
+ * projects.c - /api/v1/projects. A project belongs to its creator, or
  * to a team when created with a teamId; the authorize hook decides who may
  * see and change it, the store keeps it.
  */
-#include "config.h"
-
 #include <string.h>
 
-#include "api/common.h"
-#include "jsonout.h"
+#include "common.h"
 
 static const char *const create_fields[] = {"name", "slug", "teamId", NULL};
 static const char *const patch_fields[] = {"name", "slug", NULL};
@@ -25,19 +22,16 @@ static const char *time_or_null(int64_t ms, char buf[VBX__API_TIME_LEN])
 static cJSON *project_json(const vbx_project *p)
 {
 	char created[VBX__API_TIME_LEN], updated[VBX__API_TIME_LEN];
-	vbx__json_buf row;
-
-	vbx__json_row_begin(&row);
-	vbx__json_row_str(&row, "id", p->id);
-	vbx__json_row_str(&row, "name", p->name);
-	vbx__json_row_str(&row, "slug", p->slug);
-	vbx__json_row_str(&row, "teamId", p->team_id[0] ? p->team_id : NULL);
-	vbx__json_row_str(&row, "ownerId", p->owner_id[0] ? p->owner_id : NULL);
-	vbx__json_row_str(&row, "createdAt",
-	                  time_or_null(p->created_at, created));
-	vbx__json_row_str(&row, "updatedAt",
-	                  time_or_null(p->updated_at, updated));
-	return vbx__json_row_end(&row);
+	const char *const kv[] = {
+	        "id",        p->id,
+	        "name",      p->name,
+	        "slug",      p->slug,
+	        "teamId",    p->team_id[0] ? p->team_id : NULL,
+	        "ownerId",   p->owner_id[0] ? p->owner_id : NULL,
+	        "createdAt", time_or_null(p->created_at, created),
+	        "updatedAt", time_or_null(p->updated_at, updated),
+	};
+	return vbx_json_row(vbx__platform, kv, sizeof(kv) / sizeof(kv[0]) / 2);
 }
 
 static int project_fail(vbx_request *r, const vbx_hook *h, int rc,
@@ -242,13 +236,13 @@ static int delete_project(void *ud, vbx_request *r)
 
 void vbx__api_projects_register(vbx_plugin *core)
 {
-	vbx__route_add(core, "GET", "/api/v1/projects", 0, list_projects, NULL);
-	vbx__route_add(core, "POST", "/api/v1/projects", 0, create_project,
-	               NULL);
-	vbx__route_add(core, "GET", "/api/v1/projects/{id}", 0, get_project,
-	               NULL);
-	vbx__route_add(core, "PATCH", "/api/v1/projects/{id}", 0,
-	               update_project, NULL);
-	vbx__route_add(core, "DELETE", "/api/v1/projects/{id}", 0,
-	               delete_project, NULL);
+	vbx_route_add(core, "GET", "/api/v1/projects", 0, list_projects, NULL);
+	vbx_route_add(core, "POST", "/api/v1/projects", 0, create_project,
+	              NULL);
+	vbx_route_add(core, "GET", "/api/v1/projects/{id}", 0, get_project,
+	              NULL);
+	vbx_route_add(core, "PATCH", "/api/v1/projects/{id}", 0, update_project,
+	              NULL);
+	vbx_route_add(core, "DELETE", "/api/v1/projects/{id}", 0,
+	              delete_project, NULL);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/common.h - what the platform endpoints (teams, projects, ...) share:
- * the store hook handles, paging, timestamps, slugs and ids, and the
- * answers for store results and authorization denials.
+ * common.h - what the platform's endpoints (teams, projects, ...) share:
+ * the store hook handles, the settings, paging, timestamps, slugs and
+ * ids, and the answers for store results and authorization denials.
  *
  * The endpoints only orchestrate hooks: authorize decides, the store
  * keeps. A helper that "answers" has sent the response itself and returns
@@ -14,9 +14,10 @@
 #ifndef VBX_API_COMMON_H
 #define VBX_API_COMMON_H
 
-#include <vibebox/store.h>
+#include <stdbool.h>
+#include <stdio.h>
 
-#include "server.h"
+#include <vibebox/vibebox.h>
 
 #define VBX__API_PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
 #define VBX__API_LIMIT_MAX 100
@@ -34,25 +35,32 @@ typedef struct vbx__api_hooks {
 	vbx_hook *project_create, *project_get, *project_update,
 	        *project_delete, *project_list;
 	vbx_hook *audit_add;
+	vbx_hook *authorize;
 } vbx__api_hooks;
 extern vbx__api_hooks vbx__api;
 
-/* Fill vbx__api from core's registry (during init). */
-void vbx__api_hooks_init(vbx_plugin *core);
+/* The platform plugin itself (plugin.c), for the host calls that need it:
+ * the log, the authorize verdict, workers. Set in init, then read-only. */
+extern vbx_plugin *vbx__platform;
+
+/* Fill vbx__api from the registry (during init). */
+void vbx__api_hooks_init(vbx_plugin *self);
+/* Every route of the platform (during init); VBX_OK or an error, logged. */
+int vbx__api_platform_register(vbx_plugin *self);
 /* The routes of each file (during init). */
-void vbx__api_teams_register(vbx_plugin *core);
-void vbx__api_projects_register(vbx_plugin *core);
+void vbx__api_teams_register(vbx_plugin *self);
+void vbx__api_projects_register(vbx_plugin *self);
 
 /* ---- pure helpers (no request) ---- */
 
 /*
  * Parse ?page= and ?limit= (either NULL when absent: 1 and 20). Each must
  * be decimal digits only, page 1..VBX__API_PAGE_MAX, limit 1..100. Errors
- * are recorded in f under "page" and "limit". Returns VBX_OK or
- * VBX_EINVAL; *out is set in full only on VBX_OK.
+ * are recorded in r (vbx_field_error) under "page" and "limit". Returns
+ * VBX_OK or VBX_EINVAL; *out is set in full only on VBX_OK.
  */
-int vbx__api_page_parse(const char *page, const char *limit, vbx_page *out,
-                        vbx__fields *f);
+int vbx__api_page_parse(vbx_request *r, const char *page, const char *limit,
+                        vbx_page *out);
 
 /*
  * Unix milliseconds as RFC 3339 in UTC with milliseconds,
@@ -181,17 +189,6 @@ int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
  */
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
                        const char *id);
-
-/*
- * The decision behind vbx__api_authorize, for callers that answer in
- * their own way (WebSockets close): VBX_OK; VBX_ENOTFOUND when `who` may
- * not even read res (an id's existence is not theirs to know);
- * VBX_EDENIED when it may read res (or res is a collection) but not do
- * action; else the hook's failure, with *failed naming the action whose
- * check failed. Needs an authorize handler registered.
- */
-int vbx__authorize_verdict(const vbx_principal *who, const char *action,
-                           const vbx_resource *res, const char **failed);
 
 /* An id from the path that is a UUID, else answer 404 about
  * "<type> <id>" and return NULL. */

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/teams.c - /api/v1/teams and their members. Each handler asks the
+ * teams.c - /api/v1/teams and their members. Each handler asks the
  * authorize hook, then the store; the rules of who may do what live in the
  * authorization plugin (docs/permissions.md), not here. The one rule kept
  * here is about the data: a team always keeps an admin.
  */
-#include "config.h"
-
 #include <string.h>
 
-#include "api/common.h"
+#include "common.h"
 
 #define WHAT_LEN 96
 
@@ -513,6 +511,6 @@ void vbx__api_teams_register(vbx_plugin *core)
 	         remove_member},
 	};
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		vbx__route_add(core, routes[i].method, routes[i].pattern, 0,
-		               routes[i].fn, NULL);
+		vbx_route_add(core, routes[i].method, routes[i].pattern, 0,
+		              routes[i].fn, NULL);
 }

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pump.h - the stream pump behind <vibebox/stream.h> (pump.c), which
+ * documents each function. Not installed.
+ */
+#ifndef VBX_PUMP_H
+#define VBX_PUMP_H
+
+#include <vibebox/stream.h>
+
+#include "core.h"
+
+vbx_pump *vbx__pump_new(void);
+void vbx__pump_free(vbx_pump *p);
+int vbx__pump_add(vbx_pump *p, vbx_pump_src *src, const vbx_pump_ops *ops,
+                  vbx_stream *stream);
+void vbx__pump_lock(vbx_pump *p);
+void vbx__pump_unlock(vbx_pump *p);
+void vbx__pump_kick(vbx_pump_src *src);
+int64_t vbx__pump_now_ms(void);
+
+#endif

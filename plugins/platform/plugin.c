@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * plugin.c - the platform plugin: teams, projects, environments, their
+ * variables and ports (docs/openapi.yaml), built against the public SDK
+ * only. It owns the endpoints and their policy (quotas, the state machine
+ * of an environment); the store keeps the data, the authorize hook
+ * decides who may do what, a runtime plugin runs the containers.
+ *
+ * Its settings are the `environments` group of its config block
+ * (README.md). It requires no capability at load: without a store,
+ * authorization or runtime plugin its endpoints answer 503 naming the
+ * capability that is missing, as ARCHITECTURE.md asks.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "envs.h"
+
+vbx_plugin *vbx__platform;
+
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+static vbx__env_limits limits_now = {10, 50, 8, 16384, 10};
+
+vbx__env_limits vbx__env_limits_get(void)
+{
+	pthread_mutex_lock(&limits_lock);
+	vbx__env_limits l = limits_now;
+	pthread_mutex_unlock(&limits_lock);
+	return l;
+}
+
+void vbx__env_limits_set(const vbx__env_limits *l)
+{
+	pthread_mutex_lock(&limits_lock);
+	limits_now = *l;
+	pthread_mutex_unlock(&limits_lock);
+}
+
+void vbx__api_hooks_init(vbx_plugin *self)
+{
+	vbx__api = (vbx__api_hooks){
+	        .user_get = vbx_hook_store_user_get_get(self),
+	        .user_by_email = vbx_hook_store_user_by_email_get(self),
+	        .team_create = vbx_hook_store_team_create_get(self),
+	        .team_get = vbx_hook_store_team_get_get(self),
+	        .team_update = vbx_hook_store_team_update_get(self),
+	        .team_delete = vbx_hook_store_team_delete_get(self),
+	        .team_list = vbx_hook_store_team_list_get(self),
+	        .member_set = vbx_hook_store_member_set_get(self),
+	        .member_get = vbx_hook_store_member_get_get(self),
+	        .member_remove = vbx_hook_store_member_remove_get(self),
+	        .member_list = vbx_hook_store_member_list_get(self),
+	        .project_create = vbx_hook_store_project_create_get(self),
+	        .project_get = vbx_hook_store_project_get_get(self),
+	        .project_update = vbx_hook_store_project_update_get(self),
+	        .project_delete = vbx_hook_store_project_delete_get(self),
+	        .project_list = vbx_hook_store_project_list_get(self),
+	        .audit_add = vbx_hook_store_audit_add_get(self),
+	        .authorize = vbx_hook_authorize_get(self),
+	};
+}
+
+/* A handle is NULL only when a plugin declared that hook with another
+ * signature first (the registry logged it); then the routes that would run
+ * it must not exist. */
+static bool hooks_ok(const vbx__api_hooks *a)
+{
+	const vbx_hook *all[] = {
+	        a->user_get,      a->user_by_email,  a->team_create,
+	        a->team_get,      a->team_update,    a->team_delete,
+	        a->team_list,     a->member_set,     a->member_get,
+	        a->member_remove, a->member_list,    a->project_create,
+	        a->project_get,   a->project_update, a->project_delete,
+	        a->project_list,  a->authorize,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!all[i])
+			return false;
+	return true;
+}
+
+int vbx__api_platform_register(vbx_plugin *self)
+{
+	vbx__api_hooks_init(self);
+	if (!hooks_ok(&vbx__api)) {
+		vbx_log_error(self,
+		              "the store or authorize hooks are declared "
+		              "with other signatures than the platform's; "
+		              "rebuild the plugins against this SDK");
+		return VBX_ESIGNATURE;
+	}
+	vbx__api_teams_register(self);
+	vbx__api_projects_register(self);
+	vbx__api_envs_register(self);
+	return VBX_OK;
+}
+
+/*
+ * Read the block into *out: the one parser of init and reload (and of a
+ * validate step). Returns VBX_OK, or VBX_EINVAL with every error
+ * recorded against the block.
+ */
+static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
+{
+	long long per_user, per_team, cpu;
+	uint64_t memory;
+	int64_t stop_ms;
+	int rc = VBX_OK;
+
+#define TRY(x)                                                                 \
+	do {                                                                   \
+		if ((x) != VBX_OK)                                             \
+			rc = VBX_EINVAL;                                       \
+	} while (0)
+	TRY(vbx_cfg_int(cfg, "environments.max_per_user", 0, 100000, 10,
+	                &per_user));
+	TRY(vbx_cfg_int(cfg, "environments.max_per_team", 0, 100000, 50,
+	                &per_team));
+	TRY(vbx_cfg_int(cfg, "environments.max_cpu", 1, 1024, 8, &cpu));
+	TRY(vbx_cfg_size(cfg, "environments.max_memory", "16GiB",
+	                 UINT64_C(64) << 20, UINT64_C(1) << 42, &memory));
+	TRY(vbx_cfg_duration(cfg, "environments.stop_timeout", "10s", 0,
+	                     INT64_C(600000), &stop_ms));
+#undef TRY
+	if (rc != VBX_OK)
+		return rc;
+	*out = (vbx__env_limits){
+	        .per_user = (int)per_user,
+	        .per_team = (int)per_team,
+	        .max_cpu = (int)cpu,
+	        .max_memory_mib = (int)(memory >> 20),
+	        .stop_timeout_s = (int)((stop_ms + 999) / 1000),
+	};
+	return VBX_OK;
+}
+
+/* SIGHUP: the new block, already checked through platform_validate;
+ * should it still fail, the settings in force stay (the log says so). */
+static void on_reload(void *ud, const vbx_config_reload_event *ev)
+{
+	vbx_plugin *self = ud;
+	vbx__env_limits l;
+	if (parse_config(vbx_plugin_config(self), &l) == VBX_OK)
+		vbx__env_limits_set(&l);
+	else
+		vbx_log_error(self,
+		              "the new environments settings have errors; "
+		              "keeping those in force");
+}
+
+/* The descriptor's validate: init's parser, its result thrown away, so
+ * a reload that init would refuse is refused whole. */
+static int platform_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	vbx__env_limits scratch;
+	(void)self;
+	return parse_config(cfg, &scratch);
+}
+
+static int platform_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	vbx__env_limits l;
+	int rc = parse_config(cfg, &l);
+	if (rc != VBX_OK)
+		return rc;
+	vbx__env_limits_set(&l);
+	vbx__platform = self;
+	rc = vbx_event_config_reload_subscribe(self, on_reload, self);
+	if (rc != VBX_OK)
+		return rc;
+	return vbx__api_platform_register(self);
+}
+
+static void platform_fini(vbx_plugin *self)
+{
+}
+
+static const char *const platform_provides[] = {"platform", NULL};
+
+VBX_PLUGIN(.name = "platform", .version = "1.0.0",
+           .description = "teams, projects and environments: the "
+                          "platform's endpoints and policy",
+           .provides = platform_provides, .init = platform_init,
+           .validate = platform_validate, .fini = platform_fini);
