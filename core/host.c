@@ -63,6 +63,15 @@ static int host_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
 	return vbx__workers_submit(fn, ud);
 }
 
+/* server.workers of the config in effect; before any (the fake host of
+ * libvibebox-test), the default for this machine. */
+int vbx__worker_count(const vbx_plugin *p)
+{
+	(void)p;
+	const vbx__conf *c = vbx__conf_current();
+	return c ? c->workers : vbx__workers_for_cpus(vbx__cpu_count());
+}
+
 const vbx_host vbx__host = {
         .struct_size = sizeof(vbx_host),
         .abi_major = VBX_ABI_MAJOR,
@@ -125,6 +134,9 @@ const vbx_host vbx__host = {
         .timer_add = host_timer_add,
         .work_submit = host_work_submit,
         .health_add = vbx__health_add,
+        .cpu_count = vbx__cpu_count,
+        .worker_count = vbx__worker_count,
+        .cfg_int_derived = vbx__cfg_int_derived,
 };
 
 const char *vbx__strerror(int rc)
