@@ -108,10 +108,10 @@ static void trim(long long rss)
 	int64_t t0 = vbx__now_ns();
 	malloc_trim(0);
 	long long after = rss_bytes();
-	vbx__debug("malloc_trim after a burst: resident %lld -> %lld KiB "
-	           "in %lld us",
-	           rss / 1024, after / 1024,
-	           (long long)(vbx__now_ns() - t0) / 1000);
+	vbx__info("quiet after a burst: malloc_trim took the resident size "
+	          "from %lld to %lld KiB in %lld ms",
+	          rss / 1024, after / 1024,
+	          (long long)(vbx__now_ns() - t0) / 1000000);
 	mt.floor = after;
 }
 
