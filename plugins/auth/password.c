@@ -48,6 +48,7 @@ void auth_password_concurrency(unsigned n)
 	pthread_mutex_lock(&gate.lock);
 	gate.limit = n;
 	pthread_mutex_unlock(&gate.lock);
+	pthread_cond_broadcast(&gate.freed); /* a raise lets waiters in */
 }
 
 unsigned auth_password_peak(void)

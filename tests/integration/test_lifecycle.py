@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The daemon's life against a real process: -V and -t, shutdown with
+"""The daemon's life against a real process: -V and -t (the plugin table,
+the values in effect), memory trimmed after a burst, shutdown with
 requests and WebSockets in flight, shutdown_timeout, SIGHUP reload, and
 systemd notification."""
 
@@ -74,6 +75,38 @@ def test_check_prints_values_in_effect():
                  "(default: server.workers)",
                  "plugins.auth.hash_concurrency = 3 (set)"):
         expect(want in lines, f"{want!r} not in {lines}")
+
+
+def burst_then_quiet(d, n=300):
+    for _ in range(n):
+        expect(d.get("/health/live")[0] == 200, "live")
+    time.sleep(5)  # 3 quiet seconds, and a tick
+
+
+def test_memory_trimmed_after_a_burst():
+    """core/memtrim.c: quiet for 3 s after 256 requests or more, the
+    daemon calls malloc_trim, and says so once."""
+    d = Daemon(plugins=TESTKIT).start()
+    try:
+        burst_then_quiet(d)
+        trims = [l for l in d.logtext().splitlines()
+                 if "malloc_trim took the resident size" in l]
+        expect(len(trims) == 1, d.logtext())
+        time.sleep(2)  # still quiet: no second trim
+        expect(d.logtext().count("malloc_trim took") == 1, d.logtext())
+    finally:
+        d.stop()
+
+
+def test_memory_trims_off():
+    d = Daemon(plugins=TESTKIT, env={"VBX_MEMTRIM": "0"}).start()
+    try:
+        burst_then_quiet(d)
+        log = d.logtext()
+        expect("VBX_MEMTRIM=0" in log, log)
+        expect("malloc_trim took" not in log, log)
+    finally:
+        d.stop()
 
 
 def test_check_reports_every_error_with_file_and_line():
