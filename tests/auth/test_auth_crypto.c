@@ -427,8 +427,8 @@ static void test_phc_broken(void **state)
  */
 static void test_argon2_memory_returned(void **state)
 {
-	auth_argon2 big = {.m_kib = 32 * 1024, .t = 1, .p = 1};
-	auth_argon2 small = {.m_kib = 16 * 1024, .t = 1, .p = 1};
+	auth_argon2 big = {.m_kib = 8 * 1024, .t = 1, .p = 1};
+	auth_argon2 small = {.m_kib = 4 * 1024, .t = 1, .p = 1};
 	char h[AUTH_HASH_MAX];
 	struct mallinfo2 before = mallinfo2();
 
@@ -448,7 +448,7 @@ struct hasher {
 static void *hash_main(void *arg)
 {
 	struct hasher *w = arg;
-	auth_argon2 p = {.m_kib = 4096, .t = 2, .p = 1};
+	auth_argon2 p = {.m_kib = 1024, .t = 1, .p = 1};
 	char h[AUTH_HASH_MAX];
 	w->rc = auth_password_hash(&p, "pw", h);
 	if (w->rc == VBX_OK)
