@@ -5,7 +5,7 @@
 # with its embedded PostgreSQL cluster, auth with the default Argon2id
 # parameters; docker-runtime left out, as it needs a Docker engine and
 # holds no memory of a login or an idle WebSocket), on 127.0.0.1, and for
-# each daemon measured:
+# each daemon measured (bench/memory/conf.py writes its config):
 #
 #   idle          VmRSS after start-up and one registration, 5 s quiet
 #   logins        the peak (VmHWM) during VBX_BENCH_LOGINS (64) logins at
@@ -71,19 +71,16 @@ reset_peak() {
 	echo 5 >"/proc/$1/clear_refs"
 }
 
-# The shipped config, with this run's port, directories and key files.
+# The shipped config, with this run's port, directories and key files,
+# without docker-runtime's entry (conf.py); DIR/plugins.list names the
+# plugins it enables.
 write_conf() {
 	local dir="$1" plugins="$2"
 	openssl rand -hex 32 >"$dir/secrets.key"
 	printf 'k1:%s\n' "$(openssl rand -hex 32)" >"$dir/jwt.key"
 	chmod 600 "$dir/secrets.key" "$dir/jwt.key"
-	# docker-runtime's entry (three lines, the last plugin) goes.
-	sed -e "s|@PLUGIN_DIR@|$plugins|" -e "s|@STATE_DIR@|$dir/state|" \
-		-e "s|/etc/vibebox/|$dir/|g" \
-		-e "s|^  listen = .*|  listen = \"127.0.0.1:$PORT_VIBEBOXD\";|" \
-		-e '/name = "docker-runtime"/,/idle_timeout/d' \
-		-e 's|refresh_ttl = "7d"; }; },|refresh_ttl = "7d"; }; }|' \
-		"$VBX_ROOT/etc/vibeboxd.conf.in" >"$dir/vibeboxd.conf"
+	python3 "$MEM_DIR/conf.py" "$VBX_ROOT/etc/vibeboxd.conf.in" "$dir" \
+		"$plugins" "$PORT_VIBEBOXD" >"$dir/vibeboxd.conf"
 }
 
 # Start DAEMON (plugins from BUILDDIR) with ENV...; sets PID.
@@ -92,12 +89,12 @@ start_daemon() {
 	shift 3
 	mkdir -p "$dir/plugins" "$dir/state"
 	chmod 711 "$BENCH_TMP" "$dir" "$dir/state" # the embedded cluster's user
-	for p in postgres-store auth; do
+	write_conf "$dir" "$dir/plugins"
+	while read -r p; do
 		[ -f "$builddir/plugins/$p/.libs/$p.so" ] ||
 			vbx_die "no $builddir/plugins/$p/.libs/$p.so: build it"
 		ln -sf "$builddir/plugins/$p/.libs/$p.so" "$dir/plugins/$p.so"
-	done
-	write_conf "$dir" "$dir/plugins"
+	done <"$dir/plugins.list"
 	"$daemon" -t -c "$dir/vibeboxd.conf" >"$dir/check.out" 2>&1 ||
 		{ cat "$dir/check.out" >&2; vbx_die "$name rejects its config"; }
 	grep -E '^  (server|plugins)\.' "$dir/check.out" | sed "s/^/  $name: /" >&2 || true
@@ -237,8 +234,7 @@ main() {
 	daemon="$(bench_vibeboxd_path)"
 	builddir="${VBX_BUILDDIR:-$(dirname "$daemon")}"
 	if [ -z "${VIBEBOXD:-}" ]; then
-		make -C "$builddir" -j"$VBX_JOBS" \
-			plugins/postgres-store/postgres-store.la plugins/auth/auth.la >&2
+		make -C "$builddir" -j"$VBX_JOBS" >&2 # the plugins too
 	fi
 	raise_fd_limit
 	for name in $RUNS; do
