@@ -87,6 +87,7 @@ static void block_release(vbx_config *b)
 	for (size_t i = 0; i < b->nstrings; i++)
 		free(b->strings_cache[i]);
 	free(b->strings_cache);
+	vbx__shown_free(&b->shown);
 	free(b->path);
 	memset(b, 0, sizeof(*b));
 }
@@ -315,7 +316,9 @@ static void load_server(loader *ld, vbx_config *b)
 	long long workers;
 
 	load_listen(ld, b);
-	ok(ld, vbx__cfg_int(b, "workers", 1, 1024, 8, &workers));
+	ok(ld, vbx__cfg_int_derived(b, "workers", 1, 1024,
+	                            vbx__workers_for_cpus(vbx__cpu_count()),
+	                            "2 per CPU, 4..32", &workers));
 	conf->workers = (int)workers;
 	ok(ld, vbx__cfg_size(b, "max_body", "1MiB", 1024, UINT64_C(1) << 30,
 	                     &conf->max_body));
@@ -514,6 +517,7 @@ static void section(loader *ld, vbx_config *root, const char *name,
 	fn(ld, &b);
 	if (report_unknown(&b))
 		ld->failed = true;
+	vbx__shown_move(&b.shown, &ld->conf->shown);
 	block_release(&b);
 }
 
@@ -820,6 +824,7 @@ void vbx__conf_free(vbx__conf *c)
 		free(c->plugin_path[i]);
 	free(c->plugin_path);
 	free(c->state_dir);
+	vbx__shown_free(&c->shown);
 	config_destroy(&c->lc);
 	free(c->path);
 	free(c);

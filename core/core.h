@@ -68,6 +68,12 @@ typedef struct vbx__listen {
 	int port;
 } vbx__listen;
 
+/* Lines "path.key = value (why)": values in effect (effective.c). */
+typedef struct vbx__shown {
+	char **lines;
+	size_t n;
+} vbx__shown;
+
 /* A plugin's config block (also the core's view of it). */
 struct vbx_config {
 	struct vbx_object_head head;
@@ -80,6 +86,7 @@ struct vbx_config {
 	size_t nknown, capknown;
 	char **strings_cache; /* arrays handed out by cfg_strings */
 	size_t nstrings;
+	vbx__shown shown; /* what vbx__cfg_int_derived read */
 };
 
 typedef struct vbx__plugin_conf {
@@ -95,7 +102,8 @@ typedef struct vbx__conf {
 	config_t lc; /* the parsed tree; owns every string below it */
 	vbx__listen *listen;
 	size_t nlisten;
-	int workers;                 /* server.workers, 1..1024, default 8 */
+	int workers; /* server.workers, 1..1024; default vbx__workers_for_cpus
+	              */
 	uint64_t max_body;           /* server.max_body, default 1MiB */
 	int64_t shutdown_timeout_ms; /* server.shutdown_timeout, default 30s */
 	int64_t drain_delay_ms;      /* server.drain_delay, default 0s */
@@ -119,6 +127,7 @@ typedef struct vbx__conf {
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
 	unsigned generation; /* 1 for the first load, +1 on each reload */
+	vbx__shown shown;    /* the core's values in effect (server.workers) */
 } vbx__conf;
 
 /*
@@ -375,6 +384,41 @@ int vbx__events_start(int cap, int overflow);
 void vbx__events_stop(void);
 int vbx__event_publish(vbx_event *ev, const void *payload, size_t size);
 void vbx__events_stats(vbx__event_stats *out);
+
+/* ---- cpus.c and effective.c: defaults that fit the machine ---- */
+
+/* server.workers when absent: 2 per CPU (handlers wait on databases and
+ * engines), at least VBX__WORKERS_MIN, at most VBX__WORKERS_MAX. */
+#define VBX__WORKERS_MIN 4
+#define VBX__WORKERS_MAX 32
+int vbx__workers_for_cpus(int cpus);
+/* The CPUs this process may use (plugin.h's vbx_cpu_count). */
+int vbx__cpu_count(void);
+/* A cgroup v2 cpu.max ("max 100000", "150000 100000"): the quota in CPUs
+ * rounded up, 0 for no limit, -1 when the text is not that form. */
+int vbx__cpu_quota_parse(const char *text);
+/* The host table's worker_count: the current config's server.workers. */
+int vbx__worker_count(const vbx_plugin *p);
+/* config.h's vbx_cfg_int_derived. */
+int vbx__cfg_int_derived(const vbx_config *c, const char *key, long long min,
+                         long long max, long long dflt, const char *why,
+                         long long *out);
+/* Append from's lines to to, leaving from empty. */
+void vbx__shown_move(vbx__shown *from, vbx__shown *to);
+void vbx__shown_free(vbx__shown *sh);
+/* The values in effect of conf, for `vibeboxd -t` and the start-up log. */
+void vbx__effective_print(const vbx__conf *conf, FILE *f);
+void vbx__effective_log(const vbx__conf *conf);
+
+/* ---- memtrim.c: memory back to the system after bursts ---- */
+
+/* Before the worker threads start: cap malloc's arenas (unless the admin
+ * did, or VBX_MEMTRIM=0). Returns whether trims are on. */
+bool vbx__memtrim_setup(int workers);
+/* After the plugins started: the timer that trims after a burst. */
+int vbx__memtrim_start(void);
+/* Count a request or a WebSocket opening or closing: service thread only. */
+void vbx__memtrim_note(void);
 
 /* ---- workers.c ---- */
 

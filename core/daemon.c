@@ -271,6 +271,7 @@ static int check_only(const char *path)
 		return fail(&errs, what);
 	}
 	vbx__plugins_print_table(stdout);
+	vbx__effective_print(d.conf, stdout);
 	printf("configuration file %s test is successful\n", path);
 	teardown(false);
 	return 0;
@@ -285,6 +286,8 @@ static int serve(const char *path)
 		teardown(false);
 		return fail(&errs, "not started: fix the errors above");
 	}
+	vbx__effective_log(d.conf);
+	vbx__memtrim_setup(d.conf->workers);
 	if (vbx__events_start(d.conf->event_queue, d.conf->event_overflow) ||
 	    vbx__workers_start(d.conf->workers) ||
 	    vbx__server_create(d.conf, &d.server, &errs) ||
@@ -294,6 +297,9 @@ static int serve(const char *path)
 		teardown(false);
 		return fail(&errs, "not started: fix the errors above");
 	}
+	if (vbx__memtrim_start() != VBX_OK)
+		vbx__warn("no memory trim timer: memory freed after bursts "
+		          "stays with the process");
 	if (pthread_create(&d.signal_thread, NULL, signal_main, &set) == 0)
 		d.signal_thread_started = true;
 	vbx__health_set_started(true);

@@ -80,6 +80,15 @@ static int host_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
 	return vbx__workers_submit(fn, ud);
 }
 
+/* server.workers of the config in effect; before any (the fake host of
+ * libvibebox-test), the default for this machine. */
+int vbx__worker_count(const vbx_plugin *p)
+{
+	(void)p;
+	const vbx__conf *c = vbx__conf_current();
+	return c ? c->workers : vbx__workers_for_cpus(vbx__cpu_count());
+}
+
 const vbx_host vbx__host = {
         .struct_size = sizeof(vbx_host),
         .abi_major = VBX_ABI_MAJOR,
@@ -154,6 +163,9 @@ const vbx_host vbx__host = {
         .req_page = vbx__req_page,
         .page_body = vbx__page_body,
         .resp_store_error = vbx__resp_store_error,
+        .cpu_count = vbx__cpu_count,
+        .worker_count = vbx__worker_count,
+        .cfg_int_derived = vbx__cfg_int_derived,
 };
 
 const char *vbx__strerror(int rc)

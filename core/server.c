@@ -395,6 +395,7 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	vbx_request *r = vbx__request_new(s);
 	if (!r)
 		return -1;
+	vbx__memtrim_note();
 	pss->req = r;
 	r->wsi = wsi;
 	r->method = m >= 0 && m <= LWSHUMETH_HEAD ? method_names[m] : "?";

@@ -524,6 +524,7 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	vbx__ws_conn **slot = user, *c = slot ? *slot : NULL;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		vbx__memtrim_note();
 		if (!slot || atomic_load(&s->draining))
 			return 1;
 		*slot = on_filter(s, wsi);
@@ -546,6 +547,7 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c) {
 			*slot = NULL;
+			vbx__memtrim_note();
 			on_gone(s, c);
 		}
 		return 0;

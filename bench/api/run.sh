@@ -11,7 +11,9 @@
 #
 #   bench/api/run.sh
 #
-#   vibeboxd         postgres-store (pool = 4) and auth, server.workers = 4,
+#   vibeboxd         postgres-store and auth, server.workers and pool as
+#                    the shipped config leaves them (derived from the CPU
+#                    count: 4 and 4 on 2 cores; `vibeboxd -t` prints them),
 #                    access log on (its stderr goes to /dev/null)
 #   fastify          Fastify 4, @fastify/jwt and pg (pool 8), logger off,
 #                    doing what vibeboxd does: verifies the same token,
@@ -40,8 +42,9 @@
 #   VBX_BENCH_DURATION=10s  VBX_BENCH_CONNECTIONS=32  VBX_BENCH_THREADS=2
 #   VBX_BENCH_WARMUP=2s   an unmeasured run before each measured one
 #   VBX_BENCH_ROUNDS=3    rounds; the report gives medians
-#   VBX_BENCH_WORKERS=4   vibeboxd's server.workers
-#   VBX_BENCH_POOL=4      vibeboxd's connections to PostgreSQL
+#   VBX_BENCH_WORKERS     vibeboxd's server.workers (default: not set, as
+#                         in the shipped config)
+#   VBX_BENCH_POOL        vibeboxd's connections to PostgreSQL (same)
 #   VBX_BENCH_PEER_POOL=8 the peers' connections
 #   VBX_BENCH_PROJECTS=20 projects per user
 #   VBX_BENCH_PORT=18090  vibeboxd's port; the peers use +2 and +3
@@ -62,13 +65,14 @@ CONNECTIONS="${VBX_BENCH_CONNECTIONS:-32}"
 THREADS="${VBX_BENCH_THREADS:-2}"
 WARMUP="${VBX_BENCH_WARMUP:-2s}"
 ROUNDS="${VBX_BENCH_ROUNDS:-3}"
-# Sized for 2 cores: handlers wait on the database, so twice as many
-# workers as cores keep both busy; the daemon's default (8 workers, pool
-# 8) switches between threads more (9.3k against 10.5k req/s here). The
-# peers keep pool 8: for one Node.js thread 4 and 8 measured the same.
-WORKERS="${VBX_BENCH_WORKERS:-4}"
+# vibeboxd runs with the shipped defaults, which size server.workers (2
+# per CPU, 4..32) and pool (= server.workers) from the machine: 4 and 4
+# on 2 cores, which measured 10.5k against 9.3k req/s for the former
+# fixed 8 and 8. The peers keep pool 8: for one Node.js thread 4 and 8
+# measured the same.
+WORKERS="${VBX_BENCH_WORKERS:-}"
 PROJECTS="${VBX_BENCH_PROJECTS:-20}"
-POOL="${VBX_BENCH_POOL:-4}"
+POOL="${VBX_BENCH_POOL:-}"
 PEER_POOL="${VBX_BENCH_PEER_POOL:-8}"
 TARGET=3.0
 SECRET="k1:$(openssl rand -hex 32)"
@@ -80,6 +84,7 @@ declare -A pid=() port=() rps=() p99=() cpu=()
 PG_DIR=""
 TOKEN=""
 BAD_TOKEN=""
+EFFECTIVE=""
 BUILDDIR=""
 
 api_cleanup() {
@@ -141,23 +146,29 @@ start_vibeboxd() {
 	cat >"$conf" <<EOF
 server: {
   listen = "127.0.0.1:$PORT_VIBEBOXD";
-  workers = $WORKERS;
+  ${WORKERS:+workers = $WORKERS;}
 };
 log: { level = "info"; access = true; };
 plugin_dir = "$BENCH_TMP/plugins";
 state_dir = "$BENCH_TMP/state";
 plugins = (
-  { name = "postgres-store"; config = { conninfo = "$CONNINFO"; pool = $POOL; }; },
+  { name = "postgres-store"; config = { conninfo = "$CONNINFO"; ${POOL:+pool = $POOL;} }; },
   { name = "auth"; config = { jwt_secret = "$SECRET"; registration = "open";
       access_ttl = "1h"; argon2_memory = "1MiB"; argon2_iterations = 1; }; },
   { name = "platform"; }
 );
 EOF
-	# -t prints the config's errors, which the run itself would hide.
-	"$VIBEBOXD" -t -c "$conf" >/dev/null 2>"$BENCH_TMP/check.log" || {
+	# -t prints the config's errors, which the run itself would hide,
+	# and the values in effect (workers, pool), which the report shows.
+	"$VIBEBOXD" -t -c "$conf" >"$BENCH_TMP/check.out" \
+		2>"$BENCH_TMP/check.log" || {
 		cat "$BENCH_TMP/check.log" >&2
 		vbx_die "vibeboxd rejects $conf"
 	}
+	EFFECTIVE="$(sed -n 's/^  \(server\.workers\|plugins\.postgres-store\.pool\) = \([0-9]*\).*/\1 = \2/p' \
+		"$BENCH_TMP/check.out" | sed 's/^plugins\.postgres-store\.//' |
+		paste -sd, - | sed 's/,/, /')"
+	vbx_say "vibeboxd: ${EFFECTIVE:-server.workers and pool as -t did not say}"
 	"$VIBEBOXD" -c "$conf" 2>"${VBX_BENCH_LOG:-/dev/null}" &
 	pid[vibeboxd]=$!
 	port[vibeboxd]=$PORT_VIBEBOXD
@@ -393,9 +404,9 @@ report() {
 		"$ROUNDS" "${rps[vibeboxd]}" "${rps[fastify]}" "${rps[fastify-jwt]}"
 	ratio fastify || missed=1
 	ratio fastify-jwt || missed=1
-	printf '(%s cores, load average %s; wrk and PostgreSQL share them' \
-		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf ' with the server measured)\n'
+	printf '(vibeboxd with %s; %s cores, load average %s; wrk and' \
+		"$EFFECTIVE" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf ' PostgreSQL share them with the server measured)\n'
 	if [ "$missed" = 1 ] && [ "${VBX_BENCH_STRICT:-0}" = 1 ]; then
 		exit 1
 	fi

@@ -51,6 +51,23 @@ static inline int vbx_cfg_int(const vbx_config *c, const char *key,
 	return VBX__HOST(c)->cfg_int(c, key, min, max, dflt, out);
 }
 
+/*
+ * An integer in [min, max] whose default, dflt, the plugin derived from
+ * the machine (vbx_cpu_count, vbx_worker_count); why says how, in a few
+ * words ("1 per CPU"). Like vbx_cfg_int, and besides the value in
+ * effect is printed by `vibeboxd -t` and logged at start, as
+ * "plugins.NAME.key = 4 (default: why)" or "= 8 (set)", so that an admin
+ * sees what will run on this machine. A dflt outside [min, max] is
+ * clamped. Returns VBX_OK or VBX_EINVAL. Since ABI 1.1.
+ */
+static inline int vbx_cfg_int_derived(const vbx_config *c, const char *key,
+                                      long long min, long long max,
+                                      long long dflt, const char *why,
+                                      long long *out)
+{
+	return VBX__HOST(c)->cfg_int_derived(c, key, min, max, dflt, why, out);
+}
+
 /* A boolean (true/false); dflt when absent. Returns VBX_OK or VBX_EINVAL. */
 static inline int vbx_cfg_bool(const vbx_config *c, const char *key, int dflt,
                                int *out)

@@ -35,7 +35,11 @@
  *          reserved[0] (read only from a plugin built for 1.1 or later);
  *        - request helpers in the host table (http.h): vbx_req_page(),
  *          vbx_page_body(), vbx_resp_store_error(); and <vibebox/util.h>,
- *          pure inline helpers (RFC 3339, UUIDs, hex) that need no host.
+ *          pure inline helpers (RFC 3339, UUIDs, hex) that need no host;
+ *        - vbx_json_row() and vbx_authorize_verdict() (http.h, hooks.h),
+ *          and the stream pump (stream.h);
+ *        - vbx_cpu_count, vbx_worker_count, vbx_cfg_int_derived (defaults
+ *          sized from the machine, shown by `vibeboxd -t`).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -305,7 +309,14 @@ struct vbx_host {
 	int (*resp_store_error)(vbx_request *r, const vbx_hook *h, int rc,
 	                        const char *what, const char *field);
 
-	void *reserved[4];
+	/* 1.1: defaults that fit the machine */
+	int (*cpu_count)(void);
+	int (*worker_count)(const vbx_plugin *p);
+	int (*cfg_int_derived)(const vbx_config *c, const char *key,
+	                       long long min, long long max, long long dflt,
+	                       const char *why, long long *out);
+
+	void *reserved[1];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */
@@ -362,6 +373,27 @@ static inline int vbx_timer_add(vbx_plugin *p, int64_t interval_ms,
 static inline int vbx_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
 {
 	return VBX__HOST(p)->work_submit(p, fn, ud);
+}
+
+/*
+ * The CPUs this daemon may use: the CPUs of its affinity mask, capped by
+ * a cgroup CPU quota (a container's --cpus) rounded up; at least 1. The
+ * core's defaults that scale with the machine (server.workers) start
+ * from it; so should a plugin's. Since ABI 1.1.
+ */
+static inline int vbx_cpu_count(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->cpu_count();
+}
+
+/*
+ * The number of worker threads (server.workers in effect): at most this
+ * many route handlers, hooks and tasks run at once, which is what a pool
+ * of connections used by handlers should be sized from. Since ABI 1.1.
+ */
+static inline int vbx_worker_count(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->worker_count(p);
 }
 
 #ifdef __cplusplus

@@ -38,6 +38,9 @@
  *     teams, members and projects exist; /api/v1/plugins and
  *     /api/v1/events do not.
  *   - state_dir is a fresh temporary directory, removed with the host.
+ *   - vbx_cpu_count() counts this machine's CPUs as the daemon would;
+ *     vbx_worker_count() is the default server.workers for them (no
+ *     config file), though the host runs one worker.
  *   - log lines go to stderr as text, at level "warn" unless the
  *     environment variable VBX_TEST_LOG says "error", "info" or "debug".
  *

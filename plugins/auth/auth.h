@@ -28,6 +28,8 @@ typedef struct auth auth;
 /* Encode len bytes into out (AUTH_B64_LEN(len) bytes). Returns the length
  * written, without the NUL. */
 size_t auth_b64url_encode(const void *in, size_t len, char *out);
+/* The same in standard base64 (std: '+' and '/') or base64url, unpadded. */
+size_t auth_b64_encode(const void *in, size_t len, bool std, char *out);
 
 /*
  * Decode len characters of base64url (or, when std is true, standard
@@ -53,9 +55,52 @@ typedef struct auth_argon2 {
  * "$argon2id$v=19$m=...,t=...,p=...$salt$hash". VBX_OK or VBX_ERR. */
 int auth_password_hash(const auth_argon2 *a, const char *pw, char *out);
 
-/* VBX_OK when pw matches the encoded hash, VBX_EUNAUTH when it does not
- * or the hash is malformed. Takes the hash's own time either way. */
+/* VBX_OK when pw matches the encoded hash, VBX_EUNAUTH when it does not,
+ * the hash is malformed or its work area cannot be had. Takes the hash's
+ * own time either way. */
 int auth_password_verify(const char *encoded, const char *pw);
+
+/*
+ * At most n hashes and verifications run at once (hash_concurrency);
+ * more wait their turn. 0 (the state before the first call): no bound.
+ * Call from init, before any hash runs.
+ */
+void auth_password_concurrency(unsigned n);
+
+/* The most hashes that ran at once so far. */
+unsigned auth_password_peak(void);
+
+/* ---- the PHC string form of an Argon2id hash (phc.c) ---- */
+
+#define AUTH_PHC_VERSION 0x13u  /* v=19, the only one written or read */
+#define AUTH_PHC_M_MIN 8u       /* KiB */
+#define AUTH_PHC_M_MAX 4194304u /* KiB: argon2_memory's 4GiB */
+#define AUTH_PHC_T_MAX 64u      /* argon2_iterations' maximum */
+#define AUTH_PHC_P_MAX 16u      /* argon2_parallelism's maximum */
+#define AUTH_PHC_SALT_MIN 8     /* bytes (Argon2's minimum) */
+#define AUTH_PHC_SALT_MAX 64
+#define AUTH_PHC_HASH_MIN 4 /* bytes (Argon2's minimum) */
+#define AUTH_PHC_HASH_MAX 64
+
+typedef struct auth_phc {
+	uint32_t version, m_kib, t, p;
+	uint8_t salt[AUTH_PHC_SALT_MAX];
+	size_t salt_len;
+	uint8_t hash[AUTH_PHC_HASH_MAX];
+	size_t hash_len;
+} auth_phc;
+
+/*
+ * Read "$argon2id$v=19$m=M,t=T,p=P$SALT$HASH" (base64 without padding)
+ * into *out. VBX_OK, or VBX_EINVAL for anything else: another type or
+ * version, a number out of the bounds above or with a leading zero,
+ * m below 8 KiB per lane, base64 that is not canonical, trailing bytes.
+ */
+int auth_phc_decode(const char *s, auth_phc *out);
+
+/* Write h in that form into out (cap bytes). VBX_OK, or VBX_EINVAL when
+ * it does not fit or a length is out of bounds. */
+int auth_phc_encode(const auth_phc *h, char *out, size_t cap);
 
 /* ---- JWT (HS256) ---- */
 

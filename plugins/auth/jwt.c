@@ -25,27 +25,35 @@
 
 static const char b64url[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64std[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t auth_b64url_encode(const void *in, size_t len, char *out)
 {
+	return auth_b64_encode(in, len, false, out);
+}
+
+size_t auth_b64_encode(const void *in, size_t len, bool std, char *out)
+{
+	const char *b64 = std ? b64std : b64url;
 	const unsigned char *s = in;
 	size_t o = 0, i = 0;
 
 	for (; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)s[i] << 16 | s[i + 1] << 8 | s[i + 2];
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = b64[v >> 6 & 63];
+		out[o++] = b64[v & 63];
 	}
 	if (i < len) {
 		uint32_t v = (uint32_t)s[i] << 16;
 		if (i + 1 < len)
 			v |= s[i + 1] << 8;
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
 		if (i + 1 < len)
-			out[o++] = b64url[v >> 6 & 63];
+			out[o++] = b64[v >> 6 & 63];
 	}
 	out[o] = '\0';
 	return o;

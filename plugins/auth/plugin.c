@@ -127,6 +127,21 @@ static int read_argon2(auth *a, const vbx_config *cfg)
 	return VBX_OK;
 }
 
+/*
+ * At most hash_concurrency password hashes at once; the others wait in
+ * turn (password.c). Each takes argon2_memory and a core for its time,
+ * so more than one per CPU only adds memory, not logins per second.
+ */
+static int read_hash_concurrency(auth *a, const vbx_config *cfg)
+{
+	long long n;
+	int rc = vbx_cfg_int_derived(cfg, "hash_concurrency", 1, 256,
+	                             vbx_cpu_count(a->self), "1 per CPU", &n);
+	if (rc == VBX_OK)
+		auth_password_concurrency((unsigned)n);
+	return rc;
+}
+
 /* A new ring from the config's jwt_secret (or jwt_secret_file) into *out
  * (free with free_keys); errors are the config's, naming the key. */
 static int load_keys(const vbx_config *cfg, auth_keyring **out)
@@ -177,15 +192,17 @@ static int read_keys(auth *a, const vbx_config *cfg)
 }
 
 /*
- * SIGHUP: read the keys again, so that a rotation (a new first line in
- * the key file, the old key kept below it until access_ttl has passed)
- * needs no restart. A broken secret keeps the running keys.
+ * SIGHUP: read hash_concurrency and the keys again, so that a rotation
+ * (a new first line in the key file, the old key kept below it until
+ * access_ttl has passed) needs no restart. A broken secret keeps the
+ * running keys.
  */
 static void on_config_reload(void *ud, const vbx_config_reload_event *ev)
 {
 	auth *a = ud;
 	auth_keyring *kr;
 
+	read_hash_concurrency(a, vbx_plugin_config(a->self));
 	if (load_keys(vbx_plugin_config(a->self), &kr) != VBX_OK) {
 		vbx_log_error(a->self,
 		              "configuration generation %u: jwt_secret is not "
@@ -235,6 +252,7 @@ static int read_config(auth *a, const vbx_config *cfg)
 	int rc = read_registration(a, cfg);
 	rc = rc ? rc : vbx_cfg_int(cfg, "password_min", 8, 128, 8, &pmin);
 	rc = rc ? rc : read_argon2(a, cfg);
+	rc = rc ? rc : read_hash_concurrency(a, cfg);
 	rc = rc ? rc : read_keys(a, cfg);
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "access_ttl", "15m", 10000, 86400000,

@@ -61,7 +61,11 @@ static int read_config(pgs *s, const vbx_config *cfg)
 	/* Read every key even after an error, so all are reported. */
 	if (vbx_cfg_string(cfg, "conninfo", NULL, &conninfo) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_int(cfg, "pool", 1, 256, 8, &pool) != VBX_OK)
+	/* A worker holds one connection for the length of a hook, so one
+	 * per worker: none waits for a connection, and PostgreSQL does not
+	 * switch between more backends than can run (bench/README.md). */
+	if (vbx_cfg_int_derived(cfg, "pool", 1, 256, vbx_worker_count(s->self),
+	                        "server.workers", &pool) != VBX_OK)
 		rc = VBX_EINVAL;
 	if (vbx_cfg_duration(cfg, "statement_timeout", "5s", 0,
 	                     24 * 3600 * 1000LL,

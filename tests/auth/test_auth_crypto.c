@@ -2,8 +2,9 @@
 /*
  * test_auth_crypto.c - the auth plugin's building blocks on their own:
  * base64url, the JWT keyring, signing and verifying (wrong kid, alg none,
- * tampering, expiry), Argon2id, token formats, RFC 3339 and the rate
- * limiter's windows.
+ * tampering, expiry), Argon2id and its PHC strings (against libargon2,
+ * broken forms, memory given back, hash_concurrency), token formats, RFC 3339
+ * and the rate limiter's windows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <argon2.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <openssl/hmac.h>
 
 #include "auth.h"
@@ -329,6 +333,147 @@ static void test_argon2(void **state)
 	assert_int_equal(strncmp(h1, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0);
 }
 
+/* Our PHC writer and reader agree with libargon2's, both ways. */
+static void test_argon2_interop(void **state)
+{
+	static const unsigned char salt[16] = "0123456789abcdef";
+	auth_argon2 p = {.m_kib = 64, .t = 2, .p = 2};
+	char lib[AUTH_HASH_MAX], ours[AUTH_HASH_MAX];
+
+	assert_int_equal(argon2id_hash_encoded(2, 64, 2, "pw", 2, salt,
+	                                       sizeof(salt), 32, lib,
+	                                       sizeof(lib)),
+	                 ARGON2_OK);
+	assert_int_equal(auth_password_verify(lib, "pw"), VBX_OK);
+	assert_int_equal(auth_password_verify(lib, "pW"), VBX_EUNAUTH);
+	assert_int_equal(auth_password_hash(&p, "pw", ours), VBX_OK);
+	assert_int_equal(argon2id_verify(ours, "pw", 2), ARGON2_OK);
+	assert_int_equal(argon2id_verify(ours, "pW", 2),
+	                 ARGON2_VERIFY_MISMATCH);
+
+	auth_phc h;
+	char back[AUTH_HASH_MAX];
+	assert_int_equal(auth_phc_decode(lib, &h), VBX_OK);
+	assert_int_equal(h.m_kib, 64);
+	assert_int_equal(h.t, 2);
+	assert_int_equal(h.p, 2);
+	assert_int_equal(h.salt_len, 16);
+	assert_memory_equal(h.salt, salt, 16);
+	assert_int_equal(h.hash_len, 32);
+	assert_int_equal(auth_phc_encode(&h, back, sizeof(back)), VBX_OK);
+	assert_string_equal(back, lib);
+	assert_int_equal(auth_phc_encode(&h, back, 20), VBX_EINVAL);
+}
+
+static void test_phc_broken(void **state)
+{
+	/* 16 bytes of salt, 32 of hash */
+#define S "MDEyMzQ1Njc4OWFiY2RlZg"
+#define H "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM"
+	static const char *const bad[] = {
+	        "",
+	        "$argon2i$v=19$m=64,t=1,p=1$" S "$" H,
+	        "$argon2d$v=19$m=64,t=1,p=1$" S "$" H,
+	        "$argon2id$m=64,t=1,p=1$" S "$" H, /* no version */
+	        "$argon2id$v=16$m=64,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=064,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=4,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=4194305,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=99999999999,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=64,t=0,p=1$" S "$" H,
+	        "$argon2id$v=19$m=64,t=65,p=1$" S "$" H,
+	        "$argon2id$v=19$m=64,t=1,p=0$" S "$" H,
+	        "$argon2id$v=19$m=64,t=1,p=17$" S "$" H,
+	        "$argon2id$v=19$m=64,t=1,p=9$" S "$" H, /* < 8 KiB a lane */
+	        "$argon2id$v=19$m=-64,t=1,p=1$" S "$" H,
+	        "$argon2id$v=19$m=64,p=1,t=1$" S "$" H,
+	        "$argon2id$v=19$m=64,t=1,p=1,x=2$" S "$" H,
+	        "$argon2id$v=19$m=64,t=1,p=1$" S,
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$",
+	        "$argon2id$v=19$m=64,t=1,p=1$$" H,
+	        "$argon2id$v=19$m=64,t=1,p=1$MDEy$" H, /* 3-byte salt */
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$" H "=",
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "==$" H,
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$" H "$",
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$" H " ",
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$ZGVm",    /* 3-byte hash */
+	        "$argon2id$v=19$m=64,t=1,p=1$" S "$" H "Jb", /* bad length */
+	        "$argon2id$v=19$m=64,t=1,p=1$" S
+	        "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoN", /* bits left */
+	        "$argon2id$v=19$m=64,t=1,p=1$" S
+	        "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoM", /* base64url */
+	};
+	auth_phc h;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (auth_phc_decode(bad[i], &h) != VBX_EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(h.m_kib, 0); /* nothing half-filled */
+		assert_int_equal(auth_password_verify(bad[i], "pw"),
+		                 VBX_EUNAUTH);
+	}
+	assert_int_equal(auth_phc_decode(NULL, &h), VBX_EINVAL);
+	assert_int_equal(
+	        auth_phc_decode("$argon2id$v=19$m=64,t=1,p=1$" S "$" H, &h),
+	        VBX_OK);
+#undef S
+#undef H
+}
+
+/*
+ * The work area never comes from malloc. Were it malloc'd, the first
+ * free of a big block would raise glibc's mmap threshold to its size and
+ * the smaller block after it would stay in the arena once freed.
+ */
+static void test_argon2_memory_returned(void **state)
+{
+	auth_argon2 big = {.m_kib = 8 * 1024, .t = 1, .p = 1};
+	auth_argon2 small = {.m_kib = 4 * 1024, .t = 1, .p = 1};
+	char h[AUTH_HASH_MAX];
+	struct mallinfo2 before = mallinfo2();
+
+	assert_int_equal(auth_password_hash(&big, "pw", h), VBX_OK);
+	assert_int_equal(auth_password_hash(&small, "pw", h), VBX_OK);
+	assert_int_equal(auth_password_verify(h, "pw"), VBX_OK);
+	struct mallinfo2 after = mallinfo2();
+	assert_true(after.arena < before.arena + (1 << 20));
+	assert_true(after.hblkhd < before.hblkhd + (1 << 20));
+}
+
+struct hasher {
+	pthread_t t;
+	int rc;
+};
+
+static void *hash_main(void *arg)
+{
+	struct hasher *w = arg;
+	auth_argon2 p = {.m_kib = 1024, .t = 1, .p = 1};
+	char h[AUTH_HASH_MAX];
+	w->rc = auth_password_hash(&p, "pw", h);
+	if (w->rc == VBX_OK)
+		w->rc = auth_password_verify(h, "pw");
+	return NULL;
+}
+
+/* hash_concurrency: eight at once, two at a time. */
+static void test_hash_concurrency(void **state)
+{
+	struct hasher w[8];
+
+	auth_password_concurrency(2);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(
+		        pthread_create(&w[i].t, NULL, hash_main, &w[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(w[i].t, NULL);
+		assert_int_equal(w[i].rc, VBX_OK);
+	}
+	assert_true(auth_password_peak() >= 1);
+	assert_true(auth_password_peak() <= 2);
+	auth_password_concurrency(0);
+}
+
 static void test_tokens(void **state)
 {
 	char a[AUTH_TOKEN_LEN + 1], b[AUTH_TOKEN_LEN + 1];
@@ -463,6 +608,10 @@ int main(void)
 	        cmocka_unit_test(test_jwt_tampered),
 	        cmocka_unit_test(test_hmac_prepared),
 	        cmocka_unit_test(test_argon2),
+	        cmocka_unit_test(test_argon2_interop),
+	        cmocka_unit_test(test_phc_broken),
+	        cmocka_unit_test(test_argon2_memory_returned),
+	        cmocka_unit_test(test_hash_concurrency),
 	        cmocka_unit_test(test_tokens),
 	        cmocka_unit_test(test_time),
 	        cmocka_unit_test(test_limit_parse),

@@ -14,7 +14,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
 	jsonout pgtime docker_passwd sig util)
 build=${BUILD:-$src/build}
@@ -25,14 +25,15 @@ mkdir -p "$out"
 
 deps() {
 	case $1 in
-	config) echo "core/config.c core/cfgval.c core/errors.c core/log.c";;
+	config) echo "core/config.c core/cfgval.c core/cpus.c core/effective.c
+		core/errors.c core/log.c";;
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
 	sig) echo "core/sig.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
-		plugins/auth/password.c plugins/auth/tokens.c
+	auth_jwt | auth_phc) echo "plugins/auth/jwt.c plugins/auth/plugin.c
+		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/ticket.c
 		plugins/auth/usercache.c plugins/auth/hmac.c";;
@@ -56,7 +57,7 @@ deps() {
 # Extra compiler and linker flags of a target.
 target_flags() {
 	case $1 in
-	auth_jwt) echo "-I$src/plugins/auth
+	auth_jwt | auth_phc) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
 	pgtime) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The daemon's life against a real process: -V and -t, shutdown with
+"""The daemon's life against a real process: -V and -t (the plugin table,
+the values in effect), memory trimmed after a burst, shutdown with
 requests and WebSockets in flight, shutdown_timeout, SIGHUP reload, and
 systemd notification."""
 
@@ -36,6 +37,76 @@ def test_check_prints_the_plugin_table():
     expect(lines[1].split() == ["testkit", "1.0.0", "authn,authz", "-"],
            lines)
     expect("test is successful" in lines[-1], lines)
+
+
+def test_check_prints_values_in_effect():
+    """-t shows the values derived from the CPU count: server.workers,
+    postgres-store's pool, auth's hash_concurrency; a key set in the
+    file says so."""
+    build = os.environ.get("VBX_BUILDDIR", ".")
+    d = Daemon()
+    plugins = os.path.join(d.dir, "plugins")
+    os.mkdir(plugins)
+    for name in ("postgres-store", "auth"):
+        os.symlink(os.path.join(build, "plugins", name, ".libs", name + ".so"),
+                   os.path.join(plugins, name + ".so"))
+    secret = "k1:" + "ab" * 32
+    with open(d.conf, "w") as f:
+        f.write(f'server: {{ listen = "127.0.0.1:{d.port}"; }};\n'
+                f'plugin_dir = "{plugins}";\nstate_dir = "{d.dir}";\n'
+                'log: { level = "error"; };\n'
+                'plugins = (\n'
+                ' { name = "postgres-store"; config = {\n'
+                '     conninfo = "host=/nonexistent dbname=x"; }; },\n'
+                f' {{ name = "auth"; config = {{ jwt_secret = "{secret}";\n'
+                '     argon2_memory = "64KiB"; hash_concurrency = 3; }; }\n'
+                ');\n')
+    out = subprocess.run([VIBEBOXD, "-t", "-c", d.conf], capture_output=True,
+                         text=True, timeout=60)
+    expect(out.returncode == 0, out.stderr)
+    lines = [l.strip() for l in out.stdout.splitlines()]
+    head = [l for l in lines if l.startswith("values in effect")]
+    expect(len(head) == 1, lines)
+    cpus = int(head[0].split("(")[1].split()[0])
+    expect(1 <= cpus <= os.cpu_count(), head)
+    workers = min(max(2 * cpus, 4), 32)
+    for want in (f"server.workers = {workers} (default: 2 per CPU, 4..32)",
+                 f"plugins.postgres-store.pool = {workers} "
+                 "(default: server.workers)",
+                 "plugins.auth.hash_concurrency = 3 (set)"):
+        expect(want in lines, f"{want!r} not in {lines}")
+
+
+def burst_then_quiet(d, n=300):
+    for _ in range(n):
+        expect(d.get("/health/live")[0] == 200, "live")
+    time.sleep(5)  # 3 quiet seconds, and a tick
+
+
+def test_memory_trimmed_after_a_burst():
+    """core/memtrim.c: quiet for 3 s after 256 requests or more, the
+    daemon calls malloc_trim, and says so once."""
+    d = Daemon(plugins=TESTKIT).start()
+    try:
+        burst_then_quiet(d)
+        trims = [l for l in d.logtext().splitlines()
+                 if "malloc_trim took the resident size" in l]
+        expect(len(trims) == 1, d.logtext())
+        time.sleep(2)  # still quiet: no second trim
+        expect(d.logtext().count("malloc_trim took") == 1, d.logtext())
+    finally:
+        d.stop()
+
+
+def test_memory_trims_off():
+    d = Daemon(plugins=TESTKIT, env={"VBX_MEMTRIM": "0"}).start()
+    try:
+        burst_then_quiet(d)
+        log = d.logtext()
+        expect("VBX_MEMTRIM=0" in log, log)
+        expect("malloc_trim took" not in log, log)
+    finally:
+        d.stop()
 
 
 def test_check_reports_every_error_with_file_and_line():

@@ -212,6 +212,8 @@ static void test_full_file(void **state)
 	assert_string_equal(c->listen[1].host, "::1");
 	assert_int_equal(c->listen[1].port, 8081);
 	assert_int_equal(c->workers, 16);
+	assert_int_equal(c->shown.n, 1);
+	assert_string_equal(c->shown.lines[0], "server.workers = 16 (set)");
 	assert_int_equal(c->max_body, 10 * 1024 * 1024);
 	assert_int_equal(c->shutdown_timeout_ms, 60000);
 	assert_int_equal(c->drain_delay_ms, 5000);
@@ -261,7 +263,14 @@ static void check_defaults(const vbx__conf *c)
 	assert_int_equal(c->nlisten, 1);
 	assert_string_equal(c->listen[0].host, "0.0.0.0");
 	assert_int_equal(c->listen[0].port, 3000);
-	assert_int_equal(c->workers, 8);
+	/* derived from this machine's CPUs, and shown as such */
+	int workers = vbx__workers_for_cpus(vbx__cpu_count());
+	char line[128];
+	snprintf(line, sizeof(line),
+	         "server.workers = %d (default: 2 per CPU, 4..32)", workers);
+	assert_int_equal(c->workers, workers);
+	assert_int_equal(c->shown.n, 1);
+	assert_string_equal(c->shown.lines[0], line);
 	assert_int_equal(c->max_body, 1024 * 1024);
 	assert_int_equal(c->shutdown_timeout_ms, 30000);
 	assert_int_equal(c->drain_delay_ms, 0);
@@ -885,6 +894,99 @@ static void test_get_string_bool(void **state)
 	vbx__conf_free(c);
 }
 
+/* ---- defaults that fit the machine (cpus.c, effective.c) ---- */
+
+static void test_workers_for_cpus(void **state)
+{
+	/* 2 per CPU, at least 4 (a small machine still overlaps waits on
+	 * the database), at most 32 (PostgreSQL's connections) */
+	assert_int_equal(vbx__workers_for_cpus(1), 4);
+	assert_int_equal(vbx__workers_for_cpus(2), 4);
+	assert_int_equal(vbx__workers_for_cpus(3), 6);
+	assert_int_equal(vbx__workers_for_cpus(8), 16);
+	assert_int_equal(vbx__workers_for_cpus(16), 32);
+	assert_int_equal(vbx__workers_for_cpus(96), 32);
+}
+
+static void test_cpu_count(void **state)
+{
+	int n = vbx__cpu_count();
+	assert_true(n >= 1);
+	assert_true(n <= sysconf(_SC_NPROCESSORS_CONF));
+}
+
+static void test_cpu_quota_parse(void **state)
+{
+	assert_int_equal(vbx__cpu_quota_parse("max 100000\n"), 0);
+	assert_int_equal(vbx__cpu_quota_parse("max"), 0);
+	assert_int_equal(vbx__cpu_quota_parse("200000 100000\n"), 2);
+	assert_int_equal(vbx__cpu_quota_parse("150000 100000\n"), 2);
+	assert_int_equal(vbx__cpu_quota_parse("50000 100000"), 1);
+	assert_int_equal(vbx__cpu_quota_parse("1 100000\n"), 1);
+	/* broken: the caller then keeps the affinity count */
+	assert_int_equal(vbx__cpu_quota_parse(""), -1);
+	assert_int_equal(vbx__cpu_quota_parse("\n"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("maxi 100000"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("100000"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("100000\n"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("-5 100000"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("0 100000"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("100 0"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("100 x"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("100 100 7"), -1);
+	assert_int_equal(vbx__cpu_quota_parse("9223372036854775807 100000"),
+	                 -1);
+}
+
+static void test_get_int_derived(void **state)
+{
+	vbx__conf *c = load_block("pool = 8;\nbad = 0;");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	long long v;
+
+	assert_int_equal(vbx__cfg_int_derived(b, "pool", 1, 256, 4,
+	                                      "server.workers", &v),
+	                 VBX_OK);
+	assert_int_equal(v, 8);
+	assert_int_equal(
+	        vbx__cfg_int_derived(b, "conns", 1, 256, 3, "1 per CPU", &v),
+	        VBX_OK);
+	assert_int_equal(v, 3);
+	/* a default beyond the range is clamped, not an error */
+	assert_int_equal(vbx__cfg_int_derived(b, "big", 1, 10, 99, "x", &v),
+	                 VBX_OK);
+	assert_int_equal(v, 10);
+	/* read again (validated, then applied): the line is replaced */
+	assert_int_equal(
+	        vbx__cfg_int_derived(b, "conns", 1, 256, 5, "1 per CPU", &v),
+	        VBX_OK);
+	assert_int_equal(vbx__cfg_int_derived(b, "bad", 1, 4, 2, "x", &v),
+	                 VBX_EINVAL);
+	expect_errors(&e,
+	              "%s:3: plugins.p.bad: expected an integer 1..4, got 0",
+	              NULL);
+	vbx__errors_clear(&e);
+
+	assert_int_equal(b->shown.n, 3);
+	assert_string_equal(b->shown.lines[0], "plugins.p.pool = 8 (set)");
+	assert_string_equal(b->shown.lines[1],
+	                    "plugins.p.conns = 5 (default: 1 per CPU)");
+	assert_string_equal(b->shown.lines[2],
+	                    "plugins.p.big = 10 (default: x)");
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	vbx__effective_print(c, f);
+	fclose(f);
+	assert_non_null(strstr(text, "server.workers = "));
+	assert_non_null(strstr(text, "\n  plugins.p.pool = 8 (set)\n"));
+	free(text);
+	vbx__conf_free(c);
+}
+
 static void test_get_int(void **state)
 {
 	vbx__conf *c = load_block("pool = 8;\nbig = 3000000000L;\n"
@@ -1483,6 +1585,10 @@ int main(void)
 	        cmocka_unit_test(test_parse_size),
 	        cmocka_unit_test(test_get_string_bool),
 	        cmocka_unit_test(test_get_int),
+	        cmocka_unit_test(test_workers_for_cpus),
+	        cmocka_unit_test(test_cpu_count),
+	        cmocka_unit_test(test_cpu_quota_parse),
+	        cmocka_unit_test(test_get_int_derived),
 	        cmocka_unit_test(test_get_duration),
 	        cmocka_unit_test(test_get_size),
 	        cmocka_unit_test(test_get_strings),
