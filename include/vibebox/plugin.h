@@ -21,6 +21,8 @@
  * ABI changelog (bump the minor for additions at the end of a struct, the
  * major for anything else):
  *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
+ *   1.1  platform: json_row, authorize_verdict (http.h, hooks.h) and
+ *        dotted config keys (config.h); stream: the pump of stream.h.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
