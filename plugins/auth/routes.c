@@ -223,8 +223,9 @@ static void known_fields(vbx_request *req, const cJSON *body,
 	}
 }
 
-/* The same bounds as the core's API (core/api/common.h); plugins do not
- * link the core, so these mirror it and must change with it. */
+/* The same bounds as the platform's API (plugins/platform/common.h);
+ * plugins do not link each other, so these mirror it and must change
+ * with it. */
 #define PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
 #define LIMIT_MAX 100
 #define LIMIT_DEFAULT 20

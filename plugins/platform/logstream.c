@@ -7,7 +7,7 @@
  *     {"stream":"stdout","time":"2026-11-27T12:04:51.123456789Z",
  *      "line":"listening on :8080"}
  *
- * The stream is read on the pump thread of core/term.c. Each channel has
+ * The stream is read on the daemon's pump thread (stream.h). Each channel has
  * a line buffer; a partial line waits for its newline, a line over 64 KiB
  * is sent in 64 KiB pieces. When the socket's queue is full (VBX_EAGAIN)
  * the stream is not read until the drain callback, so a slow client

@@ -2,7 +2,7 @@
 /*
  * terminal.c - /api/v1/environments/{id}/terminal, subprotocol
  * vibebox.terminal.v1 (docs/terminal-protocol.md): a WebSocket per viewer
- * of a terminal session of core/term.c.
+ * of a terminal session of term.c.
  *
  * open (a worker) authorizes "exec", checks that the environment runs,
  * then joins the session named by ?session= or starts the image's shell
