@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c - load vibeboxd.conf (libconfig syntax) and validate the core's
- * part of it: server, log, plugin_dir, state_dir, events, and the plugins
- * list, whose `config` groups become the plugins' read-only blocks.
+ * part of it: server, log, plugin_path (or plugin_dir), state_dir, events,
+ * and the plugins list, whose `config` groups become the plugins' read-only
+ * blocks.
  *
  * The core reads its own sections through the same getters the plugins
  * use (cfgval.c), on a temporary block per section, so its messages and
@@ -401,6 +402,85 @@ static char *load_dir(loader *ld, vbx_config *root, const char *key,
 	return dup;
 }
 
+/* Append a copy of dir to conf->plugin_path, which has room. */
+static void add_plugin_dir(loader *ld, const char *dir)
+{
+	vbx__conf *conf = ld->conf;
+	char *dup = strdup(dir);
+	if (ok(ld, dup ? VBX_OK : VBX_ENOMEM))
+		conf->plugin_path[conf->nplugin_path++] = dup;
+}
+
+/* plugin_path: a list of directories; or an error, NULL. */
+static const char *const *load_path_list(loader *ld, vbx_config *root,
+                                         const config_setting_t *s, size_t *n)
+{
+	const char *const *dirs = NULL;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		ok(ld, expected(root, s, "plugin_path",
+		                "a list of directories [ \"/a\", \"/b\" ]"));
+		return NULL;
+	}
+	if (!ok(ld, vbx__cfg_strings(root, "plugin_path", &dirs, n)))
+		return NULL;
+	if (*n == 0) {
+		ok(ld,
+		   expected(root, s, "plugin_path", "at least one directory"));
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (!*dirs[i]) {
+			ok(ld, vbx__cfg_report(root, s, "plugin_path",
+			                       "element %zu is empty; expected "
+			                       "the path of a directory",
+			                       i));
+			return NULL;
+		}
+	}
+	return dirs;
+}
+
+/*
+ * Where plugins are looked up: plugin_path, a list of directories
+ * searched in order (a local directory before the packaged one), or
+ * plugin_dir, one directory, or the build's default. Both keys at once is
+ * an error naming both.
+ */
+static void load_plugin_path(loader *ld, vbx_config *root)
+{
+	vbx__conf *conf = ld->conf;
+	const config_setting_t *path = lookup(root, "plugin_path");
+	const config_setting_t *dir = lookup(root, "plugin_dir");
+	const char *const *dirs = NULL;
+	size_t n = 1;
+
+	conf->plugin_path_key = path ? "plugin_path" : "plugin_dir";
+	if (path && dir) {
+		ok(ld, vbx__cfg_report(root, path, "plugin_path",
+		                       "plugin_path and plugin_dir (line %d) "
+		                       "are both set; keep one: plugin_path "
+		                       "lists directories searched in order, "
+		                       "plugin_dir names one",
+		                       (int)config_setting_source_line(dir)));
+		return;
+	}
+	if (path && !(dirs = load_path_list(ld, root, path, &n)))
+		return;
+	conf->plugin_path = calloc(n + 1, sizeof(*conf->plugin_path));
+	if (!ok(ld, conf->plugin_path ? VBX_OK : VBX_ENOMEM))
+		return;
+	if (dirs) {
+		for (size_t i = 0; i < n; i++)
+			add_plugin_dir(ld, dirs[i]);
+		return;
+	}
+	char *one = load_dir(ld, root, "plugin_dir", VBX_PLUGIN_DIR);
+	if (one)
+		add_plugin_dir(ld, one);
+	free(one);
+}
+
 /* Read section `name` with fn, then call each key nobody read unknown. */
 static void section(loader *ld, vbx_config *root, const char *name,
                     void (*fn)(loader *ld, vbx_config *b))
@@ -573,7 +653,7 @@ static void load_tree(loader *ld)
 	}
 	section(ld, &root, "server", load_server);
 	section(ld, &root, "log", load_log);
-	conf->plugin_dir = load_dir(ld, &root, "plugin_dir", VBX_PLUGIN_DIR);
+	load_plugin_path(ld, &root);
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
 	moved(ld, &root, "environments", "platform");
@@ -716,22 +796,112 @@ void vbx__conf_free(vbx__conf *c)
 	}
 	free(c->plugins);
 	free(c->listen);
-	free(c->plugin_dir);
+	for (size_t i = 0; i < c->nplugin_path; i++)
+		free(c->plugin_path[i]);
+	free(c->plugin_path);
 	free(c->state_dir);
 	config_destroy(&c->lc);
 	free(c->path);
 	free(c);
 }
 
+size_t vbx__config_check_unknown(const vbx_config *block, vbx__errors *errs)
+{
+	/* Report to errs, whatever list the block collects into. */
+	vbx_config view = *block;
+	view.errs = errs;
+	return report_unknown(&view);
+}
+
 size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < c->nplugins; i++) {
-		/* Report to errs, whatever list the block collects into. */
-		vbx_config view = *c->plugins[i].block;
-		view.errs = errs;
-		n += report_unknown(&view);
-	}
+	for (size_t i = 0; i < c->nplugins; i++)
+		n += vbx__config_check_unknown(c->plugins[i].block, errs);
 	return n;
+}
+
+/* ---- comparing blocks ---- */
+
+static bool setting_same(const config_setting_t *a, const config_setting_t *b);
+
+/* The same members, by name, whatever their order. */
+static bool group_same(const config_setting_t *a, const config_setting_t *b)
+{
+	int n = config_setting_length(a);
+
+	if (n != config_setting_length(b))
+		return false;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m =
+		        config_setting_get_elem(a, (unsigned)i);
+		const char *name = config_setting_name(m);
+		if (!name ||
+		    !setting_same(m, config_setting_get_member(b, name)))
+			return false;
+	}
+	return true;
+}
+
+/* The same elements in the same order. */
+static bool list_same(const config_setting_t *a, const config_setting_t *b)
+{
+	int n = config_setting_length(a);
+
+	if (n != config_setting_length(b))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!setting_same(config_setting_get_elem(a, (unsigned)i),
+		                  config_setting_get_elem(b, (unsigned)i)))
+			return false;
+	return true;
+}
+
+/* Same type and value; where each sits in the file does not count. */
+static bool setting_same(const config_setting_t *a, const config_setting_t *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (config_setting_type(a) != config_setting_type(b))
+		return false;
+	switch (config_setting_type(a)) {
+	case CONFIG_TYPE_INT:
+		return config_setting_get_int(a) == config_setting_get_int(b);
+	case CONFIG_TYPE_INT64:
+		return config_setting_get_int64(a) ==
+		       config_setting_get_int64(b);
+	case CONFIG_TYPE_FLOAT: {
+		double x = config_setting_get_float(a);
+		double y = config_setting_get_float(b);
+		return memcmp(&x, &y, sizeof(x)) == 0;
+	}
+	case CONFIG_TYPE_BOOL:
+		return config_setting_get_bool(a) == config_setting_get_bool(b);
+	case CONFIG_TYPE_STRING:
+		return strcmp(config_setting_get_string(a),
+		              config_setting_get_string(b)) == 0;
+	case CONFIG_TYPE_GROUP:
+		return group_same(a, b);
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		return list_same(a, b);
+	default:
+		return true;
+	}
+}
+
+bool vbx__config_same(const vbx_config *a, const vbx_config *b)
+{
+	const config_setting_t *ga = a ? a->group : NULL;
+	const config_setting_t *gb = b ? b->group : NULL;
+
+	/* An absent block and an empty one are the same: no keys. */
+	if (ga && config_setting_length(ga) == 0)
+		ga = NULL;
+	if (gb && config_setting_length(gb) == 0)
+		gb = NULL;
+	if (!ga || !gb)
+		return ga == gb;
+	return group_same(ga, gb);
 }

@@ -103,7 +103,11 @@ typedef struct vbx__conf {
 	int log_level;               /* log.level */
 	bool log_json;               /* log.format == "json" (the default) */
 	bool log_access;             /* log.access, default true */
-	char *plugin_dir;
+	/* plugin_path (or plugin_dir, or the build's default): the
+	 * directories searched for NAME.so, in order, NULL-terminated */
+	char **plugin_path;
+	size_t nplugin_path;
+	const char *plugin_path_key; /* "plugin_path" or "plugin_dir" */
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
@@ -126,6 +130,11 @@ void vbx__conf_free(vbx__conf *c);
 /* After the plugins' init: an error for each key of each plugin block that
  * no getter asked for. Returns the number of such keys. */
 size_t vbx__conf_check_unknown(const vbx__conf *c, vbx__errors *errs);
+/* The same for one block, after its plugin's init or validate. */
+size_t vbx__config_check_unknown(const vbx_config *block, vbx__errors *errs);
+/* Do blocks a and b hold the same keys with the same values (order of
+ * keys, lines and number formats aside)? NULL or empty blocks are equal. */
+bool vbx__config_same(const vbx_config *a, const vbx_config *b);
 /* Mark every key of the block known (used for the core's own blocks). */
 void vbx__config_mark_known(vbx_config *block, const char *key);
 
@@ -227,7 +236,9 @@ int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
                              vbx__provided_fn *provided, void *ud,
                              const char *why, vbx__errors *errs);
 /*
- * Run p's init with its block (p->cfg, may be NULL). Registration and
+ * Run p's init with its block (p->cfg, may be NULL), after p's validate
+ * step when it has one (a refusal: VBX_EINVAL, init not run, p stays
+ * VBX__PLUGIN_LOADED). Registration and
  * config errors recorded meanwhile land in errs too, and fail the init
  * even when it returns VBX_OK: the plugin is then VBX__PLUGIN_INITED all
  * the same (it holds what it allocated) and must be finalised. When init
@@ -235,6 +246,16 @@ int vbx__desc_check_requires(const vbx_plugin_desc *d, const char *name,
  * vbx__plugin_fini() tells the two apart. Returns VBX_OK or the error.
  */
 int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs);
+/* Does p declare a validate step that this daemon may call (ABI 1.1)? */
+bool vbx__plugin_has_validate(const vbx_plugin *p);
+/*
+ * Can p take block (a block of a new config, not yet p's)? With a
+ * validate step: run it, errors to errs, then refuse each key it did not
+ * read. Without one: only a block equal to p's current one passes (the
+ * daemon cannot check a new one), else an error says to restart. Applies
+ * nothing. Returns VBX_OK or the error.
+ */
+int vbx__plugin_validate(vbx_plugin *p, vbx_config *block, vbx__errors *errs);
 /* Start an inited plugin (start may be NULL); an error goes to errs. */
 int vbx__plugin_start(vbx_plugin *p, vbx__errors *errs);
 /* Stop p if it is started; finalise it if it is inited or stopped. */
@@ -260,6 +281,10 @@ vbx_plugin *vbx__plugins_at(size_t i);
 vbx_plugin *vbx__core_plugin(void);
 /* Print the table of name, version, provides, requires. */
 void vbx__plugins_print_table(FILE *f);
+/* vbx__plugin_validate() for every loaded plugin with its block of conf,
+ * whose set of plugins must be the loaded one; every error goes to errs.
+ * Returns VBX_OK or the first error. */
+int vbx__plugins_validate(vbx__conf *conf, vbx__errors *errs);
 /* Give each plugin its block of the new config (names must match). */
 void vbx__plugins_reconfigure(vbx__conf *conf);
 /* Nonzero when the set of plugins in conf differs from the loaded one. */
@@ -271,11 +296,32 @@ void vbx__plugins_free(void);
  * handle; &vbx__host unless a test substitutes its own. */
 void vbx__loader_set_host(const vbx_host *host);
 
+/* ---- sig.c: signatures as C types ---- */
+
+/*
+ * The canonical form of a hook's signature ("int(const char *who, size_t
+ * n)") or an event's payload type ("struct foo"), so that two plugins'
+ * declarations compare as types: parameter and declarator names are
+ * dropped, whitespace is made uniform, the specifiers of a declaration
+ * and the qualifiers after a '*' are sorted; '*', qualifiers, types,
+ * arrays, nested parameter lists and "..." are kept. The two examples
+ * give "int(char const *, size_t)" and "struct foo".
+ * Returns VBX_OK with *out a malloc'd string the caller frees;
+ * VBX_EINVAL (*out NULL) when text is NULL, longer than 4096 bytes,
+ * nested deeper than 16, or not a declaration of that small grammar
+ * (sig.c); VBX_ENOMEM.
+ */
+int vbx__sig_normalise(const char *text, char **out);
+
 /* ---- registry.c: hooks and events ---- */
 
-/* Where registration errors (signature mismatch, second provider) are
- * recorded besides the log; NULL to log only. */
+/* Where registration errors (signature mismatch, second provider, route
+ * refused) are recorded besides the log; NULL to log only. */
 void vbx__registry_set_errors(vbx__errors *errs);
+/* Record a registration error of plugin p (NULL: the core) in the list
+ * set above, if any, and log it as p's error. */
+void vbx__registry_report(const vbx_plugin *p, const char *fmt, ...)
+        VBX_PRINTF(2, 3);
 vbx_hook *vbx__hook_get(vbx_plugin *p, const char *name, const char *sig,
                         int policy);
 int vbx__hook_register(vbx_plugin *p, vbx_hook *h, const char *sig, vbx_fn fn,

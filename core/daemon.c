@@ -119,37 +119,58 @@ static void warn_restart_only(const vbx__conf *old, const vbx__conf *c)
 		          d.path);
 }
 
-static void reload(void)
+/*
+ * Read and check the whole new file, every plugin's block included, before
+ * anything of it is applied. NULL, after logging each error, when any
+ * part is refused.
+ */
+static vbx__conf *reload_check(void)
 {
 	vbx__errors errs = {0};
 	vbx__conf *c = NULL;
-	vbx__info("SIGHUP: re-reading %s", d.path);
-	if (vbx__conf_load(d.path, &c, &errs) != VBX_OK) {
-		log_errors(&errs);
-		vbx__errors_clear(&errs);
-		vbx__error("%s has errors; keeping the running configuration",
-		           d.path);
-		return;
+	int rc = vbx__conf_load(d.path, &c, &errs);
+
+	if (rc == VBX_OK && vbx__plugins_set_changed(c)) {
+		vbx__errors_add(&errs,
+		                "%s: plugins: the list of plugins changed (a "
+		                "plugin added, removed or moved): restart "
+		                "vibeboxd to apply it",
+		                d.path);
+		rc = VBX_ESTATE;
 	}
+	if (rc == VBX_OK)
+		rc = vbx__plugins_validate(c, &errs);
+	if (rc == VBX_OK)
+		return c;
+	log_errors(&errs);
+	vbx__errors_clear(&errs);
+	vbx__conf_free(c);
+	vbx__error("%s has errors; keeping the running configuration of "
+	           "vibeboxd and of every plugin",
+	           d.path);
+	return NULL;
+}
+
+/* All or nothing: only a new file that passed every check is applied. */
+static void reload(void)
+{
+	vbx__info("SIGHUP: re-reading %s", d.path);
+	vbx__conf *c = reload_check();
+	if (!c)
+		return;
 	if (!keep_conf(d.conf)) {
 		vbx__conf_free(c);
+		vbx__error("out of memory: keeping the running configuration");
 		return;
 	}
 	c->generation = d.conf->generation + 1;
 	warn_restart_only(d.conf, c);
 	vbx__log_configure(c->log_level, c->log_json);
-	bool changed = vbx__plugins_set_changed(c);
-	if (changed)
-		vbx__warn("the list of plugins in %s changed: restart vibeboxd "
-		          "to apply it; plugins keep their current blocks",
-		          d.path);
-	else
-		vbx__plugins_reconfigure(c);
+	vbx__plugins_reconfigure(c);
 	__atomic_store_n(&d.conf, c, __ATOMIC_RELEASE);
 	vbx_config_reload_event ev = {.version = 1,
 	                              .generation = c->generation};
-	if (!changed)
-		vbx_event_config_reload_publish(vbx__cat.config_reload, &ev);
+	vbx_event_config_reload_publish(vbx__cat.config_reload, &ev);
 	vbx__info("configuration generation %u is active", c->generation);
 }
 

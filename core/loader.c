@@ -135,7 +135,7 @@ static int open_file(const char *name, const char *file, void **dl,
 	if (access(file, F_OK) != 0 && errno == ENOENT) {
 		plugin_error(errs, name, file,
 		             "cannot open: no such file; is the plugin "
-		             "installed in plugin_dir?");
+		             "installed?");
 		return VBX_ENOTFOUND;
 	}
 	plugin_error(errs, name, file,
@@ -269,7 +269,7 @@ int vbx__desc_check(const vbx_plugin_desc *d, const char *name,
 	return VBX_OK;
 }
 
-static char *plugin_path(const char *dir, const char *name)
+static char *file_in(const char *dir, const char *name)
 {
 	size_t n = strlen(dir);
 	char *path = NULL;
@@ -278,6 +278,52 @@ static char *plugin_path(const char *dir, const char *name)
 	if (asprintf(&path, "%.*s/%s.so", (int)n, dir, name) < 0)
 		return NULL;
 	return path;
+}
+
+/* Say that no directory of conf's plugin path holds NAME.so, naming them
+ * all in search order. */
+static void report_not_found(const vbx__conf *conf, const char *name,
+                             vbx__errors *errs)
+{
+	char *dirs = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&dirs, &len);
+
+	for (size_t i = 0; f && i < conf->nplugin_path; i++)
+		fprintf(f, "%s%s", i ? ", " : "", conf->plugin_path[i]);
+	if (f)
+		fclose(f);
+	plugin_error(errs, name, NULL,
+	             "%s.so not found in %s (searched %s); is the plugin "
+	             "installed in one of these directories?",
+	             name,
+	             conf->plugin_path_key ? conf->plugin_path_key
+	                                   : "plugin_path",
+	             dirs ? dirs : "(out of memory)");
+	free(dirs);
+}
+
+/*
+ * The path of NAME.so in the first directory of conf's plugin path that
+ * has it (or that cannot be searched: opening it then says why), in
+ * *file. VBX_ENOTFOUND, reported, when no directory has it.
+ */
+static int find_file(const vbx__conf *conf, const char *name, char **file,
+                     vbx__errors *errs)
+{
+	*file = NULL;
+	for (size_t i = 0; i < conf->nplugin_path; i++) {
+		char *path = file_in(conf->plugin_path[i], name);
+		if (!path)
+			return VBX_ENOMEM;
+		if (access(path, F_OK) == 0 || errno != ENOENT) {
+			*file = path;
+			return VBX_OK;
+		}
+		free(path);
+	}
+	report_not_found(conf, name, errs);
+	return VBX_ENOTFOUND;
 }
 
 /* Open conf->plugins[i] and check it; *out is the new plugin or NULL. */
@@ -296,10 +342,11 @@ static int plugin_open(const vbx__conf *conf, size_t i, vbx_plugin **out,
 	p->state = VBX__PLUGIN_LOADED;
 	p->cfg = pc->block;
 	p->name = strdup(pc->name);
-	p->file = plugin_path(conf->plugin_dir, pc->name);
-	if (!p->name || !p->file)
+	if (!p->name)
 		goto fail;
-	rc = vbx__plugin_open(p->name, p->file, &p->dl, &p->desc, errs);
+	rc = find_file(conf, pc->name, &p->file, errs);
+	if (rc == VBX_OK)
+		rc = vbx__plugin_open(p->name, p->file, &p->dl, &p->desc, errs);
 	if (rc == VBX_OK)
 		rc = vbx__desc_check(p->desc, p->name, p->file, errs);
 	if (rc != VBX_OK)
@@ -350,8 +397,8 @@ static int open_all(const vbx__conf *conf, vbx__errors *errs)
 {
 	int first = VBX_OK;
 
-	if (!conf->plugin_dir) {
-		vbx__errors_add(errs, "%s: plugin_dir is not set", conf->path);
+	if (!conf->nplugin_path) {
+		vbx__errors_add(errs, "%s: plugin_path is empty", conf->path);
 		return VBX_EINVAL;
 	}
 	plugins = calloc(conf->nplugins ? conf->nplugins : 1, sizeof(*plugins));
@@ -548,8 +595,6 @@ out:
 	return rc;
 }
 
-/* ---- lifecycle ---- */
-
 void vbx__plugin_fini(vbx_plugin *p)
 {
 	if (p->state != VBX__PLUGIN_INITED && p->state != VBX__PLUGIN_STOPPED)
@@ -566,10 +611,85 @@ static void fini_first(size_t n)
 		vbx__plugin_fini(plugins[n]);
 }
 
+/* ---- validating a block ---- */
+
+typedef int validate_fn(vbx_plugin *self, const vbx_config *cfg);
+
+/* The descriptor bytes up to and including validate (ABI 1.1). */
+#define DESC_VALIDATE_END                                                      \
+	(offsetof(vbx_plugin_desc, validate) +                                 \
+	 sizeof(((vbx_plugin_desc *)0)->validate))
+
+/* d's validate step, or NULL. The slot was reserved in ABI 1.0, so only
+ * a descriptor built for 1.1 or later, and long enough, has one. */
+static validate_fn *validate_of(const vbx_plugin_desc *d)
+{
+	if (d->abi_minor < 1 || d->struct_size < DESC_VALIDATE_END)
+		return NULL;
+	return d->validate;
+}
+
+bool vbx__plugin_has_validate(const vbx_plugin *p)
+{
+	return validate_of(p->desc) != NULL;
+}
+
 /*
- * An init that returns VBX_OK despite errors recorded meanwhile still
- * fails the load; it is finalised with the others, since it believes it
- * succeeded and holds what it allocated.
+ * Run p's validate on block with its errors going to errs, then call
+ * every key it did not read unknown, as after init. A validate that
+ * returns VBX_OK despite recorded errors, or fails without saying why,
+ * is refused all the same, with a line that says so.
+ */
+static int run_validate(vbx_plugin *p, vbx_config *block, vbx__errors *errs)
+{
+	size_t before = errs->count;
+	vbx__errors *saved = block->errs;
+	int rc;
+
+	vbx__debug("validating the block of plugin %s", p->name);
+	block->errs = errs;
+	rc = validate_of(p->desc)(p, block);
+	block->errs = saved;
+	if (rc == VBX_OK && errs->count > before) {
+		plugin_error(errs, p->name, p->file,
+		             "validate reported success, but the errors above "
+		             "were recorded during it");
+		return VBX_EINVAL;
+	}
+	if (rc != VBX_OK && errs->count == before)
+		plugin_error(errs, p->name, p->file,
+		             "validate refused its block without saying why "
+		             "(%s); contact the plugin's author",
+		             vbx__strerror(rc));
+	if (rc == VBX_OK && vbx__config_check_unknown(block, errs))
+		rc = VBX_EINVAL;
+	return rc;
+}
+
+int vbx__plugin_validate(vbx_plugin *p, vbx_config *block, vbx__errors *errs)
+{
+	if (validate_of(p->desc))
+		return run_validate(p, block, errs);
+	if (vbx__config_same(block, p->cfg))
+		return VBX_OK;
+	vbx_config view = *block; /* report to errs */
+	view.errs = errs;
+	return vbx__cfg_report(
+	        &view, NULL, NULL,
+	        "changed, but plugin \"%s\" has no validate step to check "
+	        "it (built for plugin ABI %u.%u, or without one): restart "
+	        "vibeboxd to apply this block, or put the running one back",
+	        p->name, p->desc->abi_major, p->desc->abi_minor);
+}
+
+/* ---- lifecycle ---- */
+
+/*
+ * A plugin with a validate step has its block checked by it first, so
+ * that `vibeboxd -t` refuses whatever a reload would refuse. An init that
+ * returns VBX_OK despite errors recorded meanwhile still fails the load;
+ * it is finalised with the others, since it believes it succeeded and
+ * holds what it allocated.
  */
 int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs)
 {
@@ -577,6 +697,13 @@ int vbx__plugin_init(vbx_plugin *p, vbx__errors *errs)
 	vbx__errors *saved = p->cfg ? p->cfg->errs : NULL;
 	int rc;
 
+	if (p->cfg && validate_of(p->desc) &&
+	    run_validate(p, p->cfg, errs) != VBX_OK) {
+		plugin_error(errs, p->name, p->file,
+		             "not initialised: its config block has the errors "
+		             "above");
+		return VBX_EINVAL;
+	}
 	vbx__debug("initialising plugin %s", p->name);
 	if (p->cfg)
 		p->cfg->errs = errs;
@@ -756,12 +883,35 @@ static const vbx__plugin_conf *conf_entry(const vbx__conf *conf,
 	return NULL;
 }
 
+int vbx__plugins_validate(vbx__conf *conf, vbx__errors *errs)
+{
+	int first = VBX_OK;
+
+	for (size_t i = 0; i < nplugins; i++) {
+		const vbx__plugin_conf *pc = conf_entry(conf, plugins[i]->name);
+		int rc = VBX_EINVAL;
+		if (pc)
+			rc = vbx__plugin_validate(plugins[i], pc->block, errs);
+		else
+			vbx__errors_add(errs,
+			                "%s: plugins: plugin \"%s\" is loaded "
+			                "but not listed; restart vibeboxd to "
+			                "remove it",
+			                conf->path, plugins[i]->name);
+		if (rc != VBX_OK && first == VBX_OK)
+			first = rc;
+	}
+	return first;
+}
+
 void vbx__plugins_reconfigure(vbx__conf *conf)
 {
 	for (size_t i = 0; i < nplugins; i++) {
 		const vbx__plugin_conf *pc = conf_entry(conf, plugins[i]->name);
+		/* Workers read it through vbx_plugin_config() meanwhile. */
 		if (pc)
-			plugins[i]->cfg = pc->block;
+			__atomic_store_n(&plugins[i]->cfg, pc->block,
+			                 __ATOMIC_RELEASE);
 	}
 }
 

@@ -6,6 +6,8 @@
  * own. The first plugin to ask for a name fixes its signature (and, for a
  * hook, its policy); a later plugin that disagrees was built against
  * another declaration and is refused with an error naming both sides.
+ * Signatures compare as C types (sig.c): parameter names and spacing do
+ * not count. A signature sig.c cannot read still matches its own text.
  *
  * Registration is open until the freeze. Then each hook's handlers are
  * sorted and published in its public head (entries, count), which the
@@ -49,7 +51,8 @@ struct handler {
 struct hook {
 	struct vbx_hook head; /* first: the SDK's handle points here */
 	struct named key;
-	char *sig;
+	char *sig;   /* as the declarer wrote it, for messages */
+	char *canon; /* its canonical form; NULL when sig.c cannot read it */
 	int policy;
 	struct handler *handlers;
 	/* The run-time table: as large as handlers, filled by the freeze. */
@@ -66,7 +69,8 @@ struct subscriber {
 struct event {
 	struct vbx_event head; /* first: the SDK's handle points here */
 	struct named key;
-	char *type;
+	char *type;  /* as the declarer wrote it, for messages */
+	char *canon; /* its canonical form; NULL when sig.c cannot read it */
 	size_t size;
 	/* Read by the dispatcher while a late event_get may set it. */
 	_Atomic(vbx_event_json_fn *) to_json;
@@ -107,6 +111,45 @@ static void report(const vbx_plugin *p, const char *fmt, ...)
 	if (errs)
 		vbx__errors_add(errs, "%s", msg);
 	vbx__log(who(p), VBX_LOG_ERROR, "%s", msg);
+}
+
+void vbx__registry_report(const vbx_plugin *p, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&lock);
+	report(p, "%s", msg);
+	pthread_mutex_unlock(&lock);
+}
+
+/* The canonical form of sig (sig.c), or NULL when it has none. */
+static char *canonical(const char *sig)
+{
+	char *out = NULL;
+	if (vbx__sig_normalise(sig, &out) != VBX_OK)
+		return NULL;
+	return out;
+}
+
+/*
+ * Is sig the same C type as the declared one (text and canonical form)?
+ * As types when both have a canonical form, as text otherwise; an
+ * unreadable signature thus matches only its own text.
+ */
+static bool same_type(const char *decl, const char *decl_canon, const char *sig)
+{
+	if (strcmp(decl, sig) == 0)
+		return true;
+	if (!decl_canon)
+		return false;
+	char *canon = canonical(sig);
+	bool same = canon && strcmp(canon, decl_canon) == 0;
+	free(canon);
+	return same;
 }
 
 static bool is_identifier(const char *s)
@@ -176,9 +219,11 @@ static struct hook *hook_new(const vbx_plugin *p, const char *name,
 		return NULL;
 	h->head.host = &vbx__host;
 	h->sig = strdup(sig);
+	h->canon = canonical(sig);
 	h->policy = policy;
 	if (!h->sig || !named_init(&h->key, p, name)) {
 		free(h->sig);
+		free(h->canon);
 		named_free(&h->key);
 		free(h);
 		return NULL;
@@ -191,6 +236,7 @@ static void hook_free(struct hook *h)
 {
 	named_free(&h->key);
 	free(h->sig);
+	free(h->canon);
 	free(h->handlers);
 	free(h->entries);
 	free(h);
@@ -199,7 +245,7 @@ static void hook_free(struct hook *h)
 static bool hook_sig_matches(const vbx_plugin *p, const struct hook *h,
                              const char *sig)
 {
-	if (strcmp(h->sig, sig) == 0)
+	if (same_type(h->sig, h->canon, sig))
 		return true;
 	report(p,
 	       "plugin \"%s\": hook \"%s\" signature mismatch: it uses \"%s\" "
@@ -390,10 +436,12 @@ static struct event *event_new(const vbx_plugin *p, const char *name,
 		return NULL;
 	ev->head.host = &vbx__host;
 	ev->type = strdup(type);
+	ev->canon = canonical(type);
 	ev->size = size;
 	atomic_init(&ev->to_json, to_json);
 	if (!ev->type || !named_init(&ev->key, p, name)) {
 		free(ev->type);
+		free(ev->canon);
 		named_free(&ev->key);
 		free(ev);
 		return NULL;
@@ -408,6 +456,7 @@ static void event_free(struct event *ev)
 {
 	named_free(&ev->key);
 	free(ev->type);
+	free(ev->canon);
 	free(ev->subs);
 	free(ev);
 }
@@ -415,7 +464,7 @@ static void event_free(struct event *ev)
 static bool event_matches(const vbx_plugin *p, const struct event *ev,
                           const char *type, size_t size)
 {
-	if (strcmp(ev->type, type) == 0 && ev->size == size)
+	if (same_type(ev->type, ev->canon, type) && ev->size == size)
 		return true;
 	report(p,
 	       "plugin \"%s\": event \"%s\" payload mismatch: it uses \"%s\" "

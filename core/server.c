@@ -57,16 +57,7 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 	                .fn = fn,
 	                .ud = ud,
 	                .owner = p};
-	const vbx__route *old = NULL;
-	int rc = vbx__router_add(http_routes, &r, &old);
-	if (rc == VBX_EEXIST)
-		vbx__log(p->name, VBX_LOG_ERROR,
-		         "route %s %s is already registered by plugin \"%s\"",
-		         method, pattern, old ? old->owner->name : "?");
-	else if (rc != VBX_OK)
-		vbx__log(p->name, VBX_LOG_ERROR,
-		         "route %s %s: bad method or pattern", method, pattern);
-	return rc;
+	return vbx__route_register(http_routes, &r);
 }
 
 /* ---- listeners ---- */
@@ -343,29 +334,7 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 static void run_on_worker(void *ud)
 {
 	vbx_request *r = ud;
-	const vbx__route *rt = r->match.route;
-	vbx__log_set_request(r->id);
-	if (!(rt->flags & VBX_ROUTE_PUBLIC)) {
-		const char *bearer =
-		        vbx__bearer(vbx__request_header(r, "authorization"),
-		                    NULL, r->arena);
-		if (vbx__authenticate(r, bearer, rt->flags, &r->principal,
-		                      &r->has_principal))
-			goto done;
-	}
-	int rc = rt->fn(rt->ud, r);
-	if (!r->status) {
-		int status = rc == VBX_OK ? 500 : vbx__http_status_for(rc);
-		if (rc == VBX_OK)
-			vbx__log(rt->owner->name, VBX_LOG_ERROR,
-			         "handler of %s %s returned without answering",
-			         rt->method, rt->pattern);
-		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
-		                   r->path,
-		                   rc == VBX_OK ? "the handler gave no answer"
-		                                : vbx__strerror(rc));
-	}
-done:
+	vbx__dispatch_run(r, NULL);
 	vbx__server_complete(r->server, r);
 }
 
@@ -388,65 +357,17 @@ static int answer_now(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return write_response(s, wsi, pss);
 }
 
-/* The Allow header of the path just matched: the router's methods, HEAD
- * wherever GET is, and OPTIONS everywhere. */
-static void put_allow(vbx_request *r)
-{
-	const char *allow = r->match.allow;
-	const char *get = strstr(allow, "GET");
-	char buf[sizeof(r->match.allow) + 16];
-
-	if (get)
-		snprintf(buf, sizeof(buf), "%.*sGET, HEAD%s, OPTIONS",
-		         (int)(get - allow), allow, get + 3);
-	else
-		snprintf(buf, sizeof(buf), "%s, OPTIONS", allow);
-	vbx__resp_header(r, "allow", buf);
-}
-
-/* OPTIONS of a path that exists: what may be done there, no body. */
-static int answer_options(vbx__server *s, struct lws *wsi, struct http_pss *pss)
-{
-	vbx_request *r = pss->req;
-	put_allow(r);
-	vbx__respond(r, 204, NULL, NULL, 0);
-	return answer_now(s, wsi, pss);
-}
-
 static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	vbx_request *r = pss->req;
 	if (r->dispatched)
 		return 0; /* lws reports an empty body's completion too */
 	r->dispatched = true;
-	if (r->body_too_large) {
-		vbx__respond_error(r, 413, "PAYLOAD_TOO_LARGE",
-		                   "request body exceeds server.max_body (%llu "
-		                   "bytes)",
-		                   (unsigned long long)s->conf->max_body);
+	switch (vbx__dispatch_match(r, s->conf->max_body)) {
+	case VBX__DISPATCH_ANSWERED:
 		return answer_now(s, wsi, pss);
-	}
-	r->head_only = strcmp(r->method, "HEAD") == 0;
-	int status = 404;
-	if (http_routes)
-		status = vbx__router_match(
-		        http_routes, r->head_only ? "GET" : r->method,
-		        vbx__router_path(r), r->arena, &r->match);
-	if (status == 405 && strcmp(r->method, "OPTIONS") == 0)
-		return answer_options(s, wsi, pss);
-	if (status != 200) {
-		if (status == 405)
-			put_allow(r);
-		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
-		                   r->path,
-		                   status == 404   ? "no such route"
-		                   : status == 405 ? "method not allowed"
-		                                   : "malformed path");
-		return answer_now(s, wsi, pss);
-	}
-	const vbx__route *rt = r->match.route;
-	if (rt->flags & VBX__ROUTE_INLINE) {
-		rt->fn(rt->ud, r);
+	case VBX__DISPATCH_INLINE:
+		r->match.route->fn(r->match.route->ud, r);
 		return answer_now(s, wsi, pss);
 	}
 	snapshot_headers(r, wsi);

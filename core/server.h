@@ -54,6 +54,20 @@ int vbx__route_add(vbx_plugin *p, const char *method, const char *pattern,
 int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
                       const char *subprotocol, unsigned flags,
                       const vbx_ws_ops *ops, void *ud);
+/* ---- routes.c ---- */
+
+/* Is name one of the plugins that ship with VibeBox (or "core")? Their
+ * routes may live anywhere; every other plugin's live under
+ * /api/v1/x/<name>/. */
+bool vbx__plugin_is_project(const char *name);
+/*
+ * Add r (owner set) to router after checking the owner's namespace.
+ * Returns as vbx__router_add(), and VBX_EINVAL for a pattern outside the
+ * owner's namespace. Every refusal is recorded as a load error of the
+ * owner (vbx__registry_report()), naming both plugins of a clash.
+ */
+int vbx__route_register(vbx__router *router, const vbx__route *r);
+
 /* The HTTP routes, for listings and the OpenAPI check. */
 const vbx__router *vbx__http_routes(void);
 /* Free the route tables (at exit). */
@@ -75,6 +89,24 @@ void vbx__server_destroy(vbx__server *s);
 void vbx__server_wake(vbx__server *s);
 /* A worker hands an answered request back (any thread). */
 void vbx__server_complete(vbx__server *s, vbx_request *r);
+
+/*
+ * Dispatch (dispatch.c), shared by the server and the fake test host.
+ * vbx__dispatch_match() answers what needs no handler (a body over
+ * max_body, no such route, a method not allowed, OPTIONS) and returns
+ * VBX__DISPATCH_ANSWERED; otherwise r->match holds the route and it
+ * returns VBX__DISPATCH_INLINE (run it now, on the service thread) or
+ * VBX__DISPATCH_RUN (run it where it may block).
+ */
+enum { VBX__DISPATCH_ANSWERED, VBX__DISPATCH_INLINE, VBX__DISPATCH_RUN };
+int vbx__dispatch_match(vbx_request *r, uint64_t max_body);
+/*
+ * Authenticate (unless the route is public) and run the matched route's
+ * handler; a handler that gives no answer gets a 500. as: the principal
+ * to act as, instead of authenticating (the fake host's fixed principal),
+ * or NULL. Always leaves r answered.
+ */
+void vbx__dispatch_run(vbx_request *r, const vbx_principal *as);
 
 /* Copy the decoded query arguments of wsi into the arena. */
 void vbx__query_snapshot(struct lws *wsi, vbx__arena *a, vbx__header **out,

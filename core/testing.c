@@ -838,71 +838,10 @@ static bool method_known(const char *m)
 	return false;
 }
 
-/* Fill in the principal; false when the request was answered instead. */
-static bool admit(vbx_test_host *h, vbx_request *r, unsigned flags)
-{
-	if (flags & VBX_ROUTE_PUBLIC)
-		return true;
-	if (!h->has_principal) {
-		const char *bearer =
-		        vbx__bearer(vbx__request_header(r, "authorization"),
-		                    NULL, r->arena);
-		return vbx__authenticate(r, bearer, flags, &r->principal,
-		                         &r->has_principal) == 0;
-	}
-	r->principal = h->principal;
-	r->has_principal = true;
-	if ((flags & VBX_ROUTE_ADMIN) &&
-	    !(h->principal.flags & VBX_PRINCIPAL_ADMIN)) {
-		vbx__respond_error(r, 403, "FORBIDDEN",
-		                   "this endpoint is for instance admins");
-		return false;
-	}
-	return true;
-}
-
-static void run_route(vbx_test_host *h, vbx_request *r)
-{
-	const vbx__route *rt = r->match.route;
-	vbx__log_set_request(r->id);
-	int rc = admit(h, r, rt->flags) ? rt->fn(rt->ud, r) : VBX_OK;
-	vbx__log_set_request(NULL);
-	if (r->status)
-		return;
-	if (rc == VBX_OK)
-		vbx__log(rt->owner->name, VBX_LOG_ERROR,
-		         "handler of %s %s returned without answering",
-		         rt->method, rt->pattern);
-	vbx__respond_error(r, rc == VBX_OK ? 500 : vbx__http_status_for(rc),
-	                   NULL, "%s %s: %s", r->method, r->path,
-	                   rc == VBX_OK ? "the handler gave no answer"
-	                                : vbx__strerror(rc));
-}
-
 static void dispatch(vbx_test_host *h, vbx_request *r)
 {
-	if (r->body_too_large) {
-		vbx__respond_error(r, 413, "PAYLOAD_TOO_LARGE",
-		                   "request body exceeds server.max_body (%llu "
-		                   "bytes)",
-		                   (unsigned long long)MAX_BODY);
-		return;
-	}
-	const vbx__router *routes = vbx__http_routes();
-	int status = routes ? vbx__router_match(routes, r->method,
-	                                        vbx__router_path(r), r->arena,
-	                                        &r->match)
-	                    : 404;
-	if (status == 200) {
-		run_route(h, r);
-		return;
-	}
-	if (status == 405)
-		vbx__resp_header(r, "allow", r->match.allow);
-	vbx__respond_error(r, status, NULL, "%s %s: %s", r->method, r->path,
-	                   status == 404   ? "no such route"
-	                   : status == 405 ? "method not allowed"
-	                                   : "malformed path");
+	if (vbx__dispatch_match(r, MAX_BODY) != VBX__DISPATCH_ANSWERED)
+		vbx__dispatch_run(r, h->has_principal ? &h->principal : NULL);
 }
 
 /* Build the request; false when it was answered already (bad target). */
@@ -985,16 +924,17 @@ static vbx_test_response *response_of(const vbx_request *r)
 	if (!res)
 		return NULL;
 	res->status = r->status;
-	res->body_len = r->resp_len;
-	res->body = malloc(r->resp_len + 1);
+	/* HEAD: the headers GET would have, no body, as the server sends */
+	res->body_len = r->head_only ? 0 : r->resp_len;
+	res->body = malloc(res->body_len + 1);
 	if (!res->body || !copy_headers(res, r)) {
 		vbx_test_response_free(res);
 		return NULL;
 	}
-	if (r->resp_len)
-		memcpy(res->body, r->resp, r->resp_len);
-	res->body[r->resp_len] = '\0';
-	if (r->resp_len)
+	if (res->body_len)
+		memcpy(res->body, r->resp, res->body_len);
+	res->body[res->body_len] = '\0';
+	if (res->body_len)
 		res->json = cJSON_ParseWithLength(res->body, res->body_len);
 	return res;
 }

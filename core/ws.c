@@ -127,13 +127,7 @@ int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
 	                .owner = p,
 	                .ws = ops,
 	                .subprotocol = subprotocol};
-	const vbx__route *old = NULL;
-	int rc = vbx__router_add(ws_routes, &r, &old);
-	if (rc == VBX_EEXIST)
-		vbx__log(p->name, VBX_LOG_ERROR,
-		         "WebSocket route %s is already registered by plugin "
-		         "\"%s\"",
-		         pattern, old ? old->owner->name : "?");
+	int rc = vbx__route_register(ws_routes, &r);
 	if (rc == VBX_OK)
 		rc = remember_protocol(subprotocol);
 	return rc;

@@ -13,8 +13,9 @@
  * Errors then name the whole path,
  * `plugins.platform.environments.max_per_user`.
  *
- * Every getter records the key as known. After init, a key that no getter
- * asked for is an error that names it, so a typo never passes silently.
+ * Every getter records the key as known. After the plugin's validate (see
+ * plugin.h) and after init, a key that no getter asked for is an error
+ * that names it, so a typo never passes silently, at start or on reload.
  * On a bad value a getter records an error that names the file, the line
  * and the path (e.g. `vibeboxd.conf:12: plugins.redis-cache.pool: expected
  * 1..256, got 999`) and returns VBX_EINVAL; init should then return

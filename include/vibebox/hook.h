@@ -24,8 +24,13 @@
  * A handler of another C type does not compile. The stringised parameter
  * list travels with each registration as the hook's signature, so a plugin
  * built against a different declaration is refused at run time with an
- * error naming both signatures. Hooks are keyed by name: a third party
- * declares its own with the same macro in its own header.
+ * error naming both plugins and both signatures. Signatures compare as C
+ * types (since ABI 1.1): parameter names, spacing and the order of
+ * specifiers do not count, so "(const vbx_principal *who)" equals
+ * "(vbx_principal const* principal)"; a different type, a const more or
+ * less, one '*' more, another array size or parameter count does. Hooks
+ * are keyed by name: a third party declares its own with the same macro
+ * in its own header.
  *
  * Every hook returns int. Policies:
  *   FIRST     handlers run in order; the first that does not return

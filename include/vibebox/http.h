@@ -15,7 +15,7 @@
  *             return vbx_resp_json(req, 200, o);
  *     }
  *     ...
- *     vbx_route_add(self, "GET", "/api/v1/hello/{name}", 0, hello, NULL);
+ *     vbx_route_add(self, "GET", "/api/v1/x/hello/{name}", 0, hello, NULL);
  *
  * Errors follow the platform's envelope:
  *     {"error":{"code":"NOT_FOUND","message":"...","statusCode":404}}
@@ -37,9 +37,15 @@ extern "C" {
 /*
  * Add a route. method: "GET", "POST", "PUT", "PATCH", "DELETE".
  * pattern: an absolute path whose segments are literal or `{name}`, e.g.
- * "/api/v1/teams/{id}/members/{userId}". During init only.
- * Returns VBX_OK, VBX_EINVAL (bad pattern or method), VBX_EEXIST (the same
- * method and pattern is taken; the log names its owner), VBX_ESTATE.
+ * "/api/v1/x/acme/items/{id}". During init only.
+ * A third-party plugin's routes live under its own name, /api/v1/x/NAME
+ * and below (since ABI 1.1; the project's own plugins, listed in
+ * docs/plugin-guide.md, use the rest of the API's paths).
+ * Returns VBX_OK; VBX_EINVAL (bad pattern or method, or a pattern outside
+ * the plugin's namespace; the log says where its routes must live);
+ * VBX_EEXIST (a route of the same method and shape is taken, "/a/{x}" as
+ * "/a/{y}"; the log names both plugins); VBX_ESTATE. Every refusal also
+ * fails the plugin's load, whatever init returns.
  */
 static inline int vbx_route_add(vbx_plugin *p, const char *method,
                                 const char *pattern, unsigned flags,

@@ -18,11 +18,24 @@
  * differs from its own, whose ABI minor is newer than its own, or whose
  * init or fini is NULL.
  *
+ * A plugin with settings also declares .validate, which shares its config
+ * parsing with init (see validate below and docs/plugin-guide.md), so that
+ * a reload can check its new block before anything of it is applied.
+ *
  * ABI changelog (bump the minor for additions at the end of a struct, the
  * major for anything else):
  *   1.0  first release: descriptor, host table, hooks, events, HTTP, WS.
- *   1.1  platform: json_row, authorize_verdict (http.h, hooks.h) and
- *        dotted config keys (config.h); stream: the pump of stream.h.
+ *   1.1  additions; a plugin built for 1.0 loads and runs unchanged:
+ *        - hook and event signatures are compared as C types: parameter
+ *          names and spacing no longer count (hook.h);
+ *        - the routes of a third-party plugin live under
+ *          /api/v1/x/<plugin>/, and a route clash between two plugins is
+ *          a load error naming both (http.h);
+ *        - validate: the descriptor's optional validate step, in what was
+ *          reserved[0] (read only from a plugin built for 1.1 or later);
+ *        - platform: json_row, authorize_verdict (http.h, hooks.h) and
+ *          dotted config keys (config.h);
+ *        - stream: the pump of stream.h (pump_* members).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -36,7 +49,7 @@ extern "C" {
 
 #define VBX_PLUGIN_MAGIC 0x56425850u /* "VBXP" */
 #define VBX_ABI_MAJOR 1
-#define VBX_ABI_MINOR 0
+#define VBX_ABI_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define VBX_PLUGIN_ENTRY_SYMBOL "vbx_plugin_entry"
@@ -73,7 +86,30 @@ typedef struct vbx_plugin_desc {
 	/* Mandatory. Frees what init allocated; only after a good init. */
 	void (*fini)(vbx_plugin *self);
 
-	void *reserved[8]; /* room to grow without a major bump; keep NULL */
+	/*
+	 * Optional (ABI 1.1). Check a config block without applying it: read
+	 * every key init reads, with the same typed getters, so that each
+	 * bad value is recorded and every key becomes known; change nothing
+	 * and keep nothing. Returns VBX_OK, or VBX_EINVAL once the getters
+	 * (or vbx_cfg_error) have recorded each problem; VBX_ENOMEM.
+	 *
+	 * The daemon calls it before init with init's block, and on SIGHUP
+	 * with the plugin's new block before anything of the new file is
+	 * applied: a refusal (or a key no getter read) keeps the running
+	 * configuration, of the core and of every plugin. It runs on the
+	 * signal thread while the plugin serves, so it must not touch the
+	 * plugin's running state. The block may be freed right after a
+	 * refused reload: strings from its getters must not be kept. The
+	 * simplest correct pattern: init and validate call one
+	 * parse_config(cfg, &settings) of the plugin's own, and validate
+	 * frees the settings it parsed.
+	 *
+	 * Without validate, a reload is refused when the plugin's block
+	 * changed (a restart applies it): the daemon cannot check it.
+	 */
+	int (*validate)(vbx_plugin *self, const vbx_config *cfg);
+
+	void *reserved[7]; /* room to grow without a major bump; keep NULL */
 } vbx_plugin_desc;
 
 /* The type of the entry function. */

@@ -4,11 +4,12 @@
  * environments, their logs and stats, and interactive exec sessions.
  *
  * Every runtime hook is PROVIDER (docker-runtime provides them) and returns
- * VBX_EUNAVAIL when no runtime is loaded or the engine does not answer.
- * Every hook may block (it talks to the engine); call them from workers or
- * threads of your own. Hooks that can fail for a reason a user should read
- * take `why` (why_len bytes, may be NULL) and write one line into it, e.g.
- * "image busybox:1 is not in docker-runtime's images allow-list".
+ * VBX_EUNAVAIL when no runtime is loaded or the engine does not answer,
+ * except runtime_image_check (VBX_OK without a runtime). Every hook but
+ * runtime_image_check may block (it talks to the engine); call them from
+ * workers or threads of your own. Hooks that can fail for a reason a user
+ * should read take `why` (why_len bytes, may be NULL) and write one line into
+ * it, e.g. "pull of vibebox/x:1 failed: manifest unknown".
  *
  * Common returns: VBX_OK; VBX_ENOTFOUND (no such container or image);
  * VBX_EDENIED (the image is not allowed); VBX_EINVAL (the engine refused
@@ -123,6 +124,21 @@ VBX_HOOK_DECLARE(runtime_create, PROVIDER, VBX_EUNAVAIL,
                   size_t why_len),
                  (spec, id, why, why_len))
 
+/*
+ * runtime_image_check(image, why, why_len): may an environment use image?
+ * Answered from the runtime's config alone (its allow-list), without
+ * blocking, so that the API refuses an image when an environment is
+ * created or changed rather than when it starts; runtime_create checks
+ * again with the same code. VBX_OK: allowed. VBX_EDENIED: not allowed;
+ * why names the setting and what it allows, e.g. "image busybox:1 is not
+ * allowed by plugins.docker-runtime.images; allowed: debian:*, ubuntu:*".
+ * VBX_EINVAL: not an image reference. No runtime loaded:
+ * VBX_OK (nothing to check against; starting then answers VBX_EUNAVAIL).
+ */
+VBX_HOOK_DECLARE(runtime_image_check, PROVIDER, VBX_OK,
+                 (const char *image, char *why, size_t why_len),
+                 (image, why, why_len))
+
 /* runtime_start(id, why, why_len): start a created or stopped container. */
 VBX_HOOK_DECLARE(runtime_start, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, char *why, size_t why_len),
@@ -189,8 +205,10 @@ VBX_HOOK_DECLARE(runtime_logs, PROVIDER, VBX_EUNAVAIL,
 
 /* An interactive command in a running container. */
 typedef struct vbx_exec_spec {
-	const char *const *argv; /* NULL: the image's shell (plugin config) */
-	unsigned cols, rows;     /* first TTY size; 0: 80x24 */
+	/* NULL: the user's login shell from the container's /etc/passwd,
+	 * else the runtime's configured fallback (/bin/sh) */
+	const char *const *argv;
+	unsigned cols, rows;          /* first TTY size; 0: 80x24 */
 	const char *const *variables; /* "KEY=value", may be NULL */
 	size_t n_variables;
 } vbx_exec_spec;

@@ -89,8 +89,9 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h);
  * is provided by itself or by a plugin loaded before it; parse
  * config_block, the text inside the plugin's `config = { ... };` in
  * libconfig syntax (e.g. "greeting = \"hi\"; pool = 4;"; NULL or "" for
- * an empty block); run init with it; then refuse any key of the block
- * that init did not read.
+ * an empty block); run the plugin's validate with it when it declares
+ * one, then init (not when validate refused); then refuse any key of the
+ * block that neither read.
  *
  * Messages name the block as "test.conf" with the line in config_block:
  *     test.conf:1: plugins.greeter.greeting: expected a string, got 5
@@ -214,7 +215,8 @@ VBX_EXPORT vbx_test_response *vbx_test_request(vbx_test_host *h,
  * header reads as its values joined with ",". Content-Length is added for
  * a body. body (body_len bytes, copied) is ignored for GET and HEAD, as
  * the daemon ignores it; past server.max_body's default (1 MiB) the answer
- * is 413.
+ * is 413. Requests go through the daemon's own dispatch: HEAD answers as
+ * GET without a body, OPTIONS with 204 and Allow, 404 and 405 as served.
  */
 VBX_EXPORT vbx_test_response *
 vbx_test_send(vbx_test_host *h, const char *method, const char *path_and_query,

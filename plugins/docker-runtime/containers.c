@@ -6,9 +6,10 @@
  *
  * A container is confined the same way whatever its image: every
  * capability dropped but a few, no new privileges, an init that reaps
- * zombies, a pids limit, CPU and memory limits without swap, a network of
- * its own, ports published on publish_address only, and nothing from the
- * host mounted (never the Docker socket).
+ * zombies, a keep-alive instead of the image's command (unless
+ * keep_command names the image), a pids limit, CPU and memory limits without
+ * swap, a network of its own, ports published on publish_address only, and
+ * nothing from the host mounted (never the Docker socket).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -34,6 +35,23 @@ static const char *const cap_add[] = {
         "SETGID",       /* the group half of the same */
         "KILL",         /* signal processes of another uid inside the
                            container (stop a service started as a user) */
+};
+
+/*
+ * What a container runs unless its image matches keep_command: images
+ * such as debian, ubuntu, node or python default to a shell or an
+ * interpreter that exits at once without a TTY, so the environment would
+ * stop a second after it starts. The keep-alive uses only sh, sleep and
+ * wait (busybox has them too) and, under the init (tini passes SIGTERM
+ * on), ends at once on SIGTERM: `wait` returns to run the trap, where a
+ * foreground sleep would hold it back.
+ */
+static const char *const keep_alive[] = {
+        "/bin/sh",
+        "-c",
+        "trap 'exit 0' TERM INT HUP; "
+        "while :; do sleep 3600 & wait $!; done "
+        "# vibebox keep-alive; see plugins.docker-runtime.keep_command",
 };
 
 /* ---- small helpers ---- */
@@ -410,12 +428,25 @@ static bool add_hostname(cJSON *cfg, const char *slug)
 	return cJSON_AddStringToObject(cfg, "Hostname", slug) != NULL;
 }
 
+/* The keep-alive as the entrypoint: the engine then takes no command
+ * from the image either (an image's entrypoint, such as node's
+ * docker-entrypoint.sh, would run it with the keep-alive as arguments). */
+static bool add_command(const dkr *d, cJSON *cfg, const char *image)
+{
+	if (dkr_image_match(d->conf.keep_command, d->conf.n_keep_command,
+	                    image))
+		return true;
+	return add_strings(cfg, "Entrypoint", keep_alive,
+	                   sizeof(keep_alive) / sizeof(*keep_alive));
+}
+
 static cJSON *create_body(dkr *d, const vbx_container_spec *spec,
                           const char *net)
 {
 	cJSON *cfg = cJSON_CreateObject();
 	bool ok = cfg &&
 	          cJSON_AddStringToObject(cfg, "Image", spec->env->image) &&
+	          add_command(d, cfg, spec->env->image) &&
 	          add_strings(cfg, "Env", spec->variables, spec->n_variables) &&
 	          add_labels(d, cfg, spec->env) &&
 	          add_hostname(cfg, spec->env->slug) &&

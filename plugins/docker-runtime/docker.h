@@ -6,9 +6,11 @@
  *   plugin.c      entry, config, hook registration, health check
  *   client.c      the Engine API over libcurl: endpoint, TLS, version
  *   containers.c  create/start/stop/restart/remove/inspect/ports/stats/list
- *   images.c      the images allow-list and pulls
+ *   images.c      the images allow-list, keep_command and pulls
  *   labels.c      what this installation owns (labels, filters)
  *   stream.c      exec with a TTY and logs, as vbx_stream objects
+ *   shell.c       the login shell a terminal opens, per container
+ *   passwd.c      the tar and passwd parsers shell.c uses
  *   frame.c       the engine's stdout/stderr multiplexing framing
  *   watch.c       the engine's event stream, reconcile and idle stops
  *
@@ -46,7 +48,10 @@ typedef struct dkr_conf {
 	char *publish_address; /* default 127.0.0.1 */
 	const char *const *images; /* allow-list patterns (fnmatch) */
 	size_t n_images;
-	const char *const *shell; /* tried in order; default bash, sh */
+	/* images whose own command runs instead of the keep-alive */
+	const char *const *keep_command;
+	size_t n_keep_command;
+	const char *const *shell; /* after the login shell; default sh */
 	size_t n_shell;
 	char *user;           /* "" : the image's user */
 	bool read_only;       /* read-only root filesystem (+ tmpfs /tmp) */
@@ -193,8 +198,22 @@ bool dkr_labels_owned(const dkr *d, const cJSON *labels);
 
 /* ---- images.c ---- */
 
+/* Does image match one of n fnmatch patterns? A bare name ("debian")
+ * also matches as "debian:latest", which is what the engine runs. */
+bool dkr_image_match(const char *const *pats, size_t n, const char *image);
 /* Is image allowed by conf->images? */
 bool dkr_image_allowed(const dkr_conf *c, const char *image);
+/*
+ * The runtime_image_check hook, and the first step of every create: a
+ * valid image reference that conf->images allows. VBX_OK, VBX_EINVAL
+ * (not a reference) or VBX_EDENIED; then why names the image, the
+ * setting plugins.docker-runtime.images and the patterns it allows.
+ * Reads the config only: no request to the engine.
+ */
+int dkr_image_check(void *ud, const char *image, char *why, size_t why_len);
+/* Percent-encode the first n bytes of s for a query string into out
+ * (len bytes, 3 * n + 1 always fit; a longer value is cut short). */
+void dkr_query_escape(const char *s, size_t n, char *out, size_t len);
 /* Make sure the image is present, pulling it when missing. VBX_EDENIED,
  * VBX_ENOTFOUND (pull failed; why says what the engine said). */
 int dkr_image_ensure(dkr *d, const char *image, char *why, size_t why_len);
@@ -210,6 +229,51 @@ int dkr_logs(void *ud, const char *id, const vbx_logs_opts *opts,
              vbx_stream **out);
 int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
              vbx_stream **out);
+
+/* ---- shell.c, passwd.c: the shell a terminal opens ---- */
+
+#define DKR_SHELL_MAX 256 /* the longest login shell path, with its NUL */
+
+/*
+ * The login shell of the user an exec in container id runs as (the
+ * configured user, else the container's, else root) from the
+ * container's /etc/passwd, into out (len bytes; DKR_SHELL_MAX is
+ * enough); "" when there is none: no such file (after 4 symlinks at
+ * most), no entry, a no-login shell, an engine that did not answer.
+ * Remembered per container for a minute; a miss costs one or two
+ * requests to the engine. Any thread.
+ */
+void dkr_login_shell(dkr *d, const char *id, char *out, size_t len);
+
+/* A member of a tar archive. */
+typedef struct dkr_tar_member {
+	char type;        /* '0' a regular file, '2' a symbolic link */
+	const char *data; /* a file's bytes, inside the archive */
+	size_t len;
+	char link[101]; /* a link's target */
+} dkr_tar_member;
+
+/*
+ * The first regular file or symbolic link of the tar archive of n bytes
+ * at tar (what the archive endpoint sends for one path); pax and GNU
+ * long-name records and other members before it are skipped. Returns
+ * VBX_OK, VBX_ENOTFOUND (the archive ends first) or VBX_EINVAL (not a
+ * tar archive: a bad header checksum or size, a member past the end).
+ * out->data points into tar. Pure.
+ */
+int dkr_tar_first(const char *tar, size_t n, dkr_tar_member *out);
+
+/*
+ * The login shell of user ("name" or "uid", either with ":group") in
+ * the passwd file text of n bytes (not NUL-terminated; any bytes): the
+ * seventh field of its first entry, matched by name, or by uid when user
+ * is a number. Returns VBX_OK with the shell in out, or VBX_ENOTFOUND
+ * (no entry; a shell that is not an absolute path of visible ASCII
+ * shorter than out_len, or ends in /nologin or /false), out then "".
+ * Pure.
+ */
+int dkr_passwd_shell(const char *text, size_t n, const char *user, char *out,
+                     size_t out_len);
 
 /* ---- frame.c: the engine's multiplexed stream framing ----
  * Each frame: 1 byte stream (0 stdin, 1 stdout, 2 stderr), 3 zero bytes,

@@ -3,7 +3,10 @@
  * images.c - the images allow-list and pulls.
  *
  * An environment names its image; only those matching a pattern of the
- * plugin's `images` list may run. A missing image is pulled once, with
+ * plugin's `images` list may run (checked when the API creates or
+ * changes the environment, through runtime_image_check, and again at
+ * each create). Those matching `keep_command` run their own command;
+ * the others a keep-alive (containers.c). A missing image is pulled once, with
  * pull_timeout; the engine answers a pull with a stream of JSON progress
  * objects, and a failure shows up in that stream as an "error" object
  * after a 200, so the whole stream is read.
@@ -41,7 +44,7 @@ static const char *tag_colon(const char *image)
 	return strchr(slash ? slash : image, ':');
 }
 
-bool dkr_image_allowed(const dkr_conf *c, const char *image)
+bool dkr_image_match(const char *const *pats, size_t n, const char *image)
 {
 	char with_tag[IMAGE_MAX + 16];
 	const char *full = image;
@@ -50,11 +53,62 @@ bool dkr_image_allowed(const dkr_conf *c, const char *image)
 		snprintf(with_tag, sizeof(with_tag), "%s:latest", image);
 		full = with_tag;
 	}
-	for (size_t i = 0; i < c->n_images; i++)
-		if (fnmatch(c->images[i], image, 0) == 0 ||
-		    fnmatch(c->images[i], full, 0) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(pats[i], image, 0) == 0 ||
+		    fnmatch(pats[i], full, 0) == 0)
 			return true;
 	return false;
+}
+
+bool dkr_image_allowed(const dkr_conf *c, const char *image)
+{
+	return dkr_image_match(c->images, c->n_images, image);
+}
+
+/* "image X is not allowed by ...; allowed: a, b" with as many patterns
+ * as fit, then "...". */
+static void denied(const dkr_conf *c, const char *image, char *why,
+                   size_t why_len)
+{
+	int n = snprintf(why, why_len,
+	                 "image %s is not allowed by "
+	                 "plugins.docker-runtime.images; allowed: ",
+	                 image);
+	size_t used = n > 0 && (size_t)n < why_len ? (size_t)n : why_len;
+	for (size_t i = 0; i < c->n_images && used < why_len; i++) {
+		const char *sep = i ? ", " : "";
+		/* room for this pattern and a later ", ..." */
+		if (used + strlen(sep) + strlen(c->images[i]) + 5 >= why_len) {
+			snprintf(why + used, why_len - used, "%s...", sep);
+			return;
+		}
+		used += (size_t)snprintf(why + used, why_len - used, "%s%s",
+		                         sep, c->images[i]);
+	}
+	if (c->n_images == 0 && used < why_len)
+		snprintf(why + used, why_len - used, "none");
+}
+
+int dkr_image_check(void *ud, const char *image, char *why, size_t why_len)
+{
+	dkr *d = ud ? ud : dkr_self;
+	char scratch[8];
+	if (!why || !why_len) {
+		why = scratch;
+		why_len = sizeof(scratch);
+	}
+	why[0] = '\0';
+	if (!image_ref_valid(image)) {
+		snprintf(why, why_len,
+		         "image \"%.*s\" is not a valid image reference", 100,
+		         image);
+		return VBX_EINVAL;
+	}
+	if (!dkr_image_allowed(&d->conf, image)) {
+		denied(&d->conf, image, why, why_len);
+		return VBX_EDENIED;
+	}
+	return VBX_OK;
 }
 
 bool dkr_pull_error(const char *body, size_t len, char *msg, size_t msg_len)
@@ -90,8 +144,7 @@ bool dkr_pull_error(const char *body, size_t len, char *msg, size_t msg_len)
 	return false;
 }
 
-/* Percent-encode s for a query string into out. */
-static void query_escape(const char *s, size_t n, char *out, size_t len)
+void dkr_query_escape(const char *s, size_t n, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
@@ -115,13 +168,13 @@ static void pull_path(const char *image, char *path, size_t len)
 	const char *colon = tag_colon(image);
 	if (strchr(image, '@') || !colon) {
 		/* A digest goes whole in fromImage; no tag means latest. */
-		query_escape(image, strlen(image), repo, sizeof(repo));
+		dkr_query_escape(image, strlen(image), repo, sizeof(repo));
 		snprintf(path, len, "/images/create?fromImage=%s%s", repo,
 		         strchr(image, '@') ? "" : "&tag=latest");
 		return;
 	}
-	query_escape(image, (size_t)(colon - image), repo, sizeof(repo));
-	query_escape(colon + 1, strlen(colon + 1), tag, sizeof(tag));
+	dkr_query_escape(image, (size_t)(colon - image), repo, sizeof(repo));
+	dkr_query_escape(colon + 1, strlen(colon + 1), tag, sizeof(tag));
 	snprintf(path, len, "/images/create?fromImage=%s&tag=%s", repo, tag);
 }
 
@@ -156,22 +209,11 @@ int dkr_image_ensure(dkr *d, const char *image, char *why, size_t why_len)
 		why = scratch;
 		why_len = sizeof(scratch);
 	}
-	if (!image_ref_valid(image)) {
-		snprintf(why, why_len,
-		         "image \"%.*s\" is not a valid image reference", 100,
-		         image);
-		return VBX_EINVAL;
-	}
-	if (!dkr_image_allowed(&d->conf, image)) {
-		snprintf(
-		        why, why_len,
-		        "image %s is not in docker-runtime's images allow-list "
-		        "(plugins.docker-runtime.images)",
-		        image);
-		return VBX_EDENIED;
-	}
+	int rc = dkr_image_check(d, image, why, why_len);
+	if (rc != VBX_OK)
+		return rc;
 	snprintf(path, sizeof(path), "/images/%s/json", image);
-	int rc = dkr_request(d, "GET", path, NULL, d->conf.request_ms, &r);
+	rc = dkr_request(d, "GET", path, NULL, d->conf.request_ms, &r);
 	int st = dkr_status_rc(&r, "inspecting the image", why, why_len);
 	if (rc == VBX_OK)
 		rc = st; /* else the transport's VBX_EUNAVAIL, VBX_ETIMEDOUT */

@@ -23,7 +23,8 @@ dkr *dkr_self;
 
 static const char *const default_images[] = {"debian:*", "ubuntu:*",
                                              "vibebox/*", NULL};
-static const char *const default_shell[] = {"/bin/bash", "/bin/sh", NULL};
+static const char *const default_shell[] = {"/bin/sh", NULL};
+static const char *const no_patterns[] = {NULL};
 
 /* ---- configuration ---- */
 
@@ -191,7 +192,7 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 static int read_config(dkr *d, const vbx_config *cfg)
 {
 	dkr_conf *c = &d->conf;
-	int rcs[7];
+	int rcs[8];
 	/* TLS first: it decides the default port of a tcp:// endpoint. */
 	rcs[0] = read_tls(d, cfg);
 	rcs[1] = read_endpoint(d, cfg);
@@ -204,6 +205,9 @@ static int read_config(dkr *d, const vbx_config *cfg)
 	                   &c->n_shell);
 	rcs[5] = read_user(d, cfg);
 	rcs[6] = read_numbers(d, cfg);
+	rcs[7] = read_list(cfg, "keep_command", no_patterns, pattern_ok,
+	                   "an image pattern such as \"postgres:*\"",
+	                   &c->keep_command, &c->n_keep_command);
 	for (size_t i = 0; i < sizeof(rcs) / sizeof(*rcs); i++)
 		if (rcs[i] != VBX_OK)
 			return rcs[i];
@@ -260,6 +264,9 @@ static int register_all(dkr *d)
 	rc = rc ? rc : vbx_hook_runtime_ping_register(p, dkr_ping, d, m);
 	rc = rc ? rc : vbx_hook_runtime_logs_register(p, dkr_logs, d, m);
 	rc = rc ? rc : vbx_hook_runtime_exec_register(p, dkr_exec, d, m);
+	rc = rc ? rc
+	        : vbx_hook_runtime_image_check_register(p, dkr_image_check, d,
+	                                                m);
 	rc = rc ? rc : vbx_hook_health_check_register(p, health_check, d, m);
 	if (rc != VBX_OK)
 		vbx_log_error(p,
@@ -281,6 +288,19 @@ static void dkr_free(dkr *d)
 	free(d->conf.publish_address);
 	free(d->conf.user);
 	free(d);
+}
+
+/* The descriptor's validate: read_config into a scratch state that is
+ * thrown away; the running client and watcher are not touched. */
+static int dkr_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	dkr *d = calloc(1, sizeof(*d));
+	if (!d)
+		return VBX_ENOMEM;
+	d->plugin = self;
+	int rc = read_config(d, cfg);
+	dkr_free(d);
+	return rc;
 }
 
 static int dkr_init(vbx_plugin *self, const vbx_config *cfg)
@@ -351,5 +371,5 @@ VBX_PLUGIN(.name = "docker-runtime", .version = "1.0.0",
            .description = "environments as Docker containers over the "
                           "Engine API",
            .provides = dkr_provides, .requires = dkr_requires, .init = dkr_init,
-           .start = dkr_plugin_start, .stop = dkr_plugin_stop,
-           .fini = dkr_fini);
+           .start = dkr_plugin_start, .stop = dkr_plugin_stop, .fini = dkr_fini,
+           .validate = dkr_validate);

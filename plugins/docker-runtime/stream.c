@@ -653,21 +653,22 @@ static void sh_quote(char *buf, size_t *n, const char *s)
 }
 
 /*
- * The command that runs the first of the configured shells the container
- * has: names are looked up on PATH, paths taken as they are.
+ * The command that runs the first shell the container has of: its
+ * user's login shell (login, "" for none), then the configured ones.
+ * Names are looked up on PATH, paths taken as they are.
  */
-static cJSON *shell_cmd(const dkr_conf *c)
+static cJSON *shell_cmd(const dkr_conf *c, const char *login)
 {
-	static const char *const fallback[] = {"bash", "sh"};
+	static const char *const fallback[] = {"/bin/sh"};
 	static const char head[] = "for s in";
 	static const char tail[] =
 	        "; do command -v \"$s\" >/dev/null 2>&1 && exec \"$s\"; done; "
-	        "echo 'vibebox: none of the shells of "
-	        "plugins.docker-runtime.shell exists in this container' >&2; "
-	        "exit 127";
+	        "echo 'vibebox: neither the login shell in /etc/passwd nor "
+	        "one of plugins.docker-runtime.shell exists in this "
+	        "container' >&2; exit 127";
 	const char *const *shells = c->n_shell ? c->shell : fallback;
-	size_t count = c->n_shell ? c->n_shell : 2,
-	       cap = sizeof(head) + sizeof(tail), n;
+	size_t count = c->n_shell ? c->n_shell : 1,
+	       cap = sizeof(head) + sizeof(tail) + 4 * strlen(login) + 3, n;
 	cJSON *cmd;
 	char *script;
 
@@ -678,9 +679,12 @@ static cJSON *shell_cmd(const dkr_conf *c)
 		return NULL;
 	memcpy(script, head, sizeof(head) - 1);
 	n = sizeof(head) - 1;
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i <= count; i++) {
+		const char *sh = i == 0 ? login : shells[i - 1];
+		if (!*sh)
+			continue;
 		script[n++] = ' ';
-		sh_quote(script, &n, shells[i]);
+		sh_quote(script, &n, sh);
 	}
 	memcpy(script + n, tail, sizeof(tail)); /* with its NUL */
 	cmd = cJSON_CreateArray();
@@ -700,8 +704,8 @@ static bool api_at_least(const dkr *d, int minor)
 	       (major > 1 || (major == 1 && min >= minor));
 }
 
-static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec, unsigned cols,
-                        unsigned rows)
+static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec,
+                        const char *login, unsigned cols, unsigned rows)
 {
 	cJSON *b = cJSON_CreateObject();
 	cJSON *cmd, *env = cJSON_AddArrayToObject(b, "Env");
@@ -716,7 +720,7 @@ static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec, unsigned cols,
 			cJSON_AddItemToArray(cmd,
 			                     cJSON_CreateString(spec->argv[i]));
 	} else {
-		cmd = shell_cmd(&d->conf);
+		cmd = shell_cmd(&d->conf, login);
 	}
 	if (!cmd) {
 		cJSON_Delete(b);
@@ -741,7 +745,10 @@ static int exec_create(dkr_stream *st, const char *id,
                        const vbx_exec_spec *spec, unsigned cols, unsigned rows)
 {
 	dkr *d = st->d;
-	cJSON *body = exec_body(d, spec, cols, rows), *j = NULL;
+	char login[DKR_SHELL_MAX] = "";
+	if (!spec->argv)
+		dkr_login_shell(d, id, login, sizeof(login));
+	cJSON *body = exec_body(d, spec, login, cols, rows), *j = NULL;
 	const cJSON *eid;
 	dkr_resp resp = {0};
 	char path[160], msg[256];

@@ -292,10 +292,15 @@ static void image_field(vbx_request *r, const cJSON *body, int required,
 	if (vbx_json_string(r, body, "image", required, 1, VBX__ENV_IMAGE_MAX,
 	                    &s) != VBX_OK)
 		return;
+	char why[512] = "";
 	if (!vbx__env_image_ok(s))
 		vbx_field_error(r, "image",
 		                "must be an image reference such as "
 		                "\"debian:12\" or \"registry/name:tag\"");
+	/* the runtime's allow-list, now rather than at the first start */
+	else if (vbx_hook_runtime_image_check_run(vbx__envh.rt_image_check, s,
+	                                          why, sizeof(why)) != VBX_OK)
+		vbx_field_error(r, "image", "%s", why);
 	else
 		f->image = s;
 }
@@ -991,6 +996,7 @@ static void hooks_init(vbx_plugin *core)
 	        .rt_ports = vbx_hook_runtime_ports_get(core),
 	        .rt_stats = vbx_hook_runtime_stats_get(core),
 	        .rt_logs = vbx_hook_runtime_logs_get(core),
+	        .rt_image_check = vbx_hook_runtime_image_check_get(core),
 	};
 	env_status_ev = vbx_event_env_status_get(core);
 }

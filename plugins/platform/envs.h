@@ -32,7 +32,7 @@ typedef struct vbx__env_hooks {
 	vbx_hook *var_set, *var_get, *var_list, *var_delete;
 	vbx_hook *port_add, *port_remove, *port_list, *port_set_host;
 	vbx_hook *rt_create, *rt_start, *rt_stop, *rt_remove, *rt_ports,
-	        *rt_stats, *rt_logs;
+	        *rt_stats, *rt_logs, *rt_image_check;
 } vbx__env_hooks;
 extern vbx__env_hooks vbx__envh;
 

@@ -173,9 +173,9 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	return VBX_OK;
 }
 
-/* SIGHUP: the new block, already checked by the daemon; a bad value
- * keeps the settings in force (the log names it). The terminal settings
- * apply at the next start. */
+/* SIGHUP: the new block, already checked through platform_validate;
+ * should it still fail, the settings in force stay (the log says so).
+ * The terminal settings apply at the next start. */
 static void on_reload(void *ud, const vbx_config_reload_event *ev)
 {
 	vbx_plugin *self = ud;
@@ -186,6 +186,15 @@ static void on_reload(void *ud, const vbx_config_reload_event *ev)
 		vbx_log_error(self,
 		              "the new environments settings have errors; "
 		              "keeping those in force");
+}
+
+/* The descriptor's validate: init's parser, its result thrown away, so
+ * a reload that init would refuse is refused whole. */
+static int platform_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	settings scratch;
+	(void)self;
+	return parse_config(cfg, &scratch);
 }
 
 static int platform_init(vbx_plugin *self, const vbx_config *cfg)
@@ -226,4 +235,5 @@ VBX_PLUGIN(.name = "platform", .version = "1.0.0",
            .description = "teams, projects and environments: the "
                           "platform's endpoints and policy",
            .provides = platform_provides, .init = platform_init,
-           .stop = platform_stop, .fini = platform_fini);
+           .validate = platform_validate, .stop = platform_stop,
+           .fini = platform_fini);

@@ -87,6 +87,37 @@ static int read_config(pgs *s, const vbx_config *cfg)
 	return VBX_OK;
 }
 
+/* The secrets keyring must parse: a bad one is the block's error, with
+ * its line, rather than a failure of init or a refused reload later. */
+static int check_secrets_key(const pgs *s, const vbx_config *cfg)
+{
+	const char *file = NULL;
+	pgs_keyring *k = NULL;
+	char err[256];
+	int rc;
+
+	if (!s->cfg.secrets_key)
+		return VBX_OK;
+	rc = pgs_keyring_parse(s->cfg.secrets_key, strlen(s->cfg.secrets_key),
+	                       &k, err, sizeof(err));
+	pgs_keyring_free(k);
+	if (rc != VBX_EINVAL)
+		return rc;
+	vbx_cfg_string(cfg, "secrets_key_file", NULL, &file);
+	return vbx_cfg_error(cfg, file ? "secrets_key_file" : "secrets_key",
+	                     "%s", err);
+}
+
+/* Every key of the block, for init and validate alike. */
+static int parse_config(pgs *s, const vbx_config *cfg)
+{
+	int rc = read_config(s, cfg);
+	int erc = pgs_embedded_configure(s, cfg); /* its keys, always */
+	if (rc == VBX_OK)
+		rc = erc;
+	return rc == VBX_OK ? check_secrets_key(s, cfg) : rc;
+}
+
 static void wipe_free(char *secret)
 {
 	if (!secret)
@@ -131,10 +162,7 @@ static int pgs_init(vbx_plugin *self, const vbx_config *cfg)
 	if (!s)
 		return VBX_ENOMEM;
 	s->self = self;
-	int rc = read_config(s, cfg);
-	int erc = pgs_embedded_configure(s, cfg); /* its keys, always */
-	if (rc == VBX_OK)
-		rc = erc;
+	int rc = parse_config(s, cfg);
 	if (rc == VBX_OK)
 		rc = pgs_crypto_init(s);
 	if (rc == VBX_OK)
@@ -150,6 +178,19 @@ static int pgs_init(vbx_plugin *self, const vbx_config *cfg)
 	}
 	vbx_plugin_set_data(self, s);
 	return VBX_OK;
+}
+
+/* The descriptor's validate: parse_config into a scratch state that is
+ * thrown away; the running pool and keys are not touched. */
+static int pgs_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	pgs *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return VBX_ENOMEM;
+	int rc = parse_config(s, cfg);
+	pgs_free(s);
+	return rc;
 }
 
 static int start_embedded(pgs *s)
@@ -229,4 +270,4 @@ VBX_PLUGIN(.name = "postgres-store", .version = "0.1.0",
            .description = "users, teams, projects, environments and audit in "
                           "PostgreSQL",
            .provides = pgs_provides, .init = pgs_init, .start = pgs_start,
-           .stop = pgs_stop, .fini = pgs_fini);
+           .stop = pgs_stop, .fini = pgs_fini, .validate = pgs_validate);

@@ -3,15 +3,21 @@
 # tests/docker/docker.sh - a Docker engine and the test image for the tests.
 #
 #   docker.sh start   start dockerd when none answers (root only), then
-#                     build the image vibebox/test:latest when it is missing
-#   docker.sh image   only (re)build the image
-#   docker.sh check   exit 0 when the engine answers and the image exists
+#                     build the test images when they are missing
+#   docker.sh image   only (re)build the images
+#   docker.sh check   exit 0 when the engine answers and the images exist
 #
-# There is no registry here: the image is scripts/base-image.sh's
-# busybox-static root filesystem brought in with `docker import`.
+# There is no registry here: the images are scripts/base-image.sh's
+# busybox-static root filesystem brought in with `docker import`:
+#   vibebox/test:latest      the test image
+#   vibebox/test-cmd:latest  like debian or python: its command (CMD
+#                            ["/bin/sh"]) exits at once without a TTY;
+#                            root's login shell is /bin/ash, and
+#                            /etc/passwd a symlink to /usr/lib/passwd
 set -eu
 
 IMAGE=${VBX_TEST_IMAGE:-vibebox/test:latest}
+CMD_IMAGE=${VBX_TEST_CMD_IMAGE:-vibebox/test-cmd:latest}
 LOG=${VBX_DOCKERD_LOG:-/var/log/vibebox-test-dockerd.log}
 
 die() { echo "docker.sh: $*" >&2; exit 1; }
@@ -31,16 +37,21 @@ start_engine() {
 	done
 }
 
-build_image() {
-	"$(dirname "$0")/../../scripts/base-image.sh" "$IMAGE" >/dev/null
+base_image() { "$(dirname "$0")/../../scripts/base-image.sh" "$@" >/dev/null; }
+build_image() { base_image "$IMAGE"; }
+build_cmd_image() {
+	IMAGE_CMD='["/bin/sh"]' ROOT_SHELL=/bin/ash PASSWD_AT=/usr/lib/passwd \
+		base_image "$CMD_IMAGE"
 }
+have() { docker image inspect "$1" >/dev/null 2>&1; }
 
 case "${1:-}" in
 start)
 	start_engine
-	docker image inspect "$IMAGE" >/dev/null 2>&1 || build_image
+	have "$IMAGE" || build_image
+	have "$CMD_IMAGE" || build_cmd_image
 	;;
-image) build_image ;;
-check) engine_up && docker image inspect "$IMAGE" >/dev/null 2>&1 ;;
+image) build_image && build_cmd_image ;;
+check) engine_up && have "$IMAGE" && have "$CMD_IMAGE" ;;
 *) die "usage: docker.sh start|image|check" ;;
 esac

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,8 +32,10 @@
 #include "docker.h"
 
 #define IMAGE "vibebox/test:latest"
+#define CMD_IMAGE "vibebox/test-cmd:latest" /* CMD ["/bin/sh"] */
 #define CONF_OK                                                                \
-	"images = [ \"vibebox/test:*\", \"vibebox/does-not-exist:*\" ]; "      \
+	"images = [ \"vibebox/test:*\", \"vibebox/test-cmd:*\", "              \
+	"\"vibebox/does-not-exist:*\" ]; "                                     \
 	"pull_timeout = \"60s\"; request_timeout = \"30s\";"
 
 static vbx_test_host *host;
@@ -227,8 +230,9 @@ static void test_config_defaults(void **state)
 	assert_string_equal(d->conf.publish_address, "127.0.0.1");
 	assert_int_equal(d->conf.n_images, 3);
 	assert_string_equal(d->conf.images[2], "vibebox/*");
-	assert_int_equal(d->conf.n_shell, 2);
-	assert_string_equal(d->conf.shell[0], "/bin/bash");
+	assert_int_equal(d->conf.n_shell, 1);
+	assert_string_equal(d->conf.shell[0], "/bin/sh");
+	assert_int_equal(d->conf.n_keep_command, 0);
 	assert_string_equal(d->conf.user, "");
 	assert_false(d->conf.read_only);
 	assert_int_equal(d->conf.pids_limit, 512);
@@ -247,9 +251,17 @@ static void test_config_values(void **state)
 	             "[\"/bin/zsh\"]; "
 	             "user = \"1000:1000\"; read_only = true; pids_limit = 64; "
 	             "reconcile_interval = \"5s\"; idle_timeout = 0; "
-	             "request_timeout = \"2s\"; pull_timeout = \"1m\";"),
+	             "request_timeout = \"2s\"; pull_timeout = \"1m\"; "
+	             "keep_command = [\"postgres:*\", \"myorg/svc-*\"];"),
 	        VBX_OK);
 	dkr *d = dkr_self;
+	assert_int_equal(d->conf.n_keep_command, 2);
+	assert_true(dkr_image_match(d->conf.keep_command,
+	                            d->conf.n_keep_command, "postgres:16"));
+	assert_true(dkr_image_match(d->conf.keep_command,
+	                            d->conf.n_keep_command, "myorg/svc-a"));
+	assert_false(dkr_image_match(d->conf.keep_command,
+	                             d->conf.n_keep_command, "debian:12"));
 	assert_string_equal(d->base_url, "http://10.0.0.5:2375");
 	assert_null(d->unix_path);
 	assert_string_equal(d->conf.publish_address, "::1");
@@ -262,6 +274,14 @@ static void test_config_values(void **state)
 	assert_int_equal(d->conf.idle_ms, 0);
 	assert_int_equal(d->conf.request_ms, 2000);
 	assert_int_equal(d->conf.pull_ms, 60000);
+}
+
+/* The shipped config spells the default out: keep_command = [ ]. */
+static void test_config_empty_list(void **state)
+{
+	assert_int_equal(load("keep_command = [ ];"), VBX_OK);
+	assert_int_equal(dkr_self->conf.n_keep_command, 0);
+	assert_int_equal(dkr_self->conf.n_images, 3);
 }
 
 static void test_config_broken(void **state)
@@ -295,6 +315,9 @@ static void test_config_broken(void **state)
 	        {"request_timeout = \"-1s\";", "request_timeout"},
 	        {"pull_timeout = \"100d\";", "pull_timeout"},
 	        {"imagez = [\"x\"];", "imagez"},
+	        {"keep_command = [\"\"];", "keep_command"},
+	        {"keep_command = [\"postgres *\"];", "keep_command"},
+	        {"keep_command = [1];", "keep_command"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char want[128];
@@ -325,6 +348,34 @@ static void test_allow_list(void **state)
 	assert_false(dkr_image_allowed(&c, "docker.io/library/debian:12"));
 	c.n_images = 0;
 	assert_false(dkr_image_allowed(&c, "debian:12"));
+}
+
+/* runtime_image_check: the same list, and a reason naming the setting
+ * and what it allows, cut short to fit. */
+static void test_image_check(void **state)
+{
+	static const char *const pats[] = {"debian:*", "vibebox/*", "alpine"};
+	dkr d = {.conf = {.images = pats, .n_images = 3}};
+	char why[256] = "x", small[80];
+	assert_int_equal(dkr_image_check(&d, "debian:12", why, sizeof(why)),
+	                 VBX_OK);
+	assert_string_equal(why, "");
+	assert_int_equal(dkr_image_check(&d, "busybox:1", why, sizeof(why)),
+	                 VBX_EDENIED);
+	assert_string_equal(why, "image busybox:1 is not allowed by "
+	                         "plugins.docker-runtime.images; allowed: "
+	                         "debian:*, vibebox/*, alpine");
+	assert_int_equal(dkr_image_check(&d, "busybox:1", small, sizeof(small)),
+	                 VBX_EDENIED);
+	assert_non_null(strstr(small, "plugins.docker-runtime.images"));
+	assert_true(strlen(small) < sizeof(small));
+	assert_int_equal(dkr_image_check(&d, "../x", why, sizeof(why)),
+	                 VBX_EINVAL);
+	assert_int_equal(dkr_image_check(&d, "busybox", NULL, 0), VBX_EDENIED);
+	d.conf.n_images = 0;
+	assert_int_equal(dkr_image_check(&d, "debian:12", why, sizeof(why)),
+	                 VBX_EDENIED);
+	assert_non_null(strstr(why, "allowed: none"));
 }
 
 static void test_pull_error(void **state)
@@ -718,6 +769,80 @@ static void test_lifecycle(void **state)
 	assert_int_equal(dkr_remove(d, id), VBX_OK); /* gone already */
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void create_and_start(vbx_env *e, char *id)
+{
+	vbx_container_spec spec = {.env = e};
+	char why[256] = "";
+	if (dkr_create(dkr_self, &spec, id, why, sizeof(why)) != VBX_OK)
+		fail_msg("create: %s", why);
+	if (dkr_start(dkr_self, id, why, sizeof(why)) != VBX_OK)
+		fail_msg("start: %s", why);
+}
+
+/* An image whose command exits without a TTY still runs: the keep-alive
+ * replaces its command, and SIGTERM ends it at once. */
+static void test_keep_alive(void **state)
+{
+	vbx_env e = make_env(CMD_IMAGE);
+	char id[VBX_CONTAINER_ID_LEN];
+	vbx_container_state st;
+	create_and_start(&e, id);
+	cJSON *j = docker_inspect("container", id);
+	const cJSON *ep = path(j, "Config", "Entrypoint");
+	assert_string_equal(cJSON_GetArrayItem(ep, 0)->valuestring, "/bin/sh");
+	assert_non_null(
+	        strstr(cJSON_GetArrayItem(ep, 2)->valuestring, "keep-alive"));
+	assert_true(cJSON_GetArraySize(path(j, "Config", "Cmd")) == 0);
+	cJSON_Delete(j);
+	sleep(3);
+	expect_state(id, true, "running");
+	int64_t t0 = mono_ms();
+	assert_int_equal(dkr_stop(dkr_self, id, 10), VBX_OK);
+	int64_t took = mono_ms() - t0;
+	print_message("stopped in %lld ms\n", (long long)took);
+	assert_true(took < 2000);
+	assert_int_equal(dkr_inspect(dkr_self, id, &st), VBX_OK);
+	assert_false(st.running);
+	assert_int_equal(st.exit_code, 0);
+	assert_int_equal(dkr_remove(dkr_self, id), VBX_OK);
+}
+
+/* An image matched by keep_command runs its own command: this one
+ * exits at once. */
+static void test_keep_command(void **state)
+{
+	static const char *const keep[] = {"vibebox/test-cmd:*"};
+	dkr_conf saved = dkr_self->conf;
+	vbx_env e = make_env(CMD_IMAGE);
+	char id[VBX_CONTAINER_ID_LEN];
+	vbx_container_state st = {0};
+	dkr_self->conf.keep_command = keep;
+	dkr_self->conf.n_keep_command = 1;
+	create_and_start(&e, id);
+	dkr_self->conf = saved;
+	cJSON *j = docker_inspect("container", id);
+	assert_true(cJSON_GetArraySize(path(j, "Config", "Entrypoint")) == 0);
+	assert_string_equal(
+	        cJSON_GetArrayItem(path(j, "Config", "Cmd"), 0)->valuestring,
+	        "/bin/sh");
+	cJSON_Delete(j);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(dkr_inspect(dkr_self, id, &st), VBX_OK);
+		if (!st.running)
+			break;
+		usleep(50000);
+	}
+	assert_false(st.running);
+	assert_int_equal(dkr_remove(dkr_self, id), VBX_OK);
+}
+
 static void test_denied(void **state)
 {
 	vbx_env e = make_env("debian:12");
@@ -844,8 +969,10 @@ int main(void)
 	        cmocka_unit_test(test_endpoint_broken),
 	        cmocka_unit_test_teardown(test_config_defaults, unload),
 	        cmocka_unit_test_teardown(test_config_values, unload),
+	        cmocka_unit_test_teardown(test_config_empty_list, unload),
 	        cmocka_unit_test(test_config_broken),
 	        cmocka_unit_test(test_allow_list),
+	        cmocka_unit_test(test_image_check),
 	        cmocka_unit_test(test_pull_error),
 	        cmocka_unit_test(test_parse_inspect),
 	        cmocka_unit_test(test_parse_ports),
@@ -855,6 +982,8 @@ int main(void)
 	const struct CMUnitTest engine[] = {
 	        cmocka_unit_test(test_ping),
 	        cmocka_unit_test(test_lifecycle),
+	        cmocka_unit_test(test_keep_alive),
+	        cmocka_unit_test(test_keep_command),
 	        cmocka_unit_test(test_denied),
 	        cmocka_unit_test(test_pull_fails),
 	        cmocka_unit_test(test_unknown_id),

@@ -2,9 +2,9 @@
 /*
  * test_docker_stream.c - docker-runtime's stream.c against the real
  * engine: exec sessions with a TTY (shell, input, resize, exit codes, a
- * large output, variables) and logs (both channels, follow, timestamps,
- * tail, small reads), and the refusals (unknown container, stopped
- * container, writes to logs).
+ * large output, variables, the login shell from /etc/passwd) and logs (both
+ * channels, follow, timestamps, tail, small reads), and the refusals (unknown
+ * container, stopped container, writes to logs).
  *
  * Needs the engine and vibebox/test:latest (tests/docker/docker.sh start);
  * exits 77 (skipped) when `docker.sh check` fails. Its containers are
@@ -31,7 +31,7 @@
 dkr *dkr_self;
 
 static dkr engine;
-static char running_name[64], stopped_name[64];
+static char running_name[64], stopped_name[64], ash_name[64], dev_name[64];
 static const char *const shells[] = {"bash", "sh"};
 
 static int64_t now_ms(void)
@@ -57,8 +57,8 @@ static int sh(const char *fmt, ...)
 static void remove_containers(void)
 {
 	if (running_name[0])
-		sh("docker rm -f %s %s >/dev/null 2>&1", running_name,
-		   stopped_name);
+		sh("docker rm -f %s %s %s %s >/dev/null 2>&1", running_name,
+		   stopped_name, ash_name, dev_name);
 }
 
 /* ---- reading helpers ---- */
@@ -263,6 +263,52 @@ static void test_exec_argv_env(void **state)
 
 /* A configured shell list where the first does not exist and the second
  * has a quote in its name's path. */
+/* What `echo $0` says in the shell opened in container name. */
+static void expect_login_shell(const char *name, const char *want)
+{
+	vbx_exec_spec spec = {.cols = 80, .rows = 24};
+	vbx_stream *s = NULL;
+	char line[64];
+	got g;
+	int code = 99;
+
+	assert_int_equal(dkr_exec(NULL, name, &spec, &s), VBX_OK);
+	got_init(&g, 4096);
+	write_all(s, "echo \"shell=$0\"; exit 4\n");
+	assert_true(read_until(s, &g, NULL, 4096, 10000));
+	snprintf(line, sizeof(line), "shell=%s\r\n", want);
+	if (!strstr(g.out, line))
+		fail_msg("%s: wanted %s in \"%s\"", name, want, g.out);
+	assert_int_equal(s->ops->close(s, &code), VBX_OK);
+	assert_int_equal(code, 4);
+	got_free(&g);
+}
+
+/* vibebox/test-cmd gives root /bin/ash in an /etc/passwd that is a
+ * symlink; its user dev has /bin/sh. */
+static void test_exec_login_shell(void **state)
+{
+	char shell[DKR_SHELL_MAX] = "x";
+
+	expect_login_shell(ash_name, "/bin/ash");
+	dkr_login_shell(&engine, ash_name, shell, sizeof(shell));
+	assert_string_equal(shell, "/bin/ash");
+	/* the container's own user (docker run --user 1000) */
+	dkr_login_shell(&engine, dev_name, shell, sizeof(shell));
+	assert_string_equal(shell, "/bin/sh");
+	/* the configured user, by name */
+	engine.conf.user = "dev";
+	dkr_login_shell(&engine, ash_name, shell, sizeof(shell));
+	engine.conf.user = "";
+	assert_string_equal(shell, "/bin/sh");
+	/* no such container: none, and no crash */
+	dkr_login_shell(&engine, "dkstream-no-such-container", shell,
+	                sizeof(shell));
+	assert_string_equal(shell, "");
+}
+
+/* A user without a passwd entry gets the first of the configured shells
+ * that exists. */
 static void test_exec_shell_list(void **state)
 {
 	const char *const list[] = {"/no/such'shell", "/bin/sh"};
@@ -272,8 +318,10 @@ static void test_exec_shell_list(void **state)
 
 	engine.conf.shell = list;
 	engine.conf.n_shell = 2;
+	engine.conf.user = "4242";
 	s = exec_shell(80, 24);
 	engine.conf.shell = shells;
+	engine.conf.user = "";
 	got_init(&g, 4096);
 	write_all(s, "echo \"shell=$0\"; exit 4\n");
 	assert_true(read_until(s, &g, NULL, 4096, 10000));
@@ -423,13 +471,23 @@ static int setup(void **state)
 	         (int)getpid());
 	snprintf(stopped_name, sizeof(stopped_name), "dkstream-test-%d-stop",
 	         (int)getpid());
+	snprintf(ash_name, sizeof(ash_name), "dkstream-test-%d-ash",
+	         (int)getpid());
+	snprintf(dev_name, sizeof(dev_name), "dkstream-test-%d-dev",
+	         (int)getpid());
 	atexit(remove_containers);
 	if (sh("docker run -d --name %s vibebox/test:latest sh -c "
 	       "'echo out1; sleep 0.2; echo err1 >&2; exec sleep 1000' "
 	       ">/dev/null",
 	       running_name) != 0 ||
 	    sh("docker create --name %s vibebox/test:latest >/dev/null",
-	       stopped_name) != 0)
+	       stopped_name) != 0 ||
+	    sh("docker run -d --name %s vibebox/test-cmd:latest sleep 1000 "
+	       ">/dev/null",
+	       ash_name) != 0 ||
+	    sh("docker run -d --user 1000 --name %s vibebox/test-cmd:latest "
+	       "sleep 1000 >/dev/null",
+	       dev_name) != 0)
 		return -1;
 	/* both lines logged before the tests read them */
 	snprintf(cmd, sizeof(cmd), "docker logs %s 2>&1 | grep -q err1",
@@ -464,6 +522,7 @@ int main(void)
 	        cmocka_unit_test(test_exec_resize),
 	        cmocka_unit_test(test_exec_large_output),
 	        cmocka_unit_test(test_exec_argv_env),
+	        cmocka_unit_test(test_exec_login_shell),
 	        cmocka_unit_test(test_exec_shell_list),
 	        cmocka_unit_test(test_exec_refused),
 	        cmocka_unit_test(test_logs_all),

@@ -127,8 +127,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (vbx__conf_load_buffer(text, "fuzz.conf", &conf, &errs) == VBX_OK) {
-		if (!conf || conf->nlisten == 0 || !conf->plugin_dir ||
-		    !conf->state_dir)
+		if (!conf || conf->nlisten == 0 || !conf->nplugin_path ||
+		    !conf->plugin_path[0] ||
+		    conf->plugin_path[conf->nplugin_path] || !conf->state_dir)
 			abort(); /* a loaded config is complete */
 		for (size_t i = 0; i < conf->nplugins; i++) {
 			vbx_config *b = conf->plugins[i].block;

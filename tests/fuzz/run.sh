@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime)
+	jsonout pgtime docker_passwd sig)
 build=${BUILD:-$src/build}
 [ -f "$build/config.h" ] || build=$src
 [ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
@@ -29,6 +29,7 @@ deps() {
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
+	sig) echo "core/sig.c";;
 	# jwt.c needs auth_is_uuid from plugin.c, which needs the rest
 	auth_jwt) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/tokens.c
@@ -38,6 +39,7 @@ deps() {
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
+	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
 		plugins/docker-runtime/labels.c";;

@@ -25,6 +25,9 @@ BUILD = os.environ.get("VBX_BUILDDIR", ".")
 CLUSTER = os.path.join(SRC, "tests/postgres/pg_cluster.sh")
 DOCKER = os.path.join(SRC, "tests/docker/docker.sh")
 IMAGE = os.environ.get("VBX_TEST_IMAGE", "vibebox/test:latest")
+# Like debian or python: CMD ["/bin/sh"], which exits at once without a
+# TTY; root's login shell in its /etc/passwd (a symlink) is /bin/ash.
+CMD_IMAGE = os.environ.get("VBX_TEST_CMD_IMAGE", "vibebox/test-cmd:latest")
 SECRET = "k1:" + "0123456789abcdef" * 4
 SECRETS_KEY = "0123456789abcdef" * 4
 PASSWORD = "correct horse"

@@ -424,14 +424,89 @@ def test_signing_keys_reload_on_sighup():
         reload(d, "signing keys reloaded: 1, new tokens use k2")
         expect(d.get("/api/v1/users/me", token=t1)[0] == 401, "k1 gone")
         expect(d.get("/api/v1/users/me", token=t2)[0] == 200, "k2 stays")
+        # the daemon checks the key file before the reload: refused whole
         write_keys("k3:tooshort\n")
-        reload(d, "keeping the signing keys in use")
+        reload(d, "keeping the running configuration")
+        expect(f"{d.conf}:" in d.logtext()
+               and "plugins.auth.jwt_secret: " in d.logtext(), "named")
         expect(d.get("/api/v1/users/me", token=t2)[0] == 200, "kept")
         t3 = login(d, "ann@example.test")[1]["tokens"]["accessToken"]
         expect(kid_of(t3) == "k2", kid_of(t3))
     finally:
         code = d.stop()
         os.unlink(keys.name)
+    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
+
+
+def test_sighup_checks_the_auth_block_before_applying_it():
+    """A bad value, an unknown key, a removed required key and a syntax
+    error each refuse the whole reload (the running signing key stays);
+    the good file after each is applied (new tokens use its key)."""
+    DB_COUNT[0] += 1
+    conninfo = PG.createdb(f"t{DB_COUNT[0]}")
+
+    def key(n):
+        return f"k{n}:" + f"{n}{n}" * 32
+
+    def write(n, extra="", secret=True):
+        jwt = f'jwt_secret = "{key(n)}";' if secret else ""
+        d.write_conf(plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{
+      {jwt}
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1;
+      {extra} }}; }}""")
+
+    def sighup(marker):
+        before = d.logtext().count(marker)
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (d.logtext().count(marker) == before
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        expect(d.logtext().count(marker) > before,
+               f"no new '{marker}' in the log")
+
+    def line_of(text):
+        with open(d.conf) as f:
+            for n, line in enumerate(f, 1):
+                if text in line:
+                    return n
+        raise AssertionError(text)
+
+    def kid_now():
+        st, body, _ = login(d, "ann@example.test")
+        expect(st == 200, body)
+        return kid_of(body["tokens"]["accessToken"])
+
+    d = Daemon(plugin_dir=PLUGINS, plugins="")
+    write(1)
+    d.start()
+    cases = [
+        ('access_ttl = "2d";', True, 'access_ttl = "2d"',
+         'plugins.auth.access_ttl: expected a duration 10s..1d, got "2d"'),
+        ('acces_ttl = "5m";', True, "acces_ttl",
+         "plugins.auth.acces_ttl: unknown key"),
+        ("", False, '"auth"', "plugins.auth.jwt_secret: required"),
+        ("argon2_parallelism = ;", True, "argon2_parallelism", "syntax"),
+    ]
+    try:
+        register(d, "ann@example.test")
+        expect(kid_now() == "k1", "k1 at start")
+        for n, (extra, secret, where, what) in enumerate(cases, 2):
+            write(n, extra, secret)
+            sighup("keeping the running configuration")
+            want = f"{d.conf}:{line_of(where)}: "
+            expect(any(x["msg"].startswith(want) and what in x["msg"]
+                       for x in d.loglines()),
+                   f"no '{want}...{what}' in the log")
+            expect(kid_now() == f"k{n - 1}", "the running key stays")
+            write(n)
+            sighup(f"signing keys reloaded: 1, new tokens use k{n}")
+            expect(kid_now() == f"k{n}", f"k{n} applied")
+    finally:
+        code = d.stop()
     expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
 
 

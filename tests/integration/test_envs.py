@@ -5,7 +5,8 @@ docker-runtime (fixture.py).
 
 CRUD and validation, quotas, the lifecycle against `docker inspect`
 (limits, the same container across stop/start, a new one on restart, gone
-on delete), an image outside the allow-list, actions in the wrong state,
+on delete), an image outside the allow-list refused by POST and PATCH,
+an image's own command kept by keep_command, actions in the wrong state,
 variables (secrets never returned, clear in the container), ports on
 127.0.0.1, who may do what, env_status on /api/v1/events, and 503 without
 a runtime. Every container it makes is named vbx-<environment id> by
@@ -22,7 +23,8 @@ import uuid
 import websockets
 
 from daemon import Daemon, Suite, error_of, expect
-from fixture import CLUSTER, IMAGE, SECRET, Platform, skip_unless_ready
+from fixture import (CLUSTER, CMD_IMAGE, IMAGE, SECRET, Platform,
+                     skip_unless_ready)
 
 ENVS = "/api/v1/environments"
 PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
@@ -366,20 +368,63 @@ def test_actions_in_the_wrong_state():
     expect(inspect(e["id"]) is None, "a running env's container removed")
 
 
+def expect_image_refused(st, b, image):
+    f = fields_of(b) if st == 400 else {}
+    msg = f.get("image", "")
+    expect(st == 400 and error_of(b)["code"] == "VALIDATION_ERROR" and
+           image in msg and "plugins.docker-runtime.images" in msg and
+           "allowed: vibebox/*" in msg, f"{image}: {st} {b}")
+
+
 def test_an_image_outside_the_allow_list():
-    e = new_env("alice", T["alice_project"], "forbidden",
-                image="busybox:latest")
-    st, b, _ = action(e["id"], "start")
-    expect(st == 200 and b["status"] == "error" and b["statusReason"] and
-           "allow" in b["statusReason"], f"{st} {b}")
-    expect(inspect(e["id"]) is None, "no container")
+    proj = T["alice_project"]
+    body = {"projectId": proj, "name": "forbidden", "cpuLimit": 0.5,
+            "memoryLimit": 128}
+    for image in ("busybox:latest", "debian", "vibebox"):
+        st, b, _ = call("POST", ENVS, {**body, "image": image})
+        expect_image_refused(st, b, image)
+    st, b, _ = call("GET", f"{ENVS}?projectId={proj}")
+    expect("forbidden" not in [x["name"] for x in b["data"]], b)
+    e = new_env("alice", proj, "allowed")
+    st, b, _ = call("PATCH", f"{ENVS}/{e['id']}", {"image": "debian:12"})
+    expect_image_refused(st, b, "debian:12")
     st, b, _ = call("GET", f"{ENVS}/{e['id']}")
-    expect(b["status"] == "error" and b["statusReason"], b)
-    st, b, _ = call("PATCH", f"{ENVS}/{e['id']}", {"image": IMAGE})
-    st, b, _ = action(e["id"], "start")
-    expect(st == 200 and b["status"] == "running" and
-           b["statusReason"] is None, f"from error to running: {st} {b}")
+    expect(st == 200 and b["image"] == IMAGE, f"unchanged: {b}")
+    st, b, _ = call("PATCH", f"{ENVS}/{e['id']}", {"image": CMD_IMAGE})
+    expect(st == 200 and b["image"] == CMD_IMAGE, f"allowed: {st} {b}")
     call("DELETE", f"{ENVS}/{e['id']}")
+
+
+def test_keep_command_runs_the_images_own_command():
+    """An image matched by keep_command runs its CMD ["/bin/sh"], which
+    exits without a TTY; the watcher reports it. (The keep-alive that
+    other images get: test_terminal.py.)"""
+    d = P.start(platform=PLATFORM, auth=LIMITS,
+                runtime='keep_command = [ "vibebox/test-cmd:*" ];')
+    env = None
+    try:
+        t = P.user(d, "keep@envs.test")
+        proj = P.project(d, t, "keep")["id"]
+        e = P.environment(d, t, proj, "svc", image=CMD_IMAGE)
+        env = e["id"]
+        st, b, _ = d.request("POST", f"{ENVS}/{env}/start", token=t,
+                             timeout=120)
+        expect(st == 200, f"start: {st} {b}")
+        end = time.monotonic() + 20
+        while b["status"] == "running" and time.monotonic() < end:
+            time.sleep(0.2)
+            st, b, _ = d.request("GET", f"{ENVS}/{env}", token=t)
+        expect(b["status"] in ("stopped", "error"), f"it exited: {b}")
+        c = inspect(env)
+        expect(c and c["Config"]["Cmd"] == ["/bin/sh"] and
+               not c["Config"]["Entrypoint"] and
+               not c["State"]["Running"], c and c["Config"])
+        d.request("DELETE", f"{ENVS}/{env}", token=t)
+    finally:
+        code = d.stop()
+        if env:
+            MADE.append(env)
+    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
 
 
 # ---- variables and ports ----
@@ -588,6 +633,10 @@ def test_without_a_runtime():
             "projectId": proj, "name": "n", "image": IMAGE,
             "cpuLimit": 0.5, "memoryLimit": 64}, token=t)
         expect(st == 201, f"create needs no runtime: {st} {e}")
+        st, b, _ = d.request("POST", ENVS, {
+            "projectId": proj, "name": "any", "image": "busybox:latest",
+            "cpuLimit": 0.5, "memoryLimit": 64}, token=t)
+        expect(st == 201, f"no runtime, no allow-list: {st} {b}")
         for what in ("start", "stop", "restart"):
             st, b, _ = d.request("POST", f"{ENVS}/{e['id']}/{what}",
                                  token=t)
@@ -623,6 +672,7 @@ def main():
                        test_settings_of_a_stopped_env_recreate_its_container,
                        test_actions_in_the_wrong_state,
                        test_an_image_outside_the_allow_list,
+                       test_keep_command_runs_the_images_own_command,
                        test_variables, test_ports, test_permissions,
                        test_env_status_events, test_without_a_runtime):
                 s.run(fn)

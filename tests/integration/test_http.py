@@ -104,14 +104,15 @@ def test_routing_and_error_envelope():
         err = error_of(body)
         expect(st == 404 and err["code"] == "NOT_FOUND", body)
         expect(err["statusCode"] == 404, err)
-        st, body, r = d.request("DELETE", "/api/v1/test/echo", token="alice")
+        st, body, r = d.request("DELETE", "/api/v1/x/testkit/echo",
+                                token="alice")
         expect(st == 405, f"status {st}")
         expect(r.getheader("Allow") == "POST, OPTIONS", r.getheader("Allow"))
-        st, body, _ = d.get("/api/v1/test/items/x%20y")
+        st, body, _ = d.get("/api/v1/x/testkit/items/x%20y")
         expect(st == 200 and body["id"] == "x y", body)
-        st, body, _ = d.get("/api/v1/test/items/missing")
+        st, body, _ = d.get("/api/v1/x/testkit/items/missing")
         expect(st == 404 and error_of(body)["code"] == "NOT_FOUND", body)
-        st, body, _ = d.get("/api/v1/test/items/silent")
+        st, body, _ = d.get("/api/v1/x/testkit/items/silent")
         expect(st == 500 and error_of(body)["code"] == "INTERNAL_ERROR",
                body)
     run_with_testkit([check])
@@ -121,31 +122,31 @@ def test_head_and_options():
     def check(d):
         # HEAD: GET's status and headers, Content-Length of GET's body,
         # no body.
-        st, body, r = d.get("/api/v1/test/items/x%20y", token="alice")
+        st, body, r = d.get("/api/v1/x/testkit/items/x%20y", token="alice")
         length = r.getheader("Content-Length")
         expect(st == 200 and int(length) > 0, (st, length))
-        st, body, r = d.request("HEAD", "/api/v1/test/items/x%20y",
+        st, body, r = d.request("HEAD", "/api/v1/x/testkit/items/x%20y",
                                 token="alice")
         expect(st == 200 and body is None, (st, body))
         expect(r.getheader("Content-Length") == length,
                (r.getheader("Content-Length"), length))
         expect(r.getheader("Content-Type") == "application/json",
                r.getheader("Content-Type"))
-        st, body, r = d.request("HEAD", "/api/v1/test/items/missing",
+        st, body, r = d.request("HEAD", "/api/v1/x/testkit/items/missing",
                                 token="alice")
         expect(st == 404 and body is None, (st, body))
         st, _, r = d.request("HEAD", "/health/live")
         expect(st == 200 and int(r.getheader("Content-Length")) > 0, st)
         # HEAD where only POST is: 405 like GET would be.
-        st, _, r = d.request("HEAD", "/api/v1/test/echo", token="alice")
+        st, _, r = d.request("HEAD", "/api/v1/x/testkit/echo", token="alice")
         expect(st == 405 and r.getheader("Allow") == "POST, OPTIONS",
                (st, r.getheader("Allow")))
         # OPTIONS: 204 with what the path takes; unknown paths 404.
-        st, body, r = d.request("OPTIONS", "/api/v1/test/items/x")
+        st, body, r = d.request("OPTIONS", "/api/v1/x/testkit/items/x")
         expect(st == 204 and body is None, (st, body))
         expect(r.getheader("Allow") == "GET, HEAD, OPTIONS",
                r.getheader("Allow"))
-        st, _, r = d.request("OPTIONS", "/api/v1/test/echo")
+        st, _, r = d.request("OPTIONS", "/api/v1/x/testkit/echo")
         expect(st == 204 and r.getheader("Allow") == "POST, OPTIONS",
                r.getheader("Allow"))
         st, body, _ = d.request("OPTIONS", "/api/v1/nothing-here")
@@ -166,35 +167,35 @@ def test_head_and_options():
 
 def test_json_bodies_and_validation():
     def check(d):
-        st, body, r = d.request("POST", "/api/v1/test/echo?q=a%20b",
+        st, body, r = d.request("POST", "/api/v1/x/testkit/echo?q=a%20b",
                                 {"name": "box", "count": 3}, token="alice",
                                 headers={"User-Agent": "it/1"})
         expect(st == 201, f"{st} {body}")
         expect(body == {"name": "box", "count": 3, "q": "a b",
                         "userAgent": "it/1"}, body)
         expect(r.getheader("X-Testkit") == "echo", "custom header")
-        st, body, _ = d.request("POST", "/api/v1/test/echo", b"{nope",
+        st, body, _ = d.request("POST", "/api/v1/x/testkit/echo", b"{nope",
                                 token="alice")
         err = error_of(body)
         expect(st == 400 and err["code"] == "BAD_REQUEST", body)
         expect("not valid JSON" in err["message"], err["message"])
-        st, body, _ = d.request("POST", "/api/v1/test/echo", b"[1,2]",
+        st, body, _ = d.request("POST", "/api/v1/x/testkit/echo", b"[1,2]",
                                 token="alice")
         expect(st == 400 and "JSON object" in error_of(body)["message"],
                body)
-        st, body, _ = d.request("POST", "/api/v1/test/echo", b"",
+        st, body, _ = d.request("POST", "/api/v1/x/testkit/echo", b"",
                                 token="alice")
         expect(st == 400, f"empty body {st}")
-        st, body, _ = d.request("POST", "/api/v1/test/echo",
+        st, body, _ = d.request("POST", "/api/v1/x/testkit/echo",
                                 {"name": 7, "count": 1000}, token="alice")
         err = error_of(body)
         expect(st == 400 and err["code"] == "VALIDATION_ERROR", body)
         expect(set(err["fields"]) == {"name", "count"}, err)
-        st, body, _ = d.request("POST", "/api/v1/test/echo",
+        st, body, _ = d.request("POST", "/api/v1/x/testkit/echo",
                                 {"name": "x" * 5000}, token="alice")
         expect(st == 413 and error_of(body)["code"] == "PAYLOAD_TOO_LARGE",
                f"{st} {body}")
-        st, _, _ = d.request("POST", "/api/v1/test/echo", {"name": "ok"},
+        st, _, _ = d.request("POST", "/api/v1/x/testkit/echo", {"name": "ok"},
                              token="alice")
         expect(st == 201, "the connection pool still works after a 413")
     run_with_testkit([check], server='max_body = "4KiB";')
@@ -250,7 +251,7 @@ def test_blocking_handlers_do_not_delay_live():
         results = []
 
         def slow():
-            results.append(d.get("/api/v1/test/slow?ms=2500",
+            results.append(d.get("/api/v1/x/testkit/slow?ms=2500",
                                  token="alice")[0])
         threads = [threading.Thread(target=slow) for _ in range(4)]
         for t in threads:

@@ -22,7 +22,7 @@ def test_version():
     out = subprocess.run([VIBEBOXD, "-V"], capture_output=True, text=True)
     expect(out.returncode == 0 and out.stdout.startswith("vibeboxd "),
            out.stdout)
-    expect("plugin ABI 1.0" in out.stdout, out.stdout)
+    expect("plugin ABI 1.1" in out.stdout, out.stdout)
 
 
 def test_check_prints_the_plugin_table():
@@ -68,11 +68,12 @@ def test_sigterm_drains_in_flight_work():
     results = {}
 
     def slow():
-        results["slow"] = d.get("/api/v1/test/slow?ms=2000", token="alice")[0]
+        results["slow"] = d.get("/api/v1/x/testkit/slow?ms=2000",
+                                token="alice")[0]
 
     async def ws_close_code():
         ws = await websockets.connect(
-            f"ws://127.0.0.1:{d.port}/api/v1/test/ws",
+            f"ws://127.0.0.1:{d.port}/api/v1/x/testkit/ws",
             subprotocols=["vibebox.test.v1"],
             extra_headers={"Authorization": "Bearer alice"})
         await ws.recv()
@@ -115,7 +116,7 @@ def test_sigterm_drains_in_flight_work():
 
 def test_shutdown_timeout_bounds_a_stuck_request():
     d = Daemon(plugins=TESTKIT, server='shutdown_timeout = "1s";').start()
-    t = threading.Thread(target=lambda: d.get("/api/v1/test/slow?ms=6000",
+    t = threading.Thread(target=lambda: d.get("/api/v1/x/testkit/slow?ms=6000",
                                               token="alice", timeout=10))
     t.start()
     time.sleep(0.3)
@@ -166,7 +167,7 @@ def test_sighup_with_a_changed_plugin_list_asks_for_a_restart():
         d.write_conf(plugins="")
         d.signal(signal.SIGHUP)
         time.sleep(0.5)
-        st, _, _ = d.get("/api/v1/test/items/x")
+        st, _, _ = d.get("/api/v1/x/testkit/items/x")
         expect(st == 200, "the plugin still serves")
     finally:
         expect(d.stop() == 0, "exit 0")

@@ -121,8 +121,11 @@ broken() {
 	report "$1"
 }
 
-broken nosuch \
-	'cannot open: no such file; is the plugin installed in plugin_dir?'
+conf nosuch
+check 1
+in_stderr "plugin \"nosuch\": nosuch.so not found in plugin_dir (searched $dir); is the plugin installed in one of these directories?"
+trace_is
+report nosuch
 broken undefsym 'cannot open: undefined symbol: vbx_test_no_such_function'
 broken noentry \
 	'no entry symbol "vbx_plugin_entry"; is it a vibeboxd plugin?'
@@ -201,6 +204,56 @@ if [ "$rows" != "hello 1.0.0 greeting -|needhello 0.2 - greeting|" ]; then
 fi
 trace_is hello:init needhello:init needhello:fini hello:fini
 report "good pair in dependency order"
+
+# Built for ABI 1.0, loaded by a daemon of a later 1.x.
+conf abi10
+check 0
+if ! grep -qE '^abi10 +1\.0\.0 +- +-$' "$tmp/stdout"; then
+	fail "stdout lacks the row of abi10"
+fi
+trace_is abi10:init abi10:fini
+report "a plugin built for ABI 1.0 loads and inits"
+
+# Routes: a third-party plugin's live under /api/v1/x/<name>/.
+conf route-ok
+check 0
+trace_is route-ok:init route-ok:fini
+report "a third-party plugin's routes in its namespace"
+
+conf route-out
+check 1
+in_stderr 'plugin "route-out": route GET /api/v1/ping: the routes of a third-party plugin must live under /api/v1/x/route-out/' \
+	"plugin \"route-out\": $dir/route-out.so: init failed: "
+trace_is route-out:init route-out:refused route-out:fini
+report "a third-party plugin's route outside its namespace"
+
+conf metrics tracing
+check 1
+in_stderr 'plugins "metrics" and "tracing" clash: route GET /api/v1/reports/{name} of plugin "tracing" and route GET /api/v1/reports/{id} of plugin "metrics" match the same requests'
+trace_is metrics:init tracing:init metrics:fini
+report "two plugins' routes clash"
+
+# plugin_path: searched in order; "not found" names every directory.
+mkdir -p "$tmp/local"
+conf hello
+sed -i "s|^plugin_dir = .*|plugin_path = [ \"$tmp/local\", \"$dir\" ];|" \
+	"$tmp/vibeboxd.conf"
+check 0
+trace_is hello:init hello:fini
+report "plugin_path: a plugin in the second directory"
+
+conf nosuch
+sed -i "s|^plugin_dir = .*|plugin_path = [ \"$tmp/local\", \"$dir\" ];|" \
+	"$tmp/vibeboxd.conf"
+check 1
+in_stderr "plugin \"nosuch\": nosuch.so not found in plugin_path (searched $tmp/local, $dir); is the plugin installed in one of these directories?"
+report "plugin_path: not found names every directory"
+
+conf hello
+sed -i "1a plugin_path = [ \"$dir\" ];" "$tmp/vibeboxd.conf"
+check 1
+in_stderr "plugin_path: plugin_path and plugin_dir (line 1) are both set"
+report "plugin_path and plugin_dir both set"
 
 echo "1..$ncases"
 if [ "$nfailed" -ne 0 ]; then

@@ -49,8 +49,9 @@ trap cleanup EXIT
 
 # ---- the guide quotes the example as it is ----
 
-# Each fenced block after <!-- file: PATH --> must be that file, and after
-# <!-- excerpt: PATH --> a part of it, so the guide shows tested code.
+# Each fenced block after <!-- file: PATH --> must be that file (less its
+# SPDX line), and after <!-- excerpt: PATH --> a part of it, so the guide
+# shows tested code.
 if python3 - "$VBX_SRCDIR" >"$tmp/quotes.log" 2>&1 <<'EOF'
 import re
 import sys
@@ -62,6 +63,10 @@ quotes = re.findall(r"<!-- (file|excerpt): (\S+) -->\n```[a-z]*\n(.*?)\n```",
 bad = 0
 for kind, path, body in quotes:
     text = open(root + "/" + path).read()
+    # A whole file is quoted without its SPDX line.
+    first, _, rest = text.partition("\n")
+    if kind == "file" and "SPDX-License-Identifier" in first:
+        text = rest
     if (text.rstrip("\n") == body) if kind == "file" else (body in text):
         continue
     bad += 1
@@ -214,17 +219,20 @@ else
 	stop_here "vibeboxd starts with the greeter" "$tmp/daemon.err"
 fi
 
-body=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/api/v1/greet/ann")
+body=$(curl -s -w ' %{http_code}' \
+	"http://127.0.0.1:$port/api/v1/x/greeter/greet/ann")
+name="GET /api/v1/x/greeter/greet/ann answers from the plugin"
 if [ "$body" = '{"message":"Howdy, ann!"} 200' ]; then
-	ok "GET /api/v1/greet/ann answers from the plugin"
+	ok "$name"
 else
-	not_ok "GET /api/v1/greet/ann answers from the plugin (got: $body)"
+	not_ok "$name (got: $body)"
 fi
 
 body=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
 	-H 'Content-Type: application/json' -d '{"name":"ann"}' \
-	"http://127.0.0.1:$port/api/v1/greetings")
-name="POST /api/v1/greetings is 503 without an authentication plugin"
+	"http://127.0.0.1:$port/api/v1/x/greeter/greetings")
+name="POST /api/v1/x/greeter/greetings is 503 without an authentication"
+name="$name plugin"
 if [ "$body" = 503 ]; then
 	ok "$name"
 else

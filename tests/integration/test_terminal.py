@@ -9,7 +9,9 @@ own); a slow reader keeps the daemon's RSS bounded; a dropped connection
 resumed from its offset gets exactly the missing bytes; two viewers see
 the same output; who may open a terminal (4403 for a viewer, 4404 for a
 stranger, 4409 for a stopped environment); the exit frame after `exit 3`;
-logs/stream lines from stdout and stderr.
+logs/stream lines from stdout and stderr; an image whose command exits
+without a TTY keeps running, its terminal opens root's login shell from
+the image's /etc/passwd, and it stops on SIGTERM.
 """
 
 import asyncio
@@ -17,12 +19,13 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import time
 
 import websockets
 
 from daemon import Suite, expect
-from fixture import Platform, skip_unless_ready
+from fixture import CMD_IMAGE, Platform, skip_unless_ready
 
 ENVS = "/api/v1/environments"
 PROTO = "vibebox.terminal.v1"
@@ -180,9 +183,9 @@ def teardown():
                 break
 
 
-async def shell(query="", prompt=True):
+async def shell(query="", prompt=True, env=None):
     """A terminal, with its prompt shown when it is a new session."""
-    t = await Term.open("alice", E["alice"], query)
+    t = await Term.open("alice", env or E["alice"], query)
     await t.until(lambda t: t.hello is not None)
     if prompt:
         await ready(t)
@@ -428,6 +431,42 @@ def test_logs_stream_lines_of_stdout_and_stderr():
     run(go())
 
 
+def container_state(env_id):
+    out = subprocess.run(["docker", "inspect", "--format",
+                          "{{json .State}}", f"vbx-{env_id}"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def test_an_image_whose_command_exits_keeps_running():
+    proj = P.project(D, T["alice"], "Commands")["id"]
+    env = P.environment(D, T["alice"], proj, "cmdbox", image=CMD_IMAGE)["id"]
+    MADE.append(env)
+    st, b = call("POST", f"{ENVS}/{env}/start")[:2]
+    expect(st == 200 and b["status"] == "running", f"start: {st} {b}")
+    time.sleep(3)
+    st, b = call("GET", f"{ENVS}/{env}")[:2]
+    expect(b["status"] == "running" and container_state(env)["Running"],
+           f"after 3 s: {b}")
+
+    async def go():
+        t = await shell(env=env)
+        mark = len(t.data)
+        await t.send("echo lo''gin=$0\n")
+        await t.until_text("login=/bin/ash", since=mark)
+        await t.ws.close()
+    run(go())
+    began = time.monotonic()
+    st, b = call("POST", f"{ENVS}/{env}/stop")[:2]
+    took = time.monotonic() - began
+    state = container_state(env)
+    print(f"# stopped in {took:.2f} s, exit code {state['ExitCode']}")
+    expect(st == 200 and b["status"] == "stopped", f"stop: {st} {b}")
+    # 0: the keep-alive ended on SIGTERM; 137 would be the SIGKILL that
+    # follows environments.stop_timeout
+    expect(took < 2 and state["ExitCode"] == 0, f"{took:.2f} s {state}")
+
+
 def main():
     global P
     skip_unless_ready()
@@ -445,7 +484,8 @@ def main():
                        test_a_resume_behind_the_ring_is_told_the_gap,
                        test_two_viewers_see_the_same_output,
                        test_exit_3_sends_the_exit_frame,
-                       test_logs_stream_lines_of_stdout_and_stderr):
+                       test_logs_stream_lines_of_stdout_and_stderr,
+                       test_an_image_whose_command_exits_keeps_running):
                 if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
                     s.run(fn)
         finally:

@@ -91,7 +91,7 @@ def test_events_are_filtered_by_authorize():
         expect(bob.subprotocol == "vibebox.events.v1", bob.subprotocol)
         await asyncio.sleep(0.3)  # both opened on a worker
         for env in ("a-1", "b-1", "a-2"):
-            st, _, _ = d.request("POST", f"/api/v1/test/publish/{env}",
+            st, _, _ = d.request("POST", f"/api/v1/x/testkit/publish/{env}",
                                  token="admin")
             expect(st == 204, f"publish {st}")
         got_a = [json.loads(await asyncio.wait_for(alice.recv(), 5))
@@ -115,7 +115,8 @@ def test_events_are_filtered_by_authorize():
 
 def test_echo_and_route_close():
     async def go(d):
-        ws = await connect(d, "/api/v1/test/ws", "vibebox.test.v1", "alice")
+        ws = await connect(d, "/api/v1/x/testkit/ws", "vibebox.test.v1",
+                           "alice")
         expect(await ws.recv() == "hello alice@example.test", "hello")
         await ws.send("ping")
         expect(await ws.recv() == "echo:ping", "echo text")
@@ -131,8 +132,8 @@ def test_slow_reader_keeps_memory_bounded():
     The daemon's queue stops at server.ws_queue, so its memory stays
     flat; then every message still arrives."""
     async def go(d):
-        ws = await connect(d, "/api/v1/test/ws", "vibebox.test.v1", "alice",
-                           max_queue=1, read_limit=2 ** 16)
+        ws = await connect(d, "/api/v1/x/testkit/ws", "vibebox.test.v1",
+                           "alice", max_queue=1, read_limit=2 ** 16)
         await ws.recv()
         base = d.rss_kib()
         await ws.send("flood:256")

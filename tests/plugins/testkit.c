@@ -211,23 +211,43 @@ static int health(void *ud, vbx_health *h)
 	return VBX_OK;
 }
 
+/* The block's settings; init, validate and reload share this parser. */
+typedef struct settings {
+	const char *greeting, *fail_file; /* owned by the block */
+} settings;
+
+static int parse_config(const vbx_config *cfg, settings *out)
+{
+	int rc = vbx_cfg_string(cfg, "greeting", "hello", &out->greeting);
+	if (vbx_cfg_string(cfg, "fail_file", NULL, &out->fail_file))
+		rc = VBX_EINVAL;
+	return rc;
+}
+
+static int testkit_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	settings s;
+	return parse_config(cfg, &s);
+}
+
 static void on_reload(void *ud, const vbx_config_reload_event *ev)
 {
-	const vbx_config *c = vbx_plugin_config(kit.self);
-	const char *greeting = NULL;
-	vbx_cfg_string(c, "greeting", "hello", &greeting);
-	vbx_cfg_string(c, "fail_file", NULL, &kit.fail_file);
+	settings s;
+	if (parse_config(vbx_plugin_config(kit.self), &s) != VBX_OK)
+		return;
+	kit.fail_file = s.fail_file;
 	vbx_log_info(kit.self, "reloaded generation %u greeting=%s",
-	             ev->generation, greeting);
+	             ev->generation, s.greeting);
 }
 
 static int testkit_init(vbx_plugin *self, const vbx_config *cfg)
 {
-	const char *greeting;
+	settings s;
 	kit.self = self;
-	if (vbx_cfg_string(cfg, "greeting", "hello", &greeting) ||
-	    vbx_cfg_string(cfg, "fail_file", NULL, &kit.fail_file))
+	if (parse_config(cfg, &s))
 		return VBX_EINVAL;
+	kit.fail_file = s.fail_file;
+	const char *greeting = s.greeting;
 	kit.env_status = vbx_event_env_status_get(self);
 	if (!kit.env_status ||
 	    vbx_hook_authenticate_register(self, authenticate, NULL,
@@ -238,13 +258,15 @@ static int testkit_init(vbx_plugin *self, const vbx_config *cfg)
 	                                   VBX_PRIO_MIDDLE) ||
 	    vbx_event_config_reload_subscribe(self, on_reload, NULL))
 		return VBX_ERR;
-	if (vbx_route_add(self, "GET", "/api/v1/test/slow", 0, slow, NULL) ||
-	    vbx_route_add(self, "POST", "/api/v1/test/echo", 0, echo, NULL) ||
-	    vbx_route_add(self, "GET", "/api/v1/test/items/{id}",
-	                  VBX_ROUTE_PUBLIC, item, NULL) ||
-	    vbx_route_add(self, "POST", "/api/v1/test/publish/{id}", 0, publish,
+	if (vbx_route_add(self, "GET", "/api/v1/x/testkit/slow", 0, slow,
 	                  NULL) ||
-	    vbx_ws_route_add(self, "/api/v1/test/ws", "vibebox.test.v1", 0,
+	    vbx_route_add(self, "POST", "/api/v1/x/testkit/echo", 0, echo,
+	                  NULL) ||
+	    vbx_route_add(self, "GET", "/api/v1/x/testkit/items/{id}",
+	                  VBX_ROUTE_PUBLIC, item, NULL) ||
+	    vbx_route_add(self, "POST", "/api/v1/x/testkit/publish/{id}", 0,
+	                  publish, NULL) ||
+	    vbx_ws_route_add(self, "/api/v1/x/testkit/ws", "vibebox.test.v1", 0,
 	                     &echo_ops, NULL))
 		return VBX_ERR;
 	vbx_log_info(self, "ready, greeting=%s", greeting);
@@ -261,4 +283,4 @@ static const char *const testkit_provides[] = {"authn", "authz", NULL};
 VBX_PLUGIN(.name = "testkit", .version = "1.0.0",
            .description = "test routes, tokens and events for the test suite",
            .provides = testkit_provides, .init = testkit_init,
-           .fini = testkit_fini)
+           .validate = testkit_validate, .fini = testkit_fini)

@@ -219,7 +219,10 @@ static void test_full_file(void **state)
 	assert_int_equal(c->log_level, VBX_LOG_DEBUG);
 	assert_false(c->log_json);
 	assert_false(c->log_access);
-	assert_string_equal(c->plugin_dir, "/opt/vibebox/plugins");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/opt/vibebox/plugins");
+	assert_null(c->plugin_path[1]);
+	assert_string_equal(c->plugin_path_key, "plugin_dir");
 	assert_string_equal(c->state_dir, "/srv/vibebox");
 	assert_int_equal(c->event_queue, 4096);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_BLOCK);
@@ -266,12 +269,56 @@ static void check_defaults(const vbx__conf *c)
 	assert_int_equal(c->log_level, VBX_LOG_INFO);
 	assert_true(c->log_json);
 	assert_true(c->log_access);
-	assert_string_equal(c->plugin_dir, VBX_PLUGIN_DIR);
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], VBX_PLUGIN_DIR);
 	assert_string_equal(c->state_dir, VBX_STATE_DIR);
 	assert_int_equal(c->event_queue, 1024);
 	assert_int_equal(c->event_overflow, VBX__OVERFLOW_DROP);
 	assert_int_equal(c->nplugins, 0);
 	assert_int_equal(c->generation, 1);
+}
+
+/* plugin_path: directories searched in order; plugin_dir stays one. */
+static void test_plugin_path(void **state)
+{
+	vbx__conf *c = load_ok("plugin_path = [ \"/usr/local/lib/vibebox/"
+	                       "plugins\", \"/usr/lib/vibebox/plugins\" ];\n");
+	assert_int_equal(c->nplugin_path, 2);
+	assert_string_equal(c->plugin_path[0],
+	                    "/usr/local/lib/vibebox/plugins");
+	assert_string_equal(c->plugin_path[1], "/usr/lib/vibebox/plugins");
+	assert_null(c->plugin_path[2]);
+	assert_string_equal(c->plugin_path_key, "plugin_path");
+	vbx__conf_free(c);
+
+	/* A list ( ... ) is as good as an array [ ... ]. */
+	c = load_ok("plugin_path = ( \"/a\" );\n");
+	assert_int_equal(c->nplugin_path, 1);
+	assert_string_equal(c->plugin_path[0], "/a");
+	vbx__conf_free(c);
+}
+
+static void test_plugin_path_errors(void **state)
+{
+	expect_load_errors("plugin_dir = \"/a\";\nplugin_path = [ \"/b\" ];\n",
+	                   "%s:2: plugin_path: plugin_path and plugin_dir "
+	                   "(line 1) are both set; keep one: plugin_path "
+	                   "lists directories searched in order, plugin_dir "
+	                   "names one");
+	expect_load_errors("plugin_path = \"/a\";",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got \"/a\"");
+	expect_load_errors("plugin_path = [ ];",
+	                   "%s:1: plugin_path: expected at least one "
+	                   "directory, got an array");
+	expect_load_errors("plugin_path = [ \"/a\", \"\" ];",
+	                   "%s:1: plugin_path: element 1 is empty; expected "
+	                   "the path of a directory");
+	expect_load_errors("plugin_path = ( \"/a\", 7 );",
+	                   "%s:1: plugin_path[1]: expected a string, got 7");
+	expect_load_errors("plugin_path = { a = \"/a\"; };",
+	                   "%s:1: plugin_path: expected a list of directories "
+	                   "[ \"/a\", \"/b\" ], got a group");
 }
 
 static void test_defaults(void **state)
@@ -1333,11 +1380,92 @@ static void test_check_unknown(void **state)
 	vbx__conf_free(c);
 }
 
+/* ---- comparing blocks (a reload of a plugin without validate) ---- */
+
+/* Is the block of `a` the same as the block of `b`? Both are the text of
+ * one plugin's `config = { ... };` group. */
+static bool same(const char *a, const char *b)
+{
+	char text[2][1024];
+	vbx__conf *c[2];
+	const char *blocks[2] = {a, b};
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(text[i], sizeof(text[i]),
+		         "plugins = ( { name = \"p\"; %s } );", blocks[i]);
+		c[i] = load_ok(text[i]);
+	}
+	bool r = vbx__config_same(c[0]->plugins[0].block,
+	                          c[1]->plugins[0].block);
+	assert_true(vbx__config_same(c[1]->plugins[0].block,
+	                             c[0]->plugins[0].block) == r);
+	vbx__conf_free(c[0]);
+	vbx__conf_free(c[1]);
+	return r;
+}
+
+static void test_config_same(void **state)
+{
+	/* Where and how a value is written does not count. */
+	assert_true(same("config = { a = 1; b = \"x\"; };",
+	                 "config = {\n\n b = \"x\" ;\n a = 0x1; };"));
+	assert_true(
+	        same("config = { n = { x = [1, 2]; y = (\"s\", 2L); }; };",
+	             "config = { n = { y = (\"s\", 2L); x = [1, 2]; }; };"));
+	assert_true(same("config = { f = 1.5; t = true; };",
+	                 "config = { t = true; f = 1.50; };"));
+	/* No block, an empty one: no keys either way. */
+	assert_true(same("", "config = { };"));
+	assert_true(same("config = { };", ""));
+
+	/* A value, a type, a key more or less, an element's order. */
+	assert_false(same("config = { a = 1; };", "config = { a = 2; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = \"1\"; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = 1L; };"));
+	assert_false(same("config = { a = 1; };", "config = { a = 1.0; };"));
+	assert_false(same("config = { a = 1; };", "config = { A = 1; };"));
+	assert_false(
+	        same("config = { a = 1; };", "config = { a = 1; b = 1; };"));
+	assert_false(same("config = { a = 1; };", ""));
+	assert_false(
+	        same("config = { s = \"x\"; };", "config = { s = \"x \"; };"));
+	assert_false(
+	        same("config = { l = [1, 2]; };", "config = { l = [2, 1]; };"));
+	assert_false(
+	        same("config = { l = (1, 2); };", "config = { l = [1, 2]; };"));
+	assert_false(same("config = { g = { x = true; }; };",
+	                  "config = { g = { x = false; }; };"));
+	assert_false(same("config = { g = { x = 1; }; };",
+	                  "config = { g = { x = 1; y = 1; }; };"));
+	assert_true(vbx__config_same(NULL, NULL));
+}
+
+static void test_check_unknown_one_block(void **state)
+{
+	vbx__conf *c = load_ok("plugins = (\n"
+	                       "  { name = \"a\"; config = { x = 1; y = 2; }; "
+	                       "},\n"
+	                       "  { name = \"b\"; config = { z = 3; }; }\n"
+	                       ");\n");
+	vbx__errors e = {0};
+	long long v;
+
+	assert_int_equal(vbx__cfg_int(c->plugins[0].block, "x", 0, 9, 0, &v),
+	                 VBX_OK);
+	assert_int_equal(vbx__config_check_unknown(c->plugins[0].block, &e), 1);
+	expect_errors(&e, "%s:2: plugins.a.y: unknown key", NULL);
+	assert_null(c->plugins[0].block->errs); /* errs was only a view's */
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_full_file),
 	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_plugin_path),
+	        cmocka_unit_test(test_plugin_path_errors),
 	        cmocka_unit_test(test_load_buffer),
 	        cmocka_unit_test(test_unreadable_file),
 	        cmocka_unit_test(test_syntax_error),
@@ -1368,6 +1496,8 @@ int main(void)
 	        cmocka_unit_test(test_secret_file),
 	        cmocka_unit_test(test_secret_errors),
 	        cmocka_unit_test(test_check_unknown),
+	        cmocka_unit_test(test_config_same),
+	        cmocka_unit_test(test_check_unknown_one_block),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

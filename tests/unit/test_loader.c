@@ -21,6 +21,8 @@
 
 #include "core.h"
 
+#include "../plugins/test_hooks.h"
+
 #ifndef VBX_HAVE_HOST
 /* host.c is not linked in: the registry only needs the table's address. */
 const vbx_host vbx__host;
@@ -67,13 +69,18 @@ static const vbx_host test_host = {
         .plugin_name = host_plugin_name,
         .strerror = vbx__strerror,
         .cfg_string = vbx__cfg_string,
+        .cfg_int = vbx__cfg_int,
+        .cfg_duration = vbx__cfg_duration,
+        .cfg_error = vbx__cfg_error,
         .hook_get = vbx__hook_get,
         .hook_register = vbx__hook_register,
+        .event_get = vbx__event_get,
+        .event_subscribe = vbx__event_subscribe,
 };
 
 /* ---- fixture ---- */
 
-#define MAX_CONFS 4
+#define MAX_CONFS 8
 
 static char plugin_dir[4096];
 
@@ -136,14 +143,15 @@ static char *format(const char *fmt, ...)
 	return s;
 }
 
-/* Write a config whose plugins list is `entries`, in `dir`, and load it. */
-static vbx__conf *conf_in(const char *dir, const char *entries)
+/* Write a config whose plugins list is `entries`, with `where` the
+ * setting that says where plugins are, and load it. */
+static vbx__conf *conf_with(const char *where, const char *entries)
 {
 	vbx__conf *conf = NULL;
 	FILE *f = fopen(t.conf_path, "w");
 
 	assert_non_null(f);
-	fprintf(f, "plugin_dir = \"%s\";\nstate_dir = \"%s\";\n", dir, t.tmp);
+	fprintf(f, "%s\nstate_dir = \"%s\";\n", where, t.tmp);
 	fprintf(f, "plugins = (\n%s\n);\n", entries);
 	fclose(f);
 	assert_int_equal(vbx__conf_load(t.conf_path, &conf, &t.errs), VBX_OK);
@@ -153,6 +161,15 @@ static vbx__conf *conf_in(const char *dir, const char *entries)
 		conf->plugins[i].block->head.host = &test_host;
 	assert_true(t.nconfs < MAX_CONFS);
 	t.confs[t.nconfs++] = conf;
+	return conf;
+}
+
+/* The same with plugin_dir = dir. */
+static vbx__conf *conf_in(const char *dir, const char *entries)
+{
+	char *where = format("plugin_dir = \"%s\";", dir);
+	vbx__conf *conf = conf_with(where, entries);
+	free(where);
 	return conf;
 }
 
@@ -330,11 +347,56 @@ static void test_load_twice(void **state)
 
 static void test_missing_file(void **state)
 {
+	char *what = format("plugin \"nosuch\": nosuch.so not found in "
+	                    "plugin_dir (searched %s); is the plugin installed "
+	                    "in one of these directories?",
+	                    plugin_dir);
 	assert_int_equal(LOAD("nosuch"), VBX_ENOTFOUND);
 	assert_int_equal(t.errs.count, 1);
-	assert_plugin_error(0, "nosuch",
-	                    "cannot open: no such file; is the plugin "
-	                    "installed in plugin_dir?");
+	assert_error(0, what);
+	free(what);
+}
+
+/* plugin_path is searched in order: the first directory with NAME.so
+ * wins, and "not found" names every directory searched. */
+static void test_plugin_path_order(void **state)
+{
+	char *where =
+	        format("plugin_path = [ \"%s\", \"%s/\" ];", t.tmp, plugin_dir);
+	vbx__conf *conf = conf_with(where, "{ name = \"hello\"; }");
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_OK);
+	char *file = format("%s/hello.so", plugin_dir);
+	assert_string_equal(vbx__plugins_at(0)->file, file);
+	free(file);
+	vbx__plugins_fini();
+	vbx__plugins_free();
+
+	/* A hello.so in the first directory hides the second's. */
+	char *shadow = format("%s/hello.so", t.tmp);
+	FILE *f = fopen(shadow, "w");
+	assert_non_null(f);
+	fputs("not an ELF file\n", f);
+	fclose(f);
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	char *head = format("plugin \"hello\": %s: cannot open: ", shadow);
+	assert_int_equal(strncmp(t.errs.msgs[0], head, strlen(head)), 0);
+	free(head);
+	unlink(shadow);
+	free(shadow);
+	vbx__plugins_free();
+	vbx__errors_clear(&t.errs);
+
+	conf = conf_with(where, "{ name = \"nosuch\"; }");
+	char *what = format("plugin \"nosuch\": nosuch.so not found in "
+	                    "plugin_path (searched %s, %s/); is the plugin "
+	                    "installed in one of these directories?",
+	                    t.tmp, plugin_dir);
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_ENOTFOUND);
+	assert_int_equal(t.errs.count, 1);
+	assert_error(0, what);
+	free(what);
+	free(where);
 }
 
 static void test_not_a_shared_object(void **state)
@@ -426,6 +488,26 @@ static void test_abi_minor(void **state)
 	free(what);
 }
 
+/* A plugin built for ABI 1.0 loads, inits, starts and serves its hook on
+ * this daemon of a later 1.x. */
+static void test_abi_1_0_plugin_runs(void **state)
+{
+	assert_true(VBX_ABI_MAJOR == 1 && VBX_ABI_MINOR > 0);
+	assert_int_equal(LOAD("abi10"), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+	assert_int_equal(vbx__plugins_at(0)->desc->abi_minor, 0);
+	vbx__registry_freeze();
+	assert_int_equal(vbx__plugins_start(&t.errs), VBX_OK);
+
+	int out = 0;
+	vbx_hook *h = vbx_hook_test_provide_get(vbx__core_plugin());
+	assert_non_null(h);
+	assert_int_equal(vbx_hook_test_provide_run(h, &out), VBX_OK);
+	assert_int_equal(out, 10);
+	vbx__plugins_fini();
+	assert_trace("abi10:init\nabi10:start\nabi10:stop\nabi10:fini\n");
+}
+
 static void test_short_descriptor(void **state)
 {
 	char *what = format("descriptor is 16 bytes, ABI %d.%d needs at least "
@@ -479,9 +561,11 @@ static void test_all_errors_in_one_pass(void **state)
 static int load_names(const char *const *names, const int *lines, size_t n)
 {
 	vbx__plugin_conf pcs[4];
+	char *path[] = {plugin_dir, NULL};
 	vbx__conf conf = {
 	        .path = "test.conf",
-	        .plugin_dir = plugin_dir,
+	        .plugin_path = path,
+	        .nplugin_path = 1,
 	        .plugins = pcs,
 	        .nplugins = n,
 	};
@@ -629,6 +713,211 @@ static void test_start_failure(void **state)
 	free(what);
 }
 
+/* ---- validate: at init, and on a reload ---- */
+
+#define RELOADKIT "{ name = \"reloadkit\"; config = { greeting = \"hi\"; }; }"
+
+/* A new config of reloadkit with block, then hello, as after a SIGHUP. */
+static vbx__conf *reload_conf(const char *block)
+{
+	char *entries = format("{ name = \"reloadkit\"; config = { %s }; },\n"
+	                       "{ name = \"hello\"; config = { }; }",
+	                       block);
+	vbx__conf *conf = conf_in(plugin_dir, entries);
+	free(entries);
+	return conf;
+}
+
+/* The line of `needle` in the config file last written. */
+static int line_in_conf(const char *needle)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(t.conf_path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, needle)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	fail_msg("%s not in the config", needle);
+	return 0;
+}
+
+static void assert_conf_error(size_t i, const char *what, const char *line)
+{
+	char *want = format("%s:%d: %s", t.conf_path, line_in_conf(line), what);
+	assert_error(i, want);
+	free(want);
+}
+
+/* Validate steps that break their contract are refused all the same. */
+static int validate_silent(vbx_plugin *self, const vbx_config *cfg)
+{
+	return VBX_EINVAL;
+}
+
+static int validate_liar(vbx_plugin *self, const vbx_config *cfg)
+{
+	long long v;
+	vbx_cfg_int(cfg, "n", 1, 2, 1, &v);
+	return VBX_OK;
+}
+
+static void test_validate_is_read_from_abi_1_1_only(void **state)
+{
+	assert_int_equal(LOAD("hello"), VBX_OK);
+	vbx_plugin *p = vbx__plugins_at(0);
+	vbx_plugin_desc d = *p->desc;
+	const vbx_plugin_desc *real = p->desc;
+
+	d.validate = validate_silent;
+	p->desc = &d;
+	assert_true(vbx__plugin_has_validate(p));
+	d.abi_minor = 0; /* a 1.0 plugin: the slot was reserved[0] */
+	assert_false(vbx__plugin_has_validate(p));
+	d.abi_minor = 1;
+	d.struct_size = (uint32_t)offsetof(vbx_plugin_desc, validate);
+	assert_false(vbx__plugin_has_validate(p));
+	p->desc = real;
+	assert_false(vbx__plugin_has_validate(p)); /* hello has none */
+}
+
+/* A block validate refuses is not given to init, which never runs. */
+static void test_validate_before_init(void **state)
+{
+	vbx__conf *conf = conf_in(plugin_dir, "{ name = \"reloadkit\"; "
+	                                      "config = { limit = 0; }; }");
+
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 3);
+	assert_conf_error(0,
+	                  "plugins.reloadkit.greeting: required: a non-empty "
+	                  "string, such as greeting = \"hi\"",
+	                  "reloadkit");
+	assert_conf_error(1,
+	                  "plugins.reloadkit.limit: expected an integer "
+	                  "1..100, got 0",
+	                  "reloadkit");
+	assert_plugin_error(2, "reloadkit",
+	                    "not initialised: its config block has the errors "
+	                    "above");
+	assert_trace("");
+	assert_int_equal(vbx__plugins_at(0)->state, VBX__PLUGIN_LOADED);
+}
+
+static void test_validate_unknown_key_at_init(void **state)
+{
+	vbx__conf *conf =
+	        conf_in(plugin_dir, "{ name = \"reloadkit\"; config = { "
+	                            "greeting = \"hi\"; limt = 3; }; }");
+
+	assert_int_equal(vbx__plugins_load(conf, &t.errs), VBX_EINVAL);
+	assert_conf_error(0, "plugins.reloadkit.limt: unknown key", "limt");
+	assert_trace("");
+}
+
+static void test_reload_validates_every_block(void **state)
+{
+	assert_int_equal(
+	        vbx__plugins_load(reload_conf("greeting = \"hi\";"), &t.errs),
+	        VBX_OK);
+	vbx_plugin *kit = vbx__plugins_at(0);
+	vbx_config *running = kit->cfg;
+
+	/* good: nothing recorded, nothing applied either */
+	vbx__conf *good = reload_conf("greeting = \"yo\"; ttl = \"2h\";");
+	assert_int_equal(vbx__plugins_validate(good, &t.errs), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+	assert_ptr_equal(kit->cfg, running);
+
+	/* a value out of range */
+	vbx__conf *bad = reload_conf("greeting = \"hi\"; ttl = \"2d\";");
+	assert_int_equal(vbx__plugins_validate(bad, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	assert_conf_error(0,
+	                  "plugins.reloadkit.ttl: expected a duration 1m..1d, "
+	                  "got \"2d\"",
+	                  "reloadkit");
+	assert_null(bad->plugins[0].block->errs);
+	assert_ptr_equal(kit->cfg, running);
+	vbx__errors_clear(&t.errs);
+
+	bad = reload_conf("greeting = \"hi\"; colour = 1;");
+	assert_int_equal(vbx__plugins_validate(bad, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 1);
+	assert_conf_error(0, "plugins.reloadkit.colour: unknown key",
+	                  "reloadkit");
+	assert_ptr_equal(kit->cfg, running);
+
+	/* only vbx__plugins_reconfigure() hands the blocks over */
+	vbx__plugins_reconfigure(good);
+	assert_ptr_equal(kit->cfg, good->plugins[0].block);
+}
+
+/* hello has no validate step: only its running block passes. */
+static void test_reload_without_validate(void **state)
+{
+	assert_int_equal(
+	        vbx__plugins_load(conf_in(plugin_dir,
+	                                  "{ name = \"hello\"; config = { "
+	                                  "greeting = \"hi\"; }; }"),
+	                          &t.errs),
+	        VBX_OK);
+	vbx__conf *same = conf_in(plugin_dir, "{ name = \"hello\";\n"
+	                                      "config = { greeting = \"hi\"; "
+	                                      "}; }");
+	assert_int_equal(vbx__plugins_validate(same, &t.errs), VBX_OK);
+	assert_int_equal(t.errs.count, 0);
+
+	vbx__conf *changed =
+	        conf_in(plugin_dir, "{ name = \"hello\"; config = { "
+	                            "greeting = \"bye\"; }; }");
+	assert_int_equal(vbx__plugins_validate(changed, &t.errs), VBX_EINVAL);
+	char *what = format("plugins.hello: changed, but plugin \"hello\" has "
+	                    "no validate step to check it (built for plugin "
+	                    "ABI %d.%d, or without one): restart vibeboxd to "
+	                    "apply this block, or put the running one back",
+	                    VBX_ABI_MAJOR, VBX_ABI_MINOR);
+	assert_conf_error(0, what, "hello");
+	free(what);
+}
+
+static void test_reload_broken_validate(void **state)
+{
+	assert_int_equal(LOAD("hello"), VBX_OK);
+	vbx_plugin *p = vbx__plugins_at(0);
+	vbx_plugin_desc d = *p->desc;
+	const vbx_plugin_desc *real = p->desc;
+	vbx__conf *conf = conf_in(plugin_dir, "{ name = \"hello\"; "
+	                                      "config = { n = 5; }; }");
+	vbx_config *block = conf->plugins[0].block;
+
+	p->desc = &d;
+	d.validate = validate_silent;
+	assert_int_equal(vbx__plugin_validate(p, block, &t.errs), VBX_EINVAL);
+	char *why = format("validate refused its block without saying why "
+	                   "(%s); contact the plugin's author",
+	                   vbx__strerror(VBX_EINVAL));
+	assert_plugin_error(0, "hello", why);
+	free(why);
+	vbx__errors_clear(&t.errs);
+
+	d.validate = validate_liar;
+	assert_int_equal(vbx__plugin_validate(p, block, &t.errs), VBX_EINVAL);
+	assert_int_equal(t.errs.count, 2);
+	assert_conf_error(0, "plugins.hello.n: expected an integer 1..2, got 5",
+	                  "hello");
+	assert_plugin_error(1, "hello",
+	                    "validate reported success, but the errors above "
+	                    "were recorded during it");
+	p->desc = real;
+}
+
 int main(void)
 {
 	const char *dir = getenv("VBX_TEST_PLUGIN_DIR");
@@ -655,6 +944,7 @@ int main(void)
 	        T(test_reconfigure),
 	        T(test_load_twice),
 	        T(test_missing_file),
+	        T(test_plugin_path_order),
 	        T(test_not_a_shared_object),
 	        T(test_undefined_symbol),
 	        T(test_no_entry),
@@ -662,6 +952,7 @@ int main(void)
 	        T(test_bad_magic),
 	        T(test_abi_major),
 	        T(test_abi_minor),
+	        T(test_abi_1_0_plugin_runs),
 	        T(test_short_descriptor),
 	        T(test_wrong_name),
 	        T(test_null_function),
@@ -676,6 +967,12 @@ int main(void)
 	        T(test_init_config_error),
 	        T(test_second_provider),
 	        T(test_start_failure),
+	        T(test_validate_is_read_from_abi_1_1_only),
+	        T(test_validate_before_init),
+	        T(test_validate_unknown_key_at_init),
+	        T(test_reload_validates_every_block),
+	        T(test_reload_without_validate),
+	        T(test_reload_broken_validate),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,6 +326,206 @@ static void test_signature_mismatch(void **state)
 	assert_int_equal(h->count, 1);
 }
 
+/* ---- signatures compare as C types ---- */
+
+/* The canonical form of text, or "(refused)". */
+static char *canon(const char *text)
+{
+	char *out = NULL;
+	int rc = vbx__sig_normalise(text, &out);
+	if (rc != VBX_OK) {
+		assert_int_equal(rc, VBX_EINVAL);
+		assert_null(out);
+		return strdup("(refused)");
+	}
+	return out;
+}
+
+static void assert_canon(const char *text, const char *expected)
+{
+	char *got = canon(text);
+	if (strcmp(got, expected) != 0)
+		fail_msg("\"%s\" gives \"%s\", expected \"%s\"", text, got,
+		         expected);
+	free(got);
+}
+
+static void test_sig_canonical_form(void **state)
+{
+	assert_canon("int(const char *who, char *out, size_t len)",
+	             "int(char const *, char *, size_t)");
+	assert_canon("int(const vbx_principal* principal)",
+	             "int(const vbx_principal *)");
+	assert_canon("int(vbx_user * u)", "int(vbx_user *)");
+	assert_canon("int(int (*cb)(void *ud, int n), char out[N + 1])",
+	             "int(int(*)(void *, int), char[N+1])");
+	assert_canon("int(char const*const* list, ...)",
+	             "int(char const *const *, ...)");
+	assert_canon("int(struct  trace\t*t)", "int(struct trace *)");
+	assert_canon("int(unsigned long n, long double d)",
+	             "int(long unsigned, double long)");
+	assert_canon("int(int * volatile const p)", "int(int *const volatile)");
+	assert_canon("int(int a[3][4])", "int(int[3][4])");
+	assert_canon("int(void)", "int(void)");
+	assert_canon("int()", "int()");
+	assert_canon("t_payload", "t_payload");
+	assert_canon("struct   t_payload", "struct t_payload");
+}
+
+/* Text the normaliser refuses: it never crashes, never half-answers. */
+static void test_sig_broken_input(void **state)
+{
+	static const char *const broken[] = {
+	        "",
+	        "   ",
+	        "int(",
+	        "int(int",
+	        "int)",
+	        "int(int,)",
+	        "int(,int)",
+	        "int(struct)",
+	        "int(struct *p)",
+	        "int(const)",
+	        "int(a b c)",
+	        "int(x;y)",
+	        "int(int x = 3)",
+	        "int(char *s) trailing words",
+	        "int(int a[)",
+	        "int(int a[[1]])",
+	        "int(int (*)(void)",
+	        "int(\"text\")",
+	        "int(int x) {",
+	        "int(caf\xc3\xa9 x)",
+	        "int(int const const x, int int)  *)",
+	        "(int)",
+	        "*",
+	        "...",
+	        "int(..)",
+	        "int(int x, ..., int y)",
+	        "int(con3t char *who)",
+	        "int(foo struct bar x)",
+	        "int(3x y)",
+	        "int(int 3y)",
+	};
+	for (size_t i = 0; i < sizeof(broken) / sizeof(*broken); i++)
+		assert_canon(broken[i], "(refused)");
+
+	/* Too deep, too long, too many specifiers, NULL. */
+	char deep[200] = "int(int ";
+	for (int i = 0; i < 40; i++)
+		strcat(deep, "(");
+	strcat(deep, "*x");
+	for (int i = 0; i < 40; i++)
+		strcat(deep, ")");
+	strcat(deep, ")");
+	assert_canon(deep, "(refused)");
+	char *longer = malloc(5000);
+	assert_non_null(longer);
+	memset(longer, 'a', 4999);
+	longer[4999] = '\0';
+	assert_canon(longer, "(refused)");
+	longer[4096] = '\0'; /* a 4096-byte name is still a typedef-name */
+	assert_canon(longer, longer);
+	free(longer);
+	assert_canon("int(const const const const const const const const "
+	             "const const const const const const const const int x)",
+	             "(refused)");
+	char *out = (char *)"untouched";
+	assert_int_equal(vbx__sig_normalise(NULL, &out), VBX_EINVAL);
+	assert_null(out);
+}
+
+/* The hook h declared by alpha with sig; then beta with other. */
+static int declare_then(const char *sig, const char *other)
+{
+	struct spec s = {1, VBX_OK};
+	vbx_hook *h = vbx__hook_get(&alpha, "t_sig", sig, VBX_POLICY_ALL);
+	assert_non_null(h);
+	return vbx__hook_register(&beta, h, other, (vbx_fn)record, &s, 10);
+}
+
+static void test_sig_names_differ_accepted(void **state)
+{
+	assert_int_equal(declare_then("int(const vbx_principal *who)",
+	                              "int(const vbx_principal* principal)"),
+	                 VBX_OK);
+	assert_non_null(vbx__hook_get(&gamma_, "t_sig",
+	                              "int(const vbx_principal *)",
+	                              VBX_POLICY_ALL));
+	assert_int_equal(errs.count, 0);
+}
+
+static void test_sig_spacing_differs_accepted(void **state)
+{
+	assert_int_equal(declare_then("int(int(*cb)(void),char*out)",
+	                              "int( int ( * callback ) ( void ) , "
+	                              "char * buffer )"),
+	                 VBX_OK);
+	assert_int_equal(errs.count, 0);
+}
+
+/* Each pair differs in type; the error names both plugins and both
+ * signatures as they were written. */
+static void test_sig_type_differs_refused(void **state)
+{
+	static const char *const pairs[][2] = {
+	        {"int(int n)", "int(long n)"},
+	        {"int(const char *s)", "int(char *s)"},
+	        {"int(char *s)", "int(char **s)"},
+	        {"int(char *const s)", "int(char *s)"},
+	        {"int(int (*cb)(void))", "int(int (*cb)(int))"},
+	        {"int(char out[64])", "int(char out[65])"},
+	        {"int(int a, int b)", "int(int a)"},
+	        {"int(struct a *p)", "int(union a *p)"},
+	        {"int(foo x)", "int(bar x)"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		vbx__registry_fini();
+		vbx__errors_clear(&errs);
+		vbx__registry_set_errors(&errs);
+		assert_int_equal(declare_then(pairs[i][0], pairs[i][1]),
+		                 VBX_ESIGNATURE);
+		char expected[512];
+		snprintf(expected, sizeof(expected),
+		         "plugin \"beta\": hook \"t_sig\" signature mismatch: "
+		         "it uses \"%s\" but plugin \"alpha\" declared "
+		         "\"%s\"; rebuild beta against this SDK",
+		         pairs[i][1], pairs[i][0]);
+		assert_error(expected);
+		assert_int_equal(errs.count, 1);
+	}
+}
+
+/* A signature the normaliser cannot read matches its own text only. */
+static void test_sig_unreadable_compares_as_text(void **state)
+{
+	assert_int_equal(declare_then("int(x;y)", "int(x;y)"), VBX_OK);
+	assert_null(
+	        vbx__hook_get(&gamma_, "t_sig", "int(x; y)", VBX_POLICY_ALL));
+	assert_int_equal(errs.count, 1);
+	assert_null(vbx__hook_get(&gamma_, "t_sig", "int(x)", VBX_POLICY_ALL));
+	assert_int_equal(errs.count, 2);
+}
+
+static void test_event_type_compares_as_type(void **state)
+{
+	vbx_event *e = vbx__event_get(&alpha, "t_ev", "struct t_payload",
+	                              sizeof(t_payload), NULL);
+	assert_non_null(e);
+	assert_ptr_equal(vbx__event_get(&beta, "t_ev", "struct  t_payload",
+	                                sizeof(t_payload), NULL),
+	                 e);
+	assert_int_equal(vbx__event_subscribe(&beta, e, "struct\tt_payload",
+	                                      (vbx_fn)record, NULL),
+	                 VBX_OK);
+	assert_null(vbx__event_get(&gamma_, "t_ev", "union t_payload",
+	                           sizeof(t_payload), NULL));
+	assert_error("plugin \"gamma\": event \"t_ev\" payload mismatch: "
+	             "it uses \"union t_payload\" (8 bytes) but plugin "
+	             "\"alpha\" declared \"struct t_payload\" (8 bytes); "
+	             "rebuild gamma against this SDK");
+}
+
 static void test_policy_mismatch(void **state)
 {
 	assert_non_null(vbx_hook_t_first_get(&core));
@@ -569,6 +769,13 @@ int main(void)
 	        T(test_runs_before_freeze_see_nothing),
 	        T(test_provider_second_refused),
 	        T(test_signature_mismatch),
+	        T(test_sig_canonical_form),
+	        T(test_sig_broken_input),
+	        T(test_sig_names_differ_accepted),
+	        T(test_sig_spacing_differs_accepted),
+	        T(test_sig_type_differs_refused),
+	        T(test_sig_unreadable_compares_as_text),
+	        T(test_event_type_compares_as_type),
 	        T(test_policy_mismatch),
 	        T(test_register_after_freeze_refused),
 	        T(test_bad_arguments),

@@ -213,16 +213,16 @@ typedef struct route {
 } route;
 
 static const route shop_routes[] = {
-        {"GET", "/api/v1/shop/items/{id}", 0, get_item},
-        {"POST", "/api/v1/shop/items", 0, post_item},
-        {"GET", "/api/v1/shop/items", 0, get_item},
-        {"DELETE", "/api/v1/shop/items/{id}", VBX_ROUTE_ADMIN, delete_item},
-        {"GET", "/api/v1/shop/inspect", VBX_ROUTE_PUBLIC, inspect},
-        {"POST", "/api/v1/shop/inspect", VBX_ROUTE_PUBLIC, inspect},
-        {"GET", "/api/v1/shop/inspect/{x}", VBX_ROUTE_PUBLIC, inspect},
-        {"GET", "/api/v1/shop/price/{item}", VBX_ROUTE_PUBLIC, get_price},
-        {"GET", "/api/v1/shop/state", VBX_ROUTE_PUBLIC, get_state},
-        {"POST", "/api/v1/shop/restock", VBX_ROUTE_PUBLIC, post_restock},
+        {"GET", "/api/v1/x/shop/items/{id}", 0, get_item},
+        {"POST", "/api/v1/x/shop/items", 0, post_item},
+        {"GET", "/api/v1/x/shop/items", 0, get_item},
+        {"DELETE", "/api/v1/x/shop/items/{id}", VBX_ROUTE_ADMIN, delete_item},
+        {"GET", "/api/v1/x/shop/inspect", VBX_ROUTE_PUBLIC, inspect},
+        {"POST", "/api/v1/x/shop/inspect", VBX_ROUTE_PUBLIC, inspect},
+        {"GET", "/api/v1/x/shop/inspect/{x}", VBX_ROUTE_PUBLIC, inspect},
+        {"GET", "/api/v1/x/shop/price/{item}", VBX_ROUTE_PUBLIC, get_price},
+        {"GET", "/api/v1/x/shop/state", VBX_ROUTE_PUBLIC, get_state},
+        {"POST", "/api/v1/x/shop/restock", VBX_ROUTE_PUBLIC, post_restock},
 };
 
 static int shop_register(vbx_plugin *self)
@@ -459,7 +459,7 @@ static void test_route_answers(void **state)
 {
 	start_shop("greeting = \"hi\";");
 	vbx_test_response *res = expect(
-	        200, NULL, "GET", "/api/v1/shop/items/apple", NULL, "alice");
+	        200, NULL, "GET", "/api/v1/x/shop/items/apple", NULL, "alice");
 	assert_string_equal(json_str(res, "id"), "apple");
 	assert_string_equal(json_str(res, "user"), "alice@example.test");
 	assert_string_equal(json_str(res, "greeting"), "hi");
@@ -471,13 +471,13 @@ static void test_route_answers(void **state)
 	assert_null(vbx_test_header(res, "X-Nothing"));
 	vbx_test_response_free(res);
 
-	res = expect(201, NULL, "POST", "/api/v1/shop/items",
+	res = expect(201, NULL, "POST", "/api/v1/x/shop/items",
 	             "{\"name\":\"pear\",\"qty\":2}", "alice");
 	assert_string_equal(json_str(res, "name"), "pear");
 	assert_string_equal(vbx_test_header(res, "x-shop"), "created");
 	vbx_test_response_free(res);
 
-	res = expect(204, NULL, "DELETE", "/api/v1/shop/items/pear", NULL,
+	res = expect(204, NULL, "DELETE", "/api/v1/x/shop/items/pear", NULL,
 	             "root");
 	assert_string_equal(vbx_test_body(res), "");
 	assert_int_equal(vbx_test_body_len(res), 0);
@@ -489,25 +489,37 @@ static void test_core_errors(void **state)
 {
 	start_shop(NULL);
 	expect_only(404, "NOT_FOUND", "GET", "/api/v1/nothing", NULL, "alice");
-	expect_only(404, "NOT_FOUND", "GET", "/api/v1/shop/items/", NULL,
+	expect_only(404, "NOT_FOUND", "GET", "/api/v1/x/shop/items/", NULL,
 	            "alice");
 	vbx_test_response *res = expect(405, "BAD_REQUEST", "PUT",
-	                                "/api/v1/shop/items", NULL, "alice");
-	assert_string_equal(vbx_test_header(res, "Allow"), "GET, POST");
+	                                "/api/v1/x/shop/items", NULL, "alice");
+	assert_string_equal(vbx_test_header(res, "Allow"),
+	                    "GET, HEAD, POST, OPTIONS");
+	vbx_test_response_free(res);
+	/* HEAD and OPTIONS as the daemon answers them (one dispatch) */
+	res = expect(200, NULL, "HEAD", "/api/v1/x/shop/items/pear", NULL,
+	             "alice");
+	assert_int_equal(vbx_test_body_len(res), 0);
+	assert_non_null(vbx_test_header(res, "Content-Type"));
+	vbx_test_response_free(res);
+	res = expect(204, NULL, "OPTIONS", "/api/v1/x/shop/items", NULL,
+	             "alice");
+	assert_string_equal(vbx_test_header(res, "Allow"),
+	                    "GET, HEAD, POST, OPTIONS");
 	vbx_test_response_free(res);
 	/* a handler's error code becomes the status; no answer is a 500 */
-	expect_only(404, "NOT_FOUND", "GET", "/api/v1/shop/items/missing", NULL,
-	            "alice");
-	res = expect(500, "INTERNAL_ERROR", "GET", "/api/v1/shop/items/silent",
-	             NULL, "alice");
+	expect_only(404, "NOT_FOUND", "GET", "/api/v1/x/shop/items/missing",
+	            NULL, "alice");
+	res = expect(500, "INTERNAL_ERROR", "GET",
+	             "/api/v1/x/shop/items/silent", NULL, "alice");
 	assert_contains(json_str(res, "error.message"),
 	                "the handler gave no answer");
 	vbx_test_response_free(res);
 	expect_only(400, "BAD_REQUEST", "GET", "no-slash", NULL, NULL);
-	expect_only(400, "BAD_REQUEST", "BREW", "/api/v1/shop/items", NULL,
+	expect_only(400, "BAD_REQUEST", "BREW", "/api/v1/x/shop/items", NULL,
 	            NULL);
-	expect_only(405, "BAD_REQUEST", "HEAD", "/api/v1/shop/items", NULL,
-	            NULL);
+	/* HEAD is GET without a body, so it needs the same credentials */
+	expect_only(401, NULL, "HEAD", "/api/v1/x/shop/items", NULL, NULL);
 }
 
 /* ---- authentication ---- */
@@ -516,36 +528,37 @@ static void test_authentication(void **state)
 {
 	start_shop(NULL);
 	vbx_test_response *res = expect(401, "UNAUTHORIZED", "GET",
-	                                "/api/v1/shop/items/a", NULL, NULL);
+	                                "/api/v1/x/shop/items/a", NULL, NULL);
 	assert_string_equal(vbx_test_header(res, "WWW-Authenticate"), "Bearer");
 	vbx_test_response_free(res);
-	expect_only(401, "UNAUTHORIZED", "GET", "/api/v1/shop/items/a", NULL,
+	expect_only(401, "UNAUTHORIZED", "GET", "/api/v1/x/shop/items/a", NULL,
 	            "bad");
-	expect_only(403, "FORBIDDEN", "DELETE", "/api/v1/shop/items/a", NULL,
+	expect_only(403, "FORBIDDEN", "DELETE", "/api/v1/x/shop/items/a", NULL,
 	            "alice");
-	res = expect(200, NULL, "GET", "/api/v1/shop/inspect", NULL, NULL);
+	res = expect(200, NULL, "GET", "/api/v1/x/shop/inspect", NULL, NULL);
 	assert_false(cJSON_IsTrue(
 	        cJSON_GetObjectItem(vbx_test_json(res), "principal")));
 	vbx_test_response_free(res);
 
 	vbx_principal who = {.user_id = "u-1", .email = "eve@example.test"};
 	vbx_test_set_principal(host, &who);
-	res = expect(200, NULL, "GET", "/api/v1/shop/items/a", NULL, NULL);
+	res = expect(200, NULL, "GET", "/api/v1/x/shop/items/a", NULL, NULL);
 	assert_string_equal(json_str(res, "user"), "eve@example.test");
 	vbx_test_response_free(res);
-	expect_only(403, "FORBIDDEN", "DELETE", "/api/v1/shop/items/a", NULL,
+	expect_only(403, "FORBIDDEN", "DELETE", "/api/v1/x/shop/items/a", NULL,
 	            NULL);
 	who.flags = VBX_PRINCIPAL_ADMIN;
 	vbx_test_set_principal(host, &who);
-	expect_only(204, NULL, "DELETE", "/api/v1/shop/items/a", NULL, NULL);
+	expect_only(204, NULL, "DELETE", "/api/v1/x/shop/items/a", NULL, NULL);
 	vbx_test_set_principal(host, NULL);
-	expect_only(401, "UNAUTHORIZED", "GET", "/api/v1/shop/items/a", NULL,
+	expect_only(401, "UNAUTHORIZED", "GET", "/api/v1/x/shop/items/a", NULL,
 	            NULL);
 }
 
 static int alone_init(vbx_plugin *self, const vbx_config *cfg)
 {
-	return vbx_route_add(self, "GET", "/alone", 0, delete_item, NULL);
+	return vbx_route_add(self, "GET", "/api/v1/x/alone", 0, delete_item,
+	                     NULL);
 }
 
 /* Without an authenticate handler nothing that needs a principal opens. */
@@ -555,14 +568,14 @@ static void test_no_authenticator(void **state)
 	        HEAD, .name = "alone", .init = alone_init, .fini = plain_fini};
 	assert_int_equal(vbx_test_load(host, &alone, NULL), VBX_OK);
 	assert_int_equal(vbx_test_start(host), VBX_OK);
-	vbx_test_response *res =
-	        expect(503, "UNAVAILABLE", "GET", "/alone", NULL, "alice");
+	vbx_test_response *res = expect(503, "UNAVAILABLE", "GET",
+	                                "/api/v1/x/alone", NULL, "alice");
 	assert_contains(json_str(res, "error.message"),
 	                "no plugin provides authentication");
 	vbx_test_response_free(res);
 	vbx_principal who = {.email = "x@example.test"};
 	vbx_test_set_principal(host, &who);
-	expect_only(204, NULL, "GET", "/alone", NULL, NULL);
+	expect_only(204, NULL, "GET", "/api/v1/x/alone", NULL, NULL);
 }
 
 /* ---- bodies and validation ---- */
@@ -571,25 +584,25 @@ static void test_validation(void **state)
 {
 	start_shop("limit = 5;");
 	vbx_test_response *res =
-	        expect(400, "VALIDATION_ERROR", "POST", "/api/v1/shop/items",
+	        expect(400, "VALIDATION_ERROR", "POST", "/api/v1/x/shop/items",
 	               "{\"qty\":6}", "alice");
 	assert_string_equal(json_str(res, "error.fields.name"), "is required");
 	assert_contains(json_str(res, "error.fields.qty"), "between 1 and 5");
 	vbx_test_response_free(res);
-	res = expect(400, "BAD_REQUEST", "POST", "/api/v1/shop/items",
+	res = expect(400, "BAD_REQUEST", "POST", "/api/v1/x/shop/items",
 	             "{\"name\":", "alice");
 	assert_contains(json_str(res, "error.message"), "not valid JSON");
 	vbx_test_response_free(res);
-	expect_only(400, "BAD_REQUEST", "POST", "/api/v1/shop/items", NULL,
+	expect_only(400, "BAD_REQUEST", "POST", "/api/v1/x/shop/items", NULL,
 	            "alice");
-	expect_only(400, "BAD_REQUEST", "POST", "/api/v1/shop/items", "[1]",
+	expect_only(400, "BAD_REQUEST", "POST", "/api/v1/x/shop/items", "[1]",
 	            "alice");
 
 	size_t big = (1u << 20) + 1;
 	char *body = malloc(big);
 	assert_non_null(body);
 	memset(body, ' ', big);
-	res = vbx_test_send(host, "POST", "/api/v1/shop/items", NULL, body,
+	res = vbx_test_send(host, "POST", "/api/v1/x/shop/items", NULL, body,
 	                    big);
 	free(body);
 	assert_int_equal(vbx_test_status(res), 413);
@@ -602,11 +615,11 @@ static void test_body_by_method(void **state)
 {
 	start_shop(NULL);
 	vbx_test_response *res = vbx_test_send(
-	        host, "POST", "/api/v1/shop/inspect", NULL, "a\0b", 3);
+	        host, "POST", "/api/v1/x/shop/inspect", NULL, "a\0b", 3);
 	assert_int_equal(json_num(res, "bodyLen"), 3);
 	assert_string_equal(json_str(res, "headers.Content-Length"), "3");
 	vbx_test_response_free(res);
-	res = vbx_test_send(host, "GET", "/api/v1/shop/inspect", NULL, "abc",
+	res = vbx_test_send(host, "GET", "/api/v1/x/shop/inspect", NULL, "abc",
 	                    3);
 	assert_int_equal(json_num(res, "bodyLen"), 0);
 	assert_false(cJSON_IsTrue(
@@ -630,98 +643,98 @@ typedef struct target_case {
  * fake host always answers 403 (400 for a raw space).
  */
 static const target_case targets[] = {
-        {.target = "/api/v1/shop/inspect?a=1&b=x%20y",
+        {.target = "/api/v1/x/shop/inspect?a=1&b=x%20y",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "1",
          .b = "x y"},
-        {.target = "/api/v1/shop/inspect?a=p+q;b=%3D",
+        {.target = "/api/v1/x/shop/inspect?a=p+q;b=%3D",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "p q",
          .b = "="},
-        {.target = "/api/v1/shop/inspect?a=b=c&h%3Dz=1",
+        {.target = "/api/v1/x/shop/inspect?a=b=c&h%3Dz=1",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "b=c",
          .h_z = "1"},
-        {.target = "/api/v1/shop/inspect?a=%26b%3Dc&a=2",
+        {.target = "/api/v1/x/shop/inspect?a=%26b%3Dc&a=2",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "&b=c"},
-        {.target = "/api/v1/shop/inspect?a=1&",
+        {.target = "/api/v1/x/shop/inspect?a=1&",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "1",
          .slash = ""},
-        {.target = "/api/v1/shop/inspect?",
+        {.target = "/api/v1/x/shop/inspect?",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .slash = ""},
-        {.target = "/api/v1/shop/inspect?a=1?b=2",
+        {.target = "/api/v1/x/shop/inspect?a=1?b=2",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "1?b=2"},
-        {.target = "/api/v1/shop/inspect?a=%E2%82%AC#frag",
+        {.target = "/api/v1/x/shop/inspect?a=%E2%82%AC#frag",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .a = "\xe2\x82\xac"},
-        {.target = "/api//v1/./shop/x/../inspect",
+        {.target = "/api//v1/./x/shop/y/../inspect",
          .status = 200,
-         .path = "/api/v1/shop/inspect"},
-        {.target = "/api/v1/shop/%2e%2e/shop/inspect",
+         .path = "/api/v1/x/shop/inspect"},
+        {.target = "/api/v1/x/shop/%2e%2e/shop/inspect",
          .status = 200,
-         .path = "/api/v1/shop/inspect"},
-        {.target = "/../api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect"},
+        {.target = "/../api/v1/x/shop/inspect",
          .status = 200,
-         .path = "/api/v1/shop/inspect"},
-        {.target = "/api/v1/shop/inspect&a=1",
+         .path = "/api/v1/x/shop/inspect"},
+        {.target = "/api/v1/x/shop/inspect&a=1",
          .status = 200,
-         .path = "/api/v1/shop/inspect"},
-        {.target = "/api/v1/shop/inspect;x?b=2",
+         .path = "/api/v1/x/shop/inspect"},
+        {.target = "/api/v1/x/shop/inspect;x?b=2",
          .status = 200,
-         .path = "/api/v1/shop/inspect",
+         .path = "/api/v1/x/shop/inspect",
          .b = "2"},
-        {.target = "/api/v1/shop/inspect/a+b",
+        {.target = "/api/v1/x/shop/inspect/a+b",
          .status = 200,
-         .path = "/api/v1/shop/inspect/a b",
+         .path = "/api/v1/x/shop/inspect/a b",
          .x = "a b"},
-        {.target = "/api/v1/shop/inspect/+b",
+        {.target = "/api/v1/x/shop/inspect/+b",
          .status = 200,
-         .path = "/api/v1/shop/inspect/+b",
+         .path = "/api/v1/x/shop/inspect/+b",
          .x = "+b"},
-        {.target = "/api/v1/shop/inspect/a%25b",
+        {.target = "/api/v1/x/shop/inspect/a%25b",
          .status = 200,
-         .path = "/api/v1/shop/inspect/a%b",
+         .path = "/api/v1/x/shop/inspect/a%b",
          .x = "a%b"},
-        {.target = "/api/v1/shop/inspect/caf%C3%A9",
+        {.target = "/api/v1/x/shop/inspect/caf%C3%A9",
          .status = 200,
-         .path = "/api/v1/shop/inspect/caf\xc3\xa9",
+         .path = "/api/v1/x/shop/inspect/caf\xc3\xa9",
          .x = "caf\xc3\xa9"},
-        {.target = "/api/v1/shop/inspect/.x",
+        {.target = "/api/v1/x/shop/inspect/.x",
          .status = 200,
-         .path = "/api/v1/shop/inspect/.x",
+         .path = "/api/v1/x/shop/inspect/.x",
          .x = ".x"},
-        {.target = "/api/v1/shop/inspect/..x",
+        {.target = "/api/v1/x/shop/inspect/..x",
          .status = 200,
-         .path = "/api/v1/shop/inspect/..x",
+         .path = "/api/v1/x/shop/inspect/..x",
          .x = "..x"},
-        {.target = "/api/v1/shop/inspect/a%3Fb",
+        {.target = "/api/v1/x/shop/inspect/a%3Fb",
          .status = 200,
-         .path = "/api/v1/shop/inspect/a?b",
+         .path = "/api/v1/x/shop/inspect/a?b",
          .x = "a?b"},
-        {.target = "/api/v1/shop/inspect/a%2Fb", .status = 404},
-        {.target = "/api/v1/shop/inspect/x/..",
+        {.target = "/api/v1/x/shop/inspect/a%2Fb", .status = 404},
+        {.target = "/api/v1/x/shop/inspect/x/..",
          .status = 200,
-         .path = "/api/v1/shop/inspect"},
-        {.target = "/api/v1/shop/inspect/x/.", .status = 404},
-        {.target = "/api/v1/shop/inspect/", .status = 404},
-        {.target = "/api/v1/shop/inspect/%zz", .status = 403},
-        {.target = "/api/v1/shop/inspect/%4", .status = 403},
-        {.target = "/api/v1/shop/inspect?a=%", .status = 403},
-        {.target = "/api/v1/shop/inspect/%0a", .status = 403},
-        {.target = "/api/v1/shop/inspect?a=%00", .status = 403},
-        {.target = "/api/v1/shop/inspect/a b", .status = 400},
+         .path = "/api/v1/x/shop/inspect"},
+        {.target = "/api/v1/x/shop/inspect/x/.", .status = 404},
+        {.target = "/api/v1/x/shop/inspect/", .status = 404},
+        {.target = "/api/v1/x/shop/inspect/%zz", .status = 403},
+        {.target = "/api/v1/x/shop/inspect/%4", .status = 403},
+        {.target = "/api/v1/x/shop/inspect?a=%", .status = 403},
+        {.target = "/api/v1/x/shop/inspect/%0a", .status = 403},
+        {.target = "/api/v1/x/shop/inspect?a=%00", .status = 403},
+        {.target = "/api/v1/x/shop/inspect/a b", .status = 400},
 };
 
 static void check_opt(const vbx_test_response *res, const char *key,
@@ -763,7 +776,7 @@ static void test_long_query_argument(void **state)
 	size_t n = 2100;
 	char *target = malloc(n + 64);
 	assert_non_null(target);
-	int len = snprintf(target, 64, "/api/v1/shop/inspect?a=1&x=");
+	int len = snprintf(target, 64, "/api/v1/x/shop/inspect?a=1&x=");
 	memset(target + len, 'y', n);
 	strcpy(target + len + n, "&b=2");
 	vbx_test_response *res =
@@ -789,7 +802,7 @@ static void test_headers(void **state)
 	                         "no colon here",
 	                         NULL};
 	vbx_test_response *res = vbx_test_send(
-	        host, "GET", "/api/v1/shop/inspect", headers, NULL, 0);
+	        host, "GET", "/api/v1/x/shop/inspect", headers, NULL, 0);
 	assert_int_equal(vbx_test_status(res), 200);
 	check_opt(res, "headers.User-Agent", "test/1.0", "ua");
 	check_opt(res, "headers.X-Forwarded-For", "10.0.0.1", "xff");
@@ -802,14 +815,14 @@ static void test_headers(void **state)
 	                    "my-request.1");
 	vbx_test_response_free(res);
 
-	res = vbx_test_request(host, "POST", "/api/v1/shop/inspect", "{}",
+	res = vbx_test_request(host, "POST", "/api/v1/x/shop/inspect", "{}",
 	                       "tok");
 	check_opt(res, "headers.Content-Type", "application/json", "ctype");
 	check_opt(res, "headers.Authorization", "Bearer tok", "auth");
 	vbx_test_response_free(res);
 
 	const char *bad_id[] = {"X-Request-Id: has space", NULL};
-	res = vbx_test_send(host, "GET", "/api/v1/shop/inspect", bad_id, NULL,
+	res = vbx_test_send(host, "GET", "/api/v1/x/shop/inspect", bad_id, NULL,
 	                    0);
 	assert_int_equal(strlen(vbx_test_header(res, "X-Request-Id")), 32);
 	vbx_test_response_free(res);
@@ -853,10 +866,10 @@ static void test_hooks(void **state)
 	                 VBX_EDENIED);
 
 	vbx_test_response *r = expect(200, NULL, "GET",
-	                              "/api/v1/shop/price/apple", NULL, NULL);
+	                              "/api/v1/x/shop/price/apple", NULL, NULL);
 	assert_int_equal(json_num(r, "cents"), 42);
 	vbx_test_response_free(r);
-	expect_only(404, "NOT_FOUND", "GET", "/api/v1/shop/price/kiwi", NULL,
+	expect_only(404, "NOT_FOUND", "GET", "/api/v1/x/shop/price/kiwi", NULL,
 	            NULL);
 
 	/* registration is closed once started */
@@ -902,7 +915,7 @@ static void test_events(void **state)
 	assert_int_equal(vbx_test_flush_events(host), VBX_ESTATE);
 	assert_int_equal(vbx_test_start(host), VBX_OK);
 
-	expect_only(201, NULL, "POST", "/api/v1/shop/items",
+	expect_only(201, NULL, "POST", "/api/v1/x/shop/items",
 	            "{\"name\":\"fig\",\"qty\":3}", "alice");
 	assert_int_equal(vbx_test_flush_events(host), VBX_OK);
 	assert_int_equal(atomic_load(&seen.count), 1);
@@ -923,7 +936,7 @@ static void test_work(void **state)
 {
 	start_shop(NULL);
 	for (int i = 0; i < 3; i++)
-		expect_only(202, NULL, "POST", "/api/v1/shop/restock", NULL,
+		expect_only(202, NULL, "POST", "/api/v1/x/shop/restock", NULL,
 		            NULL);
 	assert_int_equal(vbx_test_flush_work(host), VBX_OK);
 	assert_int_equal(atomic_load(&shop.sold_seen), 300);
@@ -1004,7 +1017,7 @@ static void test_config_secret_file(void **state)
 	snprintf(block, sizeof(block), "token_file = \"%s\";", path);
 	start_shop(block);
 	vbx_test_response *res =
-	        expect(200, NULL, "GET", "/api/v1/shop/state", NULL, NULL);
+	        expect(200, NULL, "GET", "/api/v1/x/shop/state", NULL, NULL);
 	assert_int_equal(json_num(res, "tokenLength"), 6);
 	assert_string_equal(json_str(res, "stateDir"),
 	                    vbx_test_state_dir(host));
@@ -1035,13 +1048,19 @@ typedef struct desc_case {
 	const char *msg;
 } desc_case;
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* Whatever this SDK's minor, a newer one is refused. */
+#define NEWER_MINOR                                                            \
+	"newer than this vibeboxd's " STR(VBX_ABI_MAJOR) "." STR(VBX_ABI_MINOR)
+
 static void test_bad_descriptors(void **state)
 {
 	static const desc_case cases[] = {
 	        {NULL, VBX_EINVAL, "the descriptor is NULL"},
 	        {&badmagic_desc, VBX_EINVAL, "bad magic 0x12345678"},
 	        {&newmajor_desc, VBX_EINVAL, "built for plugin ABI 2.0"},
-	        {&newminor_desc, VBX_EINVAL, "built for plugin ABI 1.1"},
+	        {&newminor_desc, VBX_EINVAL, NEWER_MINOR},
 	        {&short_desc, VBX_EINVAL, "16 bytes"},
 	        {&nofini_desc, VBX_EINVAL, "mandatory function fini is NULL"},
 	        {&badname_desc, VBX_EINVAL,
@@ -1143,7 +1162,7 @@ static void *hammer(void *arg)
 {
 	for (int i = 0; i < 50; i++) {
 		vbx_test_response *res = vbx_test_request(
-		        host, "GET", "/api/v1/shop/items/x", NULL, "alice");
+		        host, "GET", "/api/v1/x/shop/items/x", NULL, "alice");
 		if (vbx_test_status(res) != 200)
 			atomic_fetch_add((atomic_int *)arg, 1);
 		vbx_test_response_free(res);

@@ -2,17 +2,20 @@
 /*
  * greeter.c - the example plugin of docs/plugin-guide.md.
  *
- *   GET  /api/v1/greet/{name}      public: {"message":"Hello, ann!"}
- *   POST /api/v1/greetings         signed in: {"name":"ann"} gives 201
- *                                  and publishes a "greeted" event
- *   GET  /api/v1/greetings/count   signed in: {"count":N}, the greeted
- *                                  events seen so far
+ * Its routes live under its name, as every third-party plugin's must:
+ *
+ *   GET  /api/v1/x/greeter/greet/{name}     public: {"message":"Hello, ann!"}
+ *   POST /api/v1/x/greeter/greetings        signed in: {"name":"ann"} gives
+ *                                           201 and publishes a "greeted"
+ *                                           event
+ *   GET  /api/v1/x/greeter/greetings/count  signed in: {"count":N}, the
+ *                                           greeted events seen so far
  *
  * Config block: greeting (a string, default "Hello") and max_name (the
  * longest name in characters, 1..64, default 32).
  *
- * Build: cc -shared -fPIC $(pkg-config --cflags --libs vibebox-plugin) \
- *           -o greeter.so greeter.c
+ * Build: cc -shared -fPIC $(pkg-config --cflags vibebox-plugin) \
+ *           -o greeter.so greeter.c $(pkg-config --libs vibebox-plugin)
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +23,12 @@
 #include <string.h>
 
 #include "greeter.h"
+
+/* What the config block says. */
+typedef struct greeter_settings {
+	const char *greeting; /* owned by the config block */
+	long long max_name;
+} greeter_settings;
 
 typedef struct greeter {
 	vbx_plugin *self;
@@ -108,15 +117,37 @@ static int register_all(greeter *g)
 		return VBX_ESIGNATURE; /* the registry logged both sides */
 	int rc = vbx_event_greeted_subscribe(self, on_greeted, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "GET", "/api/v1/greet/{name}",
+		rc = vbx_route_add(self, "GET",
+		                   "/api/v1/x/greeter/greet/{name}",
 		                   VBX_ROUTE_PUBLIC, get_greet, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "POST", "/api/v1/greetings", 0,
-		                   post_greeting, g);
+		rc = vbx_route_add(self, "POST", "/api/v1/x/greeter/greetings",
+		                   0, post_greeting, g);
 	if (rc == VBX_OK)
-		rc = vbx_route_add(self, "GET", "/api/v1/greetings/count", 0,
+		rc = vbx_route_add(self, "GET",
+		                   "/api/v1/x/greeter/greetings/count", 0,
 		                   get_count, g);
 	return rc;
+}
+
+/*
+ * The whole block, for init and validate alike, so that the two never
+ * disagree. Every key is read even after an error, so that all bad
+ * values are reported at once. Strings in out belong to the block.
+ */
+static int parse_config(const vbx_config *cfg, greeter_settings *out)
+{
+	int rc = vbx_cfg_string(cfg, "greeting", "Hello", &out->greeting);
+	if (vbx_cfg_int(cfg, "max_name", 1, 64, 32, &out->max_name) != VBX_OK)
+		rc = VBX_EINVAL;
+	return rc;
+}
+
+/* Check a block, on SIGHUP too, without applying it: parse and forget. */
+static int greeter_validate(vbx_plugin *self, const vbx_config *cfg)
+{
+	greeter_settings s;
+	return parse_config(cfg, &s);
 }
 
 static int greeter_init(vbx_plugin *self, const vbx_config *cfg)
@@ -125,9 +156,10 @@ static int greeter_init(vbx_plugin *self, const vbx_config *cfg)
 	if (!g)
 		return VBX_ENOMEM;
 	g->self = self;
-	int rc = vbx_cfg_string(cfg, "greeting", "Hello", &g->greeting);
-	if (rc == VBX_OK)
-		rc = vbx_cfg_int(cfg, "max_name", 1, 64, 32, &g->max_name);
+	greeter_settings set;
+	int rc = parse_config(cfg, &set);
+	g->greeting = set.greeting;
+	g->max_name = set.max_name;
 	if (rc == VBX_OK)
 		rc = register_all(g);
 	if (rc != VBX_OK) {
@@ -148,4 +180,5 @@ static const char *const greeter_provides[] = {"greeting", NULL};
 
 VBX_PLUGIN(.name = "greeter", .version = "1.0.0",
            .description = "says hello over HTTP", .provides = greeter_provides,
-           .init = greeter_init, .fini = greeter_fini);
+           .init = greeter_init, .validate = greeter_validate,
+           .fini = greeter_fini);

@@ -20,7 +20,8 @@
 VBX_HOOK_DECLARE(greet_format, FIRST, VBX_DECLINED,
                  (const char *name, char *out, size_t len), (name, out, len))
 
-/* greeted - someone was greeted through POST /api/v1/greetings. */
+/* greeted - someone was greeted through POST
+ * /api/v1/x/greeter/greetings. */
 typedef struct greeted_event {
 	uint32_t version; /* 1 */
 	char name[257];   /* up to 64 characters of UTF-8 */

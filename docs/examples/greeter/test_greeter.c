@@ -48,19 +48,21 @@ static vbx_test_host *start(const char *block)
 static void test_greet(void)
 {
 	vbx_test_host *h = start("greeting = \"Hi\";");
-	vbx_test_response *res =
-	        vbx_test_request(h, "GET", "/api/v1/greet/ann", NULL, NULL);
-	check(vbx_test_status(res) == 200, "GET /api/v1/greet/ann is 200");
+	vbx_test_response *res = vbx_test_request(
+	        h, "GET", "/api/v1/x/greeter/greet/ann", NULL, NULL);
+	check(vbx_test_status(res) == 200,
+	      "GET /api/v1/x/greeter/greet/ann is 200");
 	check(!strcmp(field(res, "message"), "Hi, ann!"), "it says Hi, ann!");
 	vbx_test_response_free(res);
 
-	res = vbx_test_request(h, "GET", "/api/v1/greet/caf%C3%A9", NULL, NULL);
+	res = vbx_test_request(h, "GET", "/api/v1/x/greeter/greet/caf%C3%A9",
+	                       NULL, NULL);
 	check(!strcmp(field(res, "message"), "Hi, caf\xc3\xa9!"),
 	      "the name is percent-decoded");
 	vbx_test_response_free(res);
 
 	char path[128];
-	snprintf(path, sizeof(path), "/api/v1/greet/%033d", 0);
+	snprintf(path, sizeof(path), "/api/v1/x/greeter/greet/%033d", 0);
 	res = vbx_test_request(h, "GET", path, NULL, NULL);
 	check(vbx_test_status(res) == 400, "a 33-character name is 400");
 	check(strstr(vbx_test_body(res), "VALIDATION_ERROR") != NULL,
@@ -73,27 +75,30 @@ static void test_post_and_count(void)
 {
 	vbx_test_host *h = start(NULL);
 	const char *ann = "{\"name\":\"ann\"}";
-	vbx_test_response *res =
-	        vbx_test_request(h, "POST", "/api/v1/greetings", ann, "token");
+	vbx_test_response *res = vbx_test_request(
+	        h, "POST", "/api/v1/x/greeter/greetings", ann, "token");
 	/* no plugin authenticates: the daemon answers 503, so do we */
 	check(vbx_test_status(res) == 503, "POST needs authentication");
 	vbx_test_response_free(res);
 
 	vbx_principal who = {.user_id = "u-1", .email = "ann@example.test"};
 	vbx_test_set_principal(h, &who);
-	res = vbx_test_request(h, "POST", "/api/v1/greetings", ann, NULL);
-	check(vbx_test_status(res) == 201, "POST /api/v1/greetings is 201");
+	res = vbx_test_request(h, "POST", "/api/v1/x/greeter/greetings", ann,
+	                       NULL);
+	check(vbx_test_status(res) == 201,
+	      "POST /api/v1/x/greeter/greetings is 201");
 	check(!strcmp(field(res, "message"), "Hello, ann!"),
 	      "it says Hello, ann!");
 	vbx_test_response_free(res);
 
-	res = vbx_test_request(h, "POST", "/api/v1/greetings", "{\"name\":7}",
-	                       NULL);
+	res = vbx_test_request(h, "POST", "/api/v1/x/greeter/greetings",
+	                       "{\"name\":7}", NULL);
 	check(vbx_test_status(res) == 400, "a name that is no string is 400");
 	vbx_test_response_free(res);
 
 	vbx_test_flush_events(h); /* the count is kept by a subscriber */
-	res = vbx_test_request(h, "GET", "/api/v1/greetings/count", NULL, NULL);
+	res = vbx_test_request(h, "GET", "/api/v1/x/greeter/greetings/count",
+	                       NULL, NULL);
 	const cJSON *count = cJSON_GetObjectItem(vbx_test_json(res), "count");
 	check(cJSON_IsNumber(count) && count->valueint == 1, "count is 1");
 	vbx_test_response_free(res);
@@ -114,8 +119,8 @@ static void test_format_hook(void)
 	vbx_hook_greet_format_register(vbx_test_plugin(h), shout, NULL,
 	                               VBX_PRIO_MIDDLE);
 	vbx_test_start(h);
-	vbx_test_response *res =
-	        vbx_test_request(h, "GET", "/api/v1/greet/bo", NULL, NULL);
+	vbx_test_response *res = vbx_test_request(
+	        h, "GET", "/api/v1/x/greeter/greet/bo", NULL, NULL);
 	check(!strcmp(field(res, "message"), "HELLO bo"),
 	      "a greet_format handler decides the text");
 	vbx_test_response_free(res);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dispatch.c - what happens to a request between its arrival and its
+ * handler's answer: the body limit, HEAD and OPTIONS, the route match and
+ * its error answers, then authentication and the handler itself.
+ *
+ * The server and the fake host of libvibebox-test run these same two
+ * functions, so a plugin's unit tests see exactly what the daemon does;
+ * only where the work runs (a worker, or the test's own thread) differs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+
+/* The Allow header of the path just matched: the router's methods, HEAD
+ * wherever GET is, and OPTIONS everywhere. */
+static void put_allow(vbx_request *r)
+{
+	const char *allow = r->match.allow;
+	const char *get = strstr(allow, "GET");
+	char buf[sizeof(r->match.allow) + 16];
+
+	if (get)
+		snprintf(buf, sizeof(buf), "%.*sGET, HEAD%s, OPTIONS",
+		         (int)(get - allow), allow, get + 3);
+	else
+		snprintf(buf, sizeof(buf), "%s, OPTIONS", allow);
+	vbx__resp_header(r, "allow", buf);
+}
+
+int vbx__dispatch_match(vbx_request *r, uint64_t max_body)
+{
+	if (r->body_too_large) {
+		vbx__respond_error(r, 413, "PAYLOAD_TOO_LARGE",
+		                   "request body exceeds server.max_body (%llu "
+		                   "bytes)",
+		                   (unsigned long long)max_body);
+		return VBX__DISPATCH_ANSWERED;
+	}
+	r->head_only = strcmp(r->method, "HEAD") == 0;
+	const vbx__router *routes = vbx__http_routes();
+	int status = 404;
+	if (routes)
+		status = vbx__router_match(
+		        routes, r->head_only ? "GET" : r->method,
+		        vbx__router_path(r), r->arena, &r->match);
+	if (status == 405 && strcmp(r->method, "OPTIONS") == 0) {
+		/* OPTIONS of a path that exists: what may be done there */
+		put_allow(r);
+		vbx__respond(r, 204, NULL, NULL, 0);
+		return VBX__DISPATCH_ANSWERED;
+	}
+	if (status != 200) {
+		if (status == 405)
+			put_allow(r);
+		vbx__respond_error(r, status, NULL, "%s %s: %s", r->method,
+		                   r->path,
+		                   status == 404   ? "no such route"
+		                   : status == 405 ? "method not allowed"
+		                                   : "malformed path");
+		return VBX__DISPATCH_ANSWERED;
+	}
+	return r->match.route->flags & VBX__ROUTE_INLINE ? VBX__DISPATCH_INLINE
+	                                                 : VBX__DISPATCH_RUN;
+}
+
+/* Fill in the principal; false when the request was answered instead. */
+static bool admit(vbx_request *r, unsigned flags, const vbx_principal *as)
+{
+	if (flags & VBX_ROUTE_PUBLIC)
+		return true;
+	if (!as) {
+		const char *bearer =
+		        vbx__bearer(vbx__request_header(r, "authorization"),
+		                    NULL, r->arena);
+		return vbx__authenticate(r, bearer, flags, &r->principal,
+		                         &r->has_principal) == 0;
+	}
+	r->principal = *as;
+	r->has_principal = true;
+	if ((flags & VBX_ROUTE_ADMIN) && !(as->flags & VBX_PRINCIPAL_ADMIN)) {
+		vbx__respond_error(r, 403, "FORBIDDEN",
+		                   "this endpoint is for instance admins");
+		return false;
+	}
+	return true;
+}
+
+void vbx__dispatch_run(vbx_request *r, const vbx_principal *as)
+{
+	const vbx__route *rt = r->match.route;
+	vbx__log_set_request(r->id);
+	int rc = admit(r, rt->flags, as) ? rt->fn(rt->ud, r) : VBX_OK;
+	if (!r->status) {
+		if (rc == VBX_OK)
+			vbx__log(rt->owner->name, VBX_LOG_ERROR,
+			         "handler of %s %s returned without answering",
+			         rt->method, rt->pattern);
+		vbx__respond_error(
+		        r, rc == VBX_OK ? 500 : vbx__http_status_for(rc), NULL,
+		        "%s %s: %s", r->method, r->path,
+		        rc == VBX_OK ? "the handler gave no answer"
+		                     : vbx__strerror(rc));
+	}
+	vbx__log_set_request(NULL);
+}
