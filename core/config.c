@@ -391,26 +391,6 @@ static void moved(loader *ld, vbx_config *root, const char *key,
 		                   plugin, plugin, key));
 }
 
-static void load_terminal(loader *ld, vbx_config *b)
-{
-	vbx__conf *c = ld->conf;
-	long long v;
-	int64_t ms;
-
-	ok(ld, vbx__cfg_size(b, "window", "256KiB", 4096, UINT64_C(64) << 20,
-	                     &c->term_window));
-	ok(ld, vbx__cfg_size(b, "buffer", "1MiB", 4096, UINT64_C(1) << 30,
-	                     &c->term_buffer));
-	if (c->term_buffer < c->term_window)
-		ok(ld, vbx__cfg_report(b, lookup(b, "buffer"), "buffer",
-		                       "must be at least terminal.window"));
-	if (ok(ld,
-	       vbx__cfg_duration(b, "linger", "5m", 0, INT64_C(86400000), &ms)))
-		c->term_linger_ms = ms;
-	ok(ld, vbx__cfg_int(b, "max_sessions", 1, 100000, 256, &v));
-	c->term_max_sessions = (int)v;
-}
-
 /* A directory setting at the top level, as a copy. */
 static char *load_dir(loader *ld, vbx_config *root, const char *key,
                       const char *dflt)
@@ -681,7 +661,7 @@ static void load_tree(loader *ld)
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
 	moved(ld, &root, "environments", "platform");
-	section(ld, &root, "terminal", load_terminal);
+	moved(ld, &root, "terminal", "platform");
 	load_plugins(ld, &root);
 	if (report_unknown(&root))
 		ld->failed = true;

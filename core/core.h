@@ -119,11 +119,6 @@ typedef struct vbx__conf {
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
-	/* terminal.*: sessions of core/term.c */
-	uint64_t term_window;   /* window, default 256KiB */
-	uint64_t term_buffer;   /* buffer (the resume ring), default 1MiB */
-	int64_t term_linger_ms; /* linger after the last socket, default 5m */
-	int term_max_sessions;  /* max_sessions, default 256 */
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
 	unsigned generation; /* 1 for the first load, +1 on each reload */

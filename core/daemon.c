@@ -19,7 +19,7 @@
 
 #include "daemon.h"
 #include "server.h"
-#include "term.h"
+#include "pump.h"
 
 #ifndef VBX_CONF_FILE
 #define VBX_CONF_FILE "/etc/vibebox/vibeboxd.conf"
@@ -87,8 +87,6 @@ static void core_init(void)
 	vbx__health_register(core, &d.server);
 	vbx__api_register(core);
 	vbx__events_ws_register(core);
-	vbx__terminal_ws_register(core, d.conf);
-	vbx__logs_ws_register(core);
 }
 
 /* ---- signals and reload ---- */
@@ -319,7 +317,7 @@ static int serve(const char *path)
 	vbx__workers_stop();
 	vbx__server_destroy(d.server);
 	d.server = NULL;
-	vbx__terminal_shutdown(); /* streams close before plugins stop */
+	vbx__pumps_shutdown(); /* streams close before plugins stop */
 	teardown(true);
 	vbx__info("stopped");
 	return 0;

@@ -40,6 +40,7 @@ _Static_assert(sizeof(pump_link) <= sizeof(((vbx_pump_src *)0)->priv),
 
 struct vbx_pump {
 	struct vbx_object_head head; /* the host, for the SDK's wrappers */
+	vbx_pump *all_next;          /* every live pump (pumps_lock) */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when busy drops to 0 */
 	pthread_t thread;
@@ -48,6 +49,27 @@ struct vbx_pump {
 	int epfd, evfd;
 	vbx_pump_src *srcs;
 };
+
+/* Every pump not yet freed, so that the daemon closes their streams
+ * before any plugin stops, whatever the plugins do. */
+static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
+static vbx_pump *pumps;
+
+/* Take p off the list; false when it is not there (freed already). */
+static bool pumps_remove(vbx_pump *p)
+{
+	bool found = false;
+	pthread_mutex_lock(&pumps_lock);
+	for (vbx_pump **i = &pumps; *i; i = &(*i)->all_next) {
+		if (*i == p) {
+			*i = p->all_next;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pumps_lock);
+	return found;
+}
 
 int64_t vbx__pump_now_ms(void)
 {
@@ -78,6 +100,10 @@ vbx_pump *vbx__pump_new(void)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
+	pthread_mutex_lock(&pumps_lock);
+	p->all_next = pumps;
+	pumps = p;
+	pthread_mutex_unlock(&pumps_lock);
 	return p;
 }
 
@@ -329,7 +355,7 @@ int vbx__pump_add(vbx_pump *p, vbx_pump_src *src, const vbx_pump_ops *ops,
 
 void vbx__pump_free(vbx_pump *p)
 {
-	if (!p)
+	if (!p || !pumps_remove(p))
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
@@ -355,4 +381,16 @@ void vbx__pump_free(vbx_pump *p)
 	pthread_cond_destroy(&p->idle);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void vbx__pumps_shutdown(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&pumps_lock);
+		vbx_pump *p = pumps;
+		pthread_mutex_unlock(&pumps_lock);
+		if (!p)
+			return;
+		vbx__pump_free(p);
+	}
 }

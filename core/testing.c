@@ -27,6 +27,7 @@
 
 #include <vibebox/testing.h>
 
+#include "pump.h"
 #include "server.h"
 
 /* The daemon's defaults for what the fake host does not configure. */
@@ -256,7 +257,8 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h)
 {
 	if (!h)
 		return;
-	vbx__workers_stop(); /* also frees timers added without a start */
+	vbx__workers_stop();   /* also frees timers added without a start */
+	vbx__pumps_shutdown(); /* streams close before plugins stop */
 	stop_plugins(h);
 	vbx__events_stop();
 	fini_plugins(h);

@@ -164,9 +164,9 @@ async def memory(d, token, env_id):
 def main():
     skip_unless_ready()
     with Platform() as p:
-        d = p.start(core='terminal: { window = "256KiB"; buffer = "1MiB"; '
-                         f'max_sessions = {SESSIONS + 10}; }};',
-                    platform='environments: { max_memory = "4GiB"; };')
+        d = p.start(platform='terminal: { window = "256KiB"; '
+                    f'buffer = "1MiB"; max_sessions = {SESSIONS + 10}; }};'
+                    'environments: { max_memory = "4GiB"; };')
         token = p.user(d, "bench@example.test")
         proj = p.project(d, token, "bench")
         env = p.environment(d, token, proj["id"], "bench", cpu=2,

@@ -37,7 +37,8 @@
  *          vbx_page_body(), vbx_resp_store_error(); and <vibebox/util.h>,
  *          pure inline helpers (RFC 3339, UUIDs, hex) that need no host;
  *        - vbx_json_row() and vbx_authorize_verdict() (http.h, hooks.h),
- *          and the stream pump (stream.h);
+ *          the stream pump (stream.h), and dotted config keys that read
+ *          a group inside a plugin's block (config.h);
  *        - vbx_cpu_count, vbx_worker_count, vbx_cfg_int_derived (defaults
  *          sized from the machine, shown by `vibeboxd -t`).
  */

@@ -86,13 +86,15 @@ static inline vbx_pump *vbx_pump_new(vbx_plugin *p)
 /*
  * Stop the pump's thread, wait for its workers, then close every
  * source's stream and call each ops->free (may block). Call from the
- * plugin's stop or fini, before what the sources point to is freed.
- * pump may be NULL.
+ * plugin's stop or fini, before what the sources point to is freed. The
+ * daemon frees every pump itself after its server stops and before any
+ * plugin's stop; freeing one again does nothing (the daemon knows which
+ * are alive, so pump is not read). pump may be NULL.
  */
-static inline void vbx_pump_free(vbx_pump *pump)
+static inline void vbx_pump_free(vbx_plugin *p, vbx_pump *pump)
 {
 	if (pump)
-		VBX__HOST(pump)->pump_free(pump);
+		VBX__HOST(p)->pump_free(pump);
 }
 
 /*

@@ -182,37 +182,6 @@ int vbx__env_port_parse(const char *s)
 
 /* ---- log lines ---- */
 
-/* The length of the valid UTF-8 sequence at p (left bytes remain), or 0:
- * overlong forms, surrogates, points past U+10FFFF and truncated
- * sequences are not valid. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	size_t more;
-	uint32_t cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		more = 1, cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		more = 2, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		more = 3, cp = c & 0x07, min = 0x10000;
-	else
-		return 0; /* continuation byte, C0/C1, F5..FF */
-	if (left - 1 < more)
-		return 0;
-	for (size_t i = 1; i <= more; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return more + 1;
-}
-
 /* A copy of s with each invalid UTF-8 sequence replaced by U+FFFD, so a
  * JSON answer stays valid whatever the container wrote. */
 static char *utf8_clean(const char *s, size_t len)
@@ -222,7 +191,7 @@ static char *utf8_clean(const char *s, size_t len)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq(p + i, len - i);
+		size_t n = vbx__utf8_len(p + i, len - i);
 		if (n) {
 			memcpy(o, s + i, n);
 			o += n, i += n;

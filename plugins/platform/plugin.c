@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin.c - the platform plugin: teams, projects, environments, their
- * variables and ports (docs/openapi.yaml), built against the public SDK
+ * variables and ports, terminal and log sessions (docs/openapi.yaml,
+ * docs/terminal-protocol.md), built against the public SDK
  * only. It owns the endpoints and their policy (quotas, the state machine
  * of an environment); the store keeps the data, the authorize hook
  * decides who may do what, a runtime plugin runs the containers.
  *
- * Its settings are the `environments` group of its config block
- * (README.md). It requires no capability at load: without a store,
- * authorization or runtime plugin its endpoints answer 503 naming the
- * capability that is missing, as ARCHITECTURE.md asks.
+ * Its settings are the `environments` and `terminal` groups of its config
+ * block (README.md). The terminal and log WebSockets (terminal.c,
+ * logstream.c) move bytes on the daemon's stream pump. It requires no
+ * capability at load: without a store, authorization or runtime plugin its
+ * endpoints answer 503 naming the capability that is missing, as
+ * ARCHITECTURE.md asks.
  */
 #include <pthread.h>
 #include <stdint.h>
 
 #include "common.h"
 #include "envs.h"
+#include "term.h"
 
 vbx_plugin *vbx__platform;
 
@@ -96,13 +100,45 @@ int vbx__api_platform_register(vbx_plugin *self)
 	return VBX_OK;
 }
 
+/* The platform's settings: the groups of its block. */
+typedef struct settings {
+	vbx__env_limits env;
+	vbx__term_limits term;
+} settings;
+
+/* terminal.*: the sessions of term.c (applied at start only). */
+static int parse_terminal(const vbx_config *cfg, vbx__term_limits *out)
+{
+	long long max;
+	int rc = VBX_OK;
+
+	if (vbx_cfg_size(cfg, "terminal.window", "256KiB", 4096,
+	                 UINT64_C(64) << 20, &out->window) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_size(cfg, "terminal.buffer", "1MiB", 4096,
+	                 UINT64_C(1) << 30, &out->buffer) != VBX_OK)
+		rc = VBX_EINVAL;
+	else if (rc == VBX_OK && out->buffer < out->window)
+		rc = vbx_cfg_error(cfg, "terminal.buffer",
+		                   "must be at least terminal.window");
+	if (vbx_cfg_duration(cfg, "terminal.linger", "5m", 0, INT64_C(86400000),
+	                     &out->linger_ms) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_int(cfg, "terminal.max_sessions", 1, 100000, 256, &max) !=
+	    VBX_OK)
+		rc = VBX_EINVAL;
+	out->max_sessions = (int)max;
+	return rc;
+}
+
 /*
  * Read the block into *out: the one parser of init and reload (and of a
  * validate step). Returns VBX_OK, or VBX_EINVAL with every error
  * recorded against the block.
  */
-static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
+static int parse_config(const vbx_config *cfg, settings *all)
 {
+	vbx__env_limits *out = &all->env;
 	long long per_user, per_team, cpu;
 	uint64_t memory;
 	int64_t stop_ms;
@@ -123,6 +159,8 @@ static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
 	TRY(vbx_cfg_duration(cfg, "environments.stop_timeout", "10s", 0,
 	                     INT64_C(600000), &stop_ms));
 #undef TRY
+	if (parse_terminal(cfg, &all->term) != VBX_OK)
+		rc = VBX_EINVAL;
 	if (rc != VBX_OK)
 		return rc;
 	*out = (vbx__env_limits){
@@ -136,13 +174,14 @@ static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
 }
 
 /* SIGHUP: the new block, already checked through platform_validate;
- * should it still fail, the settings in force stay (the log says so). */
+ * should it still fail, the settings in force stay (the log says so).
+ * The terminal settings apply at the next start. */
 static void on_reload(void *ud, const vbx_config_reload_event *ev)
 {
 	vbx_plugin *self = ud;
-	vbx__env_limits l;
+	settings l;
 	if (parse_config(vbx_plugin_config(self), &l) == VBX_OK)
-		vbx__env_limits_set(&l);
+		vbx__env_limits_set(&l.env);
 	else
 		vbx_log_error(self,
 		              "the new environments settings have errors; "
@@ -153,27 +192,41 @@ static void on_reload(void *ud, const vbx_config_reload_event *ev)
  * a reload that init would refuse is refused whole. */
 static int platform_validate(vbx_plugin *self, const vbx_config *cfg)
 {
-	vbx__env_limits scratch;
+	settings scratch;
 	(void)self;
 	return parse_config(cfg, &scratch);
 }
 
 static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 {
-	vbx__env_limits l;
+	settings l;
 	int rc = parse_config(cfg, &l);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__env_limits_set(&l);
+	vbx__env_limits_set(&l.env);
 	vbx__platform = self;
 	rc = vbx_event_config_reload_subscribe(self, on_reload, self);
+	if (rc == VBX_OK)
+		rc = vbx__api_platform_register(self);
+	if (rc == VBX_OK)
+		rc = vbx__terminal_ws_register(self, &l.term);
+	if (rc == VBX_OK)
+		vbx__logs_ws_register(self);
 	if (rc != VBX_OK)
-		return rc;
-	return vbx__api_platform_register(self);
+		vbx__terminal_shutdown();
+	return rc;
+}
+
+/* Terminal and log streams close (the daemon has closed them already
+ * when it stops; a unit test's host may not have). */
+static void platform_stop(vbx_plugin *self)
+{
+	vbx__terminal_shutdown();
 }
 
 static void platform_fini(vbx_plugin *self)
 {
+	vbx__terminal_shutdown(); /* when start never ran */
 }
 
 static const char *const platform_provides[] = {"platform", NULL};
@@ -182,4 +235,5 @@ VBX_PLUGIN(.name = "platform", .version = "1.0.0",
            .description = "teams, projects and environments: the "
                           "platform's endpoints and policy",
            .provides = platform_provides, .init = platform_init,
-           .validate = platform_validate, .fini = platform_fini);
+           .validate = platform_validate, .stop = platform_stop,
+           .fini = platform_fini);

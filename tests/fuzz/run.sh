@@ -48,9 +48,10 @@ deps() {
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c";;
 	# json.c: the fuzz target checks each line with vbx__utf8_count
-	env_parse) echo "plugins/platform/envparse.c core/json.c core/jsonout.c";;
+	env_parse) echo "plugins/platform/envparse.c plugins/platform/logline.c
+		core/json.c core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
-	term_frame) echo "core/term.c core/log.c";;
+	term_frame) echo "plugins/platform/term.c";;
 	esac
 }
 
@@ -66,7 +67,7 @@ target_flags() {
 	docker_*) echo "-I$src/plugins/docker-runtime
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
 	cli_frames) echo "-I$src/cli";;
-	env_parse) echo "-I$src/plugins/platform";;
+	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
 }
 

@@ -29,8 +29,8 @@ from fixture import CMD_IMAGE, Platform, skip_unless_ready
 
 ENVS = "/api/v1/environments"
 PROTO = "vibebox.terminal.v1"
-PLATFORM = 'environments: { stop_timeout = "1s"; };'
-CORE = 'terminal: { window = "256KiB"; buffer = "1MiB"; linger = "30s"; };'
+PLATFORM = """environments: { stop_timeout = "1s"; };
+terminal: { window = "256KiB"; buffer = "1MiB"; linger = "30s"; };"""
 LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
 P = None
 D = None
@@ -155,7 +155,7 @@ def call(method, path, body=None, who="alice"):
 
 def setup():
     global D
-    D = P.start(core=CORE, platform=PLATFORM, auth=LIMITS)
+    D = P.start(platform=PLATFORM, auth=LIMITS)
     for who in ("admin", "alice", "bob", "dave", "eve"):
         T[who] = P.user(D, f"{who}@term.test", who.capitalize())
     st, me, _ = D.request("GET", "/api/v1/users/me", token=T["dave"])

@@ -515,10 +515,14 @@ static void test_unknown_keys(void **state)
 static void test_moved_section(void **state)
 {
 	expect_load_errors("server: { workers = 4; };\n"
-	                   "environments: { max_cpu = 2; };\n",
+	                   "environments: { max_cpu = 2; };\n"
+	                   "terminal: { window = \"1MiB\"; };\n",
 	                   "%s:2: environments: moved to the platform plugin's "
 	                   "config: plugins = ( { name = \"platform\"; config "
-	                   "= { environments = { ... }; }; } )");
+	                   "= { environments = { ... }; }; } )",
+	                   "%s:3: terminal: moved to the platform plugin's "
+	                   "config: plugins = ( { name = \"platform\"; config "
+	                   "= { terminal = { ... }; }; } )");
 }
 
 static void test_type_and_range_errors(void **state)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_term.c - terminal sessions (core/term.c) without Docker: the
+ * test_term.c - terminal sessions (plugins/platform/term.c, on the
+ * core's stream pump) without Docker: the
  * streams are a socketpair (the test plays the process) or a real pty
  * running /bin/sh, the viewers are recorders standing in for WebSockets.
  * Also the frame parser with broken frames, and the JSON of log lines.
@@ -25,7 +26,11 @@
 
 #include <cmocka.h>
 
+#include "pump.h"
 #include "term.h"
+
+/* plugin.c's: the plugin term.c logs as. */
+vbx_plugin *vbx__platform;
 
 #define ENV_ID "11111111-2222-4333-8444-555555555555"
 #define OTHER_ENV "11111111-2222-4333-8444-666666666666"
@@ -1023,6 +1028,7 @@ static void test_logline_json(void **state)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	vbx__platform = vbx__core_plugin(); /* logs as the core */
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_frame_parse),
 	        cmocka_unit_test(test_frame_parse_broken),

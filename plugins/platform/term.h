@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * term.h - terminal sessions on the stream pump of <vibebox/stream.h>
- * (core/pump.c), and the routes of terminals and followed logs. Not
- * installed.
+ * term.h - the platform's terminal sessions (vibebox.terminal.v1) on the
+ * daemon's stream pump (<vibebox/stream.h>), and the WebSocket routes of
+ * terminals and followed logs.
  *
  * One pump thread polls the descriptors of all streams. A stream is read
  * only while its consumers have room, so a slow WebSocket client slows the
@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include <vibebox/runtime.h>
+#include <vibebox/stream.h>
 
-#include "core.h"
-#include "pump.h"
+#include "common.h"
 
 /* ---- frames of vibebox.terminal.v1 (pure functions) ---- */
 
@@ -158,12 +158,16 @@ int vbx__term_count(vbx__term *t);
 char *vbx__logline_json(int channel, const char *line, size_t len,
                         const char *now_rfc3339, size_t *out_len);
 
-/* ---- the routes (api/terminal.c, api/logstream.c) ---- */
+/* ---- the routes (terminal.c, logstream.c) ---- */
 
-/* Register /api/v1/environments/{id}/terminal; conf stays valid. */
-void vbx__terminal_ws_register(vbx_plugin *core, const vbx__conf *conf);
+/*
+ * Register /api/v1/environments/{id}/terminal with the session limits
+ * lim (copied), and make the pump both routes share. Returns VBX_OK, or
+ * an error after logging why.
+ */
+int vbx__terminal_ws_register(vbx_plugin *self, const vbx__term_limits *lim);
 /* Register /api/v1/environments/{id}/logs/stream. */
-void vbx__logs_ws_register(vbx_plugin *core);
+void vbx__logs_ws_register(vbx_plugin *self);
 /*
  * What both routes ask on open (a worker). Each returns VBX_OK, or closes
  * ws with the matching 4xxx code and a reason and returns the error:
@@ -176,10 +180,10 @@ int vbx__ws_env_get(vbx_ws *ws, const char *id, vbx_env *out);
 /* The environment id of the path when it is a UUID, else close 4404. */
 const char *vbx__ws_env_id(vbx_ws *ws);
 
-/* The pump both routes share, made on first use; NULL without memory. */
+/* The pump both routes share (made at registration); NULL before. */
 vbx_pump *vbx__terminal_pump(void);
-/* At exit, after the server is gone and before plugins stop: close
- * every stream and free the sessions. */
+/* At stop: close every stream (the pump, freed by the daemon before any
+ * plugin stops, or here), then free the sessions. */
 void vbx__terminal_shutdown(void);
 
 #endif

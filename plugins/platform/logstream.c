@@ -1,26 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * api/logstream.c - /api/v1/environments/{id}/logs/stream, subprotocol
+ * logstream.c - /api/v1/environments/{id}/logs/stream, subprotocol
  * vibebox.logs.v1: the container's stdout and stderr, the last `tail`
  * lines then followed, one JSON text frame per line:
  *
  *     {"stream":"stdout","time":"2026-11-27T12:04:51.123456789Z",
  *      "line":"listening on :8080"}
  *
- * The stream is read on the pump thread of core/term.c. Each channel has
+ * The stream is read on the daemon's pump thread (stream.h). Each channel has
  * a line buffer; a partial line waits for its newline, a line over 64 KiB
  * is sent in 64 KiB pieces. When the socket's queue is full (VBX_EAGAIN)
  * the stream is not read until the drain callback, so a slow client
  * slows the engine's stream, not the daemon's memory. At the end of the
  * logs (the container stopped) the socket closes with 1000.
  */
-#include "config.h"
+#define _GNU_SOURCE /* strptime */
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "server.h"
 #include "term.h"
 
 #define READ_CHUNK (16u << 10)
@@ -28,111 +27,6 @@
 #define TAIL_MAX 100000
 
 static vbx_hook *h_logs;
-
-/* ---- JSON of one line ---- */
-
-/* The length of the valid UTF-8 sequence at p (n bytes left), 0 when the
- * bytes there are not one. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	unsigned cp = c & (0xff >> (len + 1));
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* Append s as the body of a JSON string (no quotes); o has room for
- * 6 bytes per input byte. */
-static char *json_escape(char *o, const unsigned char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		size_t l = utf8_len(s + i, n - i);
-		if (l == 0) {
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
-			i++;
-		} else if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-			i++;
-		} else {
-			memcpy(o, s + i, l);
-			o += l;
-			i += l;
-		}
-	}
-	return o;
-}
-
-/* Does the line start with the engine's "RFC3339NANO " prefix? Returns
- * the length of the time (without the space), else 0. */
-static size_t time_prefix(const char *s, size_t n)
-{
-	if (n < 21 || s[4] != '-' || s[7] != '-' || s[10] != 'T')
-		return 0;
-	for (size_t i = 0; i < n && i < 40; i++) {
-		if (s[i] == ' ')
-			return i >= 20 ? i : 0;
-		if (!strchr("0123456789-:.TZ+", s[i]))
-			return 0;
-	}
-	return 0;
-}
-
-char *vbx__logline_json(int channel, const char *line, size_t len,
-                        const char *now_rfc3339, size_t *out_len)
-{
-	const char *time = now_rfc3339;
-	size_t tlen = strlen(now_rfc3339), t = time_prefix(line, len);
-	if (t) {
-		time = line;
-		tlen = t;
-		line += t + 1;
-		len -= t + 1;
-	}
-	if (len && line[len - 1] == '\r')
-		len--; /* a TTY's line end */
-	size_t cap = 48 + tlen + 6 * len;
-	char *buf = malloc(cap), *o = buf;
-	if (!buf)
-		return NULL;
-	o += sprintf(o, "{\"stream\":\"%s\",\"time\":\"",
-	             channel == VBX_STREAM_STDERR ? "stderr" : "stdout");
-	o = json_escape(o, (const unsigned char *)time, tlen);
-	memcpy(o, "\",\"line\":\"", 10);
-	o = json_escape(o + 10, (const unsigned char *)line, len);
-	memcpy(o, "\"}", 3);
-	*out_len = (size_t)(o + 2 - buf);
-	return buf;
-}
 
 /* ---- following the stream ---- */
 
@@ -170,7 +64,7 @@ static bool send_line(log_follow *f, int channel, const char *line, size_t len)
 	char *json = vbx__logline_json(channel, line, len, now, &n);
 	if (!json)
 		return false;
-	int rc = vbx__ws_send(f->ws, json, n, 0);
+	int rc = vbx_ws_send(f->ws, json, n, 0);
 	free(json);
 	if (rc == VBX_EAGAIN) {
 		f->blocked = true;
@@ -227,8 +121,9 @@ static unsigned follow_read(log_follow *f)
 			return VBX_PUMP_READ;
 		if (r <= 0) {
 			if (r < 0)
-				vbx__info("logs stream: read: %s",
-				          vbx__strerror((int)r));
+				vbx_log_info(
+				        vbx__platform, "logs stream: read: %s",
+				        vbx_strerror(vbx__platform, (int)r));
 			f->eof = true;
 			return VBX_PUMP_CLOSE;
 		}
@@ -259,7 +154,7 @@ static unsigned follow_service(vbx_pump_src *src, unsigned ready, int64_t now,
 	if (end) {
 		if (!f->closed_ws) {
 			f->closed_ws = true;
-			vbx__ws_close(f->ws, 1000, "end of the logs");
+			vbx_ws_close(f->ws, 1000, "end of the logs");
 		}
 		return 0; /* freed when the close callback comes */
 	}
@@ -279,7 +174,7 @@ static void follow_blocking(vbx_pump_src *src)
 static void follow_free(vbx_pump_src *src)
 {
 	log_follow *f = (log_follow *)src;
-	vbx__ws_unref(f->ws);
+	vbx_ws_unref(f->ws);
 	free(f);
 }
 
@@ -337,21 +232,21 @@ static bool parse_since(const char *s, int64_t *out)
 
 static int parse_logs_query(vbx_ws *ws, vbx_logs_opts *o)
 {
-	const char *tail = vbx__ws_query(ws, "tail");
-	const char *since = vbx__ws_query(ws, "since");
+	const char *tail = vbx_ws_query(ws, "tail");
+	const char *since = vbx_ws_query(ws, "since");
 	long long v = 100;
 	*o = (vbx_logs_opts){.tail = 100, .follow = true, .timestamps = true};
 	if (tail && strcmp(tail, "all") == 0)
 		v = -1;
 	else if (tail && !digits(tail, TAIL_MAX, &v)) {
-		vbx__ws_close(ws, 4400, "tail must be 0..100000 or \"all\"");
+		vbx_ws_close(ws, 4400, "tail must be 0..100000 or \"all\"");
 		return VBX_EINVAL;
 	}
 	o->tail = (int)v;
 	if (since && !parse_since(since, &o->since)) {
-		vbx__ws_close(ws, 4400,
-		              "since must be Unix seconds or an "
-		              "RFC 3339 time");
+		vbx_ws_close(ws, 4400,
+		             "since must be Unix seconds or an "
+		             "RFC 3339 time");
 		return VBX_EINVAL;
 	}
 	return VBX_OK;
@@ -362,18 +257,18 @@ static int parse_logs_query(vbx_ws *ws, vbx_logs_opts *o)
 static int logs_fail(vbx_ws *ws, int rc)
 {
 	if (rc == VBX_ENOTFOUND)
-		vbx__ws_close(ws, 4409,
-		              "the environment's container is gone; "
-		              "start the environment");
+		vbx_ws_close(ws, 4409,
+		             "the environment's container is gone; "
+		             "start the environment");
 	else if (rc == VBX_EUNAVAIL)
-		vbx__ws_close(ws, 4503,
-		              "the runtime is unavailable (no "
-		              "runtime plugin, or its engine is "
-		              "down)");
+		vbx_ws_close(ws, 4503,
+		             "the runtime is unavailable (no "
+		             "runtime plugin, or its engine is "
+		             "down)");
 	else
-		vbx__ws_close(ws, 4500,
-		              "reading the logs failed; see the "
-		              "daemon's log");
+		vbx_ws_close(ws, 4500,
+		             "reading the logs failed; see the "
+		             "daemon's log");
 	return rc;
 }
 
@@ -383,18 +278,18 @@ static int start_follow(vbx_ws *ws, vbx_stream *st)
 	log_follow *f = p ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		st->ops->close(st, NULL);
-		vbx__ws_close(ws, 4500, "out of memory");
+		vbx_ws_close(ws, 4500, "out of memory");
 		return VBX_ENOMEM;
 	}
-	vbx__ws_ref(ws);
+	vbx_ws_ref(ws);
 	f->ws = ws;
-	vbx__ws_set_data(ws, f);
+	vbx_ws_set_data(ws, f);
 	if (vbx_pump_add(p, &f->src, &follow_ops, st) != VBX_OK) {
-		vbx__ws_set_data(ws, NULL);
-		vbx__ws_unref(ws);
+		vbx_ws_set_data(ws, NULL);
+		vbx_ws_unref(ws);
 		free(f);
 		st->ops->close(st, NULL);
-		vbx__ws_close(ws, 4500, "the logs could not be followed");
+		vbx_ws_close(ws, 4500, "the logs could not be followed");
 		return VBX_ERR;
 	}
 	return VBX_OK;
@@ -412,9 +307,9 @@ static int logs_open(void *ud, vbx_ws *ws)
 	    (rc = vbx__ws_env_get(ws, id, &env)) != VBX_OK)
 		return rc;
 	if (!env.container_id[0]) {
-		vbx__ws_close(ws, 4409,
-		              "the environment has no container "
-		              "yet; start it first");
+		vbx_ws_close(ws, 4409,
+		             "the environment has no container "
+		             "yet; start it first");
 		return VBX_ESTATE;
 	}
 	vbx_stream *st = NULL;
@@ -426,7 +321,7 @@ static int logs_open(void *ud, vbx_ws *ws)
 
 static void logs_drain(void *ud, vbx_ws *ws)
 {
-	log_follow *f = vbx__ws_data(ws);
+	log_follow *f = vbx_ws_data(ws);
 	if (!f)
 		return;
 	vbx_pump_lock(f->src.pump);
@@ -437,8 +332,8 @@ static void logs_drain(void *ud, vbx_ws *ws)
 
 static void logs_close(void *ud, vbx_ws *ws, int code)
 {
-	log_follow *f = vbx__ws_data(ws);
-	vbx__ws_set_data(ws, NULL);
+	log_follow *f = vbx_ws_data(ws);
+	vbx_ws_set_data(ws, NULL);
 	if (!f)
 		return;
 	vbx_pump_lock(f->src.pump);
@@ -458,11 +353,13 @@ void vbx__logs_ws_register(vbx_plugin *core)
 {
 	h_logs = vbx_hook_runtime_logs_get(core);
 	if (!h_logs) {
-		vbx__error("runtime_logs is declared with another signature "
-		           "than the daemon's; /api/v1/environments/{id}/logs/"
-		           "stream is not served");
+		vbx_log_error(
+		        vbx__platform,
+		        "runtime_logs is declared with another signature "
+		        "than the daemon's; /api/v1/environments/{id}/logs/"
+		        "stream is not served");
 		return;
 	}
-	vbx__ws_route_add(core, "/api/v1/environments/{id}/logs/stream",
-	                  "vibebox.logs.v1", 0, &logs_ops, NULL);
+	vbx_ws_route_add(core, "/api/v1/environments/{id}/logs/stream",
+	                 "vibebox.logs.v1", 0, &logs_ops, NULL);
 }

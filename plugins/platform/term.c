@@ -12,14 +12,10 @@
  * window, it still has every byte a resume from an acknowledged offset
  * needs.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,8 +255,10 @@ static unsigned session_read(term_session *s)
 			         r == 0 ? "the process exited"
 			                : "the terminal stream failed");
 			if (r < 0)
-				vbx__warn("terminal session %s: read: %s",
-				          s->id, vbx__strerror((int)r));
+				vbx_log_warn(
+				        vbx__platform,
+				        "terminal session %s: read: %s", s->id,
+				        vbx_strerror(vbx__platform, (int)r));
 			return VBX_PUMP_CLOSE;
 		}
 		s->head += (uint64_t)r;
@@ -294,8 +292,10 @@ static bool session_write(term_session *s)
 		if (r == VBX_EAGAIN)
 			return true;
 		if (r < 0) {
-			vbx__warn("terminal session %s: input dropped: %s",
-			          s->id, vbx__strerror((int)r));
+			vbx_log_warn(vbx__platform,
+			             "terminal session %s: input dropped: %s",
+			             s->id,
+			             vbx_strerror(vbx__platform, (int)r));
 			s->in_off = s->in_len;
 			break;
 		}
@@ -420,8 +420,9 @@ static void session_blocking(vbx_pump_src *src)
 		return;
 	int rc = st->ops->resize(st, cols, rows);
 	if (rc != VBX_OK)
-		vbx__debug("terminal session %s: resize to %ux%u: %s", s->id,
-		           cols, rows, vbx__strerror(rc));
+		vbx_log_debug(vbx__platform,
+		              "terminal session %s: resize to %ux%u: %s", s->id,
+		              cols, rows, vbx_strerror(vbx__platform, rc));
 }
 
 static void session_closed(vbx_pump_src *src, int rc, int exit_code)
@@ -430,8 +431,9 @@ static void session_closed(vbx_pump_src *src, int rc, int exit_code)
 	s->exited = true;
 	s->exit_code = exit_code;
 	if (rc != VBX_OK)
-		vbx__warn("terminal session %s: closing the stream: %s", s->id,
-		          vbx__strerror(rc));
+		vbx_log_warn(vbx__platform,
+		             "terminal session %s: closing the stream: %s",
+		             s->id, vbx_strerror(vbx__platform, rc));
 	if (exit_code < 0 && strcmp(s->reason, "the process exited") == 0)
 		snprintf(s->reason, sizeof(s->reason),
 		         "the process ended; its exit status is unknown");
