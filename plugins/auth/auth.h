@@ -332,6 +332,7 @@ struct auth {
 	enum auth_registration registration;
 	size_t password_min;
 	auth_argon2 argon2;
+	unsigned hash_concurrency; /* read by read_config, applied by init */
 	/* The signing keys, swapped whole by a config reload. Rings it
 	 * replaces stay (older) until fini: a worker may still read one. */
 	auth_keyring *_Atomic keys;

@@ -132,13 +132,14 @@ static int read_argon2(auth *a, const vbx_config *cfg)
  * turn (password.c). Each takes argon2_memory and a core for its time,
  * so more than one per CPU only adds memory, not logins per second.
  */
-static int read_hash_concurrency(auth *a, const vbx_config *cfg)
+static int read_hash_concurrency(auth *a, vbx_plugin *self,
+                                 const vbx_config *cfg)
 {
 	long long n;
 	int rc = vbx_cfg_int_derived(cfg, "hash_concurrency", 1, 256,
-	                             vbx_cpu_count(a->self), "1 per CPU", &n);
+	                             vbx_cpu_count(self), "1 per CPU", &n);
 	if (rc == VBX_OK)
-		auth_password_concurrency((unsigned)n);
+		a->hash_concurrency = (unsigned)n;
 	return rc;
 }
 
@@ -202,7 +203,9 @@ static void on_config_reload(void *ud, const vbx_config_reload_event *ev)
 	auth *a = ud;
 	auth_keyring *kr;
 
-	read_hash_concurrency(a, vbx_plugin_config(a->self));
+	if (read_hash_concurrency(a, a->self, vbx_plugin_config(a->self)) ==
+	    VBX_OK)
+		auth_password_concurrency(a->hash_concurrency);
 	if (load_keys(vbx_plugin_config(a->self), &kr) != VBX_OK) {
 		vbx_log_error(a->self,
 		              "configuration generation %u: jwt_secret is not "
@@ -246,13 +249,15 @@ static int read_user_cache(auth *a, const vbx_config *cfg)
 	return a->users ? VBX_OK : VBX_ENOMEM;
 }
 
-static int read_config(auth *a, const vbx_config *cfg)
+/* Read the whole block into a; apply nothing (validate runs it too,
+ * with a->self NULL, so host calls take self). */
+static int read_config(auth *a, vbx_plugin *self, const vbx_config *cfg)
 {
 	long long pmin = 8;
 	int rc = read_registration(a, cfg);
 	rc = rc ? rc : vbx_cfg_int(cfg, "password_min", 8, 128, 8, &pmin);
 	rc = rc ? rc : read_argon2(a, cfg);
-	rc = rc ? rc : read_hash_concurrency(a, cfg);
+	rc = rc ? rc : read_hash_concurrency(a, self, cfg);
 	rc = rc ? rc : read_keys(a, cfg);
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "access_ttl", "15m", 10000, 86400000,
@@ -330,7 +335,7 @@ static int auth_validate(vbx_plugin *self, const vbx_config *cfg)
 	auth *a = calloc(1, sizeof(*a));
 	if (!a)
 		return VBX_ENOMEM;
-	int rc = read_config(a, cfg);
+	int rc = read_config(a, self, cfg);
 	auth_free(a);
 	return rc;
 }
@@ -370,7 +375,9 @@ static int auth_init(vbx_plugin *self, const vbx_config *cfg)
 	if (!a)
 		return VBX_ENOMEM;
 	a->self = self;
-	int rc = read_config(a, cfg);
+	int rc = read_config(a, self, cfg);
+	if (rc == VBX_OK)
+		auth_password_concurrency(a->hash_concurrency);
 	if (rc == VBX_OK && make_dummy_hash(a) != VBX_OK) {
 		vbx_log_error(self, "cannot hash with Argon2id (memory?)");
 		rc = VBX_ERR;
