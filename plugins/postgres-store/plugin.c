@@ -192,6 +192,7 @@ static int pgs_validate(vbx_plugin *self, const vbx_config *cfg)
 
 	if (!s)
 		return VBX_ENOMEM;
+	s->self = self; /* for the host's worker count; nothing runs */
 	int rc = parse_config(s, cfg);
 	pgs_free(s);
 	return rc;
