@@ -3,8 +3,9 @@
  * plugin.c - the platform plugin: teams, projects, environments, their
  * variables and ports (docs/openapi.yaml), built against the public SDK
  * only. It owns the endpoints and their policy (quotas, the state machine
- * of an environment); the store keeps the data, the authorize hook
- * decides who may do what, a runtime plugin runs the containers.
+ * of an environment, its lifecycle: lifecycle.h); the store keeps the
+ * data, the authorize hook decides who may do what, a runtime plugin runs
+ * the containers and reports what happens to them.
  *
  * Its settings are the `environments` group of its config block
  * (README.md). It requires no capability at load: without a store,
@@ -16,11 +17,20 @@
 
 #include "common.h"
 #include "envs.h"
+#include "lifecycle.h"
 
 vbx_plugin *vbx__platform;
 
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
-static vbx__env_limits limits_now = {10, 50, 8, 16384, 10};
+static vbx__env_limits limits_now = {
+        .per_user = 10,
+        .per_team = 50,
+        .max_cpu = 8,
+        .max_memory_mib = 16384,
+        .stop_timeout_s = 10,
+        .idle_ms = INT64_C(4) * 3600 * 1000,
+        .reconcile_ms = 30000,
+};
 
 vbx__env_limits vbx__env_limits_get(void)
 {
@@ -105,7 +115,7 @@ static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
 {
 	long long per_user, per_team, cpu;
 	uint64_t memory;
-	int64_t stop_ms;
+	int64_t stop_ms, idle_ms, reconcile_ms;
 	int rc = VBX_OK;
 
 #define TRY(x)                                                                 \
@@ -122,6 +132,13 @@ static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
 	                 UINT64_C(64) << 20, UINT64_C(1) << 42, &memory));
 	TRY(vbx_cfg_duration(cfg, "environments.stop_timeout", "10s", 0,
 	                     INT64_C(600000), &stop_ms));
+	TRY(vbx_cfg_duration(cfg, "environments.idle_timeout", "4h", 0,
+	                     INT64_C(366) * 86400000, &idle_ms));
+	TRY(vbx_cfg_duration(cfg, "environments.reconcile_interval", "30s",
+	                     1000, INT64_C(86400000), &reconcile_ms));
+	if (rc == VBX_OK && idle_ms > 0 && idle_ms < 1000)
+		rc = vbx_cfg_error(cfg, "environments.idle_timeout",
+		                   "expected 0 (never) or at least 1s");
 #undef TRY
 	if (rc != VBX_OK)
 		return rc;
@@ -131,6 +148,8 @@ static int parse_config(const vbx_config *cfg, vbx__env_limits *out)
 	        .max_cpu = (int)cpu,
 	        .max_memory_mib = (int)(memory >> 20),
 	        .stop_timeout_s = (int)((stop_ms + 999) / 1000),
+	        .idle_ms = idle_ms,
+	        .reconcile_ms = reconcile_ms,
 	};
 	return VBX_OK;
 }
@@ -167,9 +186,20 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 	vbx__env_limits_set(&l);
 	vbx__platform = self;
 	rc = vbx_event_config_reload_subscribe(self, on_reload, self);
-	if (rc != VBX_OK)
-		return rc;
-	return vbx__api_platform_register(self);
+	rc = rc ? rc : vbx__api_platform_register(self);
+	return rc ? rc : vbx__lc_init(self);
+}
+
+/* The first reconcile pass (lifecycle.c). */
+static int platform_start(vbx_plugin *self)
+{
+	vbx__lc_start();
+	return VBX_OK;
+}
+
+static void platform_stop(vbx_plugin *self)
+{
+	vbx__lc_stop();
 }
 
 static void platform_fini(vbx_plugin *self)
@@ -182,4 +212,5 @@ VBX_PLUGIN(.name = "platform", .version = "1.0.0",
            .description = "teams, projects and environments: the "
                           "platform's endpoints and policy",
            .provides = platform_provides, .init = platform_init,
+           .start = platform_start, .stop = platform_stop,
            .validate = platform_validate, .fini = platform_fini);
