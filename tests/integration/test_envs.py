@@ -398,7 +398,7 @@ def test_keep_command_runs_the_images_own_command():
     """An image matched by keep_command runs its CMD ["/bin/sh"], which
     exits without a TTY; the watcher reports it. (The keep-alive that
     other images get: test_terminal.py.)"""
-    d = P.start(core=CORE, auth=LIMITS,
+    d = P.start(platform=PLATFORM, auth=LIMITS,
                 runtime='keep_command = [ "vibebox/test-cmd:*" ];')
     env = None
     try:
