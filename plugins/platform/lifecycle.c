@@ -197,31 +197,39 @@ static void on_engine(void *ud, const vbx_runtime_engine_state *ev)
 
 /* ---- the reconcile pass and idle stops ---- */
 
-typedef struct env_rows {
-	vbx_env *v;
-	size_t n, cap;
-} env_rows;
+/* A growing array of rows copied out of a callback: v, n rows of size
+ * bytes each, room for cap. */
+typedef struct rows {
+	void *v;
+	size_t n, cap, size;
+} rows;
 
-static int collect_env(void *ctx, const vbx_env *e)
+static int rows_add(rows *r, const void *row)
 {
-	env_rows *r = ctx;
 	if (r->n == r->cap) {
 		size_t ncap = r->cap ? r->cap * 2 : 16;
-		vbx_env *nv = realloc(r->v, ncap * sizeof(*nv));
+		void *nv = realloc(r->v, ncap * r->size);
 		if (!nv)
 			return VBX_ENOMEM;
 		r->v = nv;
 		r->cap = ncap;
 	}
-	r->v[r->n++] = *e;
+	memcpy((char *)r->v + r->n++ * r->size, row, r->size);
 	return 0;
+}
+
+typedef rows env_rows; /* of vbx_env */
+
+static int collect_env(void *ctx, const vbx_env *e)
+{
+	return rows_add(ctx, e);
 }
 
 /* The environments in `mask`, copied out so that no store connection is
  * held while the runtime is asked about them. */
 static int list_envs(unsigned mask, env_rows *out)
 {
-	*out = (env_rows){0};
+	*out = (env_rows){.size = sizeof(vbx_env)};
 	int rc = vbx_hook_store_env_list_run(lc.list, NULL, NULL, mask, NULL,
 	                                     collect_env, out, NULL);
 	bool down = rc != VBX_OK;
@@ -235,7 +243,7 @@ static int list_envs(unsigned mask, env_rows *out)
 	lc.store_down = down;
 	if (down) {
 		free(out->v);
-		*out = (env_rows){0};
+		*out = (env_rows){.size = sizeof(vbx_env)};
 	}
 	return rc;
 }
@@ -299,36 +307,22 @@ static void idle_stop(const vbx_env *listed, const vbx__env_limits *l)
 
 static void idle_pass(const vbx__env_limits *l)
 {
-	env_rows rows;
+	env_rows running;
 	char reason[128];
-	if (list_envs(VBX_ENV_RUNNING, &rows) != VBX_OK)
+	if (list_envs(VBX_ENV_RUNNING, &running) != VBX_OK)
 		return;
+	const vbx_env *e = running.v;
 	int64_t now = now_ms();
-	for (size_t i = 0; i < rows.n && !atomic_load(&lc.stopping); i++)
-		if (vbx__lc_idle(&rows.v[i], l->idle_ms, now, reason,
+	for (size_t i = 0; i < running.n && !atomic_load(&lc.stopping); i++)
+		if (vbx__lc_idle(&e[i], l->idle_ms, now, reason,
 		                 sizeof(reason)))
-			idle_stop(&rows.v[i], l);
-	free(rows.v);
+			idle_stop(&e[i], l);
+	free(running.v);
 }
-
-typedef struct box_rows {
-	vbx_container_state *v;
-	size_t n, cap;
-} box_rows;
 
 static int collect_box(void *ctx, const vbx_container_state *c)
 {
-	box_rows *r = ctx;
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 16;
-		vbx_container_state *nv = realloc(r->v, ncap * sizeof(*nv));
-		if (!nv)
-			return VBX_ENOMEM;
-		r->v = nv;
-		r->cap = ncap;
-	}
-	r->v[r->n++] = *c;
-	return 0;
+	return rows_add(ctx, c);
 }
 
 /* Remove one container of this installation if its environment is gone.
@@ -359,29 +353,31 @@ static bool orphan_check(const vbx_container_state *c)
 
 static void orphan_pass(void)
 {
-	box_rows rows = {0};
-	int rc = vbx_hook_runtime_list_run(lc.rt_list, collect_box, &rows);
+	rows boxes = {.size = sizeof(vbx_container_state)};
+	int rc = vbx_hook_runtime_list_run(lc.rt_list, collect_box, &boxes);
 	if (rc != VBX_OK) {
 		vbx_log_debug(lc.p, "reconcile: could not list containers: %s",
 		              vbx_strerror(lc.p, rc));
 	} else {
-		for (size_t i = 0; i < rows.n && !atomic_load(&lc.stopping);
+		const vbx_container_state *c = boxes.v;
+		for (size_t i = 0; i < boxes.n && !atomic_load(&lc.stopping);
 		     i++)
-			if (!orphan_check(&rows.v[i]))
+			if (!orphan_check(&c[i]))
 				break;
 	}
-	free(rows.v);
+	free(boxes.v);
 }
 
 static void reconcile_pass(void)
 {
-	env_rows rows;
-	if (list_envs(ENV_ALL_ACTIVE, &rows) != VBX_OK)
+	env_rows active;
+	if (list_envs(ENV_ALL_ACTIVE, &active) != VBX_OK)
 		return;
-	for (size_t i = 0; i < rows.n; i++)
-		if (atomic_load(&lc.stopping) || !reconcile_env(&rows.v[i]))
+	const vbx_env *e = active.v;
+	for (size_t i = 0; i < active.n; i++)
+		if (atomic_load(&lc.stopping) || !reconcile_env(&e[i]))
 			break;
-	free(rows.v);
+	free(active.v);
 	if (!lc.engine_down && !atomic_load(&lc.stopping))
 		orphan_pass();
 }
