@@ -22,6 +22,8 @@
 
 #include <vibebox/testing.h>
 
+#include "poll.h"
+
 #include "lifecycle.h"
 
 #define ENV_A "11111111-1111-4111-8111-111111111111"
@@ -41,9 +43,7 @@
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return test_now_ms();
 }
 
 /* ---- decisions ---- */
@@ -475,15 +475,7 @@ static bool wait_status(const char *id, const char *status)
 
 static bool wait_int(int *what, int at_least)
 {
-	for (int i = 0; i < 250; i++) {
-		pthread_mutex_lock(&F.lock);
-		bool there = *what >= at_least;
-		pthread_mutex_unlock(&F.lock);
-		if (there)
-			return true;
-		usleep(20000);
-	}
-	return false;
+	return test_wait_int(&F.lock, what, at_least);
 }
 
 static int read_int(const int *what)
