@@ -175,8 +175,11 @@ VBX_HOOK_DECLARE(runtime_ports, PROVIDER, VBX_EUNAVAIL,
 VBX_HOOK_DECLARE(runtime_stats, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, vbx_container_stats *out), (id, out))
 
-/* runtime_list(each, ctx): every container VibeBox owns (by label),
- * running or not, including ones no environment knows any more. */
+/* runtime_list(each, ctx): every container this installation owns (by
+ * label), running or not, including ones no environment knows any more;
+ * each row has env_id (its environment label) and its state. The
+ * platform's reconcile pass compares it with the store and removes the
+ * orphans through runtime_remove. */
 VBX_HOOK_DECLARE(runtime_list, PROVIDER, VBX_EUNAVAIL,
                  (vbx_container_each_fn * each, void *ctx), (each, ctx))
 
@@ -221,6 +224,67 @@ typedef struct vbx_exec_spec {
 VBX_HOOK_DECLARE(runtime_exec, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, const vbx_exec_spec *spec, vbx_stream **out),
                  (id, spec, out))
+
+/* ---- facts a runtime reports: events ---- */
+
+/*
+ * A runtime reports what happens to its containers as these events; the
+ * platform plugin decides what that means for an environment (its
+ * lifecycle policy: docs/plugin-guide.md, "What a runtime implements").
+ * None is user-facing. A runtime publishes them from a thread of its own
+ * (publish never blocks); subscribers must not block either, so they hand
+ * the work to vbx_work_submit(). Strings are NUL-terminated.
+ */
+
+/*
+ * runtime_container_exited - a container of an environment stopped (its
+ * main process died, was stopped, or was killed). The state is what the
+ * engine says right after the fact (inspected), or what the event said
+ * when the engine could not be asked.
+ */
+typedef struct vbx_runtime_container_exited {
+	uint32_t version;                        /* 1 */
+	char env_id[VBX_ID_LEN];                 /* its environment */
+	char container_id[VBX_CONTAINER_ID_LEN]; /* the one that exited */
+	char status[16];     /* the engine's: exited, dead, running (it was
+	                        restarted meanwhile), ... */
+	bool running;        /* running again by the time it was inspected */
+	bool oom_killed;     /* the kernel killed it for memory */
+	int exit_code;       /* the main process's; 0 when unknown */
+	int64_t started_at;  /* Unix ms of its last start, 0 when unknown */
+	int64_t finished_at; /* Unix ms, 0 when unknown */
+	int64_t at_ms;       /* when the runtime saw it; Unix ms */
+} vbx_runtime_container_exited;
+VBX_EVENT_DECLARE(runtime_container_exited, vbx_runtime_container_exited, NULL)
+
+/*
+ * runtime_container_vanished - a container of an environment was removed
+ * (by VibeBox or behind its back: the subscriber compares container_id
+ * with the environment's).
+ */
+typedef struct vbx_runtime_container_vanished {
+	uint32_t version; /* 1 */
+	char env_id[VBX_ID_LEN];
+	char container_id[VBX_CONTAINER_ID_LEN];
+	int64_t at_ms; /* Unix ms */
+} vbx_runtime_container_vanished;
+VBX_EVENT_DECLARE(runtime_container_vanished, vbx_runtime_container_vanished,
+                  NULL)
+
+/*
+ * runtime_engine_state - the runtime lost or regained its engine (the
+ * event stream broke, or came back). Published on each change, not
+ * repeatedly. reachable true after an outage means events may have been
+ * missed: a subscriber that keeps state in agreement with the engine
+ * checks it again (the platform runs a reconcile pass).
+ */
+typedef struct vbx_runtime_engine_state {
+	uint32_t version; /* 1 */
+	bool reachable;
+	char why[256]; /* what failed, "" when reachable */
+	int64_t at_ms; /* Unix ms */
+} vbx_runtime_engine_state;
+VBX_EVENT_DECLARE(runtime_engine_state, vbx_runtime_engine_state, NULL)
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@
  *   shell.c       the login shell a terminal opens, per container
  *   passwd.c      the tar and passwd parsers shell.c uses
  *   frame.c       the engine's stdout/stderr multiplexing framing
- *   watch.c       the engine's event stream, reconcile and idle stops
+ *   watch.c       the engine's event stream, turned into fact events
  *
  * Containers carry the labels io.vibebox.managed=true,
  * io.vibebox.environment=<env id> and io.vibebox.project=<project id>;
@@ -53,13 +53,11 @@ typedef struct dkr_conf {
 	size_t n_keep_command;
 	const char *const *shell; /* after the login shell; default sh */
 	size_t n_shell;
-	char *user;           /* "" : the image's user */
-	bool read_only;       /* read-only root filesystem (+ tmpfs /tmp) */
-	int pids_limit;       /* default 512 */
-	int64_t reconcile_ms; /* reconcile_interval, default 30s */
-	int64_t idle_ms;      /* idle_timeout, default 4h; 0: never */
-	int64_t request_ms;   /* request_timeout, default 30s */
-	int64_t pull_ms;      /* pull_timeout, default 10m */
+	char *user;         /* "" : the image's user */
+	bool read_only;     /* read-only root filesystem (+ tmpfs /tmp) */
+	int pids_limit;     /* default 512 */
+	int64_t request_ms; /* request_timeout, default 30s */
+	int64_t pull_ms;    /* pull_timeout, default 10m */
 } dkr_conf;
 
 typedef struct dkr dkr;
@@ -71,7 +69,8 @@ struct dkr {
 	char *unix_path;  /* the socket for unix://, else NULL */
 	char *base_url;   /* "http://localhost" or "http(s)://host:port" */
 	char version[16]; /* negotiated API version, "1.41"; "" until known */
-	struct dkr_watch *watch;   /* watch.c */
+	struct dkr_watch *watch;                        /* watch.c */
+	vbx_event *ev_exited, *ev_vanished, *ev_engine; /* runtime_* */
 	struct dkr_client *client; /* client.c: handle pool, version lock */
 	char instance[VBX_ID_LEN]; /* store_instance_id, read at start */
 };
@@ -334,7 +333,10 @@ bool dkr_chunked_done(const dkr_chunked *c);
 
 /* ---- watch.c ---- */
 
-/* Start/stop the event follower and the reconcile/idle timer thread. */
+/* Get the fact events' handles into d (init). VBX_OK, or VBX_ESIGNATURE
+ * (logged) when another plugin declared them with other payloads. */
+int dkr_watch_events(dkr *d);
+/* Start/stop the event follower thread. */
 int dkr_watch_start(dkr *d);
 void dkr_watch_stop(dkr *d);
 
@@ -379,31 +381,5 @@ typedef struct dkr_event {
  * VBX_DECLINED: well-formed but not for us (another type or action, no
  * environment label); VBX_EINVAL: not a valid event. */
 int dkr_event_parse(const char *json, size_t len, dkr_event *out);
-
-/* What the watcher does to an environment: nothing when from is 0, else
- * store_env_transition(id, from, to, reason, clear ? "" : NULL). */
-typedef struct dkr_verdict {
-	unsigned from;
-	const char *to;
-	bool clear_container;
-	char reason[256];
-} dkr_verdict;
-
-#define DKR_PHASE_TIMEOUT_MS (2 * 60 * 1000) /* starting, stopping */
-
-/*
- * Decide from an environment and what the engine says of its container:
- * inspect_rc VBX_OK with c, or VBX_ENOTFOUND (c NULL or only c->id
- * valid). timeouts: also move starting/stopping past DKR_PHASE_TIMEOUT_MS
- * (the reconcile pass; events do not). Returns out->from != 0.
- */
-bool dkr_watch_judge(const vbx_env *e, int inspect_rc,
-                     const vbx_container_state *c, int64_t now_ms,
-                     bool timeouts, dkr_verdict *out);
-
-/* Is a running e idle for idle_ms (0: never) at now_ms? When it is,
- * reason gets "stopped after N minutes without activity". */
-bool dkr_watch_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
-                    char *reason, size_t len);
 
 #endif

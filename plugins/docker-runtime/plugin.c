@@ -3,9 +3,10 @@
  * plugin.c - the docker-runtime plugin: its descriptor, its configuration,
  * the runtime hooks' registration and the health check.
  *
- * It provides "runtime" and requires a "store": the watcher (watch.c)
- * brings environments' statuses in the store into agreement with the
- * engine's containers.
+ * It provides "runtime" and requires a "store" (for the installation id
+ * that labels its containers). It reports facts only: the runtime hooks
+ * and the fact events of watch.c; what they mean for an environment is
+ * the platform plugin's policy (plugins/platform/lifecycle.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -168,12 +169,6 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 	int rc = vbx_cfg_bool(cfg, "read_only", 0, &ro);
 	rc = rc ? rc : vbx_cfg_int(cfg, "pids_limit", 16, 4194304, 512, &pids);
 	rc = rc ? rc
-	        : vbx_cfg_duration(cfg, "reconcile_interval", "30s", 1000,
-	                           86400000, &c->reconcile_ms);
-	rc = rc ? rc
-	        : vbx_cfg_duration(cfg, "idle_timeout", "4h", 0,
-	                           366LL * 86400000, &c->idle_ms);
-	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "request_timeout", "30s", 1000, 3600000,
 	                           &c->request_ms);
 	rc = rc ? rc
@@ -181,10 +176,33 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 	                           &c->pull_ms);
 	c->read_only = ro != 0;
 	c->pids_limit = (int)pids;
-	if (rc == VBX_OK && c->idle_ms > 0 && c->idle_ms < 1000)
-		return vbx_cfg_error(cfg, "idle_timeout",
-		                     "expected 0 (never) or at least 1s");
 	return rc;
+}
+
+/* A duration no one writes: how an absent key reads in moved_key. */
+#define ABSENT "99999999d"
+#define ABSENT_MS (99999999LL * 86400000)
+
+/* The lifecycle policy's settings live in the platform's block now: a
+ * key left here is an error that names its new place. */
+static int moved_key(const vbx_config *cfg, const char *key)
+{
+	int64_t ms;
+	int rc = vbx_cfg_duration(cfg, key, ABSENT, 0, INT64_MAX, &ms);
+	if (rc == VBX_OK && ms == ABSENT_MS)
+		return VBX_OK;
+	return vbx_cfg_error(cfg, key,
+	                     "moved to plugins.platform.environments.%s "
+	                     "(the platform plugin's config: environments = "
+	                     "{ %s = ...; };)",
+	                     key, key);
+}
+
+static int read_moved(const vbx_config *cfg)
+{
+	int a = moved_key(cfg, "idle_timeout");
+	int b = moved_key(cfg, "reconcile_interval");
+	return a ? a : b;
 }
 
 /* Every key is read even after an error, so that `vibeboxd -t` lists
@@ -192,7 +210,7 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 static int read_config(dkr *d, const vbx_config *cfg)
 {
 	dkr_conf *c = &d->conf;
-	int rcs[8];
+	int rcs[9];
 	/* TLS first: it decides the default port of a tcp:// endpoint. */
 	rcs[0] = read_tls(d, cfg);
 	rcs[1] = read_endpoint(d, cfg);
@@ -208,6 +226,7 @@ static int read_config(dkr *d, const vbx_config *cfg)
 	rcs[7] = read_list(cfg, "keep_command", no_patterns, pattern_ok,
 	                   "an image pattern such as \"postgres:*\"",
 	                   &c->keep_command, &c->n_keep_command);
+	rcs[8] = read_moved(cfg);
 	for (size_t i = 0; i < sizeof(rcs) / sizeof(*rcs); i++)
 		if (rcs[i] != VBX_OK)
 			return rcs[i];
@@ -268,6 +287,7 @@ static int register_all(dkr *d)
 	        : vbx_hook_runtime_image_check_register(p, dkr_image_check, d,
 	                                                m);
 	rc = rc ? rc : vbx_hook_health_check_register(p, health_check, d, m);
+	rc = rc ? rc : dkr_watch_events(d);
 	if (rc != VBX_OK)
 		vbx_log_error(p,
 		              "cannot register the runtime hooks: %s (is "

@@ -1,28 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * watch.c - keep the store's environment statuses in agreement with the
- * engine.
+ * watch.c - report what happens to this installation's containers.
  *
- * Two threads:
- *   - the event follower streams GET /events (container events of managed
- *     containers) and moves a running environment to stopped or error
- *     within moments of its container dying or being removed. When the
- *     engine goes away it retries with a backoff (0.5 s doubling to 5 s)
- *     and asks for a reconcile pass once it is back, for what it missed.
- *   - the timer runs a reconcile pass at start and every
- *     reconcile_interval: environments in running, starting or stopping
- *     are checked against their containers (gone, exited, stuck in a
- *     phase past DKR_PHASE_TIMEOUT_MS), and containers with VibeBox's
- *     labels whose environment no longer exists are removed. Between
- *     passes it stops environments idle for idle_timeout.
+ * One thread, the event follower, streams GET /events (container events
+ * of the containers this installation owns) and turns them into the
+ * runtime's fact events (vibebox/runtime.h): runtime_container_exited
+ * (die, stop; the container inspected right after, with the oom flag of
+ * an oom event seen before it), runtime_container_vanished (destroy) and
+ * runtime_engine_state (the stream lost, or back after an outage). When
+ * the engine goes away it retries with a backoff (0.5 s doubling to 5 s).
  *
- * Every change is a compare-and-set in the store (store_env_transition),
- * so the API and the watcher never overwrite each other: whoever loses
- * gets VBX_ESTATE and leaves it. Every change publishes env_status.
- *
- * With several replicas each one runs these passes; the transitions are
- * safe to race, but the work is repeated. A single-runner lock (Redis,
- * with a TTL) is a later issue.
+ * What a fact means for an environment (its status, the reconcile pass,
+ * stuck phases, idle stops) is the platform plugin's policy
+ * (plugins/platform/lifecycle.c), not this plugin's: a runtime reports
+ * facts only.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,26 +27,20 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000
-#define RECHECK_MS 2000 /* a pass soon after an event left a doubt */
-#define IDLE_STOP_S 10  /* docker stop's grace period for idle stops */
-#define OOM_RING 16     /* containers seen in an oom event lately */
-#define ENV_ALL_ACTIVE (VBX_ENV_RUNNING | VBX_ENV_STARTING | VBX_ENV_STOPPING)
+#define OOM_RING 16 /* containers seen in an oom event lately */
 
 struct dkr_watch {
 	dkr *d;
-	vbx_hook *env_get, *env_list, *env_transition;
-	vbx_event *env_status;
+	vbx_event *exited, *vanished, *engine; /* the fact events */
 	CURLM *multi; /* the event stream's; woken by dkr_watch_stop */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop; /* under lock; also read atomically below */
 	atomic_bool stopping;
-	bool pass_now;       /* under lock: the follower asks for a pass */
-	int64_t pass_due_ms; /* under lock: 0, or a recheck time */
 
-	pthread_t events_thread, timer_thread;
-	bool events_running, timer_running;
+	pthread_t events_thread;
+	bool events_running;
 
 	/* The follower's own state (its thread only). */
 	dkr_jsplit split;
@@ -64,9 +49,6 @@ struct dkr_watch {
 	long http_status;
 	char err[256]; /* the body of an error answer */
 	size_t err_len;
-
-	/* The timer's (its thread only): log a failing pass once. */
-	bool store_down, engine_down;
 };
 
 /* ---- time ---- */
@@ -296,200 +278,11 @@ int dkr_event_parse(const char *json, size_t len, dkr_event *out)
 	return rc;
 }
 
-/* ---- decisions (pure) ---- */
-
-static void verdict(dkr_verdict *v, unsigned from, const char *to, bool clear,
-                    const char *reason)
-{
-	v->from = from;
-	v->to = to;
-	v->clear_container = clear;
-	snprintf(v->reason, sizeof(v->reason), "%s", reason);
-}
-
-/* A container that is not running: stopped when it exited cleanly. */
-static void exited(dkr_verdict *v, unsigned from, const vbx_container_state *c)
-{
-	if (strcmp(c->status, "created") == 0) {
-		verdict(v, from, "error", false,
-		        "the container was created but never started");
-		return;
-	}
-	bool clean = c->exit_code == 0 && !c->oom_killed;
-	v->from = from;
-	v->to = clean ? "stopped" : "error";
-	v->clear_container = false;
-	snprintf(v->reason, sizeof(v->reason),
-	         "the container exited with code %d%s", c->exit_code,
-	         c->oom_killed ? " (killed: out of memory)" : "");
-}
-
-static bool judge_running(const vbx_env *e, int rc,
-                          const vbx_container_state *c, dkr_verdict *v)
-{
-	if (rc == VBX_ENOTFOUND || !e->container_id[0])
-		verdict(v, VBX_ENV_RUNNING, "error", true,
-		        "the container was removed outside VibeBox");
-	else if (rc == VBX_OK && !c->running)
-		exited(v, VBX_ENV_RUNNING, c);
-	return v->from != 0;
-}
-
-/*
- * Starting: the API is creating and starting the container, and a
- * restart removes the previous one meanwhile, so only a container started
- * during this phase that has exited already says the start failed.
- */
-static bool judge_starting(const vbx_env *e, int rc,
-                           const vbx_container_state *c, int64_t now,
-                           bool timeouts, dkr_verdict *v)
-{
-	bool ok = rc == VBX_OK && c;
-	if (ok && !c->running && c->started_at > 0 &&
-	    c->started_at >= e->status_at)
-		exited(v, VBX_ENV_STARTING, c);
-	else if (timeouts && now - e->status_at > DKR_PHASE_TIMEOUT_MS)
-		verdict(v, VBX_ENV_STARTING,
-		        ok && c->running ? "running" : "error", false,
-		        ok && c->running ? "" : "timed out while starting");
-	return v->from != 0;
-}
-
-/* Stopping: the API is stopping it; only a phase past its time matters.
- * A container found stopped by then did stop. */
-static bool judge_stopping(const vbx_env *e, int rc,
-                           const vbx_container_state *c, int64_t now,
-                           bool timeouts, dkr_verdict *v)
-{
-	if (!timeouts || now - e->status_at <= DKR_PHASE_TIMEOUT_MS)
-		return false;
-	if (rc == VBX_OK && c && !c->running)
-		verdict(v, VBX_ENV_STOPPING, "stopped", false, "");
-	else if (rc == VBX_ENOTFOUND)
-		verdict(v, VBX_ENV_STOPPING, "error", true,
-		        "the container was removed outside VibeBox");
-	else
-		verdict(v, VBX_ENV_STOPPING, "error", false,
-		        "timed out while stopping");
-	return true;
-}
-
-bool dkr_watch_judge(const vbx_env *e, int inspect_rc,
-                     const vbx_container_state *c, int64_t now_ms,
-                     bool timeouts, dkr_verdict *out)
-{
-	*out = (dkr_verdict){0};
-	if (inspect_rc == VBX_OK && !c)
-		return false;
-	if (inspect_rc != VBX_OK && inspect_rc != VBX_ENOTFOUND)
-		return false; /* the engine did not say: decide nothing */
-	switch (vbx_env_status_bit(e->status)) {
-	case VBX_ENV_RUNNING:
-		return judge_running(e, inspect_rc, c, out);
-	case VBX_ENV_STARTING:
-		return judge_starting(e, inspect_rc, c, now_ms, timeouts, out);
-	case VBX_ENV_STOPPING:
-		return judge_stopping(e, inspect_rc, c, now_ms, timeouts, out);
-	default:
-		return false;
-	}
-}
-
-/* "90 seconds", "1 minute", "4 hours": the largest whole unit. */
-static void duration_text(int64_t ms, char *buf, size_t len)
-{
-	int64_t s = ms / 1000;
-	const char *unit = "second";
-	int64_t n = s;
-	if (s >= 3600 && s % 3600 == 0)
-		unit = "hour", n = s / 3600;
-	else if (s >= 60 && s % 60 == 0)
-		unit = "minute", n = s / 60;
-	snprintf(buf, len, "%lld %s%s", (long long)n, unit, n == 1 ? "" : "s");
-}
-
-bool dkr_watch_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
-                    char *reason, size_t len)
-{
-	if (idle_ms <= 0 || vbx_env_status_bit(e->status) != VBX_ENV_RUNNING)
-		return false;
-	int64_t last =
-	        e->active_at > e->started_at ? e->active_at : e->started_at;
-	if (last <= 0)
-		last = e->status_at;
-	if (now_ms - last < idle_ms)
-		return false;
-	char d[48];
-	duration_text(idle_ms, d, sizeof(d));
-	snprintf(reason, len, "stopped after %s without activity", d);
-	return true;
-}
-
-/* ---- applying decisions ---- */
+/* ---- facts ---- */
 
 static vbx_plugin *plug(const struct dkr_watch *w)
 {
 	return w->d->plugin;
-}
-
-static void publish(struct dkr_watch *w, const vbx_env *e)
-{
-	vbx_env_status_event ev = {
-	        .version = 1, .at_ms = e->status_at ? e->status_at : now_ms()};
-	snprintf(ev.env_id, sizeof(ev.env_id), "%s", e->id);
-	snprintf(ev.project_id, sizeof(ev.project_id), "%s", e->project_id);
-	snprintf(ev.status, sizeof(ev.status), "%s", e->status);
-	snprintf(ev.reason, sizeof(ev.reason), "%s", e->status_reason);
-	int rc = w->env_status
-	                 ? vbx_event_env_status_publish(w->env_status, &ev)
-	                 : VBX_EUNAVAIL;
-	if (rc != VBX_OK)
-		vbx_log_warn(plug(w),
-		             "environment %s: could not publish its status "
-		             "change to %s: %s",
-		             e->id, e->status, vbx_strerror(plug(w), rc));
-}
-
-/* store_env_transition and env_status. Returns the store's answer. */
-static int transition(struct dkr_watch *w, const char *id, unsigned from,
-                      const char *to, const char *reason, bool clear,
-                      vbx_env *after)
-{
-	int rc = vbx_hook_store_env_transition_run(w->env_transition, id, from,
-	                                           to, reason,
-	                                           clear ? "" : NULL, after);
-	if (rc == VBX_OK) {
-		vbx_log_info(plug(w), "environment %s is now %s%s%s", id, to,
-		             reason[0] ? ": " : "", reason);
-		publish(w, after);
-	} else if (rc == VBX_ESTATE) {
-		vbx_log_debug(plug(w),
-		              "environment %s changed meanwhile; not moving it "
-		              "to %s",
-		              id, to);
-	} else {
-		vbx_log_warn(plug(w),
-		             "environment %s: could not record its status %s "
-		             "(%s): %s",
-		             id, to, reason, vbx_strerror(plug(w), rc));
-	}
-	return rc;
-}
-
-static int apply(struct dkr_watch *w, const vbx_env *e, const dkr_verdict *v)
-{
-	vbx_env after;
-	return transition(w, e->id, v->from, v->to, v->reason,
-	                  v->clear_container, &after);
-}
-
-/* ---- the event follower ---- */
-
-static bool same_container(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t n = la < lb ? la : lb;
-	return n >= 12 && strncmp(a, b, n) == 0;
 }
 
 static void oom_remember(struct dkr_watch *w, const char *id)
@@ -506,89 +299,89 @@ static bool oom_seen(const struct dkr_watch *w, const char *id)
 	return false;
 }
 
-/* Ask the timer for a pass at the latest in ms. */
-static void pass_soon(struct dkr_watch *w, int64_t ms)
-{
-	pthread_mutex_lock(&w->lock);
-	int64_t due = now_ms() + ms;
-	if (ms == 0)
-		w->pass_now = true;
-	else if (!w->pass_due_ms || due < w->pass_due_ms)
-		w->pass_due_ms = due;
-	pthread_cond_broadcast(
-	        &w->cond); /* the timer, not a napping follower */
-	pthread_mutex_unlock(&w->lock);
-}
-
 /* The container's state after a die or stop event: the engine's word,
  * or what the event says when the container is gone already. */
-static int event_state(struct dkr_watch *w, const dkr_event *ev,
-                       vbx_container_state *c)
+static void event_state(struct dkr_watch *w, const dkr_event *ev,
+                        vbx_container_state *c)
 {
 	*c = (vbx_container_state){0};
-	if (ev->action != DKR_EV_DESTROY &&
-	    dkr_inspect(w->d, ev->container_id, c) == VBX_OK) {
+	if (dkr_inspect(w->d, ev->container_id, c) == VBX_OK) {
 		c->oom_killed = c->oom_killed || oom_seen(w, ev->container_id);
-		return VBX_OK;
+		return;
 	}
 	*c = (vbx_container_state){.exit_code = ev->exit_code,
 	                           .oom_killed = oom_seen(w, ev->container_id)};
 	snprintf(c->id, sizeof(c->id), "%s", ev->container_id);
-	if (ev->action == DKR_EV_DESTROY)
-		return VBX_ENOTFOUND;
 	snprintf(c->status, sizeof(c->status), "exited");
 	if (c->exit_code < 0)
 		c->exit_code = 0; /* a stop event carries none */
-	return VBX_OK;
 }
 
-/* A stopped or errored environment whose container was removed behind
- * our back forgets it, so that its next start creates a new one. */
-static void forget_container(struct dkr_watch *w, const vbx_env *e)
+static void published(struct dkr_watch *w, const char *what, int rc)
 {
-	unsigned bit = vbx_env_status_bit(e->status);
-	if (bit != VBX_ENV_STOPPED && bit != VBX_ENV_ERROR)
-		return;
-	vbx_env after;
-	transition(w, e->id, bit, e->status, e->status_reason, true, &after);
+	if (rc != VBX_OK)
+		vbx_log_warn(plug(w), "could not publish %s: %s", what,
+		             vbx_strerror(plug(w), rc));
+}
+
+static void publish_exited(struct dkr_watch *w, const dkr_event *ev)
+{
+	vbx_container_state c;
+	event_state(w, ev, &c);
+	vbx_runtime_container_exited x = {
+	        .version = 1,
+	        .running = c.running,
+	        .oom_killed = c.oom_killed,
+	        .exit_code = c.exit_code,
+	        .started_at = c.started_at,
+	        .finished_at = c.finished_at,
+	        .at_ms = ev->at_ms ? ev->at_ms : now_ms(),
+	};
+	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
+	snprintf(x.container_id, sizeof(x.container_id), "%s",
+	         ev->container_id);
+	snprintf(x.status, sizeof(x.status), "%s", c.status);
+	published(w, "runtime_container_exited",
+	          w->exited ? vbx_event_runtime_container_exited_publish(
+	                              w->exited, &x)
+	                    : VBX_EUNAVAIL);
+}
+
+static void publish_vanished(struct dkr_watch *w, const dkr_event *ev)
+{
+	vbx_runtime_container_vanished x = {
+	        .version = 1, .at_ms = ev->at_ms ? ev->at_ms : now_ms()};
+	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
+	snprintf(x.container_id, sizeof(x.container_id), "%s",
+	         ev->container_id);
+	published(w, "runtime_container_vanished",
+	          w->vanished ? vbx_event_runtime_container_vanished_publish(
+	                                w->vanished, &x)
+	                      : VBX_EUNAVAIL);
+}
+
+static void publish_engine(struct dkr_watch *w, bool reachable, const char *why)
+{
+	vbx_runtime_engine_state x = {
+	        .version = 1, .reachable = reachable, .at_ms = now_ms()};
+	snprintf(x.why, sizeof(x.why), "%s", why);
+	published(w, "runtime_engine_state",
+	          w->engine ? vbx_event_runtime_engine_state_publish(w->engine,
+	                                                             &x)
+	                    : VBX_EUNAVAIL);
 }
 
 static void on_event(struct dkr_watch *w, const dkr_event *ev)
 {
-	if (ev->action == DKR_EV_OOM) {
-		oom_remember(w, ev->container_id);
-		return; /* a die follows when the main process was killed */
-	}
-	vbx_env e;
-	int rc = vbx_hook_store_env_get_run(w->env_get, ev->env_id, &e);
-	if (rc == VBX_ENOTFOUND)
-		return; /* an orphan: the reconcile pass removes it */
-	if (rc != VBX_OK) {
-		vbx_log_warn(plug(w),
-		             "environment %s: could not read it after an "
-		             "event of its container %.12s: %s; the next "
-		             "reconcile pass will check it",
-		             ev->env_id, ev->container_id,
-		             vbx_strerror(plug(w), rc));
-		return;
-	}
-	if (!same_container(e.container_id, ev->container_id))
-		return; /* an earlier container of it, removed by a restart */
-	if (ev->action == DKR_EV_DESTROY) {
-		unsigned bit = vbx_env_status_bit(e.status);
-		if (bit == VBX_ENV_STOPPED || bit == VBX_ENV_ERROR) {
-			forget_container(w, &e);
-			return;
-		}
-	}
-	vbx_container_state c;
-	rc = event_state(w, ev, &c);
-	dkr_verdict v;
-	if (dkr_watch_judge(&e, rc, &c, now_ms(), false, &v))
-		apply(w, &e, &v);
-	else if (vbx_env_status_bit(e.status) == VBX_ENV_STARTING)
-		pass_soon(w, RECHECK_MS); /* did the start survive it? */
+	if (ev->action == DKR_EV_OOM)
+		oom_remember(w, ev->container_id); /* a die follows */
+	else if (ev->action == DKR_EV_DESTROY)
+		publish_vanished(w, ev);
+	else
+		publish_exited(w, ev);
 }
+
+/* ---- the event follower ---- */
 
 static void on_object(void *ctx, const char *obj, size_t len)
 {
@@ -679,8 +472,8 @@ static CURLcode events_pump(struct dkr_watch *w, CURL *c, bool *connected)
 }
 
 /* One connection of the stream. *missed: events may have been lost
- * since the last connection (it failed or ended); a reconcile pass
- * catches up once connected. Returns true when the engine answered, so
+ * since the last connection (it failed or ended); runtime_engine_state
+ * says so once connected. Returns true when the engine answered, so
  * that the caller resets its backoff. why gets the failure. */
 static bool events_follow(struct dkr_watch *w, bool *missed, char *why,
                           size_t why_len)
@@ -701,8 +494,8 @@ static bool events_follow(struct dkr_watch *w, bool *missed, char *why,
 	if (res == CURLE_AGAIN) {
 		if (*missed) {
 			vbx_log_info(plug(w), "following the engine's events "
-			                      "again; reconciling");
-			pass_soon(w, 0);
+			                      "again");
+			publish_engine(w, true, "");
 		}
 		*missed = false;
 		res = events_pump(w, c, &connected);
@@ -748,12 +541,13 @@ static void *events_main(void *arg)
 			backoff = BACKOFF_MIN_MS;
 			warned = false;
 		}
-		if (!warned)
+		if (!warned) {
 			vbx_log_warn(plug(w),
 			             "lost the engine's event stream (%s); "
-			             "retrying, environments are reconciled "
-			             "once it is back",
+			             "retrying",
 			             why);
+			publish_engine(w, false, why);
+		}
 		warned = true;
 		if (!nap(w, backoff))
 			break;
@@ -763,278 +557,7 @@ static void *events_main(void *arg)
 	return NULL;
 }
 
-/* ---- the reconcile pass and idle stops ---- */
-
-typedef struct env_rows {
-	vbx_env *v;
-	size_t n, cap;
-} env_rows;
-
-static int collect_env(void *ctx, const vbx_env *e)
-{
-	env_rows *r = ctx;
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 16;
-		vbx_env *nv = realloc(r->v, ncap * sizeof(*nv));
-		if (!nv)
-			return VBX_ENOMEM;
-		r->v = nv;
-		r->cap = ncap;
-	}
-	r->v[r->n++] = *e;
-	return 0;
-}
-
-/* The environments in `mask`, copied out so that no store connection is
- * held while the engine is asked about them. */
-static int list_envs(struct dkr_watch *w, unsigned mask, env_rows *out)
-{
-	*out = (env_rows){0};
-	int rc = vbx_hook_store_env_list_run(w->env_list, NULL, NULL, mask,
-	                                     NULL, collect_env, out, NULL);
-	bool down = rc != VBX_OK;
-	if (down && !w->store_down)
-		vbx_log_warn(plug(w),
-		             "reconcile: could not list the environments: %s; "
-		             "retrying at the next pass",
-		             vbx_strerror(plug(w), rc));
-	else if (!down && w->store_down)
-		vbx_log_info(plug(w), "reconcile: the store answers again");
-	w->store_down = down;
-	if (down) {
-		free(out->v);
-		*out = (env_rows){0};
-	}
-	return rc;
-}
-
-/* Log the engine's state changes once, not at every pass. */
-static void engine_state(struct dkr_watch *w, bool down, const char *env_id,
-                         int rc)
-{
-	if (down && !w->engine_down)
-		vbx_log_warn(plug(w),
-		             "reconcile: could not inspect the container of "
-		             "environment %s: %s; retrying at the next pass",
-		             env_id, vbx_strerror(plug(w), rc));
-	w->engine_down = down;
-}
-
-/* Check one environment against its container. false: the engine is
- * down, end the pass. */
-static bool reconcile_env(struct dkr_watch *w, const vbx_env *e)
-{
-	vbx_container_state c = {0};
-	int rc = e->container_id[0] ? dkr_inspect(w->d, e->container_id, &c)
-	                            : VBX_ENOTFOUND;
-	if (rc != VBX_OK && rc != VBX_ENOTFOUND) {
-		engine_state(w, true, e->id, rc);
-		return false;
-	}
-	engine_state(w, false, e->id, rc);
-	dkr_verdict v;
-	if (dkr_watch_judge(e, rc, &c, now_ms(), true, &v))
-		apply(w, e, &v);
-	return true;
-}
-
-/* running -> stopping, stop the container, stopping -> stopped. */
-static void idle_stop(struct dkr_watch *w, const vbx_env *listed)
-{
-	vbx_env e, after;
-	char reason[128];
-	/* Activity may have come since the list: look once more. */
-	if (vbx_hook_store_env_get_run(w->env_get, listed->id, &e) != VBX_OK ||
-	    !dkr_watch_idle(&e, w->d->conf.idle_ms, now_ms(), reason,
-	                    sizeof(reason)))
-		return;
-	if (transition(w, e.id, VBX_ENV_RUNNING, "stopping", "", false,
-	               &after) != VBX_OK)
-		return;
-	int rc = e.container_id[0] ? dkr_stop(w->d, e.container_id, IDLE_STOP_S)
-	                           : VBX_OK;
-	if (rc == VBX_OK || rc == VBX_ENOTFOUND) {
-		transition(w, e.id, VBX_ENV_STOPPING, "stopped", reason,
-		           rc == VBX_ENOTFOUND, &after);
-		return;
-	}
-	char why[256];
-	snprintf(why, sizeof(why), "could not stop the idle environment: %s",
-	         vbx_strerror(plug(w), rc));
-	vbx_log_warn(plug(w), "environment %s: %s", e.id, why);
-	transition(w, e.id, VBX_ENV_STOPPING, "error", why, false, &after);
-}
-
-static void idle_pass(struct dkr_watch *w, const env_rows *rows)
-{
-	char reason[128];
-	int64_t now = now_ms();
-	for (size_t i = 0; i < rows->n && !atomic_load(&w->stopping); i++)
-		if (dkr_watch_idle(&rows->v[i], w->d->conf.idle_ms, now, reason,
-		                   sizeof(reason)))
-			idle_stop(w, &rows->v[i]);
-}
-
-typedef struct box_rows {
-	vbx_container_state *v;
-	size_t n, cap;
-} box_rows;
-
-static int collect_box(void *ctx, const vbx_container_state *c)
-{
-	box_rows *r = ctx;
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 16;
-		vbx_container_state *nv = realloc(r->v, ncap * sizeof(*nv));
-		if (!nv)
-			return VBX_ENOMEM;
-		r->v = nv;
-		r->cap = ncap;
-	}
-	r->v[r->n++] = *c;
-	return 0;
-}
-
-/* Remove one labelled container if its environment is gone. false: the
- * store is down, end the pass. */
-static bool orphan_check(struct dkr_watch *w, const vbx_container_state *c)
-{
-	vbx_env e;
-	if (!is_uuid(c->env_id))
-		return true; /* not ours to judge */
-	int rc = vbx_hook_store_env_get_run(w->env_get, c->env_id, &e);
-	if (rc == VBX_EUNAVAIL)
-		return false;
-	if (rc != VBX_ENOTFOUND)
-		return true;
-	rc = dkr_remove(w->d, c->id);
-	if (rc == VBX_OK)
-		vbx_log_info(plug(w),
-		             "removed container %.12s: its environment %s no "
-		             "longer exists",
-		             c->id, c->env_id);
-	else
-		vbx_log_warn(plug(w),
-		             "could not remove container %.12s of the deleted "
-		             "environment %s: %s",
-		             c->id, c->env_id, vbx_strerror(plug(w), rc));
-	return true;
-}
-
-static void orphan_pass(struct dkr_watch *w)
-{
-	box_rows rows = {0};
-	int rc = dkr_list(w->d, collect_box, &rows);
-	if (rc != VBX_OK) {
-		vbx_log_debug(plug(w),
-		              "reconcile: could not list containers: %s",
-		              vbx_strerror(plug(w), rc));
-	} else {
-		for (size_t i = 0; i < rows.n && !atomic_load(&w->stopping);
-		     i++)
-			if (!orphan_check(w, &rows.v[i]))
-				break;
-	}
-	free(rows.v);
-}
-
-/* full: the reconcile pass; else only the idle check. */
-static void run_pass(struct dkr_watch *w, bool full)
-{
-	env_rows rows;
-	if (list_envs(w, full ? ENV_ALL_ACTIVE : VBX_ENV_RUNNING, &rows) !=
-	    VBX_OK)
-		return;
-	for (size_t i = 0; full && i < rows.n; i++)
-		if (atomic_load(&w->stopping) || !reconcile_env(w, &rows.v[i]))
-			break;
-	free(rows.v);
-	if (full && !w->engine_down && !atomic_load(&w->stopping))
-		orphan_pass(w);
-	/* Read again: the pass may have moved some. */
-	if (w->d->conf.idle_ms > 0 && !atomic_load(&w->stopping) &&
-	    list_envs(w, VBX_ENV_RUNNING, &rows) == VBX_OK) {
-		idle_pass(w, &rows);
-		free(rows.v);
-	}
-}
-
-/* How often the timer wakes for idle checks: often enough to stop an
- * environment within a quarter of idle_timeout of its due time. */
-static int64_t idle_every(const dkr_conf *c)
-{
-	int64_t every = c->idle_ms / 4;
-	if (every < 1000)
-		every = 1000;
-	if (c->reconcile_ms > 0 && every > c->reconcile_ms)
-		every = c->reconcile_ms;
-	return every;
-}
-
-/* Wait for the next thing to do; false when stopping. *full says whether
- * a reconcile pass is due (else an idle check). */
-static bool timer_wait(struct dkr_watch *w, int64_t next_pass,
-                       int64_t next_idle, bool *full)
-{
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		int64_t now = now_ms();
-		int64_t due = next_pass;
-		if (w->pass_due_ms && w->pass_due_ms < due)
-			due = w->pass_due_ms;
-		*full = w->pass_now || now >= due;
-		if (w->stop || *full || now >= next_idle)
-			break;
-		int64_t until = due < next_idle ? due : next_idle;
-		struct timespec ts = abs_after(until - now);
-		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-	}
-	if (*full) {
-		w->pass_now = false;
-		w->pass_due_ms = 0;
-	}
-	bool go_on = !w->stop;
-	pthread_mutex_unlock(&w->lock);
-	return go_on;
-}
-
-static void *timer_main(void *arg)
-{
-	struct dkr_watch *w = arg;
-	const dkr_conf *c = &w->d->conf;
-	int64_t never = INT64_MAX / 2;
-	int64_t next_pass = now_ms(); /* a pass at start-up */
-	int64_t next_idle = c->idle_ms > 0 ? now_ms() + idle_every(c) : never;
-	bool full;
-
-	while (timer_wait(w, next_pass, next_idle, &full)) {
-		run_pass(w, full);
-		int64_t now = now_ms();
-		if (full)
-			next_pass = c->reconcile_ms > 0 ? now + c->reconcile_ms
-			                                : never;
-		if (c->idle_ms > 0)
-			next_idle = now + idle_every(c);
-	}
-	return NULL;
-}
-
 /* ---- start and stop ---- */
-
-static int watch_hooks(struct dkr_watch *w)
-{
-	vbx_plugin *p = plug(w);
-	w->env_get = vbx_hook_store_env_get_get(p);
-	w->env_list = vbx_hook_store_env_list_get(p);
-	w->env_transition = vbx_hook_store_env_transition_get(p);
-	w->env_status = vbx_event_env_status_get(p);
-	if (!w->env_get || !w->env_list || !w->env_transition) {
-		vbx_log_error(p, "watch: the store hooks for environments do "
-		                 "not match this plugin's SDK; rebuild it");
-		return VBX_ESIGNATURE;
-	}
-	return VBX_OK;
-}
 
 static void watch_free(struct dkr_watch *w)
 {
@@ -1056,7 +579,21 @@ static int watch_init(struct dkr_watch *w)
 	if (err || pthread_mutex_init(&w->lock, NULL))
 		return VBX_ENOMEM;
 	w->multi = curl_multi_init();
-	return w->multi ? watch_hooks(w) : VBX_ENOMEM;
+	return w->multi ? VBX_OK : VBX_ENOMEM;
+}
+
+int dkr_watch_events(dkr *d)
+{
+	vbx_plugin *p = d->plugin;
+	d->ev_exited = vbx_event_runtime_container_exited_get(p);
+	d->ev_vanished = vbx_event_runtime_container_vanished_get(p);
+	d->ev_engine = vbx_event_runtime_engine_state_get(p);
+	if (d->ev_exited && d->ev_vanished && d->ev_engine)
+		return VBX_OK;
+	vbx_log_error(p, "the runtime_* events are declared with other "
+	                 "payloads than this plugin's; rebuild the plugins "
+	                 "against this SDK");
+	return VBX_ESIGNATURE;
 }
 
 int dkr_watch_start(dkr *d)
@@ -1065,23 +602,21 @@ int dkr_watch_start(dkr *d)
 	if (!w)
 		return VBX_ENOMEM;
 	w->d = d;
+	w->exited = d->ev_exited;
+	w->vanished = d->ev_vanished;
+	w->engine = d->ev_engine;
 	int rc = watch_init(w);
 	if (rc != VBX_OK) {
 		watch_free(w);
 		return rc;
 	}
 	d->watch = w;
-	int err = pthread_create(&w->timer_thread, NULL, timer_main, w);
-	w->timer_running = err == 0;
-	if (!err) {
-		err = pthread_create(&w->events_thread, NULL, events_main, w);
-		w->events_running = err == 0;
-	}
+	int err = pthread_create(&w->events_thread, NULL, events_main, w);
+	w->events_running = err == 0;
 	if (err) {
 		vbx_log_error(d->plugin,
 		              "watch: could not start a thread: %s; the "
-		              "environments' statuses would not follow their "
-		              "containers",
+		              "containers' exits would not be reported",
 		              strerror(err));
 		dkr_watch_stop(d);
 		return VBX_ENOMEM;
@@ -1102,8 +637,6 @@ void dkr_watch_stop(dkr *d)
 	curl_multi_wakeup(w->multi);
 	if (w->events_running)
 		pthread_join(w->events_thread, NULL);
-	if (w->timer_running)
-		pthread_join(w->timer_thread, NULL);
 	d->watch = NULL;
 	watch_free(w);
 }

@@ -122,6 +122,13 @@ static int move(vbx_env *e, unsigned from, const char *to, const char *reason,
 	return rc;
 }
 
+/* The same for lifecycle.c (envs.h). */
+int vbx__env_move(vbx_env *e, unsigned from, const char *to, const char *reason,
+                  const char *container)
+{
+	return move(e, from, to, reason, container);
+}
+
 /* ---- answers ---- */
 
 int vbx__env_store_fail(vbx_request *r, const vbx_hook *h, int rc,

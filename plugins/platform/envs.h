@@ -42,7 +42,9 @@ typedef struct vbx__env_limits {
 	int per_user, per_team; /* environments per user, per team; 0: none */
 	int max_cpu;            /* cores */
 	int max_memory_mib;
-	int stop_timeout_s; /* how long a stop waits before it kills */
+	int stop_timeout_s;   /* how long a stop waits before it kills */
+	int64_t idle_ms;      /* idle_timeout: stop after it; 0: never */
+	int64_t reconcile_ms; /* reconcile_interval (lifecycle.c) */
 } vbx__env_limits;
 /* The settings in force (any thread). */
 vbx__env_limits vbx__env_limits_get(void);
@@ -135,6 +137,15 @@ int vbx__env_for(vbx_request *r, const char *action, vbx_env *e);
 /* Answer a store hook's failure about environment id. */
 int vbx__env_store_fail(vbx_request *r, const vbx_hook *h, int rc,
                         const char *id);
+
+/*
+ * Move e from a status in `from` (VBX_ENV_* bits) to `to` by
+ * store_env_transition (container: NULL keeps it, "" clears it). On VBX_OK
+ * and VBX_ESTATE e becomes the row as it is now; a change of status is
+ * published as env_status. Returns the store's answer. Blocks (the store).
+ */
+int vbx__env_move(vbx_env *e, unsigned from, const char *to, const char *reason,
+                  const char *container);
 
 /*
  * The variables, ports or settings of e changed. A stopped (or failed)

@@ -4,8 +4,9 @@
  * variables and ports, terminal and log sessions (docs/openapi.yaml,
  * docs/terminal-protocol.md), built against the public SDK
  * only. It owns the endpoints and their policy (quotas, the state machine
- * of an environment); the store keeps the data, the authorize hook
- * decides who may do what, a runtime plugin runs the containers.
+ * of an environment, its lifecycle: lifecycle.h); the store keeps the
+ * data, the authorize hook decides who may do what, a runtime plugin runs
+ * the containers and reports what happens to them.
  *
  * Its settings are the `environments` and `terminal` groups of its config
  * block (README.md). The terminal and log WebSockets (terminal.c,
@@ -19,12 +20,21 @@
 
 #include "common.h"
 #include "envs.h"
+#include "lifecycle.h"
 #include "term.h"
 
 vbx_plugin *vbx__platform;
 
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
-static vbx__env_limits limits_now = {10, 50, 8, 16384, 10};
+static vbx__env_limits limits_now = {
+        .per_user = 10,
+        .per_team = 50,
+        .max_cpu = 8,
+        .max_memory_mib = 16384,
+        .stop_timeout_s = 10,
+        .idle_ms = INT64_C(4) * 3600 * 1000,
+        .reconcile_ms = 30000,
+};
 
 vbx__env_limits vbx__env_limits_get(void)
 {
@@ -141,7 +151,7 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	vbx__env_limits *out = &all->env;
 	long long per_user, per_team, cpu;
 	uint64_t memory;
-	int64_t stop_ms;
+	int64_t stop_ms, idle_ms, reconcile_ms;
 	int rc = VBX_OK;
 
 #define TRY(x)                                                                 \
@@ -158,6 +168,13 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	                 UINT64_C(64) << 20, UINT64_C(1) << 42, &memory));
 	TRY(vbx_cfg_duration(cfg, "environments.stop_timeout", "10s", 0,
 	                     INT64_C(600000), &stop_ms));
+	TRY(vbx_cfg_duration(cfg, "environments.idle_timeout", "4h", 0,
+	                     INT64_C(366) * 86400000, &idle_ms));
+	TRY(vbx_cfg_duration(cfg, "environments.reconcile_interval", "30s",
+	                     1000, INT64_C(86400000), &reconcile_ms));
+	if (rc == VBX_OK && idle_ms > 0 && idle_ms < 1000)
+		rc = vbx_cfg_error(cfg, "environments.idle_timeout",
+		                   "expected 0 (never) or at least 1s");
 #undef TRY
 	if (parse_terminal(cfg, &all->term) != VBX_OK)
 		rc = VBX_EINVAL;
@@ -169,6 +186,8 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	        .max_cpu = (int)cpu,
 	        .max_memory_mib = (int)(memory >> 20),
 	        .stop_timeout_s = (int)((stop_ms + 999) / 1000),
+	        .idle_ms = idle_ms,
+	        .reconcile_ms = reconcile_ms,
 	};
 	return VBX_OK;
 }
@@ -212,15 +231,26 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 		rc = vbx__terminal_ws_register(self, &l.term);
 	if (rc == VBX_OK)
 		vbx__logs_ws_register(self);
+	if (rc == VBX_OK)
+		rc = vbx__lc_init(self);
 	if (rc != VBX_OK)
 		vbx__terminal_shutdown();
 	return rc;
 }
 
-/* Terminal and log streams close (the daemon has closed them already
- * when it stops; a unit test's host may not have). */
+/* The first reconcile pass (lifecycle.c). */
+static int platform_start(vbx_plugin *self)
+{
+	vbx__lc_start();
+	return VBX_OK;
+}
+
+/* The lifecycle passes end; terminal and log streams close (the daemon
+ * has closed them already when it stops; a unit test's host may not
+ * have). */
 static void platform_stop(vbx_plugin *self)
 {
+	vbx__lc_stop();
 	vbx__terminal_shutdown();
 }
 
@@ -235,5 +265,5 @@ VBX_PLUGIN(.name = "platform", .version = "1.0.0",
            .description = "teams, projects and environments: the "
                           "platform's endpoints and policy",
            .provides = platform_provides, .init = platform_init,
-           .validate = platform_validate, .stop = platform_stop,
-           .fini = platform_fini);
+           .start = platform_start, .stop = platform_stop,
+           .validate = platform_validate, .fini = platform_fini);

@@ -239,8 +239,6 @@ static void test_config_defaults(void **state)
 	assert_string_equal(d->conf.user, "");
 	assert_false(d->conf.read_only);
 	assert_int_equal(d->conf.pids_limit, 512);
-	assert_int_equal(d->conf.reconcile_ms, 30000);
-	assert_int_equal(d->conf.idle_ms, 4LL * 3600 * 1000);
 	assert_int_equal(d->conf.request_ms, 30000);
 	assert_int_equal(d->conf.pull_ms, 600000);
 	assert_null(d->conf.tls_ca);
@@ -253,7 +251,6 @@ static void test_config_values(void **state)
 	             "\"::1\"; images = [\"alpine:3\"]; shell = "
 	             "[\"/bin/zsh\"]; "
 	             "user = \"1000:1000\"; read_only = true; pids_limit = 64; "
-	             "reconcile_interval = \"5s\"; idle_timeout = 0; "
 	             "request_timeout = \"2s\"; pull_timeout = \"1m\"; "
 	             "keep_command = [\"postgres:*\", \"myorg/svc-*\"];"),
 	        VBX_OK);
@@ -274,7 +271,6 @@ static void test_config_values(void **state)
 	assert_string_equal(d->conf.user, "1000:1000");
 	assert_true(d->conf.read_only);
 	assert_int_equal(d->conf.pids_limit, 64);
-	assert_int_equal(d->conf.idle_ms, 0);
 	assert_int_equal(d->conf.request_ms, 2000);
 	assert_int_equal(d->conf.pull_ms, 60000);
 }
@@ -312,8 +308,13 @@ static void test_config_broken(void **state)
 	        {"read_only = \"yes\";", "read_only"},
 	        {"pids_limit = 0;", "pids_limit"},
 	        {"pids_limit = 99999999;", "pids_limit"},
-	        {"reconcile_interval = \"0s\";", "reconcile_interval"},
-	        {"idle_timeout = \"500ms\";", "idle_timeout"},
+	        /* the lifecycle policy's keys moved to the platform */
+	        {"reconcile_interval = \"30s\";",
+	         "reconcile_interval: moved to "
+	         "plugins.platform.environments.reconcile_interval"},
+	        {"idle_timeout = 0;",
+	         "idle_timeout: moved to "
+	         "plugins.platform.environments.idle_timeout"},
 	        {"idle_timeout = \"soon\";", "idle_timeout"},
 	        {"request_timeout = \"-1s\";", "request_timeout"},
 	        {"pull_timeout = \"100d\";", "pull_timeout"},

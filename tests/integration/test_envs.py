@@ -27,12 +27,11 @@ from fixture import (CLUSTER, CMD_IMAGE, IMAGE, SECRET, Platform,
                      skip_unless_ready)
 
 ENVS = "/api/v1/environments"
-PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
-  stop_timeout = "1s"; };"""
-LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
 # The statuses checked here come from the API's own actions; keep the
 # reconcile pass (test_runtime_watch.py's subject) out of the way.
-RUNTIME = 'reconcile_interval = "1h";'
+PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
+  stop_timeout = "1s"; reconcile_interval = "1h"; };"""
+LIMITS = 'register_limit = "1000/1m"; login_limit = "1000/1m";'
 P = None   # the Platform
 D = None   # the daemon most checks use
 T = {}     # tokens
@@ -78,7 +77,7 @@ def user_id(token):
 
 def setup():
     global D
-    D = P.start(platform=PLATFORM, auth=LIMITS, runtime=RUNTIME)
+    D = P.start(platform=PLATFORM, auth=LIMITS)
     for who in ("admin", "alice", "bob", "carol", "dave", "eve"):
         T[who] = P.user(D, f"{who}@envs.test", who.capitalize())
         U[who] = user_id(T[who])
@@ -220,7 +219,7 @@ def test_validation_errors():
 
 def test_quotas():
     d = P.start(platform="""environments: { max_per_user = 2;
-        max_per_team = 3; };""", auth=LIMITS, runtime=RUNTIME)
+        max_per_team = 3; reconcile_interval = "1h"; };""", auth=LIMITS)
     try:
         a = P.user(d, "q-admin@envs.test")
         b = P.user(d, "q-bob@envs.test")

@@ -1003,10 +1003,10 @@ def start_runtime_daemon():
   {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
       registration = "open"; argon2_memory = "1MiB";
       argon2_iterations = 1; }}; }},
-  {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
-      reconcile_interval = "1h"; }}; }},
+  {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ]; }}; }},
   {{ name = "platform"; config = {{ environments = {{ max_cpu = 2;
-      max_memory = "1GiB"; stop_timeout = "1s"; }}; }}; }}""")
+      max_memory = "1GiB"; stop_timeout = "1s";
+      reconcile_interval = "1h"; }}; }}; }}""")
 
 
 def environments_scenario(api, d):

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""docker-runtime's watcher end to end (plugins/docker-runtime/watch.c):
-vibeboxd with postgres-store, auth and docker-runtime against a real
-PostgreSQL cluster and the Docker engine (fixture.py).
+"""The environment lifecycle end to end: docker-runtime's facts
+(plugins/docker-runtime/watch.c) and the platform's policy
+(plugins/platform/lifecycle.c), in vibeboxd with postgres-store, auth,
+docker-runtime and platform against a real PostgreSQL cluster and the
+Docker engine (fixture.py).
 
   - `docker kill` of a running environment's container: the event stream
     moves it to error with the exit code within seconds;
   - a container removed while vibeboxd was down: the reconcile pass at
     start-up moves its environment to error ("removed outside VibeBox");
   - a container with VibeBox's labels whose environment does not exist is
-    removed within reconcile_interval;
-  - idle_timeout stops an environment nobody uses;
+    removed within the platform's environments.reconcile_interval;
+  - environments.idle_timeout stops an environment nobody uses;
   - (only with VBX_TEST_ENGINE_RESTART=1, and last, because it takes the
     engine away from every other test running meanwhile) the engine is
     restarted under a running daemon with a terminal open: the terminal
@@ -34,7 +36,8 @@ from daemon import Suite, expect
 from fixture import DOCKER, Platform, skip_unless_ready
 
 ORPHAN_PREFIX = "vbx-watch-test-"
-FAST = 'reconcile_interval = "2s";'
+# The lifecycle policy's settings: the platform's environments group.
+FAST = 'environments: { reconcile_interval = "2s"; };'
 MADE = []  # ids of the environments this test made
 
 
@@ -111,7 +114,7 @@ def setup(p, d, name):
 
 def test_kill_is_seen_at_once(p):
     # reconcile every hour: only the event stream can see this in time
-    d = p.start(runtime='reconcile_interval = "1h";')
+    d = p.start(platform='environments: { reconcile_interval = "1h"; };')
     try:
         token, proj = setup(p, d, "kill")
         env = new_env(p, d, token, proj["id"], "victim")
@@ -126,7 +129,7 @@ def test_kill_is_seen_at_once(p):
 
 
 def test_removed_while_down_is_reconciled_at_start(p):
-    d = p.start(runtime=FAST)
+    d = p.start(platform=FAST)
     try:
         token, proj = setup(p, d, "gone")
         env = new_env(p, d, token, proj["id"], "gone")
@@ -149,7 +152,7 @@ def test_removed_while_down_is_reconciled_at_start(p):
 
 
 def test_orphan_is_removed(p):
-    d = p.start(runtime=FAST)
+    d = p.start(platform=FAST)
     name = ORPHAN_PREFIX + uuid.uuid4().hex[:8]
     other = name + "-unmanaged"
     foreign = name + "-foreign"
@@ -188,7 +191,7 @@ def test_orphan_is_removed(p):
 
 
 def test_labelled_container_of_live_env_is_kept(p):
-    d = p.start(runtime=FAST)
+    d = p.start(platform=FAST)
     try:
         token, proj = setup(p, d, "keep")
         env = new_env(p, d, token, proj["id"], "keep")
@@ -203,7 +206,8 @@ def test_labelled_container_of_live_env_is_kept(p):
 
 
 def test_idle_environment_stops(p):
-    d = p.start(runtime=FAST + ' idle_timeout = "3s";')
+    d = p.start(platform='environments: { reconcile_interval = "2s"; '
+                'idle_timeout = "3s"; };')
     try:
         token, proj = setup(p, d, "idle")
         env = new_env(p, d, token, proj["id"], "idle")
@@ -265,7 +269,7 @@ async def echoes(ws, word):
 def test_engine_restart(p):
     """Last: it takes the engine away; brought back at once. A terminal
     open meanwhile ends with an exit frame or a close, not a hang."""
-    d = p.start(runtime=FAST)
+    d = p.start(platform=FAST)
     try:
         token, proj = setup(p, d, "engine")
         before = new_env(p, d, token, proj["id"], "before")

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_docker_watch.c - docker-runtime's watcher (plugins/docker-runtime/
- * watch.c): the event stream splitter and parser, the decisions, and the
- * threads end to end against a fake store (store hooks registered on the
- * test host), a fake engine (the dkr_* functions watch.c calls, defined
- * here) and a fake event stream served on a unix socket.
+ * watch.c): the event stream splitter and parser, and the follower end
+ * to end against a fake engine (the dkr_* functions watch.c calls,
+ * defined here) and a fake event stream served on a unix socket, checked
+ * through the fact events it publishes (runtime_container_exited,
+ * runtime_container_vanished, runtime_engine_state). What the facts mean
+ * for an environment is the platform's: test_platform_lifecycle.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,28 +25,20 @@
 
 #include <vibebox/testing.h>
 
+#include "poll.h"
+
 #include "docker.h"
 
 #define ENV_A "11111111-1111-4111-8111-111111111111"
 #define ENV_B "22222222-2222-4222-8222-222222222222"
 #define ENV_C "33333333-3333-4333-8333-333333333333"
-#define ENV_D "44444444-4444-4444-8444-444444444444"
-#define ENV_GONE "55555555-5555-4555-8555-555555555555"
-#define ENV_DOWN "66666666-6666-4666-8666-666666666666"
-#define ENV_BAD "77777777-7777-4777-8777-777777777777"
 #define CID_A "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000001"
 #define CID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000002"
 #define CID_C "cccccccccccc0000000000000000000000000000000000000000000000000003"
-#define CID_D "dddddddddddd0000000000000000000000000000000000000000000000000004"
-#define CID_O "eeeeeeeeeeee0000000000000000000000000000000000000000000000000005"
-#define CID_P "ffffffffffff0000000000000000000000000000000000000000000000000006"
-#define CID_Q "abcdefabcdef0000000000000000000000000000000000000000000000000007"
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return test_now_ms();
 }
 
 /* ---- the splitter ---- */
@@ -279,272 +273,54 @@ static void test_event_broken(void **state)
 	}
 }
 
-/* ---- decisions ---- */
-
-static vbx_env env_in(const char *status, int64_t status_at)
-{
-	vbx_env e = {0};
-	snprintf(e.id, sizeof(e.id), "%s", ENV_A);
-	snprintf(e.status, sizeof(e.status), "%s", status);
-	snprintf(e.container_id, sizeof(e.container_id), "%s", CID_A);
-	e.status_at = status_at;
-	e.started_at = status_at;
-	return e;
-}
-
-static vbx_container_state box(bool running, int code, bool oom,
-                               int64_t started_at)
-{
-	vbx_container_state c = {0};
-	snprintf(c.id, sizeof(c.id), "%s", CID_A);
-	snprintf(c.status, sizeof(c.status), "%s",
-	         running ? "running" : "exited");
-	c.running = running;
-	c.exit_code = code;
-	c.oom_killed = oom;
-	c.started_at = started_at;
-	return c;
-}
-
-#define NOW INT64_C(1700000000000)
 #define MIN INT64_C(60000)
 
-static void test_judge_running(void **state)
-{
-	vbx_env e = env_in("running", NOW - MIN);
-	vbx_container_state c = box(true, 0, false, NOW - MIN);
-	dkr_verdict v;
-
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, NOW, true, &v));
-	assert_true(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, NOW, true, &v));
-	assert_int_equal(v.from, VBX_ENV_RUNNING);
-	assert_string_equal(v.to, "error");
-	assert_true(v.clear_container);
-	assert_string_equal(v.reason, "the container was removed outside "
-	                              "VibeBox");
-
-	c = box(false, 0, false, NOW - MIN);
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, NOW, false, &v));
-	assert_string_equal(v.to, "stopped");
-	assert_false(v.clear_container);
-	assert_string_equal(v.reason, "the container exited with code 0");
-
-	c = box(false, 137, false, NOW - MIN);
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, NOW, false, &v));
-	assert_string_equal(v.to, "error");
-	assert_string_equal(v.reason, "the container exited with code 137");
-
-	c = box(false, 137, true, NOW - MIN);
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, NOW, false, &v));
-	assert_string_equal(v.to, "error");
-	assert_string_equal(v.reason, "the container exited with code 137 "
-	                              "(killed: out of memory)");
-
-	/* The engine did not answer: decide nothing. */
-	assert_false(dkr_watch_judge(&e, VBX_EUNAVAIL, NULL, NOW, true, &v));
-	assert_int_equal(v.from, 0);
-	assert_false(dkr_watch_judge(&e, VBX_OK, NULL, NOW, true, &v));
-
-	/* running without a container id at all */
-	e.container_id[0] = '\0';
-	assert_true(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, NOW, true, &v));
-	assert_string_equal(v.to, "error");
-}
-
-static void test_judge_starting(void **state)
-{
-	vbx_env e = env_in("starting", NOW - MIN);
-	vbx_container_state c = box(true, 0, false, NOW - MIN / 2);
-	dkr_verdict v;
-
-	/* in time: leave it to the API */
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, NOW, true, &v));
-	assert_false(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, NOW, true, &v));
-	/* the previous container of a restart exits: not a failure */
-	c = box(false, 137, false, NOW - 10 * MIN);
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, NOW, true, &v));
-	/* the container started in this phase exited: the start failed */
-	c = box(false, 1, false, NOW - MIN / 2);
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, NOW, false, &v));
-	assert_int_equal(v.from, VBX_ENV_STARTING);
-	assert_string_equal(v.to, "error");
-	assert_string_equal(v.reason, "the container exited with code 1");
-
-	/* past the phase's time */
-	int64_t late = NOW + DKR_PHASE_TIMEOUT_MS;
-	c = box(true, 0, false, NOW - MIN / 2);
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, late, false, &v));
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, late, true, &v));
-	assert_string_equal(v.to, "running");
-	assert_string_equal(v.reason, "");
-	assert_true(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, late, true, &v));
-	assert_string_equal(v.to, "error");
-	assert_string_equal(v.reason, "timed out while starting");
-	c = box(false, 0, false, 0);
-	snprintf(c.status, sizeof(c.status), "created");
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, late, true, &v));
-	assert_string_equal(v.reason, "timed out while starting");
-}
-
-static void test_judge_stopping_and_others(void **state)
-{
-	vbx_env e = env_in("stopping", NOW - MIN);
-	vbx_container_state c = box(true, 0, false, NOW - 5 * MIN);
-	dkr_verdict v;
-	int64_t late = NOW + DKR_PHASE_TIMEOUT_MS;
-
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, NOW, true, &v));
-	assert_false(dkr_watch_judge(&e, VBX_OK, &c, late, false, &v));
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, late, true, &v));
-	assert_int_equal(v.from, VBX_ENV_STOPPING);
-	assert_string_equal(v.to, "error");
-	assert_string_equal(v.reason, "timed out while stopping");
-	c = box(false, 143, false, NOW - 5 * MIN);
-	assert_true(dkr_watch_judge(&e, VBX_OK, &c, late, true, &v));
-	assert_string_equal(v.to, "stopped");
-	assert_true(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, late, true, &v));
-	assert_string_equal(v.to, "error");
-	assert_true(v.clear_container);
-
-	static const char *const calm[] = {"stopped", "error", "bogus", ""};
-	for (size_t i = 0; i < 4; i++) {
-		e = env_in(calm[i], NOW - 10 * MIN);
-		assert_false(dkr_watch_judge(&e, VBX_ENOTFOUND, NULL, late,
-		                             true, &v));
-		assert_int_equal(v.from, 0);
-	}
-}
-
-static void test_idle(void **state)
-{
-	vbx_env e = env_in("running", NOW - 10 * MIN);
-	char reason[128];
-
-	assert_false(dkr_watch_idle(&e, 0, NOW, reason, sizeof(reason)));
-	assert_false(dkr_watch_idle(&e, 11 * MIN, NOW, reason, sizeof(reason)));
-	assert_true(dkr_watch_idle(&e, 10 * MIN, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason,
-	                    "stopped after 10 minutes without activity");
-	/* activity counts from the later of started_at and active_at */
-	e.active_at = NOW - MIN;
-	assert_false(dkr_watch_idle(&e, 10 * MIN, NOW, reason, sizeof(reason)));
-	assert_true(dkr_watch_idle(&e, 3000, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason, "stopped after 3 seconds without activity");
-	assert_true(dkr_watch_idle(&e, 1000, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason, "stopped after 1 second without activity");
-	e.active_at = 0;
-	e.started_at = NOW - 5 * 60 * MIN;
-	assert_true(
-	        dkr_watch_idle(&e, 4 * 60 * MIN, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason, "stopped after 4 hours without activity");
-	assert_true(dkr_watch_idle(&e, 90 * MIN, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason,
-	                    "stopped after 90 minutes without activity");
-	assert_true(dkr_watch_idle(&e, MIN, NOW, reason, sizeof(reason)));
-	assert_string_equal(reason, "stopped after 1 minute without activity");
-	e = env_in("stopping", NOW - 10 * MIN);
-	assert_false(dkr_watch_idle(&e, MIN, NOW, reason, sizeof(reason)));
-}
-
-/* ---- a fake store, engine and event stream for the threads ---- */
+/* ---- a fake engine and event stream for the follower ---- */
 
 #define MAX_ROWS 12
+#define MAX_FACTS 32
 
 static struct fake {
 	pthread_mutex_t lock;
-	vbx_env envs[MAX_ROWS];
-	int n_envs;
 	vbx_container_state boxes[MAX_ROWS];
 	bool box_gone[MAX_ROWS];
 	int n_boxes;
-	bool engine_down;
-	int lists; /* store_env_list calls */
-	int stops; /* dkr_stop calls */
-	int stop_timeout;
-	char removed[MAX_ROWS][VBX_CONTAINER_ID_LEN];
-	int n_removed;
-	vbx_env_status_event events[32];
-	int n_events;
+	/* the facts published */
+	vbx_runtime_container_exited exited[MAX_FACTS];
+	int n_exited;
+	vbx_runtime_container_vanished vanished[MAX_FACTS];
+	int n_vanished;
+	vbx_runtime_engine_state engine[MAX_FACTS];
+	int n_engine;
 	/* the event stream */
 	char sock[108];
 	int listen_fd, client_fd;
 	int connects;
 	char request[1024];
 	pthread_t server;
-	bool serving;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static vbx_env *env_find(const char *id)
+static void on_exited(void *ud, const vbx_runtime_container_exited *ev)
 {
-	for (int i = 0; i < F.n_envs; i++)
-		if (strcmp(F.envs[i].id, id) == 0)
-			return &F.envs[i];
-	return NULL;
-}
-
-static int fake_env_get(void *ud, const char *id, vbx_env *out)
-{
-	if (strcmp(id, ENV_DOWN) == 0)
-		return VBX_EUNAVAIL;
-	if (strcmp(id, ENV_BAD) == 0)
-		return VBX_ERR;
 	pthread_mutex_lock(&F.lock);
-	vbx_env *e = env_find(id);
-	if (e)
-		*out = *e;
+	if (F.n_exited < MAX_FACTS)
+		F.exited[F.n_exited++] = *ev;
 	pthread_mutex_unlock(&F.lock);
-	return e ? VBX_OK : VBX_ENOTFOUND;
 }
 
-static int fake_env_list(void *ud, const char *project_id, const char *user_id,
-                         unsigned mask, const vbx_page *page,
-                         vbx_env_each_fn *each, void *ctx, int64_t *total)
+static void on_vanished(void *ud, const vbx_runtime_container_vanished *ev)
 {
-	vbx_env rows[MAX_ROWS];
-	int n = 0;
 	pthread_mutex_lock(&F.lock);
-	F.lists++;
-	for (int i = 0; i < F.n_envs; i++)
-		if (vbx_env_status_bit(F.envs[i].status) & mask)
-			rows[n++] = F.envs[i];
+	if (F.n_vanished < MAX_FACTS)
+		F.vanished[F.n_vanished++] = *ev;
 	pthread_mutex_unlock(&F.lock);
-	for (int i = 0; i < n; i++)
-		if (each(ctx, &rows[i]))
-			break;
-	return VBX_OK;
 }
 
-static int fake_env_transition(void *ud, const char *id, unsigned from,
-                               const char *to, const char *reason,
-                               const char *container_id, vbx_env *out)
-{
-	int rc = VBX_OK;
-	pthread_mutex_lock(&F.lock);
-	vbx_env *e = env_find(id);
-	if (!e) {
-		rc = VBX_ENOTFOUND;
-	} else if (!(vbx_env_status_bit(e->status) & from)) {
-		rc = VBX_ESTATE;
-	} else {
-		snprintf(e->status, sizeof(e->status), "%s", to);
-		snprintf(e->status_reason, sizeof(e->status_reason), "%s",
-		         reason);
-		if (container_id)
-			snprintf(e->container_id, sizeof(e->container_id), "%s",
-			         container_id);
-		e->status_at = now_ms();
-	}
-	if (e && out)
-		*out = *e;
-	pthread_mutex_unlock(&F.lock);
-	return rc;
-}
-
-static void on_status(void *ud, const vbx_env_status_event *ev)
+static void on_engine(void *ud, const vbx_runtime_engine_state *ev)
 {
 	pthread_mutex_lock(&F.lock);
-	if (F.n_events < 32)
-		F.events[F.n_events++] = *ev;
+	if (F.n_engine < MAX_FACTS)
+		F.engine[F.n_engine++] = *ev;
 	pthread_mutex_unlock(&F.lock);
 }
 
@@ -560,56 +336,11 @@ int dkr_inspect(void *ud, const char *id, vbx_container_state *out)
 {
 	pthread_mutex_lock(&F.lock);
 	int i = box_find(id);
-	int rc = F.engine_down ? VBX_EUNAVAIL : i < 0 ? VBX_ENOTFOUND : VBX_OK;
+	int rc = i < 0 ? VBX_ENOTFOUND : VBX_OK;
 	if (rc == VBX_OK)
 		*out = F.boxes[i];
 	pthread_mutex_unlock(&F.lock);
 	return rc;
-}
-
-int dkr_list(void *ud, vbx_container_each_fn *each, void *ctx)
-{
-	vbx_container_state rows[MAX_ROWS];
-	int n = 0;
-	pthread_mutex_lock(&F.lock);
-	bool down = F.engine_down;
-	for (int i = 0; i < F.n_boxes; i++)
-		if (!F.box_gone[i])
-			rows[n++] = F.boxes[i];
-	pthread_mutex_unlock(&F.lock);
-	if (down)
-		return VBX_EUNAVAIL;
-	for (int i = 0; i < n; i++)
-		if (each(ctx, &rows[i]))
-			break;
-	return VBX_OK;
-}
-
-int dkr_stop(void *ud, const char *id, int timeout_s)
-{
-	pthread_mutex_lock(&F.lock);
-	int i = box_find(id);
-	F.stops++;
-	F.stop_timeout = timeout_s;
-	if (i >= 0) {
-		F.boxes[i].running = false;
-		F.boxes[i].exit_code = 0;
-	}
-	pthread_mutex_unlock(&F.lock);
-	return i >= 0 ? VBX_OK : VBX_ENOTFOUND;
-}
-
-int dkr_remove(void *ud, const char *id)
-{
-	pthread_mutex_lock(&F.lock);
-	int i = box_find(id);
-	if (i >= 0) {
-		F.box_gone[i] = true;
-		snprintf(F.removed[F.n_removed++], VBX_CONTAINER_ID_LEN, "%s",
-		         id);
-	}
-	pthread_mutex_unlock(&F.lock);
-	return VBX_OK;
 }
 
 CURL *dkr_easy(dkr *d)
@@ -676,24 +407,16 @@ static void stream_drop(void)
 	pthread_mutex_unlock(&F.lock);
 }
 
-static void add_env(const char *id, const char *status, const char *cid,
-                    int64_t status_at)
-{
-	vbx_env *e = &F.envs[F.n_envs++];
-	*e = (vbx_env){0};
-	snprintf(e->id, sizeof(e->id), "%s", id);
-	snprintf(e->project_id, sizeof(e->project_id), "%s", ENV_D);
-	snprintf(e->status, sizeof(e->status), "%s", status);
-	snprintf(e->container_id, sizeof(e->container_id), "%s", cid);
-	e->status_at = e->started_at = status_at;
-}
-
 static void add_box(const char *id, const char *env_id, bool running, int code,
                     int64_t started_at)
 {
 	vbx_container_state *c = &F.boxes[F.n_boxes];
 	F.box_gone[F.n_boxes++] = false;
-	*c = box(running, code, false, started_at);
+	*c = (vbx_container_state){.running = running,
+	                           .exit_code = code,
+	                           .started_at = started_at};
+	snprintf(c->status, sizeof(c->status), "%s",
+	         running ? "running" : "exited");
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	snprintf(c->env_id, sizeof(c->env_id), "%s", env_id);
 }
@@ -709,10 +432,8 @@ static int world_setup(void **state)
 	world *w = calloc(1, sizeof(*w));
 	assert_non_null(w);
 	pthread_mutex_lock(&F.lock);
-	memset(F.envs, 0, sizeof(F.envs));
-	F.n_envs = F.n_boxes = F.n_removed = F.n_events = 0;
-	F.lists = F.stops = F.stop_timeout = F.connects = 0;
-	F.engine_down = false;
+	F.n_boxes = F.n_exited = F.n_vanished = F.n_engine = 0;
+	F.connects = 0;
 	F.client_fd = -1;
 	pthread_mutex_unlock(&F.lock);
 
@@ -729,20 +450,18 @@ static int world_setup(void **state)
 	w->h = vbx_test_host_new();
 	assert_non_null(w->h);
 	vbx_plugin *p = vbx_test_plugin(w->h);
-	assert_int_equal(vbx_hook_store_env_get_register(p, fake_env_get, NULL,
-	                                                 VBX_PRIO_MIDDLE),
+	assert_int_equal(vbx_event_runtime_container_exited_subscribe(
+	                         p, on_exited, NULL),
 	                 VBX_OK);
-	assert_int_equal(vbx_hook_store_env_list_register(
-	                         p, fake_env_list, NULL, VBX_PRIO_MIDDLE),
+	assert_int_equal(vbx_event_runtime_container_vanished_subscribe(
+	                         p, on_vanished, NULL),
 	                 VBX_OK);
-	assert_int_equal(vbx_hook_store_env_transition_register(
-	                         p, fake_env_transition, NULL, VBX_PRIO_MIDDLE),
-	                 VBX_OK);
-	assert_int_equal(vbx_event_env_status_subscribe(p, on_status, NULL),
-	                 VBX_OK);
+	assert_int_equal(
+	        vbx_event_runtime_engine_state_subscribe(p, on_engine, NULL),
+	        VBX_OK);
 	w->d.plugin = p;
 	w->d.base_url = "http://localhost";
-	w->d.conf.reconcile_ms = 30000;
+	assert_int_equal(dkr_watch_events(&w->d), VBX_OK);
 	*state = w;
 	return 0;
 }
@@ -769,142 +488,25 @@ static void watch(world *w)
 	w->watching = true;
 }
 
-/* Wait up to 5 s for env id to reach status. */
-static bool wait_status(const char *id, const char *status)
-{
-	for (int i = 0; i < 250; i++) {
-		pthread_mutex_lock(&F.lock);
-		bool there = strcmp(env_find(id)->status, status) == 0;
-		pthread_mutex_unlock(&F.lock);
-		if (there)
-			return true;
-		usleep(20000);
-	}
-	return false;
-}
-
 static bool wait_int(int *what, int at_least)
 {
-	for (int i = 0; i < 250; i++) {
-		pthread_mutex_lock(&F.lock);
-		bool there = *what >= at_least;
-		pthread_mutex_unlock(&F.lock);
-		if (there)
-			return true;
-		usleep(20000);
-	}
-	return false;
+	return test_wait_int(&F.lock, what, at_least);
 }
 
-static vbx_env env_now(const char *id)
+static vbx_runtime_container_exited exited_fact(int i)
 {
 	pthread_mutex_lock(&F.lock);
-	vbx_env e = *env_find(id);
+	vbx_runtime_container_exited x = F.exited[i];
 	pthread_mutex_unlock(&F.lock);
-	return e;
-}
-
-/* Was env_status published with this env and status? */
-static bool published(const char *id, const char *status)
-{
-	bool found = false;
-	pthread_mutex_lock(&F.lock);
-	for (int i = 0; i < F.n_events; i++)
-		found |= strcmp(F.events[i].env_id, id) == 0 &&
-		         strcmp(F.events[i].status, status) == 0 &&
-		         F.events[i].version == 1;
-	pthread_mutex_unlock(&F.lock);
-	return found;
-}
-
-static void test_reconcile_at_start(void **state)
-{
-	world *w = *state;
-	int64_t now = now_ms();
-	add_env(ENV_A, "running", CID_A, now - MIN); /* container gone */
-	add_env(ENV_B, "running", CID_B, now - MIN); /* exited 0 */
-	add_box(CID_B, ENV_B, false, 0, now - MIN);
-	add_env(ENV_C, "starting", CID_C, now - 3 * MIN); /* stuck, runs */
-	add_box(CID_C, ENV_C, true, 0, now - 2 * MIN);
-	add_env(ENV_D, "stopping", CID_D, now - 3 * MIN); /* stuck */
-	add_box(CID_D, ENV_D, true, 0, now - 9 * MIN);
-	add_box(CID_O, ENV_GONE, true, 0, now - MIN); /* an orphan */
-	add_box(CID_Q, ENV_BAD, true, 0, now - MIN);  /* lookup failed */
-	add_box(CID_P, ENV_DOWN, true, 0, now - MIN); /* store down */
-	watch(w);
-
-	assert_true(wait_status(ENV_A, "error"));
-	assert_true(wait_status(ENV_B, "stopped"));
-	assert_true(wait_status(ENV_C, "running"));
-	assert_true(wait_status(ENV_D, "error"));
-	assert_true(wait_int(&F.n_removed, 1));
-	usleep(100000);
-	vbx_env a = env_now(ENV_A);
-	assert_string_equal(a.status_reason,
-	                    "the container was removed outside VibeBox");
-	assert_string_equal(a.container_id, "");
-	assert_string_equal(env_now(ENV_B).status_reason,
-	                    "the container exited with code 0");
-	assert_string_equal(env_now(ENV_D).status_reason,
-	                    "timed out while stopping");
-	/* Copied out: an assertion must not leave the lock held. */
-	pthread_mutex_lock(&F.lock);
-	int n_removed = F.n_removed;
-	char removed[VBX_CONTAINER_ID_LEN];
-	snprintf(removed, sizeof(removed), "%s", F.removed[0]);
-	pthread_mutex_unlock(&F.lock);
-	assert_int_equal(n_removed, 1);
-	assert_string_equal(removed, CID_O);
-	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
-	assert_true(published(ENV_A, "error"));
-	assert_true(published(ENV_B, "stopped"));
-	assert_true(published(ENV_C, "running"));
-	assert_true(published(ENV_D, "error"));
-}
-
-static void test_engine_down_decides_nothing(void **state)
-{
-	world *w = *state;
-	add_env(ENV_A, "running", CID_A, now_ms() - MIN);
-	add_box(CID_O, ENV_GONE, true, 0, now_ms());
-	F.engine_down = true;
-	watch(w);
-	assert_true(wait_int(&F.lists, 1));
-	usleep(300000);
-	assert_string_equal(env_now(ENV_A).status, "running");
-	assert_int_equal(F.n_removed, 0);
-}
-
-static void test_idle_stop(void **state)
-{
-	world *w = *state;
-	w->d.conf.idle_ms = 3000;
-	add_env(ENV_A, "running", CID_A, now_ms() - MIN);
-	add_box(CID_A, ENV_A, true, 0, now_ms() - MIN);
-	add_env(ENV_B, "running", CID_B, now_ms() - MIN);
-	F.envs[1].active_at = now_ms() + 60 * MIN; /* busy */
-	add_box(CID_B, ENV_B, true, 0, now_ms() - MIN);
-	watch(w);
-	assert_true(wait_status(ENV_A, "stopped"));
-	assert_string_equal(env_now(ENV_A).status_reason,
-	                    "stopped after 3 seconds without activity");
-	assert_int_equal(F.stops, 1);
-	assert_int_equal(F.stop_timeout, 10);
-	assert_string_equal(env_now(ENV_B).status, "running");
-	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
-	assert_true(published(ENV_A, "stopping"));
-	assert_true(published(ENV_A, "stopped"));
+	return x;
 }
 
 static void test_events_follow(void **state)
 {
 	world *w = *state;
 	int64_t now = now_ms();
-	add_env(ENV_A, "running", CID_A, now - MIN);
 	add_box(CID_A, ENV_A, true, 0, now - MIN);
-	add_env(ENV_B, "stopping", CID_B, now - 1000);
 	add_box(CID_B, ENV_B, true, 0, now - MIN);
-	add_env(ENV_C, "running", CID_C, now - MIN);
 	add_box(CID_C, ENV_C, true, 0, now - MIN);
 	watch(w);
 	assert_true(wait_int(&F.connects, 1));
@@ -916,10 +518,11 @@ static void test_events_follow(void **state)
 	assert_non_null(strstr(request, "io.vibebox.managed%3Dtrue"));
 
 	/* A kill: the container exits 137; the event arrives in pieces,
-	 * after some junk and an event for an environment in stopping. */
+	 * after some junk and another event. */
 	pthread_mutex_lock(&F.lock);
 	F.boxes[0].running = F.boxes[1].running = false;
 	F.boxes[0].exit_code = F.boxes[1].exit_code = 137;
+	snprintf(F.boxes[0].status, sizeof(F.boxes[0].status), "exited");
 	pthread_mutex_unlock(&F.lock);
 	stream_write(
 	        "not json\n" EVENT("container", "die", CID_B,
@@ -934,15 +537,23 @@ static void test_events_follow(void **state)
 	stream_write(first);
 	usleep(50000);
 	stream_write(ev + half);
-	assert_true(wait_status(ENV_A, "error"));
-	assert_string_equal(env_now(ENV_A).status_reason,
-	                    "the container exited with code 137");
-	assert_string_equal(env_now(ENV_B).status, "stopping");
+	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
+	assert_true(wait_int(&F.n_exited, 2));
+	vbx_runtime_container_exited x = exited_fact(1);
+	assert_int_equal(x.version, 1);
+	assert_string_equal(x.env_id, ENV_A);
+	assert_string_equal(x.container_id, CID_A);
+	assert_string_equal(x.status, "exited");
+	assert_int_equal(x.exit_code, 137);
+	assert_false(x.running);
+	assert_false(x.oom_killed);
+	assert_int_equal(x.started_at, now - MIN); /* inspected */
+	assert_int_equal(x.at_ms, INT64_C(1700000000123));
+	assert_string_equal(exited_fact(0).env_id, ENV_B);
 
-	/* OOM, then removal of the container behind our back. */
+	/* OOM, then removal of the container behind our back: the engine
+	 * cannot be asked any more, the event's word is taken. */
 	pthread_mutex_lock(&F.lock);
-	F.boxes[2].running = false;
-	F.boxes[2].exit_code = 137;
 	F.box_gone[2] = true;
 	pthread_mutex_unlock(&F.lock);
 	stream_write(EVENT("container", "oom", CID_C, LABELS(ENV_C)) "\n" EVENT(
@@ -950,24 +561,37 @@ static void test_events_follow(void **state)
 	        "\"exitCode\":\"137\"," LABELS(
 	                ENV_C)) "\n" EVENT("container", "destroy", CID_C,
 	                                   LABELS(ENV_C)) "\n");
-	assert_true(wait_status(ENV_C, "error"));
-	for (int i = 0; i < 100 && env_now(ENV_C).container_id[0]; i++)
-		usleep(20000);
-	vbx_env c = env_now(ENV_C);
-	assert_string_equal(c.status_reason, "the container exited with code "
-	                                     "137 (killed: out of memory)");
-	assert_string_equal(c.container_id, ""); /* forgotten at destroy */
-
-	/* The engine goes away and comes back: a reconcile pass follows. */
+	assert_true(wait_int(&F.n_vanished, 1));
+	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
+	x = exited_fact(2);
+	assert_string_equal(x.env_id, ENV_C);
+	assert_int_equal(x.exit_code, 137);
+	assert_true(x.oom_killed);
+	assert_string_equal(x.status, "exited");
 	pthread_mutex_lock(&F.lock);
-	int lists = F.lists;
+	vbx_runtime_container_vanished v = F.vanished[0];
+	int n_exited = F.n_exited, n_engine = F.n_engine;
 	pthread_mutex_unlock(&F.lock);
+	assert_int_equal(n_exited, 3); /* oom itself is no fact */
+	assert_int_equal(n_engine, 0);
+	assert_int_equal(v.version, 1);
+	assert_string_equal(v.env_id, ENV_C);
+	assert_string_equal(v.container_id, CID_C);
+
+	/* The engine goes away and comes back: said once each. */
 	stream_drop();
 	assert_true(wait_int(&F.connects, 2));
-	assert_true(wait_int(&F.lists, lists + 1));
+	assert_true(wait_int(&F.n_engine, 2));
 	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
-	assert_true(published(ENV_A, "error"));
-	assert_false(published(ENV_B, "error"));
+	pthread_mutex_lock(&F.lock);
+	vbx_runtime_engine_state lost = F.engine[0], back = F.engine[1];
+	n_engine = F.n_engine;
+	pthread_mutex_unlock(&F.lock);
+	assert_int_equal(n_engine, 2);
+	assert_false(lost.reachable);
+	assert_string_not_equal(lost.why, "");
+	assert_true(back.reachable);
+	assert_string_equal(back.why, "");
 
 	/* Stop is prompt even with the stream open and idle. */
 	int64_t t0 = now_ms();
@@ -976,25 +600,28 @@ static void test_events_follow(void **state)
 	assert_true(now_ms() - t0 < 1500);
 }
 
-static void test_removed_container_event(void **state)
+/* A stop event carries no exit code: the engine's inspect says. */
+static void test_stop_event_inspected(void **state)
 {
 	world *w = *state;
-	add_env(ENV_A, "running", CID_A, now_ms() - MIN);
-	add_box(CID_A, ENV_A, true, 0, now_ms() - MIN);
-	/* an event of an older container of the environment changes
-	 * nothing */
+	add_box(CID_A, ENV_A, false, 143, now_ms() - MIN);
 	watch(w);
 	assert_true(wait_int(&F.connects, 1));
-	stream_write(EVENT("container", "destroy", CID_B, LABELS(ENV_A)) "\n");
-	usleep(300000);
-	assert_string_equal(env_now(ENV_A).status, "running");
+	stream_write(EVENT("container", "stop", CID_A, LABELS(ENV_A)) "\n");
+	assert_true(wait_int(&F.n_exited, 1));
+	vbx_runtime_container_exited x = exited_fact(0);
+	assert_int_equal(x.exit_code, 143);
+	assert_string_equal(x.status, "exited");
+	/* not ours: no fact */
+	stream_write(
+	        EVENT("container", "die", CID_B, "\"exitCode\":\"1\"") "\n");
+	stream_write(EVENT("container", "destroy", CID_B, LABELS(ENV_B)) "\n");
+	assert_true(wait_int(&F.n_vanished, 1));
+	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
 	pthread_mutex_lock(&F.lock);
-	F.box_gone[0] = true;
+	int n = F.n_exited;
 	pthread_mutex_unlock(&F.lock);
-	stream_write(EVENT("container", "destroy", CID_A, LABELS(ENV_A)) "\n");
-	assert_true(wait_status(ENV_A, "error"));
-	assert_string_equal(env_now(ENV_A).status_reason,
-	                    "the container was removed outside VibeBox");
+	assert_int_equal(n, 1);
 }
 
 int main(void)
@@ -1011,20 +638,9 @@ int main(void)
 	        cmocka_unit_test(test_event_other_actions),
 	        cmocka_unit_test(test_event_not_ours),
 	        cmocka_unit_test(test_event_broken),
-	        cmocka_unit_test(test_judge_running),
-	        cmocka_unit_test(test_judge_starting),
-	        cmocka_unit_test(test_judge_stopping_and_others),
-	        cmocka_unit_test(test_idle),
-	        cmocka_unit_test_setup_teardown(test_reconcile_at_start,
-	                                        world_setup, world_teardown),
-	        cmocka_unit_test_setup_teardown(
-	                test_engine_down_decides_nothing, world_setup,
-	                world_teardown),
-	        cmocka_unit_test_setup_teardown(test_idle_stop, world_setup,
-	                                        world_teardown),
 	        cmocka_unit_test_setup_teardown(test_events_follow, world_setup,
 	                                        world_teardown),
-	        cmocka_unit_test_setup_teardown(test_removed_container_event,
+	        cmocka_unit_test_setup_teardown(test_stop_event_inspected,
 	                                        world_setup, world_teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);

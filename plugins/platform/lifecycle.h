@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lifecycle.h - the environment lifecycle policy: what the runtime's
+ * facts mean for an environment's status.
+ *
+ * A runtime plugin reports facts (vibebox/runtime.h: the runtime_inspect
+ * and runtime_list hooks, the runtime_container_exited,
+ * runtime_container_vanished and runtime_engine_state events). The
+ * platform decides:
+ *   - on an exit or a removal: a running environment goes to stopped (a
+ *     clean exit) or error; a stopped or failed one whose container was
+ *     removed forgets it, so that its next start creates one;
+ *   - the reconcile pass, at start, every reconcile_interval and when the
+ *     engine is back after an outage: environments in running, starting
+ *     or stopping are checked against their containers (gone, exited,
+ *     stuck in starting or stopping past VBX__LC_PHASE_TIMEOUT_MS), and
+ *     containers of this installation whose environment no longer exists
+ *     are removed through runtime_remove;
+ *   - idle stop: a running environment without activity for idle_timeout
+ *     is stopped (stop_timeout's grace period).
+ *
+ * Every change is a compare-and-set in the store (store_env_transition)
+ * and publishes env_status, so the API and the policy never overwrite
+ * each other. With several replicas each one runs the passes; the
+ * transitions are safe to race, but the work is repeated.
+ *
+ * lifejudge.c holds the pure decisions (unit-tested on their own);
+ * lifecycle.c the event subscribers, the timer and the passes. Event
+ * subscribers never block: they hand the store and runtime calls to a
+ * worker (vbx_work_submit); the passes run in the timer's task.
+ */
+#ifndef VBX_PLATFORM_LIFECYCLE_H
+#define VBX_PLATFORM_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vibebox/runtime.h>
+
+/* How long an environment may stay in starting or stopping. */
+#define VBX__LC_PHASE_TIMEOUT_MS (2 * 60 * 1000)
+
+/* What the policy does to an environment: nothing when from is 0, else
+ * store_env_transition(id, from, to, reason, clear ? "" : NULL). */
+typedef struct vbx__lc_verdict {
+	unsigned from;  /* VBX_ENV_* bit */
+	const char *to; /* a static status name */
+	bool clear_container;
+	char reason[256];
+} vbx__lc_verdict;
+
+/*
+ * Decide from an environment and what the runtime says of its container:
+ * inspect_rc VBX_OK with c, or VBX_ENOTFOUND (c NULL or only c->id
+ * valid); any other inspect_rc decides nothing (the engine did not say).
+ * timeouts: also move starting/stopping past VBX__LC_PHASE_TIMEOUT_MS
+ * (the reconcile pass; events do not). Returns out->from != 0.
+ */
+bool vbx__lc_judge(const vbx_env *e, int inspect_rc,
+                   const vbx_container_state *c, int64_t now_ms, bool timeouts,
+                   vbx__lc_verdict *out);
+
+/* Is a running e idle for idle_ms (0: never) at now_ms? When it is,
+ * reason (len bytes) gets "stopped after N minutes without activity". */
+bool vbx__lc_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
+                  char *reason, size_t len);
+
+/*
+ * Subscribe to the runtime's fact events and add the policy's timer.
+ * During init only. VBX_OK, or VBX_ESIGNATURE (logged) when a hook or
+ * event is declared with another signature by another plugin.
+ */
+int vbx__lc_init(vbx_plugin *self);
+
+/* The first reconcile pass, on a worker (the plugin's start). */
+void vbx__lc_start(void);
+
+/* End the passes: a running one stops at its next environment, later
+ * ticks and events do nothing (the plugin's stop). */
+void vbx__lc_stop(void);
+
+#endif
