@@ -49,8 +49,8 @@ trap cleanup EXIT
 
 # ---- the guide quotes the example as it is ----
 
-# Each fenced block after <!-- file: PATH --> must be that file (less its
-# SPDX line), and after <!-- excerpt: PATH --> a part of it, so the guide
+# Each fenced block after <!-- file: PATH --> must be that file, license
+# line included, and after <!-- excerpt: PATH --> a part of it, so the guide
 # shows tested code.
 if python3 - "$VBX_SRCDIR" >"$tmp/quotes.log" 2>&1 <<'EOF'
 import re
@@ -63,10 +63,6 @@ quotes = re.findall(r"<!-- (file|excerpt): (\S+) -->\n```[a-z]*\n(.*?)\n```",
 bad = 0
 for kind, path, body in quotes:
     text = open(root + "/" + path).read()
-    # A whole file is quoted without its SPDX line.
-    first, _, rest = text.partition("\n")
-    if kind == "file" and "SPDX-License-Identifier" in first:
-        text = rest
     if (text.rstrip("\n") == body) if kind == "file" else (body in text):
         continue
     bad += 1
