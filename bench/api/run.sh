@@ -11,7 +11,7 @@
 #
 #   bench/api/run.sh
 #
-#   vibeboxd         postgres-store and auth, server.workers and pool as
+#   vibeboxd         postgres-store, auth, platform, server.workers and pool as
 #                    the shipped config leaves them (derived from the CPU
 #                    count: 4 and 4 on 2 cores; `vibeboxd -t` prints them),
 #                    access log on (its stderr goes to /dev/null)
