@@ -23,6 +23,8 @@
 #ifndef VIBEBOX_HTTP_H
 #define VIBEBOX_HTTP_H
 
+#include <string.h> /* strcmp, for vbx_json_known_fields */
+
 #include <cjson/cJSON.h>
 #include <vibebox/hooks.h>
 #include <vibebox/store.h> /* vbx_page, for the paging helpers */
@@ -195,6 +197,33 @@ static inline int vbx_fields_failed(const vbx_request *r)
 static inline int vbx_resp_validation(vbx_request *r)
 {
 	return VBX__HOST(r)->resp_validation(r);
+}
+
+/*
+ * Record the field error "is not a known field" for each member of the
+ * JSON object body whose name is not in known (a NULL-terminated list of
+ * names), so that a misspelt field does not pass silently as an absent
+ * one. body NULL or not an object: nothing is recorded. Strings are read
+ * only during the call. Since ABI 1.1; inline over vbx_field_error(), so
+ * it needs nothing of the host that 1.0 lacks.
+ *
+ *     static const char *const known[] = {"name", "slug", NULL};
+ *     vbx_json_known_fields(req, body, known);
+ */
+static inline void vbx_json_known_fields(vbx_request *r, const cJSON *body,
+                                         const char *const *known)
+{
+	const cJSON *it;
+	if (!cJSON_IsObject(body))
+		return;
+	cJSON_ArrayForEach(it, body)
+	{
+		const char *const *k = known;
+		while (*k && strcmp(*k, it->string) != 0)
+			k++;
+		if (!*k)
+			vbx_field_error(r, it->string, "is not a known field");
+	}
 }
 
 #define VBX_REQUIRED 1

@@ -34,8 +34,10 @@
  *        - validate: the descriptor's optional validate step, in what was
  *          reserved[0] (read only from a plugin built for 1.1 or later);
  *        - request helpers in the host table (http.h): vbx_req_page(),
- *          vbx_page_body(), vbx_resp_store_error(); and <vibebox/util.h>,
- *          pure inline helpers (RFC 3339, UUIDs, hex) that need no host;
+ *          vbx_page_body(), vbx_resp_store_error(), and the inline
+ *          vbx_json_known_fields(); and <vibebox/util.h>, pure inline
+ *          helpers (RFC 3339, UUIDs, hex, percent-encoding) that need no
+ *          host;
  *        - vbx_json_row() and vbx_authorize_verdict() (http.h, hooks.h),
  *          the stream pump (stream.h), and dotted config keys that read
  *          a group inside a plugin's block (config.h);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/util.h - small pure helpers every plugin (and the vibebox CLI)
- * needs: RFC 3339 times, UUIDs and hex.
+ * needs: RFC 3339 times, UUIDs, hex and percent-encoding.
  *
  * Everything here is a static inline function of its arguments alone: no
  * request, no host table, no allocation, no global state, safe on any
@@ -267,6 +267,52 @@ static inline int vbx_hex_decode(const char *s, size_t len, void *out,
 		                        vbx_hex_value((unsigned char)s[i + 1]));
 	*n = len / 2;
 	return VBX_OK;
+}
+
+/* ---- percent-encoding ---- */
+
+/* Is c one of RFC 3986's unreserved characters, A-Z a-z 0-9 - . _ ~,
+ * which a URL carries as they are? ASCII only, whatever the locale. */
+static inline bool vbx_url_unreserved(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+/*
+ * Percent-encode the first n bytes of s (fewer when a NUL comes first) as
+ * one query value or path segment of a URL: an unreserved character
+ * (vbx_url_unreserved()) as it is, every other byte as "%XX" with
+ * upper-case hex digits, so '/', '&', '=', '%' and UTF-8 never reach the
+ * URL as themselves. Into out (len bytes, the caller's), NUL-terminated
+ * when len > 0; 3 * n + 1 bytes always suffice. In fewer, the output
+ * stops before the first byte whose encoding does not fit whole: never
+ * half an escape. Returns how many bytes of s were encoded, fewer than
+ * asked when out was too short.
+ */
+static inline size_t vbx_percent_encode(const char *s, size_t n, char *out,
+                                        size_t len)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i = 0, o = 0;
+	if (len == 0)
+		return 0;
+	for (; i < n && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool plain = vbx_url_unreserved(c);
+		if (len - o < (plain ? 2u : 4u)) /* the byte and the NUL */
+			break;
+		if (plain) {
+			out[o++] = (char)c;
+			continue;
+		}
+		out[o++] = '%';
+		out[o++] = digits[c >> 4];
+		out[o++] = digits[c & 15];
+	}
+	out[o] = '\0';
+	return i;
 }
 
 /* ---- UUIDs ---- */

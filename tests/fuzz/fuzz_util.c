@@ -10,7 +10,10 @@
  *     even number of hex digits, and encoding the bytes gives the input
  *     back in lower case;
  *   - vbx_uuid_ok and vbx_uuid_to_bytes agree, and a UUID's bytes written
- *     back are the input in lower case.
+ *     back are the input in lower case;
+ *   - vbx_percent_encode: in 3n + 1 bytes all of the input goes, in a
+ *     shorter buffer a prefix; the output holds only unreserved
+ *     characters and whole %XX escapes, and decodes to that prefix.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +85,43 @@ static void fuzz_uuid(const char *s)
 	}
 }
 
+/* out decodes to the first n bytes of s, and is nothing but unreserved
+ * characters and whole escapes. */
+static void check_percent(const char *s, size_t n, const char *out)
+{
+	size_t i = 0;
+	for (const char *p = out; *p; i++) {
+		unsigned char c = (unsigned char)*p;
+		CHECK(i < n);
+		if (c != '%') {
+			CHECK(vbx_url_unreserved(c) && s[i] == (char)c);
+			p++;
+			continue;
+		}
+		int hi = vbx_hex_value(p[1]),
+		    lo = hi < 0 ? -1 : vbx_hex_value(p[2]);
+		CHECK(hi >= 0 && lo >= 0 && (p[1] < 'a') && (p[2] < 'a'));
+		CHECK((unsigned char)s[i] == (unsigned char)(hi << 4 | lo));
+		CHECK(!vbx_url_unreserved((unsigned char)s[i]));
+		p += 3;
+	}
+	CHECK(i == n);
+}
+
+static void fuzz_percent(const char *s, size_t len)
+{
+	size_t n = strnlen(s, len), cap = 3 * len + 1, small = len + 2;
+	char *out = malloc(cap);
+	CHECK(out);
+	CHECK(vbx_percent_encode(s, len, out, cap) == n);
+	check_percent(s, n, out);
+	/* A buffer too short for most inputs: a prefix, whole. */
+	size_t got = vbx_percent_encode(s, len, out, small);
+	CHECK(got <= n && strlen(out) < small);
+	check_percent(s, got, out);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact copy, so that a read past size is caught; then one with
@@ -95,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_time(exact, size);
 	fuzz_hex(exact, size);
 	fuzz_uuid(str);
+	fuzz_percent(exact, size);
 	free(exact);
 	free(str);
 	return 0;

@@ -3,9 +3,9 @@
  * test_httputil.c - the request helpers of the host table (ABI 1.1):
  * vbx_req_page(), vbx_page_body() and vbx_resp_store_error(), called by a
  * plugin's routes inside the fake host (libvibebox-test), as a third
- * party's unit test would. The answers must be exactly those of the
- * platform's endpoints (tests/unit/test_api_common.c holds the same
- * cases for the core's own copies).
+ * party's unit test would, and the inline vbx_json_known_fields(). The
+ * answers are exactly those the platform's endpoints gave with their own
+ * copies of these helpers, which the platform now uses instead.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,13 +27,14 @@ static const struct vbx_hook one_handler = {.count = 1};
 static const struct vbx_hook no_handler = {.count = 0};
 
 /* GET /api/v1/x/lister/items: `limit` rows numbered from the page's first,
- * of 21. */
+ * of 21; with ?nodata, no rows array at all (as when it could not be
+ * made). */
 static int h_items(void *ud, vbx_request *req)
 {
 	vbx_page pg;
 	if (vbx_req_page(req, &pg) != VBX_OK)
 		return VBX_OK;
-	cJSON *data = cJSON_CreateArray();
+	cJSON *data = vbx_req_query(req, "nodata") ? NULL : cJSON_CreateArray();
 	for (int i = 0; data && i < pg.limit && i < 3; i++)
 		cJSON_AddItemToArray(
 		        data, cJSON_CreateNumber((pg.page - 1) * pg.limit + i));
@@ -62,12 +63,27 @@ static int h_fail(void *ud, vbx_request *req)
 	return VBX_OK;
 }
 
+/* POST /api/v1/x/lister/things: a body of "name" and "slug" only. */
+static int h_things(void *ud, vbx_request *req)
+{
+	static const char *const known[] = {"name", "slug", NULL};
+	cJSON *body;
+	if (vbx_req_json(req, &body) != VBX_OK)
+		return VBX_OK;
+	vbx_json_known_fields(req, body, known);
+	if (vbx_fields_failed(req))
+		return vbx_resp_validation(req);
+	return vbx_resp_body(req, 204, NULL, NULL, 0);
+}
+
 static int lister_init(vbx_plugin *self, const vbx_config *cfg)
 {
 	if (vbx_route_add(self, "GET", "/api/v1/x/lister/items",
 	                  VBX_ROUTE_PUBLIC, h_items, NULL) ||
 	    vbx_route_add(self, "GET", "/api/v1/x/lister/fail/{rc}",
-	                  VBX_ROUTE_PUBLIC, h_fail, NULL))
+	                  VBX_ROUTE_PUBLIC, h_fail, NULL) ||
+	    vbx_route_add(self, "POST", "/api/v1/x/lister/things",
+	                  VBX_ROUTE_PUBLIC, h_things, NULL))
 		return VBX_ERR;
 	return VBX_OK;
 }
@@ -177,6 +193,10 @@ static void page_defaults_and_envelope(void **state)
 	expect_body("/api/v1/x/lister/items?page=1000000&limit=100",
 	            "{\"data\":[99999900,99999901,99999902],\"pagination\":{"
 	            "\"page\":1000000,\"limit\":100,\"total\":21}}");
+	/* No rows array: NULL, and the handler answers 500 itself. */
+	vbx_test_response *r = get("/api/v1/x/lister/items?nodata=1");
+	assert_int_equal(vbx_test_status(r), 500);
+	vbx_test_response_free(r);
 }
 
 static void page_refuses_bad_values(void **state)
@@ -202,6 +222,9 @@ static void page_refuses_bad_values(void **state)
 	}
 	expect_fields("/api/v1/x/lister/items?page=0&limit=500", PAGE_MSG,
 	              LIMIT_MSG);
+	/* Empty values are no numbers. */
+	expect_fields("/api/v1/x/lister/items?page=&limit=5", PAGE_MSG, NULL);
+	expect_fields("/api/v1/x/lister/items?limit=&page=2", NULL, LIMIT_MSG);
 }
 
 /* ---- store results ---- */
@@ -266,6 +289,29 @@ static void store_error_maps_each_result(void **state)
 #undef FAIL
 }
 
+/* ---- unknown fields ---- */
+
+static void known_fields_flags_the_rest(void **state)
+{
+	vbx_test_response *r = vbx_test_request(
+	        host, "POST", "/api/v1/x/lister/things",
+	        "{\"name\":1,\"slug\":2,\"nmae\":3,\"id\":4}", NULL);
+	assert_non_null(r);
+	const cJSON *f = error_member(r, "fields");
+	assert_int_equal(vbx_test_status(r), 400);
+	assert_true(field_is(f, "nmae", "is not a known field"));
+	assert_true(field_is(f, "id", "is not a known field"));
+	assert_true(field_is(f, "name", NULL));
+	assert_true(field_is(f, "slug", NULL));
+	vbx_test_response_free(r);
+
+	r = vbx_test_request(host, "POST", "/api/v1/x/lister/things",
+	                     "{\"name\":\"x\",\"slug\":\"y\"}", NULL);
+	assert_non_null(r);
+	assert_int_equal(vbx_test_status(r), 204);
+	vbx_test_response_free(r);
+}
+
 /* The host table keeps its size: the new members took reserved slots. */
 static void host_table_has_the_members(void **state)
 {
@@ -285,6 +331,7 @@ int main(void)
 	        cmocka_unit_test(page_defaults_and_envelope),
 	        cmocka_unit_test(page_refuses_bad_values),
 	        cmocka_unit_test(store_error_maps_each_result),
+	        cmocka_unit_test(known_fields_flags_the_rest),
 	        cmocka_unit_test(host_table_has_the_members),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

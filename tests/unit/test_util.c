@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_util.c - the pure helpers of <vibebox/util.h>: RFC 3339 format and
- * parse, the calendar under them, hex and UUIDs. Built with the SDK's
- * include directory only, as a plugin or the CLI would use the header.
+ * parse, the calendar under them, hex, percent-encoding and UUIDs. Built
+ * with the SDK's include directory only, as a plugin or the CLI would use
+ * the header.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -342,6 +344,62 @@ static void hex_round_trips(void **state)
 	assert_memory_equal(in, back, sizeof(in));
 }
 
+/* ---- percent-encoding ---- */
+
+static void percent_encodes(void **state)
+{
+	char out[64];
+	const char *s = "a b&c=d/\xc3\xa9";
+	assert_int_equal(vbx_percent_encode(s, strlen(s), out, sizeof(out)),
+	                 strlen(s));
+	assert_string_equal(out, "a%20b%26c%3Dd%2F%C3%A9");
+	assert_int_equal(vbx_percent_encode("Safe-._~", 8, out, sizeof(out)),
+	                 8);
+	assert_string_equal(out, "Safe-._~");
+	assert_int_equal(
+	        vbx_percent_encode("%+?#:@!*'()[]", 13, out, sizeof(out)), 13);
+	assert_string_equal(out, "%25%2B%3F%23%3A%40%21%2A%27%28%29%5B%5D");
+	/* n counts, and a NUL ends the input first. */
+	assert_int_equal(vbx_percent_encode("ab/cd", 3, out, sizeof(out)), 3);
+	assert_string_equal(out, "ab%2F");
+	assert_int_equal(vbx_percent_encode("a\0b", 3, out, sizeof(out)), 1);
+	assert_string_equal(out, "a");
+	assert_int_equal(vbx_percent_encode("", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	/* Bytes of every value: only unreserved ones pass as they are. */
+	for (int c = 1; c < 256; c++) {
+		char in[2] = {(char)c, '\0'};
+		vbx_percent_encode(in, 1, out, sizeof(out));
+		bool plain = c < 128 && (isalnum(c) || strchr("-._~", c));
+		if (plain ? strlen(out) != 1
+		          : strlen(out) != 3 || out[0] != '%')
+			fail_msg("byte %d gave \"%s\"", c, out);
+	}
+}
+
+/* Too short an output: cut before the first byte that does not fit
+ * whole, never half an escape; 3n + 1 bytes hold anything. */
+static void percent_encode_cuts_whole_bytes(void **state)
+{
+	char out[64];
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(vbx_percent_encode("&&&&&&&&", 8, out, 8), 2);
+	assert_string_equal(out, "%26%26");
+	assert_int_equal(vbx_percent_encode("&&&&&&&&", 8, out, 6), 1);
+	assert_string_equal(out, "%26");
+	assert_int_equal(vbx_percent_encode("&&&", 3, out, 3), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(vbx_percent_encode("abc", 3, out, 3), 2);
+	assert_string_equal(out, "ab");
+	/* Every byte escaped, in exactly 3n + 1 bytes: all of it. */
+	assert_int_equal(vbx_percent_encode("&&&", 3, out, 10), 3);
+	assert_string_equal(out, "%26%26%26");
+	/* No room at all: nothing written. */
+	out[0] = 'x';
+	assert_int_equal(vbx_percent_encode("a", 1, out, 0), 0);
+	assert_int_equal(out[0], 'x');
+}
+
 /* ---- UUIDs ---- */
 
 static void uuid_ok_checks_the_form(void **state)
@@ -407,6 +465,8 @@ int main(void)
 	        cmocka_unit_test(hex_decodes),
 	        cmocka_unit_test(hex_decode_refuses_broken_input),
 	        cmocka_unit_test(hex_round_trips),
+	        cmocka_unit_test(percent_encodes),
+	        cmocka_unit_test(percent_encode_cuts_whole_bytes),
 	        cmocka_unit_test(uuid_ok_checks_the_form),
 	        cmocka_unit_test(uuid_bytes_round_trip),
 	};
