@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.h - what the platform's endpoints (teams, projects, ...) share:
- * the store hook handles, the settings, paging, timestamps, slugs and
- * ids, and the answers for store results and authorization denials.
+ * the store hook handles, names, slugs, ids from the path, and the
+ * answers for authorization denials. Paging, the list envelope, store
+ * errors, times and UUIDs are the SDK's, as for any plugin
+ * (<vibebox/http.h>, <vibebox/util.h>).
  *
  * The endpoints only orchestrate hooks: authorize decides, the store
  * keeps. A helper that "answers" has sent the response itself and returns
@@ -17,14 +19,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <vibebox/util.h>
 #include <vibebox/vibebox.h>
 
-#define VBX__API_PAGE_MAX 1000000 /* keeps (page - 1) * limit in an int */
-#define VBX__API_LIMIT_MAX 100
-#define VBX__API_LIMIT_DEFAULT 20
 #define VBX__API_NAME_MAX 127 /* characters of a team or project name */
 #define VBX__API_SLUG_MAX 63
-#define VBX__API_TIME_LEN 32 /* "2026-11-27T12:04:51.123Z" and its NUL */
 
 /* The store hooks the endpoints run; set at registration, then read-only. */
 typedef struct vbx__api_hooks {
@@ -54,23 +53,6 @@ void vbx__api_projects_register(vbx_plugin *self);
 /* ---- pure helpers (no request) ---- */
 
 /*
- * Parse ?page= and ?limit= (either NULL when absent: 1 and 20). Each must
- * be decimal digits only, page 1..VBX__API_PAGE_MAX, limit 1..100. Errors
- * are recorded in r (vbx_field_error) under "page" and "limit". Returns
- * VBX_OK or VBX_EINVAL; *out is set in full only on VBX_OK.
- */
-int vbx__api_page_parse(vbx_request *r, const char *page, const char *limit,
-                        vbx_page *out);
-
-/*
- * Unix milliseconds as RFC 3339 in UTC with milliseconds,
- * "2026-11-27T12:04:51.123Z", into buf (len >= VBX__API_TIME_LEN).
- * Returns VBX_OK, or VBX_EINVAL (buf "") when the time has no such form
- * (a year outside 0..9999) or buf is too short.
- */
-int vbx__api_time(int64_t ms, char *buf, size_t len);
-
-/*
  * A slug made from a name: ASCII letters lower-cased and digits kept,
  * every run of anything else one '-', none at either end, at most
  * VBX__API_SLUG_MAX characters (and len - 1). Returns its length; 0 (out
@@ -85,9 +67,6 @@ size_t vbx__utf8_len(const unsigned char *p, size_t n);
 
 /* Does s match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ? */
 bool vbx__api_slug_ok(const char *s);
-
-/* Is s a UUID in text form (8-4-4-4-12 hex digits, either case)? */
-bool vbx__api_uuid_ok(const char *s);
 
 /* ---- request helpers ---- */
 
@@ -107,14 +86,6 @@ int vbx__api_may_list(vbx_request *r);
  */
 void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
                     const char *target_id, const char *detail);
-
-/* The page of a list request; answers 400 VALIDATION_ERROR (fields page,
- * limit) and returns VBX_EINVAL when the query is bad. */
-int vbx__api_page(vbx_request *r, vbx_page *out);
-
-/* {"data": data, "pagination": {page, limit, total}}, taking data; NULL
- * (data freed) when out of memory. */
-cJSON *vbx__api_list_body(cJSON *data, const vbx_page *pg, int64_t total);
 
 /* Append item to the JSON array of a list callback's ctx; VBX_ENOMEM when
  * item is NULL (it could not be made). */
@@ -141,14 +112,6 @@ void vbx__api_add_time(cJSON *o, const char *key, int64_t ms);
 void vbx__api_add_id(cJSON *o, const char *key, const char *s);
 
 /*
- * Record "is not a known field" for each member of body whose name is not
- * in known (a NULL-terminated list), so that a typo does not pass
- * silently.
- */
-void vbx__api_known_fields(vbx_request *r, const cJSON *body,
-                           const char *const *known);
-
-/*
  * Read body.name: 1..127 characters and at most 127 bytes (the store's
  * records hold 128), not blank, no control characters.
  * *out is NULL when it is absent and optional or wrong (error recorded).
@@ -165,21 +128,8 @@ int vbx__api_name_field(vbx_request *r, const cJSON *body, int required,
 int vbx__api_slug_field(vbx_request *r, const cJSON *body, const char *name,
                         char *out);
 
-/*
- * Answer a store hook's failure rc (not VBX_OK) and return rc:
- *   VBX_ENOTFOUND  404 "<what> not found"
- *   VBX_EEXIST     409 CONFLICT "<what> with this <field> exists already;
- *                  choose another <field>" (field NULL: "<what> exists
- *                  already")
- *   VBX_EUNAVAIL   503 naming the missing "store" capability (hook h has
- *                  no provider) or the unavailable store
- *   VBX_EINVAL     400 BAD_REQUEST
- *   anything else  500, logged
- * what: "team 3f...", "a team"; h: the hook that failed.
- */
-int vbx__api_store_fail(vbx_request *r, const vbx_hook *h, int rc,
-                        const char *what, const char *field);
-/* The same about one resource, what being "<type> <id>" ("team 3f..."). */
+/* Answer a store hook's failure rc about one resource with
+ * vbx_resp_store_error(), what being "<type> <id>" ("team 3f..."). */
 int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
                            const char *type, const char *id, const char *field);
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * envparse.c - the pure parsers of the environment endpoints (see
- * envs.h): limits, names, query parameters, RFC 3339 times, and the
- * splitting of a container's log output into lines. No request, no hook:
- * the unit test and the fuzz target drive them alone.
+ * envs.h): limits, names, query parameters (times with the SDK's
+ * vbx_time_parse()), and the splitting of a container's log output into
+ * lines. No request, no hook: the unit test and the fuzz target drive
+ * them alone.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -87,75 +88,6 @@ int vbx__env_tail_parse(const char *s, int *out)
 	return VBX_OK;
 }
 
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30,
-	                           31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Fixed-width fields "YYYY-MM-DDTHH:MM:SS" of s; VBX_EINVAL if not. */
-static int civil_parse(const char *s, size_t len, int64_t *secs)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	if (len < sizeof(shape) - 1)
-		return VBX_EINVAL;
-	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
-		bool ok = shape[i] == 'd'   ? s[i] >= '0' && s[i] <= '9'
-		          : shape[i] == 'T' ? s[i] == 'T' || s[i] == 't'
-		                            : s[i] == shape[i];
-		if (!ok)
-			return VBX_EINVAL;
-	}
-	int y = (int)digits(s, 4, 9999), mo = (int)digits(s + 5, 2, 12);
-	int d = (int)digits(s + 8, 2, 31), h = (int)digits(s + 11, 2, 23);
-	int mi = (int)digits(s + 14, 2, 59), se = (int)digits(s + 17, 2, 60);
-	if (y < 0 || mo < 1 || d < 1 || h < 0 || mi < 0 || se < 0 ||
-	    d > days_in_month(y, mo))
-		return VBX_EINVAL;
-	*secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-	return VBX_OK;
-}
-
-int vbx__env_time_parse(const char *s, size_t len, int64_t *ms)
-{
-	int64_t secs, frac_ms = 0, scale = 100;
-	size_t i = 19;
-	if (civil_parse(s, len, &secs) != VBX_OK)
-		return VBX_EINVAL;
-	if (i < len && s[i] == '.') {
-		size_t start = ++i;
-		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
-			frac_ms += (s[i] - '0') * scale;
-		if (i == start || i - start > 9)
-			return VBX_EINVAL;
-	}
-	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
-		*ms = secs * 1000 + frac_ms;
-		return VBX_OK;
-	}
-	if (i + 6 != len || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':')
-		return VBX_EINVAL;
-	long long oh = digits(s + i + 1, 2, 23), om = digits(s + i + 4, 2, 59);
-	if (oh < 0 || om < 0)
-		return VBX_EINVAL;
-	int64_t off = (oh * 60 + om) * 60;
-	*ms = (secs + (s[i] == '+' ? -off : off)) * 1000 + frac_ms;
-	return VBX_OK;
-}
-
 int vbx__env_since_parse(const char *s, int64_t *out)
 {
 	int64_t ms;
@@ -168,7 +100,7 @@ int vbx__env_since_parse(const char *s, int64_t *out)
 		*out = v;
 		return VBX_OK;
 	}
-	if (vbx__env_time_parse(s, strlen(s), &ms) != VBX_OK || ms < 0)
+	if (vbx_time_parse(s, strlen(s), &ms) != VBX_OK || ms < 0)
 		return VBX_EINVAL;
 	*out = ms / 1000;
 	return VBX_OK;
@@ -213,7 +145,7 @@ static int emit_line(vbx__env_lines *l, int channel, const char *s, size_t len)
 	if (len && s[len - 1] == '\r')
 		len--;
 	const char *sp = memchr(s, ' ', len);
-	if (sp && vbx__env_time_parse(s, (size_t)(sp - s), &ms) == VBX_OK) {
+	if (sp && vbx_time_parse(s, (size_t)(sp - s), &ms) == VBX_OK) {
 		len -= (size_t)(sp + 1 - s);
 		s = sp + 1;
 	} else {

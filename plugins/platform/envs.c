@@ -320,11 +320,11 @@ static int env_body(vbx_request *r, bool create, env_fields *f)
 	int req = create ? VBX_REQUIRED : VBX_OPTIONAL, rc;
 	if ((rc = vbx_req_json(r, &body)) != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, create ? create_fields : patch_fields);
+	vbx_json_known_fields(r, body, create ? create_fields : patch_fields);
 	if (create &&
 	    vbx_json_string(r, body, "projectId", VBX_REQUIRED, 1, 64,
 	                    &f->project) == VBX_OK &&
-	    !vbx__api_uuid_ok(f->project))
+	    !vbx_uuid_ok(f->project))
 		vbx_field_error(r, "projectId", "must be a UUID");
 	vbx__api_name_field(r, body, req, &f->name);
 	vbx__api_slug_field(r, body, create ? f->name : NULL, f->slug);
@@ -372,8 +372,8 @@ static int over_quota(vbx_request *r, const char *who, const char *team,
 		return VBX_OK;
 	int rc = vbx_hook_store_env_count_run(vbx__envh.count, who, team, &n);
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__envh.count, rc,
-		                           "the count of environments", NULL);
+		return vbx_resp_store_error(r, vbx__envh.count, rc,
+		                            "the count of environments", NULL);
 	if (n < max)
 		return VBX_OK;
 	vbx_resp_error(r, 409, "CONFLICT",
@@ -420,8 +420,8 @@ static int create_env(void *ud, vbx_request *r)
 	if (rc == VBX_EEXIST)
 		return slug_taken(r, &e);
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__envh.create, rc,
-		                           "the new environment", NULL);
+		return vbx_resp_store_error(r, vbx__envh.create, rc,
+		                            "the new environment", NULL);
 	return answer_env(r, 201, &e);
 }
 
@@ -439,7 +439,7 @@ static int project_query(vbx_request *r, const char **out)
 	*out = NULL;
 	if (!id)
 		return VBX_OK;
-	if (!vbx__api_uuid_ok(id)) {
+	if (!vbx_uuid_ok(id)) {
 		vbx_field_error(r, "projectId", "must be a UUID");
 		vbx_resp_validation(r);
 		return VBX_EINVAL;
@@ -459,7 +459,7 @@ static int list_envs(void *ud, vbx_request *r)
 	const char *project;
 	int64_t total = 0;
 	int rc = vbx__api_may_list(r);
-	if (rc != VBX_OK || (rc = vbx__api_page(r, &pg)) != VBX_OK ||
+	if (rc != VBX_OK || (rc = vbx_req_page(r, &pg)) != VBX_OK ||
 	    (rc = project_query(r, &project)) != VBX_OK)
 		return rc;
 	const char *user =
@@ -472,10 +472,10 @@ static int list_envs(void *ud, vbx_request *r)
 	                                 &total);
 	if (rc != VBX_OK) {
 		cJSON_Delete(data);
-		return vbx__api_store_fail(r, vbx__envh.list, rc,
-		                           "the list of environments", NULL);
+		return vbx_resp_store_error(r, vbx__envh.list, rc,
+		                            "the list of environments", NULL);
 	}
-	return vbx__api_respond(r, 200, vbx__api_list_body(data, &pg, total));
+	return vbx__api_respond(r, 200, vbx_page_body(r, data, &pg, total));
 }
 
 /* ---- /api/v1/environments/{id} ---- */

@@ -78,13 +78,6 @@ bool vbx__env_var_key_ok(const char *s);
 int vbx__env_tail_parse(const char *s, int *out);
 
 /*
- * Parse an RFC 3339 time (2026-11-27T12:04:51Z, fractions and offsets
- * allowed; 't' and 'z' too) of the first len bytes of s into Unix
- * milliseconds. Returns VBX_OK or VBX_EINVAL.
- */
-int vbx__env_time_parse(const char *s, size_t len, int64_t *ms);
-
-/*
  * Parse ?since=: NULL is 0 (the beginning); an RFC 3339 time or Unix
  * seconds (digits only) into Unix seconds, rounded down. Returns VBX_OK
  * or VBX_EINVAL.

@@ -100,7 +100,7 @@ static int var_fail(vbx_request *r, const vbx_hook *h, int rc, const vbx_env *e,
 	char what[200];
 	snprintf(what, sizeof(what), "variable %s of environment %s", key,
 	         e->id);
-	return vbx__api_store_fail(r, h, rc, what, NULL);
+	return vbx_resp_store_error(r, h, rc, what, NULL);
 }
 
 static int get_var(void *ud, vbx_request *r)
@@ -126,7 +126,7 @@ static int var_body(vbx_request *r, vbx_env_var *v)
 	int secret = 0, rc = vbx_req_json(r, &body);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, var_fields);
+	vbx_json_known_fields(r, body, var_fields);
 	if (vbx_json_string(r, body, "value", VBX_REQUIRED, 0,
 	                    sizeof(v->value) - 1, &value) == VBX_OK &&
 	    strlen(value) >= sizeof(v->value))
@@ -256,7 +256,7 @@ static int port_body(vbx_request *r, vbx_env_port *p)
 	int rc = vbx_req_json(r, &body);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, port_fields);
+	vbx_json_known_fields(r, body, port_fields);
 	vbx_json_int(r, body, "port", VBX_REQUIRED, 1, 65535, &port);
 	if (vbx_json_string(r, body, "protocol", VBX_OPTIONAL, 3, 3, &proto) ==
 	            VBX_OK &&
@@ -277,7 +277,7 @@ static int port_fail(vbx_request *r, const vbx_hook *h, int rc,
 	char what[160];
 	snprintf(what, sizeof(what), "port %d/%s of environment %s", p->port,
 	         p->protocol, e->id);
-	return vbx__api_store_fail(r, h, rc, what, NULL);
+	return vbx_resp_store_error(r, h, rc, what, NULL);
 }
 
 static int room_for_port(vbx_request *r, const vbx_env *e)

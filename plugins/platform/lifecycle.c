@@ -330,7 +330,7 @@ static int collect_box(void *ctx, const vbx_container_state *c)
 static bool orphan_check(const vbx_container_state *c)
 {
 	vbx_env e;
-	if (!vbx__api_uuid_ok(c->env_id))
+	if (!vbx_uuid_ok(c->env_id))
 		return true; /* not ours to judge */
 	int rc = vbx_hook_store_env_get_run(lc.get, c->env_id, &e);
 	if (rc == VBX_EUNAVAIL)

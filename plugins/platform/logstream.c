@@ -14,12 +14,12 @@
  * slows the engine's stream, not the daemon's memory. At the end of the
  * logs (the container stopped) the socket closes with 1000.
  */
-#define _GNU_SOURCE /* strptime */
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "envs.h"
 #include "term.h"
 
 #define READ_CHUNK (16u << 10)
@@ -45,14 +45,15 @@ typedef struct log_follow {
 	line_buf ch[2]; /* stdout, stderr */
 } log_follow;
 
+/* Now as RFC 3339 with nanoseconds, as the engine stamps its lines: the
+ * SDK's form with milliseconds, the fraction then widened. len is at
+ * least VBX_TIME_LEN + 6. */
 static void now_rfc3339(char *buf, size_t len)
 {
 	struct timespec ts;
-	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+	if (vbx_time_format((int64_t)ts.tv_sec * 1000, buf, len) == VBX_OK)
+		snprintf(buf + 19, len - 19, ".%09ldZ", ts.tv_nsec);
 }
 
 /* Send one line; false when the socket cannot take it now. */
@@ -203,33 +204,6 @@ static bool digits(const char *s, long long max, long long *out)
 	return true;
 }
 
-/* Unix seconds, or RFC 3339 ("2026-11-27T12:04:51Z", fraction and offset
- * allowed). */
-static bool parse_since(const char *s, int64_t *out)
-{
-	long long v;
-	if (digits(s, INT64_C(253402300799), &v)) {
-		*out = v;
-		return true;
-	}
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return false;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	int64_t off = 0;
-	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int h = atoi(p + 1), m = atoi(p + 4);
-		off = (h * 3600 + m * 60) * (*p == '-' ? -1 : 1);
-	} else if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0) {
-		return false;
-	}
-	*out = (int64_t)timegm(&tm) - off;
-	return *out >= 0;
-}
-
 static int parse_logs_query(vbx_ws *ws, vbx_logs_opts *o)
 {
 	const char *tail = vbx_ws_query(ws, "tail");
@@ -243,7 +217,8 @@ static int parse_logs_query(vbx_ws *ws, vbx_logs_opts *o)
 		return VBX_EINVAL;
 	}
 	o->tail = (int)v;
-	if (since && !parse_since(since, &o->since)) {
+	/* The same ?since= as GET .../logs (envparse.c). */
+	if (since && vbx__env_since_parse(since, &o->since) != VBX_OK) {
 		vbx_ws_close(ws, 4400,
 		             "since must be Unix seconds or an "
 		             "RFC 3339 time");

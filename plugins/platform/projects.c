@@ -12,16 +12,16 @@ static const char *const create_fields[] = {"name", "slug", "teamId", NULL};
 static const char *const patch_fields[] = {"name", "slug", NULL};
 
 /* RFC 3339 text of ms in buf, or NULL (JSON null) when it has none. */
-static const char *time_or_null(int64_t ms, char buf[VBX__API_TIME_LEN])
+static const char *time_or_null(int64_t ms, char buf[VBX_TIME_LEN])
 {
-	return vbx__api_time(ms, buf, VBX__API_TIME_LEN) == VBX_OK ? buf : NULL;
+	return vbx_time_format(ms, buf, VBX_TIME_LEN) == VBX_OK ? buf : NULL;
 }
 
 /* Written as text (a Raw item): pages of projects are the API's hottest
  * answer, and a tree costs two allocations per field. */
 static cJSON *project_json(const vbx_project *p)
 {
-	char created[VBX__API_TIME_LEN], updated[VBX__API_TIME_LEN];
+	char created[VBX_TIME_LEN], updated[VBX_TIME_LEN];
 	const char *const kv[] = {
 	        "id",        p->id,
 	        "name",      p->name,
@@ -63,7 +63,7 @@ static int list_projects(void *ud, vbx_request *r)
 	int rc = vbx__api_may_list(r);
 	if (rc != VBX_OK)
 		return rc;
-	rc = vbx__api_page(r, &pg);
+	rc = vbx_req_page(r, &pg);
 	if (rc != VBX_OK)
 		return rc;
 	cJSON *data = cJSON_CreateArray();
@@ -77,10 +77,10 @@ static int list_projects(void *ud, vbx_request *r)
 	                                     add_project_row, data, &total);
 	if (rc != VBX_OK) {
 		cJSON_Delete(data);
-		return vbx__api_store_fail(r, vbx__api.project_list, rc,
-		                           "the list of projects", NULL);
+		return vbx_resp_store_error(r, vbx__api.project_list, rc,
+		                            "the list of projects", NULL);
 	}
-	return vbx__api_respond(r, 200, vbx__api_list_body(data, &pg, total));
+	return vbx__api_respond(r, 200, vbx_page_body(r, data, &pg, total));
 }
 
 /* Read {name, slug?, teamId?} into p. */
@@ -91,12 +91,12 @@ static int create_body(vbx_request *r, vbx_project *p)
 	if (rc != VBX_OK)
 		return rc;
 	const char *name, *team = NULL;
-	vbx__api_known_fields(r, body, create_fields);
+	vbx_json_known_fields(r, body, create_fields);
 	vbx__api_name_field(r, body, VBX_REQUIRED, &name);
 	vbx__api_slug_field(r, body, name, p->slug);
 	if (vbx_json_string(r, body, "teamId", VBX_OPTIONAL, 1, 64, &team) ==
 	            VBX_OK &&
-	    !vbx__api_uuid_ok(team))
+	    !vbx_uuid_ok(team))
 		vbx_field_error(r, "teamId", "must be a UUID");
 	if (vbx_fields_failed(r)) {
 		vbx_resp_validation(r);
@@ -140,8 +140,8 @@ static int create_project(void *ud, vbx_request *r)
 	if (rc == VBX_EEXIST)
 		return slug_taken(r, &p);
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__api.project_create, rc,
-		                           "the new project", NULL);
+		return vbx_resp_store_error(r, vbx__api.project_create, rc,
+		                            "the new project", NULL);
 	return vbx__api_respond(r, 201, project_json(&p));
 }
 
@@ -181,7 +181,7 @@ static int patch_body(vbx_request *r, vbx_project *p, bool *changed)
 		return rc;
 	const char *name;
 	char slug[VBX__API_SLUG_MAX + 1];
-	vbx__api_known_fields(r, body, patch_fields);
+	vbx_json_known_fields(r, body, patch_fields);
 	vbx__api_name_field(r, body, VBX_OPTIONAL, &name);
 	vbx__api_slug_field(r, body, NULL, slug);
 	if (vbx_fields_failed(r)) {

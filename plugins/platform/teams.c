@@ -102,7 +102,7 @@ static int answer_team_list(vbx_request *r, const team_rows *rows,
 		}
 		cJSON_AddItemToArray(data, o);
 	}
-	return vbx__api_respond(r, 200, vbx__api_list_body(data, pg, total));
+	return vbx__api_respond(r, 200, vbx_page_body(r, data, pg, total));
 }
 
 static int list_teams(void *ud, vbx_request *r)
@@ -111,7 +111,7 @@ static int list_teams(void *ud, vbx_request *r)
 	int rc = vbx__api_may_list(r);
 	if (rc != VBX_OK)
 		return rc;
-	rc = vbx__api_page(r, &pg);
+	rc = vbx_req_page(r, &pg);
 	if (rc != VBX_OK)
 		return rc;
 	team_rows rows = {.cap = (size_t)pg.limit};
@@ -124,8 +124,8 @@ static int list_teams(void *ud, vbx_request *r)
 	rc = vbx_hook_store_team_list_run(vbx__api.team_list, who, &pg,
 	                                  collect_team, &rows, &total);
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__api.team_list, rc,
-		                           "the list of teams", NULL);
+		return vbx_resp_store_error(r, vbx__api.team_list, rc,
+		                            "the list of teams", NULL);
 	return answer_team_list(r, &rows, &pg, total);
 }
 
@@ -137,7 +137,7 @@ static int create_team(void *ud, vbx_request *r)
 		return rc;
 	vbx_team t = {0};
 	const char *name;
-	vbx__api_known_fields(r, body, team_fields);
+	vbx_json_known_fields(r, body, team_fields);
 	vbx__api_name_field(r, body, VBX_REQUIRED, &name);
 	vbx__api_slug_field(r, body, name, t.slug);
 	if (vbx_fields_failed(r)) {
@@ -148,8 +148,8 @@ static int create_team(void *ud, vbx_request *r)
 	rc = vbx_hook_store_team_create_run(vbx__api.team_create, &t,
 	                                    vbx__api_user_id(r));
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__api.team_create, rc,
-		                           "a team", "slug");
+		return vbx_resp_store_error(r, vbx__api.team_create, rc,
+		                            "a team", "slug");
 	/* The store made the caller its admin in the same transaction. */
 	return vbx__api_respond(r, 201, team_json(&t, VBX_ROLE_ADMIN));
 }
@@ -190,7 +190,7 @@ static int patch_fields(vbx_request *r, const char **name, char *slug)
 	int rc = vbx_req_json(r, &body);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, team_fields);
+	vbx_json_known_fields(r, body, team_fields);
 	vbx__api_name_field(r, body, VBX_OPTIONAL, name);
 	vbx__api_slug_field(r, body, NULL, slug);
 	if (!vbx_fields_failed(r))
@@ -217,8 +217,8 @@ static int update_team(void *ud, vbx_request *r)
 	if (name || slug[0]) {
 		rc = vbx_hook_store_team_update_run(vbx__api.team_update, &t);
 		if (rc == VBX_EEXIST)
-			return vbx__api_store_fail(r, vbx__api.team_update, rc,
-			                           "a team", "slug");
+			return vbx_resp_store_error(r, vbx__api.team_update, rc,
+			                            "a team", "slug");
 		if (rc != VBX_OK)
 			return team_fail(r, vbx__api.team_update, rc, id);
 	}
@@ -263,7 +263,7 @@ static int add_member_row(void *ctx, const vbx_member *m)
 static int list_members(void *ud, vbx_request *r)
 {
 	vbx_page pg;
-	int rc = vbx__api_page(r, &pg);
+	int rc = vbx_req_page(r, &pg);
 	const char *id;
 	if (rc != VBX_OK || !(id = existing_team_for(r, "read", &rc)))
 		return rc;
@@ -277,7 +277,7 @@ static int list_members(void *ud, vbx_request *r)
 		cJSON_Delete(data);
 		return team_fail(r, vbx__api.member_list, rc, id);
 	}
-	return vbx__api_respond(r, 200, vbx__api_list_body(data, &pg, total));
+	return vbx__api_respond(r, 200, vbx_page_body(r, data, &pg, total));
 }
 
 static int role_field(vbx_request *r, const cJSON *body, const char **out)
@@ -302,10 +302,10 @@ static int member_body(vbx_request *r, const char **user_id, const char **email,
 	int rc = vbx_req_json(r, &body);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, member_fields);
+	vbx_json_known_fields(r, body, member_fields);
 	int has_id = vbx_json_string(r, body, "userId", VBX_OPTIONAL, 1, 64,
 	                             user_id);
-	if (has_id == VBX_OK && !vbx__api_uuid_ok(*user_id))
+	if (has_id == VBX_OK && !vbx_uuid_ok(*user_id))
 		vbx_field_error(r, "userId", "must be a UUID");
 	int has_email =
 	        vbx_json_string(r, body, "email", VBX_OPTIONAL, 3, 255, email);
@@ -343,7 +343,7 @@ static int find_user(vbx_request *r, const char *user_id, const char *email,
 		return VBX_EINVAL;
 	}
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, h, rc, "the user", NULL);
+		return vbx_resp_store_error(r, h, rc, "the user", NULL);
 	return VBX_OK;
 }
 
@@ -436,7 +436,7 @@ static int member_for(vbx_request *r, vbx_member *m)
 		return VBX_OK;
 	char what[WHAT_LEN];
 	snprintf(what, sizeof(what), "member %s of team %s", user, team);
-	return vbx__api_store_fail(r, vbx__api.member_get, rc, what, NULL);
+	return vbx_resp_store_error(r, vbx__api.member_get, rc, what, NULL);
 }
 
 static int role_body(vbx_request *r, const char **role)
@@ -445,7 +445,7 @@ static int role_body(vbx_request *r, const char **role)
 	int rc = vbx_req_json(r, &body);
 	if (rc != VBX_OK)
 		return rc;
-	vbx__api_known_fields(r, body, role_fields);
+	vbx_json_known_fields(r, body, role_fields);
 	if (role_field(r, body, role) == VBX_OK && !vbx_fields_failed(r))
 		return VBX_OK;
 	vbx_resp_validation(r);
@@ -468,8 +468,8 @@ static int update_member(void *ud, vbx_request *r)
 		if (rc == VBX_ESTATE)
 			return last_admin(r, &was, "demoted");
 		if (rc != VBX_OK)
-			return vbx__api_store_fail(r, vbx__api.member_set, rc,
-			                           "the membership", NULL);
+			return vbx_resp_store_error(r, vbx__api.member_set, rc,
+			                            "the membership", NULL);
 		audit_member(r, "team.member.role", &m, change);
 	}
 	complete_member(&m);
@@ -487,8 +487,8 @@ static int remove_member(void *ud, vbx_request *r)
 	if (rc == VBX_ESTATE)
 		return last_admin(r, &m, "removed");
 	if (rc != VBX_OK)
-		return vbx__api_store_fail(r, vbx__api.member_remove, rc,
-		                           "the membership", NULL);
+		return vbx_resp_store_error(r, vbx__api.member_remove, rc,
+		                            "the membership", NULL);
 	audit_member(r, "team.member.remove", &m, m.role);
 	return vbx__api_no_content(r);
 }

@@ -109,7 +109,7 @@ struct term_session {
 	vbx__term *term;
 	term_session *next, *prev;
 	bool linked;
-	char id[37];
+	char id[VBX_UUID_LEN];
 	char env_id[VBX_ID_LEN];
 	uint64_t window, cap;
 	int64_t linger_ms;
@@ -473,7 +473,7 @@ static const vbx_pump_ops session_ops = {
 
 /* ---- attaching ---- */
 
-static void uuid_new(char *out)
+static void uuid_new(char out[VBX_UUID_LEN])
 {
 	unsigned char b[16];
 	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
@@ -485,11 +485,7 @@ static void uuid_new(char *out)
 	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	         "%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-	         b[10], b[11], b[12], b[13], b[14], b[15]);
+	vbx_uuid_from_bytes(b, out);
 }
 
 static term_session *session_new(vbx__term *t, const char *env_id)

@@ -27,7 +27,7 @@ static vbx__term *shared_term;
 const char *vbx__ws_env_id(vbx_ws *ws)
 {
 	const char *id = vbx_ws_param(ws, "id");
-	if (id && vbx__api_uuid_ok(id))
+	if (id && vbx_uuid_ok(id))
 		return id;
 	vbx_ws_close(ws, 4404, "environment not found");
 	return NULL;
@@ -220,7 +220,7 @@ static int parse_query(vbx_ws *ws, term_query *q)
 		return VBX_EINVAL;
 	}
 	q->start.session = vbx_ws_query(ws, "session");
-	if (q->start.session && !vbx__api_uuid_ok(q->start.session)) {
+	if (q->start.session && !vbx_uuid_ok(q->start.session)) {
 		vbx_ws_close(ws, 4400, "session must be a session id (UUID)");
 		return VBX_EINVAL;
 	}
