@@ -150,9 +150,6 @@ int cli_store_tokens(cli_ctx *c, const cJSON *answer);
 /* Require a token; prints "not logged in" and returns CLI_EAUTH if none. */
 int cli_need_login(const cli_ctx *c);
 
-/* Percent-encode s for a query string or a path segment into out. */
-void cli_urlencode(const char *s, char *out, size_t outlen);
-
 /* Print a cJSON value (pretty) and a newline on stdout. */
 void cli_print_json(const cJSON *j);
 

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vibebox/util.h>
+
 #include "cli.h"
 
 #define WAIT_SECONDS 150
@@ -202,7 +204,7 @@ static int env_ls(cli_ctx *c, const env_opts *e)
 		int rc = cli_resolve_project(c, e->project, pid, sizeof(pid));
 		if (rc != CLI_OK)
 			return rc;
-		cli_urlencode(pid, enc, sizeof(enc));
+		vbx_percent_encode(pid, strlen(pid), enc, sizeof(enc));
 		snprintf(path, sizeof(path), "/environments?projectId=%s", enc);
 	}
 	cJSON *rows = NULL;

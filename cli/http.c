@@ -103,23 +103,6 @@ int cli_need_login(const cli_ctx *c)
 	return CLI_EAUTH;
 }
 
-void cli_urlencode(const char *s, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *s && o + 4 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (isalnum(ch) || strchr("-._~", ch)) {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 void cli_print_json(const cJSON *j)
 {
 	char *s = cJSON_Print(j);

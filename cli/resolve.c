@@ -171,7 +171,7 @@ int cli_resolve_env(cli_ctx *c, const char *e, const char *project, char *id,
 		int rc = cli_resolve_project(c, project, pid, sizeof(pid));
 		if (rc != CLI_OK)
 			return rc;
-		cli_urlencode(pid, enc, sizeof(enc));
+		vbx_percent_encode(pid, strlen(pid), enc, sizeof(enc));
 		snprintf(path, sizeof(path), "/environments?projectId=%s", enc);
 	}
 	return resolve(c, path, "environment", e, id, idlen);

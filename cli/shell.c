@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vibebox/util.h>
+
 #include "cli.h"
 #include "termproto.h"
 #include "tty.h"
@@ -463,7 +465,8 @@ static void connect_now(void *ud)
 	                 s->env_id, cols, rows);
 	if (s->session[0]) {
 		char enc[3 * TERM_SESSION_MAX + 1];
-		cli_urlencode(s->session, enc, sizeof(enc));
+		vbx_percent_encode(s->session, strlen(s->session), enc,
+		                   sizeof(enc));
 		snprintf(path + n, sizeof(path) - (size_t)n,
 		         "&session=%s&offset=%llu", enc,
 		         (unsigned long long)s->seen);

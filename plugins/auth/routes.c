@@ -202,25 +202,6 @@ static const char *read_password(auth *a, vbx_request *req, const cJSON *body,
 	return s;
 }
 
-/* Refuse every member of body that is not in known (a NULL-terminated
- * list), as the core's API does: "<field>: is not a known field". */
-static void known_fields(vbx_request *req, const cJSON *body,
-                         const char *const *known)
-{
-	const cJSON *it;
-	if (!cJSON_IsObject(body))
-		return;
-	cJSON_ArrayForEach(it, body)
-	{
-		const char *const *k = known;
-		while (*k && strcmp(*k, it->string) != 0)
-			k++;
-		if (!*k)
-			vbx_field_error(req, it->string,
-			                "is not a known field");
-	}
-}
-
 /* ---- registration and login ---- */
 
 static int ignore_user(void *ctx, const vbx_user *u)
@@ -287,7 +268,7 @@ static int h_register(void *ud, vbx_request *req)
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
 	static const char *const fields[] = {"email", "password", "name", NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	vbx_user u = {0};
 	const char *name = NULL;
 	char *email = read_email(req, body, VBX_REQUIRED);
@@ -364,7 +345,7 @@ static int h_login(void *ud, vbx_request *req)
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
 	static const char *const fields[] = {"email", "password", NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_REQUIRED);
 	vbx_json_string(req, body, "password", VBX_REQUIRED, 1,
 	                AUTH_PASSWORD_MAX, &pw);
@@ -392,7 +373,7 @@ static const char *read_refresh(vbx_request *req)
 	static const char *const fields[] = {"refreshToken", NULL};
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return NULL;
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	vbx_json_string(req, body, "refreshToken", VBX_REQUIRED, 1, 512, &t);
 	if (vbx_fields_failed(req)) {
 		vbx_resp_validation(req);
@@ -472,7 +453,7 @@ static int h_ws_ticket(void *ud, vbx_request *req)
 		if (vbx_req_json(req, &body) != VBX_OK)
 			return VBX_OK;
 		static const char *const fields[] = {NULL};
-		known_fields(req, body, fields);
+		vbx_json_known_fields(req, body, fields);
 		if (vbx_fields_failed(req))
 			return vbx_resp_validation(req);
 	}
@@ -566,7 +547,7 @@ static int h_me_patch(void *ud, vbx_request *req)
 		return VBX_OK;
 	static const char *const fields[] = {"email", "password", "name",
 	                                     "currentPassword", NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_OPTIONAL);
 	const char *pw = read_password(a, req, body, "password", VBX_OPTIONAL);
 	vbx_json_string(req, body, "name", VBX_OPTIONAL, 0, NAME_MAX_LEN,
@@ -705,7 +686,7 @@ static int h_keys_create(void *ud, vbx_request *req)
 		return VBX_OK;
 	static const char *const fields[] = {"name", "scopes", "expiresAt",
 	                                     NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	vbx_json_string(req, body, "name", VBX_REQUIRED, 1, NAME_MAX_LEN,
 	                &name);
 	k.scopes = read_scopes(req, body);
@@ -812,7 +793,7 @@ static int h_users_create(void *ud, vbx_request *req)
 		return VBX_OK;
 	static const char *const fields[] = {"email", "password", "name",
 	                                     "admin", NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	char *email = read_email(req, body, VBX_REQUIRED);
 	const char *pw = read_password(a, req, body, "password", VBX_REQUIRED);
 	vbx_json_string(req, body, "name", VBX_OPTIONAL, 0, NAME_MAX_LEN,
@@ -878,7 +859,7 @@ static int h_users_patch(void *ud, vbx_request *req)
 	if (!who || vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
 	static const char *const fields[] = {"name", "admin", "disabled", NULL};
-	known_fields(req, body, fields);
+	vbx_json_known_fields(req, body, fields);
 	int rc = vbx_uuid_ok(id)
 	                 ? vbx_hook_store_user_get_run(a->st.user_get, id, &u)
 	                 : VBX_ENOTFOUND;

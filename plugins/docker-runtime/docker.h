@@ -211,9 +211,6 @@ bool dkr_image_allowed(const dkr_conf *c, const char *image);
  * Reads the config only: no request to the engine.
  */
 int dkr_image_check(void *ud, const char *image, char *why, size_t why_len);
-/* Percent-encode the first n bytes of s for a query string into out
- * (len bytes, 3 * n + 1 always fit; a longer value is cut short). */
-void dkr_query_escape(const char *s, size_t n, char *out, size_t len);
 /* Make sure the image is present, pulling it when missing. VBX_EDENIED,
  * VBX_ENOTFOUND (pull failed; why says what the engine said). */
 int dkr_image_ensure(dkr *d, const char *image, char *why, size_t why_len);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vibebox/util.h>
+
 #include "docker.h"
 
 #define IMAGE_MAX 255
@@ -144,23 +146,6 @@ bool dkr_pull_error(const char *body, size_t len, char *msg, size_t msg_len)
 	return false;
 }
 
-void dkr_query_escape(const char *s, size_t n, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (size_t i = 0; i < n && s[i] && o + 4 < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (isalnum(c) || strchr("-._~", c)) {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 /* "/images/create?fromImage=<repo>&tag=<tag>" for image into path. */
 static void pull_path(const char *image, char *path, size_t len)
 {
@@ -168,13 +153,13 @@ static void pull_path(const char *image, char *path, size_t len)
 	const char *colon = tag_colon(image);
 	if (strchr(image, '@') || !colon) {
 		/* A digest goes whole in fromImage; no tag means latest. */
-		dkr_query_escape(image, strlen(image), repo, sizeof(repo));
+		vbx_percent_encode(image, strlen(image), repo, sizeof(repo));
 		snprintf(path, len, "/images/create?fromImage=%s%s", repo,
 		         strchr(image, '@') ? "" : "&tag=latest");
 		return;
 	}
-	dkr_query_escape(image, (size_t)(colon - image), repo, sizeof(repo));
-	dkr_query_escape(colon + 1, strlen(colon + 1), tag, sizeof(tag));
+	vbx_percent_encode(image, (size_t)(colon - image), repo, sizeof(repo));
+	vbx_percent_encode(colon + 1, strlen(colon + 1), tag, sizeof(tag));
 	snprintf(path, len, "/images/create?fromImage=%s&tag=%s", repo, tag);
 }
 

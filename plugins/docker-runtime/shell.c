@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <vibebox/util.h>
+
 #include "docker.h"
 
 #define SHELL_TTL_MS 60000
@@ -128,7 +130,7 @@ static int read_passwd(dkr *d, const char *id, const char *path,
 	char next[PATH_MAX_];
 	dkr_tar_member m;
 	dkr_resp r;
-	dkr_query_escape(path, strlen(path), esc, sizeof(esc));
+	vbx_percent_encode(path, strlen(path), esc, sizeof(esc));
 	snprintf(req, sizeof(req), "/containers/%s/archive?path=%s", id, esc);
 	int rc = dkr_request(d, "GET", req, NULL, d->conf.request_ms, &r);
 	if (rc == VBX_OK)

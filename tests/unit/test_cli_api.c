@@ -103,19 +103,6 @@ static void test_error_not_envelope(void **state)
 	assert_string_equal(m, "bad");
 }
 
-static void test_urlencode(void **state)
-{
-	char out[64];
-	cli_urlencode("a b&c=d/é", out, sizeof(out));
-	assert_string_equal(out, "a%20b%26c%3Dd%2F%C3%A9");
-	cli_urlencode("Safe-._~", out, sizeof(out));
-	assert_string_equal(out, "Safe-._~");
-	cli_urlencode("&&&&&&&&", out, 8); /* never a half escape */
-	assert_string_equal(out, "%26%26");
-	cli_urlencode("&&&&&&&&", out, 6);
-	assert_string_equal(out, "%26");
-}
-
 static void test_uuid(void **state)
 {
 	assert_true(vbx_uuid_ok("0b7e3a52-1c1d-4c2e-9f4a-3d2b1a0c9e8f"));
@@ -251,7 +238,6 @@ int main(void)
 	        cmocka_unit_test(test_exit_codes),
 	        cmocka_unit_test(test_error_envelope),
 	        cmocka_unit_test(test_error_not_envelope),
-	        cmocka_unit_test(test_urlencode),
 	        cmocka_unit_test(test_uuid),
 	        cmocka_unit_test(test_match),
 	        cmocka_unit_test(test_table),
