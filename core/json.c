@@ -13,51 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vibebox/util.h> /* vbx_utf8_len */
+
 #include "json.h"
 #include "jsonout.h"
 
 /* ---- UTF-8 ---- */
-
-/*
- * The length of the valid UTF-8 sequence at p (left bytes available), or
- * 0 when it is not one: a stray continuation byte, an overlong form, a
- * surrogate, a code point past U+10FFFF, or a sequence cut short.
- */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	size_t more;
-	uint32_t cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		more = 1, cp = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		more = 2, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		more = 3, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0; /* continuation byte, C0/C1, F5..FF */
-	}
-	if (left - 1 < more)
-		return 0;
-	for (size_t i = 1; i <= more; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return more + 1;
-}
 
 size_t vbx__utf8_count(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0;
 	for (size_t i = 0; i < len; n++) {
-		size_t k = utf8_seq(p + i, len - i);
+		size_t k = vbx_utf8_len(p + i, len - i);
 		if (!k)
 			return (size_t)-1;
 		i += k;
@@ -78,7 +46,7 @@ static char *utf8_repair(const char *s, size_t len, size_t *outlen)
 		return NULL;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
-		size_t k = utf8_seq(p + i, len - i);
+		size_t k = vbx_utf8_len(p + i, len - i);
 		if (k) {
 			memcpy(out + o, s + i, k);
 			o += k, i += k;

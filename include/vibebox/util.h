@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vibebox/util.h - small pure helpers every plugin (and the vibebox CLI)
- * needs: RFC 3339 times, UUIDs, hex and percent-encoding.
+ * needs: RFC 3339 times, UUIDs, hex, UTF-8 and percent-encoding.
  *
  * Everything here is a static inline function of its arguments alone: no
  * request, no host table, no allocation, no global state, safe on any
@@ -267,6 +267,45 @@ static inline int vbx_hex_decode(const char *s, size_t len, void *out,
 		                        vbx_hex_value((unsigned char)s[i + 1]));
 	*n = len / 2;
 	return VBX_OK;
+}
+
+/* ---- UTF-8 ---- */
+
+/*
+ * The length (1 to 4) of the valid UTF-8 sequence at p, of which n bytes
+ * may be read, or 0 when the bytes there are not one: a stray
+ * continuation byte, C0, C1 and F5..FF, an overlong form, a surrogate, a
+ * code point past U+10FFFF, a sequence cut short by n, or n 0. Reads no
+ * more than the sequence and never past n. A caller that must not pass
+ * invalid text on (JSON, a terminal) replaces the byte at p with U+FFFD
+ * when this gives 0, and goes on at p + 1.
+ */
+static inline size_t vbx_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = n ? p[0] : 0x80; /* nothing to read: not a sequence */
+	size_t len;
+	uint32_t cp, min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	cp = c & (0xffu >> (len + 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
 }
 
 /* ---- percent-encoding ---- */

@@ -60,11 +60,6 @@ void vbx__api_projects_register(vbx_plugin *self);
  */
 size_t vbx__api_slug_from(const char *name, char *out, size_t len);
 
-/* The length of the valid UTF-8 sequence at p (n >= 1 bytes left), 0
- * when the bytes there are not one: overlong forms, surrogates, points
- * past U+10FFFF and truncated sequences are not (logline.c). */
-size_t vbx__utf8_len(const unsigned char *p, size_t n);
-
 /* Does s match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ? */
 bool vbx__api_slug_ok(const char *s);
 

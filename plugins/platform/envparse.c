@@ -123,7 +123,7 @@ static char *utf8_clean(const char *s, size_t len)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < len;) {
-		size_t n = vbx__utf8_len(p + i, len - i);
+		size_t n = vbx_utf8_len(p + i, len - i);
 		if (n) {
 			memcpy(o, s + i, n);
 			o += n, i += n;

@@ -1,42 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * logline.c - one log line as the JSON text of a logs/stream frame
- * (term.h), and the UTF-8 check it and envparse.c share (common.h): pure,
- * so that the unit tests and fuzz targets drive them alone.
+ * (term.h): pure, so that the unit tests and fuzz targets drive it alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "term.h"
-
-size_t vbx__utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	unsigned cp = c & (0xff >> (len + 1));
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* Append s as the body of a JSON string (no quotes); o has room for
  * 6 bytes per input byte. */
@@ -45,7 +16,7 @@ static char *json_escape(char *o, const unsigned char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n;) {
 		unsigned c = s[i];
-		size_t l = vbx__utf8_len(s + i, n - i);
+		size_t l = vbx_utf8_len(s + i, n - i);
 		if (l == 0) {
 			memcpy(o, "\\ufffd", 6);
 			o += 6;

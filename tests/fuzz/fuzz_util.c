@@ -11,6 +11,8 @@
  *     back in lower case;
  *   - vbx_uuid_ok and vbx_uuid_to_bytes agree, and a UUID's bytes written
  *     back are the input in lower case;
+ *   - vbx_utf8_len: a walk over the input never steps past its end, and
+ *     each sequence it takes is one again on its own;
  *   - vbx_percent_encode: in 3n + 1 bytes all of the input goes, in a
  *     shorter buffer a prefix; the output holds only unreserved
  *     characters and whole %XX escapes, and decodes to that prefix.
@@ -85,6 +87,18 @@ static void fuzz_uuid(const char *s)
 	}
 }
 
+static void fuzz_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		size_t k = vbx_utf8_len(p + i, len - i);
+		CHECK(k <= 4 && k <= len - i);
+		if (k)
+			CHECK(vbx_utf8_len(p + i, k) == k);
+		i += k ? k : 1;
+	}
+}
+
 /* out decodes to the first n bytes of s, and is nothing but unreserved
  * characters and whole escapes. */
 static void check_percent(const char *s, size_t n, const char *out)
@@ -135,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_time(exact, size);
 	fuzz_hex(exact, size);
 	fuzz_uuid(str);
+	fuzz_utf8(exact, size);
 	fuzz_percent(exact, size);
 	free(exact);
 	free(str);

@@ -48,8 +48,8 @@ deps() {
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c";;
 	# json.c: the fuzz target checks each line with vbx__utf8_count
-	env_parse) echo "plugins/platform/envparse.c plugins/platform/logline.c
-		core/json.c core/jsonout.c";;
+	env_parse) echo "plugins/platform/envparse.c core/json.c
+		core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	term_frame) echo "plugins/platform/term.c";;
 	esac

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_util.c - the pure helpers of <vibebox/util.h>: RFC 3339 format and
- * parse, the calendar under them, hex, percent-encoding and UUIDs. Built
- * with the SDK's include directory only, as a plugin or the CLI would use
- * the header.
+ * parse, the calendar under them, hex, UTF-8, percent-encoding and UUIDs.
+ * Built with the SDK's include directory only, as a plugin or the CLI
+ * would use the header.
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -344,6 +344,54 @@ static void hex_round_trips(void **state)
 	assert_memory_equal(in, back, sizeof(in));
 }
 
+/* ---- UTF-8 ---- */
+
+static size_t utf8_len(const char *s, size_t n)
+{
+	return vbx_utf8_len((const unsigned char *)s, n);
+}
+
+static void utf8_len_of_sequences(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n, want;
+	} cases[] = {
+	        {"a", 1, 1},
+	        {"\x7f", 1, 1},
+	        {"\0", 1, 1},
+	        {"\xc2\x80", 2, 2},
+	        {"\xc3\xa9z", 3, 2},
+	        {"\xe2\x82\xac", 3, 3},
+	        {"\xef\xbf\xbd", 3, 3},
+	        {"\xf0\x9f\x98\x80", 4, 4},
+	        {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+	        /* broken */
+	        {"a", 0, 0},
+	        {"\x80", 1, 0},
+	        {"\xbf", 1, 0},
+	        {"\xc0\xaf", 2, 0}, /* overlong '/' */
+	        {"\xc1\xbf", 2, 0},
+	        {"\xe0\x80\xaf", 3, 0},
+	        {"\xf0\x80\x80\xaf", 4, 0},
+	        {"\xed\xa0\x80", 3, 0}, /* a surrogate */
+	        {"\xed\xbf\xbf", 3, 0},
+	        {"\xf4\x90\x80\x80", 4, 0}, /* past U+10FFFF */
+	        {"\xf5\x80\x80\x80", 4, 0},
+	        {"\xff", 1, 0},
+	        {"\xc3\x28", 2, 0},
+	        {"\xe2\x28\xa1", 3, 0},
+	        {"\xc3\xa9", 1, 0}, /* cut short by n */
+	        {"\xe2\x82\xac", 2, 0},
+	        {"\xf0\x9f\x98\x80", 3, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+		if (utf8_len(cases[i].s, cases[i].n) != cases[i].want)
+			fail_msg("case %zu: %zu, not %zu", i,
+			         utf8_len(cases[i].s, cases[i].n),
+			         cases[i].want);
+}
+
 /* ---- percent-encoding ---- */
 
 static void percent_encodes(void **state)
@@ -465,6 +513,7 @@ int main(void)
 	        cmocka_unit_test(hex_decodes),
 	        cmocka_unit_test(hex_decode_refuses_broken_input),
 	        cmocka_unit_test(hex_round_trips),
+	        cmocka_unit_test(utf8_len_of_sequences),
 	        cmocka_unit_test(percent_encodes),
 	        cmocka_unit_test(percent_encode_cuts_whole_bytes),
 	        cmocka_unit_test(uuid_ok_checks_the_form),
