@@ -146,6 +146,7 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 struct cJSON;
 struct vbx_principal;
 struct vbx_resource;
+struct vbx_resource_row;
 struct vbx_ws_ops;
 struct vbx_pump;
 struct vbx_pump_src;
@@ -294,7 +295,16 @@ struct vbx_host {
 	void (*pump_kick)(struct vbx_pump_src *src);
 	int64_t (*pump_now_ms)(void);
 
-	void *reserved[7];
+	/* 1.1: one read per row (hooks.h) */
+	int (*authorize_verdict_row)(const struct vbx_principal *who,
+	                             const char *action,
+	                             const struct vbx_resource *res,
+	                             const struct vbx_resource_row *row,
+	                             const char **failed);
+	int (*authorize_context)(const struct vbx_resource *res,
+	                         const struct vbx_resource_row **row);
+
+	void *reserved[5];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

@@ -92,6 +92,18 @@ static int team_role(auth *a, const char *team_id, const char *user_id,
 	return VBX_OK;
 }
 
+/* The caller's role on a row owned by a user or by a team. */
+static int owner_role(auth *a, const char *owner_id, const char *team_id,
+                      const char *user_id, unsigned *role)
+{
+	*role = R_NONE;
+	if (owner_id[0])
+		*role = strcmp(owner_id, user_id) == 0 ? R_OWNER : R_NONE;
+	else if (team_id[0])
+		return team_role(a, team_id, user_id, role);
+	return VBX_OK;
+}
+
 static int project_role(auth *a, const char *project_id, const char *user_id,
                         unsigned *role)
 {
@@ -103,11 +115,7 @@ static int project_role(auth *a, const char *project_id, const char *user_id,
 		return VBX_OK; /* nobody has a role on what does not exist */
 	if (rc != VBX_OK)
 		return rc;
-	if (p.owner_id[0])
-		*role = strcmp(p.owner_id, user_id) == 0 ? R_OWNER : R_NONE;
-	else if (p.team_id[0])
-		return team_role(a, p.team_id, user_id, role);
-	return VBX_OK;
+	return owner_role(a, p.owner_id, p.team_id, user_id, role);
 }
 
 /* An environment's roles are its project's: the store_env_get row says
@@ -122,16 +130,14 @@ static int env_role(auth *a, const char *env_id, const char *user_id,
 		return VBX_OK;
 	if (rc != VBX_OK)
 		return rc;
-	if (e.owner_id[0])
-		*role = strcmp(e.owner_id, user_id) == 0 ? R_OWNER : R_NONE;
-	else if (e.team_id[0])
-		return team_role(a, e.team_id, user_id, role);
-	return VBX_OK;
+	return owner_role(a, e.owner_id, e.team_id, user_id, role);
 }
 
-/* The caller's roles on the resource, R_USER included. */
+/* The caller's roles on the resource, R_USER included. row: the project's
+ * or environment's owners as the caller read them, or NULL to read them
+ * here. */
 static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
-                    unsigned *roles)
+                    const vbx_resource_row *row, unsigned *roles)
 {
 	unsigned r = R_NONE;
 	int rc = VBX_OK;
@@ -140,6 +146,10 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 		;
 	else if (!res->id || !auth_is_uuid(res->id))
 		return VBX_EDENIED;
+	else if (row && (strcmp(res->type, "project") == 0 ||
+	                 strcmp(res->type, "environment") == 0))
+		rc = owner_role(a, row->owner_id, row->team_id, who->user_id,
+		                &r);
 	else if (strcmp(res->type, "team") == 0)
 		rc = team_role(a, res->id, who->user_id, &r);
 	else if (strcmp(res->type, "project") == 0)
@@ -150,28 +160,60 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 	return rc;
 }
 
+/* May who do action on res, its roles known? Scope first: an API key
+ * without it is refused whatever its owner's role. */
+static bool may(const vbx_principal *who, const char *action,
+                const vbx_resource *res, unsigned roles)
+{
+	if (!(who->scopes & scope_for(action)))
+		return false;
+	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return true;
+	const rule *r = rule_find(res->type, action);
+	return r && (roles & r->roles);
+}
+
+/* Does the decision need the caller's roles (a store read)? Not for an
+ * instance admin, nor when the scope alone refuses; for "read" too when
+ * the verdict asks. */
+static bool needs_roles(const vbx_principal *who, const char *action,
+                        const vbx_resource *res, bool verdict)
+{
+	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return false;
+	if ((who->scopes & scope_for(action)) && rule_find(res->type, action))
+		return true;
+	return verdict && (who->scopes & VBX_SCOPE_READ) &&
+	       rule_find(res->type, "read");
+}
+
 /*
  * Returns VBX_OK or VBX_EDENIED, and VBX_EUNAVAIL when the store is down
  * (the caller answers 503 rather than a misleading 403; either way
- * nothing is allowed).
+ * nothing is allowed). In a run of vbx_authorize_verdict_row() (ABI 1.1)
+ * it decides from the caller's row when there is one, and answers
+ * VBX_ENOTFOUND when who may not even read res, from the same roles: one
+ * run and one read of the row per request.
  */
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res)
 {
 	auth *a = ud;
+	const vbx_resource_row *row;
+	bool verdict = vbx_authorize_context(a->self, res, &row) == VBX_OK;
+	int none = verdict ? VBX_ENOTFOUND : VBX_EDENIED; /* not even read */
 
 	if (!who || !action || !res || !res->type || !who->user_id[0])
-		return VBX_EDENIED;
-	if (!(who->scopes & scope_for(action)))
-		return VBX_EDENIED;
-	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return none;
+	unsigned roles = R_USER;
+	if (needs_roles(who, action, res, verdict)) {
+		int rc = roles_on(a, who, res, row, &roles);
+		if (rc == VBX_EUNAVAIL)
+			return rc;
+		if (rc != VBX_OK) /* who may do nothing, read included */
+			return none;
+	}
+	if (may(who, action, res, roles))
 		return VBX_OK;
-	const rule *r = rule_find(res->type, action);
-	if (!r)
-		return VBX_EDENIED;
-	unsigned roles;
-	int rc = roles_on(a, who, res, &roles);
-	if (rc != VBX_OK)
-		return rc == VBX_EUNAVAIL ? rc : VBX_EDENIED;
-	return (roles & r->roles) ? VBX_OK : VBX_EDENIED;
+	return verdict && !may(who, "read", res, roles) ? none : VBX_EDENIED;
 }
