@@ -113,8 +113,14 @@ def setup(d):
     for t in (admin, bob, cat, dan):
         st, _, _ = d.request("GET", "/api/v1/users/me", token=t)
         expect(st == 200, "me")
+    # No runtime is loaded: an environment is only a row here.
+    st, env, _ = d.request("POST", "/api/v1/environments",
+                           {"projectId": own["id"], "name": "box",
+                            "image": "debian:12", "cpuLimit": 0.5,
+                            "memoryLimit": 128}, token=bob)
+    expect(st == 201, env)
     return {"bob": bob, "cat": cat, "dan": dan, "own": own["id"],
-            "shared": shared["id"]}
+            "shared": shared["id"], "env": env["id"]}
 
 
 def authentication_free(found):
@@ -183,9 +189,38 @@ def check_a_missing_project_is_one_read(d, s):
     expect(names(found) == ["project_get"], found)
 
 
+def check_environment_patch_is_one_read_and_one_write(d, s):
+    path = f"/api/v1/environments/{s['env']}"
+    st, e, found = statements(d, "PATCH", path, {"name": "Crate"},
+                              token=s["bob"])
+    expect(st == 200 and e["name"] == "Crate", f"{st} {e}")
+    authentication_free(found)
+    expect(names(found) == ["env_get", "env_update"],
+           f"an environment's PATCH is one read and one write, PostgreSQL "
+           f"ran {names(found)}: {found}")
+    st, b, found = statements(d, "PATCH", path, {"name": "X"},
+                              token=s["dan"])
+    expect(st == 404 and error_of(b)["code"] == "NOT_FOUND", b)
+    expect(names(found) == ["env_get"], found)
+
+
+def check_environment_create_reads_its_project_once(d, s):
+    st, e, found = statements(d, "POST", "/api/v1/environments",
+                              {"projectId": s["own"], "name": "other",
+                               "image": "debian:12", "cpuLimit": 0.5,
+                               "memoryLimit": 128}, token=s["bob"])
+    expect(st == 201, e)
+    authentication_free(found)
+    expect(names(found).count("project_get") == 1 and
+           names(found)[-1] == "env_create",
+           f"the project is read once, PostgreSQL ran {names(found)}")
+
+
 CHECKS = (check_patch_is_one_read_and_one_write, check_get_is_one_read,
           check_denied_patch_runs_authorize_once,
-          check_a_missing_project_is_one_read)
+          check_a_missing_project_is_one_read,
+          check_environment_patch_is_one_read_and_one_write,
+          check_environment_create_reads_its_project_once)
 
 
 def main():
