@@ -104,8 +104,17 @@ static inline int vbx_authorize_verdict(vbx_plugin *p, const vbx_principal *who,
 typedef struct vbx_resource_row {
 	uint32_t version;  /* 1 */
 	char owner_id[40]; /* the user who owns it; "" when a team does */
-	char team_id[40];  /* the team that owns it; "" when a user does */
+	char team_id[40];  /* the team that owns it (a team: itself); "" when
+	                      a user does */
+	unsigned flags;    /* VBX_ROW_* */
+	char role[16];     /* with VBX_ROW_ROLE: the caller's role in team_id
+	                      as the caller read it ("admin", "developer",
+	                      "viewer"), "" when it is not a member */
 } vbx_resource_row;
+
+/* vbx_resource_row.flags: role holds the caller's membership of team_id,
+ * so the handler need not read it. */
+#define VBX_ROW_ROLE 0x1u
 
 /*
  * vbx_authorize_verdict() in one run of the authorize hook (ABI 1.1),

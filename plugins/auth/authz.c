@@ -71,6 +71,18 @@ static const rule *rule_find(const char *type, const char *action)
 	return NULL;
 }
 
+/* The R_* bit of a team role ("" or unknown: R_NONE). */
+static unsigned member_role(const char *role)
+{
+	if (strcmp(role, VBX_ROLE_ADMIN) == 0)
+		return R_TEAM_ADMIN;
+	if (strcmp(role, VBX_ROLE_DEVELOPER) == 0)
+		return R_DEVELOPER;
+	if (strcmp(role, VBX_ROLE_VIEWER) == 0)
+		return R_VIEWER;
+	return R_NONE;
+}
+
 /* The caller's role in a team: a R_* bit, R_NONE when not a member. */
 static int team_role(auth *a, const char *team_id, const char *user_id,
                      unsigned *role)
@@ -83,12 +95,7 @@ static int team_role(auth *a, const char *team_id, const char *user_id,
 		return VBX_OK;
 	if (rc != VBX_OK)
 		return rc;
-	if (strcmp(m.role, VBX_ROLE_ADMIN) == 0)
-		*role = R_TEAM_ADMIN;
-	else if (strcmp(m.role, VBX_ROLE_DEVELOPER) == 0)
-		*role = R_DEVELOPER;
-	else if (strcmp(m.role, VBX_ROLE_VIEWER) == 0)
-		*role = R_VIEWER;
+	*role = member_role(m.role);
 	return VBX_OK;
 }
 
@@ -133,9 +140,28 @@ static int env_role(auth *a, const char *env_id, const char *user_id,
 	return owner_role(a, e.owner_id, e.team_id, user_id, role);
 }
 
-/* The caller's roles on the resource, R_USER included. row: the project's
- * or environment's owners as the caller read them, or NULL to read them
- * here. */
+/* The caller's membership as the caller read it with the row: true, and
+ * *role set, when the row carries it for the team that owns res (a team:
+ * itself). */
+static bool row_member_role(const vbx_resource *res,
+                            const vbx_resource_row *row, unsigned *role)
+{
+	if (!row || !(row->flags & VBX_ROW_ROLE) || row->owner_id[0] ||
+	    !row->team_id[0])
+		return false;
+	bool team = strcmp(res->type, "team") == 0;
+	bool owned = strcmp(res->type, "project") == 0 ||
+	             strcmp(res->type, "environment") == 0;
+	/* Another team's membership says nothing of this one. */
+	if (team ? strcmp(row->team_id, res->id) != 0 : !owned)
+		return false;
+	*role = member_role(row->role);
+	return true;
+}
+
+/* The caller's roles on the resource, R_USER included. row: what the
+ * caller read (a project's or environment's owners, a membership), or
+ * NULL to read it here. */
 static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
                     const vbx_resource_row *row, unsigned *roles)
 {
@@ -146,6 +172,8 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 		;
 	else if (!res->id || !auth_is_uuid(res->id))
 		return VBX_EDENIED;
+	else if (row_member_role(res, row, &r))
+		;
 	else if (row && (strcmp(res->type, "project") == 0 ||
 	                 strcmp(res->type, "environment") == 0))
 		rc = owner_role(a, row->owner_id, row->team_id, who->user_id,

@@ -10,10 +10,12 @@ the answer comes after the last one. Only the daemon uses that database
 while a request is measured, and these plugins have no timer that touches
 the store (no docker-runtime, no platform lifecycle pass without one).
 
-Authentication costs nothing here: the access token is a JWT checked
-without the store, and auth's user cache holds the caller after the first
-request, which is why each measured request follows one that warms it (and
-the test says so when a users read shows up)."""
+Authentication is accounted for explicitly: the access token is a JWT
+checked without the store, and auth reads the caller's user row once per
+`user_cache`, here a minute (the default 2 s would expire between the
+checks), warmed for every caller before the first count. Each count then
+asserts that no user_* statement ran: a cold cache fails loudly rather
+than being mistaken for the request's own reads."""
 
 import os
 import re
@@ -56,7 +58,7 @@ def start_on(conninfo):
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{test_auth.SECRET}";
       registration = "open"; argon2_memory = "1MiB";
-      argon2_iterations = 1; }}; }},
+      argon2_iterations = 1; user_cache = "1m"; }}; }},
   {{ name = "platform"; }}""").start()
 
 
@@ -119,8 +121,9 @@ def setup(d):
                             "image": "debian:12", "cpuLimit": 0.5,
                             "memoryLimit": 128}, token=bob)
     expect(st == 201, env)
-    return {"bob": bob, "cat": cat, "dan": dan, "own": own["id"],
-            "shared": shared["id"], "env": env["id"]}
+    return {"ann": admin, "bob": bob, "cat": cat, "dan": dan,
+            "own": own["id"], "shared": shared["id"], "env": env["id"],
+            "team": team["id"]}
 
 
 def authentication_free(found):
@@ -216,11 +219,32 @@ def check_environment_create_reads_its_project_once(d, s):
            f"the project is read once, PostgreSQL ran {names(found)}")
 
 
+def check_team_reads_its_rows_once(d, s):
+    """A team's authorization is the caller's membership: read once, for
+    authorize and for the answer's role alike."""
+    path = f"/api/v1/teams/{s['team']}"
+    st, t, found = statements(d, "GET", path, token=s["cat"])
+    expect(st == 200 and t["role"] == "viewer", t)
+    authentication_free(found)
+    expect(names(found) == ["member_get", "team_get"], found)
+    st, t, found = statements(d, "PATCH", path, {"name": "Band"},
+                              token=s["ann"])
+    expect(st == 200 and t["name"] == "Band" and t["role"] == "admin", t)
+    authentication_free(found)
+    expect(names(found) == ["member_get", "team_get", "team_update"],
+           f"a team's PATCH, PostgreSQL ran {names(found)}: {found}")
+    st, b, found = statements(d, "PATCH", path, {"name": "X"},
+                              token=s["cat"])
+    expect(st == 403 and error_of(b)["code"] == "FORBIDDEN", b)
+    expect(names(found) == ["member_get"], found)
+
+
 CHECKS = (check_patch_is_one_read_and_one_write, check_get_is_one_read,
           check_denied_patch_runs_authorize_once,
           check_a_missing_project_is_one_read,
           check_environment_patch_is_one_read_and_one_write,
-          check_environment_create_reads_its_project_once)
+          check_environment_create_reads_its_project_once,
+          check_team_reads_its_rows_once)
 
 
 def main():
