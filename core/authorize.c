@@ -98,13 +98,14 @@ int vbx__authorize_verdict_row(const vbx_principal *who, const char *action,
 		return rc == VBX_ENOTFOUND
 		               ? rc
 		               : verdict_after(who, action, res, rc, failed);
-	if (rc == VBX_ENOTFOUND) {
+	if (!res->id) /* a collection: no 404 to tell apart */
+		return rc == VBX_ENOTFOUND ? VBX_EDENIED : rc;
+	if (rc != VBX_ENOTFOUND && rc != VBX_EDENIED)
+		return rc;
+	/* As the two runs: "read" decided between 404 and 403. */
+	if (strcmp(action, "read") != 0)
 		*failed = "read";
-		return res->id ? VBX_ENOTFOUND : VBX_EDENIED;
-	}
-	if (rc == VBX_EDENIED && res->id && strcmp(action, "read") == 0)
-		return VBX_ENOTFOUND;
-	return rc;
+	return strcmp(action, "read") == 0 ? VBX_ENOTFOUND : rc;
 }
 
 bool vbx__uuid_ok(const char *s)
