@@ -102,10 +102,10 @@ int vbx__authorize_verdict_row(const vbx_principal *who, const char *action,
 		return rc == VBX_ENOTFOUND ? VBX_EDENIED : rc;
 	if (rc != VBX_ENOTFOUND && rc != VBX_EDENIED)
 		return rc;
-	/* As the two runs: "read" decided between 404 and 403. */
-	if (strcmp(action, "read") != 0)
-		*failed = "read";
-	return strcmp(action, "read") == 0 ? VBX_ENOTFOUND : rc;
+	if (strcmp(action, "read") == 0)
+		return VBX_ENOTFOUND;
+	*failed = "read"; /* as the two runs: "read" chose 404 or 403 */
+	return rc;
 }
 
 bool vbx__uuid_ok(const char *s)

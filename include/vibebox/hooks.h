@@ -97,9 +97,12 @@ static inline int vbx_authorize_verdict(vbx_plugin *p, const vbx_principal *who,
 
 /*
  * The row an action is about, as the caller has just read it from the
- * store (ABI 1.1): who owns it. An authorize handler given one decides on
- * it instead of reading the row again. Owned by the caller; valid for the
- * one run it is passed to.
+ * store (ABI 1.1): who owns it, and the caller's membership of the owning
+ * team when the caller read that too. An authorize handler given one
+ * decides on it instead of reading those rows again. Owned by the caller;
+ * valid for the one run it is passed to. Later versions only append
+ * members: a handler uses what its version (>= 1) has, and ignores a row
+ * with version 0.
  */
 typedef struct vbx_resource_row {
 	uint32_t version;  /* 1 */

@@ -167,20 +167,15 @@ def check_denied_patch_runs_authorize_once(d, s):
     the viewer's membership once). A stranger may not even read it: 404,
     the same two reads."""
     path = f"/api/v1/projects/{s['shared']}"
-    st, b, found = statements(d, "PATCH", path, {"name": "X"},
-                              token=s["cat"])
-    expect(st == 403 and error_of(b)["code"] == "FORBIDDEN", b)
-    authentication_free(found)
-    expect(names(found) == ["project_get", "member_get"],
-           f"one authorize run for a viewer's PATCH, PostgreSQL ran "
-           f"{names(found)}: {found}")
-    st, b, found = statements(d, "PATCH", path, {"name": "X"},
-                              token=s["dan"])
-    expect(st == 404 and error_of(b)["code"] == "NOT_FOUND", b)
-    authentication_free(found)
-    expect(names(found) == ["project_get", "member_get"],
-           f"one authorize run for a stranger's PATCH, PostgreSQL ran "
-           f"{names(found)}: {found}")
+    for who, status, code in (("cat", 403, "FORBIDDEN"),
+                              ("dan", 404, "NOT_FOUND")):
+        st, b, found = statements(d, "PATCH", path, {"name": "X"},
+                                  token=s[who])
+        expect(st == status and error_of(b)["code"] == code, (who, b))
+        authentication_free(found)
+        expect(names(found) == ["project_get", "member_get"],
+               f"one authorize run for {who}'s PATCH, PostgreSQL ran "
+               f"{names(found)}: {found}")
 
 
 def check_a_missing_project_is_one_read(d, s):
