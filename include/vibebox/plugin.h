@@ -32,7 +32,10 @@
  *          /api/v1/x/<plugin>/, and a route clash between two plugins is
  *          a load error naming both (http.h);
  *        - validate: the descriptor's optional validate step, in what was
- *          reserved[0] (read only from a plugin built for 1.1 or later).
+ *          reserved[0] (read only from a plugin built for 1.1 or later);
+ *        - one read per row: vbx_authorize_verdict_row() and
+ *          vbx_authorize_context() with vbx_resource_row (hooks.h), host
+ *          table members taken from reserved; vbx_resource is unchanged.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
