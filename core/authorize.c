@@ -19,11 +19,11 @@ static int authorize_once(const vbx_principal *who, const char *action,
 	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
 }
 
-int vbx__authorize_verdict(const vbx_principal *who, const char *action,
-                           const vbx_resource *res, const char **failed)
+/* The verdict once the hook answered rc to action: a denial on one
+ * resource asks again whether who may at least read it. */
+static int verdict_after(const vbx_principal *who, const char *action,
+                         const vbx_resource *res, int rc, const char **failed)
 {
-	*failed = action;
-	int rc = authorize_once(who, action, res);
 	if (rc != VBX_EDENIED || !res->id)
 		return rc;
 	if (strcmp(action, "read") == 0)
@@ -33,6 +33,79 @@ int vbx__authorize_verdict(const vbx_principal *who, const char *action,
 	return rc == VBX_OK        ? VBX_EDENIED
 	       : rc == VBX_EDENIED ? VBX_ENOTFOUND
 	                           : rc;
+}
+
+int vbx__authorize_verdict(const vbx_principal *who, const char *action,
+                           const vbx_resource *res, const char **failed)
+{
+	*failed = action;
+	return verdict_after(who, action, res, authorize_once(who, action, res),
+	                     failed);
+}
+
+/* The vbx_authorize_verdict_row() run on this thread, for its handlers
+ * (vbx_authorize_context); NULL outside one. */
+typedef struct verdict_ctx {
+	const vbx_resource *res;
+	const vbx_resource_row *row;
+	bool taken; /* the running handler asked for it */
+} verdict_ctx;
+static _Thread_local verdict_ctx *current;
+
+int vbx__authorize_context(const vbx_resource *res,
+                           const vbx_resource_row **row)
+{
+	*row = NULL;
+	if (!current || current->res != res)
+		return VBX_ENOTFOUND;
+	current->taken = true;
+	*row = current->row;
+	return VBX_OK;
+}
+
+/* The hook's FIRST run, by hand: `taken` must belong to the handler that
+ * answers, not to one that looked and declined. */
+static int run_with_context(verdict_ctx *ctx, const vbx_principal *who,
+                            const char *action)
+{
+	const vbx_hook *h = vbx__cat.authorize;
+	verdict_ctx *outer = current;
+	int rc = VBX_EDENIED;
+
+	current = ctx;
+	for (size_t i = 0; i < h->count; i++) {
+		vbx_hook_authorize_fn *fn =
+		        (vbx_hook_authorize_fn *)h->entries[i].fn;
+		ctx->taken = false;
+		rc = fn(h->entries[i].ud, who, action, ctx->res);
+		if (rc != VBX_DECLINED)
+			break;
+	}
+	current = outer;
+	return rc == VBX_DECLINED ? VBX_EDENIED : rc;
+}
+
+int vbx__authorize_verdict_row(const vbx_principal *who, const char *action,
+                               const vbx_resource *res,
+                               const vbx_resource_row *row, const char **failed)
+{
+	verdict_ctx ctx = {res, row, false};
+	*failed = action;
+	int rc = run_with_context(&ctx, who, action);
+	if (!ctx.taken)
+		/* A handler that does not know the context: EDENIED does
+		 * not say whether who may read, so ask as before. */
+		return rc == VBX_ENOTFOUND
+		               ? rc
+		               : verdict_after(who, action, res, rc, failed);
+	if (!res->id) /* a collection: no 404 to tell apart */
+		return rc == VBX_ENOTFOUND ? VBX_EDENIED : rc;
+	if (rc != VBX_ENOTFOUND && rc != VBX_EDENIED)
+		return rc;
+	if (strcmp(action, "read") == 0)
+		return VBX_ENOTFOUND;
+	*failed = "read"; /* as the two runs: "read" chose 404 or 403 */
+	return rc;
 }
 
 bool vbx__uuid_ok(const char *s)

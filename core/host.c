@@ -22,6 +22,18 @@ static int host_authorize_verdict(const vbx_principal *who, const char *action,
 	return vbx__authorize_verdict(who, action, res, failed);
 }
 
+static int host_authorize_verdict_row(const vbx_principal *who,
+                                      const char *action,
+                                      const vbx_resource *res,
+                                      const vbx_resource_row *row,
+                                      const char **failed)
+{
+	*failed = action;
+	if (!vbx__cat.authorize || vbx__cat.authorize->count == 0)
+		return VBX_EUNAVAIL;
+	return vbx__authorize_verdict_row(who, action, res, row, failed);
+}
+
 static vbx_pump *host_pump_new(vbx_plugin *p)
 {
 	return vbx__pump_new();
@@ -153,6 +165,8 @@ const vbx_host vbx__host = {
         .health_add = vbx__health_add,
         .json_row = vbx__json_row,
         .authorize_verdict = host_authorize_verdict,
+        .authorize_verdict_row = host_authorize_verdict_row,
+        .authorize_context = vbx__authorize_context,
         .pump_new = host_pump_new,
         .pump_free = vbx__pump_free,
         .pump_add = vbx__pump_add,

@@ -34,7 +34,9 @@ typedef struct vbx_principal {
 
 /* What an action is about: a type ("instance", "team", "project",
  * "environment", ...) and a UUID, or NULL for a collection. The strings
- * belong to the caller. */
+ * belong to the caller. Plugins built for 1.0 allocate it with these two
+ * members only, so it cannot grow: the row a caller has read travels
+ * beside it (vbx_resource_row, vbx_authorize_verdict_row()). */
 typedef struct vbx_resource {
 	const char *type;
 	const char *id;
@@ -91,6 +93,67 @@ static inline int vbx_authorize_verdict(vbx_plugin *p, const vbx_principal *who,
                                         const char **failed)
 {
 	return VBX__HOST(p)->authorize_verdict(who, action, res, failed);
+}
+
+/*
+ * The row an action is about, as the caller has just read it from the
+ * store (ABI 1.1): who owns it, and the caller's membership of the owning
+ * team when the caller read that too. An authorize handler given one
+ * decides on it instead of reading those rows again. Owned by the caller;
+ * valid for the one run it is passed to. Later versions only append
+ * members: a handler uses what its version (>= 1) has, and ignores a row
+ * with version 0.
+ */
+typedef struct vbx_resource_row {
+	uint32_t version;  /* 1 */
+	char owner_id[40]; /* the user who owns it; "" when a team does */
+	char team_id[40];  /* the team that owns it (a team: itself); "" when
+	                      a user does */
+	unsigned flags;    /* VBX_ROW_* */
+	char role[16];     /* with VBX_ROW_ROLE: the caller's role in team_id
+	                      as the caller read it ("admin", "developer",
+	                      "viewer"), "" when it is not a member */
+} vbx_resource_row;
+
+/* vbx_resource_row.flags: role holds the caller's membership of team_id,
+ * so the handler need not read it. */
+#define VBX_ROW_ROLE 0x1u
+
+/*
+ * vbx_authorize_verdict() in one run of the authorize hook (ABI 1.1),
+ * optionally on the row the caller read (NULL: the handler reads what it
+ * needs). The results and *failed are vbx_authorize_verdict()'s. A
+ * handler that takes the run's context (vbx_authorize_context()) tells
+ * "may not even read" (VBX_ENOTFOUND) from "may read but not act"
+ * (VBX_EDENIED) itself, so a denied request costs one run; a handler
+ * that does not (built for 1.0, or a third party's) gets a second run for
+ * "read", as with vbx_authorize_verdict(). Runs the hook on the calling
+ * thread (a worker: it may block). Borrows every argument.
+ */
+static inline int
+vbx_authorize_verdict_row(vbx_plugin *p, const vbx_principal *who,
+                          const char *action, const vbx_resource *res,
+                          const vbx_resource_row *row, const char **failed)
+{
+	return VBX__HOST(p)->authorize_verdict_row(who, action, res, row,
+	                                           failed);
+}
+
+/*
+ * For an authorize handler (ABI 1.1): is this run one of
+ * vbx_authorize_verdict_row() about res? Returns VBX_OK when it is: the
+ * handler then answers VBX_OK (allowed), VBX_EDENIED (who may read res
+ * but not do the action) or VBX_ENOTFOUND (who may not even read res),
+ * and *row is the caller's row (valid until the handler returns), or
+ * NULL when the caller read none. Returns VBX_ENOTFOUND (and *row NULL)
+ * for a plain run of the hook: answer VBX_OK, VBX_EDENIED or
+ * VBX_DECLINED as the hook says. A handler that declines after taking
+ * the context leaves it to the next handler, as usual.
+ */
+static inline int vbx_authorize_context(vbx_plugin *p, const vbx_resource *res,
+                                        const vbx_resource_row **row)
+{
+	return VBX__HOST(p)->authorize_context(res, row);
 }
 
 /*

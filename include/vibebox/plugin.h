@@ -42,7 +42,12 @@
  *          the stream pump (stream.h), and dotted config keys that read
  *          a group inside a plugin's block (config.h);
  *        - vbx_cpu_count, vbx_worker_count, vbx_cfg_int_derived (defaults
- *          sized from the machine, shown by `vibeboxd -t`).
+ *          sized from the machine, shown by `vibeboxd -t`);
+ *        - one read per row: vbx_authorize_verdict_row() and
+ *          vbx_authorize_context() with vbx_resource_row (hooks.h), vbx_resource is unchanged;
+ *        - the host table grew past 1.0's 16 reserved slots (the daemon
+ *          allocates it, and a plugin built for 1.0 reads only what 1.0
+ *          had); 16 new reserved slots follow for later minors.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -156,6 +161,7 @@ enum { VBX_PRIO_FIRST = 10, VBX_PRIO_MIDDLE = 50, VBX_PRIO_LAST = 90 };
 struct cJSON;
 struct vbx_principal;
 struct vbx_resource;
+struct vbx_resource_row;
 struct vbx_ws_ops;
 struct vbx_page;
 struct vbx_pump;
@@ -319,7 +325,16 @@ struct vbx_host {
 	                       long long min, long long max, long long dflt,
 	                       const char *why, long long *out);
 
-	void *reserved[1];
+	/* 1.1: one read per row (hooks.h) */
+	int (*authorize_verdict_row)(const struct vbx_principal *who,
+	                             const char *action,
+	                             const struct vbx_resource *res,
+	                             const struct vbx_resource_row *row,
+	                             const char **failed);
+	int (*authorize_context)(const struct vbx_resource *res,
+	                         const struct vbx_resource_row **row);
+
+	void *reserved[16];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

@@ -12,6 +12,13 @@
  * per row; a callback that returns non-zero stops the list and that value
  * is returned.
  *
+ * Updates (store_*_update) write the whole row back: the caller passes the
+ * record it read, with its changes, and on VBX_OK the record is the row as
+ * stored, every field (updated_at included) as the next read would give
+ * it. So a handler answers with the record it wrote, without a read after
+ * the write: an update is one statement (UPDATE ... RETURNING in
+ * postgres-store). On an error the record is left as it was passed.
+ *
  * Common returns: VBX_OK; VBX_ENOTFOUND (no such row); VBX_EEXIST (a
  * unique constraint: email, slug, membership); VBX_EINVAL (a value the
  * database refuses); VBX_EUNAVAIL (no store, or the database is down).
@@ -82,8 +89,9 @@ VBX_HOOK_DECLARE(store_user_by_email, PROVIDER, VBX_EUNAVAIL,
 
 /*
  * store_user_update(u, password_hash): write u's email, name, admin and
- * disabled; the password too unless password_hash is NULL. updated_at is
- * written back. VBX_EEXIST: the new email is taken.
+ * disabled; the password too unless password_hash is NULL. The whole row
+ * is written back to u (updated_at included). VBX_EEXIST: the new email
+ * is taken.
  */
 VBX_HOOK_DECLARE(store_user_update, PROVIDER, VBX_EUNAVAIL,
                  (vbx_user * u, const char *password_hash), (u, password_hash))
@@ -187,7 +195,9 @@ VBX_HOOK_DECLARE(store_team_create, PROVIDER, VBX_EUNAVAIL,
 VBX_HOOK_DECLARE(store_team_get, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, vbx_team *out), (id, out))
 
-/* store_team_update(t): write name and slug; updated_at written back. */
+/* store_team_update(t): write name and slug of the team t (as read, with
+ * its changes); the whole row is written back to t, updated_at included.
+ * VBX_EEXIST: the slug is taken. */
 VBX_HOOK_DECLARE(store_team_update, PROVIDER, VBX_EUNAVAIL, (vbx_team * t), (t))
 
 /* store_team_delete(id): the team, its memberships and its projects. */
@@ -242,7 +252,9 @@ VBX_HOOK_DECLARE(store_project_create, PROVIDER, VBX_EUNAVAIL,
                  (vbx_project * p), (p))
 VBX_HOOK_DECLARE(store_project_get, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, vbx_project *out), (id, out))
-/* store_project_update(p): write name and slug. */
+/* store_project_update(p): write name and slug of the project p (as read,
+ * with its changes); the whole row is written back to p, updated_at
+ * included. VBX_EEXIST: the owner has a project with that slug. */
 VBX_HOOK_DECLARE(store_project_update, PROVIDER, VBX_EUNAVAIL,
                  (vbx_project * p), (p))
 VBX_HOOK_DECLARE(store_project_delete, PROVIDER, VBX_EUNAVAIL, (const char *id),
@@ -356,8 +368,10 @@ VBX_HOOK_DECLARE(store_env_create, PROVIDER, VBX_EUNAVAIL, (vbx_env * e), (e))
 VBX_HOOK_DECLARE(store_env_get, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, vbx_env *out), (id, out))
 
-/* store_env_update(e): write name, slug, image, cpu_limit, memory_limit;
- * e is refreshed from the row. VBX_EEXIST: the slug is taken. */
+/* store_env_update(e): write name, slug, image, cpu_limit, memory_limit of
+ * the environment e (as read, with its changes); the whole row is written
+ * back to e (updated_at, status and its project's owners included).
+ * VBX_EEXIST: the slug is taken. */
 VBX_HOOK_DECLARE(store_env_update, PROVIDER, VBX_EUNAVAIL, (vbx_env * e), (e))
 
 /* store_env_delete(id): the environment, its variables and ports. */

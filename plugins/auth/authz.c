@@ -71,6 +71,18 @@ static const rule *rule_find(const char *type, const char *action)
 	return NULL;
 }
 
+/* The R_* bit of a team role ("" or unknown: R_NONE). */
+static unsigned member_role(const char *role)
+{
+	if (strcmp(role, VBX_ROLE_ADMIN) == 0)
+		return R_TEAM_ADMIN;
+	if (strcmp(role, VBX_ROLE_DEVELOPER) == 0)
+		return R_DEVELOPER;
+	if (strcmp(role, VBX_ROLE_VIEWER) == 0)
+		return R_VIEWER;
+	return R_NONE;
+}
+
 /* The caller's role in a team: a R_* bit, R_NONE when not a member. */
 static int team_role(auth *a, const char *team_id, const char *user_id,
                      unsigned *role)
@@ -83,12 +95,19 @@ static int team_role(auth *a, const char *team_id, const char *user_id,
 		return VBX_OK;
 	if (rc != VBX_OK)
 		return rc;
-	if (strcmp(m.role, VBX_ROLE_ADMIN) == 0)
-		*role = R_TEAM_ADMIN;
-	else if (strcmp(m.role, VBX_ROLE_DEVELOPER) == 0)
-		*role = R_DEVELOPER;
-	else if (strcmp(m.role, VBX_ROLE_VIEWER) == 0)
-		*role = R_VIEWER;
+	*role = member_role(m.role);
+	return VBX_OK;
+}
+
+/* The caller's role on a row owned by a user or by a team. */
+static int owner_role(auth *a, const char *owner_id, const char *team_id,
+                      const char *user_id, unsigned *role)
+{
+	*role = R_NONE;
+	if (owner_id[0])
+		*role = strcmp(owner_id, user_id) == 0 ? R_OWNER : R_NONE;
+	else if (team_id[0])
+		return team_role(a, team_id, user_id, role);
 	return VBX_OK;
 }
 
@@ -103,11 +122,7 @@ static int project_role(auth *a, const char *project_id, const char *user_id,
 		return VBX_OK; /* nobody has a role on what does not exist */
 	if (rc != VBX_OK)
 		return rc;
-	if (p.owner_id[0])
-		*role = strcmp(p.owner_id, user_id) == 0 ? R_OWNER : R_NONE;
-	else if (p.team_id[0])
-		return team_role(a, p.team_id, user_id, role);
-	return VBX_OK;
+	return owner_role(a, p.owner_id, p.team_id, user_id, role);
 }
 
 /* An environment's roles are its project's: the store_env_get row says
@@ -122,16 +137,33 @@ static int env_role(auth *a, const char *env_id, const char *user_id,
 		return VBX_OK;
 	if (rc != VBX_OK)
 		return rc;
-	if (e.owner_id[0])
-		*role = strcmp(e.owner_id, user_id) == 0 ? R_OWNER : R_NONE;
-	else if (e.team_id[0])
-		return team_role(a, e.team_id, user_id, role);
-	return VBX_OK;
+	return owner_role(a, e.owner_id, e.team_id, user_id, role);
 }
 
-/* The caller's roles on the resource, R_USER included. */
+/* The caller's membership as the caller read it with the row: true, and
+ * *role set, when the row carries it for the team that owns res (a team:
+ * itself). */
+static bool row_member_role(const vbx_resource *res,
+                            const vbx_resource_row *row, unsigned *role)
+{
+	if (!row || !(row->flags & VBX_ROW_ROLE) || row->owner_id[0] ||
+	    !row->team_id[0])
+		return false;
+	bool team = strcmp(res->type, "team") == 0;
+	bool owned = strcmp(res->type, "project") == 0 ||
+	             strcmp(res->type, "environment") == 0;
+	/* Another team's membership says nothing of this one. */
+	if (team ? strcmp(row->team_id, res->id) != 0 : !owned)
+		return false;
+	*role = member_role(row->role);
+	return true;
+}
+
+/* The caller's roles on the resource, R_USER included. row: what the
+ * caller read (a project's or environment's owners, a membership), or
+ * NULL to read it here. */
 static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
-                    unsigned *roles)
+                    const vbx_resource_row *row, unsigned *roles)
 {
 	unsigned r = R_NONE;
 	int rc = VBX_OK;
@@ -140,6 +172,12 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 		;
 	else if (!res->id || !vbx_uuid_ok(res->id))
 		return VBX_EDENIED;
+	else if (row_member_role(res, row, &r))
+		;
+	else if (row && (strcmp(res->type, "project") == 0 ||
+	                 strcmp(res->type, "environment") == 0))
+		rc = owner_role(a, row->owner_id, row->team_id, who->user_id,
+		                &r);
 	else if (strcmp(res->type, "team") == 0)
 		rc = team_role(a, res->id, who->user_id, &r);
 	else if (strcmp(res->type, "project") == 0)
@@ -150,28 +188,62 @@ static int roles_on(auth *a, const vbx_principal *who, const vbx_resource *res,
 	return rc;
 }
 
+/* May who do action on res, its roles known? Scope first: an API key
+ * without it is refused whatever its owner's role. */
+static bool may(const vbx_principal *who, const char *action,
+                const vbx_resource *res, unsigned roles)
+{
+	if (!(who->scopes & scope_for(action)))
+		return false;
+	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return true;
+	const rule *r = rule_find(res->type, action);
+	return r && (roles & r->roles);
+}
+
+/* Does the decision need the caller's roles (a store read)? Not for an
+ * instance admin, nor when the scope alone refuses; for "read" too when
+ * the verdict asks. */
+static bool needs_roles(const vbx_principal *who, const char *action,
+                        const vbx_resource *res, bool verdict)
+{
+	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return false;
+	if ((who->scopes & scope_for(action)) && rule_find(res->type, action))
+		return true;
+	return verdict && (who->scopes & VBX_SCOPE_READ) &&
+	       rule_find(res->type, "read");
+}
+
 /*
  * Returns VBX_OK or VBX_EDENIED, and VBX_EUNAVAIL when the store is down
  * (the caller answers 503 rather than a misleading 403; either way
- * nothing is allowed).
+ * nothing is allowed). In a run of vbx_authorize_verdict_row() (ABI 1.1)
+ * it decides from the caller's row when there is one, and answers
+ * VBX_ENOTFOUND when who may not even read res, from the same roles: one
+ * run and one read of the row per request.
  */
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res)
 {
 	auth *a = ud;
+	const vbx_resource_row *row;
+	bool verdict = vbx_authorize_context(a->self, res, &row) == VBX_OK;
+	if (row && row->version < 1)
+		row = NULL; /* not filled in: read what it would say */
+	int none = verdict ? VBX_ENOTFOUND : VBX_EDENIED; /* not even read */
 
 	if (!who || !action || !res || !res->type || !who->user_id[0])
-		return VBX_EDENIED;
-	if (!(who->scopes & scope_for(action)))
-		return VBX_EDENIED;
-	if (who->flags & VBX_PRINCIPAL_ADMIN)
+		return none;
+	unsigned roles = R_USER;
+	if (needs_roles(who, action, res, verdict)) {
+		int rc = roles_on(a, who, res, row, &roles);
+		if (rc == VBX_EUNAVAIL)
+			return rc;
+		if (rc != VBX_OK) /* who may do nothing, read included */
+			return none;
+	}
+	if (may(who, action, res, roles))
 		return VBX_OK;
-	const rule *r = rule_find(res->type, action);
-	if (!r)
-		return VBX_EDENIED;
-	unsigned roles;
-	int rc = roles_on(a, who, res, &roles);
-	if (rc != VBX_OK)
-		return rc == VBX_EUNAVAIL ? rc : VBX_EDENIED;
-	return (roles & r->roles) ? VBX_OK : VBX_EDENIED;
+	return verdict && !may(who, "read", res, roles) ? none : VBX_EDENIED;
 }

@@ -240,16 +240,29 @@ static int authorize_fail(vbx_request *r, int rc, const char *action)
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
                        const char *id)
 {
-	if (vbx__api.authorize->count == 0) {
-		vbx_resp_error(r, 503, "UNAVAILABLE",
-		               "no plugin provides the \"authz\" capability; "
-		               "load one (auth) in the daemon's config");
-		return VBX_EUNAVAIL;
-	}
+	return vbx__api_authorize_row(r, action, type, id, NULL);
+}
+
+int vbx__api_authz_ready(vbx_request *r)
+{
+	if (vbx__api.authorize->count > 0)
+		return VBX_OK;
+	vbx_resp_error(r, 503, "UNAVAILABLE",
+	               "no plugin provides the \"authz\" capability; "
+	               "load one (auth) in the daemon's config");
+	return VBX_EUNAVAIL;
+}
+
+int vbx__api_authorize_row(vbx_request *r, const char *action, const char *type,
+                           const char *id, const vbx_resource_row *row)
+{
+	int ready = vbx__api_authz_ready(r);
+	if (ready != VBX_OK)
+		return ready;
 	const vbx_resource res = {type, id};
 	const char *failed;
-	int rc = vbx_authorize_verdict(vbx__platform, vbx_req_principal(r),
-	                               action, &res, &failed);
+	int rc = vbx_authorize_verdict_row(vbx__platform, vbx_req_principal(r),
+	                                   action, &res, row, &failed);
 	if (rc == VBX_OK)
 		return VBX_OK;
 	if (rc == VBX_ENOTFOUND)
@@ -265,6 +278,14 @@ int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
 	else
 		return authorize_fail(r, rc, failed);
 	return rc;
+}
+
+vbx_resource_row vbx__api_row(const char *owner_id, const char *team_id)
+{
+	vbx_resource_row row = {.version = 1};
+	snprintf(row.owner_id, sizeof(row.owner_id), "%s", owner_id);
+	snprintf(row.team_id, sizeof(row.team_id), "%s", team_id);
+	return row;
 }
 
 const char *vbx__api_path_id(vbx_request *r, const char *param,

@@ -139,6 +139,23 @@ int vbx__api_store_fail_id(vbx_request *r, const vbx_hook *h, int rc,
  */
 int vbx__api_authorize(vbx_request *r, const char *action, const char *type,
                        const char *id);
+/*
+ * The same on the row the handler has read (its owners; NULL: authorize
+ * reads what it needs), so that authorize need not read it again. One run
+ * of the authorize hook decides the 404 and the 403 alike
+ * (vbx_authorize_verdict_row).
+ */
+int vbx__api_authorize_row(vbx_request *r, const char *action, const char *type,
+                           const char *id, const vbx_resource_row *row);
+/*
+ * Is there an authorization provider? VBX_OK, or answers 503 naming the
+ * "authz" capability and returns VBX_EUNAVAIL. For a handler that reads
+ * its row before vbx__api_authorize_row: without authz nothing is open,
+ * and the answer must say so rather than whether the row exists.
+ */
+int vbx__api_authz_ready(vbx_request *r);
+/* The row of a project or environment for vbx__api_authorize_row. */
+vbx_resource_row vbx__api_row(const char *owner_id, const char *team_id);
 
 /* An id from the path that is a UUID, else answer 404 about
  * "<type> <id>" and return NULL. */

@@ -208,12 +208,15 @@ int vbx__env_for(vbx_request *r, const char *action, vbx_env *e)
 	const char *id = vbx__api_path_id(r, "id", "environment");
 	if (!id)
 		return VBX_ENOTFOUND;
-	int rc = vbx__api_authorize(r, action, "environment", id);
+	/* Read once: authorize decides on this row (its project's owners). */
+	int rc = vbx__api_authz_ready(r);
 	if (rc != VBX_OK)
 		return rc;
 	rc = vbx_hook_store_env_get_run(vbx__envh.get, id, e);
-	return rc == VBX_OK ? VBX_OK
-	                    : vbx__env_store_fail(r, vbx__envh.get, rc, id);
+	if (rc != VBX_OK)
+		return vbx__env_store_fail(r, vbx__envh.get, rc, id);
+	vbx_resource_row row = vbx__api_row(e->owner_id, e->team_id);
+	return vbx__api_authorize_row(r, action, "environment", id, &row);
 }
 
 void vbx__env_settings_changed(const vbx_env *e)
@@ -387,8 +390,8 @@ static int over_quota(vbx_request *r, const char *who, const char *team,
 static int may_create(vbx_request *r, const char *project_id, vbx_project *p)
 {
 	env_limits l = limits();
-	int rc = vbx__api_authorize(r, "environment.create", "project",
-	                            project_id);
+	/* Read once: authorize decides on this row. */
+	int rc = vbx__api_authz_ready(r);
 	if (rc != VBX_OK)
 		return rc;
 	rc = vbx_hook_store_project_get_run(vbx__api.project_get, project_id,
@@ -396,6 +399,11 @@ static int may_create(vbx_request *r, const char *project_id, vbx_project *p)
 	if (rc != VBX_OK)
 		return vbx__api_store_fail_id(r, vbx__api.project_get, rc,
 		                              "project", project_id, NULL);
+	vbx_resource_row row = vbx__api_row(p->owner_id, p->team_id);
+	rc = vbx__api_authorize_row(r, "environment.create", "project",
+	                            project_id, &row);
+	if (rc != VBX_OK)
+		return rc;
 	rc = over_quota(r, vbx__api_user_id(r), NULL, l.per_user,
 	                "environments.max_per_user");
 	if (rc == VBX_OK && p->team_id[0])

@@ -148,18 +148,21 @@ static int create_project(void *ud, vbx_request *r)
 /* ---- /api/v1/projects/{id} ---- */
 
 /* The project of the path, read from the store, if the caller may do
- * action on it. */
+ * action on it: authorize decides on that row, so it is read once. One
+ * that does not exist is 404 for everyone, as authorize would answer. */
 static int project_for(vbx_request *r, const char *action, vbx_project *p)
 {
 	const char *id = vbx__api_path_id(r, "id", "project");
 	if (!id)
 		return VBX_ENOTFOUND;
-	int rc = vbx__api_authorize(r, action, "project", id);
+	int rc = vbx__api_authz_ready(r);
 	if (rc != VBX_OK)
 		return rc;
 	rc = vbx_hook_store_project_get_run(vbx__api.project_get, id, p);
-	return rc == VBX_OK ? VBX_OK
-	                    : project_fail(r, vbx__api.project_get, rc, id);
+	if (rc != VBX_OK)
+		return project_fail(r, vbx__api.project_get, rc, id);
+	vbx_resource_row row = vbx__api_row(p->owner_id, p->team_id);
+	return vbx__api_authorize_row(r, action, "project", id, &row);
 }
 
 static int get_project(void *ud, vbx_request *r)
@@ -208,14 +211,11 @@ static int update_project(void *ud, vbx_request *r)
 		                                       &p);
 		if (rc == VBX_EEXIST)
 			return slug_taken(r, &p);
+		/* p is now the row as written (store.h), updatedAt
+		 * included: no second read. */
 		if (rc != VBX_OK)
 			return project_fail(r, vbx__api.project_update, rc,
 			                    p.id);
-		/* project_update does not write updated_at back. */
-		vbx_project now = {0};
-		if (vbx_hook_store_project_get_run(vbx__api.project_get, p.id,
-		                                   &now) == VBX_OK)
-			p = now;
 	}
 	return vbx__api_respond(r, 200, project_json(&p));
 }

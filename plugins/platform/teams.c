@@ -64,10 +64,12 @@ static void caller_role(vbx_request *r, const char *team_id, char *role,
 		snprintf(role, len, "%s", m.role);
 }
 
-static int answer_team(vbx_request *r, int status, const vbx_team *t)
+/* Answer t with the caller's role in it as team_for() read it (none when
+ * that read failed: the role is an extra). */
+static int answer_team(vbx_request *r, int status, const vbx_team *t,
+                       const vbx_resource_row *row)
 {
-	char role[sizeof(((vbx_member *)0)->role)];
-	caller_role(r, t->id, role, sizeof(role));
+	const char *role = (row->flags & VBX_ROW_ROLE) ? row->role : "";
 	return vbx__api_respond(r, status, team_json(t, role));
 }
 
@@ -157,29 +159,43 @@ static int create_team(void *ud, vbx_request *r)
 /* ---- /api/v1/teams/{id} ---- */
 
 /* The team of the path if the caller may do action on it; else NULL,
- * answered, with *rc set. */
-static const char *team_for(vbx_request *r, const char *action, int *rc)
+ * answered, with *rc set. The caller's membership is read here, once:
+ * authorize decides on it, and *row keeps it for the answer. */
+static const char *team_for(vbx_request *r, const char *action,
+                            vbx_resource_row *row, int *rc)
 {
 	const char *id = vbx__api_path_id(r, "id", "team");
 	if (!id) {
 		*rc = VBX_ENOTFOUND;
 		return NULL;
 	}
-	*rc = vbx__api_authorize(r, action, "team", id);
+	if ((*rc = vbx__api_authz_ready(r)) != VBX_OK)
+		return NULL;
+	*row = vbx__api_row("", id);
+	vbx_member m = {0};
+	int got = vbx_hook_store_member_get_run(vbx__api.member_get, id,
+	                                        vbx__api_user_id(r), &m);
+	if (got == VBX_OK || got == VBX_ENOTFOUND) {
+		row->flags |= VBX_ROW_ROLE;
+		snprintf(row->role, sizeof(row->role), "%s",
+		         got == VBX_OK ? m.role : "");
+	} /* else authorize reads it, and says what failed */
+	*rc = vbx__api_authorize_row(r, action, "team", id, row);
 	return *rc == VBX_OK ? id : NULL;
 }
 
 static int get_team(void *ud, vbx_request *r)
 {
 	int rc;
-	const char *id = team_for(r, "read", &rc);
+	vbx_resource_row row;
+	const char *id = team_for(r, "read", &row, &rc);
 	if (!id)
 		return rc;
 	vbx_team t = {0};
 	rc = vbx_hook_store_team_get_run(vbx__api.team_get, id, &t);
 	if (rc != VBX_OK)
 		return team_fail(r, vbx__api.team_get, rc, id);
-	return answer_team(r, 200, &t);
+	return answer_team(r, 200, &t, &row);
 }
 
 /* Read the fields of a PATCH; NULL name or "" slug: unchanged. Renaming
@@ -202,7 +218,8 @@ static int patch_fields(vbx_request *r, const char **name, char *slug)
 static int update_team(void *ud, vbx_request *r)
 {
 	int rc;
-	const char *id = team_for(r, "update", &rc), *name;
+	vbx_resource_row row;
+	const char *id = team_for(r, "update", &row, &rc), *name;
 	char slug[VBX__API_SLUG_MAX + 1];
 	if (!id || (rc = patch_fields(r, &name, slug)) != VBX_OK)
 		return rc;
@@ -222,13 +239,15 @@ static int update_team(void *ud, vbx_request *r)
 		if (rc != VBX_OK)
 			return team_fail(r, vbx__api.team_update, rc, id);
 	}
-	return answer_team(r, 200, &t);
+	/* t is the row as written (store.h): no read after it. */
+	return answer_team(r, 200, &t, &row);
 }
 
 static int delete_team(void *ud, vbx_request *r)
 {
 	int rc;
-	const char *id = team_for(r, "delete", &rc);
+	vbx_resource_row row;
+	const char *id = team_for(r, "delete", &row, &rc);
 	if (!id)
 		return rc;
 	rc = vbx_hook_store_team_delete_run(vbx__api.team_delete, id);
@@ -244,7 +263,8 @@ static int delete_team(void *ud, vbx_request *r)
 static const char *existing_team_for(vbx_request *r, const char *action,
                                      int *rc)
 {
-	const char *id = team_for(r, action, rc);
+	vbx_resource_row row;
+	const char *id = team_for(r, action, &row, rc);
 	if (!id)
 		return NULL;
 	vbx_team t = {0};

@@ -59,8 +59,9 @@ int vbx__ws_env_authorize(vbx_ws *ws, const char *action, const char *id)
 	}
 	const vbx_resource res = {"environment", id};
 	const char *failed;
-	int rc = vbx_authorize_verdict(vbx__platform, vbx_ws_principal(ws),
-	                               action, &res, &failed);
+	/* one run of the hook tells 4404 from 4403 */
+	int rc = vbx_authorize_verdict_row(vbx__platform, vbx_ws_principal(ws),
+	                                   action, &res, NULL, &failed);
 	if (rc == VBX_OK)
 		return VBX_OK;
 	if (rc == VBX_ENOTFOUND) {

@@ -392,7 +392,8 @@ static int s_project_get(void *ud, const char *id, vbx_project *out)
 	return VBX_OK;
 }
 
-/* Writes name and slug only, and does not write updated_at back. */
+/* Writes name and slug, and the row back to p (store.h's contract):
+ * updated_at moves. */
 static int s_project_update(void *ud, vbx_project *p)
 {
 	FAIL_IF("store_project_update");
@@ -404,6 +405,7 @@ static int s_project_update(void *ud, vbx_project *p)
 	snprintf(cur->name, sizeof(cur->name), "%s", p->name);
 	snprintf(cur->slug, sizeof(cur->slug), "%s", p->slug);
 	cur->updated_at = tick();
+	*p = *cur;
 	return VBX_OK;
 }
 

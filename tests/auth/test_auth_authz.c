@@ -303,10 +303,107 @@ static void test_role_change_is_immediate(void **state)
 	        VBX_OK);
 }
 
+/* What the platform passes: the owners of a project or environment, and
+ * for a team the caller's membership, all as the handler read them. */
+static vbx_resource_row row_of(const char *row_type, enum who w)
+{
+	static const char *roles[NWHO] = {
+	        [TADMIN] = VBX_ROLE_ADMIN,
+	        [DEV] = VBX_ROLE_DEVELOPER,
+	        [VIEWER] = VBX_ROLE_VIEWER,
+	};
+	vbx_resource_row row = {.version = 1};
+	if (strncmp(row_type, "personal-", 9) == 0)
+		snprintf(row.owner_id, sizeof(row.owner_id), "%s", ids[OWNER]);
+	else
+		snprintf(row.team_id, sizeof(row.team_id), "%s", team);
+	if (strcmp(row_type, "team") == 0) {
+		row.flags = VBX_ROW_ROLE;
+		snprintf(row.role, sizeof(row.role), "%s",
+		         roles[w] ? roles[w] : "");
+	}
+	return row;
+}
+
+/* The verdict of one run on the caller's row is the verdict of the two
+ * runs that read it, in every cell; and it reads nothing of what the row
+ * carries, so it answers with the store down (a team project's membership
+ * is still read: that row was not passed). */
+static void test_verdict_on_the_row(void **state)
+{
+	vbx_plugin *self = vbx_test_plugin(host);
+	for (int down = 0; down < 2; down++) {
+		fake_set_down(down);
+		for (size_t i = 0; i < sizeof(matrix) / sizeof(matrix[0]);
+		     i++) {
+			const char *type, *id, *f1, *f2;
+			resource_of(matrix[i].type, &type, &id);
+			if (!id || strncmp(matrix[i].type, "missing", 7) == 0 ||
+			    strcmp(type, "widget") == 0)
+				continue; /* no row to pass */
+			bool reads = strncmp(matrix[i].type, "team-", 5) == 0;
+			if (down && reads)
+				continue;
+			vbx_resource res = {type, id};
+			for (int w = 0; w < NWHO; w++) {
+				vbx_principal p = principal(w, ALL_SCOPES);
+				vbx_resource_row row =
+				        row_of(matrix[i].type, w);
+				fake_set_down(false);
+				int want = vbx_authorize_verdict(
+				        self, &p, matrix[i].action, &res, &f1);
+				fake_set_down(down);
+				int got = vbx_authorize_verdict_row(
+				        self, &p, matrix[i].action, &res, &row,
+				        &f2);
+				if (got != want || strcmp(f1, f2) != 0)
+					fail_msg("%s on %s by %s (store %s): "
+					         "want %d (%s), got %d (%s)",
+					         matrix[i].action,
+					         matrix[i].type, who_names[w],
+					         down ? "down" : "up", want, f1,
+					         got, f2);
+			}
+		}
+	}
+	fake_set_down(false);
+	/* The answers themselves: 403 for a viewer, 404 for an outsider. */
+	vbx_principal viewer = principal(VIEWER, ALL_SCOPES);
+	vbx_principal outsider = principal(OUTSIDER, ALL_SCOPES);
+	vbx_resource res = {"project", team_project};
+	vbx_resource_row row = row_of("team-project", VIEWER);
+	const char *failed;
+	assert_int_equal(vbx_authorize_verdict_row(self, &viewer, "update",
+	                                           &res, &row, &failed),
+	                 VBX_EDENIED);
+	assert_string_equal(failed, "read"); /* it decided 403 over 404 */
+	assert_int_equal(vbx_authorize_verdict_row(self, &outsider, "update",
+	                                           &res, &row, &failed),
+	                 VBX_ENOTFOUND);
+	assert_string_equal(failed, "read");
+	/* Without a row it reads what it needs, still in one run. */
+	assert_int_equal(vbx_authorize_verdict_row(self, &outsider, "update",
+	                                           &res, NULL, &failed),
+	                 VBX_ENOTFOUND);
+	/* A plain run never answers VBX_ENOTFOUND: that is the verdict's. */
+	assert_int_equal(
+	        vbx_hook_authorize_run(authorize, &outsider, "update", &res),
+	        VBX_EDENIED);
+	/* Another team's membership says nothing of this team. */
+	vbx_resource other = {"team", "00000000-0000-4000-9000-000000000999"};
+	row = row_of("team", TADMIN);
+	vbx_principal tadmin = principal(TADMIN, ALL_SCOPES);
+	assert_int_equal(vbx_authorize_verdict_row(self, &tadmin, "read",
+	                                           &other, &row, &failed),
+	                 VBX_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_verdict_on_the_row, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_scopes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_broken_resources, setup,
 	                                        teardown),

@@ -610,6 +610,13 @@ static void test_project_update_delete(void **state)
 	assert_int_equal(RUN(store_project_update, &q), VBX_OK);
 	assert_string_equal(q.owner_id, ann.id);
 	assert_true(q.updated_at > p.updated_at);
+	/* The whole row written back is what the next read gives (store.h):
+	 * the platform answers a PATCH with it. */
+	vbx_project again;
+	assert_int_equal(RUN(store_project_get, p.id, &again), VBX_OK);
+	assert_int_equal(again.updated_at, q.updated_at);
+	assert_int_equal(again.created_at, q.created_at);
+	assert_string_equal(again.team_id, q.team_id);
 	assert_int_equal(RUN(store_project_get, p.id, &q), VBX_OK);
 	assert_string_equal(q.name, INJECTION);
 	assert_string_equal(q.slug, "uno");
