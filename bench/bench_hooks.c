@@ -10,7 +10,7 @@
  * Each figure is the median of 5 runs of 10^7 iterations, timed with
  * clock_gettime(CLOCK_MONOTONIC). See bench/README-hooks.md.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -12,7 +12,7 @@
  * replaced atomically (a reader never sees half a file), and refused when
  * another user could read it.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>

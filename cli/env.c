@@ -5,7 +5,7 @@
  * start and stop wait until the environment has left "starting" or
  * "stopping" (unless --no-wait), so a script can run `shell` right after.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <getopt.h>

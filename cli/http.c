@@ -4,7 +4,7 @@
  * out, the error envelope turned into a message and an exit code, and the
  * token pair refreshed once when the access token has expired.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * when stdin is not a terminal (or with --password-stdin); it never goes
  * on the command line, where other users could read it in ps.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <fcntl.h>
 #include <getopt.h>

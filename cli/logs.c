@@ -5,7 +5,7 @@
  * {"stream", "time", "line"}, the tail first and then new lines until the
  * server closes or the user presses Ctrl-C.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <string.h>
 

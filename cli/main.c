@@ -5,7 +5,7 @@
  * code says what kind of failure happened, so scripts can tell "not
  * logged in" from "no such environment" from "server down".
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * looked up in the list the caller may see, and more than one match is an
  * error that lists the candidates instead of a guess.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * connection drops without an exit frame it reconnects to the same
  * session at the offset it has reached, with backoff, for up to 30 s.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * are cut at the first control character so a name from the server cannot
  * move the cursor or break the layout.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * server's (termproto.h). Every length is checked before it is read: the
  * server's messages are outside input.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * normal return, exit(), and the signals that end the process (the
  * handler restores it, then dies of the same signal).
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <signal.h>
 #include <stdlib.h>

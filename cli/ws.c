@@ -5,7 +5,7 @@
  * reconnect makes a new connection in the same context. Messages are
  * joined from their fragments here, so users see whole messages only.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdio.h>
 #include <stdlib.h>

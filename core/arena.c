@@ -3,7 +3,7 @@
  * arena.c - per-request memory: bump allocation in a list of chunks, all
  * freed at once. See arena.h.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdio.h>

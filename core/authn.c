@@ -4,7 +4,7 @@
  * authenticate hook around it. Secure by default: without a plugin that
  * authenticates, no route that needs a principal is ever open.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <string.h>
 #include <strings.h>

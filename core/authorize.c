@@ -4,9 +4,9 @@
  * hook: a resource the caller may not even read does not exist for it
  * (404), one it may read but not change is forbidden (403). The core's
  * WebSockets use it, and plugins through the host table
- * (vbx_authorize_verdict in hooks.h).
+ * (vbx_authorize_verdict in catalog.h).
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <string.h>
 

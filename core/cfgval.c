@@ -12,7 +12,7 @@
  * handed out by vbx__cfg_strings are bookkeeping of the handle, which is why
  * the getters cast away the const of the handle they are given.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>

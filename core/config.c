@@ -15,7 +15,7 @@
  * parser can see that, which is one more reason sizes and durations are
  * best written as strings ("4GiB", "30s"), which are overflow-checked.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>

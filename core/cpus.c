@@ -10,7 +10,7 @@
  * container's --cpus), rounded up. The number of CPUs of the host says
  * nothing about a container limited to two of them.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <sched.h>
 #include <stdint.h>

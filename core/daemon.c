@@ -6,7 +6,7 @@
  * Signals are blocked in every thread and taken by one thread with
  * sigwait(), so no handler runs in the middle of anything.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <getopt.h>

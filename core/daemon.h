@@ -12,7 +12,7 @@ const char *vbx__state_dir(void);
 /* The current config (NULL before the first load, as under the fake host
  * of libvibebox-test); every generation stays valid until exit. */
 const vbx__conf *vbx__conf_current(void);
-/* Add a check to a readiness report (health.c; hooks.h documents it). */
+/* Add a check to a readiness report (health.c; catalog.h documents it). */
 void vbx__health_add(vbx_health *h, const char *name, int status,
                      int64_t latency_us, const char *detail);
 /* Run the daemon as `vibeboxd` would; returns the exit status. */

@@ -9,7 +9,7 @@
  * both reads the key and records the outcome on the block, so the value
  * shown is always the value used.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdio.h>
 #include <stdlib.h>

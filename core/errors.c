@@ -3,7 +3,7 @@
  * errors.c - a list of messages collected for the user, so that
  * `vibeboxd -t` can print every problem at once rather than the first.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,7 @@
  * Closing is a bit in the tail: once set, no position can be claimed,
  * so the dispatcher knows exactly how far to drain before it exits.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -4,7 +4,7 @@
  * plugin started) and /health/ready (every check of every plugin passes,
  * and the daemon is not draining).
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * host.c - the table of host functions every plugin receives. Each entry
  * forwards to the part of the core that implements it.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdatomic.h>
 

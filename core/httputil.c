@@ -5,7 +5,7 @@
  * ?page= and ?limit=, the {data, pagination} envelope, and one mapping
  * from store results to HTTP errors.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include "httputil.h"
 #include "request.h"

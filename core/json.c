@@ -3,7 +3,7 @@
  * json.c - request bodies, field validation and the error envelope. See
  * json.h.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <float.h>
 #include <math.h>

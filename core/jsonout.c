@@ -24,7 +24,7 @@
  * like cpuPercent) are formatted by hand, which gives the digits "%1.15g"
  * would; only other numbers take cJSON's snprintf() + strtod() road.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <float.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  * or timers that outlive a dlclose() crash the daemon, and a plugin's code
  * staying mapped until exit costs nothing.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * or text for people. Each line is written with a single write(2), so
  * lines from threads never interleave.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

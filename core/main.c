@@ -3,7 +3,7 @@
  * main.c - vibeboxd's entry point. Everything else lives in the core
  * library so that tests can drive it too.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include "daemon.h"
 

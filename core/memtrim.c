@@ -33,7 +33,7 @@
  * VBX_MEMTRIM=0 in the environment turns both off (to measure what they
  * do, or under an allocator of its own such as jemalloc).
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <fcntl.h>
 #include <malloc.h>

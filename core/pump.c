@@ -10,7 +10,7 @@
  * A source's bookkeeping lives in the priv words of its public struct,
  * seen here as a pump_link.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <pthread.h>

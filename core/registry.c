@@ -15,7 +15,7 @@
  * changes again. The table itself stays behind a mutex, because plugins
  * may still look hooks up (and create empty ones) after the freeze.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

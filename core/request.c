@@ -4,7 +4,7 @@
  * the host table. Runs on whichever thread owns the request (see
  * request.h), so nothing here touches libwebsockets.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * envelope and validation errors. The server writes it out later on the
  * service thread; here it is only recorded.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

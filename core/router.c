@@ -12,7 +12,7 @@
  * most once per match: the walk costs at most the size of the tree, and
  * its recursion is as deep as the longest registered pattern.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -16,7 +16,7 @@
  * ignores the return of vbx_route_add() still fails to load instead of
  * running with a route missing.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * socket named by NOTIFY_SOCKET. Small enough that linking libsystemd for
  * it would cost more than it saves.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * descriptors: that gives several listen addresses and, at shutdown, a
  * listener we can close while the connections on it finish.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -178,13 +178,13 @@ int vbx__authorize_verdict(const vbx_principal *who, const char *action,
                            const vbx_resource *res, const char **failed);
 /*
  * The same in one run of the hook when the handler takes the context
- * (vbx__authorize_context): vbx_authorize_verdict_row() of hooks.h.
+ * (vbx__authorize_context): vbx_authorize_verdict_row() of catalog.h.
  */
 int vbx__authorize_verdict_row(const vbx_principal *who, const char *action,
                                const vbx_resource *res,
                                const vbx_resource_row *row,
                                const char **failed);
-/* For a handler: vbx_authorize_context() of hooks.h. */
+/* For a handler: vbx_authorize_context() of catalog.h. */
 int vbx__authorize_context(const vbx_resource *res,
                            const vbx_resource_row **row);
 /* Is s a UUID in text form (8-4-4-4-12 hex digits, either case)? */

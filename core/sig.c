@@ -22,7 +22,7 @@
  * of a declaration and the qualifiers after each '*' (their order means
  * nothing in C), and spaces tokens one way: "int(char const *, size_t)".
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

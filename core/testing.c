@@ -13,7 +13,7 @@
  * its body is read, the path the router sees) is request.c's, for both;
  * tests/unit/test_testing.c pins the behaviour down.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <dlfcn.h>
 #include <ftw.h>

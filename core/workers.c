@@ -7,7 +7,7 @@
  * plugin) already bounds what it submits, and refusing work here would only
  * move the queue somewhere less visible.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <pthread.h>

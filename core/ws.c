@@ -9,7 +9,7 @@
  * and the route hears `drain` once the queue is half empty. Reading is
  * paused with lws_rx_flow_control, so a slow route slows its client.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  *
  *   bench/json/run.sh [ROUNDS]        (default 100000)
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdio.h>
 #include <stdlib.h>

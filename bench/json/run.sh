@@ -3,12 +3,12 @@
 # Build and run the JSON printer micro-benchmark (bench_json.c) with -O2.
 #
 #   bench/json/run.sh [ROUNDS]            BUILD=dir names the configured
-#                                         build with config.h (./build)
+#                                         build with vbx_build.h (./build)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$src/build}
-[ -f "$build/config.h" ] || build=$src
-[ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
+[ -f "$build/vbx_build.h" ] || build=$src
+[ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # shellcheck disable=SC2046

@@ -9,7 +9,7 @@
  * server.ws_queue behind is closed with 1013 rather than silently missing
  * events; it reconnects and reads the current state.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * api/plugins.c - GET /api/v1/plugins: what is loaded, what it provides and
  * needs, and which hooks and events it uses. Instance admins only.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include "server.h"
 

@@ -26,7 +26,7 @@
 #include <string.h> /* strcmp, for vbx_json_known_fields */
 
 #include <cjson/cJSON.h>
-#include <vibebox/hooks.h>
+#include <vibebox/catalog.h>
 #include <vibebox/store.h> /* vbx_page, for the paging helpers */
 
 #ifdef __cplusplus

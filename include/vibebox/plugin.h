@@ -38,13 +38,16 @@
  *          vbx_json_known_fields(); and <vibebox/util.h>, pure inline
  *          helpers (RFC 3339, UUIDs, hex, percent-encoding) that need no
  *          host;
- *        - vbx_json_row() and vbx_authorize_verdict() (http.h, hooks.h),
+ *        - vbx_json_row() and vbx_authorize_verdict() (http.h, catalog.h),
  *          the stream pump (stream.h), and dotted config keys that read
  *          a group inside a plugin's block (config.h);
  *        - vbx_cpu_count, vbx_worker_count, vbx_cfg_int_derived (defaults
  *          sized from the machine, shown by `vibeboxd -t`);
  *        - one read per row: vbx_authorize_verdict_row() and
- *          vbx_authorize_context() with vbx_resource_row (hooks.h), vbx_resource is unchanged;
+ *          vbx_authorize_context() with vbx_resource_row (catalog.h);
+ *          vbx_resource is unchanged;
+ *        - <vibebox/hooks.h> is now <vibebox/catalog.h>, so that it is not
+ *          taken for hook.h; the old name still includes the new one;
  *        - the host table grew past 1.0's 16 reserved slots (the daemon
  *          allocates it, and a plugin built for 1.0 reads only what 1.0
  *          had); 16 new reserved slots follow for later minors.
@@ -289,7 +292,7 @@ struct vbx_host {
 	                 void *ud);
 	int (*work_submit)(vbx_plugin *p, vbx_task_fn *fn, void *ud);
 
-	/* hooks.h */
+	/* catalog.h */
 	void (*health_add)(vbx_health *h, const char *name, int status,
 	                   int64_t latency_us, const char *detail);
 
@@ -325,7 +328,7 @@ struct vbx_host {
 	                       long long min, long long max, long long dflt,
 	                       const char *why, long long *out);
 
-	/* 1.1: one read per row (hooks.h) */
+	/* 1.1: one read per row (catalog.h) */
 	int (*authorize_verdict_row)(const struct vbx_principal *who,
 	                             const char *action,
 	                             const struct vbx_resource *res,

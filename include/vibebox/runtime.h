@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include <vibebox/hooks.h>
+#include <vibebox/catalog.h>
 #include <vibebox/store.h>
 
 #ifdef __cplusplus

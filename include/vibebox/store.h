@@ -29,7 +29,7 @@
 
 #include <stdbool.h>
 
-#include <vibebox/hooks.h>
+#include <vibebox/catalog.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,7 +10,7 @@
 #include <vibebox/config.h>
 #include <vibebox/log.h>
 #include <vibebox/hook.h>
-#include <vibebox/hooks.h>
+#include <vibebox/catalog.h>
 #include <vibebox/http.h>
 #include <vibebox/store.h>
 #include <vibebox/util.h>

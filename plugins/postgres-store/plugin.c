@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <vibebox/hooks.h>
+#include <vibebox/catalog.h>
 
 #include "crypto.h"
 #include "embedded.h"

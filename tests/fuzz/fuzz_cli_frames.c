@@ -4,7 +4,7 @@
  * vibebox CLI (cli/termproto.c): any bytes must decode or be refused
  * without a crash, and what decodes must obey the frame's invariants.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * For the same reason a secret is only asked for when the block has no
  * KEY_file twin, so no secret file is ever opened.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <limits.h>
 #include <stdint.h>

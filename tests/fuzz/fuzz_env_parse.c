@@ -8,7 +8,7 @@
  * chooses, on both channels). Every line handed on must be valid UTF-8
  * without a newline.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdlib.h>

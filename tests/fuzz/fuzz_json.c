@@ -10,7 +10,7 @@
  *     is within the bounds asked for;
  *   - the envelope is valid UTF-8 JSON with the fields in it.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <limits.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  * and numbers the input spells also show up in the forms it does not
  * (a leading control byte, a negative zero).
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  * decoding. Router and reference must agree on the status, the route, the
  * parameters and the Allow list.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
  * most twice as long as the input, holds only the bytes the grammar
  * allows, and is canonical itself: normalising it again gives it back.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdlib.h>

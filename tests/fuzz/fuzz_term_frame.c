@@ -5,7 +5,7 @@
  * frame whose fields agree with the input, or a close code of 1002 or 1007 with
  * a reason. The big-endian helpers round-trip.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      e.g. tests/fuzz/run.sh 180 json
 #
 # Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev (for
-# the plugin targets), and a configured build (for config.h):
+# the plugin targets), and a configured build (for vbx_build.h):
 # BUILD=dir names it (default: ./build, else the source tree).
 # A crash leaves its input as tests/fuzz/out/crash-* and fails the run.
 set -euo pipefail
@@ -18,8 +18,8 @@ targets=("$@")
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
 	jsonout pgtime docker_passwd sig util)
 build=${BUILD:-$src/build}
-[ -f "$build/config.h" ] || build=$src
-[ -f "$build/config.h" ] || { echo "run ./configure first (no config.h in $build)" >&2; exit 2; }
+[ -f "$build/vbx_build.h" ] || build=$src
+[ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
 out=$src/tests/fuzz/out
 mkdir -p "$out"
 

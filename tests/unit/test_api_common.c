@@ -8,7 +8,7 @@
  * test_util.c. Requests are the core's own, without a server; the
  * authorize hook is a hand-made hook head with one fake handler.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * test_arena.c - the per-request arena: alignment, growth, big
  * allocations, strings, reset and overflow.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * answers that are not one), URL encoding, UUIDs, finding an environment
  * by id, slug or name, the table printer and the WebSocket target.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * mode 0600 in a 0700 directory, an atomic replace, and a refusal to use
  * a file other users can read.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * makes of the server's frames, broken ones included, plus the offset
  * arithmetic that keeps a resumed stream from repeating or losing bytes.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * getters (core/cfgval.c): values, defaults, and every error message with
  * its file and line.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -7,7 +7,7 @@
  * ?since= and the log lines' times is the SDK's vbx_time_parse(), whose
  * cases (and these ones, every one) are in test_util.c.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -8,7 +8,7 @@
  * and joins the dispatcher, so after it everything a subscriber wrote is
  * visible to the test.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <pthread.h>
 #include <semaphore.h>

@@ -322,8 +322,8 @@ static void host_table_has_the_members(void **state)
 	assert_int_equal(t->struct_size, sizeof(vbx_host));
 	assert_true(offsetof(vbx_host, req_page) >
 	            offsetof(vbx_host, health_add));
-	assert_int_equal(sizeof(vbx_host), offsetof(vbx_host, reserved) +
-	                                           16 * sizeof(void *));
+	assert_int_equal(sizeof(vbx_host),
+	                 offsetof(vbx_host, reserved) + 16 * sizeof(void *));
 }
 
 int main(void)

@@ -4,7 +4,7 @@
  * UTF-8 edge cases), request body parsing (depth, NUL bytes, trailing
  * data, empty bodies), statuses and the error envelope.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <float.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * and a wide array that make the buffer grow, and thousands of random trees
  * built from a fixed seed.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <float.h>
 #include <limits.h>

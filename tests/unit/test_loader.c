@@ -8,7 +8,7 @@
  * names, which is how these tests see the order of init, start, stop and
  * fini, and that fini never follows a failed init.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * test_registry.c - the hook and event registry: order, policies,
  * defaults, the freeze, and the errors a mismatched plugin gets.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

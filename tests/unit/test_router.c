@@ -3,7 +3,7 @@
  * test_router.c - route validation, conflicts, matching, parameters and
  * their decoding, 404 versus 405, and hostile paths.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -6,7 +6,7 @@
  * running /bin/sh, the viewers are recorders standing in for WebSockets.
  * Also the frame parser with broken frames, and the JSON of log lines.
  */
-#include "config.h"
+#include "vbx_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
