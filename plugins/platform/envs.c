@@ -226,21 +226,22 @@ void vbx__env_settings_changed(const vbx_env *e)
 		return;
 	int rc = vbx_hook_runtime_remove_run(vbx__envh.rt_remove,
 	                                     e->container_id);
-	if (rc != VBX_OK) {
+	/* Forgotten even when it stays: a start then creates a container
+	 * with the new settings (runtime_create replaces one left under the
+	 * environment's name), rather than start the old one as it is. */
+	if (rc != VBX_OK)
 		vbx_log_warn(
 		        vbx__platform,
 		        "environment %s: its container %.12s was not removed "
-		        "after a change of settings (%s); the next start uses "
-		        "it as it is",
+		        "after a change of settings (%s); the next start "
+		        "replaces it",
 		        e->id, e->container_id,
 		        vbx_strerror(vbx__platform, rc));
-		return;
-	}
 	vbx_env now = *e;
 	rc = move(&now, bit, e->status, e->status_reason, "");
 	if (rc != VBX_OK && rc != VBX_ESTATE)
 		vbx_log_warn(vbx__platform,
-		             "environment %s: its removed container is still "
+		             "environment %s: its old container is still "
 		             "recorded: %s",
 		             e->id, vbx_strerror(vbx__platform, rc));
 }

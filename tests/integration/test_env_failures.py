@@ -9,11 +9,16 @@ Cases: an image no registry has, a bad digest, a restart after a PATCH to
 a missing image, an engine that refuses the create (more CPUs than the
 host has) and an engine that is down. There is no registry here: a pull
 fails within a second (the engine cannot resolve registry-1.docker.io).
+And the same class of fault next to it: a change of settings while the
+engine is away (its container cannot be removed) still applies at the
+next start, through a proxy of the engine's socket that can go down.
 """
 
 import os
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -110,22 +115,114 @@ def test_an_engine_that_refuses_the_create():
     expect_failed(st, b, e["id"], "creating the container: ", "CPUs")
 
 
+def other_daemon(endpoint, check):
+    """check() against a daemon of its own on endpoint, with a user and a
+    project in its fresh database (T's while it runs)."""
+    d = P.start(platform=PLATFORM, runtime=f'endpoint = "unix://{endpoint}";')
+    saved = dict(T)
+    try:
+        T["token"] = P.user(d, "other@fail.test")
+        T["project"] = P.project(d, T["token"], "Other")["id"]
+        check(d)
+    finally:
+        T.update(saved)
+        code = d.stop()
+    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
+
+
 def test_an_engine_that_is_down():
     sock = os.path.join(tempfile.mkdtemp(prefix="vbx-nodocker-"), "no.sock")
-    d = P.start(platform=PLATFORM,
-                runtime=f'endpoint = "unix://{sock}";')
-    try:
-        # A fresh database: the same user and project again.
-        T["token"], saved = P.user(d, "down@fail.test"), T["token"]
-        saved_project = T["project"]
-        T["project"] = P.project(d, T["token"], "Down")["id"]
+
+    def check(d):
         e = new_env("down", d=d)
         st, b = timed_action(e["id"], "start", d=d)
         expect_failed(st, b, e["id"], sock, "did not answer", d=d)
+    other_daemon(sock, check)
+
+
+class EngineProxy:
+    """The engine's socket passed through a socket of our own, which can
+    go down (every connection closed, new ones hung up on) and up."""
+
+    def __init__(self):
+        self.path = os.path.join(tempfile.mkdtemp(prefix="vbx-proxy-"),
+                                 "docker.sock")
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(self.path)
+        self.srv.listen(16)
+        self.is_down = False
+        self.open = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            if self.is_down:
+                c.close()
+                continue
+            e = socket.socket(socket.AF_UNIX)
+            e.connect("/var/run/docker.sock")
+            self.open += [c, e]
+            for a, b in ((c, e), (e, c)):
+                threading.Thread(target=self.pump, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while (data := a.recv(65536)):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def down(self):
+        self.is_down = True
+        for s in self.open:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.open = []
+
+    def up(self):
+        self.is_down = False
+
+    def close(self):
+        self.down()
+        self.srv.close()
+
+
+def test_a_change_while_the_engine_is_away_applies_at_the_next_start():
+    proxy = EngineProxy()
+
+    def check(d):
+        e = new_env("away", d=d)
+        for what in ("start", "stop"):
+            st, b = timed_action(e["id"], what, d=d)
+            expect(st == 200, f"{what}: {st} {b}")
+        proxy.down()
+        st, b, _ = call("PATCH", f"{ENVS}/{e['id']}", {"memoryLimit": 96},
+                        d=d)
+        expect(st == 200 and b["memoryLimit"] == 96, f"patch: {st} {b}")
+        proxy.up()
+        st, b = timed_action(e["id"], "start", d=d)
+        expect(st == 200 and b["status"] == "running", f"start: {st} {b}")
+        out = subprocess.run(["docker", "inspect", "-f",
+                              "{{.HostConfig.Memory}}", f"vbx-{e['id']}"],
+                             capture_output=True, text=True).stdout
+        expect(out.strip() == str(96 << 20), f"memory {out!r}")
+    try:
+        other_daemon(proxy.path, check)
     finally:
-        T["token"], T["project"] = saved, saved_project
-        code = d.stop()
-    expect(code == 0, f"exit {code}: {d.logtext()[-2000:]}")
+        proxy.close()
 
 
 def cleanup():
@@ -150,7 +247,8 @@ def main():
                        test_start_with_a_bad_digest,
                        test_restart_after_a_change_to_a_missing_image,
                        test_an_engine_that_refuses_the_create,
-                       test_an_engine_that_is_down):
+                       test_an_engine_that_is_down,
+                       test_a_change_while_the_engine_is_away_applies_at_the_next_start):
                 s.run(fn)
         finally:
             code = D.stop() if D else None
