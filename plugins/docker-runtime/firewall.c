@@ -257,6 +257,8 @@ static int install(fw *f)
 	char want[FW_OUT_MAX];
 	dkr_fw_expected(want, sizeof(want));
 	int code = run(f, "-S", (const char *const[]){FW_CHAIN, NULL});
+	if (code != 0 && code != 1) /* 1: no such chain yet */
+		return failed(f, code);
 	bool same = code == 0 && strcmp(f->out, want) == 0;
 	if (!same && make_chain(f) != VBX_OK)
 		return VBX_ERR;
