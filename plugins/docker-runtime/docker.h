@@ -396,7 +396,8 @@ int dkr_event_parse(const char *json, size_t len, dkr_event *out);
 int dkr_bridge_name(const char *env_id, char out[DKR_BRIDGE_NAME_LEN]);
 
 /* The rules of the block_host chain as `iptables -S VIBEBOX-HOST` prints
- * them, into out (len bytes); returns the length it needed. Pure. */
+ * them, into out (len bytes, always terminated); returns the length
+ * written, or len or more when out was too small. Pure. */
 size_t dkr_fw_expected(char *out, size_t len);
 
 /*
