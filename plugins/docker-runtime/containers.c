@@ -463,6 +463,18 @@ static cJSON *create_body(dkr *d, const vbx_container_spec *spec,
 	return cfg;
 }
 
+/* The Linux bridge named for block_host's rules (firewall.c); an id
+ * that makes no such name keeps Docker's br-<id> (and no rule matches). */
+static bool add_bridge_name(cJSON *b, const vbx_env *env)
+{
+	char br[DKR_BRIDGE_NAME_LEN];
+	if (dkr_bridge_name(env->id, br) != VBX_OK)
+		return true;
+	cJSON *o = cJSON_AddObjectToObject(b, "Options");
+	return o &&
+	       cJSON_AddStringToObject(o, "com.docker.network.bridge.name", br);
+}
+
 /* The environment's network; *created tells whether this call made it. */
 static int network_ensure(dkr *d, const vbx_env *env, const char *net,
                           bool *created, char *why, size_t why_len)
@@ -472,7 +484,7 @@ static int network_ensure(dkr *d, const vbx_env *env, const char *net,
 	if (!b || !cJSON_AddStringToObject(b, "Name", net) ||
 	    !cJSON_AddTrueToObject(b, "CheckDuplicate") ||
 	    !cJSON_AddStringToObject(b, "Driver", "bridge") ||
-	    !add_labels(d, b, env)) {
+	    !add_bridge_name(b, env) || !add_labels(d, b, env)) {
 		cJSON_Delete(b);
 		return VBX_ENOMEM;
 	}

@@ -13,6 +13,8 @@
  *   passwd.c      the tar and passwd parsers shell.c uses
  *   frame.c       the engine's stdout/stderr multiplexing framing
  *   watch.c       the engine's event stream, turned into fact events
+ *   firewall.c    block_host: the iptables rules that keep environments
+ *                 away from the host's own services
  *
  * Containers carry the labels io.vibebox.managed=true,
  * io.vibebox.environment=<env id> and io.vibebox.project=<project id>;
@@ -55,6 +57,7 @@ typedef struct dkr_conf {
 	size_t n_shell;
 	char *user;         /* "" : the image's user */
 	bool read_only;     /* read-only root filesystem (+ tmpfs /tmp) */
+	bool block_host;    /* default true: firewall.c */
 	int pids_limit;     /* default 512 */
 	int64_t request_ms; /* request_timeout, default 30s */
 	int64_t pull_ms;    /* pull_timeout, default 10m */
@@ -378,5 +381,33 @@ typedef struct dkr_event {
  * VBX_DECLINED: well-formed but not for us (another type or action, no
  * environment label); VBX_EINVAL: not a valid event. */
 int dkr_event_parse(const char *json, size_t len, dkr_event *out);
+
+/* ---- firewall.c ---- */
+
+/* A Linux interface name: 15 characters and the NUL. */
+#define DKR_BRIDGE_NAME_LEN 16
+
+/*
+ * The Linux bridge name of an environment's network: "vbx-" and the first
+ * 11 hex digits of env_id (its dashes skipped), which the block_host rules
+ * match as "vbx-+". VBX_OK, or VBX_EINVAL when env_id has fewer than 11
+ * hex digits before anything else. Pure.
+ */
+int dkr_bridge_name(const char *env_id, char out[DKR_BRIDGE_NAME_LEN]);
+
+/* The rules of the block_host chain as `iptables -S VIBEBOX-HOST` prints
+ * them, into out (len bytes, always terminated); returns the length
+ * written, or len or more when out was too small. Pure. */
+size_t dkr_fw_expected(char *out, size_t len);
+
+/*
+ * At the plugin's start, for a local (unix://) engine: block_host true
+ * installs the iptables rules (or finds them in place), false removes
+ * them. A remote engine is left alone (logged). Failures are logged with
+ * the command and what the admin can do; VBX_OK or the failure's code,
+ * never fatal to the plugin (environments still work, unprotected).
+ * Blocks for as long as iptables runs.
+ */
+int dkr_firewall_apply(dkr *d);
 
 #endif

@@ -163,10 +163,11 @@ static int read_user(dkr *d, const vbx_config *cfg)
 
 static int read_numbers(dkr *d, const vbx_config *cfg)
 {
-	long long pids;
-	int ro;
+	long long pids = 512;
+	int ro = 0, block_host = 1;
 	dkr_conf *c = &d->conf;
 	int rc = vbx_cfg_bool(cfg, "read_only", 0, &ro);
+	rc = rc ? rc : vbx_cfg_bool(cfg, "block_host", 1, &block_host);
 	rc = rc ? rc : vbx_cfg_int(cfg, "pids_limit", 16, 4194304, 512, &pids);
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "request_timeout", "30s", 1000, 3600000,
@@ -175,6 +176,7 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 	        : vbx_cfg_duration(cfg, "pull_timeout", "10m", 1000, 86400000,
 	                           &c->pull_ms);
 	c->read_only = ro != 0;
+	c->block_host = block_host != 0;
 	c->pids_limit = (int)pids;
 	return rc;
 }
@@ -367,6 +369,7 @@ static int dkr_plugin_start(vbx_plugin *self)
 		             "%s; environments cannot start until the engine "
 		             "answers",
 		             why);
+	dkr_firewall_apply(d); /* logs what failed; never fatal */
 	return dkr_watch_start(d);
 }
 

@@ -226,21 +226,22 @@ void vbx__env_settings_changed(const vbx_env *e)
 		return;
 	int rc = vbx_hook_runtime_remove_run(vbx__envh.rt_remove,
 	                                     e->container_id);
-	if (rc != VBX_OK) {
+	/* Forgotten even when it stays: a start then creates a container
+	 * with the new settings (runtime_create replaces one left under the
+	 * environment's name), rather than start the old one as it is. */
+	if (rc != VBX_OK)
 		vbx_log_warn(
 		        vbx__platform,
 		        "environment %s: its container %.12s was not removed "
-		        "after a change of settings (%s); the next start uses "
-		        "it as it is",
+		        "after a change of settings (%s); the next start "
+		        "replaces it",
 		        e->id, e->container_id,
 		        vbx_strerror(vbx__platform, rc));
-		return;
-	}
 	vbx_env now = *e;
 	rc = move(&now, bit, e->status, e->status_reason, "");
 	if (rc != VBX_OK && rc != VBX_ESTATE)
 		vbx_log_warn(vbx__platform,
-		             "environment %s: its removed container is still "
+		             "environment %s: its old container is still "
 		             "recorded: %s",
 		             e->id, vbx_strerror(vbx__platform, rc));
 }
@@ -596,8 +597,11 @@ static int add_port(void *ctx, const vbx_env_port *p)
 }
 
 /* Create e's container from its settings, variables (revealed, here
- * only) and ports, and record it. why gets the reason of a failure. */
-static int create_container(vbx_env *e, char *why, size_t len)
+ * only) and ports, and record it. why gets the reason of a failure;
+ * *failed tells a failure to create (true: e goes to error) from the
+ * store's answer to recording it (false: VBX_ESTATE stopped or
+ * VBX_ENOTFOUND deleted meanwhile, or the store's error). */
+static int create_container(vbx_env *e, char *why, size_t len, bool *failed)
 {
 	str_list vars = {0};
 	port_list ports = {0};
@@ -627,6 +631,7 @@ static int create_container(vbx_env *e, char *why, size_t len)
 	}
 	str_list_free(&vars);
 	free(ports.v);
+	*failed = rc != VBX_OK;
 	if (rc != VBX_OK)
 		return rc;
 	rc = move(e, VBX_ENV_STARTING, "starting", "", id);
@@ -660,13 +665,17 @@ static void clear_host_ports(const vbx_env *e)
 }
 
 /* Start e (in starting), creating its container when it has none or
- * when the one it had is gone. */
-static int bring_up(vbx_env *e, char *why, size_t len)
+ * when the one it had is gone. *failed as for create_container: the
+ * runtime's codes (VBX_ENOTFOUND for a failed pull, VBX_ESTATE for a
+ * conflict in the engine) must not read as the store's "deleted" or
+ * "stopped meanwhile". */
+static int bring_up(vbx_env *e, char *why, size_t len, bool *failed)
 {
 	int rc = VBX_ENOTFOUND;
+	*failed = false;
 	for (int attempt = 0; attempt < 2 && rc == VBX_ENOTFOUND; attempt++) {
 		if (!e->container_id[0] || attempt > 0) {
-			rc = create_container(e, why, len);
+			rc = create_container(e, why, len, failed);
 			if (rc != VBX_OK)
 				return rc;
 		}
@@ -674,6 +683,7 @@ static int bring_up(vbx_env *e, char *why, size_t len)
 		rc = vbx_hook_runtime_start_run(vbx__envh.rt_start,
 		                                e->container_id, why, len);
 	}
+	*failed = rc != VBX_OK;
 	if (rc == VBX_OK)
 		vbx_hook_runtime_ports_run(vbx__envh.rt_ports, e->container_id,
 		                           record_host_port, e);
@@ -694,15 +704,17 @@ static void default_why(int rc, char *why, size_t len)
 		         vbx_strerror(vbx__platform, rc));
 }
 
-/* After bring_up: e goes to running, or to error with why. Answers. */
-static int finish_start(vbx_request *r, vbx_env *e, int rc, char *why,
-                        size_t len)
+/* After bring_up: e goes to running, or to error with why when the
+ * start failed. Answers 200 with the environment in either case; the
+ * store's answers to recording it as for any action. */
+static int finish_start(vbx_request *r, vbx_env *e, int rc, bool failed,
+                        char *why, size_t len)
 {
 	char container[VBX_CONTAINER_ID_LEN];
 	snprintf(container, sizeof(container), "%s", e->container_id);
 	if (rc == VBX_OK) {
 		rc = move(e, VBX_ENV_STARTING, "running", "", NULL);
-	} else if (rc != VBX_ESTATE && rc != VBX_ENOTFOUND) {
+	} else if (failed) {
 		default_why(rc, why, len);
 		rc = move(e, VBX_ENV_STARTING, "error", why, NULL);
 	}
@@ -749,8 +761,9 @@ static int start_env(void *ud, vbx_request *r)
 		return wrong_state(r, &e, "start", "stopped or in error");
 	if (rc != VBX_OK)
 		return vbx__env_store_fail(r, vbx__envh.transition, rc, e.id);
-	rc = bring_up(&e, why, sizeof(why));
-	return finish_start(r, &e, rc, why, sizeof(why));
+	bool failed;
+	rc = bring_up(&e, why, sizeof(why), &failed);
+	return finish_start(r, &e, rc, failed, why, sizeof(why));
 }
 
 static int stop_env(void *ud, vbx_request *r)
@@ -797,9 +810,11 @@ static int restart_env(void *ud, vbx_request *r)
 	if (rc != VBX_OK)
 		return vbx__env_store_fail(r, vbx__envh.transition, rc, e.id);
 	/* A new container, so that changed settings apply. */
+	bool failed = false;
 	if (e.container_id[0]) {
 		rc = vbx_hook_runtime_remove_run(vbx__envh.rt_remove,
 		                                 e.container_id);
+		failed = rc != VBX_OK;
 		if (rc == VBX_OK)
 			rc = move(&e, VBX_ENV_STARTING, "starting", "", "");
 		else
@@ -808,8 +823,8 @@ static int restart_env(void *ud, vbx_request *r)
 			         vbx_strerror(vbx__platform, rc));
 	}
 	if (rc == VBX_OK)
-		rc = bring_up(&e, why, sizeof(why));
-	return finish_start(r, &e, rc, why, sizeof(why));
+		rc = bring_up(&e, why, sizeof(why), &failed);
+	return finish_start(r, &e, rc, failed, why, sizeof(why));
 }
 
 /* ---- stats ---- */

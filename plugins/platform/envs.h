@@ -144,8 +144,9 @@ int vbx__env_move(vbx_env *e, unsigned from, const char *to, const char *reason,
  * The variables, ports or settings of e changed. A stopped (or failed)
  * environment with a container loses it, so the next start creates one
  * with the new settings; a running one keeps it until its next restart.
- * Best effort: a runtime that cannot remove the container leaves it (the
- * log says so).
+ * A container the runtime cannot remove now (the engine is down) is
+ * forgotten all the same (the log says so): the next start's
+ * runtime_create replaces it, so the new settings apply either way.
  */
 void vbx__env_settings_changed(const vbx_env *e);
 
