@@ -554,15 +554,24 @@ static int h_me_patch(void *ud, vbx_request *req)
 	                &name);
 	vbx_json_string(req, body, "currentPassword", VBX_OPTIONAL, 1,
 	                AUTH_PASSWORD_MAX, &current);
-	if (pw && !current)
-		vbx_field_error(req, "currentPassword",
-		                "is required to change the password");
 	if (vbx_fields_failed(req))
 		return vbx_resp_validation(req);
 	int rc = vbx_hook_store_user_get_run(a->st.user_get, who->user_id, &u);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "reading your account");
-	if (pw && check_current(a, req, &u, current) != VBX_OK)
+	/* The email is where a password reset would go and what logs in: a
+	 * stolen access token must not move the account to another one. The
+	 * same email again (a client sending the whole profile) is no
+	 * change. */
+	if (email && strcmp(email, u.email) == 0)
+		email = NULL;
+	if ((pw || email) && !current) {
+		vbx_field_error(req, "currentPassword",
+		                pw ? "is required to change the password"
+		                   : "is required to change the email");
+		return vbx_resp_validation(req);
+	}
+	if ((pw || email) && check_current(a, req, &u, current) != VBX_OK)
 		return VBX_OK;
 	if (pw && auth_password_hash(&a->argon2, pw, hash) != VBX_OK)
 		return vbx_resp_error(req, 500, "INTERNAL_ERROR",

@@ -271,6 +271,33 @@ def test_password_change_revokes_the_other_sessions():
     with_daemon(check)
 
 
+def test_email_change_needs_the_current_password():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        me = "/api/v1/users/me"
+        st, body, _ = d.request("PATCH", me, {"email": "eve@example.test"},
+                                token=tok)
+        expect(st == 400 and "currentPassword" in
+               error_of(body).get("fields", {}), f"without: {st} {body}")
+        st, body, _ = d.request("PATCH", me, {"email": "eve@example.test",
+                                              "currentPassword": "wrong"},
+                                token=tok)
+        expect(st == 400, f"with a wrong one: {st} {body}")
+        st, me_now, _ = d.get(me, token=tok)
+        expect(me_now["email"] == "ann@example.test", me_now)
+        st, body, _ = d.request("PATCH", me, {"email": "ann@example.test",
+                                              "name": "Ann"}, token=tok)
+        expect(st == 200, f"the same email again is no change: {st} {body}")
+        st, body, _ = d.request("PATCH", me,
+                                {"email": "new@example.test",
+                                 "currentPassword": "correct horse"},
+                                token=tok)
+        expect(st == 200 and body["email"] == "new@example.test",
+               f"with the right one: {st} {body}")
+        expect(login(d, "new@example.test")[0] == 200, "login as new")
+    with_daemon(check)
+
+
 def test_login_rate_limit():
     def check(d):
         register(d, "ann@example.test")

@@ -669,7 +669,10 @@ def test_me():
                            "currentPassword": "correct horse"},
              token=S["bob"], expect_status=200)
     API.call("PATCH", me, {"email": "cat@example.test"}, token=S["bob"],
-             expect_status=409)
+             expect_status=400)
+    API.call("PATCH", me, {"email": "cat@example.test",
+                           "currentPassword": "new password!"},
+             token=S["bob"], expect_status=409)
     API.call("PATCH", me, raw_body=b"{}}", token=S["bob"],
              expect_status=400)
     API.flush()
