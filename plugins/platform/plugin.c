@@ -116,6 +116,29 @@ typedef struct settings {
 	vbx__term_limits term;
 } settings;
 
+/*
+ * One user's and one environment's share of terminal.max_sessions, so
+ * that one user opening and dropping sockets cannot take every slot.
+ * Their defaults are shown by `vibeboxd -t`: clamped to max_sessions, they
+ * depend on it.
+ */
+static int parse_terminal_shares(const vbx_config *cfg, vbx__term_limits *out)
+{
+	long long user, env;
+	int rc = VBX_OK;
+	if (vbx_cfg_int_derived(cfg, "terminal.max_sessions_per_user", 1,
+	                        out->max_sessions, 16,
+	                        "16, at most max_sessions", &user) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_int_derived(cfg, "terminal.max_sessions_per_env", 1,
+	                        out->max_sessions, 32,
+	                        "32, at most max_sessions", &env) != VBX_OK)
+		rc = VBX_EINVAL;
+	out->max_per_user = (int)user;
+	out->max_per_env = (int)env;
+	return rc;
+}
+
 /* terminal.*: the sessions of term.c (applied at start only). */
 static int parse_terminal(const vbx_config *cfg, vbx__term_limits *out)
 {
@@ -138,6 +161,8 @@ static int parse_terminal(const vbx_config *cfg, vbx__term_limits *out)
 	    VBX_OK)
 		rc = VBX_EINVAL;
 	out->max_sessions = (int)max;
+	if (rc == VBX_OK)
+		rc = parse_terminal_shares(cfg, out);
 	return rc;
 }
 
