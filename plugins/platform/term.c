@@ -111,7 +111,7 @@ struct term_session {
 	bool linked;
 	char id[VBX_UUID_LEN];
 	char env_id[VBX_ID_LEN];
-	char owner[VBX_ID_LEN]; /* the user who started it; "" for none */
+	char owner[VBX__OWNER_LEN]; /* the user who started it; "" for none */
 	uint64_t window, cap;
 	int64_t linger_ms;
 	unsigned char *ring;
@@ -133,7 +133,7 @@ struct term_session {
 /* A slot taken for a session whose stream is being made. */
 typedef struct term_resv {
 	struct term_resv *next;
-	char owner[VBX_ID_LEN];
+	char owner[VBX__OWNER_LEN];
 	char env_id[VBX_ID_LEN];
 } term_resv;
 

@@ -67,6 +67,9 @@ uint64_t vbx__term_get_u64(const unsigned char *p);
 
 /* ---- terminal sessions ---- */
 
+/* A session's or a log stream's owner: a principal's user_id. */
+#define VBX__OWNER_LEN sizeof(((vbx_principal *)0)->user_id)
+
 typedef struct vbx__term vbx__term;
 typedef struct vbx__term_viewer vbx__term_viewer;
 
@@ -187,8 +190,16 @@ char *vbx__logline_json(int channel, const char *line, size_t len,
  * an error after logging why.
  */
 int vbx__terminal_ws_register(vbx_plugin *self, const vbx__term_limits *lim);
-/* Register /api/v1/environments/{id}/logs/stream. */
-void vbx__logs_ws_register(vbx_plugin *self);
+/* How many log streams may be followed (logs.*): each holds an engine
+ * connection and two line buffers of 80 KiB. */
+typedef struct vbx__logs_limits {
+	int max_streams;  /* on the instance */
+	int max_per_user; /* of one user; at most max_streams */
+} vbx__logs_limits;
+
+/* Register /api/v1/environments/{id}/logs/stream with the limits lim
+ * (copied). */
+void vbx__logs_ws_register(vbx_plugin *self, const vbx__logs_limits *lim);
 /*
  * What both routes ask on open (a worker). Each returns VBX_OK, or closes
  * ws with the matching 4xxx code and a reason and returns the error:

@@ -9,6 +9,9 @@ session, and the lingering one is reclaimed (its resume is 4404).
 """
 
 import asyncio
+import time
+
+import websockets
 
 import test_terminal as tt
 from daemon import Suite, expect
@@ -18,7 +21,8 @@ ENVS = tt.ENVS
 ENV = {}
 PLATFORM = """environments: { stop_timeout = "1s"; };
 terminal: { linger = "5m"; max_sessions = 10; max_sessions_per_user = 2;
-            max_sessions_per_env = 3; };"""
+            max_sessions_per_env = 3; };
+logs: { max_streams_per_user = 2; };"""
 
 
 def setup(p):
@@ -77,6 +81,43 @@ def test_caps_per_user_and_env_and_reclaim():
     asyncio.run(go())
 
 
+async def logs(who, env):
+    """A logs stream: None while it is open after a moment, else the
+    close code."""
+    url = f"ws://127.0.0.1:{tt.D.port}{ENVS}/{env}/logs/stream?tail=0"
+    ws = await websockets.connect(
+        url, subprotocols=["vibebox.logs.v1"],
+        extra_headers={"Authorization": "Bearer " + tt.T[who]})
+    try:
+        await asyncio.wait_for(ws.recv(), 1.0)
+    except asyncio.TimeoutError:
+        return ws
+    except websockets.ConnectionClosed as e:
+        return e.code
+    raise AssertionError("a log line with tail=0 and no output")
+
+
+def test_log_streams_per_user():
+    async def go():
+        own = ENV["bob"]
+        b1, b2 = await logs("bob", own), await logs("bob", own)
+        expect(not isinstance(b1, int) and not isinstance(b2, int),
+               f"two streams: {b1} {b2}")
+        expect(await logs("bob", own) == 4429, "bob's third")
+        a1 = await logs("alice", ENV["team"])
+        expect(not isinstance(a1, int), f"alice's first: {a1}")
+        await b1.close()
+        end = time.monotonic() + 10
+        while True:  # the slot comes back when the pump frees the stream
+            b3 = await logs("bob", own)
+            if not isinstance(b3, int) or time.monotonic() > end:
+                break
+        expect(not isinstance(b3, int), f"after a close: {b3}")
+        for ws in (b2, b3, a1):
+            await ws.close()
+    asyncio.run(go())
+
+
 def main():
     skip_unless_ready()
     s = Suite()
@@ -85,6 +126,7 @@ def main():
         ENV.update(envs)
         try:
             s.run(test_caps_per_user_and_env_and_reclaim)
+            s.run(test_log_streams_per_user)
         finally:
             for e in tt.MADE:
                 d.request("DELETE", f"{ENVS}/{e}", token=tt.T["bob"],
