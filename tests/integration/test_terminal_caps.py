@@ -131,10 +131,7 @@ def main():
             for e in tt.MADE:
                 d.request("DELETE", f"{ENVS}/{e}", token=tt.T["bob"],
                           timeout=120)
-            code = d.stop()
-            if s.failed:
-                print(f"# daemon log: {d.logpath}")
-            s.run(lambda: expect(code == 0, f"vibeboxd exit {code}"))
+            tt.stop_checked(s, d)
     s.finish()
 
 
