@@ -57,7 +57,8 @@ int vbx__cfg_int_derived(const vbx_config *c, const char *key, long long min,
 	int rc = vbx__cfg_int(c, key, min, max, dflt, out);
 	if (rc != VBX_OK || !key)
 		return rc;
-	bool set = c->group && config_setting_get_member(c->group, key);
+	/* vbx__cfg_lookup: a key may be dotted ("terminal.max_...") */
+	bool set = c->group && vbx__cfg_lookup(c->group, key);
 	if (set)
 		snprintf(text, sizeof(text), "%lld (set)", *out);
 	else

@@ -282,6 +282,60 @@ void auth_limiter_hit(auth_limiter *l, const char *key, int64_t now_ms);
 /* Check and count in one step: 0 when allowed (and counted). */
 int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms);
 
+/* Turn l (before its first use) into a backoff: its N counts failures in
+ * a row, the Nth locks the key for base_ms, each later one for twice the
+ * last, at most max_ms; a key is forgotten a period after its lock ends.
+ * check answers the seconds left of the lock. */
+void auth_limiter_backoff(auth_limiter *l, int64_t base_ms, int64_t max_ms);
+
+/* The count of key now (events in its window, failures in a row). */
+long auth_limiter_count(auth_limiter *l, const char *key, int64_t now_ms);
+
+/* Forget key (a backoff's success). */
+void auth_limiter_clear(auth_limiter *l, const char *key);
+
+/*
+ * ---- failed logins (loginlimit.c) ----
+ *
+ * Who may try a password now. The policy, in docs terms:
+ * - per account and client address together (login_limit): N failures
+ *   in a row, then a lock that doubles with each further failure
+ *   (login_backoff up to login_backoff_max); a success clears it;
+ * - per client address (login_client_limit): failures on any account, a
+ *   fixed window, against one address stuffing many accounts;
+ * - per account (login_account_limit): failures from any address, a
+ *   fixed window, refusing only the addresses that have failed on it, so
+ *   that its owner on a clean address always gets in.
+ * Issue 11 moves these counts to a shared store: this interface is all
+ * the routes see.
+ */
+typedef struct auth_login_limits {
+	long pair_n;
+	int64_t pair_period_ms, backoff_ms, backoff_max_ms;
+	long client_n;
+	int64_t client_period_ms;
+	long account_n;
+	int64_t account_period_ms;
+	size_t max_keys; /* per table */
+} auth_login_limits;
+
+typedef struct auth_login_guard auth_login_guard;
+
+/* NULL when memory ran out. */
+auth_login_guard *auth_login_guard_new(const auth_login_limits *lim);
+void auth_login_guard_free(auth_login_guard *g);
+
+/* 0 when client may try account's password now; else the seconds to
+ * wait (Retry-After). */
+int64_t auth_login_guard_check(auth_login_guard *g, const char *account,
+                               const char *client, int64_t now_ms);
+/* A wrong password for account from client. */
+void auth_login_guard_failed(auth_login_guard *g, const char *account,
+                             const char *client, int64_t now_ms);
+/* A right one: the pair starts afresh. */
+void auth_login_guard_passed(auth_login_guard *g, const char *account,
+                             const char *client);
+
 /* ---- recently read users (usercache.c) ---- */
 
 typedef struct auth_user_cache auth_user_cache;
@@ -339,8 +393,7 @@ struct auth {
 	int64_t access_ttl_ms;
 	int64_t refresh_ttl_ms;
 	int64_t ws_ticket_ttl_ms;
-	auth_limiter *login_account; /* failed logins per email */
-	auth_limiter *login_client;  /* failed logins per client address */
+	auth_login_guard *logins; /* failed logins and currentPasswords */
 	auth_limiter *register_client;
 	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
 	auth_user_cache *users;         /* NULL: user_cache = 0 */

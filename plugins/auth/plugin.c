@@ -220,21 +220,59 @@ static void on_config_reload(void *ud, const vbx_config_reload_event *ev)
 }
 
 static int read_limit(const vbx_config *cfg, const char *key, const char *dflt,
-                      auth_limiter **out)
+                      long *n, int64_t *period)
 {
 	const char *s;
-	long n;
-	int64_t period;
 	int rc = vbx_cfg_string(cfg, key, dflt, &s);
 	if (rc != VBX_OK)
 		return rc;
-	if (auth_limit_parse(s, &n, &period) != VBX_OK)
+	if (auth_limit_parse(s, n, period) != VBX_OK)
 		return vbx_cfg_error(cfg, key,
 		                     "expected \"N/period\" such as \"10/15m\" "
 		                     "(N 1..1000000, period in s, m, h or d), "
 		                     "got \"%s\"",
 		                     s);
+	return VBX_OK;
+}
+
+static int new_limiter(const vbx_config *cfg, const char *key, const char *dflt,
+                       auth_limiter **out)
+{
+	long n;
+	int64_t period;
+	int rc = read_limit(cfg, key, dflt, &n, &period);
+	if (rc != VBX_OK)
+		return rc;
 	*out = auth_limiter_new(n, period, LIMITER_KEYS);
+	return *out ? VBX_OK : VBX_ENOMEM;
+}
+
+/* login_limit keeps its name and "N/period" form; since it counts per
+ * account and address together, an old config means what it meant for
+ * the one address that failed, and no longer locks out anyone else. */
+static int read_login_limits(const vbx_config *cfg, auth_login_guard **out)
+{
+	auth_login_limits l = {.max_keys = LIMITER_KEYS};
+	int rc = read_limit(cfg, "login_limit", "10/15m", &l.pair_n,
+	                    &l.pair_period_ms);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "login_backoff", "1m", 1000, 86400000,
+	                           &l.backoff_ms);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "login_backoff_max", "1h", 1000,
+	                           86400000, &l.backoff_max_ms);
+	if (rc == VBX_OK && l.backoff_max_ms < l.backoff_ms)
+		rc = vbx_cfg_error(cfg, "login_backoff_max",
+		                   "must be at least login_backoff");
+	rc = rc ? rc
+	        : read_limit(cfg, "login_client_limit", "100/15m", &l.client_n,
+	                     &l.client_period_ms);
+	rc = rc ? rc
+	        : read_limit(cfg, "login_account_limit", "50/15m", &l.account_n,
+	                     &l.account_period_ms);
+	if (rc != VBX_OK)
+		return rc;
+	*out = auth_login_guard_new(&l);
 	return *out ? VBX_OK : VBX_ENOMEM;
 }
 
@@ -269,13 +307,10 @@ static int read_config(auth *a, vbx_plugin *self, const vbx_config *cfg)
 	        : vbx_cfg_duration(cfg, "ws_ticket_ttl", "30s", 5000, 600000,
 	                           &a->ws_ticket_ttl_ms);
 	rc = rc ? rc : read_user_cache(a, cfg);
+	rc = rc ? rc : read_login_limits(cfg, &a->logins);
 	rc = rc ? rc
-	        : read_limit(cfg, "login_limit", "10/15m", &a->login_account);
-	rc = rc ? rc
-	        : read_limit(cfg, "login_limit", "10/15m", &a->login_client);
-	rc = rc ? rc
-	        : read_limit(cfg, "register_limit", "5/1h",
-	                     &a->register_client);
+	        : new_limiter(cfg, "register_limit", "5/1h",
+	                      &a->register_client);
 	a->password_min = (size_t)pmin;
 	return rc;
 }
@@ -320,8 +355,7 @@ static void auth_free(auth *a)
 {
 	if (!a)
 		return;
-	auth_limiter_free(a->login_account);
-	auth_limiter_free(a->login_client);
+	auth_login_guard_free(a->logins);
 	auth_limiter_free(a->register_client);
 	auth_user_cache_free(a->users);
 	free_keys(atomic_load(&a->keys));

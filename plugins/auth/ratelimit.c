@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ratelimit.c - "at most N per period" in fixed windows, per key (an
- * email, a client address), in memory.
+ * email, a client address), in memory; or, made with a backoff, "N
+ * failures in a row, then locked out for longer and longer".
  *
  * A key's window opens at its first event and lasts one period; the
  * (N+1)th event in it is refused until the window ends, and the caller is
@@ -14,6 +15,13 @@
  * if none has expired the oldest window is dropped, so that an attacker
  * who sprays keys cannot grow memory without bound. The limits are per
  * process: with several replicas each counts on its own.
+ *
+ * With a backoff (auth_limiter_backoff), a key's count is its failures in
+ * a row: the Nth locks the key for base, each one after it for twice as
+ * long as the one before, up to max. A key is forgotten one period after
+ * its lock ends (or after its last failure, when it is not locked), so
+ * that a patient guesser keeps the long lock while an owner who mistyped
+ * once starts afresh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +33,10 @@
 
 typedef struct entry {
 	struct entry *next;
-	int64_t start_ms; /* when the window opened */
-	long count;
+	int64_t start_ms;   /* when the window opened (or the last failure) */
+	int64_t until_ms;   /* backoff: refused until then */
+	int64_t expires_ms; /* forgotten from then on */
+	long count;         /* events in the window, or failures in a row */
 	char key[];
 } entry;
 
@@ -34,6 +44,7 @@ struct auth_limiter {
 	pthread_mutex_t lock;
 	long n;
 	int64_t period_ms;
+	int64_t base_ms, max_ms; /* backoff; 0: fixed windows */
 	size_t max_keys, keys;
 	entry *buckets[BUCKETS];
 };
@@ -105,20 +116,20 @@ static entry *find(auth_limiter *l, const char *key)
 	return NULL;
 }
 
-/* Drop expired windows; when none expired, drop the oldest one. */
+/* Drop forgotten keys; when none is, drop the one forgotten soonest. */
 static void sweep(auth_limiter *l, int64_t now_ms)
 {
 	entry **oldest = NULL;
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (entry **pe = &l->buckets[i]; *pe;) {
 			entry *e = *pe;
-			if (now_ms - e->start_ms >= l->period_ms) {
+			if (now_ms >= e->expires_ms) {
 				*pe = e->next;
 				free(e);
 				l->keys--;
 				continue;
 			}
-			if (!oldest || e->start_ms < (*oldest)->start_ms)
+			if (!oldest || e->expires_ms < (*oldest)->expires_ms)
 				oldest = pe;
 			pe = &e->next;
 		}
@@ -133,35 +144,55 @@ static void sweep(auth_limiter *l, int64_t now_ms)
 static int64_t retry_after(const auth_limiter *l, const entry *e,
                            int64_t now_ms)
 {
-	if (!e || e->count < l->n || now_ms - e->start_ms >= l->period_ms)
+	if (!e || now_ms >= e->expires_ms)
 		return 0;
-	int64_t left = e->start_ms + l->period_ms - now_ms;
-	return (left + 999) / 1000;
+	int64_t until = l->base_ms ? e->until_ms : e->start_ms + l->period_ms;
+	if ((!l->base_ms && e->count < l->n) || now_ms >= until)
+		return 0;
+	return (until - now_ms + 999) / 1000;
+}
+
+/* The lock after a backoff key's count-th failure in a row. */
+static int64_t backoff_ms(const auth_limiter *l, long count)
+{
+	int64_t d = l->base_ms;
+	for (long i = l->n; i < count && d < l->max_ms; i++)
+		d *= 2;
+	return d < l->max_ms ? d : l->max_ms;
+}
+
+static entry *add(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	if (l->keys >= l->max_keys)
+		sweep(l, now_ms);
+	size_t len = strlen(key) + 1;
+	entry *e = malloc(sizeof(*e) + len);
+	if (!e)
+		return NULL; /* out of memory: count nothing */
+	memcpy(e->key, key, len);
+	e->count = 0;
+	size_t b = bucket_of(key);
+	e->next = l->buckets[b];
+	l->buckets[b] = e;
+	l->keys++;
+	return e;
 }
 
 static void hit_locked(auth_limiter *l, const char *key, int64_t now_ms)
 {
 	entry *e = find(l, key);
-	if (e && now_ms - e->start_ms >= l->period_ms) {
-		e->start_ms = now_ms;
+	if (e && now_ms >= e->expires_ms)
 		e->count = 0;
-	}
-	if (!e) {
-		if (l->keys >= l->max_keys)
-			sweep(l, now_ms);
-		size_t len = strlen(key) + 1;
-		e = malloc(sizeof(*e) + len);
-		if (!e)
-			return; /* out of memory: count nothing */
-		memcpy(e->key, key, len);
+	if (!e && !(e = add(l, key, now_ms)))
+		return;
+	if (e->count == 0 || l->base_ms)
 		e->start_ms = now_ms;
-		e->count = 0;
-		size_t b = bucket_of(key);
-		e->next = l->buckets[b];
-		l->buckets[b] = e;
-		l->keys++;
-	}
 	e->count++;
+	e->until_ms = now_ms;
+	if (l->base_ms && e->count >= l->n)
+		e->until_ms = now_ms + backoff_ms(l, e->count);
+	e->expires_ms = l->base_ms ? e->until_ms + l->period_ms
+	                           : e->start_ms + l->period_ms;
 }
 
 int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms)
@@ -187,4 +218,33 @@ int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms)
 		hit_locked(l, key, now_ms);
 	pthread_mutex_unlock(&l->lock);
 	return s;
+}
+
+long auth_limiter_count(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	pthread_mutex_lock(&l->lock);
+	const entry *e = find(l, key);
+	long n = e && now_ms < e->expires_ms ? e->count : 0;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+void auth_limiter_clear(auth_limiter *l, const char *key)
+{
+	pthread_mutex_lock(&l->lock);
+	for (entry **pe = &l->buckets[bucket_of(key)]; *pe; pe = &(*pe)->next)
+		if (strcmp((*pe)->key, key) == 0) {
+			entry *e = *pe;
+			*pe = e->next;
+			free(e);
+			l->keys--;
+			break;
+		}
+	pthread_mutex_unlock(&l->lock);
+}
+
+void auth_limiter_backoff(auth_limiter *l, int64_t base_ms, int64_t max_ms)
+{
+	l->base_ms = base_ms > 0 ? base_ms : 1;
+	l->max_ms = max_ms > l->base_ms ? max_ms : l->base_ms;
 }

@@ -326,8 +326,7 @@ static int login_failed(auth *a, vbx_request *req, const char *email,
 	char detail[256];
 	int64_t now = auth_now_ms();
 
-	auth_limiter_hit(a->login_account, email, now);
-	auth_limiter_hit(a->login_client, client, now);
+	auth_login_guard_failed(a->logins, email, client, now);
 	snprintf(detail, sizeof(detail), "%s: %s", why, email);
 	auth_audit(a, u->id, "auth.login.failure", "user", u->id, client,
 	           detail);
@@ -351,17 +350,17 @@ static int h_login(void *ud, vbx_request *req)
 	                AUTH_PASSWORD_MAX, &pw);
 	if (vbx_fields_failed(req))
 		return vbx_resp_validation(req);
-	int64_t now = auth_now_ms();
-	int64_t w1 = auth_limiter_check(a->login_client, client, now);
-	int64_t w2 = auth_limiter_check(a->login_account, email, now);
-	if (w1 || w2)
-		return too_many(req, w1 > w2 ? w1 : w2);
+	int64_t wait =
+	        auth_login_guard_check(a->logins, email, client, auth_now_ms());
+	if (wait)
+		return too_many(req, wait);
 
 	int rc = check_login(a, email, pw, &u, &why);
 	if (rc == VBX_EUNAUTH)
 		return login_failed(a, req, email, &u, why);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "logging in");
+	auth_login_guard_passed(a->logins, email, client);
 	auth_audit(a, u.id, "auth.login.success", "user", u.id, client, "");
 	return answer_tokens(a, req, 200, &u, "");
 }
@@ -499,15 +498,17 @@ static int h_me_get(void *ud, vbx_request *req)
 	return answer_json(req, 200, user_json(&u));
 }
 
-/* currentPassword must match; failures count against the login limit of
- * the account, so a stolen access token cannot guess it quickly. */
+/* currentPassword must match; failures count as failed logins of the
+ * account from this address, so a stolen access token cannot guess it
+ * quickly. */
 static int check_current(auth *a, vbx_request *req, const vbx_user *u,
                          const char *current)
 {
 	char hash[AUTH_HASH_MAX] = "";
 	vbx_user tmp;
+	const char *client = vbx_req_client_addr(req);
 	int64_t now = auth_now_ms();
-	int64_t wait = auth_limiter_check(a->login_account, u->email, now);
+	int64_t wait = auth_login_guard_check(a->logins, u->email, client, now);
 	if (wait)
 		return too_many(req, wait), VBX_EAGAIN;
 	int rc = vbx_hook_store_user_by_email_run(a->st.user_by_email, u->email,
@@ -516,9 +517,11 @@ static int check_current(auth *a, vbx_request *req, const vbx_user *u,
 		return store_error(req, rc, "checking your password"), rc;
 	rc = auth_password_verify(hash, current);
 	OPENSSL_cleanse(hash, sizeof(hash));
-	if (rc == VBX_OK)
+	if (rc == VBX_OK) {
+		auth_login_guard_passed(a->logins, u->email, client);
 		return VBX_OK;
-	auth_limiter_hit(a->login_account, u->email, now);
+	}
+	auth_login_guard_failed(a->logins, u->email, client, now);
 	vbx_field_error(req, "currentPassword", "is not your current password");
 	vbx_resp_validation(req);
 	return VBX_EUNAUTH;
@@ -554,15 +557,24 @@ static int h_me_patch(void *ud, vbx_request *req)
 	                &name);
 	vbx_json_string(req, body, "currentPassword", VBX_OPTIONAL, 1,
 	                AUTH_PASSWORD_MAX, &current);
-	if (pw && !current)
-		vbx_field_error(req, "currentPassword",
-		                "is required to change the password");
 	if (vbx_fields_failed(req))
 		return vbx_resp_validation(req);
 	int rc = vbx_hook_store_user_get_run(a->st.user_get, who->user_id, &u);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "reading your account");
-	if (pw && check_current(a, req, &u, current) != VBX_OK)
+	/* The email is where a password reset would go and what logs in: a
+	 * stolen access token must not move the account to another one. The
+	 * same email again (a client sending the whole profile) is no
+	 * change. */
+	if (email && strcmp(email, u.email) == 0)
+		email = NULL;
+	if ((pw || email) && !current) {
+		vbx_field_error(req, "currentPassword",
+		                pw ? "is required to change the password"
+		                   : "is required to change the email");
+		return vbx_resp_validation(req);
+	}
+	if ((pw || email) && check_current(a, req, &u, current) != VBX_OK)
 		return VBX_OK;
 	if (pw && auth_password_hash(&a->argon2, pw, hash) != VBX_OK)
 		return vbx_resp_error(req, 500, "INTERNAL_ERROR",

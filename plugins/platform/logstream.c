@@ -13,7 +13,12 @@
  * the stream is not read until the drain callback, so a slow client
  * slows the engine's stream, not the daemon's memory. At the end of the
  * logs (the container stopped) the socket closes with 1000.
+ *
+ * A stream costs an engine connection and two line buffers, so one user
+ * may follow logs.max_streams_per_user at once and the instance
+ * logs.max_streams (4429 and 4503 past them).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,73 @@
 #define TAIL_MAX 100000
 
 static vbx_hook *h_logs;
+
+/* ---- how many streams: per user and in all ---- */
+
+typedef struct logs_owner {
+	struct logs_owner *next;
+	char id[VBX__OWNER_LEN]; /* a user id, "" for none */
+	int n;
+} logs_owner;
+
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static vbx__logs_limits logs_lim = {256, 8};
+static logs_owner *owners; /* those with a stream open */
+static int streams_open;
+
+static logs_owner **owner_find(const char *id)
+{
+	logs_owner **o = &owners;
+	while (*o && strcmp((*o)->id, id) != 0)
+		o = &(*o)->next;
+	return o;
+}
+
+/* Take a stream's slot for user id: 0, or the close code to refuse with
+ * (4429: the user's cap, 4503: the instance's or out of memory). */
+static int slot_take(const char *id)
+{
+	int code = 0;
+	pthread_mutex_lock(&slots_lock);
+	logs_owner **o = owner_find(id);
+	if (streams_open >= logs_lim.max_streams)
+		code = 4503;
+	else if (*o && (*o)->n >= logs_lim.max_per_user)
+		code = 4429;
+	else if (!*o && (*o = calloc(1, sizeof(**o))) == NULL)
+		code = 4503;
+	if (!code) {
+		snprintf((*o)->id, sizeof((*o)->id), "%s", id);
+		(*o)->n++;
+		streams_open++;
+	}
+	pthread_mutex_unlock(&slots_lock);
+	return code;
+}
+
+static void slot_give(const char *id)
+{
+	pthread_mutex_lock(&slots_lock);
+	logs_owner **o = owner_find(id), *gone = *o;
+	if (gone) {
+		streams_open--;
+		if (--gone->n == 0) {
+			*o = gone->next;
+			free(gone);
+		}
+	}
+	pthread_mutex_unlock(&slots_lock);
+}
+
+static int slot_refuse(vbx_ws *ws, int code)
+{
+	vbx_ws_close(ws, code,
+	             code == 4429 ? "you follow too many log streams "
+	                            "(logs.max_streams_per_user); close one"
+	                          : "too many log streams (logs.max_streams); "
+	                            "try again later");
+	return VBX_EAGAIN;
+}
 
 /* ---- following the stream ---- */
 
@@ -42,7 +114,8 @@ typedef struct log_follow {
 	bool dead;    /* the socket is closing: stop moving bytes */
 	bool blocked; /* its queue is full: wait for drain */
 	bool eof, closed_ws;
-	line_buf ch[2]; /* stdout, stderr */
+	char owner[VBX__OWNER_LEN]; /* whose slot it holds */
+	line_buf ch[2];             /* stdout, stderr */
 } log_follow;
 
 /* Now as RFC 3339 with nanoseconds, as the engine stamps its lines: the
@@ -175,6 +248,7 @@ static void follow_blocking(vbx_pump_src *src)
 static void follow_free(vbx_pump_src *src)
 {
 	log_follow *f = (log_follow *)src;
+	slot_give(f->owner);
 	vbx_ws_unref(f->ws);
 	free(f);
 }
@@ -247,22 +321,27 @@ static int logs_fail(vbx_ws *ws, int rc)
 	return rc;
 }
 
-static int start_follow(vbx_ws *ws, vbx_stream *st)
+/* Follow st for ws; owner's slot passes to the follower (freed with it)
+ * or is given back on failure. */
+static int start_follow(vbx_ws *ws, vbx_stream *st, const char *owner)
 {
 	vbx_pump *p = vbx__terminal_pump();
 	log_follow *f = p ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
+		slot_give(owner);
 		st->ops->close(st, NULL);
 		vbx_ws_close(ws, 4500, "out of memory");
 		return VBX_ENOMEM;
 	}
 	vbx_ws_ref(ws);
 	f->ws = ws;
+	snprintf(f->owner, sizeof(f->owner), "%s", owner);
 	vbx_ws_set_data(ws, f);
 	if (vbx_pump_add(p, &f->src, &follow_ops, st) != VBX_OK) {
 		vbx_ws_set_data(ws, NULL);
 		vbx_ws_unref(ws);
 		free(f);
+		slot_give(owner);
 		st->ops->close(st, NULL);
 		vbx_ws_close(ws, 4500, "the logs could not be followed");
 		return VBX_ERR;
@@ -287,11 +366,18 @@ static int logs_open(void *ud, vbx_ws *ws)
 		             "yet; start it first");
 		return VBX_ESTATE;
 	}
+	const vbx_principal *who = vbx_ws_principal(ws);
+	const char *owner = who ? who->user_id : "";
+	int code = slot_take(owner);
+	if (code)
+		return slot_refuse(ws, code);
 	vbx_stream *st = NULL;
 	rc = vbx_hook_runtime_logs_run(h_logs, env.container_id, &opts, &st);
-	if (rc != VBX_OK || !st)
+	if (rc != VBX_OK || !st) {
+		slot_give(owner);
 		return logs_fail(ws, rc == VBX_OK ? VBX_ERR : rc);
-	return start_follow(ws, st);
+	}
+	return start_follow(ws, st, owner);
 }
 
 static void logs_drain(void *ud, vbx_ws *ws)
@@ -324,8 +410,11 @@ static const vbx_ws_ops logs_ops = {
         .close = logs_close,
 };
 
-void vbx__logs_ws_register(vbx_plugin *core)
+void vbx__logs_ws_register(vbx_plugin *core, const vbx__logs_limits *lim)
 {
+	pthread_mutex_lock(&slots_lock);
+	logs_lim = *lim;
+	pthread_mutex_unlock(&slots_lock);
 	h_logs = vbx_hook_runtime_logs_get(core);
 	if (!h_logs) {
 		vbx_log_error(

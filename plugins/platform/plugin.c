@@ -114,7 +114,31 @@ int vbx__api_platform_register(vbx_plugin *self)
 typedef struct settings {
 	vbx__env_limits env;
 	vbx__term_limits term;
+	vbx__logs_limits logs;
 } settings;
+
+/*
+ * One user's and one environment's share of terminal.max_sessions, so
+ * that one user opening and dropping sockets cannot take every slot.
+ * Their defaults are shown by `vibeboxd -t`: clamped to max_sessions, they
+ * depend on it.
+ */
+static int parse_terminal_shares(const vbx_config *cfg, vbx__term_limits *out)
+{
+	long long user, env;
+	int rc = VBX_OK;
+	if (vbx_cfg_int_derived(cfg, "terminal.max_sessions_per_user", 1,
+	                        out->max_sessions, 16,
+	                        "16, at most max_sessions", &user) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_int_derived(cfg, "terminal.max_sessions_per_env", 1,
+	                        out->max_sessions, 32,
+	                        "32, at most max_sessions", &env) != VBX_OK)
+		rc = VBX_EINVAL;
+	out->max_per_user = (int)user;
+	out->max_per_env = (int)env;
+	return rc;
+}
 
 /* terminal.*: the sessions of term.c (applied at start only). */
 static int parse_terminal(const vbx_config *cfg, vbx__term_limits *out)
@@ -138,7 +162,24 @@ static int parse_terminal(const vbx_config *cfg, vbx__term_limits *out)
 	    VBX_OK)
 		rc = VBX_EINVAL;
 	out->max_sessions = (int)max;
+	if (rc == VBX_OK)
+		rc = parse_terminal_shares(cfg, out);
 	return rc;
+}
+
+/* logs.*: followed log streams (logstream.c; applied at start only). */
+static int parse_logs(const vbx_config *cfg, vbx__logs_limits *out)
+{
+	long long max, user;
+	if (vbx_cfg_int(cfg, "logs.max_streams", 1, 100000, 256, &max) !=
+	    VBX_OK)
+		return VBX_EINVAL;
+	if (vbx_cfg_int_derived(cfg, "logs.max_streams_per_user", 1, max, 8,
+	                        "8, at most max_streams", &user) != VBX_OK)
+		return VBX_EINVAL;
+	out->max_streams = (int)max;
+	out->max_per_user = (int)user;
+	return VBX_OK;
 }
 
 /*
@@ -177,6 +218,8 @@ static int parse_config(const vbx_config *cfg, settings *all)
 		                   "expected 0 (never) or at least 1s");
 #undef TRY
 	if (parse_terminal(cfg, &all->term) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (parse_logs(cfg, &all->logs) != VBX_OK)
 		rc = VBX_EINVAL;
 	if (rc != VBX_OK)
 		return rc;
@@ -230,7 +273,7 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 	if (rc == VBX_OK)
 		rc = vbx__terminal_ws_register(self, &l.term);
 	if (rc == VBX_OK)
-		vbx__logs_ws_register(self);
+		vbx__logs_ws_register(self, &l.logs);
 	if (rc == VBX_OK)
 		rc = vbx__lc_init(self);
 	if (rc != VBX_OK)

@@ -111,6 +111,7 @@ struct term_session {
 	bool linked;
 	char id[VBX_UUID_LEN];
 	char env_id[VBX_ID_LEN];
+	char owner[VBX__OWNER_LEN]; /* the user who started it; "" for none */
 	uint64_t window, cap;
 	int64_t linger_ms;
 	unsigned char *ring;
@@ -129,6 +130,13 @@ struct term_session {
 	bool traffic;
 };
 
+/* A slot taken for a session whose stream is being made. */
+typedef struct term_resv {
+	struct term_resv *next;
+	char owner[VBX__OWNER_LEN];
+	char env_id[VBX_ID_LEN];
+} term_resv;
+
 struct vbx__term {
 	vbx_pump *pump;
 	vbx__term_limits lim;
@@ -136,6 +144,7 @@ struct vbx__term {
 	void *activity_ud;
 	term_session *sessions;
 	int nsessions, reserved;
+	term_resv *resv; /* reserved of them */
 };
 
 vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
@@ -148,6 +157,11 @@ vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
 	t->lim = *lim;
 	if (t->lim.buffer < t->lim.window)
 		t->lim.buffer = t->lim.window;
+	if (t->lim.max_per_user <= 0 ||
+	    t->lim.max_per_user > t->lim.max_sessions)
+		t->lim.max_per_user = t->lim.max_sessions;
+	if (t->lim.max_per_env <= 0 || t->lim.max_per_env > t->lim.max_sessions)
+		t->lim.max_per_env = t->lim.max_sessions;
 	t->activity = activity;
 	t->activity_ud = ud;
 	return t;
@@ -155,27 +169,13 @@ vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
 
 void vbx__term_free(vbx__term *t)
 {
-	free(t);
-}
-
-int vbx__term_reserve(vbx__term *t)
-{
-	vbx_pump_lock(t->pump);
-	int rc = VBX_EAGAIN;
-	if (t->nsessions + t->reserved < t->lim.max_sessions) {
-		t->reserved++;
-		rc = VBX_OK;
+	if (!t)
+		return;
+	for (term_resv *r = t->resv, *next; r; r = next) {
+		next = r->next;
+		free(r);
 	}
-	vbx_pump_unlock(t->pump);
-	return rc;
-}
-
-void vbx__term_unreserve(vbx__term *t)
-{
-	vbx_pump_lock(t->pump);
-	if (t->reserved > 0)
-		t->reserved--;
-	vbx_pump_unlock(t->pump);
+	free(t);
 }
 
 int vbx__term_count(vbx__term *t)
@@ -220,6 +220,131 @@ static void session_unlink(term_session *s)
 		s->next->prev = s->prev;
 	s->linked = false;
 	t->nsessions--;
+}
+
+/* ---- slots: the caps, and reclaiming lingering sessions ---- */
+
+static bool owned_by(const char *owner, const char *who)
+{
+	return strcmp(owner, who ? who : "") == 0;
+}
+
+/* The first cap that one more session of owner on env_id would pass. */
+static int cap_reached(const vbx__term *t, const char *owner,
+                       const char *env_id)
+{
+	int mine = 0, here = 0;
+	for (const term_session *s = t->sessions; s; s = s->next) {
+		mine += owned_by(s->owner, owner);
+		here += strcmp(s->env_id, env_id) == 0;
+	}
+	for (const term_resv *r = t->resv; r; r = r->next) {
+		mine += owned_by(r->owner, owner);
+		here += strcmp(r->env_id, env_id) == 0;
+	}
+	if (mine >= t->lim.max_per_user)
+		return VBX__TERM_FULL_USER;
+	if (here >= t->lim.max_per_env)
+		return VBX__TERM_FULL_ENV;
+	if (t->nsessions + t->reserved >= t->lim.max_sessions)
+		return VBX__TERM_FULL_INSTANCE;
+	return 0;
+}
+
+/* owner's session without a socket whose last one left first; for the
+ * environment's cap, one on env_id. */
+static term_session *reclaimable(vbx__term *t, const char *owner,
+                                 const char *env_id)
+{
+	term_session *best = NULL;
+	for (term_session *s = t->sessions; s; s = s->next)
+		if (!s->viewers && owned_by(s->owner, owner) &&
+		    (!env_id || strcmp(s->env_id, env_id) == 0) &&
+		    (!best || s->linger_at < best->linger_at))
+			best = s;
+	return best;
+}
+
+/* End s as if its linger time had passed: out of the list (and the
+ * counts) now, freed by the pump's thread, which owns its stream. */
+static void reclaim(term_session *s)
+{
+	session_unlink(s);
+	s->linger_at = INT64_MIN;
+	vbx_pump_kick(&s->src);
+}
+
+/* Reclaim owner's lingering sessions while a cap is reached; the lock is
+ * held. Returns the cap still reached (0: none); *n counts reclaims. */
+static int make_room(vbx__term *t, const char *owner, const char *env_id,
+                     int *n)
+{
+	int cap;
+	term_session *s;
+	while ((cap = cap_reached(t, owner, env_id)) != 0) {
+		s = reclaimable(t, owner,
+		                cap == VBX__TERM_FULL_ENV ? env_id : NULL);
+		if (!s)
+			return cap;
+		reclaim(s);
+		++*n;
+	}
+	return 0;
+}
+
+int vbx__term_reserve(vbx__term *t, const char *owner, const char *env_id,
+                      enum vbx__term_full *full)
+{
+	term_resv *r = calloc(1, sizeof(*r));
+	if (!r)
+		return VBX_ENOMEM;
+	snprintf(r->owner, sizeof(r->owner), "%s", owner ? owner : "");
+	snprintf(r->env_id, sizeof(r->env_id), "%s", env_id);
+	int reclaimed = 0;
+	vbx_pump_lock(t->pump);
+	int cap = make_room(t, owner, env_id, &reclaimed);
+	if (!cap) {
+		r->next = t->resv;
+		t->resv = r;
+		t->reserved++;
+	}
+	vbx_pump_unlock(t->pump);
+	if (reclaimed)
+		vbx_log_info(vbx__platform,
+		             "user %s opened a terminal on environment %s over "
+		             "a session cap: %d of their sessions without a "
+		             "socket reclaimed",
+		             owner && owner[0] ? owner : "(none)", env_id,
+		             reclaimed);
+	if (!cap)
+		return VBX_OK;
+	free(r);
+	if (full)
+		*full = (enum vbx__term_full)cap;
+	return VBX_EAGAIN;
+}
+
+/* Drop one reservation of owner on env_id; the lock is held. */
+static void unreserve_locked(vbx__term *t, const char *owner,
+                             const char *env_id)
+{
+	for (term_resv **pr = &t->resv; *pr; pr = &(*pr)->next) {
+		term_resv *r = *pr;
+		if (owned_by(r->owner, owner) &&
+		    strcmp(r->env_id, env_id) == 0) {
+			*pr = r->next;
+			free(r);
+			t->reserved--;
+			return;
+		}
+	}
+}
+
+void vbx__term_unreserve(vbx__term *t, const char *owner, const char *env_id)
+{
+	vbx_pump_lock(t->pump);
+	unreserve_locked(t, owner, env_id);
+	vbx_pump_unlock(t->pump);
 }
 
 /* ---- output ---- */
@@ -488,7 +613,8 @@ static void uuid_new(char out[VBX_UUID_LEN])
 	vbx_uuid_from_bytes(b, out);
 }
 
-static term_session *session_new(vbx__term *t, const char *env_id)
+static term_session *session_new(vbx__term *t, const char *env_id,
+                                 const char *owner)
 {
 	term_session *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -506,6 +632,7 @@ static term_session *session_new(vbx__term *t, const char *env_id)
 	s->touched_at = vbx_pump_now_ms(t->pump);
 	s->linger_at = s->touched_at + s->linger_ms;
 	snprintf(s->env_id, sizeof(s->env_id), "%s", env_id);
+	snprintf(s->owner, sizeof(s->owner), "%s", owner ? owner : "");
 	uuid_new(s->id);
 	return s;
 }
@@ -533,12 +660,14 @@ static void viewer_link(term_session *s, vbx__term_viewer *v)
 	s->nviewers++;
 }
 
-static int attach_new(vbx__term *t, const char *env_id, vbx_stream *stream,
-                      vbx__term_viewer *v)
+static int attach_new(vbx__term *t, const char *env_id, const char *owner,
+                      vbx_stream *stream, vbx__term_viewer *v)
 {
-	term_session *s = session_new(t, env_id);
-	if (!s)
+	term_session *s = session_new(t, env_id, owner);
+	if (!s) {
+		vbx__term_unreserve(t, owner, env_id);
 		return VBX_ENOMEM;
+	}
 	/* nobody else sees s yet: hello goes first without the lock */
 	viewer_link(s, v);
 	send_hello(s, v, 0);
@@ -550,8 +679,7 @@ static int attach_new(vbx__term *t, const char *env_id, vbx_stream *stream,
 	t->sessions = s;
 	s->linked = true;
 	t->nsessions++;
-	if (t->reserved > 0)
-		t->reserved--;
+	unreserve_locked(t, owner, env_id);
 	vbx_pump_unlock(t->pump);
 	if (vbx_pump_add(t->pump, &s->src, &session_ops, stream) != VBX_OK) {
 		vbx_pump_lock(t->pump);
@@ -605,12 +733,16 @@ int vbx__term_attach(vbx__term *t, const char *env_id,
                      vbx__term_viewer **out)
 {
 	vbx__term_viewer *v = calloc(1, sizeof(*v));
-	if (!v)
+	if (!v) {
+		if (!start->session)
+			vbx__term_unreserve(t, start->owner, env_id);
 		return VBX_ENOMEM;
+	}
 	v->ops = ops;
 	v->sink = sink;
-	int rc = start->session ? attach_existing(t, env_id, start, v)
-	                        : attach_new(t, env_id, stream, v);
+	int rc = start->session
+	                 ? attach_existing(t, env_id, start, v)
+	                 : attach_new(t, env_id, start->owner, stream, v);
 	if (rc != VBX_OK) {
 		free(v);
 		return rc;

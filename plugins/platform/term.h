@@ -67,6 +67,9 @@ uint64_t vbx__term_get_u64(const unsigned char *p);
 
 /* ---- terminal sessions ---- */
 
+/* A session's or a log stream's owner: a principal's user_id. */
+#define VBX__OWNER_LEN sizeof(((vbx_principal *)0)->user_id)
+
 typedef struct vbx__term vbx__term;
 typedef struct vbx__term_viewer vbx__term_viewer;
 
@@ -74,7 +77,9 @@ typedef struct vbx__term_limits {
 	uint64_t window;   /* bytes a client may be behind; >= 4096 */
 	uint64_t buffer;   /* the resume ring; >= window */
 	int64_t linger_ms; /* a session without sockets lives this long */
-	int max_sessions;  /* live and lingering */
+	int max_sessions;  /* live and lingering, on the instance */
+	int max_per_user;  /* of one owner; 0: no cap but max_sessions */
+	int max_per_env;   /* on one environment; 0: likewise */
 } vbx__term_limits;
 
 /*
@@ -101,22 +106,41 @@ vbx__term *vbx__term_new(vbx_pump *pump, const vbx__term_limits *lim,
 /* After vbx__pump_free() (which frees the sessions). */
 void vbx__term_free(vbx__term *t);
 
-/* Take a session slot before making its stream. VBX_OK, or VBX_EAGAIN at
- * max_sessions. Give it back with unreserve when no session follows. */
-int vbx__term_reserve(vbx__term *t);
-void vbx__term_unreserve(vbx__term *t);
+/* The cap a reservation met (vbx__term_reserve's *full). */
+enum vbx__term_full {
+	VBX__TERM_FULL_INSTANCE = 1, /* max_sessions */
+	VBX__TERM_FULL_USER,         /* max_per_user */
+	VBX__TERM_FULL_ENV,          /* max_per_env */
+};
+
+/*
+ * Take a slot for a new session of owner (a user id, "" for none) on
+ * env_id, before making its stream. Sessions count live and lingering,
+ * and reservations, against the owner's, the environment's and the
+ * instance's caps. When one is reached, owner's own sessions that no
+ * socket is attached to are reclaimed to make room, the one whose last
+ * socket left first each time (for the environment's cap, only those on
+ * env_id); never another user's, never one with a socket.
+ * Returns VBX_OK, or VBX_EAGAIN with *full set to the cap still reached.
+ * Give the slot back with unreserve when no session follows.
+ */
+int vbx__term_reserve(vbx__term *t, const char *owner, const char *env_id,
+                      enum vbx__term_full *full);
+void vbx__term_unreserve(vbx__term *t, const char *owner, const char *env_id);
 
 /* Where a new viewer starts. */
 typedef struct vbx__term_start {
 	const char *session; /* NULL: a new session on `stream` */
 	bool has_offset;     /* else the oldest byte kept */
 	uint64_t offset;
+	const char *owner; /* a new session's: its reservation's owner */
 } vbx__term_start;
 
 /*
  * Attach a viewer and send it the hello frame. With start->session NULL,
- * a new session is made on stream (taken on success; uses a reservation)
- * for env_id; otherwise the live or lingering session of that id on the
+ * a new session of start->owner is made on stream (taken on success) for
+ * env_id, using up the reservation of that owner and env_id whether it
+ * succeeds or not; otherwise the live or lingering session of that id on the
  * same env_id is joined. Returns VBX_OK with *out, VBX_ENOTFOUND (no such
  * session of that environment), VBX_EINVAL (offset beyond the output),
  * VBX_ENOMEM, VBX_ERR (the pump failed).
@@ -140,7 +164,7 @@ void vbx__term_detach(vbx__term_viewer *v);
 
 /* For tests: the session id of a viewer (37 bytes with NUL). */
 void vbx__term_session_id(vbx__term_viewer *v, char *id);
-/* For tests: how many sessions exist. */
+/* For tests: how many sessions exist (reclaimed ones no longer count). */
 int vbx__term_count(vbx__term *t);
 
 /* ---- log lines (api/logstream.c) ---- */
@@ -166,8 +190,16 @@ char *vbx__logline_json(int channel, const char *line, size_t len,
  * an error after logging why.
  */
 int vbx__terminal_ws_register(vbx_plugin *self, const vbx__term_limits *lim);
-/* Register /api/v1/environments/{id}/logs/stream. */
-void vbx__logs_ws_register(vbx_plugin *self);
+/* How many log streams may be followed (logs.*): each holds an engine
+ * connection and two line buffers of 80 KiB. */
+typedef struct vbx__logs_limits {
+	int max_streams;  /* on the instance */
+	int max_per_user; /* of one user; at most max_streams */
+} vbx__logs_limits;
+
+/* Register /api/v1/environments/{id}/logs/stream with the limits lim
+ * (copied). */
+void vbx__logs_ws_register(vbx_plugin *self, const vbx__logs_limits *lim);
 /*
  * What both routes ask on open (a worker). Each returns VBX_OK, or closes
  * ws with the matching 4xxx code and a reason and returns the error:

@@ -263,23 +263,44 @@ static int exec_fail(vbx_ws *ws, int rc)
 	return rc;
 }
 
-/* A new session: take a slot, start the shell, attach. */
-static int open_new(vbx_ws *ws, vbx__term *t, const vbx_env *env,
-                    const term_query *q, vbx__term_viewer **v)
+/* A cap refused a new session: the caller's own (4429: close or end a
+ * session) or everyone's (4503: try later). */
+static int reserve_fail(vbx_ws *ws, int rc, enum vbx__term_full full)
 {
-	if (vbx__term_reserve(t) != VBX_OK) {
+	if (rc == VBX_ENOMEM)
+		vbx_ws_close(ws, 4500, "out of memory");
+	else if (full == VBX__TERM_FULL_USER)
+		vbx_ws_close(ws, 4429,
+		             "you have too many terminal sessions open "
+		             "(terminal.max_sessions_per_user); close one");
+	else if (full == VBX__TERM_FULL_ENV)
+		vbx_ws_close(ws, 4429,
+		             "this environment has too many terminal "
+		             "sessions (terminal.max_sessions_per_env); close "
+		             "one");
+	else
 		vbx_ws_close(ws, 4503,
 		             "too many terminal sessions "
 		             "(terminal.max_sessions); try again "
 		             "later");
-		return VBX_EAGAIN;
-	}
+	return rc;
+}
+
+/* A new session: take a slot, start the shell, attach. */
+static int open_new(vbx_ws *ws, vbx__term *t, const vbx_env *env, term_query *q,
+                    vbx__term_viewer **v)
+{
+	const vbx_principal *who = vbx_ws_principal(ws);
+	enum vbx__term_full full = VBX__TERM_FULL_INSTANCE;
+	q->start.owner = who ? who->user_id : "";
+	int rc = vbx__term_reserve(t, q->start.owner, env->id, &full);
+	if (rc != VBX_OK)
+		return reserve_fail(ws, rc, full);
 	vbx_exec_spec spec = {.argv = NULL, .cols = q->cols, .rows = q->rows};
 	vbx_stream *st = NULL;
-	int rc = vbx_hook_runtime_exec_run(h_exec, env->container_id, &spec,
-	                                   &st);
+	rc = vbx_hook_runtime_exec_run(h_exec, env->container_id, &spec, &st);
 	if (rc != VBX_OK || !st) {
-		vbx__term_unreserve(t);
+		vbx__term_unreserve(t, q->start.owner, env->id);
 		if (rc == VBX_OK)
 			rc = VBX_ERR;
 		vbx_log_info(vbx__platform,
@@ -291,7 +312,6 @@ static int open_new(vbx_ws *ws, vbx__term *t, const vbx_env *env,
 	rc = vbx__term_attach(t, env->id, &q->start, st, &ws_sink, ws, v);
 	if (rc != VBX_OK) {
 		vbx_ws_unref(ws);
-		vbx__term_unreserve(t);
 		st->ops->close(st, NULL);
 		vbx_ws_close(ws, 4500, "the terminal session could not start");
 	}

@@ -598,6 +598,107 @@ static void test_limiter_bounded(void **state)
 	auth_limiter_free(NULL);
 }
 
+/* A backoff: 3 failures in a row, then 1 min, 2, 4, capped at 5. */
+static void test_limiter_backoff(void **state)
+{
+	auth_limiter *l = auth_limiter_new(3, 600000, 100);
+	auth_limiter_backoff(l, 60000, 300000);
+	int64_t t = 1000000;
+
+	for (int i = 0; i < 2; i++) {
+		auth_limiter_hit(l, "p", t);
+		assert_int_equal(auth_limiter_check(l, "p", t), 0);
+	}
+	auth_limiter_hit(l, "p", t);
+	assert_int_equal(auth_limiter_check(l, "p", t), 60);
+	assert_int_equal(auth_limiter_check(l, "p", t + 59500), 1);
+	assert_int_equal(auth_limiter_check(l, "p", t + 60000), 0);
+	/* Each failure after the lock doubles it, up to the maximum. */
+	t += 60000;
+	auth_limiter_hit(l, "p", t);
+	assert_int_equal(auth_limiter_check(l, "p", t), 120);
+	t += 120000;
+	auth_limiter_hit(l, "p", t);
+	assert_int_equal(auth_limiter_check(l, "p", t), 240);
+	t += 240000;
+	auth_limiter_hit(l, "p", t);
+	assert_int_equal(auth_limiter_check(l, "p", t), 300);
+	assert_int_equal(auth_limiter_count(l, "p", t), 6);
+	/* Kept a period after the lock ends, then forgotten. */
+	assert_int_equal(auth_limiter_count(l, "p", t + 300000 + 599999), 6);
+	assert_int_equal(auth_limiter_count(l, "p", t + 300000 + 600000), 0);
+	auth_limiter_hit(l, "p", t + 900000);
+	assert_int_equal(auth_limiter_check(l, "p", t + 900000), 0);
+	/* A success clears the key; other keys never were counted. */
+	auth_limiter_clear(l, "p");
+	assert_int_equal(auth_limiter_count(l, "p", t + 900000), 0);
+	assert_int_equal(auth_limiter_check(l, "q", t), 0);
+	auth_limiter_free(l);
+}
+
+static const auth_login_limits guard_limits = {
+        .pair_n = 3,
+        .pair_period_ms = 900000,
+        .backoff_ms = 60000,
+        .backoff_max_ms = 3600000,
+        .client_n = 10,
+        .client_period_ms = 900000,
+        .account_n = 5,
+        .account_period_ms = 900000,
+        .max_keys = 100,
+};
+
+static void fail_n(auth_login_guard *g, const char *acct, const char *addr,
+                   int n, int64_t t)
+{
+	for (int i = 0; i < n; i++)
+		auth_login_guard_failed(g, acct, addr, t);
+}
+
+/* The account's owner on another address is never stopped by a guesser;
+ * the guesser's address is. */
+static void test_login_guard_pairs(void **state)
+{
+	auth_login_guard *g = auth_login_guard_new(&guard_limits);
+	int64_t t = 1000000;
+
+	fail_n(g, "x@e", "10.0.0.1", 3, t);
+	assert_int_equal(auth_login_guard_check(g, "x@e", "10.0.0.1", t), 60);
+	assert_int_equal(auth_login_guard_check(g, "x@e", "10.0.0.2", t), 0);
+	assert_int_equal(auth_login_guard_check(g, "y@e", "10.0.0.1", t), 0);
+	/* Past the account's limit from many addresses: only those that
+	 * failed on it wait; a clean one still gets in. */
+	fail_n(g, "x@e", "10.0.0.3", 1, t);
+	fail_n(g, "x@e", "10.0.0.4", 1, t);
+	assert_true(auth_login_guard_check(g, "x@e", "10.0.0.3", t) > 800);
+	assert_int_equal(auth_login_guard_check(g, "x@e", "10.0.0.5", t), 0);
+	/* A success clears the pair, not the address's count. */
+	auth_login_guard_passed(g, "x@e", "10.0.0.1");
+	assert_int_equal(auth_login_guard_check(g, "x@e", "10.0.0.1", t), 0);
+	auth_login_guard_free(g);
+	auth_login_guard_free(NULL);
+}
+
+/* One address trying many accounts meets its own limit, and only it. */
+static void test_login_guard_stuffing(void **state)
+{
+	auth_login_guard *g = auth_login_guard_new(&guard_limits);
+	char acct[32];
+	int64_t t = 1000000;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(acct, sizeof(acct), "u%d@e", i);
+		assert_int_equal(auth_login_guard_check(g, acct, "10.9.9.9", t),
+		                 0);
+		auth_login_guard_failed(g, acct, "10.9.9.9", t);
+	}
+	assert_int_equal(auth_login_guard_check(g, "new@e", "10.9.9.9", t),
+	                 900);
+	assert_int_equal(auth_login_guard_check(g, "new@e", "10.0.0.1", t), 0);
+	assert_int_equal(auth_login_guard_check(g, "u1@e", "10.0.0.1", t), 0);
+	auth_login_guard_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +718,9 @@ int main(void)
 	        cmocka_unit_test(test_limit_parse),
 	        cmocka_unit_test(test_limiter_windows),
 	        cmocka_unit_test(test_limiter_bounded),
+	        cmocka_unit_test(test_limiter_backoff),
+	        cmocka_unit_test(test_login_guard_pairs),
+	        cmocka_unit_test(test_login_guard_stuffing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,15 +345,36 @@ static void test_login_limit(void **state)
 		assert_int_equal(vbx_test_status(r), 401);
 		vbx_test_response_free(r);
 	}
-	/* Over the limit, even the right password waits. */
+	/* Over the limit, even the right password waits, from this address:
+	 * login_backoff's minute. */
 	vbx_test_response *r = login("ann@example.com", "password1");
 	assert_int_equal(vbx_test_status(r), 429);
 	assert_non_null(vbx_test_header(r, "Retry-After"));
-	assert_true(atoi(vbx_test_header(r, "Retry-After")) > 800);
+	assert_int_equal(atoi(vbx_test_header(r, "Retry-After")), 60);
 	vbx_test_response_free(r);
-	/* The client address is over its limit too. */
+	/* Another account on the same address is not locked: the address's
+	 * own limit (login_client_limit) is separate and far from reached. */
 	r = login("bob@example.com", "password2");
+	assert_int_equal(vbx_test_status(r), 200);
+	vbx_test_response_free(r);
+}
+
+/* One address guessing across accounts meets login_client_limit. */
+static void test_login_client_limit(void **state)
+{
+	start(OPEN "login_client_limit = \"4/15m\";");
+	registered("ann@example.com", "password1", NULL);
+	registered("bob@example.com", "password2", NULL);
+	registered("cat@example.com", "password3", NULL);
+	const char *emails[] = {"ann@example.com", "bob@example.com"};
+	for (int i = 0; i < 4; i++) {
+		vbx_test_response *r = login(emails[i % 2], "nope-nope");
+		assert_int_equal(vbx_test_status(r), 401);
+		vbx_test_response_free(r);
+	}
+	vbx_test_response *r = login("cat@example.com", "password3");
 	assert_int_equal(vbx_test_status(r), 429);
+	assert_true(atoi(vbx_test_header(r, "Retry-After")) > 800);
 	vbx_test_response_free(r);
 }
 
@@ -520,9 +541,22 @@ static void test_me_patch(void **state)
 	vbx_test_response_free(r);
 
 	expect(409, "PATCH", "/api/v1/users/me",
-	       "{\"email\":\"BOB@example.com\"}", s.access);
+	       "{\"email\":\"BOB@example.com\",\"currentPassword\":"
+	       "\"newpassword\"}",
+	       s.access);
 	r = send("PATCH", "/api/v1/users/me",
 	         "{\"email\":\"Ann2@Example.com\"}", s.access);
+	assert_int_equal(vbx_test_status(r), 400);
+	assert_non_null(str(r, "error.fields.currentPassword"));
+	vbx_test_response_free(r);
+	expect(400, "PATCH", "/api/v1/users/me",
+	       "{\"email\":\"Ann2@Example.com\",\"currentPassword\":"
+	       "\"password1\"}",
+	       s.access);
+	r = send("PATCH", "/api/v1/users/me",
+	         "{\"email\":\"Ann2@Example.com\",\"currentPassword\":"
+	         "\"newpassword\"}",
+	         s.access);
 	assert_int_equal(vbx_test_status(r), 200);
 	assert_string_equal(str(r, "email"), "ann2@example.com");
 	vbx_test_response_free(r);
@@ -1023,6 +1057,7 @@ int main(void)
 	        TS(test_register_limit),
 	        T(test_login, setup_open),
 	        T(test_login_limit, setup_open),
+	        TS(test_login_client_limit),
 	        T(test_refresh_rotation_and_reuse, setup_open),
 	        T(test_refresh_disabled_user, setup_open),
 	        T(test_logout, setup_open),

@@ -85,9 +85,12 @@ plugins = ( {plugins} );
         return out
 
     def request(self, method, path, body=None, token=None, headers=None,
-                timeout=10):
-        c = http.client.HTTPConnection("127.0.0.1", self.port,
-                                       timeout=timeout)
+                timeout=10, source=None):
+        """source: the local address to send from (127.0.0.2 etc. are
+        loopback too), for tests of per-address behaviour."""
+        c = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=timeout,
+            source_address=(source, 0) if source else None)
         h = dict(headers or {})
         if token:
             h["Authorization"] = "Bearer " + token

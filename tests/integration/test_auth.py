@@ -78,9 +78,9 @@ def register(d, email, password="correct horse", name="A"):
                      {"email": email, "password": password, "name": name})
 
 
-def login(d, email, password="correct horse"):
+def login(d, email, password="correct horse", source=None):
     return d.request("POST", "/api/v1/auth/login",
-                     {"email": email, "password": password})
+                     {"email": email, "password": password}, source=source)
 
 
 def with_daemon(check, **kw):
@@ -271,6 +271,33 @@ def test_password_change_revokes_the_other_sessions():
     with_daemon(check)
 
 
+def test_email_change_needs_the_current_password():
+    def check(d):
+        tok = register(d, "ann@example.test")[1]["tokens"]["accessToken"]
+        me = "/api/v1/users/me"
+        st, body, _ = d.request("PATCH", me, {"email": "eve@example.test"},
+                                token=tok)
+        expect(st == 400 and "currentPassword" in
+               error_of(body).get("fields", {}), f"without: {st} {body}")
+        st, body, _ = d.request("PATCH", me, {"email": "eve@example.test",
+                                              "currentPassword": "wrong"},
+                                token=tok)
+        expect(st == 400, f"with a wrong one: {st} {body}")
+        st, me_now, _ = d.get(me, token=tok)
+        expect(me_now["email"] == "ann@example.test", me_now)
+        st, body, _ = d.request("PATCH", me, {"email": "ann@example.test",
+                                              "name": "Ann"}, token=tok)
+        expect(st == 200, f"the same email again is no change: {st} {body}")
+        st, body, _ = d.request("PATCH", me,
+                                {"email": "new@example.test",
+                                 "currentPassword": "correct horse"},
+                                token=tok)
+        expect(st == 200 and body["email"] == "new@example.test",
+               f"with the right one: {st} {body}")
+        expect(login(d, "new@example.test")[0] == 200, "login as new")
+    with_daemon(check)
+
+
 def test_login_rate_limit():
     def check(d):
         register(d, "ann@example.test")
@@ -279,6 +306,44 @@ def test_login_rate_limit():
         _, _, r = login(d, "ann@example.test", "nope")
         expect(int(r.getheader("Retry-After")) > 0, "Retry-After")
     with_daemon(check, extra='login_limit = "3/15m";')
+
+
+def test_a_guesser_never_locks_the_owner_out():
+    def check(d):
+        register(d, "ann@example.test")
+        register(d, "bob@example.test")
+        guesser, owner = "127.0.0.2", "127.0.0.3"
+        codes = [login(d, "ann@example.test", "nope", guesser)[0]
+                 for _ in range(12)]
+        expect(codes[:10] == [401] * 10 and codes[10:] == [429] * 2, codes)
+        st, _, r = login(d, "ann@example.test", source=guesser)
+        expect(st == 429 and r.getheader("Retry-After") == "60",
+               f"the right password from the guesser's address waits: "
+               f"{st} {r.getheader('Retry-After')}")
+        st, body, _ = login(d, "ann@example.test", source=owner)
+        expect(st == 200, f"the owner on another address: {st} {body}")
+        st, body, _ = login(d, "bob@example.test", source=guesser)
+        expect(st == 200, f"another account from the guesser: {st} {body}")
+    with_daemon(check)
+
+
+def test_login_backoff_doubles():
+    def check(d):
+        register(d, "ann@example.test")
+        src = "127.0.0.4"
+        waits = []
+        for _ in range(3):
+            while True:
+                st, _, r = login(d, "ann@example.test", "nope", src)
+                if st == 429:
+                    break
+                expect(st == 401, st)
+            waits.append(int(r.getheader("Retry-After")))
+            time.sleep(waits[-1] + 0.1)
+        expect(waits == [1, 2, 4], f"Retry-After after each lock: {waits}")
+        st, body, _ = login(d, "ann@example.test", source=src)
+        expect(st == 200, f"after the lock, the right password: {st}")
+    with_daemon(check, extra='login_limit = "3/15m"; login_backoff = "1s";')
 
 
 def test_teams_members_and_projects():

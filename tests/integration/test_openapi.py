@@ -669,7 +669,10 @@ def test_me():
                            "currentPassword": "correct horse"},
              token=S["bob"], expect_status=200)
     API.call("PATCH", me, {"email": "cat@example.test"}, token=S["bob"],
-             expect_status=409)
+             expect_status=400)
+    API.call("PATCH", me, {"email": "cat@example.test",
+                           "currentPassword": "new password!"},
+             token=S["bob"], expect_status=409)
     API.call("PATCH", me, raw_body=b"{}}", token=S["bob"],
              expect_status=400)
     API.flush()
@@ -1110,6 +1113,7 @@ def test_body_too_large():
 
 def test_rate_limits():
     d = start_daemon(login_limit='"2/15m"', register_limit='"2/1h"',
+                     login_client_limit='"2/15m"',
                      registration='"first-user"').start()
     api = Api(d)
     try:
@@ -1129,11 +1133,12 @@ def test_rate_limits():
         for _ in range(2):
             api.call("POST", "/api/v1/auth/login", bad, expect_status=401)
         api.call("POST", "/api/v1/auth/login", bad, expect_status=429)
-        # the client's limit is spent too, for every account
+        # the address's own limit (login_client_limit) is spent too, for
+        # every account
         api.call("POST", "/api/v1/auth/login",
                  {"email": "z@example.test", "password": "correct horse"},
                  expect_status=429)
-        # a password change checks the account's limit
+        # a password change checks the account's limit from this address
         api.call("PATCH", "/api/v1/users/me",
                  {"password": "new password!",
                   "currentPassword": "correct horse"}, token=tokens[0],

@@ -467,6 +467,18 @@ def test_an_image_whose_command_exits_keeps_running():
     expect(took < 2 and state["ExitCode"] == 0, f"{took:.2f} s {state}")
 
 
+def stop_checked(s, d):
+    """Stop d: a clean exit is one more check (and the log's path is
+    printed when a check failed)."""
+    code = d.stop()
+    if s.failed:
+        print(f"# daemon log: {d.logpath}")
+
+    def vibeboxd_exits_cleanly():
+        expect(code == 0, f"vibeboxd exit {code}")
+    s.run(vibeboxd_exits_cleanly)
+
+
 def main():
     global P
     skip_unless_ready()
@@ -490,10 +502,7 @@ def main():
                     s.run(fn)
         finally:
             teardown()
-            code = D.stop()
-            if s.failed:
-                print(f"# daemon log: {D.logpath}")
-            s.run(lambda: expect(code == 0, f"vibeboxd exit {code}"))
+            stop_checked(s, D)
     s.finish()
 
 

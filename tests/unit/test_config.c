@@ -991,6 +991,27 @@ static void test_get_int_derived(void **state)
 	vbx__conf_free(c);
 }
 
+/* A dotted key is "set" only when that member of that group is. */
+static void test_get_int_derived_dotted(void **state)
+{
+	vbx__conf *c = load_block("t = { x = 3; };");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	long long v;
+
+	assert_int_equal(vbx__cfg_int_derived(b, "t.x", 1, 9, 4, "four", &v),
+	                 VBX_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(vbx__cfg_int_derived(b, "t.y", 1, 9, 4, "four", &v),
+	                 VBX_OK);
+	assert_int_equal(v, 4);
+	assert_int_equal(b->shown.n, 2);
+	assert_string_equal(b->shown.lines[0], "plugins.p.t.x = 3 (set)");
+	assert_string_equal(b->shown.lines[1],
+	                    "plugins.p.t.y = 4 (default: four)");
+	vbx__conf_free(c);
+}
+
 static void test_get_int(void **state)
 {
 	vbx__conf *c = load_block("pool = 8;\nbig = 3000000000L;\n"
@@ -1593,6 +1614,7 @@ int main(void)
 	        cmocka_unit_test(test_cpu_count),
 	        cmocka_unit_test(test_cpu_quota_parse),
 	        cmocka_unit_test(test_get_int_derived),
+	        cmocka_unit_test(test_get_int_derived_dotted),
 	        cmocka_unit_test(test_get_duration),
 	        cmocka_unit_test(test_get_size),
 	        cmocka_unit_test(test_get_strings),

@@ -435,17 +435,37 @@ static void on_activity(void *ud, const char *env_id)
 	((fix *)ud)->activity++;
 }
 
-static fix *fix_new(uint64_t window, uint64_t buffer, int64_t linger_ms,
-                    int max)
+static fix *fix_new_lim(const vbx__term_limits *lim)
 {
 	fix *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	f->pump = vbx__pump_new();
 	assert_non_null(f->pump);
-	vbx__term_limits lim = {window, buffer, linger_ms, max};
-	f->term = vbx__term_new(f->pump, &lim, on_activity, f);
+	f->term = vbx__term_new(f->pump, lim, on_activity, f);
 	assert_non_null(f->term);
 	return f;
+}
+
+static fix *fix_new(uint64_t window, uint64_t buffer, int64_t linger_ms,
+                    int max)
+{
+	vbx__term_limits lim = {.window = window,
+	                        .buffer = buffer,
+	                        .linger_ms = linger_ms,
+	                        .max_sessions = max};
+	return fix_new_lim(&lim);
+}
+
+/* Long linger, room on the instance, the given shares. */
+static fix *fix_shares(int per_user, int per_env)
+{
+	vbx__term_limits lim = {.window = 4096,
+	                        .buffer = 8192,
+	                        .linger_ms = 600000,
+	                        .max_sessions = 100,
+	                        .max_per_user = per_user,
+	                        .max_per_env = per_env};
+	return fix_new_lim(&lim);
 }
 
 static void fix_free(fix *f)
@@ -455,19 +475,34 @@ static void fix_free(fix *f)
 	free(f);
 }
 
+#define ANN "aaaaaaaa-0000-4000-8000-000000000001"
+#define BOB "bbbbbbbb-0000-4000-8000-000000000002"
+
+/* A new session of owner on env, with its reservation; VBX_OK or the
+ * reservation's refusal (*full says which cap). */
+static int open_as(fix *f, rec *r, vbx_stream *st, const char *owner,
+                   const char *env, enum vbx__term_full *full)
+{
+	vbx__term_start start = {.owner = owner};
+	int rc = vbx__term_reserve(f->term, owner, env, full);
+	if (rc != VBX_OK)
+		return rc;
+	assert_int_equal(
+	        vbx__term_attach(f->term, env, &start, st, &rec_ops, r, &r->v),
+	        VBX_OK);
+	return VBX_OK;
+}
+
 static void attach_new(fix *f, rec *r, vbx_stream *st)
 {
-	vbx__term_start start = {0};
-	assert_int_equal(vbx__term_reserve(f->term), VBX_OK);
-	assert_int_equal(vbx__term_attach(f->term, ENV_ID, &start, st, &rec_ops,
-	                                  r, &r->v),
-	                 VBX_OK);
+	assert_int_equal(open_as(f, r, st, ANN, ENV_ID, NULL), VBX_OK);
 }
 
 static int attach_to(fix *f, rec *r, const char *sid, bool has_offset,
                      uint64_t offset)
 {
-	vbx__term_start start = {sid, has_offset, offset};
+	vbx__term_start start = {
+	        .session = sid, .has_offset = has_offset, .offset = offset};
 	return vbx__term_attach(f->term, ENV_ID, &start, NULL, &rec_ops, r,
 	                        &r->v);
 }
@@ -778,7 +813,7 @@ static void test_resume_with_gap(void **state)
 	assert_int_equal(attach_to(f, d, "00000000-0000-4000-8000-000000000000",
 	                           false, 0),
 	                 VBX_ENOTFOUND);
-	vbx__term_start start = {sid, false, 0};
+	vbx__term_start start = {.session = sid};
 	assert_int_equal(vbx__term_attach(f->term, OTHER_ENV, &start, NULL,
 	                                  &rec_ops, d, &d->v),
 	                 VBX_ENOTFOUND);
@@ -969,17 +1004,118 @@ static void test_max_sessions(void **state)
 	fix *f = fix_new(4096, 8192, 10000, 2);
 	rec *r = rec_new(0);
 	int peer;
+	enum vbx__term_full full = 0;
 	attach_new(f, r, pair_stream(&peer)); /* one session */
-	assert_int_equal(vbx__term_reserve(f->term), VBX_OK);
-	assert_int_equal(vbx__term_reserve(f->term), VBX_EAGAIN);
-	vbx__term_unreserve(f->term);
-	assert_int_equal(vbx__term_reserve(f->term), VBX_OK);
-	vbx__term_unreserve(f->term);
+	assert_int_equal(vbx__term_reserve(f->term, BOB, OTHER_ENV, NULL),
+	                 VBX_OK);
+	assert_int_equal(vbx__term_reserve(f->term, BOB, OTHER_ENV, &full),
+	                 VBX_EAGAIN);
+	assert_int_equal(full, VBX__TERM_FULL_INSTANCE);
+	vbx__term_unreserve(f->term, BOB, OTHER_ENV);
+	assert_int_equal(vbx__term_reserve(f->term, BOB, OTHER_ENV, NULL),
+	                 VBX_OK);
+	vbx__term_unreserve(f->term, BOB, OTHER_ENV);
 	/* freeing the pump with a viewer attached releases it */
 	fix_free(f);
 	assert_true(r->released);
 	close(peer);
 	rec_free(r);
+}
+
+static int closed_streams(void)
+{
+	pthread_mutex_lock(&closed_lock);
+	int n = streams_closed;
+	pthread_mutex_unlock(&closed_lock);
+	return n;
+}
+
+/* The per-user cap: another user still gets in; the owner's next session
+ * reclaims the owner's session whose socket left first, and only one
+ * without a socket. */
+static void test_per_user_cap_and_reclaim(void **state)
+{
+	fix *f = fix_shares(3, 0);
+	rec *a[4], *b = rec_new(0), *c = rec_new(0);
+	int peer[6];
+	char first[37], second[37];
+	enum vbx__term_full full = 0;
+	for (int i = 0; i < 3; i++) {
+		a[i] = rec_new(0);
+		assert_int_equal(open_as(f, a[i], pair_stream(&peer[i]), ANN,
+		                         ENV_ID, NULL),
+		                 VBX_OK);
+	}
+	a[3] = rec_new(0);
+	assert_int_equal(
+	        open_as(f, a[3], pair_stream(&peer[3]), ANN, ENV_ID, &full),
+	        VBX_EAGAIN); /* all three have a socket */
+	assert_int_equal(full, VBX__TERM_FULL_USER);
+	assert_int_equal(
+	        open_as(f, b, pair_stream(&peer[4]), BOB, ENV_ID, NULL),
+	        VBX_OK);
+	/* Ann drops two sockets, the second first: it goes first. */
+	vbx__term_session_id(a[1]->v, second);
+	vbx__term_session_id(a[0]->v, first);
+	detach(a[1]);
+	usleep(2000);
+	detach(a[0]);
+	int before = closed_streams();
+	assert_int_equal(
+	        open_as(f, c, pair_stream(&peer[5]), ANN, ENV_ID, NULL),
+	        VBX_OK);
+	assert_int_equal(vbx__term_count(f->term), 4);
+	for (int i = 0; i < 400 && closed_streams() == before; i++)
+		usleep(5000);
+	assert_int_equal(closed_streams(), before + 1);
+	rec *probe = rec_new(0);
+	assert_int_equal(attach_to(f, probe, second, false, 0), VBX_ENOTFOUND);
+	assert_int_equal(attach_to(f, probe, first, false, 0), VBX_OK);
+	detach(probe);
+	fix_free(f);
+	for (int i = 0; i < 6; i++)
+		close(peer[i]);
+	for (int i = 0; i < 4; i++)
+		rec_free(a[i]);
+	rec_free(b);
+	rec_free(c);
+	rec_free(probe);
+}
+
+/* The per-environment cap: another environment still has room; only the
+ * opener's own lingering session on that environment is reclaimed. */
+static void test_per_env_cap(void **state)
+{
+	fix *f = fix_shares(0, 2);
+	rec *r[5];
+	int peer[5];
+	enum vbx__term_full full = 0;
+	for (int i = 0; i < 5; i++)
+		r[i] = rec_new(0);
+	assert_int_equal(
+	        open_as(f, r[0], pair_stream(&peer[0]), ANN, ENV_ID, NULL),
+	        VBX_OK);
+	assert_int_equal(
+	        open_as(f, r[1], pair_stream(&peer[1]), BOB, ENV_ID, NULL),
+	        VBX_OK);
+	detach(r[1]); /* Bob's lingers: Ann may not take it */
+	assert_int_equal(
+	        open_as(f, r[2], pair_stream(&peer[2]), ANN, ENV_ID, &full),
+	        VBX_EAGAIN);
+	assert_int_equal(full, VBX__TERM_FULL_ENV);
+	assert_int_equal(
+	        open_as(f, r[2], pair_stream(&peer[2]), ANN, OTHER_ENV, NULL),
+	        VBX_OK);
+	detach(r[2]); /* Ann's lingers on the other environment: kept */
+	assert_int_equal(
+	        open_as(f, r[3], pair_stream(&peer[3]), BOB, ENV_ID, NULL),
+	        VBX_OK); /* Bob's own lingering one made room */
+	assert_int_equal(vbx__term_count(f->term), 3);
+	fix_free(f);
+	for (int i = 0; i < 4; i++)
+		close(peer[i]);
+	for (int i = 0; i < 5; i++)
+		rec_free(r[i]);
 }
 
 /* ---- log lines ---- */
@@ -1045,6 +1181,8 @@ int main(void)
 	        cmocka_unit_test(test_broken_frames_close),
 	        cmocka_unit_test(test_linger_then_close),
 	        cmocka_unit_test(test_max_sessions),
+	        cmocka_unit_test(test_per_user_cap_and_reclaim),
+	        cmocka_unit_test(test_per_env_cap),
 	        cmocka_unit_test(test_logline_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
