@@ -119,6 +119,7 @@ typedef struct vbx__conf {
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
+	int64_t health_timeout_ms; /* health.timeout, default 3s */
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
 	unsigned generation; /* 1 for the first load, +1 on each reload */

@@ -1,0 +1,298 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The database stalls or dies: vibeboxd with postgres-store on its
+embedded cluster (no conninfo: state_dir/postgres), auth, docker-runtime
+and platform.
+
+- The whole cluster (postmaster and every backend) stopped with SIGSTOP:
+  /health/ready answers 503 within health.timeout (3 s), a request that
+  needs the store answers 503 within the store's timeout (5 s),
+  /health/live and an open terminal are unaffected; after SIGCONT all
+  recovers.
+- The postmaster killed: readiness goes false, the daemon restarts the
+  cluster by itself (a log line says so) and the store works again.
+- vibeboxd killed with SIGKILL: its cluster survives as an orphan; the
+  next daemon on the same state_dir stops it and starts; a second daemon
+  on a state_dir whose owner lives refuses, naming the state_dir.
+"""
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+import time
+
+from daemon import Daemon, Suite, expect
+import fixture
+from fixture import IMAGE, PASSWORD, SECRET, skip_unless_ready
+import test_terminal
+
+D = None
+MADE = []  # the daemons' own directories (config, log)
+TOKEN = None
+ENV = None
+ENVS = "/api/v1/environments"
+ONLY = os.environ.get("VBX_TEST_ONLY", "")  # run the checks named so
+
+
+def plugins():
+    return f"""
+  {{ name = "postgres-store"; config = {{ }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }},
+  {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ]; }}; }},
+  {{ name = "platform"; config = {{ }}; }}"""
+
+
+def plugin_dir(root):
+    d = os.path.join(root, "plugins")
+    os.mkdir(d)
+    for name in fixture.PLUGINS:
+        os.symlink(os.path.join(fixture.BUILD, "plugins", name, ".libs",
+                                name + ".so"),
+                   os.path.join(d, name + ".so"))
+    return d
+
+
+def new_daemon(pdir, state=None):
+    """A daemon whose state_dir is state (default its own directory),
+    reachable by the cluster's user (postgres, when we are root)."""
+    d = Daemon(plugin_dir=pdir, plugins=plugins())
+    MADE.append(d.dir)
+    if state:
+        d.dir = state
+        d.write_conf(plugins=plugins())
+    os.chmod(d.dir, 0o755)
+    return d
+
+
+def wait_started(d, seconds=90):
+    """Started: /health/startup 200 (the first start runs initdb)."""
+    d.start(wait=False)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        expect(d.proc.poll() is None, "vibeboxd exited: " + d.logtext())
+        try:
+            if d.get("/health/startup", timeout=5)[0] == 200:
+                return d
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("vibeboxd did not start: " + d.logtext())
+
+
+def pgdata(d):
+    return os.path.join(d.dir, "postgres", "data")
+
+
+def postmaster(d):
+    try:
+        with open(os.path.join(pgdata(d), "postmaster.pid")) as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def cluster_pids(pm):
+    """The postmaster and its children (each backend is a session of
+    its own, so not one process group)."""
+    out = [pm]
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pm:
+            out.append(int(p))
+    return out
+
+
+def signal_all(pids, sig):
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+
+
+def timed(fn, *args, **kw):
+    t0 = time.monotonic()
+    try:
+        r = fn(*args, **kw)
+    except OSError as e:  # a read timeout: the daemon hung
+        r = (None, repr(e), None)
+    return r, time.monotonic() - t0
+
+
+def store_request(d, timeout=20):
+    """A request that needs the store: the caller's projects."""
+    return d.get("/api/v1/projects", token=TOKEN, timeout=timeout)
+
+
+def until(pred, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {seconds} s")
+
+
+def ready_ok(d):
+    return d.get("/health/ready", timeout=5)[0] == 200
+
+
+def recovered(d):
+    until(lambda: ready_ok(d) and store_request(d, 5)[0] == 200, 30,
+          "ready and store requests answer 200 again")
+
+
+def setup():
+    global TOKEN, ENV
+    st, body, _ = D.request("POST", "/api/v1/auth/register",
+                            {"email": "a@faults.test", "password": PASSWORD,
+                             "name": "A"})
+    expect(st == 201, f"register: {st} {body}")
+    TOKEN = body["tokens"]["accessToken"]
+    st, p, _ = D.request("POST", "/api/v1/projects", {"name": "p"},
+                         token=TOKEN)
+    expect(st == 201, f"project: {st} {p}")
+    st, e, _ = D.request("POST", ENVS, {"projectId": p["id"], "name": "box",
+                                        "image": IMAGE, "cpuLimit": 0.5,
+                                        "memoryLimit": 128}, token=TOKEN)
+    expect(st == 201, f"environment: {st} {e}")
+    ENV = e["id"]
+    st, b, _ = D.request("POST", f"{ENVS}/{ENV}/start", token=TOKEN,
+                         timeout=120)
+    expect(st == 200 and b["status"] == "running", f"start: {st} {b}")
+    test_terminal.D = D
+    test_terminal.T["alice"] = TOKEN
+
+
+# ---- checks ----
+
+def test_a_stopped_cluster_answers_503_in_time():
+    async def go():
+        t = await test_terminal.shell(env=ENV)
+        pids = cluster_pids(postmaster(D))
+        signal_all(pids, signal.SIGSTOP)
+        try:
+            (st, body, _), took = timed(D.get, "/health/ready", timeout=20)
+            print(f"# /health/ready: {st} in {took:.2f} s")
+            expect(st == 503 and took < 3.5, f"ready: {st} {body} {took}")
+            (st, body, _), took = timed(store_request, D)
+            print(f"# store request: {st} in {took:.2f} s")
+            expect(st == 503 and took < 6, f"store: {st} {body} {took}")
+            (st, _, _), took = timed(D.get, "/health/live", timeout=5)
+            expect(st == 200 and took < 0.5, f"live: {st} {took}")
+            mark = len(t.data)
+            await t.send("echo ST''ALLED\n")
+            await t.until_text("STALLED", timeout=5, since=mark)
+        finally:
+            signal_all(pids, signal.SIGCONT)
+        recovered(D)
+        mark = len(t.data)
+        await t.send("echo AF''TER\n")
+        await t.until_text("AFTER", timeout=5, since=mark)
+        await t.ws.close()
+    asyncio.run(go())
+
+
+def test_a_killed_postmaster_is_restarted():
+    pm = postmaster(D)
+    os.kill(pm, signal.SIGKILL)
+    until(lambda: not ready_ok(D), 5, "readiness goes false")
+    recovered(D)
+    expect(postmaster(D) not in (None, pm), "a new postmaster")
+    expect("restarting the cluster" in D.logtext(),
+           "the restart is logged")
+
+
+def test_an_orphaned_cluster_is_stopped_and_started_again():
+    global D
+    pm = postmaster(D)
+    D.proc.kill()
+    D.proc.wait()
+    D.log.close()
+    time.sleep(0.5)
+    expect(alive(pm), "the cluster outlives a SIGKILLed vibeboxd")
+    D = wait_started(new_daemon(D.plugin_dir, D.dir))
+    recovered(D)
+    expect(not alive(pm), "the orphan is gone")
+    expect("orphan" in D.logtext(), "the orphan is logged")
+
+
+def test_a_second_daemon_on_a_live_state_dir_refuses():
+    d2 = new_daemon(D.plugin_dir, D.dir)
+    d2.start(wait=False)
+    try:
+        code = d2.proc.wait(30)
+    except Exception:
+        d2.proc.kill()
+        d2.proc.wait()
+        raise AssertionError("the second daemon did not exit")
+    finally:
+        d2.log.close()
+    text = d2.logtext()
+    expect(code != 0 and "another vibeboxd" in text and D.dir in text,
+           f"exit {code}: {text[-1500:]}")
+    expect(ready_ok(D) and store_request(D)[0] == 200,
+           "the first daemon is unaffected")
+
+
+def cleanup(state):
+    """Whatever a failed check left: the box, the daemon, the cluster."""
+    if D and D.proc and D.proc.poll() is None:
+        if ENV:
+            D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN, timeout=60)
+        D.stop()
+    pm = postmaster(D) if D else None
+    if pm and alive(pm):
+        signal_all(cluster_pids(pm), signal.SIGCONT)
+        os.kill(pm, signal.SIGQUIT)
+        time.sleep(1)
+    for d in MADE + [state]:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    global D
+    skip_unless_ready()
+    s = Suite()
+    state = tempfile.mkdtemp(prefix="vbx-faults-")
+    try:
+        D = wait_started(new_daemon(plugin_dir(state), state))
+        setup()
+        for fn in (test_a_stopped_cluster_answers_503_in_time,
+                   test_a_killed_postmaster_is_restarted,
+                   test_an_orphaned_cluster_is_stopped_and_started_again,
+                   test_a_second_daemon_on_a_live_state_dir_refuses):
+            if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
+                s.run(fn)
+        D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN, timeout=60)
+        code = D.stop()
+        s.run(lambda: expect(code == 0, f"vibeboxd exit {code}"))
+    finally:
+        if s.failed and D:
+            print(f"# daemon log: {D.logtext()[-3000:]}")
+        cleanup(state)
+    s.finish()
+
+
+if __name__ == "__main__":
+    main()
