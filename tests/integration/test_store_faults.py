@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 
 from daemon import Daemon, Suite, expect
@@ -203,6 +204,7 @@ def test_a_stopped_cluster_answers_503_in_time():
             mark = len(t.data)
             await t.send("echo ST''ALLED\n")
             await t.until_text("STALLED", timeout=5, since=mark)
+            short_health_timeout_bounds_a_hung_check()
         finally:
             signal_all(pids, signal.SIGCONT)
         recovered(D)
@@ -211,6 +213,21 @@ def test_a_stopped_cluster_answers_503_in_time():
         await t.until_text("AFTER", timeout=5, since=mark)
         await t.ws.close()
     asyncio.run(go())
+
+
+def short_health_timeout_bounds_a_hung_check():
+    """With the store stalled, a reload applies (nothing waits on the
+    store) and the core's health.timeout bounds readiness by itself."""
+    D.write_conf(plugins=plugins(), extra='health: { timeout = "500ms"; };')
+    D.signal(signal.SIGHUP)
+    until(lambda: "configuration generation 2 is active" in D.logtext(),
+          10, "a reload applies while the store is stopped")
+    (st, body, _), took = timed(D.get, "/health/ready", timeout=20)
+    print(f"# /health/ready with health.timeout 500ms: {st} in {took:.2f} s")
+    checks = {c["name"]: c["status"] for c in body["checks"]} \
+        if isinstance(body, dict) else {}
+    expect(st == 503 and took < 1.2 and checks.get("checks") == "fail",
+           f"ready: {st} {body} {took}")
 
 
 def test_a_killed_postmaster_is_restarted():
@@ -255,6 +272,29 @@ def test_a_second_daemon_on_a_live_state_dir_refuses():
            "the first daemon is unaffected")
 
 
+def test_a_stopped_cluster_does_not_hang_shutdown():
+    """SIGTERM with the cluster stopped and a worker waiting on it: the
+    worker's call ends at its deadline, pg_ctl stop at its own."""
+    pids = cluster_pids(postmaster(D))
+    signal_all(pids, signal.SIGSTOP)
+    try:
+        waiting = threading.Thread(target=timed, args=(store_request, D, 60))
+        waiting.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        D.signal(signal.SIGTERM)
+        try:
+            code = D.proc.wait(60)
+        except Exception:
+            code = None
+        took = time.monotonic() - t0
+        print(f"# exit {code} in {took:.2f} s")
+        expect(code == 0 and took < 45, f"exit {code} after {took:.1f} s")
+        waiting.join()
+    finally:
+        signal_all(pids, signal.SIGCONT)
+
+
 def cleanup(state):
     """Whatever a failed check left: the box, the daemon, the cluster."""
     if D and D.proc and D.proc.poll() is None:
@@ -284,9 +324,10 @@ def main():
                    test_a_second_daemon_on_a_live_state_dir_refuses):
             if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
                 s.run(fn)
-        D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN, timeout=60)
-        code = D.stop()
-        s.run(lambda: expect(code == 0, f"vibeboxd exit {code}"))
+        st = D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN,
+                       timeout=60)[0]
+        s.run(lambda: expect(st == 204, f"delete the environment: {st}"))
+        s.run(test_a_stopped_cluster_does_not_hang_shutdown)
     finally:
         if s.failed and D:
             print(f"# daemon log: {D.logtext()[-3000:]}")
