@@ -381,8 +381,9 @@ static void load_health(loader *ld, vbx_config *b)
 {
 	/* How long /health/ready waits for the plugins' checks: a check that
 	 * hangs (a stopped database) must not hang the probe. */
-	ok(ld, vbx__cfg_duration(b, "timeout", "3s", 100, 10 * MS_PER_MINUTE,
-	                         &ld->conf->health_timeout_ms));
+	ok(ld,
+	   vbx__cfg_duration_shown(b, "timeout", "3s", 100, 10 * MS_PER_MINUTE,
+	                           &ld->conf->health_timeout_ms));
 }
 
 /* A section that moved to a plugin's block: an error that says where. */

@@ -81,20 +81,22 @@ static int read_config(pgs *s, const vbx_config *cfg)
 	if (vbx_cfg_int_derived(cfg, "pool", 1, 256, vbx_worker_count(s->self),
 	                        "server.workers", &pool) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_duration(cfg, "statement_timeout", "5s", 0,
-	                     24 * 3600 * 1000LL,
-	                     &k->statement_timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "statement_timeout", "5s", 0,
+	                           24 * 3600 * 1000LL,
+	                           &k->statement_timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_duration(cfg, "connect_timeout", "5s", 100, 300 * 1000LL,
-	                     &k->connect_timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "connect_timeout", "5s", 100,
+	                           300 * 1000LL,
+	                           &k->connect_timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_duration(cfg, "acquire_timeout", "5s", 0, 300 * 1000LL,
-	                     &k->acquire_timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "acquire_timeout", "5s", 0,
+	                           300 * 1000LL,
+	                           &k->acquire_timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
 	/* The deadline of one store call: what a request that needs the
 	 * store waits at most when the database hangs (then 503). */
-	if (vbx_cfg_duration(cfg, "timeout", "5s", 100, 3600 * 1000LL,
-	                     &k->timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "timeout", "5s", 100, 3600 * 1000LL,
+	                           &k->timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
 	if (vbx_cfg_secret(cfg, "secrets_key", 0, &k->secrets_key) != VBX_OK)
 		rc = VBX_EINVAL;

@@ -19,6 +19,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -301,6 +302,11 @@ def cleanup(state):
         if ENV:
             D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN, timeout=60)
         D.stop()
+    if ENV:  # a daemon that died with the store down left its box
+        subprocess.run(["docker", "rm", "-f", f"vbx-{ENV}"],
+                       capture_output=True)
+        subprocess.run(["docker", "network", "rm", f"vbx-{ENV}"],
+                       capture_output=True)
     pm = postmaster(D) if D else None
     if pm and alive(pm):
         signal_all(cluster_pids(pm), signal.SIGCONT)
