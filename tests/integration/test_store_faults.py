@@ -273,6 +273,11 @@ def test_a_second_daemon_on_a_live_state_dir_refuses():
            "the first daemon is unaffected")
 
 
+def test_the_environment_is_deleted():
+    st = D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN, timeout=60)[0]
+    expect(st == 204, f"delete the environment: {st}")
+
+
 def test_a_stopped_cluster_does_not_hang_shutdown():
     """SIGTERM with the cluster stopped and a worker waiting on it: the
     worker's call ends at its deadline, pg_ctl stop at its own."""
@@ -330,9 +335,7 @@ def main():
                    test_a_second_daemon_on_a_live_state_dir_refuses):
             if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
                 s.run(fn)
-        st = D.request("DELETE", f"{ENVS}/{ENV}", token=TOKEN,
-                       timeout=60)[0]
-        s.run(lambda: expect(st == 204, f"delete the environment: {st}"))
+        s.run(test_the_environment_is_deleted)
         s.run(test_a_stopped_cluster_does_not_hang_shutdown)
     finally:
         if s.failed and D:
