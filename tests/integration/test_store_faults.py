@@ -13,12 +13,17 @@ and platform.
 - vibeboxd killed with SIGKILL: its cluster survives as an orphan; the
   next daemon on the same state_dir stops it and starts; a second daemon
   on a state_dir whose owner lives refuses, naming the state_dir.
+- The same stall over TCP (a server of our own, conninfo set): the
+  deadlines hold whatever the transport, for they poll the socket.
+- SIGTERM with the cluster stopped: the daemon still exits.
 """
 
 import asyncio
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -30,6 +35,7 @@ from fixture import IMAGE, PASSWORD, SECRET, skip_unless_ready
 import test_terminal
 
 D = None
+STATE = None
 MADE = []  # the daemons' own directories (config, log)
 TOKEN = None
 ENV = None
@@ -301,6 +307,98 @@ def test_a_stopped_cluster_does_not_hang_shutdown():
         signal_all(pids, signal.SIGCONT)
 
 
+class Relay:
+    """127.0.0.1:port to a Unix socket, byte for byte: the test cluster
+    over TCP (it listens on no TCP address of its own)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+                u = socket.socket(socket.AF_UNIX)
+                u.connect(self.path)
+            except OSError:
+                return
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self.pump, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.srv.close()
+
+
+def tcp_daemon(pg):
+    """A daemon whose postgres-store reaches the cluster in pg over TCP."""
+    ci = subprocess.run([fixture.CLUSTER, "createdb", pg, "tcp"], check=True,
+                        capture_output=True, text=True).stdout.strip()
+    relay = Relay(os.path.join(pg, ".s.PGSQL.5432"))
+    user = re.search(r"user=(\S+)", ci).group(1)
+    d = Daemon(plugin_dir=D.plugin_dir, plugins=f"""
+  {{ name = "postgres-store"; config = {{
+      conninfo = "host=127.0.0.1 port={relay.port} user={user} dbname=tcp";
+  }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }}""")
+    MADE.append(d.dir)
+    return d.start(), relay
+
+
+def test_a_stopped_server_over_tcp_answers_503_in_time():
+    pg = os.path.join(STATE, "pg")
+    subprocess.run([fixture.CLUSTER, "start", pg], check=True,
+                   capture_output=True)
+    d = relay = None
+    try:
+        d, relay = tcp_daemon(pg)
+        st, body, _ = d.request("POST", "/api/v1/auth/register",
+                                {"email": "t@faults.test",
+                                 "password": PASSWORD, "name": "T"})
+        expect(st == 201, f"register: {st} {body}")
+        token = body["tokens"]["accessToken"]
+        with open(os.path.join(pg, "data", "postmaster.pid")) as f:
+            pids = cluster_pids(int(f.readline()))
+        signal_all(pids, signal.SIGSTOP)
+        try:
+            (st, body, _), took = timed(d.get, "/health/ready", timeout=20)
+            print(f"# over TCP, /health/ready: {st} in {took:.2f} s")
+            expect(st == 503 and took < 3.5, f"ready: {st} {body} {took}")
+            (st, body, _), took = timed(d.get, "/api/v1/keys", token=token,
+                                        timeout=20)
+            print(f"# over TCP, store request: {st} in {took:.2f} s")
+            expect(st == 503 and took < 6, f"store: {st} {body} {took}")
+        finally:
+            signal_all(pids, signal.SIGCONT)
+        until(lambda: ready_ok(d) and d.get("/api/v1/keys", token=token,
+                                            timeout=5)[0] == 200,
+              30, "over TCP, ready and store requests answer 200 again")
+    finally:
+        if d:
+            d.stop()
+        if relay:
+            relay.close()
+        subprocess.run([fixture.CLUSTER, "stop", pg], capture_output=True)
+
+
 def cleanup(state):
     """Whatever a failed check left: the box, the daemon, the cluster."""
     if D and D.proc and D.proc.poll() is None:
@@ -322,17 +420,18 @@ def cleanup(state):
 
 
 def main():
-    global D
+    global D, STATE
     skip_unless_ready()
     s = Suite()
-    state = tempfile.mkdtemp(prefix="vbx-faults-")
+    state = STATE = tempfile.mkdtemp(prefix="vbx-faults-")
     try:
         D = wait_started(new_daemon(plugin_dir(state), state))
         setup()
         for fn in (test_a_stopped_cluster_answers_503_in_time,
                    test_a_killed_postmaster_is_restarted,
                    test_an_orphaned_cluster_is_stopped_and_started_again,
-                   test_a_second_daemon_on_a_live_state_dir_refuses):
+                   test_a_second_daemon_on_a_live_state_dir_refuses,
+                   test_a_stopped_server_over_tcp_answers_503_in_time):
             if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
                 s.run(fn)
         s.run(test_the_environment_is_deleted)
