@@ -906,36 +906,39 @@ static pid_t read_postmaster(const struct pgs_embedded *e)
 	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
 }
 
+/* /proc/PID/WHAT into buf, NUL-terminated; its length, or -1. */
+static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
 /* Is pid a live process (stopped counts, a zombie does not) whose
  * arguments name this data directory: a postmaster of our cluster, not
  * a process that reused a stale pid? */
 static bool is_our_postmaster(const struct pgs_embedded *e, pid_t pid)
 {
-	char path[64], buf[PATH_MAX + 256];
-	ssize_t n;
-	int fd;
+	char buf[PATH_MAX + 256];
 
-	if (pid <= 0)
+	if (pid <= 0 || read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
 	const char *state = strrchr(buf, ')');
 	if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
-		buf[n] = '\0';
+	/* cmdline: the arguments, each ending in a NUL */
+	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
 		if (strcmp(buf + i, e->data) == 0)
 			return true;
-	}
 	return false;
 }
 
