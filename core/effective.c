@@ -76,7 +76,8 @@ int vbx__cfg_duration_shown(const vbx_config *c, const char *key,
 	int rc = vbx__cfg_duration(c, key, dflt, min_ms, max_ms, out_ms);
 	if (rc != VBX_OK || !key)
 		return rc;
-	bool set = c->group && config_setting_get_member(c->group, key);
+	/* vbx__cfg_lookup: a key may be dotted ("pool.timeout") */
+	bool set = c->group && vbx__cfg_lookup(c->group, key);
 	long long ms = (long long)*out_ms;
 	if (ms % 1000 == 0)
 		snprintf(text, sizeof(text), "%llds (%s)", ms / 1000,
