@@ -316,7 +316,7 @@ static int serve(const char *path)
 	}
 	vbx__workers_stop();
 	/* A health check still running calls into the plugins. */
-	vbx__health_shutdown(d.conf->shutdown_timeout_ms);
+	vbx__health_shutdown(vbx__conf_current()->shutdown_timeout_ms);
 	vbx__server_destroy(d.server);
 	d.server = NULL;
 	vbx__pumps_shutdown(); /* streams close before plugins stop */
