@@ -377,6 +377,15 @@ static void load_events(loader *ld, vbx_config *b)
 	            VBX__OVERFLOW_DROP, &ld->conf->event_overflow);
 }
 
+static void load_health(loader *ld, vbx_config *b)
+{
+	/* How long /health/ready waits for the plugins' checks: a check that
+	 * hangs (a stopped database) must not hang the probe. */
+	ok(ld,
+	   vbx__cfg_duration_shown(b, "timeout", "3s", 100, 10 * MS_PER_MINUTE,
+	                           &ld->conf->health_timeout_ms));
+}
+
 /* A section that moved to a plugin's block: an error that says where. */
 static void moved(loader *ld, vbx_config *root, const char *key,
                   const char *plugin)
@@ -660,6 +669,7 @@ static void load_tree(loader *ld)
 	load_plugin_path(ld, &root);
 	conf->state_dir = load_dir(ld, &root, "state_dir", VBX_STATE_DIR);
 	section(ld, &root, "events", load_events);
+	section(ld, &root, "health", load_health);
 	moved(ld, &root, "environments", "platform");
 	moved(ld, &root, "terminal", "platform");
 	load_plugins(ld, &root);

@@ -119,6 +119,7 @@ typedef struct vbx__conf {
 	char *state_dir;
 	int event_queue;    /* events.queue, default 1024 */
 	int event_overflow; /* events.overflow: "drop" (default) or "block" */
+	int64_t health_timeout_ms; /* health.timeout, default 3s */
 	vbx__plugin_conf *plugins;
 	size_t nplugins;
 	unsigned generation; /* 1 for the first load, +1 on each reload */
@@ -398,6 +399,10 @@ int vbx__worker_count(const vbx_plugin *p);
 int vbx__cfg_int_derived(const vbx_config *c, const char *key, long long min,
                          long long max, long long dflt, const char *why,
                          long long *out);
+/* config.h's vbx_cfg_duration_shown. */
+int vbx__cfg_duration_shown(const vbx_config *c, const char *key,
+                            const char *dflt, int64_t min_ms, int64_t max_ms,
+                            int64_t *out_ms);
 /* Append from's lines to to, leaving from empty. */
 void vbx__shown_move(vbx__shown *from, vbx__shown *to);
 void vbx__shown_free(vbx__shown *sh);

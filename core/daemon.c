@@ -315,6 +315,8 @@ static int serve(const char *path)
 		pthread_join(d.signal_thread, NULL);
 	}
 	vbx__workers_stop();
+	/* A health check still running calls into the plugins. */
+	vbx__health_shutdown(vbx__conf_current()->shutdown_timeout_ms);
 	vbx__server_destroy(d.server);
 	d.server = NULL;
 	vbx__pumps_shutdown(); /* streams close before plugins stop */

@@ -69,6 +69,27 @@ int vbx__cfg_int_derived(const vbx_config *c, const char *key, long long min,
 	return VBX_OK;
 }
 
+int vbx__cfg_duration_shown(const vbx_config *c, const char *key,
+                            const char *dflt, int64_t min_ms, int64_t max_ms,
+                            int64_t *out_ms)
+{
+	char text[64];
+	int rc = vbx__cfg_duration(c, key, dflt, min_ms, max_ms, out_ms);
+	if (rc != VBX_OK || !key)
+		return rc;
+	/* vbx__cfg_lookup: a key may be dotted ("pool.timeout") */
+	bool set = c->group && vbx__cfg_lookup(c->group, key);
+	long long ms = (long long)*out_ms;
+	if (ms % 1000 == 0)
+		snprintf(text, sizeof(text), "%llds (%s)", ms / 1000,
+		         set ? "set" : "default");
+	else
+		snprintf(text, sizeof(text), "%lldms (%s)", ms,
+		         set ? "set" : "default");
+	record((vbx_config *)c, key, text);
+	return VBX_OK;
+}
+
 void vbx__shown_move(vbx__shown *from, vbx__shown *to)
 {
 	for (size_t i = 0; i < from->n; i++)

@@ -3,14 +3,26 @@
  * health.c - /health/live (the daemon answers), /health/startup (every
  * plugin started) and /health/ready (every check of every plugin passes,
  * and the daemon is not draining).
+ *
+ * The plugins' checks run on a thread of their own, one run at a time,
+ * and /health/ready waits for that run at most health.timeout: a check
+ * that hangs (a stopped database) makes readiness fail in time instead
+ * of hanging the probe and pinning a worker. Requests that arrive while
+ * a run is under way wait for that run rather than start another, so a
+ * hung check costs one thread, not one per probe.
  */
 #include "vbx_build.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "server.h"
+
+#define HEALTH_TIMEOUT_DEFAULT_MS 3000
 
 struct vbx_health {
 	struct vbx_object_head head;
@@ -72,6 +84,137 @@ static void check_events(vbx_health *h)
 	                full ? "the event queue is full" : NULL);
 }
 
+/* The run of the plugins' checks: the last finished run's result, and
+ * whether one is under way. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	bool running;
+	uint64_t started, finished; /* runs started and finished */
+	cJSON *checks;              /* of the last finished run */
+	bool failed;
+} probe = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void *probe_main(void *arg)
+{
+	vbx_health *h = arg;
+	int rc = vbx_hook_health_check_run(vbx__cat.health_check, h);
+
+	pthread_mutex_lock(&probe.lock);
+	cJSON_Delete(probe.checks);
+	probe.checks = h->checks;
+	probe.failed = h->failed || rc != VBX_OK;
+	probe.finished++;
+	probe.running = false;
+	pthread_cond_broadcast(&probe.done);
+	pthread_mutex_unlock(&probe.lock);
+	free(h);
+	return NULL;
+}
+
+/* Start a run unless one is under way; the run to wait for, 0 when none
+ * could start. Under lock. */
+static uint64_t probe_start(void)
+{
+	if (probe.running)
+		return probe.started;
+	vbx_health *h = calloc(1, sizeof(*h));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = VBX_ENOMEM;
+
+	if (h && (h->checks = cJSON_CreateArray())) {
+		h->head.host = &vbx__host;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, probe_main, h) == 0 ? VBX_OK
+		                                                   : VBX_ERR;
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != VBX_OK) {
+		if (h)
+			cJSON_Delete(h->checks);
+		free(h);
+		return 0;
+	}
+	probe.running = true;
+	return ++probe.started;
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int64_t health_timeout_ms(void)
+{
+	const vbx__conf *c = vbx__conf_current();
+	return c && c->health_timeout_ms > 0 ? c->health_timeout_ms
+	                                     : HEALTH_TIMEOUT_DEFAULT_MS;
+}
+
+/* Add the plugins' checks to h: those of a run that finished within
+ * health.timeout, else one failed check that says which wait ran out. */
+static void plugin_checks(vbx_health *h)
+{
+	int64_t ms = health_timeout_ms(), t0 = vbx__now_ns();
+	struct timespec deadline;
+	bool done = false;
+
+	deadline_in(&deadline, ms);
+	pthread_mutex_lock(&probe.lock);
+	uint64_t run = probe_start();
+	while (run && !(done = probe.finished >= run))
+		if (pthread_cond_timedwait(&probe.done, &probe.lock,
+		                           &deadline) == ETIMEDOUT)
+			break;
+	done = run && probe.finished >= run;
+	if (done) {
+		cJSON *c;
+		cJSON_ArrayForEach(c, probe.checks)
+		{
+			cJSON *copy = cJSON_Duplicate(c, true);
+			if (copy)
+				cJSON_AddItemToArray(h->checks, copy);
+		}
+		h->failed = h->failed || probe.failed;
+	}
+	pthread_mutex_unlock(&probe.lock);
+	if (!run)
+		vbx__health_add(h, "checks", VBX_ERR, 0,
+		                "cannot start a thread for the health checks");
+	else if (!done)
+		vbx__health_add(h, "checks", VBX_ETIMEDOUT,
+		                (vbx__now_ns() - t0) / 1000,
+		                "a plugin's health check did not answer within "
+		                "health.timeout");
+}
+
+void vbx__health_shutdown(int64_t wait_ms)
+{
+	struct timespec deadline;
+
+	deadline_in(&deadline, wait_ms);
+	pthread_mutex_lock(&probe.lock);
+	while (probe.running)
+		if (pthread_cond_timedwait(&probe.done, &probe.lock,
+		                           &deadline) == ETIMEDOUT)
+			break;
+	if (probe.running)
+		vbx__warn("a plugin's health check still runs after %lld ms; "
+		          "stopping the plugins anyway",
+		          (long long)wait_ms);
+	cJSON_Delete(probe.checks);
+	probe.checks = NULL;
+	pthread_mutex_unlock(&probe.lock);
+}
+
 static int ready(void *ud, vbx_request *r)
 {
 	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
@@ -84,9 +227,7 @@ static int ready(void *ud, vbx_request *r)
 	bool draining = vbx__server_draining(*the_server);
 	if (!draining) {
 		check_events(&h);
-		int rc = vbx_hook_health_check_run(vbx__cat.health_check, &h);
-		if (rc != VBX_OK)
-			h.failed = true;
+		plugin_checks(&h);
 	}
 	const char *status = draining ? "draining" : h.failed ? "fail" : "ok";
 	cJSON_AddStringToObject(body, "status", status);

@@ -180,6 +180,7 @@ const vbx_host vbx__host = {
         .cpu_count = vbx__cpu_count,
         .worker_count = vbx__worker_count,
         .cfg_int_derived = vbx__cfg_int_derived,
+        .cfg_duration_shown = vbx__cfg_duration_shown,
 };
 
 const char *vbx__strerror(int rc)

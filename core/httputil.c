@@ -125,6 +125,13 @@ int vbx__resp_store_error(vbx_request *r, const vbx_hook *h, int rc,
 	case VBX_EUNAVAIL:
 		store_unavailable(r, h);
 		return rc;
+	case VBX_ETIMEDOUT: /* the server's statement_timeout: slow, not broken
+	                     */
+		vbx__respond_error(r, 503, "UNAVAILABLE",
+		                   "the store did not answer in time on %s "
+		                   "(the database is slow); try again later",
+		                   what);
+		return rc;
 	case VBX_EINVAL:
 		vbx__respond_error(r, 400, "BAD_REQUEST",
 		                   "the store refused a value of %s", what);

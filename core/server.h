@@ -163,6 +163,9 @@ void vbx__catalog_init(vbx_plugin *core);
 /* health.c */
 void vbx__health_register(vbx_plugin *core, vbx__server **server);
 void vbx__health_set_started(bool started);
+/* Wait at most wait_ms for a run of the plugins' checks under way (before
+ * the plugins stop), and free the last result. */
+void vbx__health_shutdown(int64_t wait_ms);
 /* api/ */
 void vbx__api_register(vbx_plugin *core);
 void vbx__events_ws_register(vbx_plugin *core);

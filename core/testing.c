@@ -259,6 +259,7 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h)
 		return;
 	vbx__workers_stop();   /* also frees timers added without a start */
 	vbx__pumps_shutdown(); /* streams close before plugins stop */
+	vbx__health_shutdown(10000); /* a check still running */
 	stop_plugins(h);
 	vbx__events_stop();
 	fini_plugins(h);

@@ -162,8 +162,12 @@ static inline int vbx_authorize_context(vbx_plugin *p, const vbx_resource *res,
 /*
  * health_check(report) - ALL, default VBX_OK.
  * Add one check or more to a readiness report with vbx_health_add() and
- * return VBX_OK. Runs on a worker for every /health/ready request; should
- * answer within a second. The report is owned by the daemon.
+ * return VBX_OK. Runs on a thread of the core's for /health/ready, one run
+ * at a time; the probe waits at most health.timeout (3 s) for the run and
+ * then fails readiness, so a check should answer within a second and must
+ * end by itself (give its own calls a deadline): a check still running
+ * holds up later runs and the daemon's shutdown. The report is owned by
+ * the daemon.
  */
 VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health * report), (report))
 

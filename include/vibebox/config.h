@@ -89,6 +89,22 @@ static inline int vbx_cfg_duration(const vbx_config *c, const char *key,
 }
 
 /*
+ * A duration read as vbx_cfg_duration, whose value in effect is besides
+ * printed by `vibeboxd -t` and logged at start, as
+ * "plugins.NAME.key = 5s (default)" or "= 2500ms (set)": for settings an
+ * admin should see before the daemon runs, such as the deadlines of calls
+ * to a dependency. Returns VBX_OK or VBX_EINVAL; nothing to free. Since
+ * ABI 1.1 (the host table's first 1.1 reserved slot).
+ */
+static inline int vbx_cfg_duration_shown(const vbx_config *c, const char *key,
+                                         const char *dflt, int64_t min_ms,
+                                         int64_t max_ms, int64_t *out_ms)
+{
+	return VBX__HOST(c)->cfg_duration_shown(c, key, dflt, min_ms, max_ms,
+	                                        out_ms);
+}
+
+/*
  * A size such as "512", "64KiB", "10MiB", "1GiB" (also kB MB GB, powers of
  * ten) in bytes. Returns VBX_OK or VBX_EINVAL.
  */

@@ -51,6 +51,9 @@
  *        - the host table grew past 1.0's 16 reserved slots (the daemon
  *          allocates it, and a plugin built for 1.0 reads only what 1.0
  *          had); 16 new reserved slots follow for later minors.
+ *        1.1 also adds vbx_cfg_duration_shown (config.h): a duration
+ *          whose value in effect `vibeboxd -t` prints (deadlines an admin
+ *          should see), in the first of those slots (reserved[0]).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -337,7 +340,13 @@ struct vbx_host {
 	int (*authorize_context)(const struct vbx_resource *res,
 	                         const struct vbx_resource_row **row);
 
-	void *reserved[16];
+	/* ---- 1.1, store faults: the first of the 16 reserved slots ---- */
+	int (*cfg_duration_shown)(const vbx_config *c, const char *key,
+	                          const char *dflt, int64_t min_ms,
+	                          int64_t max_ms, int64_t *out_ms);
+	/* ---- end of store faults ---- */
+
+	void *reserved[15];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

@@ -13,6 +13,13 @@
  * The tools run as child processes without a shell, as the cluster's user
  * when vibeboxd is root, with the daemon's signal mask and ignored signals
  * reset and no file descriptor of the daemon's inherited.
+ *
+ * state_dir/postgres/vibeboxd.lock is flock()ed by the daemon that runs
+ * the cluster, for as long as it runs it: a second daemon on the same
+ * state_dir refuses to start, and a cluster found running while nobody
+ * holds the lock is an orphan of a daemon that died (SIGKILL), stopped
+ * before the start. A supervisor thread restarts a cluster whose
+ * postmaster dies, with backoff.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -22,12 +29,14 @@
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -40,6 +49,12 @@
 #define PGS_EMB_DB "vibebox"
 #define PGS_EMB_ROLE "vibebox"
 #define PGS_EMB_WAIT_S "60"
+/* Stopping: fast first, then immediate, each waited for this long, so
+ * that a stuck (SIGSTOPped) cluster cannot hang the daemon's shutdown. */
+#define PGS_EMB_STOP_FAST_S "20"
+#define PGS_EMB_STOP_NOW_S "10"
+/* Restarts of a dead cluster back off from 1 s to this. */
+#define PGS_EMB_BACKOFF_MAX_S 30
 #define PGS_EMB_MAX_GROUPS 64
 #define PGS_TOOL_OUT 2048 /* the tail of a tool's output we keep */
 
@@ -58,6 +73,17 @@ struct pgs_embedded {
 	gid_t gid;
 	gid_t groups[PGS_EMB_MAX_GROUPS];
 	int ngroups;
+
+	int lock_fd; /* vibeboxd.lock, flock()ed while we run the cluster */
+
+	/* The supervisor; lock guards what follows and stopping. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t supervisor;
+	bool supervising; /* the thread runs */
+	bool stopping;    /* it is asked to end */
+	bool down;        /* the postmaster died and is not back yet */
+	pid_t postmaster; /* its pid, from postmaster.pid at start */
 
 	bool running; /* started by us and not stopped yet */
 };
@@ -84,12 +110,17 @@ int pgs_embedded_configure(pgs *s, const vbx_config *cfg)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return VBX_ENOMEM;
+	e->lock_fd = -1;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->wake, NULL);
 	e->user_cfg = dup_or_null(user);
 	e->bindir_cfg = dup_or_null(bindir);
 	if ((user && *user && !e->user_cfg) ||
 	    (bindir && *bindir && !e->bindir_cfg)) {
 		free(e->user_cfg);
 		free(e->bindir_cfg);
+		pthread_mutex_destroy(&e->lock);
+		pthread_cond_destroy(&e->wake);
 		free(e);
 		return VBX_ENOMEM;
 	}
@@ -812,6 +843,268 @@ static int write_conninfo(const struct pgs_embedded *e, char *out, size_t len)
 	return w > 0 && (size_t)w < len ? VBX_OK : VBX_ERR;
 }
 
+/* ---- owning state_dir/postgres ---- */
+
+/* Take vibeboxd.lock, or say which daemon holds it. The lock lives as
+ * long as the file descriptor: a daemon that dies leaves it free. */
+static int lock_dir(pgs *s, struct pgs_embedded *e)
+{
+	char path[PATH_MAX + 16], text[32] = "";
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/vibeboxd.lock", e->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n)
+			vbx_log_warn(s->self,
+			             "embedded postgres: writing %s: %s", path,
+			             strerror(errno));
+		e->lock_fd = fd;
+		return VBX_OK;
+	}
+	if (fd >= 0 && errno == EWOULDBLOCK) {
+		ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
+		text[got > 0 ? strcspn(text, "\n") : 0] = '\0';
+		vbx_log_error(s->self,
+		              "state_dir %s is in use by another vibeboxd "
+		              "(pid %s, holding %s) that runs its embedded "
+		              "cluster; stop that daemon first, or give this "
+		              "one another state_dir",
+		              vbx_state_dir(s->self), text[0] ? text : "?",
+		              path);
+	} else {
+		vbx_log_error(s->self, "embedded postgres: cannot lock %s: %s",
+		              path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return VBX_ERR;
+}
+
+static void unlock_dir(struct pgs_embedded *e)
+{
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
+	e->lock_fd = -1;
+}
+
+/* The pid in the first line of data/postmaster.pid, or 0. */
+static pid_t read_postmaster(const struct pgs_embedded *e)
+{
+	char path[PATH_MAX + 32], line[32];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/postmaster.pid", e->data);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(line, sizeof(line), f))
+			pid = strtol(line, NULL, 10);
+		fclose(f);
+	}
+	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+/* /proc/PID/WHAT into buf, NUL-terminated; its length, or -1. */
+static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* Is pid a live process (stopped counts, a zombie does not) whose
+ * arguments name this data directory: a postmaster of our cluster, not
+ * a process that reused a stale pid? */
+static bool is_our_postmaster(const struct pgs_embedded *e, pid_t pid)
+{
+	char buf[PATH_MAX + 256];
+
+	if (pid <= 0 || read_proc(pid, "stat", buf, sizeof(buf)) <= 0)
+		return false;
+	const char *state = strrchr(buf, ')');
+	if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+		return false;
+	/* cmdline: the arguments, each ending in a NUL */
+	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+		if (strcmp(buf + i, e->data) == 0)
+			return true;
+	return false;
+}
+
+static int pg_ctl_stop(const struct pgs_embedded *e, const char *mode,
+                       const char *secs, char *out, size_t len)
+{
+	char pg_ctl[PATH_MAX];
+	char *argv[] = {pg_ctl,       "stop",       "-D", (char *)e->data,
+	                "-m",         (char *)mode, "-w", "-t",
+	                (char *)secs, "-s",         NULL};
+
+	tool_path(e, "pg_ctl", pg_ctl);
+	return run_tool(e, argv, out, len);
+}
+
+/* pg_ctl stop -m fast, then -m immediate: bounded, for a cluster that
+ * does not answer (SIGSTOP) must not hang the daemon's shutdown. */
+static int stop_cluster(pgs *s, const struct pgs_embedded *e)
+{
+	char out[PGS_TOOL_OUT];
+
+	if (pg_ctl_stop(e, "fast", PGS_EMB_STOP_FAST_S, out, sizeof(out)) == 0)
+		return VBX_OK;
+	vbx_log_warn(s->self,
+	             "embedded postgres: pg_ctl stop -m fast -D %s failed: "
+	             "%s; trying -m immediate",
+	             e->data, out);
+	if (pg_ctl_stop(e, "immediate", PGS_EMB_STOP_NOW_S, out, sizeof(out)) ==
+	    0)
+		return VBX_OK;
+	vbx_log_error(s->self,
+	              "embedded postgres: pg_ctl stop -m immediate -D %s "
+	              "failed: %s; the cluster may still run (stopped with "
+	              "SIGSTOP?): the next start stops it as an orphan",
+	              e->data, out);
+	return VBX_ERR;
+}
+
+/* A cluster of this data directory running while we hold the lock was
+ * left by a daemon that died: stop it, so that ours can start. */
+static int stop_orphan(pgs *s, struct pgs_embedded *e)
+{
+	pid_t pid = read_postmaster(e);
+
+	if (!is_our_postmaster(e, pid))
+		return VBX_OK;
+	vbx_log_warn(s->self,
+	             "embedded postgres: the cluster in %s runs (postmaster "
+	             "pid %ld) and no vibeboxd owns it: an orphan of a "
+	             "daemon that died; stopping it",
+	             e->data, (long)pid);
+	if (stop_cluster(s, e) == VBX_OK)
+		return VBX_OK;
+	vbx_log_error(s->self,
+	              "embedded postgres: cannot stop the orphaned cluster "
+	              "(pid %ld); stop it by hand (pg_ctl stop -D %s) and "
+	              "start vibeboxd again",
+	              (long)pid, e->data);
+	return VBX_ERR;
+}
+
+/* ---- supervising the cluster ---- */
+
+/* Start the cluster again after its postmaster died. Not under lock. */
+static bool restart(pgs *s, struct pgs_embedded *e, pid_t old, int attempt)
+{
+	vbx_log_warn(s->self,
+	             "embedded postgres: the postmaster (pid %ld) is gone; "
+	             "restarting the cluster in %s (attempt %d)",
+	             (long)old, e->data, attempt);
+	if (start_cluster(s, e) != VBX_OK)
+		return false;
+	vbx_log_info(s->self,
+	             "embedded postgres: restarted the cluster (postmaster "
+	             "pid %ld)",
+	             (long)read_postmaster(e));
+	return true;
+}
+
+/* Sleep secs on e->wake unless asked to stop. Under e->lock. */
+static void nap(struct pgs_embedded *e, int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	while (!e->stopping &&
+	       pthread_cond_timedwait(&e->wake, &e->lock, &ts) != ETIMEDOUT)
+		;
+}
+
+/* Every second: is the postmaster alive? If not, restart the cluster,
+ * backing off from 1 s to PGS_EMB_BACKOFF_MAX_S between failures. */
+static void *supervise(void *arg)
+{
+	pgs *s = arg;
+	struct pgs_embedded *e = s->embedded;
+	int backoff = 1, attempt = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (nap(e, 1); !e->stopping; nap(e, e->down ? backoff : 1)) {
+		pid_t pm = e->postmaster;
+		pthread_mutex_unlock(&e->lock);
+		bool alive = is_our_postmaster(e, pm);
+		bool back = !alive && restart(s, e, pm, ++attempt);
+		pthread_mutex_lock(&e->lock);
+		if (alive || back) {
+			e->postmaster = back ? read_postmaster(e) : pm;
+			e->down = false;
+			backoff = 1;
+			attempt = 0;
+			continue;
+		}
+		if (attempt > 1)
+			backoff = backoff * 2 > PGS_EMB_BACKOFF_MAX_S
+			                  ? PGS_EMB_BACKOFF_MAX_S
+			                  : backoff * 2;
+		e->down = true;
+		vbx_log_error(s->self,
+		              "embedded postgres: the cluster did not start "
+		              "again; next attempt in %d s",
+		              backoff);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+static void start_supervisor(pgs *s, struct pgs_embedded *e)
+{
+	e->postmaster = read_postmaster(e);
+	e->stopping = e->down = false;
+	if (pthread_create(&e->supervisor, NULL, supervise, s) == 0)
+		e->supervising = true;
+	else
+		vbx_log_warn(s->self,
+		             "embedded postgres: cannot start the supervisor "
+		             "thread: a cluster that dies is not restarted");
+}
+
+static void stop_supervisor(struct pgs_embedded *e)
+{
+	if (!e->supervising)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stopping = true;
+	pthread_cond_broadcast(&e->wake);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->supervisor, NULL);
+	e->supervising = false;
+}
+
+bool pgs_embedded_down(pgs *s)
+{
+	struct pgs_embedded *e = s->embedded;
+	bool down = false;
+
+	if (e && e->supervising) {
+		pthread_mutex_lock(&e->lock);
+		down = e->down;
+		pthread_mutex_unlock(&e->lock);
+	}
+	return down;
+}
+
+/* ---- starting and stopping ---- */
+
 int pgs_embedded_start(pgs *s, char *conninfo, size_t len)
 {
 	struct pgs_embedded *e = s->embedded;
@@ -825,13 +1118,17 @@ int pgs_embedded_start(pgs *s, char *conninfo, size_t len)
 	if (e->running)
 		return write_conninfo(e, conninfo, len);
 	if (set_paths(s, e) || find_bindir(s, e) || resolve_user(s, e) ||
-	    prepare_dirs(s, e) || check_access(s, e) || init_cluster(s, e) ||
-	    write_settings(s, e) || start_cluster(s, e))
+	    prepare_dirs(s, e) || lock_dir(s, e) || check_access(s, e) ||
+	    init_cluster(s, e) || write_settings(s, e) || stop_orphan(s, e) ||
+	    start_cluster(s, e)) {
+		unlock_dir(e);
 		return VBX_ERR;
+	}
 	if (ensure_database(s, e) || write_conninfo(e, conninfo, len)) {
 		pgs_embedded_stop(s);
 		return VBX_ERR;
 	}
+	start_supervisor(s, e);
 	vbx_log_info(s->self, "embedded postgres: ready at %s", conninfo);
 	return VBX_OK;
 }
@@ -839,23 +1136,19 @@ int pgs_embedded_start(pgs *s, char *conninfo, size_t len)
 void pgs_embedded_stop(pgs *s)
 {
 	struct pgs_embedded *e = s->embedded;
-	char pg_ctl[PATH_MAX], out[PGS_TOOL_OUT];
-	char *argv[] = {pg_ctl,         "stop", "-D", e ? e->data : NULL,
-	                "-m",           "fast", "-w", "-t",
-	                PGS_EMB_WAIT_S, "-s",   NULL};
 
-	if (!e || !e->running)
+	if (!e)
 		return;
-	tool_path(e, "pg_ctl", pg_ctl);
-	vbx_log_info(s->self, "embedded postgres: stopping the cluster in %s",
-	             e->data);
-	if (run_tool(e, argv, out, sizeof(out)) != 0)
-		vbx_log_error(s->self,
-		              "embedded postgres: pg_ctl stop -D %s failed: %s",
-		              e->data, out);
-	else
-		vbx_log_info(s->self, "embedded postgres: stopped");
-	e->running = false;
+	stop_supervisor(e);
+	if (e->running) {
+		vbx_log_info(s->self,
+		             "embedded postgres: stopping the cluster in %s",
+		             e->data);
+		if (stop_cluster(s, e) == VBX_OK)
+			vbx_log_info(s->self, "embedded postgres: stopped");
+		e->running = false;
+	}
+	unlock_dir(e);
 }
 
 void pgs_embedded_fini(pgs *s)
@@ -867,6 +1160,8 @@ void pgs_embedded_fini(pgs *s)
 	pgs_embedded_stop(s);
 	free(e->user_cfg);
 	free(e->bindir_cfg);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->wake);
 	free(e);
 	s->embedded = NULL;
 }

@@ -41,17 +41,28 @@ struct pgs;
 int pgs_embedded_configure(struct pgs *s, const vbx_config *cfg);
 
 /*
- * Create the cluster when it does not exist yet, start it, wait until it
- * accepts connections, create the role and database "vibebox" when
- * missing, and write a libpq conninfo for it into conninfo (len bytes).
- * Call from start. Each step is logged; a failure names the step, the
- * command and its output. VBX_OK or VBX_ERR (VBX_EINVAL: not configured).
+ * Lock state_dir/postgres/vibeboxd.lock (VBX_ERR, naming the state_dir,
+ * when another live daemon holds it), create the cluster when it does not
+ * exist yet, stop an orphaned cluster of this directory (one left running
+ * by a daemon killed with SIGKILL), start it, wait until it accepts
+ * connections, create the role and database "vibebox" when missing, and
+ * write a libpq conninfo for it into conninfo (len bytes). Then a thread
+ * supervises the postmaster: when it dies, the cluster is started again
+ * (each restart logged), backing off from 1 s to 30 s. Call from start. Each
+ * step is logged; a failure names the step, the command and its output. VBX_OK
+ * or VBX_ERR (VBX_EINVAL: not configured).
  */
 int pgs_embedded_start(struct pgs *s, char *conninfo, size_t len);
 
-/* Stop the cluster (pg_ctl stop -m fast) if this process started it.
- * Safe to call more than once. Call from stop. */
+/* Stop the supervisor, then the cluster if this process started it
+ * (pg_ctl stop -m fast, then -m immediate, each bounded), and give up the
+ * lock of state_dir/postgres. Safe to call more than once. Call from
+ * stop. */
 void pgs_embedded_stop(struct pgs *s);
+
+/* True while the cluster's postmaster is dead and the supervisor has not
+ * started it again (readiness fails meanwhile). */
+bool pgs_embedded_down(struct pgs *s);
 
 /* Stop if needed and free s->embedded; safe when NULL. Call from fini. */
 void pgs_embedded_fini(struct pgs *s);

@@ -138,11 +138,11 @@ static int apply_pending(pgs *s, pgs_conn *c)
 int pgs_migrate(pgs *s)
 {
 	int rc;
-	pgs_conn *c = pgs_acquire(s, &rc);
+	/* Migrations and waiting for another daemon's may take long. */
+	pgs_conn *c = pgs_acquire_within(s, 0, &rc);
 
 	if (!c)
 		return rc;
-	/* Migrations and waiting for another daemon's may take long. */
 	rc = pgs_query(c, &stmt_no_timeout, 0, NULL, NULL);
 	if (rc == VBX_OK)
 		rc = pgs_query(c, &stmt_lock, PGS_ARGS(MIGRATE_LOCK_KEY), NULL);

@@ -59,10 +59,12 @@ typedef struct pgs_config {
 	char *conninfo; /* malloc'd; from config or the embedded cluster */
 	bool embedded;  /* conninfo came from pgs_embedded_start() */
 	int pool_size;  /* 1..256, default 8 */
-	int64_t statement_timeout_ms; /* default 5s */
-	int64_t connect_timeout_ms;   /* default 5s; also the acquire wait */
-	char *secrets_key; /* malloc'd secrets_key(_file) or NULL; wiped
-	                    * and freed at fini; crypto.c reads it */
+	int64_t statement_timeout_ms; /* default 5s, enforced by the server */
+	int64_t connect_timeout_ms;   /* default 5s */
+	int64_t acquire_timeout_ms;   /* default 5s: the wait for a free slot */
+	int64_t timeout_ms; /* default 5s: a whole call, acquire to release */
+	char *secrets_key;  /* malloc'd secrets_key(_file) or NULL; wiped
+	                     * and freed at fini; crypto.c reads it */
 } pgs_config;
 
 /* One pooled connection. Only the owner between acquire and release
@@ -73,6 +75,7 @@ typedef struct pgs_conn {
 	bool busy;             /* acquired (pool lock) */
 	bool broken;           /* drop and reopen on release/next acquire */
 	bool in_tx;            /* between pgs_begin and commit/rollback */
+	int64_t deadline;      /* of this call, CLOCK_MONOTONIC ns; 0: none */
 	const void **prepared; /* pgs_stmt pointers prepared on this pg */
 	size_t nprepared, prepared_cap;
 	/* The last error of pgs_query on this connection, for callers that
@@ -108,11 +111,17 @@ void pgs_pool_fini(pgs *s);
 
 /*
  * A connection for this thread, opened (or reopened after a break) on
- * demand. Waits at most cfg.connect_timeout_ms for a free slot. Returns
- * NULL and sets *rc to VBX_EUNAVAIL when the database cannot be reached,
- * the pool stays exhausted or the plugin is stopping (logged).
+ * demand, for one call that ends cfg.timeout_ms from now: waits at most
+ * cfg.acquire_timeout_ms for a free slot and cfg.connect_timeout_ms to
+ * connect, and every statement on it fails with VBX_EUNAVAIL (the
+ * connection dropped) when its answer has not come by the deadline.
+ * Returns NULL and sets *rc to VBX_EUNAVAIL when the database cannot be
+ * reached, the pool stays exhausted or the plugin is stopping (logged).
  */
 pgs_conn *pgs_acquire(pgs *s, int *rc);
+/* The same with a call deadline ms from now; 0: no deadline for the
+ * statements (migrations, which may wait for another daemon's). */
+pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc);
 /* Give c back. An open transaction is rolled back; a broken connection is
  * closed (reopened by a later acquire). c may be NULL. */
 void pgs_release(pgs *s, pgs_conn *c);
@@ -147,6 +156,7 @@ typedef struct pgs_stmt {
  *   57014 statement timeout                      VBX_ETIMEDOUT
  *   40001 40P01 serialization failure, deadlock  VBX_EAGAIN (retry)
  *   a broken connection (class 08, 57P01..03)    VBX_EUNAVAIL; c->broken
+ *   no answer by the call's deadline             VBX_EUNAVAIL; c->broken
  *   anything else                                VBX_ERR (logged)
  * c->sqlstate, c->constraint and c->errmsg describe the last error.
  */

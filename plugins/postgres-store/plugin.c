@@ -32,14 +32,28 @@ static int64_t now_us(void)
 
 static const pgs_stmt stmt_ping = {.name = "plugin_ping", .sql = "SELECT 1"};
 
+/* Readiness must answer quickly (the core waits health.timeout, 3 s by
+ * default): a database that does not answer SELECT 1 in this time is not
+ * ready, whatever the store's own timeout. */
+#define PGS_HEALTH_TIMEOUT_MS 2000
+
 static int health_check(void *ud, vbx_health *report)
 {
 	pgs *s = ud;
 	int64_t t0 = now_us();
+	int64_t ms = s->cfg.timeout_ms < PGS_HEALTH_TIMEOUT_MS
+	                     ? s->cfg.timeout_ms
+	                     : PGS_HEALTH_TIMEOUT_MS;
 	int rc;
-	pgs_conn *c = pgs_acquire(s, &rc);
+	pgs_conn *c = NULL;
 	const char *detail = "cannot connect to the database";
 
+	if (pgs_embedded_down(s)) {
+		rc = VBX_EUNAVAIL;
+		detail = "the embedded cluster died; restarting it";
+	} else {
+		c = pgs_acquire_within(s, ms, &rc);
+	}
 	if (c) {
 		rc = pgs_query(c, &stmt_ping, 0, NULL, NULL);
 		detail = rc == VBX_OK ? NULL : "SELECT 1 failed";
@@ -67,12 +81,22 @@ static int read_config(pgs *s, const vbx_config *cfg)
 	if (vbx_cfg_int_derived(cfg, "pool", 1, 256, vbx_worker_count(s->self),
 	                        "server.workers", &pool) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_duration(cfg, "statement_timeout", "5s", 0,
-	                     24 * 3600 * 1000LL,
-	                     &k->statement_timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "statement_timeout", "5s", 0,
+	                           24 * 3600 * 1000LL,
+	                           &k->statement_timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
-	if (vbx_cfg_duration(cfg, "connect_timeout", "5s", 1000, 300 * 1000LL,
-	                     &k->connect_timeout_ms) != VBX_OK)
+	if (vbx_cfg_duration_shown(cfg, "connect_timeout", "5s", 100,
+	                           300 * 1000LL,
+	                           &k->connect_timeout_ms) != VBX_OK)
+		rc = VBX_EINVAL;
+	if (vbx_cfg_duration_shown(cfg, "acquire_timeout", "5s", 0,
+	                           300 * 1000LL,
+	                           &k->acquire_timeout_ms) != VBX_OK)
+		rc = VBX_EINVAL;
+	/* The deadline of one store call: what a request that needs the
+	 * store waits at most when the database hangs (then 503). */
+	if (vbx_cfg_duration_shown(cfg, "timeout", "5s", 100, 3600 * 1000LL,
+	                           &k->timeout_ms) != VBX_OK)
 		rc = VBX_EINVAL;
 	if (vbx_cfg_secret(cfg, "secrets_key", 0, &k->secrets_key) != VBX_OK)
 		rc = VBX_EINVAL;

@@ -7,6 +7,13 @@
  * release and reopened by a later acquire, so the daemon recovers from a
  * database restart by itself. Each connection prepares a statement the
  * first time it runs it and remembers that it did.
+ *
+ * Every wait has a deadline: for a free slot (acquire_timeout), for the
+ * connection (connect_timeout) and for each answer, all within the call's
+ * deadline (timeout, from acquire to release). libpq runs non-blocking and
+ * we poll its socket, because the server's statement_timeout does not fire
+ * when the server itself is stuck (SIGSTOP, a hung disk, a dead peer
+ * behind TCP): a connection that misses its deadline is dropped.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +23,51 @@
 #include <time.h>
 
 #include "pg.h"
+
+/* ---- deadlines ---- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* now + ms, never past the call's deadline (0: none). */
+static int64_t deadline_within(int64_t call, int64_t ms)
+{
+	int64_t d = now_ns() + ms * 1000000;
+
+	return call && call < d ? call : d;
+}
+
+/*
+ * Wait until the socket of pg is ready for events or deadline (monotonic
+ * ns, 0: none) passes. VBX_OK, VBX_ETIMEDOUT, or VBX_EUNAVAIL when there
+ * is no socket or poll fails.
+ */
+static int wait_socket(PGconn *pg, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = PQsocket(pg), .events = events};
+		int ms = -1;
+
+		if (pfd.fd < 0)
+			return VBX_EUNAVAIL;
+		if (deadline) {
+			int64_t left = deadline - now_ns();
+			if (left <= 0)
+				return VBX_ETIMEDOUT;
+			ms = (int)((left + 999999) / 1000000);
+		}
+		int n = poll(&pfd, 1, ms);
+		if (n > 0)
+			return VBX_OK;
+		if (n < 0 && errno != EINTR)
+			return VBX_EUNAVAIL;
+	}
+}
 
 /* ---- connecting ---- */
 
@@ -73,35 +125,60 @@ static void notice(void *arg, const char *msg)
 	vbx_log_debug(c->s->self, "postgres: %s", line);
 }
 
+/* Drive PQconnectPoll until the connection is made, fails, or the
+ * deadline passes. VBX_OK, VBX_ETIMEDOUT or VBX_EUNAVAIL. */
+static int connect_poll(PGconn *pg, int64_t deadline)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED)
+			return VBX_EUNAVAIL;
+		int rc = wait_socket(
+		        pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+		        deadline);
+		if (rc != VBX_OK)
+			return rc;
+		st = PQconnectPoll(pg);
+	}
+	return VBX_OK;
+}
+
 static int conn_open(pgs *s, pgs_conn *c)
 {
-	char timeout[PGS_INT_LEN];
-	int64_t secs = (s->cfg.connect_timeout_ms + 999) / 1000;
-
-	/* libpq's connect_timeout is whole seconds, at least 2. */
-	pgs_fmt_int(timeout, secs < 2 ? 2 : secs);
 	/* The conninfo comes last so that its own settings win. */
-	const char *const keys[] = {"connect_timeout", "application_name",
-	                            "dbname", NULL};
-	const char *const vals[] = {timeout, "vibeboxd", s->cfg.conninfo, NULL};
+	const char *const keys[] = {"application_name", "dbname", NULL};
+	const char *const vals[] = {"vibeboxd", s->cfg.conninfo, NULL};
+	int64_t t0 = now_ns();
+	int64_t deadline =
+	        deadline_within(c->deadline, s->cfg.connect_timeout_ms);
 
-	c->pg = PQconnectdbParams(keys, vals, 1);
+	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (!c->pg) {
 		vbx_log_error(s->self, "postgres: out of memory connecting");
 		return VBX_EUNAVAIL;
 	}
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		one_line(c->errmsg, sizeof(c->errmsg), PQerrorMessage(c->pg));
+	int rc = PQstatus(c->pg) == CONNECTION_BAD
+	                 ? VBX_EUNAVAIL
+	                 : connect_poll(c->pg, deadline);
+	if (rc != VBX_OK) {
+		if (rc == VBX_ETIMEDOUT)
+			snprintf(c->errmsg, sizeof(c->errmsg),
+			         "no answer within %lld ms",
+			         (long long)((deadline - t0) / 1000000));
+		else
+			one_line(c->errmsg, sizeof(c->errmsg),
+			         PQerrorMessage(c->pg));
 		vbx_log_warn(s->self,
 		             "postgres: cannot connect: %s (check conninfo and "
-		             "that the server is up)",
+		             "that the server is up and not stopped)",
 		             c->errmsg);
 		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
 	PQsetNoticeProcessor(c->pg, notice, c);
-	int rc = conn_setup(s, c);
-	if (rc != VBX_OK) {
+	/* Sends never block; wait_socket does the waiting. */
+	if (PQsetnonblocking(c->pg, 1) != 0 || conn_setup(s, c) != VBX_OK) {
 		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
@@ -190,25 +267,14 @@ static pgs_conn *pool_take(pgs_pool *p)
 	return empty;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Wait for a free slot until the deadline. Under lock. */
-static pgs_conn *pool_wait(pgs *s)
+/* Wait for a free slot until the deadline (monotonic ns). Under lock. */
+static pgs_conn *pool_wait(pgs *s, int64_t until)
 {
 	pgs_pool *p = &s->pool;
-	struct timespec deadline;
+	struct timespec deadline = {.tv_sec = (time_t)(until / 1000000000),
+	                            .tv_nsec = (long)(until % 1000000000)};
 	pgs_conn *c;
 
-	deadline_after(&deadline, s->cfg.connect_timeout_ms);
 	while (!p->closing && !(c = pool_take(p))) {
 		if (pthread_cond_timedwait(&p->freed, &p->lock, &deadline) ==
 		    ETIMEDOUT) {
@@ -227,23 +293,29 @@ static void pool_put(pgs *s, pgs_conn *c)
 	pthread_mutex_unlock(&s->pool.lock);
 }
 
-pgs_conn *pgs_acquire(pgs *s, int *rc)
+pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 {
+	int64_t t0 = now_ns();
+	int64_t call = ms > 0 ? t0 + ms * 1000000 : 0;
+	int64_t wait = deadline_within(call, s->cfg.acquire_timeout_ms);
+
 	pthread_mutex_lock(&s->pool.lock);
 	bool closing = s->pool.closing;
-	pgs_conn *c = pool_wait(s);
+	pgs_conn *c = pool_wait(s, wait);
 	pthread_mutex_unlock(&s->pool.lock);
 
 	if (!c) {
 		if (!closing)
 			vbx_log_warn(s->self,
 			             "postgres: all %d connections stayed busy "
-			             "for %lld ms (raise `pool`)",
+			             "for %lld ms (raise `pool`, or look for "
+			             "slow statements)",
 			             s->pool.size,
-			             (long long)s->cfg.connect_timeout_ms);
+			             (long long)((now_ns() - t0) / 1000000));
 		*rc = VBX_EUNAVAIL;
 		return NULL;
 	}
+	c->deadline = call;
 	if (c->pg && !conn_alive(c))
 		conn_close(c);
 	if (!c->pg && conn_open(s, c) != VBX_OK) {
@@ -253,6 +325,11 @@ pgs_conn *pgs_acquire(pgs *s, int *rc)
 	}
 	*rc = VBX_OK;
 	return c;
+}
+
+pgs_conn *pgs_acquire(pgs *s, int *rc)
+{
+	return pgs_acquire_within(s, s->cfg.timeout_ms, rc);
 }
 
 void pgs_release(pgs *s, pgs_conn *c)
@@ -357,17 +434,92 @@ static int conn_error(pgs_conn *c, const pgs_stmt *st, const PGresult *r)
 	return rc;
 }
 
+/* Send what libpq still holds, reading meanwhile (the server may be
+ * waiting for us to read before it reads on). */
+static int conn_flush(pgs_conn *c)
+{
+	int f;
+
+	while ((f = PQflush(c->pg)) == 1) {
+		int rc = wait_socket(c->pg, POLLIN | POLLOUT, c->deadline);
+		if (rc != VBX_OK)
+			return rc;
+		if (!PQconsumeInput(c->pg))
+			return VBX_EUNAVAIL;
+	}
+	return f == 0 ? VBX_OK : VBX_EUNAVAIL;
+}
+
+/* The next result of the statement sent, NULL after the last; reads
+ * until libpq has it. *rc: VBX_OK, VBX_ETIMEDOUT, VBX_EUNAVAIL. */
+static PGresult *conn_next_result(pgs_conn *c, int *rc)
+{
+	*rc = VBX_OK;
+	while (PQisBusy(c->pg)) {
+		*rc = wait_socket(c->pg, POLLIN, c->deadline);
+		if (*rc == VBX_OK && !PQconsumeInput(c->pg))
+			*rc = VBX_EUNAVAIL;
+		if (*rc != VBX_OK)
+			return NULL;
+	}
+	return PQgetResult(c->pg);
+}
+
+/*
+ * Wait for the answer to the statement just sent (sent: PQsend* returned
+ * 1), within the call's deadline. *res is its result (NULL when none
+ * came). VBX_OK, or VBX_EUNAVAIL when the link failed or the deadline
+ * passed: then the connection is broken, for its state is unknown; the
+ * server's statement_timeout ends what the backend still runs.
+ */
+static int conn_wait(pgs_conn *c, const pgs_stmt *st, int sent, PGresult **res)
+{
+	PGresult *last = NULL, *r;
+	int rc = sent ? conn_flush(c) : VBX_EUNAVAIL;
+
+	while (rc == VBX_OK && (r = conn_next_result(c, &rc))) {
+		PQclear(last);
+		last = r;
+	}
+	*res = NULL;
+	if (rc == VBX_OK) {
+		*res = last;
+		return VBX_OK;
+	}
+	PQclear(last);
+	if (rc == VBX_ETIMEDOUT) {
+		snprintf(c->errmsg, sizeof(c->errmsg),
+		         "no answer by the deadline");
+		vbx_log_warn(c->s->self,
+		             "postgres: %s: no answer by the deadline "
+		             "(`timeout`); dropping the connection (is the "
+		             "server stopped or overloaded?)",
+		             st->name);
+	} else {
+		conn_error(c, st, NULL);
+	}
+	c->broken = true;
+	return VBX_EUNAVAIL;
+}
+
 static int conn_prepare(pgs_conn *c, const pgs_stmt *st)
 {
-	PGresult *r = PQprepare(c->pg, st->name, st->sql, 0, NULL);
-	int rc = VBX_OK;
+	PGresult *r;
+	int rc = conn_wait(
+	        c, st, PQsendPrepare(c->pg, st->name, st->sql, 0, NULL), &r);
 
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+	if (rc == VBX_OK && (!r || PQresultStatus(r) != PGRES_COMMAND_OK))
 		rc = conn_error(c, st, r);
-	else
+	else if (rc == VBX_OK)
 		rc = conn_remember(c, st);
 	PQclear(r);
 	return rc;
+}
+
+/* Before sending: a call whose deadline passed fails at once. */
+static bool conn_late(const pgs_conn *c)
+{
+	return c->deadline && now_ns() >= c->deadline;
 }
 
 int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
@@ -379,17 +531,26 @@ int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
 	c->sqlstate[0] = c->constraint[0] = c->errmsg[0] = '\0';
 	if (!c->pg || c->broken)
 		return VBX_EUNAVAIL;
+	if (conn_late(c)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "past the deadline");
+		return VBX_EUNAVAIL;
+	}
 	if (!conn_prepared(c, st)) {
 		int rc = conn_prepare(c, st);
 		if (rc != VBX_OK)
 			return rc;
 	}
 
-	PGresult *r = PQexecPrepared(c->pg, st->name, n, params, lengths,
-	                             formats, st->binary);
+	PGresult *r;
+	int rc = conn_wait(c, st,
+	                   PQsendQueryPrepared(c->pg, st->name, n, params,
+	                                       lengths, formats, st->binary),
+	                   &r);
+	if (rc != VBX_OK)
+		return rc;
 	ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-		int rc = conn_error(c, st, r);
+		rc = conn_error(c, st, r);
 		PQclear(r);
 		return rc;
 	}

@@ -73,7 +73,10 @@ def test_check_prints_values_in_effect():
     for want in (f"server.workers = {workers} (default: 2 per CPU, 4..32)",
                  f"plugins.postgres-store.pool = {workers} "
                  "(default: server.workers)",
-                 "plugins.auth.hash_concurrency = 3 (set)"):
+                 "plugins.auth.hash_concurrency = 3 (set)",
+                 "health.timeout = 3s (default)",
+                 "plugins.postgres-store.timeout = 5s (default)",
+                 "plugins.postgres-store.acquire_timeout = 5s (default)"):
         expect(want in lines, f"{want!r} not in {lines}")
 
 

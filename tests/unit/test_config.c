@@ -193,7 +193,8 @@ static const char full_conf[] =
         "log: { level = \"debug\"; format = \"text\"; access = false; };\n"
         "plugin_dir = \"/opt/vibebox/plugins\";\n"
         "state_dir = \"/srv/vibebox\";\n"
-        "events: { queue = 4096; overflow = \"block\"; };\n"
+        "events: { queue = 4096; overflow = \"block\"; };"
+        " health: { timeout = \"1500ms\"; };\n"
         "plugins = (\n"
         "  { name = \"redis-cache\"; config = { url = \"redis://x\"; }; },\n"
         "  { name = \"metrics\"; config = { }; },\n"
@@ -212,8 +213,10 @@ static void test_full_file(void **state)
 	assert_string_equal(c->listen[1].host, "::1");
 	assert_int_equal(c->listen[1].port, 8081);
 	assert_int_equal(c->workers, 16);
-	assert_int_equal(c->shown.n, 1);
+	assert_int_equal(c->shown.n, 2);
 	assert_string_equal(c->shown.lines[0], "server.workers = 16 (set)");
+	assert_string_equal(c->shown.lines[1], "health.timeout = 1500ms (set)");
+	assert_int_equal(c->health_timeout_ms, 1500);
 	assert_int_equal(c->max_body, 10 * 1024 * 1024);
 	assert_int_equal(c->shutdown_timeout_ms, 60000);
 	assert_int_equal(c->drain_delay_ms, 5000);
@@ -269,8 +272,10 @@ static void check_defaults(const vbx__conf *c)
 	snprintf(line, sizeof(line),
 	         "server.workers = %d (default: 2 per CPU, 4..32)", workers);
 	assert_int_equal(c->workers, workers);
-	assert_int_equal(c->shown.n, 1);
+	assert_int_equal(c->shown.n, 2);
 	assert_string_equal(c->shown.lines[0], line);
+	assert_string_equal(c->shown.lines[1], "health.timeout = 3s (default)");
+	assert_int_equal(c->health_timeout_ms, 3000);
 	assert_int_equal(c->max_body, 1024 * 1024);
 	assert_int_equal(c->shutdown_timeout_ms, 30000);
 	assert_int_equal(c->drain_delay_ms, 0);
@@ -940,6 +945,34 @@ static void test_cpu_quota_parse(void **state)
 	assert_int_equal(vbx__cpu_quota_parse("100 100 7"), -1);
 	assert_int_equal(vbx__cpu_quota_parse("9223372036854775807 100000"),
 	                 -1);
+}
+
+/* A duration whose value in effect is shown: set, default, bad. */
+static void test_get_duration_shown(void **state)
+{
+	vbx__conf *c = load_block("timeout = \"2500ms\";\nbad = \"1x\";");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	int64_t ms;
+
+	assert_int_equal(
+	        vbx__cfg_duration_shown(b, "timeout", "5s", 100, 60000, &ms),
+	        VBX_OK);
+	assert_int_equal(ms, 2500);
+	assert_int_equal(
+	        vbx__cfg_duration_shown(b, "connect", "5s", 100, 60000, &ms),
+	        VBX_OK);
+	assert_int_equal(ms, 5000);
+	assert_int_equal(
+	        vbx__cfg_duration_shown(b, "bad", "5s", 100, 60000, &ms),
+	        VBX_EINVAL);
+	vbx__errors_clear(&e);
+	assert_int_equal(b->shown.n, 2);
+	assert_string_equal(b->shown.lines[0],
+	                    "plugins.p.timeout = 2500ms (set)");
+	assert_string_equal(b->shown.lines[1],
+	                    "plugins.p.connect = 5s (default)");
+	vbx__conf_free(c);
 }
 
 static void test_get_int_derived(void **state)
@@ -1615,6 +1648,7 @@ int main(void)
 	        cmocka_unit_test(test_cpu_quota_parse),
 	        cmocka_unit_test(test_get_int_derived),
 	        cmocka_unit_test(test_get_int_derived_dotted),
+	        cmocka_unit_test(test_get_duration_shown),
 	        cmocka_unit_test(test_get_duration),
 	        cmocka_unit_test(test_get_size),
 	        cmocka_unit_test(test_get_strings),
