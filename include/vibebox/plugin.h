@@ -51,6 +51,11 @@
  *        - the host table grew past 1.0's 16 reserved slots (the daemon
  *          allocates it, and a plugin built for 1.0 reads only what 1.0
  *          had); 16 new reserved slots follow for later minors.
+ *        1.1 also adds revocation of open sockets: the principal_changed
+ *        event and the principal_check hook (catalog.h), the optional
+ *        recheck callback at the end of vbx_ws_ops (http.h; ops of 1.0
+ *        size are still accepted), and store_refresh_family_live
+ *        (store.h). No host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -157,7 +157,12 @@ typedef struct auth_claims {
 	bool adm;
 	int64_t iat; /* Unix seconds */
 	int64_t exp;
+	char fam[VBX_ID_LEN]; /* the login's refresh family ("fam"), or "" */
 } auth_claims;
+
+/* auth_jwt_verify's `now` that skips the time checks: an open socket
+ * re-checks a token that may have expired since (principal_check). */
+#define AUTH_JWT_ANY_TIME INT64_MIN
 
 /* Sign claims with the ring's first key into out (AUTH_JWT_MAX bytes).
  * VBX_OK, VBX_EINVAL (no key), VBX_ERR. */
@@ -193,12 +198,15 @@ bool auth_token_wellformed(const char *prefix, const char *s);
 void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX]);
 
 /* Issue a refresh token of family_id ("" or NULL: a new family) into
- * token (AUTH_TOKEN_LEN + 1 bytes). Returns the store's answer. */
+ * token (AUTH_TOKEN_LEN + 1 bytes); the family's id goes to family_out
+ * (VBX_ID_LEN bytes). Returns the store's answer. */
 int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
-                       char *token);
+                       char *token, char *family_out);
 int auth_refresh_use(auth *a, const char *token, const char *client,
                      vbx_refresh *t);
-int auth_refresh_revoke(auth *a, const char *token);
+/* Revoke the family of a refresh token (logout); *t says whose (zeroed
+ * when the token is unknown). */
+int auth_refresh_revoke(auth *a, const char *token, vbx_refresh *t);
 int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
 /*
@@ -379,6 +387,7 @@ typedef struct auth_store {
 	vbx_hook *member_get, *project_get;
 	vbx_hook *audit_add, *audit_list;
 	vbx_hook *env_get; /* an environment's project, team and owner */
+	vbx_hook *refresh_family_live;
 } auth_store;
 
 struct auth {
@@ -398,6 +407,7 @@ struct auth {
 	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
 	auth_user_cache *users;         /* NULL: user_cache = 0 */
 	auth_store st;
+	vbx_event *principal_changed;
 };
 
 /* The current signing keys (plugin.c). */
@@ -416,6 +426,18 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
                       vbx_principal *out);
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res);
+
+/* ---- revocation of open sockets (revoke.c) ---- */
+
+/* Tell the daemon (and other replicas, through an event bridge) that
+ * user_id's access changed; publish after the store committed it. reason
+ * is a VBX_REVOKE_* reason; credential_id NULL or a key or family id. */
+void auth_principal_changed(auth *a, const char *user_id, const char *reason,
+                            const char *credential_id);
+
+/* The principal_check hook: is the socket's credential still valid? */
+int auth_principal_check(void *ud, const char *bearer,
+                         const vbx_principal *who);
 
 /* Register the HTTP routes (routes.c). */
 int auth_routes_add(auth *a);
