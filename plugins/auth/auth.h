@@ -209,6 +209,11 @@ int auth_refresh_use(auth *a, const char *token, const char *client,
 int auth_refresh_revoke(auth *a, const char *token, vbx_refresh *t);
 int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
+/* The id of the live API key `bearer` into id (VBX_ID_LEN bytes): VBX_OK,
+ * VBX_EUNAUTH (no such live key) or VBX_EUNAVAIL. Records a use. */
+int auth_key_id(auth *a, const char *bearer, char *id);
+/* Is key_id a live key of user_id? VBX_OK, VBX_ENOTFOUND, VBX_EUNAVAIL. */
+int auth_key_live(auth *a, const char *user_id, const char *key_id);
 /*
  * The principal of user_id acting with `scopes` and `flags` (an API key's
  * VBX_PRINCIPAL_APIKEY): the user is read again (or taken from the cache,
@@ -229,20 +234,25 @@ int auth_user_update(auth *a, vbx_user *u, const char *password_hash);
 /*
  * A ticket is short-lived and stateless, so that any replica accepts it
  * and it fits in a browser's Sec-WebSocket-Protocol list (a JWT does
- * not): "vbt_" and the base64url (no padding) of 37 bytes:
+ * not): "vbt_" and the base64url (no padding) of 53 bytes:
  *
  *   16  the user id (the UUID's bytes)
  *    4  expiry, Unix seconds, big-endian
  *    1  scopes (VBX_SCOPE_*) and AUTH_TICKET_APIKEY
- *   16  HMAC-SHA256 over AUTH_TICKET_DOMAIN (with its NUL) and the 21
+ *   16  the credential that asked for it (the UUID's bytes): the API
+ *       key's id, or the access token's refresh family; zeros for none
+ *       (an access token without "fam")
+ *   16  HMAC-SHA256 over AUTH_TICKET_DOMAIN (with its NUL) and the 37
  *       bytes above, keyed with the ring's first key, truncated
+ *
+ * (v1, without the credential, lived 30 s by default and is refused.)
  */
 #define AUTH_TICKET_PREFIX "vbt_"
-#define AUTH_TICKET_DOMAIN "vibebox ws-ticket v1" /* MAC'd with its NUL */
-#define AUTH_TICKET_BODY 21                       /* bytes under the MAC */
+#define AUTH_TICKET_DOMAIN "vibebox ws-ticket v2" /* MAC'd with its NUL */
+#define AUTH_TICKET_BODY 37                       /* bytes under the MAC */
 #define AUTH_TICKET_MAC 16                        /* bytes of MAC kept */
 #define AUTH_TICKET_RAW (AUTH_TICKET_BODY + AUTH_TICKET_MAC)
-#define AUTH_TICKET_LEN (4 + 50) /* prefix + base64url of 37 bytes */
+#define AUTH_TICKET_LEN (4 + 71) /* prefix + base64url of 53 bytes */
 #define AUTH_TICKET_APIKEY 0x80u /* in the scopes byte: from an API key */
 #define AUTH_TICKET_SCOPES (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN)
 
@@ -251,12 +261,14 @@ typedef struct auth_ticket {
 	int64_t exp;              /* Unix seconds, 1..UINT32_MAX */
 	unsigned scopes;          /* VBX_SCOPE_*, at least one */
 	bool apikey;              /* issued to an API key's principal */
+	char cred_id[VBX_ID_LEN]; /* the key's id (apikey) or the refresh
+	                             family's; "" for none */
 } auth_ticket;
 
 /* Encode and sign t with the ring's first key into out
  * (AUTH_TICKET_LEN + 1 bytes). VBX_OK, or VBX_EINVAL: no key, a user id
- * that is not a UUID, an expiry outside 1..UINT32_MAX, no scope or an
- * unknown one. */
+ * or a cred_id (other than "") that is not a UUID, an expiry outside
+ * 1..UINT32_MAX, no scope or an unknown one. */
 int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out);
 
 /*

@@ -51,6 +51,22 @@ static int check_user(auth *a, const vbx_principal *who, unsigned flags)
 	return VBX_OK;
 }
 
+/* A store answer about a credential as principal_check's. */
+static int live_as_check(int rc)
+{
+	if (rc == VBX_ENOTFOUND)
+		return VBX_EUNAUTH;
+	return rc == VBX_OK ? VBX_OK : VBX_EUNAVAIL;
+}
+
+static int family_live(auth *a, const char *family_id)
+{
+	if (!family_id[0]) /* a token from before "fam" */
+		return VBX_OK;
+	return live_as_check(vbx_hook_store_refresh_family_live_run(
+	        a->st.refresh_family_live, family_id));
+}
+
 /* An access token: its signature (at any time) and its login's family. */
 static int check_jwt(auth *a, const char *bearer, const vbx_principal *who)
 {
@@ -61,25 +77,25 @@ static int check_jwt(auth *a, const char *bearer, const vbx_principal *who)
 		return rc;
 	if (strcmp(c.sub, who->user_id) != 0)
 		return VBX_EUNAUTH;
-	if (c.fam[0]) {
-		rc = vbx_hook_store_refresh_family_live_run(
-		        a->st.refresh_family_live, c.fam);
-		if (rc == VBX_ENOTFOUND)
-			return VBX_EUNAUTH;
-		if (rc != VBX_OK)
-			return VBX_EUNAVAIL;
-	}
-	return check_user(a, who, 0);
+	rc = family_live(a, c.fam);
+	return rc == VBX_OK ? check_user(a, who, 0) : rc;
 }
 
-/* A ticket names no key or family: its user is checked. */
+/* A ticket: the key or the login that asked for it, and its user. */
 static int check_ticket(auth *a, const char *bearer, const vbx_principal *who)
 {
 	auth_ticket t;
+	int rc;
 
 	if (auth_ticket_verify(auth_keys(a), bearer, 0, &t) != VBX_OK ||
 	    strcmp(t.user_id, who->user_id) != 0)
 		return VBX_EUNAUTH;
+	if (t.apikey && t.cred_id[0])
+		rc = live_as_check(auth_key_live(a, t.user_id, t.cred_id));
+	else
+		rc = family_live(a, t.cred_id);
+	if (rc != VBX_OK)
+		return rc;
 	return check_user(a, who, t.apikey ? VBX_PRINCIPAL_APIKEY : 0);
 }
 

@@ -427,22 +427,50 @@ static int h_logout(void *ud, vbx_request *req)
 
 /* ---- WebSocket tickets ---- */
 
-/* Was this request authenticated by a ticket? Only the Authorization
- * header carries a plain request's credential. */
-static bool by_ticket(vbx_request *req)
+/* The credential of a plain request: only the Authorization header
+ * carries it. NULL when there is none. */
+static const char *request_bearer(vbx_request *req)
 {
 	const char *h = vbx_req_header(req, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
+		return NULL;
 	for (h += 7; *h == ' '; h++)
 		;
-	return strncmp(h, AUTH_TICKET_PREFIX, 4) == 0;
+	return h;
+}
+
+/* Was this request authenticated by a ticket? */
+static bool by_ticket(vbx_request *req)
+{
+	const char *h = request_bearer(req);
+	return h && strncmp(h, AUTH_TICKET_PREFIX, 4) == 0;
 }
 
 /*
- * A ticket for the caller: its scopes, and whether it is an API key's,
- * for ws_ticket_ttl. A ticket cannot issue the next one, or a stolen
- * ticket would live forever.
+ * The credential a ticket names, so that its sockets close with it: the
+ * caller's API key, or its access token's refresh family ("" for a token
+ * without one). VBX_OK or the store's failure.
+ */
+static int ticket_credential(auth *a, vbx_request *req,
+                             const vbx_principal *who, char *cred)
+{
+	const char *h = request_bearer(req);
+	auth_claims c;
+
+	cred[0] = '\0';
+	if (!h)
+		return VBX_OK;
+	if (who->flags & VBX_PRINCIPAL_APIKEY)
+		return auth_key_id(a, h, cred);
+	if (auth_jwt_verify(auth_keys(a), h, AUTH_JWT_ANY_TIME, &c) == VBX_OK)
+		snprintf(cred, VBX_ID_LEN, "%s", c.fam);
+	return VBX_OK;
+}
+
+/*
+ * A ticket for the caller: its scopes, whether it is an API key's, and
+ * which key or login (ticket_credential), for ws_ticket_ttl. A ticket cannot
+ * issue the next one, or a stolen ticket would live forever.
  */
 static int h_ws_ticket(void *ud, vbx_request *req)
 {
@@ -474,6 +502,9 @@ static int h_ws_ticket(void *ud, vbx_request *req)
 	        .scopes = who->scopes & AUTH_TICKET_SCOPES,
 	        .apikey = (who->flags & VBX_PRINCIPAL_APIKEY) != 0,
 	};
+	int rc = ticket_credential(a, req, who, t.cred_id);
+	if (rc != VBX_OK)
+		return store_error(req, rc, "reading your API key");
 	snprintf(t.user_id, sizeof(t.user_id), "%.36s", who->user_id);
 	if (auth_ticket_encode(auth_keys(a), &t, ticket) != VBX_OK)
 		return vbx_resp_error(req, 403, "FORBIDDEN",

@@ -188,19 +188,64 @@ int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
  * it carries the admin scope, so that a read-only key of an admin cannot
  * reach admin-only routes of other plugins that check the flag alone.
  */
-int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
+/* The live, unexpired key `bearer` into *k. */
+static int key_of(auth *a, const char *bearer, vbx_api_key *k)
 {
 	char hash[AUTH_SHA256_HEX];
-	vbx_api_key k = {0};
 
+	memset(k, 0, sizeof(*k));
 	if (!auth_token_wellformed(AUTH_KEY_PREFIX, bearer))
 		return VBX_EUNAUTH;
 	auth_sha256_hex(bearer, hash);
-	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, &k);
+	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, k);
 	if (rc == VBX_EUNAVAIL)
 		return rc;
-	if (rc != VBX_OK || (k.expires_at && k.expires_at <= auth_now_ms()))
+	if (rc != VBX_OK || (k->expires_at && k->expires_at <= auth_now_ms()))
 		return VBX_EUNAUTH;
+	return VBX_OK;
+}
+
+int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
+{
+	vbx_api_key k;
+
+	int rc = key_of(a, bearer, &k);
+	if (rc != VBX_OK)
+		return rc;
 	return auth_principal_for(a, k.user_id, k.scopes, VBX_PRINCIPAL_APIKEY,
 	                          out);
+}
+
+int auth_key_id(auth *a, const char *bearer, char *id)
+{
+	vbx_api_key k;
+
+	int rc = key_of(a, bearer, &k);
+	snprintf(id, VBX_ID_LEN, "%s", rc == VBX_OK ? k.id : "");
+	return rc;
+}
+
+typedef struct key_search {
+	const char *id;
+	bool found;
+} key_search;
+
+static int find_key(void *ctx, const vbx_api_key *k)
+{
+	key_search *s = ctx;
+	if (strcmp(k->id, s->id) == 0 &&
+	    (!k->expires_at || k->expires_at > auth_now_ms()))
+		s->found = true;
+	return VBX_OK;
+}
+
+int auth_key_live(auth *a, const char *user_id, const char *key_id)
+{
+	key_search s = {.id = key_id};
+
+	int rc = vbx_hook_store_key_list_run(a->st.key_list, user_id, find_key,
+	                                     &s);
+	if (rc != VBX_OK)
+		return rc == VBX_EUNAVAIL ? rc : VBX_EUNAVAIL;
+	return s.found ? VBX_OK : VBX_ENOTFOUND;
 }

@@ -63,10 +63,20 @@ def developer():
 
 
 async def connect(path, proto, token):
+    """A socket; a ticket ("vbt_") is offered as a browser does."""
+    if token.startswith("vbt_"):
+        protos, headers = [proto, "bearer." + token], {}
+    else:
+        protos, headers = [proto], {"Authorization": "Bearer " + token}
     return await websockets.connect(
-        f"ws://127.0.0.1:{D.port}{path}", subprotocols=[proto],
-        extra_headers={"Authorization": "Bearer " + token},
-        ping_interval=None, max_queue=64)
+        f"ws://127.0.0.1:{D.port}{path}", subprotocols=protos,
+        extra_headers=headers, ping_interval=None, max_queue=64)
+
+
+def ticket(token):
+    st, b = call("POST", "/api/v1/auth/ws-ticket", token=token)
+    expect(st == 201, f"ws-ticket: {st} {b}")
+    return b["ticket"]
 
 
 async def terminal(token, env=None):
@@ -136,13 +146,15 @@ async def refused(token):
 
 
 async def revoked(token, trigger, code, extra=(), reopen=True):
-    """Open a terminal (and the sockets in extra: (path, proto, code)),
+    """Open a terminal (and the sockets in extra: (path, proto, code),
+    opened with the same credential or a fourth item),
     run trigger(), and see each close with its code within DEADLINE while
     the bystander's terminal stays open; with reopen, the credential gets
     no terminal again."""
     bystander = await terminal(S["bystander"])
     ws = await terminal(token)
-    others = [(await connect(p, proto, token), c) for p, proto, c in extra]
+    others = [(await connect(p, proto, (t or [token])[0]), c)
+              for p, proto, c, *t in extra]
     trigger()
     began = time.monotonic()
     got = await closed_within(ws, DEADLINE, began)
@@ -219,13 +231,15 @@ def test_api_key_revoked_closes_its_terminal_4401():
     st, k = call("POST", "/api/v1/keys",
                  {"name": "ci", "scopes": ["read", "write"]}, token=tok)
     ok(st, k, 201, "key")
+    tk = ticket(k["key"])
 
     async def go():
         # the user's own access token is not revoked with the key
         mine = await terminal(tok)
         await revoked(k["key"], lambda: ok(*call(
             "DELETE", f"/api/v1/keys/{k['id']}", token=tok), 204,
-            "revoke key"), 4401)
+            "revoke key"), 4401,
+            [(f"{ENVS}/{S['env']}/terminal", TERM, 4401, tk)])
         await answers(mine)
         await mine.close()
     run(go())
@@ -241,9 +255,21 @@ def test_password_changed_closes_terminal_4401():
 
 def test_logout_closes_the_sessions_terminal_4401():
     uid, tok, refresh = developer()
-    run(revoked(tok, lambda: ok(*call(
-        "POST", "/api/v1/auth/logout", {"refreshToken": refresh}), 204,
-        "logout"), 4401))
+    # another login of the same user keeps its socket
+    st, b = call("POST", "/api/v1/auth/login",
+                 {"email": call("GET", "/api/v1/users/me", token=tok)[1]
+                  ["email"], "password": PASSWORD})
+    ok(st, b, 200, "login")
+
+    async def go():
+        other = await terminal(b["tokens"]["accessToken"])
+        await revoked(tok, lambda: ok(*call(
+            "POST", "/api/v1/auth/logout", {"refreshToken": refresh}), 204,
+            "logout"), 4401,
+            [(f"{ENVS}/{S['env']}/terminal", TERM, 4401, ticket(tok))])
+        await answers(other)
+        await other.close()
+    run(go())
 
 
 def run(coro):
