@@ -11,11 +11,14 @@ allowed); the shell must not be reachable again with that credential.
 Triggers: member removed, member demoted to viewer (the terminal closes,
 the logs stream stays: viewers may read), user disabled, admin flag
 revoked, API key revoked, password changed, logout (refresh family
-revoked), team deleted. A socket of another user stays open throughout.
+revoked), team deleted; sockets opened with a WebSocket ticket close with
+the key or login that asked for it. A socket of another user stays open
+throughout.
 """
 
 import asyncio
 import itertools
+import os
 import time
 
 import websockets
@@ -33,6 +36,7 @@ P = None
 D = None
 S = {}  # setup: tokens and ids
 SEQ = itertools.count(1)
+ONLY = os.environ.get("VBX_TEST_ONLY", "")  # run the checks named so
 
 
 def call(method, path, body=None, token=None):
@@ -272,6 +276,36 @@ def test_logout_closes_the_sessions_terminal_4401():
     run(go())
 
 
+def test_team_deleted_closes_terminal_4403():
+    uid, tok, _ = developer()
+    st, team = call("POST", "/api/v1/teams", {"name": "Doomed"},
+                    token=S["owner"])
+    ok(st, team, 201, "team")
+    member(uid, "developer", team["id"])
+    proj = P.project(D, S["owner"], "Doomed's", team["id"])["id"]
+    env = P.environment(D, S["owner"], proj, "doomedbox")["id"]
+    st, b = call("POST", f"{ENVS}/{env}/start", token=S["owner"])
+    ok(st, b, 200, "start")
+
+    async def go():
+        ws = await terminal(tok, env)
+        st, b = call("DELETE", f"/api/v1/teams/{team['id']}",
+                     token=S["owner"])
+        began = time.monotonic()
+        if st != 204:
+            call("DELETE", f"{ENVS}/{env}", token=S["owner"])
+        ok(st, b, 204, "delete team")
+        got = await closed_within(ws, DEADLINE, began)
+        expect(got == 4403, f"closed {got}")
+    try:
+        run(go())
+    finally:  # the team's environment went with it; its container not
+        ids = P.docker("ps", "-aq", "--filter",
+                       f"label=io.vibebox.environment={env}").split()
+        if ids:
+            P.docker("rm", "-f", *ids)
+
+
 def run(coro):
     return asyncio.run(coro)
 
@@ -311,8 +345,10 @@ def main():
                        test_admin_revoked_closes_an_admins_terminal_4403,
                        test_api_key_revoked_closes_its_terminal_4401,
                        test_password_changed_closes_terminal_4401,
-                       test_logout_closes_the_sessions_terminal_4401):
-                s.run(fn)
+                       test_logout_closes_the_sessions_terminal_4401,
+                       test_team_deleted_closes_terminal_4403):
+                if not ONLY or any(o in fn.__name__ for o in ONLY.split(",")):
+                    s.run(fn)
         finally:
             teardown()
             code = D.stop()
