@@ -59,10 +59,12 @@ static int live_as_check(int rc)
 	return rc == VBX_OK ? VBX_OK : VBX_EUNAVAIL;
 }
 
+/* A store built for an SDK before store_refresh_family_live cannot tell:
+ * such sockets then close only on the changes of their user. */
 static int family_live(auth *a, const char *family_id)
 {
-	if (!family_id[0]) /* a token from before "fam" */
-		return VBX_OK;
+	if (!family_id[0] || a->st.refresh_family_live->count == 0)
+		return VBX_OK; /* a token from before "fam", or that store */
 	return live_as_check(vbx_hook_store_refresh_family_live_run(
 	        a->st.refresh_family_live, family_id));
 }
