@@ -87,6 +87,7 @@ static void core_init(void)
 	vbx__health_register(core, &d.server);
 	vbx__api_register(core);
 	vbx__events_ws_register(core);
+	vbx__revoke_register(core);
 }
 
 /* ---- signals and reload ---- */

@@ -171,6 +171,30 @@ void vbx__api_register(vbx_plugin *core);
 void vbx__events_ws_register(vbx_plugin *core);
 
 /*
+ * revoke.c: open WebSockets hear of revocations. vbx__revoke_watch (a
+ * worker, after authentication) watches c, taking a reference, and
+ * re-checks it at once when a principal_changed event came after since
+ * (vbx__revoke_generation() before authentication); it returns the
+ * handle for vbx__revoke_unwatch (any thread; NULL is a no-op).
+ */
+void vbx__revoke_register(vbx_plugin *core);
+uint64_t vbx__revoke_generation(void);
+void *vbx__revoke_watch(vbx__ws_conn *c, uint64_t since);
+void vbx__revoke_unwatch(void *handle);
+/* principal_check on c's credential (a worker): VBX_OK, VBX_EUNAUTH
+ * (4401), VBX_EDENIED (4403) or VBX_EUNAVAIL (4503). An access token of
+ * a session that was logged out is refused by it at open too. */
+int vbx__revoke_check_credential(vbx__ws_conn *c);
+/* ws.c, for revoke.c: the credential c opened with; whether it closes;
+ * mark (false when it already was) and clear c's re-check flag; and the
+ * route's recheck callback (VBX_OK without one). */
+const char *vbx__ws_bearer(const vbx__ws_conn *c);
+bool vbx__ws_closing(vbx__ws_conn *c);
+bool vbx__ws_recheck_mark(vbx__ws_conn *c);
+void vbx__ws_recheck_clear(vbx__ws_conn *c);
+int vbx__ws_route_recheck(vbx__ws_conn *c);
+
+/*
  * authorize.c: may `who` do action on res? VBX_OK; VBX_ENOTFOUND when it
  * may not even read res (an id's existence is not its to know);
  * VBX_EDENIED when it may read res (or res is a collection) but not do

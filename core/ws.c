@@ -11,6 +11,7 @@
  */
 #include "vbx_build.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ struct vbx_ws {
 	bool has_principal;
 	void *data;
 	_Atomic int refs;
+	atomic_bool recheck_queued; /* waits for a re-check (revoke.c) */
 
 	pthread_mutex_t lock; /* guards everything below */
 	ws_msg *qhead, *qtail;
@@ -47,6 +49,7 @@ struct vbx_ws {
 	int open_rc;
 	int close_code;
 	char close_reason[120];
+	void *watch; /* revoke.c's handle while the socket is watched */
 
 	/* service thread only */
 	bool opened, paused, close_delivered, in_all;
@@ -110,8 +113,9 @@ int vbx__ws_route_add(vbx_plugin *p, const char *pattern,
 {
 	if (vbx__registry_frozen())
 		return VBX_ESTATE;
-	if (!ops || ops->struct_size < sizeof(*ops) || !ops->open ||
-	    !ops->close || !protocol_name_ok(subprotocol)) {
+	/* ops of ABI 1.0 end before recheck */
+	if (!ops || ops->struct_size < offsetof(vbx_ws_ops, recheck) ||
+	    !ops->open || !ops->close || !protocol_name_ok(subprotocol)) {
 		vbx__log(p->name, VBX_LOG_ERROR,
 		         "WebSocket route %s: needs ops with open and close "
 		         "and a subprotocol name",
@@ -266,6 +270,54 @@ const char *vbx__ws_query(const vbx_ws *c, const char *name)
 	return NULL;
 }
 
+/* ---- re-checks after a principal_changed event (revoke.c) ---- */
+
+const char *vbx__ws_bearer(const vbx__ws_conn *c)
+{
+	return c->bearer;
+}
+
+bool vbx__ws_closing(vbx__ws_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool closing = c->closing;
+	pthread_mutex_unlock(&c->lock);
+	return closing;
+}
+
+bool vbx__ws_recheck_mark(vbx__ws_conn *c)
+{
+	return !atomic_exchange(&c->recheck_queued, true);
+}
+
+void vbx__ws_recheck_clear(vbx__ws_conn *c)
+{
+	atomic_store(&c->recheck_queued, false);
+}
+
+int vbx__ws_route_recheck(vbx__ws_conn *c)
+{
+	const vbx_ws_ops *ops = c->route->ws;
+	if (ops->struct_size <
+	            offsetof(vbx_ws_ops, recheck) + sizeof(ops->recheck) ||
+	    !ops->recheck)
+		return VBX_OK;
+	return ops->recheck(c->route->ud, c);
+}
+
+/* Watch c for revocations unless it is already closing (on_gone). */
+static void watch_open(vbx__ws_conn *c, uint64_t since)
+{
+	void *w = vbx__revoke_watch(c, since);
+	pthread_mutex_lock(&c->lock);
+	bool closing = c->closing;
+	if (!closing)
+		c->watch = w;
+	pthread_mutex_unlock(&c->lock);
+	if (closing)
+		vbx__revoke_unwatch(w);
+}
+
 /* ---- opening: authenticate and ask the route, on a worker ---- */
 
 static int authenticate_ws(vbx__ws_conn *c)
@@ -293,7 +345,12 @@ static void open_on_worker(void *ud)
 {
 	vbx__ws_conn *c = ud;
 	vbx__log_set_request(c->id);
+	uint64_t since = vbx__revoke_generation();
 	int rc = authenticate_ws(c);
+	if (rc == VBX_OK && c->has_principal)
+		rc = vbx__revoke_check_credential(c);
+	if (rc == VBX_OK && c->has_principal)
+		watch_open(c, since);
 	if (rc == VBX_OK) {
 		pthread_mutex_lock(&c->lock);
 		c->open_done = true; /* open may already send */
@@ -512,7 +569,10 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 	c->wsi = NULL;
 	pthread_mutex_lock(&c->lock);
 	c->closing = true;
+	void *watch = c->watch;
+	c->watch = NULL;
 	pthread_mutex_unlock(&c->lock);
+	vbx__revoke_unwatch(watch);
 	deliver_close(c);
 	conn_unref(c);
 }

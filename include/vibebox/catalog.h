@@ -210,6 +210,64 @@ typedef struct vbx_env_status_event {
 } vbx_env_status_event;
 VBX_EVENT_DECLARE(env_status, vbx_env_status_event, NULL)
 
+/* ---- 1.1: revocation reaches open sockets (principal_changed) ---- */
+
+/*
+ * principal_changed - something that can change what a principal may do
+ * has happened and is committed to the store. Published by the plugin
+ * that made the change (auth: a user disabled or deleted, admin revoked,
+ * an API key revoked, a password changed, a refresh family revoked;
+ * platform: a member removed or its role changed, a team or project
+ * deleted). The daemon re-checks every open WebSocket of user_id (every
+ * open WebSocket when user_id is "") and closes those whose credential
+ * is no longer valid (4401) or whose route no longer allows them (4403).
+ * Not user-facing (no JSON for /api/v1/events); a plain registry event,
+ * so an event bridge between replicas carries it like any other.
+ * Re-checks are keyed on user_id only: reason and credential_id say why,
+ * for logs and for subscribers of the plugin's own.
+ */
+typedef struct vbx_principal_changed_event {
+	uint32_t version;       /* 1 */
+	char user_id[40];       /* the user concerned; "" for many */
+	char team_id[40];       /* the team concerned, or "" */
+	char reason[32];        /* a VBX_REVOKE_* reason below */
+	char credential_id[40]; /* an API key's or refresh family's id, or "" */
+} vbx_principal_changed_event;
+VBX_EVENT_DECLARE(principal_changed, vbx_principal_changed_event, NULL)
+
+/* principal_changed reasons (docs/plugin-guide.md). Plugins of their own
+ * may publish other reasons; the daemon treats every reason alike. */
+#define VBX_REVOKE_USER_DISABLED "user.disabled"
+#define VBX_REVOKE_USER_DELETED "user.deleted"
+#define VBX_REVOKE_ADMIN_REVOKED "user.admin_revoked"
+#define VBX_REVOKE_KEY_REVOKED "key.revoked"
+#define VBX_REVOKE_PASSWORD_CHANGED "password.changed"
+#define VBX_REVOKE_FAMILY_REVOKED "session.revoked"
+#define VBX_REVOKE_MEMBER_REMOVED "member.removed"
+#define VBX_REVOKE_MEMBER_ROLE "member.role"
+#define VBX_REVOKE_TEAM_DELETED "team.deleted"
+#define VBX_REVOKE_PROJECT_DELETED "project.deleted"
+
+/*
+ * principal_check(bearer, who) - FIRST, default VBX_OK.
+ * Is the credential `bearer` (the text a WebSocket authenticated with,
+ * never NULL), which authenticate turned into `who` when the socket
+ * opened, still valid now? Unlike authenticate it does not fail on the
+ * credential's expiry (an open socket outlives its access token or
+ * ticket) but on everything that revokes it: the user missing or
+ * disabled, the API key revoked, the login's refresh family revoked
+ * (logout, password change). Returns VBX_OK (still valid), VBX_EUNAUTH
+ * (no longer valid: the socket closes with 4401), VBX_EDENIED (valid,
+ * but the principal lost a privilege it had, such as instance admin:
+ * 4403), VBX_EUNAVAIL (cannot tell now: 4503), or VBX_DECLINED (not a
+ * credential of this handler's kind). Runs on a worker; may block.
+ * Borrows its arguments.
+ */
+VBX_HOOK_DECLARE(principal_check, FIRST, VBX_OK,
+                 (const char *bearer, const vbx_principal *who), (bearer, who))
+
+/* ---- end of 1.1 principal_changed ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -368,6 +368,17 @@ typedef struct vbx_ws_ops {
 	void (*drain)(void *ud, vbx_ws *ws);
 	/* The connection is gone; code is the close code. The last callback. */
 	void (*close)(void *ud, vbx_ws *ws, int code);
+	/*
+	 * Optional (ABI 1.1; NULL: nothing to re-check). Does the route still
+	 * allow the socket's principal? Called on a worker (it may block)
+	 * after a principal_changed event concerning the principal, once its
+	 * credential was found still valid. Returns VBX_OK to keep the socket;
+	 * VBX_EUNAVAIL closes it with 4503, anything else with 4403. Must not
+	 * close the socket itself. May run concurrently with message, drain
+	 * and even after close: use only vbx_ws_principal(), vbx_ws_param()
+	 * and vbx_ws_query(), never vbx_ws_data().
+	 */
+	int (*recheck)(void *ud, vbx_ws *ws);
 } vbx_ws_ops;
 
 /*

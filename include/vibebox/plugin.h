@@ -54,6 +54,11 @@
  *        1.1 also adds vbx_cfg_duration_shown (config.h): a duration
  *          whose value in effect `vibeboxd -t` prints (deadlines an admin
  *          should see), in the first of those slots (reserved[0]).
+ *        1.1 also adds revocation of open sockets: the principal_changed
+ *          event and the principal_check hook (catalog.h), the optional
+ *          recheck callback at the end of vbx_ws_ops (http.h; ops of 1.0
+ *          size are still accepted), and store_refresh_family_live
+ *          (store.h). No host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -165,6 +165,14 @@ VBX_HOOK_DECLARE(store_refresh_use, PROVIDER, VBX_EUNAVAIL,
 VBX_HOOK_DECLARE(store_refresh_revoke_family, PROVIDER, VBX_EUNAVAIL,
                  (const char *family_id), (family_id))
 
+/*
+ * store_refresh_family_live(family_id) (ABI 1.1): VBX_OK when the refresh
+ * family exists and none of its tokens was revoked (logout, reuse,
+ * password change); VBX_ENOTFOUND otherwise. Read only: marks nothing.
+ */
+VBX_HOOK_DECLARE(store_refresh_family_live, PROVIDER, VBX_EUNAVAIL,
+                 (const char *family_id), (family_id))
+
 /* ---- teams and members ---- */
 
 typedef struct vbx_team {

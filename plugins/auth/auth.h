@@ -157,7 +157,12 @@ typedef struct auth_claims {
 	bool adm;
 	int64_t iat; /* Unix seconds */
 	int64_t exp;
+	char fam[VBX_ID_LEN]; /* the login's refresh family ("fam"), or "" */
 } auth_claims;
+
+/* auth_jwt_verify's `now` that skips the time checks: an open socket
+ * re-checks a token that may have expired since (principal_check). */
+#define AUTH_JWT_ANY_TIME INT64_MIN
 
 /* Sign claims with the ring's first key into out (AUTH_JWT_MAX bytes).
  * VBX_OK, VBX_EINVAL (no key), VBX_ERR. */
@@ -193,14 +198,22 @@ bool auth_token_wellformed(const char *prefix, const char *s);
 void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX]);
 
 /* Issue a refresh token of family_id ("" or NULL: a new family) into
- * token (AUTH_TOKEN_LEN + 1 bytes). Returns the store's answer. */
+ * token (AUTH_TOKEN_LEN + 1 bytes); the family's id goes to family_out
+ * (VBX_ID_LEN bytes). Returns the store's answer. */
 int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
-                       char *token);
+                       char *token, char *family_out);
 int auth_refresh_use(auth *a, const char *token, const char *client,
                      vbx_refresh *t);
-int auth_refresh_revoke(auth *a, const char *token);
+/* Revoke the family of a refresh token (logout); *t says whose (zeroed
+ * when the token is unknown). */
+int auth_refresh_revoke(auth *a, const char *token, vbx_refresh *t);
 int auth_key_create(auth *a, vbx_api_key *k, char *key);
 int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out);
+/* The id of the live API key `bearer` into id (VBX_ID_LEN bytes): VBX_OK,
+ * VBX_EUNAUTH (no such live key) or VBX_EUNAVAIL. Records a use. */
+int auth_key_id(auth *a, const char *bearer, char *id);
+/* Is key_id a live key of user_id? VBX_OK, VBX_ENOTFOUND, VBX_EUNAVAIL. */
+int auth_key_live(auth *a, const char *user_id, const char *key_id);
 /*
  * The principal of user_id acting with `scopes` and `flags` (an API key's
  * VBX_PRINCIPAL_APIKEY): the user is read again (or taken from the cache,
@@ -221,20 +234,25 @@ int auth_user_update(auth *a, vbx_user *u, const char *password_hash);
 /*
  * A ticket is short-lived and stateless, so that any replica accepts it
  * and it fits in a browser's Sec-WebSocket-Protocol list (a JWT does
- * not): "vbt_" and the base64url (no padding) of 37 bytes:
+ * not): "vbt_" and the base64url (no padding) of 53 bytes:
  *
  *   16  the user id (the UUID's bytes)
  *    4  expiry, Unix seconds, big-endian
  *    1  scopes (VBX_SCOPE_*) and AUTH_TICKET_APIKEY
- *   16  HMAC-SHA256 over AUTH_TICKET_DOMAIN (with its NUL) and the 21
+ *   16  the credential that asked for it (the UUID's bytes): the API
+ *       key's id, or the access token's refresh family; zeros for none
+ *       (an access token without "fam")
+ *   16  HMAC-SHA256 over AUTH_TICKET_DOMAIN (with its NUL) and the 37
  *       bytes above, keyed with the ring's first key, truncated
+ *
+ * (v1, without the credential, lived 30 s by default and is refused.)
  */
 #define AUTH_TICKET_PREFIX "vbt_"
-#define AUTH_TICKET_DOMAIN "vibebox ws-ticket v1" /* MAC'd with its NUL */
-#define AUTH_TICKET_BODY 21                       /* bytes under the MAC */
+#define AUTH_TICKET_DOMAIN "vibebox ws-ticket v2" /* MAC'd with its NUL */
+#define AUTH_TICKET_BODY 37                       /* bytes under the MAC */
 #define AUTH_TICKET_MAC 16                        /* bytes of MAC kept */
 #define AUTH_TICKET_RAW (AUTH_TICKET_BODY + AUTH_TICKET_MAC)
-#define AUTH_TICKET_LEN (4 + 50) /* prefix + base64url of 37 bytes */
+#define AUTH_TICKET_LEN (4 + 71) /* prefix + base64url of 53 bytes */
 #define AUTH_TICKET_APIKEY 0x80u /* in the scopes byte: from an API key */
 #define AUTH_TICKET_SCOPES (VBX_SCOPE_READ | VBX_SCOPE_WRITE | VBX_SCOPE_ADMIN)
 
@@ -243,12 +261,14 @@ typedef struct auth_ticket {
 	int64_t exp;              /* Unix seconds, 1..UINT32_MAX */
 	unsigned scopes;          /* VBX_SCOPE_*, at least one */
 	bool apikey;              /* issued to an API key's principal */
+	char cred_id[VBX_ID_LEN]; /* the key's id (apikey) or the refresh
+	                             family's; "" for none */
 } auth_ticket;
 
 /* Encode and sign t with the ring's first key into out
  * (AUTH_TICKET_LEN + 1 bytes). VBX_OK, or VBX_EINVAL: no key, a user id
- * that is not a UUID, an expiry outside 1..UINT32_MAX, no scope or an
- * unknown one. */
+ * or a cred_id (other than "") that is not a UUID, an expiry outside
+ * 1..UINT32_MAX, no scope or an unknown one. */
 int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out);
 
 /*
@@ -379,6 +399,7 @@ typedef struct auth_store {
 	vbx_hook *member_get, *project_get;
 	vbx_hook *audit_add, *audit_list;
 	vbx_hook *env_get; /* an environment's project, team and owner */
+	vbx_hook *refresh_family_live;
 } auth_store;
 
 struct auth {
@@ -398,6 +419,7 @@ struct auth {
 	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
 	auth_user_cache *users;         /* NULL: user_cache = 0 */
 	auth_store st;
+	vbx_event *principal_changed;
 };
 
 /* The current signing keys (plugin.c). */
@@ -416,6 +438,18 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
                       vbx_principal *out);
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res);
+
+/* ---- revocation of open sockets (revoke.c) ---- */
+
+/* Tell the daemon (and other replicas, through an event bridge) that
+ * user_id's access changed; publish after the store committed it. reason
+ * is a VBX_REVOKE_* reason; credential_id NULL or a key or family id. */
+void auth_principal_changed(auth *a, const char *user_id, const char *reason,
+                            const char *credential_id);
+
+/* The principal_check hook: is the socket's credential still valid? */
+int auth_principal_check(void *ud, const char *bearer,
+                         const vbx_principal *who);
 
 /* Register the HTTP routes (routes.c). */
 int auth_routes_add(auth *a);

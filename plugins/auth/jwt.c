@@ -280,7 +280,8 @@ static cJSON *claims_json(const auth_claims *c)
 	    !cJSON_AddStringToObject(o, "email", c->email) ||
 	    !cJSON_AddBoolToObject(o, "adm", c->adm) ||
 	    !cJSON_AddNumberToObject(o, "iat", (double)c->iat) ||
-	    !cJSON_AddNumberToObject(o, "exp", (double)c->exp)) {
+	    !cJSON_AddNumberToObject(o, "exp", (double)c->exp) ||
+	    (c->fam[0] && !cJSON_AddStringToObject(o, "fam", c->fam))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -379,12 +380,16 @@ static int check_claims(const char *s, size_t n, int64_t now, auth_claims *out)
 	if (!c)
 		return VBX_EUNAUTH;
 	const char *sub = json_str(c, "sub"), *email = json_str(c, "email");
+	const char *fam = json_str(c, "fam");
 	const cJSON *adm = cJSON_GetObjectItemCaseSensitive(c, "adm");
 	int rc = VBX_EUNAUTH;
 	memset(out, 0, sizeof(*out));
-	if (sub && vbx_uuid_ok(sub) && json_time(c, "iat", &out->iat) &&
-	    json_time(c, "exp", &out->exp) && now < out->exp &&
-	    out->iat <= now + LEEWAY_S && out->iat < out->exp) {
+	bool any_time = now == AUTH_JWT_ANY_TIME;
+	if (sub && vbx_uuid_ok(sub) && (!fam || vbx_uuid_ok(fam)) &&
+	    json_time(c, "iat", &out->iat) && json_time(c, "exp", &out->exp) &&
+	    (any_time || (now < out->exp && out->iat <= now + LEEWAY_S)) &&
+	    out->iat < out->exp) {
+		snprintf(out->fam, sizeof(out->fam), "%s", fam ? fam : "");
 		snprintf(out->sub, sizeof(out->sub), "%s", sub);
 		snprintf(out->email, sizeof(out->email), "%s",
 		         email ? email : "");

@@ -338,6 +338,7 @@ static int get_store_hooks(vbx_plugin *self, auth_store *st)
 	st->audit_add = vbx_hook_store_audit_add_get(self);
 	st->audit_list = vbx_hook_store_audit_list_get(self);
 	st->env_get = vbx_hook_store_env_get_get(self);
+	st->refresh_family_live = vbx_hook_store_refresh_family_live_get(self);
 
 	vbx_hook *const *h = &st->user_create;
 	for (size_t i = 0; i < sizeof(*st) / sizeof(*h); i++)
@@ -397,6 +398,12 @@ static int register_all(auth *a)
 	rc = rc ? rc
 	        : vbx_hook_authorize_register(a->self, auth_authorize, a,
 	                                      VBX_PRIO_MIDDLE);
+	rc = rc ? rc
+	        : vbx_hook_principal_check_register(
+	                  a->self, auth_principal_check, a, VBX_PRIO_MIDDLE);
+	if (rc == VBX_OK &&
+	    !(a->principal_changed = vbx_event_principal_changed_get(a->self)))
+		rc = VBX_ESIGNATURE;
 	rc = rc ? rc
 	        : vbx_event_config_reload_subscribe(a->self, on_config_reload,
 	                                            a);

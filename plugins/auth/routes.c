@@ -134,17 +134,21 @@ static int answer_tokens(auth *a, vbx_request *req, int status,
 	auth_claims c = {0};
 	char access[AUTH_JWT_MAX], refresh[AUTH_TOKEN_LEN + 1];
 
+	/* The access token names its refresh family ("fam"), so that a
+	 * socket it opened closes when the family is revoked. */
+	int rc = auth_refresh_issue(a, u->id, family, refresh, c.fam);
+	if (rc != VBX_OK)
+		return store_error(req, rc, "issuing a refresh token");
 	snprintf(c.sub, sizeof(c.sub), "%s", u->id);
 	snprintf(c.email, sizeof(c.email), "%s", u->email);
 	c.adm = u->admin;
 	c.iat = auth_now_ms() / 1000;
 	c.exp = c.iat + a->access_ttl_ms / 1000;
-	if (auth_jwt_sign(auth_keys(a), &c, access) != VBX_OK)
+	if (auth_jwt_sign(auth_keys(a), &c, access) != VBX_OK) {
+		OPENSSL_cleanse(refresh, sizeof(refresh));
 		return vbx_resp_error(req, 500, "INTERNAL_ERROR",
 		                      "cannot sign the access token");
-	int rc = auth_refresh_issue(a, u->id, family, refresh);
-	if (rc != VBX_OK)
-		return store_error(req, rc, "issuing a refresh token");
+	}
 
 	cJSON *o = cJSON_CreateObject(), *t = cJSON_CreateObject();
 	if (o && t) {
@@ -408,33 +412,65 @@ static int h_logout(void *ud, vbx_request *req)
 {
 	auth *a = ud;
 	const char *token = read_refresh(req);
+	vbx_refresh t;
 
 	if (!token)
 		return VBX_OK;
-	int rc = auth_refresh_revoke(a, token);
+	int rc = auth_refresh_revoke(a, token, &t);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "logging out");
+	if (t.user_id[0])
+		auth_principal_changed(a, t.user_id, VBX_REVOKE_FAMILY_REVOKED,
+		                       t.family_id);
 	return vbx_resp_body(req, 204, NULL, NULL, 0);
 }
 
 /* ---- WebSocket tickets ---- */
 
-/* Was this request authenticated by a ticket? Only the Authorization
- * header carries a plain request's credential. */
-static bool by_ticket(vbx_request *req)
+/* The credential of a plain request: only the Authorization header
+ * carries it. NULL when there is none. */
+static const char *request_bearer(vbx_request *req)
 {
 	const char *h = vbx_req_header(req, "Authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
+		return NULL;
 	for (h += 7; *h == ' '; h++)
 		;
-	return strncmp(h, AUTH_TICKET_PREFIX, 4) == 0;
+	return h;
+}
+
+/* Was this request authenticated by a ticket? */
+static bool by_ticket(vbx_request *req)
+{
+	const char *h = request_bearer(req);
+	return h && strncmp(h, AUTH_TICKET_PREFIX, 4) == 0;
 }
 
 /*
- * A ticket for the caller: its scopes, and whether it is an API key's,
- * for ws_ticket_ttl. A ticket cannot issue the next one, or a stolen
- * ticket would live forever.
+ * The credential a ticket names, so that its sockets close with it: the
+ * caller's API key, or its access token's refresh family ("" for a token
+ * without one). VBX_OK or the store's failure.
+ */
+static int ticket_credential(auth *a, vbx_request *req,
+                             const vbx_principal *who, char *cred)
+{
+	const char *h = request_bearer(req);
+	auth_claims c;
+
+	cred[0] = '\0';
+	if (!h)
+		return VBX_OK;
+	if (who->flags & VBX_PRINCIPAL_APIKEY)
+		return auth_key_id(a, h, cred);
+	if (auth_jwt_verify(auth_keys(a), h, AUTH_JWT_ANY_TIME, &c) == VBX_OK)
+		snprintf(cred, VBX_ID_LEN, "%s", c.fam);
+	return VBX_OK;
+}
+
+/*
+ * A ticket for the caller: its scopes, whether it is an API key's, and
+ * which key or login (ticket_credential), for ws_ticket_ttl. A ticket cannot
+ * issue the next one, or a stolen ticket would live forever.
  */
 static int h_ws_ticket(void *ud, vbx_request *req)
 {
@@ -466,6 +502,9 @@ static int h_ws_ticket(void *ud, vbx_request *req)
 	        .scopes = who->scopes & AUTH_TICKET_SCOPES,
 	        .apikey = (who->flags & VBX_PRINCIPAL_APIKEY) != 0,
 	};
+	int rc = ticket_credential(a, req, who, t.cred_id);
+	if (rc != VBX_OK)
+		return store_error(req, rc, "reading your API key");
 	snprintf(t.user_id, sizeof(t.user_id), "%.36s", who->user_id);
 	if (auth_ticket_encode(auth_keys(a), &t, ticket) != VBX_OK)
 		return vbx_resp_error(req, 403, "FORBIDDEN",
@@ -593,6 +632,9 @@ static int h_me_patch(void *ud, vbx_request *req)
 		return store_error(req, rc,
 		                   "your password was changed, but signing out "
 		                   "your other sessions");
+	if (pw)
+		auth_principal_changed(a, u.id, VBX_REVOKE_PASSWORD_CHANGED,
+		                       NULL);
 	if (email || pw)
 		auth_audit(a, u.id, "user.update", "user", u.id,
 		           vbx_req_client_addr(req),
@@ -739,6 +781,7 @@ static int h_keys_delete(void *ud, vbx_request *req)
 	                         : VBX_ENOTFOUND;
 	if (rc != VBX_OK)
 		return store_error(req, rc, "API key");
+	auth_principal_changed(a, who->user_id, VBX_REVOKE_KEY_REVOKED, id);
 	auth_audit(a, who->user_id, "key.revoke", "api_key", id,
 	           vbx_req_client_addr(req), "");
 	return vbx_resp_body(req, 204, NULL, NULL, 0);
@@ -877,11 +920,16 @@ static int h_users_patch(void *ud, vbx_request *req)
 	                 : VBX_ENOTFOUND;
 	if (rc != VBX_OK)
 		return store_error(req, rc, "user");
+	bool was_admin = u.admin, was_disabled = u.disabled;
 	if (patch_user(req, who, body, &u, detail, sizeof(detail)) != VBX_OK)
 		return vbx_resp_validation(req);
 	rc = auth_user_update(a, &u, NULL);
 	if (rc != VBX_OK)
 		return store_error(req, rc, "updating the user");
+	if (u.disabled && !was_disabled)
+		auth_principal_changed(a, u.id, VBX_REVOKE_USER_DISABLED, NULL);
+	else if (was_admin && !u.admin)
+		auth_principal_changed(a, u.id, VBX_REVOKE_ADMIN_REVOKED, NULL);
 	if (detail[0])
 		auth_audit(a, who->user_id, "user.update", "user", u.id,
 		           vbx_req_client_addr(req), detail);

@@ -21,6 +21,9 @@
 
 #define OFF_EXP 16 /* after the user id's 16 bytes */
 #define OFF_SCOPES 20
+#define OFF_CRED 21
+
+static const unsigned char no_cred[16];
 
 /* The truncated MAC of body under key k into mac. */
 static bool ticket_mac(const auth_jwt_key *k,
@@ -53,6 +56,10 @@ int auth_ticket_encode(const auth_keyring *kr, const auth_ticket *t, char *out)
 	if (kr->count == 0 || t->exp < 1 || t->exp > (int64_t)UINT32_MAX ||
 	    (t->scopes & ~AUTH_TICKET_SCOPES) || !scopes_valid(t->scopes) ||
 	    vbx_uuid_to_bytes(t->user_id, raw) != VBX_OK)
+		return VBX_EINVAL;
+	if (!t->cred_id[0])
+		memset(raw + OFF_CRED, 0, 16);
+	else if (vbx_uuid_to_bytes(t->cred_id, raw + OFF_CRED) != VBX_OK)
 		return VBX_EINVAL;
 	uint32_t exp = (uint32_t)t->exp;
 	raw[OFF_EXP] = (unsigned char)(exp >> 24);
@@ -105,6 +112,8 @@ int auth_ticket_verify(const auth_keyring *kr, const char *s, int64_t now,
 	out->exp = exp;
 	out->scopes = raw[OFF_SCOPES] & AUTH_TICKET_SCOPES;
 	out->apikey = (raw[OFF_SCOPES] & AUTH_TICKET_APIKEY) != 0;
+	if (memcmp(raw + OFF_CRED, no_cred, sizeof(no_cred)) != 0)
+		vbx_uuid_from_bytes(raw + OFF_CRED, out->cred_id);
 	return VBX_OK;
 }
 

@@ -50,7 +50,7 @@ void auth_sha256_hex(const char *s, char out[AUTH_SHA256_HEX])
 /* ---- refresh tokens ---- */
 
 int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
-                       char *token)
+                       char *token, char *family_out)
 {
 	vbx_refresh t = {0};
 	char hash[AUTH_SHA256_HEX];
@@ -62,8 +62,10 @@ int auth_refresh_issue(auth *a, const char *user_id, const char *family_id,
 	         family_id ? family_id : "");
 	t.expires_at = auth_now_ms() + a->refresh_ttl_ms;
 	auth_sha256_hex(token, hash);
-	return vbx_hook_store_refresh_create_run(a->st.refresh_create, &t,
-	                                         hash);
+	int rc = vbx_hook_store_refresh_create_run(a->st.refresh_create, &t,
+	                                           hash);
+	snprintf(family_out, VBX_ID_LEN, "%s", rc == VBX_OK ? t.family_id : "");
+	return rc;
 }
 
 /*
@@ -90,6 +92,10 @@ int auth_refresh_use(auth *a, const char *token, const char *client,
 		           t->user_id, client,
 		           "a used refresh token was presented again; its "
 		           "family is revoked");
+		if (rc == VBX_OK)
+			auth_principal_changed(a, t->user_id,
+			                       VBX_REVOKE_FAMILY_REVOKED,
+			                       t->family_id);
 		return rc == VBX_EUNAVAIL ? rc : VBX_EUNAUTH;
 	}
 	if (rc == VBX_ENOTFOUND)
@@ -103,20 +109,22 @@ int auth_refresh_use(auth *a, const char *token, const char *client,
 
 /* Revoke the family of a refresh token (logout). Unknown tokens are
  * already as good as logged out: VBX_OK. */
-int auth_refresh_revoke(auth *a, const char *token)
+int auth_refresh_revoke(auth *a, const char *token, vbx_refresh *t)
 {
 	char hash[AUTH_SHA256_HEX];
-	vbx_refresh t = {0};
 
+	memset(t, 0, sizeof(*t));
 	if (!auth_token_wellformed(AUTH_REFRESH_PREFIX, token))
 		return VBX_OK;
 	auth_sha256_hex(token, hash);
-	int rc = vbx_hook_store_refresh_use_run(a->st.refresh_use, hash, &t);
-	if ((rc == VBX_OK || rc == VBX_EEXIST) && t.family_id[0])
+	int rc = vbx_hook_store_refresh_use_run(a->st.refresh_use, hash, t);
+	if ((rc == VBX_OK || rc == VBX_EEXIST) && t->family_id[0])
 		rc = vbx_hook_store_refresh_revoke_family_run(
-		        a->st.refresh_revoke_family, t.family_id);
-	else if (rc == VBX_ENOTFOUND)
+		        a->st.refresh_revoke_family, t->family_id);
+	else if (rc == VBX_ENOTFOUND) {
+		memset(t, 0, sizeof(*t));
 		rc = VBX_OK;
+	}
 	return rc;
 }
 
@@ -180,19 +188,64 @@ int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
  * it carries the admin scope, so that a read-only key of an admin cannot
  * reach admin-only routes of other plugins that check the flag alone.
  */
-int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
+/* The live, unexpired key `bearer` into *k. */
+static int key_of(auth *a, const char *bearer, vbx_api_key *k)
 {
 	char hash[AUTH_SHA256_HEX];
-	vbx_api_key k = {0};
 
+	memset(k, 0, sizeof(*k));
 	if (!auth_token_wellformed(AUTH_KEY_PREFIX, bearer))
 		return VBX_EUNAUTH;
 	auth_sha256_hex(bearer, hash);
-	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, &k);
+	int rc = vbx_hook_store_key_use_run(a->st.key_use, hash, k);
 	if (rc == VBX_EUNAVAIL)
 		return rc;
-	if (rc != VBX_OK || (k.expires_at && k.expires_at <= auth_now_ms()))
+	if (rc != VBX_OK || (k->expires_at && k->expires_at <= auth_now_ms()))
 		return VBX_EUNAUTH;
+	return VBX_OK;
+}
+
+int auth_key_authenticate(auth *a, const char *bearer, vbx_principal *out)
+{
+	vbx_api_key k;
+
+	int rc = key_of(a, bearer, &k);
+	if (rc != VBX_OK)
+		return rc;
 	return auth_principal_for(a, k.user_id, k.scopes, VBX_PRINCIPAL_APIKEY,
 	                          out);
+}
+
+int auth_key_id(auth *a, const char *bearer, char *id)
+{
+	vbx_api_key k;
+
+	int rc = key_of(a, bearer, &k);
+	snprintf(id, VBX_ID_LEN, "%s", rc == VBX_OK ? k.id : "");
+	return rc;
+}
+
+typedef struct key_search {
+	const char *id;
+	bool found;
+} key_search;
+
+static int find_key(void *ctx, const vbx_api_key *k)
+{
+	key_search *s = ctx;
+	if (strcmp(k->id, s->id) == 0 &&
+	    (!k->expires_at || k->expires_at > auth_now_ms()))
+		s->found = true;
+	return VBX_OK;
+}
+
+int auth_key_live(auth *a, const char *user_id, const char *key_id)
+{
+	key_search s = {.id = key_id};
+
+	int rc = vbx_hook_store_key_list_run(a->st.key_list, user_id, find_key,
+	                                     &s);
+	if (rc != VBX_OK)
+		return rc == VBX_EUNAVAIL ? rc : VBX_EUNAVAIL;
+	return s.found ? VBX_OK : VBX_ENOTFOUND;
 }

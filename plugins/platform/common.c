@@ -101,6 +101,24 @@ void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
 		             vbx_strerror(vbx__platform, rc));
 }
 
+void vbx__api_principal_changed(const char *user_id, const char *team_id,
+                                const char *reason)
+{
+	vbx_principal_changed_event ev = {.version = 1};
+	snprintf(ev.user_id, sizeof(ev.user_id), "%s", user_id);
+	snprintf(ev.team_id, sizeof(ev.team_id), "%s", team_id);
+	snprintf(ev.reason, sizeof(ev.reason), "%s", reason);
+	int rc = vbx__api.principal_changed
+	                 ? vbx_event_principal_changed_publish(
+	                           vbx__api.principal_changed, &ev)
+	                 : VBX_ESTATE;
+	if (rc != VBX_OK)
+		vbx_log_warn(vbx__platform,
+		             "principal_changed (%s) not published: %s; open "
+		             "sockets keep their access until they reconnect",
+		             reason, vbx_strerror(vbx__platform, rc));
+}
+
 int vbx__api_add_row(cJSON *array, cJSON *item)
 {
 	if (!item)

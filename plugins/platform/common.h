@@ -35,6 +35,7 @@ typedef struct vbx__api_hooks {
 	        *project_delete, *project_list;
 	vbx_hook *audit_add;
 	vbx_hook *authorize;
+	vbx_event *principal_changed;
 } vbx__api_hooks;
 extern vbx__api_hooks vbx__api;
 
@@ -49,6 +50,14 @@ int vbx__api_platform_register(vbx_plugin *self);
 /* The routes of each file (during init). */
 void vbx__api_teams_register(vbx_plugin *self);
 void vbx__api_projects_register(vbx_plugin *self);
+
+/*
+ * Tell open sockets that user_id's access (in team_id) changed, after the
+ * store committed it: they re-check (principal_changed). user_id "" for
+ * every user, as when a team or project goes away. Failures are logged.
+ */
+void vbx__api_principal_changed(const char *user_id, const char *team_id,
+                                const char *reason);
 
 /* ---- pure helpers (no request) ---- */
 

@@ -403,11 +403,19 @@ static void logs_close(void *ud, vbx_ws *ws, int code)
 	vbx_pump_unlock(f->src.pump);
 }
 
+/* A worker, after a change of the principal's access: a viewer may
+ * still read, a removed member may not. */
+static int logs_recheck(void *ud, vbx_ws *ws)
+{
+	return vbx__ws_env_recheck(ws, "read");
+}
+
 static const vbx_ws_ops logs_ops = {
         .struct_size = sizeof(vbx_ws_ops),
         .open = logs_open,
         .drain = logs_drain,
         .close = logs_close,
+        .recheck = logs_recheck,
 };
 
 void vbx__logs_ws_register(vbx_plugin *core, const vbx__logs_limits *lim)

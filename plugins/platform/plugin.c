@@ -72,6 +72,7 @@ void vbx__api_hooks_init(vbx_plugin *self)
 	        .project_list = vbx_hook_store_project_list_get(self),
 	        .audit_add = vbx_hook_store_audit_add_get(self),
 	        .authorize = vbx_hook_authorize_get(self),
+	        .principal_changed = vbx_event_principal_changed_get(self),
 	};
 }
 

@@ -231,6 +231,7 @@ static int delete_project(void *ud, vbx_request *r)
 	rc = vbx_hook_store_project_delete_run(vbx__api.project_delete, id);
 	if (rc != VBX_OK)
 		return project_fail(r, vbx__api.project_delete, rc, id);
+	vbx__api_principal_changed("", "", VBX_REVOKE_PROJECT_DELETED);
 	return vbx__api_no_content(r);
 }
 

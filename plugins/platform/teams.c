@@ -253,6 +253,7 @@ static int delete_team(void *ud, vbx_request *r)
 	rc = vbx_hook_store_team_delete_run(vbx__api.team_delete, id);
 	if (rc != VBX_OK)
 		return team_fail(r, vbx__api.team_delete, rc, id);
+	vbx__api_principal_changed("", id, VBX_REVOKE_TEAM_DELETED);
 	return vbx__api_no_content(r);
 }
 
@@ -491,6 +492,8 @@ static int update_member(void *ud, vbx_request *r)
 			return vbx_resp_store_error(r, vbx__api.member_set, rc,
 			                            "the membership", NULL);
 		audit_member(r, "team.member.role", &m, change);
+		vbx__api_principal_changed(m.user_id, m.team_id,
+		                           VBX_REVOKE_MEMBER_ROLE);
 	}
 	complete_member(&m);
 	return vbx__api_respond(r, 200, member_json(&m));
@@ -510,6 +513,8 @@ static int remove_member(void *ud, vbx_request *r)
 		return vbx_resp_store_error(r, vbx__api.member_remove, rc,
 		                            "the membership", NULL);
 	audit_member(r, "team.member.remove", &m, m.role);
+	vbx__api_principal_changed(m.user_id, m.team_id,
+	                           VBX_REVOKE_MEMBER_REMOVED);
 	return vbx__api_no_content(r);
 }
 

@@ -208,6 +208,11 @@ void vbx__logs_ws_register(vbx_plugin *self, const vbx__logs_limits *lim);
  * env_get: the store's row; 4404 when there is none, 4503 without a store.
  */
 int vbx__ws_env_authorize(vbx_ws *ws, const char *action, const char *id);
+/* A WebSocket route's recheck (vbx_ws_ops): may the socket's principal
+ * still do action on the environment of its path? The verdict, as
+ * vbx_authorize_verdict_row() gives it; closes nothing (the daemon does,
+ * with 4403). */
+int vbx__ws_env_recheck(vbx_ws *ws, const char *action);
 int vbx__ws_env_get(vbx_ws *ws, const char *id, vbx_env *out);
 /* The environment id of the path when it is a UUID, else close 4404. */
 const char *vbx__ws_env_id(vbx_ws *ws);

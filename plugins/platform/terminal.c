@@ -79,6 +79,17 @@ int vbx__ws_env_authorize(vbx_ws *ws, const char *action, const char *id)
 	return VBX_EDENIED;
 }
 
+int vbx__ws_env_recheck(vbx_ws *ws, const char *action)
+{
+	const char *id = vbx_ws_param(ws, "id");
+	const char *failed;
+	if (!vbx__api.authorize || vbx__api.authorize->count == 0)
+		return VBX_EUNAVAIL;
+	const vbx_resource res = {"environment", id};
+	return vbx_authorize_verdict_row(vbx__platform, vbx_ws_principal(ws),
+	                                 action, &res, NULL, &failed);
+}
+
 int vbx__ws_env_get(vbx_ws *ws, const char *id, vbx_env *out)
 {
 	int rc = h_env_get ? vbx_hook_store_env_get_run(h_env_get, id, out)
@@ -402,12 +413,20 @@ static void terminal_close(void *ud, vbx_ws *ws, int code)
 		vbx__term_detach(v);
 }
 
+/* A worker, after a change of the principal's access (principal_changed):
+ * a member demoted to viewer or removed loses the shell at once. */
+static int terminal_recheck(void *ud, vbx_ws *ws)
+{
+	return vbx__ws_env_recheck(ws, "exec");
+}
+
 static const vbx_ws_ops terminal_ops = {
         .struct_size = sizeof(vbx_ws_ops),
         .open = terminal_open,
         .message = terminal_message,
         .drain = terminal_drain,
         .close = terminal_close,
+        .recheck = terminal_recheck,
 };
 
 int vbx__terminal_ws_register(vbx_plugin *self, const vbx__term_limits *lim)

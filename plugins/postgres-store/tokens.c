@@ -170,6 +170,12 @@ static const pgs_stmt stmt_refresh_revoke_user = {
                " WHERE user_id = $1::uuid AND revoked_at IS NULL"
                " AND family_id IS DISTINCT FROM $2::uuid"};
 
+/* A family is live while it has tokens and none of them was revoked. */
+static const pgs_stmt stmt_refresh_family_live = {
+        .name = "refresh_family_live",
+        .sql = "SELECT 1 FROM refresh_tokens WHERE family_id = $1::uuid"
+               " HAVING count(*) > 0 AND bool_and(revoked_at IS NULL)"};
+
 static int refresh_create(void *ud, vbx_refresh *t, const char *hash)
 {
 	char expires[PGS_INT_LEN];
@@ -230,6 +236,19 @@ static int refresh_revoke_user(void *ud, const char *user_id,
 	               NULL);
 }
 
+static int refresh_family_live(void *ud, const char *family_id)
+{
+	PGresult *r;
+
+	if (!vbx_uuid_ok(family_id))
+		return VBX_ENOTFOUND;
+	int rc =
+	        pgs_run(ud, &stmt_refresh_family_live, PGS_ARGS(family_id), &r);
+	rc = pgs_one_row(rc, r);
+	PQclear(r);
+	return rc;
+}
+
 int pgs_tokens_register(pgs *s)
 {
 	vbx_plugin *p = s->self;
@@ -254,5 +273,8 @@ int pgs_tokens_register(pgs *s)
 	if (rc == VBX_OK)
 		rc = vbx_hook_store_refresh_revoke_user_register(
 		        p, refresh_revoke_user, s, prio);
+	if (rc == VBX_OK)
+		rc = vbx_hook_store_refresh_family_live_register(
+		        p, refresh_family_live, s, prio);
 	return rc;
 }

@@ -231,6 +231,41 @@ static void test_jwt_refused(void **state)
 	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_EUNAUTH);
 }
 
+/* The login's refresh family ("fam") travels in the token; an open
+ * socket re-checks a token at any time (AUTH_JWT_ANY_TIME), but never
+ * one with a bad signature or a fam that is not a UUID. */
+static void test_jwt_family_any_time(void **state)
+{
+	auth_keyring kr;
+	auth_claims c = claims(NOW, NOW + 900), out;
+	char tok[AUTH_JWT_MAX];
+
+	ring(&kr, "k1:" HEX64);
+	strcpy(c.fam, "22222222-2222-2222-2222-222222222222");
+	assert_int_equal(auth_jwt_sign(&kr, &c, tok), VBX_OK);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW, &out), VBX_OK);
+	assert_string_equal(out.fam, c.fam);
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 900, &out),
+	                 VBX_EUNAUTH);
+	assert_int_equal(auth_jwt_verify(&kr, tok, AUTH_JWT_ANY_TIME, &out),
+	                 VBX_OK);
+	assert_string_equal(out.fam, c.fam);
+	/* without fam (tokens from before): "" */
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD, &kr.keys[0]);
+	assert_int_equal(auth_jwt_verify(&kr, tok, AUTH_JWT_ANY_TIME, &out),
+	                 VBX_OK);
+	assert_string_equal(out.fam, "");
+	forge(tok, "{\"alg\":\"HS256\",\"kid\":\"k1\"}",
+	      "{\"sub\":\"" UID "\",\"fam\":\"x\",\"iat\":1700000000,"
+	      "\"exp\":1700000900}",
+	      &kr.keys[0]);
+	assert_int_equal(auth_jwt_verify(&kr, tok, AUTH_JWT_ANY_TIME, &out),
+	                 VBX_EUNAUTH);
+	tok[strlen(tok) - 2] ^= 1; /* any time, but signed */
+	assert_int_not_equal(auth_jwt_verify(&kr, tok, AUTH_JWT_ANY_TIME, &out),
+	                     VBX_OK);
+}
+
 static void test_jwt_tampered(void **state)
 {
 	auth_keyring kr;
@@ -707,6 +742,7 @@ int main(void)
 	        cmocka_unit_test(test_jwt_roundtrip),
 	        cmocka_unit_test(test_jwt_refused),
 	        cmocka_unit_test(test_jwt_tampered),
+	        cmocka_unit_test(test_jwt_family_any_time),
 	        cmocka_unit_test(test_hmac_prepared),
 	        cmocka_unit_test(test_argon2),
 	        cmocka_unit_test(test_argon2_interop),

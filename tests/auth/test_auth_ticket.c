@@ -28,6 +28,7 @@
 #define HEX64B                                                                 \
 	"1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"
 #define UID "0123abcd-4567-4000-89ab-cdef01234567"
+#define CRED "fedcba98-7654-4010-8000-112233445566"
 #define NOW 1700000000
 
 /* ---- helpers: rings and raw tickets ---- */
@@ -125,6 +126,13 @@ static void test_roundtrip(void **state)
 	assert_int_equal(out.exp, UINT32_MAX);
 	assert_int_equal(out.scopes, AUTH_TICKET_SCOPES);
 	assert_false(out.apikey);
+	assert_string_equal(out.cred_id, "");
+
+	/* The credential that asked for it comes back. */
+	snprintf(t.cred_id, sizeof(t.cred_id), "%s", CRED);
+	encoded(&kr, &t, tk);
+	assert_int_equal(auth_ticket_verify(&kr, tk, NOW, &out), VBX_OK);
+	assert_string_equal(out.cred_id, CRED);
 }
 
 /* The bytes are the documented layout, and the MAC is HMAC-SHA256 of the
@@ -139,7 +147,11 @@ static void test_layout(void **state)
 	static const unsigned char uid[16] = {
 	        0x01, 0x23, 0xab, 0xcd, 0x45, 0x67, 0x40, 0x00,
 	        0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67};
+	static const unsigned char cred[16] = {
+	        0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x40, 0x10,
+	        0x80, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
 
+	snprintf(t.cred_id, sizeof(t.cred_id), "%s", CRED);
 	ring(&kr, "new:" HEX64B "\nold:" HEX64);
 	encoded(&kr, &t, tk);
 	raw_of(tk, raw);
@@ -149,6 +161,7 @@ static void test_layout(void **state)
 	assert_int_equal(raw[18], 0xb2);
 	assert_int_equal(raw[19], 0xc3);
 	assert_int_equal(raw[20], 0x80 | VBX_SCOPE_READ | VBX_SCOPE_WRITE);
+	assert_memory_equal(raw + 21, cred, 16);
 	memcpy(want, raw, AUTH_TICKET_BODY);
 	mac_raw(kr.keys[0].secret, kr.keys[0].len, want);
 	assert_memory_equal(raw, want, AUTH_TICKET_RAW);
@@ -172,11 +185,14 @@ static void test_encode_refused(void **state)
 	        ticket_of(UID, NOW, VBX_SCOPE_READ | 0x80, false),
 	};
 	auth_ticket ok = ticket_of(UID, NOW, VBX_SCOPE_READ, false);
+	auth_ticket bad_cred = ok;
 
 	ring(&kr, "k1:" HEX64);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (auth_ticket_encode(&kr, &bad[i], tk) != VBX_EINVAL)
 			fail_msg("bad ticket %zu encoded", i);
+	snprintf(bad_cred.cred_id, sizeof(bad_cred.cred_id), "key-1");
+	assert_int_equal(auth_ticket_encode(&kr, &bad_cred, tk), VBX_EINVAL);
 	assert_int_equal(auth_ticket_encode(&none, &ok, tk), VBX_EINVAL);
 }
 

@@ -23,9 +23,9 @@
  *     writes past the room it is given;
  *   - the input as an API key (auth_token_wellformed);
  *   - the input as a WebSocket ticket to auth_ticket_verify, then its
- *     first 21 bytes as a ticket body MAC'd here (with OpenSSL and the raw
+ *     first 37 bytes as a ticket body MAC'd here (with OpenSSL and the raw
  *     secrets) under each key, so that the checks behind the MAC are
- *     reached. An accepted ticket is "vbt_" and 50 base64url characters
+ *     reached. An accepted ticket is "vbt_" and 71 base64url characters
  *     whose 16-byte MAC is one of the keys', unexpired at NOW, with a
  *     known non-empty scope set; its fields are its bytes; encoded again
  *     it verifies to the same fields; any one flipped bit is refused. A
@@ -399,14 +399,26 @@ static int ticket_signer(const unsigned char raw[AUTH_TICKET_RAW])
 static bool ticket_equal(const auth_ticket *a, const auth_ticket *b)
 {
 	return strcmp(a->user_id, b->user_id) == 0 && a->exp == b->exp &&
-	       a->scopes == b->scopes && a->apikey == b->apikey;
+	       a->scopes == b->scopes && a->apikey == b->apikey &&
+	       strcmp(a->cred_id, b->cred_id) == 0;
+}
+
+/* The UUID text of 16 bytes. */
+static void uuid_text(const unsigned char *b, char out[VBX_ID_LEN])
+{
+	snprintf(out, VBX_ID_LEN,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	         "%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+	         b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* What an accepted ticket s (its fields t) promises. */
 static void ticket_accepted(const char *s, const auth_ticket *t, size_t bit)
 {
+	static const unsigned char zeros[16];
 	unsigned char raw[AUTH_TICKET_RAW];
-	char uid[VBX_ID_LEN], again_s[AUTH_TICKET_LEN + 1];
+	char uid[VBX_ID_LEN], cred[VBX_ID_LEN], again_s[AUTH_TICKET_LEN + 1];
 	auth_ticket again;
 
 	CHECK(strlen(s) == AUTH_TICKET_LEN);
@@ -414,13 +426,14 @@ static void ticket_accepted(const char *s, const auth_ticket *t, size_t bit)
 	CHECK(auth_b64_decode(s + 4, AUTH_TICKET_LEN - 4, false, raw,
 	                      sizeof(raw)) == AUTH_TICKET_RAW);
 	CHECK(ticket_signer(raw) != 0);
-	snprintf(uid, sizeof(uid),
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	         "%02x%02x%02x%02x%02x%02x",
-	         raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-	         raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14],
-	         raw[15]);
+	uuid_text(raw, uid);
 	CHECK(uuid_shape(t->user_id) && strcmp(uid, t->user_id) == 0);
+	/* the credential: its UUID, or "" for sixteen zeros */
+	if (memcmp(raw + 21, zeros, 16) == 0)
+		cred[0] = '\0';
+	else
+		uuid_text(raw + 21, cred);
+	CHECK(strcmp(cred, t->cred_id) == 0);
 	CHECK(t->exp > NOW && t->exp <= (int64_t)UINT32_MAX);
 	CHECK(t->exp == ((int64_t)raw[16] << 24 | raw[17] << 16 | raw[18] << 8 |
 	                 raw[19]));

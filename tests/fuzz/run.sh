@@ -36,7 +36,8 @@ deps() {
 		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
 		plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/ticket.c
-		plugins/auth/usercache.c plugins/auth/hmac.c";;
+		plugins/auth/usercache.c plugins/auth/hmac.c
+		plugins/auth/revoke.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	util) ;; # <vibebox/util.h> alone

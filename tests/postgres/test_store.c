@@ -588,6 +588,51 @@ static void test_refresh(void **state)
 	                 VBX_OK);
 }
 
+/* A family is live until any of its tokens is revoked; using a token
+ * (rotation) keeps it live; an unknown family or junk is not live. */
+static void test_refresh_family_live(void **state)
+{
+	vbx_user u;
+	vbx_refresh a, b, out;
+	vbx_hook *live = vbx_hook_store_refresh_family_live_get(tp());
+	vbx_hook *use = vbx_hook_store_refresh_use_get(tp());
+	vbx_hook *rev = vbx_hook_store_refresh_revoke_family_get(tp());
+	vbx_hook *revu = vbx_hook_store_refresh_revoke_user_get(tp());
+
+	assert_non_null(live);
+	assert_int_equal(make_user("fl@example.com", 1, &u), VBX_OK);
+	assert_int_equal(make_refresh(u.id, "", "fl-a", &a), VBX_OK);
+	assert_int_equal(make_refresh(u.id, "", "fl-b", &b), VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_family_live_run(live, a.family_id),
+	        VBX_OK);
+	assert_int_equal(vbx_hook_store_refresh_use_run(use, "fl-a", &out),
+	                 VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_family_live_run(live, a.family_id),
+	        VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_revoke_family_run(rev, a.family_id),
+	        VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_family_live_run(live, a.family_id),
+	        VBX_ENOTFOUND);
+	assert_int_equal(
+	        vbx_hook_store_refresh_family_live_run(live, b.family_id),
+	        VBX_OK);
+	/* A password change revokes every family of the user. */
+	assert_int_equal(vbx_hook_store_refresh_revoke_user_run(revu, u.id, ""),
+	                 VBX_OK);
+	assert_int_equal(
+	        vbx_hook_store_refresh_family_live_run(live, b.family_id),
+	        VBX_ENOTFOUND);
+	assert_int_equal(vbx_hook_store_refresh_family_live_run(
+	                         live, "33333333-3333-3333-3333-333333333333"),
+	                 VBX_ENOTFOUND);
+	assert_int_equal(vbx_hook_store_refresh_family_live_run(live, "junk"),
+	                 VBX_ENOTFOUND);
+}
+
 /* Every family of the user but keep_family ("" or NULL: every one), not
  * another user's; junk ids are harmless. */
 static void test_refresh_revoke_user(void **state)
@@ -1039,6 +1084,7 @@ int main(void)
 	        cmocka_unit_test_setup(test_keys, setup),
 	        cmocka_unit_test_setup(test_refresh, setup),
 	        cmocka_unit_test_setup(test_refresh_revoke_user, setup),
+	        cmocka_unit_test_setup(test_refresh_family_live, setup),
 	        cmocka_unit_test_setup(test_refresh_use_race, setup),
 	        cmocka_unit_test_setup(test_audit, setup),
 	        cmocka_unit_test_setup(test_user_list_pages, setup),
