@@ -51,6 +51,9 @@
  *        - the host table grew past 1.0's 16 reserved slots (the daemon
  *          allocates it, and a plugin built for 1.0 reads only what 1.0
  *          had); 16 new reserved slots follow for later minors.
+ *        - (workspace) runtime_leftovers, runtime_env_purge and
+ *          runtime_workspace_keep (runtime.h): an environment's network
+ *          and persistent workspace; runtime_remove keeps the workspace.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
