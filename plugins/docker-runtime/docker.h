@@ -60,6 +60,7 @@ typedef struct dkr_conf {
 	/* workspace.paths: "IMAGE-PATTERN=/path" (workspace.c) */
 	const char *const *ws_paths;
 	size_t n_ws_paths;
+	uint64_t ws_size;         /* workspace.size in bytes; 0: no limit */
 	const char *const *shell; /* after the login shell; default sh */
 	size_t n_shell;
 	char *user;         /* "" : the image's user */

@@ -175,6 +175,9 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "pull_timeout", "10m", 1000, 86400000,
 	                           &c->pull_ms);
+	rc = rc ? rc
+	        : vbx_cfg_size(cfg, "workspace.size", "0", 0, UINT64_C(1) << 50,
+	                       &c->ws_size);
 	c->read_only = ro != 0;
 	c->block_host = block_host != 0;
 	c->pids_limit = (int)pids;

@@ -127,8 +127,14 @@ static int volume_ensure(dkr *d, const vbx_env *env, const char *name,
 	if (rc != VBX_OK || st != VBX_ENOTFOUND)
 		return rc != VBX_OK ? rc : st;
 	cJSON *b = cJSON_CreateObject();
-	if (!b || !cJSON_AddStringToObject(b, "Name", name) ||
+	cJSON *opts = b ? cJSON_AddObjectToObject(b, "DriverOpts") : NULL;
+	char size[24];
+	/* the local driver enforces it on XFS with pquota only (README) */
+	snprintf(size, sizeof(size), "%llu",
+	         (unsigned long long)d->conf.ws_size);
+	if (!opts || !cJSON_AddStringToObject(b, "Name", name) ||
 	    !cJSON_AddStringToObject(b, "Driver", "local") ||
+	    (d->conf.ws_size && !cJSON_AddStringToObject(opts, "size", size)) ||
 	    !dkr_add_labels(d, b, env)) {
 		cJSON_Delete(b);
 		return VBX_ENOMEM;

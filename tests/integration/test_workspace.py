@@ -12,6 +12,8 @@ Docker engine (fixture.py):
     the reconcile pass leaves it alone;
   - an image with a USER: the workspace is its home, writable by it; a
     configured path the image lacks (workspace.paths) is made the user's;
+  - workspace.size: a volume with that size where the engine can limit
+    it, else a start that fails with the engine's reason;
   - this installation's orphaned volume and network, and the network a
     crashed start left behind, are removed after environments.orphan_grace
     and not before; another installation's are left alone; DELETE removes
@@ -224,6 +226,34 @@ def test_user_gets_a_configured_path(p):
         d.stop()
 
 
+def engine_has_quota():
+    """Can this engine's local driver limit a volume (XFS + pquota)?"""
+    name = "vbx-workspace-test-quota"
+    ok = sh("docker", "volume", "create", "-o", "size=8m", name,
+            check=False).returncode == 0
+    sh("docker", "volume", "rm", "-f", name, check=False)
+    return ok
+
+
+def test_size_where_the_engine_can(p):
+    d = p.start(platform=FAST, runtime='workspace = { size = "64MiB"; };')
+    try:
+        token, env = setup(p, d, "sized")
+        eid = env["id"]
+        e = action(d, token, eid, "start")
+        if engine_has_quota():
+            wait_for("running", lambda: status(d, token, eid) == "running")
+            opts = sh("docker", "volume", "inspect", "-f",
+                      "{{.Options.size}}", volume_of(eid)).stdout.strip()
+            expect(opts == str(64 << 20), f"the size is asked: {opts}")
+        else:
+            expect(e["status"] == "error" and
+                   "quota" in (e.get("statusReason") or ""),
+                   f"an engine that cannot limit says so: {e}")
+    finally:
+        d.stop()
+
+
 def labelled(kind, name, instance, env_id):
     args = ["docker", kind, "create"]
     for label in ("io.vibebox.managed=true", f"io.vibebox.instance={instance}",
@@ -299,6 +329,7 @@ def main():
                       test_keep_workspace_on_delete,
                       test_user_image_owns_its_workspace,
                       test_user_gets_a_configured_path,
+                      test_size_where_the_engine_can,
                       test_orphans_go_after_the_grace):
                 s.run(named(t, p))
     finally:
