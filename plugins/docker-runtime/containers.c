@@ -56,9 +56,7 @@ static const char *const keep_alive[] = {
 
 /* ---- small helpers ---- */
 
-/* A container id or name: what the engine accepts, nothing that could
- * change the request path or query. */
-static bool id_valid(const char *id)
+bool dkr_id_valid(const char *id)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > 128 || !isalnum((unsigned char)id[0]))
@@ -554,7 +552,7 @@ static int create_container(dkr *d, const vbx_container_spec *spec,
 
 static int check_spec(const vbx_container_spec *spec, char *why, size_t why_len)
 {
-	if (!id_valid(spec->env->id)) {
+	if (!dkr_id_valid(spec->env->id)) {
 		snprintf(why, why_len, "environment id \"%.40s\" is not valid",
 		         spec->env->id);
 		return VBX_EINVAL;
@@ -612,7 +610,7 @@ int dkr_start(void *ud, const char *id, char *why, size_t why_len)
 {
 	dkr *d = ud;
 	char path[200];
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return bad_id(id, why, why_len);
 	snprintf(path, sizeof(path), "/containers/%s/start", id);
 	/* 304: started already. */
@@ -624,7 +622,7 @@ int dkr_stop(void *ud, const char *id, int timeout_s)
 {
 	dkr *d = ud;
 	char path[200], why[256] = "";
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return VBX_ENOTFOUND;
 	if (timeout_s < 0)
 		timeout_s = 0;
@@ -642,7 +640,7 @@ int dkr_restart(void *ud, const char *id, int timeout_s, char *why,
 {
 	dkr *d = ud;
 	char path[200];
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return bad_id(id, why, why_len);
 	if (timeout_s < 0)
 		timeout_s = 0;
@@ -659,7 +657,7 @@ static int inspect_json(dkr *d, const char *id, cJSON **out)
 	char path[200];
 	dkr_resp r;
 	*out = NULL;
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return VBX_ENOTFOUND;
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
 	int rc = dkr_request(d, "GET", path, NULL, d->conf.request_ms, &r);
@@ -687,7 +685,7 @@ int dkr_remove(void *ud, const char *id)
 	const cJSON *labels = get(get(j, "Config"), "Labels");
 	const char *env = cJSON_GetStringValue(get(labels, DKR_LABEL_ENV));
 	bool ours = dkr_labels_owned(d, labels);
-	if (env && id_valid(env))
+	if (env && dkr_id_valid(env))
 		snprintf(net, sizeof(net), DKR_NAME_PREFIX "%s", env);
 	cJSON_Delete(j);
 	if (!ours) {

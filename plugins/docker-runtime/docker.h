@@ -177,6 +177,10 @@ int dkr_stats(void *ud, const char *id, vbx_container_stats *out);
 int dkr_list(void *ud, vbx_container_each_fn *each, void *ctx);
 int dkr_ping(void *ud, char *why, size_t why_len);
 
+/* A container id or name (or an environment id in one): what the engine
+ * accepts, nothing that could change the request path or query. */
+bool dkr_id_valid(const char *id);
+
 /* A request whose answer only matters by its status. ok2 is one more
  * status that counts as success (0 for none); why as dkr_status_rc. */
 int dkr_simple(dkr *d, const char *method, const char *path, int64_t timeout_ms,

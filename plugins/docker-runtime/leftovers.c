@@ -256,7 +256,7 @@ int dkr_env_purge(void *ud, const char *env_id, unsigned what, char *why,
 		why_len = sizeof(scratch);
 	}
 	why[0] = '\0';
-	if (!vbx_uuid_ok(env_id)) {
+	if (!dkr_id_valid(env_id) || strlen(env_id) >= VBX_ID_LEN) {
 		snprintf(why, why_len, "environment id \"%.40s\" is not valid",
 		         env_id);
 		return VBX_EINVAL;
@@ -313,7 +313,7 @@ int dkr_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len)
 		why = scratch;
 		why_len = sizeof(scratch);
 	}
-	if (!vbx_uuid_ok(env->id))
+	if (!dkr_id_valid(env->id) || strlen(env->id) >= VBX_ID_LEN)
 		return VBX_EINVAL;
 	dkr_ws_name(env->id, vol, sizeof(vol));
 	snprintf(path, sizeof(path), "/volumes/%s", vol);

@@ -557,7 +557,19 @@ static int purge_env(vbx_request *r, const vbx_env *e, bool keep)
 		        vbx__envh.rt_purge, e->id,
 		        what | (keep ? 0 : VBX_RUNTIME_WORKSPACE), why,
 		        sizeof(why));
-	if (rc == VBX_OK || rc == VBX_EUNAVAIL || rc == VBX_ETIMEDOUT)
+	bool down = rc == VBX_EUNAVAIL || rc == VBX_ETIMEDOUT;
+	if (down && !keep) {
+		/* nothing of it runs: the reconcile pass removes the rest
+		 * once the engine answers (after orphan_grace) */
+		vbx_log_warn(vbx__platform,
+		             "environment %s: its network and workspace were "
+		             "not removed (%s); the reconcile pass removes "
+		             "them when the engine answers",
+		             e->id,
+		             why[0] ? why : vbx_strerror(vbx__platform, rc));
+		return VBX_OK;
+	}
+	if (rc == VBX_OK || down)
 		return rc == VBX_OK ? rc : runtime_fail(r, rc, e, "the delete");
 	vbx_log_error(vbx__platform, "environment %s: %s", e->id, why);
 	vbx_resp_error(r, 500, "INTERNAL_ERROR",

@@ -581,9 +581,7 @@ int vbx__lc_init(vbx_plugin *self)
 	lc.pass_now = false;
 	lc.pass_due_ms = lc.next_pass = lc.next_idle = 0;
 	lc.store_down = lc.engine_down = false;
-	free(lc.sus);
-	lc.sus = NULL;
-	lc.n_sus = lc.cap_sus = 0;
+	vbx__lc_fini(); /* a test host may init the plugin again */
 	int rc = lc_hooks(self);
 	rc = rc ? rc
 	        : vbx_event_runtime_container_exited_subscribe(self, on_exited,
@@ -615,4 +613,11 @@ void vbx__lc_start(void)
 void vbx__lc_stop(void)
 {
 	atomic_store(&lc.stopping, true);
+}
+
+void vbx__lc_fini(void)
+{
+	free(lc.sus);
+	lc.sus = NULL;
+	lc.n_sus = lc.cap_sus = 0;
 }

@@ -93,4 +93,7 @@ void vbx__lc_start(void);
  * ticks and events do nothing (the plugin's stop). */
 void vbx__lc_stop(void);
 
+/* Free what the passes remember (the plugin's fini: no tick runs). */
+void vbx__lc_fini(void);
+
 #endif

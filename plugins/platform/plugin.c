@@ -304,6 +304,7 @@ static void platform_stop(vbx_plugin *self)
 static void platform_fini(vbx_plugin *self)
 {
 	vbx__terminal_shutdown(); /* when start never ran */
+	vbx__lc_fini();
 }
 
 static const char *const platform_provides[] = {"platform", NULL};

@@ -25,7 +25,7 @@ import subprocess
 import time
 import uuid
 
-from daemon import Suite, expect
+from daemon import VIBEBOXD, Suite, expect
 from fixture import CMD_IMAGE, IMAGE, Platform, skip_unless_ready
 
 DEV_IMAGE = os.environ.get("VBX_TEST_DEV_IMAGE", "vibebox/test-dev:latest")
@@ -310,6 +310,30 @@ def test_orphans_go_after_the_grace(p):
         d.stop()
 
 
+def check_names(d, keys):
+    """vibeboxd -t fails on d's config, naming each key."""
+    out = sh(VIBEBOXD, "-t", "-c", d.conf, check=False)
+    expect(out.returncode == 1, f"-t fails: {out.returncode}")
+    for key in keys:
+        expect(key in out.stderr, f"{key} named in: {out.stderr}")
+    return out.stderr
+
+
+def test_bad_settings_are_named(p):
+    err = check_names(p.start(runtime='workspace = { paths = [ "node:*" ]; '
+                              'size = "lots"; };', wait=False),
+                      ("plugins.docker-runtime.workspace.paths",
+                       "plugins.docker-runtime.workspace.size"))
+    expect("IMAGE-PATTERN=/absolute/path" in err,
+           "the error says what a paths entry looks like")
+    check_names(p.start(runtime='workspace = { paths = [ "a=relative" ]; };',
+                        wait=False),
+                ("plugins.docker-runtime.workspace.paths",))
+    check_names(p.start(platform='environments: { orphan_grace = "soon"; };',
+                        wait=False),
+                ("plugins.platform.environments.orphan_grace",))
+
+
 def named(fn, p):
     def check():
         fn(p)
@@ -330,7 +354,8 @@ def main():
                       test_user_image_owns_its_workspace,
                       test_user_gets_a_configured_path,
                       test_size_where_the_engine_can,
-                      test_orphans_go_after_the_grace):
+                      test_orphans_go_after_the_grace,
+                      test_bad_settings_are_named):
                 s.run(named(t, p))
     finally:
         cleanup()
