@@ -107,8 +107,10 @@ static int volume_ensure(dkr *d, const vbx_env *env, const char *name,
 	*fresh = false;
 	snprintf(path, sizeof(path), "/volumes/%s", name);
 	int rc = dkr_request(d, "GET", path, NULL, d->conf.request_ms, &r);
-	int st = dkr_status_rc(&r, "inspecting the workspace volume", why,
-	                       why_len);
+	int st = dkr_status_rc(&r, "inspecting the workspace volume", NULL, 0);
+	if (st != VBX_OK && st != VBX_ENOTFOUND) /* 404: made below */
+		dkr_status_rc(&r, "inspecting the workspace volume", why,
+		              why_len);
 	if (rc == VBX_OK && st == VBX_OK) {
 		cJSON *j = cJSON_ParseWithLength(r.body, r.len);
 		bool ours = dkr_labels_owned(d, get(j, "Labels"));
