@@ -13,7 +13,8 @@
 # default command (a JSON array such as '["/bin/sh"]') and ROOT_SHELL
 # root's login shell in /etc/passwd (default /bin/sh); with PASSWD_AT
 # (an absolute path) the file is there and /etc/passwd a relative symlink
-# to it, as some distributions have it.
+# to it, as some distributions have it. IMAGE_USER sets the image's USER
+# (e.g. dev), as images such as node's have one.
 set -eu
 
 tag=${1:?usage: base-image.sh TAG}
@@ -43,7 +44,9 @@ printf 'root:x:0:0:root:/root:%s\ndev:x:1000:1000:dev:/home/dev:/bin/sh\n' \
 [ "$passwd_at" = /etc/passwd ] || ln -s "..$passwd_at" "$root/etc/passwd"
 printf 'root:x:0:\ndev:x:1000:\n' >"$root/etc/group"
 chown 1000:1000 "$root/home/dev"
+user_change=
+[ -z "${IMAGE_USER:-}" ] || user_change="USER $IMAGE_USER"
 tar -C "$root" -c . | docker import \
-	-c "CMD $cmd" \
+	-c "CMD $cmd" ${user_change:+-c "$user_change"} \
 	-c 'ENV PATH=/bin HOME=/root' - "$tag" >/dev/null
 echo "built image $tag"

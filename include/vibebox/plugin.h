@@ -59,6 +59,9 @@
  *          recheck callback at the end of vbx_ws_ops (http.h; ops of 1.0
  *          size are still accepted), and store_refresh_family_live
  *          (store.h). No host-table slot is used.
+ *        1.1 also adds runtime_leftovers, runtime_env_purge and
+ *          runtime_workspace_keep (runtime.h): an environment's network
+ *          and persistent workspace; runtime_remove keeps the workspace.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

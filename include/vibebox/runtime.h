@@ -116,8 +116,10 @@ typedef int vbx_container_each_fn(void *ctx, const vbx_container_state *c);
 /*
  * runtime_create(spec, id, why, why_len): create (not start) the
  * environment's container and its network, pulling the image when it is
- * missing; id (VBX_CONTAINER_ID_LEN bytes) gets the container id.
- * VBX_EDENIED: the image is not allowed. VBX_ENOTFOUND: the pull failed.
+ * missing, with the environment's workspace mounted (created when it
+ * does not exist yet, reused when it does); id (VBX_CONTAINER_ID_LEN bytes)
+ * gets the container id. VBX_EDENIED: the image is not allowed. VBX_ENOTFOUND:
+ * the pull failed.
  */
 VBX_HOOK_DECLARE(runtime_create, PROVIDER, VBX_EUNAVAIL,
                  (const vbx_container_spec *spec, char *id, char *why,
@@ -154,7 +156,8 @@ VBX_HOOK_DECLARE(runtime_restart, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, int timeout_s, char *why, size_t why_len),
                  (id, timeout_s, why, why_len))
 
-/* runtime_remove(id): remove the container (forced) and its network.
+/* runtime_remove(id): remove the container (forced) and its network,
+ * but not its environment's workspace (runtime_env_purge does).
  * VBX_OK when it was gone already. */
 VBX_HOOK_DECLARE(runtime_remove, PROVIDER, VBX_EUNAVAIL, (const char *id), (id))
 
@@ -224,6 +227,62 @@ typedef struct vbx_exec_spec {
 VBX_HOOK_DECLARE(runtime_exec, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, const vbx_exec_spec *spec, vbx_stream **out),
                  (id, spec, out))
+
+/* ---- 1.1 (workspace): an environment's network and workspace ---- */
+
+/*
+ * Besides its container, an environment owns a network and a workspace
+ * (a volume that keeps the developer's files across restarts, changes of
+ * settings or image, and a container removed behind VibeBox's back).
+ * runtime_remove leaves the workspace alone: only these hooks remove it.
+ */
+#define VBX_RUNTIME_CONTAINERS 0x1u /* every container of the environment */
+#define VBX_RUNTIME_NETWORK 0x2u    /* its network */
+#define VBX_RUNTIME_WORKSPACE 0x4u  /* its workspace: the developer's files */
+
+/* What the engine holds of one environment (runtime_leftovers). */
+typedef struct vbx_runtime_leftover {
+	char env_id[VBX_ID_LEN]; /* from the io.vibebox.environment label */
+	unsigned have;           /* VBX_RUNTIME_* bits of what exists */
+} vbx_runtime_leftover;
+
+typedef int vbx_runtime_leftover_fn(void *ctx, const vbx_runtime_leftover *l);
+
+/*
+ * runtime_leftovers(each, ctx): every environment of this installation
+ * (by label) that has a network or a workspace on the engine, with what
+ * it has (VBX_RUNTIME_CONTAINERS: a container of it exists, in any
+ * state). A kept workspace (runtime_workspace_keep) is not reported. The
+ * row is valid during the call; each returns non-zero to stop (that value
+ * is returned). The platform's reconcile pass removes, after a grace
+ * period, the networks and workspaces of deleted environments and the
+ * networks no container uses.
+ */
+VBX_HOOK_DECLARE(runtime_leftovers, PROVIDER, VBX_EUNAVAIL,
+                 (vbx_runtime_leftover_fn * each, void *ctx), (each, ctx))
+
+/*
+ * runtime_env_purge(env_id, what, why, why_len): remove what
+ * (VBX_RUNTIME_* bits) of the environment env_id that this installation
+ * owns; VBX_OK when it is gone (or never was). Another installation's
+ * resources are never touched. A kept workspace is not removed.
+ * VBX_ESTATE: the network is still in use by a container.
+ */
+VBX_HOOK_DECLARE(runtime_env_purge, PROVIDER, VBX_EUNAVAIL,
+                 (const char *env_id, unsigned what, char *why, size_t why_len),
+                 (env_id, what, why, why_len))
+
+/*
+ * runtime_workspace_keep(env, why, why_len): keep env's workspace after
+ * the environment is deleted: runtime_env_purge and runtime_leftovers
+ * leave it alone from then on, and an admin reclaims it by hand (the
+ * runtime's README says how). VBX_ENOTFOUND: it has no workspace.
+ */
+VBX_HOOK_DECLARE(runtime_workspace_keep, PROVIDER, VBX_EUNAVAIL,
+                 (const vbx_env *env, char *why, size_t why_len),
+                 (env, why, why_len))
+
+/* ---- end of 1.1 (workspace) ---- */
 
 /* ---- facts a runtime reports: events ---- */
 

@@ -326,6 +326,10 @@ static void set_method(CURL *c, const char *method, const char *json)
 {
 	if (strcmp(method, "GET") == 0)
 		return;
+	if (strcmp(method, "HEAD") == 0) { /* an answer without a body */
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		return;
+	}
 	if (strcmp(method, "POST") == 0 || json) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,

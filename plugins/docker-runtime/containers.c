@@ -56,9 +56,7 @@ static const char *const keep_alive[] = {
 
 /* ---- small helpers ---- */
 
-/* A container id or name: what the engine accepts, nothing that could
- * change the request path or query. */
-static bool id_valid(const char *id)
+bool dkr_id_valid(const char *id)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > 128 || !isalnum((unsigned char)id[0]))
@@ -105,11 +103,8 @@ static void get_time(const cJSON *o, const char *key, int64_t *ms)
 		*ms = 0;
 }
 
-/* A request whose answer only matters by its status. ok2 is one more
- * status that counts as success (0 for none). */
-static int simple(dkr *d, const char *method, const char *path,
-                  int64_t timeout_ms, long ok2, const char *what, char *why,
-                  size_t why_len)
+int dkr_simple(dkr *d, const char *method, const char *path, int64_t timeout_ms,
+               long ok2, const char *what, char *why, size_t why_len)
 {
 	dkr_resp r;
 	int rc = dkr_request(d, method, path, NULL, timeout_ms, &r);
@@ -288,15 +283,6 @@ static bool add_strings(cJSON *o, const char *key, const char *const *v,
 	return a != NULL;
 }
 
-static bool add_labels(const dkr *d, cJSON *o, const vbx_env *env)
-{
-	cJSON *l = cJSON_AddObjectToObject(o, "Labels");
-	return l && cJSON_AddStringToObject(l, DKR_LABEL_MANAGED, "true") &&
-	       cJSON_AddStringToObject(l, DKR_LABEL_INSTANCE, d->instance) &&
-	       cJSON_AddStringToObject(l, DKR_LABEL_ENV, env->id) &&
-	       cJSON_AddStringToObject(l, DKR_LABEL_PROJECT, env->project_id);
-}
-
 /* Env: only "KEY=value" entries; a bare "KEY" would mean something else
  * to the engine. */
 static int check_variables(const vbx_container_spec *spec, char *why,
@@ -388,7 +374,7 @@ static bool add_limits(cJSON *host, const vbx_env *env)
 }
 
 static cJSON *host_config(dkr *d, const vbx_container_spec *spec, cJSON *cfg,
-                          const char *net)
+                          const char *net, const dkr_ws *ws)
 {
 	static const char *const drop_all[] = {"ALL"};
 	static const char *const no_new_privs[] = {"no-new-privileges"};
@@ -406,7 +392,7 @@ static cJSON *host_config(dkr *d, const vbx_container_spec *spec, cJSON *cfg,
 	        cJSON_AddTrueToObject(h, "Init") &&
 	        cJSON_AddBoolToObject(h, "ReadonlyRootfs", d->conf.read_only) &&
 	        cJSON_AddStringToObject(h, "NetworkMode", net) &&
-	        add_ports(d, spec, cfg, h);
+	        add_ports(d, spec, cfg, h) && dkr_ws_mount(ws, h);
 	if (ok && d->conf.read_only) {
 		/* A read-only root still needs a scratch /tmp. */
 		cJSON *t = cJSON_AddObjectToObject(h, "Tmpfs");
@@ -441,21 +427,21 @@ static bool add_command(const dkr *d, cJSON *cfg, const char *image)
 }
 
 static cJSON *create_body(dkr *d, const vbx_container_spec *spec,
-                          const char *net)
+                          const char *net, const dkr_ws *ws)
 {
 	cJSON *cfg = cJSON_CreateObject();
 	bool ok = cfg &&
 	          cJSON_AddStringToObject(cfg, "Image", spec->env->image) &&
 	          add_command(d, cfg, spec->env->image) &&
 	          add_strings(cfg, "Env", spec->variables, spec->n_variables) &&
-	          add_labels(d, cfg, spec->env) &&
+	          dkr_add_labels(d, cfg, spec->env) &&
 	          add_hostname(cfg, spec->env->slug) &&
 	          cJSON_AddFalseToObject(cfg, "Tty") &&
 	          cJSON_AddFalseToObject(cfg, "OpenStdin") &&
 	          cJSON_AddFalseToObject(cfg, "AttachStdin") &&
 	          (!d->conf.user[0] ||
 	           cJSON_AddStringToObject(cfg, "User", d->conf.user)) &&
-	          host_config(d, spec, cfg, net);
+	          host_config(d, spec, cfg, net, ws);
 	if (!ok) {
 		cJSON_Delete(cfg);
 		return NULL;
@@ -484,7 +470,7 @@ static int network_ensure(dkr *d, const vbx_env *env, const char *net,
 	if (!b || !cJSON_AddStringToObject(b, "Name", net) ||
 	    !cJSON_AddTrueToObject(b, "CheckDuplicate") ||
 	    !cJSON_AddStringToObject(b, "Driver", "bridge") ||
-	    !add_bridge_name(b, env) || !add_labels(d, b, env)) {
+	    !add_bridge_name(b, env) || !dkr_add_labels(d, b, env)) {
 		cJSON_Delete(b);
 		return VBX_ENOMEM;
 	}
@@ -507,8 +493,8 @@ static void network_remove(dkr *d, const char *net)
 {
 	char path[64 + NAME_MAX_LEN], why[256] = "";
 	snprintf(path, sizeof(path), "/networks/%s", net);
-	int rc = simple(d, "DELETE", path, d->conf.request_ms, 404,
-	                "removing the network", why, sizeof(why));
+	int rc = dkr_simple(d, "DELETE", path, d->conf.request_ms, 404,
+	                    "removing the network", why, sizeof(why));
 	if (rc != VBX_OK && d->plugin)
 		vbx_log_warn(d->plugin, "network %s left behind: %s", net, why);
 }
@@ -542,10 +528,10 @@ static int create_once(dkr *d, const cJSON *body, const char *name, char *id,
 }
 
 static int create_container(dkr *d, const vbx_container_spec *spec,
-                            const char *name, char *id, char *why,
-                            size_t why_len)
+                            const char *name, const dkr_ws *ws, char *id,
+                            char *why, size_t why_len)
 {
-	cJSON *body = create_body(d, spec, name);
+	cJSON *body = create_body(d, spec, name, ws);
 	if (!body)
 		return VBX_ENOMEM;
 	int rc = create_once(d, body, name, id, why, why_len);
@@ -555,8 +541,8 @@ static int create_container(dkr *d, const vbx_container_spec *spec,
 		char path[64 + NAME_MAX_LEN];
 		snprintf(path, sizeof(path), "/containers/%s?force=1&v=1",
 		         name);
-		rc = simple(d, "DELETE", path, d->conf.request_ms, 404,
-		            "removing the old container", why, why_len);
+		rc = dkr_simple(d, "DELETE", path, d->conf.request_ms, 404,
+		                "removing the old container", why, why_len);
 		if (rc == VBX_OK)
 			rc = create_once(d, body, name, id, why, why_len);
 	}
@@ -566,7 +552,7 @@ static int create_container(dkr *d, const vbx_container_spec *spec,
 
 static int check_spec(const vbx_container_spec *spec, char *why, size_t why_len)
 {
-	if (!id_valid(spec->env->id)) {
+	if (!dkr_id_valid(spec->env->id)) {
 		snprintf(why, why_len, "environment id \"%.40s\" is not valid",
 		         spec->env->id);
 		return VBX_EINVAL;
@@ -581,6 +567,7 @@ int dkr_create(void *ud, const vbx_container_spec *spec, char *id, char *why,
 	dkr *d = ud;
 	char name[NAME_MAX_LEN], scratch[8];
 	bool net_created;
+	dkr_ws ws;
 	if (!why || !why_len) {
 		why = scratch;
 		why_len = sizeof(scratch);
@@ -594,12 +581,19 @@ int dkr_create(void *ud, const vbx_container_spec *spec, char *id, char *why,
 	rc = network_ensure(d, spec->env, name, &net_created, why, why_len);
 	if (rc != VBX_OK)
 		return rc;
-	rc = create_container(d, spec, name, id, why, why_len);
+	rc = dkr_ws_prepare(d, spec->env, &ws, why, why_len);
+	rc = rc ? rc : create_container(d, spec, name, &ws, id, why, why_len);
+	if (rc == VBX_OK && (rc = dkr_ws_finish(d, &ws, id, why, why_len))) {
+		dkr_remove(d, id); /* unusable: the user could not write */
+		id[0] = '\0';
+	}
 	if (rc != VBX_OK && net_created)
 		network_remove(d, name);
 	if (rc == VBX_OK && d->plugin)
-		vbx_log_info(d->plugin, "created container %.12s (%s) of %s",
-		             id, name, spec->env->image);
+		vbx_log_info(d->plugin,
+		             "created container %.12s (%s) of %s, workspace "
+		             "%s at %s",
+		             id, name, spec->env->image, ws.volume, ws.path);
 	return rc;
 }
 
@@ -616,26 +610,26 @@ int dkr_start(void *ud, const char *id, char *why, size_t why_len)
 {
 	dkr *d = ud;
 	char path[200];
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return bad_id(id, why, why_len);
 	snprintf(path, sizeof(path), "/containers/%s/start", id);
 	/* 304: started already. */
-	return simple(d, "POST", path, d->conf.request_ms, 304,
-	              "starting the container", why, why_len);
+	return dkr_simple(d, "POST", path, d->conf.request_ms, 304,
+	                  "starting the container", why, why_len);
 }
 
 int dkr_stop(void *ud, const char *id, int timeout_s)
 {
 	dkr *d = ud;
 	char path[200], why[256] = "";
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return VBX_ENOTFOUND;
 	if (timeout_s < 0)
 		timeout_s = 0;
 	snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id, timeout_s);
-	int rc = simple(d, "POST", path,
-	                d->conf.request_ms + (int64_t)timeout_s * 1000, 304,
-	                "stopping the container", why, sizeof(why));
+	int rc = dkr_simple(d, "POST", path,
+	                    d->conf.request_ms + (int64_t)timeout_s * 1000, 304,
+	                    "stopping the container", why, sizeof(why));
 	if (rc != VBX_OK && rc != VBX_ENOTFOUND && d->plugin)
 		vbx_log_warn(d->plugin, "container %.12s: %s", id, why);
 	return rc;
@@ -646,15 +640,15 @@ int dkr_restart(void *ud, const char *id, int timeout_s, char *why,
 {
 	dkr *d = ud;
 	char path[200];
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return bad_id(id, why, why_len);
 	if (timeout_s < 0)
 		timeout_s = 0;
 	snprintf(path, sizeof(path), "/containers/%s/restart?t=%d", id,
 	         timeout_s);
-	return simple(d, "POST", path,
-	              d->conf.request_ms + (int64_t)timeout_s * 1000, 0,
-	              "restarting the container", why, why_len);
+	return dkr_simple(d, "POST", path,
+	                  d->conf.request_ms + (int64_t)timeout_s * 1000, 0,
+	                  "restarting the container", why, why_len);
 }
 
 /* GET /containers/{id}/json parsed; the caller deletes *out. */
@@ -663,7 +657,7 @@ static int inspect_json(dkr *d, const char *id, cJSON **out)
 	char path[200];
 	dkr_resp r;
 	*out = NULL;
-	if (!id_valid(id))
+	if (!dkr_id_valid(id))
 		return VBX_ENOTFOUND;
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
 	int rc = dkr_request(d, "GET", path, NULL, d->conf.request_ms, &r);
@@ -691,7 +685,7 @@ int dkr_remove(void *ud, const char *id)
 	const cJSON *labels = get(get(j, "Config"), "Labels");
 	const char *env = cJSON_GetStringValue(get(labels, DKR_LABEL_ENV));
 	bool ours = dkr_labels_owned(d, labels);
-	if (env && id_valid(env))
+	if (env && dkr_id_valid(env))
 		snprintf(net, sizeof(net), DKR_NAME_PREFIX "%s", env);
 	cJSON_Delete(j);
 	if (!ours) {
@@ -704,8 +698,8 @@ int dkr_remove(void *ud, const char *id)
 		return VBX_EDENIED;
 	}
 	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-	rc = simple(d, "DELETE", path, d->conf.request_ms, 404,
-	            "removing the container", why, sizeof(why));
+	rc = dkr_simple(d, "DELETE", path, d->conf.request_ms, 404,
+	                "removing the container", why, sizeof(why));
 	if (rc != VBX_OK) {
 		if (d->plugin)
 			vbx_log_warn(d->plugin, "container %.12s: %s", id, why);

@@ -11,6 +11,8 @@
  *   stream.c      exec with a TTY and logs, as vbx_stream objects
  *   shell.c       the login shell a terminal opens, per container
  *   passwd.c      the tar and passwd parsers shell.c uses
+ *   workspace.c   the environment's workspace volume: where, whose
+ *   leftovers.c   networks and volumes: listing, purging, keeping
  *   frame.c       the engine's stdout/stderr multiplexing framing
  *   watch.c       the engine's event stream, turned into fact events
  *   firewall.c    block_host: the iptables rules that keep environments
@@ -18,7 +20,9 @@
  *
  * Containers carry the labels io.vibebox.managed=true,
  * io.vibebox.environment=<env id> and io.vibebox.project=<project id>;
- * each lives on a network of its own; both are named vbx-<env id>.
+ * each lives on a network of its own; both are named vbx-<env id>. The
+ * environment's workspace volume, vbx-<env id>-workspace, has the same
+ * labels.
  */
 #ifndef DKR_DOCKER_H
 #define DKR_DOCKER_H
@@ -53,6 +57,10 @@ typedef struct dkr_conf {
 	/* images whose own command runs instead of the keep-alive */
 	const char *const *keep_command;
 	size_t n_keep_command;
+	/* workspace.paths: "IMAGE-PATTERN=/path" (workspace.c) */
+	const char *const *ws_paths;
+	size_t n_ws_paths;
+	uint64_t ws_size;         /* workspace.size in bytes; 0: no limit */
 	const char *const *shell; /* after the login shell; default sh */
 	size_t n_shell;
 	char *user;         /* "" : the image's user */
@@ -169,6 +177,15 @@ int dkr_stats(void *ud, const char *id, vbx_container_stats *out);
 int dkr_list(void *ud, vbx_container_each_fn *each, void *ctx);
 int dkr_ping(void *ud, char *why, size_t why_len);
 
+/* A container id or name (or an environment id in one): what the engine
+ * accepts, nothing that could change the request path or query. */
+bool dkr_id_valid(const char *id);
+
+/* A request whose answer only matters by its status. ok2 is one more
+ * status that counts as success (0 for none); why as dkr_status_rc. */
+int dkr_simple(dkr *d, const char *method, const char *path, int64_t timeout_ms,
+               long ok2, const char *what, char *why, size_t why_len);
+
 /*
  * Pure parsers of the engine's JSON, for the fuzz target. Each returns
  * VBX_OK or VBX_EINVAL (not the expected shape); missing optional fields
@@ -198,6 +215,58 @@ const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
 
 /* Does a container's Labels object say this installation owns it? */
 bool dkr_labels_owned(const dkr *d, const cJSON *labels);
+
+/* Add the Labels object of what env owns (container, network, volume):
+ * managed, instance, environment and project. false: out of memory. */
+bool dkr_add_labels(const dkr *d, cJSON *o, const vbx_env *env);
+
+/* ---- workspace.c: the environment's workspace volume ---- */
+
+#define DKR_WS_SUFFIX "-workspace" /* vbx-<env id>-workspace */
+#define DKR_WS_PATH_MAX 200
+/* The label of a keeper container (leftovers.c): the kept volume. */
+#define DKR_LABEL_KEPT "io.vibebox.kept-workspace"
+/* The label of a probe (workspace.c), which uses no network. */
+#define DKR_LABEL_PROBE "io.vibebox.workspace-probe"
+
+/* What one create mounts. */
+typedef struct dkr_ws {
+	char volume[sizeof(DKR_NAME_PREFIX) + VBX_ID_LEN + 16];
+	char path[DKR_WS_PATH_MAX]; /* where it is mounted */
+	long uid, gid; /* give the volume's root to them; -1: leave it */
+	bool fresh;    /* this create made the volume */
+} dkr_ws;
+
+/* The volume's name, vbx-<env id>-workspace, into out. */
+void dkr_ws_name(const char *env_id, char *out, size_t len);
+/* Is entry a workspace.paths entry, "IMAGE-PATTERN=/abs/path"? Pure. */
+bool dkr_ws_path_ok(const char *entry);
+/* The path of the first workspace.paths entry whose pattern matches
+ * image, into out; false when none does. Pure. */
+bool dkr_ws_path_for(const dkr_conf *c, const char *image, char *out,
+                     size_t len);
+/*
+ * Before the container of env is created: make its volume unless it
+ * exists (refusing one that is not this installation's: VBX_EDENIED),
+ * and decide where it goes and whom it belongs to (workspace.c's
+ * comment). why as dkr_create's.
+ */
+int dkr_ws_prepare(dkr *d, const vbx_env *env, dkr_ws *ws, char *why,
+                   size_t why_len);
+/* Add the mount to a create body's HostConfig. false: out of memory. */
+bool dkr_ws_mount(const dkr_ws *ws, cJSON *host);
+/* After container id is created: give a fresh volume's root to the user
+ * when dkr_ws_prepare said so. */
+int dkr_ws_finish(dkr *d, const dkr_ws *ws, const char *id, char *why,
+                  size_t why_len);
+
+/* ---- leftovers.c: the runtime_leftovers, runtime_env_purge and
+ * runtime_workspace_keep hooks (signatures of runtime.h) ---- */
+
+int dkr_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx);
+int dkr_env_purge(void *ud, const char *env_id, unsigned what, char *why,
+                  size_t why_len);
+int dkr_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len);
 
 /* ---- images.c ---- */
 
@@ -274,6 +343,42 @@ int dkr_tar_first(const char *tar, size_t n, dkr_tar_member *out);
  */
 int dkr_passwd_shell(const char *text, size_t n, const char *user, char *out,
                      size_t out_len);
+
+/* One user's entry of a passwd file (dkr_passwd_home). */
+typedef struct dkr_passwd_entry {
+	long uid, gid;              /* -1 when not found */
+	char home[DKR_WS_PATH_MAX]; /* an absolute path other than "/" */
+} dkr_passwd_entry;
+
+/*
+ * The entry of user ("name" or "uid", either with ":group") in the
+ * passwd file text of n bytes (any bytes): its first entry, as
+ * dkr_passwd_shell finds it. Returns VBX_OK, or VBX_ENOTFOUND (no entry;
+ * an entry whose uid or gid is not a number below 2^31, or whose home is
+ * not an absolute path of visible ASCII other than "/" that fits); out
+ * then has uid -1 and home "". Pure.
+ */
+int dkr_passwd_home(const char *text, size_t n, const char *user,
+                    dkr_passwd_entry *out);
+
+#define DKR_TAR_DIR_LEN (3 * 512) /* a header and the end-of-archive */
+
+/*
+ * A tar archive of one directory entry: name (relative, no trailing
+ * slash, at most 98 bytes) owned by uid:gid with mode, for the engine's
+ * archive upload (which makes the directory and gives
+ * it that owner). VBX_EINVAL when name or an id does not fit. Pure.
+ */
+int dkr_tar_dir(const char *name, long uid, long gid, unsigned mode,
+                char out[DKR_TAR_DIR_LEN]);
+
+/*
+ * The text of the passwd file of container id (created or running), at
+ * /etc/passwd after symbolic links (4 at most), into *text (malloc'd,
+ * the caller frees) and *len. VBX_OK, VBX_ENOTFOUND (no such file),
+ * VBX_EINVAL (not a tar answer), or the engine's failure. shell.c.
+ */
+int dkr_passwd_fetch(dkr *d, const char *id, char **text, size_t *len);
 
 /* ---- frame.c: the engine's multiplexed stream framing ----
  * Each frame: 1 byte stream (0 stdin, 1 stdout, 2 stderr), 3 zero bytes,

@@ -39,3 +39,12 @@ const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
 	curl_free(enc);
 	return fits ? buf : NULL;
 }
+
+bool dkr_add_labels(const dkr *d, cJSON *o, const vbx_env *env)
+{
+	cJSON *l = cJSON_AddObjectToObject(o, "Labels");
+	return l && cJSON_AddStringToObject(l, DKR_LABEL_MANAGED, "true") &&
+	       cJSON_AddStringToObject(l, DKR_LABEL_INSTANCE, d->instance) &&
+	       cJSON_AddStringToObject(l, DKR_LABEL_ENV, env->id) &&
+	       cJSON_AddStringToObject(l, DKR_LABEL_PROJECT, env->project_id);
+}

@@ -189,3 +189,101 @@ int dkr_passwd_shell(const char *text, size_t n, const char *user, char *out,
 	}
 	return VBX_ENOTFOUND;
 }
+
+/* A decimal id of a passwd field: digits only, below 2^31. */
+static bool id_field(const char *s, size_t n, long *out)
+{
+	long v = 0;
+	if (n == 0 || n > 10)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > 0x7fffffffL)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A home worth mounting on: an absolute path of visible characters,
+ * not "/" itself (the whole filesystem). */
+static bool home_usable(const char *s, size_t n, size_t max)
+{
+	if (n < 2 || n >= max || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+int dkr_passwd_home(const char *text, size_t n, const char *user,
+                    dkr_passwd_entry *out)
+{
+	size_t un = strcspn(user, ":");
+	bool numeric = un > 0 && strspn(user, "0123456789") == un;
+	const char *p = text, *end = text + n;
+	memset(out, 0, sizeof(*out));
+	out->uid = out->gid = -1;
+	if (un == 0)
+		return VBX_ENOTFOUND;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *f, *u, *g;
+		size_t fn, uidn, gidn;
+		if (e > p && e[-1] == '\r')
+			e--;
+		if (*p != '#' && line_is(p, e, user, un, numeric)) {
+			if (!field(p, e, 2, &u, &uidn) ||
+			    !field(p, e, 3, &g, &gidn) ||
+			    !field(p, e, 5, &f, &fn) ||
+			    !id_field(u, uidn, &out->uid) ||
+			    !id_field(g, gidn, &out->gid) ||
+			    !home_usable(f, fn, sizeof(out->home))) {
+				out->uid = out->gid = -1;
+				return VBX_ENOTFOUND;
+			}
+			memcpy(out->home, f, fn);
+			out->home[fn] = '\0';
+			return VBX_OK;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return VBX_ENOTFOUND;
+}
+
+/* An octal field of width n (with its NUL). */
+static void put_octal(unsigned char *f, size_t n, uint64_t v)
+{
+	snprintf((char *)f, n, "%0*llo", (int)(n - 1), (unsigned long long)v);
+}
+
+int dkr_tar_dir(const char *name, long uid, long gid, unsigned mode,
+                char out[DKR_TAR_DIR_LEN])
+{
+	unsigned char *h = (unsigned char *)out;
+	size_t n = strlen(name);
+	uint64_t sum = 0;
+	memset(out, 0, DKR_TAR_DIR_LEN);
+	/* a relative directory name with its slash, inside the name field */
+	if (n == 0 || n > 98 || name[0] == '/' || name[n - 1] == '/' ||
+	    uid < 0 || gid < 0 || uid > 07777777 || gid > 07777777)
+		return VBX_EINVAL;
+	memcpy(h + H_NAME, name, n);
+	h[H_NAME + n] = '/';
+	put_octal(h + 100, 8, mode & 07777);
+	put_octal(h + 108, 8, (uint64_t)uid);
+	put_octal(h + 116, 8, (uint64_t)gid);
+	put_octal(h + H_SIZE, 12, 0);
+	put_octal(h + 136, 12, 0); /* mtime */
+	h[H_TYPE] = '5';
+	memcpy(h + 257, "ustar", 6); /* magic "ustar\0", version "00" */
+	memcpy(h + 263, "00", 2);
+	for (size_t i = 0; i < BLOCK; i++)
+		sum += (i >= H_CHKSUM && i < H_CHKSUM + 8) ? ' ' : h[i];
+	snprintf((char *)h + H_CHKSUM, 8, "%06llo", (unsigned long long)sum);
+	h[H_CHKSUM + 7] = ' ';
+	return VBX_OK;
+}

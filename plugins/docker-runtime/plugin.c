@@ -175,6 +175,9 @@ static int read_numbers(dkr *d, const vbx_config *cfg)
 	rc = rc ? rc
 	        : vbx_cfg_duration(cfg, "pull_timeout", "10m", 1000, 86400000,
 	                           &c->pull_ms);
+	rc = rc ? rc
+	        : vbx_cfg_size(cfg, "workspace.size", "0", 0, UINT64_C(1) << 50,
+	                       &c->ws_size);
 	c->read_only = ro != 0;
 	c->block_host = block_host != 0;
 	c->pids_limit = (int)pids;
@@ -212,7 +215,7 @@ static int read_moved(const vbx_config *cfg)
 static int read_config(dkr *d, const vbx_config *cfg)
 {
 	dkr_conf *c = &d->conf;
-	int rcs[9];
+	int rcs[10];
 	/* TLS first: it decides the default port of a tcp:// endpoint. */
 	rcs[0] = read_tls(d, cfg);
 	rcs[1] = read_endpoint(d, cfg);
@@ -229,6 +232,10 @@ static int read_config(dkr *d, const vbx_config *cfg)
 	                   "an image pattern such as \"postgres:*\"",
 	                   &c->keep_command, &c->n_keep_command);
 	rcs[8] = read_moved(cfg);
+	rcs[9] = read_list(cfg, "workspace.paths", no_patterns, dkr_ws_path_ok,
+	                   "\"IMAGE-PATTERN=/absolute/path\" such as "
+	                   "\"node:*=/home/node\"",
+	                   &c->ws_paths, &c->n_ws_paths);
 	for (size_t i = 0; i < sizeof(rcs) / sizeof(*rcs); i++)
 		if (rcs[i] != VBX_OK)
 			return rcs[i];
@@ -285,6 +292,13 @@ static int register_all(dkr *d)
 	rc = rc ? rc : vbx_hook_runtime_ping_register(p, dkr_ping, d, m);
 	rc = rc ? rc : vbx_hook_runtime_logs_register(p, dkr_logs, d, m);
 	rc = rc ? rc : vbx_hook_runtime_exec_register(p, dkr_exec, d, m);
+	rc = rc ? rc
+	        : vbx_hook_runtime_leftovers_register(p, dkr_leftovers, d, m);
+	rc = rc ? rc
+	        : vbx_hook_runtime_env_purge_register(p, dkr_env_purge, d, m);
+	rc = rc ? rc
+	        : vbx_hook_runtime_workspace_keep_register(p, dkr_ws_keep, d,
+	                                                   m);
 	rc = rc ? rc
 	        : vbx_hook_runtime_image_check_register(p, dkr_image_check, d,
 	                                                m);

@@ -13,6 +13,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -122,9 +123,9 @@ static bool link_target(const char *path, const char *target, char *out,
 	return n > 0 && (size_t)n < len;
 }
 
-/* The shell of user in the passwd file at path of container id. */
-static int read_passwd(dkr *d, const char *id, const char *path,
-                       const char *user, char *shell, size_t len, int hops)
+/* The passwd file at path of container id, following links. */
+static int fetch_at(dkr *d, const char *id, const char *path, char **text,
+                    size_t *len, int hops)
 {
 	char esc[3 * PATH_MAX_ + 1], req[3 * PATH_MAX_ + 200];
 	char next[PATH_MAX_];
@@ -137,16 +138,41 @@ static int read_passwd(dkr *d, const char *id, const char *path,
 		rc = dkr_status_rc(&r, "reading /etc/passwd", NULL, 0);
 	if (rc == VBX_OK)
 		rc = dkr_tar_first(r.body, r.len, &m);
-	if (rc == VBX_OK && m.type == '2')
+	if (rc == VBX_OK && m.type == '2') {
 		rc = hops < LINK_HOPS && link_target(path, m.link, next,
 		                                     sizeof(next))
 		             ? VBX_DECLINED /* follow it below */
 		             : VBX_ENOTFOUND;
-	else if (rc == VBX_OK)
-		rc = dkr_passwd_shell(m.data, m.len, user, shell, len);
+	} else if (rc == VBX_OK) {
+		*text = malloc(m.len ? m.len : 1);
+		if (*text)
+			memcpy(*text, m.data, m.len);
+		*len = m.len;
+		rc = *text ? VBX_OK : VBX_ENOMEM;
+	}
 	dkr_resp_free(&r);
 	if (rc == VBX_DECLINED)
-		return read_passwd(d, id, next, user, shell, len, hops + 1);
+		return fetch_at(d, id, next, text, len, hops + 1);
+	return rc;
+}
+
+int dkr_passwd_fetch(dkr *d, const char *id, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	return fetch_at(d, id, "/etc/passwd", text, len, 0);
+}
+
+/* The shell of user in the passwd file of container id. */
+static int read_passwd(dkr *d, const char *id, const char *user, char *shell,
+                       size_t len)
+{
+	char *text;
+	size_t n;
+	int rc = dkr_passwd_fetch(d, id, &text, &n);
+	if (rc == VBX_OK)
+		rc = dkr_passwd_shell(text, n, user, shell, len);
+	free(text);
 	return rc;
 }
 
@@ -160,7 +186,7 @@ void dkr_login_shell(dkr *d, const char *id, char *out, size_t len)
 	if (cache_get(id, conf_user, out, len))
 		return;
 	exec_user(d, id, user, sizeof(user));
-	int rc = read_passwd(d, id, "/etc/passwd", user, out, len, 0);
+	int rc = read_passwd(d, id, user, out, len);
 	if (rc != VBX_OK) {
 		out[0] = '\0';
 		if (d->plugin)

@@ -524,11 +524,66 @@ static int update_env(void *ud, vbx_request *r)
 	return answer_env(r, 200, &e);
 }
 
+/* ?keepWorkspace=true|false (absent: false); 400 for anything else. */
+static int keep_query(vbx_request *r, bool *keep)
+{
+	const char *v = vbx_req_query(r, "keepWorkspace");
+	*keep = v && strcmp(v, "true") == 0;
+	if (!v || *keep || strcmp(v, "false") == 0)
+		return VBX_OK;
+	vbx_resp_error(r, 400, "VALIDATION_ERROR",
+	               "keepWorkspace: expected true or false, got \"%.40s\"",
+	               v);
+	return VBX_EINVAL;
+}
+
+/* Remove what the engine holds of e: its containers, its network, and
+ * its workspace unless keep (then kept for an admin). Answers a
+ * failure. Without a runtime there is nothing to remove, but nothing
+ * can be kept either. */
+static int purge_env(vbx_request *r, const vbx_env *e, bool keep)
+{
+	char why[256] = "";
+	unsigned what = VBX_RUNTIME_CONTAINERS | VBX_RUNTIME_NETWORK;
+	if (vbx__envh.rt_create->count == 0)
+		return keep ? runtime_missing(r) : VBX_OK;
+	int rc = keep ? vbx_hook_runtime_workspace_keep_run(vbx__envh.rt_keep,
+	                                                    e, why, sizeof(why))
+	              : VBX_OK;
+	if (rc == VBX_ENOTFOUND) /* it never had one: nothing to keep */
+		rc = VBX_OK;
+	if (rc == VBX_OK)
+		rc = vbx_hook_runtime_env_purge_run(
+		        vbx__envh.rt_purge, e->id,
+		        what | (keep ? 0 : VBX_RUNTIME_WORKSPACE), why,
+		        sizeof(why));
+	bool down = rc == VBX_EUNAVAIL || rc == VBX_ETIMEDOUT;
+	if (down && !keep) {
+		/* nothing of it runs: the reconcile pass removes the rest
+		 * once the engine answers (after orphan_grace) */
+		vbx_log_warn(vbx__platform,
+		             "environment %s: its network and workspace were "
+		             "not removed (%s); the reconcile pass removes "
+		             "them when the engine answers",
+		             e->id,
+		             why[0] ? why : vbx_strerror(vbx__platform, rc));
+		return VBX_OK;
+	}
+	if (rc == VBX_OK || down)
+		return rc == VBX_OK ? rc : runtime_fail(r, rc, e, "the delete");
+	vbx_log_error(vbx__platform, "environment %s: %s", e->id, why);
+	vbx_resp_error(r, 500, "INTERNAL_ERROR",
+	               "environment %s was not deleted: %s", e->id,
+	               why[0] ? why : vbx_strerror(vbx__platform, rc));
+	return VBX_ERR;
+}
+
 static int delete_env(void *ud, vbx_request *r)
 {
 	vbx_env e;
+	bool keep;
 	int rc = vbx__env_for(r, "delete", &e);
-	if (rc != VBX_OK)
+	if (rc != VBX_OK || (rc = keep_query(r, &keep)) != VBX_OK)
 		return rc;
 	if (e.container_id[0]) {
 		if ((rc = runtime_missing(r)) != VBX_OK)
@@ -539,6 +594,8 @@ static int delete_env(void *ud, vbx_request *r)
 			return runtime_fail(r, rc, &e,
 			                    "removing the container");
 	}
+	if ((rc = purge_env(r, &e, keep)) != VBX_OK)
+		return rc;
 	rc = vbx_hook_store_env_delete_run(vbx__envh.del, e.id);
 	if (rc != VBX_OK)
 		return vbx__env_store_fail(r, vbx__envh.del, rc, e.id);
@@ -1027,6 +1084,8 @@ static void hooks_init(vbx_plugin *core)
 	        .rt_stats = vbx_hook_runtime_stats_get(core),
 	        .rt_logs = vbx_hook_runtime_logs_get(core),
 	        .rt_image_check = vbx_hook_runtime_image_check_get(core),
+	        .rt_purge = vbx_hook_runtime_env_purge_get(core),
+	        .rt_keep = vbx_hook_runtime_workspace_keep_get(core),
 	};
 	env_status_ev = vbx_event_env_status_get(core);
 }

@@ -32,7 +32,7 @@ typedef struct vbx__env_hooks {
 	vbx_hook *var_set, *var_get, *var_list, *var_delete;
 	vbx_hook *port_add, *port_remove, *port_list, *port_set_host;
 	vbx_hook *rt_create, *rt_start, *rt_stop, *rt_remove, *rt_ports,
-	        *rt_stats, *rt_logs, *rt_image_check;
+	        *rt_stats, *rt_logs, *rt_image_check, *rt_purge, *rt_keep;
 } vbx__env_hooks;
 extern vbx__env_hooks vbx__envh;
 
@@ -42,9 +42,10 @@ typedef struct vbx__env_limits {
 	int per_user, per_team; /* environments per user, per team; 0: none */
 	int max_cpu;            /* cores */
 	int max_memory_mib;
-	int stop_timeout_s;   /* how long a stop waits before it kills */
-	int64_t idle_ms;      /* idle_timeout: stop after it; 0: never */
-	int64_t reconcile_ms; /* reconcile_interval (lifecycle.c) */
+	int stop_timeout_s;      /* how long a stop waits before it kills */
+	int64_t idle_ms;         /* idle_timeout: stop after it; 0: never */
+	int64_t reconcile_ms;    /* reconcile_interval (lifecycle.c) */
+	int64_t orphan_grace_ms; /* orphan_grace: leftovers wait this long */
 } vbx__env_limits;
 /* The settings in force (any thread). */
 vbx__env_limits vbx__env_limits_get(void);

@@ -26,6 +26,7 @@
 static struct {
 	vbx_plugin *p;
 	vbx_hook *get, *list, *inspect, *rt_list, *stop, *remove;
+	vbx_hook *leftovers, *purge;
 
 	pthread_mutex_t lock;
 	bool pass_now;                /* under lock: a pass at the next tick */
@@ -34,6 +35,9 @@ static struct {
 
 	atomic_bool busy, stopping;
 	bool store_down, engine_down; /* the tick's: log a failure once */
+	/* the tick's: leftovers seen orphaned, waiting out orphan_grace */
+	struct suspect *sus;
+	size_t n_sus, cap_sus;
 } lc = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t now_ms(void)
@@ -368,7 +372,120 @@ static void orphan_pass(void)
 	free(boxes.v);
 }
 
-static void reconcile_pass(void)
+/* ---- leftovers: networks and workspaces no environment uses ---- */
+
+/* Something seen orphaned, first at `since`; removed once it has been
+ * orphaned for orphan_grace. The count starts again with the daemon. */
+typedef struct suspect {
+	char env_id[VBX_ID_LEN];
+	unsigned what; /* VBX_RUNTIME_* bits */
+	int64_t since; /* Unix ms */
+	bool seen;     /* in the pass at work */
+} suspect;
+
+static suspect *suspect_get(const char *env_id, int64_t now)
+{
+	for (size_t i = 0; i < lc.n_sus; i++)
+		if (strcmp(lc.sus[i].env_id, env_id) == 0)
+			return &lc.sus[i];
+	if (lc.n_sus == lc.cap_sus) {
+		size_t cap = lc.cap_sus ? lc.cap_sus * 2 : 16;
+		suspect *v = realloc(lc.sus, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		lc.sus = v;
+		lc.cap_sus = cap;
+	}
+	suspect *s = &lc.sus[lc.n_sus++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->env_id, sizeof(s->env_id), "%s", env_id);
+	s->since = now;
+	return s;
+}
+
+/* Forget what this pass did not see orphaned (or removed). */
+static void suspects_sweep(void)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < lc.n_sus; i++)
+		if (lc.sus[i].seen)
+			lc.sus[k++] = lc.sus[i];
+	lc.n_sus = k;
+}
+
+static void purge_leftover(suspect *s)
+{
+	char why[256] = "";
+	int rc = vbx_hook_runtime_env_purge_run(lc.purge, s->env_id, s->what,
+	                                        why, sizeof(why));
+	const char *what = s->what & VBX_RUNTIME_WORKSPACE
+	                           ? "network and workspace"
+	                           : "network";
+	if (rc == VBX_OK) {
+		vbx_log_info(lc.p,
+		             "removed the orphaned %s of environment %s "
+		             "(orphaned for more than orphan_grace)",
+		             what, s->env_id);
+		s->seen = false; /* gone: forget it */
+	} else {
+		vbx_log_warn(lc.p,
+		             "could not remove the orphaned %s of environment "
+		             "%s: %s; retrying at the next pass",
+		             what, s->env_id,
+		             why[0] ? why : vbx_strerror(lc.p, rc));
+	}
+}
+
+/* Judge one leftover. false: the store is down, end the pass. */
+static bool leftover_check(const vbx_runtime_leftover *l, int64_t grace_ms,
+                           int64_t now)
+{
+	vbx_env e;
+	int rc = vbx_hook_store_env_get_run(lc.get, l->env_id, &e);
+	if (rc != VBX_OK && rc != VBX_ENOTFOUND)
+		return false;
+	unsigned what = vbx__lc_orphaned(l, rc, rc == VBX_OK ? &e : NULL);
+	if (!what)
+		return true;
+	suspect *s = suspect_get(l->env_id, now);
+	if (!s)
+		return true;
+	s->seen = true;
+	s->what = what;
+	if (now - s->since >= grace_ms)
+		purge_leftover(s);
+	return true;
+}
+
+static int collect_leftover(void *ctx, const vbx_runtime_leftover *l)
+{
+	return rows_add(ctx, l);
+}
+
+static void leftover_pass(int64_t grace_ms)
+{
+	rows left = {.size = sizeof(vbx_runtime_leftover)};
+	int rc = vbx_hook_runtime_leftovers_run(lc.leftovers, collect_leftover,
+	                                        &left);
+	const vbx_runtime_leftover *l = left.v;
+	int64_t now = now_ms();
+	bool whole = rc == VBX_OK;
+	if (rc != VBX_OK)
+		vbx_log_debug(lc.p,
+		              "reconcile: could not list networks and "
+		              "volumes: %s",
+		              vbx_strerror(lc.p, rc));
+	for (size_t i = 0; i < lc.n_sus; i++)
+		lc.sus[i].seen = false;
+	for (size_t i = 0; whole && i < left.n; i++)
+		whole = !atomic_load(&lc.stopping) &&
+		        leftover_check(&l[i], grace_ms, now);
+	if (whole) /* a partial pass forgets nothing */
+		suspects_sweep();
+	free(left.v);
+}
+
+static void reconcile_pass(int64_t grace_ms)
 {
 	env_rows active;
 	if (list_envs(ENV_ALL_ACTIVE, &active) != VBX_OK)
@@ -378,8 +495,10 @@ static void reconcile_pass(void)
 		if (atomic_load(&lc.stopping) || !reconcile_env(&e[i]))
 			break;
 	free(active.v);
-	if (!lc.engine_down && !atomic_load(&lc.stopping))
+	if (!lc.engine_down && !atomic_load(&lc.stopping)) {
 		orphan_pass();
+		leftover_pass(grace_ms);
+	}
 }
 
 /* ---- the timer ---- */
@@ -419,7 +538,7 @@ static void tick(void *ud)
 	bool full, idle;
 	due_now(&l, now_ms(), &full, &idle);
 	if (full)
-		reconcile_pass();
+		reconcile_pass(l.orphan_grace_ms);
 	/* After a pass too: it may have moved some. */
 	if ((full || idle) && l.idle_ms > 0 && !atomic_load(&lc.stopping))
 		idle_pass(&l);
@@ -443,8 +562,10 @@ static int lc_hooks(vbx_plugin *p)
 	lc.rt_list = vbx_hook_runtime_list_get(p);
 	lc.stop = vbx_hook_runtime_stop_get(p);
 	lc.remove = vbx_hook_runtime_remove_get(p);
+	lc.leftovers = vbx_hook_runtime_leftovers_get(p);
+	lc.purge = vbx_hook_runtime_env_purge_get(p);
 	if (lc.get && lc.list && lc.inspect && lc.rt_list && lc.stop &&
-	    lc.remove)
+	    lc.remove && lc.leftovers && lc.purge)
 		return VBX_OK;
 	vbx_log_error(p, "lifecycle: the store or runtime hooks are declared "
 	                 "with other signatures than the platform's; rebuild "
@@ -460,6 +581,7 @@ int vbx__lc_init(vbx_plugin *self)
 	lc.pass_now = false;
 	lc.pass_due_ms = lc.next_pass = lc.next_idle = 0;
 	lc.store_down = lc.engine_down = false;
+	vbx__lc_fini(); /* a test host may init the plugin again */
 	int rc = lc_hooks(self);
 	rc = rc ? rc
 	        : vbx_event_runtime_container_exited_subscribe(self, on_exited,
@@ -491,4 +613,11 @@ void vbx__lc_start(void)
 void vbx__lc_stop(void)
 {
 	atomic_store(&lc.stopping, true);
+}
+
+void vbx__lc_fini(void)
+{
+	free(lc.sus);
+	lc.sus = NULL;
+	lc.n_sus = lc.cap_sus = 0;
 }

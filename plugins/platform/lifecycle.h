@@ -15,7 +15,10 @@
  *     or stopping are checked against their containers (gone, exited,
  *     stuck in starting or stopping past VBX__LC_PHASE_TIMEOUT_MS), and
  *     containers of this installation whose environment no longer exists
- *     are removed through runtime_remove;
+ *     are removed through runtime_remove; networks and workspaces of
+ *     deleted environments, and networks of stopped ones that no
+ *     container uses, once they have been seen so for orphan_grace
+ *     (runtime_leftovers, runtime_env_purge);
  *   - idle stop: a running environment without activity for idle_timeout
  *     is stopped (stop_timeout's grace period).
  *
@@ -60,6 +63,17 @@ bool vbx__lc_judge(const vbx_env *e, int inspect_rc,
                    const vbx_container_state *c, int64_t now_ms, bool timeouts,
                    vbx__lc_verdict *out);
 
+/*
+ * What of an environment's leftovers (runtime_leftovers) is orphaned,
+ * given what the store says of it: env_rc VBX_ENOTFOUND (deleted): its
+ * network and workspace; VBX_OK with e, stopped or in error and without
+ * any container: its network (the next start makes one). Anything else:
+ * 0. Returns VBX_RUNTIME_* bits; the pass removes them after
+ * orphan_grace.
+ */
+unsigned vbx__lc_orphaned(const vbx_runtime_leftover *l, int env_rc,
+                          const vbx_env *e);
+
 /* Is a running e idle for idle_ms (0: never) at now_ms? When it is,
  * reason (len bytes) gets "stopped after N minutes without activity". */
 bool vbx__lc_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
@@ -78,5 +92,8 @@ void vbx__lc_start(void);
 /* End the passes: a running one stops at its next environment, later
  * ticks and events do nothing (the plugin's stop). */
 void vbx__lc_stop(void);
+
+/* Free what the passes remember (the plugin's fini: no tick runs). */
+void vbx__lc_fini(void);
 
 #endif

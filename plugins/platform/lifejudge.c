@@ -137,3 +137,20 @@ bool vbx__lc_idle(const vbx_env *e, int64_t idle_ms, int64_t now_ms,
 	snprintf(reason, len, "stopped after %s without activity", d);
 	return true;
 }
+
+unsigned vbx__lc_orphaned(const vbx_runtime_leftover *l, int env_rc,
+                          const vbx_env *e)
+{
+	unsigned parts = VBX_RUNTIME_NETWORK | VBX_RUNTIME_WORKSPACE;
+	if (env_rc == VBX_ENOTFOUND)
+		return l->have & parts;
+	/* A start makes the network before the container: only an
+	 * environment at rest has no start under way. */
+	if (env_rc != VBX_OK || !e ||
+	    !(vbx_env_status_bit(e->status) &
+	      (VBX_ENV_STOPPED | VBX_ENV_ERROR)))
+		return 0;
+	if (l->have & VBX_RUNTIME_CONTAINERS)
+		return 0;
+	return l->have & VBX_RUNTIME_NETWORK;
+}

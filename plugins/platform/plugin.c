@@ -34,6 +34,7 @@ static vbx__env_limits limits_now = {
         .stop_timeout_s = 10,
         .idle_ms = INT64_C(4) * 3600 * 1000,
         .reconcile_ms = 30000,
+        .orphan_grace_ms = 3600000,
 };
 
 vbx__env_limits vbx__env_limits_get(void)
@@ -193,7 +194,7 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	vbx__env_limits *out = &all->env;
 	long long per_user, per_team, cpu;
 	uint64_t memory;
-	int64_t stop_ms, idle_ms, reconcile_ms;
+	int64_t stop_ms, idle_ms, reconcile_ms, grace_ms;
 	int rc = VBX_OK;
 
 #define TRY(x)                                                                 \
@@ -214,6 +215,8 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	                     INT64_C(366) * 86400000, &idle_ms));
 	TRY(vbx_cfg_duration(cfg, "environments.reconcile_interval", "30s",
 	                     1000, INT64_C(86400000), &reconcile_ms));
+	TRY(vbx_cfg_duration(cfg, "environments.orphan_grace", "1h", 0,
+	                     INT64_C(366) * 86400000, &grace_ms));
 	if (rc == VBX_OK && idle_ms > 0 && idle_ms < 1000)
 		rc = vbx_cfg_error(cfg, "environments.idle_timeout",
 		                   "expected 0 (never) or at least 1s");
@@ -232,6 +235,7 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	        .stop_timeout_s = (int)((stop_ms + 999) / 1000),
 	        .idle_ms = idle_ms,
 	        .reconcile_ms = reconcile_ms,
+	        .orphan_grace_ms = grace_ms,
 	};
 	return VBX_OK;
 }
@@ -301,6 +305,7 @@ static void platform_stop(vbx_plugin *self)
 static void platform_fini(vbx_plugin *self)
 {
 	vbx__terminal_shutdown(); /* when start never ran */
+	vbx__lc_fini();
 }
 
 static const char *const platform_provides[] = {"platform", NULL};

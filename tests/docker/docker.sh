@@ -14,10 +14,13 @@
 #                            ["/bin/sh"]) exits at once without a TTY;
 #                            root's login shell is /bin/ash, and
 #                            /etc/passwd a symlink to /usr/lib/passwd
+#   vibebox/test-dev:latest  like vibebox/test with USER dev (uid 1000,
+#                            home /home/dev): a workspace owned by a user
 set -eu
 
 IMAGE=${VBX_TEST_IMAGE:-vibebox/test:latest}
 CMD_IMAGE=${VBX_TEST_CMD_IMAGE:-vibebox/test-cmd:latest}
+DEV_IMAGE=${VBX_TEST_DEV_IMAGE:-vibebox/test-dev:latest}
 LOG=${VBX_DOCKERD_LOG:-/var/log/vibebox-test-dockerd.log}
 
 die() { echo "docker.sh: $*" >&2; exit 1; }
@@ -43,6 +46,7 @@ build_cmd_image() {
 	IMAGE_CMD='["/bin/sh"]' ROOT_SHELL=/bin/ash PASSWD_AT=/usr/lib/passwd \
 		base_image "$CMD_IMAGE"
 }
+build_dev_image() { IMAGE_USER=dev base_image "$DEV_IMAGE"; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
 case "${1:-}" in
@@ -50,8 +54,9 @@ start)
 	start_engine
 	have "$IMAGE" || build_image
 	have "$CMD_IMAGE" || build_cmd_image
+	have "$DEV_IMAGE" || build_dev_image
 	;;
-image) build_image && build_cmd_image ;;
+image) build_image && build_cmd_image && build_dev_image ;;
 check) engine_up && have "$IMAGE" && have "$CMD_IMAGE" ;;
 *) die "usage: docker.sh start|image|check" ;;
 esac

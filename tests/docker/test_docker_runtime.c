@@ -650,7 +650,15 @@ static void check_confinement(const char *id, const vbx_env *e)
 	assert_true(path(h, "MemorySwap", NULL)->valuedouble == 64.0 * 1048576);
 	assert_true(path(h, "PidsLimit", NULL)->valuedouble == 512);
 	assert_int_equal(cJSON_GetArraySize(path(h, "Binds", NULL)), 0);
-	assert_int_equal(cJSON_GetArraySize(path(j, "Mounts", NULL)), 0);
+	/* one mount only: the workspace, at root's home in the test image */
+	const cJSON *mounts = path(j, "Mounts", NULL);
+	char vol[80];
+	snprintf(vol, sizeof(vol), "vbx-%s-workspace", e->id);
+	assert_int_equal(cJSON_GetArraySize(mounts), 1);
+	const cJSON *m = cJSON_GetArrayItem(mounts, 0);
+	assert_string_equal(path(m, "Type", NULL)->valuestring, "volume");
+	assert_string_equal(path(m, "Name", NULL)->valuestring, vol);
+	assert_string_equal(path(m, "Destination", NULL)->valuestring, "/root");
 	char net[64];
 	snprintf(net, sizeof(net), "vbx-%s", e->id);
 	assert_string_equal(path(h, "NetworkMode", NULL)->valuestring, net);
@@ -771,6 +779,19 @@ static void test_lifecycle(void **state)
 	cJSON *gone = docker_inspect("network", net);
 	assert_null(gone);
 	assert_int_equal(dkr_remove(d, id), VBX_OK); /* gone already */
+	/* the workspace outlives its containers; a purge removes it */
+	char vol[80];
+	snprintf(vol, sizeof(vol), "vbx-%s-workspace", e.id);
+	cJSON *ws = docker_inspect("volume", vol);
+	assert_non_null(ws);
+	cJSON_Delete(ws);
+	assert_int_equal(dkr_env_purge(d, e.id,
+	                               VBX_RUNTIME_CONTAINERS |
+	                                       VBX_RUNTIME_NETWORK |
+	                                       VBX_RUNTIME_WORKSPACE,
+	                               why, sizeof(why)),
+	                 VBX_OK);
+	assert_null(docker_inspect("volume", vol));
 }
 
 static int64_t mono_ms(void)
@@ -949,8 +970,10 @@ static void cleanup(void)
 	         "docker ps -aq --filter name=vbx-dkrtest-%d- | xargs -r "
 	         "docker rm -f >/dev/null 2>&1; docker network ls -q --filter "
 	         "name=vbx-dkrtest-%d- | xargs -r docker network rm "
+	         ">/dev/null 2>&1; docker volume ls -q --filter "
+	         "name=vbx-dkrtest-%d- | xargs -r docker volume rm "
 	         ">/dev/null 2>&1",
-	         (int)getpid(), (int)getpid());
+	         (int)getpid(), (int)getpid(), (int)getpid());
 	if (system(cmd) == -1)
 		perror("cleanup");
 }

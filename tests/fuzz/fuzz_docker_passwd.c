@@ -9,7 +9,9 @@
  *     bytes then go through the passwd parser as below;
  *   - the input as a passwd file, for a few users: a shell found is an
  *     absolute path of visible ASCII that fits, is found in the input,
- *     and a smaller buffer gives the same shell or none; none leaves "".
+ *     and a smaller buffer gives the same shell or none; none leaves "";
+ *     a home found (dkr_passwd_home) is an absolute path of visible ASCII
+ *     other than "/" found in the input, with ids below 2^31.
  *
  * Links plugins/docker-runtime/passwd.c alone.
  */
@@ -46,11 +48,36 @@ static void check_shell(const char *text, size_t n, const char *user)
 		abort();
 }
 
+/* A home found is an absolute path of visible ASCII other than "/",
+ * found in the input, with ids 0..2^31-1; none leaves "" and -1. */
+static void check_home(const char *text, size_t n, const char *user)
+{
+	dkr_passwd_entry e;
+	int rc = dkr_passwd_home(text, n, user, &e);
+	size_t len = strnlen(e.home, sizeof(e.home));
+
+	if (rc != VBX_OK) {
+		if (rc != VBX_ENOTFOUND || len || e.uid != -1 || e.gid != -1)
+			abort();
+		return;
+	}
+	if (len < 2 || len >= sizeof(e.home) || e.home[0] != '/' || e.uid < 0 ||
+	    e.gid < 0 || e.uid > 0x7fffffffL || e.gid > 0x7fffffffL ||
+	    !memmem(text, n, e.home, len))
+		abort();
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)e.home[i] <= ' ' ||
+		    (unsigned char)e.home[i] >= 0x7f)
+			abort();
+}
+
 static void check_passwd(const char *text, size_t n)
 {
 	static const char *const users[] = {"root", "0", "dev:dev", "1000"};
-	for (size_t i = 0; i < sizeof(users) / sizeof(*users); i++)
+	for (size_t i = 0; i < sizeof(users) / sizeof(*users); i++) {
 		check_shell(text, n, users[i]);
+		check_home(text, n, users[i]);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -55,6 +55,7 @@ class Platform:
         self.pg = os.path.join(self.dir, "pg")
         self.plugin_dir = os.path.join(self.dir, "plugins")
         self.dbs = 0
+        self.instances = []  # installation ids of the daemons started
 
     def __enter__(self):
         subprocess.run([CLUSTER, "start", self.pg], check=True,
@@ -69,6 +70,7 @@ class Platform:
         return self
 
     def __exit__(self, *exc):
+        self.remove_engine_leftovers()
         subprocess.run([CLUSTER, "stop", self.pg], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -90,7 +92,27 @@ class Platform:
       {runtime} }}; }},
   {{ name = "platform"; config = {{ {platform} }}; }}""")
         d.conninfo = conninfo
-        return d.start(wait=wait) if wait else d
+        if not wait:
+            return d
+        d.start()
+        self.instances.append(Platform.instance_id(d))
+        return d
+
+    def remove_engine_leftovers(self):
+        """Remove what the daemons started here left on the engine: their
+        databases go, so no reconcile pass would ever find them. Keepers
+        (io.vibebox.kept-workspace) carry the instance label too."""
+        for instance in self.instances:
+            label = f"label=io.vibebox.instance={instance}"
+            for ls, rm in ((["ps", "-aq"], ["rm", "-f"]),
+                           (["network", "ls", "-q"], ["network", "rm"]),
+                           (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
+                ids = subprocess.run(["docker", *ls, "--filter", label],
+                                     capture_output=True,
+                                     text=True).stdout.split()
+                if ids:
+                    subprocess.run(["docker", *rm, *ids],
+                                   capture_output=True)
 
     @staticmethod
     def instance_id(d):

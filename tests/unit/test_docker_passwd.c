@@ -2,7 +2,8 @@
 /*
  * test_docker_passwd.c - docker-runtime's passwd.c: the tar archive the
  * engine's archive endpoint sends (a file, a symlink, pax and GNU records
- * before them) and the passwd file in it, good and broken. Links
+ * before them) and the passwd file in it, good and broken; a user's home
+ * and ids; the one-directory archive workspace.c uploads. Links
  * plugins/docker-runtime/passwd.c alone.
  */
 #include <setjmp.h>
@@ -254,6 +255,121 @@ static void test_passwd_broken(void **state)
 	        VBX_ENOTFOUND);
 }
 
+/* ---- the home and ids of a user (workspace.c's mount path) ---- */
+
+static void expect_home(const char *text, const char *user, const char *home,
+                        long uid, long gid)
+{
+	dkr_passwd_entry e;
+	int rc = dkr_passwd_home(text, strlen(text), user, &e);
+	if (!home) {
+		assert_int_equal(rc, VBX_ENOTFOUND);
+		assert_string_equal(e.home, "");
+		assert_int_equal(e.uid, -1);
+		return;
+	}
+	assert_int_equal(rc, VBX_OK);
+	assert_string_equal(e.home, home);
+	assert_int_equal(e.uid, uid);
+	assert_int_equal(e.gid, gid);
+}
+
+static void test_home_good(void **state)
+{
+	(void)state;
+	const char *pw = "root:x:0:0:root:/root:/bin/bash\n"
+	                 "# a comment:x:5:5::/nope:/bin/sh\n"
+	                 "node:x:1000:1000::/home/node:/bin/sh\r\n"
+	                 "node:x:1001:1001::/second:/bin/sh\n"
+	                 "app:x:2000:100:App:/srv/app:/usr/sbin/nologin";
+	expect_home(pw, "root", "/root", 0, 0);
+	expect_home(pw, "0", "/root", 0, 0);
+	expect_home(pw, "node", "/home/node", 1000, 1000); /* first, no CR */
+	expect_home(pw, "node:node", "/home/node", 1000, 1000);
+	expect_home(pw, "1000:1000", "/home/node", 1000, 1000);
+	/* a no-login shell still has a home */
+	expect_home(pw, "app", "/srv/app", 2000, 100);
+}
+
+static void test_home_none(void **state)
+{
+	(void)state;
+	expect_home("root:x:0:0::/root:/bin/sh\n", "dev", NULL, 0, 0);
+	expect_home("root:x:0:0::/root:/bin/sh\n", "", NULL, 0, 0);
+	expect_home("root:x:0:0::/root:/bin/sh\n", ":root", NULL, 0, 0);
+	expect_home("", "root", NULL, 0, 0);
+	/* a home that is not a place to mount on */
+	expect_home("u:x:1:1::/:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:1:1::relative:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:1:1::/with space:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:1:1:::/bin/sh", "u", NULL, 0, 0);
+	/* ids that are not numbers below 2^31 */
+	expect_home("u:x:-1:1::/h:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:1:x::/h:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:99999999999:1::/h:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x:4294967296:1::/h:/bin/sh", "u", NULL, 0, 0);
+	expect_home("u:x::1::/h:/bin/sh", "u", NULL, 0, 0);
+	/* too few fields */
+	expect_home("u:x:1:1", "u", NULL, 0, 0);
+	expect_home("u", "u", NULL, 0, 0);
+}
+
+static void test_home_too_long(void **state)
+{
+	(void)state;
+	char pw[600], home[DKR_WS_PATH_MAX + 2];
+	memset(home, 'a', sizeof(home) - 1);
+	home[0] = '/';
+	home[sizeof(home) - 1] = '\0';
+	snprintf(pw, sizeof(pw), "u:x:1:1::%s:/bin/sh\n", home);
+	expect_home(pw, "u", NULL, 0, 0);
+	home[DKR_WS_PATH_MAX - 1] = '\0'; /* fits with its NUL */
+	snprintf(pw, sizeof(pw), "u:x:1:1::%s:/bin/sh\n", home);
+	expect_home(pw, "u", home, 1, 1);
+}
+
+/* ---- the one-directory archive of the ownership upload ---- */
+
+static void test_tar_dir(void **state)
+{
+	(void)state;
+	char tar[DKR_TAR_DIR_LEN];
+	dkr_tar_member m;
+	assert_int_equal(dkr_tar_dir("data/ws", 1000, 100, 0755, tar), VBX_OK);
+	assert_string_equal(tar, "data/ws/");
+	assert_int_equal(tar[156], '5');
+	assert_string_equal(tar + 100, "0000755");
+	assert_string_equal(tar + 108, "0001750"); /* 1000 */
+	assert_string_equal(tar + 116, "0000144"); /* 100 */
+	assert_memory_equal(tar + 257,
+	                    "ustar\0"
+	                    "00",
+	                    8);
+	/* a valid header (the checksum holds) of a directory, then the end:
+	 * the reader skips it and meets the end-of-archive marker */
+	assert_int_equal(dkr_tar_first(tar, sizeof(tar), &m), VBX_ENOTFOUND);
+	tar[0] ^= 1; /* a changed byte breaks the checksum */
+	assert_int_equal(dkr_tar_first(tar, sizeof(tar), &m), VBX_EINVAL);
+	for (size_t i = 512; i < sizeof(tar); i++)
+		assert_int_equal(tar[i], 0);
+}
+
+static void test_tar_dir_refused(void **state)
+{
+	(void)state;
+	char tar[DKR_TAR_DIR_LEN], name[120];
+	assert_int_equal(dkr_tar_dir("", 1, 1, 0755, tar), VBX_EINVAL);
+	assert_int_equal(dkr_tar_dir("/abs", 1, 1, 0755, tar), VBX_EINVAL);
+	assert_int_equal(dkr_tar_dir("slash/", 1, 1, 0755, tar), VBX_EINVAL);
+	assert_int_equal(dkr_tar_dir("a", -1, 1, 0755, tar), VBX_EINVAL);
+	assert_int_equal(dkr_tar_dir("a", 1, 010000000, 0755, tar), VBX_EINVAL);
+	memset(name, 'n', 99);
+	name[99] = '\0';
+	assert_int_equal(dkr_tar_dir(name, 1, 1, 0755, tar), VBX_EINVAL);
+	name[98] = '\0';
+	assert_int_equal(dkr_tar_dir(name, 1, 1, 0755, tar), VBX_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +379,11 @@ int main(void)
 	        cmocka_unit_test(test_passwd_good),
 	        cmocka_unit_test(test_passwd_none),
 	        cmocka_unit_test(test_passwd_broken),
+	        cmocka_unit_test(test_home_good),
+	        cmocka_unit_test(test_home_none),
+	        cmocka_unit_test(test_home_too_long),
+	        cmocka_unit_test(test_tar_dir),
+	        cmocka_unit_test(test_tar_dir_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

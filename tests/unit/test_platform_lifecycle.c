@@ -182,6 +182,40 @@ static void test_judge_stopping_and_others(void **state)
 	}
 }
 
+/* What of an environment's network and workspace is orphaned. */
+static void test_orphaned(void **state)
+{
+	(void)state;
+	const unsigned C = VBX_RUNTIME_CONTAINERS, N = VBX_RUNTIME_NETWORK,
+	               W = VBX_RUNTIME_WORKSPACE;
+	vbx_runtime_leftover l = {.have = C | N | W};
+	snprintf(l.env_id, sizeof(l.env_id), "%s", ENV_A);
+	/* deleted: its network and workspace, whatever else is there */
+	assert_int_equal(vbx__lc_orphaned(&l, VBX_ENOTFOUND, NULL), N | W);
+	l.have = W;
+	assert_int_equal(vbx__lc_orphaned(&l, VBX_ENOTFOUND, NULL), W);
+	/* the store did not answer: nothing */
+	assert_int_equal(vbx__lc_orphaned(&l, VBX_EUNAVAIL, NULL), 0);
+	/* live and at rest: only a network no container uses */
+	const char *rest[] = {"stopped", "error"};
+	for (size_t i = 0; i < 2; i++) {
+		vbx_env e = env_in(rest[i], NOW - MIN);
+		l.have = N | W;
+		assert_int_equal(vbx__lc_orphaned(&l, VBX_OK, &e), N);
+		l.have = C | N | W;
+		assert_int_equal(vbx__lc_orphaned(&l, VBX_OK, &e), 0);
+		l.have = W; /* a live environment's workspace is its own */
+		assert_int_equal(vbx__lc_orphaned(&l, VBX_OK, &e), 0);
+	}
+	/* a start (or stop) may be making the container right now */
+	const char *busy[] = {"starting", "running", "stopping"};
+	for (size_t i = 0; i < 3; i++) {
+		vbx_env e = env_in(busy[i], NOW - MIN);
+		l.have = N | W;
+		assert_int_equal(vbx__lc_orphaned(&l, VBX_OK, &e), 0);
+	}
+}
+
 static void test_idle(void **state)
 {
 	vbx_env e = env_in("running", NOW - 10 * MIN);
@@ -758,6 +792,7 @@ int main(void)
 	        cmocka_unit_test(test_judge_starting),
 	        cmocka_unit_test(test_judge_stopping_and_others),
 	        cmocka_unit_test(test_idle),
+	        cmocka_unit_test(test_orphaned),
 	        cmocka_unit_test_setup_teardown(test_reconcile_at_start,
 	                                        world_setup, world_teardown),
 	        cmocka_unit_test_setup_teardown(
