@@ -43,7 +43,9 @@ struct vbx_ws {
 	pthread_mutex_t lock; /* guards everything below */
 	ws_msg *qhead, *qtail;
 	size_t queued;
-	bool want_drain, closing, pause_req, open_done;
+	bool want_drain, closing, pause_req;
+	bool open_done;     /* sends allowed: open is running or returned */
+	bool open_returned; /* open returned open_rc */
 	int open_rc;
 	int close_code;
 	char close_reason[120];
@@ -302,6 +304,7 @@ static void open_on_worker(void *ud)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->open_done = true;
+	c->open_returned = true;
 	c->open_rc = rc;
 	if (rc != VBX_OK && !c->closing) {
 		int status = vbx__http_status_for(rc);
@@ -330,10 +333,13 @@ static void service_one(vbx__ws_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
 	bool done = c->open_done, pause = c->pause_req;
+	bool returned = c->open_returned;
 	bool work = c->qhead || c->closing;
 	int rc = c->open_rc;
 	pthread_mutex_unlock(&c->lock);
-	if (done && rc == VBX_OK && !c->opened) {
+	/* Not while open still runs (a send from open wakes us): messages
+	 * and close reach the route only once open has returned VBX_OK. */
+	if (returned && rc == VBX_OK && !c->opened) {
 		c->opened = true;
 		if (!c->wsi)
 			deliver_close(c); /* the client left during open */
@@ -348,16 +354,27 @@ static void service_one(vbx__ws_conn *c)
 		lws_callback_on_writable(c->wsi);
 }
 
+/*
+ * Take the whole list, then unlink each connection under the lock before
+ * servicing it. in_pending stays true until its next_pending has been read:
+ * clearing it earlier would let mark_pending() on another thread relink the
+ * connection into the new list, rewriting the next_pending this walk still
+ * follows (a skipped wake-up, or a connection serviced and unreferenced
+ * twice). A connection marked again after it is unlinked waits for the
+ * next wake-up with a reference of its own.
+ */
 void vbx__ws_service_pending(vbx__server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	vbx__ws_conn *c = s->ws_pending;
 	s->ws_pending = NULL;
-	for (vbx__ws_conn *i = c; i; i = i->next_pending)
-		i->in_pending = false;
 	pthread_mutex_unlock(&s->lock);
 	while (c) {
+		pthread_mutex_lock(&s->lock);
 		vbx__ws_conn *next = c->next_pending;
+		c->next_pending = NULL;
+		c->in_pending = false;
+		pthread_mutex_unlock(&s->lock);
 		service_one(c);
 		conn_unref(c);
 		c = next;
