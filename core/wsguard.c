@@ -7,25 +7,22 @@
  * masked nor tells its callbacks whether it was: the mask bit lives in its
  * private state (newer releases refuse unmasked frames themselves). The
  * only place the raw header is visible is the read from the socket, so
- * vibeboxd defines recv(): the dynamic linker binds libwebsockets' calls
- * to it (an executable's definition comes first). It passes every call
- * through to the next recv (libc's, or a sanitizer's), and on the service
- * thread scans what it got for the sockets ws.c watches. Bytes from the
- * first header at fault on are never handed to libwebsockets: a frame
- * RFC 6455 forbids is not executed, and ws.c closes with the code.
+ * vibeboxd defines recv() (core/recv.c, in the daemon's executable only):
+ * the dynamic linker binds libwebsockets' calls to it, and it hands what
+ * the real recv() got to vbx__wsguard_filter(). On the service thread that
+ * scans the bytes of the sockets ws.c watches. Bytes from the first header
+ * at fault on are never handed to libwebsockets: a frame RFC 6455 forbids
+ * is not executed, and ws.c closes with the code.
  *
  * The table of watched sockets is the service thread's own (thread-local):
  * every other thread's recv() costs one comparison.
  */
 #include "vbx_build.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wsframe.h"
@@ -40,23 +37,6 @@ typedef struct guard {
 
 static __thread guard **guards; /* by fd */
 static __thread size_t nguards;
-
-typedef ssize_t recv_fn(int, void *, size_t, int);
-static recv_fn *next_recv;
-static pthread_once_t next_once = PTHREAD_ONCE_INIT;
-
-static void find_next_recv(void)
-{
-	next_recv = (recv_fn *)dlsym(RTLD_NEXT, "recv");
-}
-
-static ssize_t pass_on(int fd, void *buf, size_t len, int flags)
-{
-	pthread_once(&next_once, find_next_recv);
-	if (next_recv)
-		return next_recv(fd, buf, len, flags);
-	return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
-}
 
 int vbx__wsguard_watch(int fd, vbx__wsguard_fault_fn *fault, void *ud)
 {
@@ -112,11 +92,9 @@ static ssize_t cut_at_fault(guard *g, ssize_t good)
 	return -1;
 }
 
-__attribute__((visibility("default"))) ssize_t recv(int fd, void *buf,
-                                                    size_t len, int flags)
+ssize_t vbx__wsguard_filter(int fd, void *buf, ssize_t n, int flags)
 {
 	guard *g = fd >= 0 && (size_t)fd < nguards ? guards[fd] : NULL;
-	ssize_t n = pass_on(fd, buf, len, flags);
 	if (!g || n <= 0 || (flags & MSG_PEEK))
 		return n;
 	size_t good = vbx__wsframe_scan(&g->frame, buf, (size_t)n);
