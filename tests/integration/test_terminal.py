@@ -7,7 +7,8 @@ speaking vibebox.terminal.v1 (docs/terminal-protocol.md).
 Echo of input; 50 MB arriving byte-exact (sha256 against the container's
 own); a slow reader keeps the daemon's RSS bounded; a dropped connection
 resumed from its offset gets exactly the missing bytes; two viewers see
-the same output; who may open a terminal (4403 for a viewer, 4404 for a
+the same output; three terminals stream and type at once (run under the
+ThreadSanitizer build by CI); who may open a terminal (4403 for a viewer, 4404 for a
 stranger, 4409 for a stopped environment); the exit frame after `exit 3`;
 logs/stream lines from stdout and stderr; an image whose command exits
 without a TTY keeps running, its terminal opens root's login shell from
