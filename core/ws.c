@@ -493,8 +493,8 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 
 /* The client's close frame. lws has already turned a code RFC 6455 does
  * not allow on the wire (below 1000, 1005, 1006, ...) into 1002, which it
- * echoes; a 1-byte body and a reason that is not UTF-8 are ours to refuse
- * (sections 5.5.1 and 8.1). */
+ * echoes; a 1-byte body, a code past 4999 (section 7.4.2) and a reason
+ * that is not UTF-8 are ours to refuse (sections 5.5.1 and 8.1). */
 static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
                          const unsigned char *b, size_t len)
 {
@@ -502,6 +502,8 @@ static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
 		return fail_now(c, wsi, 1002, "close frame of 1 byte");
 	if (len < 2)
 		return 0;
+	if ((b[0] << 8 | b[1]) > 4999)
+		return fail_now(c, wsi, 1002, "close code past 4999");
 	if (vbx__utf8_count((const char *)b + 2, len - 2) == (size_t)-1)
 		return fail_now(c, wsi, 1007,
 		                "invalid UTF-8 in the close reason");

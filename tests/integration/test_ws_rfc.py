@@ -205,7 +205,7 @@ def test_invalid_utf8_in_a_close_reason_is_1007():
 
 
 def test_close_codes_not_for_the_wire_are_1002():
-    for code in (0, 999, 1004, 1005, 1006, 1016, 2999):
+    for code in (0, 999, 1004, 1005, 1006, 1016, 2999, 5000, 65535):
         refused(frame(8, close_payload(code)), 1002, f"code {code}")
     refused(frame(8, b"\x03"), 1002, "a 1-byte close body")
 
