@@ -285,11 +285,18 @@ static int serve(const char *path)
 		teardown(false);
 		return fail(&errs, "not started: fix the errors above");
 	}
-	vbx__effective_log(d.conf);
-	vbx__memtrim_setup(d.conf->workers);
-	if (vbx__events_start(d.conf->event_queue, d.conf->event_overflow) ||
-	    vbx__workers_start(d.conf->workers) ||
-	    vbx__server_create(d.conf, &d.server, &errs) ||
+	/*
+	 * The start-up configuration, taken while this is the only thread:
+	 * from the signal thread's start on, reload() replaces d.conf (an
+	 * atomic store), so serve() never reads d.conf itself again.
+	 * Generations stay alive until exit, so conf stays valid.
+	 */
+	const vbx__conf *conf = vbx__conf_current();
+	vbx__effective_log(conf);
+	vbx__memtrim_setup(conf->workers);
+	if (vbx__events_start(conf->event_queue, conf->event_overflow) ||
+	    vbx__workers_start(conf->workers) ||
+	    vbx__server_create(conf, &d.server, &errs) ||
 	    vbx__plugins_start(&errs)) {
 		vbx__workers_stop();
 		vbx__server_destroy(d.server);
@@ -303,10 +310,10 @@ static int serve(const char *path)
 		d.signal_thread_started = true;
 	vbx__health_set_started(true);
 	vbx__sd_notify("READY=1");
-	for (size_t i = 0; i < d.conf->nlisten; i++)
+	for (size_t i = 0; i < conf->nlisten; i++)
 		vbx__info("vibeboxd %s listening on %s:%d with %zu plugins",
-		          PACKAGE_VERSION, d.conf->listen[i].host,
-		          d.conf->listen[i].port, vbx__plugins_count());
+		          PACKAGE_VERSION, conf->listen[i].host,
+		          conf->listen[i].port, vbx__plugins_count());
 	vbx__server_run(d.server);
 	if (d.signal_thread_started) {
 		/* not pthread_cancel: a thread cancelled in sigwait trips ASan

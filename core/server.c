@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "wsguard.h"
 
 #define WRITE_CHUNK 32768
 
@@ -668,6 +669,7 @@ void vbx__server_destroy(vbx__server *s)
 		return;
 	if (s->ctx)
 		lws_context_destroy(s->ctx);
+	vbx__wsguard_fini(); /* every WebSocket is gone with the context */
 	/* answers that came back after the loop ended */
 	for (vbx_request *r = s->done, *next; r; r = next) {
 		next = r->next_done;

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "server.h"
+#include "json.h"
+#include "wsguard.h"
 
 typedef struct ws_msg {
 	struct ws_msg *next;
@@ -45,7 +47,9 @@ struct vbx_ws {
 	pthread_mutex_t lock; /* guards everything below */
 	ws_msg *qhead, *qtail;
 	size_t queued;
-	bool want_drain, closing, pause_req, open_done;
+	bool want_drain, closing, pause_req;
+	bool open_done;     /* sends allowed: open is running or returned */
+	bool open_returned; /* open returned open_rc */
 	int open_rc;
 	int close_code;
 	char close_reason[120];
@@ -53,7 +57,10 @@ struct vbx_ws {
 
 	/* service thread only */
 	bool opened, paused, close_delivered, in_all;
-	bool in_pending; /* guarded by the server's lock */
+	int fd;                /* the socket wsguard.c watches, or -1 */
+	int fault_code;        /* a frame header broke RFC 6455: close so */
+	const char *fault_why; /* static */
+	bool in_pending;       /* guarded by the server's lock */
 	struct vbx_ws *next_pending, *next_all, *prev_all;
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
@@ -359,6 +366,7 @@ static void open_on_worker(void *ud)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->open_done = true;
+	c->open_returned = true;
 	c->open_rc = rc;
 	if (rc != VBX_OK && !c->closing) {
 		int status = vbx__http_status_for(rc);
@@ -387,10 +395,13 @@ static void service_one(vbx__ws_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
 	bool done = c->open_done, pause = c->pause_req;
+	bool returned = c->open_returned;
 	bool work = c->qhead || c->closing;
 	int rc = c->open_rc;
 	pthread_mutex_unlock(&c->lock);
-	if (done && rc == VBX_OK && !c->opened) {
+	/* Not while open still runs (a send from open wakes us): messages
+	 * and close reach the route only once open has returned VBX_OK. */
+	if (returned && rc == VBX_OK && !c->opened) {
 		c->opened = true;
 		if (!c->wsi)
 			deliver_close(c); /* the client left during open */
@@ -405,25 +416,67 @@ static void service_one(vbx__ws_conn *c)
 		lws_callback_on_writable(c->wsi);
 }
 
+/*
+ * Take the whole list, then unlink each connection under the lock before
+ * servicing it. in_pending stays true until its next_pending has been read:
+ * clearing it earlier would let mark_pending() on another thread relink the
+ * connection into the new list, rewriting the next_pending this walk still
+ * follows (a skipped wake-up, or a connection serviced and unreferenced
+ * twice). A connection marked again after it is unlinked waits for the
+ * next wake-up with a reference of its own.
+ */
 void vbx__ws_service_pending(vbx__server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	vbx__ws_conn *c = s->ws_pending;
 	s->ws_pending = NULL;
-	for (vbx__ws_conn *i = c; i; i = i->next_pending)
-		i->in_pending = false;
 	pthread_mutex_unlock(&s->lock);
 	while (c) {
+		pthread_mutex_lock(&s->lock);
 		vbx__ws_conn *next = c->next_pending;
+		c->next_pending = NULL;
+		c->in_pending = false;
+		pthread_mutex_unlock(&s->lock);
 		service_one(c);
 		conn_unref(c);
 		c = next;
 	}
 }
 
+/*
+ * Fail the connection for what the client sent (RFC 6455 section 7.1.7):
+ * when the callback returns -1, lws sends the close frame with this code
+ * and reason and closes. The route hears the code in close.
+ */
+static int fail_now(vbx__ws_conn *c, struct lws *wsi, int code, const char *why)
+{
+	pthread_mutex_lock(&c->lock);
+	c->closing = true;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
+	pthread_mutex_unlock(&c->lock);
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)why,
+	                 strlen(why));
+	return -1;
+}
+
+/* wsguard.c found a header at fault (inside lws's read, on the service
+ * thread): close from the next writable callback, before any queued
+ * message, since nothing more of the client's can be trusted. */
+static void on_frame_fault(void *ud, int code, const char *why)
+{
+	vbx__ws_conn *c = ud;
+	c->fault_code = code;
+	c->fault_why = why;
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
 static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 {
 	size_t limit = c->s->conf->ws_queue;
+	if (c->fault_code)
+		return fail_now(c, wsi, c->fault_code, c->fault_why);
 	pthread_mutex_lock(&c->lock);
 	ws_msg *m = c->qhead;
 	if (m) {
@@ -466,10 +519,8 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	size_t max = c->s->conf->max_body;
 	if (!c->opened)
 		return 0;
-	if (c->rx_len + len > max) {
-		vbx__ws_close(c, 1009, "message too big");
-		return 0;
-	}
+	if (c->rx_len + len > max)
+		return fail_now(c, wsi, 1009, "message too big");
 	if (c->rx_len + len > c->rx_cap) {
 		size_t cap = c->rx_cap ? c->rx_cap : 4096;
 		while (cap < c->rx_len + len)
@@ -485,10 +536,37 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	size_t n = c->rx_len;
+	int binary = lws_frame_is_binary(wsi);
 	c->rx_len = 0;
+	/* lws checks UTF-8 only with LWS_SERVER_OPTION_VALIDATE_UTF8, which
+	 * also drops a close frame with a bad reason without an answer */
+	if (!binary && vbx__utf8_count((const char *)c->rx, n) == (size_t)-1)
+		return fail_now(c, wsi, 1007,
+		                "invalid UTF-8 in a text message");
 	if (c->route->ws->message)
-		c->route->ws->message(c->route->ud, c, c->rx, n,
-		                      lws_frame_is_binary(wsi));
+		c->route->ws->message(c->route->ud, c, c->rx, n, binary);
+	return 0;
+}
+
+/* The client's close frame. lws has already turned a code RFC 6455 does
+ * not allow on the wire (below 1000, 1005, 1006, ...) into 1002, which it
+ * echoes; a 1-byte body, a code past 4999 (section 7.4.2) and a reason
+ * that is not UTF-8 are ours to refuse (sections 5.5.1 and 8.1). */
+static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
+                         const unsigned char *b, size_t len)
+{
+	if (len == 1)
+		return fail_now(c, wsi, 1002, "close frame of 1 byte");
+	if (len < 2)
+		return 0;
+	if ((b[0] << 8 | b[1]) > 4999)
+		return fail_now(c, wsi, 1002, "close code past 4999");
+	if (vbx__utf8_count((const char *)b + 2, len - 2) == (size_t)-1)
+		return fail_now(c, wsi, 1007,
+		                "invalid UTF-8 in the close reason");
+	pthread_mutex_lock(&c->lock);
+	c->close_code = b[0] << 8 | b[1];
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
@@ -508,6 +586,7 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 		return NULL;
 	}
 	c->arena = a;
+	c->fd = -1;
 	int st = ws_routes ? vbx__router_match(ws_routes, "GET", uri, a,
 	                                       &c->match)
 	                   : 404;
@@ -540,6 +619,12 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
 {
 	c->wsi = wsi;
+	c->fd = lws_get_socket_fd(wsi);
+	if (vbx__wsguard_watch(c->fd, on_frame_fault, c) != VBX_OK) {
+		vbx__warn("WebSocket %s: out of memory for its frame checks",
+		          c->id);
+		c->fd = -1;
+	}
 	c->in_all = true;
 	c->next_all = s->ws_all;
 	c->prev_all = NULL;
@@ -567,6 +652,8 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 		c->in_all = false;
 	}
 	c->wsi = NULL;
+	vbx__wsguard_forget(c->fd); /* before lws closes it */
+	c->fd = -1;
 	pthread_mutex_lock(&c->lock);
 	c->closing = true;
 	void *watch = c->watch;
@@ -598,11 +685,7 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RECEIVE:
 		return c ? on_receive(c, wsi, in, len) : 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (c && len >= 2) {
-			const unsigned char *b = in;
-			c->close_code = b[0] << 8 | b[1];
-		}
-		return 0;
+		return c ? on_peer_close(c, wsi, in, len) : 0;
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (c) {

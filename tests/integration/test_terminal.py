@@ -7,7 +7,8 @@ speaking vibebox.terminal.v1 (docs/terminal-protocol.md).
 Echo of input; 50 MB arriving byte-exact (sha256 against the container's
 own); a slow reader keeps the daemon's RSS bounded; a dropped connection
 resumed from its offset gets exactly the missing bytes; two viewers see
-the same output; who may open a terminal (4403 for a viewer, 4404 for a
+the same output; three terminals stream and type at once (run under the
+ThreadSanitizer build by CI); who may open a terminal (4403 for a viewer, 4404 for a
 stranger, 4409 for a stopped environment); the exit frame after `exit 3`;
 logs/stream lines from stdout and stderr; an image whose command exits
 without a TTY keeps running, its terminal opens root's login shell from
@@ -387,6 +388,27 @@ def test_two_viewers_see_the_same_output():
     run(go())
 
 
+def test_three_terminals_at_once():
+    """Three sessions streaming and typing at once: every send of each
+    wakes the service thread through the WebSocket pending list. A wake-up
+    lost there stalls a terminal (the timeout here); one serviced twice
+    drops a reference twice (a crash); under the ThreadSanitizer build the
+    race itself is a report, which ends the daemon (its exit code)."""
+    async def one(i):
+        t = await Term.open("alice", E["alice"])
+        await t.until(lambda t: t.hello is not None)
+        await ready(t)
+        for round_ in range(3):
+            mark = len(t.data)
+            await t.send(f"seq 1 20000; echo DO''NE{i}-{round_}\n")
+            await t.until_text(f"DONE{i}-{round_}", timeout=120, since=mark)
+        await t.ws.close()
+
+    async def go():
+        await asyncio.gather(*(one(i) for i in range(3)))
+    run(go())
+
+
 def test_exit_3_sends_the_exit_frame():
     async def go():
         t = await shell()
@@ -495,6 +517,7 @@ def main():
                        test_a_dropped_connection_resumes_from_its_offset,
                        test_a_resume_behind_the_ring_is_told_the_gap,
                        test_two_viewers_see_the_same_output,
+                       test_three_terminals_at_once,
                        test_exit_3_sends_the_exit_frame,
                        test_logs_stream_lines_of_stdout_and_stderr,
                        test_an_image_whose_command_exits_keeps_running):
