@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "server.h"
 
 #define WRITE_CHUNK 32768
@@ -268,7 +269,7 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 		if (add_hdr(wsi, r->resp_headers[i].name,
 		            r->resp_headers[i].value, p, end))
 			return -1;
-	if (atomic_load(&s->draining) &&
+	if ((r->close_after || atomic_load(&s->draining)) &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 	                                 (const unsigned char *)"close", 5, p,
 	                                 end))
@@ -323,8 +324,9 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	bool close_after = r->close_after;
 	finish_request(s, pss, r);
-	if (atomic_load(&s->draining))
+	if (close_after || atomic_load(&s->draining))
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -387,6 +389,83 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return 0;
 }
 
+/* ---- framing ---- */
+
+/* Headers a request may carry once: a proxy in front and we could each
+ * read a different one of two. */
+static const struct {
+	enum lws_token_indexes token;
+	const char *name;
+} single_headers[] = {
+        {WSI_TOKEN_HOST, "Host"},
+        {WSI_TOKEN_HTTP_AUTHORIZATION, "Authorization"},
+        {WSI_TOKEN_HTTP_CONTENT_TYPE, "Content-Type"},
+        {WSI_TOKEN_HTTP_CONTENT_LENGTH, "Content-Length"},
+};
+
+/* Names lws does not recognise, so keeps as custom headers, that a lenient
+ * proxy would still read as a framing header: whitespace before the colon
+ * (RFC 9112 section 5.1 says to refuse them). */
+static const char *const framing_lookalikes[] = {"content-length :",
+                                                 "transfer-encoding :"};
+
+/* A header's value in the arena; NULL when absent, "" when it cannot be
+ * copied (which no framing check accepts). */
+static const char *head_value(vbx_request *r, struct lws *wsi,
+                              enum lws_token_indexes t)
+{
+	int n = lws_hdr_total_length(wsi, t);
+	if (n <= 0)
+		return NULL;
+	char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
+	if (!v || lws_hdr_copy(wsi, v, n + 1, t) < 0)
+		return "";
+	return v;
+}
+
+static void read_head(vbx_request *r, struct lws *wsi, vbx__head *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->method = r->method;
+	h->content_length = head_value(r, wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	h->transfer_encoding =
+	        head_value(r, wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+	/* a repeated header's second fragment starts with the space lws
+	 * puts between the values, so it is never empty */
+	for (size_t i = 0; i < sizeof(single_headers) / sizeof(*single_headers);
+	     i++)
+		if (lws_hdr_fragment_length(wsi, single_headers[i].token, 1) >
+		    0)
+			h->duplicate = single_headers[i].name;
+	for (size_t i = 0;
+	     i < sizeof(framing_lookalikes) / sizeof(*framing_lookalikes);
+	     i++) {
+		const char *name = framing_lookalikes[i];
+		if (lws_hdr_custom_length(wsi, name, (int)strlen(name)) >= 0)
+			h->transfer_encoding = ""; /* refused as not chunked */
+	}
+}
+
+/* Refuse a head whose body framing a proxy could read differently; see
+ * framing.h. Returns true when r was answered (and must be sent, then the
+ * connection closed). */
+static bool refuse_framing(vbx_request *r, struct lws *wsi, vbx__framing *f)
+{
+	vbx__head h;
+	read_head(r, wsi, &h);
+	r->close_after = vbx__framing_check(&h, f) || f->close_after;
+	if (!f->status)
+		return false;
+	r->dispatched = true;
+	if (h.duplicate)
+		vbx__respond_error(r, f->status, NULL,
+		                   "more than one %s header; send it once",
+		                   h.duplicate);
+	else
+		vbx__respond_error(r, f->status, NULL, "%s", f->message);
+	return true;
+}
+
 static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	char *uri = NULL;
@@ -404,21 +483,16 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	if (!pss->client[0])
 		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
 	memcpy(r->client, pss->client, sizeof(r->client));
-	if (!vbx__method_has_body(r->method))
+	vbx__framing f;
+	if (refuse_framing(r, wsi, &f))
+		return answer_now(s, wsi, pss);
+	if (!vbx__method_has_body(r->method) || !f.has_length)
 		return dispatch(s, wsi, pss);
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
-	    0) {
-		unsigned long long n = strtoull(cl, NULL, 10);
-		if (n > s->conf->max_body)
-			r->body_too_large = true;
-		if (n == 0 || r->body_too_large)
-			return dispatch(s, wsi, pss);
-		return 0; /* the body follows */
-	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-		return 0; /* chunked: the body follows */
-	return dispatch(s, wsi, pss);
+	if (f.length > s->conf->max_body)
+		r->body_too_large = true;
+	if (f.length == 0 || r->body_too_large)
+		return dispatch(s, wsi, pss);
+	return 0; /* the body follows */
 }
 
 static void on_closed(vbx__server *s, struct http_pss *pss)
