@@ -455,10 +455,13 @@ static int object_duplicate(const cJSON *obj, const char **dup)
 	return VBX_OK;
 }
 
-/* Append ".key" (or "key" at the top) or "[i]" to path at len. */
+/* Append ".key" (or "key" at the top) or "[i]" to path at len. The
+ * empty key is written "" so that the path never is. */
 static size_t path_push(char *path, size_t size, size_t len, const char *key,
                         size_t index)
 {
+	if (key && !key[0])
+		key = "\"\"";
 	int n = key ? snprintf(path + len, size - len, "%s%s", len ? "." : "",
 	                       key)
 	            : snprintf(path + len, size - len, "[%zu]", index);

@@ -389,6 +389,73 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return 0;
 }
 
+/* ---- limits ---- */
+
+/*
+ * libwebsockets closes a connection without a word when a request head
+ * overflows its header pool. Each token it keeps (the request target, each
+ * query argument, each known header) is therefore cut at TOKEN_LIMIT and
+ * the rest of it skipped, in a pool with room for several such tokens: a
+ * target or a header that reaches the limit arrives here whole enough to
+ * be answered 414 or 431. What lws still drops without an answer (headers
+ * it does not know that fill the pool, more than about 90 query arguments
+ * and headers together, a %00 in the path) is listed in docs/api.md.
+ */
+#define TOKEN_LIMIT 8192
+#define HEAD_POOL (4 * TOKEN_LIMIT)
+
+static struct lws_token_limits token_limits;
+
+static bool is_target_token(int t)
+{
+	switch (t) {
+	case WSI_TOKEN_GET_URI:
+	case WSI_TOKEN_POST_URI:
+	case WSI_TOKEN_OPTIONS_URI:
+	case WSI_TOKEN_PUT_URI:
+	case WSI_TOKEN_PATCH_URI:
+	case WSI_TOKEN_DELETE_URI:
+	case WSI_TOKEN_CONNECT:
+	case WSI_TOKEN_HEAD_URI:
+	case WSI_TOKEN_HTTP_URI_ARGS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Answer a head with a part at the limit; true when r was answered. */
+static bool refuse_oversized(vbx_request *r, struct lws *wsi)
+{
+	int target = 0;
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (is_target_token(t)) {
+			target += n;
+			continue;
+		}
+		if (n < TOKEN_LIMIT - 1)
+			continue;
+		const char *name = (const char *)lws_token_to_string(
+		        (enum lws_token_indexes)t);
+		int nlen = name ? (int)strcspn(name, ":") : 0;
+		vbx__respond_error(
+		        r, 431, NULL,
+		        "request header %.*s is longer than %d bytes", nlen,
+		        name ? name : "", TOKEN_LIMIT - 2);
+		r->close_after = true;
+		return true;
+	}
+	if (target < TOKEN_LIMIT - 1)
+		return false;
+	vbx__respond_error(r, 414, NULL,
+	                   "request target (path and query) is longer than %d "
+	                   "bytes",
+	                   TOKEN_LIMIT - 2);
+	r->close_after = true;
+	return true;
+}
+
 /* ---- framing ---- */
 
 /* Headers a request may carry once: a proxy in front and we could each
@@ -456,7 +523,6 @@ static bool refuse_framing(vbx_request *r, struct lws *wsi, vbx__framing *f)
 	r->close_after = vbx__framing_check(&h, f) || f->close_after;
 	if (!f->status)
 		return false;
-	r->dispatched = true;
 	if (h.duplicate)
 		vbx__respond_error(r, f->status, NULL,
 		                   "more than one %s header; send it once",
@@ -484,8 +550,10 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
 	memcpy(r->client, pss->client, sizeof(r->client));
 	vbx__framing f;
-	if (refuse_framing(r, wsi, &f))
+	if (refuse_oversized(r, wsi) || refuse_framing(r, wsi, &f)) {
+		r->dispatched = true;
 		return answer_now(s, wsi, pss);
+	}
 	if (!vbx__method_has_body(r->method) || !f.has_length)
 		return dispatch(s, wsi, pss);
 	if (f.length > s->conf->max_body)
@@ -649,7 +717,10 @@ static int create_context(vbx__server *s)
 	info.user = s;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 	               LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	info.max_http_header_data = 8192;
+	for (size_t i = 0; i < WSI_TOKEN_COUNT; i++)
+		token_limits.token_limit[i] = TOKEN_LIMIT;
+	info.token_limits = &token_limits;
+	info.max_http_header_data = HEAD_POOL;
 	info.pt_serv_buf_size = 32768;
 	info.count_threads = 1;
 	info.vhost_name = "vibeboxd";

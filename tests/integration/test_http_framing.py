@@ -2,7 +2,8 @@
 """How vibeboxd frames requests, over raw sockets against a real daemon:
 request smuggling shapes (Content-Length with Transfer-Encoding, two
 Content-Lengths, chunked bodies), headers that must be single, bad
-Content-Length values, bodies whose JSON repeats a key, and control
+Content-Length values, request targets and headers past their limits
+(414, 431), bodies whose JSON repeats a key, and control
 characters in the access log. Each refused request gets exactly one
 answer, in the error envelope, and then the connection is closed."""
 
@@ -181,6 +182,29 @@ def test_keep_alive_still_serves_several_requests():
     with_daemon([check])
 
 
+def test_oversized_heads_are_answered():
+    def check(d):
+        refused(d, b"GET /" + b"a" * 8192 + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+                414, "request target (path and query) is longer than 8190")
+        refused(d, b"GET /health/live?q=" + b"b" * 9000 +
+                b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "request target")
+        refused(d, b"GET /health/live?" + b"&".join(b"a%d=%s" % (i, b"c" * 200)
+                                                   for i in range(50)) +
+                b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "request target")
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\nUser-Agent: " +
+                b"u" * 65536 + b"\r\n\r\n", 431,
+                "request header user-agent is longer than 8190 bytes")
+        refused(d, b"GET /api/v1/x/testkit/items/1 HTTP/1.1\r\nHost: t\r\n"
+                b"Authorization: Bearer " + b"t" * 10000 + b"\r\n\r\n", 431,
+                "request header authorization is longer")
+        # just under the limits is served
+        raw, _ = exchange(d, b"GET /health/live?q=" + b"b" * 8000 +
+                          b" HTTP/1.1\r\nHost: t\r\nUser-Agent: " +
+                          b"u" * 8000 + b"\r\nConnection: close\r\n\r\n")
+        expect(responses(raw)[0][0] == 200, raw)
+    with_daemon([check])
+
+
 def test_duplicate_json_keys_are_a_validation_error():
     def check(d):
         st, body, _ = d.request("POST", "/api/v1/x/testkit/echo",
@@ -225,6 +249,7 @@ if __name__ == "__main__":
     s.run(test_single_headers_sent_twice)
     s.run(test_body_method_without_length_closes_after_answer)
     s.run(test_keep_alive_still_serves_several_requests)
+    s.run(test_oversized_heads_are_answered)
     s.run(test_duplicate_json_keys_are_a_validation_error)
     s.run(test_control_characters_stay_out_of_the_text_log)
     s.finish()
