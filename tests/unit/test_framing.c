@@ -2,7 +2,9 @@
 /*
  * test_framing.c - how a request body is framed from its head: the
  * Content-Length and Transfer-Encoding parsers and every refusal of
- * vbx__framing_check() (smuggling shapes, 411 for chunked bodies).
+ * vbx__framing_check() (smuggling shapes, 411 for chunked bodies); and
+ * the other direction: a plugin's answer cannot break the response's
+ * framing with a line break in a header or a bad status.
  */
 #include "vbx_build.h"
 
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "framing.h"
+#include "request.h"
 
 static void test_content_length(void **state)
 {
@@ -108,6 +111,29 @@ static void test_accepted(void **state)
 	assert_true(f.close_after);
 }
 
+static void test_response_headers_stay_headers(void **state)
+{
+	(void)state;
+	vbx_request *r = vbx__request_new(NULL);
+	assert_non_null(r);
+	assert_int_equal(
+	        vbx__resp_body(r, 200, "text/plain\r\nX-Evil: 1", "x", 1),
+	        VBX_EINVAL);
+	assert_int_equal(vbx__resp_body(r, 200, "text/plain\nX: 1", "x", 1),
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__resp_body(r, 99, "text/plain", "x", 1),
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__resp_body(r, 600, "text/plain", "x", 1),
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__resp_header(r, "X-A", "v\r\nSet-Cookie: a=b"),
+	                 VBX_EINVAL);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->nresp_headers, 0);
+	assert_int_equal(vbx__resp_body(r, 200, "text/plain", "x", 1), VBX_OK);
+	assert_string_equal(r->content_type, "text/plain");
+	vbx__request_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +141,7 @@ int main(void)
 	        cmocka_unit_test(test_te_ends_chunked),
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_accepted),
+	        cmocka_unit_test(test_response_headers_stay_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
