@@ -70,6 +70,9 @@ int vbx__framing_check(const vbx__head *h, vbx__framing *out)
 		return refuse(out, 400,
 		              "a header that must be single was sent twice; "
 		              "send it once");
+	if (h->space_before_colon)
+		return refuse(out, 400,
+		              "a header name has whitespace before its colon");
 	if (h->transfer_encoding && h->content_length)
 		return refuse(out, 400,
 		              "request has both Content-Length and "

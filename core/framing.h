@@ -27,6 +27,8 @@ typedef struct vbx__head {
 	const char *duplicate;         /* the name of a single-valued header
 	                                  (Host, Authorization, Content-Type,
 	                                  Content-Length) sent twice */
+	bool space_before_colon;       /* "Content-Length :" or
+	                                  "Transfer-Encoding :" was sent */
 } vbx__head;
 
 /* The outcome of vbx__framing_check(). */
@@ -42,7 +44,8 @@ typedef struct vbx__framing {
 /*
  * Decide the framing of h. Refuses, with the connection closed after the
  * answer:
- *   400  a single-valued header sent twice; Content-Length and
+ *   400  a single-valued header sent twice; a framing header's name
+ *        with whitespace before its colon; Content-Length and
  *        Transfer-Encoding together; Content-Length that is not 1 to 19
  *        decimal digits (a sign, a list or a second value included);
  *        Transfer-Encoding whose last coding is not "chunked";

@@ -509,7 +509,7 @@ static void read_head(vbx_request *r, struct lws *wsi, vbx__head *h)
 	     i++) {
 		const char *name = framing_lookalikes[i];
 		if (lws_hdr_custom_length(wsi, name, (int)strlen(name)) >= 0)
-			h->transfer_encoding = ""; /* refused as not chunked */
+			h->space_before_colon = true;
 	}
 }
 

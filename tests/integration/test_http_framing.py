@@ -130,7 +130,9 @@ def test_chunked_bodies_are_refused_with_411():
         refused(d, ECHO + b"Transfer-Encoding: chunked, gzip\r\n\r\n", 400,
                 "must end in chunked")
         refused(d, ECHO + b"Transfer-Encoding : chunked\r\n\r\n", 400,
-                "must end in chunked")
+                "whitespace before its colon")
+        refused(d, ECHO + b"Content-Length : 2\r\n\r\n{}", 400,
+                "whitespace before its colon")
         # the same body with Content-Length works
         raw, _ = exchange(d, ECHO + b"Content-Length: %d\r\n"
                           b"Connection: close\r\n\r\n%s" % (len(body), body))

@@ -89,6 +89,9 @@ static void test_refusals(void **state)
 	assert_int_equal(check("POST", "2", NULL, "Content-Length", &f), 400);
 	assert_int_equal(check("GET", NULL, NULL, "Host", &f), 400);
 	assert_true(f.close_after);
+	vbx__head spaced = {.method = "POST", .space_before_colon = true};
+	assert_int_equal(vbx__framing_check(&spaced, &f), 400);
+	assert_true(f.close_after);
 	assert_int_equal(check("POST", "-1", NULL, NULL, &f), 400);
 	assert_int_equal(check("POST", "2, 2", NULL, NULL, &f), 400);
 	assert_false(f.has_length);
