@@ -29,10 +29,11 @@ struct vbx_request {
 	struct lws *wsi; /* service thread only */
 	struct vbx__server *server;
 	struct vbx_request *next_done; /* the server's completion list */
-	bool dispatched;  /* routed once; lws may report a body twice */
-	bool running;     /* a worker owns it */
-	bool orphaned;    /* the connection closed while a worker ran */
-	bool counted;     /* in the server's in-flight count */
+	bool dispatched; /* routed once; lws may report a body twice */
+	bool running;    /* a worker owns it */
+	bool orphaned;   /* the connection closed while a worker ran */
+	bool counted;    /* in the server's in-flight count */
+	unsigned char completions; /* how often lws reported it */
 	bool close_after; /* close the connection after the answer: what
 	                     follows it cannot be framed (framing.h) */
 

@@ -363,7 +363,7 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	vbx_request *r = pss->req;
 	if (r->dispatched)
-		return 0; /* lws reports an empty body's completion too */
+		return 0;
 	r->dispatched = true;
 	switch (vbx__dispatch_match(r, s->conf->max_body)) {
 	case VBX__DISPATCH_ANSWERED:
@@ -563,6 +563,30 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return 0; /* the body follows */
 }
 
+/*
+ * The end of a request's body, which lws reports once. When requests are
+ * pipelined after a request with a body, lws 4.1 reports that body's end
+ * again and again from its buffer (and a request with a body that is
+ * itself parsed from that buffer gets its own head as its body): the
+ * service thread spins, serving no one, until the answer is written, and
+ * forever when a third request follows. A second report therefore closes
+ * the connection. RFC 9112 section 9.3.2 tells clients not to pipeline
+ * after a non-idempotent request; browsers, curl and the CLI do not
+ * pipeline at all.
+ */
+#define MAX_BODY_COMPLETIONS 1
+
+static int body_complete(vbx__server *s, struct lws *wsi, struct http_pss *pss)
+{
+	vbx_request *r = pss->req;
+	if (!r || ++r->completions > MAX_BODY_COMPLETIONS) {
+		vbx__warn("closing a connection: libwebsockets cannot frame a "
+		          "request with a body pipelined behind another");
+		return -1;
+	}
+	return dispatch(s, wsi, pss);
+}
+
 static void on_closed(vbx__server *s, struct http_pss *pss)
 {
 	vbx_request *r = pss->req;
@@ -653,7 +677,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 			                         s->conf->max_body);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return pss->req ? dispatch(s, wsi, pss) : -1;
+		return body_complete(s, wsi, pss);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(s, wsi, pss);
 	case LWS_CALLBACK_CLOSED_HTTP:
