@@ -424,6 +424,88 @@ int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
 	return VBX_OK;
 }
 
+/* ---- duplicate keys ---- */
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first key (in sorted order) that obj has twice in *dup; VBX_ENOMEM.
+ * Sorted, so that an object of many keys does not cost their square. */
+static int object_duplicate(const cJSON *obj, const char **dup)
+{
+	size_t n = 0;
+	*dup = NULL;
+	for (const cJSON *c = obj->child; c; c = c->next)
+		n++;
+	if (n < 2)
+		return VBX_OK;
+	const char **keys = malloc(n * sizeof(*keys));
+	if (!keys)
+		return VBX_ENOMEM;
+	n = 0;
+	for (const cJSON *c = obj->child; c; c = c->next)
+		keys[n++] = c->string ? c->string : "";
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < n && !*dup; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			*dup = keys[i];
+	free(keys);
+	return VBX_OK;
+}
+
+/* Append ".key" (or "key" at the top) or "[i]" to path at len. The
+ * empty key is written "" so that the path never is. */
+static size_t path_push(char *path, size_t size, size_t len, const char *key,
+                        size_t index)
+{
+	if (key && !key[0])
+		key = "\"\"";
+	int n = key ? snprintf(path + len, size - len, "%s%s", len ? "." : "",
+	                       key)
+	            : snprintf(path + len, size - len, "[%zu]", index);
+	if (n < 0 || (size_t)n >= size - len)
+		return size - 1; /* truncated: the name is still a good hint */
+	return len + (size_t)n;
+}
+
+static int find_duplicate(const cJSON *item, char *path, size_t size,
+                          size_t len)
+{
+	if (cJSON_IsObject(item)) {
+		const char *dup;
+		int rc = object_duplicate(item, &dup);
+		if (rc != VBX_OK)
+			return rc;
+		if (dup) {
+			path_push(path, size, len, dup, 0);
+			return VBX_EEXIST;
+		}
+	}
+	if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
+		return VBX_OK;
+	size_t i = 0;
+	for (const cJSON *c = item->child; c; c = c->next, i++) {
+		size_t at =
+		        path_push(path, size, len,
+		                  cJSON_IsObject(item) ? c->string : NULL, i);
+		int rc = find_duplicate(c, path, size, at);
+		if (rc != VBX_OK)
+			return rc;
+		path[len] = '\0';
+	}
+	return VBX_OK;
+}
+
+int vbx__json_duplicate_key(const cJSON *root, char *path, size_t size)
+{
+	if (!path || size < 2)
+		return VBX_EINVAL;
+	path[0] = '\0';
+	return root ? find_duplicate(root, path, size, 0) : VBX_OK;
+}
+
 /* ---- statuses and the error envelope ---- */
 
 const char *vbx__http_code_name(int status)

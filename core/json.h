@@ -113,6 +113,17 @@ int vbx__json_parse_body(const void *buf, size_t len, cJSON **out, char *err,
                          size_t errlen);
 
 /*
+ * Whether some object in the tree has a key twice. cJSON keeps both and
+ * its lookups find the first, while a proxy or another client library may
+ * read the last: a body must not mean two things, so such a body is
+ * refused. Returns VBX_OK when no key repeats; VBX_EEXIST with the field
+ * in path ("name", "spec.ports[2].host"; truncated to size) for the first
+ * repeated key found; VBX_ENOMEM; VBX_EINVAL when path or size is unusable.
+ * Depth is bounded by the parse (VBX__JSON_MAX_DEPTH).
+ */
+int vbx__json_duplicate_key(const cJSON *root, char *path, size_t size);
+
+/*
  * The error envelope's code for an HTTP status: 400 BAD_REQUEST, 401
  * UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 409 CONFLICT, 413
  * PAYLOAD_TOO_LARGE, 429 TOO_MANY_REQUESTS, 502/503/504 UNAVAILABLE (an

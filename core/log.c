@@ -96,6 +96,22 @@ static void put_escaped(line *l, const char *s)
 	}
 }
 
+/* Append s for the text format: control characters (a newline a client
+ * put in a path, say) become \xNN, so one call is always one line. */
+static void put_text(line *l, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f) {
+			char esc[5];
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			put(l, esc, 4);
+		} else {
+			put(l, (const char *)&c, 1);
+		}
+	}
+}
+
 /* RFC 3339 UTC with milliseconds; the part up to the second is
  * formatted once per second per thread. */
 static void put_time(line *l)
@@ -140,10 +156,10 @@ static void begin(line *l, const char *who, int level)
 		puts_(l, " ");
 		puts_(l, level_names[level]);
 		puts_(l, " ");
-		puts_(l, who);
+		put_text(l, who);
 		if (req) {
 			puts_(l, " [");
-			puts_(l, req);
+			put_text(l, req);
 			puts_(l, "]");
 		}
 		puts_(l, " ");
@@ -231,7 +247,7 @@ void vbx__vlog(const char *who, int level, const char *fmt, va_list ap)
 		put_escaped(&l, msg);
 		puts_(&l, "\"}");
 	} else {
-		puts_(&l, msg);
+		put_text(&l, msg);
 	}
 	finish(&l);
 }
@@ -263,9 +279,9 @@ void vbx__log_access(const char *request_id, const char *method,
 		put_escaped(&l, path);
 		puts_(&l, "\",\"status\":");
 	} else {
-		puts_(&l, method);
+		put_text(&l, method);
 		puts_(&l, " ");
-		puts_(&l, path);
+		put_text(&l, path);
 		puts_(&l, " ");
 	}
 	put_uint(&l, (unsigned)status);
@@ -279,7 +295,7 @@ void vbx__log_access(const char *request_id, const char *method,
 		puts_(&l, "\"}");
 	} else {
 		puts_(&l, "ms ");
-		puts_(&l, client ? client : "");
+		put_text(&l, client ? client : "");
 	}
 	finish(&l);
 }

@@ -215,6 +215,20 @@ int vbx__req_json(vbx_request *r, cJSON **out)
 		vbx__respond_error(r, 400, "BAD_REQUEST", "%s", err);
 		return VBX_EINVAL;
 	}
+	int rc = vbx__json_duplicate_key(r->json, err, sizeof(err));
+	if (rc != VBX_OK) {
+		cJSON_Delete(r->json);
+		r->json = NULL;
+		if (rc != VBX_EEXIST) {
+			vbx__respond_error(r, 500, NULL,
+			                   "out of memory reading the body");
+			return rc;
+		}
+		vbx__fields_add(&r->fields, err,
+		                "is given more than once; send each key once");
+		vbx__resp_validation(r);
+		return VBX_EINVAL;
+	}
 	*out = r->json;
 	return VBX_OK;
 }

@@ -33,6 +33,9 @@ struct vbx_request {
 	bool running;    /* a worker owns it */
 	bool orphaned;   /* the connection closed while a worker ran */
 	bool counted;    /* in the server's in-flight count */
+	unsigned char completions; /* how often lws reported it */
+	bool close_after; /* close the connection after the answer: what
+	                     follows it cannot be framed (framing.h) */
 
 	const char *method;
 	const char *path;   /* without the query string */

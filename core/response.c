@@ -94,12 +94,6 @@ int vbx__resp_json(vbx_request *r, int status, cJSON *body)
 	return vbx__respond_json(r, status, body);
 }
 
-int vbx__resp_body(vbx_request *r, int status, const char *content_type,
-                   const void *body, size_t len)
-{
-	return vbx__respond(r, status, content_type, body, len);
-}
-
 /* Header names and values must not smuggle a line break into the
  * response. */
 static bool header_text_ok(const char *s)
@@ -108,6 +102,17 @@ static bool header_text_ok(const char *s)
 		if (*s == '\r' || *s == '\n')
 			return false;
 	return true;
+}
+
+/* A plugin's status and Content-Type go into the status line and a header
+ * as given: neither may break the response's framing. */
+int vbx__resp_body(vbx_request *r, int status, const char *content_type,
+                   const void *body, size_t len)
+{
+	if (status < 200 || status > 599 ||
+	    (content_type && !header_text_ok(content_type)))
+		return VBX_EINVAL;
+	return vbx__respond(r, status, content_type, body, len);
 }
 
 int vbx__resp_header(vbx_request *r, const char *name, const char *value)

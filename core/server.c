@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "server.h"
 #include "wsguard.h"
 
@@ -269,7 +270,7 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 		if (add_hdr(wsi, r->resp_headers[i].name,
 		            r->resp_headers[i].value, p, end))
 			return -1;
-	if (atomic_load(&s->draining) &&
+	if ((r->close_after || atomic_load(&s->draining)) &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 	                                 (const unsigned char *)"close", 5, p,
 	                                 end))
@@ -324,8 +325,9 @@ static int write_response(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	bool close_after = r->close_after;
 	finish_request(s, pss, r);
-	if (atomic_load(&s->draining))
+	if (close_after || atomic_load(&s->draining))
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -362,7 +364,7 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	vbx_request *r = pss->req;
 	if (r->dispatched)
-		return 0; /* lws reports an empty body's completion too */
+		return 0;
 	r->dispatched = true;
 	switch (vbx__dispatch_match(r, s->conf->max_body)) {
 	case VBX__DISPATCH_ANSWERED:
@@ -388,6 +390,149 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	return 0;
 }
 
+/* ---- limits ---- */
+
+/*
+ * libwebsockets closes a connection without a word when a request head
+ * overflows its header pool. Each token it keeps (the request target, each
+ * query argument, each known header) is therefore cut at TOKEN_LIMIT and
+ * the rest of it skipped, in a pool with room for several such tokens: a
+ * target or a header that reaches the limit arrives here whole enough to
+ * be answered 414 or 431. What lws still drops without an answer (headers
+ * it does not know that fill the pool, more than about 90 query arguments
+ * and headers together, a %00 in the path) is listed in docs/api.md.
+ */
+#define TOKEN_LIMIT 8192
+#define HEAD_POOL (4 * TOKEN_LIMIT)
+
+static struct lws_token_limits token_limits;
+
+static bool is_target_token(int t)
+{
+	switch (t) {
+	case WSI_TOKEN_GET_URI:
+	case WSI_TOKEN_POST_URI:
+	case WSI_TOKEN_OPTIONS_URI:
+	case WSI_TOKEN_PUT_URI:
+	case WSI_TOKEN_PATCH_URI:
+	case WSI_TOKEN_DELETE_URI:
+	case WSI_TOKEN_CONNECT:
+	case WSI_TOKEN_HEAD_URI:
+	case WSI_TOKEN_HTTP_URI_ARGS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Answer a head with a part at the limit; true when r was answered. */
+static bool refuse_oversized(vbx_request *r, struct lws *wsi)
+{
+	int target = 0;
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (is_target_token(t)) {
+			target += n;
+			continue;
+		}
+		if (n < TOKEN_LIMIT - 1)
+			continue;
+		const char *name = (const char *)lws_token_to_string(
+		        (enum lws_token_indexes)t);
+		int nlen = name ? (int)strcspn(name, ":") : 0;
+		vbx__respond_error(
+		        r, 431, NULL,
+		        "request header %.*s is longer than %d bytes", nlen,
+		        name ? name : "", TOKEN_LIMIT - 2);
+		r->close_after = true;
+		return true;
+	}
+	if (target < TOKEN_LIMIT - 1)
+		return false;
+	vbx__respond_error(r, 414, NULL,
+	                   "request target (path and query) is longer than %d "
+	                   "bytes",
+	                   TOKEN_LIMIT - 2);
+	r->close_after = true;
+	return true;
+}
+
+/* ---- framing ---- */
+
+/* Headers a request may carry once: a proxy in front and we could each
+ * read a different one of two. */
+static const struct {
+	enum lws_token_indexes token;
+	const char *name;
+} single_headers[] = {
+        {WSI_TOKEN_HOST, "Host"},
+        {WSI_TOKEN_HTTP_AUTHORIZATION, "Authorization"},
+        {WSI_TOKEN_HTTP_CONTENT_TYPE, "Content-Type"},
+        {WSI_TOKEN_HTTP_CONTENT_LENGTH, "Content-Length"},
+};
+
+/* Names lws does not recognise, so keeps as custom headers, that a lenient
+ * proxy would still read as a framing header: whitespace before the colon
+ * (RFC 9112 section 5.1 says to refuse them). */
+static const char *const framing_lookalikes[] = {"content-length :",
+                                                 "transfer-encoding :"};
+
+/* A header's value in the arena; NULL when absent, "" when it cannot be
+ * copied (which no framing check accepts). */
+static const char *head_value(vbx_request *r, struct lws *wsi,
+                              enum lws_token_indexes t)
+{
+	int n = lws_hdr_total_length(wsi, t);
+	if (n <= 0)
+		return NULL;
+	char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
+	if (!v || lws_hdr_copy(wsi, v, n + 1, t) < 0)
+		return "";
+	return v;
+}
+
+static void read_head(vbx_request *r, struct lws *wsi, vbx__head *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->method = r->method;
+	h->content_length = head_value(r, wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	h->transfer_encoding =
+	        head_value(r, wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+	/* a repeated header's second fragment starts with the space lws
+	 * puts between the values, so it is never empty */
+	for (size_t i = 0; i < sizeof(single_headers) / sizeof(*single_headers);
+	     i++)
+		if (lws_hdr_fragment_length(wsi, single_headers[i].token, 1) >
+		    0)
+			h->duplicate = single_headers[i].name;
+	for (size_t i = 0;
+	     i < sizeof(framing_lookalikes) / sizeof(*framing_lookalikes);
+	     i++) {
+		const char *name = framing_lookalikes[i];
+		if (lws_hdr_custom_length(wsi, name, (int)strlen(name)) >= 0)
+			h->space_before_colon = true;
+	}
+}
+
+/* Refuse a head whose body framing a proxy could read differently; see
+ * framing.h. Returns true when r was answered (and must be sent, then the
+ * connection closed). */
+static bool refuse_framing(vbx_request *r, struct lws *wsi, vbx__framing *f)
+{
+	vbx__head h;
+	read_head(r, wsi, &h);
+	r->close_after = vbx__framing_check(&h, f) || f->close_after;
+	if (!f->status)
+		return false;
+	if (h.duplicate)
+		vbx__respond_error(r, f->status, NULL,
+		                   "more than one %s header; send it once",
+		                   h.duplicate);
+	else
+		vbx__respond_error(r, f->status, NULL, "%s", f->message);
+	return true;
+}
+
 static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 {
 	char *uri = NULL;
@@ -405,20 +550,41 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	if (!pss->client[0])
 		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
 	memcpy(r->client, pss->client, sizeof(r->client));
-	if (!vbx__method_has_body(r->method))
-		return dispatch(s, wsi, pss);
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
-	    0) {
-		unsigned long long n = strtoull(cl, NULL, 10);
-		if (n > s->conf->max_body)
-			r->body_too_large = true;
-		if (n == 0 || r->body_too_large)
-			return dispatch(s, wsi, pss);
-		return 0; /* the body follows */
+	vbx__framing f;
+	if (refuse_oversized(r, wsi) || refuse_framing(r, wsi, &f)) {
+		r->dispatched = true;
+		return answer_now(s, wsi, pss);
 	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-		return 0; /* chunked: the body follows */
+	if (!vbx__method_has_body(r->method) || !f.has_length)
+		return dispatch(s, wsi, pss);
+	if (f.length > s->conf->max_body)
+		r->body_too_large = true;
+	if (f.length == 0 || r->body_too_large)
+		return dispatch(s, wsi, pss);
+	return 0; /* the body follows */
+}
+
+/*
+ * The end of a request's body, which lws reports once. When requests are
+ * pipelined after a request with a body, lws 4.1 reports that body's end
+ * again and again from its buffer (and a request with a body that is
+ * itself parsed from that buffer gets its own head as its body): the
+ * service thread spins, serving no one, until the answer is written, and
+ * forever when a third request follows. A second report therefore closes
+ * the connection. RFC 9112 section 9.3.2 tells clients not to pipeline
+ * after a non-idempotent request; browsers, curl and the CLI do not
+ * pipeline at all.
+ */
+#define MAX_BODY_COMPLETIONS 1
+
+static int body_complete(vbx__server *s, struct lws *wsi, struct http_pss *pss)
+{
+	vbx_request *r = pss->req;
+	if (!r || ++r->completions > MAX_BODY_COMPLETIONS) {
+		vbx__warn("closing a connection: libwebsockets cannot frame a "
+		          "request with a body pipelined behind another");
+		return -1;
+	}
 	return dispatch(s, wsi, pss);
 }
 
@@ -512,7 +678,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason,
 			                         s->conf->max_body);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return pss->req ? dispatch(s, wsi, pss) : -1;
+		return body_complete(s, wsi, pss);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(s, wsi, pss);
 	case LWS_CALLBACK_CLOSED_HTTP:
@@ -576,7 +742,10 @@ static int create_context(vbx__server *s)
 	info.user = s;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 	               LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	info.max_http_header_data = 8192;
+	for (size_t i = 0; i < WSI_TOKEN_COUNT; i++)
+		token_limits.token_limit[i] = TOKEN_LIMIT;
+	info.token_limits = &token_limits;
+	info.max_http_header_data = HEAD_POOL;
 	info.pt_serv_buf_size = 32768;
 	info.count_threads = 1;
 	info.vhost_name = "vibeboxd";

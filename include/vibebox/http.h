@@ -150,7 +150,9 @@ static inline int vbx_resp_error(vbx_request *r, int status, const char *code,
 	return rc;
 }
 
-/* Answer with a body of any type (copied). Status 204 sends no body. */
+/* Answer with a body of any type (copied). Status 204 sends no body.
+ * VBX_EINVAL, with nothing answered, for a status outside 200..599 or a
+ * content type with a CR or LF in it. */
 static inline int vbx_resp_body(vbx_request *r, int status,
                                 const char *content_type, const void *body,
                                 size_t len)

@@ -8,7 +8,8 @@
  *   - a getter returns VBX_OK, VBX_ENOTFOUND or VBX_EINVAL, records a
  *     field error exactly when it returns VBX_EINVAL, and what it hands out
  *     is within the bounds asked for;
- *   - the envelope is valid UTF-8 JSON with the fields in it.
+ *   - the envelope is valid UTF-8 JSON with the fields in it;
+ *   - a key repeated in the top object is always reported.
  */
 #include "vbx_build.h"
 
@@ -134,6 +135,22 @@ static void check_round_trip(const cJSON *o)
 	cJSON_free(text);
 }
 
+/* A repeated key is reported with a path that ends in that key, and the
+ * object it names really has it twice; none reported means none is
+ * repeated at the top. */
+static void check_duplicates(const cJSON *o)
+{
+	char path[64];
+	int rc = vbx__json_duplicate_key(o, path, sizeof(path));
+	CHECK(rc == VBX_OK || rc == VBX_EEXIST || rc == VBX_ENOMEM);
+	CHECK(rc == VBX_EEXIST || path[0] == '\0');
+	const cJSON *a, *b;
+	cJSON_ArrayForEach(a, o) for (b = a->next; b; b = b->next)
+	        CHECK(rc != VBX_OK || strcmp(a->string, b->string) != 0);
+	if (rc == VBX_EEXIST)
+		CHECK(path[0] != '\0');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -150,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(cJSON_IsObject(o));
 	check_round_trip(o);
+	check_duplicates(o);
 
 	vbx__fields f = {0};
 	const cJSON *it;

@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe)
+	jsonout pgtime docker_passwd sig util wsframe framing)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -30,6 +30,7 @@ deps() {
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
 	router) echo "core/router.c core/arena.c";;
+	framing) echo "core/framing.c";;
 	sig) echo "core/sig.c";;
 	wsframe) echo "core/wsframe.c";;
 	# jwt.c needs plugin.c, which needs the rest

@@ -515,6 +515,69 @@ static void test_body_trailing(void **state)
 	REFUSED("{}]", "request body has data after the JSON object at byte 2");
 }
 
+/* The field a body repeats, or "" when none; the body must parse. */
+static const char *dup_of(const char *text, char *path, size_t size)
+{
+	cJSON *o = body(text);
+	int rc = vbx__json_duplicate_key(o, path, size);
+	cJSON_Delete(o);
+	assert_true(rc == VBX_OK || rc == VBX_EEXIST);
+	assert_true(rc == VBX_EEXIST || path[0] == '\0');
+	return path;
+}
+
+static void test_body_duplicate_keys(void **state)
+{
+	char p[64];
+	(void)state;
+	assert_string_equal(dup_of("{\"a\":1,\"b\":2}", p, sizeof(p)), "");
+	assert_string_equal(dup_of("{\"a\":1,\"a\":2}", p, sizeof(p)), "a");
+	assert_string_equal(
+	        dup_of("{\"name\":\"x\",\"x\":1,\"name\":\"admin\"}", p,
+	               sizeof(p)),
+	        "name");
+	/* keys compare after unescaping, and case matters */
+	assert_string_equal(dup_of("{\"a\":1,\"\\u0061\":2}", p, sizeof(p)),
+	                    "a");
+	assert_string_equal(dup_of("{\"a\":1,\"A\":2}", p, sizeof(p)), "");
+	assert_string_equal(dup_of("{\"\":1,\"\":2}", p, sizeof(p)), "\"\"");
+	/* nested objects and objects in arrays, named by their path */
+	assert_string_equal(
+	        dup_of("{\"spec\":{\"x\":1,\"x\":1}}", p, sizeof(p)), "spec.x");
+	assert_string_equal(
+	        dup_of("{\"ports\":[{},{\"h\":1,\"h\":2}]}", p, sizeof(p)),
+	        "ports[1].h");
+	/* the same key in sibling objects is no repeat */
+	assert_string_equal(
+	        dup_of("{\"a\":{\"k\":1},\"b\":{\"k\":1}}", p, sizeof(p)), "");
+	/* a long path is cut, not overrun */
+	char tiny[4];
+	assert_string_equal(
+	        dup_of("{\"spec\":{\"x\":1,\"x\":1}}", tiny, sizeof(tiny)),
+	        "spe");
+	assert_int_equal(vbx__json_duplicate_key(NULL, p, sizeof(p)), VBX_OK);
+	assert_int_equal(vbx__json_duplicate_key(NULL, p, 1), VBX_EINVAL);
+}
+
+/* Many keys: sorted, not compared pairwise (this would take minutes). */
+static void test_body_duplicate_keys_many(void **state)
+{
+	enum { N = 200000 };
+	(void)state;
+	char *text = malloc((size_t)N * 16 + 16);
+	assert_non_null(text);
+	size_t o = 0;
+	text[o++] = '{';
+	for (int i = 0; i < N; i++)
+		o += (size_t)sprintf(text + o, "%s\"k%d\":0", i ? "," : "",
+		                     i == N - 1 ? 7 : i);
+	text[o++] = '}';
+	text[o] = '\0';
+	char p[32];
+	assert_string_equal(dup_of(text, p, sizeof(p)), "k7");
+	free(text);
+}
+
 static void test_body_nul(void **state)
 {
 	REFUSED("{\"a\":1\0}", "request body contains a NUL byte at byte 6");
@@ -749,6 +812,8 @@ int main(void)
 	        cmocka_unit_test(test_body_invalid),
 	        cmocka_unit_test(test_body_not_object),
 	        cmocka_unit_test(test_body_trailing),
+	        cmocka_unit_test(test_body_duplicate_keys),
+	        cmocka_unit_test(test_body_duplicate_keys_many),
 	        cmocka_unit_test(test_body_nul),
 	        cmocka_unit_test(test_body_depth),
 	        cmocka_unit_test(test_body_no_overread),
