@@ -224,7 +224,9 @@ def test_refused_upgrades_are_logged():
     expect(code == 4404, f"a stranger: {code}")
     line = wait_for(lambda: access_lines(path, 404), "the 404 line")[0]
     expect(line["closeCode"] == 4404, f"404 line: {line}")
-    refused = rows_of(audit_rows(), "terminal.refused", env)
+    # written by open after its close, so it may follow the close frame
+    refused = wait_for(lambda: rows_of(audit_rows(), "terminal.refused",
+                                       env), "terminal.refused")
     expect(len(refused) == 1 and refused[0]["actorId"] == U["bob"] and
            refused[0]["client"] == "127.0.0.1" and
            json.loads(refused[0]["detail"])["reason"], f"{refused}")
