@@ -70,10 +70,9 @@ static const char *actor_of(vbx_ws *ws)
 	return p ? p->user_id : "";
 }
 
-void vbx__term_audit_open(vbx__term_audit *a, vbx_ws *ws, const char *env_id,
-                          const char *session, bool joined)
+void vbx__term_audit_begin(vbx__term_audit *a, vbx_ws *ws, const char *env_id,
+                           const char *session)
 {
-	char detail[DETAIL_MAX + 1];
 	memset(a, 0, sizeof(*a));
 	snprintf(a->actor, sizeof(a->actor), "%.36s", actor_of(ws));
 	snprintf(a->env_id, sizeof(a->env_id), "%.36s", env_id);
@@ -81,6 +80,11 @@ void vbx__term_audit_open(vbx__term_audit *a, vbx_ws *ws, const char *env_id,
 	snprintf(a->client, sizeof(a->client), "%s", vbx_ws_client_addr(ws));
 	a->opened_ms = clock_ms(CLOCK_REALTIME);
 	a->opened_mono = clock_ms(CLOCK_MONOTONIC);
+}
+
+void vbx__term_audit_open(const vbx__term_audit *a, bool joined)
+{
+	char detail[DETAIL_MAX + 1];
 	snprintf(detail, sizeof(detail), "{\"session\":\"%s\",\"joined\":%s}",
 	         a->session, joined ? "true" : "false");
 	vbx__audit_write(a->actor, "terminal.open", "environment", a->env_id,

@@ -43,10 +43,12 @@ typedef struct vbx__term_audit {
 	int64_t opened_mono; /* monotonic ms, for "durationMs" */
 } vbx__term_audit;
 
-/* The socket ws was let into session of env_id (joined: an existing one):
- * fill a and write terminal.open (a worker: open). */
-void vbx__term_audit_open(vbx__term_audit *a, vbx_ws *ws, const char *env_id,
-                          const char *session, bool joined);
+/* The socket ws was let into session of env_id: fill a (no I/O). */
+void vbx__term_audit_begin(vbx__term_audit *a, vbx_ws *ws, const char *env_id,
+                           const char *session);
+/* Write terminal.open of a (joined: an existing session) on the caller's
+ * thread (a worker: open). */
+void vbx__term_audit_open(const vbx__term_audit *a, bool joined);
 
 /* The socket of a closed with code: terminal.close with "openedAt" and
  * "durationMs", written on a worker (the caller is the service thread). */

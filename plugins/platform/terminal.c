@@ -406,8 +406,13 @@ static int terminal_open(void *ud, vbx_ws *ws)
 		return rc;
 	}
 	vbx__term_session_id(ts->v, session);
-	vbx__term_audit_open(&ts->audit, ws, env.id, session, joined);
+	vbx__term_audit_begin(&ts->audit, ws, env.id, session);
+	/* The viewer's acks and drains may come before open returns: set
+	 * the data before the store write, and write from a copy, since
+	 * close may free ts once it is set. */
+	vbx__term_audit opened = ts->audit;
 	vbx_ws_set_data(ws, ts);
+	vbx__term_audit_open(&opened, joined);
 	if (h_env_touch)
 		vbx_hook_store_env_touch_run(h_env_touch, env.id);
 	return VBX_OK;
