@@ -55,6 +55,15 @@ void vbx__audit_var(vbx_request *r, const char *action, const char *env_id,
 	vbx__api_audit(r, action, "environment", env_id, detail);
 }
 
+void vbx__audit_port(vbx_request *r, const char *action, const char *env_id,
+                     const vbx_env_port *p)
+{
+	char detail[64];
+	snprintf(detail, sizeof(detail), "{\"port\":%d,\"protocol\":\"%s\"}",
+	         p->port, p->protocol);
+	vbx__api_audit(r, action, "environment", env_id, detail);
+}
+
 /* ---- terminals ---- */
 
 static int64_t clock_ms(clockid_t id)

@@ -33,6 +33,11 @@ void vbx__audit_env(vbx_request *r, const char *action, const vbx_env *e,
 void vbx__audit_var(vbx_request *r, const char *action, const char *env_id,
                     const vbx_env_var *v, bool created);
 
+/* A port of environment env_id added or removed: detail {"port",
+ * "protocol"}. */
+void vbx__audit_port(vbx_request *r, const char *action, const char *env_id,
+                     const vbx_env_port *p);
+
 /* What a terminal socket remembers from its open for its close row. */
 typedef struct vbx__term_audit {
 	char actor[VBX_ID_LEN];

@@ -318,6 +318,7 @@ static int add_port(void *ud, vbx_request *r)
 	}
 	if (rc != VBX_OK)
 		return port_fail(r, vbx__envh.port_add, rc, &e, &p);
+	vbx__audit_port(r, "environment.port.add", e.id, &p);
 	vbx__env_settings_changed(&e);
 	p.host_port = 0; /* published at the next start */
 	return vbx__api_respond(r, 201, port_json(&p));
@@ -348,6 +349,7 @@ static int remove_port(void *ud, vbx_request *r)
 	                                        p.port, p.protocol);
 	if (rc != VBX_OK)
 		return port_fail(r, vbx__envh.port_remove, rc, &e, &p);
+	vbx__audit_port(r, "environment.port.remove", e.id, &p);
 	vbx__env_settings_changed(&e);
 	return vbx__api_no_content(r);
 }

@@ -10,7 +10,8 @@ audit log (GET /api/v1/audit) has terminal.open, terminal.close (with its
 duration) and terminal.refused rows naming the user, the environment and
 the client; environment.create/update/start/stop/restart/delete and
 environment.variable.set/delete rows, with a variable's name and never
-its value (neither in the audit list nor in the daemon's log).
+its value (neither in the audit list nor in the daemon's log), and
+environment.port.add/remove rows.
 """
 
 import asyncio
@@ -103,6 +104,10 @@ def test_environment_actions_and_variables_are_audited():
         expect(st in (200, 201), f"set variable: {st} {b}")
     st, b = call("DELETE", f"{ENVS}/{env}/variables/{KEY}")[:2]
     expect(st == 204, f"delete variable: {st} {b}")
+    st, b = call("POST", f"{ENVS}/{env}/ports", {"port": 8080})[:2]
+    expect(st == 201, f"add port: {st} {b}")
+    st, b = call("DELETE", f"{ENVS}/{env}/ports/8080")[:2]
+    expect(st == 204, f"remove port: {st} {b}")
     lifecycle(env)
     gone = P.environment(D, T["alice"], E["proj"], "short-lived")["id"]
     st, b = call("DELETE", f"{ENVS}/{gone}")[:2]
@@ -117,7 +122,9 @@ def test_environment_actions_and_variables_are_audited():
                               ("environment.create", gone, 1),
                               ("environment.delete", gone, 1),
                               ("environment.variable.set", env, 2),
-                              ("environment.variable.delete", env, 1)):
+                              ("environment.variable.delete", env, 1),
+                              ("environment.port.add", env, 1),
+                              ("environment.port.remove", env, 1)):
         got = rows_of(rows, action, target)
         expect(len(got) == n, f"{n} {action} of {target}: {got}")
         for r in got:
@@ -136,6 +143,10 @@ def test_environment_actions_and_variables_are_audited():
     dele = json.loads(rows_of(rows, "environment.variable.delete",
                               env)[0]["detail"])
     expect(dele == {"name": KEY}, f"variable.delete detail: {dele}")
+    for action in ("environment.port.add", "environment.port.remove"):
+        port = json.loads(rows_of(rows, action, env)[0]["detail"])
+        expect(port == {"port": 8080, "protocol": "tcp"},
+               f"{action} detail: {port}")
     start = json.loads(rows_of(rows, "environment.restart", env)[0]["detail"])
     expect(start["status"] == "running", f"restart detail: {start}")
     expect(VALUE not in json.dumps(rows), "the value is in the audit log")
