@@ -40,6 +40,21 @@ void vbx__audit_env(vbx_request *r, const char *action, const vbx_env *e,
 	vbx__api_audit(r, action, "environment", e->id, detail);
 }
 
+void vbx__audit_env_policy(const char *action, const char *env_id,
+                           const char *status, const char *reason)
+{
+	char detail[DETAIL_MAX + 1];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", status);
+	cJSON_AddStringToObject(o, "reason", reason);
+	if (!detail_of(o, detail)) {
+		cJSON_DeleteItemFromObject(o, "reason");
+		detail_of(o, detail);
+	}
+	cJSON_Delete(o);
+	vbx__audit_write("", action, "environment", env_id, "", detail);
+}
+
 void vbx__audit_var(vbx_request *r, const char *action, const char *env_id,
                     const vbx_env_var *v, bool created)
 {

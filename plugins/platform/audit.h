@@ -28,6 +28,11 @@
 void vbx__audit_env(vbx_request *r, const char *action, const vbx_env *e,
                     const char *changed);
 
+/* An action of the platform's own policy (an idle stop): no actor, no
+ * client; detail {"status", "reason"}. Blocks: a worker or timer task. */
+void vbx__audit_env_policy(const char *action, const char *env_id,
+                           const char *status, const char *reason);
+
 /* A variable of environment env_id set or deleted: detail {"name"} and,
  * for a set, "created" and "secret". Never the value. */
 void vbx__audit_var(vbx_request *r, const char *action, const char *env_id,
