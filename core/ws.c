@@ -601,22 +601,22 @@ static void log_refused(vbx__server *s, struct lws *wsi, const char *path,
  * The status of an upgrade: 101 when the route took it; the refusal's
  * HTTP status when open said no (its 4xxx close code less 4000, else the
  * status of its result; open's close may end the socket before open
- * returns); 499 when the client left before open answered, 400 when the
+ * returns); 499 when the client left before open returned, 400 when the
  * handshake never completed.
  */
 static int upgrade_status(vbx__ws_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
-	bool answered = c->open_returned;
+	bool returned = c->open_returned;
 	int rc = c->open_rc, code = c->close_code;
 	pthread_mutex_unlock(&c->lock);
 	if (!c->established)
 		return 400;
-	if (answered && rc == VBX_OK)
+	if (returned && rc == VBX_OK)
 		return 101;
 	if (code >= 4100 && code < 4600)
 		return code - 4000;
-	return answered ? vbx__http_status_for(rc) : 499;
+	return returned ? vbx__http_status_for(rc) : 499;
 }
 
 /* At the end of a connection (service thread). */
