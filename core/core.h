@@ -54,6 +54,17 @@ void vbx__log_flush(void);
 void vbx__log_access(const char *request_id, const char *method,
                      const char *path, int status, size_t bytes,
                      double duration_ms, const char *client);
+/*
+ * The access-log line of a WebSocket upgrade, written when the connection
+ * ends (or is refused): method GET, status (101 when the route accepted
+ * it, else the HTTP status of the refusal), bytes = message bytes sent,
+ * bytesIn = message bytes received, durationMs from the upgrade request
+ * to the close, and closeCode (the code sent or received; 1006 when the
+ * connection dropped, 0 when no WebSocket was opened).
+ */
+void vbx__log_ws_access(const char *request_id, const char *path, int status,
+                        uint64_t bytes_out, uint64_t bytes_in,
+                        double duration_ms, const char *client, int close_code);
 
 #define vbx__error(...) vbx__log("core", VBX_LOG_ERROR, __VA_ARGS__)
 #define vbx__warn(...) vbx__log("core", VBX_LOG_WARN, __VA_ARGS__)

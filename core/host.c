@@ -181,6 +181,8 @@ const vbx_host vbx__host = {
         .worker_count = vbx__worker_count,
         .cfg_int_derived = vbx__cfg_int_derived,
         .cfg_duration_shown = vbx__cfg_duration_shown,
+        /* 1.1 (audit) */
+        .ws_client_addr = vbx__ws_client_addr,
 };
 
 const char *vbx__strerror(int rc)

@@ -260,42 +260,79 @@ void vbx__log(const char *who, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The fields every access line starts with, up to the status. */
+static void access_head(line *l, bool json, const char *request_id,
+                        const char *method, const char *path, int status)
+{
+	const char *saved = thread_request;
+	thread_request = request_id;
+	begin(l, "core", VBX_LOG_INFO);
+	thread_request = saved;
+	if (json) {
+		puts_(l, "\"msg\":\"access\",\"method\":\"");
+		put_escaped(l, method);
+		puts_(l, "\",\"path\":\"");
+		put_escaped(l, path);
+		puts_(l, "\",\"status\":");
+	} else {
+		put_text(l, method);
+		puts_(l, " ");
+		put_text(l, path);
+		puts_(l, " ");
+	}
+	put_uint(l, (unsigned)status);
+	puts_(l, json ? ",\"bytes\":" : " ");
+}
+
+/* After the bytes sent: the duration and the client; the line stays open
+ * for the fields of a WebSocket. */
+static void access_tail(line *l, bool json, double duration_ms,
+                        const char *client)
+{
+	puts_(l, json ? ",\"durationMs\":" : "B ");
+	put_ms(l, duration_ms);
+	if (json) {
+		puts_(l, ",\"client\":\"");
+		put_escaped(l, client ? client : "");
+		puts_(l, "\"");
+	} else {
+		puts_(l, "ms ");
+		put_text(l, client ? client : "");
+	}
+}
+
 void vbx__log_access(const char *request_id, const char *method,
                      const char *path, int status, size_t bytes,
                      double duration_ms, const char *client)
 {
 	if (!vbx__log_enabled(VBX_LOG_INFO))
 		return;
-	const char *saved = thread_request;
 	bool json = atomic_load_explicit(&log_json, memory_order_relaxed);
 	line l;
-	thread_request = request_id;
-	begin(&l, "core", VBX_LOG_INFO);
-	thread_request = saved;
-	if (json) {
-		puts_(&l, "\"msg\":\"access\",\"method\":\"");
-		put_escaped(&l, method);
-		puts_(&l, "\",\"path\":\"");
-		put_escaped(&l, path);
-		puts_(&l, "\",\"status\":");
-	} else {
-		put_text(&l, method);
-		puts_(&l, " ");
-		put_text(&l, path);
-		puts_(&l, " ");
-	}
-	put_uint(&l, (unsigned)status);
-	puts_(&l, json ? ",\"bytes\":" : " ");
+	access_head(&l, json, request_id, method, path, status);
 	put_uint(&l, bytes);
-	puts_(&l, json ? ",\"durationMs\":" : "B ");
-	put_ms(&l, duration_ms);
-	if (json) {
-		puts_(&l, ",\"client\":\"");
-		put_escaped(&l, client ? client : "");
-		puts_(&l, "\"}");
-	} else {
-		puts_(&l, "ms ");
-		put_text(&l, client ? client : "");
-	}
+	access_tail(&l, json, duration_ms, client);
+	if (json)
+		puts_(&l, "}");
+	finish(&l);
+}
+
+void vbx__log_ws_access(const char *request_id, const char *path, int status,
+                        uint64_t bytes_out, uint64_t bytes_in,
+                        double duration_ms, const char *client, int close_code)
+{
+	if (!vbx__log_enabled(VBX_LOG_INFO))
+		return;
+	bool json = atomic_load_explicit(&log_json, memory_order_relaxed);
+	line l;
+	access_head(&l, json, request_id, "GET", path, status);
+	put_uint(&l, bytes_out);
+	access_tail(&l, json, duration_ms, client);
+	puts_(&l, json ? ",\"bytesIn\":" : " in=");
+	put_uint(&l, bytes_in);
+	puts_(&l, json ? ",\"closeCode\":" : "B close=");
+	put_uint(&l, (unsigned)close_code);
+	if (json)
+		puts_(&l, "}");
 	finish(&l);
 }

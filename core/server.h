@@ -145,6 +145,7 @@ void *vbx__ws_data(const vbx_ws *ws);
 const vbx_principal *vbx__ws_principal(const vbx_ws *ws);
 const char *vbx__ws_param(const vbx_ws *ws, const char *name);
 const char *vbx__ws_query(const vbx_ws *ws, const char *name);
+const char *vbx__ws_client_addr(const vbx_ws *ws);
 void vbx__ws_routes_free(void);
 
 /* core catalog handles, set up by the daemon before plugins init */

@@ -38,6 +38,9 @@ struct vbx_ws {
 	const char *bearer;
 	char client[64];
 	char id[33];
+	const char *path; /* for the access log, in the arena */
+	int64_t start_ns; /* the upgrade request came */
+	bool established; /* the handshake completed (service thread) */
 	vbx_principal principal;
 	bool has_principal;
 	void *data;
@@ -64,6 +67,7 @@ struct vbx_ws {
 	struct vbx_ws *next_pending, *next_all, *prev_all;
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
+	uint64_t bytes_in, bytes_out; /* message bytes, for the access log */
 };
 
 static vbx__router *ws_routes;
@@ -267,6 +271,11 @@ const char *vbx__ws_param(const vbx_ws *c, const char *name)
 		if (strcmp(c->match.params[i].name, name) == 0)
 			return c->match.params[i].value;
 	return NULL;
+}
+
+const char *vbx__ws_client_addr(const vbx_ws *c)
+{
+	return c->client;
 }
 
 const char *vbx__ws_query(const vbx_ws *c, const char *name)
@@ -494,6 +503,7 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		int n = lws_write(wsi, m->buf + LWS_PRE, m->len,
 		                  m->binary ? LWS_WRITE_BINARY
 		                            : LWS_WRITE_TEXT);
+		c->bytes_out += m->len;
 		free(m);
 		if (n < 0)
 			return -1;
@@ -533,6 +543,7 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	}
 	memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
+	c->bytes_in += len;
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	size_t n = c->rx_len;
@@ -570,12 +581,76 @@ static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
 	return 0;
 }
 
+/* ---- the access log: one line per upgrade, like a request's ---- */
+
+/* An upgrade refused before it had a connection (no such route, the
+ * server draining). */
+static void log_refused(vbx__server *s, struct lws *wsi, const char *path,
+                        int status, int64_t start_ns)
+{
+	char id[33], client[64];
+	if (!s->conf->log_access)
+		return;
+	vbx__request_id_new(id);
+	lws_get_peer_simple(wsi, client, sizeof(client));
+	vbx__log_ws_access(id, path, status, 0, 0,
+	                   (double)(vbx__now_ns() - start_ns) / 1e6, client, 0);
+}
+
+/*
+ * The status of an upgrade: 101 when the route took it; the refusal's
+ * HTTP status when open said no (its 4xxx close code less 4000, else the
+ * status of its result; open's close may end the socket before open
+ * returns); 499 when the client left before open returned, 400 when the
+ * handshake never completed.
+ */
+static int upgrade_status(vbx__ws_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool returned = c->open_returned;
+	int rc = c->open_rc, code = c->close_code;
+	pthread_mutex_unlock(&c->lock);
+	if (!c->established)
+		return 400;
+	if (returned && rc == VBX_OK)
+		return 101;
+	if (code >= 4100 && code < 4600)
+		return code - 4000;
+	return returned ? vbx__http_status_for(rc) : 499;
+}
+
+/* At the end of a connection (service thread). */
+static void log_upgrade(vbx__ws_conn *c)
+{
+	if (!c->s->conf->log_access)
+		return;
+	int status = upgrade_status(c);
+	pthread_mutex_lock(&c->lock);
+	int code = c->close_code;
+	pthread_mutex_unlock(&c->lock);
+	if (!code && c->established)
+		code = 1006; /* closed without a close frame */
+	vbx__log_ws_access(c->id, c->path ? c->path : "", status, c->bytes_out,
+	                   c->bytes_in,
+	                   (double)(vbx__now_ns() - c->start_ns) / 1e6,
+	                   c->client, code);
+}
+
+static void log_draining(vbx__server *s, struct lws *wsi)
+{
+	char uri[2048];
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		uri[0] = '\0';
+	log_refused(s, wsi, uri, 503, vbx__now_ns());
+}
+
 /* The upgrade names one of our subprotocols: find the route and keep what
  * the worker will need, since the headers go away after the handshake. */
 static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 {
 	char uri[2048], auth[4096], protos[4096];
 	const char *proto = lws_get_protocol(wsi)->name;
+	int64_t start = vbx__now_ns();
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return NULL;
 	vbx__arena *a = vbx__arena_new(2048);
@@ -594,6 +669,7 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 		vbx__info("WebSocket upgrade refused: no route %s with "
 		          "subprotocol %s",
 		          uri, proto);
+		log_refused(s, wsi, uri, 404, start);
 		vbx__arena_free(a);
 		free(c);
 		return NULL;
@@ -601,6 +677,8 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 	c->head.host = &vbx__host;
 	c->s = s;
 	c->route = c->match.route;
+	c->start_ns = start;
+	c->path = vbx__arena_strdup(a, uri);
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
 	vbx__request_id_new(c->id);
@@ -619,6 +697,7 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
 {
 	c->wsi = wsi;
+	c->established = true;
 	c->fd = lws_get_socket_fd(wsi);
 	if (vbx__wsguard_watch(c->fd, on_frame_fault, c) != VBX_OK) {
 		vbx__warn("WebSocket %s: out of memory for its frame checks",
@@ -660,6 +739,7 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 	c->watch = NULL;
 	pthread_mutex_unlock(&c->lock);
 	vbx__revoke_unwatch(watch);
+	log_upgrade(c);
 	deliver_close(c);
 	conn_unref(c);
 }
@@ -672,8 +752,12 @@ int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		vbx__memtrim_note();
-		if (!slot || atomic_load(&s->draining))
+		if (!slot)
 			return 1;
+		if (atomic_load(&s->draining)) {
+			log_draining(s, wsi);
+			return 1;
+		}
 		*slot = on_filter(s, wsi);
 		return *slot ? 0 : 1;
 	case LWS_CALLBACK_ESTABLISHED:

@@ -460,6 +460,17 @@ static inline const char *vbx_ws_query(const vbx_ws *ws, const char *name)
 	return VBX__HOST(ws)->ws_query(ws, name);
 }
 
+/* ---- 1.1 (audit) ---- */
+
+/* The client's address as the daemon saw it ("127.0.0.1", "::1"; the
+ * access log's "client"); owned by the connection, never NULL. Since ABI
+ * 1.1. */
+static inline const char *vbx_ws_client_addr(const vbx_ws *ws)
+{
+	return VBX__HOST(ws)->ws_client_addr(ws);
+}
+/* ---- end 1.1 (audit) ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,6 +62,9 @@
  *        1.1 also adds runtime_leftovers, runtime_env_purge and
  *          runtime_workspace_keep (runtime.h): an environment's network
  *          and persistent workspace; runtime_remove keeps the workspace.
+ *        1.1 also adds vbx_ws_client_addr() (http.h): the client address
+ *          of a WebSocket, for audit rows, in the second of those slots
+ *          (reserved[1]).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -353,8 +356,12 @@ struct vbx_host {
 	                          const char *dflt, int64_t min_ms,
 	                          int64_t max_ms, int64_t *out_ms);
 	/* ---- end of store faults ---- */
+	/* ---- 1.1, audit: the second of the 16 reserved slots ---- */
+	/* The client address of a WebSocket (http.h) */
+	const char *(*ws_client_addr)(const vbx_ws *ws);
+	/* ---- end of audit ---- */
 
-	void *reserved[15];
+	void *reserved[14];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

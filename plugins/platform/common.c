@@ -82,23 +82,31 @@ int vbx__api_may_list(vbx_request *r)
 	return VBX_EDENIED;
 }
 
-void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
-                    const char *target_id, const char *detail)
+void vbx__audit_write(const char *actor_id, const char *action,
+                      const char *target_type, const char *target_id,
+                      const char *client, const char *detail)
 {
 	vbx_audit a = {0};
 	if (!vbx__api.audit_add)
 		return;
-	snprintf(a.actor_id, sizeof(a.actor_id), "%.36s", vbx__api_user_id(r));
+	snprintf(a.actor_id, sizeof(a.actor_id), "%.36s", actor_id);
 	snprintf(a.action, sizeof(a.action), "%s", action);
 	snprintf(a.target_type, sizeof(a.target_type), "%s", target_type);
 	snprintf(a.target_id, sizeof(a.target_id), "%.36s", target_id);
-	snprintf(a.client, sizeof(a.client), "%s", vbx_req_client_addr(r));
+	snprintf(a.client, sizeof(a.client), "%s", client);
 	snprintf(a.detail, sizeof(a.detail), "%s", detail);
 	int rc = vbx_hook_store_audit_add_run(vbx__api.audit_add, &a);
 	if (rc != VBX_OK)
 		vbx_log_warn(vbx__platform, "audit %s of %s %s not written: %s",
 		             action, target_type, target_id,
 		             vbx_strerror(vbx__platform, rc));
+}
+
+void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
+                    const char *target_id, const char *detail)
+{
+	vbx__audit_write(vbx__api_user_id(r), action, target_type, target_id,
+	                 vbx_req_client_addr(r), detail);
 }
 
 void vbx__api_principal_changed(const char *user_id, const char *team_id,

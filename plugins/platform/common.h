@@ -90,6 +90,12 @@ int vbx__api_may_list(vbx_request *r);
  */
 void vbx__api_audit(vbx_request *r, const char *action, const char *target_type,
                     const char *target_id, const char *detail);
+/* The same without a request (a WebSocket, a worker): the strings are
+ * cut to the row's sizes. It blocks on the store: never call it on the
+ * service or pump thread (audit.h hands those to a worker). */
+void vbx__audit_write(const char *actor_id, const char *action,
+                      const char *target_type, const char *target_id,
+                      const char *client, const char *detail);
 
 /* Append item to the JSON array of a list callback's ctx; VBX_ENOMEM when
  * item is NULL (it could not be made). */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "envs.h"
 
 vbx__env_hooks vbx__envh;
@@ -431,6 +432,7 @@ static int create_env(void *ud, vbx_request *r)
 	if (rc != VBX_OK)
 		return vbx_resp_store_error(r, vbx__envh.create, rc,
 		                            "the new environment", NULL);
+	vbx__audit_env(r, "environment.create", &e, NULL);
 	return answer_env(r, 201, &e);
 }
 
@@ -503,6 +505,29 @@ static bool settings_differ(const vbx_env *a, const vbx_env *b)
 	       a->memory_limit != b->memory_limit;
 }
 
+/* Which fields of an update changed, as a comma list for the audit row
+ * ("" when none did). */
+static void fields_changed(const vbx_env *a, const vbx_env *b, char *out,
+                           size_t len)
+{
+	const struct {
+		const char *name;
+		bool differ;
+	} f[] = {
+	        {"name", strcmp(a->name, b->name) != 0},
+	        {"slug", strcmp(a->slug, b->slug) != 0},
+	        {"image", strcmp(a->image, b->image) != 0},
+	        {"cpuLimit", fabs(a->cpu_limit - b->cpu_limit) > 0.001},
+	        {"memoryLimit", a->memory_limit != b->memory_limit},
+	};
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++)
+		if (f[i].differ && n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%s",
+			                      n ? "," : "", f[i].name);
+}
+
 static int update_env(void *ud, vbx_request *r)
 {
 	vbx_env e, before;
@@ -521,6 +546,9 @@ static int update_env(void *ud, vbx_request *r)
 		vbx__env_settings_changed(&e);
 		vbx_hook_store_env_get_run(vbx__envh.get, before.id, &e);
 	}
+	char changed[80];
+	fields_changed(&before, &e, changed, sizeof(changed));
+	vbx__audit_env(r, "environment.update", &e, changed);
 	return answer_env(r, 200, &e);
 }
 
@@ -599,6 +627,7 @@ static int delete_env(void *ud, vbx_request *r)
 	rc = vbx_hook_store_env_delete_run(vbx__envh.del, e.id);
 	if (rc != VBX_OK)
 		return vbx__env_store_fail(r, vbx__envh.del, rc, e.id);
+	vbx__audit_env(r, "environment.delete", &e, NULL);
 	return vbx__api_no_content(r);
 }
 
@@ -820,7 +849,9 @@ static int start_env(void *ud, vbx_request *r)
 		return vbx__env_store_fail(r, vbx__envh.transition, rc, e.id);
 	bool failed;
 	rc = bring_up(&e, why, sizeof(why), &failed);
-	return finish_start(r, &e, rc, failed, why, sizeof(why));
+	rc = finish_start(r, &e, rc, failed, why, sizeof(why));
+	vbx__audit_env(r, "environment.start", &e, NULL);
+	return rc;
 }
 
 static int stop_env(void *ud, vbx_request *r)
@@ -849,6 +880,7 @@ static int stop_env(void *ud, vbx_request *r)
 		         vbx_strerror(vbx__platform, rc));
 		rc = move(&e, VBX_ENV_STOPPING, "error", why, NULL);
 	}
+	vbx__audit_env(r, "environment.stop", &e, NULL);
 	if (rc != VBX_OK && rc != VBX_ESTATE)
 		return vbx__env_store_fail(r, vbx__envh.transition, rc, e.id);
 	return answer_env(r, 200, &e);
@@ -881,7 +913,9 @@ static int restart_env(void *ud, vbx_request *r)
 	}
 	if (rc == VBX_OK)
 		rc = bring_up(&e, why, sizeof(why), &failed);
-	return finish_start(r, &e, rc, failed, why, sizeof(why));
+	rc = finish_start(r, &e, rc, failed, why, sizeof(why));
+	vbx__audit_env(r, "environment.restart", &e, NULL);
+	return rc;
 }
 
 /* ---- stats ---- */

@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "audit.h"
 #include "envs.h"
 
 static const char *const var_fields[] = {"value", "secret", NULL};
@@ -185,6 +186,7 @@ static int put_var(void *ud, vbx_request *r)
 	rc = vbx_hook_store_env_var_set_run(vbx__envh.var_set, e.id, &v);
 	if (rc != VBX_OK)
 		return var_fail(r, vbx__envh.var_set, rc, &e, key);
+	vbx__audit_var(r, "environment.variable.set", e.id, &v, created);
 	vbx__env_settings_changed(&e);
 	return vbx__api_respond(r, created ? 201 : 200, var_json(&v));
 }
@@ -199,6 +201,9 @@ static int delete_var(void *ud, vbx_request *r)
 	rc = vbx_hook_store_env_var_delete_run(vbx__envh.var_delete, e.id, key);
 	if (rc != VBX_OK)
 		return var_fail(r, vbx__envh.var_delete, rc, &e, key);
+	vbx_env_var gone = {0};
+	snprintf(gone.key, sizeof(gone.key), "%s", key);
+	vbx__audit_var(r, "environment.variable.delete", e.id, &gone, false);
 	vbx__env_settings_changed(&e);
 	return vbx__api_no_content(r);
 }
@@ -313,6 +318,7 @@ static int add_port(void *ud, vbx_request *r)
 	}
 	if (rc != VBX_OK)
 		return port_fail(r, vbx__envh.port_add, rc, &e, &p);
+	vbx__audit_port(r, "environment.port.add", e.id, &p);
 	vbx__env_settings_changed(&e);
 	p.host_port = 0; /* published at the next start */
 	return vbx__api_respond(r, 201, port_json(&p));
@@ -343,6 +349,7 @@ static int remove_port(void *ud, vbx_request *r)
 	                                        p.port, p.protocol);
 	if (rc != VBX_OK)
 		return port_fail(r, vbx__envh.port_remove, rc, &e, &p);
+	vbx__audit_port(r, "environment.port.remove", e.id, &p);
 	vbx__env_settings_changed(&e);
 	return vbx__api_no_content(r);
 }

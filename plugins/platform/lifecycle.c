@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "envs.h"
 #include "lifecycle.h"
 
@@ -300,6 +301,8 @@ static void idle_stop(const vbx_env *listed, const vbx__env_limits *l)
 	if (rc == VBX_OK || rc == VBX_ENOTFOUND) {
 		transition(&e, VBX_ENV_STOPPING, "stopped", reason,
 		           rc == VBX_ENOTFOUND);
+		vbx__audit_env_policy("environment.stop", e.id, "stopped",
+		                      reason);
 		return;
 	}
 	char why[256];
@@ -307,6 +310,7 @@ static void idle_stop(const vbx_env *listed, const vbx__env_limits *l)
 	         vbx_strerror(lc.p, rc));
 	vbx_log_warn(lc.p, "environment %s: %s", e.id, why);
 	transition(&e, VBX_ENV_STOPPING, "error", why, false);
+	vbx__audit_env_policy("environment.stop", e.id, "error", why);
 }
 
 static void idle_pass(const vbx__env_limits *l)

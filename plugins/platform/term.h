@@ -162,7 +162,8 @@ void vbx__term_drain(vbx__term_viewer *v);
 /* The viewer's socket is gone; v is freed. */
 void vbx__term_detach(vbx__term_viewer *v);
 
-/* For tests: the session id of a viewer (37 bytes with NUL). */
+/* The session id of a viewer (37 bytes with NUL), for tests and the
+ * audit log; it never changes while the viewer is attached. */
 void vbx__term_session_id(vbx__term_viewer *v, char *id);
 /* For tests: how many sessions exist (reclaimed ones no longer count). */
 int vbx__term_count(vbx__term *t);

@@ -6,13 +6,15 @@
  *
  * open (a worker) authorizes "exec", checks that the environment runs,
  * then joins the session named by ?session= or starts the image's shell
- * with runtime_exec. The socket's callbacks (service thread) only hand
+ * with runtime_exec. Each open after authentication and each close leave
+ * an audit row (audit.h). The socket's callbacks (service thread) only hand
  * frames to the session manager, which never blocks.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "term.h"
 
 static vbx__term_limits term_lim;
@@ -350,25 +352,32 @@ static int open_existing(vbx_ws *ws, vbx__term *t, const vbx_env *env,
 	return rc;
 }
 
-static int terminal_open(void *ud, vbx_ws *ws)
+/* What a terminal socket keeps (its data): the viewer, and what its
+ * audit row of close needs. */
+typedef struct term_socket {
+	vbx__term_viewer *v;
+	vbx__term_audit audit;
+} term_socket;
+
+static int open_viewer(vbx_ws *ws, vbx__term_viewer **out, vbx_env *env,
+                       bool *joined)
 {
 	const char *id = vbx__ws_env_id(ws);
 	term_query q;
-	vbx_env env;
 	if (!id)
 		return VBX_ENOTFOUND;
 	int rc = vbx__ws_env_authorize(ws, "exec", id);
 	if (rc != VBX_OK)
 		return rc;
 	if ((rc = parse_query(ws, &q)) != VBX_OK ||
-	    (rc = vbx__ws_env_get(ws, id, &env)) != VBX_OK)
+	    (rc = vbx__ws_env_get(ws, id, env)) != VBX_OK)
 		return rc;
-	if (strcmp(env.status, "running") != 0 || !env.container_id[0]) {
+	if (strcmp(env->status, "running") != 0 || !env->container_id[0]) {
 		char why[64];
 		snprintf(why, sizeof(why),
 		         "the environment is %s; start it "
 		         "first",
-		         env.status);
+		         env->status);
 		vbx_ws_close(ws, 4409, why);
 		return VBX_ESTATE;
 	}
@@ -377,14 +386,35 @@ static int terminal_open(void *ud, vbx_ws *ws)
 		vbx_ws_close(ws, 4500, "out of memory");
 		return VBX_ENOMEM;
 	}
-	vbx__term_viewer *v = NULL;
-	rc = q.start.session ? open_existing(ws, t, &env, &q, &v)
-	                     : open_new(ws, t, &env, &q, &v);
-	if (rc != VBX_OK)
+	*joined = q.start.session != NULL;
+	return *joined ? open_existing(ws, t, env, &q, out)
+	               : open_new(ws, t, env, &q, out);
+}
+
+/* Every open after authentication leaves an audit row: terminal.open, or
+ * terminal.refused with the reason. */
+static int terminal_open(void *ud, vbx_ws *ws)
+{
+	vbx_env env;
+	bool joined = false;
+	char session[VBX_ID_LEN];
+	term_socket *ts = calloc(1, sizeof(*ts));
+	int rc = ts ? open_viewer(ws, &ts->v, &env, &joined) : VBX_ENOMEM;
+	if (rc != VBX_OK) {
+		free(ts); /* no viewer was attached */
+		vbx__term_audit_refused(ws, rc);
 		return rc;
-	vbx_ws_set_data(ws, v);
+	}
+	vbx__term_session_id(ts->v, session);
+	vbx__term_audit_begin(&ts->audit, ws, env.id, session);
+	/* The viewer's acks and drains may come before open returns: set
+	 * the data before the store write, and write from a copy, since
+	 * close may free ts once it is set. */
+	vbx__term_audit opened = ts->audit;
+	vbx_ws_set_data(ws, ts);
+	vbx__term_audit_open(&opened, joined);
 	if (h_env_touch)
-		vbx_hook_store_env_touch_run(h_env_touch, id);
+		vbx_hook_store_env_touch_run(h_env_touch, env.id);
 	return VBX_OK;
 }
 
@@ -393,24 +423,27 @@ static int terminal_open(void *ud, vbx_ws *ws)
 static void terminal_message(void *ud, vbx_ws *ws, const void *data, size_t len,
                              int binary)
 {
-	vbx__term_viewer *v = vbx_ws_data(ws);
-	if (v)
-		vbx__term_message(v, data, len, binary);
+	term_socket *ts = vbx_ws_data(ws);
+	if (ts)
+		vbx__term_message(ts->v, data, len, binary);
 }
 
 static void terminal_drain(void *ud, vbx_ws *ws)
 {
-	vbx__term_viewer *v = vbx_ws_data(ws);
-	if (v)
-		vbx__term_drain(v);
+	term_socket *ts = vbx_ws_data(ws);
+	if (ts)
+		vbx__term_drain(ts->v);
 }
 
 static void terminal_close(void *ud, vbx_ws *ws, int code)
 {
-	vbx__term_viewer *v = vbx_ws_data(ws);
+	term_socket *ts = vbx_ws_data(ws);
 	vbx_ws_set_data(ws, NULL);
-	if (v)
-		vbx__term_detach(v);
+	if (!ts)
+		return;
+	vbx__term_detach(ts->v);
+	vbx__term_audit_close(&ts->audit, code);
+	free(ts);
 }
 
 /* A worker, after a change of the principal's access (principal_changed):

@@ -11,7 +11,8 @@ Docker engine (fixture.py).
     start-up moves its environment to error ("removed outside VibeBox");
   - a container with VibeBox's labels whose environment does not exist is
     removed within the platform's environments.reconcile_interval;
-  - environments.idle_timeout stops an environment nobody uses;
+  - environments.idle_timeout stops an environment nobody uses, with an
+    audit row of no actor;
   - (only with VBX_TEST_ENGINE_RESTART=1, and last, because it takes the
     engine away from every other test running meanwhile) the engine is
     restarted under a running daemon with a terminal open: the terminal
@@ -24,6 +25,7 @@ or belongs to an environment of this test's own databases.
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -221,6 +223,17 @@ def test_idle_environment_stops(p):
         st = Platform.docker("inspect", "-f", "{{.State.Running}}",
                              container_of(env["id"])).strip()
         expect(st == "false", "its container is stopped")
+        # the first user is an instance admin: it may read the audit log
+        rows = wait_for("the audit row of the idle stop", lambda: [
+            r for r in d.request("GET", "/api/v1/audit?limit=100",
+                                 token=token)[1]["data"]
+            if r["action"] == "environment.stop" and
+            r["targetId"] == env["id"]])
+        expect(len(rows) == 1 and rows[0]["actorId"] is None and
+               json.loads(rows[0]["detail"]) ==
+               {"status": "stopped",
+                "reason": "stopped after 3 seconds without activity"},
+               f"audit rows: {rows}")
     finally:
         d.stop()
 
