@@ -197,7 +197,8 @@ def check_environment_patch_is_one_read_and_one_write(d, s):
                               token=s["bob"])
     expect(st == 200 and e["name"] == "Crate", f"{st} {e}")
     authentication_free(found)
-    expect(names(found) == ["env_get", "env_update"],
+    # ... and its audit row (docs/api.md, "Audit log").
+    expect(names(found) == ["env_get", "env_update", "audit_add"],
            f"an environment's PATCH is one read and one write, PostgreSQL "
            f"ran {names(found)}: {found}")
     st, b, found = statements(d, "PATCH", path, {"name": "X"},
@@ -214,7 +215,7 @@ def check_environment_create_reads_its_project_once(d, s):
     expect(st == 201, e)
     authentication_free(found)
     expect(names(found).count("project_get") == 1 and
-           names(found)[-1] == "env_create",
+           names(found)[-2:] == ["env_create", "audit_add"],
            f"the project is read once, PostgreSQL ran {names(found)}")
 
 
