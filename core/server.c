@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "framing.h"
+#include "headguard.h"
 #include "server.h"
 #include "wsguard.h"
 
@@ -115,8 +116,15 @@ static void accept_all(vbx__server *s, int lfd)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!lws_adopt_socket_vhost(s->vhost, fd))
+		/* its heads are checked raw before lws parses them */
+		if (vbx__headguard_watch(fd) != VBX_OK)
+			vbx__warn(
+			        "accept: no memory to check the request heads "
+			        "of a connection; serving it unchecked");
+		if (!lws_adopt_socket_vhost(s->vhost, fd)) {
+			vbx__headguard_forget(fd);
 			close(fd);
+		}
 	}
 }
 
@@ -839,6 +847,7 @@ void vbx__server_destroy(vbx__server *s)
 	if (s->ctx)
 		lws_context_destroy(s->ctx);
 	vbx__wsguard_fini(); /* every WebSocket is gone with the context */
+	vbx__headguard_fini();
 	/* answers that came back after the loop ended */
 	for (vbx_request *r = s->done, *next; r; r = next) {
 		next = r->next_done;
