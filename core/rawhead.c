@@ -186,7 +186,29 @@ static bool name_is(const vbx__rawhead *h, const char *name)
 	return h->name_len == strlen(name) && !strcmp(h->name, name);
 }
 
-static void end_header(vbx__rawhead *h)
+static void upgrade_byte(vbx__rawhead *h, unsigned char c)
+{
+	if (!h->up_len && (c == ' ' || c == '\t'))
+		return;
+	if (c >= 'A' && c <= 'Z')
+		c = (unsigned char)(c - 'A' + 'a');
+	if (h->up_len < sizeof(h->up) - 1)
+		h->up[h->up_len] = (char)c;
+	h->up_len++;
+}
+
+/* Upgrade: websocket, blanks around it allowed; nothing else. */
+static bool upgrade_is_websocket(vbx__rawhead *h)
+{
+	if (h->up_len >= sizeof(h->up))
+		return false;
+	size_t n = h->up_len;
+	while (n && (h->up[n - 1] == ' ' || h->up[n - 1] == '\t'))
+		n--;
+	return n == 9 && !memcmp(h->up, "websocket", 9);
+}
+
+static int end_header(vbx__rawhead *h)
 {
 	if (name_is(h, "content-length")) {
 		if (h->has_cl || h->cl_state == 0 || h->cl_state == 3)
@@ -196,9 +218,14 @@ static void end_header(vbx__rawhead *h)
 	} else if (name_is(h, "transfer-encoding")) {
 		h->te = true;
 	} else if (name_is(h, "upgrade")) {
+		if (!upgrade_is_websocket(h))
+			return fault(h, 400,
+			             "Upgrade is accepted to websocket only "
+			             "(not h2c); send HTTP/1.1 requests");
 		h->upgrade = true;
 	}
 	h->state = S_LINE;
+	return 0;
 }
 
 static int too_long(vbx__rawhead *h)
@@ -218,6 +245,7 @@ static int new_header(vbx__rawhead *h, unsigned char c)
 		return h->status;
 	h->name_len = h->value_len = 0;
 	h->name[0] = '\0';
+	h->up_len = 0;
 	h->cl_state = 0;
 	h->cl_digits = 0;
 	h->cl_value = 0;
@@ -231,10 +259,8 @@ static int name_byte(vbx__rawhead *h, unsigned char c)
 		h->state = S_VALUE;
 		return 0;
 	}
-	if (c == '\n') {
-		end_header(h);
-		return 0;
-	}
+	if (c == '\n')
+		return end_header(h);
 	if (c >= 'A' && c <= 'Z')
 		c = (unsigned char)(c - 'A' + 'a');
 	if (h->name_len < sizeof(h->name) - 1) {
@@ -246,14 +272,14 @@ static int name_byte(vbx__rawhead *h, unsigned char c)
 
 static int value_byte(vbx__rawhead *h, unsigned char c)
 {
-	if (c == '\n') {
-		end_header(h);
-		return 0;
-	}
+	if (c == '\n')
+		return end_header(h);
 	if (c == '\r')
 		return 0;
 	if (name_is(h, "content-length"))
 		content_length_byte(h, c);
+	else if (name_is(h, "upgrade"))
+		upgrade_byte(h, c);
 	return ++h->value_len > VBX__RAWHEAD_LINE_MAX ? too_long(h) : 0;
 }
 

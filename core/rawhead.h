@@ -12,7 +12,10 @@
  * Content-Length), reads split anywhere.
  *
  * Refused, in the order the bytes arrive:
- *   400  an encoded slash or backslash (%2f, %5c) in the path: no VibeBox
+ *   400  an Upgrade other than to websocket: libwebsockets 4.1 upgrades
+ *        to HTTP/2 over cleartext (h2c), whose heads this scanner cannot
+ *        read, so every check here would be bypassed;
+ *        an encoded slash or backslash (%2f, %5c) in the path: no VibeBox
  *        route has a slash inside a segment, so matching on raw segments
  *        means refusing it; a "." or ".." segment, raw or encoded (%2e);
  *        a control character in the target, raw or encoded (%00-%1f, %7f);
@@ -61,6 +64,9 @@ typedef struct vbx__rawhead {
 	/* the current header line */
 	size_t name_len, value_len;
 	char name[64]; /* its name, lowercased, cut to 63 bytes */
+	char up[16];   /* an Upgrade value, lowercased, from its first
+	                  non-blank byte, cut to 15 bytes ... */
+	size_t up_len; /* ... and its length uncut */
 	int cl_state;  /* Content-Length value: 0 before digits, 1 in them,
 	                  2 after them, 3 bad */
 	unsigned cl_digits;
@@ -80,7 +86,7 @@ typedef struct vbx__rawhead {
  * Scan the next n bytes the client sent (h zeroed when the connection
  * opens). Returns 0 while every head so far passes, the HTTP status at
  * the first fault (h->status and h->why set; every later call returns it
- * again), or VBX__RAWHEAD_DONE once a head asks for an upgrade or frames
+ * again), or VBX__RAWHEAD_DONE once a head asks for a WebSocket or frames
  * its body other than by one Content-Length (libwebsockets refuses those
  * and closes; framing.c): the bytes after that head are not scanned.
  */

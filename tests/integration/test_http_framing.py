@@ -337,6 +337,17 @@ def test_heads_libwebsockets_would_drop_are_answered():
     with_daemon([check])
 
 
+def test_http2_upgrade_is_refused():
+    # libwebsockets 4.1 switches to HTTP/2 on "Upgrade: h2c"; its heads
+    # would bypass every raw check above
+    def check(d):
+        h2c = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" \
+              b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\n" + h2c,
+                400, "Upgrade is accepted to websocket only")
+    with_daemon([check])
+
+
 def test_pipelined_and_kept_alive_requests_pass_the_raw_checks():
     def check(d):
         one = b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -384,5 +395,6 @@ if __name__ == "__main__":
     s.run(test_encoded_slashes_and_dot_segments_are_refused)
     s.run(test_control_characters_in_the_target_are_refused)
     s.run(test_heads_libwebsockets_would_drop_are_answered)
+    s.run(test_http2_upgrade_is_refused)
     s.run(test_pipelined_and_kept_alive_requests_pass_the_raw_checks)
     s.finish()

@@ -6,7 +6,8 @@
  * bodies that look like bad heads, dot names that are not segments, the
  * limits themselves) pass; each fault (encoded slash, dot segment, control
  * character, target, header line, head and field counts over their
- * limits) is found; upgrades and unframed bodies end the scan.
+ * limits, an upgrade to anything but websocket) is found; WebSocket
+ * upgrades and unframed bodies end the scan.
  */
 #include "vbx_build.h"
 
@@ -231,6 +232,16 @@ static void test_scan_ends_where_framing_is_not_followed(void **state)
 	assert_int_equal(verdict("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n"
 	                         "\r\nxxxxx"),
 	                 VBX__RAWHEAD_DONE);
+	assert_int_equal(verdict("GET /ws HTTP/1.1\r\nupgrade:\tWebSocket \r\n"
+	                         "\r\n\x81"),
+	                 VBX__RAWHEAD_DONE);
+	/* HTTP/2 over cleartext would carry heads the scanner cannot read */
+	refused("GET / HTTP/1.1\r\nUpgrade: h2c\r\nHTTP2-Settings: A\r\n\r\n",
+	        400, "Upgrade is accepted to websocket only");
+	refused("GET / HTTP/1.1\r\nUpgrade: websocket, h2c\r\n\r\n", 400,
+	        "Upgrade is accepted to websocket only");
+	refused("GET / HTTP/1.1\r\nUpgrade: websocketxxxxxxxxxxxxx\r\n\r\n",
+	        400, "Upgrade is accepted to websocket only");
 	/* a fault in the head itself is still found */
 	refused("GET /%2f HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 400,
 	        "encoded slash");
