@@ -406,9 +406,10 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
  * query argument, each known header) is therefore cut at TOKEN_LIMIT and
  * the rest of it skipped, in a pool with room for several such tokens: a
  * target or a header that reaches the limit arrives here whole enough to
- * be answered 414 or 431. What lws still drops without an answer (headers
- * it does not know that fill the pool, more than about 90 query arguments
- * and headers together, a %00 in the path) is listed in docs/api.md.
+ * be answered 414 or 431. What lws would still drop without an answer
+ * (headers it does not know that fill the pool, more than about 90 query
+ * arguments and headers together, a %00 in the path) headguard.c answers
+ * from the raw head before lws parses it (rawhead.h has the limits).
  */
 #define TOKEN_LIMIT 8192
 #define HEAD_POOL (4 * TOKEN_LIMIT)
