@@ -4,9 +4,10 @@
  * core library the tests and libvibebox-test share): an executable's
  * definition comes first for the dynamic linker, so libwebsockets' reads
  * from its sockets come here. Each call goes to the next recv() (libc's,
- * or a sanitizer's interceptor) and what it read through wsguard.c's
- * frame checks, which leave every socket but a watched WebSocket's, and
- * every thread but the service thread, alone.
+ * or a sanitizer's interceptor) and what it read through headguard.c's
+ * request-head checks and wsguard.c's frame checks, which leave every
+ * socket but a watched HTTP connection's or WebSocket's, and every thread
+ * but the service thread, alone.
  */
 #include "vbx_build.h"
 
@@ -16,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "headguard.h"
 #include "wsguard.h"
 
 typedef ssize_t recv_fn(int, void *, size_t, int);
@@ -34,5 +36,6 @@ __attribute__((visibility("default"))) ssize_t recv(int fd, void *buf,
 	ssize_t n = next_recv ? next_recv(fd, buf, len, flags)
 	                      : syscall(SYS_recvfrom, fd, buf, len, flags, NULL,
 	                                NULL);
+	n = vbx__headguard_filter(fd, buf, n, flags);
 	return vbx__wsguard_filter(fd, buf, n, flags);
 }

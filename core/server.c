@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "framing.h"
+#include "headguard.h"
 #include "server.h"
 #include "wsguard.h"
 
@@ -115,8 +116,15 @@ static void accept_all(vbx__server *s, int lfd)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!lws_adopt_socket_vhost(s->vhost, fd))
+		/* its heads are checked raw before lws parses them */
+		if (vbx__headguard_watch(fd) != VBX_OK)
+			vbx__warn(
+			        "accept: no memory to check the request heads "
+			        "of a connection; serving it unchecked");
+		if (!lws_adopt_socket_vhost(s->vhost, fd)) {
+			vbx__headguard_forget(fd);
 			close(fd);
+		}
 	}
 }
 
@@ -398,9 +406,10 @@ static int dispatch(vbx__server *s, struct lws *wsi, struct http_pss *pss)
  * query argument, each known header) is therefore cut at TOKEN_LIMIT and
  * the rest of it skipped, in a pool with room for several such tokens: a
  * target or a header that reaches the limit arrives here whole enough to
- * be answered 414 or 431. What lws still drops without an answer (headers
- * it does not know that fill the pool, more than about 90 query arguments
- * and headers together, a %00 in the path) is listed in docs/api.md.
+ * be answered 414 or 431. What lws would still drop without an answer
+ * (headers it does not know that fill the pool, more than about 90 query
+ * arguments and headers together, a %00 in the path) headguard.c answers
+ * from the raw head before lws parses it (rawhead.h has the limits).
  */
 #define TOKEN_LIMIT 8192
 #define HEAD_POOL (4 * TOKEN_LIMIT)
@@ -839,6 +848,7 @@ void vbx__server_destroy(vbx__server *s)
 	if (s->ctx)
 		lws_context_destroy(s->ctx);
 	vbx__wsguard_fini(); /* every WebSocket is gone with the context */
+	vbx__headguard_fini();
 	/* answers that came back after the loop ended */
 	for (vbx_request *r = s->done, *next; r; r = next) {
 		next = r->next_done;

@@ -4,8 +4,9 @@ request smuggling shapes (Content-Length with Transfer-Encoding, two
 Content-Lengths, chunked bodies), headers that must be single, bad
 Content-Length values, request targets and headers past their limits
 (414, 431), requests pipelined after a body, bodies whose JSON repeats
-a key, and control
-characters in the access log. Each refused request gets exactly one
+a key, control characters in the log, and the raw-head checks made before
+libwebsockets parses a head (encoded slashes and dot segments, encoded
+control characters, heads it would drop without an answer). Each refused request gets exactly one
 answer, in the error envelope, and then the connection is closed."""
 
 import json
@@ -250,17 +251,132 @@ def test_duplicate_json_keys_are_a_validation_error():
 
 
 def test_control_characters_stay_out_of_the_text_log():
-    # libwebsockets ends the request line at a decoded %0a or %0d, so
-    # what reaches the log is any other control character: an escape
-    # sequence for the terminal of whoever reads the log, or a tab
+    # a control character in the target, raw or encoded (an escape
+    # sequence for the terminal of whoever reads the log, a tab, a line
+    # break to forge a line) is refused before libwebsockets decodes it;
+    # the warning names the target as sent (up to the fault), escaped
     def check(d):
-        raw, _ = exchange(d, b"GET /health/live%1b[2K%09FORGED HTTP/1.1\r\n"
-                          b"Host: t\r\nConnection: close\r\n\r\n")
-        expect(responses(raw)[0][0] == 400, raw)
+        for target in (b"/health/live%1b[2K%09FORGED",
+                       b"/health/live\x1b[2K\x09RAW"):
+            raw, _ = exchange(d, b"GET " + target + b" HTTP/1.1\r\n"
+                              b"Host: t\r\nConnection: close\r\n\r\n")
+            expect(responses(raw)[0][0] == 400, raw)
     d = with_daemon([check], log='level = "info"; format = "text";')
     text = d.logtext()
     expect("\x1b" not in text and "\t" not in text, repr(text))
-    expect("/health/live\\x1b[2K\\x09FORGED 400" in text, text)
+    # the target as far as the scanner read it: up to the fault
+    expect("target as sent: /health/live%1b\n" in text, text)
+    expect("target as sent: /health/live\\x1b\n" in text, text)
+
+USERS = b"GET /api/v1/projects/..%2f..%2fv1%2fusers HTTP/1.1\r\nHost: t\r\n" \
+        b"Authorization: Bearer alice\r\n\r\n"
+
+
+def test_encoded_slashes_and_dot_segments_are_refused():
+    # libwebsockets decodes %2f and resolves ".." before any callback: the
+    # raw target is checked first, so none of these reaches a route
+    def check(d):
+        err = refused(d, USERS, 400, "encoded slash")
+        expect(err["code"] == "BAD_REQUEST", err)
+        for target in (b"/api/v1/projects/%2e%2e/%2e%2e/v1/users",
+                       b"/api/v1/projects/%2E%2e/x", b"/api/v1/./users",
+                       b"/api/v1/x/../users", b"/health/live/.",
+                       b"/api/v1/projects/.%2E?q=1"):
+            refused(d, b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+                    400, "'.' or '..' segment")
+        for target in (b"/api/v1/projects%2Fx", b"/api/v1/a%5cb",
+                       b"/api/v1/a%5Cb"):
+            refused(d, b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+                    400, "encoded slash or backslash")
+        # in the query an encoded slash is data; "..." is a name
+        raw, _ = exchange(d, b"GET /health/live?next=%2Fa%2F..%2Fb HTTP/1.1"
+                          b"\r\nHost: t\r\nConnection: close\r\n\r\n")
+        expect(responses(raw)[0][0] == 200, raw)
+        raw, _ = exchange(d, b"GET /api/v1/x/testkit/items/... HTTP/1.1\r\n"
+                          b"Host: t\r\nAuthorization: Bearer alice\r\n"
+                          b"Connection: close\r\n\r\n")
+        expect(responses(raw)[0][0] != 400, raw)
+    d = with_daemon([check])
+    paths = [l.get("path") for l in d.loglines() if l.get("msg") == "access"]
+    expect(not any("users" in (p or "") for p in paths), paths)
+
+
+def test_control_characters_in_the_target_are_refused():
+    def check(d):
+        for target in (b"/health/live%00", b"/health/live%0a", b"/a%0D%0Ab",
+                       b"/health/live?q=%00", b"/health/%7f",
+                       b"/health/live\x1b[2K", b"/health/\tlive"):
+            refused(d, b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+                    400, "control character")
+    with_daemon([check])
+
+
+def test_heads_libwebsockets_would_drop_are_answered():
+    def check(d):
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\nX-Foo: " +
+                b"f" * 65536 + b"\r\n\r\n", 431, "request header x-foo")
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\n" +
+                b"".join(b"X-H%d: v\r\n" % i for i in range(1000)) +
+                b"\r\n", 431, "more than 64 header lines")
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\n" +
+                b"".join(b"Accept: v\r\n" for i in range(95)) +
+                b"\r\n", 431, "more than 64 header lines")
+        refused(d, b"GET /health/live?" +
+                b"&".join(b"p%d=1" % i for i in range(150)) +
+                b" HTTP/1.1\r\nHost: t\r\n\r\n", 414,
+                "more than 90 query parameters and header lines")
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\n" +
+                b"".join(b"X-%d: %s\r\n" % (i, b"a" * 4000)
+                         for i in range(9)) + b"\r\n", 431,
+                "request head is larger than 31744 bytes")
+        # at the limits is served: 89 parameters and one header line
+        raw, _ = exchange(d, b"GET /health/live?" +
+                          b"&".join(b"p%d=1" % i for i in range(89)) +
+                          b" HTTP/1.1\r\nConnection: close\r\n\r\n")
+        expect(responses(raw)[0][0] == 200, raw)
+    with_daemon([check])
+
+
+def test_http2_upgrade_is_refused():
+    # libwebsockets 4.1 switches to HTTP/2 on "Upgrade: h2c"; its heads
+    # would bypass every raw check above
+    def check(d):
+        h2c = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" \
+              b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+        refused(d, b"GET /health/live HTTP/1.1\r\nHost: t\r\n" + h2c,
+                400, "Upgrade is accepted to websocket only")
+    with_daemon([check])
+
+
+def test_pipelined_and_kept_alive_requests_pass_the_raw_checks():
+    def check(d):
+        one = b"GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n"
+        body = b'{"name":"k"}'
+        two = ECHO + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=3)
+        try:
+            # a head split over several writes, a body holding "%2f"
+            for part in (b"GET /hea", b"lth/li", b"ve HTTP/1.1\r\nHo",
+                         b"st: t\r\n", b"\r\n"):
+                s.sendall(part)
+                time.sleep(0.05)
+            expect(responses(s.recv(65536))[0][0] == 200, "split head")
+            body = b'{"name":"..%2f.."}'
+            s.sendall(ECHO + b"Content-Length: %d\r\n\r\n%s" %
+                      (len(body), body))
+            expect(responses(s.recv(65536))[0][0] == 201, "body")
+            s.sendall(one + one)
+            raw = b""
+            while raw.count(b"HTTP/1.1 200") < 2:
+                raw += s.recv(65536)
+            expect([g[0] for g in responses(raw)] == [200, 200], raw)
+            # after those, the connection is still watched
+            s.sendall(USERS)
+            got = responses(s.recv(65536))
+            expect(got[0][0] == 400 and s.recv(100) == b"", got)
+        finally:
+            s.close()
+    with_daemon([check])
 
 
 if __name__ == "__main__":
@@ -276,4 +392,9 @@ if __name__ == "__main__":
     s.run(test_oversized_heads_are_answered)
     s.run(test_duplicate_json_keys_are_a_validation_error)
     s.run(test_control_characters_stay_out_of_the_text_log)
+    s.run(test_encoded_slashes_and_dot_segments_are_refused)
+    s.run(test_control_characters_in_the_target_are_refused)
+    s.run(test_heads_libwebsockets_would_drop_are_answered)
+    s.run(test_http2_upgrade_is_refused)
+    s.run(test_pipelined_and_kept_alive_requests_pass_the_raw_checks)
     s.finish()
