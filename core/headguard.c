@@ -196,7 +196,11 @@ ssize_t vbx__headguard_filter(int fd, void *buf, ssize_t n, int flags)
 		errno = saved;
 		return n;
 	}
+	vbx__rawhead_mark mark;
+	vbx__rawhead_mark_take(&w->scan, &mark);
 	int rc = n ? vbx__rawhead_scan(&w->scan, buf, (size_t)n) : 0;
+	if (rc == 0 && n > 0)
+		rc = vbx__rawhead_after_read(&w->scan, &mark);
 	if (rc > 0) {
 		/* forgotten first: refuse() reads the socket through recv() */
 		vbx__rawhead at_fault = w->scan;

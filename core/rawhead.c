@@ -55,11 +55,15 @@ static bool is_control(unsigned char c)
 	return c < 0x20 || c == 0x7f;
 }
 
-/* A new request: forget everything about the previous one. */
+/* A new request: forget everything about the previous one but the
+ * counts of heads. */
 static void next_request(vbx__rawhead *h)
 {
+	uint64_t heads = h->heads, bodied = h->bodied;
 	memset(h, 0, sizeof(*h));
 	h->state = S_START;
+	h->heads = heads;
+	h->bodied = bodied;
 }
 
 /* ---- the request target ---- */
@@ -292,6 +296,8 @@ static int end_head(vbx__rawhead *h)
 		return VBX__RAWHEAD_DONE;
 	}
 	uint64_t body = h->has_cl ? h->content_length : 0;
+	h->heads++;
+	h->bodied += body != 0;
 	next_request(h);
 	if (body) {
 		h->body_left = body;
@@ -372,4 +378,25 @@ int vbx__rawhead_scan(vbx__rawhead *h, const unsigned char *p, size_t n)
 	return h->state == S_FAULT  ? h->status
 	       : h->state == S_DONE ? VBX__RAWHEAD_DONE
 	                            : 0;
+}
+
+void vbx__rawhead_mark_take(const vbx__rawhead *h, vbx__rawhead_mark *m)
+{
+	m->heads = h->heads;
+	m->bodied = h->bodied;
+	m->in_body = h->state == S_BODY;
+}
+
+int vbx__rawhead_after_read(vbx__rawhead *h, const vbx__rawhead_mark *m)
+{
+	if (h->state == S_FAULT || h->state == S_DONE)
+		return 0;
+	bool in_head = h->state != S_START && h->state != S_BODY;
+	uint64_t requests = h->heads - m->heads + in_head + m->in_body;
+	uint64_t bodies = h->bodied - m->bodied + m->in_body;
+	if (requests < 2 || bodies == 0)
+		return 0;
+	return fault(h, 400,
+	             "a request with a body was sent together with another "
+	             "request; send the next request after the answer");
 }

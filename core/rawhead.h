@@ -77,6 +77,8 @@ typedef struct vbx__rawhead {
 	uint64_t body_left; /* body bytes still to skip */
 	/* for the log: the raw target's first bytes, up to a fault in it */
 	char target[128];
+	/* request heads completed, and how many of them announced a body */
+	uint64_t heads, bodied;
 	/* once at fault: the status (400, 414, 431) and why */
 	int status;
 	char why[160];
@@ -91,5 +93,25 @@ typedef struct vbx__rawhead {
  * and closes; framing.c): the bytes after that head are not scanned.
  */
 int vbx__rawhead_scan(vbx__rawhead *h, const unsigned char *p, size_t n);
+
+/* Where one read from the socket began (vbx__rawhead_mark_take()). */
+typedef struct vbx__rawhead_mark {
+	uint64_t heads, bodied;
+	bool in_body;
+} vbx__rawhead_mark;
+
+/* Note in *m where the scan stands before the next read is scanned. */
+void vbx__rawhead_mark_take(const vbx__rawhead *h, vbx__rawhead_mark *m);
+
+/*
+ * After scanning one read that began at *m: 400 (h at fault) when the
+ * read carries a request with a body together with any other request,
+ * else 0. libwebsockets 4.1 cannot frame a request with a body that
+ * shares its buffer with another request: it reports the body's end
+ * again and again, spinning the service thread (server.c). RFC 9112
+ * 9.3.2 tells clients not to pipeline behind such a request anyway; this
+ * is the one check that depends on how the bytes were cut into reads.
+ */
+int vbx__rawhead_after_read(vbx__rawhead *h, const vbx__rawhead_mark *m);
 
 #endif

@@ -251,6 +251,45 @@ static void test_scan_ends_where_framing_is_not_followed(void **state)
 	                 0);
 }
 
+/* One read from the socket: the scan's verdict, then the per-read one. */
+static int one_read(vbx__rawhead *h, const char *s)
+{
+	vbx__rawhead_mark m;
+	vbx__rawhead_mark_take(h, &m);
+	int rc = vbx__rawhead_scan(h, (const unsigned char *)s, strlen(s));
+	return rc ? rc : vbx__rawhead_after_read(h, &m);
+}
+
+#define POST2 "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+
+static void test_a_body_shares_no_read(void **state)
+{
+	(void)state;
+	vbx__rawhead h;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(one_read(&h, POST2), 0);
+	assert_int_equal(one_read(&h, GET("/a") GET("/b")), 0);
+	assert_int_equal(one_read(&h, POST2), 0);
+	assert_int_equal(one_read(&h, POST2 GET("/a")), 400);
+	assert_non_null(strstr(h.why, "together with another request"));
+
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(one_read(&h, GET("/a") POST2), 400);
+
+	/* a body that ends in the next read, and a request behind it there */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(one_read(&h, "POST /x HTTP/1.1\r\nContent-Length: "
+	                              "2\r\n\r\n{"),
+	                 0);
+	assert_int_equal(one_read(&h, "}" GET("/a")), 400);
+
+	/* a head cut across reads is one request in each */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(one_read(&h, GET("/a") "POST /x HTTP/1.1\r\n"), 0);
+	assert_int_equal(one_read(&h, "Content-Length: 2\r\n\r\n{}"), 0);
+	assert_int_equal(one_read(&h, GET("/b")), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +301,7 @@ int main(void)
 	        cmocka_unit_test(test_field_counts),
 	        cmocka_unit_test(test_header_line_and_head_size),
 	        cmocka_unit_test(test_scan_ends_where_framing_is_not_followed),
+	        cmocka_unit_test(test_a_body_shares_no_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
