@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vibebox/util.h>
+
 #include "rawhead.h"
 
 enum {
@@ -37,17 +39,6 @@ static int fault(vbx__rawhead *h, int status, const char *fmt, ...)
 	h->status = status;
 	h->state = S_FAULT;
 	return status;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_control(unsigned char c)
@@ -138,7 +129,7 @@ static int target_byte(vbx__rawhead *h, unsigned char c)
 		             "request target (path and query) is longer than "
 		             "%d bytes",
 		             VBX__RAWHEAD_TARGET_MAX);
-	int v = hexval(c);
+	int v = vbx_hex_value(c);
 	if (h->pct == 1 && v >= 0) {
 		h->pct_hi = (unsigned char)v;
 		h->pct = 2;

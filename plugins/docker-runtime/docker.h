@@ -213,6 +213,10 @@ int dkr_parse_list_item(const cJSON *j, vbx_container_state *out);
 const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
                              size_t len);
 
+/* s[0..n) URL-encoded into buf (len bytes with the NUL). Returns buf,
+ * or NULL when it does not fit or memory ran out. */
+const char *dkr_url_escape(const char *s, size_t n, char *buf, size_t len);
+
 /* Does a container's Labels object say this installation owns it? */
 bool dkr_labels_owned(const dkr *d, const cJSON *labels);
 

@@ -32,7 +32,12 @@ const char *dkr_owned_filter(const dkr *d, const char *type, char *buf,
 	                 type ? "\"]," : "", d->instance);
 	if (n < 0 || (size_t)n >= sizeof(json))
 		return NULL;
-	char *enc = curl_easy_escape(NULL, json, n);
+	return dkr_url_escape(json, (size_t)n, buf, len);
+}
+
+const char *dkr_url_escape(const char *s, size_t n, char *buf, size_t len)
+{
+	char *enc = curl_easy_escape(NULL, s, (int)n);
 	bool fits = enc && strlen(enc) < len;
 	if (fits)
 		memcpy(buf, enc, strlen(enc) + 1);

@@ -44,12 +44,7 @@ static const char *filter(const dkr *d, bool managed, const char *extra,
 	                 extra ? "\"" : "");
 	if (n < 0 || (size_t)n >= sizeof(json))
 		return NULL;
-	char *enc = curl_easy_escape(NULL, json, n);
-	bool fits = enc && strlen(enc) < len;
-	if (fits)
-		memcpy(buf, enc, strlen(enc) + 1);
-	curl_free(enc);
-	return fits ? buf : NULL;
+	return dkr_url_escape(json, (size_t)n, buf, len);
 }
 
 /* GET path parsed into *out (the caller deletes it). */
