@@ -486,7 +486,8 @@ static int open_as(fix *f, rec *r, vbx_stream *st, const char *owner,
 	vbx__term_start start = {.owner = owner};
 	int rc = vbx__term_reserve(f->term, owner, env, full);
 	if (rc != VBX_OK) {
-		st->ops->close(st, NULL); /* refused: the stream is still ours */
+		st->ops->close(st,
+		               NULL); /* refused: the stream is still ours */
 		return rc;
 	}
 	assert_int_equal(
