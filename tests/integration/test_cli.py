@@ -26,11 +26,11 @@ import struct
 import subprocess
 import tempfile
 import termios
-import threading
 import time
 
 from daemon import Suite, expect
 from fixture import BUILD, IMAGE, PASSWORD, Platform, skip_unless_ready
+from relay import Relay
 
 VIBEBOX = os.environ.get("VIBEBOX") or os.path.join(BUILD, "vibebox")
 PLATFORM = """environments: { max_cpu = 2; max_memory = "1GiB";
@@ -350,66 +350,8 @@ def test_api_key_in_vibebox_token():
     fails(2, "env", "ls", env={"VIBEBOX_TOKEN": "vbx_nonsense"})
 
 
-class Proxy:
-    """A TCP forwarder to the daemon whose connections the test can cut."""
-
-    def __init__(self, port):
-        self.target = port
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.conns = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.target))
-            with self.lock:
-                self.conns += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self.pipe, args=(a, b),
-                                 daemon=True).start()
-
-    @staticmethod
-    def pipe(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        with self.lock:
-            conns, self.conns = self.conns, []
-        for s in conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        return len(conns)
-
-    def close(self):
-        self.lsock.close()
-        self.cut()
-
-
 def test_shell_resumes_after_a_cut():
-    proxy = Proxy(D.port)
+    proxy = Relay(lambda: socket.create_connection(("127.0.0.1", D.port)))
     script = ("i=0; while [ $i -lt 6 ]; do echo line$i; i=$((i+1)); "
               "sleep 1; done; exit 7\n")
     env = cli_env({"VIBEBOX_SERVER": f"http://127.0.0.1:{proxy.port}",

@@ -18,12 +18,12 @@ import os
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 
 from daemon import Suite, expect
 from fixture import IMAGE, Platform, skip_unless_ready
+from relay import Relay
 
 ENVS = "/api/v1/environments"
 # A reconcile pass every second: an environment left in starting would
@@ -140,68 +140,19 @@ def test_an_engine_that_is_down():
     other_daemon(sock, check)
 
 
-class EngineProxy:
+def engine_relay():
     """The engine's socket passed through a socket of our own, which can
-    go down (every connection closed, new ones hung up on) and up."""
-
-    def __init__(self):
-        self.path = os.path.join(tempfile.mkdtemp(prefix="vbx-proxy-"),
-                                 "docker.sock")
-        self.srv = socket.socket(socket.AF_UNIX)
-        self.srv.bind(self.path)
-        self.srv.listen(16)
-        self.is_down = False
-        self.open = []
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            if self.is_down:
-                c.close()
-                continue
-            e = socket.socket(socket.AF_UNIX)
-            e.connect("/var/run/docker.sock")
-            self.open += [c, e]
-            for a, b in ((c, e), (e, c)):
-                threading.Thread(target=self.pump, args=(a, b),
-                                 daemon=True).start()
-
-    @staticmethod
-    def pump(a, b):
-        try:
-            while (data := a.recv(65536)):
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def down(self):
-        self.is_down = True
-        for s in self.open:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.open = []
-
-    def up(self):
-        self.is_down = False
-
-    def close(self):
-        self.down()
-        self.srv.close()
+    go down and up."""
+    def engine():
+        e = socket.socket(socket.AF_UNIX)
+        e.connect("/var/run/docker.sock")
+        return e
+    path = os.path.join(tempfile.mkdtemp(prefix="vbx-proxy-"), "docker.sock")
+    return Relay(engine, unix_path=path)
 
 
 def test_a_change_while_the_engine_is_away_applies_at_the_next_start():
-    proxy = EngineProxy()
+    proxy = engine_relay()
 
     def check(d):
         e = new_env("away", d=d)

@@ -33,6 +33,7 @@ from daemon import Daemon, Suite, expect
 import fixture
 from fixture import IMAGE, PASSWORD, SECRET, skip_unless_ready
 import test_terminal
+from relay import Relay
 
 D = None
 STATE = None
@@ -307,50 +308,15 @@ def test_a_stopped_cluster_does_not_hang_shutdown():
         signal_all(pids, signal.SIGCONT)
 
 
-class Relay:
-    """127.0.0.1:port to a Unix socket, byte for byte: the test cluster
-    over TCP (it listens on no TCP address of its own)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.srv = socket.create_server(("127.0.0.1", 0))
-        self.port = self.srv.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-                u = socket.socket(socket.AF_UNIX)
-                u.connect(self.path)
-            except OSError:
-                return
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self.pump, args=(a, b),
-                                 daemon=True).start()
-
-    @staticmethod
-    def pump(a, b):
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        for x in (a, b):
-            try:
-                x.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.srv.close()
-
-
 def tcp_daemon(pg):
     """A daemon whose postgres-store reaches the cluster in pg over TCP."""
     ci = subprocess.run([fixture.CLUSTER, "createdb", pg, "tcp"], check=True,
                         capture_output=True, text=True).stdout.strip()
-    relay = Relay(os.path.join(pg, ".s.PGSQL.5432"))
+    def cluster():
+        u = socket.socket(socket.AF_UNIX)
+        u.connect(os.path.join(pg, ".s.PGSQL.5432"))
+        return u
+    relay = Relay(cluster)  # the cluster listens on no TCP address
     user = re.search(r"user=(\S+)", ci).group(1)
     d = Daemon(plugin_dir=D.plugin_dir, plugins=f"""
   {{ name = "postgres-store"; config = {{
