@@ -90,7 +90,7 @@ typedef struct pgs_pool {
 	pthread_cond_t freed; /* signalled on every release */
 	pgs_conn *conns;      /* cfg.pool_size slots */
 	int size;
-	bool closing; /* stop: acquire fails with VBX_EUNAVAIL */
+	bool closing; /* before start, after stop: acquire fails (EUNAVAIL) */
 } pgs_pool;
 
 struct pgs {

@@ -246,13 +246,18 @@ static int pgs_start(vbx_plugin *self)
 	pgs *s = vbx_plugin_data(self);
 	int rc = VBX_OK;
 
-	pthread_mutex_lock(&s->pool.lock);
-	s->pool.closing = false;
-	pthread_mutex_unlock(&s->pool.lock);
+	/* The pool opens only once the conninfo is final: a plugin that runs
+	 * store hooks before this start returns (the platform's first
+	 * reconcile pass) gets VBX_EUNAVAIL, not a connection to the
+	 * default server nor a conninfo freed under it. */
 	if (!s->cfg.conninfo || s->cfg.embedded)
 		rc = start_embedded(s);
-	if (rc == VBX_OK)
+	if (rc == VBX_OK) {
+		pthread_mutex_lock(&s->pool.lock);
+		s->pool.closing = false;
+		pthread_mutex_unlock(&s->pool.lock);
 		rc = pgs_migrate(s);
+	}
 	if (rc != VBX_OK) {
 		vbx_log_error(self, "postgres: start failed: %s",
 		              vbx_strerror(self, rc));

@@ -216,7 +216,7 @@ int pgs_pool_init(pgs *s)
 	pthread_condattr_t attr;
 
 	p->size = s->cfg.pool_size;
-	p->closing = false;
+	p->closing = true; /* until start: the conninfo may still change */
 	p->conns = calloc((size_t)p->size, sizeof(*p->conns));
 	if (!p->conns)
 		return VBX_ENOMEM;

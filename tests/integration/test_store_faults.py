@@ -195,6 +195,17 @@ def setup():
 
 # ---- checks ----
 
+def test_no_store_call_reaches_a_server_before_the_cluster_is_ready():
+    # The platform's first reconcile pass runs while the embedded cluster
+    # is still being made: it must get "unavailable", not a connection to
+    # the default server (nor a conninfo freed under it).
+    log = D.logtext()
+    ready = log.find("embedded postgres: ready")
+    expect(ready > 0, "no 'embedded postgres: ready' line")
+    expect("postgres: cannot connect" not in log[:ready],
+           f"a store call before the cluster was ready: {log[:ready][-1500:]}")
+
+
 def test_a_stopped_cluster_answers_503_in_time():
     async def go():
         t = await test_terminal.shell(env=ENV)
@@ -397,7 +408,8 @@ def main():
     try:
         D = wait_started(new_daemon(plugin_dir(state), state))
         setup()
-        for fn in (test_a_stopped_cluster_answers_503_in_time,
+        for fn in (test_no_store_call_reaches_a_server_before_the_cluster_is_ready,
+                   test_a_stopped_cluster_answers_503_in_time,
                    test_a_killed_postmaster_is_restarted,
                    test_an_orphaned_cluster_is_stopped_and_started_again,
                    test_a_second_daemon_on_a_live_state_dir_refuses,
