@@ -366,6 +366,13 @@ void vbx__registry_fini(void);
 size_t vbx__registry_max_payload(void);
 /* The payload size ev was declared with. */
 size_t vbx__event_payload_size(const vbx_event *ev);
+/* Mark ev as carried to every replica (vbx_event_share()); VBX_OK. */
+int vbx__event_share(vbx_event *ev);
+/* Marked by vbx__event_share(), or user-facing (it has a to_json)? The
+ * first only; the bridge adds the second. */
+bool vbx__event_shared(const vbx_event *ev);
+/* This process's replica id (vbx_replica_id()): a random UUID made once. */
+const char *vbx__replica_id(void);
 /* ev's to_json (the first non-NULL one declared), or NULL. */
 vbx_event_json_fn *vbx__event_to_json(const vbx_event *ev);
 /* Call ev's subscribers in subscription order, without locks. Before the

@@ -183,6 +183,9 @@ const vbx_host vbx__host = {
         .cfg_duration_shown = vbx__cfg_duration_shown,
         /* 1.1 (audit) */
         .ws_client_addr = vbx__ws_client_addr,
+        /* 1.2 (replicas) */
+        .replica_id = vbx__replica_id,
+        .event_share = vbx__event_share,
 };
 
 const char *vbx__strerror(int rc)

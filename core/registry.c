@@ -74,6 +74,7 @@ struct event {
 	size_t size;
 	/* Read by the dispatcher while a late event_get may set it. */
 	_Atomic(vbx_event_json_fn *) to_json;
+	atomic_bool shared; /* carried to every replica (vbx_event_share) */
 	struct subscriber *subs;
 	size_t count, cap;
 };
@@ -579,6 +580,21 @@ const char *vbx__event_name(const vbx_event *ev)
 size_t vbx__event_payload_size(const vbx_event *ev)
 {
 	return ((const struct event *)ev)->size;
+}
+
+int vbx__event_share(vbx_event *ev)
+{
+	struct event *e = (struct event *)ev;
+	if (!e)
+		return VBX_EINVAL;
+	atomic_store(&e->shared, true);
+	return VBX_OK;
+}
+
+bool vbx__event_shared(const vbx_event *ev)
+{
+	const struct event *e = (const struct event *)ev;
+	return atomic_load_explicit(&e->shared, memory_order_relaxed);
 }
 
 vbx_event_json_fn *vbx__event_to_json(const vbx_event *ev)

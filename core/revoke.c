@@ -215,6 +215,8 @@ void vbx__revoke_unwatch(void *handle)
 void vbx__revoke_register(vbx_plugin *core)
 {
 	principal_check = vbx_hook_principal_check_get(core);
+	/* A revocation on one replica closes sockets on all of them. */
+	vbx_event_share(core, vbx_event_principal_changed_get(core));
 	if (vbx_event_principal_changed_subscribe(core, on_principal_changed,
 	                                          NULL) != VBX_OK)
 		vbx__error("cannot subscribe to principal_changed: open "

@@ -195,6 +195,24 @@ struct vbx_event {
 		return VBX__HOST(e)->event_publish(e, payload, sizeof(type));  \
 	}
 
+/*
+ * Carry ev to every replica (ABI 1.2): where an event bridge runs (the
+ * daemon bridges through cache_publish/cache_subscribe, cache.h, when a
+ * provider is loaded), each publish of ev on one replica is delivered
+ * once to ev's subscribers on every other replica too, and is never
+ * echoed back. User-facing events (those with a to_json) are carried
+ * without asking. Share an event whose subscribers keep state that every
+ * replica must update (a cache to invalidate); not one that each replica
+ * produces itself (a container seen exiting by each replica's watcher).
+ * The payload crosses as its bytes, so it must mean the same to every
+ * replica: no pointers (as always), no process-local handles. Call
+ * during init. Returns VBX_OK, or VBX_EINVAL for a NULL ev.
+ */
+static inline int vbx_event_share(vbx_plugin *p, vbx_event *ev)
+{
+	return VBX__HOST(p)->event_share(ev);
+}
+
 #ifdef __cplusplus
 }
 #endif

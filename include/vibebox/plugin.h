@@ -65,6 +65,12 @@
  *        1.1 also adds vbx_ws_client_addr() (http.h): the client address
  *          of a WebSocket, for audit rows, in the second of those slots
  *          (reserved[1]).
+ *   1.2  several replicas as one service; a plugin built for 1.1 loads
+ *        and runs unchanged:
+ *        - <vibebox/cache.h>: cache, rate counter, lock and pub/sub hooks
+ *          (provided by redis-cache);
+ *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
+ *          the third and fourth reserved slots.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -78,7 +84,7 @@ extern "C" {
 
 #define VBX_PLUGIN_MAGIC 0x56425850u /* "VBXP" */
 #define VBX_ABI_MAJOR 1
-#define VBX_ABI_MINOR 1
+#define VBX_ABI_MINOR 2
 
 /* The name of the one symbol a plugin exports. */
 #define VBX_PLUGIN_ENTRY_SYMBOL "vbx_plugin_entry"
@@ -360,8 +366,12 @@ struct vbx_host {
 	/* The client address of a WebSocket (http.h) */
 	const char *(*ws_client_addr)(const vbx_ws *ws);
 	/* ---- end of audit ---- */
+	/* ---- 1.2: replicas (the third and fourth reserved slots) ---- */
+	const char *(*replica_id)(void);
+	int (*event_share)(vbx_event *ev);
+	/* ---- end of replicas ---- */
 
-	void *reserved[14];
+	void *reserved[12];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */
@@ -418,6 +428,17 @@ static inline int vbx_timer_add(vbx_plugin *p, int64_t interval_ms,
 static inline int vbx_work_submit(vbx_plugin *p, vbx_task_fn *fn, void *ud)
 {
 	return VBX__HOST(p)->work_submit(p, fn, ud);
+}
+
+/*
+ * This process's replica id: a random UUID (text, 36 characters) made
+ * when the daemon starts and kept until it exits; a restarted daemon is
+ * a new replica. Replicas that share a cache tag what they publish or
+ * lock with it. Owned by the daemon. Since ABI 1.2.
+ */
+static inline const char *vbx_replica_id(const vbx_plugin *p)
+{
+	return VBX__HOST(p)->replica_id();
 }
 
 /*

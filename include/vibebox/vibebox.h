@@ -13,6 +13,7 @@
 #include <vibebox/catalog.h>
 #include <vibebox/http.h>
 #include <vibebox/store.h>
+#include <vibebox/cache.h>
 #include <vibebox/util.h>
 
 #endif
