@@ -71,6 +71,8 @@
  *          (provided by redis-cache);
  *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
  *          the third and fourth reserved slots.
+ *        1.2 also adds indexed config keys, "engines.0.name", that read
+ *          a list of groups inside a plugin's block (config.h; no slot).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
