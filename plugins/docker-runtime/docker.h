@@ -20,7 +20,7 @@
  *   engines.c     several engines: their config, watchers, health check
  *   engine.c      one engine's state (up, down) and the ids naming it
  *   route.c       the runtime hooks, each sent to its container's engine
- *   place.c       where a new environment goes: capacity and images
+ *   place.c       where a new environment goes: the choice, pure
  *
  * Engines: the plugin's state is a dkr; with one `endpoint` it is the
  * engine itself (eng[0] is the plugin's dkr, named "default"); with an

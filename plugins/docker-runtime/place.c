@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * place.c - where a new environment's container goes.
+ * place.c - where a new environment's container goes: the pure choice
+ * (engines.c asks the engines and applies it).
  *
  * Every container of this installation reserves its limits on its engine
  * (the DKR_LABEL_CPUS and DKR_LABEL_MEMORY labels it was created with),
@@ -57,28 +58,6 @@ int dkr_usage_parse(const cJSON *list, dkr_usage *out)
 	return VBX_OK;
 }
 
-int dkr_usage_get(dkr *e, int64_t timeout_ms, dkr_usage *out)
-{
-	dkr_resp r;
-	char filter[512], path[600];
-	*out = (dkr_usage){0};
-	if (!dkr_owned_filter(e, NULL, filter, sizeof(filter)))
-		return VBX_EINVAL;
-	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
-	         filter);
-	int rc = dkr_request(e, "GET", path, NULL, timeout_ms, &r);
-	int st = dkr_status_rc(&r, "listing containers", NULL, 0);
-	if (rc == VBX_OK)
-		rc = st;
-	if (rc == VBX_OK) {
-		cJSON *j = cJSON_ParseWithLength(r.body, r.len);
-		rc = dkr_usage_parse(j, out) == VBX_OK ? VBX_OK : VBX_ERR;
-		cJSON_Delete(j);
-	}
-	dkr_resp_free(&r);
-	return rc;
-}
-
 /* ---- the choice (pure) ---- */
 
 /* The fraction of a capacity left after used and want; 1 without one. */
@@ -129,58 +108,4 @@ int dkr_place_pick(const dkr_candidate *c, size_t n, double cpus,
 		}
 	}
 	return best;
-}
-
-/* ---- the choice at work ---- */
-
-/* The engine (up) that holds env's workspace volume, or NULL. */
-static dkr *workspace_engine(dkr *d, const vbx_env *env)
-{
-	char vol[sizeof(DKR_NAME_PREFIX) + VBX_ID_LEN + 16], path[160];
-	dkr_ws_name(env->id, vol, sizeof(vol));
-	snprintf(path, sizeof(path), "/volumes/%s", vol);
-	for (size_t i = 0; i < d->n_eng; i++) {
-		dkr *e = d->eng[i];
-		if (dkr_engine_down(e, NULL, 0) != VBX_OK)
-			continue;
-		if (dkr_simple(e, "GET", path, e->conf.request_ms, 0,
-		               "looking for the workspace", NULL, 0) == VBX_OK)
-			return e;
-	}
-	return NULL;
-}
-
-static void candidate(dkr *e, const vbx_env *env, dkr_candidate *c)
-{
-	*c = (dkr_candidate){
-	        .name = e->name, .cpus = e->cpus, .memory = e->memory};
-	c->image_ok =
-	        !e->eng_images ||
-	        dkr_image_match(e->eng_images, e->n_eng_images, env->image);
-	c->up = dkr_engine_down(e, NULL, 0) == VBX_OK &&
-	        (!c->image_ok ||
-	         dkr_usage_get(e, e->conf.request_ms, &c->used) == VBX_OK);
-}
-
-dkr *dkr_place(dkr *d, const vbx_env *env, char *why, size_t why_len)
-{
-	dkr_candidate c[DKR_ENGINES_MAX];
-	char list[1024];
-	if (d->n_eng == 1)
-		return d->eng[0];
-	dkr *home = workspace_engine(d, env);
-	if (home)
-		return home;
-	for (size_t i = 0; i < d->n_eng; i++)
-		candidate(d->eng[i], env, &c[i]);
-	int k = dkr_place_pick(c, d->n_eng, env->cpu_limit,
-	                       (uint64_t)((double)env->memory_limit * MIB),
-	                       list, sizeof(list));
-	if (k >= 0)
-		return d->eng[k];
-	snprintf(why, why_len,
-	         "no engine can take %s (%.2f CPUs, %d MiB): %s; free "
-	         "capacity or add an engine to plugins.docker-runtime.engines",
-	         env->image, env->cpu_limit, env->memory_limit, list);
-	return NULL;
 }
