@@ -3,9 +3,12 @@
 
 Engine node-a is the machine's own (tests/docker/docker.sh); node-b is a
 second dockerd started here with its own --data-root, --exec-root,
---pidfile and socket (no default bridge, no iptables of its own, an
-address pool apart from node-a's, --live-restore so that its containers
-outlive it), loaded with the test image saved from node-a.
+--pidfile and socket (a default bridge of its own, no iptables of its
+own, an address pool apart from node-a's, --live-restore so that its
+containers outlive it), loaded with the test image saved from node-a.
+
+node-b gets a bridge of its own (vbxe-<pid>, made here): dockerd
+--bridge=none would delete the host's docker0, which node-a uses.
 
 One vibeboxd with both engines: environments spread by free capacity;
 one whose image only node-a allows goes to node-a; terminal, logs, stop
@@ -19,6 +22,7 @@ never touched (fixture.py removes this daemon's by its instance label).
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -41,8 +45,19 @@ class Engine:
         self.sock = os.path.join(self.dir, "docker.sock")
         self.endpoint = "unix://" + self.sock
         self.proc = None
+        self.bridge = f"vbxe-{os.getpid() % 100000}"
+        self.bip = f"10.214.{random.randrange(1, 250)}.1/24"
         with open(os.path.join(self.dir, "daemon.json"), "w") as f:
             f.write("{}\n")
+
+    def make_bridge(self):
+        if subprocess.run(["ip", "link", "show", self.bridge],
+                          capture_output=True).returncode == 0:
+            return
+        for cmd in (["link", "add", "name", self.bridge, "type", "bridge"],
+                    ["addr", "add", self.bip, "dev", self.bridge],
+                    ["link", "set", self.bridge, "up"]):
+            subprocess.run(["ip", *cmd], check=True, capture_output=True)
 
     def docker(self, *args, check=True):
         return subprocess.run(["docker", "-H", self.endpoint, *args],
@@ -51,12 +66,13 @@ class Engine:
 
     def start(self):
         d = self.dir
+        self.make_bridge()
         log = open(os.path.join(d, "dockerd.log"), "ab")
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", f"{d}/data", "--exec-root",
              f"{d}/exec", "--pidfile", f"{d}/dockerd.pid", "-H",
              self.endpoint, "--config-file", f"{d}/daemon.json",
-             "--bridge=none", "--iptables=false", "--ip-masq=false",
+             "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
              "--live-restore", "--default-address-pool",
              "base=10.213.0.0/16,size=24"],
             stdout=log, stderr=log, start_new_session=True)
@@ -117,6 +133,8 @@ class Engine:
             path = os.path.join(self.dir, sub)
             subprocess.run(["umount", "-R", path], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+        subprocess.run(["ip", "link", "del", self.bridge],
+                       capture_output=True)
 
 
 B = Engine()
