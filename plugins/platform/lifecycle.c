@@ -198,8 +198,8 @@ static void on_engine(void *ud, const vbx_runtime_engine_state *ev)
 	const char *name = ev->version >= 2 ? ev->engine : "";
 	if (ev->version >= 1 && ev->reachable) {
 		vbx_log_info(lc.p,
-		             "the runtime's engine %s is back; reconciling",
-		             name);
+		             "the runtime's engine%s%s is back; reconciling",
+		             name[0] ? " " : "", name);
 		pass_soon(0);
 	} else if (ev->version >= 2) {
 		pass_soon(0);

@@ -315,15 +315,33 @@ def test_node_b_back_its_environments_recover():
     expect("node-b up" in check.get("detail", ""), f"detail: {check}")
 
 
-def test_both_forms_together_is_a_config_error():
-    d = S["p"].start(runtime=f'endpoint = "{MAIN}"; ' + runtime(),
-                     wait=False)
+def config_test(runtime_keys, *messages):
+    """vibeboxd -t fails, saying each message."""
+    d = S["p"].start(runtime=runtime_keys, wait=False)
     r = subprocess.run([VIBEBOXD, "-t", "-c", d.conf],
                        capture_output=True, text=True)
-    expect(r.returncode != 0 and
-           "plugins.docker-runtime.endpoint: set either endpoint" in
-           r.stdout + r.stderr, f"vibeboxd -t: {r.returncode} "
-           f"{r.stdout + r.stderr}")
+    out = r.stdout + r.stderr
+    expect(r.returncode != 0, f"vibeboxd -t passed: {out}")
+    for m in messages:
+        expect("plugins.docker-runtime." + m in out, f"{m!r} in: {out}")
+
+
+def test_config_errors_name_the_engine_and_key():
+    config_test(f'endpoint = "{MAIN}"; ' + runtime(),
+                "endpoint: set either endpoint (one engine) or engines")
+    config_test(f"""engines = (
+      {{ name = "x"; endpoint = "{MAIN}"; cpus = 1; memory = "1GiB"; }},
+      {{ name = "x"; endpoint = "tcp://h:0"; memory = "1GiB"; }},
+      {{ endpoint = "{MAIN}"; cpus = 1; memory = "1GiB"; }} );""",
+                'engines.1.name: "x" names engine 0 already',
+                "engines.1.endpoint: expected a port",
+                "engines.1.cpus: each engine needs its capacity",
+                "engines.2.name: each engine needs a name")
+    config_test(f"""engines = (
+      {{ name = "x"; endpoint = "{MAIN}"; cpus = 1; memory = "1GiB";
+         cpu = 2; }}, 5 );""",
+                "engines.0.cpu: unknown key",
+                "engines.1: expected a group")
 
 
 def named(fn):
@@ -351,7 +369,7 @@ def main():
                           test_terminal_logs_stop_and_start_on_both,
                           test_node_b_away_its_environments_go_to_error,
                           test_node_b_back_its_environments_recover,
-                          test_both_forms_together_is_a_config_error):
+                          test_config_errors_name_the_engine_and_key):
                     s.run(named(t))
             finally:
                 code = d.stop()
