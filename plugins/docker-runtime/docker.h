@@ -21,6 +21,7 @@
  *   engine.c      one engine's state (up, down) and the ids naming it
  *   route.c       the runtime hooks, each sent to its container's engine
  *   place.c       where a new environment goes: the choice, pure
+ *   api.c         GET /api/v1/x/docker-runtime/engines
  *
  * Engines: the plugin's state is a dkr; with one `endpoint` it is the
  * engine itself (eng[0] is the plugin's dkr, named "default"); with an
@@ -579,6 +580,13 @@ void dkr_route_ext_id(const dkr *e, const char *raw, char *out);
 
 /* Register every runtime hook with d as its data. */
 int dkr_route_register(dkr *d);
+
+/* ---- api.c ---- */
+
+/* Register GET /api/v1/x/docker-runtime/engines (instance admins): each
+ * engine's name, endpoint, state (up, down, unknown), since, reason,
+ * cpus and memory {capacity, reserved} and environments. */
+int dkr_api_register(dkr *d);
 
 /* ---- place.c ---- */
 

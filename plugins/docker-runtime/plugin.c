@@ -288,6 +288,7 @@ static int register_all(dkr *d)
 	        : vbx_hook_health_check_register(
 	                  p, d->eng[0] != d ? dkr_engines_health : health_check,
 	                  d, m);
+	rc = rc ? rc : dkr_api_register(d);
 	rc = rc ? rc : dkr_watch_events(d);
 	if (rc != VBX_OK)
 		vbx_log_error(p,

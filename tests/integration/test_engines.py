@@ -234,6 +234,13 @@ def test_both_engines_are_up_in_the_health_check():
            f"detail: {detail}")
 
 
+def engines_api():
+    st, body, _ = S["d"].get("/api/v1/x/docker-runtime/engines",
+                             token=S["token"])
+    expect(st == 200, f"engines: {st} {body}")
+    return {e["name"]: e for e in body["data"]}
+
+
 def test_environments_spread_by_free_capacity():
     p, d, token = S["p"], S["d"], S["token"]
     proj = p.project(d, token, "engines")
@@ -249,6 +256,12 @@ def test_environments_spread_by_free_capacity():
     expect(engine_of(small["id"]) == ["node-b"],
            f"small on {engine_of(small['id'])}")
     S["a"], S["b"] = big["id"], small["id"]
+    eng = engines_api()
+    expect(eng["node-a"]["state"] == "up" and
+           eng["node-a"]["cpus"] == {"capacity": 2, "reserved": 1} and
+           eng["node-b"]["cpus"]["reserved"] == 0.5 and
+           eng["node-b"]["memory"]["reserved"] == 128 << 20 and
+           eng["node-b"]["environments"] == 1, f"engines: {eng}")
     for env_id in (S["a"], S["b"]):
         expect(env_get(env_id)["status"] == "running",
                f"{env_id}: {env_get(env_id)}")
@@ -295,6 +308,9 @@ def test_node_b_away_its_environments_go_to_error():
     expect(st == 200 and check.get("status") == "ok",
            f"one engine up is enough: {st} {check}")
     expect("node-b down" in check.get("detail", ""), f"detail: {check}")
+    eng = engines_api()["node-b"]
+    expect(eng["state"] == "down" and eng["since"] and eng["reason"] and
+           eng["environments"] is None, f"node-b: {eng}")
     # a new environment goes where there is an engine: node-a
     p, d, token = S["p"], S["d"], S["token"]
     late = p.environment(d, token, S["proj"]["id"], "late", cpu=0.25,
