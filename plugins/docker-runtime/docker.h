@@ -559,8 +559,9 @@ int dkr_engine_get(dkr *e, int64_t *since_ms, char *why, size_t why_len);
  * (and only with several engines); returns VBX_EUNAVAIL then, else
  * VBX_OK. */
 int dkr_engine_down(dkr *e, char *why, size_t why_len);
-/* The health_check hook: one "docker" check, OK while one engine is up,
- * whose detail lists every engine. */
+/* The health_check hook: one "docker" check, VBX_OK while every engine
+ * answers, VBX_HEALTH_DEGRADED while one does at least, else failed; its
+ * detail lists every engine. */
 int dkr_engines_health(void *ud, vbx_health *report);
 
 /*

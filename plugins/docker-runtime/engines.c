@@ -401,7 +401,8 @@ static bool engine_detail(dkr *e, char *out, size_t len)
 	return true;
 }
 
-/* Several engines: OK while one is up; the detail lists each. */
+/* Several engines: ok while all answer, degraded (readiness still
+ * passes) while one does, failed when none does; the detail lists each. */
 int dkr_engines_health(void *ud, vbx_health *report)
 {
 	dkr *d = ud;
@@ -415,7 +416,9 @@ int dkr_engines_health(void *ud, vbx_health *report)
 		if (k > 0 && (size_t)k < sizeof(detail) - used)
 			used += (size_t)k;
 	}
-	vbx_health_add(report, "docker", up ? VBX_OK : VBX_EUNAVAIL,
-	               mono_us() - t0, detail);
+	int st = up == d->n_eng ? VBX_OK
+	         : up           ? VBX_HEALTH_DEGRADED
+	                        : VBX_EUNAVAIL;
+	vbx_health_add(report, "docker", st, mono_us() - t0, detail);
 	return VBX_OK;
 }

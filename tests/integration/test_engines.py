@@ -14,7 +14,7 @@ One vibeboxd with both engines: environments spread by free capacity;
 one whose image only node-a allows goes to node-a; terminal, logs, stop
 and start work on both; with node-b stopped its environments go to error
 naming it while node-a's keep running and answering, and the health
-check still passes and says node-b is down; with node-b back they are
+check is degraded (readiness still passes) and says node-b is down; with node-b back they are
 running again. node-b, its containers and directories are removed at the
 end whatever happens; node-a's containers other than this test's are
 never touched (fixture.py removes this daemon's by its instance label).
@@ -305,7 +305,7 @@ def test_node_b_away_its_environments_go_to_error():
     terminal(S["a"], b"node-a-still")
     logs_answer(S["a"])
     st, check = docker_check()
-    expect(st == 200 and check.get("status") == "ok",
+    expect(st == 200 and check.get("status") == "degraded",
            f"one engine up is enough: {st} {check}")
     expect("node-b down" in check.get("detail", ""), f"detail: {check}")
     eng = engines_api()["node-b"]
@@ -328,7 +328,8 @@ def test_node_b_back_its_environments_recover():
     expect(not e.get("statusReason"), f"reason cleared: {e}")
     terminal(S["b"], b"node-b-is-back")
     st, check = docker_check()
-    expect("node-b up" in check.get("detail", ""), f"detail: {check}")
+    expect(st == 200 and check.get("status") == "ok" and
+           "node-b up" in check.get("detail", ""), f"{st} {check}")
 
 
 def config_test(runtime_keys, *messages):
