@@ -238,17 +238,18 @@ static int r_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx)
 	return rc;
 }
 
-/* On every engine that answers; the first failure is returned. */
+/* On every engine that is not known down; the first failure is
+ * returned. What a down engine holds, runtime_leftovers reports once it
+ * is back, and the platform's reconcile pass removes it then. */
 static int r_env_purge(void *ud, const char *env_id, unsigned what, char *why,
                        size_t why_len)
 {
 	dkr *d = ud;
 	int rc = VBX_OK;
 	for (size_t i = 0; i < d->n_eng; i++) {
-		int r = dkr_engine_down(d->eng[i], why, why_len);
-		if (r == VBX_OK)
-			r = dkr_env_purge(d->eng[i], env_id, what, why,
-			                  why_len);
+		if (dkr_engine_down(d->eng[i], NULL, 0) != VBX_OK)
+			continue;
+		int r = dkr_env_purge(d->eng[i], env_id, what, why, why_len);
 		if (rc == VBX_OK)
 			rc = r;
 	}
