@@ -559,6 +559,11 @@ int dkr_engine_get(dkr *e, int64_t *since_ms, char *why, size_t why_len);
  * (and only with several engines); returns VBX_EUNAVAIL then, else
  * VBX_OK. */
 int dkr_engine_down(dkr *e, char *why, size_t why_len);
+/* Add (add true) or take back what a container placed on e by this
+ * process reserves until it is created (and its labels count). */
+void dkr_engine_reserve(dkr *e, double cpus, uint64_t memory, bool add);
+/* What is placed on e and not created yet. */
+void dkr_engine_pending(dkr *e, double *cpus, uint64_t *memory);
 /* The health_check hook: one "docker" check, VBX_OK while every engine
  * answers, VBX_HEALTH_DEGRADED while one does at least, else failed; its
  * detail lists every engine. */
@@ -590,6 +595,12 @@ int dkr_route_register(dkr *d);
 int dkr_api_register(dkr *d);
 
 /* ---- place.c ---- */
+
+/* env's memoryLimit in bytes; 0 when it has none. */
+static inline uint64_t dkr_env_memory(const vbx_env *env)
+{
+	return env->memory_limit > 0 ? (uint64_t)env->memory_limit << 20 : 0;
+}
 
 /* What the containers of this installation reserve on one engine. */
 typedef struct dkr_usage {
@@ -630,8 +641,13 @@ int dkr_place_pick(const dkr_candidate *c, size_t n, double cpus,
                    uint64_t memory, char *why, size_t why_len);
 
 /* The engine for a new container of env (placement, or the engine that
- * holds its workspace). NULL with why when none can take it. */
-dkr *dkr_place(dkr *d, const vbx_env *env, char *why, size_t why_len);
+ * holds its workspace). NULL with why when none can take it. When
+ * *reserved comes back true, env's limits were added to the engine's
+ * pending reservation (so that placements running at once in this
+ * process see each other): the caller takes them back with
+ * dkr_engine_reserve(..., false) once the create is over. */
+dkr *dkr_place(dkr *d, const vbx_env *env, bool *reserved, char *why,
+               size_t why_len);
 
 /* ---- firewall.c ---- */
 

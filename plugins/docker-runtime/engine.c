@@ -17,6 +17,9 @@ struct dkr_state {
 	int state;     /* DKR_ENGINE_* */
 	int64_t since; /* Unix ms of the last change */
 	char why[256]; /* why it is down */
+	/* placed here by this process, not created yet (dkr_place) */
+	double pend_cpus;
+	uint64_t pend_memory;
 };
 
 static int64_t now_ms(void)
@@ -116,4 +119,34 @@ void dkr_route_ext_id(const dkr *e, const char *raw, char *out)
 	}
 	size_t room = VBX_CONTAINER_ID_LEN - 2 - strlen(e->name);
 	snprintf(out, VBX_CONTAINER_ID_LEN, "%s/%.*s", e->name, (int)room, raw);
+}
+
+void dkr_engine_reserve(dkr *e, double cpus, uint64_t memory, bool add)
+{
+	struct dkr_state *s = e->state;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (add) {
+		s->pend_cpus += cpus;
+		s->pend_memory += memory;
+	} else {
+		s->pend_cpus = s->pend_cpus > cpus ? s->pend_cpus - cpus : 0;
+		s->pend_memory =
+		        s->pend_memory > memory ? s->pend_memory - memory : 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void dkr_engine_pending(dkr *e, double *cpus, uint64_t *memory)
+{
+	struct dkr_state *s = e->state;
+	*cpus = 0;
+	*memory = 0;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	*cpus = s->pend_cpus;
+	*memory = s->pend_memory;
+	pthread_mutex_unlock(&s->lock);
 }

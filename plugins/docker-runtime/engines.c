@@ -11,6 +11,7 @@
  * and images are its own; every other setting is the plugin's.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,7 +293,6 @@ void dkr_engines_stop(dkr *d)
 
 /* ---- placement (place.c's choice at work) ---- */
 
-#define MIB (1024.0 * 1024.0)
 
 int dkr_usage_get(dkr *e, int64_t timeout_ms, dkr_usage *out)
 {
@@ -343,22 +343,40 @@ static void candidate(dkr *e, const vbx_env *env, dkr_candidate *c)
 	c->up = dkr_engine_down(e, NULL, 0) == VBX_OK &&
 	        (!c->image_ok ||
 	         dkr_usage_get(e, e->conf.request_ms, &c->used) == VBX_OK);
+	double cpus;
+	uint64_t memory;
+	dkr_engine_pending(e, &cpus, &memory);
+	c->used.cpus += cpus;
+	c->used.memory += memory;
 }
 
-dkr *dkr_place(dkr *d, const vbx_env *env, char *why, size_t why_len)
+/* One placement at a time in this process: each sees what the others
+ * reserved. Replicas may still race; the engines' capacities are what
+ * environments reserve, not what the kernel enforces. */
+static pthread_mutex_t place_lock = PTHREAD_MUTEX_INITIALIZER;
+
+dkr *dkr_place(dkr *d, const vbx_env *env, bool *reserved, char *why,
+               size_t why_len)
 {
 	dkr_candidate c[DKR_ENGINES_MAX];
 	char list[1024];
+	uint64_t memory = dkr_env_memory(env);
+	double cpus = env->cpu_limit > 0 ? env->cpu_limit : 0;
+	*reserved = false;
 	if (d->n_eng == 1)
 		return d->eng[0];
 	dkr *home = workspace_engine(d, env);
 	if (home)
 		return home;
+	pthread_mutex_lock(&place_lock);
 	for (size_t i = 0; i < d->n_eng; i++)
 		candidate(d->eng[i], env, &c[i]);
-	int k = dkr_place_pick(c, d->n_eng, env->cpu_limit,
-	                       (uint64_t)((double)env->memory_limit * MIB),
-	                       list, sizeof(list));
+	int k = dkr_place_pick(c, d->n_eng, cpus, memory, list, sizeof(list));
+	if (k >= 0) {
+		dkr_engine_reserve(d->eng[k], cpus, memory, true);
+		*reserved = true;
+	}
+	pthread_mutex_unlock(&place_lock);
 	if (k >= 0)
 		return d->eng[k];
 	snprintf(why, why_len,

@@ -151,10 +151,15 @@ static int r_create(void *ud, const vbx_container_spec *spec, char *id,
 	int rc = dkr_image_check(d, spec->env->image, why, why_len);
 	if (rc != VBX_OK)
 		return rc;
-	dkr *e = dkr_place(d, spec->env, why, why_len);
+	bool reserved;
+	dkr *e = dkr_place(d, spec->env, &reserved, why, why_len);
 	if (!e)
 		return VBX_EUNAVAIL;
 	rc = dkr_create(e, spec, raw, why, why_len);
+	if (reserved) /* created: its labels count from now on */
+		dkr_engine_reserve(
+		        e, spec->env->cpu_limit > 0 ? spec->env->cpu_limit : 0,
+		        dkr_env_memory(spec->env), false);
 	if (rc == VBX_OK) {
 		dkr_route_ext_id(e, raw, id);
 		if (e->prefix_ids && d->plugin)
