@@ -293,7 +293,6 @@ void dkr_engines_stop(dkr *d)
 
 /* ---- placement (place.c's choice at work) ---- */
 
-
 int dkr_usage_get(dkr *e, int64_t timeout_ms, dkr_usage *out)
 {
 	dkr_resp r;
