@@ -184,8 +184,23 @@ static void test_state(void **state)
 	e.prefix_ids = false;
 	dkr_engine_set(&e, false, "gone");
 	assert_int_equal(dkr_engine_down(&e, why, sizeof(why)), VBX_OK);
+	/* pending reservations add up and are taken back, never below 0 */
+	double cpus;
+	uint64_t mem;
+	dkr_engine_reserve(&e, 1.5, GIB, true);
+	dkr_engine_reserve(&e, 0.5, GIB, true);
+	dkr_engine_pending(&e, &cpus, &mem);
+	assert_true(cpus > 1.999 && cpus < 2.001);
+	assert_int_equal(mem, 2 * GIB);
+	dkr_engine_reserve(&e, 1.5, GIB, false);
+	dkr_engine_reserve(&e, 9, 9 * GIB, false);
+	dkr_engine_pending(&e, &cpus, &mem);
+	assert_true(cpus == 0 && mem == 0);
 	dkr_state_free(e.state);
 	dkr none = {0};
+	dkr_engine_reserve(&none, 1, 1, true); /* no state: nothing */
+	dkr_engine_pending(&none, &cpus, &mem);
+	assert_true(cpus == 0 && mem == 0);
 	assert_int_equal(dkr_engine_get(&none, NULL, NULL, 0),
 	                 DKR_ENGINE_UNKNOWN);
 }
