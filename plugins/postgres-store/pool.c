@@ -144,7 +144,26 @@ static int connect_poll(PGconn *pg, int64_t deadline)
 	return VBX_OK;
 }
 
-static int conn_open(pgs *s, pgs_conn *c)
+/* Remember why the last connection attempt failed ("" when it worked). */
+static void pool_connect_result(pgs *s, const char *err)
+{
+	pthread_mutex_lock(&s->pool.lock);
+	snprintf(s->pool.connect_error, sizeof(s->pool.connect_error), "%s",
+	         err);
+	pthread_mutex_unlock(&s->pool.lock);
+}
+
+void pgs_pool_connect_error(pgs *s, char *buf, size_t len)
+{
+	pthread_mutex_lock(&s->pool.lock);
+	snprintf(buf, len, "%s", s->pool.connect_error);
+	pthread_mutex_unlock(&s->pool.lock);
+}
+
+/* Open c for the pool's generation gen. With several hosts in the
+ * conninfo, libpq tries them in turn, skipping those that refuse or (with
+ * target_session_attrs=read-write) take no writes. */
+static int conn_open(pgs *s, pgs_conn *c, uint64_t gen)
 {
 	/* The conninfo comes last so that its own settings win. */
 	const char *const keys[] = {"application_name", "dbname", NULL};
@@ -171,17 +190,24 @@ static int conn_open(pgs *s, pgs_conn *c)
 			         PQerrorMessage(c->pg));
 		vbx_log_warn(s->self,
 		             "postgres: cannot connect: %s (check conninfo and "
-		             "that the server is up and not stopped)",
+		             "that the server is up and not stopped; during a "
+		             "failover, until a standby is promoted)",
 		             c->errmsg);
+		pool_connect_result(s, c->errmsg);
 		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
+	c->generation = gen;
 	PQsetNoticeProcessor(c->pg, notice, c);
 	/* Sends never block; wait_socket does the waiting. */
 	if (PQsetnonblocking(c->pg, 1) != 0 || conn_setup(s, c) != VBX_OK) {
+		pool_connect_result(s, c->errmsg[0]
+		                               ? c->errmsg
+		                               : "the session setup failed");
 		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
+	pool_connect_result(s, "");
 	return VBX_OK;
 }
 
@@ -302,6 +328,7 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 	pthread_mutex_lock(&s->pool.lock);
 	bool closing = s->pool.closing;
 	pgs_conn *c = pool_wait(s, wait);
+	uint64_t gen = s->pool.generation;
 	pthread_mutex_unlock(&s->pool.lock);
 
 	if (!c) {
@@ -316,9 +343,12 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 		return NULL;
 	}
 	c->deadline = call;
-	if (c->pg && !conn_alive(c))
+	/* Before anything is sent: a connection of an older generation (to
+	 * the server a failover left) or one the server closed while idle is
+	 * replaced here, so the call does not fail on it. */
+	if (c->pg && (c->generation != gen || !conn_alive(c)))
 		conn_close(c);
-	if (!c->pg && conn_open(s, c) != VBX_OK) {
+	if (!c->pg && conn_open(s, c, gen) != VBX_OK) {
 		pool_put(s, c);
 		*rc = VBX_EUNAVAIL;
 		return NULL;
@@ -342,6 +372,27 @@ void pgs_release(pgs *s, pgs_conn *c)
 	if (c->broken || (c->pg && PQstatus(c->pg) != CONNECTION_OK))
 		conn_close(c);
 	pool_put(s, c);
+}
+
+void pgs_pool_failover(pgs_conn *c, const char *why)
+{
+	pgs_pool *p = &c->s->pool;
+	bool bumped = false;
+
+	c->broken = true;
+	pthread_mutex_lock(&p->lock);
+	if (c->generation == p->generation) {
+		p->generation++;
+		bumped = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (bumped)
+		vbx_log_warn(c->s->self,
+		             "postgres: the server at %s port %s %s: dropping "
+		             "the pool's connections to it; new ones follow "
+		             "the conninfo's host list (a failover?)",
+		             c->pg ? PQhost(c->pg) : "?",
+		             c->pg ? PQport(c->pg) : "?", why);
 }
 
 /* ---- statements ---- */
@@ -372,13 +423,6 @@ static void copy_field(char *dst, size_t len, const PGresult *r, int field)
 {
 	const char *v = r ? PQresultErrorField(r, field) : NULL;
 	snprintf(dst, len, "%s", v ? v : "");
-}
-
-/* Is this SQLSTATE the server or the link going away? */
-static bool state_is_disconnect(const char *st)
-{
-	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
-	       strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
 }
 
 /* 0A000 on a prepared statement is "cached plan must not change result
@@ -413,9 +457,14 @@ static int conn_error(pgs_conn *c, const pgs_stmt *st, const PGresult *r)
 	         r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
 
 	int rc = c->sqlstate[0] ? state_to_rc(c->sqlstate) : VBX_EUNAVAIL;
-	if (PQstatus(c->pg) != CONNECTION_OK ||
-	    (c->sqlstate[0] && state_is_disconnect(c->sqlstate))) {
-		c->broken = true;
+	pgs_state_kind kind = pgs_state_kind_of(c->sqlstate);
+	if (kind == PGS_STATE_READ_ONLY) {
+		pgs_pool_failover(c, "is read-only (a standby: set "
+		                     "target_session_attrs=read-write in "
+		                     "conninfo)");
+		rc = VBX_EUNAVAIL;
+	} else if (PQstatus(c->pg) != CONNECTION_OK || kind == PGS_STATE_GONE) {
+		pgs_pool_failover(c, "went away");
 		rc = VBX_EUNAVAIL;
 	}
 	if (c->sqlstate[0] && state_needs_new_session(c->sqlstate))
@@ -423,6 +472,10 @@ static int conn_error(pgs_conn *c, const pgs_stmt *st, const PGresult *r)
 	if (rc == VBX_EEXIST || rc == VBX_EINVAL)
 		vbx_log_debug(c->s->self, "postgres: %s: %s (%s)", st->name,
 		              c->errmsg, c->sqlstate);
+	else if (kind == PGS_STATE_READ_ONLY)
+		vbx_log_warn(c->s->self,
+		             "postgres: %s: refused by a read-only server: %s",
+		             st->name, c->errmsg);
 	else if (rc == VBX_EUNAVAIL)
 		vbx_log_warn(c->s->self,
 		             "postgres: %s: lost the connection: %s", st->name,
@@ -590,6 +643,15 @@ int pgs_commit(pgs_conn *c)
 	int rc = conn_simple(c, &commit);
 
 	c->in_tx = false;
+	/* The link broke during COMMIT: the transaction may or may not have
+	 * been committed, and nothing here can tell. The caller answers
+	 * VBX_EUNAVAIL (503) and the client re-reads; retrying here could
+	 * apply a write twice. */
+	if (rc == VBX_EUNAVAIL && c->broken)
+		vbx_log_warn(c->s->self,
+		             "postgres: the connection broke during COMMIT: "
+		             "the transaction's outcome is unknown (answered "
+		             "as unavailable; clients should re-read)");
 	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK. */
 	if (rc == VBX_OK && failed_tx)
 		return VBX_ERR;

@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: Apache-2.0
+"""PostgreSQL failover under a running vibeboxd (issue 11): a primary and
+a streaming standby made with pg_basebackup, both on loopback, and two
+daemons (postgres-store and auth) on one database:
+
+- A lists both servers with target_session_attrs=read-write (the way the
+  admin guide recommends), B lists both without it (a warning at start).
+- Writes pass; the primary is stopped with `pg_ctl stop -m immediate`:
+  while no server takes writes, a write answers 503 (not 500, and in
+  less than the store's timeout) and /health/ready answers 503 saying why.
+- The standby is promoted: A serves writes again within seconds (the
+  time is printed), the data written before the failover is there and
+  readiness is 200.
+- The old primary comes back as a standby of the new one (demoted), and
+  every daemon session is cut: A reconnects past it to the new primary;
+  B, which takes the first server that answers, lands on the standby and
+  answers 503 (SQLSTATE 25006, not 500) with readiness 503 naming the
+  standby, never writing there.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from daemon import Daemon, Suite, expect, free_port
+
+SRC = os.environ.get("VBX_SRCDIR", ".")
+BUILD = os.environ.get("VBX_BUILDDIR", ".")
+SECRET = "k1:" + "0123456789abcdef" * 4
+PASSWORD = "correct horse"
+ROOT = os.getuid() == 0
+USER = "postgres" if ROOT else None
+FAILOVER_MAX = 10.0  # seconds from promote to the first write that passes
+DIR = None
+BIN = None
+P1 = P2 = None
+A = B = None
+TOKEN = None
+KEYS = "/api/v1/keys"
+
+
+def bindir():
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                  key=lambda d: int(d.split("/")[-2]))
+    return dirs[-1] if dirs else None
+
+
+def skip_unless_ready():
+    missing = None
+    if not BIN or not os.path.exists(os.path.join(BIN, "pg_basebackup")):
+        missing = "no PostgreSQL server binaries in /usr/lib/postgresql"
+    elif ROOT and not shutil.which("runuser"):
+        missing = "no runuser to run PostgreSQL as postgres"
+    if missing:
+        required = os.environ.get("VBX_REQUIRE_SERVICES") == "1"
+        print(f"# {'FAILED' if required else 'skipped'}: {missing}")
+        raise SystemExit(1 if required else 77)
+
+
+def pg(tool, *args, check=True, timeout=60):
+    """Run a PostgreSQL tool as the cluster's owner."""
+    cmd = [os.path.join(BIN, tool), *args]
+    if ROOT:
+        cmd = ["runuser", "-u", USER, "--", *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{tool} {' '.join(args)}: {r.stdout}"
+                             f"{r.stderr}")
+    return r.stdout.strip()
+
+
+def sql(port, query):
+    return pg("psql", "-X", "-qtA", "-h", "127.0.0.1", "-p", str(port),
+              "-d", "vibebox", "-c", query)
+
+
+def data(name):
+    return os.path.join(DIR, name)
+
+
+def server_opts(port, extra=""):
+    return (f"-c listen_addresses=127.0.0.1 -c port={port} "
+            f"-c unix_socket_directories='{DIR}' -c fsync=off "
+            f"-c wal_level=replica -c max_wal_senders=8 -c hot_standby=on "
+            f"{extra}")
+
+
+def server_start(name, port, extra=""):
+    pg("pg_ctl", "-D", data(name), "-l", data(name + ".log"), "-w", "-t",
+       "30", "-o", server_opts(port, extra), "start")
+
+
+def clusters():
+    """The primary (initdb) on P1 and its standby (pg_basebackup -R) on
+    P2; initdb's pg_hba trusts replication from 127.0.0.1."""
+    global P1, P2
+    P1, P2 = free_port(), free_port()
+    pg("initdb", "-D", data("p1"), "-A", "trust", "-E", "UTF8",
+       "--no-locale")
+    server_start("p1", P1)
+    pg("createdb", "-h", "127.0.0.1", "-p", str(P1), "vibebox")
+    pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(P1), "-D", data("p2"),
+       "-R", "-X", "stream", "-c", "fast")
+    server_start("p2", P2)
+    expect(sql(P2, "SELECT pg_is_in_recovery()") == "t",
+           "the copy runs as a standby")
+
+
+def plugin_dir():
+    d = os.path.join(DIR, "plugins")
+    os.mkdir(d)
+    for name in ("postgres-store", "auth"):
+        os.symlink(os.path.join(BUILD, "plugins", name, ".libs",
+                                name + ".so"),
+                   os.path.join(d, name + ".so"))
+    return d
+
+
+def daemon(pdir, name, attrs):
+    user = USER or subprocess.run(["id", "-un"], capture_output=True,
+                                  text=True).stdout.strip()
+    ci = (f"host=127.0.0.1,127.0.0.1 port={P1},{P2} user={user} "
+          f"dbname=vibebox application_name=vibeboxd-{name} {attrs}")
+    d = Daemon(plugin_dir=pdir, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{ci}";
+      timeout = "3s"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }}""")
+    return d.start()
+
+
+def timed(fn, *args, **kw):
+    t0 = time.monotonic()
+    try:
+        r = fn(*args, **kw)
+    except OSError as e:  # a read timeout: the daemon hung
+        r = (None, repr(e), None)
+    return r, time.monotonic() - t0
+
+
+def write(d, name):
+    return d.request("POST", KEYS, {"name": name}, token=TOKEN, timeout=20)
+
+
+def key_names(d):
+    st, body, _ = d.get(KEYS, token=TOKEN)
+    expect(st == 200, f"list keys: {st} {body}")
+    return {k["name"] for k in body["data"]} \
+        if isinstance(body, dict) and "data" in body \
+        else {k["name"] for k in body}
+
+
+def postgres_check(d):
+    st, body, _ = d.get("/health/ready", timeout=10)
+    checks = body.get("checks", []) if isinstance(body, dict) else []
+    pgc = [c for c in checks if c.get("name") == "postgres"]
+    return st, pgc[0] if pgc else {}
+
+
+def until(pred, seconds, what):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {seconds} s")
+
+
+def caught_up():
+    """The standby has replayed everything the primary wrote so far."""
+    lsn = sql(P1, "SELECT pg_current_wal_lsn()")
+    until(lambda: sql(P2, f"SELECT pg_last_wal_replay_lsn() >= "
+                          f"'{lsn}'::pg_lsn") == "t", 10,
+          "the standby catches up")
+
+
+# ---- checks ----
+
+def test_several_hosts_without_read_write_are_warned_about():
+    expect("without target_session_attrs=read-write" in B.logtext(),
+           f"B warns: {B.logtext()[-1500:]}")
+    expect("without target_session_attrs" not in A.logtext(),
+           "A, with read-write, does not")
+    expect("a failover is followed" in A.logtext(), "A says it follows")
+
+
+def test_writes_pass_on_the_primary():
+    global TOKEN
+    st, body, _ = A.request("POST", "/api/v1/auth/register",
+                            {"email": "a@failover.test",
+                             "password": PASSWORD, "name": "A"})
+    expect(st == 201, f"register: {st} {body}")
+    TOKEN = body["tokens"]["accessToken"]
+    st, body, _ = write(A, "before")
+    expect(st == 201, f"write: {st} {body}")
+    st, body, _ = write(B, "before-b")
+    expect(st == 201, f"write through B: {st} {body}")
+    expect(postgres_check(A)[0] == 200, "ready")
+    caught_up()
+
+
+def test_writes_answer_503_while_no_server_takes_them():
+    pg("pg_ctl", "-D", data("p1"), "-w", "-m", "immediate", "stop")
+    (st, body, _), took = timed(write, A, "during")
+    print(f"# write with the primary down: {st} in {took:.2f} s")
+    expect(st == 503 and took < 3.5, f"write: {st} {body} {took:.2f}")
+    expect(body["error"]["code"] == "UNAVAILABLE", f"{body}")
+    (st, check), took = timed(postgres_check, A)
+    print(f"# /health/ready with the primary down: {st} in {took:.2f} s: "
+          f"{check.get('detail')}")
+    expect(st == 503 and check.get("status") != "ok",
+           f"ready: {st} {check}")
+    expect("read-only" in str(check.get("detail")) or
+           "standby" in str(check.get("detail")),
+           f"the detail says the server left takes no writes: {check}")
+
+
+def test_writes_pass_again_soon_after_the_promotion():
+    t0 = time.monotonic()
+    pg("pg_ctl", "-D", data("p2"), "-w", "promote")
+    n = 0
+    while True:
+        n += 1
+        st, body, _ = write(A, f"after-{n}")
+        took = time.monotonic() - t0
+        if st == 201:
+            break
+        expect(st == 503, f"a write during the failover: {st} {body}")
+        expect(took < FAILOVER_MAX, f"no write passed in {took:.1f} s")
+        time.sleep(0.1)
+    print(f"# writes pass {took:.2f} s after pg_ctl promote "
+          f"(attempt {n})")
+    expect(took < FAILOVER_MAX, f"{took:.1f} s")
+    names = key_names(A)
+    expect({"before", "before-b", f"after-{n}"} <= names,
+           f"data written before the failover is there: {names}")
+    expect("during" not in names, f"the write answered 503 left nothing: "
+           f"{names}")
+    until(lambda: postgres_check(A)[0] == 200, 5, "readiness 200")
+
+
+def test_a_demoted_primary_is_not_written_to():
+    signal_file = data("p1/standby.signal")
+    open(signal_file, "w").close()
+    if ROOT:
+        shutil.chown(signal_file, USER, USER)
+    server_start("p1", P1,
+                 f"-c primary_conninfo='host=127.0.0.1 port={P2}'")
+    expect(sql(P1, "SELECT pg_is_in_recovery()") == "t",
+           "the old primary runs as a standby")
+    # Cut every daemon session: the next ones walk the host list anew.
+    sql(P2, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'vibeboxd-%'")
+    until(lambda: sql(P2, "SELECT count(*) FROM pg_stat_activity WHERE "
+                          "application_name LIKE 'vibeboxd-%'") == "0",
+          5, "the daemons' sessions end")
+    st, body, _ = write(A, "after-demotion")
+    expect(st == 201, f"A writes past the standby: {st} {body}")
+    until(lambda: postgres_check(A)[0] == 200, 5, "A ready")
+    st, body, _ = write(B, "b-on-standby")
+    expect(st == 503, f"B on the standby answers 503: {st} {body}")
+    st, check = postgres_check(B)
+    expect(st == 503 and "standby" in str(check.get("detail")),
+           f"B not ready, naming the standby: {st} {check}")
+    expect("read-only" in B.logtext(), "B's log says read-only")
+    keys = sql(P2, "SELECT string_agg(name, ',' ORDER BY name) FROM "
+                   "api_keys")
+    expect("after-demotion" in keys and "b-on-standby" not in keys,
+           f"the new primary's keys: {keys}")
+
+
+def cleanup():
+    for d in (A, B):
+        if d:
+            d.stop()
+    for name in ("p1", "p2"):
+        if os.path.exists(data(name + "/postmaster.pid")):
+            pg("pg_ctl", "-D", data(name), "-w", "-m", "immediate", "stop",
+               check=False)
+    if A:
+        shutil.rmtree(A.dir, ignore_errors=True)
+    if B:
+        shutil.rmtree(B.dir, ignore_errors=True)
+    shutil.rmtree(DIR, ignore_errors=True)
+
+
+def main():
+    global DIR, BIN, A, B
+    BIN = bindir()
+    skip_unless_ready()
+    s = Suite()
+    DIR = tempfile.mkdtemp(prefix="vbx-pgfail-")
+    os.chmod(DIR, 0o755)
+    if ROOT:
+        shutil.chown(DIR, USER, USER)
+    t0 = time.monotonic()
+    try:
+        clusters()
+        pdir = plugin_dir()
+        A = daemon(pdir, "a", "target_session_attrs=read-write")
+        B = daemon(pdir, "b", "")
+        for fn in (test_several_hosts_without_read_write_are_warned_about,
+                   test_writes_pass_on_the_primary,
+                   test_writes_answer_503_while_no_server_takes_them,
+                   test_writes_pass_again_soon_after_the_promotion,
+                   test_a_demoted_primary_is_not_written_to):
+            s.run(fn)
+    except Exception as e:
+        print(f"not ok - set up: {e}")
+        s.failed += 1
+    finally:
+        if s.failed:
+            for d in (A, B):
+                if d:
+                    print(f"# log of {d.dir}: {d.logtext()[-3000:]}")
+            for name in ("p1", "p2"):
+                try:
+                    with open(data(name + ".log")) as f:
+                        print(f"# {name}.log: {f.read()[-1500:]}")
+                except OSError:
+                    pass
+        cleanup()
+    print(f"# {time.monotonic() - t0:.1f} s")
+    s.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
