@@ -11,8 +11,17 @@
  * (pool.c). We only read the list to check it at start and to warn when
  * several hosts come without target_session_attrs, for then libpq takes
  * the first server that answers, a standby included.
+ *
+ * One thing libpq does not do for us: it applies connect_timeout per host
+ * only to blocking connects, and the pool connects non-blocking (every
+ * wait has a deadline). A first host that drops packets would then hold
+ * every attempt until its deadline and the next hosts would never be
+ * tried. So with several hosts the pool tries them one at a time, in
+ * order, each with its own share of the deadline (pgs_targets), which is
+ * what libpq's blocking connect does.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pg.h"
@@ -117,4 +126,130 @@ pgs_state_kind pgs_state_kind_of(const char *sqlstate)
 	if (strcmp(sqlstate, "25006") == 0)
 		return PGS_STATE_READ_ONLY;
 	return PGS_STATE_OTHER;
+}
+
+/* ---- one server at a time ---- */
+
+/* Element i of a comma list as a new string; a one-element list gives
+ * its element for every i (one port for all hosts); NULL when v is NULL
+ * or "" (absent), or out of memory (*oom set). */
+static char *list_item(const char *v, int i, bool *oom)
+{
+	if (!v || !v[0])
+		return NULL;
+	if (list_count(v) == 1)
+		i = 0;
+	for (; i > 0 && v; i--) {
+		v = strchr(v, ',');
+		v = v ? v + 1 : NULL;
+	}
+	char *out = v ? strndup(v, strcspn(v, ",")) : NULL;
+	*oom = *oom || !out;
+	return out;
+}
+
+/* libpq's reading of connect_timeout: whole seconds, at least 2. */
+static int64_t timeout_ms(const char *v)
+{
+	long n = v ? strtol(v, NULL, 10) : 0;
+
+	if (n <= 0)
+		return 0;
+	return (n < 2 ? 2 : n) * 1000LL;
+}
+
+/* The keyword/value arrays of server i: the shared options, then its
+ * host, hostaddr and port. */
+static int target_make(pgs_targets *t, int i)
+{
+	size_t n = t->nshared;
+	bool oom = false;
+
+	t->vals[i] = calloc(n + 4, sizeof(*t->vals[i]));
+	t->owned[i] = calloc(3, sizeof(*t->owned[i]));
+	if (!t->vals[i] || !t->owned[i])
+		return VBX_ENOMEM;
+	memcpy(t->vals[i], t->shared_vals, n * sizeof(*t->vals[i]));
+	for (int k = 0; k < 3; k++) {
+		t->owned[i][k] = list_item(t->lists[k], i, &oom);
+		t->vals[i][n + (size_t)k] = t->owned[i][k];
+	}
+	return oom ? VBX_ENOMEM : VBX_OK;
+}
+
+/* Split opts, already read by hosts_from, into the shared options and the
+ * three lists. Keys without a value are left out (libpq's defaults). */
+static int targets_split(pgs_targets *t, PQconninfoOption *opts)
+{
+	size_t n = 0, all = 0;
+
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		all++;
+	t->keys = calloc(all + 5, sizeof(*t->keys));
+	t->shared_vals = calloc(all + 1, sizeof(*t->shared_vals));
+	if (!t->keys || !t->shared_vals)
+		return VBX_ENOMEM;
+	t->keys[n] = "application_name"; /* a later one in opts wins */
+	t->shared_vals[n++] = "vibeboxd";
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		int k = strcmp(o->keyword, "host") == 0       ? 0
+		        : strcmp(o->keyword, "hostaddr") == 0 ? 1
+		        : strcmp(o->keyword, "port") == 0     ? 2
+		                                              : -1;
+		if (k >= 0)
+			t->lists[k] = o->val;
+		else if (o->val) {
+			t->keys[n] = o->keyword;
+			t->shared_vals[n++] = o->val;
+		}
+		if (strcmp(o->keyword, "connect_timeout") == 0)
+			t->per_host_ms = timeout_ms(o->val);
+	}
+	t->nshared = n;
+	t->keys[n] = "host";
+	t->keys[n + 1] = "hostaddr";
+	t->keys[n + 2] = "port";
+	return VBX_OK;
+}
+
+int pgs_targets_make(const char *conninfo, pgs_targets *t)
+{
+	pgs_hosts h;
+	char err[8];
+
+	memset(t, 0, sizeof(*t));
+	/* One server (or a list libpq reads from the environment or a
+	 * service file): libpq connects as it always does. */
+	if (pgs_hosts_parse(conninfo, &h, err, sizeof(err)) != VBX_OK ||
+	    h.count < 2)
+		return VBX_OK;
+	t->opts = PQconninfoParse(conninfo, NULL);
+	t->vals = calloc((size_t)h.count, sizeof(*t->vals));
+	t->owned = calloc((size_t)h.count, sizeof(*t->owned));
+	int rc = t->opts && t->vals && t->owned ? targets_split(t, t->opts)
+	                                        : VBX_ENOMEM;
+	t->count = h.count;
+	for (int i = 0; i < h.count && rc == VBX_OK; i++)
+		rc = target_make(t, i);
+	if (rc != VBX_OK)
+		pgs_targets_free(t);
+	return rc;
+}
+
+void pgs_targets_free(pgs_targets *t)
+{
+	for (int i = 0; i < t->count; i++) {
+		if (t->owned && t->owned[i])
+			for (int k = 0; k < 3; k++)
+				free(t->owned[i][k]);
+		free(t->owned ? t->owned[i] : NULL);
+		free(t->vals ? t->vals[i] : NULL);
+	}
+	free(t->owned);
+	free(t->vals);
+	free(t->keys);
+	free(t->shared_vals);
+	if (t->opts)
+		PQconninfoFree(t->opts);
+	memset(t, 0, sizeof(*t));
 }

@@ -101,12 +101,32 @@ typedef struct pgs_pool {
 	char connect_error[256];
 } pgs_pool;
 
+/*
+ * The servers of a conninfo with several hosts, one keyword/value array
+ * each (its host, hostaddr and port, and every other option of the
+ * conninfo), so that the pool can give each its own connect deadline.
+ * count 0: one server, connect with the conninfo itself.
+ */
+typedef struct pgs_targets {
+	int count;
+	int64_t per_host_ms; /* the conninfo's connect_timeout; 0: absent */
+	const char **keys;   /* shared by every server, NULL-terminated */
+	const char ***vals;  /* vals[i]: server i's values, as keys */
+	/* owned by the struct: */
+	PQconninfoOption *opts; /* the parsed conninfo; values point here */
+	const char **shared_vals;
+	size_t nshared;
+	const char *lists[3]; /* host, hostaddr, port as given */
+	char ***owned;        /* owned[i][0..2]: server i's elements */
+} pgs_targets;
+
 struct pgs {
 	vbx_plugin *self;
 	pgs_config cfg;
 	pgs_pool pool;
 	void *crypto;   /* crypto.c's state, owned by it (NULL until set) */
 	void *embedded; /* embedded.c's state, owned by it (NULL until set) */
+	pgs_targets targets; /* set at start, when the conninfo is final */
 };
 
 /* ---- the pool (pool.c) ---- */
@@ -317,6 +337,12 @@ typedef enum pgs_state_kind {
 
 /* What a SQLSTATE ("57P01"; NULL or "" is OTHER) says about the server. */
 pgs_state_kind pgs_state_kind_of(const char *sqlstate);
+
+
+/* Fill t (pg.h's plugin state) from conninfo (count 0 for one server or
+ * a conninfo libpq refuses). VBX_OK or VBX_ENOMEM (t empty). Free with pgs_targets_free. */
+int pgs_targets_make(const char *conninfo, pgs_targets *t);
+void pgs_targets_free(pgs_targets *t);
 
 /* ---- migrations (migrate.c; the array is generated from migrations/) ---- */
 

@@ -210,6 +210,7 @@ static void wipe_free(char *secret)
 static void pgs_free(pgs *s)
 {
 	pgs_pool_fini(s);
+	pgs_targets_free(&s->targets);
 	pgs_embedded_fini(s);
 	pgs_crypto_fini(s);
 	wipe_free(s->cfg.secrets_key);
@@ -335,6 +336,8 @@ static int pgs_start(vbx_plugin *self)
 		rc = start_embedded(s);
 	else
 		check_hosts(s);
+	if (rc == VBX_OK)
+		rc = pgs_targets_make(s->cfg.conninfo, &s->targets);
 	if (rc == VBX_OK) {
 		pthread_mutex_lock(&s->pool.lock);
 		s->pool.closing = false;

@@ -160,43 +160,93 @@ void pgs_pool_connect_error(pgs *s, char *buf, size_t len)
 	pthread_mutex_unlock(&s->pool.lock);
 }
 
+/* Append what attempt pg said (or that it timed out) to c->errmsg. */
+static void connect_error(pgs_conn *c, PGconn *pg, int rc, int64_t ms)
+{
+	size_t n = strlen(c->errmsg);
+	char *at = c->errmsg + n;
+	size_t left = sizeof(c->errmsg) - n;
+
+	if (n && left > 2) {
+		memcpy(at, "; ", 3);
+		at += 2;
+		left -= 2;
+	}
+	if (rc == VBX_ETIMEDOUT && pg && PQhost(pg))
+		snprintf(at, left, "%s port %s: no answer within %lld ms",
+		         PQhost(pg), PQport(pg), (long long)ms);
+	else if (rc == VBX_ETIMEDOUT)
+		snprintf(at, left, "no answer within %lld ms", (long long)ms);
+	else
+		one_line(at, left,
+		         pg ? PQerrorMessage(pg) : "out of memory connecting");
+}
+
+/* One attempt with keys and vals (expand: the dbname is a conninfo),
+ * within deadline. The connection, or NULL with c->errmsg saying why. */
+static PGconn *connect_one(pgs_conn *c, const char *const *keys,
+                           const char *const *vals, int expand,
+                           int64_t deadline)
+{
+	int64_t t0 = now_ns();
+	PGconn *pg = PQconnectStartParams(keys, vals, expand);
+	int rc = !pg || PQstatus(pg) == CONNECTION_BAD
+	                 ? VBX_EUNAVAIL
+	                 : connect_poll(pg, deadline);
+
+	if (rc == VBX_OK)
+		return pg;
+	connect_error(c, pg, rc, (deadline - t0) / 1000000);
+	if (pg)
+		PQfinish(pg);
+	return NULL;
+}
+
+/* Several servers: each in order, with its share of the deadline (the
+ * conninfo's connect_timeout, else an equal share), until one takes us. */
+static PGconn *connect_each(pgs *s, pgs_conn *c, int64_t deadline)
+{
+	const pgs_targets *t = &s->targets;
+	int64_t share = t->per_host_ms ? t->per_host_ms
+	                               : s->cfg.connect_timeout_ms / t->count;
+	PGconn *pg = NULL;
+
+	if (share < 500)
+		share = 500;
+	for (int i = 0; i < t->count && !pg && now_ns() < deadline; i++)
+		pg = connect_one(c, t->keys, t->vals[i], 0,
+		                 deadline_within(deadline, share));
+	return pg;
+}
+
 /* Open c for the pool's generation gen. With several hosts in the
- * conninfo, libpq tries them in turn, skipping those that refuse or (with
+ * conninfo they are tried in order, skipping those that refuse, do not
+ * answer in their share of connect_timeout or (with
  * target_session_attrs=read-write) take no writes. */
 static int conn_open(pgs *s, pgs_conn *c, uint64_t gen)
 {
 	/* The conninfo comes last so that its own settings win. */
 	const char *const keys[] = {"application_name", "dbname", NULL};
 	const char *const vals[] = {"vibeboxd", s->cfg.conninfo, NULL};
-	int64_t t0 = now_ns();
 	int64_t deadline =
 	        deadline_within(c->deadline, s->cfg.connect_timeout_ms);
 
-	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->errmsg[0] = '\0';
+	c->pg = s->targets.count > 1 ? connect_each(s, c, deadline)
+	                             : connect_one(c, keys, vals, 1, deadline);
 	if (!c->pg) {
-		vbx_log_error(s->self, "postgres: out of memory connecting");
-		return VBX_EUNAVAIL;
-	}
-	int rc = PQstatus(c->pg) == CONNECTION_BAD
-	                 ? VBX_EUNAVAIL
-	                 : connect_poll(c->pg, deadline);
-	if (rc != VBX_OK) {
-		if (rc == VBX_ETIMEDOUT)
-			snprintf(c->errmsg, sizeof(c->errmsg),
-			         "no answer within %lld ms",
-			         (long long)((deadline - t0) / 1000000));
-		else
-			one_line(c->errmsg, sizeof(c->errmsg),
-			         PQerrorMessage(c->pg));
 		vbx_log_warn(s->self,
 		             "postgres: cannot connect: %s (check conninfo and "
 		             "that the server is up and not stopped; during a "
 		             "failover, until a standby is promoted)",
 		             c->errmsg);
 		pool_connect_result(s, c->errmsg);
-		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
+	if (c->errmsg[0]) /* hosts passed over on the way */
+		vbx_log_info(s->self,
+		             "postgres: connected to %s port %s after: %s",
+		             PQhost(c->pg), PQport(c->pg), c->errmsg);
 	c->generation = gen;
 	PQsetNoticeProcessor(c->pg, notice, c);
 	/* Sends never block; wait_socket does the waiting. */

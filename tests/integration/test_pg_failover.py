@@ -16,11 +16,14 @@ daemons (postgres-store and auth) on one database:
   B, which takes the first server that answers, lands on the standby and
   answers 503 (SQLSTATE 25006, not 500) with readiness 503 naming the
   standby, never writing there.
+- A first host that accepts connections and never answers is passed
+  over after its share of connect_timeout.
 """
 
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +41,7 @@ FAILOVER_MAX = 10.0  # seconds from promote to the first write that passes
 DIR = None
 BIN = None
 P1 = P2 = None
-A = B = None
+A = B = C = None
 TOKEN = None
 KEYS = "/api/v1/keys"
 
@@ -120,14 +123,16 @@ def plugin_dir():
     return d
 
 
-def daemon(pdir, name, attrs):
+def daemon(pdir, name, attrs, ports=None, store=""):
+    ports = ports or [P1, P2]
     user = USER or subprocess.run(["id", "-un"], capture_output=True,
                                   text=True).stdout.strip()
-    ci = (f"host=127.0.0.1,127.0.0.1 port={P1},{P2} user={user} "
+    hosts = ",".join(["127.0.0.1"] * len(ports))
+    ci = (f"host={hosts} port={','.join(map(str, ports))} user={user} "
           f"dbname=vibebox application_name=vibeboxd-{name} {attrs}")
     d = Daemon(plugin_dir=pdir, plugins=f"""
   {{ name = "postgres-store"; config = {{ conninfo = "{ci}";
-      timeout = "3s"; }}; }},
+      timeout = "3s"; {store} }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
       registration = "open"; argon2_memory = "1MiB";
       argon2_iterations = 1; }}; }}""")
@@ -277,8 +282,29 @@ def test_a_demoted_primary_is_not_written_to():
            f"the new primary's keys: {keys}")
 
 
+def test_a_host_that_does_not_answer_is_passed_over():
+    """A first host that accepts TCP and never answers (a hung server; a
+    dead machine behind a firewall is the same to libpq) costs its share
+    of connect_timeout, then the next hosts are tried."""
+    global C
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)  # the kernel completes the handshakes; nobody reads
+    try:
+        C = daemon(A.plugin_dir, "c", "target_session_attrs=read-write",
+                   ports=[hung.getsockname()[1], P1, P2],
+                   store='connect_timeout = "3s";')
+        (st, body, _), took = timed(write, C, "past-a-hung-host")
+        print(f"# a write past a hung first host: {st} in {took:.2f} s")
+        expect(st == 201 and took < 2.5, f"write: {st} {body} {took:.2f}")
+        expect("no answer within" in C.logtext(),
+               "the hung host is logged")
+    finally:
+        hung.close()
+
+
 def cleanup():
-    for d in (A, B):
+    for d in (A, B, C):
         if d:
             d.stop()
     for name in ("p1", "p2"):
@@ -287,8 +313,9 @@ def cleanup():
                check=False)
     if A:
         shutil.rmtree(A.dir, ignore_errors=True)
-    if B:
-        shutil.rmtree(B.dir, ignore_errors=True)
+    for d in (B, C):
+        if d:
+            shutil.rmtree(d.dir, ignore_errors=True)
     shutil.rmtree(DIR, ignore_errors=True)
 
 
@@ -311,14 +338,15 @@ def main():
                    test_writes_pass_on_the_primary,
                    test_writes_answer_503_while_no_server_takes_them,
                    test_writes_pass_again_soon_after_the_promotion,
-                   test_a_demoted_primary_is_not_written_to):
+                   test_a_demoted_primary_is_not_written_to,
+                   test_a_host_that_does_not_answer_is_passed_over):
             s.run(fn)
     except Exception as e:
         print(f"not ok - set up: {e}")
         s.failed += 1
     finally:
         if s.failed:
-            for d in (A, B):
+            for d in (A, B, C):
                 if d:
                     print(f"# log of {d.dir}: {d.logtext()[-3000:]}")
             for name in ("p1", "p2"):
