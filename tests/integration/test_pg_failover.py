@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """PostgreSQL failover under a running vibeboxd (issue 11): a primary and
-a streaming standby made with pg_basebackup, both on loopback, and two
+a streaming standby made with pg_basebackup, both on loopback, and
 daemons (postgres-store and auth) on one database:
 
 - A lists both servers with target_session_attrs=read-write (the way the
   admin guide recommends), B lists both without it (a warning at start).
-- Writes pass; the primary is stopped with `pg_ctl stop -m immediate`:
+- Writes pass.
+- A transaction cut at its COMMIT (daemon R goes through a relay that
+  drops the connection before the COMMIT reaches the server, or drops
+  the server's answer) answers 503: nothing is left of the first, the
+  second is there to be re-read.
+- The primary is stopped with `pg_ctl stop -m immediate`:
   while no server takes writes, a write answers 503 (not 500, and in
   less than the store's timeout) and /health/ready answers 503 saying why.
 - The standby is promoted: A serves writes again within seconds (the
@@ -17,19 +22,22 @@ daemons (postgres-store and auth) on one database:
   answers 503 (SQLSTATE 25006, not 500) with readiness 503 naming the
   standby, never writing there.
 - A first host that accepts connections and never answers is passed
-  over after its share of connect_timeout.
+  over after its share of connect_timeout (daemon C).
 """
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from daemon import Daemon, Suite, expect, free_port
+from relay import Relay
 
 SRC = os.environ.get("VBX_SRCDIR", ".")
 BUILD = os.environ.get("VBX_BUILDDIR", ".")
@@ -41,7 +49,7 @@ FAILOVER_MAX = 10.0  # seconds from promote to the first write that passes
 DIR = None
 BIN = None
 P1 = P2 = None
-A = B = C = None
+A = B = C = R = None
 TOKEN = None
 KEYS = "/api/v1/keys"
 
@@ -121,6 +129,70 @@ def plugin_dir():
                                 name + ".so"),
                    os.path.join(d, name + ".so"))
     return d
+
+
+class CommitCutter(Relay):
+    """A relay to PostgreSQL that cuts the connection on the first COMMIT
+    of a transaction (the Bind of the pool's "pool_commit" statement)
+    once armed: "before" it reaches the server, or "after" the server
+    has done it, dropping its answer."""
+    BIND = re.compile(rb"B....\x00pool_commit\x00", re.S)
+
+    def __init__(self, port):
+        super().__init__(lambda: socket.create_connection(("127.0.0.1",
+                                                           port)))
+        self.mode = None
+        self.done = threading.Event()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+                u = self.connect()
+            except OSError:
+                return
+            with self.lock:
+                self.conns += [c, u]
+            state = {"committing": False}
+            threading.Thread(target=self.to_server, args=(c, u, state),
+                             daemon=True).start()
+            threading.Thread(target=self.to_client, args=(u, c, state),
+                             daemon=True).start()
+
+    def to_server(self, c, u, state):
+        try:
+            while data := c.recv(65536):
+                if self.mode and self.BIND.search(data):
+                    mode, self.mode = self.mode, None
+                    if mode == "before":
+                        break
+                    state["committing"] = True
+                u.sendall(data)
+        except OSError:
+            pass
+        self.hang_up(c, u)
+
+    def to_client(self, u, c, state):
+        try:
+            while data := u.recv(65536):
+                if state["committing"]:
+                    break  # the COMMIT's answer: done, and dropped
+                c.sendall(data)
+        except OSError:
+            pass
+        self.hang_up(c, u)
+
+    def hang_up(self, c, u):
+        for s in (c, u):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.done.set()
+
+    def arm(self, mode):
+        self.done.clear()
+        self.mode = mode
 
 
 def daemon(pdir, name, attrs, ports=None, store=""):
@@ -210,6 +282,43 @@ def test_writes_pass_on_the_primary():
     expect(st == 201, f"write through B: {st} {body}")
     expect(postgres_check(A)[0] == 200, "ready")
     caught_up()
+
+
+def register(d, email):
+    return d.request("POST", "/api/v1/auth/register",
+                     {"email": email, "password": PASSWORD, "name": "R"},
+                     timeout=20)[:2]
+
+
+def test_a_transaction_cut_at_commit_answers_503():
+    """Registration runs in a transaction (an advisory lock and the
+    insert). Cut before its COMMIT reaches the server: 503 and nothing
+    of it stays. Cut after the server committed, its answer lost: 503
+    too (the outcome is unknown to the daemon, never retried), and a
+    re-read finds the user, as the docs tell clients to check."""
+    relay = CommitCutter(P1)
+    global R
+    R = daemon(A.plugin_dir, "r", "", ports=[relay.port])
+    try:
+        relay.arm("before")
+        st, body = register(R, "cut-before@failover.test")
+        expect(relay.done.wait(5), "the relay cut a COMMIT")
+        expect(st == 503, f"cut before COMMIT: {st} {body}")
+        st, body = register(R, "cut-before@failover.test")
+        expect(st == 201, f"nothing was left, so it registers: {st} {body}")
+
+        relay.arm("after")
+        st, body = register(R, "cut-after@failover.test")
+        expect(relay.done.wait(5), "the relay cut a COMMIT")
+        expect(st == 503, f"cut after COMMIT: {st} {body}")
+        expect("outcome is unknown" in R.logtext(), "logged as unknown")
+        st, body, _ = R.request("POST", "/api/v1/auth/login",
+                                {"email": "cut-after@failover.test",
+                                 "password": PASSWORD})
+        expect(st == 200, f"the committed user is there: {st} {body}")
+    finally:
+        R.stop()
+        relay.close()
 
 
 def test_writes_answer_503_while_no_server_takes_them():
@@ -304,7 +413,7 @@ def test_a_host_that_does_not_answer_is_passed_over():
 
 
 def cleanup():
-    for d in (A, B, C):
+    for d in (A, B, C, R):
         if d:
             d.stop()
     for name in ("p1", "p2"):
@@ -313,7 +422,7 @@ def cleanup():
                check=False)
     if A:
         shutil.rmtree(A.dir, ignore_errors=True)
-    for d in (B, C):
+    for d in (B, C, R):
         if d:
             shutil.rmtree(d.dir, ignore_errors=True)
     shutil.rmtree(DIR, ignore_errors=True)
@@ -336,6 +445,7 @@ def main():
         B = daemon(pdir, "b", "")
         for fn in (test_several_hosts_without_read_write_are_warned_about,
                    test_writes_pass_on_the_primary,
+                   test_a_transaction_cut_at_commit_answers_503,
                    test_writes_answer_503_while_no_server_takes_them,
                    test_writes_pass_again_soon_after_the_promotion,
                    test_a_demoted_primary_is_not_written_to,
@@ -346,7 +456,7 @@ def main():
         s.failed += 1
     finally:
         if s.failed:
-            for d in (A, B, C):
+            for d in (A, B, C, R):
                 if d:
                     print(f"# log of {d.dir}: {d.logtext()[-3000:]}")
             for name in ("p1", "p2"):
