@@ -338,9 +338,9 @@ typedef enum pgs_state_kind {
 /* What a SQLSTATE ("57P01"; NULL or "" is OTHER) says about the server. */
 pgs_state_kind pgs_state_kind_of(const char *sqlstate);
 
-
 /* Fill t (pg.h's plugin state) from conninfo (count 0 for one server or
- * a conninfo libpq refuses). VBX_OK or VBX_ENOMEM (t empty). Free with pgs_targets_free. */
+ * a conninfo libpq refuses). VBX_OK or VBX_ENOMEM (t empty). Free with
+ * pgs_targets_free. */
 int pgs_targets_make(const char *conninfo, pgs_targets *t);
 void pgs_targets_free(pgs_targets *t);
 

@@ -41,20 +41,23 @@ static const pgs_stmt stmt_ping = {
                " current_setting('transaction_read_only') = 'on'"};
 
 /* Readiness must answer quickly (the core waits health.timeout, 3 s by
- * default): a database that does not answer SELECT 1 in this time is not
+ * default): a database that does not answer the probe in this time is not
  * ready, whatever the store's own timeout. */
 #define PGS_HEALTH_TIMEOUT_MS 2000
 
 /* Probe c: VBX_OK when its server takes writes; else the error, with
- * *detail saying why. A read-only server is a failover to follow: the
- * pool drops its connections to it. */
-static int probe(pgs_conn *c, const char **detail)
+ * *detail saying why (why: len bytes of room for it). A read-only server
+ * is a failover to follow: the pool drops its connections to it. */
+static int probe(pgs_conn *c, const char **detail, char *why, size_t len)
 {
 	PGresult *r;
 	int rc = pgs_query(c, &stmt_ping, 0, NULL, &r);
 
 	if (rc != VBX_OK) {
-		*detail = "SELECT 1 failed";
+		snprintf(why, len, "the probe failed: %s",
+		         c->errmsg[0] ? c->errmsg
+		                      : vbx_strerror(c->s->self, rc));
+		*detail = why;
 	} else if (PQntuples(r) != 1) {
 		rc = VBX_ERR;
 		*detail = "the probe returned no row";
@@ -93,7 +96,7 @@ static int health_check(void *ud, vbx_health *report)
 		c = pgs_acquire_within(s, ms, &rc);
 	}
 	if (c) {
-		rc = probe(c, &detail);
+		rc = probe(c, &detail, why, sizeof(why));
 		pgs_release(s, c);
 	} else if (!detail) {
 		char err[256];
