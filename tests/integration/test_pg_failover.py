@@ -317,8 +317,9 @@ def test_a_transaction_cut_at_commit_answers_503():
                                  "password": PASSWORD})
         expect(st == 200, f"the committed user is there: {st} {body}")
     finally:
-        R.stop()
+        code = R.stop()
         relay.close()
+    expect(code == 0, f"R exits 0: {code}: {R.logtext()[-2000:]}")
 
 
 def test_writes_answer_503_while_no_server_takes_them():
@@ -412,6 +413,14 @@ def test_a_host_that_does_not_answer_is_passed_over():
         hung.close()
 
 
+def test_the_daemons_exit_cleanly():
+    """SIGTERM: each exits 0 (a sanitizer build's leak report fails)."""
+    for name, d in (("A", A), ("B", B), ("C", C)):
+        expect(d is not None, f"{name} never started")
+        code = d.stop()
+        expect(code == 0, f"{name} exits {code}: {d.logtext()[-2000:]}")
+
+
 def cleanup():
     for d in (A, B, C, R):
         if d:
@@ -449,7 +458,8 @@ def main():
                    test_writes_answer_503_while_no_server_takes_them,
                    test_writes_pass_again_soon_after_the_promotion,
                    test_a_demoted_primary_is_not_written_to,
-                   test_a_host_that_does_not_answer_is_passed_over):
+                   test_a_host_that_does_not_answer_is_passed_over,
+                   test_the_daemons_exit_cleanly):
             s.run(fn)
     except Exception as e:
         print(f"not ok - set up: {e}")
