@@ -17,7 +17,7 @@
 #include "pg.h"
 
 /* Parse ci, expecting VBX_OK; the result. */
-static pgs_hosts ok(const char *ci)
+static pgs_hosts parsed_ok(const char *ci)
 {
 	pgs_hosts h;
 	char err[256] = "untouched";
@@ -43,47 +43,52 @@ static void refused(const char *ci, const char *want)
 static void test_one_host(void **state)
 {
 	(void)state;
-	assert_int_equal(ok(NULL).count, 1);
-	assert_int_equal(ok("vibebox").count, 1); /* a bare database name */
-	assert_int_equal(ok("dbname=vibebox").count, 1);
-	assert_int_equal(ok("host=/run/postgresql dbname=vibebox").count, 1);
-	assert_int_equal(ok("postgresql:///vibebox").count, 1);
-	assert_int_equal(ok("postgres://db.example:5433/vibebox").count, 1);
-	assert_false(ok("host=a").read_write);
-	assert_string_equal(ok("host=a").attrs, "");
+	assert_int_equal(parsed_ok(NULL).count, 1);
+	assert_int_equal(parsed_ok("vibebox").count,
+	                 1); /* a bare database name */
+	assert_int_equal(parsed_ok("dbname=vibebox").count, 1);
+	assert_int_equal(parsed_ok("host=/run/postgresql dbname=vibebox").count,
+	                 1);
+	assert_int_equal(parsed_ok("postgresql:///vibebox").count, 1);
+	assert_int_equal(parsed_ok("postgres://db.example:5433/vibebox").count,
+	                 1);
+	assert_false(parsed_ok("host=a").read_write);
+	assert_string_equal(parsed_ok("host=a").attrs, "");
 }
 
 static void test_several_hosts(void **state)
 {
 	(void)state;
-	pgs_hosts h = ok("host=127.0.0.1,127.0.0.1 port=5432,5433 "
-	                 "dbname=vibebox target_session_attrs=read-write");
+	pgs_hosts h =
+	        parsed_ok("host=127.0.0.1,127.0.0.1 port=5432,5433 "
+	                  "dbname=vibebox target_session_attrs=read-write");
 	assert_int_equal(h.count, 2);
 	assert_true(h.read_write);
 	assert_string_equal(h.attrs, "read-write");
 
-	h = ok("postgresql://h1:5432,h2:5433,h3/vibebox"
-	       "?target_session_attrs=primary");
+	h = parsed_ok("postgresql://h1:5432,h2:5433,h3/vibebox"
+	              "?target_session_attrs=primary");
 	assert_int_equal(h.count, 3);
 	assert_true(h.read_write);
 
-	h = ok("host=a,b target_session_attrs=any");
+	h = parsed_ok("host=a,b target_session_attrs=any");
 	assert_int_equal(h.count, 2);
 	assert_false(h.read_write);
 	assert_string_equal(h.attrs, "any");
 
-	h = ok("host=a,b target_session_attrs=prefer-standby");
+	h = parsed_ok("host=a,b target_session_attrs=prefer-standby");
 	assert_false(h.read_write);
-	assert_int_equal(ok("host=a,b").count, 2);
-	assert_false(ok("host=a,b").read_write);
+	assert_int_equal(parsed_ok("host=a,b").count, 2);
+	assert_false(parsed_ok("host=a,b").read_write);
 	/* an empty element is libpq's default host */
-	assert_int_equal(ok("host=a,,b").count, 3);
-	assert_int_equal(ok("hostaddr=127.0.0.1,127.0.0.2").count, 2);
-	assert_int_equal(ok("host=a,b hostaddr=10.0.0.1,10.0.0.2").count, 2);
+	assert_int_equal(parsed_ok("host=a,,b").count, 3);
+	assert_int_equal(parsed_ok("hostaddr=127.0.0.1,127.0.0.2").count, 2);
+	assert_int_equal(parsed_ok("host=a,b hostaddr=10.0.0.1,10.0.0.2").count,
+	                 2);
 	/* one port for all the hosts */
-	assert_int_equal(ok("host=a,b,c port=5432").count, 3);
+	assert_int_equal(parsed_ok("host=a,b,c port=5432").count, 3);
 	/* the URI form's ports come with their hosts */
-	assert_int_equal(ok("postgresql://a:1,b/db").count, 2);
+	assert_int_equal(parsed_ok("postgresql://a:1,b/db").count, 2);
 }
 
 static void test_lists_libpq_refuses(void **state)
