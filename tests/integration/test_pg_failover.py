@@ -3,6 +3,7 @@
 a streaming standby made with pg_basebackup, both on loopback, and
 daemons (postgres-store and auth) on one database:
 
+- A host list libpq would refuse (3 hosts, 2 ports) fails `vibeboxd -t`.
 - A lists both servers with target_session_attrs=read-write (the way the
   admin guide recommends), B lists both without it (a warning at start).
 - Writes pass.
@@ -36,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from daemon import Daemon, Suite, expect, free_port
+from daemon import VIBEBOXD, Daemon, Suite, expect, free_port
 from relay import Relay
 
 SRC = os.environ.get("VBX_SRCDIR", ".")
@@ -261,6 +262,22 @@ def caught_up():
 
 # ---- checks ----
 
+def test_a_host_list_libpq_refuses_is_a_config_error():
+    d = Daemon(plugin_dir=A.plugin_dir, plugins="""
+  { name = "postgres-store"; config = {
+      conninfo = "host=a,b,c port=1,2 target_session_attrs=read-write"; };
+  }""")
+    try:
+        out = subprocess.run([VIBEBOXD, "-t", "-c", d.conf],
+                             capture_output=True, text=True, timeout=30)
+        text = out.stdout + out.stderr
+        expect(out.returncode != 0 and
+               "plugins.postgres-store.conninfo" in text and
+               "2 ports for 3 hosts" in text, f"{out.returncode}: {text}")
+    finally:
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
 def test_several_hosts_without_read_write_are_warned_about():
     expect("without target_session_attrs=read-write" in B.logtext(),
            f"B warns: {B.logtext()[-1500:]}")
@@ -452,7 +469,8 @@ def main():
         pdir = plugin_dir()
         A = daemon(pdir, "a", "target_session_attrs=read-write")
         B = daemon(pdir, "b", "")
-        for fn in (test_several_hosts_without_read_write_are_warned_about,
+        for fn in (test_a_host_list_libpq_refuses_is_a_config_error,
+                   test_several_hosts_without_read_write_are_warned_about,
                    test_writes_pass_on_the_primary,
                    test_a_transaction_cut_at_commit_answers_503,
                    test_writes_answer_503_while_no_server_takes_them,
