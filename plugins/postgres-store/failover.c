@@ -143,8 +143,11 @@ static char *list_item(const char *v, int i, bool *oom)
 		v = strchr(v, ',');
 		v = v ? v + 1 : NULL;
 	}
-	char *out = v ? strndup(v, strcspn(v, ",")) : NULL;
-	*oom = *oom || !out;
+	if (!v) /* past the end: the lists were checked, so never */
+		return NULL;
+	char *out = strndup(v, strcspn(v, ","));
+	if (!out)
+		*oom = true;
 	return out;
 }
 
