@@ -15,8 +15,9 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
-	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime conninfo docker_passwd sig util wsframe framing rawhead)
+	docker_frame docker_json docker_events docker_engines env_parse cli_frames
+	term_frame jsonout pgtime conninfo docker_passwd sig util wsframe framing
+	rawhead)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -51,7 +52,9 @@ deps() {
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
-		plugins/docker-runtime/labels.c";;
+		plugins/docker-runtime/labels.c plugins/docker-runtime/engine.c";;
+	docker_engines) echo "plugins/docker-runtime/place.c
+		plugins/docker-runtime/engine.c";;
 	# json.c: the fuzz target checks each line with vbx__utf8_count
 	env_parse) echo "plugins/platform/envparse.c core/json.c
 		core/jsonout.c";;
