@@ -21,14 +21,14 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 
 import websockets
 
-from daemon import Daemon, Suite, expect, free_port
+from daemon import Daemon, Suite, expect
 from fixture import (BUILD, PASSWORD, SECRET, Platform, CLUSTER,
                      skip_unless_ready)
+from redis import Redis, skip_unless_redis
 
 EVENTS = "vibebox.events.v1"
 ENVS = "/api/v1/environments"
@@ -36,59 +36,6 @@ DEADLINE = 1.0  # seconds from the revocation's answer to the close
 TEST_PLUGINS = os.environ.get("VBX_TEST_PLUGIN_DIR", "")
 REDIS_SO = os.path.join(BUILD, "plugins", "redis-cache", ".libs",
                         "redis-cache.so")
-
-
-class Redis:
-    """One redis-server on a loopback port, in a directory of its own,
-    without persistence; stop() and start() again keep the port."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="vbx-redis-")
-        self.port = free_port()
-        self.proc = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            if self.ping():
-                return self
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def ping(self):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), "PING"],
-                           capture_output=True, text=True)
-        return r.stdout.strip() == "PONG"
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
-
-    def remove(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def skip_without_redis():
-    missing = None
-    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        missing = "no redis-server"
-    elif not os.path.exists(REDIS_SO):
-        missing = "the redis-cache plugin is not built"
-    if missing:
-        required = os.environ.get("VBX_REQUIRE_SERVICES") == "1"
-        print(f"# {'FAILED' if required else 'skipped'}: {missing}")
-        raise SystemExit(1 if required else 77)
 
 
 def replicas(p, redis, n):
@@ -164,6 +111,19 @@ class Listener:
         await self.task
 
 
+async def subscribed(*pairs):
+    """The server adds a socket to /api/v1/events' subscribers on a worker
+    after the handshake: publish a marker on each (daemon, listener) until
+    that listener receives it, so no later event can miss it."""
+    for d, x in pairs:
+        end = time.monotonic() + 10
+        tag = f"ready{d.port}"
+        while not ticks(x, tag):
+            expect(time.monotonic() < end, f"socket on {d.port} not ready")
+            burst(d, tag, 1)
+            await asyncio.sleep(0.02)
+
+
 # ---- the checks ----
 
 S = {}
@@ -204,6 +164,7 @@ def test_env_status_reaches_every_replica_once():
 
     async def go():
         on_a, on_c = await Listener.open(a, tok), await Listener.open(c, tok)
+        await subscribed((a, on_a), (c, on_c))
         st, e = call(a, "POST", f"{ENVS}/{env}/start", token=tok)
         expect(st == 200 and e["status"] == "running", f"start: {st} {e}")
         st, e = call(a, "POST", f"{ENVS}/{env}/stop", token=tok)
@@ -265,9 +226,10 @@ def test_redis_down_replicas_serve_and_resume():
     async def go():
         on_a, on_c = await Listener.open(a, S["token"]), \
             await Listener.open(c, S["token"])
+        await subscribed((a, on_a), (c, on_c))
         burst(a, "up", 10)
         await on_c.wait(lambda: len(ticks(on_c, "up")) == 10, "up on C")
-        redis.stop()
+        redis.halt()
         for d in (a, c):
             st, _ = call(d, "GET", "/api/v1/projects", token=S["token"])
             expect(st == 200, f"projects with Redis down: {st}")
@@ -311,7 +273,11 @@ def test_bridge_counters_in_health():
 
 def main():
     skip_unless_ready()
-    skip_without_redis()
+    skip_unless_redis()
+    if not os.path.exists(REDIS_SO):
+        print("# skipped: the redis-cache plugin is not built (configure "
+              "found no hiredis)")
+        raise SystemExit(77)
     s = Suite()
     redis = Redis().start()
     S["redis"] = redis
@@ -339,7 +305,7 @@ def main():
                         print(f"# daemon log: {d.logpath}")
                     s.run(lambda: expect(code == 0, f"vibeboxd exit {code}"))
     finally:
-        redis.remove()
+        redis.stop()
     s.finish()
 
 
