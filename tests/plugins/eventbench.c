@@ -69,6 +69,19 @@ static long query_long(vbx_request *r, const char *name, long dflt, long max)
 	return n;
 }
 
+/* Letters, digits, '-' and '_' only: the tag goes into JSON as is. */
+static void copy_tag(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i < len - 1; i++) {
+		char c = src[i];
+		bool ok = c == '-' || c == '_' || (c >= '0' && c <= '9') ||
+		          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		dst[i] = ok ? c : '_';
+	}
+	dst[i] = '\0';
+}
+
 /* Publish one tick, waiting while the queue is full. */
 static int publish_one(const eventbench_tick *t, long *retries)
 {
@@ -90,7 +103,7 @@ static int burst(void *ud, vbx_request *r)
 		return vbx_resp_error(r, 400, "BAD_REQUEST",
 		                      "n is 0..1000000, gap_us 0..1000000");
 	eventbench_tick t = {.version = 1};
-	snprintf(t.tag, sizeof(t.tag), "%s", tag ? tag : "");
+	copy_tag(t.tag, sizeof(t.tag), tag ? tag : "");
 	long retries = 0, i;
 	for (i = 0; i < n; i++) {
 		t.seq = i;
