@@ -59,7 +59,7 @@ static struct {
 	/* Events warned about for a mismatch; under lock. */
 	char warned[WARNED_MAX][VBX__BRIDGE_NAME_MAX + 1];
 	size_t nwarned;
-} b = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} br = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void count(_Atomic uint64_t *c)
 {
@@ -68,8 +68,8 @@ static void count(_Atomic uint64_t *c)
 
 void vbx__bridge_register(vbx_plugin *core)
 {
-	b.publish = vbx_hook_cache_publish_get(core);
-	b.subscribe = vbx_hook_cache_subscribe_get(core);
+	br.publish = vbx_hook_cache_publish_get(core);
+	br.subscribe = vbx_hook_cache_subscribe_get(core);
 }
 
 /* ---- out: the dispatcher's side ---- */
@@ -90,23 +90,23 @@ static void overflow_ended(uint64_t dropped)
 /* Queue m (lock held). False when it must be dropped. */
 static bool push_locked(outmsg *m, bool *first_drop, uint64_t *ended)
 {
-	if (!b.running || b.stopping)
+	if (!br.running || br.stopping)
 		return false;
-	if (b.count == b.cap) {
-		*first_drop = !b.overflowing;
-		b.overflowing = true;
-		b.burst++;
-		count(&b.out_overflow);
+	if (br.count == br.cap) {
+		*first_drop = !br.overflowing;
+		br.overflowing = true;
+		br.burst++;
+		count(&br.out_overflow);
 		return false;
 	}
-	if (b.overflowing) {
-		*ended = b.burst;
-		b.overflowing = false;
-		b.burst = 0;
+	if (br.overflowing) {
+		*ended = br.burst;
+		br.overflowing = false;
+		br.burst = 0;
 	}
-	b.ring[(b.head + b.count) % b.cap] = m;
-	b.count++;
-	pthread_cond_signal(&b.cond);
+	br.ring[(br.head + br.count) % br.cap] = m;
+	br.count++;
+	pthread_cond_signal(&br.cond);
 	return true;
 }
 
@@ -114,16 +114,16 @@ static void push(outmsg *m)
 {
 	bool first_drop = false;
 	uint64_t ended = 0;
-	pthread_mutex_lock(&b.lock);
+	pthread_mutex_lock(&br.lock);
 	bool queued = push_locked(m, &first_drop, &ended);
-	pthread_mutex_unlock(&b.lock);
+	pthread_mutex_unlock(&br.lock);
 	if (!queued)
 		free(m);
 	if (first_drop)
 		vbx__warn("event bridge: the outgoing queue is full (%zu "
 		          "messages; events.queue): dropping events for other "
 		          "replicas until it drains",
-		          b.cap);
+		          br.cap);
 	if (ended)
 		overflow_ended(ended);
 }
@@ -134,13 +134,13 @@ static void outbound(vbx_event *ev, const void *payload)
 	if (!bridged(ev))
 		return;
 	size_t n = vbx__bridge_encode(
-	        b.origin, vbx__event_name(ev), vbx__event_type(ev), payload,
+	        br.origin, vbx__event_name(ev), vbx__event_type(ev), payload,
 	        vbx__event_payload_size(ev), buf, sizeof(buf));
 	outmsg *m = n ? malloc(sizeof(*m) + n) : NULL;
 	if (!m) {
 		/* A name or type no message can carry: the declaration's
 		 * fault, so once per event would do; count every one. */
-		count(&b.out_invalid);
+		count(&br.out_invalid);
 		vbx__debug("event bridge: event \"%s\" (%s) not sent to "
 		           "other replicas: %s",
 		           vbx__event_name(ev), vbx__event_type(ev),
@@ -157,38 +157,38 @@ static void outbound(vbx_event *ev, const void *payload)
 
 static void send_one(const outmsg *m)
 {
-	int rc = vbx_hook_cache_publish_run(b.publish, VBX__BRIDGE_CHANNEL,
+	int rc = vbx_hook_cache_publish_run(br.publish, VBX__BRIDGE_CHANNEL,
 	                                    m->buf, m->len);
 	if (rc == VBX_OK) {
-		count(&b.out);
-		if (b.down)
+		count(&br.out);
+		if (br.down)
 			vbx__info("event bridge: cache_publish works again; "
 			          "events reach the other replicas");
-		b.down = false;
+		br.down = false;
 		return;
 	}
-	count(&b.out_unavailable);
-	if (!b.down)
+	count(&br.out_unavailable);
+	if (!br.down)
 		vbx__warn("event bridge: cache_publish failed (%s): events of "
 		          "this replica do not reach the other replicas until "
 		          "the cache provider (redis-cache) is back",
 		          vbx__strerror(rc));
-	b.down = true;
+	br.down = true;
 }
 
 /* The next message, NULL once stopping with nothing left. */
 static outmsg *pop(void)
 {
-	pthread_mutex_lock(&b.lock);
-	while (b.count == 0 && !b.stopping)
-		pthread_cond_wait(&b.cond, &b.lock);
+	pthread_mutex_lock(&br.lock);
+	while (br.count == 0 && !br.stopping)
+		pthread_cond_wait(&br.cond, &br.lock);
 	outmsg *m = NULL;
-	if (b.count) {
-		m = b.ring[b.head];
-		b.head = (b.head + 1) % b.cap;
-		b.count--;
+	if (br.count) {
+		m = br.ring[br.head];
+		br.head = (br.head + 1) % br.cap;
+		br.count--;
 	}
-	pthread_mutex_unlock(&b.lock);
+	pthread_mutex_unlock(&br.lock);
 	return m;
 }
 
@@ -196,14 +196,14 @@ static outmsg *pop(void)
  * timeouts, so it goes now. */
 static void drop_rest(void)
 {
-	pthread_mutex_lock(&b.lock);
-	while (b.count) {
-		free(b.ring[b.head]);
-		b.head = (b.head + 1) % b.cap;
-		b.count--;
-		count(&b.out_unavailable);
+	pthread_mutex_lock(&br.lock);
+	while (br.count) {
+		free(br.ring[br.head]);
+		br.head = (br.head + 1) % br.cap;
+		br.count--;
+		count(&br.out_unavailable);
 	}
-	pthread_mutex_unlock(&b.lock);
+	pthread_mutex_unlock(&br.lock);
 }
 
 static void *sender(void *arg)
@@ -213,9 +213,9 @@ static void *sender(void *arg)
 	while ((m = pop()) != NULL) {
 		send_one(m);
 		free(m);
-		pthread_mutex_lock(&b.lock);
-		bool give_up = b.stopping && b.down;
-		pthread_mutex_unlock(&b.lock);
+		pthread_mutex_lock(&br.lock);
+		bool give_up = br.stopping && br.down;
+		pthread_mutex_unlock(&br.lock);
 		if (give_up)
 			drop_rest();
 	}
@@ -227,31 +227,31 @@ static void *sender(void *arg)
 static void warn_decode(const char *why, size_t len)
 {
 	/* Garbage on the channel may come in floods: one line a minute. */
-	int64_t now = vbx__now_ns(), last = atomic_load(&b.decode_warned_ns);
+	int64_t now = vbx__now_ns(), last = atomic_load(&br.decode_warned_ns);
 	if (last && now - last < INT64_C(60000000000))
 		return;
-	if (!atomic_compare_exchange_strong(&b.decode_warned_ns, &last, now))
+	if (!atomic_compare_exchange_strong(&br.decode_warned_ns, &last, now))
 		return;
 	vbx__warn("event bridge: a message of %zu bytes on channel \"%s\" was "
 	          "refused: %s (is another program, or a newer vibeboxd, "
 	          "publishing there? %llu refused so far)",
 	          len, VBX__BRIDGE_CHANNEL, why,
-	          (unsigned long long)atomic_load(&b.decode_errors));
+	          (unsigned long long)atomic_load(&br.decode_errors));
 }
 
 /* True the first time name is seen here (at most WARNED_MAX names). */
 static bool first_mismatch(const char *name)
 {
 	bool first = true;
-	pthread_mutex_lock(&b.lock);
-	for (size_t i = 0; first && i < b.nwarned; i++)
-		first = strcmp(b.warned[i], name) != 0;
-	if (first && b.nwarned < WARNED_MAX)
-		snprintf(b.warned[b.nwarned++], sizeof(b.warned[0]), "%s",
+	pthread_mutex_lock(&br.lock);
+	for (size_t i = 0; first && i < br.nwarned; i++)
+		first = strcmp(br.warned[i], name) != 0;
+	if (first && br.nwarned < WARNED_MAX)
+		snprintf(br.warned[br.nwarned++], sizeof(br.warned[0]), "%s",
 		         name);
 	else if (first)
 		first = false;
-	pthread_mutex_unlock(&b.lock);
+	pthread_mutex_unlock(&br.lock);
 	return first;
 }
 
@@ -260,7 +260,7 @@ static vbx_event *accept_event(const vbx__bridge_msg *m)
 {
 	vbx_event *ev = vbx__event_find(m->name);
 	if (!ev || !bridged(ev)) {
-		count(&b.in_unknown);
+		count(&br.in_unknown);
 		vbx__debug("event bridge: event \"%s\" from replica %s is not "
 		           "one this replica shares; dropped",
 		           m->name, m->origin);
@@ -269,7 +269,7 @@ static vbx_event *accept_event(const vbx__bridge_msg *m)
 	if (vbx__event_type_matches(ev, m->type) &&
 	    m->payload_size == vbx__event_payload_size(ev))
 		return ev;
-	count(&b.in_mismatch);
+	count(&br.in_mismatch);
 	if (first_mismatch(m->name))
 		vbx__warn("event bridge: event \"%s\" from replica %s carries "
 		          "\"%s\" (%zu bytes) but this replica declares \"%s\" "
@@ -289,24 +289,24 @@ void vbx__bridge_receive(const void *msg, size_t len)
 		           "events sent meanwhile are lost");
 		return;
 	}
-	if (!atomic_load(&b.on))
+	if (!atomic_load(&br.on))
 		return;
 	if (vbx__bridge_decode(msg, len, &m, &why) != VBX_OK) {
-		count(&b.decode_errors);
+		count(&br.decode_errors);
 		warn_decode(why, len);
 		return;
 	}
-	if (strcmp(m.origin, b.origin) == 0) {
-		count(&b.echoes);
+	if (strcmp(m.origin, br.origin) == 0) {
+		count(&br.echoes);
 		return;
 	}
 	vbx_event *ev = accept_event(&m);
 	if (!ev)
 		return;
 	if (vbx__event_inject(ev, m.payload, m.payload_size) == VBX_OK)
-		count(&b.in);
+		count(&br.in);
 	else
-		count(&b.in_dropped);
+		count(&br.in_dropped);
 }
 
 static void on_message(void *ud, const char *channel, const void *msg,
@@ -321,21 +321,21 @@ static void on_message(void *ud, const char *channel, const void *msg,
 
 static int start_sender(int queue_cap)
 {
-	b.ring = calloc((size_t)queue_cap, sizeof(*b.ring));
-	if (!b.ring) {
+	br.ring = calloc((size_t)queue_cap, sizeof(*br.ring));
+	if (!br.ring) {
 		vbx__error("event bridge: out of memory for a queue of %d "
 		           "messages (events.queue)",
 		           queue_cap);
 		return VBX_ENOMEM;
 	}
-	b.cap = (size_t)queue_cap;
-	b.head = b.count = 0;
-	b.running = true;
-	b.stopping = false;
-	if (pthread_create(&b.thread, NULL, sender, NULL) != 0) {
-		b.running = false;
-		free(b.ring);
-		b.ring = NULL;
+	br.cap = (size_t)queue_cap;
+	br.head = br.count = 0;
+	br.running = true;
+	br.stopping = false;
+	if (pthread_create(&br.thread, NULL, sender, NULL) != 0) {
+		br.running = false;
+		free(br.ring);
+		br.ring = NULL;
 		vbx__error("event bridge: cannot start its sender thread; "
 		           "events stay on this replica");
 		return VBX_ERR;
@@ -345,21 +345,21 @@ static int start_sender(int queue_cap)
 
 int vbx__bridge_start(int queue_cap)
 {
-	if (!b.publish || !b.subscribe || b.publish->count == 0 ||
-	    b.subscribe->count == 0) {
+	if (!br.publish || !br.subscribe || br.publish->count == 0 ||
+	    br.subscribe->count == 0) {
 		vbx__debug("event bridge: no cache_publish/cache_subscribe "
 		           "provider (redis-cache): events stay on this "
 		           "replica");
 		return VBX_OK;
 	}
-	if (b.running || queue_cap < 1)
-		return b.running ? VBX_OK : VBX_EINVAL;
-	snprintf(b.origin, sizeof(b.origin), "%s", vbx__replica_id());
+	if (br.running || queue_cap < 1)
+		return br.running ? VBX_OK : VBX_EINVAL;
+	snprintf(br.origin, sizeof(br.origin), "%s", vbx__replica_id());
 	int rc = start_sender(queue_cap);
 	if (rc != VBX_OK)
 		return rc;
-	atomic_store(&b.on, true);
-	rc = vbx_hook_cache_subscribe_run(b.subscribe, VBX__BRIDGE_CHANNEL,
+	atomic_store(&br.on, true);
+	rc = vbx_hook_cache_subscribe_run(br.subscribe, VBX__BRIDGE_CHANNEL,
 	                                  on_message, NULL);
 	if (rc != VBX_OK)
 		vbx__warn("event bridge: cache_subscribe(\"%s\") failed (%s): "
@@ -368,45 +368,45 @@ int vbx__bridge_start(int queue_cap)
 	vbx__events_set_outbound(outbound);
 	vbx__info("event bridge: replica %s shares its events through "
 	          "channel \"%s\"",
-	          b.origin, VBX__BRIDGE_CHANNEL);
+	          br.origin, VBX__BRIDGE_CHANNEL);
 	return VBX_OK;
 }
 
 void vbx__bridge_stop(void)
 {
-	if (!b.running)
+	if (!br.running)
 		return;
 	vbx__events_set_outbound(NULL);
-	atomic_store(&b.on, false);
-	pthread_mutex_lock(&b.lock);
-	b.stopping = true;
-	pthread_cond_signal(&b.cond);
-	pthread_mutex_unlock(&b.lock);
-	pthread_join(b.thread, NULL);
-	pthread_mutex_lock(&b.lock);
+	atomic_store(&br.on, false);
+	pthread_mutex_lock(&br.lock);
+	br.stopping = true;
+	pthread_cond_signal(&br.cond);
+	pthread_mutex_unlock(&br.lock);
+	pthread_join(br.thread, NULL);
+	pthread_mutex_lock(&br.lock);
 	/* The dispatcher may still be in outbound(): push() sees this. */
-	b.running = false;
-	free(b.ring);
-	b.ring = NULL;
-	b.count = 0;
-	pthread_mutex_unlock(&b.lock);
+	br.running = false;
+	free(br.ring);
+	br.ring = NULL;
+	br.count = 0;
+	pthread_mutex_unlock(&br.lock);
 }
 
 void vbx__bridge_stats_get(vbx__bridge_stats *out)
 {
-	pthread_mutex_lock(&b.lock);
-	out->queue_len = b.count;
-	out->queue_cap = b.running ? b.cap : 0;
-	pthread_mutex_unlock(&b.lock);
-	out->active = atomic_load(&b.on);
-	out->out = atomic_load(&b.out);
-	out->out_overflow = atomic_load(&b.out_overflow);
-	out->out_unavailable = atomic_load(&b.out_unavailable);
-	out->out_invalid = atomic_load(&b.out_invalid);
-	out->in = atomic_load(&b.in);
-	out->echoes = atomic_load(&b.echoes);
-	out->decode_errors = atomic_load(&b.decode_errors);
-	out->in_unknown = atomic_load(&b.in_unknown);
-	out->in_mismatch = atomic_load(&b.in_mismatch);
-	out->in_dropped = atomic_load(&b.in_dropped);
+	pthread_mutex_lock(&br.lock);
+	out->queue_len = br.count;
+	out->queue_cap = br.running ? br.cap : 0;
+	pthread_mutex_unlock(&br.lock);
+	out->active = atomic_load(&br.on);
+	out->out = atomic_load(&br.out);
+	out->out_overflow = atomic_load(&br.out_overflow);
+	out->out_unavailable = atomic_load(&br.out_unavailable);
+	out->out_invalid = atomic_load(&br.out_invalid);
+	out->in = atomic_load(&br.in);
+	out->echoes = atomic_load(&br.echoes);
+	out->decode_errors = atomic_load(&br.decode_errors);
+	out->in_unknown = atomic_load(&br.in_unknown);
+	out->in_mismatch = atomic_load(&br.in_mismatch);
+	out->in_dropped = atomic_load(&br.in_dropped);
 }
