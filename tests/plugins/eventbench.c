@@ -73,7 +73,7 @@ static long query_long(vbx_request *r, const char *name, long dflt, long max)
 static void copy_tag(char *dst, size_t len, const char *src)
 {
 	size_t i = 0;
-	for (; src[i] && i < len - 1; i++) {
+	for (; i < len - 1 && src[i]; i++) {
 		char c = src[i];
 		bool ok = c == '-' || c == '_' || (c >= '0' && c <= '9') ||
 		          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
