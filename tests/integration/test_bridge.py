@@ -10,7 +10,10 @@ each on its own loopback port and state_dir, with the redis-cache plugin.
   that key within one second (4401): principal_changed crossed;
 - Redis stopped: A and C keep serving, and events published on each still
   reach their own sockets; Redis started again on the same port: bridging
-  resumes without restarting the daemons.
+  resumes without restarting the daemons;
+- garbage published on the channel by something else is counted as
+  undecodable by every replica (the `events` health check) and bridging
+  goes on.
 
 The events of the last check are eventbench's (tests/plugins/eventbench.c),
 a user-facing event of a plugin of its own, published by a route.
@@ -262,13 +265,38 @@ def test_redis_down_replicas_serve_and_resume():
     asyncio.run(go())
 
 
-def test_bridge_counters_in_health():
-    a = S["replicas"][0]
-    st, body = call(a, "GET", "/health/ready")
+def events_detail(d):
+    st, body = call(d, "GET", "/health/ready")
     expect(st == 200, f"ready: {st} {body}")
-    checks = body.get("checks", body)
-    text = json.dumps(checks)
-    expect("bridge:" in text and " out," in text, f"health: {text}")
+    for c in body["checks"]:
+        if c["name"] == "events":
+            return c.get("detail") or ""
+    raise AssertionError(f"no events check: {body}")
+
+
+def test_garbage_on_the_channel_is_counted_not_fatal():
+    """Anything else publishing on the channel: counted as undecodable on
+    every replica, which go on bridging."""
+    redis = S["redis"]
+    receivers = redis.call("PUBLISH", "vibebox:events", "not an event")
+    expect(receivers == 3, f"{receivers} subscribers, expected 3")
+    redis.call("PUBLISH", "vibebox:events", "VBXE\x01\x05trunc")
+    end = time.monotonic() + 10
+    for d in S["replicas"]:
+        while "2 undecodable" not in events_detail(d):
+            expect(time.monotonic() < end, f"health: {events_detail(d)}")
+            time.sleep(0.05)
+        expect(" out, " in events_detail(d) and " in, " in
+               events_detail(d), events_detail(d))
+
+    async def go():
+        a, b, c = S["replicas"]
+        on_c = await Listener.open(c, S["token"])
+        await subscribed((c, on_c))
+        burst(a, "still", 3)
+        await on_c.wait(lambda: len(ticks(on_c, "still")) == 3, "still")
+        await on_c.close()
+    asyncio.run(go())
 
 
 def main():
@@ -293,7 +321,7 @@ def main():
                 for fn in (test_env_status_reaches_every_replica_once,
                            test_key_revoked_on_a_closes_socket_on_b_4401,
                            test_redis_down_replicas_serve_and_resume,
-                           test_bridge_counters_in_health):
+                           test_garbage_on_the_channel_is_counted_not_fatal):
                     s.run(fn)
             finally:
                 if "env" in S:
