@@ -352,8 +352,10 @@ int vbx__bridge_start(int queue_cap)
 		           "replica");
 		return VBX_OK;
 	}
-	if (br.running || queue_cap < 1)
-		return br.running ? VBX_OK : VBX_EINVAL;
+	if (br.running)
+		return VBX_OK;
+	if (queue_cap < 1)
+		return VBX_EINVAL;
 	snprintf(br.origin, sizeof(br.origin), "%s", vbx__replica_id());
 	int rc = start_sender(queue_cap);
 	if (rc != VBX_OK)

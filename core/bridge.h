@@ -45,7 +45,10 @@ void vbx__bridge_register(vbx_plugin *core);
  * connected or reconnecting): a sender thread with an outgoing queue of
  * queue_cap messages, the dispatcher's outbound hook, the subscription to
  * the channel. Returns VBX_OK (also when no provider is loaded: the bridge
- * then stays off), VBX_ENOMEM or VBX_ERR (no thread; logged).
+ * then stays off, or when it runs already), VBX_EINVAL (queue_cap < 1),
+ * VBX_ENOMEM or VBX_ERR (no thread; logged). The daemon starts it once:
+ * cache_subscribe has no unsubscribe, so a start after a stop subscribes
+ * again (tests do it with a new provider each time).
  */
 int vbx__bridge_start(int queue_cap);
 
