@@ -71,6 +71,9 @@
  *          (provided by redis-cache);
  *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
  *          the third and fourth reserved slots.
+ *        - the request_admit hook (catalog.h): a plugin admits or refuses
+ *          (429) every authenticated request and gives its rate-limit
+ *          headers; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
