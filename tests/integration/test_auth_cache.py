@@ -85,7 +85,9 @@ def refused_within(d, method, path, token, refused):
     while time.monotonic() - t0 < 5:
         st = call(d, method, path, token=token)[0]
         if st in refused:
-            return time.monotonic() - t0
+            took = time.monotonic() - t0
+            print(f"# {path} refused on B after {took:.3f}s", flush=True)
+            return took
         expect(st == 200, f"{method} {path} on B: {st} while polling")
         time.sleep(POLL)
     raise AssertionError(f"{method} {path} still allowed after 5 s")
