@@ -295,6 +295,85 @@ static void test_api_limit_cache_down(void **state)
 	                 429);
 }
 
+/* ---- the core's request_admit step, with a handler of the test's ---- */
+
+static int admit_answer; /* what the test's handler answers */
+
+static int test_admit(void *ud, const vbx_principal *who, const char *method,
+                      const char *route, vbx_admit *out)
+{
+	(void)ud;
+	(void)who;
+	assert_string_equal(method, "GET");
+	assert_string_equal(route, "/api/v1/users/me");
+	if (admit_answer == VBX_DECLINED)
+		return VBX_DECLINED;
+	out->limit = 10;
+	out->remaining = 0;
+	out->reset_ms = 1500;
+	out->retry_after_ms = 1001;
+	return admit_answer;
+}
+
+/* The test's handler runs first, before auth's api_limit. */
+static void start_admitting(int answer)
+{
+	admit_answer = answer;
+	fake_reset();
+	fake_set_down(false);
+	host = vbx_test_host_new();
+	assert_non_null(host);
+	assert_int_equal(vbx_hook_request_admit_register(vbx_test_plugin(host),
+	                                                 test_admit, NULL,
+	                                                 VBX_PRIO_FIRST),
+	                 VBX_OK);
+	assert_int_equal(vbx_test_load(host, &fake_store_desc, NULL), VBX_OK);
+	if (vbx_test_load(host, vbx_plugin_entry(),
+	                  CONF "api_limit = \"2/1m\";") != VBX_OK ||
+	    vbx_test_start(host) != VBX_OK)
+		fail_msg("%s", vbx_test_errors(host));
+}
+
+/* VBX_EAGAIN: 429 before the route, the seconds rounded up. */
+static void test_admit_refuses(void **state)
+{
+	session s;
+	(void)state;
+	start_admitting(VBX_DECLINED);
+	registered("ann@example.com", &s);
+	admit_answer = VBX_EAGAIN;
+	vbx_test_response *r = send("GET", "/api/v1/users/me", NULL, s.access);
+	assert_int_equal(vbx_test_status(r), 429);
+	assert_int_equal(header_num(r, "Retry-After"), 2);
+	assert_int_equal(header_num(r, "X-RateLimit-Limit"), 10);
+	assert_int_equal(header_num(r, "X-RateLimit-Remaining"), 0);
+	assert_int_equal(header_num(r, "X-RateLimit-Reset"), 2);
+	vbx_test_response_free(r);
+}
+
+/* A handler that fails does not fail the request; one that declines
+ * leaves it to the next (auth's api_limit of 2). */
+static void test_admit_failure_admits(void **state)
+{
+	session s;
+	(void)state;
+	start_admitting(VBX_ERR);
+	registered("ann@example.com", &s);
+	for (int i = 0; i < 5; i++) {
+		vbx_test_response *r =
+		        send("GET", "/api/v1/users/me", NULL, s.access);
+		assert_int_equal(vbx_test_status(r), 200);
+		vbx_test_response_free(r);
+	}
+	admit_answer = VBX_DECLINED;
+	assert_int_equal(status_of("GET", "/api/v1/users/me", NULL, s.access),
+	                 200);
+	assert_int_equal(status_of("GET", "/api/v1/users/me", NULL, s.access),
+	                 200);
+	assert_int_equal(status_of("GET", "/api/v1/users/me", NULL, s.access),
+	                 429);
+}
+
 /* ---- login limits in the cache ---- */
 
 static int login_status(const char *email, const char *pw)
@@ -573,6 +652,8 @@ int main(void)
 	        T(test_api_limit_off),
 	        T(test_api_limit_shared),
 	        T(test_api_limit_cache_down),
+	        T(test_admit_refuses),
+	        T(test_admit_failure_admits),
 	        T(test_login_limit_shared),
 	        T(test_login_lock_from_cache),
 	        T(test_login_limit_cache_down),
