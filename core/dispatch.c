@@ -92,7 +92,9 @@ static bool admit_hook(vbx_request *r)
 	int rc = vbx_hook_request_admit_run(h, &r->principal, r->method,
 	                                    r->match.route->pattern, &ad);
 	if (rc != VBX_OK && rc != VBX_EAGAIN && rc != VBX_DECLINED)
-		vbx__warn("request_admit failed for %s %s (%s); admitting it",
+		vbx__warn("a request_admit handler failed for %s %s (%s); "
+		          "the request goes on without its limit: see that "
+		          "plugin's log lines",
 		          r->method, r->path, vbx__strerror(rc));
 	if (ad.limit > 0) {
 		put_number(r, "x-ratelimit-limit", (long long)ad.limit);
