@@ -133,15 +133,15 @@ void auth_user_forget(auth *a, const char *id)
 	char key[VBX_CACHE_KEY_MAX], gen[GEN_LEN];
 	unsigned char raw[8];
 
-	auth_user_cache_drop(a->users, id);
-	if (!shared(a, id, "gen", key))
-		return;
-	if (RAND_bytes(raw, sizeof(raw)) == 1) {
+	/* Shared first: dropped before, this process's copy could be filled
+	 * again from the old shared entry. */
+	if (shared(a, id, "gen", key) && RAND_bytes(raw, sizeof(raw)) == 1) {
 		vbx_hex_encode(raw, sizeof(raw), gen, sizeof(gen));
 		vbx_hook_cache_set_run(a->cache.set, key, gen, strlen(gen),
 		                       gen_ttl_ms(a));
 	}
 	shared_delete(a, id);
+	auth_user_cache_drop(a->users, id);
 }
 
 /* ---- principal_changed on every replica ---- */
