@@ -26,6 +26,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static fentry table[ENTRIES];
 static bool down;
 static size_t calls;
+static struct {
+	char key[VBX_CACHE_KEY_MAX];
+	char value[64];
+	long long ttl_ms; /* 0: nothing armed */
+} change;
+
+static void put_locked(const char *key, const char *value, long long ttl_ms);
 
 static long long now_ms(void)
 {
@@ -77,6 +84,10 @@ static int c_get(void *ud, const char *key, void *buf, size_t len,
 				rc = VBX_EAGAIN;
 			else
 				memcpy(buf, e->value, e->len);
+		}
+		if (change.ttl_ms && strcmp(change.key, key) == 0) {
+			put_locked(key, change.value, change.ttl_ms);
+			change.ttl_ms = 0;
 		}
 	}
 	pthread_mutex_unlock(&lock);
@@ -160,6 +171,7 @@ int fake_cache_register(vbx_plugin *p)
 {
 	pthread_mutex_lock(&lock);
 	memset(table, 0, sizeof(table));
+	memset(&change, 0, sizeof(change));
 	down = false;
 	calls = 0;
 	pthread_mutex_unlock(&lock);
@@ -223,9 +235,8 @@ size_t fake_cache_calls(void)
 	return n;
 }
 
-void fake_cache_put(const char *key, const char *value, long long ttl_ms)
+static void put_locked(const char *key, const char *value, long long ttl_ms)
 {
-	pthread_mutex_lock(&lock);
 	fentry *e = find(key, true);
 	if (e) {
 		e->len = strlen(value) < sizeof(e->value) ? strlen(value) : 0;
@@ -233,5 +244,21 @@ void fake_cache_put(const char *key, const char *value, long long ttl_ms)
 		e->nhits = 0;
 		e->expires_ms = now_ms() + ttl_ms;
 	}
+}
+
+void fake_cache_put(const char *key, const char *value, long long ttl_ms)
+{
+	pthread_mutex_lock(&lock);
+	put_locked(key, value, ttl_ms);
+	pthread_mutex_unlock(&lock);
+}
+
+void fake_cache_change_after_get(const char *key, const char *value,
+                                 long long ttl_ms)
+{
+	pthread_mutex_lock(&lock);
+	snprintf(change.key, sizeof(change.key), "%s", key);
+	snprintf(change.value, sizeof(change.value), "%s", value);
+	change.ttl_ms = ttl_ms;
 	pthread_mutex_unlock(&lock);
 }

@@ -38,4 +38,10 @@ size_t fake_cache_calls(void);
 /* Store value under key for ttl_ms, as another replica would. */
 void fake_cache_put(const char *key, const char *value, long long ttl_ms);
 
+/* Once: right after the next get of key has answered (found or not),
+ * store value under it for ttl_ms, as a replica that changes something
+ * between two reads of another would. */
+void fake_cache_change_after_get(const char *key, const char *value,
+                                 long long ttl_ms);
+
 #endif

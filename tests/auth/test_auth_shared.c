@@ -510,6 +510,33 @@ static void test_user_shared(void **state)
 	                 401);
 }
 
+/*
+ * The race guard: a change whose generation lands between this replica's
+ * read of the generation (before the store read) and its second read
+ * (before the write) keeps the row it read out of the shared cache.
+ */
+static void test_user_fill_race(void **state)
+{
+	session bob;
+	char user[128], gen[128], v[512];
+	(void)state;
+	start(CONF "user_cache = 0; principal_cache = \"30s\";", true);
+	registered("bob@example.com", &bob);
+	snprintf(user, sizeof(user), "auth:user:%s", bob.id);
+	snprintf(gen, sizeof(gen), "auth:gen:%s", bob.id);
+
+	/* Another replica moves the generation right after our first read:
+	 * the row we read is not written. */
+	fake_cache_change_after_get(gen, "00000000000000aa", 60000);
+	assert_int_equal(status_of("GET", "/api/v1/users/me", NULL, bob.access),
+	                 200);
+	assert_false(fake_cache_value(user, v, sizeof(v)));
+	/* With the generation still, the next read fills the cache. */
+	assert_int_equal(status_of("GET", "/api/v1/users/me", NULL, bob.access),
+	                 200);
+	assert_true(fake_cache_value(user, v, sizeof(v)));
+}
+
 /* A principal_changed from another replica drops this process's entry. */
 static void test_user_event_drops_local(void **state)
 {
@@ -659,6 +686,7 @@ int main(void)
 	        T(test_login_limit_cache_down),
 	        T(test_register_limit_shared),
 	        T(test_user_shared),
+	        T(test_user_fill_race),
 	        T(test_user_event_drops_local),
 	        T(test_user_no_provider),
 	        T(test_user_cache_off),
