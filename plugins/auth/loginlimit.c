@@ -74,7 +74,7 @@ static void make_keys(keys *k, const char *account, const char *client)
 int64_t auth_login_guard_check(auth_login_guard *g, const char *account,
                                const char *client, int64_t now_ms)
 {
-	keys k;
+	keys k = {.account = ""};
 	make_keys(&k, account, client);
 	int64_t wait = auth_limiter_check(g->pair, k.pair, now_ms);
 	int64_t w = auth_limiter_check(g->client, k.client, now_ms);
@@ -91,7 +91,7 @@ int64_t auth_login_guard_check(auth_login_guard *g, const char *account,
 void auth_login_guard_failed(auth_login_guard *g, const char *account,
                              const char *client, int64_t now_ms)
 {
-	keys k;
+	keys k = {.account = ""};
 	make_keys(&k, account, client);
 	auth_limiter_hit(g->pair, k.pair, now_ms);
 	auth_limiter_hit(g->client, k.client, now_ms);
@@ -101,7 +101,7 @@ void auth_login_guard_failed(auth_login_guard *g, const char *account,
 void auth_login_guard_passed(auth_login_guard *g, const char *account,
                              const char *client)
 {
-	keys k;
+	keys k = {.account = ""};
 	make_keys(&k, account, client);
 	auth_limiter_clear(g->pair, k.pair);
 }

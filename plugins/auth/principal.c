@@ -130,12 +130,13 @@ static void shared_delete(auth *a, const char *id)
 
 void auth_user_forget(auth *a, const char *id)
 {
-	char key[VBX_CACHE_KEY_MAX], gen[GEN_LEN];
+	char key[VBX_CACHE_KEY_MAX];
 	unsigned char raw[8];
 
 	/* Shared first: dropped before, this process's copy could be filled
 	 * again from the old shared entry. */
 	if (shared(a, id, "gen", key) && RAND_bytes(raw, sizeof(raw)) == 1) {
+		char gen[GEN_LEN];
 		vbx_hex_encode(raw, sizeof(raw), gen, sizeof(gen));
 		vbx_hook_cache_set_run(a->cache.set, key, gen, strlen(gen),
 		                       gen_ttl_ms(a));

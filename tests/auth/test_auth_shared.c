@@ -115,7 +115,7 @@ static long header_num(const vbx_test_response *r, const char *name)
 	if (!v)
 		fail_msg("no %s header: %d %s", name, vbx_test_status(r),
 		         vbx_test_body(r));
-	return atol(v);
+	return v ? atol(v) : -1;
 }
 
 /* ---- api_limit: parsing ---- */
