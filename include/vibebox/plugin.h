@@ -77,7 +77,10 @@
  *          groups inside a plugin's block (config.h; no slot);
  *        - runtime_engine_state version 2 with the engine's name, and
  *          runtime_inspect's out->error naming an engine that is down
- *          (runtime.h; several engines).
+ *          (runtime.h; several engines);
+ *        - the request_admit hook (catalog.h): a plugin admits or refuses
+ *          (429) every authenticated request and gives its rate-limit
+ *          headers; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -14,10 +14,10 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
-	docker_frame docker_json docker_events docker_engines env_parse cli_frames
-	term_frame jsonout pgtime conninfo docker_passwd sig util wsframe framing
-	rawhead bridgemsg)
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
+	keyring docker_frame docker_json docker_events docker_engines env_parse
+	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
+	framing rawhead bridgemsg auth_cache)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -37,12 +37,14 @@ deps() {
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc) echo "plugins/auth/jwt.c plugins/auth/plugin.c
-		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
-		plugins/auth/routes.c plugins/auth/authz.c
-		plugins/auth/ratelimit.c plugins/auth/ticket.c
-		plugins/auth/usercache.c plugins/auth/hmac.c
-		plugins/auth/revoke.c";;
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
+		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
+		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
+		plugins/auth/ticket.c plugins/auth/usercache.c plugins/auth/hmac.c
+		plugins/auth/revoke.c plugins/auth/cache.c
+		plugins/auth/sharedlimit.c plugins/auth/principal.c
+		plugins/auth/admit.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
@@ -67,7 +69,7 @@ deps() {
 # Extra compiler and linker flags of a target.
 target_flags() {
 	case $1 in
-	auth_jwt | auth_phc) echo "-I$src/plugins/auth
+	auth_jwt | auth_phc | auth_cache) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
 	pgtime | conninfo) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;
