@@ -30,6 +30,7 @@ typedef struct vbx__server {
 	size_t nprotocols;
 	struct lws **listeners;
 	int *listen_fds;
+	bool *listen_proxy; /* PROXY protocol listeners, by index */
 	size_t nlisteners;
 
 	pthread_mutex_t lock; /* guards done, ws_pending */
@@ -122,6 +123,18 @@ const char *vbx__bearer(const char *authorization, const char *protocols,
  */
 int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
                       vbx_principal *out, bool *has);
+
+/*
+ * clientaddr.c (service thread). vbx__conn_peer: the peer of wsi's
+ * connection, the client its PROXY header named or else the socket's
+ * (family 0 when neither is known). vbx__client_of: the client of wsi's
+ * current request or upgrade from that peer: X-Forwarded-For's choice
+ * when the peer is in server.trusted_proxies, else the peer; client and
+ * peer_text (VBX__ADDR_TEXT bytes each) get both as text.
+ */
+void vbx__conn_peer(struct lws *wsi, vbx__ipaddr *out);
+void vbx__client_of(struct lws *wsi, const vbx__ipaddr *peer, char *client,
+                    char *peer_text);
 
 /* ws.c, called by server.c on the service thread */
 int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
