@@ -25,17 +25,16 @@
 /* The longest X-Forwarded-For read: a token's limit in server.c. */
 #define XFF_MAX 8192
 
-void vbx__conn_peer(struct lws *wsi, vbx__ipaddr *out)
+void vbx__conn_peer(struct lws *wsi, vbx__conn_addr *out)
 {
 	int fd = lws_get_socket_fd(wsi);
 	const vbx__ipaddr *proxied = vbx__proxyguard_client(fd);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	memset(out, 0, sizeof(*out));
-	if (proxied)
-		*out = *proxied;
-	else if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		vbx__ip_from_sockaddr((struct sockaddr *)&ss, out);
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		vbx__ip_from_sockaddr((struct sockaddr *)&ss, &out->socket);
+	out->from = proxied ? *proxied : out->socket;
 }
 
 /* The config in effect: the last one loaded (a reload replaces it),
@@ -55,14 +54,15 @@ static const vbx__conf *in_effect(struct lws *wsi)
 static bool forwarded_for(struct lws *wsi, const vbx__conf *c, const char *peer,
                           vbx__ipaddr *out)
 {
-	static const char name[] = "x-forwarded-for:";
-	int nlen = (int)sizeof(name) - 1;
-	int n = lws_hdr_custom_length(wsi, name, nlen);
+	/* a header lws knows: the raw head's check (rawhead.c) refused a
+	 * request with two lines of it, so this is the one list */
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
 	if (n <= 0 || n >= XFF_MAX)
 		return false;
 	char *v = malloc((size_t)n + 1);
 	vbx__ipaddr chosen;
-	bool ok = v && lws_hdr_custom_copy(wsi, v, n + 1, name, nlen) >= 0 &&
+	bool ok = v &&
+	          lws_hdr_copy(wsi, v, n + 1, WSI_TOKEN_X_FORWARDED_FOR) >= 0 &&
 	          vbx__xff_client(v, c->trusted, c->ntrusted, &chosen);
 	if (ok)
 		*out = chosen;
@@ -74,13 +74,16 @@ static bool forwarded_for(struct lws *wsi, const vbx__conf *c, const char *peer,
 	return ok;
 }
 
-void vbx__client_of(struct lws *wsi, const vbx__ipaddr *peer, char *client,
+void vbx__client_of(struct lws *wsi, const vbx__conn_addr *peer, char *client,
                     char *peer_text)
 {
 	const vbx__conf *c = in_effect(wsi);
-	vbx__ipaddr who = *peer;
-	vbx__ip_format(peer, peer_text, VBX__ADDR_TEXT);
-	if (c && peer->family && vbx__cidr_match(c->trusted, c->ntrusted, peer))
-		forwarded_for(wsi, c, peer_text, &who);
+	vbx__ipaddr who = peer->from;
+	char from[VBX__ADDR_TEXT];
+	vbx__ip_format(&peer->from, from, sizeof(from));
+	if (c && peer->from.family &&
+	    vbx__cidr_match(c->trusted, c->ntrusted, &peer->from))
+		forwarded_for(wsi, c, from, &who);
 	vbx__ip_format(&who, client, VBX__ADDR_TEXT);
+	vbx__ip_format(&peer->socket, peer_text, VBX__ADDR_TEXT);
 }

@@ -30,7 +30,7 @@
 
 struct http_pss {
 	vbx_request *req;
-	vbx__ipaddr peer; /* looked up once per connection */
+	vbx__conn_addr peer; /* looked up once per connection */
 	bool peer_known;
 };
 

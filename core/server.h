@@ -125,15 +125,19 @@ int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
                       vbx_principal *out, bool *has);
 
 /*
- * clientaddr.c (service thread). vbx__conn_peer: the peer of wsi's
- * connection, the client its PROXY header named or else the socket's
- * (family 0 when neither is known). vbx__client_of: the client of wsi's
- * current request or upgrade from that peer: X-Forwarded-For's choice
- * when the peer is in server.trusted_proxies, else the peer; client and
- * peer_text (VBX__ADDR_TEXT bytes each) get both as text.
+ * clientaddr.c (service thread). vbx__conn_peer: the addresses of wsi's
+ * connection (family 0 where unknown). vbx__client_of: the client of
+ * wsi's current request or upgrade: X-Forwarded-For's choice when
+ * peer->from is in server.trusted_proxies (of the config in effect), else
+ * peer->from; client and peer_text (VBX__ADDR_TEXT bytes each) get it and
+ * the socket's peer as text.
  */
-void vbx__conn_peer(struct lws *wsi, vbx__ipaddr *out);
-void vbx__client_of(struct lws *wsi, const vbx__ipaddr *peer, char *client,
+typedef struct vbx__conn_addr {
+	vbx__ipaddr socket; /* the socket's peer */
+	vbx__ipaddr from;   /* the client its PROXY header named, else socket */
+} vbx__conn_addr;
+void vbx__conn_peer(struct lws *wsi, vbx__conn_addr *out);
+void vbx__client_of(struct lws *wsi, const vbx__conn_addr *peer, char *client,
                     char *peer_text);
 
 /* ws.c, called by server.c on the service thread */

@@ -588,7 +588,7 @@ static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
  * not). */
 static void client_and_peer(struct lws *wsi, char *client, char *peer)
 {
-	vbx__ipaddr addr;
+	vbx__conn_addr addr;
 	vbx__conn_peer(wsi, &addr);
 	vbx__client_of(wsi, &addr, client, peer);
 	if (strcmp(client, peer) == 0)
