@@ -3,9 +3,11 @@
 X-Forwarded-For header and the PROXY protocol (versions 1 and 2), against
 a real vibeboxd on loopback.
 
-The daemon only ever sees 127.0.0.1 as its peer here, so "an untrusted
-peer" is a daemon whose trusted_proxies do not contain 127.0.0.1
-(10.9.9.0/24). Checked: a spoofed X-Forwarded-For from an untrusted peer
+An untrusted peer is 127.0.0.2 (loopback too) to a daemon that trusts
+127.0.0.1, or 127.0.0.1 to a daemon that trusts 10.9.9.0/24 only. Debian's
+nginx (http proxy, X-Forwarded-For) runs in front for one check;
+nginx-light has no stream module, so the PROXY protocol is written by
+this script as a balancer would send it. Checked: a spoofed X-Forwarded-For from an untrusted peer
 is ignored; from a trusted one the rightmost untrusted address is the
 client, in the access log (with the peer next to it) and, with the
 platform (PostgreSQL and Docker, fixture.py), in an audit row and in the
@@ -99,9 +101,11 @@ def live(d, xff=None, conn=None):
     return access_line(d, r)
 
 
-def raw(port, data, pieces=1):
+def raw(port, data, pieces=1, source=None):
     """Send data (in pieces, each its own segment) and read to the end."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                 source_address=(source, 0) if source
+                                 else None)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     step = max(1, len(data) // pieces)
     try:
@@ -236,6 +240,87 @@ def test_an_upgrade_gets_the_same_client():
         wait_for(find, f"an access line of the upgrade with {client}")
 
 
+def test_a_client_of_its_own_address_is_not_trusted():
+    """127.0.0.2 is loopback too: a peer outside trusted_proxies."""
+    r = rid()
+    st = TRUSTED.get("/health/live", source="127.0.0.2",
+                     headers={"X-Request-Id": r, "X-Forwarded-For": CHAIN})[0]
+    expect(st == 200, f"status {st}")
+    line = access_line(TRUSTED, r)
+    expect(line["client"] == "127.0.0.2" and "peer" not in line,
+           f"spoofed from 127.0.0.2: {line}")
+
+
+def nginx_conf(dir, port, upstream):
+    return f"""
+daemon off; user root; pid {dir}/nginx.pid; error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://127.0.0.1:{upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }}
+  }}
+}}
+"""
+
+
+def test_behind_nginx():
+    """Debian's nginx in front, as docs/admin-guide.md shows it: the
+    client nginx saw (127.0.0.2) is the client, whatever it claimed."""
+    import shutil
+    import subprocess
+    import tempfile
+    from daemon import free_port
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    expect(shutil.os.path.exists(nginx), "no nginx (nginx-light)")
+    dir = tempfile.mkdtemp(prefix="vbx-nginx-")
+    port = free_port()
+    with open(f"{dir}/nginx.conf", "w") as f:
+        f.write(nginx_conf(dir, port, TRUSTED.port))
+    proc = subprocess.Popen([nginx, "-p", dir, "-c", f"{dir}/nginx.conf"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return True
+            except OSError:
+                return proc.poll() is not None
+        wait_for(up, "nginx to listen")
+        expect(proc.poll() is None, "nginx exited: " +
+               open(f"{dir}/error.log").read())
+        import http.client
+        for claimed in (None, "6.6.6.6", "6.6.6.6, 10.9.9.9"):
+            r = rid()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
+                                           source_address=("127.0.0.2", 0))
+            h = {"X-Request-Id": r}
+            if claimed:
+                h["X-Forwarded-For"] = claimed
+            c.request("GET", "/health/live", headers=h)
+            resp = c.getresponse()
+            resp.read()
+            c.close()
+            expect(resp.status == 200, f"through nginx: {resp.status}")
+            line = access_line(TRUSTED, r)
+            expect(line["client"] == "127.0.0.2" and
+                   line["peer"] == "127.0.0.1", f"{claimed!r}: {line}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(dir, ignore_errors=True)
+
+
 # ---- the PROXY protocol ----
 
 def test_proxy_v1_names_the_client():
@@ -325,8 +410,11 @@ def test_proxy_listener_closes_without_a_valid_header():
 
 
 def test_proxy_header_from_an_untrusted_peer_is_refused():
+    hdr = b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
+    # from 127.0.0.2 to a daemon that trusts 127.0.0.1 only
+    out = raw(TRUSTED.pport, hdr + get_head(rid()), source="127.0.0.2")
+    expect(out == b"", f"answered 127.0.0.2: {out!r}")
     d = UNTRUSTED
-    hdr = f"PROXY TCP4 203.0.113.7 127.0.0.1 5555 {d.pport}\r\n".encode()
     out = raw(d.pport, hdr + get_head(rid()))
     expect(out == b"", f"answered {out!r}")
     wait_for(lambda: "is not in server.trusted_proxies" in d.logtext(),
@@ -422,6 +510,8 @@ def main():
                    test_two_xff_lines_are_refused,
                    test_a_reload_applies_a_changed_list,
                    test_an_upgrade_gets_the_same_client,
+                   test_a_client_of_its_own_address_is_not_trusted,
+                   test_behind_nginx,
                    test_proxy_v1_names_the_client,
                    test_proxy_v2_names_the_client,
                    test_proxy_then_xff,
