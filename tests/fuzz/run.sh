@@ -16,7 +16,8 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe framing rawhead)
+	jsonout pgtime docker_passwd sig util wsframe framing rawhead
+	proxyproto)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -34,6 +35,7 @@ deps() {
 	sig) echo "core/sig.c";;
 	wsframe) echo "core/wsframe.c";;
 	rawhead) echo "core/rawhead.c";;
+	proxyproto) echo "core/proxyproto.c core/cidr.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt | auth_phc) echo "plugins/auth/jwt.c plugins/auth/plugin.c
 		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
