@@ -173,7 +173,10 @@ static ssize_t take_header(int fd, entry *e, unsigned char *buf, size_t n)
 
 ssize_t vbx__proxyguard_filter(int fd, void *buf, ssize_t n, int flags)
 {
-	if (fd < 0 || (size_t)fd >= ntable || !table[fd])
+	/* a header behind it: no fstat per read (a stale entry of a closed
+	 * connection passes its fd's new socket through just the same) */
+	if (fd < 0 || (size_t)fd >= ntable || !table[fd] ||
+	    table[fd]->state == PASSED)
 		return n;
 	int saved = errno;
 	entry *e = lookup(fd);
