@@ -220,14 +220,15 @@ def test_a_reload_applies_a_changed_list():
 def test_an_upgrade_gets_the_same_client():
     # No plugin serves /api/v1/events here without authentication: the
     # refused upgrade's access line still names the client.
-    for d, client in ((TRUSTED, "1.2.3.4"), (UNTRUSTED, "127.0.0.1")):
+    for d, xff, client in ((TRUSTED, CHAIN, "1.2.3.4"),
+                           (UNTRUSTED, "6.6.6.6", "127.0.0.1")):
         r = rid()
         head = ("GET /api/v1/events HTTP/1.1\r\nHost: t\r\n"
                 f"X-Request-Id: {r}\r\nUpgrade: websocket\r\n"
                 "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                 "Sec-WebSocket-Protocol: vibebox.events.v1\r\n"
-                f"X-Forwarded-For: {CHAIN}\r\n\r\n").encode()
+                f"X-Forwarded-For: {xff}\r\n\r\n").encode()
         raw(d.port, head)
 
         def find():
@@ -493,8 +494,40 @@ def with_platform(s):
                                         "192.0.2.3"})[0]
                 expect(st == 200, f"third client: {st}")
 
+            def an_open_websocket_has_the_forwarded_client():
+                tok = d.request("POST", "/api/v1/auth/login",
+                                {"email": "admin@proxy.test",
+                                 "password": PASSWORD})[1]
+                tok = tok["tokens"]["accessToken"]
+                head = ("GET /api/v1/events HTTP/1.1\r\nHost: t\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Protocol: vibebox.events.v1\r\n"
+                        f"Authorization: Bearer {tok}\r\n"
+                        "X-Forwarded-For: 203.0.113.99, 127.0.0.1\r\n"
+                        "\r\n").encode()
+                sock = socket.create_connection(("127.0.0.1", d.port),
+                                                timeout=10)
+                sock.sendall(head)
+                got = sock.recv(4096)
+                expect(got.startswith(b"HTTP/1.1 101"), f"upgrade: {got!r}")
+                sock.close()
+
+                def find():
+                    for line in d.loglines():
+                        if line.get("msg") == "access" and \
+                                line.get("path") == "/api/v1/events" and \
+                                line.get("status") == 101:
+                            return line
+                    return None
+                line = wait_for(find, "the access line of the WebSocket")
+                expect(line["client"] == "203.0.113.99" and
+                       line["peer"] == "127.0.0.1", f"{line}")
+
             s.run(audited_client)
             s.run(login_limit_per_forwarded_client)
+            s.run(an_open_websocket_has_the_forwarded_client)
         finally:
             d.stop()
 
@@ -520,8 +553,11 @@ def main():
                    test_a_proxy_listener_needs_trusted_proxies):
             s.run(fn)
     finally:
-        UNTRUSTED.stop()
-        TRUSTED.stop()
+        codes = (UNTRUSTED.stop(), TRUSTED.stop())
+
+    def the_daemons_exit_cleanly():
+        expect(codes == (0, 0), f"exit codes {codes}")
+    s.run(the_daemons_exit_cleanly)
     try:
         skip_unless_ready()
         with_platform(s)
