@@ -111,7 +111,7 @@ static int parse_v1(const unsigned char *p, size_t n, vbx__proxyhdr *out)
 {
 	/* the CR of a line of the longest length is at index 105 */
 	size_t last = VBX__PROXYPROTO_V1_MAX - 2;
-	size_t scan = n < last + 1 ? n : last + 1;
+	size_t scan = n > last ? last + 1 : n;
 	for (size_t i = 0; i < scan; i++) {
 		if (p[i] == '\n')
 			return refuse(out, "version 1: a line feed without a "
