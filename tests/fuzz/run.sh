@@ -26,7 +26,7 @@ mkdir -p "$out"
 
 deps() {
 	case $1 in
-	config) echo "core/config.c core/cfgval.c core/cpus.c core/effective.c
+	config) echo "core/config.c core/cfgval.c core/cpus.c core/effective.c core/cidr.c
 		core/errors.c core/log.c";;
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
