@@ -17,13 +17,17 @@ header's client is used, a connection without a header or with a broken
 one is closed unanswered, and a header from an untrusted peer is refused.
 """
 
-import json
+import http.client
+import os
+import shutil
 import signal
 import socket
 import struct
+import subprocess
+import tempfile
 import time
 
-from daemon import Daemon, Suite, expect
+from daemon import Daemon, Suite, expect, free_port
 from fixture import PASSWORD, Platform, skip_unless_ready
 
 CHAIN = "1.2.3.4, 10.9.9.9, 127.0.0.1"
@@ -39,7 +43,6 @@ class ProxyDaemon(Daemon):
 
     def write_conf(self, plugins="", server="", log='level = "info";',
                    extra=""):
-        from daemon import free_port
         if self.pport is None:
             self.pport = free_port()
         lst = ", ".join(f'"{t}"' for t in self.trusted)
@@ -192,7 +195,6 @@ def test_a_reload_applies_a_changed_list():
     d = Daemon()
     d.start()
     try:
-        import http.client
         conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
         line = live(d, CHAIN, conn)
         expect(line["client"] == "127.0.0.1", f"before: {line}")
@@ -277,12 +279,8 @@ http {{
 def test_behind_nginx():
     """Debian's nginx in front, as docs/admin-guide.md shows it: the
     client nginx saw (127.0.0.2) is the client, whatever it claimed."""
-    import shutil
-    import subprocess
-    import tempfile
-    from daemon import free_port
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    expect(shutil.os.path.exists(nginx), "no nginx (nginx-light)")
+    expect(os.path.exists(nginx), "no nginx (nginx-light)")
     dir = tempfile.mkdtemp(prefix="vbx-nginx-")
     port = free_port()
     with open(f"{dir}/nginx.conf", "w") as f:
@@ -300,7 +298,6 @@ def test_behind_nginx():
         wait_for(up, "nginx to listen")
         expect(proc.poll() is None, "nginx exited: " +
                open(f"{dir}/error.log").read())
-        import http.client
         for claimed in (None, "6.6.6.6", "6.6.6.6, 10.9.9.9"):
             r = rid()
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
