@@ -15,9 +15,9 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
-	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe framing rawhead
-	proxyproto)
+	docker_frame docker_json docker_events docker_engines env_parse cli_frames
+	term_frame jsonout pgtime conninfo docker_passwd sig util wsframe framing
+	rawhead proxyproto)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -45,6 +45,7 @@ deps() {
 		plugins/auth/revoke.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
+	conninfo) echo "plugins/postgres-store/failover.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -52,7 +53,9 @@ deps() {
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
-		plugins/docker-runtime/labels.c";;
+		plugins/docker-runtime/labels.c plugins/docker-runtime/engine.c";;
+	docker_engines) echo "plugins/docker-runtime/place.c
+		plugins/docker-runtime/engine.c";;
 	# json.c: the fuzz target checks each line with vbx__utf8_count
 	env_parse) echo "plugins/platform/envparse.c core/json.c
 		core/jsonout.c";;
@@ -66,7 +69,7 @@ target_flags() {
 	case $1 in
 	auth_jwt | auth_phc) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
-	pgtime) echo "-I$src/plugins/postgres-store
+	pgtime | conninfo) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;
 	keyring) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
