@@ -142,7 +142,7 @@ def test_exactly_one_replica_runs_the_passes():
            f"token {fence})" in runner.logtext(), "the runner logged it")
 
 
-def test_sigkill_the_runner_another_takes_over_within_the_ttl():
+def test_sigkill_the_runner_another_takes_over_in_ttl():
     runner = runners(live())[0]
     fence = part(runner)[1]
     runner.signal(signal.SIGKILL)
@@ -236,13 +236,13 @@ def main():
         try:
             R.start()
             for fn in (test_exactly_one_replica_runs_the_passes,
-                       test_sigkill_the_runner_another_takes_over_within_the_ttl,
+                       test_sigkill_the_runner_another_takes_over_in_ttl,
                        test_sigterm_the_runner_releases_the_lock_at_once,
                        test_redis_down_every_replica_runs_then_one_again,
                        test_without_a_lock_provider_each_daemon_runs):
                 t = time.monotonic()
                 s.run(fn)
-                print(f"# {time.monotonic() - t:.1f}s")
+                print(f"# took {time.monotonic() - t:.1f}s")
         finally:
             for d in REPLICAS:
                 d.stop()
