@@ -173,8 +173,11 @@ void vbx__single_release(vbx__single *s)
 			vbx_log_warn(s->p,
 			             "%s: could not release the lock (fencing "
 			             "token %" PRIu64 "): %s; another replica "
-			             "takes over when it lapses",
-			             s->name, fence, vbx_strerror(s->p, rc));
+			             "takes over when it lapses. If the lock's "
+			             "provider had stopped already, list it "
+			             "before %s in plugins",
+			             s->name, fence, vbx_strerror(s->p, rc),
+			             vbx_plugin_name(s->p));
 	}
 	memset(&s->held, 0, sizeof(s->held));
 	pthread_mutex_lock(&s->mu);
