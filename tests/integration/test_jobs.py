@@ -15,6 +15,8 @@ the reconcile passes it ran. Checks:
     once (well within the TTL);
   - Redis down: every replica runs the passes (the documented fallback);
     Redis back: one runner again, without a restart;
+  - redis-cache listed after platform stops first: the runner's release
+    fails (logged) and the lock lapses after its TTL;
   - without redis-cache (no lock provider) every daemon runs the passes,
     as a single replica always did.
 """
@@ -80,20 +82,24 @@ def runners(replicas):
             if x and x[0] == "runner"]
 
 
-def replica(redis=True):
-    """One more vibeboxd on the shared database (and Redis)."""
+def replica(redis=True, cache_last=False, prefix="vibebox:"):
+    """One more vibeboxd on the shared database (and Redis, listed first
+    in plugins as the admin guide says, or last). Replicas of another
+    prefix are another installation: their lock is another."""
     key = os.path.join(P.dir, "secrets.key")
-    cache = f'{{ name = "redis-cache"; config = {{ url = "{R.url}"; }}; }},' \
-        if redis else ""
+    cache = f'{{ name = "redis-cache"; config = {{ url = "{R.url}"; ' \
+        f'prefix = "{prefix}"; }}; }}' if redis else ""
+    first, last = ("", "," + cache) if cache_last else \
+        (cache + "," if cache else "", "")
     d = Daemon(plugin_dir=P.plugin_dir, plugins=f"""
-  {cache}
+  {first}
   {{ name = "postgres-store"; config = {{ conninfo = "{DB}";
       secrets_key_file = "{key}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
       registration = "open"; argon2_memory = "1MiB";
       argon2_iterations = 1; }}; }},
   {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ]; }}; }},
-  {{ name = "platform"; config = {{ {PLATFORM} }}; }}""")
+  {{ name = "platform"; config = {{ {PLATFORM} }}; }}{last}""")
     d.conninfo = DB
     d.start()
     P.instances.append(Platform.instance_id(d))
@@ -202,6 +208,25 @@ def test_redis_down_every_replica_runs_then_one_again():
     only_the_runner_works(replicas, runner)
 
 
+def test_redis_cache_listed_after_platform_the_lock_lapses():
+    """It stops before platform: the release cannot reach Redis, says
+    so, and the lock lapses after its TTL (the admin guide's caveat)."""
+    pair = [replica(cache_last=True, prefix="other:") for _ in range(2)]
+    try:
+        runner = one_runner(pair, 10)
+        other = [d for d in pair if d is not runner]
+        runner.signal(signal.SIGTERM)
+        took = wait_for(lambda: len(runners(other)) == 1, TTL + 5,
+                        f"a new runner: {parts(other)}")
+        expect(runner.proc.wait(20) == 0, "the runner stopped cleanly")
+        expect(took > TTL / 2, f"takeover after {took:.2f}s: released?")
+        expect("list it before platform in plugins" in runner.logtext(),
+               "the failed release is explained")
+    finally:
+        for d in pair:
+            d.stop()
+
+
 def test_without_a_lock_provider_each_daemon_runs():
     alone = [replica(redis=False) for _ in range(2)]
     try:
@@ -239,6 +264,7 @@ def main():
                        test_sigkill_the_runner_another_takes_over_in_ttl,
                        test_sigterm_the_runner_releases_the_lock_at_once,
                        test_redis_down_every_replica_runs_then_one_again,
+                       test_redis_cache_listed_after_platform_the_lock_lapses,
                        test_without_a_lock_provider_each_daemon_runs):
                 t = time.monotonic()
                 s.run(fn)
