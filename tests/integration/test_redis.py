@@ -13,8 +13,11 @@ plugin (tests/plugins/cachekit.c):
 """
 
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -187,10 +190,116 @@ def test_sentinel_failover():
         expect(new.call("GET", "sf:y") == "after", "on the new master")
         expect(kit(d, "GET", "/kv/x")["value"] == "before",
                "replicated data read from the new master")
+        # The master dies: the sentinels promote the other one.
+        wait(lambda: "connected_slaves:1" in new.call("INFO", "replication"),
+             "the old master to follow the new one", 15)
+        other = s.master if new is s.replica else s.replica
+        new.kill()
+        t0 = time.time()
+        wait(lambda: kit(d, "PUT", "/kv/z", "killed")["rc"] == 0,
+             "writes work after the master was killed", 30)
+        print(f"# writes back {time.time() - t0:.1f}s after the kill")
+        expect(other.call("GET", "sf:z") == "killed", "on the survivor")
     finally:
         if d:
             d.stop()
         s.stop()
+
+
+def served(block, check):
+    """A daemon with block; check(d) runs against it."""
+    d = daemon(block)
+    try:
+        check(d)
+    finally:
+        d.stop()
+
+
+def test_unix_socket_and_db():
+    r = Redis(unix=True).start()
+    try:
+        def check(d):
+            expect(kit(d, "PUT", "/kv/u", "sock")["rc"] == 0, "set")
+            expect(r.call("GET", "x:u", db=2) == "sock", "in db 2")
+            expect(r.call("EXISTS", "x:u") == 0, "not in db 0")
+        served(f'url = "unix://{r.unix_path}?db=2"; prefix = "x:";', check)
+    finally:
+        r.stop()
+
+
+def test_acl_user_and_password_file():
+    r = Redis(password="adminpw").start()
+    try:
+        r.call("ACL", "SETUSER", "app", "on", ">apppw", "~*", "&*", "+@all")
+        pw = os.path.join(r.dir, "pw")
+        with open(pw, "w") as f:
+            f.write("apppw\n")
+        block = (f'url = "redis://app@127.0.0.1:{r.port}/0"; '
+                 f'password_file = "{pw}"; prefix = "a:";')
+
+        def check(d):
+            expect(kit(d, "PUT", "/kv/k", "acl")["rc"] == 0, "set as app")
+            expect(r.call("GET", "a:k") == "acl", "stored")
+            for ln in d.loglines():
+                expect("apppw" not in ln.get("msg", ""), "password logged")
+        served(block, check)
+        with open(pw, "w") as f:
+            f.write("wrong\n")
+
+        def refused(d):
+            b = kit(d, "PUT", "/kv/k", "x")
+            expect(b["rc"] == EUNAVAIL, f"wrong password: {b}")
+            w = warnings(d, "unreachable")
+            expect(len(w) == 1 and "AUTH refused" in w[0]["msg"], f"{w}")
+        served(block, refused)
+    finally:
+        r.stop()
+
+
+def make_certs(where):
+    """A CA and a server certificate for IP 127.0.0.1, made by openssl."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True, cwd=where)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=vbx test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")
+    with open(os.path.join(where, "ext.cnf"), "w") as f:
+        f.write("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf",
+        "-out", "server.pem")
+    return [os.path.join(where, n) for n in ("server.pem", "server.key",
+                                              "ca.pem")]
+
+
+def test_tls():
+    certs = tempfile.mkdtemp(prefix="vbx-redis-tls-")
+    try:
+        cert, key, ca = make_certs(certs)
+        r = Redis(tls=(cert, key, ca)).start()
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"# TLS not checked: {e}")
+        shutil.rmtree(certs, ignore_errors=True)
+        return
+    try:
+        def check(d):
+            expect(kit(d, "PUT", "/kv/t", "tls")["rc"] == 0, "set over TLS")
+            expect(r.call("GET", "s:t") == "tls", "stored")
+        served(f'url = "rediss://127.0.0.1:{r.port}/0"; prefix = "s:"; '
+               f'tls_ca_file = "{ca}";', check)
+
+        def unverified(d):
+            b = kit(d, "PUT", "/kv/t", "x")
+            expect(b["rc"] == EUNAVAIL, f"unknown CA accepted: {b}")
+            w = warnings(d, "unreachable")
+            expect(w and "certificate" in w[0]["msg"], f"{w}")
+        # The system's roots do not know the test CA: refused.
+        served(f'url = "rediss://127.0.0.1:{r.port}/0";', unverified)
+    finally:
+        r.stop()
+        shutil.rmtree(certs, ignore_errors=True)
 
 
 def main():
@@ -206,7 +315,9 @@ def main():
         for t in (test_hooks_through_the_daemon,
                   test_pubsub_through_the_daemon, test_redis_down_and_back,
                   test_hung_redis_costs_one_timeout,
-                  test_required_fails_readiness, test_sentinel_failover):
+                  test_required_fails_readiness, test_unix_socket_and_db,
+                  test_acl_user_and_password_file, test_tls,
+                  test_sentinel_failover):
             suite.run(t)
     finally:
         D.stop()
