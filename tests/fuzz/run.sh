@@ -5,7 +5,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      e.g. tests/fuzz/run.sh 180 json
 #
-# Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev (for
+# Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev
+# libhiredis-dev (for
 # the plugin targets), and a configured build (for vbx_build.h):
 # BUILD=dir names it (default: ./build, else the source tree).
 # A crash leaves its input as tests/fuzz/out/crash-* and fails the run.
@@ -16,7 +17,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe framing rawhead)
+	jsonout pgtime docker_passwd sig util wsframe framing rawhead redis_url)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -43,6 +44,7 @@ deps() {
 		plugins/auth/revoke.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
+	redis_url) echo "plugins/redis-cache/url.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -70,6 +72,8 @@ target_flags() {
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
 	docker_*) echo "-I$src/plugins/docker-runtime
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
+	redis_url) echo "-I$src/plugins/redis-cache
+		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
