@@ -28,6 +28,8 @@ struct rc_conn {
 	int fd;
 	SSL *ssl;
 	redisReader *reader;
+	bool closed; /* the last failure: closed or reset before a byte of
+	                the reply */
 };
 
 int64_t rc_now_ms(void)
@@ -241,6 +243,7 @@ int rc_conn_send(rc_conn *c, int argc, const char **argv, const size_t *lens,
 	}
 	int rc = write_all(c, cmd, (size_t)len, deadline, err, errlen);
 	redisFreeCommand(cmd);
+	c->closed = rc != VBX_OK && strstr(err, "timed out") == NULL;
 	return rc;
 }
 
@@ -283,6 +286,11 @@ int rc_conn_read(rc_conn *c, redisReply **out, int64_t deadline, char *err,
 			return VBX_EUNAVAIL;
 		}
 	}
+}
+
+bool rc_conn_fresh_close(const rc_conn *c)
+{
+	return c->closed;
 }
 
 int rc_conn_call(rc_conn *c, redisReply **out, int64_t deadline, char *err,

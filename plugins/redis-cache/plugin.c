@@ -18,7 +18,8 @@
 
 #include "rc.h"
 
-/* PING with the command timeout; down is "degraded" unless required. */
+/* PING with the command timeout; down is degraded (readiness holds)
+ * unless required. */
 static int health_check(void *ud, vbx_health *report)
 {
 	rcache *r = ud;
@@ -37,12 +38,12 @@ static int health_check(void *ud, vbx_health *report)
 	}
 	pthread_mutex_lock(&r->lock);
 	rc_addr_str(&r->master, where, sizeof(where));
-	snprintf(detail, sizeof(detail), "%s%s unreachable (%s)",
-	         r->cfg.required ? "" : "degraded: ", where,
+	snprintf(detail, sizeof(detail), "%s unreachable (%s)", where,
 	         r->down_reason[0] ? r->down_reason : "no answer");
 	pthread_mutex_unlock(&r->lock);
-	vbx_health_add(report, "redis", r->cfg.required ? VBX_EUNAVAIL : VBX_OK,
-	               us, detail);
+	vbx_health_add(report, "redis",
+	               r->cfg.required ? VBX_EUNAVAIL : VBX_HEALTH_DEGRADED, us,
+	               detail);
 	return VBX_OK;
 }
 

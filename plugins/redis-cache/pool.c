@@ -66,6 +66,7 @@ void rc_note_failure(rcache *r, const char *why)
 		r->backoff_ms = r->cfg.backoff_max_ms;
 	r->down = true;
 	r->next_try = rc_now_ms() + r->backoff_ms;
+	r->epoch++; /* the pooled connections went with the server */
 	snprintf(r->down_reason, sizeof(r->down_reason), "%s", why);
 	if (r->cfg.nsentinels)
 		r->resolve = true;
@@ -234,6 +235,7 @@ rc_slot *rc_acquire(rcache *r, int64_t deadline, int *rc_out)
 		rc_conn_close(s->conn);
 		s->conn = NULL;
 	}
+	s->fresh = !s->conn;
 	if (!s->conn) {
 		char err[RC_ERR_MAX];
 		int64_t cd = rc_now_ms() + r->cfg.connect_timeout_ms;
@@ -264,19 +266,33 @@ void rc_release(rcache *r, rc_slot *s, bool failed, const char *why)
 	pthread_mutex_unlock(&r->lock);
 }
 
-int rc_command(rcache *r, redisReply **out, int argc, const char **argv,
-               const size_t *lens)
+/* One try on a pooled connection. *stale: it broke at once on a
+ * connection opened earlier (the server restarted or closed it while
+ * idle), so the command never ran and may be sent again. */
+static int command_once(rcache *r, redisReply **out, int argc,
+                        const char **argv, const size_t *lens, int64_t deadline,
+                        bool *stale)
 {
-	int64_t deadline = rc_now_ms() + r->cfg.timeout_ms;
 	char err[RC_ERR_MAX];
 	int rc;
 	rc_slot *s = rc_acquire(r, deadline, &rc);
 
 	*out = NULL;
+	*stale = false;
 	if (!s)
 		return rc;
 	rc = rc_conn_call(s->conn, out, deadline, err, sizeof(err), argc, argv,
 	                  lens);
+	if (rc == VBX_EUNAVAIL && !s->fresh && rc_conn_fresh_close(s->conn)) {
+		*stale = true;
+		rc_conn_close(s->conn);
+		s->conn = NULL;
+		pthread_mutex_lock(&r->lock);
+		s->busy = false;
+		pthread_cond_signal(&r->freed);
+		pthread_mutex_unlock(&r->lock);
+		return VBX_EUNAVAIL;
+	}
 	if (rc != VBX_OK) {
 		rc_release(r, s, true, err);
 		return VBX_EUNAVAIL;
@@ -292,6 +308,20 @@ int rc_command(rcache *r, redisReply **out, int argc, const char **argv,
 	}
 	rc_release(r, s, false, NULL);
 	return VBX_OK;
+}
+
+int rc_command(rcache *r, redisReply **out, int argc, const char **argv,
+               const size_t *lens)
+{
+	int64_t deadline = rc_now_ms() + r->cfg.timeout_ms;
+	bool stale = false;
+	int rc = command_once(r, out, argc, argv, lens, deadline, &stale);
+
+	/* Every idle connection may be stale the same way: one more try
+	 * per pooled connection at most, each on a fresh one if need be. */
+	for (int i = 0; stale && i < r->cfg.pool; i++)
+		rc = command_once(r, out, argc, argv, lens, deadline, &stale);
+	return rc;
 }
 
 int rc_key(const rcache *r, const char *key, const char *suffix, char *buf,

@@ -109,6 +109,10 @@ int rc_conn_read(rc_conn *c, redisReply **out, int64_t deadline, char *err,
  * VBX_ETIMEDOUT or VBX_EUNAVAIL. */
 int rc_wait_fd(int fd, short events, int64_t deadline);
 
+/* Whether the last failure was the server closing the connection before
+ * any byte of the reply (the command may then be sent again). */
+bool rc_conn_fresh_close(const rc_conn *c);
+
 /* The file descriptor, for poll. */
 int rc_conn_fd(const rc_conn *c);
 
@@ -142,6 +146,7 @@ typedef struct rc_slot {
 	rc_conn *conn; /* NULL until connected */
 	uint64_t epoch;
 	bool busy;
+	bool fresh; /* opened by this acquire: a failure is not a stale one */
 } rc_slot;
 
 typedef struct rc_sub {

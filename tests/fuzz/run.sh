@@ -5,7 +5,8 @@
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      e.g. tests/fuzz/run.sh 180 json
 #
-# Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev (for
+# Needs: clang libclang-rt-14-dev, libargon2-dev libssl-dev libpq-dev
+# libhiredis-dev (for
 # the plugin targets), and a configured build (for vbx_build.h):
 # BUILD=dir names it (default: ./build, else the source tree).
 # A crash leaves its input as tests/fuzz/out/crash-* and fails the run.
@@ -17,7 +18,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -49,6 +50,7 @@ deps() {
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
+	redis_url) echo "plugins/redis-cache/url.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -78,6 +80,8 @@ target_flags() {
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;
 	docker_*) echo "-I$src/plugins/docker-runtime
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
+	redis_url) echo "-I$src/plugins/redis-cache
+		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac

@@ -82,16 +82,32 @@ class RedisError(Exception):
     pass
 
 
-def call(port, *args, timeout=5, host="127.0.0.1"):
-    """One command to host:port; the decoded reply. Raises RedisError for
-    an error reply, OSError when nothing answers."""
+def _encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def call(port, *args, timeout=5, host="127.0.0.1", auth=None, db=0,
+         tls=None):
+    """One command to host:port; the decoded reply. auth: a password or
+    (user, password); db: SELECT it first; tls: an ssl.SSLContext.
+    Raises RedisError for an error reply, OSError when nothing answers."""
     with socket.create_connection((host, port), timeout=timeout) as s:
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        s.sendall(out)
-        return _reply(s.makefile("rb"))
+        if tls:
+            s = tls.wrap_socket(s, server_hostname=host)
+        f = s.makefile("rb")
+        if auth:
+            s.sendall(_encode(["AUTH"] + ([auth] if isinstance(auth, str)
+                                          else list(auth))))
+            _reply(f)
+        if db:
+            s.sendall(_encode(["SELECT", db]))
+            _reply(f)
+        s.sendall(_encode(args))
+        return _reply(f)
 
 
 def wait_for(cond, what, timeout=10.0):
@@ -109,16 +125,22 @@ def wait_for(cond, what, timeout=10.0):
 class Redis:
     """One redis-server. port: a free one unless given; replicaof:
     another Redis to replicate; password: requirepass; unix: listen on a
-    Unix socket too (self.unix_path)."""
+    Unix socket too (self.unix_path); tls: (cert, key, ca) files, then
+    port is TLS only and self.tls the client context the tests use."""
 
     def __init__(self, port=None, replicaof=None, password=None, unix=False,
-                 extra=()):
+                 extra=(), tls=None):
         self.dir = tempfile.mkdtemp(prefix="vbx-redis-")
         self.port = port or free_port()
         self.replicaof = replicaof
         self.password = password
         self.unix_path = os.path.join(self.dir, "redis.sock") if unix else None
         self.extra = list(extra)
+        self.tls_files = tls
+        self.tls = None
+        if tls:
+            import ssl
+            self.tls = ssl.create_default_context(cafile=tls[2])
         self.proc = None
 
     @property
@@ -130,7 +152,13 @@ class Redis:
         return f"127.0.0.1:{self.port}"
 
     def _args(self):
-        a = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+        port = ["--port", str(self.port)]
+        if self.tls_files:
+            cert, key, ca = self.tls_files
+            port = ["--port", "0", "--tls-port", str(self.port),
+                    "--tls-cert-file", cert, "--tls-key-file", key,
+                    "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
+        a = [SERVER] + port + ["--bind", "127.0.0.1",
              "--dir", self.dir, "--save", "", "--appendonly", "no",
              "--daemonize", "no", "--protected-mode", "no",
              "--logfile", os.path.join(self.dir, "redis.log")]
@@ -150,16 +178,11 @@ class Redis:
         return self
 
     def ping(self):
-        if self.password:
-            try:
-                self.call("PING")
-            except RedisError as e:
-                return "NOAUTH" in str(e) or "WRONGPASS" in str(e)
-            return True
         return self.call("PING") == "PONG"
 
-    def call(self, *args, timeout=5):
-        return call(self.port, *args, timeout=timeout)
+    def call(self, *args, timeout=5, db=0):
+        return call(self.port, *args, timeout=timeout, db=db,
+                    auth=self.password, tls=self.tls)
 
     def kill(self):
         """Stop the server at once (SIGKILL), keeping its directory."""
