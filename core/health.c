@@ -27,7 +27,8 @@
 struct vbx_health {
 	struct vbx_object_head head;
 	cJSON *checks;
-	bool failed;
+	bool failed;   /* a check failed: 503 */
+	bool degraded; /* a check is degraded: still 200 */
 };
 
 static atomic_bool started;
@@ -45,14 +46,20 @@ void vbx__health_add(vbx_health *h, const char *name, int status,
 	if (!c)
 		return;
 	cJSON_AddStringToObject(c, "name", name ? name : "?");
-	cJSON_AddStringToObject(c, "status", status == VBX_OK ? "ok" : "fail");
+	bool degraded = status == VBX_HEALTH_DEGRADED;
+	cJSON_AddStringToObject(c, "status",
+	                        status == VBX_OK ? "ok"
+	                        : degraded       ? "degraded"
+	                                         : "fail");
 	cJSON_AddNumberToObject(c, "latencyMs", (double)latency_us / 1000.0);
 	if (detail)
 		cJSON_AddStringToObject(c, "detail", detail);
-	else if (status != VBX_OK)
+	else if (status != VBX_OK && !degraded)
 		cJSON_AddStringToObject(c, "detail", vbx__strerror(status));
 	cJSON_AddItemToArray(h->checks, c);
-	if (status != VBX_OK)
+	if (degraded)
+		h->degraded = true;
+	else if (status != VBX_OK)
 		h->failed = true;
 }
 
@@ -92,7 +99,7 @@ static struct {
 	bool running;
 	uint64_t started, finished; /* runs started and finished */
 	cJSON *checks;              /* of the last finished run */
-	bool failed;
+	bool failed, degraded;
 } probe = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static void *probe_main(void *arg)
@@ -104,6 +111,7 @@ static void *probe_main(void *arg)
 	cJSON_Delete(probe.checks);
 	probe.checks = h->checks;
 	probe.failed = h->failed || rc != VBX_OK;
+	probe.degraded = h->degraded;
 	probe.finished++;
 	probe.running = false;
 	pthread_cond_broadcast(&probe.done);
@@ -184,6 +192,7 @@ static void plugin_checks(vbx_health *h)
 				cJSON_AddItemToArray(h->checks, copy);
 		}
 		h->failed = h->failed || probe.failed;
+		h->degraded = h->degraded || probe.degraded;
 	}
 	pthread_mutex_unlock(&probe.lock);
 	if (!run)
@@ -229,7 +238,10 @@ static int ready(void *ud, vbx_request *r)
 		check_events(&h);
 		plugin_checks(&h);
 	}
-	const char *status = draining ? "draining" : h.failed ? "fail" : "ok";
+	const char *status = draining     ? "draining"
+	                     : h.failed   ? "fail"
+	                     : h.degraded ? "degraded"
+	                                  : "ok";
 	cJSON_AddStringToObject(body, "status", status);
 	cJSON_AddItemToObject(body, "checks", h.checks);
 	return vbx__respond_json(r, draining || h.failed ? 503 : 200, body);

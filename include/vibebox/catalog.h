@@ -172,10 +172,21 @@ static inline int vbx_authorize_context(vbx_plugin *p, const vbx_resource *res,
 VBX_HOOK_DECLARE(health_check, ALL, VBX_OK, (vbx_health * report), (report))
 
 /*
+ * A check's status (ABI 1.2) for a dependency that is down but not
+ * required: shown as "degraded" with its detail, and /health/ready still
+ * answers 200 (its status "degraded" when no check failed). Positive, so
+ * that it is no VBX_* result code.
+ */
+#define VBX_HEALTH_DEGRADED 1
+
+/*
  * Add a check to a readiness report. name: a short word ("postgres");
- * status: VBX_OK when healthy, else the error code; latency_us: how long
- * the check took; detail: NULL or a short text. Copies its strings.
- * Any check that is not VBX_OK makes /health/ready answer 503.
+ * status: VBX_OK when healthy, VBX_HEALTH_DEGRADED (1.2) when impaired
+ * but not required, else the error code; latency_us: how long the check
+ * took; detail: NULL or a short text. Copies its strings. Any check that
+ * is neither VBX_OK nor VBX_HEALTH_DEGRADED makes /health/ready answer
+ * 503. A daemon older than 1.2 takes VBX_HEALTH_DEGRADED as a failure:
+ * a plugin that must run there reports VBX_OK with a detail instead.
  */
 static inline void vbx_health_add(vbx_health *h, const char *name, int status,
                                   int64_t latency_us, const char *detail)

@@ -70,7 +70,9 @@
  *        - <vibebox/cache.h>: cache, rate counter, lock and pub/sub hooks
  *          (provided by redis-cache);
  *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
- *          the third and fourth reserved slots.
+ *          the third and fourth reserved slots;
+ *        - VBX_HEALTH_DEGRADED (catalog.h): a readiness check that is
+ *          impaired but does not fail readiness.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
