@@ -10,7 +10,7 @@ Debian's nginx in front, configured from packaging/nginx/vibebox.conf
         c.front.request("GET", "/health/live")   # through nginx
         c.restart(0)                   # SIGTERM, wait for the exit, start
         c.kill(1)                      # SIGKILL
-        c.redis.cmd("DBSIZE")
+        c.redis.call("DBSIZE")     # tests/integration/redis.py
 
 Everything listens on free 127.0.0.1 ports and lives in temporary
 directories; nothing is persisted. Each replica keeps its own port and
@@ -28,6 +28,7 @@ import time
 
 from daemon import Daemon, expect, free_port
 from fixture import BUILD, SECRET, SRC, Platform
+from redis import Redis
 
 NGINX_EXAMPLE = os.path.join(SRC, "packaging/nginx/vibebox.conf")
 
@@ -45,67 +46,6 @@ def wait_for(pred, timeout, what, step=0.05):
         if time.monotonic() > end:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(step)
-
-
-class Redis:
-    """A redis-server on a free loopback port: no persistence, own dir."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="vbx-redis-")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port",
-             str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile",
-             os.path.join(self.dir, "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.cmd("PING") == "PONG" or
-                 self.proc.poll() is not None, 10, "redis-server answers")
-        expect(self.proc.poll() is None,
-               f"redis-server exited: see {self.dir}/redis.log")
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def cmd(self, *args):
-        """One command in RESP; the reply as str, int, list or None."""
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        with socket.create_connection(("127.0.0.1", self.port), 5) as s:
-            s.sendall(out)
-            f = s.makefile("rb")
-            return Redis.reply(f)
-
-    @staticmethod
-    def reply(f):
-        line = f.readline().rstrip(b"\r\n")
-        kind, rest = line[:1], line[1:].decode()
-        if kind == b"+":
-            return rest
-        if kind == b"-":
-            raise RuntimeError("redis: " + rest)
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [Redis.reply(f) for _ in range(n)]
-        raise RuntimeError(f"redis: unexpected reply {line!r}")
 
 
 class Front:
@@ -325,4 +265,4 @@ class Cluster:
             self.nginx.close()
         for d in self.replicas:
             d.stop()
-        self.redis.close()
+        self.redis.stop()

@@ -242,7 +242,7 @@ def test_a_revoked_key_is_refused_everywhere_within_one_second():
                 took[name] = time.monotonic() - began
                 del pending[name]
         time.sleep(0.05)
-    print(f"# refused after (s): " +
+    print("# refused after (s): " +
           ", ".join(f"{n} {t:.3f}" for n, t in sorted(took.items())))
     expect(not pending, f"still accepted on {sorted(pending)}")
     slow = {n: t for n, t in took.items() if t > REVOKE_DEADLINE}
