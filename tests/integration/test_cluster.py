@@ -48,7 +48,7 @@ ENVS = "/api/v1/environments"
 LOGIN_LIMIT = 5
 AUTH = (f'register_limit = "1000/1m"; login_limit = "{LOGIN_LIMIT}/1m";'
         ' login_client_limit = "1000/1m"; login_account_limit = "1000/1m";')
-PLATFORM = """environments: { stop_timeout = "1s"; };
+PLATFORM = """environments: { stop_timeout = "1s"; reconcile_interval = "1s"; };
 terminal: { window = "256KiB"; buffer = "1MiB"; linger = "30s"; };"""
 # What a deployment behind nginx sets (docs/admin-guide.md, "Rolling
 # restarts"): readiness 503 and answers with Connection: close for 2 s
@@ -249,25 +249,69 @@ def test_a_revoked_key_is_refused_everywhere_within_one_second():
     expect(not slow, f"refused after more than 1 s: {slow}")
 
 
-def reconcile_runners(since):
-    """Replica names whose log shows a reconcile pass after since (ns)."""
-    return sorted(d.name for d in C.replicas
-                  if reconcile_passes(d, since))
+JOBS = re.compile(r"platform:lifecycle: (\w+), fencing token (\d+), "
+                  r"(\d+) reconcile passes")
+LOCK_TTL = 3.0  # jobs.lock_ttl when the platform takes the lock
 
 
-def reconcile_passes(d, since):
-    n = 0
-    for line in d.loglines():
-        msg = line.get("msg", "")
-        if "reconcile" in msg and "pass" in msg:
-            n += 1
-    return n
+def job_part(d):
+    """(role, fencing token, reconcile passes) from the "jobs" check of
+    d's /health/ready (plugins/platform/singleton.c), or None when d does
+    not answer."""
+    try:
+        st, body, _ = d.get("/health/ready", timeout=3)
+    except OSError:
+        return None
+    for c in (body or {}).get("checks", []) if st == 200 else []:
+        if c.get("name") == "jobs":
+            m = JOBS.search(c.get("detail", ""))
+            expect(m, f"jobs detail of {d.name}: {c}")
+            return m.group(1), int(m.group(2)), int(m.group(3))
+    return None
+
+
+def the_runner(live, timeout):
+    """Wait until exactly one of live runs the passes and the others
+    stand by; (the runner, every part)."""
+    found = {}
+
+    def one():
+        found.update({d.name: job_part(d) for d in live})
+        roles = [x and x[0] for x in found.values()]
+        return roles.count("runner") == 1 and \
+            roles.count("standby") == len(live) - 1
+    wait_for(one, timeout, f"one runner among {[d.name for d in live]}: "
+             f"{found}")
+    return [d for d in live if found[d.name][0] == "runner"][0], found
 
 
 def test_the_reconcile_job_runs_on_one_replica_and_moves():
     need("redis", "jobs")
-    raise Skipped("how a replica shows it runs the job: to be wired "
-                  "to the jobs branch")
+    runner, before = the_runner(C.replicas, LOCK_TTL + 5)
+    time.sleep(2.5)  # reconcile_interval 1s: a few passes
+    after = {d.name: job_part(d) for d in C.replicas}
+    for d in C.replicas:
+        ran = after[d.name][2] - before[d.name][2]
+        if d is runner:
+            expect(ran >= 1, f"the runner {d.name} ran {ran} passes")
+        else:
+            expect(ran == 0, f"{d.name} stands by but ran {ran} passes")
+    i = C.replicas.index(runner)
+    fence = after[runner.name][1]
+    killed = time.monotonic()
+    C.kill(i)
+    live = [d for d in C.replicas if d is not runner]
+    new, parts = the_runner(live, LOCK_TTL + 5)
+    took = time.monotonic() - killed
+    print(f"# {runner.name} killed: {new.name} runs the passes after "
+          f"{took:.1f} s (lock_ttl {LOCK_TTL:.0f} s)")
+    expect(took <= LOCK_TTL + 2, f"took over after {took:.1f} s")
+    expect(parts[new.name][1] > fence,
+           f"fencing token {parts[new.name][1]} after {fence}")
+    n = parts[new.name][2]
+    wait_for(lambda: job_part(new)[2] > n, 5, f"{new.name} runs passes")
+    C.start_again(i)
+    the_runner(C.replicas, 10)  # the restarted one stands by
 
 
 # ---- terminal affinity ----
@@ -403,7 +447,10 @@ def main():
             print(f"# {'FAILED' if REQUIRED else 'skipped'}: no {tool}")
             raise SystemExit(1 if REQUIRED else 77)
     s = Suite()
-    with Platform() as p, Cluster(p, 3, auth=AUTH, platform_cfg=PLATFORM,
+    platform = PLATFORM
+    if not missing("jobs"):
+        platform += f' jobs: {{ lock_ttl = "{LOCK_TTL:.0f}s"; }};'
+    with Platform() as p, Cluster(p, 3, auth=AUTH, platform_cfg=platform,
                                   server=SERVER) as c:
         P, C = p, c
         setup()
