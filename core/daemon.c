@@ -74,6 +74,7 @@ void vbx__catalog_init(vbx_plugin *core)
 	vbx__cat.authenticate = vbx_hook_authenticate_get(core);
 	vbx__cat.authorize = vbx_hook_authorize_get(core);
 	vbx__cat.health_check = vbx_hook_health_check_get(core);
+	vbx__cat.request_admit = vbx_hook_request_admit_get(core);
 	vbx__cat.config_reload = vbx_event_config_reload_get(core);
 	vbx__cat.env_status =
 	        vbx__event_get(core, "env_status", "vbx_env_status_event",

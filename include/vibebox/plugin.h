@@ -72,7 +72,10 @@
  *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
  *          the third and fourth reserved slots;
  *        - VBX_HEALTH_DEGRADED (catalog.h): a readiness check that is
- *          impaired but does not fail readiness.
+ *          impaired but does not fail readiness;
+ *        - the request_admit hook (catalog.h): a plugin admits or refuses
+ *          (429) every authenticated request and gives its rate-limit
+ *          headers; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -14,7 +14,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc auth_cache keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
 	jsonout pgtime docker_passwd sig util wsframe framing rawhead)
 build=${BUILD:-$src/build}
@@ -35,12 +35,14 @@ deps() {
 	wsframe) echo "core/wsframe.c";;
 	rawhead) echo "core/rawhead.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc) echo "plugins/auth/jwt.c plugins/auth/plugin.c
-		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
-		plugins/auth/routes.c plugins/auth/authz.c
-		plugins/auth/ratelimit.c plugins/auth/ticket.c
-		plugins/auth/usercache.c plugins/auth/hmac.c
-		plugins/auth/revoke.c";;
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
+		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
+		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
+		plugins/auth/ticket.c plugins/auth/usercache.c plugins/auth/hmac.c
+		plugins/auth/revoke.c plugins/auth/cache.c
+		plugins/auth/sharedlimit.c plugins/auth/principal.c
+		plugins/auth/admit.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	util) ;; # <vibebox/util.h> alone
@@ -62,7 +64,7 @@ deps() {
 # Extra compiler and linker flags of a target.
 target_flags() {
 	case $1 in
-	auth_jwt | auth_phc) echo "-I$src/plugins/auth
+	auth_jwt | auth_phc | auth_cache) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
 	pgtime) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;
