@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc auth_cache keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe framing rawhead)
+	jsonout pgtime docker_passwd sig util wsframe framing rawhead bridgemsg)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -34,6 +34,7 @@ deps() {
 	sig) echo "core/sig.c";;
 	wsframe) echo "core/wsframe.c";;
 	rawhead) echo "core/rawhead.c";;
+	bridgemsg) echo "core/bridgemsg.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
