@@ -16,9 +16,10 @@ engine and Debian's nginx configured from packaging/nginx/vibebox.conf
   each time without a byte lost or repeated (nginx hashes the environment
   id to one replica: the affinity docs/admin-guide.md asks for); the
   replicas that do not hold the session answer a resume with 4404;
-- a rolling restart of A, B and C (SIGTERM, wait until ready, next) while
-  wrk drives authenticated GET /api/v1/projects through N: no non-2xx
-  answer and no socket error.
+- a rolling restart of A, B and C (SIGTERM, wait until ready and for
+  nginx's fail_timeout, next) while wrk drives authenticated GET
+  /api/v1/projects through N and a client PATCHes a project through N
+  (never retried by nginx): no non-2xx answer and no socket error.
 
 A check whose prerequisite has not landed (the redis-cache plugin, the
 core's event bridge, auth on the cache, single-runner jobs) says so and
@@ -27,12 +28,14 @@ is skipped; with VBX_REQUIRE_SERVICES=1 it fails instead.
 
 import asyncio
 import glob
+import http.client
 import json
 import os
 import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import websockets
@@ -392,6 +395,40 @@ def wrk_figures(out):
             sum(int(x) for x in sock.groups()) if sock else 0)
 
 
+class Writer(threading.Thread):
+    """PATCH one project through nginx, one request after another, over
+    kept-alive connections, as a client would: nginx never retries a
+    PATCH it has sent, so each must be answered by the replica that got
+    it."""
+
+    def __init__(self, project_id):
+        super().__init__(daemon=True)
+        self.path = f"/api/v1/projects/{project_id}"
+        self.stop = threading.Event()
+        self.done = 0
+        self.failed = []
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(
+                        "127.0.0.1", C.front.port, timeout=30)
+                conn.request("PATCH", self.path,
+                             json.dumps({"name": f"w{self.done}"}),
+                             {"Authorization": "Bearer " + T["alice"],
+                              "Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    self.failed.append(r.status)
+                self.done += 1
+            except (OSError, http.client.HTTPException) as e:
+                self.failed.append(repr(e))
+                conn = None
+
+
 def ready(d):
     try:
         return d.get("/health/ready", timeout=2)[0] == 200
@@ -406,10 +443,14 @@ def test_a_rolling_restart_loses_no_request():
     url = f"http://127.0.0.1:{C.front.port}/api/v1/projects"
     st = C.front.get("/api/v1/projects", token=T["alice"])[0]
     expect(st == 200, f"the read wrk makes: {st}")
+    st, proj = call(C.front, "POST", "/api/v1/projects", {"name": "w0"})
+    expect(st == 201, f"project for the writes: {st} {proj}")
     out = tempfile.TemporaryFile(mode="w+")
     wrk = subprocess.Popen(["wrk", "-t1", "-c8", "-d120s", "-s", lua, url],
                            stdout=out, stderr=subprocess.STDOUT)
     pids = [d.proc.pid for d in C.replicas]
+    writes = Writer(proj["id"])
+    writes.start()
     try:
         time.sleep(1)  # load before the first restart
         for i, d in enumerate(C.replicas):
@@ -425,6 +466,8 @@ def test_a_rolling_restart_loses_no_request():
     finally:
         wrk.send_signal(signal.SIGINT)  # wrk prints its figures
         wrk.wait(30)
+        writes.stop.set()
+        writes.join(30)
     out.seek(0)
     text = out.read()
     reqs, non2xx, errors = wrk_figures(text)
@@ -436,6 +479,10 @@ def test_a_rolling_restart_loses_no_request():
     expect(reqs > 1000, f"only {reqs} requests")
     expect(non2xx == 0 and errors == 0,
            f"{non2xx} non-2xx answers, {errors} socket errors")
+    print(f"# PATCH through nginx meanwhile: {writes.done} answered, "
+          f"failed: {writes.failed}")
+    expect(writes.done > 100 and not writes.failed,
+           f"{writes.done} writes, failed: {writes.failed[:5]}")
 
 
 def main():
