@@ -9,7 +9,8 @@ engine and Debian's nginx configured from packaging/nginx/vibebox.conf
   /api/v1/events socket on C, each status once (and once on A's own);
 - the login rate limit holds across replicas: 5 failures spread over A,
   B, C and N, then the 6th attempt is the one 429;
-- an API key revoked on A is refused by A, B and C within one second;
+- an API key revoked on A, and a user disabled on A, are refused by A,
+  B and C within one second;
 - the reconcile pass runs on one replica at a time, and moves to another
   when that one is killed;
 - a terminal opened through N and dropped three times resumes through N
@@ -223,25 +224,20 @@ def test_login_limit_holds_across_replicas():
                f"{name}: {st} {b}")
 
 
-def test_a_revoked_key_is_refused_everywhere_within_one_second():
-    need("redis", "authcache", "bridge")
-    a = C.replicas[0]
-    st, k = call(a, "POST", "/api/v1/keys",
-                 {"name": "revoked", "scopes": ["read", "write"]})
-    expect(st == 201, f"key: {st} {k}")
-    key = k["key"]
-    for name, d in everyone():  # every replica has seen it (cached)
+def refused_everywhere_within_one_second(token, trigger):
+    """token works on every replica (each has its principal cached);
+    after trigger() (on A) every replica answers it 401 within 1 s."""
+    for name, d in everyone():
         for _ in range(2):
-            st, b = call(d, "GET", "/api/v1/users/me", token=key)
+            st, b = call(d, "GET", "/api/v1/users/me", token=token)
             expect(st == 200, f"{name} before: {st} {b}")
-    st, _ = call(a, "DELETE", f"/api/v1/keys/{k['id']}")
-    expect(st == 204, f"revoke on A: {st}")
+    trigger()
     began = time.monotonic()
     took = {}
     pending = {d.name: d for d in C.replicas}
     while pending and time.monotonic() - began < REVOKE_DEADLINE + 1:
         for name, d in list(pending.items()):
-            if call(d, "GET", "/api/v1/users/me", token=key)[0] == 401:
+            if call(d, "GET", "/api/v1/users/me", token=token)[0] == 401:
                 took[name] = time.monotonic() - began
                 del pending[name]
         time.sleep(0.05)
@@ -250,6 +246,38 @@ def test_a_revoked_key_is_refused_everywhere_within_one_second():
     expect(not pending, f"still accepted on {sorted(pending)}")
     slow = {n: t for n, t in took.items() if t > REVOKE_DEADLINE}
     expect(not slow, f"refused after more than 1 s: {slow}")
+
+
+def test_a_revoked_key_is_refused_everywhere_within_one_second():
+    need("redis", "authcache", "bridge")
+    a = C.replicas[0]
+    st, k = call(a, "POST", "/api/v1/keys",
+                 {"name": "revoked", "scopes": ["read", "write"]})
+    expect(st == 201, f"key: {st} {k}")
+
+    def revoke():
+        st, _ = call(a, "DELETE", f"/api/v1/keys/{k['id']}")
+        expect(st == 204, f"revoke on A: {st}")
+    refused_everywhere_within_one_second(k["key"], revoke)
+
+
+def test_a_disabled_user_is_refused_everywhere_within_one_second():
+    """The user row is cached in each process (user_cache) and in Redis
+    (principal_cache): only the change carried to every replica makes
+    this."""
+    need("redis", "authcache", "bridge")
+    a = C.replicas[0]
+    st, b, _ = a.request("POST", "/api/v1/auth/register",
+                         {"email": "disabled@cluster.test",
+                          "password": PASSWORD, "name": "Gone"})
+    expect(st == 201, f"register: {st} {b}")
+    uid, token = b["user"]["id"], b["tokens"]["accessToken"]
+
+    def disable():
+        st, r = call(a, "PATCH", f"/api/v1/users/{uid}", {"disabled": True},
+                     who="admin")
+        expect(st == 200, f"disable on A: {st} {r}")
+    refused_everywhere_within_one_second(token, disable)
 
 
 JOBS = re.compile(r"platform:lifecycle: (\w+), fencing token (\d+), "
@@ -505,6 +533,7 @@ def main():
                   test_status_of_an_environment_started_on_a_reaches_c,
                   test_login_limit_holds_across_replicas,
                   test_a_revoked_key_is_refused_everywhere_within_one_second,
+                  test_a_disabled_user_is_refused_everywhere_within_one_second,
                   test_the_reconcile_job_runs_on_one_replica_and_moves,
                   test_a_terminal_resumes_through_nginx,
                   test_a_rolling_restart_loses_no_request)
