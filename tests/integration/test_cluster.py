@@ -41,6 +41,8 @@ import time
 
 import websockets
 
+# test_terminal.py's client (Term, shell); tt.D is where it connects: a
+# replica or nginx (C.front)
 import test_terminal as tt
 from cluster import Cluster, have_redis_cache, wait_for
 from daemon import Suite, expect
