@@ -42,7 +42,8 @@ BASE="$PORT_VIBEBOXD"
 PORT_REDIS=$((BASE + 8))
 NGINX_EXAMPLE="$VBX_ROOT/packaging/nginx/vibebox.conf"
 SERVERS=(vibeboxd-redis vibeboxd-local fastify one nginx-1 nginx-3)
-declare -A errs=()
+declare -A errs=() cpu_pids=() cpu_us=()
+REDIS_PID=""
 
 cluster_cleanup() {
 	api_cleanup
@@ -77,7 +78,8 @@ start_redis() {
 	redis-server --bind 127.0.0.1 --port "$PORT_REDIS" --save '' \
 		--appendonly no --dir "$BENCH_TMP/redis" \
 		--logfile "$BENCH_TMP/redis/redis.log" &
-	bench_pids+=($!)
+	REDIS_PID=$!
+	bench_pids+=("$REDIS_PID")
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[ "$(redis-cli -p "$PORT_REDIS" ping 2>/dev/null)" = PONG ] &&
@@ -164,6 +166,13 @@ EOF
 	bench_wait_ready "$name" "$listen" "${pid[$name]}"
 }
 
+# nginx NAME's master and worker pids.
+nginx_pids() {
+	# one pid a word
+	# shellcheck disable=SC2046
+	echo "${pid[$1]}" $(ps -o pid= --ppid "${pid[$1]}")
+}
+
 # One measured wrk run against NAME: appends req/s and p99.
 measure_one() {
 	local name="$1" out="$BENCH_TMP/wrk-$1.txt"
@@ -171,7 +180,16 @@ measure_one() {
 	local wrk=(wrk -t"$THREADS" -c"$CONNECTIONS"
 		-H "Authorization: Bearer $TOKEN")
 	[ "$WARMUP" = 0 ] || "${wrk[@]}" -d"$WARMUP" "$url" >/dev/null
+	local t0
+	# Word splitting of the pid list is intended.
+	# shellcheck disable=SC2086
+	t0="$(cpu_ticks ${cpu_pids[$name]})"
 	"${wrk[@]}" -d"$DURATION" --latency "$url" >"$out"
+	# shellcheck disable=SC2086
+	cpu_us[$name]+="$(awk -v hz="$(getconf CLK_TCK)" \
+		-v t="$(($(cpu_ticks ${cpu_pids[$name]}) - t0))" \
+		-v n="$(awk '/requests in/ { print $1 }' "$out")" \
+		'BEGIN { printf "%.0f", t / hz / n * 1e6 }') "
 	local r
 	r="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
 	[ -n "$r" ] || vbx_die "$name: no Requests/sec in wrk's output"
@@ -207,12 +225,21 @@ ratio_of() {
 
 cluster_report() {
 	local s missed=0 r
-	printf '\n%-15s %12s %12s   %s\n' server 'requests/sec' 'p99 latency' \
-		'req/s per round'
+	printf '\n%-15s %12s %12s %8s   %s\n' server 'requests/sec' \
+		'p99 latency' 'CPU us' 'req/s per round'
 	for s in "${SERVERS[@]}"; do
-		printf '%-15s %12s %12s   %s\n' "$s" "$(median "${rps[$s]}")" \
-			"$(median_p99 "${p99[$s]}")" "${rps[$s]}"
+		printf '%-15s %12s %12s %8s   %s\n' "$s" "$(median "${rps[$s]}")" \
+			"$(median_p99 "${p99[$s]}")" "$(median "${cpu_us[$s]}")" \
+			"${rps[$s]}"
 	done
+	printf '(CPU us: per request, of the server and what it alone uses:\n'
+	printf ' vibeboxd-redis with redis-server, nginx-N with nginx and its\n'
+	printf ' replicas; PostgreSQL and wrk not counted)\n\n'
+	printf '%-15s / fastify  %5.2fx  (CPU per request of fastify / of vibeboxd-redis)\n' \
+		vibeboxd-redis "$(median "$(paste -d' ' \
+			<(tr ' ' '\n' <<<"${cpu_us[fastify]}") \
+			<(tr ' ' '\n' <<<"${cpu_us[vibeboxd-redis]}") |
+			awk 'NF == 2 && $2 > 0 { printf "%.2f ", $1 / $2 }')")"
 	echo
 	for s in vibeboxd-redis vibeboxd-local; do
 		r="$(ratio_of "$s" fastify)"
@@ -255,6 +282,11 @@ cluster_main() {
 	start_nginx nginx-1 $((BASE + 5)) "$a"
 	start_nginx nginx-3 $((BASE + 6)) "$a" "$b" "$c"
 	start_fastify fastify 1 $((BASE + 7))
+	cpu_pids=([vibeboxd-redis]="${pid[vibeboxd-redis]} $REDIS_PID"
+		[vibeboxd-local]="${pid[vibeboxd-local]}"
+		[fastify]="${pid[fastify]}" [one]="${pid[one]}"
+		[nginx-1]="$(nginx_pids nginx-1) ${pid[one]}"
+		[nginx-3]="$(nginx_pids nginx-3) ${pid[one]} ${pid[B]} ${pid[C]}")
 	local s
 	check_answer one "$a" "$BENCH_TMP/one.json"
 	for s in "${SERVERS[@]}"; do
