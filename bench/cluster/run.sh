@@ -249,6 +249,8 @@ cluster_report() {
 		awk -v r="$r" -v t="$TARGET" 'BEGIN { exit (r >= t ? 0 : 1) }' ||
 			missed=1
 	done
+	printf '%-15s / fastify  %5.2fx  (one replica as deployed: user_cache in process, then Redis)\n' \
+		one "$(ratio_of one fastify)"
 	printf '%-15s / one      %5.2fx  (3 replicas through nginx / 1 directly)\n' \
 		nginx-3 "$(ratio_of nginx-3 one)"
 	printf '%-15s / nginx-1  %5.2fx  (3 replicas / 1, both through nginx)\n' \
