@@ -5,7 +5,7 @@
 #
 # Which plugin needs which service:
 #   postgres-store  PostgreSQL (the local cluster, database "vibebox")
-#   redis-cache     Redis on 127.0.0.1:6379
+#   redis-cache     Redis on the loopback port of its url (default 6379)
 #   docker-runtime  Docker (dockerd on /var/run/docker.sock)
 
 # Install Debian packages that are missing (one apt-get update first).
@@ -66,17 +66,54 @@ vbx_start_postgresql() {
 	fi
 }
 
-# Redis on loopback only.
+# Redis on loopback only, on PORT (default 6379), when nothing answers
+# there yet.
 vbx_start_redis() {
+	local port="${1:-6379}"
 	vbx_ensure_cmd redis-server redis-server
-	if redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then
+	if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
 		return 0
 	fi
-	vbx_say "starting Redis on 127.0.0.1:6379"
-	vbx_as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
-		--logfile /var/log/redis/vibebox-redis.log
-	vbx_wait_for 15 sh -c 'redis-cli -h 127.0.0.1 ping | grep -q PONG' ||
-		vbx_die "Redis did not start: see /var/log/redis/vibebox-redis.log"
+	local log=/var/log/redis/vibebox-redis-$port.log
+	vbx_say "starting Redis on 127.0.0.1:$port (log: $log)"
+	vbx_as_root mkdir -p /var/log/redis /var/lib/vibebox-redis
+	vbx_as_root redis-server --daemonize yes --bind 127.0.0.1 \
+		--port "$port" --dir /var/lib/vibebox-redis --logfile "$log"
+	vbx_wait_for 15 sh -c "redis-cli -h 127.0.0.1 -p $port ping | grep -q PONG" ||
+		vbx_die "Redis did not start: see $log"
+}
+
+# The Redis that redis-cache's url in CONF names: started here when it is
+# on this machine (redis://127.0.0.1, localhost or no url: the plugin's
+# default, 127.0.0.1:6379); a remote server, TLS (rediss://), a Unix socket
+# or Sentinel is the admin's own, and is left alone.
+vbx_start_redis_for() {
+	local conf="$1" url hostport host port
+	# not vbx_conf_uncommented: it takes the // of a url for a comment
+	url="$(grep -Ev '^[[:space:]]*(#|//)' "$conf" |
+		grep -Eo '"(redis|rediss|unix)://[^"]*"' | head -n1 | tr -d '"')"
+	if vbx_conf_uncommented "$conf" | grep -Eq 'sentinels[[:space:]]*='; then
+		vbx_say "redis-cache uses Sentinel: start your Redis set yourself"
+		return 0
+	fi
+	case "${url:-redis://127.0.0.1:6379/0}" in
+	redis://*)
+		hostport="${url#redis://}"
+		hostport="${hostport%%/*}"
+		hostport="${hostport#*@}"
+		host="${hostport%%:*}"
+		port="${hostport##*:}"
+		[ "$port" != "$hostport" ] || port=6379
+		;;
+	*)
+		vbx_say "redis-cache url $url: not a local redis://, not started"
+		return 0
+		;;
+	esac
+	case "${host:-127.0.0.1}" in
+	127.0.0.1 | localhost) vbx_start_redis "$port" ;;
+	*) vbx_say "redis-cache url $url: not on this machine, not started" ;;
+	esac
 }
 
 # Docker: a running engine (systemd's, or a dockerd started here).
@@ -108,7 +145,7 @@ vbx_start_services_for() {
 		fi
 	fi
 	if vbx_conf_has_plugin "$conf" redis-cache; then
-		vbx_start_redis
+		vbx_start_redis_for "$conf"
 	fi
 	if vbx_conf_has_plugin "$conf" docker-runtime; then
 		vbx_start_docker

@@ -55,7 +55,7 @@
 #                         "--call-graph dwarf -F 499" for libc's callers
 set -euo pipefail
 
-API_DIR="$(cd "$(dirname "$0")" && pwd)"
+API_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VBX_BENCH_PORT="${VBX_BENCH_PORT:-18090}"
 # shellcheck source=bench/http/common.sh
 . "$API_DIR/../http/common.sh"
@@ -426,4 +426,7 @@ main() {
 	report
 }
 
-main "$@"
+# Sourced by bench/cluster/run.sh for its setup and peers: no run then.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi
