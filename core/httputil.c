@@ -82,9 +82,13 @@ static int store_unavailable(vbx_request *r, const vbx_hook *h)
 		                          "capability; load one "
 		                          "(postgres-store) in the daemon's "
 		                          "config");
+	/* A write cut by a failover may have been committed (the answer to
+	 * its COMMIT was lost): the client must look before it repeats. */
 	return vbx__respond_error(r, 503, "UNAVAILABLE",
 	                          "the store is unavailable (its database may "
-	                          "be down); try again later");
+	                          "be down or failing over); try again later "
+	                          "(after a write, re-read first: it may have "
+	                          "been applied)");
 }
 
 /* The plugin whose route this request runs, for the log. */

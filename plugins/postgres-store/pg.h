@@ -76,6 +76,7 @@ typedef struct pgs_conn {
 	bool broken;           /* drop and reopen on release/next acquire */
 	bool in_tx;            /* between pgs_begin and commit/rollback */
 	int64_t deadline;      /* of this call, CLOCK_MONOTONIC ns; 0: none */
+	uint64_t generation;   /* the pool's generation when it opened */
 	const void **prepared; /* pgs_stmt pointers prepared on this pg */
 	size_t nprepared, prepared_cap;
 	/* The last error of pgs_query on this connection, for callers that
@@ -91,7 +92,33 @@ typedef struct pgs_pool {
 	pgs_conn *conns;      /* cfg.pool_size slots */
 	int size;
 	bool closing; /* before start, after stop: acquire fails (EUNAVAIL) */
+	/* Bumped when a server goes away or turns read-only (a failover):
+	 * a connection of an older generation is closed at its next
+	 * acquire, for it leads to the old primary. */
+	uint64_t generation;
+	/* Why the last connection attempt failed ("" after one that
+	 * worked), for the readiness check's detail. */
+	char connect_error[256];
 } pgs_pool;
+
+/*
+ * The servers of a conninfo with several hosts, one keyword/value array
+ * each (its host, hostaddr and port, and every other option of the
+ * conninfo), so that the pool can give each its own connect deadline.
+ * count 0: one server, connect with the conninfo itself.
+ */
+typedef struct pgs_targets {
+	int count;
+	int64_t per_host_ms; /* the conninfo's connect_timeout; 0: absent */
+	const char **keys;   /* shared by every server, NULL-terminated */
+	const char ***vals;  /* vals[i]: server i's values, as keys */
+	/* owned by the struct: */
+	PQconninfoOption *opts; /* the parsed conninfo; values point here */
+	const char **shared_vals;
+	size_t nshared;
+	const char *lists[3]; /* host, hostaddr, port as given */
+	char ***owned;        /* owned[i][0..2]: server i's elements */
+} pgs_targets;
 
 struct pgs {
 	vbx_plugin *self;
@@ -99,6 +126,7 @@ struct pgs {
 	pgs_pool pool;
 	void *crypto;   /* crypto.c's state, owned by it (NULL until set) */
 	void *embedded; /* embedded.c's state, owned by it (NULL until set) */
+	pgs_targets targets; /* set at start, when the conninfo is final */
 };
 
 /* ---- the pool (pool.c) ---- */
@@ -125,6 +153,18 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc);
 /* Give c back. An open transaction is rolled back; a broken connection is
  * closed (reopened by a later acquire). c may be NULL. */
 void pgs_release(pgs *s, pgs_conn *c);
+
+/*
+ * The server of c went away or is read-only (why: for the log): mark c
+ * broken and, unless a newer generation already replaced it, bump the
+ * pool's generation so that every idle connection, which leads to the
+ * same server, is dropped at its next acquire. The next connections walk
+ * the conninfo's host list (libpq). Logged once per generation.
+ */
+void pgs_pool_failover(pgs_conn *c, const char *why);
+/* Copy the reason of the last failed connection attempt into buf ("" when
+ * the last one worked). */
+void pgs_pool_connect_error(pgs *s, char *buf, size_t len);
 
 /* ---- statements (pool.c) ---- */
 
@@ -155,10 +195,15 @@ typedef struct pgs_stmt {
  *   23503 23514 23502 and class 22 (bad data)    VBX_EINVAL
  *   57014 statement timeout                      VBX_ETIMEDOUT
  *   40001 40P01 serialization failure, deadlock  VBX_EAGAIN (retry)
- *   a broken connection (class 08, 57P01..03)    VBX_EUNAVAIL; c->broken
+ *   a broken connection (class 08, 57P01..03)    VBX_EUNAVAIL; failover
+ *   25006 read-only transaction (a standby)      VBX_EUNAVAIL; failover
  *   no answer by the call's deadline             VBX_EUNAVAIL; c->broken
  *   anything else                                VBX_ERR (logged)
  * c->sqlstate, c->constraint and c->errmsg describe the last error.
+ * "failover": c->broken, and pgs_pool_failover drops the idle connections.
+ * Nothing is retried once sent: a write whose answer was lost (a COMMIT
+ * cut by a failover) may or may not have been applied, and the caller
+ * gets VBX_EUNAVAIL.
  */
 int pgs_query(pgs_conn *c, const pgs_stmt *st, int n, const char *const *params,
               PGresult **res);
@@ -265,6 +310,39 @@ const char *pgs_nullif_empty(const char *s);
 /* Clamp a page to page >= 1, limit 1..100 (below 1, or page NULL: 20), and
  * give its limit and offset for pgs_run_page. */
 void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset);
+
+/* ---- failover (failover.c) ---- */
+
+/* What a conninfo says about its servers. */
+typedef struct pgs_hosts {
+	int count;       /* servers in the host list, >= 1 */
+	bool read_write; /* target_session_attrs read-write or primary */
+	char attrs[32];  /* target_session_attrs as given; "" when absent */
+} pgs_hosts;
+
+/*
+ * Read the host list of conninfo (key=value, URI, or a bare database
+ * name: one host) with libpq's parser, without connecting. VBX_OK;
+ * VBX_EINVAL with err (len bytes) saying why when libpq refuses it or its
+ * host, hostaddr and port lists do not match; VBX_ENOMEM.
+ */
+int pgs_hosts_parse(const char *conninfo, pgs_hosts *out, char *err,
+                    size_t len);
+
+typedef enum pgs_state_kind {
+	PGS_STATE_OTHER,    /* an error of the statement, not of the server */
+	PGS_STATE_GONE,     /* the link or the server is going away */
+	PGS_STATE_READ_ONLY /* the server takes no writes (a standby) */
+} pgs_state_kind;
+
+/* What a SQLSTATE ("57P01"; NULL or "" is OTHER) says about the server. */
+pgs_state_kind pgs_state_kind_of(const char *sqlstate);
+
+/* Fill t (pg.h's plugin state) from conninfo (count 0 for one server or
+ * a conninfo libpq refuses). VBX_OK or VBX_ENOMEM (t empty). Free with
+ * pgs_targets_free. */
+int pgs_targets_make(const char *conninfo, pgs_targets *t);
+void pgs_targets_free(pgs_targets *t);
 
 /* ---- migrations (migrate.c; the array is generated from migrations/) ---- */
 

@@ -8,6 +8,7 @@
  * is configured) and applies the pending migrations; stop closes the
  * connections; fini frees everything.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,12 +31,51 @@ static int64_t now_us(void)
 
 /* ---- readiness ---- */
 
-static const pgs_stmt stmt_ping = {.name = "plugin_ping", .sql = "SELECT 1"};
+/* Ready means writable: a standby answers SELECT 1 too, but every write
+ * on it fails. transaction_read_only is what libpq's
+ * target_session_attrs=read-write checks; it is on in recovery and
+ * under default_transaction_read_only. */
+static const pgs_stmt stmt_ping = {
+        .name = "plugin_ping",
+        .sql = "SELECT pg_is_in_recovery(),"
+               " current_setting('transaction_read_only') = 'on'"};
 
 /* Readiness must answer quickly (the core waits health.timeout, 3 s by
- * default): a database that does not answer SELECT 1 in this time is not
+ * default): a database that does not answer the probe in this time is not
  * ready, whatever the store's own timeout. */
 #define PGS_HEALTH_TIMEOUT_MS 2000
+
+/* Probe c: VBX_OK when its server takes writes; else the error, with
+ * *detail saying why (why: len bytes of room for it). A read-only server
+ * is a failover to follow: the pool drops its connections to it. */
+static int probe(pgs_conn *c, const char **detail, char *why, size_t len)
+{
+	PGresult *r;
+	int rc = pgs_query(c, &stmt_ping, 0, NULL, &r);
+
+	if (rc != VBX_OK) {
+		snprintf(why, len, "the probe failed: %s",
+		         c->errmsg[0] ? c->errmsg
+		                      : vbx_strerror(c->s->self, rc));
+		*detail = why;
+	} else if (PQntuples(r) != 1) {
+		rc = VBX_ERR;
+		*detail = "the probe returned no row";
+	} else if (pgs_bool(r, 0, 0) || pgs_bool(r, 0, 1)) {
+		rc = VBX_EUNAVAIL;
+		*detail = pgs_bool(r, 0, 0)
+		                  ? "the server is a standby (in recovery), "
+		                    "read-only: waiting for a writable server "
+		                    "(promote one, or list it in conninfo with "
+		                    "target_session_attrs=read-write)"
+		                  : "the server is read-only "
+		                    "(default_transaction_read_only): writes "
+		                    "would fail";
+		pgs_pool_failover(c, "is read-only (the readiness probe)");
+	}
+	PQclear(r);
+	return rc;
+}
 
 static int health_check(void *ud, vbx_health *report)
 {
@@ -46,7 +86,8 @@ static int health_check(void *ud, vbx_health *report)
 	                     : PGS_HEALTH_TIMEOUT_MS;
 	int rc;
 	pgs_conn *c = NULL;
-	const char *detail = "cannot connect to the database";
+	const char *detail = NULL;
+	char why[320];
 
 	if (pgs_embedded_down(s)) {
 		rc = VBX_EUNAVAIL;
@@ -55,9 +96,15 @@ static int health_check(void *ud, vbx_health *report)
 		c = pgs_acquire_within(s, ms, &rc);
 	}
 	if (c) {
-		rc = pgs_query(c, &stmt_ping, 0, NULL, NULL);
-		detail = rc == VBX_OK ? NULL : "SELECT 1 failed";
+		rc = probe(c, &detail, why, sizeof(why));
 		pgs_release(s, c);
+	} else if (!detail) {
+		char err[256];
+		pgs_pool_connect_error(s, err, sizeof(err));
+		snprintf(why, sizeof(why),
+		         "cannot connect to a writable database%s%s",
+		         err[0] ? ": " : "", err);
+		detail = why;
 	}
 	vbx_health_add(report, "postgres", rc, now_us() - t0, detail);
 	return VBX_OK;
@@ -109,6 +156,15 @@ static int read_config(pgs *s, const vbx_config *cfg)
 	if (conninfo && strlen(conninfo) >= PGS_CONNINFO_MAX)
 		return vbx_cfg_error(cfg, "conninfo", "longer than %d bytes",
 		                     PGS_CONNINFO_MAX - 1);
+	if (conninfo) {
+		pgs_hosts h;
+		char err[256];
+		rc = pgs_hosts_parse(conninfo, &h, err, sizeof(err));
+		if (rc == VBX_EINVAL)
+			return vbx_cfg_error(cfg, "conninfo", "%s", err);
+		if (rc != VBX_OK)
+			return rc;
+	}
 	k->pool_size = (int)pool;
 	if (conninfo && !(k->conninfo = strdup(conninfo)))
 		return VBX_ENOMEM;
@@ -157,6 +213,7 @@ static void wipe_free(char *secret)
 static void pgs_free(pgs *s)
 {
 	pgs_pool_fini(s);
+	pgs_targets_free(&s->targets);
 	pgs_embedded_fini(s);
 	pgs_crypto_fini(s);
 	wipe_free(s->cfg.secrets_key);
@@ -241,6 +298,34 @@ static int start_embedded(pgs *s)
 	return VBX_OK;
 }
 
+/* Several hosts without target_session_attrs=read-write: libpq takes the
+ * first that answers, a standby included, and writes fail on it. */
+static void check_hosts(const pgs *s)
+{
+	pgs_hosts h;
+	char err[256];
+
+	if (s->cfg.embedded ||
+	    pgs_hosts_parse(s->cfg.conninfo, &h, err, sizeof(err)) != VBX_OK ||
+	    h.count < 2)
+		return;
+	if (h.read_write)
+		vbx_log_info(s->self,
+		             "postgres: %d hosts in conninfo with "
+		             "target_session_attrs=%s: a failover is followed "
+		             "without a restart",
+		             h.count, h.attrs);
+	else
+		vbx_log_warn(s->self,
+		             "postgres: conninfo lists %d hosts without "
+		             "target_session_attrs=read-write (%s): libpq "
+		             "takes the first that answers, a standby too, "
+		             "and writes fail there; add "
+		             "target_session_attrs=read-write to "
+		             "plugins.postgres-store.conninfo",
+		             h.count, h.attrs[0] ? h.attrs : "absent");
+}
+
 static int pgs_start(vbx_plugin *self)
 {
 	pgs *s = vbx_plugin_data(self);
@@ -252,6 +337,10 @@ static int pgs_start(vbx_plugin *self)
 	 * default server nor a conninfo freed under it. */
 	if (!s->cfg.conninfo || s->cfg.embedded)
 		rc = start_embedded(s);
+	else
+		check_hosts(s);
+	if (rc == VBX_OK)
+		rc = pgs_targets_make(s->cfg.conninfo, &s->targets);
 	if (rc == VBX_OK) {
 		pthread_mutex_lock(&s->pool.lock);
 		s->pool.closing = false;

@@ -144,44 +144,120 @@ static int connect_poll(PGconn *pg, int64_t deadline)
 	return VBX_OK;
 }
 
-static int conn_open(pgs *s, pgs_conn *c)
+/* Remember why the last connection attempt failed ("" when it worked). */
+static void pool_connect_result(pgs *s, const char *err)
+{
+	pthread_mutex_lock(&s->pool.lock);
+	snprintf(s->pool.connect_error, sizeof(s->pool.connect_error), "%s",
+	         err);
+	pthread_mutex_unlock(&s->pool.lock);
+}
+
+void pgs_pool_connect_error(pgs *s, char *buf, size_t len)
+{
+	pthread_mutex_lock(&s->pool.lock);
+	snprintf(buf, len, "%s", s->pool.connect_error);
+	pthread_mutex_unlock(&s->pool.lock);
+}
+
+/* Append what attempt pg said (or that it timed out) to c->errmsg. */
+static void connect_error(pgs_conn *c, PGconn *pg, int rc, int64_t ms)
+{
+	size_t n = strlen(c->errmsg);
+	char *at = c->errmsg + n;
+	size_t left = sizeof(c->errmsg) - n;
+
+	if (n && left > 2) {
+		memcpy(at, "; ", 3);
+		at += 2;
+		left -= 2;
+	}
+	if (rc == VBX_ETIMEDOUT && pg && PQhost(pg))
+		snprintf(at, left, "%s port %s: no answer within %lld ms",
+		         PQhost(pg), PQport(pg), (long long)ms);
+	else if (rc == VBX_ETIMEDOUT)
+		snprintf(at, left, "no answer within %lld ms", (long long)ms);
+	else
+		one_line(at, left,
+		         pg ? PQerrorMessage(pg) : "out of memory connecting");
+}
+
+/* One attempt with keys and vals (expand: the dbname is a conninfo),
+ * within deadline. The connection, or NULL with c->errmsg saying why. */
+static PGconn *connect_one(pgs_conn *c, const char *const *keys,
+                           const char *const *vals, int expand,
+                           int64_t deadline)
+{
+	int64_t t0 = now_ns();
+	PGconn *pg = PQconnectStartParams(keys, vals, expand);
+	int rc = !pg || PQstatus(pg) == CONNECTION_BAD
+	                 ? VBX_EUNAVAIL
+	                 : connect_poll(pg, deadline);
+
+	if (rc == VBX_OK)
+		return pg;
+	connect_error(c, pg, rc, (deadline - t0) / 1000000);
+	if (pg)
+		PQfinish(pg);
+	return NULL;
+}
+
+/* Several servers: each in order, with its share of the deadline (the
+ * conninfo's connect_timeout, else an equal share), until one takes us. */
+static PGconn *connect_each(pgs *s, pgs_conn *c, int64_t deadline)
+{
+	const pgs_targets *t = &s->targets;
+	int64_t share = t->per_host_ms ? t->per_host_ms
+	                               : s->cfg.connect_timeout_ms / t->count;
+	PGconn *pg = NULL;
+
+	if (share < 500)
+		share = 500;
+	for (int i = 0; i < t->count && !pg && now_ns() < deadline; i++)
+		pg = connect_one(c, t->keys, t->vals[i], 0,
+		                 deadline_within(deadline, share));
+	return pg;
+}
+
+/* Open c for the pool's generation gen. With several hosts in the
+ * conninfo they are tried in order, skipping those that refuse, do not
+ * answer in their share of connect_timeout or (with
+ * target_session_attrs=read-write) take no writes. */
+static int conn_open(pgs *s, pgs_conn *c, uint64_t gen)
 {
 	/* The conninfo comes last so that its own settings win. */
 	const char *const keys[] = {"application_name", "dbname", NULL};
 	const char *const vals[] = {"vibeboxd", s->cfg.conninfo, NULL};
-	int64_t t0 = now_ns();
 	int64_t deadline =
 	        deadline_within(c->deadline, s->cfg.connect_timeout_ms);
 
-	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->errmsg[0] = '\0';
+	c->pg = s->targets.count > 1 ? connect_each(s, c, deadline)
+	                             : connect_one(c, keys, vals, 1, deadline);
 	if (!c->pg) {
-		vbx_log_error(s->self, "postgres: out of memory connecting");
-		return VBX_EUNAVAIL;
-	}
-	int rc = PQstatus(c->pg) == CONNECTION_BAD
-	                 ? VBX_EUNAVAIL
-	                 : connect_poll(c->pg, deadline);
-	if (rc != VBX_OK) {
-		if (rc == VBX_ETIMEDOUT)
-			snprintf(c->errmsg, sizeof(c->errmsg),
-			         "no answer within %lld ms",
-			         (long long)((deadline - t0) / 1000000));
-		else
-			one_line(c->errmsg, sizeof(c->errmsg),
-			         PQerrorMessage(c->pg));
 		vbx_log_warn(s->self,
 		             "postgres: cannot connect: %s (check conninfo and "
-		             "that the server is up and not stopped)",
+		             "that the server is up and not stopped; during a "
+		             "failover, until a standby is promoted)",
 		             c->errmsg);
-		conn_close(c);
+		pool_connect_result(s, c->errmsg);
 		return VBX_EUNAVAIL;
 	}
+	if (c->errmsg[0]) /* hosts passed over on the way */
+		vbx_log_info(s->self,
+		             "postgres: connected to %s port %s after: %s",
+		             PQhost(c->pg), PQport(c->pg), c->errmsg);
+	c->generation = gen;
 	PQsetNoticeProcessor(c->pg, notice, c);
 	/* Sends never block; wait_socket does the waiting. */
 	if (PQsetnonblocking(c->pg, 1) != 0 || conn_setup(s, c) != VBX_OK) {
+		pool_connect_result(s, c->errmsg[0]
+		                               ? c->errmsg
+		                               : "the session setup failed");
 		conn_close(c);
 		return VBX_EUNAVAIL;
 	}
+	pool_connect_result(s, "");
 	return VBX_OK;
 }
 
@@ -302,6 +378,7 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 	pthread_mutex_lock(&s->pool.lock);
 	bool closing = s->pool.closing;
 	pgs_conn *c = pool_wait(s, wait);
+	uint64_t gen = s->pool.generation;
 	pthread_mutex_unlock(&s->pool.lock);
 
 	if (!c) {
@@ -316,9 +393,12 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 		return NULL;
 	}
 	c->deadline = call;
-	if (c->pg && !conn_alive(c))
+	/* Before anything is sent: a connection of an older generation (to
+	 * the server a failover left) or one the server closed while idle is
+	 * replaced here, so the call does not fail on it. */
+	if (c->pg && (c->generation != gen || !conn_alive(c)))
 		conn_close(c);
-	if (!c->pg && conn_open(s, c) != VBX_OK) {
+	if (!c->pg && conn_open(s, c, gen) != VBX_OK) {
 		pool_put(s, c);
 		*rc = VBX_EUNAVAIL;
 		return NULL;
@@ -342,6 +422,27 @@ void pgs_release(pgs *s, pgs_conn *c)
 	if (c->broken || (c->pg && PQstatus(c->pg) != CONNECTION_OK))
 		conn_close(c);
 	pool_put(s, c);
+}
+
+void pgs_pool_failover(pgs_conn *c, const char *why)
+{
+	pgs_pool *p = &c->s->pool;
+	bool bumped = false;
+
+	c->broken = true;
+	pthread_mutex_lock(&p->lock);
+	if (c->generation == p->generation) {
+		p->generation++;
+		bumped = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (bumped)
+		vbx_log_warn(c->s->self,
+		             "postgres: the server at %s port %s %s: dropping "
+		             "the pool's connections to it; new ones follow "
+		             "the conninfo's host list (a failover?)",
+		             c->pg ? PQhost(c->pg) : "?",
+		             c->pg ? PQport(c->pg) : "?", why);
 }
 
 /* ---- statements ---- */
@@ -372,13 +473,6 @@ static void copy_field(char *dst, size_t len, const PGresult *r, int field)
 {
 	const char *v = r ? PQresultErrorField(r, field) : NULL;
 	snprintf(dst, len, "%s", v ? v : "");
-}
-
-/* Is this SQLSTATE the server or the link going away? */
-static bool state_is_disconnect(const char *st)
-{
-	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
-	       strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
 }
 
 /* 0A000 on a prepared statement is "cached plan must not change result
@@ -413,9 +507,14 @@ static int conn_error(pgs_conn *c, const pgs_stmt *st, const PGresult *r)
 	         r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
 
 	int rc = c->sqlstate[0] ? state_to_rc(c->sqlstate) : VBX_EUNAVAIL;
-	if (PQstatus(c->pg) != CONNECTION_OK ||
-	    (c->sqlstate[0] && state_is_disconnect(c->sqlstate))) {
-		c->broken = true;
+	pgs_state_kind kind = pgs_state_kind_of(c->sqlstate);
+	if (kind == PGS_STATE_READ_ONLY) {
+		pgs_pool_failover(c, "is read-only (a standby: set "
+		                     "target_session_attrs=read-write in "
+		                     "conninfo)");
+		rc = VBX_EUNAVAIL;
+	} else if (PQstatus(c->pg) != CONNECTION_OK || kind == PGS_STATE_GONE) {
+		pgs_pool_failover(c, "went away");
 		rc = VBX_EUNAVAIL;
 	}
 	if (c->sqlstate[0] && state_needs_new_session(c->sqlstate))
@@ -423,6 +522,10 @@ static int conn_error(pgs_conn *c, const pgs_stmt *st, const PGresult *r)
 	if (rc == VBX_EEXIST || rc == VBX_EINVAL)
 		vbx_log_debug(c->s->self, "postgres: %s: %s (%s)", st->name,
 		              c->errmsg, c->sqlstate);
+	else if (kind == PGS_STATE_READ_ONLY)
+		vbx_log_warn(c->s->self,
+		             "postgres: %s: refused by a read-only server: %s",
+		             st->name, c->errmsg);
 	else if (rc == VBX_EUNAVAIL)
 		vbx_log_warn(c->s->self,
 		             "postgres: %s: lost the connection: %s", st->name,
@@ -590,6 +693,15 @@ int pgs_commit(pgs_conn *c)
 	int rc = conn_simple(c, &commit);
 
 	c->in_tx = false;
+	/* The link broke during COMMIT: the transaction may or may not have
+	 * been committed, and nothing here can tell. The caller answers
+	 * VBX_EUNAVAIL (503) and the client re-reads; retrying here could
+	 * apply a write twice. */
+	if (rc == VBX_EUNAVAIL && c->broken)
+		vbx_log_warn(c->s->self,
+		             "postgres: the connection broke during COMMIT: "
+		             "the transaction's outcome is unknown (answered "
+		             "as unavailable; clients should re-read)");
 	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK. */
 	if (rc == VBX_OK && failed_tx)
 		return VBX_ERR;

@@ -17,7 +17,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
 	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime docker_passwd sig util wsframe framing rawhead redis_url)
+	jsonout pgtime conninfo docker_passwd sig util wsframe framing rawhead redis_url)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -44,6 +44,7 @@ deps() {
 		plugins/auth/revoke.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
+	conninfo) echo "plugins/postgres-store/failover.c";;
 	redis_url) echo "plugins/redis-cache/url.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
@@ -66,7 +67,7 @@ target_flags() {
 	case $1 in
 	auth_jwt | auth_phc) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
-	pgtime) echo "-I$src/plugins/postgres-store
+	pgtime | conninfo) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;
 	keyring) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags libpq) $(pkg-config --cflags --libs libcrypto)";;

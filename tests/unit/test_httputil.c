@@ -278,13 +278,15 @@ static void store_error_maps_each_result(void **state)
 	             "(postgres-store) in the daemon's config",
 	             VBX_EUNAVAIL);
 	expect_store(FAIL(VBX_EUNAVAIL, ""), 503, "UNAVAILABLE",
-	             "the store is unavailable (its database may be down); "
-	             "try again later",
+	             "the store is unavailable (its database may be down or "
+	             "failing over); try again later (after a write, re-read "
+	             "first: it may have been applied)",
 	             VBX_EUNAVAIL);
 	/* No hook handle: taken as one with a provider. */
 	expect_store(FAIL(VBX_EUNAVAIL, "?store=null"), 503, "UNAVAILABLE",
-	             "the store is unavailable (its database may be down); "
-	             "try again later",
+	             "the store is unavailable (its database may be down or "
+	             "failing over); try again later (after a write, re-read "
+	             "first: it may have been applied)",
 	             VBX_EUNAVAIL);
 #undef FAIL
 }
