@@ -52,6 +52,12 @@ def daemon(block):
     return d.start()
 
 
+def stop(d):
+    """Stop d; it must exit 0 (a sanitizer build's report fails it)."""
+    rc = d.stop()
+    expect(rc == 0, f"vibeboxd exited {rc}: {d.logtext()[-2000:]}")
+
+
 def kit(d, method, path, body=None):
     st, b, _ = d.request(method, KIT + path, body=body)
     expect(st == 200, f"{method} {path}: {st} {b}")
@@ -169,7 +175,7 @@ def test_required_fails_readiness():
         dead.start()
         wait(lambda: ready(d)[0] == 200, "ready once Redis answers", 15)
     finally:
-        d.stop()
+        stop(d)
         dead.stop()
 
 
@@ -202,7 +208,7 @@ def test_sentinel_failover():
         expect(other.call("GET", "sf:z") == "killed", "on the survivor")
     finally:
         if d:
-            d.stop()
+            stop(d)
         s.stop()
 
 
@@ -212,7 +218,7 @@ def served(block, check):
     try:
         check(d)
     finally:
-        d.stop()
+        stop(d)
 
 
 def test_unix_socket_and_db():
@@ -352,6 +358,10 @@ def test_reload_validates_the_block():
         D.write_conf(plugins=block_of(R.url, 'prefix = "it:";'))
 
 
+def test_exits_cleanly():
+    stop(D)
+
+
 def main():
     global R, D
     skip_unless_redis(sentinel=True)
@@ -370,6 +380,7 @@ def main():
                   test_acl_user_and_password_file, test_tls,
                   test_sentinel_failover):
             suite.run(t)
+        suite.run(test_exits_cleanly)
     finally:
         D.stop()
         R.stop()
