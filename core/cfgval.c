@@ -219,13 +219,31 @@ void vbx__config_mark_known(vbx_config *block, const char *key)
 	}
 }
 
+/* The element of list whose decimal index starts key ("0.name": element
+ * 0), *rest then at the dot after the index; NULL when key has no index
+ * followed by a dot, or the list has no such element (since ABI 1.2). */
+static const config_setting_t *list_element(const config_setting_t *list,
+                                            const char *key, const char **rest)
+{
+	unsigned long i = 0;
+	const char *p = key;
+	for (; *p >= '0' && *p <= '9' && p - key < 6; p++)
+		i = i * 10 + (unsigned long)(*p - '0');
+	if (p == key || *p != '.' || (key[0] == '0' && p - key > 1))
+		return NULL;
+	*rest = p;
+	if (i >= (unsigned long)config_setting_length(list))
+		return NULL;
+	return config_setting_get_elem(list, (unsigned)i);
+}
+
 const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
                                         const char *key)
 {
 	if (!strchr(key, '.'))
 		return config_setting_get_member(group, key);
-	/* "a.b": member b of the group a, and nothing else (libconfig's
-	 * paths would also take list indexes). */
+	/* "a.b": member b of the group a; "a.0.b": member b of the first
+	 * group of the list a (libconfig's own paths take other forms). */
 	char buf[512];
 	const char *dot = strchr(key, '.');
 	size_t n = (size_t)(dot - key);
@@ -234,6 +252,8 @@ const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
 	memcpy(buf, key, n);
 	buf[n] = '\0';
 	const config_setting_t *s = config_setting_get_member(group, buf);
+	if (s && config_setting_is_list(s))
+		s = list_element(s, dot + 1, &dot);
 	if (!s || !config_setting_is_group(s))
 		return NULL;
 	return vbx__cfg_lookup(s, dot + 1);

@@ -112,9 +112,51 @@ static bool block_knows_below(const vbx_config *b, const char *prefix,
 	return false;
 }
 
+/* Did a getter ask for a key below an element of the list at prefix
+ * ("prefix.0.name")? */
+static bool knows_index(const vbx_config *b, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	for (size_t i = 0; i < b->nknown; i++)
+		if (strncmp(b->known[i], prefix, plen) == 0 &&
+		    b->known[i][plen] == '.' && b->known[i][plen + 1] >= '0' &&
+		    b->known[i][plen + 1] <= '9')
+			return true;
+	return false;
+}
+
+static size_t report_unknown_in(const vbx_config *b,
+                                const config_setting_t *group,
+                                const char *prefix);
+
+/* The unknown keys of a list of groups that a getter reached into with
+ * indexed keys ("list.0.name"), element by element. */
+static size_t report_unknown_list(const vbx_config *b,
+                                  const config_setting_t *list,
+                                  const char *prefix)
+{
+	size_t n = 0;
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *s =
+		        config_setting_get_elem(list, (unsigned)i);
+		char key[512];
+		snprintf(key, sizeof(key), "%s.%d", prefix, i);
+		if (!config_setting_is_group(s)) {
+			vbx__cfg_report(b, s, key, "expected a group { ... }");
+			n++;
+		} else if (!block_knows_below(b, key, strlen(key))) {
+			vbx__cfg_report(b, s, key, "unexpected entry");
+			n++;
+		} else {
+			n += report_unknown_in(b, s, key);
+		}
+	}
+	return n;
+}
+
 /* The unknown keys of group (whose path below b is prefix, "" at the
  * top): a group that a getter reached into with dotted keys is checked
- * member by member. */
+ * member by member, and so is a list of groups it indexed. */
 static size_t report_unknown_in(const vbx_config *b,
                                 const config_setting_t *group,
                                 const char *prefix)
@@ -135,6 +177,8 @@ static size_t report_unknown_in(const vbx_config *b,
 		if (!block_knows_below(b, key, strlen(key))) {
 			vbx__cfg_report(b, s, key, "unknown key");
 			n++;
+		} else if (config_setting_is_list(s) && knows_index(b, key)) {
+			n += report_unknown_list(b, s, key);
 		} else if (!config_setting_is_group(s)) {
 			vbx__cfg_report(b, s, key, "expected a group { ... }");
 			n++;

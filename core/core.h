@@ -373,6 +373,14 @@ int vbx__event_share(vbx_event *ev);
 bool vbx__event_shared(const vbx_event *ev);
 /* This process's replica id (vbx_replica_id()): a random UUID made once. */
 const char *vbx__replica_id(void);
+/* The event declared under name, or NULL (never creates one). Takes the
+ * registry's lock briefly; any thread. */
+vbx_event *vbx__event_find(const char *name);
+/* ev's payload type as its first declarer wrote it ("vbx_foo_event");
+ * owned by the registry, valid until vbx__registry_fini(). */
+const char *vbx__event_type(const vbx_event *ev);
+/* Is type the same C type as ev's payload (as sig.c compares them)? */
+bool vbx__event_type_matches(const vbx_event *ev, const char *type);
 /* ev's to_json (the first non-NULL one declared), or NULL. */
 vbx_event_json_fn *vbx__event_to_json(const vbx_event *ev);
 /* Call ev's subscribers in subscription order, without locks. Before the
@@ -391,12 +399,21 @@ typedef struct vbx__event_stats {
 typedef void vbx__event_json_sink(const char *json, const char *resource_type,
                                   const char *resource_id);
 void vbx__events_set_json_sink(vbx__event_json_sink *sink);
+/* Called on the dispatcher thread for every event published on this
+ * replica (never for one injected from another), before its subscribers;
+ * must only copy (bridge.c). NULL: none, the default. */
+typedef void vbx__event_outbound(vbx_event *ev, const void *payload);
+void vbx__events_set_outbound(vbx__event_outbound *out);
 
 /* Start the dispatcher with a queue of `cap` events. */
 int vbx__events_start(int cap, int overflow);
 /* Deliver what is queued, then stop; later publishes get VBX_ESTATE. */
 void vbx__events_stop(void);
 int vbx__event_publish(vbx_event *ev, const void *payload, size_t size);
+/* Publish an event received from another replica: the same lock-free
+ * path and the same results as vbx__event_publish, but the dispatcher
+ * does not hand it to the outbound hook, so it is never bridged again. */
+int vbx__event_inject(vbx_event *ev, const void *payload, size_t size);
 void vbx__events_stats(vbx__event_stats *out);
 
 /* ---- cpus.c and effective.c: defaults that fit the machine ---- */

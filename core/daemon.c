@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "daemon.h"
 #include "server.h"
 #include "pump.h"
@@ -74,6 +75,7 @@ void vbx__catalog_init(vbx_plugin *core)
 	vbx__cat.authenticate = vbx_hook_authenticate_get(core);
 	vbx__cat.authorize = vbx_hook_authorize_get(core);
 	vbx__cat.health_check = vbx_hook_health_check_get(core);
+	vbx__cat.request_admit = vbx_hook_request_admit_get(core);
 	vbx__cat.config_reload = vbx_event_config_reload_get(core);
 	vbx__cat.env_status =
 	        vbx__event_get(core, "env_status", "vbx_env_status_event",
@@ -88,6 +90,7 @@ static void core_init(void)
 	vbx__api_register(core);
 	vbx__events_ws_register(core);
 	vbx__revoke_register(core);
+	vbx__bridge_register(core);
 }
 
 /* ---- signals and reload ---- */
@@ -303,6 +306,10 @@ static int serve(const char *path)
 		teardown(false);
 		return fail(&errs, "not started: fix the errors above");
 	}
+	/* After the plugins' start: the cache provider is connected or
+	 * reconnecting. Without one this is a no-op. */
+	if (vbx__bridge_start(conf->event_queue) != VBX_OK)
+		vbx__warn("events stay on this replica (see the error above)");
 	if (vbx__memtrim_start() != VBX_OK)
 		vbx__warn("no memory trim timer: memory freed after bursts "
 		          "stays with the process");
@@ -328,6 +335,7 @@ static int serve(const char *path)
 	vbx__server_destroy(d.server);
 	d.server = NULL;
 	vbx__pumps_shutdown(); /* streams close before plugins stop */
+	vbx__bridge_stop();    /* it calls the cache provider */
 	teardown(true);
 	vbx__info("stopped");
 	return 0;

@@ -65,6 +65,54 @@ int vbx__dispatch_match(vbx_request *r, uint64_t max_body)
 	                                                 : VBX__DISPATCH_RUN;
 }
 
+/* Milliseconds as whole seconds, rounded up. */
+static long long seconds_up(int64_t ms)
+{
+	return ms > 0 ? (long long)((ms + 999) / 1000) : 0;
+}
+
+static void put_number(vbx_request *r, const char *name, long long v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%lld", v);
+	vbx__resp_header(r, name, buf);
+}
+
+/*
+ * The request_admit hook (catalog.h) on an authenticated request: its
+ * rate-limit headers, or a 429. A handler that fails is only logged: a
+ * limit that cannot be counted must not fail the request.
+ */
+static bool admit_hook(vbx_request *r)
+{
+	vbx_hook *h = vbx__cat.request_admit;
+	if (!h || h->count == 0)
+		return true;
+	vbx_admit ad = {.version = 1};
+	int rc = vbx_hook_request_admit_run(h, &r->principal, r->method,
+	                                    r->match.route->pattern, &ad);
+	if (rc != VBX_OK && rc != VBX_EAGAIN && rc != VBX_DECLINED)
+		vbx__warn("a request_admit handler failed for %s %s (%s); "
+		          "the request goes on without its limit: see that "
+		          "plugin's log lines",
+		          r->method, r->path, vbx__strerror(rc));
+	if (ad.limit > 0) {
+		put_number(r, "x-ratelimit-limit", (long long)ad.limit);
+		put_number(r, "x-ratelimit-remaining",
+		           (long long)(ad.remaining > 0 ? ad.remaining : 0));
+		put_number(r, "x-ratelimit-reset", seconds_up(ad.reset_ms));
+	}
+	if (rc != VBX_EAGAIN)
+		return true;
+	long long wait = seconds_up(ad.retry_after_ms);
+	put_number(r, "retry-after", wait > 0 ? wait : 1);
+	vbx__respond_error(r, 429, "TOO_MANY_REQUESTS",
+	                   "too many requests for this principal; retry in "
+	                   "%lld seconds",
+	                   wait > 0 ? wait : 1);
+	return false;
+}
+
 /* Fill in the principal; false when the request was answered instead. */
 static bool admit(vbx_request *r, unsigned flags, const vbx_principal *as)
 {
@@ -74,8 +122,10 @@ static bool admit(vbx_request *r, unsigned flags, const vbx_principal *as)
 		const char *bearer =
 		        vbx__bearer(vbx__request_header(r, "authorization"),
 		                    NULL, r->arena);
-		return vbx__authenticate(r, bearer, flags, &r->principal,
-		                         &r->has_principal) == 0;
+		if (vbx__authenticate(r, bearer, flags, &r->principal,
+		                      &r->has_principal) != 0)
+			return false;
+		return admit_hook(r);
 	}
 	r->principal = *as;
 	r->has_principal = true;
@@ -84,7 +134,7 @@ static bool admit(vbx_request *r, unsigned flags, const vbx_principal *as)
 		                   "this endpoint is for instance admins");
 		return false;
 	}
-	return true;
+	return admit_hook(r);
 }
 
 void vbx__dispatch_run(vbx_request *r, const vbx_principal *as)

@@ -18,6 +18,10 @@
  *
  * Closing is a bit in the tail: once set, no position can be claimed,
  * so the dispatcher knows exactly how far to drain before it exits.
+ *
+ * Each slot also says whether its event came from another replica
+ * (vbx__event_inject, bridge.c): the dispatcher offers only local events
+ * to the outbound hook, so a bridged event is never sent back out.
  */
 #include "vbx_build.h"
 
@@ -39,6 +43,7 @@
 struct slot {
 	_Atomic uint64_t seq;
 	vbx_event *ev;
+	bool remote; /* injected from another replica: not bridged again */
 };
 
 /* Payloads start at an offset that suits any type. */
@@ -72,6 +77,7 @@ static struct {
 	bool running;
 	pthread_t thread;
 	_Atomic(vbx__event_json_sink *) sink;
+	_Atomic(vbx__event_outbound *) outbound;
 	/* Statistics: totals of earlier runs. */
 	_Atomic uint64_t published_before, delivered_before;
 	_Atomic uint64_t queue_cap;
@@ -108,6 +114,11 @@ static inline unsigned char *payload_of(struct slot *s)
 void vbx__events_set_json_sink(vbx__event_json_sink *sink)
 {
 	atomic_store(&q.sink, sink);
+}
+
+void vbx__events_set_outbound(vbx__event_outbound *out)
+{
+	atomic_store(&q.outbound, out);
 }
 
 /* ---- publishing ---- */
@@ -157,9 +168,10 @@ static int wait_for_room(struct slot **s, uint64_t *pos)
 }
 
 static void fill(struct slot *s, uint64_t pos, vbx_event *ev,
-                 const void *payload, size_t size)
+                 const void *payload, size_t size, bool remote)
 {
 	s->ev = ev;
+	s->remote = remote;
 	memcpy(payload_of(s), payload, size);
 	/* seq_cst, paired with the dispatcher's `sleeping` (see below). */
 	atomic_store(&s->seq, 2 * pos + 1);
@@ -170,7 +182,7 @@ static void fill(struct slot *s, uint64_t pos, vbx_event *ev,
 	}
 }
 
-static int publish(vbx_event *ev, const void *payload, size_t size)
+static int publish(vbx_event *ev, const void *payload, size_t size, bool remote)
 {
 	struct slot *s;
 	uint64_t pos;
@@ -185,21 +197,31 @@ static int publish(vbx_event *ev, const void *payload, size_t size)
 		rc = wait_for_room(&s, &pos);
 	if (rc != VBX_OK)
 		return rc;
-	fill(s, pos, ev, payload, size);
+	fill(s, pos, ev, payload, size, remote);
 	return VBX_OK;
 }
 
-int vbx__event_publish(vbx_event *ev, const void *payload, size_t size)
+static int enqueue(vbx_event *ev, const void *payload, size_t size, bool remote)
 {
 	if (!ev || !payload || size != vbx__event_payload_size(ev))
 		return VBX_EINVAL;
 	/* Counted so that stop frees the ring only when nobody is in here. */
 	atomic_fetch_add(&q.publishers, 1);
-	int rc = publish(ev, payload, size);
+	int rc = publish(ev, payload, size, remote);
 	atomic_fetch_sub_explicit(&q.publishers, 1, memory_order_release);
 	if (rc == VBX_EAGAIN || rc == VBX_ESTATE)
 		atomic_fetch_add_explicit(&q.dropped, 1, memory_order_relaxed);
 	return rc;
+}
+
+int vbx__event_publish(vbx_event *ev, const void *payload, size_t size)
+{
+	return enqueue(ev, payload, size, false);
+}
+
+int vbx__event_inject(vbx_event *ev, const void *payload, size_t size)
+{
+	return enqueue(ev, payload, size, true);
 }
 
 /* ---- the dispatcher ---- */
@@ -228,6 +250,11 @@ static void render(struct slot *s, vbx__event_json_sink *sink)
 
 static void deliver(struct slot *s)
 {
+	/* Handed out first: the bridge only copies, and other replicas then
+	 * hear of the event while this one's subscribers run. */
+	vbx__event_outbound *out = atomic_load(&q.outbound);
+	if (out && !s->remote)
+		out(s->ev, payload_of(s));
 	vbx__event_deliver(s->ev, payload_of(s));
 	vbx__event_json_sink *sink = atomic_load(&q.sink);
 	if (sink)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bridge.h"
 #include "daemon.h"
 #include "server.h"
 
@@ -79,16 +80,40 @@ static int startup(void *ud, vbx_request *r)
 	return vbx__respond(r, 503, "application/json", wait, sizeof(wait) - 1);
 }
 
+/* The bridge's totals, when it runs; "" otherwise. */
+static void bridge_detail(char *buf, size_t len, bool full)
+{
+	vbx__bridge_stats bs;
+	vbx__bridge_stats_get(&bs);
+	buf[0] = '\0';
+	if (!bs.active)
+		return;
+	snprintf(buf, len,
+	         "%sbridge: %llu out, %llu in, %llu dropped out, %llu "
+	         "dropped in, %llu undecodable",
+	         full ? "the event queue is full; " : "",
+	         (unsigned long long)bs.out, (unsigned long long)bs.in,
+	         (unsigned long long)(bs.out_overflow + bs.out_unavailable +
+	                              bs.out_invalid),
+	         (unsigned long long)(bs.in_unknown + bs.in_mismatch +
+	                              bs.in_dropped),
+	         (unsigned long long)bs.decode_errors);
+}
+
 /* The core's own check: the event dispatcher keeps up. */
 static void check_events(vbx_health *h)
 {
 	vbx__event_stats st;
+	char detail[256];
 	int64_t t0 = vbx__now_ns();
 	vbx__events_stats(&st);
 	bool full = st.queue_cap && st.queue_len >= st.queue_cap;
+	bridge_detail(detail, sizeof(detail), full);
 	vbx__health_add(h, "events", full ? VBX_EAGAIN : VBX_OK,
 	                (vbx__now_ns() - t0) / 1000,
-	                full ? "the event queue is full" : NULL);
+	                detail[0] ? detail
+	                : full    ? "the event queue is full"
+	                          : NULL);
 }
 
 /* The run of the plugins' checks: the last finished run's result, and

@@ -597,6 +597,25 @@ bool vbx__event_shared(const vbx_event *ev)
 	return atomic_load_explicit(&e->shared, memory_order_relaxed);
 }
 
+vbx_event *vbx__event_find(const char *name)
+{
+	pthread_mutex_lock(&lock);
+	struct named *n = name ? table_find(&events, name) : NULL;
+	pthread_mutex_unlock(&lock);
+	return n ? &container_of(n, struct event, key)->head : NULL;
+}
+
+const char *vbx__event_type(const vbx_event *ev)
+{
+	return ((const struct event *)ev)->type;
+}
+
+bool vbx__event_type_matches(const vbx_event *ev, const char *type)
+{
+	const struct event *e = (const struct event *)ev;
+	return type && same_type(e->type, e->canon, type);
+}
+
 vbx_event_json_fn *vbx__event_to_json(const vbx_event *ev)
 {
 	struct event *e = (struct event *)ev;

@@ -153,6 +153,7 @@ typedef struct vbx__catalog {
 	vbx_hook *authenticate;
 	vbx_hook *authorize;
 	vbx_hook *health_check;
+	vbx_hook *request_admit; /* 1.2 */
 	vbx_event *config_reload;
 	vbx_event *env_status;
 } vbx__catalog;

@@ -279,6 +279,48 @@ VBX_HOOK_DECLARE(principal_check, FIRST, VBX_OK,
 
 /* ---- end of 1.1 principal_changed ---- */
 
+/* ---- 1.2: a say on every authenticated request (request_admit) ---- */
+
+/*
+ * What request_admit tells the daemon about the caller's request budget.
+ * Zeroed by the daemon before the run; a handler that leaves limit at 0
+ * adds no header. Later versions only append members.
+ */
+typedef struct vbx_admit {
+	uint32_t version;       /* 1, set by the daemon */
+	int64_t limit;          /* requests allowed per window, > 0 to send
+	                           X-RateLimit-Limit/-Remaining/-Reset */
+	int64_t remaining;      /* requests left in the window, >= 0 */
+	int64_t reset_ms;       /* ms until the window frees one request
+	                           (X-RateLimit-Reset, in seconds rounded
+	                           up); 0 when nothing is counted */
+	int64_t retry_after_ms; /* refused: ms until a request would be
+	                           allowed (Retry-After, seconds rounded up,
+	                           at least 1) */
+} vbx_admit;
+
+/*
+ * request_admit(who, method, route, out) - FIRST, default VBX_OK (ABI
+ * 1.2). Runs for every HTTP request that needs a principal, after
+ * authentication succeeded and before the route's handler: `who` is the
+ * principal, `method` the request's method, `route` the matched route's
+ * pattern ("/api/v1/projects/{id}"). Returns VBX_OK (go on: the daemon
+ * adds the X-RateLimit-* headers of *out to the response when out->limit
+ * > 0), VBX_EAGAIN (over a limit: the daemon answers 429
+ * TOO_MANY_REQUESTS with Retry-After and the same headers, and the
+ * handler does not run), or VBX_DECLINED (leave it to the next handler).
+ * Any other answer is logged and the request goes on: a limit that
+ * cannot be counted never fails a request. Runs on a worker and may
+ * block briefly (a shared counter's round trip). Borrows its arguments;
+ * *out belongs to the daemon.
+ */
+VBX_HOOK_DECLARE(request_admit, FIRST, VBX_OK,
+                 (const vbx_principal *who, const char *method,
+                  const char *route, vbx_admit *out),
+                 (who, method, route, out))
+
+/* ---- end of 1.2 request_admit ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,13 @@
  * Errors then name the whole path,
  * `plugins.platform.environments.max_per_user`.
  *
+ * A part that is a decimal index reads an element of a list of groups
+ * (since ABI 1.2): "engines.0.name" reads `engines = ( { name = "a"; },
+ * ... );`. An index past the end reads as absent, so a plugin walks a list
+ * by reading a key every element must have until it is absent; the
+ * elements' members it did not ask for, and elements it never reached,
+ * are errors naming their index (`plugins.docker-runtime.engines.1.typo`).
+ *
  * Every getter records the key as known. After the plugin's validate (see
  * plugin.h) and after init, a key that no getter asked for is an error
  * that names it, so a typo never passes silently, at start or on reload.

@@ -72,7 +72,15 @@
  *        - vbx_replica_id() (plugin.h) and vbx_event_share() (hook.h), in
  *          the third and fourth reserved slots;
  *        - VBX_HEALTH_DEGRADED (catalog.h): a readiness check that is
- *          impaired but does not fail readiness.
+ *          impaired but does not fail readiness;
+ *        - indexed config keys, "engines.0.name", that read a list of
+ *          groups inside a plugin's block (config.h; no slot);
+ *        - runtime_engine_state version 2 with the engine's name, and
+ *          runtime_inspect's out->error naming an engine that is down
+ *          (runtime.h; several engines);
+ *        - the request_admit hook (catalog.h): a plugin admits or refuses
+ *          (429) every authenticated request and gives its rate-limit
+ *          headers; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

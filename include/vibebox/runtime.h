@@ -336,12 +336,24 @@ VBX_EVENT_DECLARE(runtime_container_vanished, vbx_runtime_container_vanished,
  * repeatedly. reachable true after an outage means events may have been
  * missed: a subscriber that keeps state in agreement with the engine
  * checks it again (the platform runs a reconcile pass).
+ *
+ * A runtime with several engines (ABI 1.2) publishes it per engine, with
+ * its name, and while one is down answers the hooks about its containers
+ * VBX_EUNAVAIL at once; runtime_inspect then writes into out->error a
+ * reason that names it, "engine NAME unreachable: WHY" (the platform
+ * records it as the environment's status reason, and checks again when
+ * the engine is back).
  */
 typedef struct vbx_runtime_engine_state {
-	uint32_t version; /* 1 */
+	uint32_t version; /* 1; 2 since ABI 1.2 (engine) */
 	bool reachable;
 	char why[256]; /* what failed, "" when reachable */
 	int64_t at_ms; /* Unix ms */
+	/* ---- version 2 (ABI 1.2) ---- */
+	/* The engine's name when the runtime has several ("node-b"; the
+	 * one engine of a single endpoint is "default"). Read it only when
+	 * version >= 2. */
+	char engine[64];
 } vbx_runtime_engine_state;
 VBX_EVENT_DECLARE(runtime_engine_state, vbx_runtime_engine_state, NULL)
 

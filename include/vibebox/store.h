@@ -336,7 +336,11 @@ typedef struct vbx_env {
 	int memory_limit; /* MiB */
 	char status[16];  /* stopped starting running stopping error */
 	char status_reason[256];
-	char container_id[72]; /* "" when there is no container */
+	/* "" when there is no container. The runtime's id, opaque to the
+	 * rest: it also records where the container lives (docker-runtime
+	 * with several engines writes "<engine>/<id>", ABI 1.2), so every
+	 * replica reading the row reaches the same engine. */
+	char container_id[72];
 	char created_by[VBX_ID_LEN];
 	char team_id[VBX_ID_LEN];  /* of its project, "" for a personal one */
 	char owner_id[VBX_ID_LEN]; /* of its project, "" for a team's */

@@ -314,6 +314,87 @@ long auth_limiter_count(auth_limiter *l, const char *key, int64_t now_ms);
 /* Forget key (a backoff's success). */
 void auth_limiter_clear(auth_limiter *l, const char *key);
 
+/* Count one event for key when the limit allows it, as take, and say
+ * where the key stands in *out (limit, remaining, reset_ms,
+ * retry_after_ms; for the X-RateLimit-* headers). VBX_OK (allowed and
+ * counted) or VBX_EAGAIN (refused). Not for a backoff. */
+int auth_limiter_take_rate(auth_limiter *l, const char *key, int64_t now_ms,
+                           vbx_rate *out);
+
+/*
+ * ---- what replicas share (cache.c, sharedlimit.c) ----
+ *
+ * The hooks of <vibebox/cache.h>, which a provider (redis-cache) answers
+ * or, with none loaded or its server down, answer VBX_EUNAVAIL: then
+ * every user of them falls back to this process (counting locally,
+ * reading the store), call by call, so that auth never fails a request
+ * because the cache is missing.
+ */
+typedef struct auth_cache {
+	vbx_hook *get, *set, *del, *rate;
+} auth_cache;
+
+/* Fetch the cache hooks in init. VBX_OK or VBX_ESIGNATURE. */
+int auth_cache_hooks(vbx_plugin *self, auth_cache *c);
+
+/* Keys of outside text (an email, an address) are hashed into out
+ * (AUTH_CACHE_TOKEN bytes): text of at most 64 characters of
+ * [0-9A-Za-z.:_-] is kept as it is (addresses, ids), anything else
+ * becomes the first 32 hex digits of its SHA-256, so that no email ever
+ * reaches the cache. */
+#define AUTH_CACHE_TOKEN 65
+void auth_cache_token(const char *s, char out[AUTH_CACHE_TOKEN]);
+
+/*
+ * Make l count in the shared cache under "auth:<name>:<key>" (keys made
+ * with auth_cache_token; name at most 15 characters) whenever the
+ * provider answers, and in its own table when it answers VBX_EUNAVAIL.
+ * Shared windows slide (cache_rate); a backoff keeps its failures in a
+ * sliding window of period + max (so a lock of up to max still counts
+ * the failures before it) and its lock in "auth:<name>:<key>:lock".
+ * Call before the first use; c outlives l. c NULL: stay local.
+ */
+void auth_limiter_share(auth_limiter *l, const auth_cache *c, const char *name);
+
+/* The parameters a limiter shares with sharedlimit.c. */
+typedef struct auth_shared_limit {
+	const auth_cache *c; /* NULL: not shared */
+	char name[16];
+	long n;
+	int64_t period_ms;
+	int64_t base_ms, max_ms; /* backoff; 0: windows */
+} auth_shared_limit;
+
+/* The lock after a backoff's count-th failure in a row (ratelimit.c). */
+int64_t auth_backoff_lock_ms(const auth_shared_limit *s, long count);
+
+/* The shared half of auth_limiter_*: each answers VBX_EUNAVAIL when the
+ * cache cannot (then the caller counts locally), else VBX_OK. take_rate
+ * answers VBX_OK or VBX_EAGAIN as auth_limiter_take_rate. */
+int auth_shared_take_rate(const auth_shared_limit *s, const char *key,
+                          vbx_rate *out);
+int auth_shared_check(const auth_shared_limit *s, const char *key,
+                      int64_t now_ms, int64_t *wait_s);
+int auth_shared_hit(const auth_shared_limit *s, const char *key,
+                    int64_t now_ms);
+int auth_shared_count(const auth_shared_limit *s, const char *key, long *count);
+int auth_shared_clear(const auth_shared_limit *s, const char *key);
+
+/*
+ * A cached user as the shared cache holds it: "1|<admin 0|1>|<disabled
+ * 0|1>|<email>" (no NUL). Encode u into out (cap bytes): the length, or
+ * 0 when it does not fit. Decode len bytes of what the cache gave back
+ * into u's email, admin and disabled (other fields untouched): VBX_OK,
+ * or VBX_EINVAL for anything else (another version, a flag not 0 or 1,
+ * an empty or over-long email, a control character).
+ */
+size_t auth_user_entry_encode(const vbx_user *u, char *out, size_t cap);
+int auth_user_entry_decode(const char *in, size_t len, vbx_user *u);
+
+/* Milliseconds as decimal text, read back strictly (a lock's end):
+ * VBX_OK, or VBX_EINVAL for anything but 1..18 digits. */
+int auth_cache_decode_ms(const char *in, size_t len, int64_t *out);
+
 /*
  * ---- failed logins (loginlimit.c) ----
  *
@@ -326,8 +407,10 @@ void auth_limiter_clear(auth_limiter *l, const char *key);
  * - per account (login_account_limit): failures from any address, a
  *   fixed window, refusing only the addresses that have failed on it, so
  *   that its owner on a clean address always gets in.
- * Issue 11 moves these counts to a shared store: this interface is all
- * the routes see.
+ * With a cache provider the counts are shared by every replica
+ * ("auth:login:<account>:<address>", "auth:login-client:<address>",
+ * "auth:login-account:<account>", the account a hash of the email); this
+ * interface is all the routes see.
  */
 typedef struct auth_login_limits {
 	long pair_n;
@@ -336,7 +419,8 @@ typedef struct auth_login_limits {
 	int64_t client_period_ms;
 	long account_n;
 	int64_t account_period_ms;
-	size_t max_keys; /* per table */
+	size_t max_keys;         /* per table */
+	const auth_cache *cache; /* shared counts; NULL: this process only */
 } auth_login_limits;
 
 typedef struct auth_login_guard auth_login_guard;
@@ -381,6 +465,34 @@ void auth_user_cache_put(auth_user_cache *c, const vbx_user *u, uint64_t gen);
 /* Forget user id: call after every change to a user. */
 void auth_user_cache_drop(auth_user_cache *c, const char *id);
 
+/* Forget every user (a principal_changed about many users). */
+void auth_user_cache_clear(auth_user_cache *c);
+
+/*
+ * ---- the user cache every replica shares (principal.c) ----
+ *
+ * The user read to authenticate, kept principal_cache in the shared
+ * cache under "auth:user:<id>" and guarded by a generation
+ * "auth:gen:<id>" (plugins/auth/README.md says why).
+ */
+
+/* The user of id: this process's cache, the shared cache, then the
+ * store (filling both). The store's answer. */
+int auth_user_lookup(auth *a, const char *id, vbx_user *u);
+
+/* Forget user id everywhere: move its generation on, delete its shared
+ * entry, drop it here. Call after the store committed a change to it and
+ * before publishing principal_changed. */
+void auth_user_forget(auth *a, const char *id);
+
+/* Subscribe to principal_changed: every replica drops its own entries
+ * of the user and deletes the shared one again. VBX_OK or an error. */
+int auth_principal_subscribe(auth *a);
+
+/* The request_admit hook: api_limit per user (admit.c). */
+int auth_request_admit(void *ud, const vbx_principal *who, const char *method,
+                       const char *route, vbx_admit *out);
+
 /* ---- the plugin's state ---- */
 
 enum auth_registration {
@@ -418,6 +530,9 @@ struct auth {
 	auth_limiter *register_client;
 	char dummy_hash[AUTH_HASH_MAX]; /* verified for unknown emails */
 	auth_user_cache *users;         /* NULL: user_cache = 0 */
+	int64_t principal_cache_ms;     /* shared user entries; 0: none */
+	auth_limiter *api;              /* api_limit; NULL: off */
+	auth_cache cache;
 	auth_store st;
 	vbx_event *principal_changed;
 };

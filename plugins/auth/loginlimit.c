@@ -36,6 +36,11 @@ auth_login_guard *auth_login_guard_new(const auth_login_limits *lim)
 		return NULL;
 	}
 	auth_limiter_backoff(g->pair, lim->backoff_ms, lim->backoff_max_ms);
+	if (lim->cache) {
+		auth_limiter_share(g->pair, lim->cache, "login");
+		auth_limiter_share(g->client, lim->cache, "login-client");
+		auth_limiter_share(g->account, lim->cache, "login-account");
+	}
 	return g;
 }
 
@@ -49,26 +54,34 @@ void auth_login_guard_free(auth_login_guard *g)
 	free(g);
 }
 
-/* An email has no control characters (routes.c refuses them), so a
- * newline cannot make two pairs collide. Longer keys are cut, which only
- * ever merges one very long email's pairs. */
-static void pair_key(char *out, size_t size, const char *account,
-                     const char *client)
+/* The keys of an attempt: the email hashed (no email reaches a shared
+ * cache) and the address as it is, unless it has odd characters
+ * (auth_cache_token); the pair is "<account>:<address>". */
+typedef struct keys {
+	char account[AUTH_CACHE_TOKEN], client[AUTH_CACHE_TOKEN];
+	char pair[2 * AUTH_CACHE_TOKEN];
+} keys;
+
+static void make_keys(keys *k, const char *account, const char *client)
 {
-	snprintf(out, size, "%s\n%s", client, account);
+	char hex[AUTH_SHA256_HEX];
+	auth_sha256_hex(account, hex);
+	snprintf(k->account, sizeof(k->account), "%.32s", hex);
+	auth_cache_token(client, k->client);
+	snprintf(k->pair, sizeof(k->pair), "%s:%s", k->account, k->client);
 }
 
 int64_t auth_login_guard_check(auth_login_guard *g, const char *account,
                                const char *client, int64_t now_ms)
 {
-	char key[512];
-	pair_key(key, sizeof(key), account, client);
-	int64_t wait = auth_limiter_check(g->pair, key, now_ms);
-	int64_t w = auth_limiter_check(g->client, client, now_ms);
+	keys k = {.account = ""};
+	make_keys(&k, account, client);
+	int64_t wait = auth_limiter_check(g->pair, k.pair, now_ms);
+	int64_t w = auth_limiter_check(g->client, k.client, now_ms);
 	if (w > wait)
 		wait = w;
-	if (auth_limiter_count(g->pair, key, now_ms) > 0) {
-		w = auth_limiter_check(g->account, account, now_ms);
+	if (auth_limiter_count(g->pair, k.pair, now_ms) > 0) {
+		w = auth_limiter_check(g->account, k.account, now_ms);
 		if (w > wait)
 			wait = w;
 	}
@@ -78,17 +91,17 @@ int64_t auth_login_guard_check(auth_login_guard *g, const char *account,
 void auth_login_guard_failed(auth_login_guard *g, const char *account,
                              const char *client, int64_t now_ms)
 {
-	char key[512];
-	pair_key(key, sizeof(key), account, client);
-	auth_limiter_hit(g->pair, key, now_ms);
-	auth_limiter_hit(g->client, client, now_ms);
-	auth_limiter_hit(g->account, account, now_ms);
+	keys k = {.account = ""};
+	make_keys(&k, account, client);
+	auth_limiter_hit(g->pair, k.pair, now_ms);
+	auth_limiter_hit(g->client, k.client, now_ms);
+	auth_limiter_hit(g->account, k.account, now_ms);
 }
 
 void auth_login_guard_passed(auth_login_guard *g, const char *account,
                              const char *client)
 {
-	char key[512];
-	pair_key(key, sizeof(key), account, client);
-	auth_limiter_clear(g->pair, key);
+	keys k = {.account = ""};
+	make_keys(&k, account, client);
+	auth_limiter_clear(g->pair, k.pair);
 }

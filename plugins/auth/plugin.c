@@ -6,7 +6,9 @@
  *
  * It provides "authn" and "authz" and requires a "store": users, keys,
  * refresh tokens, memberships and the audit log live there, so several
- * replicas share them. Only the rate limiters are per process.
+ * replicas share them. With a cache provider (redis-cache) the rate
+ * limits and the users read to authenticate are shared too; without
+ * one, or while it is down, they are this process's own.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +252,8 @@ static int new_limiter(const vbx_config *cfg, const char *key, const char *dflt,
 /* login_limit keeps its name and "N/period" form; since it counts per
  * account and address together, an old config means what it meant for
  * the one address that failed, and no longer locks out anyone else. */
-static int read_login_limits(const vbx_config *cfg, auth_login_guard **out)
+static int read_login_limits(const vbx_config *cfg, const auth_cache *cache,
+                             auth_login_guard **out)
 {
 	auth_login_limits l = {.max_keys = LIMITER_KEYS};
 	int rc = read_limit(cfg, "login_limit", "10/15m", &l.pair_n,
@@ -272,6 +275,7 @@ static int read_login_limits(const vbx_config *cfg, auth_login_guard **out)
 	                     &l.account_period_ms);
 	if (rc != VBX_OK)
 		return rc;
+	l.cache = cache;
 	*out = auth_login_guard_new(&l);
 	return *out ? VBX_OK : VBX_ENOMEM;
 }
@@ -285,6 +289,27 @@ static int read_user_cache(auth *a, const vbx_config *cfg)
 		return rc;
 	a->users = auth_user_cache_new(ttl);
 	return a->users ? VBX_OK : VBX_ENOMEM;
+}
+
+/* api_limit: "" (the default) is off. */
+static int read_api_limit(auth *a, const vbx_config *cfg,
+                          const auth_cache *cache)
+{
+	long n;
+	int64_t period;
+	const char *s;
+	int rc = vbx_cfg_string(cfg, "api_limit", "", &s);
+	if (rc != VBX_OK || !s[0])
+		return rc;
+	rc = read_limit(cfg, "api_limit", "", &n, &period);
+	if (rc != VBX_OK)
+		return rc;
+	a->api = auth_limiter_new(n, period, LIMITER_KEYS);
+	if (!a->api)
+		return VBX_ENOMEM;
+	if (cache)
+		auth_limiter_share(a->api, cache, "api");
+	return VBX_OK;
 }
 
 /* Read the whole block into a; apply nothing (validate runs it too,
@@ -307,10 +332,18 @@ static int read_config(auth *a, vbx_plugin *self, const vbx_config *cfg)
 	        : vbx_cfg_duration(cfg, "ws_ticket_ttl", "30s", 5000, 600000,
 	                           &a->ws_ticket_ttl_ms);
 	rc = rc ? rc : read_user_cache(a, cfg);
-	rc = rc ? rc : read_login_limits(cfg, &a->logins);
+	rc = rc ? rc
+	        : vbx_cfg_duration(cfg, "principal_cache", "30s", 0, 600000,
+	                           &a->principal_cache_ms);
+	/* Shared counts in init only: validate has no hooks to count with. */
+	const auth_cache *cache = a->self ? &a->cache : NULL;
+	rc = rc ? rc : read_login_limits(cfg, cache, &a->logins);
 	rc = rc ? rc
 	        : new_limiter(cfg, "register_limit", "5/1h",
 	                      &a->register_client);
+	if (rc == VBX_OK && cache)
+		auth_limiter_share(a->register_client, cache, "register");
+	rc = rc ? rc : read_api_limit(a, cfg, cache);
 	a->password_min = (size_t)pmin;
 	return rc;
 }
@@ -358,6 +391,7 @@ static void auth_free(auth *a)
 		return;
 	auth_login_guard_free(a->logins);
 	auth_limiter_free(a->register_client);
+	auth_limiter_free(a->api);
 	auth_user_cache_free(a->users);
 	free_keys(atomic_load(&a->keys));
 	free(a);
@@ -407,6 +441,10 @@ static int register_all(auth *a)
 	rc = rc ? rc
 	        : vbx_event_config_reload_subscribe(a->self, on_config_reload,
 	                                            a);
+	rc = rc ? rc : auth_principal_subscribe(a);
+	if (rc == VBX_OK && a->api)
+		rc = vbx_hook_request_admit_register(
+		        a->self, auth_request_admit, a, VBX_PRIO_MIDDLE);
 	return rc ? rc : auth_routes_add(a);
 }
 
@@ -416,7 +454,8 @@ static int auth_init(vbx_plugin *self, const vbx_config *cfg)
 	if (!a)
 		return VBX_ENOMEM;
 	a->self = self;
-	int rc = read_config(a, self, cfg);
+	int rc = auth_cache_hooks(self, &a->cache);
+	rc = rc ? rc : read_config(a, self, cfg);
 	if (rc == VBX_OK)
 		auth_password_concurrency(a->hash_concurrency);
 	if (rc == VBX_OK && make_dummy_hash(a) != VBX_OK) {

@@ -13,8 +13,10 @@
  *
  * The table is bounded: when it is full, expired windows are swept, and
  * if none has expired the oldest window is dropped, so that an attacker
- * who sprays keys cannot grow memory without bound. The limits are per
- * process: with several replicas each counts on its own.
+ * who sprays keys cannot grow memory without bound. This table is per
+ * process; a limiter made shared (auth_limiter_share) counts in the
+ * cache every replica shares instead, and here only while the cache
+ * answers VBX_EUNAVAIL (sharedlimit.c).
  *
  * With a backoff (auth_limiter_backoff), a key's count is its failures in
  * a row: the Nth locks the key for base, each one after it for twice as
@@ -46,19 +48,32 @@ struct auth_limiter {
 	int64_t period_ms;
 	int64_t base_ms, max_ms; /* backoff; 0: fixed windows */
 	size_t max_keys, keys;
+	auth_shared_limit shared; /* .c NULL: local only */
 	entry *buckets[BUCKETS];
 };
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 int auth_limit_parse(const char *text, long *n, int64_t *period_ms)
 {
 	char *end;
+	/* Digits only: strtol alone would take " 5", "+5" and "5/ 1m". */
+	if (!is_digit(text[0]) || (text[0] == '0' && is_digit(text[1])))
+		return VBX_EINVAL;
 	long count = strtol(text, &end, 10);
 	if (end == text || *end != '/' || count < 1 || count > 1000000)
 		return VBX_EINVAL;
 	const char *p = end + 1;
-	long long v = strtoll(p, &end, 10);
-	if (end == p)
-		v = 1; /* "5/h" reads as "5/1h" */
+	if (is_digit(*p) && (p[0] == '0' && is_digit(p[1])))
+		return VBX_EINVAL;
+	long long v = is_digit(*p) ? strtoll(p, &end, 10) : 1;
+	if (!is_digit(*p))
+		end = (char *)p; /* "5/h" reads as "5/1h" */
+	if (end - p > 12)
+		return VBX_EINVAL;
 	static const struct {
 		const char *unit;
 		int64_t ms;
@@ -152,13 +167,20 @@ static int64_t retry_after(const auth_limiter *l, const entry *e,
 	return (until - now_ms + 999) / 1000;
 }
 
+int64_t auth_backoff_lock_ms(const auth_shared_limit *s, long count)
+{
+	int64_t d = s->base_ms;
+	for (long i = s->n; i < count && d < s->max_ms; i++)
+		d *= 2;
+	return d < s->max_ms ? d : s->max_ms;
+}
+
 /* The lock after a backoff key's count-th failure in a row. */
 static int64_t backoff_ms(const auth_limiter *l, long count)
 {
-	int64_t d = l->base_ms;
-	for (long i = l->n; i < count && d < l->max_ms; i++)
-		d *= 2;
-	return d < l->max_ms ? d : l->max_ms;
+	auth_shared_limit s = {
+	        .n = l->n, .base_ms = l->base_ms, .max_ms = l->max_ms};
+	return auth_backoff_lock_ms(&s, count);
 }
 
 static entry *add(auth_limiter *l, const char *key, int64_t now_ms)
@@ -195,7 +217,7 @@ static void hit_locked(auth_limiter *l, const char *key, int64_t now_ms)
 	                           : e->start_ms + l->period_ms;
 }
 
-int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms)
+static int64_t local_check(auth_limiter *l, const char *key, int64_t now_ms)
 {
 	pthread_mutex_lock(&l->lock);
 	int64_t s = retry_after(l, find(l, key), now_ms);
@@ -203,34 +225,81 @@ int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms)
 	return s;
 }
 
+int64_t auth_limiter_check(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	int64_t wait;
+	if (l->shared.c &&
+	    auth_shared_check(&l->shared, key, now_ms, &wait) == VBX_OK)
+		return wait;
+	return local_check(l, key, now_ms);
+}
+
 void auth_limiter_hit(auth_limiter *l, const char *key, int64_t now_ms)
 {
+	if (l->shared.c && auth_shared_hit(&l->shared, key, now_ms) == VBX_OK)
+		return;
 	pthread_mutex_lock(&l->lock);
 	hit_locked(l, key, now_ms);
 	pthread_mutex_unlock(&l->lock);
 }
 
-int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms)
+/* Where key stands in its fixed window after this take. */
+static void local_rate(const auth_limiter *l, const entry *e, int64_t now_ms,
+                       int64_t wait_s, vbx_rate *out)
 {
+	memset(out, 0, sizeof(*out));
+	out->version = 1;
+	out->limit = l->n;
+	out->count = e && now_ms < e->expires_ms ? e->count : 0;
+	out->remaining = out->count < l->n ? l->n - out->count : 0;
+	if (out->count > 0)
+		out->reset_ms = e->start_ms + l->period_ms - now_ms;
+	out->retry_after_ms = wait_s ? out->reset_ms : 0;
+}
+
+int auth_limiter_take_rate(auth_limiter *l, const char *key, int64_t now_ms,
+                           vbx_rate *out)
+{
+	if (l->shared.c) {
+		int rc = auth_shared_take_rate(&l->shared, key, out);
+		if (rc != VBX_EUNAVAIL)
+			return rc;
+	}
 	pthread_mutex_lock(&l->lock);
 	int64_t s = retry_after(l, find(l, key), now_ms);
 	if (s == 0)
 		hit_locked(l, key, now_ms);
+	local_rate(l, find(l, key), now_ms, s, out);
 	pthread_mutex_unlock(&l->lock);
-	return s;
+	return s ? VBX_EAGAIN : VBX_OK;
+}
+
+int64_t auth_limiter_take(auth_limiter *l, const char *key, int64_t now_ms)
+{
+	vbx_rate r;
+	if (auth_limiter_take_rate(l, key, now_ms, &r) == VBX_OK)
+		return 0;
+	int64_t s = (r.retry_after_ms + 999) / 1000;
+	return s > 0 ? s : 1;
 }
 
 long auth_limiter_count(auth_limiter *l, const char *key, int64_t now_ms)
 {
+	long n;
+	if (l->shared.c && auth_shared_count(&l->shared, key, &n) == VBX_OK)
+		return n;
 	pthread_mutex_lock(&l->lock);
 	const entry *e = find(l, key);
-	long n = e && now_ms < e->expires_ms ? e->count : 0;
+	n = e && now_ms < e->expires_ms ? e->count : 0;
 	pthread_mutex_unlock(&l->lock);
 	return n;
 }
 
 void auth_limiter_clear(auth_limiter *l, const char *key)
 {
+	/* Both: counts may have been made here while the cache was down. */
+	if (l->shared.c)
+		auth_shared_clear(&l->shared, key);
 	pthread_mutex_lock(&l->lock);
 	for (entry **pe = &l->buckets[bucket_of(key)]; *pe; pe = &(*pe)->next)
 		if (strcmp((*pe)->key, key) == 0) {
@@ -247,4 +316,16 @@ void auth_limiter_backoff(auth_limiter *l, int64_t base_ms, int64_t max_ms)
 {
 	l->base_ms = base_ms > 0 ? base_ms : 1;
 	l->max_ms = max_ms > l->base_ms ? max_ms : l->base_ms;
+	l->shared.base_ms = l->base_ms;
+	l->shared.max_ms = l->max_ms;
+}
+
+void auth_limiter_share(auth_limiter *l, const auth_cache *c, const char *name)
+{
+	l->shared.c = c;
+	snprintf(l->shared.name, sizeof(l->shared.name), "%s", name);
+	l->shared.n = l->n;
+	l->shared.period_ms = l->period_ms;
+	l->shared.base_ms = l->base_ms;
+	l->shared.max_ms = l->max_ms;
 }

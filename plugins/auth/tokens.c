@@ -143,24 +143,12 @@ int auth_key_create(auth *a, vbx_api_key *k, char *key)
 	return vbx_hook_store_key_create_run(a->st.key_create, k, hash);
 }
 
-/* user_id from the cache, or from the store (and then cached). */
-static int user_for_principal(auth *a, const char *user_id, vbx_user *u)
-{
-	uint64_t gen;
-	if (auth_user_cache_get(a->users, user_id, u, &gen))
-		return VBX_OK;
-	int rc = vbx_hook_store_user_get_run(a->st.user_get, user_id, u);
-	if (rc == VBX_OK)
-		auth_user_cache_put(a->users, u, gen);
-	return rc;
-}
-
 int auth_user_update(auth *a, vbx_user *u, const char *password_hash)
 {
 	int rc = vbx_hook_store_user_update_run(a->st.user_update, u,
 	                                        password_hash);
-	/* Dropped whatever the answer: a timeout may still have written. */
-	auth_user_cache_drop(a->users, u->id);
+	/* Forgotten whatever the answer: a timeout may still have written. */
+	auth_user_forget(a, u->id);
 	return rc;
 }
 
@@ -168,7 +156,7 @@ int auth_principal_for(auth *a, const char *user_id, unsigned scopes,
                        unsigned flags, vbx_principal *out)
 {
 	vbx_user u = {0};
-	int rc = user_for_principal(a, user_id, &u);
+	int rc = auth_user_lookup(a, user_id, &u);
 	if (rc == VBX_EUNAVAIL)
 		return rc;
 	if (rc != VBX_OK || u.disabled)

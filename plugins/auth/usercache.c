@@ -11,7 +11,9 @@
  * A change made through this process (auth_user_cache_drop) takes effect
  * at once: the slot is emptied, and the generation moves on so that a
  * reader that fetched the old row before the change cannot put it back.
- * A change made through another replica takes effect within the TTL.
+ * A change made through another replica takes effect when its
+ * principal_changed event arrives (principal.c), or within the TTL when
+ * no event bridge carries it.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -139,4 +141,16 @@ void auth_user_cache_drop(auth_user_cache *c, const char *id)
 	if (strcmp(s->id, id) == 0)
 		s->id[0] = '\0';
 	pthread_mutex_unlock(lock_of(c, i));
+}
+
+void auth_user_cache_clear(auth_user_cache *c)
+{
+	if (!c)
+		return;
+	atomic_fetch_add(&c->generation, 1);
+	for (size_t i = 0; i < SLOTS; i++) {
+		pthread_mutex_lock(lock_of(c, i));
+		c->slots[i].id[0] = '\0';
+		pthread_mutex_unlock(lock_of(c, i));
+	}
 }

@@ -426,6 +426,19 @@ static bool add_command(const dkr *d, cJSON *cfg, const char *image)
 	                   sizeof(keep_alive) / sizeof(*keep_alive));
 }
 
+/* What the container reserves on its engine (place.c). */
+static bool add_limit_labels(cJSON *cfg, const vbx_env *env)
+{
+	char cpus[32], mem[32];
+	cJSON *l = cJSON_GetObjectItemCaseSensitive(cfg, "Labels");
+	snprintf(cpus, sizeof(cpus), "%.2f",
+	         env->cpu_limit > 0 ? env->cpu_limit : 0.0);
+	snprintf(mem, sizeof(mem), "%d",
+	         env->memory_limit > 0 ? env->memory_limit : 0);
+	return l && cJSON_AddStringToObject(l, DKR_LABEL_CPUS, cpus) &&
+	       cJSON_AddStringToObject(l, DKR_LABEL_MEMORY, mem);
+}
+
 static cJSON *create_body(dkr *d, const vbx_container_spec *spec,
                           const char *net, const dkr_ws *ws)
 {
@@ -435,6 +448,7 @@ static cJSON *create_body(dkr *d, const vbx_container_spec *spec,
 	          add_command(d, cfg, spec->env->image) &&
 	          add_strings(cfg, "Env", spec->variables, spec->n_variables) &&
 	          dkr_add_labels(d, cfg, spec->env) &&
+	          add_limit_labels(cfg, spec->env) &&
 	          add_hostname(cfg, spec->env->slug) &&
 	          cJSON_AddFalseToObject(cfg, "Tty") &&
 	          cJSON_AddFalseToObject(cfg, "OpenStdin") &&

@@ -17,6 +17,19 @@
  *   watch.c       the engine's event stream, turned into fact events
  *   firewall.c    block_host: the iptables rules that keep environments
  *                 away from the host's own services
+ *   engines.c     several engines: their config, watchers, health check
+ *   engine.c      one engine's state (up, down) and the ids naming it
+ *   route.c       the runtime hooks, each sent to its container's engine
+ *   place.c       where a new environment goes: the choice, pure
+ *   api.c         GET /api/v1/x/docker-runtime/engines
+ *
+ * Engines: the plugin's state is a dkr; with one `endpoint` it is the
+ * engine itself (eng[0] is the plugin's dkr, named "default"); with an
+ * `engines` list each engine is a dkr of its own (eng[i]) that shares the
+ * plugin's settings but has its endpoint, client and event watcher. The
+ * functions of the other files take the engine's dkr and its own
+ * container ids; route.c turns the ids the platform stores into
+ * (engine, id): with several engines they read "<engine>/<id>".
  *
  * Containers carry the labels io.vibebox.managed=true,
  * io.vibebox.environment=<env id> and io.vibebox.project=<project id>;
@@ -44,6 +57,12 @@
  * never touch each other's containers. */
 #define DKR_LABEL_INSTANCE "io.vibebox.instance"
 #define DKR_NAME_PREFIX "vbx-"
+/* What a container reserves on its engine (place.c): its limits. */
+#define DKR_LABEL_CPUS "io.vibebox.cpus"         /* cores, "1.50" */
+#define DKR_LABEL_MEMORY "io.vibebox.memory-mib" /* MiB, "2048" */
+
+#define DKR_ENGINES_MAX 32
+#define DKR_ENGINE_NAME_MAX 24 /* characters of an engine's name */
 
 /* The plugin's config block (docs/admin-guide.md lists every key). */
 typedef struct dkr_conf {
@@ -84,6 +103,19 @@ struct dkr {
 	vbx_event *ev_exited, *ev_vanished, *ev_engine; /* runtime_* */
 	struct dkr_client *client; /* client.c: handle pool, version lock */
 	char instance[VBX_ID_LEN]; /* store_instance_id, read at start */
+
+	/* ---- engines (engines.c) ---- */
+	char name[DKR_ENGINE_NAME_MAX + 1]; /* "default" for `endpoint` */
+	double cpus;                        /* capacity; 0: not limited */
+	uint64_t memory;                    /* bytes; 0: not limited */
+	const char *const *eng_images; /* this engine's patterns; NULL: any */
+	size_t n_eng_images;
+	bool child;      /* an engine of the list: conf is borrowed but for
+	                    endpoint and tls_*, which are its own */
+	bool prefix_ids; /* container ids read "<name>/<id>" */
+	dkr **eng;       /* the plugin's dkr: its engines, n_eng of them */
+	size_t n_eng;
+	struct dkr_state *state; /* up or down, since when, why */
 };
 
 /* The one instance, set by plugin.c at init. */
@@ -490,6 +522,132 @@ typedef struct dkr_event {
  * VBX_DECLINED: well-formed but not for us (another type or action, no
  * environment label); VBX_EINVAL: not a valid event. */
 int dkr_event_parse(const char *json, size_t len, dkr_event *out);
+
+/* ---- engines.c ---- */
+
+/*
+ * Read the `engines` list of cfg into d->eng (children, not connected
+ * yet); *n gets their number, 0 when the block has no list (then d is
+ * the one engine). Every error names its key, as
+ * plugins.docker-runtime.engines.1.endpoint.
+ */
+int dkr_engines_read(dkr *d, const vbx_config *cfg, size_t *n);
+/* After the plugin's own keys: each engine gets the plugin's settings
+ * and its client; with no list, d itself becomes the engine "default".
+ * VBX_OK or what failed (logged). */
+int dkr_engines_init(dkr *d);
+/* Free the children (not d). */
+void dkr_engines_free(dkr *d);
+/* Start and stop every engine's watcher; start copies the installation
+ * id into each. */
+int dkr_engines_start(dkr *d);
+void dkr_engines_stop(dkr *d);
+
+/* ---- engine.c: one engine's state and ids ---- */
+
+struct dkr_state *dkr_state_new(void); /* NULL: out of memory */
+void dkr_state_free(struct dkr_state *s);
+
+/* What the watcher knows of an engine. */
+enum { DKR_ENGINE_UNKNOWN = 0, DKR_ENGINE_UP, DKR_ENGINE_DOWN };
+/* Record e's state (watch.c); logs and returns true on a change. */
+bool dkr_engine_set(dkr *e, bool up, const char *why);
+/* e's state, and when it went down and why (why_len bytes, may be NULL).
+ * Any thread. */
+int dkr_engine_get(dkr *e, int64_t *since_ms, char *why, size_t why_len);
+/* "engine NAME unreachable: WHY" into why when e is known to be down
+ * (and only with several engines); returns VBX_EUNAVAIL then, else
+ * VBX_OK. */
+int dkr_engine_down(dkr *e, char *why, size_t why_len);
+/* Add (add true) or take back what a container placed on e by this
+ * process reserves until it is created (and its labels count). */
+void dkr_engine_reserve(dkr *e, double cpus, uint64_t memory, bool add);
+/* What is placed on e and not created yet. */
+void dkr_engine_pending(dkr *e, double *cpus, uint64_t *memory);
+/* The health_check hook: one "docker" check, VBX_OK while every engine
+ * answers, VBX_HEALTH_DEGRADED while one does at least, else failed; its
+ * detail lists every engine. */
+int dkr_engines_health(void *ud, vbx_health *report);
+
+/*
+ * Split a container id as the platform stores it: "<engine>/<id>" gives
+ * the engine named so (NULL when there is none) and *raw the id after the
+ * slash; an id without a slash belongs to eng[0] (an environment created
+ * before there were several engines). Pure.
+ */
+dkr *dkr_route_find(dkr *d, const char *id, const char **raw);
+/* The id the platform stores for container raw of engine e, into out
+ * (VBX_CONTAINER_ID_LEN bytes): raw itself with one engine, else
+ * "<name>/" and as much of raw as fits (at least 40 hex digits, which
+ * the engine takes as the whole id). Pure. */
+void dkr_route_ext_id(const dkr *e, const char *raw, char *out);
+
+/* ---- route.c: the runtime hooks registered with the plugin's dkr ---- */
+
+/* Register every runtime hook with d as its data. */
+int dkr_route_register(dkr *d);
+
+/* ---- api.c ---- */
+
+/* Register GET /api/v1/x/docker-runtime/engines (instance admins): each
+ * engine's name, endpoint, state (up, down, unknown), since, reason,
+ * cpus and memory {capacity, reserved} and environments. */
+int dkr_api_register(dkr *d);
+
+/* ---- place.c ---- */
+
+/* env's memoryLimit in bytes; 0 when it has none. */
+static inline uint64_t dkr_env_memory(const vbx_env *env)
+{
+	return env->memory_limit > 0 ? (uint64_t)env->memory_limit << 20 : 0;
+}
+
+/* What the containers of this installation reserve on one engine. */
+typedef struct dkr_usage {
+	double cpus;     /* cores */
+	uint64_t memory; /* bytes */
+	size_t n;        /* containers */
+} dkr_usage;
+
+/*
+ * Add up the limits of the containers in a GET /containers/json answer
+ * (their DKR_LABEL_CPUS and DKR_LABEL_MEMORY labels; a container without
+ * them reserves nothing). VBX_OK or VBX_EINVAL (not an array). Pure.
+ */
+int dkr_usage_parse(const cJSON *list, dkr_usage *out);
+/* The usage of engine e, asking it within timeout_ms. VBX_OK or the
+ * request's failure. */
+int dkr_usage_get(dkr *e, int64_t timeout_ms, dkr_usage *out);
+
+/* One engine as the placement sees it. */
+typedef struct dkr_candidate {
+	const char *name;
+	bool up;       /* known down: false */
+	bool image_ok; /* its images allow the environment's */
+	double cpus;   /* capacity; 0: not limited */
+	uint64_t memory;
+	dkr_usage used;
+} dkr_candidate;
+
+/*
+ * The engine with the most free capacity after placing cpus cores and
+ * memory bytes: free is the smaller of the CPU and memory fractions left
+ * (a dimension without a limit counts as 1); ties go to the first. An
+ * engine that is down, does not allow the image or lacks room is
+ * skipped. Returns its index, or -1 with why (why_len bytes) naming
+ * each engine and why it was skipped. Pure.
+ */
+int dkr_place_pick(const dkr_candidate *c, size_t n, double cpus,
+                   uint64_t memory, char *why, size_t why_len);
+
+/* The engine for a new container of env (placement, or the engine that
+ * holds its workspace). NULL with why when none can take it. When
+ * *reserved comes back true, env's limits were added to the engine's
+ * pending reservation (so that placements running at once in this
+ * process see each other): the caller takes them back with
+ * dkr_engine_reserve(..., false) once the create is over. */
+dkr *dkr_place(dkr *d, const vbx_env *env, bool *reserved, char *why,
+               size_t why_len);
 
 /* ---- firewall.c ---- */
 

@@ -215,10 +215,13 @@ static int read_moved(const vbx_config *cfg)
 static int read_config(dkr *d, const vbx_config *cfg)
 {
 	dkr_conf *c = &d->conf;
-	int rcs[10];
-	/* TLS first: it decides the default port of a tcp:// endpoint. */
-	rcs[0] = read_tls(d, cfg);
-	rcs[1] = read_endpoint(d, cfg);
+	int rcs[11];
+	size_t n_eng = 0;
+	rcs[10] = dkr_engines_read(d, cfg, &n_eng);
+	/* TLS first: it decides the default port of a tcp:// endpoint. With
+	 * an engines list, each engine has its own (engines.c). */
+	rcs[0] = n_eng ? VBX_OK : read_tls(d, cfg);
+	rcs[1] = n_eng ? VBX_OK : read_endpoint(d, cfg);
 	rcs[2] = read_publish(d, cfg);
 	rcs[3] = read_list(cfg, "images", default_images, pattern_ok,
 	                   "an image pattern such as \"debian:*\"", &c->images,
@@ -280,29 +283,12 @@ static int register_all(dkr *d)
 {
 	vbx_plugin *p = d->plugin;
 	int m = VBX_PRIO_MIDDLE;
-	int rc = vbx_hook_runtime_create_register(p, dkr_create, d, m);
-	rc = rc ? rc : vbx_hook_runtime_start_register(p, dkr_start, d, m);
-	rc = rc ? rc : vbx_hook_runtime_stop_register(p, dkr_stop, d, m);
-	rc = rc ? rc : vbx_hook_runtime_restart_register(p, dkr_restart, d, m);
-	rc = rc ? rc : vbx_hook_runtime_remove_register(p, dkr_remove, d, m);
-	rc = rc ? rc : vbx_hook_runtime_inspect_register(p, dkr_inspect, d, m);
-	rc = rc ? rc : vbx_hook_runtime_ports_register(p, dkr_ports, d, m);
-	rc = rc ? rc : vbx_hook_runtime_stats_register(p, dkr_stats, d, m);
-	rc = rc ? rc : vbx_hook_runtime_list_register(p, dkr_list, d, m);
-	rc = rc ? rc : vbx_hook_runtime_ping_register(p, dkr_ping, d, m);
-	rc = rc ? rc : vbx_hook_runtime_logs_register(p, dkr_logs, d, m);
-	rc = rc ? rc : vbx_hook_runtime_exec_register(p, dkr_exec, d, m);
+	int rc = dkr_route_register(d);
 	rc = rc ? rc
-	        : vbx_hook_runtime_leftovers_register(p, dkr_leftovers, d, m);
-	rc = rc ? rc
-	        : vbx_hook_runtime_env_purge_register(p, dkr_env_purge, d, m);
-	rc = rc ? rc
-	        : vbx_hook_runtime_workspace_keep_register(p, dkr_ws_keep, d,
-	                                                   m);
-	rc = rc ? rc
-	        : vbx_hook_runtime_image_check_register(p, dkr_image_check, d,
-	                                                m);
-	rc = rc ? rc : vbx_hook_health_check_register(p, health_check, d, m);
+	        : vbx_hook_health_check_register(
+	                  p, d->eng[0] != d ? dkr_engines_health : health_check,
+	                  d, m);
+	rc = rc ? rc : dkr_api_register(d);
 	rc = rc ? rc : dkr_watch_events(d);
 	if (rc != VBX_OK)
 		vbx_log_error(p,
@@ -316,6 +302,7 @@ static void dkr_free(dkr *d)
 {
 	if (!d)
 		return;
+	dkr_engines_free(d);
 	dkr_client_fini(d);
 	free(d->conf.endpoint);
 	free(d->conf.tls_ca);
@@ -346,7 +333,7 @@ static int dkr_init(vbx_plugin *self, const vbx_config *cfg)
 		return VBX_ENOMEM;
 	d->plugin = self;
 	int rc = read_config(d, cfg);
-	rc = rc ? rc : dkr_client_init(d);
+	rc = rc ? rc : dkr_engines_init(d);
 	rc = rc ? rc : register_all(d);
 	if (rc != VBX_OK) {
 		dkr_free(d);
@@ -378,18 +365,29 @@ static int dkr_plugin_start(vbx_plugin *self)
 	int rc = read_instance(d);
 	if (rc != VBX_OK)
 		return rc;
-	if (dkr_ping(d, why, sizeof(why)) != VBX_OK)
-		vbx_log_warn(self,
-		             "%s; environments cannot start until the engine "
-		             "answers",
-		             why);
-	dkr_firewall_apply(d); /* logs what failed; never fatal */
-	return dkr_watch_start(d);
+	bool firewall = false;
+	for (size_t i = 0; i < d->n_eng; i++) {
+		dkr *e = d->eng[i];
+		if (dkr_ping(e, why, sizeof(why)) != VBX_OK)
+			vbx_log_warn(self,
+			             "engine %s: %s; environments cannot start "
+			             "there until it answers",
+			             e->name, why);
+		/* The rules match every environment's bridge on this host:
+		 * the first local engine installs them for all. */
+		if (e->unix_path && !firewall) {
+			dkr_firewall_apply(e); /* logs what failed */
+			firewall = true;
+		}
+	}
+	if (!firewall)
+		dkr_firewall_apply(d->eng[0]); /* says it is remote */
+	return dkr_engines_start(d);
 }
 
 static void dkr_plugin_stop(vbx_plugin *self)
 {
-	dkr_watch_stop(vbx_plugin_data(self));
+	dkr_engines_stop(vbx_plugin_data(self));
 }
 
 static void dkr_fini(vbx_plugin *self)

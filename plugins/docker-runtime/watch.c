@@ -338,8 +338,7 @@ static void publish_exited(struct dkr_watch *w, const dkr_event *ev)
 	        .at_ms = ev->at_ms ? ev->at_ms : now_ms(),
 	};
 	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
-	snprintf(x.container_id, sizeof(x.container_id), "%s",
-	         ev->container_id);
+	dkr_route_ext_id(w->d, ev->container_id, x.container_id);
 	snprintf(x.status, sizeof(x.status), "%s", c.status);
 	published(w, "runtime_container_exited",
 	          w->exited ? vbx_event_runtime_container_exited_publish(
@@ -352,8 +351,7 @@ static void publish_vanished(struct dkr_watch *w, const dkr_event *ev)
 	vbx_runtime_container_vanished x = {
 	        .version = 1, .at_ms = ev->at_ms ? ev->at_ms : now_ms()};
 	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
-	snprintf(x.container_id, sizeof(x.container_id), "%s",
-	         ev->container_id);
+	dkr_route_ext_id(w->d, ev->container_id, x.container_id);
 	published(w, "runtime_container_vanished",
 	          w->vanished ? vbx_event_runtime_container_vanished_publish(
 	                                w->vanished, &x)
@@ -363,8 +361,9 @@ static void publish_vanished(struct dkr_watch *w, const dkr_event *ev)
 static void publish_engine(struct dkr_watch *w, bool reachable, const char *why)
 {
 	vbx_runtime_engine_state x = {
-	        .version = 1, .reachable = reachable, .at_ms = now_ms()};
+	        .version = 2, .reachable = reachable, .at_ms = now_ms()};
 	snprintf(x.why, sizeof(x.why), "%s", why);
+	snprintf(x.engine, sizeof(x.engine), "%s", w->d->name);
 	published(w, "runtime_engine_state",
 	          w->engine ? vbx_event_runtime_engine_state_publish(w->engine,
 	                                                             &x)
@@ -492,6 +491,7 @@ static bool events_follow(struct dkr_watch *w, bool *missed, char *why,
 	bool connected = false;
 	CURLcode res = events_pump(w, c, &connected);
 	if (res == CURLE_AGAIN) {
+		dkr_engine_set(w->d, true, "");
 		if (*missed) {
 			vbx_log_info(plug(w), "following the engine's events "
 			                      "again");
@@ -541,6 +541,7 @@ static void *events_main(void *arg)
 			backoff = BACKOFF_MIN_MS;
 			warned = false;
 		}
+		dkr_engine_set(w->d, false, why);
 		if (!warned) {
 			vbx_log_warn(plug(w),
 			             "lost the engine's event stream (%s); "

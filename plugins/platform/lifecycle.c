@@ -191,11 +191,17 @@ static void on_vanished(void *ud, const vbx_runtime_container_vanished *ev)
 		hand_over(vanished_work, ev, sizeof(*ev));
 }
 
-/* Back after an outage: events may have been missed. */
+/* Back after an outage: events may have been missed. Gone (one of
+ * several engines): its environments go to error at the next pass. */
 static void on_engine(void *ud, const vbx_runtime_engine_state *ev)
 {
+	const char *name = ev->version >= 2 ? ev->engine : "";
 	if (ev->version >= 1 && ev->reachable) {
-		vbx_log_info(lc.p, "the runtime's engine is back; reconciling");
+		vbx_log_info(lc.p,
+		             "the runtime's engine%s%s is back; reconciling",
+		             name[0] ? " " : "", name);
+		pass_soon(0);
+	} else if (ev->version >= 2) {
 		pass_soon(0);
 	}
 }
@@ -272,6 +278,13 @@ static bool reconcile_env(const vbx_env *e)
 	int rc = e->container_id[0] ? vbx_hook_runtime_inspect_run(
 	                                      lc.inspect, e->container_id, &c)
 	                            : VBX_ENOTFOUND;
+	if (rc == VBX_EUNAVAIL && c.error[0]) {
+		/* That engine is known down; the others still answer. */
+		vbx__lc_verdict v;
+		if (vbx__lc_judge(e, rc, &c, now_ms(), true, &v))
+			apply(e, &v);
+		return true;
+	}
 	if (rc != VBX_OK && rc != VBX_ENOTFOUND) {
 		engine_state(true, e->id, rc);
 		return false;
@@ -492,12 +505,17 @@ static void leftover_pass(int64_t grace_ms)
 static void reconcile_pass(int64_t grace_ms)
 {
 	env_rows active;
-	if (list_envs(ENV_ALL_ACTIVE, &active) != VBX_OK)
+	if (list_envs(ENV_ALL_ACTIVE | VBX_ENV_ERROR, &active) != VBX_OK)
 		return;
 	const vbx_env *e = active.v;
-	for (size_t i = 0; i < active.n; i++)
+	for (size_t i = 0; i < active.n; i++) {
+		/* In error: only those whose engine was down. */
+		if (vbx_env_status_bit(e[i].status) == VBX_ENV_ERROR &&
+		    !vbx__lc_engine_reason(e[i].status_reason))
+			continue;
 		if (atomic_load(&lc.stopping) || !reconcile_env(&e[i]))
 			break;
+	}
 	free(active.v);
 	if (!lc.engine_down && !atomic_load(&lc.stopping)) {
 		orphan_pass();

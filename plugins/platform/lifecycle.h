@@ -19,6 +19,10 @@
  *     deleted environments, and networks of stopped ones that no
  *     container uses, once they have been seen so for orphan_grace
  *     (runtime_leftovers, runtime_env_purge);
+ *   - an engine down (a runtime with several engines): the running,
+ *     starting and stopping environments on it go to error with the
+ *     runtime's reason naming it; when it is back they follow their
+ *     containers (running ones are running again);
  *   - idle stop: a running environment without activity for idle_timeout
  *     is stopped (stop_timeout's grace period).
  *
@@ -55,13 +59,25 @@ typedef struct vbx__lc_verdict {
 /*
  * Decide from an environment and what the runtime says of its container:
  * inspect_rc VBX_OK with c, or VBX_ENOTFOUND (c NULL or only c->id
- * valid); any other inspect_rc decides nothing (the engine did not say).
+ * valid); VBX_EUNAVAIL with c->error set (a runtime with several engines
+ * knows the container's engine is down, runtime.h): an active environment
+ * goes to error with that reason; any other inspect_rc decides nothing
+ * (the engine did not say). An environment in error for such a reason
+ * follows its container once it answers: running, stopped or error.
  * timeouts: also move starting/stopping past VBX__LC_PHASE_TIMEOUT_MS
  * (the reconcile pass; events do not). Returns out->from != 0.
  */
 bool vbx__lc_judge(const vbx_env *e, int inspect_rc,
                    const vbx_container_state *c, int64_t now_ms, bool timeouts,
                    vbx__lc_verdict *out);
+
+/*
+ * Is reason what an environment in error got because its engine was
+ * down ("engine NAME unreachable: ...", runtime.h)? Such an environment
+ * is checked again by the reconcile pass, and recovers from its
+ * container's state once the engine answers.
+ */
+bool vbx__lc_engine_reason(const char *reason);
 
 /*
  * What of an environment's leftovers (runtime_leftovers) is orphaned,

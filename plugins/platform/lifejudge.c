@@ -87,6 +87,40 @@ static bool judge_stopping(const vbx_env *e, int rc,
 	return true;
 }
 
+bool vbx__lc_engine_reason(const char *reason)
+{
+	return strncmp(reason, "engine ", 7) == 0 &&
+	       strstr(reason, " unreachable") != NULL;
+}
+
+/* The environment's engine is known to be down: an active environment
+ * goes to error with the runtime's reason, which names the engine. */
+static bool judge_engine_down(const vbx_env *e, const vbx_container_state *c,
+                              vbx__lc_verdict *v)
+{
+	unsigned bit = vbx_env_status_bit(e->status);
+	if (!(bit & (VBX_ENV_RUNNING | VBX_ENV_STARTING | VBX_ENV_STOPPING)))
+		return false;
+	verdict(v, bit, "error", false, c->error);
+	return true;
+}
+
+/* In error because its engine was down, and the engine answers again:
+ * what its container does now decides. */
+static bool judge_engine_back(const vbx_env *e, int rc,
+                              const vbx_container_state *c, vbx__lc_verdict *v)
+{
+	if (rc == VBX_ENOTFOUND || !c)
+		verdict(v, VBX_ENV_ERROR, "error", true,
+		        "the container was removed while its engine was "
+		        "unreachable");
+	else if (c->running)
+		verdict(v, VBX_ENV_ERROR, "running", false, "");
+	else
+		exited(v, VBX_ENV_ERROR, c);
+	return true;
+}
+
 bool vbx__lc_judge(const vbx_env *e, int inspect_rc,
                    const vbx_container_state *c, int64_t now_ms, bool timeouts,
                    vbx__lc_verdict *out)
@@ -94,8 +128,13 @@ bool vbx__lc_judge(const vbx_env *e, int inspect_rc,
 	*out = (vbx__lc_verdict){0};
 	if (inspect_rc == VBX_OK && !c)
 		return false;
+	if (inspect_rc == VBX_EUNAVAIL && c && c->error[0])
+		return judge_engine_down(e, c, out);
 	if (inspect_rc != VBX_OK && inspect_rc != VBX_ENOTFOUND)
 		return false; /* the engine did not say: decide nothing */
+	if (vbx_env_status_bit(e->status) == VBX_ENV_ERROR &&
+	    vbx__lc_engine_reason(e->status_reason))
+		return judge_engine_back(e, inspect_rc, c, out);
 	switch (vbx_env_status_bit(e->status)) {
 	case VBX_ENV_RUNNING:
 		return judge_running(e, inspect_rc, c, out);

@@ -15,9 +15,11 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc keyring
-	docker_frame docker_json docker_events env_parse cli_frames term_frame
-	jsonout pgtime conninfo docker_passwd sig util wsframe framing rawhead redis_url)
+[ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
+	keyring docker_frame docker_json docker_events docker_engines env_parse
+	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
+	framing rawhead bridgemsg auth_cache
+	redis_url)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -35,13 +37,16 @@ deps() {
 	sig) echo "core/sig.c";;
 	wsframe) echo "core/wsframe.c";;
 	rawhead) echo "core/rawhead.c";;
+	bridgemsg) echo "core/bridgemsg.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc) echo "plugins/auth/jwt.c plugins/auth/plugin.c
-		plugins/auth/password.c plugins/auth/phc.c plugins/auth/tokens.c
-		plugins/auth/routes.c plugins/auth/authz.c
-		plugins/auth/ratelimit.c plugins/auth/ticket.c
-		plugins/auth/usercache.c plugins/auth/hmac.c
-		plugins/auth/revoke.c";;
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
+		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
+		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
+		plugins/auth/ticket.c plugins/auth/usercache.c plugins/auth/hmac.c
+		plugins/auth/revoke.c plugins/auth/cache.c
+		plugins/auth/sharedlimit.c plugins/auth/principal.c
+		plugins/auth/admit.c";;
 	keyring) echo "plugins/postgres-store/crypto.c";;
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
@@ -53,7 +58,9 @@ deps() {
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
 		plugins/docker-runtime/labels.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
-		plugins/docker-runtime/labels.c";;
+		plugins/docker-runtime/labels.c plugins/docker-runtime/engine.c";;
+	docker_engines) echo "plugins/docker-runtime/place.c
+		plugins/docker-runtime/engine.c";;
 	# json.c: the fuzz target checks each line with vbx__utf8_count
 	env_parse) echo "plugins/platform/envparse.c core/json.c
 		core/jsonout.c";;
@@ -65,7 +72,7 @@ deps() {
 # Extra compiler and linker flags of a target.
 target_flags() {
 	case $1 in
-	auth_jwt | auth_phc) echo "-I$src/plugins/auth
+	auth_jwt | auth_phc | auth_cache) echo "-I$src/plugins/auth
 		$(pkg-config --cflags --libs libargon2 libcrypto) -lpthread";;
 	pgtime | conninfo) echo "-I$src/plugins/postgres-store
 		$(pkg-config --cflags --libs libpq)";;

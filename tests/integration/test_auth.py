@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.parse
 
-from daemon import Daemon, Suite, error_of, expect
+from daemon import VIBEBOXD, Daemon, Suite, error_of, expect
 
 SRC = os.environ.get("VBX_SRCDIR", ".")
 BUILD = os.environ.get("VBX_BUILDDIR", ".")
@@ -681,6 +681,28 @@ def test_ws_ticket_expires():
         st, _, _ = d.get("/api/v1/users/me", token=t["ticket"])
         expect(st == 401, st)
     with_daemon(check, extra='ws_ticket_ttl = "5s";')
+
+
+def test_check_refuses_a_broken_api_limit():
+    """api_limit is "N/period" and nothing else: vibeboxd -t names it."""
+    conninfo = PG.createdb("apilimit")
+    for bad in ("5/ 1m", "+5/1m", "5/1x", "0/1m", "5", "05/1m"):
+        d = Daemon(plugin_dir=PLUGINS, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      api_limit = "{bad}"; }}; }}""")
+        out = subprocess.run([VIBEBOXD, "-t", "-c", d.conf],
+                             capture_output=True, text=True)
+        expect(out.returncode != 0, f"{bad!r} accepted: {out.stdout}")
+        expect("plugins.auth.api_limit" in out.stderr,
+               f"{bad!r}: {out.stderr}")
+    d = Daemon(plugin_dir=PLUGINS, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{SECRET}";
+      api_limit = "600/1m"; }}; }}""")
+    out = subprocess.run([VIBEBOXD, "-t", "-c", d.conf],
+                         capture_output=True, text=True)
+    expect(out.returncode == 0, f"600/1m refused: {out.stderr}")
 
 
 if __name__ == "__main__":

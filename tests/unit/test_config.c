@@ -1495,6 +1495,65 @@ static void test_dotted_keys(void **state)
 	vbx__conf_free(c);
 }
 
+/* "list.0.key" reads a member of the first group of a list (ABI 1.2);
+ * the list's unread members and entries are errors with their index. */
+static void test_list_keys(void **state)
+{
+	vbx__conf *c = load_block("engines = (\n"
+	                          "  { name = \"a\"; cpus = 2; },\n"
+	                          "  { name = \"b\"; typo = 1; },\n"
+	                          "  5,\n"
+	                          "  { other = 1; }\n"
+	                          ");");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	const char *s;
+	long long v;
+
+	assert_int_equal(vbx__cfg_string(b, "engines.0.name", NULL, &s),
+	                 VBX_OK);
+	assert_string_equal(s, "a");
+	assert_int_equal(vbx__cfg_int(b, "engines.0.cpus", 1, 9, 7, &v),
+	                 VBX_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(vbx__cfg_string(b, "engines.1.name", NULL, &s),
+	                 VBX_OK);
+	assert_string_equal(s, "b");
+	/* past the end, not a group, no index, a bad index: absent */
+	assert_int_equal(vbx__cfg_string(b, "engines.9.name", NULL, &s),
+	                 VBX_OK);
+	assert_null(s);
+	assert_int_equal(vbx__cfg_string(b, "engines.2.name", NULL, &s),
+	                 VBX_OK);
+	assert_null(s);
+	assert_int_equal(vbx__cfg_string(b, "engines.01.name", NULL, &s),
+	                 VBX_OK);
+	assert_null(s);
+	assert_int_equal(vbx__cfg_string(b, "engines.0", NULL, &s), VBX_OK);
+	assert_null(s);
+	assert_int_equal(vbx__cfg_string(b, "engines.x.name", NULL, &s),
+	                 VBX_OK);
+	assert_null(s);
+	assert_int_equal(
+	        vbx__cfg_string(b, "engines.99999999999.name", NULL, &s),
+	        VBX_OK);
+	assert_null(s);
+	assert_int_equal(vbx__cfg_int(b, "engines.0.cpus", 5, 9, 7, &v),
+	                 VBX_EINVAL);
+	expect_errors(&e,
+	              "%s:3: plugins.p.engines.0.cpus: expected an integer "
+	              "5..9, got 2",
+	              NULL);
+	vbx__errors_clear(&e);
+
+	assert_int_equal(vbx__conf_check_unknown(c, &e), 3);
+	expect_errors(&e, "%s:4: plugins.p.engines.1.typo: unknown key",
+	              "%s:5: plugins.p.engines.2: expected a group { ... }",
+	              "%s:6: plugins.p.engines.3: unexpected entry", NULL);
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 static void test_check_unknown(void **state)
 {
 	vbx__conf *c = load_ok("plugins = (\n"
@@ -1654,6 +1713,7 @@ int main(void)
 	        cmocka_unit_test(test_get_strings),
 	        cmocka_unit_test(test_get_error_and_log),
 	        cmocka_unit_test(test_dotted_keys),
+	        cmocka_unit_test(test_list_keys),
 	        cmocka_unit_test(test_secret_inline),
 	        cmocka_unit_test(test_secret_file),
 	        cmocka_unit_test(test_secret_errors),

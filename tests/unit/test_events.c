@@ -426,6 +426,49 @@ static void test_before_freeze_no_subscriber_runs(void **state)
 	assert_int_equal(since().delivered, 1);
 }
 
+/* ---- the outbound hook (the bridge between replicas) ---- */
+
+/* Written on the dispatcher; read after stop. */
+static int outbound_calls, outbound_n[4], outbound_seen[4];
+static bool outbound_other;
+
+static void outbound(vbx_event *e, const void *payload)
+{
+	int i = outbound_calls++;
+	outbound_other |= e != ev;
+	if (i < 4) {
+		outbound_n[i] = ((const t_payload *)payload)->n;
+		outbound_seen[i] = seen.count; /* subscribers run after it */
+	}
+}
+
+static void test_outbound_sees_local_not_injected(void **state)
+{
+	outbound_calls = 0;
+	outbound_other = false;
+	vbx__registry_freeze();
+	vbx__events_set_outbound(outbound);
+	assert_int_equal(vbx__events_start(8, VBX__OVERFLOW_BLOCK), VBX_OK);
+	assert_int_equal(publish(1, "local"), VBX_OK);
+	t_payload p = {.version = 1, .n = 2};
+	assert_int_equal(vbx__event_inject(ev, &p, sizeof(p)), VBX_OK);
+	assert_int_equal(vbx__event_inject(ev, &p, sizeof(p) - 1), VBX_EINVAL);
+	assert_int_equal(publish(3, "local"), VBX_OK);
+	vbx__events_stop();
+	vbx__events_set_outbound(NULL);
+	/* every event delivered to both subscribers, injected or not */
+	assert_int_equal(seen.count, 6);
+	assert_int_equal(seen.n[2], 2);
+	/* only the local ones handed out, each before its subscribers */
+	assert_int_equal(outbound_calls, 2);
+	assert_false(outbound_other);
+	assert_int_equal(outbound_n[0], 1);
+	assert_int_equal(outbound_seen[0], 0);
+	assert_int_equal(outbound_n[1], 3);
+	assert_int_equal(outbound_seen[1], 4);
+	assert_int_equal(since().delivered, 3);
+}
+
 /* ---- JSON ---- */
 
 static void test_json_sink(void **state)
@@ -535,6 +578,7 @@ int main(void)
 	        T(test_restart),
 	        T(test_bad_arguments),
 	        T(test_before_freeze_no_subscriber_runs),
+	        T(test_outbound_sees_local_not_injected),
 	        T(test_json_sink),
 	        T(test_json_without_sink),
 	        T(test_many_publishers_block),

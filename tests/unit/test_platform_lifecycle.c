@@ -182,6 +182,66 @@ static void test_judge_stopping_and_others(void **state)
 	}
 }
 
+/* One of several engines down: its active environments go to error
+ * with the runtime's reason; when it answers again they follow their
+ * containers. Other environments in error are not touched. */
+static void test_judge_engine_down(void **state)
+{
+	static const char *const why = "engine node-b unreachable: "
+	                               "Connection refused";
+	vbx_container_state c = {0};
+	vbx__lc_verdict v;
+	snprintf(c.error, sizeof(c.error), "%s", why);
+
+	static const char *const active[] = {"running", "starting", "stopping"};
+	for (size_t i = 0; i < 3; i++) {
+		vbx_env e = env_in(active[i], NOW - MIN);
+		assert_true(vbx__lc_judge(&e, VBX_EUNAVAIL, &c, NOW, true, &v));
+		assert_int_equal(v.from, vbx_env_status_bit(active[i]));
+		assert_string_equal(v.to, "error");
+		assert_false(v.clear_container);
+		assert_string_equal(v.reason, why);
+	}
+	/* stopped, or in error already: nothing */
+	vbx_env e = env_in("stopped", NOW - MIN);
+	assert_false(vbx__lc_judge(&e, VBX_EUNAVAIL, &c, NOW, true, &v));
+	e = env_in("error", NOW - MIN);
+	snprintf(e.status_reason, sizeof(e.status_reason), "%s", why);
+	assert_false(vbx__lc_judge(&e, VBX_EUNAVAIL, &c, NOW, true, &v));
+	/* no reason from the runtime: decide nothing, as before */
+	c.error[0] = '\0';
+	e = env_in("running", NOW - MIN);
+	assert_false(vbx__lc_judge(&e, VBX_EUNAVAIL, &c, NOW, true, &v));
+
+	/* back: running again, stopped, exited badly, gone */
+	e = env_in("error", NOW - MIN);
+	snprintf(e.status_reason, sizeof(e.status_reason), "%s", why);
+	c = box(true, 0, false, NOW - 5 * MIN);
+	assert_true(vbx__lc_judge(&e, VBX_OK, &c, NOW, true, &v));
+	assert_int_equal(v.from, VBX_ENV_ERROR);
+	assert_string_equal(v.to, "running");
+	assert_string_equal(v.reason, "");
+	c = box(false, 0, false, NOW - 5 * MIN);
+	assert_true(vbx__lc_judge(&e, VBX_OK, &c, NOW, true, &v));
+	assert_string_equal(v.to, "stopped");
+	c = box(false, 137, false, NOW - 5 * MIN);
+	assert_true(vbx__lc_judge(&e, VBX_OK, &c, NOW, true, &v));
+	assert_string_equal(v.to, "error");
+	assert_string_equal(v.reason, "the container exited with code 137");
+	assert_true(vbx__lc_judge(&e, VBX_ENOTFOUND, NULL, NOW, true, &v));
+	assert_string_equal(v.to, "error");
+	assert_true(v.clear_container);
+
+	/* in error for another reason: not this rule's */
+	snprintf(e.status_reason, sizeof(e.status_reason),
+	         "the container exited with code 1");
+	c = box(true, 0, false, NOW - 5 * MIN);
+	assert_false(vbx__lc_judge(&e, VBX_OK, &c, NOW, true, &v));
+	assert_true(vbx__lc_engine_reason(why));
+	assert_false(vbx__lc_engine_reason("engine"));
+	assert_false(vbx__lc_engine_reason("the engine unreachable"));
+}
+
 /* What of an environment's network and workspace is orphaned. */
 static void test_orphaned(void **state)
 {
@@ -791,6 +851,7 @@ int main(void)
 	        cmocka_unit_test(test_judge_running),
 	        cmocka_unit_test(test_judge_starting),
 	        cmocka_unit_test(test_judge_stopping_and_others),
+	        cmocka_unit_test(test_judge_engine_down),
 	        cmocka_unit_test(test_idle),
 	        cmocka_unit_test(test_orphaned),
 	        cmocka_unit_test_setup_teardown(test_reconcile_at_start,
