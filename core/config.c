@@ -35,6 +35,7 @@
 
 #define DEFAULT_LISTEN "0.0.0.0:3000"
 #define LISTEN_FORM "\"host:port\" (IPv6 in brackets: \"[::1]:3000\")"
+#define PROXY_WORD "proxy_protocol"
 
 #define MS_PER_MINUTE INT64_C(60000)
 #define MS_PER_DAY (24 * 60 * MS_PER_MINUTE)
@@ -280,7 +281,22 @@ static void add_listen(loader *ld, vbx_config *b, const config_setting_t *s,
 {
 	vbx__conf *conf = ld->conf;
 	vbx__listen l;
-	char got[128];
+	char got[128], addr[320];
+	/* "host:port", then perhaps " proxy_protocol" */
+	size_t alen = strcspn(text, " \t");
+	const char *rest = text + alen;
+	rest += strspn(rest, " \t");
+	if (*rest && (alen >= sizeof(addr) || strcmp(rest, PROXY_WORD) != 0)) {
+		ok(ld,
+		   expected(b, s, key,
+		            "\"host:port\" or \"host:port " PROXY_WORD "\""));
+		return;
+	}
+	if (*rest) {
+		memcpy(addr, text, alen);
+		addr[alen] = '\0';
+		text = addr;
+	}
 
 	switch (parse_listen(text, &l)) {
 	case LISTEN_BAD_FORM:
@@ -301,6 +317,7 @@ static void add_listen(loader *ld, vbx_config *b, const config_setting_t *s,
 			return;
 		}
 	}
+	l.proxy_protocol = *rest != '\0';
 	conf->listen[conf->nlisten++] = l;
 }
 
@@ -352,6 +369,75 @@ static void load_listen(loader *ld, vbx_config *b)
 	}
 }
 
+/* ---- server.trusted_proxies ---- */
+
+#define TRUSTED_MAX 1024
+
+static void load_trusted(loader *ld, vbx_config *b)
+{
+	const config_setting_t *s = lookup(b, "trusted_proxies");
+	if (!s)
+		return;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		ok(ld,
+		   expected(b, s, "trusted_proxies",
+		            "a list of CIDR blocks such as [\"10.0.0.0/8\", "
+		            "\"::1/128\"]"));
+		return;
+	}
+	int n = config_setting_length(s);
+	if (n > TRUSTED_MAX) {
+		ok(ld, vbx__cfg_report(b, s, "trusted_proxies",
+		                       "at most %d blocks, got %d", TRUSTED_MAX,
+		                       n));
+		return;
+	}
+	vbx__conf *conf = ld->conf;
+	conf->trusted = n ? calloc((size_t)n, sizeof(*conf->trusted)) : NULL;
+	if (!ok(ld, conf->trusted || !n ? VBX_OK : VBX_ENOMEM))
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+		        config_setting_get_elem(s, (unsigned)i);
+		char key[48], why[160], got[128];
+		snprintf(key, sizeof(key), "trusted_proxies[%d]", i);
+		const char *text = config_setting_type(e) == CONFIG_TYPE_STRING
+		                           ? config_setting_get_string(e)
+		                           : NULL;
+		if (!text) {
+			ok(ld, expected(b, e, key,
+			                "a CIDR block such as \"10.0.0.0/8\""));
+			continue;
+		}
+		if (!vbx__cidr_parse(text, &conf->trusted[conf->ntrusted], why,
+		                     sizeof(why))) {
+			ok(ld, vbx__cfg_report(
+			               b, e, key, "%s, got %s", why,
+			               vbx__cfg_describe(e, got, sizeof(got))));
+			continue;
+		}
+		conf->ntrusted++;
+	}
+}
+
+/* A proxy_protocol listener takes connections from trusted peers only:
+ * with none, it could take none. */
+static void check_proxy_listeners(loader *ld, vbx_config *b)
+{
+	const vbx__conf *conf = ld->conf;
+	for (size_t i = 0; i < conf->nlisten; i++) {
+		if (!conf->listen[i].proxy_protocol || conf->ntrusted)
+			continue;
+		ok(ld, vbx__cfg_report(
+		               b, vbx__cfg_lookup(b->group, "listen"), "listen",
+		               "%s:%d is a proxy_protocol listener, which only "
+		               "takes connections from server.trusted_proxies; "
+		               "list the load balancer's address there",
+		               conf->listen[i].host, conf->listen[i].port));
+		return;
+	}
+}
+
 /* ---- the core's sections ---- */
 
 static void load_server(loader *ld, vbx_config *b)
@@ -372,6 +458,8 @@ static void load_server(loader *ld, vbx_config *b)
 	                         &conf->drain_delay_ms));
 	ok(ld, vbx__cfg_size(b, "ws_queue", "1MiB", 1024, UINT64_C(1) << 30,
 	                     &conf->ws_queue));
+	load_trusted(ld, b);
+	check_proxy_listeners(ld, b);
 }
 
 /* A string that must be one of names (NULL-terminated); *out its index. */
@@ -854,6 +942,7 @@ void vbx__conf_free(vbx__conf *c)
 	}
 	free(c->plugins);
 	free(c->listen);
+	free(c->trusted);
 	for (size_t i = 0; i < c->nplugin_path; i++)
 		free(c->plugin_path[i]);
 	free(c->plugin_path);

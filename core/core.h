@@ -16,6 +16,8 @@
 
 #include <vibebox/vibebox.h>
 
+#include "cidr.h"
+
 /* ---- errors.c: a list of messages collected for the user ---- */
 
 typedef struct vbx__errors {
@@ -50,10 +52,12 @@ int vbx__log_level_parse(const char *s);
  * when 32 KiB are waiting); for the service thread, once per wake-up. */
 void vbx__log_batch(bool on);
 void vbx__log_flush(void);
-/* Write one access-log line (always JSON fields, whatever the format). */
+/* Write one access-log line (always JSON fields, whatever the format).
+ * client: whom the request comes from; peer: the proxy it came through
+ * when that differs (field "peer"), else NULL or "". */
 void vbx__log_access(const char *request_id, const char *method,
                      const char *path, int status, size_t bytes,
-                     double duration_ms, const char *client);
+                     double duration_ms, const char *client, const char *peer);
 /*
  * The access-log line of a WebSocket upgrade, written when the connection
  * ends (or is refused): method GET, status (101 when the route accepted
@@ -64,7 +68,8 @@ void vbx__log_access(const char *request_id, const char *method,
  */
 void vbx__log_ws_access(const char *request_id, const char *path, int status,
                         uint64_t bytes_out, uint64_t bytes_in,
-                        double duration_ms, const char *client, int close_code);
+                        double duration_ms, const char *client,
+                        const char *peer, int close_code);
 
 #define vbx__error(...) vbx__log("core", VBX_LOG_ERROR, __VA_ARGS__)
 #define vbx__warn(...) vbx__log("core", VBX_LOG_WARN, __VA_ARGS__)
@@ -77,6 +82,8 @@ typedef struct vbx__listen {
 	char host[256]; /* numeric address or name; "0.0.0.0", "::", "127.0.0.1"
 	                 */
 	int port;
+	bool proxy_protocol; /* "host:port proxy_protocol": a PROXY protocol
+	                        header starts every connection */
 } vbx__listen;
 
 /* Lines "path.key = value (why)": values in effect (effective.c). */
@@ -118,10 +125,14 @@ typedef struct vbx__conf {
 	uint64_t max_body;           /* server.max_body, default 1MiB */
 	int64_t shutdown_timeout_ms; /* server.shutdown_timeout, default 30s */
 	int64_t drain_delay_ms;      /* server.drain_delay, default 0s */
-	uint64_t ws_queue;           /* server.ws_queue, default 1MiB */
-	int log_level;               /* log.level */
-	bool log_json;               /* log.format == "json" (the default) */
-	bool log_access;             /* log.access, default true */
+	/* server.trusted_proxies: peers whose X-Forwarded-For or PROXY
+	 * header names the client; empty by default */
+	vbx__cidr *trusted;
+	size_t ntrusted;
+	uint64_t ws_queue; /* server.ws_queue, default 1MiB */
+	int log_level;     /* log.level */
+	bool log_json;     /* log.format == "json" (the default) */
+	bool log_access;   /* log.access, default true */
 	/* plugin_path (or plugin_dir, or the build's default): the
 	 * directories searched for NAME.so, in order, NULL-terminated */
 	char **plugin_path;

@@ -116,7 +116,9 @@ static void warn_restart_only(const vbx__conf *old, const vbx__conf *c)
 	bool listen = old->nlisten != c->nlisten;
 	for (size_t i = 0; !listen && i < c->nlisten; i++)
 		listen = strcmp(old->listen[i].host, c->listen[i].host) != 0 ||
-		         old->listen[i].port != c->listen[i].port;
+		         old->listen[i].port != c->listen[i].port ||
+		         old->listen[i].proxy_protocol !=
+		                 c->listen[i].proxy_protocol;
 	if (listen || old->workers != c->workers)
 		vbx__warn("server.listen and server.workers changed in %s: "
 		          "restart vibeboxd to apply them",
@@ -318,9 +320,12 @@ static int serve(const char *path)
 	vbx__health_set_started(true);
 	vbx__sd_notify("READY=1");
 	for (size_t i = 0; i < conf->nlisten; i++)
-		vbx__info("vibeboxd %s listening on %s:%d with %zu plugins",
+		vbx__info("vibeboxd %s listening on %s:%d%s with %zu plugins",
 		          PACKAGE_VERSION, conf->listen[i].host,
-		          conf->listen[i].port, vbx__plugins_count());
+		          conf->listen[i].port,
+		          conf->listen[i].proxy_protocol ? " (PROXY protocol)"
+		                                         : "",
+		          vbx__plugins_count());
 	vbx__server_run(d.server);
 	if (d.signal_thread_started) {
 		/* not pthread_cancel: a thread cancelled in sigwait trips ASan

@@ -33,6 +33,7 @@
 
 #include "headguard.h"
 #include "json.h"
+#include "proxyguard.h"
 #include "rawhead.h"
 #include "request.h"
 
@@ -109,11 +110,17 @@ static const char *reason_phrase(int status)
 	}
 }
 
+/* The client: the one a PROXY protocol header named, else the peer. */
 static void peer_name(int fd, char *out, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
+	const vbx__ipaddr *proxied = vbx__proxyguard_client(fd);
 	out[0] = '\0';
+	if (proxied) {
+		vbx__ip_format(proxied, out, len);
+		return;
+	}
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
 	if (ss.ss_family == AF_INET)

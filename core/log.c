@@ -287,23 +287,33 @@ static void access_head(line *l, bool json, const char *request_id,
 /* After the bytes sent: the duration and the client; the line stays open
  * for the fields of a WebSocket. */
 static void access_tail(line *l, bool json, double duration_ms,
-                        const char *client)
+                        const char *client, const char *peer)
 {
+	bool via = peer && *peer;
 	puts_(l, json ? ",\"durationMs\":" : "B ");
 	put_ms(l, duration_ms);
 	if (json) {
 		puts_(l, ",\"client\":\"");
 		put_escaped(l, client ? client : "");
 		puts_(l, "\"");
+		if (via) {
+			puts_(l, ",\"peer\":\"");
+			put_escaped(l, peer);
+			puts_(l, "\"");
+		}
 	} else {
 		puts_(l, "ms ");
 		put_text(l, client ? client : "");
+		if (via) {
+			puts_(l, " via ");
+			put_text(l, peer);
+		}
 	}
 }
 
 void vbx__log_access(const char *request_id, const char *method,
                      const char *path, int status, size_t bytes,
-                     double duration_ms, const char *client)
+                     double duration_ms, const char *client, const char *peer)
 {
 	if (!vbx__log_enabled(VBX_LOG_INFO))
 		return;
@@ -311,7 +321,7 @@ void vbx__log_access(const char *request_id, const char *method,
 	line l;
 	access_head(&l, json, request_id, method, path, status);
 	put_uint(&l, bytes);
-	access_tail(&l, json, duration_ms, client);
+	access_tail(&l, json, duration_ms, client, peer);
 	if (json)
 		puts_(&l, "}");
 	finish(&l);
@@ -319,7 +329,8 @@ void vbx__log_access(const char *request_id, const char *method,
 
 void vbx__log_ws_access(const char *request_id, const char *path, int status,
                         uint64_t bytes_out, uint64_t bytes_in,
-                        double duration_ms, const char *client, int close_code)
+                        double duration_ms, const char *client,
+                        const char *peer, int close_code)
 {
 	if (!vbx__log_enabled(VBX_LOG_INFO))
 		return;
@@ -327,7 +338,7 @@ void vbx__log_ws_access(const char *request_id, const char *path, int status,
 	line l;
 	access_head(&l, json, request_id, "GET", path, status);
 	put_uint(&l, bytes_out);
-	access_tail(&l, json, duration_ms, client);
+	access_tail(&l, json, duration_ms, client, peer);
 	puts_(&l, json ? ",\"bytesIn\":" : " in=");
 	put_uint(&l, bytes_in);
 	puts_(&l, json ? ",\"closeCode\":" : "B close=");

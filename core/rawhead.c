@@ -212,6 +212,14 @@ static int end_header(vbx__rawhead *h)
 		h->content_length = h->cl_value;
 	} else if (name_is(h, "transfer-encoding")) {
 		h->te = true;
+	} else if (name_is(h, "x-forwarded-for")) {
+		/* libwebsockets keeps the first line of a header it does not
+		 * know; a proxy in front could read another */
+		if (h->xff)
+			return fault(h, 400,
+			             "more than one X-Forwarded-For header; "
+			             "send one comma-separated list");
+		h->xff = true;
 	} else if (name_is(h, "upgrade")) {
 		if (!upgrade_is_websocket(h))
 			return fault(h, 400,

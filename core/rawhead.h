@@ -19,6 +19,8 @@
  *        route has a slash inside a segment, so matching on raw segments
  *        means refusing it; a "." or ".." segment, raw or encoded (%2e);
  *        a control character in the target, raw or encoded (%00-%1f, %7f);
+ *        a second X-Forwarded-For line (libwebsockets keeps only the
+ *        first; server.trusted_proxies reads one list);
  *   414  a target (path and query) over VBX__RAWHEAD_TARGET_MAX bytes;
  *        more than VBX__RAWHEAD_FIELDS_MAX query parameters and header
  *        lines together, counted in the request line;
@@ -73,6 +75,7 @@ typedef struct vbx__rawhead {
 	uint64_t cl_value;
 	/* what the head says about what follows it */
 	bool has_cl, cl_bad, upgrade, te;
+	bool xff; /* an X-Forwarded-For line was seen */
 	uint64_t content_length;
 	uint64_t body_left; /* body bytes still to skip */
 	/* for the log: the raw target's first bytes, up to a fault in it */

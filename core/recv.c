@@ -4,7 +4,8 @@
  * core library the tests and libvibebox-test share): an executable's
  * definition comes first for the dynamic linker, so libwebsockets' reads
  * from its sockets come here. Each call goes to the next recv() (libc's,
- * or a sanitizer's interceptor) and what it read through headguard.c's
+ * or a sanitizer's interceptor) and what it read through proxyguard.c
+ * (which takes a PROXY protocol header off the front), headguard.c's
  * request-head checks and wsguard.c's frame checks, which leave every
  * socket but a watched HTTP connection's or WebSocket's, and every thread
  * but the service thread, alone.
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "headguard.h"
+#include "proxyguard.h"
 #include "wsguard.h"
 
 typedef ssize_t recv_fn(int, void *, size_t, int);
@@ -36,6 +38,7 @@ __attribute__((visibility("default"))) ssize_t recv(int fd, void *buf,
 	ssize_t n = next_recv ? next_recv(fd, buf, len, flags)
 	                      : syscall(SYS_recvfrom, fd, buf, len, flags, NULL,
 	                                NULL);
+	n = vbx__proxyguard_filter(fd, buf, n, flags);
 	n = vbx__headguard_filter(fd, buf, n, flags);
 	return vbx__wsguard_filter(fd, buf, n, flags);
 }

@@ -42,7 +42,8 @@ struct vbx_request {
 	vbx__header *query; /* decoded query arguments */
 	size_t nquery;
 	char id[VBX__REQ_ID_LEN + 1];
-	char client[64];
+	char client[64]; /* whom it comes from (clientaddr.c) */
+	char peer[64];   /* the connection's peer, when client differs */
 	vbx__header *headers;
 	size_t nheaders;
 	vbx__match match;

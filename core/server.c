@@ -19,8 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "framing.h"
 #include "headguard.h"
+#include "proxyguard.h"
 #include "server.h"
 #include "wsguard.h"
 
@@ -28,7 +30,8 @@
 
 struct http_pss {
 	vbx_request *req;
-	char client[64]; /* the peer's address, looked up once per connection */
+	vbx__conn_addr peer; /* looked up once per connection */
+	bool peer_known;
 };
 
 static vbx__router *http_routes;
@@ -102,7 +105,37 @@ static int listen_on(const vbx__listen *l, vbx__errors *errs)
 	return fd;
 }
 
-static void accept_all(vbx__server *s, int lfd)
+/* A connection on a proxy_protocol listener: from a trusted peer only,
+ * its PROXY header is taken off before lws reads HTTP. False when fd
+ * must be closed. */
+static bool accept_proxied(const vbx__server *s, int fd)
+{
+	const vbx__conf *c =
+	        vbx__conf_current() ? vbx__conf_current() : s->conf;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	vbx__ipaddr peer = {0};
+	char text[VBX__ADDR_TEXT] = "?";
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    vbx__ip_from_sockaddr((struct sockaddr *)&ss, &peer))
+		vbx__ip_format(&peer, text, sizeof(text));
+	if (!c || !vbx__cidr_match(c->trusted, c->ntrusted, &peer)) {
+		vbx__info("connection from %s on a proxy_protocol listener "
+		          "refused: that address is not in "
+		          "server.trusted_proxies",
+		          text);
+		return false;
+	}
+	if (vbx__proxyguard_watch(fd) != VBX_OK) {
+		vbx__warn("connection from %s refused: no memory to read its "
+		          "PROXY protocol header",
+		          text);
+		return false;
+	}
+	return true;
+}
+
+static void accept_all(vbx__server *s, int lfd, bool proxied)
 {
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -114,6 +147,10 @@ static void accept_all(vbx__server *s, int lfd)
 				continue;
 			return;
 		}
+		if (proxied && !accept_proxied(s, fd)) {
+			close(fd);
+			continue;
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* its heads are checked raw before lws parses them */
@@ -123,6 +160,7 @@ static void accept_all(vbx__server *s, int lfd)
 			        "of a connection; serving it unchecked");
 		if (!lws_adopt_socket_vhost(s->vhost, fd)) {
 			vbx__headguard_forget(fd);
+			vbx__proxyguard_forget(fd);
 			close(fd);
 		}
 	}
@@ -132,8 +170,13 @@ static int listen_cb(struct lws *wsi, enum lws_callback_reasons reason,
                      void *user, void *in, size_t len)
 {
 	vbx__server *s = lws_context_user(lws_get_context(wsi));
-	if (reason == LWS_CALLBACK_RAW_RX_FILE)
-		accept_all(s, lws_get_socket_fd(wsi));
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	bool proxied = false;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		if (s->listeners && s->listeners[i] == wsi)
+			proxied = s->listen_proxy[i];
+	accept_all(s, lws_get_socket_fd(wsi), proxied);
 	return 0;
 }
 
@@ -291,7 +334,7 @@ static void finish_request(vbx__server *s, struct http_pss *pss, vbx_request *r)
 	double ms = (double)(vbx__now_ns() - r->start_ns) / 1e6;
 	if (s->conf->log_access)
 		vbx__log_access(r->id, r->method, r->path, r->status,
-		                r->resp_len, ms, r->client);
+		                r->resp_len, ms, r->client, r->peer);
 	if (r->counted)
 		s->inflight--;
 	pss->req = NULL;
@@ -556,9 +599,13 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	r->method = m >= 0 && m <= LWSHUMETH_HEAD ? method_names[m] : "?";
 	r->path = uri ? vbx__arena_strndup(r->arena, uri, (size_t)ulen) : "/";
 	set_request_id(r, wsi);
-	if (!pss->client[0])
-		lws_get_peer_simple(wsi, pss->client, sizeof(pss->client));
-	memcpy(r->client, pss->client, sizeof(r->client));
+	if (!pss->peer_known) {
+		vbx__conn_peer(wsi, &pss->peer);
+		pss->peer_known = true;
+	}
+	vbx__client_of(wsi, &pss->peer, r->client, r->peer);
+	if (strcmp(r->client, r->peer) == 0)
+		r->peer[0] = '\0'; /* the access log names a proxy only */
 	vbx__framing f;
 	if (refuse_oversized(r, wsi) || refuse_framing(r, wsi, &f)) {
 		r->dispatched = true;
@@ -792,10 +839,13 @@ int vbx__server_create(const vbx__conf *conf, vbx__server **out,
 	s->conf = conf;
 	pthread_mutex_init(&s->lock, NULL);
 	s->listen_fds = calloc(conf->nlisten, sizeof(int));
+	s->listen_proxy = calloc(conf->nlisten, sizeof(bool));
 	s->nlisteners = conf->nlisten;
-	int rc = s->listen_fds ? VBX_OK : VBX_ENOMEM;
-	for (size_t i = 0; rc == VBX_OK && i < conf->nlisten; i++)
+	int rc = s->listen_fds && s->listen_proxy ? VBX_OK : VBX_ENOMEM;
+	for (size_t i = 0; rc == VBX_OK && i < conf->nlisten; i++) {
 		s->listen_fds[i] = -1;
+		s->listen_proxy[i] = conf->listen[i].proxy_protocol;
+	}
 	for (size_t i = 0; rc == VBX_OK && i < conf->nlisten; i++)
 		if ((s->listen_fds[i] = listen_on(&conf->listen[i], errs)) < 0)
 			rc = VBX_ERR;
@@ -849,6 +899,7 @@ void vbx__server_destroy(vbx__server *s)
 		lws_context_destroy(s->ctx);
 	vbx__wsguard_fini(); /* every WebSocket is gone with the context */
 	vbx__headguard_fini();
+	vbx__proxyguard_fini();
 	/* answers that came back after the loop ended */
 	for (vbx_request *r = s->done, *next; r; r = next) {
 		next = r->next_done;
@@ -858,6 +909,7 @@ void vbx__server_destroy(vbx__server *s)
 		if (s->listen_fds[i] >= 0)
 			close(s->listen_fds[i]);
 	free(s->listen_fds);
+	free(s->listen_proxy);
 	free(s->listeners);
 	free(s->protocols);
 	pthread_mutex_destroy(&s->lock);

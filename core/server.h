@@ -30,6 +30,7 @@ typedef struct vbx__server {
 	size_t nprotocols;
 	struct lws **listeners;
 	int *listen_fds;
+	bool *listen_proxy; /* PROXY protocol listeners, by index */
 	size_t nlisteners;
 
 	pthread_mutex_t lock; /* guards done, ws_pending */
@@ -122,6 +123,22 @@ const char *vbx__bearer(const char *authorization, const char *protocols,
  */
 int vbx__authenticate(vbx_request *r, const char *bearer, unsigned flags,
                       vbx_principal *out, bool *has);
+
+/*
+ * clientaddr.c (service thread). vbx__conn_peer: the addresses of wsi's
+ * connection (family 0 where unknown). vbx__client_of: the client of
+ * wsi's current request or upgrade: X-Forwarded-For's choice when
+ * peer->from is in server.trusted_proxies (of the config in effect), else
+ * peer->from; client and peer_text (VBX__ADDR_TEXT bytes each) get it and
+ * the socket's peer as text.
+ */
+typedef struct vbx__conn_addr {
+	vbx__ipaddr socket; /* the socket's peer */
+	vbx__ipaddr from;   /* the client its PROXY header named, else socket */
+} vbx__conn_addr;
+void vbx__conn_peer(struct lws *wsi, vbx__conn_addr *out);
+void vbx__client_of(struct lws *wsi, const vbx__conn_addr *peer, char *client,
+                    char *peer_text);
 
 /* ws.c, called by server.c on the service thread */
 int vbx__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,

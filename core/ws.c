@@ -36,7 +36,8 @@ struct vbx_ws {
 	vbx__header *query;
 	size_t nquery;
 	const char *bearer;
-	char client[64];
+	char client[64]; /* whom it comes from (clientaddr.c) */
+	char peer[64];   /* the proxy it came through, else "" */
 	char id[33];
 	const char *path; /* for the access log, in the arena */
 	int64_t start_ns; /* the upgrade request came */
@@ -583,18 +584,30 @@ static int on_peer_close(vbx__ws_conn *c, struct lws *wsi,
 
 /* ---- the access log: one line per upgrade, like a request's ---- */
 
+/* The client of wsi's upgrade, and its peer when that differs ("" when
+ * not). */
+static void client_and_peer(struct lws *wsi, char *client, char *peer)
+{
+	vbx__conn_addr addr;
+	vbx__conn_peer(wsi, &addr);
+	vbx__client_of(wsi, &addr, client, peer);
+	if (strcmp(client, peer) == 0)
+		peer[0] = '\0';
+}
+
 /* An upgrade refused before it had a connection (no such route, the
  * server draining). */
 static void log_refused(vbx__server *s, struct lws *wsi, const char *path,
                         int status, int64_t start_ns)
 {
-	char id[33], client[64];
+	char id[33], client[VBX__ADDR_TEXT], peer[VBX__ADDR_TEXT];
 	if (!s->conf->log_access)
 		return;
 	vbx__request_id_new(id);
-	lws_get_peer_simple(wsi, client, sizeof(client));
+	client_and_peer(wsi, client, peer);
 	vbx__log_ws_access(id, path, status, 0, 0,
-	                   (double)(vbx__now_ns() - start_ns) / 1e6, client, 0);
+	                   (double)(vbx__now_ns() - start_ns) / 1e6, client,
+	                   peer, 0);
 }
 
 /*
@@ -633,7 +646,7 @@ static void log_upgrade(vbx__ws_conn *c)
 	vbx__log_ws_access(c->id, c->path ? c->path : "", status, c->bytes_out,
 	                   c->bytes_in,
 	                   (double)(vbx__now_ns() - c->start_ns) / 1e6,
-	                   c->client, code);
+	                   c->client, c->peer, code);
 }
 
 static void log_draining(vbx__server *s, struct lws *wsi)
@@ -690,7 +703,7 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 		protos[0] = '\0';
 	const char *b = vbx__bearer(auth[0] ? auth : NULL, protos, a);
 	c->bearer = b ? vbx__arena_strdup(a, b) : NULL;
-	lws_get_peer_simple(wsi, c->client, sizeof(c->client));
+	client_and_peer(wsi, c->client, c->peer);
 	return c;
 }
 

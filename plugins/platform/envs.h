@@ -46,6 +46,7 @@ typedef struct vbx__env_limits {
 	int64_t idle_ms;         /* idle_timeout: stop after it; 0: never */
 	int64_t reconcile_ms;    /* reconcile_interval (lifecycle.c) */
 	int64_t orphan_grace_ms; /* orphan_grace: leftovers wait this long */
+	int64_t lock_ttl_ms; /* jobs.lock_ttl: the passes' lock (lifecycle.c) */
 } vbx__env_limits;
 /* The settings in force (any thread). */
 vbx__env_limits vbx__env_limits_get(void);

@@ -8,7 +8,14 @@
  * left a doubt, at once when the engine is back) and otherwise the idle
  * check when that is due. One tick works at a time; the settings are read
  * at each tick, so a reload applies from the next one.
+ *
+ * With several replicas, only the one holding the cache lock
+ * "platform:lifecycle" runs the passes (singleton.h); the others stand by
+ * and take over when it stops renewing it, or at once when it releases it
+ * at its stop. The facts' events are handled by every replica: each one
+ * whose runtime saw the fact.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,10 +26,12 @@
 #include "audit.h"
 #include "envs.h"
 #include "lifecycle.h"
+#include "singleton.h"
 
 #define TICK_MS 500
 #define RECHECK_MS 2000 /* a pass soon after an event left a doubt */
 #define ENV_ALL_ACTIVE (VBX_ENV_RUNNING | VBX_ENV_STARTING | VBX_ENV_STOPPING)
+#define LOCK_NAME "platform:lifecycle"
 
 static struct {
 	vbx_plugin *p;
@@ -35,6 +44,8 @@ static struct {
 	int64_t next_pass, next_idle; /* under lock */
 
 	atomic_bool busy, stopping;
+	vbx__single job;  /* who runs the passes among the replicas */
+	int64_t lock_ttl; /* the tick's jobs.lock_ttl */
 	bool store_down, engine_down; /* the tick's: log a failure once */
 	/* the tick's: leftovers seen orphaned, waiting out orphan_grace */
 	struct suspect *sus;
@@ -46,6 +57,14 @@ static int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* May the pass at work go on? Not once the daemon stops, nor once this
+ * replica lost the lock (another one runs the passes now). */
+static bool go_on(void)
+{
+	return !atomic_load(&lc.stopping) &&
+	       vbx__single_held(&lc.job, lc.lock_ttl, now_ms());
 }
 
 /* ---- applying decisions ---- */
@@ -334,7 +353,7 @@ static void idle_pass(const vbx__env_limits *l)
 		return;
 	const vbx_env *e = running.v;
 	int64_t now = now_ms();
-	for (size_t i = 0; i < running.n && !atomic_load(&lc.stopping); i++)
+	for (size_t i = 0; i < running.n && go_on(); i++)
 		if (vbx__lc_idle(&e[i], l->idle_ms, now, reason,
 		                 sizeof(reason)))
 			idle_stop(&e[i], l);
@@ -381,8 +400,7 @@ static void orphan_pass(void)
 		              vbx_strerror(lc.p, rc));
 	} else {
 		const vbx_container_state *c = boxes.v;
-		for (size_t i = 0; i < boxes.n && !atomic_load(&lc.stopping);
-		     i++)
+		for (size_t i = 0; i < boxes.n && go_on(); i++)
 			if (!orphan_check(&c[i]))
 				break;
 	}
@@ -495,32 +513,50 @@ static void leftover_pass(int64_t grace_ms)
 	for (size_t i = 0; i < lc.n_sus; i++)
 		lc.sus[i].seen = false;
 	for (size_t i = 0; whole && i < left.n; i++)
-		whole = !atomic_load(&lc.stopping) &&
-		        leftover_check(&l[i], grace_ms, now);
+		whole = go_on() && leftover_check(&l[i], grace_ms, now);
 	if (whole) /* a partial pass forgets nothing */
 		suspects_sweep();
 	free(left.v);
 }
 
+/* One line per pass at debug, so that a test (or an admin) sees which
+ * replica runs them; the health check "jobs" counts them. */
+static void pass_done(size_t checked, bool whole)
+{
+	uint64_t fence, runs;
+	vbx__single_ran(&lc.job);
+	vbx__single_role role = vbx__single_status(&lc.job, &fence, &runs);
+	vbx_log_debug(lc.p,
+	              "reconcile: pass %" PRIu64 " %s: %zu environments "
+	              "checked (%s %s, fencing token %" PRIu64 ")",
+	              runs, whole ? "done" : "cut short", checked, LOCK_NAME,
+	              vbx__single_role_name(role), fence);
+}
+
 static void reconcile_pass(int64_t grace_ms)
 {
 	env_rows active;
-	if (list_envs(ENV_ALL_ACTIVE | VBX_ENV_ERROR, &active) != VBX_OK)
+	if (list_envs(ENV_ALL_ACTIVE | VBX_ENV_ERROR, &active) != VBX_OK) {
+		pass_done(0, false);
 		return;
+	}
 	const vbx_env *e = active.v;
-	for (size_t i = 0; i < active.n; i++) {
+	size_t i = 0;
+	for (; i < active.n; i++) {
 		/* In error: only those whose engine was down. */
 		if (vbx_env_status_bit(e[i].status) == VBX_ENV_ERROR &&
 		    !vbx__lc_engine_reason(e[i].status_reason))
 			continue;
-		if (atomic_load(&lc.stopping) || !reconcile_env(&e[i]))
+		if (!go_on() || !reconcile_env(&e[i]))
 			break;
 	}
 	free(active.v);
-	if (!lc.engine_down && !atomic_load(&lc.stopping)) {
+	bool whole = i == active.n && !lc.engine_down && go_on();
+	if (whole) {
 		orphan_pass();
 		leftover_pass(grace_ms);
 	}
+	pass_done(i, whole);
 }
 
 /* ---- the timer ---- */
@@ -552,26 +588,65 @@ static void due_now(const vbx__env_limits *l, int64_t now, bool *full,
 	pthread_mutex_unlock(&lc.lock);
 }
 
+/* The passes that are due, on the runner. */
+static void passes(const vbx__env_limits *l)
+{
+	bool full, idle;
+	due_now(l, now_ms(), &full, &idle);
+	if (full)
+		reconcile_pass(l->orphan_grace_ms);
+	/* After a pass too: it may have moved some. */
+	if ((full || idle) && l->idle_ms > 0 && go_on())
+		idle_pass(l);
+	int64_t now = now_ms();
+	pthread_mutex_lock(&lc.lock);
+	if (full)
+		lc.next_pass = now + l->reconcile_ms;
+	if (full || idle)
+		lc.next_idle = now + idle_every(l);
+	pthread_mutex_unlock(&lc.lock);
+}
+
+/* Does this replica run the passes now? One that stands by owes a pass
+ * as soon as it takes over: the runner it replaces may have died in the
+ * middle of one. */
+static bool runner_now(const vbx__env_limits *l)
+{
+	lc.lock_ttl = l->lock_ttl_ms;
+	if (vbx__single_turn(&lc.job, lc.lock_ttl, now_ms()))
+		return true;
+	pthread_mutex_lock(&lc.lock);
+	lc.pass_now = true;
+	pthread_mutex_unlock(&lc.lock);
+	return false;
+}
+
 static void tick(void *ud)
 {
 	if (atomic_load(&lc.stopping) || atomic_exchange(&lc.busy, true))
 		return;
 	vbx__env_limits l = vbx__env_limits_get();
-	bool full, idle;
-	due_now(&l, now_ms(), &full, &idle);
-	if (full)
-		reconcile_pass(l.orphan_grace_ms);
-	/* After a pass too: it may have moved some. */
-	if ((full || idle) && l.idle_ms > 0 && !atomic_load(&lc.stopping))
-		idle_pass(&l);
-	int64_t now = now_ms();
-	pthread_mutex_lock(&lc.lock);
-	if (full)
-		lc.next_pass = now + l.reconcile_ms;
-	if (full || idle)
-		lc.next_idle = now + idle_every(&l);
-	pthread_mutex_unlock(&lc.lock);
+	if (runner_now(&l))
+		passes(&l);
 	atomic_store(&lc.busy, false);
+	/* A stop that came during the tick left the release to it. */
+	if (atomic_load(&lc.stopping) && !atomic_exchange(&lc.busy, true))
+		vbx__single_release(&lc.job);
+}
+
+/* The check "jobs" of /health/ready: this replica's part in the passes,
+ * never a failure (a standby replica is as ready as the runner). */
+static int jobs_health(void *ud, vbx_health *report)
+{
+	uint64_t fence, runs;
+	vbx__single_role role = vbx__single_status(&lc.job, &fence, &runs);
+	char detail[160];
+	snprintf(detail, sizeof(detail),
+	         "%s: %s, fencing token %" PRIu64 ", %" PRIu64
+	         " reconcile passes on this replica",
+	         LOCK_NAME, vbx__single_role_name(role), fence, runs);
+	vbx_health_add(report, "jobs", VBX_OK, 0, detail);
+	return VBX_OK;
 }
 
 /* ---- wiring ---- */
@@ -605,6 +680,10 @@ int vbx__lc_init(vbx_plugin *self)
 	lc.store_down = lc.engine_down = false;
 	vbx__lc_fini(); /* a test host may init the plugin again */
 	int rc = lc_hooks(self);
+	rc = rc ? rc : vbx__single_init(&lc.job, self, LOCK_NAME);
+	rc = rc ? rc
+	        : vbx_hook_health_check_register(self, jobs_health, NULL,
+	                                         VBX_PRIO_MIDDLE);
 	rc = rc ? rc
 	        : vbx_event_runtime_container_exited_subscribe(self, on_exited,
 	                                                       NULL);
@@ -635,6 +714,10 @@ void vbx__lc_start(void)
 void vbx__lc_stop(void)
 {
 	atomic_store(&lc.stopping, true);
+	/* Release the lock now, so that another replica takes over at its
+	 * next tick, unless a tick is at work: it releases it when done. */
+	if (!atomic_exchange(&lc.busy, true))
+		vbx__single_release(&lc.job);
 }
 
 void vbx__lc_fini(void)

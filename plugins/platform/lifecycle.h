@@ -28,8 +28,10 @@
  *
  * Every change is a compare-and-set in the store (store_env_transition)
  * and publishes env_status, so the API and the policy never overwrite
- * each other. With several replicas each one runs the passes; the
- * transitions are safe to race, but the work is repeated.
+ * each other. With several replicas sharing a lock provider (redis-cache)
+ * one replica runs the passes, the holder of the cache lock
+ * "platform:lifecycle" (singleton.h; jobs.lock_ttl); the facts' events are
+ * handled by each replica that saw them; both are safe to race.
  *
  * lifejudge.c holds the pure decisions (unit-tested on their own);
  * lifecycle.c the event subscribers, the timer and the passes. Event
@@ -106,7 +108,9 @@ int vbx__lc_init(vbx_plugin *self);
 void vbx__lc_start(void);
 
 /* End the passes: a running one stops at its next environment, later
- * ticks and events do nothing (the plugin's stop). */
+ * ticks and events do nothing, and the lock "platform:lifecycle" is
+ * released (now, or by the tick at work when it ends) so that another
+ * replica takes over (the plugin's stop). */
 void vbx__lc_stop(void);
 
 /* Free what the passes remember (the plugin's fini: no tick runs). */

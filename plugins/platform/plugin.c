@@ -35,6 +35,7 @@ static vbx__env_limits limits_now = {
         .idle_ms = INT64_C(4) * 3600 * 1000,
         .reconcile_ms = 30000,
         .orphan_grace_ms = 3600000,
+        .lock_ttl_ms = 15000,
 };
 
 vbx__env_limits vbx__env_limits_get(void)
@@ -194,7 +195,7 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	vbx__env_limits *out = &all->env;
 	long long per_user, per_team, cpu;
 	uint64_t memory;
-	int64_t stop_ms, idle_ms, reconcile_ms, grace_ms;
+	int64_t stop_ms, idle_ms, reconcile_ms, grace_ms, ttl_ms;
 	int rc = VBX_OK;
 
 #define TRY(x)                                                                 \
@@ -217,6 +218,10 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	                     1000, INT64_C(86400000), &reconcile_ms));
 	TRY(vbx_cfg_duration(cfg, "environments.orphan_grace", "1h", 0,
 	                     INT64_C(366) * 86400000, &grace_ms));
+	/* The lock of the single-runner passes (lifecycle.c): renewed every
+	 * third of it, by a timer of 500 ms, hence at least 3 s. */
+	TRY(vbx_cfg_duration(cfg, "jobs.lock_ttl", "15s", 3000,
+	                     INT64_C(3600000), &ttl_ms));
 	if (rc == VBX_OK && idle_ms > 0 && idle_ms < 1000)
 		rc = vbx_cfg_error(cfg, "environments.idle_timeout",
 		                   "expected 0 (never) or at least 1s");
@@ -236,6 +241,7 @@ static int parse_config(const vbx_config *cfg, settings *all)
 	        .idle_ms = idle_ms,
 	        .reconcile_ms = reconcile_ms,
 	        .orphan_grace_ms = grace_ms,
+	        .lock_ttl_ms = ttl_ms,
 	};
 	return VBX_OK;
 }

@@ -18,8 +18,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache
-	redis_url)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -28,7 +27,7 @@ mkdir -p "$out"
 
 deps() {
 	case $1 in
-	config) echo "core/config.c core/cfgval.c core/cpus.c core/effective.c
+	config) echo "core/config.c core/cfgval.c core/cpus.c core/effective.c core/cidr.c
 		core/errors.c core/log.c";;
 	json) echo "core/json.c core/jsonout.c";;
 	jsonout) echo "core/jsonout.c";;
@@ -38,6 +37,7 @@ deps() {
 	wsframe) echo "core/wsframe.c";;
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
+	proxyproto) echo "core/proxyproto.c core/cidr.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c

@@ -677,7 +677,8 @@ static void test_listen_errors(void **state)
 	expect_load_errors("server: { listen = \"x:+80\"; };",
 	                   "%s:1: server.listen: " FORM ", got \"x:+80\"");
 	expect_load_errors("server: { listen = \"a b:80\"; };",
-	                   "%s:1: server.listen: " FORM ", got \"a b:80\"");
+	                   "%s:1: server.listen: expected \"host:port\" or "
+	                   "\"host:port proxy_protocol\", got \"a b:80\"");
 	expect_load_errors("server: { listen = 3000; };",
 	                   "%s:1: server.listen: " FORM
 	                   " or a list of such strings, got 3000");
@@ -701,6 +702,66 @@ static void test_listen_errors(void **state)
 	         "%%s:1: server.listen: " FORM ", got \"%.60s...\"", host);
 	expect_load_errors(text, want);
 #undef FORM
+}
+
+/* ---- server.trusted_proxies and proxy_protocol listeners ---- */
+
+static void test_trusted_proxies(void **state)
+{
+	vbx__conf *c = load_ok("server: { listen = [ \"127.0.0.1:1\", "
+	                       "\"[::1]:2  proxy_protocol\" ];\n"
+	                       "trusted_proxies = [ \"10.0.0.0/8\", "
+	                       "\"127.0.0.1/32\", \"::1/128\", "
+	                       "\"192.0.2.7\" ]; };");
+	assert_int_equal(c->nlisten, 2);
+	assert_false(c->listen[0].proxy_protocol);
+	assert_true(c->listen[1].proxy_protocol);
+	assert_string_equal(c->listen[1].host, "::1");
+	assert_int_equal(c->ntrusted, 4);
+	assert_int_equal(c->trusted[0].prefix, 8);
+	assert_int_equal(c->trusted[2].prefix, 128);
+	assert_int_equal(c->trusted[3].prefix, 32);
+	vbx__conf_free(c);
+	/* empty by default, and an empty list is fine */
+	c = load_ok("server: { trusted_proxies = [ ]; };");
+	assert_int_equal(c->ntrusted, 0);
+	vbx__conf_free(c);
+	c = load_ok("");
+	assert_int_equal(c->ntrusted, 0);
+	assert_false(c->listen[0].proxy_protocol);
+	vbx__conf_free(c);
+}
+
+static void test_trusted_proxies_errors(void **state)
+{
+	expect_load_errors(
+	        "server: {\n trusted_proxies = [ \"10.0.0.0/8\",\n"
+	        " \"::1/128\",\n \"10.0.0.1/8\",\n \"x\",\n \"::/129\" ];\n};",
+	        "%s:4: server.trusted_proxies[2]: bits are set past the /8 "
+	        "prefix; did you mean \"10.0.0.0/8\"?, got \"10.0.0.1/8\"",
+	        "%s:5: server.trusted_proxies[3]: expected an IPv4 or IPv6 "
+	        "address or CIDR block such as \"10.0.0.0/8\" or \"::1/128\", "
+	        "got \"x\"",
+	        "%s:6: server.trusted_proxies[4]: the prefix length after '/' "
+	        "must be a number 0..128, got \"::/129\"");
+	expect_load_errors("server: { trusted_proxies = \"10.0.0.0/8\"; };",
+	                   "%s:1: server.trusted_proxies: expected a list of "
+	                   "CIDR blocks such as [\"10.0.0.0/8\", \"::1/128\"], "
+	                   "got \"10.0.0.0/8\"");
+	expect_load_errors("server: { trusted_proxies = ( 10 ); };",
+	                   "%s:1: server.trusted_proxies[0]: expected a CIDR "
+	                   "block such as \"10.0.0.0/8\", got 10");
+	/* a PROXY protocol listener with no one to trust */
+	expect_load_errors("server: { listen = [ \"127.0.0.1:1\",\n"
+	                   "\"127.0.0.1:2 proxy_protocol\" ]; };",
+	                   "%s:1: server.listen: 127.0.0.1:2 is a "
+	                   "proxy_protocol listener, which only takes "
+	                   "connections from server.trusted_proxies; list the "
+	                   "load balancer's address there");
+	expect_load_errors("server: { listen = \"127.0.0.1:2 proxy\"; };",
+	                   "%s:1: server.listen: expected \"host:port\" or "
+	                   "\"host:port proxy_protocol\", got \"127.0.0.1:2 "
+	                   "proxy\"");
 }
 
 /* ---- plugins ---- */
@@ -1696,6 +1757,8 @@ int main(void)
 	        cmocka_unit_test(test_several_errors),
 	        cmocka_unit_test(test_listen_forms),
 	        cmocka_unit_test(test_listen_errors),
+	        cmocka_unit_test(test_trusted_proxies),
+	        cmocka_unit_test(test_trusted_proxies_errors),
 	        cmocka_unit_test(test_plugin_entries),
 	        cmocka_unit_test(test_plugin_names_ok),
 	        cmocka_unit_test(test_parse_duration),

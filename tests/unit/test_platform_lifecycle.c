@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cJSON.h>
 #include <vibebox/testing.h>
 
 #include "poll.h"
@@ -538,7 +539,8 @@ static int world_setup(void **state)
 static int world_teardown(void **state)
 {
 	world *w = *state;
-	vbx_test_host_free(w->h);
+	if (w->h)
+		vbx_test_host_free(w->h);
 	free(w);
 	return 0;
 }
@@ -815,6 +817,138 @@ static void test_engine_back_reconciles(void **state)
 	assert_true(wait_status(ENV_A, "error"));
 }
 
+/* ---- one runner among replicas: a lock provider's double ---- */
+
+/* The lock "platform:lifecycle" as the provider keeps it: held by
+ * another replica (other), by the platform (holder "mine"), or free. */
+static struct fake_lock {
+	bool other;
+	char holder[48];
+	uint64_t fence;
+	int locks, unlocks;
+} L;
+
+static int fake_lock(void *ud, const char *name, int64_t ttl_ms, vbx_lock *l)
+{
+	int rc = VBX_OK;
+	pthread_mutex_lock(&F.lock);
+	L.locks++;
+	if (strcmp(name, "platform:lifecycle") != 0 || L.other ||
+	    (L.holder[0] && strcmp(L.holder, l->owner) != 0)) {
+		memset(l, 0, sizeof(*l));
+		rc = strcmp(name, "platform:lifecycle") ? VBX_EINVAL
+		                                        : VBX_EEXIST;
+	} else {
+		if (!L.holder[0]) {
+			L.fence++;
+			snprintf(L.holder, sizeof(L.holder), "mine");
+		}
+		*l = (vbx_lock){.version = 1,
+		                .fence = L.fence,
+		                .expires_ms = now_ms() + ttl_ms};
+		snprintf(l->owner, sizeof(l->owner), "%s", L.holder);
+	}
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+static int fake_unlock(void *ud, const char *name, vbx_lock *l)
+{
+	pthread_mutex_lock(&F.lock);
+	L.unlocks++;
+	int rc = strcmp(L.holder, l->owner) == 0 ? VBX_OK : VBX_ENOTFOUND;
+	if (rc == VBX_OK)
+		L.holder[0] = '\0';
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_unlock(&F.lock);
+	return rc;
+}
+
+static int lock_setup(void **state)
+{
+	world_setup(state);
+	world *w = *state;
+	memset(&L, 0, sizeof(L));
+	L.other = true;
+	int m = VBX_PRIO_MIDDLE;
+	assert_int_equal(vbx_hook_cache_lock_register(w->t, fake_lock, NULL, m),
+	                 VBX_OK);
+	assert_int_equal(
+	        vbx_hook_cache_unlock_register(w->t, fake_unlock, NULL, m),
+	        VBX_OK);
+	return 0;
+}
+
+/* The detail of the check "jobs" of /health/ready. */
+static void jobs_detail(world *w, char *out, size_t len)
+{
+	vbx_test_response *res =
+	        vbx_test_request(w->h, "GET", "/health/ready", NULL, NULL);
+	assert_int_equal(vbx_test_status(res), 200);
+	const cJSON *checks = cJSON_GetObjectItem(vbx_test_json(res), "checks");
+	const cJSON *c;
+	out[0] = '\0';
+	cJSON_ArrayForEach(c, checks)
+	{
+		const cJSON *name = cJSON_GetObjectItem(c, "name");
+		if (cJSON_IsString(name) && !strcmp(name->valuestring, "jobs"))
+			snprintf(out, len, "%s",
+			         cJSON_GetObjectItem(c, "detail")->valuestring);
+	}
+	vbx_test_response_free(res);
+}
+
+/* Another replica holds the lock: no pass here. It goes away: this one
+ * takes the lock and runs a pass at once, whatever reconcile_interval
+ * says; at its stop it releases the lock. */
+static void test_standby_then_takeover(void **state)
+{
+	world *w = *state;
+	char detail[256];
+	add_env(ENV_A, "running", CID_A, now_ms() - MIN); /* container gone */
+	run_platform(w, "reconcile_interval = \"1h\"; idle_timeout = 0;");
+	assert_true(wait_int(&L.locks, 3)); /* a few ticks */
+	assert_int_equal(read_int(&F.lists), 0);
+	assert_string_equal(env_now(ENV_A).status, "running");
+	jobs_detail(w, detail, sizeof(detail));
+	assert_non_null(strstr(detail, "platform:lifecycle: standby"));
+
+	pthread_mutex_lock(&F.lock);
+	L.other = false;
+	pthread_mutex_unlock(&F.lock);
+	assert_true(wait_status(ENV_A, "error"));
+	assert_int_equal(vbx_test_flush_work(w->h), VBX_OK);
+	jobs_detail(w, detail, sizeof(detail));
+	if (!strstr(detail, "runner, fencing token 1, 1 reconcile passes"))
+		fail_msg("%s", detail);
+
+	vbx_test_host_free(w->h);
+	w->h = NULL;
+	assert_int_equal(L.unlocks, 1);
+	assert_string_equal(L.holder, "");
+}
+
+/* The provider's server down: the passes run here (the fallback). */
+static int fake_lock_down(void *ud, const char *name, int64_t ttl_ms,
+                          vbx_lock *l)
+{
+	return VBX_EUNAVAIL;
+}
+
+static void test_lock_unavailable_runs_here(void **state)
+{
+	world *w = *state;
+	char detail[256];
+	assert_int_equal(vbx_hook_cache_lock_register(w->t, fake_lock_down,
+	                                              NULL, VBX_PRIO_MIDDLE),
+	                 VBX_OK);
+	add_env(ENV_A, "running", CID_A, now_ms() - MIN);
+	run_platform(w, "idle_timeout = 0;");
+	assert_true(wait_status(ENV_A, "error"));
+	jobs_detail(w, detail, sizeof(detail));
+	assert_non_null(strstr(detail, "platform:lifecycle: local"));
+}
+
 /* The policy's settings: ranges, and the unknown-key rule. */
 static void test_settings(void **state)
 {
@@ -836,7 +970,26 @@ static void test_settings(void **state)
 			fail_msg("%s: %s", bad[i], err);
 		vbx_test_host_free(h);
 	}
+	static const char *const bad_ttl[] = {"\"2s\"", "\"2h\"", "0",
+	                                      "\"soon\""};
+	for (size_t i = 0; i < sizeof(bad_ttl) / sizeof(bad_ttl[0]); i++) {
+		vbx_test_host *h = vbx_test_host_new();
+		char block[256];
+		snprintf(block, sizeof(block), "jobs = { lock_ttl = %s; };",
+		         bad_ttl[i]);
+		assert_int_not_equal(
+		        vbx_test_load_file(h, VBX_PLATFORM_SO, block), VBX_OK);
+		const char *err = vbx_test_errors(h);
+		if (!strstr(err, "plugins.platform.jobs.lock_ttl"))
+			fail_msg("%s: %s", bad_ttl[i], err);
+		vbx_test_host_free(h);
+	}
 	vbx_test_host *h = vbx_test_host_new();
+	assert_int_equal(vbx_test_load_file(h, VBX_PLATFORM_SO,
+	                                    "jobs = { lock_ttl = \"3s\"; };"),
+	                 VBX_OK);
+	vbx_test_host_free(h);
+	h = vbx_test_host_new();
 	assert_int_equal(vbx_test_load_file(h, VBX_PLATFORM_SO,
 	                                    "environments = { idle_timeout = "
 	                                    "0; reconcile_interval = \"5m\"; "
@@ -868,6 +1021,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_vanished_facts,
 	                                        world_setup, world_teardown),
 	        cmocka_unit_test_setup_teardown(test_engine_back_reconciles,
+	                                        world_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(test_standby_then_takeover,
+	                                        lock_setup, world_teardown),
+	        cmocka_unit_test_setup_teardown(test_lock_unavailable_runs_here,
 	                                        world_setup, world_teardown),
 	        cmocka_unit_test(test_settings),
 	};

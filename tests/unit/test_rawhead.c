@@ -262,6 +262,26 @@ static int one_read(vbx__rawhead *h, const char *s)
 
 #define POST2 "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
 
+/* One X-Forwarded-For list per request: two lines are refused, in any
+ * case of the name, also on an upgrade; one line per request of a
+ * keep-alive stream is fine. */
+static void test_one_forwarded_for_line(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	        verdict("GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4, "
+	                "10.0.0.1\r\n\r\nGET / HTTP/1.1\r\n"
+	                "x-forwarded-for: 1.2.3.4\r\nX-Forwarded-Host: a\r\n"
+	                "\r\n"),
+	        0);
+	refused("GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nHost: t\r\n"
+	        "x-forwarded-FOR: 5.6.7.8\r\n\r\n",
+	        400, "more than one X-Forwarded-For");
+	refused("GET /ws HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n"
+	        "X-Forwarded-For:\r\nUpgrade: websocket\r\n\r\n",
+	        400, "more than one X-Forwarded-For");
+}
+
 static void test_a_body_shares_no_read(void **state)
 {
 	(void)state;
@@ -302,6 +322,7 @@ int main(void)
 	        cmocka_unit_test(test_header_line_and_head_size),
 	        cmocka_unit_test(test_scan_ends_where_framing_is_not_followed),
 	        cmocka_unit_test(test_a_body_shares_no_read),
+	        cmocka_unit_test(test_one_forwarded_for_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
