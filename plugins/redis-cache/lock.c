@@ -35,6 +35,8 @@ static const char unlock_lua[] =
         "end\n"
         "return 0\n";
 
+static rc_script lock_script, unlock_script;
+
 static int64_t unix_ms(void)
 {
 	struct timespec ts;
@@ -106,12 +108,11 @@ static int cache_lock(void *ud, const char *name, int64_t ttl_ms,
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
 	/* Counted from before the call: the holder's view errs early. */
 	int64_t expires = unix_ms() + ttl_ms;
-	const char *argv[] = {"EVAL", lock_lua,    "2",   k,
-	                      f,      lock->owner, owner, ttl};
+	const char *argv[] = {NULL, NULL, "2", k, f, lock->owner, owner, ttl};
 	size_t lens[8];
-	for (int i = 0; i < 8; i++)
+	for (int i = 2; i < 8; i++)
 		lens[i] = strlen(argv[i]);
-	int rc = rc_command(r, &rep, 8, argv, lens);
+	int rc = rc_eval(r, &lock_script, &rep, 8, argv, lens);
 	if (rc != VBX_OK)
 		return rc;
 	rc = apply_reply(rep, lock, owner, expires);
@@ -135,11 +136,11 @@ static int cache_unlock(void *ud, const char *name, vbx_lock *lock)
 	lock->owner[sizeof(lock->owner) - 1] = '\0';
 	if (!lock->owner[0])
 		return VBX_ENOTFOUND;
-	const char *argv[] = {"EVAL", unlock_lua, "1", k, lock->owner};
+	const char *argv[] = {NULL, NULL, "1", k, lock->owner};
 	size_t lens[5];
-	for (int i = 0; i < 5; i++)
+	for (int i = 2; i < 5; i++)
 		lens[i] = strlen(argv[i]);
-	int rc = rc_command(r, &rep, 5, argv, lens);
+	int rc = rc_eval(r, &unlock_script, &rep, 5, argv, lens);
 	if (rc != VBX_OK) {
 		memset(lock, 0, sizeof(*lock));
 		lock->version = 1;
@@ -157,6 +158,9 @@ static int cache_unlock(void *ud, const char *name, vbx_lock *lock)
 
 int rc_lock_register(rcache *r)
 {
+	if (rc_script_init(&lock_script, lock_lua) != VBX_OK ||
+	    rc_script_init(&unlock_script, unlock_lua) != VBX_OK)
+		return VBX_ERR;
 	int rc = vbx_hook_cache_lock_register(r->self, cache_lock, r,
 	                                      VBX_PRIO_MIDDLE);
 	if (rc == VBX_OK)

@@ -253,17 +253,21 @@ rc_slot *rc_acquire(rcache *r, int64_t deadline, int *rc_out)
 
 void rc_release(rcache *r, rc_slot *s, bool failed, const char *why)
 {
+	bool was_down = false;
+
 	if (failed) {
 		rc_conn_close(s->conn);
 		s->conn = NULL;
 		rc_note_failure(r, why);
-	} else {
-		rc_note_success(r);
 	}
 	pthread_mutex_lock(&r->lock);
 	s->busy = false;
 	pthread_cond_signal(&r->freed);
+	/* The usual case, a success while up, costs no second lock. */
+	was_down = !failed && r->down;
 	pthread_mutex_unlock(&r->lock);
+	if (was_down)
+		rc_note_success(r);
 }
 
 /* One try on a pooled connection. *stale: it broke at once on a

@@ -49,6 +49,7 @@ static const char rate_lua[] =
         "return {allowed, count, reset, retry}\n";
 
 static atomic_ullong rate_seq;
+static rc_script rate_script;
 
 static int read_reply(const redisReply *rep, int64_t limit, vbx_rate *out)
 {
@@ -83,11 +84,11 @@ static int cache_rate(void *ud, const char *key, int64_t limit,
 	snprintf(a[2], sizeof(a[2]), "%lld", (long long)cost);
 	snprintf(tag, sizeof(tag), "%s:%llu", vbx_replica_id(r->self),
 	         (unsigned long long)atomic_fetch_add(&rate_seq, 1));
-	const char *argv[] = {"EVAL", rate_lua, "1", k, a[0], a[1], a[2], tag};
+	const char *argv[] = {NULL, NULL, "1", k, a[0], a[1], a[2], tag};
 	size_t lens[8];
-	for (int i = 0; i < 8; i++)
+	for (int i = 2; i < 8; i++)
 		lens[i] = strlen(argv[i]);
-	int rc = rc_command(r, &rep, 8, argv, lens);
+	int rc = rc_eval(r, &rate_script, &rep, 8, argv, lens);
 	if (rc != VBX_OK)
 		return rc;
 	rc = read_reply(rep, limit, out);
@@ -102,6 +103,8 @@ static int cache_rate(void *ud, const char *key, int64_t limit,
 
 int rc_rate_register(rcache *r)
 {
+	if (rc_script_init(&rate_script, rate_lua) != VBX_OK)
+		return VBX_ERR;
 	return vbx_hook_cache_rate_register(r->self, cache_rate, r,
 	                                    VBX_PRIO_MIDDLE);
 }

@@ -223,6 +223,24 @@ int rc_command(rcache *r, redisReply **out, int argc, const char **argv,
 int rc_key(const rcache *r, const char *key, const char *suffix, char *buf,
            size_t len);
 
+/* ---- Lua scripts (script.c) ---- */
+
+typedef struct rc_script {
+	const char *text;
+	char sha[41];
+} rc_script;
+
+/* Remember text (static) and its SHA1. Returns VBX_OK or VBX_ERR. */
+int rc_script_init(rc_script *s, const char *text);
+
+/*
+ * Run a script with rc_command: argv[0] and argv[1] are filled here
+ * (EVALSHA sha, or EVAL text when the server answers NOSCRIPT), the rest
+ * is numkeys, keys and arguments with their lens. Returns as rc_command.
+ */
+int rc_eval(rcache *r, const rc_script *s, redisReply **out, int argc,
+            const char **argv, size_t *lens);
+
 /* ---- the hooks ---- */
 
 int rc_kv_register(rcache *r);

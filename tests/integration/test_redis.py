@@ -52,6 +52,12 @@ def daemon(block):
     return d.start()
 
 
+def stop(d):
+    """Stop d; it must exit 0 (a sanitizer build's report fails it)."""
+    rc = d.stop()
+    expect(rc == 0, f"vibeboxd exited {rc}: {d.logtext()[-2000:]}")
+
+
 def kit(d, method, path, body=None):
     st, b, _ = d.request(method, KIT + path, body=body)
     expect(st == 200, f"{method} {path}: {st} {b}")
@@ -169,7 +175,7 @@ def test_required_fails_readiness():
         dead.start()
         wait(lambda: ready(d)[0] == 200, "ready once Redis answers", 15)
     finally:
-        d.stop()
+        stop(d)
         dead.stop()
 
 
@@ -202,7 +208,7 @@ def test_sentinel_failover():
         expect(other.call("GET", "sf:z") == "killed", "on the survivor")
     finally:
         if d:
-            d.stop()
+            stop(d)
         s.stop()
 
 
@@ -212,7 +218,7 @@ def served(block, check):
     try:
         check(d)
     finally:
-        d.stop()
+        stop(d)
 
 
 def test_unix_socket_and_db():
@@ -302,6 +308,60 @@ def test_tls():
         shutil.rmtree(certs, ignore_errors=True)
 
 
+def block_of(url, more=""):
+    return f"""
+        {{ name = "redis-cache"; config = {{ url = "{url}"; {more} }}; }},
+        {{ name = "cachekit"; }}"""
+
+
+def check_mode(url, more):
+    """vibeboxd -t on the daemon's file with this redis-cache block."""
+    D.write_conf(plugins=block_of(url, more))
+    try:
+        out = subprocess.run([os.environ.get("VIBEBOXD", "vibeboxd"), "-t",
+                              "-c", D.conf], capture_output=True, text=True,
+                             timeout=30)
+    finally:
+        D.write_conf(plugins=block_of(R.url, 'prefix = "it:";'))
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_check_mode_names_the_key():
+    """vibeboxd -t refuses a password in the url, a bad value and an
+    unknown key, and names each; it accepts a good block."""
+    rc, text = check_mode("redis://app:secret@127.0.0.1:1/0", "pool = 0;")
+    expect(rc != 0, f"-t accepted: {text}")
+    for words in ("plugins.redis-cache.url: a password in the url",
+                  "plugins.redis-cache.pool"):
+        expect(words in text, f"{words!r} not in: {text}")
+    expect("secret" not in text, f"the password is echoed: {text}")
+    rc, text = check_mode(R.url, 'colour = "red";')
+    expect(rc != 0 and "plugins.redis-cache.colour" in text, text)
+    rc, text = check_mode(R.url, 'timeout = "250ms";')
+    expect(rc == 0 and "plugins.redis-cache.timeout = 250ms" in text,
+           f"-t: {rc} {text}")
+
+
+def test_reload_validates_the_block():
+    """SIGHUP with a bad redis-cache block keeps the running one."""
+    D.write_conf(plugins=block_of("unix://relative.sock", 'prefix = "it:";'))
+    try:
+        n = len(warnings(D, "keeping the running configuration"))
+        D.signal(signal.SIGHUP)
+        wait(lambda: len(warnings(D, "keeping the running configuration"))
+             > n, "the reload refused")
+        errs = [ln["msg"] for ln in D.loglines()
+                if "plugins.redis-cache.url" in ln.get("msg", "")]
+        expect(errs and "absolute" in errs[-1], f"errors: {errs}")
+        expect(kit(D, "PUT", "/kv/r", "still")["rc"] == 0, "still serving")
+    finally:
+        D.write_conf(plugins=block_of(R.url, 'prefix = "it:";'))
+
+
+def test_exits_cleanly():
+    stop(D)
+
+
 def main():
     global R, D
     skip_unless_redis(sentinel=True)
@@ -315,10 +375,12 @@ def main():
         for t in (test_hooks_through_the_daemon,
                   test_pubsub_through_the_daemon, test_redis_down_and_back,
                   test_hung_redis_costs_one_timeout,
-                  test_required_fails_readiness, test_unix_socket_and_db,
+                  test_required_fails_readiness, test_check_mode_names_the_key,
+                  test_reload_validates_the_block, test_unix_socket_and_db,
                   test_acl_user_and_password_file, test_tls,
                   test_sentinel_failover):
             suite.run(t)
+        suite.run(test_exits_cleanly)
     finally:
         D.stop()
         R.stop()

@@ -11,6 +11,7 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -229,6 +230,44 @@ static void test_rate_slides_not_fixed(void **state)
 	assert_int_equal(r.remaining, 2);
 }
 
+/* Many workers at once, more than the pool's connections: the counter
+ * is decided on the server, so exactly `limit` hits are allowed. */
+#define RATE_THREADS 8
+#define RATE_CALLS 20
+
+static void *rate_worker(void *arg)
+{
+	int *allowed = arg;
+	vbx_hook *h = vbx_hook_cache_rate_get(tp());
+	vbx_rate r;
+
+	for (int i = 0; i < RATE_CALLS; i++) {
+		int rc = vbx_hook_cache_rate_run(h, "rate:many", 50, 60000, 1,
+		                                 &r);
+		if (rc == VBX_OK)
+			(*allowed)++;
+		else if (rc != VBX_EAGAIN)
+			*allowed = -1000;
+	}
+	return NULL;
+}
+
+static void test_rate_concurrent(void **state)
+{
+	pthread_t t[RATE_THREADS];
+	int allowed[RATE_THREADS] = {0}, total = 0;
+
+	for (int i = 0; i < RATE_THREADS; i++)
+		assert_int_equal(
+		        pthread_create(&t[i], NULL, rate_worker, &allowed[i]),
+		        0);
+	for (int i = 0; i < RATE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += allowed[i];
+	}
+	assert_int_equal(total, 50);
+}
+
 /* ---- the lock ---- */
 
 static void test_lock(void **state)
@@ -269,10 +308,48 @@ static void test_lock(void **state)
 	                 VBX_EEXIST);
 	assert_int_equal(vbx_hook_cache_unlock_run(ul, "job", &b), VBX_OK);
 	assert_string_equal(b.owner, "");
-	/* Released: free at once. */
+	/* Released: free at once, also when the server forgot the
+	 * scripts (a restart or a failover does that). */
+	freeReplyObject(rawcmd("SCRIPT FLUSH"));
 	assert_int_equal(vbx_hook_cache_lock_run(lk, "job", 400, &a), VBX_OK);
 	assert_true(a.fence > fence + 1);
 	assert_int_equal(vbx_hook_cache_unlock_run(ul, "job", &a), VBX_OK);
+}
+
+static void *lock_worker(void *arg)
+{
+	vbx_lock *l = arg;
+
+	return (void *)(intptr_t)vbx_hook_cache_lock_run(
+	        vbx_hook_cache_lock_get(tp()), "race", 10000, l);
+}
+
+/* Taken by exactly one of many at once. */
+static void test_lock_race(void **state)
+{
+	pthread_t t[8];
+	vbx_lock l[8];
+	int held = -1, n = 0;
+
+	memset(l, 0, sizeof(l));
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(
+		        pthread_create(&t[i], NULL, lock_worker, &l[i]), 0);
+	for (int i = 0; i < 8; i++) {
+		void *rc;
+		pthread_join(t[i], &rc);
+		if ((intptr_t)rc == VBX_OK) {
+			held = i;
+			n++;
+		} else {
+			assert_int_equal((intptr_t)rc, VBX_EEXIST);
+		}
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	        vbx_hook_cache_unlock_run(vbx_hook_cache_unlock_get(tp()),
+	                                  "race", &l[held]),
+	        VBX_OK);
 }
 
 /* ---- publish and subscribe ---- */
@@ -471,7 +548,11 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_rate_slides_not_fixed,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rate_concurrent, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lock_race, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_pubsub, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_publish_reaches_others,
 	                                        setup, teardown),
