@@ -16,9 +16,9 @@
  *
  * A connection is watched until its first upgrade (a WebSocket is then
  * wsguard.c's) or a head whose body framing libwebsockets refuses. The
- * table is the service thread's own; an entry also remembers its socket's
- * inode, so that a descriptor closed without a word and reused for
- * another socket is never scanned as the old connection.
+ * table is the service thread's own; it also remembers each socket's
+ * inode (fdtable.h), so that a descriptor closed without a word and
+ * reused for another socket is never scanned as the old connection.
  */
 #include "vbx_build.h"
 
@@ -26,11 +26,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "headguard.h"
 #include "json.h"
 #include "proxyguard.h"
@@ -39,63 +38,23 @@
 
 typedef struct watched {
 	vbx__rawhead scan;
-	dev_t dev;
-	ino_t ino;
 } watched;
 
-static __thread watched **table; /* by fd */
-static __thread size_t ntable;
-
-static bool identify(int fd, dev_t *dev, ino_t *ino)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return false;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return true;
-}
+static __thread vbx__fdtable table = VBX__FDTABLE_INIT(free, true);
 
 int vbx__headguard_watch(int fd)
 {
-	if (fd < 0)
-		return VBX_EINVAL;
-	if ((size_t)fd >= ntable) {
-		size_t n = (size_t)fd + 64;
-		watched **t = realloc(table, n * sizeof(*t));
-		if (!t)
-			return VBX_ENOMEM;
-		memset(t + ntable, 0, (n - ntable) * sizeof(*t));
-		table = t;
-		ntable = n;
-	}
-	watched *w = calloc(1, sizeof(*w));
-	if (!w)
-		return VBX_ENOMEM;
-	if (!identify(fd, &w->dev, &w->ino)) {
-		free(w);
-		return VBX_EINVAL;
-	}
-	free(table[fd]);
-	table[fd] = w;
-	return VBX_OK;
+	return vbx__fdtable_set(&table, fd, calloc(1, sizeof(watched)));
 }
 
 void vbx__headguard_forget(int fd)
 {
-	if (fd >= 0 && (size_t)fd < ntable) {
-		free(table[fd]);
-		table[fd] = NULL;
-	}
+	vbx__fdtable_forget(&table, fd);
 }
 
 void vbx__headguard_fini(void)
 {
-	for (size_t i = 0; i < ntable; i++)
-		free(table[i]);
-	free(table);
-	table = NULL;
-	ntable = 0;
+	vbx__fdtable_fini(&table);
 }
 
 static const char *reason_phrase(int status)
@@ -177,25 +136,12 @@ static void refuse(int fd, const vbx__rawhead *h)
 	free(body);
 }
 
-static watched *lookup(int fd)
-{
-	watched *w = fd >= 0 && (size_t)fd < ntable ? table[fd] : NULL;
-	dev_t dev;
-	ino_t ino;
-	if (w &&
-	    (!identify(fd, &dev, &ino) || dev != w->dev || ino != w->ino)) {
-		vbx__headguard_forget(fd); /* another socket on a reused fd */
-		w = NULL;
-	}
-	return w;
-}
-
 ssize_t vbx__headguard_filter(int fd, void *buf, ssize_t n, int flags)
 {
-	if (fd < 0 || (size_t)fd >= ntable || !table[fd] || (flags & MSG_PEEK))
+	if (!vbx__fdtable_peek(&table, fd) || (flags & MSG_PEEK))
 		return n;
 	int saved = errno;
-	watched *w = lookup(fd);
+	watched *w = vbx__fdtable_get(&table, fd);
 	if (!w || n < 0) {
 		if (w && saved != EAGAIN && saved != EWOULDBLOCK &&
 		    saved != EINTR)

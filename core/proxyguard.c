@@ -14,9 +14,9 @@
  * address. Only trusted peers get this far (server.c closes the others
  * at accept).
  *
- * The table is the service thread's own, by fd; an entry remembers its
- * socket's inode, so a descriptor reused for another socket is never
- * taken for the old connection.
+ * The table is the service thread's own, by fd; it remembers each
+ * socket's inode (fdtable.h), so a descriptor reused for another socket
+ * is never taken for the old connection.
  */
 #include "vbx_build.h"
 
@@ -24,98 +24,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
+#include "fdtable.h"
 #include "proxyguard.h"
 #include "proxyproto.h"
 
 typedef struct entry {
-	dev_t dev;
-	ino_t ino;
 	enum { WAITING, PASSED, FAILED } state;
 	unsigned char *pending; /* the header's bytes so far (WAITING) */
 	size_t have;
 	vbx__ipaddr client; /* family 0: the peer is the client */
 } entry;
 
-static __thread entry **table; /* by fd */
-static __thread size_t ntable;
-
-static bool identify(int fd, dev_t *dev, ino_t *ino)
+static void entry_free(void *p)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return false;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return true;
-}
-
-static void entry_free(entry *e)
-{
-	if (e)
-		free(e->pending);
+	entry *e = p;
+	free(e->pending);
 	free(e);
 }
 
+static __thread vbx__fdtable table = VBX__FDTABLE_INIT(entry_free, true);
+
 int vbx__proxyguard_watch(int fd)
 {
-	if (fd < 0)
-		return VBX_EINVAL;
-	if ((size_t)fd >= ntable) {
-		size_t n = (size_t)fd + 64;
-		entry **t = realloc(table, n * sizeof(*t));
-		if (!t)
-			return VBX_ENOMEM;
-		memset(t + ntable, 0, (n - ntable) * sizeof(*t));
-		table = t;
-		ntable = n;
-	}
-	entry *e = calloc(1, sizeof(*e));
-	if (!e)
-		return VBX_ENOMEM;
-	if (!identify(fd, &e->dev, &e->ino)) {
-		free(e);
-		return VBX_EINVAL;
-	}
-	entry_free(table[fd]);
-	table[fd] = e;
-	return VBX_OK;
+	return vbx__fdtable_set(&table, fd, calloc(1, sizeof(entry)));
 }
 
 void vbx__proxyguard_forget(int fd)
 {
-	if (fd >= 0 && (size_t)fd < ntable) {
-		entry_free(table[fd]);
-		table[fd] = NULL;
-	}
+	vbx__fdtable_forget(&table, fd);
 }
 
 void vbx__proxyguard_fini(void)
 {
-	for (size_t i = 0; i < ntable; i++)
-		entry_free(table[i]);
-	free(table);
-	table = NULL;
-	ntable = 0;
-}
-
-static entry *lookup(int fd)
-{
-	entry *e = fd >= 0 && (size_t)fd < ntable ? table[fd] : NULL;
-	dev_t dev;
-	ino_t ino;
-	if (e &&
-	    (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino)) {
-		vbx__proxyguard_forget(fd); /* another socket on a reused fd */
-		e = NULL;
-	}
-	return e;
+	vbx__fdtable_fini(&table);
 }
 
 const vbx__ipaddr *vbx__proxyguard_client(int fd)
 {
-	entry *e = lookup(fd);
+	entry *e = vbx__fdtable_get(&table, fd);
 	return e && e->state == PASSED && e->client.family ? &e->client : NULL;
 }
 
@@ -175,11 +122,11 @@ ssize_t vbx__proxyguard_filter(int fd, void *buf, ssize_t n, int flags)
 {
 	/* a header behind it: no fstat per read (a stale entry of a closed
 	 * connection passes its fd's new socket through just the same) */
-	if (fd < 0 || (size_t)fd >= ntable || !table[fd] ||
-	    table[fd]->state == PASSED)
+	entry *seen = vbx__fdtable_peek(&table, fd);
+	if (!seen || seen->state == PASSED)
 		return n;
 	int saved = errno;
-	entry *e = lookup(fd);
+	entry *e = vbx__fdtable_get(&table, fd);
 	if (!e || e->state == PASSED || (flags & MSG_PEEK) ||
 	    (n < 0 && e->state == WAITING)) {
 		errno = saved;

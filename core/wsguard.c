@@ -21,10 +21,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "wsframe.h"
 #include "wsguard.h"
 
@@ -35,47 +35,28 @@ typedef struct guard {
 	bool told; /* fault called */
 } guard;
 
-static __thread guard **guards; /* by fd */
-static __thread size_t nguards;
+/* Not identified: ws.c forgets each socket before libwebsockets closes
+ * it, so no fd is reused under an entry, and no read pays an fstat(). */
+static __thread vbx__fdtable guards = VBX__FDTABLE_INIT(free, false);
 
 int vbx__wsguard_watch(int fd, vbx__wsguard_fault_fn *fault, void *ud)
 {
-	if (fd < 0)
-		return VBX_EINVAL;
-	if ((size_t)fd >= nguards) {
-		size_t n = (size_t)fd + 64;
-		guard **g = realloc(guards, n * sizeof(*g));
-		if (!g)
-			return VBX_ENOMEM;
-		memset(g + nguards, 0, (n - nguards) * sizeof(*g));
-		guards = g;
-		nguards = n;
-	}
 	guard *g = calloc(1, sizeof(*g));
-	if (!g)
-		return VBX_ENOMEM;
-	g->fault = fault;
-	g->ud = ud;
-	free(guards[fd]);
-	guards[fd] = g;
-	return VBX_OK;
+	if (g) {
+		g->fault = fault;
+		g->ud = ud;
+	}
+	return vbx__fdtable_set(&guards, fd, g);
 }
 
 void vbx__wsguard_forget(int fd)
 {
-	if (fd >= 0 && (size_t)fd < nguards) {
-		free(guards[fd]);
-		guards[fd] = NULL;
-	}
+	vbx__fdtable_forget(&guards, fd);
 }
 
 void vbx__wsguard_fini(void)
 {
-	for (size_t i = 0; i < nguards; i++)
-		free(guards[i]);
-	free(guards);
-	guards = NULL;
-	nguards = 0;
+	vbx__fdtable_fini(&guards);
 }
 
 /* Hand libwebsockets the bytes before the fault; nothing at all reads as
@@ -94,7 +75,7 @@ static ssize_t cut_at_fault(guard *g, ssize_t good)
 
 ssize_t vbx__wsguard_filter(int fd, void *buf, ssize_t n, int flags)
 {
-	guard *g = fd >= 0 && (size_t)fd < nguards ? guards[fd] : NULL;
+	guard *g = vbx__fdtable_peek(&guards, fd);
 	if (!g || n <= 0 || (flags & MSG_PEEK))
 		return n;
 	size_t good = vbx__wsframe_scan(&g->frame, buf, (size_t)n);
