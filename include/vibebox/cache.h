@@ -55,7 +55,9 @@ VBX_HOOK_DECLARE(cache_set, PROVIDER, VBX_EUNAVAIL,
 
 /*
  * cache_delete(key) - PROVIDER, default VBX_EUNAVAIL.
- * Remove key. Returns VBX_OK (also when it was absent) or VBX_EUNAVAIL.
+ * Remove key, whatever holds it: a value of cache_set, or the counter of
+ * cache_rate under that key (which starts it over). Returns VBX_OK (also
+ * when it was absent) or VBX_EUNAVAIL.
  */
 VBX_HOOK_DECLARE(cache_delete, PROVIDER, VBX_EUNAVAIL, (const char *key), (key))
 
