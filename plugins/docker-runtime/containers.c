@@ -67,13 +67,6 @@ bool dkr_id_valid(const char *id)
 	return true;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void copy_str(char *dst, size_t len, const cJSON *s)
 {
 	snprintf(dst, len, "%s", cJSON_IsString(s) ? s->valuestring : "");
@@ -771,7 +764,7 @@ int dkr_stats(void *ud, const char *id, vbx_container_stats *out)
 	}
 	dkr_resp_free(&r);
 	if (rc == VBX_OK && out->at == 0)
-		out->at = now_ms();
+		out->at = dkr_unix_ms();
 	return rc;
 }
 

@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
@@ -120,6 +121,14 @@ struct dkr {
 
 /* The one instance, set by plugin.c at init. */
 extern dkr *dkr_self;
+
+/* The wall clock in Unix ms (timestamps of states, stats and events). */
+static inline int64_t dkr_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- client.c ---- */
 

@@ -22,13 +22,6 @@ struct dkr_state {
 	uint64_t pend_memory;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct dkr_state *dkr_state_new(void)
 {
 	struct dkr_state *s = calloc(1, sizeof(*s));
@@ -57,7 +50,7 @@ bool dkr_engine_set(dkr *e, bool up, const char *why)
 	bool changed = s->state != to;
 	if (changed) {
 		s->state = to;
-		s->since = now_ms();
+		s->since = dkr_unix_ms();
 	}
 	snprintf(s->why, sizeof(s->why), "%s", up ? "" : why);
 	pthread_mutex_unlock(&s->lock);

@@ -53,13 +53,6 @@ struct dkr_watch {
 
 /* ---- time ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timespec abs_after(int64_t ms)
 {
 	struct timespec ts;
@@ -335,7 +328,7 @@ static void publish_exited(struct dkr_watch *w, const dkr_event *ev)
 	        .exit_code = c.exit_code,
 	        .started_at = c.started_at,
 	        .finished_at = c.finished_at,
-	        .at_ms = ev->at_ms ? ev->at_ms : now_ms(),
+	        .at_ms = ev->at_ms ? ev->at_ms : dkr_unix_ms(),
 	};
 	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
 	dkr_route_ext_id(w->d, ev->container_id, x.container_id);
@@ -349,7 +342,7 @@ static void publish_exited(struct dkr_watch *w, const dkr_event *ev)
 static void publish_vanished(struct dkr_watch *w, const dkr_event *ev)
 {
 	vbx_runtime_container_vanished x = {
-	        .version = 1, .at_ms = ev->at_ms ? ev->at_ms : now_ms()};
+	        .version = 1, .at_ms = ev->at_ms ? ev->at_ms : dkr_unix_ms()};
 	snprintf(x.env_id, sizeof(x.env_id), "%s", ev->env_id);
 	dkr_route_ext_id(w->d, ev->container_id, x.container_id);
 	published(w, "runtime_container_vanished",
@@ -361,7 +354,7 @@ static void publish_vanished(struct dkr_watch *w, const dkr_event *ev)
 static void publish_engine(struct dkr_watch *w, bool reachable, const char *why)
 {
 	vbx_runtime_engine_state x = {
-	        .version = 2, .reachable = reachable, .at_ms = now_ms()};
+	        .version = 2, .reachable = reachable, .at_ms = dkr_unix_ms()};
 	snprintf(x.why, sizeof(x.why), "%s", why);
 	snprintf(x.engine, sizeof(x.engine), "%s", w->d->name);
 	published(w, "runtime_engine_state",

@@ -117,10 +117,7 @@ static int cache_lock(void *ud, const char *name, int64_t ttl_ms,
 		return rc;
 	rc = apply_reply(rep, lock, owner, expires);
 	if (rc == VBX_EUNAVAIL)
-		vbx_log_warn(r->self,
-		             "redis-cache: lock %s: unexpected reply%s%s", name,
-		             rep->type == REDIS_REPLY_ERROR ? ": " : "",
-		             rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+		rc_warn_reply(r, "lock", name, rep);
 	freeReplyObject(rep);
 	return rc;
 }

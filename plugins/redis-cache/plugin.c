@@ -82,16 +82,28 @@ static int make_tls(rcache *r, const vbx_config *cfg)
 	return VBX_OK;
 }
 
-static int rc_init(vbx_plugin *self, const vbx_config *cfg)
+/* The settings of cfg and their TLS context in a new state (*out), as
+ * init and validate both need them: the TLS files are loaded here, so a
+ * bad certificate is refused at reload too. */
+static int rc_state_new(vbx_plugin *self, const vbx_config *cfg, rcache **out)
 {
 	rcache *r = calloc(1, sizeof(*r));
 
+	*out = r;
 	if (!r)
 		return VBX_ENOMEM;
 	r->self = self;
 	int rc = rc_settings_parse(cfg, &r->cfg);
-	if (rc == VBX_OK)
-		rc = make_tls(r, cfg);
+	return rc == VBX_OK ? make_tls(r, cfg) : rc;
+}
+
+static int rc_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	rcache *r;
+	int rc = rc_state_new(self, cfg, &r);
+
+	if (!r)
+		return rc;
 	if (rc == VBX_OK)
 		rc = rc_pool_init(r);
 	if (rc == VBX_OK)
@@ -107,19 +119,14 @@ static int rc_init(vbx_plugin *self, const vbx_config *cfg)
 	return VBX_OK;
 }
 
-/* The same parsing as init into a scratch state thrown away (the TLS
- * files are loaded too, so a bad certificate is refused at reload). */
+/* Init's parsing into a scratch state thrown away. */
 static int rc_validate(vbx_plugin *self, const vbx_config *cfg)
 {
-	rcache *r = calloc(1, sizeof(*r));
+	rcache *r;
+	int rc = rc_state_new(self, cfg, &r);
 
-	if (!r)
-		return VBX_ENOMEM;
-	r->self = self;
-	int rc = rc_settings_parse(cfg, &r->cfg);
-	if (rc == VBX_OK)
-		rc = make_tls(r, cfg);
-	rc_free(r);
+	if (r)
+		rc_free(r);
 	return rc;
 }
 

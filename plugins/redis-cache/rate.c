@@ -93,10 +93,7 @@ static int cache_rate(void *ud, const char *key, int64_t limit,
 		return rc;
 	rc = read_reply(rep, limit, out);
 	if (rc == VBX_EUNAVAIL)
-		vbx_log_warn(r->self,
-		             "redis-cache: rate %s: unexpected reply%s%s", key,
-		             rep->type == REDIS_REPLY_ERROR ? ": " : "",
-		             rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+		rc_warn_reply(r, "rate", key, rep);
 	freeReplyObject(rep);
 	return rc;
 }

@@ -241,6 +241,12 @@ int rc_script_init(rc_script *s, const char *text);
 int rc_eval(rcache *r, const rc_script *s, redisReply **out, int argc,
             const char **argv, size_t *lens);
 
+/* Warn that a script's reply is not one it returns (what: "lock" or
+ * "rate", key: its key), with the server's error text when it sent one.
+ * Borrows its arguments. */
+void rc_warn_reply(rcache *r, const char *what, const char *key,
+                   const redisReply *rep);
+
 /* ---- the hooks ---- */
 
 int rc_kv_register(rcache *r);

@@ -44,3 +44,11 @@ int rc_eval(rcache *r, const rc_script *s, redisReply **out, int argc,
 	lens[1] = strlen(s->text);
 	return rc_command(r, out, argc, argv, lens);
 }
+
+void rc_warn_reply(rcache *r, const char *what, const char *key,
+                   const redisReply *rep)
+{
+	bool error = rep->type == REDIS_REPLY_ERROR;
+	vbx_log_warn(r->self, "redis-cache: %s %s: unexpected reply%s%s", what,
+	             key, error ? ": " : "", error ? rep->str : "");
+}

@@ -56,7 +56,9 @@ deps() {
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
 	docker_json) echo "plugins/docker-runtime/containers.c
 		plugins/docker-runtime/client.c plugins/docker-runtime/images.c
-		plugins/docker-runtime/labels.c";;
+		plugins/docker-runtime/labels.c plugins/docker-runtime/firewall.c
+		plugins/docker-runtime/workspace.c plugins/docker-runtime/passwd.c
+		plugins/docker-runtime/shell.c";;
 	docker_events) echo "plugins/docker-runtime/watch.c
 		plugins/docker-runtime/labels.c plugins/docker-runtime/engine.c";;
 	docker_engines) echo "plugins/docker-runtime/place.c
