@@ -40,7 +40,8 @@ typedef struct outmsg {
 static struct {
 	vbx_hook *publish, *subscribe;
 	char origin[VBX__BRIDGE_ORIGIN_MAX + 1];
-	atomic_bool on; /* receive() injects; stats say active */
+	atomic_bool on;        /* receive() injects; stats say active */
+	atomic_bool listening; /* the provider confirmed the subscription */
 	/* The outgoing queue, a ring of pointers; under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -285,8 +286,14 @@ void vbx__bridge_receive(const void *msg, size_t len)
 	vbx__bridge_msg m;
 	const char *why = NULL;
 	if (!msg) {
-		vbx__debug("event bridge: the cache provider (re)connected; "
-		           "events sent meanwhile are lost");
+		/* From now on other replicas' events reach this one. */
+		if (!atomic_exchange(&br.listening, true))
+			vbx__info("event bridge: subscribed; other replicas' "
+			          "events reach this one");
+		else
+			vbx__debug(
+			        "event bridge: the cache provider "
+			        "reconnected; events sent meanwhile are lost");
 		return;
 	}
 	if (!atomic_load(&br.on))
@@ -380,6 +387,7 @@ void vbx__bridge_stop(void)
 		return;
 	vbx__events_set_outbound(NULL);
 	atomic_store(&br.on, false);
+	atomic_store(&br.listening, false);
 	pthread_mutex_lock(&br.lock);
 	br.stopping = true;
 	pthread_cond_signal(&br.cond);
@@ -401,6 +409,7 @@ void vbx__bridge_stats_get(vbx__bridge_stats *out)
 	out->queue_cap = br.running ? br.cap : 0;
 	pthread_mutex_unlock(&br.lock);
 	out->active = atomic_load(&br.on);
+	out->listening = atomic_load(&br.listening);
 	out->out = atomic_load(&br.out);
 	out->out_overflow = atomic_load(&br.out_overflow);
 	out->out_unavailable = atomic_load(&br.out_unavailable);

@@ -22,7 +22,9 @@
 
 /* What the bridge did since the daemon started (for health and metrics). */
 typedef struct vbx__bridge_stats {
-	bool active; /* a provider is there and the bridge runs */
+	bool active;    /* a provider is there and the bridge runs */
+	bool listening; /* the provider has confirmed the subscription once:
+	                   until then other replicas' events are missed */
 	/* out: messages cache_publish took; dropped because the outgoing
 	 * queue was full, because cache_publish answered VBX_EUNAVAIL (or
 	 * failed otherwise), or because the event could not be encoded */

@@ -89,9 +89,12 @@ static void bridge_detail(char *buf, size_t len, bool full)
 	if (!bs.active)
 		return;
 	snprintf(buf, len,
-	         "%sbridge: %llu out, %llu in, %llu dropped out, %llu "
+	         "%sbridge%s: %llu out, %llu in, %llu dropped out, %llu "
 	         "dropped in, %llu undecodable",
 	         full ? "the event queue is full; " : "",
+	         bs.listening ? ""
+	                      : " not subscribed yet (other replicas' "
+	                        "events do not reach this one)",
 	         (unsigned long long)bs.out, (unsigned long long)bs.in,
 	         (unsigned long long)(bs.out_overflow + bs.out_unavailable +
 	                              bs.out_invalid),
@@ -100,17 +103,22 @@ static void bridge_detail(char *buf, size_t len, bool full)
 	         (unsigned long long)bs.decode_errors);
 }
 
-/* The core's own check: the event dispatcher keeps up. */
+/* The core's own check: the event dispatcher keeps up; with a bridge,
+ * it is degraded until the cache provider has subscribed it (until then
+ * other replicas' events do not reach this one). */
 static void check_events(vbx_health *h)
 {
 	vbx__event_stats st;
-	char detail[256];
+	vbx__bridge_stats bs;
+	char detail[320];
 	int64_t t0 = vbx__now_ns();
 	vbx__events_stats(&st);
+	vbx__bridge_stats_get(&bs);
 	bool full = st.queue_cap && st.queue_len >= st.queue_cap;
+	bool deaf = bs.active && !bs.listening;
 	bridge_detail(detail, sizeof(detail), full);
-	vbx__health_add(h, "events", full ? VBX_EAGAIN : VBX_OK,
-	                (vbx__now_ns() - t0) / 1000,
+	int status = full ? VBX_EAGAIN : deaf ? VBX_HEALTH_DEGRADED : VBX_OK;
+	vbx__health_add(h, "events", status, (vbx__now_ns() - t0) / 1000,
 	                detail[0] ? detail
 	                : full    ? "the event queue is full"
 	                          : NULL);

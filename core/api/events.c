@@ -7,7 +7,8 @@
  * The event dispatcher must not block, so it hands each event to a worker,
  * which asks authorize (it may block) once per client. A client that falls
  * server.ws_queue behind is closed with 1013 rather than silently missing
- * events; it reconnects and reads the current state.
+ * events; it reconnects and reads the current state. The first frame,
+ * {"type":"subscribed"}, says the socket is in the list.
  */
 #include "vbx_build.h"
 
@@ -41,6 +42,11 @@ static int events_open(void *ud, vbx_ws *ws)
 	s->next = subs;
 	subs = s;
 	pthread_mutex_unlock(&subs_lock);
+	/* Subscribing happens on a worker after the handshake: this first
+	 * frame tells the client that every event from now on reaches it,
+	 * so it can read the current state without a gap. */
+	static const char hello[] = "{\"type\":\"subscribed\"}";
+	vbx__ws_send(ws, hello, sizeof(hello) - 1, 0);
 	return VBX_OK;
 }
 

@@ -145,9 +145,11 @@ VBX_HOOK_DECLARE(cache_publish, PROVIDER, VBX_EUNAVAIL,
  * A subscriber's callback: one message of channel, in the order the
  * server delivered them. Runs on the provider's subscriber thread and
  * must not block (copy, publish an event, or vbx_work_submit()). msg is
- * borrowed for the call. Called with msg NULL and len 0 after the
- * provider (re)connected, since messages may have been lost meanwhile: a
- * subscriber that keeps state from them re-reads it.
+ * borrowed for the call. Called with msg NULL and len 0 each time the
+ * server has confirmed the subscription, at first and after every
+ * reconnect: messages published from then on arrive, and those of a
+ * reconnect's gap were lost, so a subscriber that keeps state from them
+ * re-reads it.
  */
 typedef void vbx_cache_message_fn(void *ud, const char *channel,
                                   const void *msg, size_t len);

@@ -100,31 +100,29 @@ static int subscribe_from(rcache *r, rc_conn *c, size_t *done, size_t n,
 	return VBX_OK;
 }
 
+/* A message to its subscriber; a subscribe confirmation as the NULL
+ * message that says the channel is (again) listened to: only from then
+ * on does a publish reach this replica. */
 static void dispatch(rcache *r, const redisReply *rep, size_t n)
 {
 	size_t plen = strlen(r->cfg.prefix);
 
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||
-	    strcmp(rep->element[0]->str, "message") != 0 ||
-	    rep->element[1]->type != REDIS_REPLY_STRING ||
-	    rep->element[2]->type != REDIS_REPLY_STRING)
-		return; /* a subscribe confirmation */
+	    rep->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	const char *kind = rep->element[0]->str;
+	bool message = strcmp(kind, "message") == 0 &&
+	               rep->element[2]->type == REDIS_REPLY_STRING;
+	if (!message && strcmp(kind, "subscribe") != 0)
+		return;
 	const char *ch = rep->element[1]->str;
 	rc_sub *s = sub_at(r, 0);
 	for (size_t i = 0; s && i < n; i++, s = s->next)
 		if (strcmp(s->channel, ch) == 0)
-			s->fn(s->arg, ch + plen, rep->element[2]->str,
-			      rep->element[2]->len);
-}
-
-static void notify_reconnect(rcache *r, size_t n)
-{
-	size_t plen = strlen(r->cfg.prefix);
-	rc_sub *s = sub_at(r, 0);
-
-	for (size_t i = 0; s && i < n; i++, s = s->next)
-		s->fn(s->arg, s->channel + plen, NULL, 0);
+			s->fn(s->arg, ch + plen,
+			      message ? rep->element[2]->str : NULL,
+			      message ? rep->element[2]->len : 0);
 }
 
 /* Serve one connection until it breaks or the plugin stops. */
@@ -137,7 +135,6 @@ static void serve(rcache *r, rc_conn *c)
 
 	if (subscribe_from(r, c, &done, n, err, sizeof(err)) != VBX_OK)
 		goto broken;
-	notify_reconnect(r, n);
 	while (!stopping) {
 		redisReply *rep = NULL;
 		int rc = rc_conn_read(c, &rep, rc_now_ms() + RC_POLL_MS, err,

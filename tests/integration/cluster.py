@@ -28,7 +28,7 @@ import time
 
 from daemon import Daemon, expect, free_port
 from fixture import BUILD, SECRET, SRC, Platform
-from redis import Redis
+from redis import Redis, wait_bridged
 
 NGINX_EXAMPLE = os.path.join(SRC, "packaging/nginx/vibebox.conf")
 
@@ -210,6 +210,8 @@ class Cluster:
         for i in range(self.n):
             d = self.daemon(i)
             d.start()
+            if have_redis_cache():
+                wait_bridged(d)
             self.replicas.append(d)
         self.p.instances.append(Platform.instance_id(self.replicas[0]))
         self.nginx = Nginx([d.port for d in self.replicas]).start()

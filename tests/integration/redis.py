@@ -122,6 +122,22 @@ def wait_for(cond, what, timeout=10.0):
     raise TimeoutError("timed out waiting for " + what)
 
 
+def wait_bridged(d, timeout=10.0):
+    """Wait until daemon d's event bridge has been subscribed by redis-cache
+    (/health/ready's "events" check stops saying "not subscribed yet"), so
+    that events published on other replicas from now on reach d."""
+    import json
+    import urllib.request
+
+    def listening():
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{d.port}/health/ready", timeout=5) as r:
+            body = json.loads(r.read())
+        return all("not subscribed" not in (c.get("detail") or "")
+                   for c in body["checks"] if c["name"] == "events")
+    wait_for(listening, f"the event bridge of :{d.port} subscribed", timeout)
+
+
 class Redis:
     """One redis-server. port: a free one unless given; replicaof:
     another Redis to replicate; password: requirepass; unix: listen on a

@@ -31,7 +31,7 @@ import websockets
 from daemon import Daemon, Suite, expect
 from fixture import (BUILD, PASSWORD, SECRET, Platform, CLUSTER,
                      skip_unless_ready)
-from redis import Redis, skip_unless_redis
+from redis import Redis, skip_unless_redis, wait_bridged
 
 EVENTS = "vibebox.events.v1"
 ENVS = "/api/v1/environments"
@@ -64,6 +64,7 @@ def replicas(p, redis, n):
   {{ name = "eventbench"; config = {{ }}; }}""")
         d.conninfo = conninfo
         d.start()
+        wait_bridged(d)
         out.append(d)
     p.instances.append(Platform.instance_id(out[0]))
     return out
@@ -116,15 +117,10 @@ class Listener:
 
 async def subscribed(*pairs):
     """The server adds a socket to /api/v1/events' subscribers on a worker
-    after the handshake: publish a marker on each (daemon, listener) until
-    that listener receives it, so no later event can miss it."""
-    for d, x in pairs:
-        end = time.monotonic() + 10
-        tag = f"ready{d.port}"
-        while not ticks(x, tag):
-            expect(time.monotonic() < end, f"socket on {d.port} not ready")
-            burst(d, tag, 1)
-            await asyncio.sleep(0.02)
+    after the handshake and then sends {"type":"subscribed"}: wait for it
+    on each (daemon, listener), so no later event can miss it."""
+    for _, x in pairs:
+        await x.wait(lambda: x.of("subscribed"), "subscribed", timeout=10)
 
 
 # ---- the checks ----

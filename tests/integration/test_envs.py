@@ -564,10 +564,14 @@ def test_permissions():
 # ---- events ----
 
 async def events_socket(token):
-    return await websockets.connect(
+    """A socket on /api/v1/events, once the daemon has subscribed it."""
+    ws = await websockets.connect(
         f"ws://127.0.0.1:{D.port}/api/v1/events",
         subprotocols=["vibebox.events.v1"],
         extra_headers={"Authorization": "Bearer " + token})
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    expect(hello == {"type": "subscribed"}, hello)
+    return ws
 
 
 async def statuses(ws, env_id, want, timeout=60):
@@ -588,7 +592,6 @@ def test_env_status_events():
     async def go():
         dave = await events_socket(T["dave"])
         eve = await events_socket(T["eve"])
-        await asyncio.sleep(0.5)
         loop = asyncio.get_running_loop()
         st, b, _ = await loop.run_in_executor(
             None, lambda: action(e["id"], "start", who="carol"))

@@ -89,7 +89,10 @@ def test_events_are_filtered_by_authorize():
         bob = await connect(d, "/api/v1/events", "vibebox.events.v1",
                             "bob", header=False)
         expect(bob.subprotocol == "vibebox.events.v1", bob.subprotocol)
-        await asyncio.sleep(0.3)  # both opened on a worker
+        # Both are subscribed once their first frame says so.
+        for ws in (alice, bob):
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            expect(hello == {"type": "subscribed"}, hello)
         for env in ("a-1", "b-1", "a-2"):
             st, _, _ = d.request("POST", f"/api/v1/x/testkit/publish/{env}",
                                  token="admin")
