@@ -59,7 +59,7 @@ terminal: { window = "256KiB"; buffer = "1MiB"; linger = "30s"; };"""
 # What a deployment behind nginx sets (docs/admin-guide.md, "Rolling
 # restarts"): readiness 503 and answers with Connection: close for 2 s
 # before the listeners close.
-SERVER = 'drain_delay = "2s"; shutdown_timeout = "20s";'
+SERVER = 'drain_delay = "5s"; shutdown_timeout = "20s";'
 REVOKE_DEADLINE = 1.0
 C = None   # the Cluster
 P = None   # the Platform
