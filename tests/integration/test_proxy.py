@@ -509,6 +509,12 @@ def with_platform(s):
                 sock.sendall(head)
                 got = sock.recv(4096)
                 expect(got.startswith(b"HTTP/1.1 101"), f"upgrade: {got!r}")
+                # Leave once the route has opened (its first frame), or
+                # the access line may record a client that left first.
+                while b'"subscribed"' not in got:
+                    more = sock.recv(4096)
+                    expect(more, f"closed before subscribed: {got!r}")
+                    got += more
                 sock.close()
 
                 def find():
