@@ -384,6 +384,20 @@ int vbx__event_share(vbx_event *ev);
 bool vbx__event_shared(const vbx_event *ev);
 /* This process's replica id (vbx_replica_id()): a random UUID made once. */
 const char *vbx__replica_id(void);
+
+/* ---- metrics.c: the metric registry (metrics.h) ---- */
+/* Keep updates (a plugin provides "metrics") or not; set before plugins
+ * init, since series resolved while off stay NULL. */
+void vbx__metrics_set_enabled(bool on);
+int vbx__metrics_enabled(void);
+vbx_metric *vbx__metric_new(vbx_plugin *p, int type, const char *name,
+                            const char *help, const char *const *labels,
+                            const double *bounds, size_t nbounds);
+struct vbx_series *vbx__metric_series(vbx_metric *m, const char *const *values);
+int vbx__metric_on_collect(vbx_metric *m, vbx_metric_collect_fn *fn, void *ud);
+int vbx__metrics_visit(vbx_plugin *p, vbx_metric_visit_fn *fn, void *ud);
+/* Free every family and series, and turn updates off. */
+void vbx__metrics_fini(void);
 /* The event declared under name, or NULL (never creates one). Takes the
  * registry's lock briefly; any thread. */
 vbx_event *vbx__event_find(const char *name);

@@ -238,6 +238,7 @@ static void teardown(bool started)
 	vbx__events_stop();
 	vbx__plugins_fini();
 	vbx__registry_fini();
+	vbx__metrics_fini();
 	vbx__routes_free();
 	vbx__ws_routes_free();
 	for (size_t i = 0; i < d.nold; i++)

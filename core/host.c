@@ -186,6 +186,12 @@ const vbx_host vbx__host = {
         /* 1.2 (replicas) */
         .replica_id = vbx__replica_id,
         .event_share = vbx__event_share,
+        /* 1.3 (metrics) */
+        .metric_new = vbx__metric_new,
+        .metric_series = vbx__metric_series,
+        .metric_on_collect = vbx__metric_on_collect,
+        .metrics_enabled = vbx__metrics_enabled,
+        .metrics_visit = vbx__metrics_visit,
 };
 
 const char *vbx__strerror(int rc)

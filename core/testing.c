@@ -265,6 +265,7 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h)
 	fini_plugins(h);
 	vbx__health_set_started(false);
 	vbx__registry_fini();
+	vbx__metrics_fini();
 	vbx__routes_free();
 	vbx__ws_routes_free();
 	memset(&vbx__cat, 0, sizeof(vbx__cat));

@@ -81,6 +81,10 @@
  *        - the request_admit hook (catalog.h): a plugin admits or refuses
  *          (429) every authenticated request and gives its rate-limit
  *          headers; no host-table slot is used.
+ *   1.3  observability; a plugin built for 1.2 loads and runs unchanged:
+ *        - <vibebox/metrics.h>: the metric registry (counters, gauges,
+ *          histograms with labels; lock-free updates), in reserved slots
+ *          5 to 9; the plugin that provides "metrics" exposes it.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
@@ -94,7 +98,7 @@ extern "C" {
 
 #define VBX_PLUGIN_MAGIC 0x56425850u /* "VBXP" */
 #define VBX_ABI_MAJOR 1
-#define VBX_ABI_MINOR 2
+#define VBX_ABI_MINOR 3
 
 /* The name of the one symbol a plugin exports. */
 #define VBX_PLUGIN_ENTRY_SYMBOL "vbx_plugin_entry"
@@ -203,6 +207,15 @@ struct vbx_pump_ops;
 struct vbx_stream;
 typedef int vbx_route_fn(void *ud, vbx_request *req);
 typedef void vbx_task_fn(void *ud);
+struct vbx_series;
+struct vbx_metric_info;
+/* metrics.h: bring a family's series up to date before an exposition. */
+typedef void vbx_metric_collect_fn(vbx_metric *m, void *ud);
+/* metrics.h: an exporter's visit of one family (values and s NULL) or of
+ * one of its series. */
+typedef void vbx_metric_visit_fn(void *ud, const struct vbx_metric_info *info,
+                                 const char *const *values,
+                                 const struct vbx_series *s);
 /*
  * Render an event payload as one JSON object into buf (len bytes) and name
  * the resource it concerns in resource_type and resource_id, each a buffer
@@ -380,8 +393,19 @@ struct vbx_host {
 	const char *(*replica_id)(void);
 	int (*event_share)(vbx_event *ev);
 	/* ---- end of replicas ---- */
+	/* ---- 1.3: metrics (metrics.h), reserved slots 5 to 9 ---- */
+	vbx_metric *(*metric_new)(vbx_plugin *p, int type, const char *name,
+	                          const char *help, const char *const *labels,
+	                          const double *bounds, size_t nbounds);
+	struct vbx_series *(*metric_series)(vbx_metric *m,
+	                                    const char *const *values);
+	int (*metric_on_collect)(vbx_metric *m, vbx_metric_collect_fn *fn,
+	                         void *ud);
+	int (*metrics_enabled)(void);
+	int (*metrics_visit)(vbx_plugin *p, vbx_metric_visit_fn *fn, void *ud);
+	/* ---- end of metrics ---- */
 
-	void *reserved[12];
+	void *reserved[7];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

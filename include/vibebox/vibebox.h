@@ -14,6 +14,7 @@
 #include <vibebox/http.h>
 #include <vibebox/store.h>
 #include <vibebox/cache.h>
+#include <vibebox/metrics.h>
 #include <vibebox/util.h>
 
 #endif
