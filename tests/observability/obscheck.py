@@ -11,7 +11,8 @@ Debian tool makes (test_observability.sh runs the tools):
                                         apply Promtail's json stage to its
                                         lines
   obscheck.py docs DOC FILE...          every vibebox_ metric and runbook
-                                        anchor in FILEs is in DOC
+                                        anchor in FILEs is in DOC; DOC's
+                                        own links and YAML examples
 
 Exits 1 with a message naming what is wrong."""
 import json
@@ -243,6 +244,15 @@ def docs(doc, files):
         md = f.read()
     documented = set(re.findall(r"^\|\s*`(vibebox_\w+)`", md, re.M))
     heads = anchors(md)
+    blocks = re.findall(r"^```yaml\n(.*?)^```", md, re.M | re.S)
+    for b in blocks:
+        try:
+            yaml.safe_load(b)
+        except yaml.YAMLError as e:
+            fail(f"{doc}: a YAML example does not parse: {e}")
+    for a in re.findall(r"\]\(#([\w-]+)\)", md):
+        if a not in heads:
+            fail(f"{doc}: link #{a} is no heading of it")
     for path in files:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -253,7 +263,8 @@ def docs(doc, files):
         for a in re.findall(r"monitoring\.md#([\w-]+)", text):
             if a not in heads:
                 fail(f"{path}: runbook anchor #{a} is no heading of {doc}")
-    print(f"docs: {len(documented)} metrics documented, {len(files)} files")
+    print(f"docs: {len(documented)} metrics documented, {len(blocks)} YAML "
+          f"examples, {len(files)} files")
 
 
 def main(argv):
