@@ -68,21 +68,21 @@ step "alertmanager: critical pages and reaches chat" \
 step "alertmanager: warning goes to chat only" route severity=warning chat
 
 step "dashboard JSON: variables, layout, queries" \
-	python3 "$check" dashboard "$obs/grafana/vibebox.json" "$tmp/dash.yml"
+	/usr/bin/python3 "$check" dashboard "$obs/grafana/vibebox.json" "$tmp/dash.yml"
 step "dashboard PromQL: promtool parses every query" \
 	promtool check rules "$tmp/dash.yml"
 
 step "promtail.yml: structure and labels" \
-	python3 "$check" promtail "$obs/promtail/promtail.yml"
+	/usr/bin/python3 "$check" promtail "$obs/promtail/promtail.yml"
 if [ -x "${VIBEBOXD:-}" ]; then
 	step "promtail json stage reads vibeboxd's own log lines" \
-		python3 "$check" loglines "$obs/promtail/promtail.yml" "$VIBEBOXD"
+		/usr/bin/python3 "$check" loglines "$obs/promtail/promtail.yml" "$VIBEBOXD"
 else
 	echo "# VIBEBOXD not set: the daemon's log lines are not checked"
 fi
 
 step "docs/monitoring.md: every metric and runbook anchor" \
-	python3 "$check" docs "$src/docs/monitoring.md" \
+	/usr/bin/python3 "$check" docs "$src/docs/monitoring.md" \
 	"$obs/prometheus/alerts.yml" "$obs/grafana/vibebox.json"
 
 finish
