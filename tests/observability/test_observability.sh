@@ -46,12 +46,13 @@ step "promtool check config prometheus.yml" \
 	promtool check config "$obs/prometheus/prometheus.yml"
 
 # Every alert of alerts.yml has a test that makes it fire.
+# shellcheck disable=SC2317 # run through step
 alerts_tested() {
 	local a missing=0
-	for a in $(sed -n 's/^ *- alert: *//p' "$obs/prometheus/alerts.yml"); do
+	while read -r a; do
 		grep -q "alertname: $a\$" "$obs/prometheus/alerts_test.yml" ||
 			{ echo "no test of $a" && missing=1; }
-	done
+	done < <(sed -n 's/^ *- alert: *//p' "$obs/prometheus/alerts.yml")
 	return "$missing"
 }
 step "every alert has a promtool test" alerts_tested
@@ -59,6 +60,7 @@ step "every alert has a promtool test" alerts_tested
 step "amtool check-config alertmanager.yml" \
 	amtool check-config "$obs/alertmanager/alertmanager.yml"
 # route LABELS RECEIVERS - where AlertManager sends an alert.
+# shellcheck disable=SC2317 # run through step
 route() {
 	amtool config routes test --config.file="$obs/alertmanager/alertmanager.yml" \
 		--verify.receivers="$2" "$1"
