@@ -10,6 +10,7 @@ Debian tool makes (test_observability.sh runs the tools):
   obscheck.py loglines YAML VIBEBOXD    run the daemon with JSON logs and
                                         apply Promtail's json stage to its
                                         lines
+  obscheck.py grafana DATASOURCES DASHBOARDS  Grafana's provisioning files
   obscheck.py docs DOC FILE...          every vibebox_ metric and runbook
                                         anchor in FILEs is in DOC; DOC's
                                         own links and YAML examples
@@ -126,6 +127,41 @@ def dashboard(path, out):
         yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
     print(f"dashboard: {len(panels)} panels, {len(rules)} PromQL queries, "
           f"{loki} Loki queries")
+
+
+def grafana(datasources, dashboards):
+    with open(datasources, encoding="utf-8") as f:
+        ds = yaml.safe_load(f)
+    if ds.get("apiVersion") != 1:
+        fail(f"{datasources}: apiVersion must be 1")
+    by_uid = {d["uid"]: d for d in ds.get("datasources", [])}
+    kinds = {d["type"] for d in by_uid.values()}
+    if kinds != {"prometheus", "loki", "jaeger"}:
+        fail(f"{datasources}: data sources of types {kinds}")
+    for d in by_uid.values():
+        for key in ("name", "access", "url"):
+            if not d.get(key):
+                fail(f"{datasources}: {d['uid']} has no {key}")
+    loki = next(d for d in by_uid.values() if d["type"] == "loki")
+    (field,) = loki["jsonData"]["derivedFields"]
+    if field["datasourceUid"] not in by_uid:
+        fail(f"{datasources}: derived field links to {field['datasourceUid']}")
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    line = ('{"time":"2026-12-07T15:00:00.000Z","level":"info","plugin":'
+            f'"core","request":"r1","trace_id":"{trace}","msg":"access"}}')
+    m = re.search(field["matcherRegex"], line)
+    if not m or m.group(1) != trace:
+        fail(f"{datasources}: {field['matcherRegex']} misses the trace_id")
+    jaeger = next(d for d in by_uid.values() if d["type"] == "jaeger")
+    if jaeger["jsonData"]["tracesToLogsV2"]["datasourceUid"] != loki["uid"]:
+        fail(f"{datasources}: Jaeger's traces do not link to Loki")
+    with open(dashboards, encoding="utf-8") as f:
+        prov = yaml.safe_load(f)
+    (p,) = prov["providers"]
+    if p.get("type") != "file" or not p["options"]["path"].endswith(
+            "/observability/grafana"):
+        fail(f"{dashboards}: not a file provider of the installed dashboard")
+    print(f"grafana: {len(by_uid)} data sources, 1 dashboard provider")
 
 
 def stages_of(cfg):
@@ -274,6 +310,8 @@ def main(argv):
         promtail(argv[2])
     elif len(argv) == 4 and argv[1] == "loglines":
         loglines(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "grafana":
+        grafana(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "docs":
         docs(argv[2], argv[3:])
     else:

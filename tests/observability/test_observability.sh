@@ -74,6 +74,9 @@ step "dashboard JSON: variables, layout, queries" \
 step "dashboard PromQL: promtool parses every query" \
 	promtool check rules "$tmp/dash.yml"
 
+step "grafana provisioning: data sources linked, dashboard provider" \
+	/usr/bin/python3 "$check" grafana "$obs/grafana/datasources.yml" \
+	"$obs/grafana/dashboards.yml"
 step "promtail.yml: structure and labels" \
 	/usr/bin/python3 "$check" promtail "$obs/promtail/promtail.yml"
 if [ -x "${VIBEBOXD:-}" ]; then
