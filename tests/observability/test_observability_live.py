@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """packaging/observability against a running deployment: vibeboxd with the
-whole platform (PostgreSQL, Docker, auth) and the metrics plugin, and
+whole platform (PostgreSQL, Docker, auth, redis-cache when redis-server is
+installed) and the metrics plugin, and
 Debian's prometheus scraping it with the shipped prometheus.yml (its
 target pointed at the daemon) and alerts.yml. Checks:
 
@@ -39,11 +40,14 @@ import yaml  # noqa: E402
 
 from daemon import Suite, expect, free_port  # noqa: E402
 import fixture  # noqa: E402
+from redis import Redis  # noqa: E402
 
 SRC = os.environ.get("VBX_SRCDIR", ".")
 BUILD = os.environ.get("VBX_BUILDDIR", ".")
 OBS = os.path.join(SRC, "packaging", "observability")
 METRICS_SO = os.path.join(BUILD, "plugins", "metrics", ".libs", "metrics.so")
+REDIS_SO = os.path.join(BUILD, "plugins", "redis-cache", ".libs",
+                        "redis-cache.so")
 REQUIRED = os.environ.get("VBX_REQUIRE_SERVICES") == "1"
 # Grafana's variables, as the dashboard would send them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "15s",
@@ -122,14 +126,22 @@ def exported(port):
 # ---- the deployment ----
 
 def start_daemon(p):
+    """The platform's daemon with the metrics plugin, and redis-cache on a
+    redis-server of its own when both are there."""
     os.symlink(METRICS_SO, os.path.join(p.plugin_dir, "metrics.so"))
     d = p.start(wait=False)
     S["metrics_port"] = free_port()
+    more = (f', {{ name = "metrics"; config = {{ listen = '
+            f'"127.0.0.1:{S["metrics_port"]}"; }}; }}')
+    if os.path.exists(REDIS_SO) and shutil.which("redis-server"):
+        os.symlink(REDIS_SO, os.path.join(p.plugin_dir, "redis-cache.so"))
+        S["redis"] = Redis().start()
+        more += (f', {{ name = "redis-cache"; config = {{ url = '
+                 f'"{S["redis"].url}"; }}; }}')
     with open(d.conf) as f:
         conf = f.read()
     cut = conf.rindex(");")
-    conf = (conf[:cut] + f', {{ name = "metrics"; config = {{ listen = '
-            f'"127.0.0.1:{S["metrics_port"]}"; }}; }}\n' + conf[cut:])
+    conf = conf[:cut] + more + "\n" + conf[cut:]
     with open(d.conf, "w") as f:
         f.write(conf)
     d.start()
@@ -351,6 +363,8 @@ def main():
                 S["events"].close()
             stop_prometheus()
             code = d.stop()
+            if "redis" in S:
+                S["redis"].stop()
             if code != 0:
                 print(f"# vibeboxd exit {code}: {d.logtext()[-2000:]}")
                 suite.failed += 1
