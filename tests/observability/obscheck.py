@@ -11,6 +11,9 @@ Debian tool makes (test_observability.sh runs the tools):
                                         apply Promtail's json stage to its
                                         lines
   obscheck.py grafana DATASOURCES DASHBOARDS  Grafana's provisioning files
+  obscheck.py amtemplates YAML OUTDIR   write each notification template
+                                        of an AlertManager config to a file
+                                        of OUTDIR, for amtool to render
   obscheck.py docs DOC FILE...          every vibebox_ metric and runbook
                                         anchor in FILEs is in DOC; DOC's
                                         own links and YAML examples
@@ -164,6 +167,30 @@ def grafana(datasources, dashboards):
     print(f"grafana: {len(by_uid)} data sources, 1 dashboard provider")
 
 
+def templates_in(node):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from templates_in(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from templates_in(v)
+    elif isinstance(node, str) and "{{" in node:
+        yield node
+
+
+def amtemplates(path, outdir):
+    with open(path, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    found = list(templates_in(cfg.get("receivers", [])))
+    if not found:
+        fail(f"{path}: no notification templates")
+    for i, t in enumerate(found):
+        with open(os.path.join(outdir, f"t{i}.tmpl"), "w",
+                  encoding="utf-8") as f:
+            f.write(t)
+    print(f"amtemplates: {len(found)} templates")
+
+
 def stages_of(cfg):
     """The json expressions and label names of a scrape config's stages."""
     exprs, labels = {}, set()
@@ -310,6 +337,8 @@ def main(argv):
         promtail(argv[2])
     elif len(argv) == 4 and argv[1] == "loglines":
         loglines(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "amtemplates":
+        amtemplates(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "grafana":
         grafana(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "docs":

@@ -68,6 +68,19 @@ route() {
 step "alertmanager: critical pages and reaches chat" \
 	route severity=critical pager,chat
 step "alertmanager: warning goes to chat only" route severity=warning chat
+# Each notification template renders (amtool's example alert data).
+# shellcheck disable=SC2317 # run through step
+templates_render() {
+	local t
+	mkdir -p "$tmp/tmpl" && : >"$tmp/empty.tmpl"
+	/usr/bin/python3 "$check" amtemplates \
+		"$obs/alertmanager/alertmanager.yml" "$tmp/tmpl" || return 1
+	for t in "$tmp"/tmpl/*.tmpl; do
+		amtool template render --template.glob="$tmp/empty.tmpl" \
+			--template.text="$(cat "$t")" >/dev/null || return 1
+	done
+}
+step "alertmanager: every notification template renders" templates_render
 
 step "dashboard JSON: variables, layout, queries" \
 	/usr/bin/python3 "$check" dashboard "$obs/grafana/vibebox.json" "$tmp/dash.yml"
