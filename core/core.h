@@ -46,6 +46,9 @@ bool vbx__log_enabled(int level);
 void vbx__log_configure(int level, bool json);
 /* The request id that this thread's log lines carry (NULL for none). */
 void vbx__log_set_request(const char *id);
+/* The trace id (32 hex) that this thread's JSON log lines carry as
+ * "trace_id" (NULL for none); the text format leaves it out. */
+void vbx__log_set_trace(const char *trace_id);
 /* Parse "error" "warn" "info" "debug"; -1 when unknown. */
 int vbx__log_level_parse(const char *s);
 /* Collect this thread's lines and write them at vbx__log_flush() (or
