@@ -188,6 +188,9 @@ const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
 /* The getters behind the host table (config.h documents them). */
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out);
+/* An integer or a float in [min, max] (config.h's vbx_cfg_number). */
+int vbx__cfg_number(const vbx_config *c, const char *key, double min,
+                    double max, double dflt, double *out);
 int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
                  long long max, long long dflt, long long *out);
 int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out);

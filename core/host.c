@@ -195,11 +195,11 @@ const vbx_host vbx__host = {
         .metrics_visit = vbx__metrics_visit,
         /* 1.3 (tracing) */
         .span_start = vbx__span_start,
-        .span_attr = vbx__span_attr,
-        .span_end = vbx__span_end,
+        .span_op = vbx__span_op,
         .traceparent = vbx__traceparent_current,
         .trace_exporter_set = vbx__trace_exporter_set,
         .hook_span = vbx__hook_span,
+        .cfg_number = vbx__cfg_number,
 };
 
 const char *vbx__strerror(int rc)

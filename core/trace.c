@@ -190,12 +190,21 @@ void vbx__span_rename(vbx_span *sp, const char *name)
 		sp->d.name = keep(sp, name);
 }
 
+void vbx__span_op(vbx_span *sp, int op, const char *key, const char *str,
+                  long long num)
+{
+	if (op == VBX__SPAN_END)
+		vbx__span_end(sp);
+	else
+		vbx__span_attr(sp, op, key, str, num);
+}
+
 void vbx__span_attr(vbx_span *sp, int type, const char *key, const char *str,
                     long long num)
 {
 	if (!sp)
 		return;
-	if (type == -VBX_SPAN_ERROR) {
+	if (type == VBX__SPAN_ERROR) {
 		sp->d.status = VBX_SPAN_ERROR;
 		sp->d.status_message = str ? keep(sp, str) : NULL;
 		return;

@@ -63,8 +63,13 @@ void vbx__span_discard(vbx_span *sp);
 
 /* The host table's entries (plugin.h). */
 vbx_span *vbx__span_start(vbx_plugin *p, const char *name, int kind);
+/* An attribute (type VBX_ATTR_*) or, with VBX__SPAN_ERROR, the error
+ * status (str: the message). NULL-safe. */
 void vbx__span_attr(vbx_span *sp, int type, const char *key, const char *str,
                     long long num);
+/* span_attr, or vbx__span_end for VBX__SPAN_END. */
+void vbx__span_op(vbx_span *sp, int op, const char *key, const char *str,
+                  long long num);
 int vbx__traceparent_current(vbx_plugin *p, char *buf, size_t len);
 int vbx__trace_exporter_set(vbx_plugin *p, double ratio, vbx_span_export_fn *fn,
                             void *ud);

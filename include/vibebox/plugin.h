@@ -87,7 +87,9 @@
  *          5 to 9; the plugin that provides "metrics" exposes it.
  *        - <vibebox/trace.h>: spans, the W3C traceparent of the current
  *          span, and the span exporter (the plugin that provides
- *          "tracing" registers it), in reserved slots 10 to 15; and
+ *          "tracing" registers it), and vbx_cfg_number()
+ *          (config.h, a float setting such as tracing's sample), in
+ *          reserved slots 10 to 15; and
  *          struct vbx_hook's `traced` flag (hook.h): runs of a traced
  *          hook record a span. A plugin built for 1.2 runs hooks without
  *          reading the flag, so its own runs record no hook span.
@@ -415,17 +417,19 @@ struct vbx_host {
 	/* ---- end of metrics ---- */
 	/* ---- 1.3: tracing (trace.h, hook.h), reserved slots 10 to 15 ---- */
 	vbx_span *(*span_start)(vbx_plugin *p, const char *name, int kind);
-	/* type VBX_ATTR_*, or -VBX_SPAN_ERROR to set the status (str: the
-	 * message) */
-	void (*span_attr)(vbx_span *s, int type, const char *key,
-	                  const char *str, long long num);
-	void (*span_end)(vbx_span *s);
+	/* op: VBX__SPAN_STR, _INT (an attribute), _ERROR (the status; str:
+	 * the message) or _END (trace.h) */
+	void (*span_op)(vbx_span *s, int op, const char *key, const char *str,
+	                long long num);
 	int (*traceparent)(vbx_plugin *p, char *buf, size_t len);
 	int (*trace_exporter_set)(vbx_plugin *p, double ratio,
 	                          vbx_span_export_fn *fn, void *ud);
 	/* hook.h's run path: s NULL begins a hook's span (NULL when the
 	 * thread's trace is not sampled); else ends s with the run's rc. */
 	vbx_span *(*hook_span)(const vbx_hook *h, vbx_span *s, int rc);
+	/* config.h: vbx_cfg_number */
+	int (*cfg_number)(const vbx_config *c, const char *key, double min,
+	                  double max, double dflt, double *out);
 	/* ---- end of tracing ---- */
 
 	void *reserved[1];

@@ -54,6 +54,14 @@ enum { VBX_SPAN_UNSET = 0, VBX_SPAN_OK = 1, VBX_SPAN_ERROR = 2 };
 /* Attribute value types of vbx_span_attr. */
 enum { VBX_ATTR_STRING = 0, VBX_ATTR_INT = 1 };
 
+/* The host's span_op codes; use the wrappers below. */
+enum {
+	VBX__SPAN_STR = VBX_ATTR_STRING,
+	VBX__SPAN_INT = VBX_ATTR_INT,
+	VBX__SPAN_ERROR = 2,
+	VBX__SPAN_END = 3
+};
+
 /* "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>" */
 #define VBX_TRACEPARENT_LEN 55
 /* What the core keeps of an incoming tracestate header (longer: dropped). */
@@ -82,7 +90,7 @@ static inline void vbx_span_set_str(vbx_span *s, const char *key,
                                     const char *value)
 {
 	if (s)
-		VBX__HOST(s)->span_attr(s, VBX_ATTR_STRING, key, value, 0);
+		VBX__HOST(s)->span_op(s, VBX__SPAN_STR, key, value, 0);
 }
 
 /* Set an integer attribute (key copied). s may be NULL. */
@@ -90,7 +98,7 @@ static inline void vbx_span_set_int(vbx_span *s, const char *key,
                                     long long value)
 {
 	if (s)
-		VBX__HOST(s)->span_attr(s, VBX_ATTR_INT, key, NULL, value);
+		VBX__HOST(s)->span_op(s, VBX__SPAN_INT, key, NULL, value);
 }
 
 /* Mark the span failed, with a message (copied; may be NULL). s may be
@@ -98,7 +106,7 @@ static inline void vbx_span_set_int(vbx_span *s, const char *key,
 static inline void vbx_span_set_error(vbx_span *s, const char *message)
 {
 	if (s)
-		VBX__HOST(s)->span_attr(s, -VBX_SPAN_ERROR, NULL, message, 0);
+		VBX__HOST(s)->span_op(s, VBX__SPAN_ERROR, NULL, message, 0);
 }
 
 /* End the span: its end time is now; it goes to the exporter, the
@@ -107,7 +115,7 @@ static inline void vbx_span_set_error(vbx_span *s, const char *message)
 static inline void vbx_span_end(vbx_span *s)
 {
 	if (s)
-		VBX__HOST(s)->span_end(s);
+		VBX__HOST(s)->span_op(s, VBX__SPAN_END, NULL, NULL, 0);
 }
 
 /*
