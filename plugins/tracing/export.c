@@ -227,8 +227,11 @@ void tr_exporter_stop(tr_exporter *e)
 	if (was)
 		pthread_join(e->thread, NULL);
 	pthread_mutex_lock(&e->lock);
-	e->running = false; /* spans ended from now on are dropped */
+	e->running = false;     /* spans ended from now on are dropped */
+	size_t left = e->count; /* the collector was down at the end */
 	pthread_mutex_unlock(&e->lock);
+	if (left)
+		count_dropped(e, left);
 	vbx_log_info(e->self, "spans exported: %llu, dropped: %llu",
 	             (unsigned long long)atomic_load(&e->exported),
 	             (unsigned long long)atomic_load(&e->dropped));
