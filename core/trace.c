@@ -51,7 +51,7 @@ bool vbx__trace_enabled(void)
 int vbx__trace_exporter_set(vbx_plugin *p, double ratio, vbx_span_export_fn *fn,
                             void *ud)
 {
-	const char *name = p ? p->name : "(null)";
+	const char *name = p ? p->name : "core";
 	if (!fn || !(ratio >= 0.0 && ratio <= 1.0)) {
 		vbx__log(name, VBX_LOG_ERROR,
 		         "vbx_trace_exporter_set: needs a function and a ratio "
