@@ -16,18 +16,21 @@ no spans; ratio 0 gives none), an invalid traceparent starts a new trace,
 and a collector that is down costs the requests nothing and counts drops.
 """
 
+import asyncio
 import base64
-import glob
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import websockets
 
 from daemon import Daemon, Suite, expect, free_port
 from fixture import BUILD, Platform, skip_unless_ready
@@ -163,12 +166,67 @@ class Receiver:
         self.server.shutdown()
 
 
+class EngineRelay:
+    """tcp://127.0.0.1:port in front of the Docker engine's unix socket:
+    relays bytes both ways untouched and keeps what the daemon sent, to
+    see the traceparent headers the engine received."""
+
+    SOCK = "/var/run/docker.sock"
+
+    def __init__(self):
+        self.sent = bytearray()
+        self.lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            e = socket.socket(socket.AF_UNIX)
+            e.connect(self.SOCK)
+            threading.Thread(target=self.pump, args=(c, e, True),
+                             daemon=True).start()
+            threading.Thread(target=self.pump, args=(e, c, False),
+                             daemon=True).start()
+
+    def pump(self, src, dst, keep):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if keep:
+                    with self.lock:
+                        self.sent += b
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def traceparents(self, trace):
+        with self.lock:
+            text = self.sent.decode("latin-1")
+        return re.findall(rf"(?im)^traceparent: 00-{trace}-([0-9a-f]{{16}})-01\r$",
+                          text)
+
+
 def tracing_block(endpoint, sample, extra=""):
     return (f'{{ name = "tracing"; config = {{ endpoint = "{endpoint}"; '
             f'sample = {sample}; interval = "100ms"; {extra} }}; }}')
 
 
 R = None   # the receiver
+E = None   # the relay in front of the Docker engine
 P = None   # the Platform
 D = None   # a daemon with the whole platform, sampling 1.0
 TOKEN = None
@@ -178,8 +236,9 @@ ENV = None
 def setup():
     global D, TOKEN, ENV
     os.symlink(TRACING_SO, os.path.join(P.plugin_dir, "tracing.so"))
-    D = P.start(more=", " + tracing_block(
-        f"http://127.0.0.1:{R.port}", "1.0"))
+    D = P.start(runtime=f'endpoint = "tcp://127.0.0.1:{E.port}";',
+                more=", " + tracing_block(f"http://127.0.0.1:{R.port}",
+                                          "1.0"))
     TOKEN = P.user(D, "trace@x.test")
     proj = P.project(D, TOKEN, "traced")
     ENV = P.environment(D, TOKEN, proj["id"], "box")
@@ -242,6 +301,13 @@ def test_request_spans_with_store_and_runtime_children():
         expect(parent["start"] <= c["start"] <= c["end"] <= parent["end"],
                "a docker span outside its runtime span")
 
+    # what the engine received: each call's traceparent names its span
+    sent = set(E.traceparents(TRACE))
+    expect(sent, "the Docker engine received no traceparent of the trace")
+    expect(sent == {c["id"] for c in docker},
+           f"traceparents sent {sorted(sent)} are not the CLIENT spans "
+           f"{sorted(c['id'] for c in docker)}")
+
     lines = [l for l in D.loglines() if l.get("request") == rid]
     expect(lines, "no log line of the request")
     expect(all(l.get("trace_id") == TRACE for l in lines),
@@ -275,6 +341,31 @@ def test_invalid_traceparent_starts_a_new_trace():
     s = R.of_trace(new)[0]
     expect(s["parent"] == "", f"a new trace has no parent: {s['parent']}")
     expect(s["name"] == "GET /health/live", s["name"])
+
+
+def test_websocket_session_span():
+    trace = "3af7651916cd43dd8448eb211c80319c"
+    parent = "c7ad6b7169203331"
+
+    async def session():
+        ws = await websockets.connect(
+            f"ws://127.0.0.1:{D.port}/api/v1/events",
+            subprotocols=["vibebox.events.v1"],
+            extra_headers={"Authorization": "Bearer " + TOKEN,
+                           "traceparent": f"00-{trace}-{parent}-01"})
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        expect(hello == {"type": "subscribed"}, hello)
+        await ws.close()
+    asyncio.run(session())
+    expect(R.wait(lambda: [s for s in R.of_trace(trace)
+                           if s["kind"] == 2]), "no span of the session")
+    s = next(s for s in R.of_trace(trace) if s["kind"] == 2)
+    expect(s["parent"] == parent, f"parent {s['parent']}")
+    expect(s["name"] == "GET /api/v1/events", s["name"])
+    expect(s["attrs"].get("http.response.status_code") == 101, s["attrs"])
+    expect(s["attrs"].get("vibebox.websocket.close_code") == 1000,
+           s["attrs"])
+    expect(s["start"] <= s["end"], "times")
 
 
 def plain_daemon(block):
@@ -338,12 +429,13 @@ def test_collector_down_costs_nothing_and_counts_drops():
 
 
 def main():
-    global R, P
+    global R, E, P
     skip_unless_ready()
     tmp = tempfile.mkdtemp(prefix="vbx-otlp-")
     try:
         compile_protos(tmp)
         R = Receiver()
+        E = EngineRelay()
         s = Suite()
         with Platform() as P:
             setup()
@@ -351,6 +443,7 @@ def main():
                 s.run(test_request_spans_with_store_and_runtime_children)
                 s.run(test_unsampled_parent_gives_no_spans)
                 s.run(test_invalid_traceparent_starts_a_new_trace)
+                s.run(test_websocket_session_span)
             finally:
                 D.stop()
             s.run(test_ratio_zero_samples_no_root)
