@@ -368,6 +368,49 @@ def test_websocket_session_span():
     expect(s["start"] <= s["end"], "times")
 
 
+def check_config(block):
+    """vibeboxd -t of a config with the tracing plugin alone: (rc, out)."""
+    d = Daemon(plugins=f'{{ name = "tracing"; config = {{ {block} }}; }}',
+               plugin_dir=os.path.dirname(TRACING_SO))
+    r = subprocess.run([os.environ.get("VIBEBOXD", "vibeboxd"), "-t", "-c",
+                        d.conf], capture_output=True, text=True)
+    shutil.rmtree(d.dir, ignore_errors=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_config_is_validated():
+    ok = ['endpoint = "http://127.0.0.1:4318"; sample = 0.01;',
+          'endpoint = "https://otel.example/"; sample = 1; queue = 8; '
+          'batch = 8; interval = "10ms"; timeout = "100ms"; '
+          'service_name = "api";']
+    for block in ok:
+        rc, out = check_config(block)
+        expect(rc == 0, f"{block}: {out}")
+    bad = {
+        'sample = 0.5;': "plugins.tracing.endpoint: required",
+        'endpoint = "ftp://x";': "expected an http:// or https:// URL",
+        'endpoint = "http://x"; sample = 2;':
+            "plugins.tracing.sample: expected a number 0..1, got 2",
+        'endpoint = "http://x"; sample = -0.1;':
+            "plugins.tracing.sample: expected a number 0..1",
+        'endpoint = "http://x"; sample = "0.5";':
+            "plugins.tracing.sample: expected a number 0..1",
+        'endpoint = "http://x"; queue = 4; batch = 8;':
+            "plugins.tracing.batch: 8 is larger than queue (4)",
+        'endpoint = "http://x"; queue = 0;': "plugins.tracing.queue",
+        'endpoint = "http://x"; interval = "5ms";': "plugins.tracing.interval",
+        'endpoint = "http://x"; timeout = "2m";': "plugins.tracing.timeout",
+        'endpoint = "http://x"; service_name = "";':
+            "plugins.tracing.service_name",
+        'endpoint = "http://x y";': "spaces and control characters",
+        'endpoint = "http://x"; smaple = 1;':
+            "plugins.tracing.smaple: unknown key",
+    }
+    for block, want in bad.items():
+        rc, out = check_config(block)
+        expect(rc != 0 and want in out, f"{block}: {rc} {out}")
+
+
 def plain_daemon(block):
     """vibeboxd with the tracing plugin alone."""
     pdir = tempfile.mkdtemp(prefix="vbx-trace-plugins-")
@@ -428,6 +471,35 @@ def test_collector_down_costs_nothing_and_counts_drops():
     expect(n and int(n.group(1)) >= 200, "the final count: " + text[-600:])
 
 
+def test_slow_collector_costs_nothing():
+    """A collector that takes the connection and never answers."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # never accepted: connections sit in the backlog
+    port = hole.getsockname()[1]
+    d = plain_daemon(tracing_block(f"http://127.0.0.1:{port}", "1.0",
+                                   'queue = 16; batch = 4; '
+                                   'timeout = "300ms";'))
+    try:
+        worst = 0.0
+        for _ in range(100):
+            t = time.time()
+            st, _, _ = d.get("/health/live")
+            worst = max(worst, time.time() - t)
+            expect(st == 200, f"live: {st}")
+        expect(worst < 0.25, f"a request took {worst:.3f}s")
+        deadline = time.time() + 10
+        while time.time() < deadline and "spans dropped so far" not in \
+                d.logtext():
+            time.sleep(0.1)
+        expect("timed out" in d.logtext().lower() or
+               "timeout" in d.logtext().lower(),
+               "no time-out reported: " + d.logtext()[-600:])
+    finally:
+        d.stop()
+        hole.close()
+
+
 def main():
     global R, E, P
     skip_unless_ready()
@@ -437,6 +509,7 @@ def main():
         R = Receiver()
         E = EngineRelay()
         s = Suite()
+        s.run(test_config_is_validated)
         with Platform() as P:
             setup()
             try:
@@ -448,6 +521,7 @@ def main():
                 D.stop()
             s.run(test_ratio_zero_samples_no_root)
             s.run(test_collector_down_costs_nothing_and_counts_drops)
+            s.run(test_slow_collector_costs_nothing)
         R.close()
         s.finish()
     finally:
