@@ -87,16 +87,15 @@ int tr_settings_parse(const vbx_config *cfg, tr_settings *s)
 
 static void declare_metrics(tr_exporter *e)
 {
-	static const char *const none[] = {NULL};
 	vbx_metric *m = vbx_metric_counter(
 	        e->self, "spans_exported_total",
-	        "Spans the tracing plugin delivered to the collector.", none);
-	e->m_exported = vbx_metric_series(m, none);
+	        "Spans the tracing plugin delivered to the collector.", NULL);
+	e->m_exported = vbx_metric_series(m, NULL);
 	m = vbx_metric_counter(e->self, "spans_dropped_total",
 	                       "Spans the tracing plugin dropped: queue full, "
 	                       "or the collector slow, down or refusing.",
-	                       none);
-	e->m_dropped = vbx_metric_series(m, none);
+	                       NULL);
+	e->m_dropped = vbx_metric_series(m, NULL);
 }
 
 static int tr_init(vbx_plugin *self, const vbx_config *cfg)

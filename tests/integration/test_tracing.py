@@ -18,6 +18,7 @@ and a collector that is down costs the requests nothing and counts drops.
 
 import asyncio
 import base64
+import http.client
 import json
 import os
 import re
@@ -41,6 +42,7 @@ PROTOS = ["opentelemetry/proto/common/v1/common.proto",
           "opentelemetry/proto/trace/v1/trace.proto",
           "opentelemetry/proto/collector/trace/v1/trace_service.proto"]
 TRACING_SO = os.path.join(BUILD, "plugins", "tracing", ".libs", "tracing.so")
+METRICS_SO = os.path.join(BUILD, "plugins", "metrics", ".libs", "metrics.so")
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -411,11 +413,27 @@ def test_config_is_validated():
         expect(rc != 0 and want in out, f"{block}: {rc} {out}")
 
 
-def plain_daemon(block):
-    """vibeboxd with the tracing plugin alone."""
+def plain_daemon(block, metrics_port=None):
+    """vibeboxd with the tracing plugin alone (and the metrics plugin on
+    its own listener at metrics_port, when given)."""
     pdir = tempfile.mkdtemp(prefix="vbx-trace-plugins-")
     os.symlink(TRACING_SO, os.path.join(pdir, "tracing.so"))
+    if metrics_port:
+        os.symlink(METRICS_SO, os.path.join(pdir, "metrics.so"))
+        block = (f'{{ name = "metrics"; config = {{ listen = '
+                 f'"127.0.0.1:{metrics_port}"; }}; }}, ' + block)
     return Daemon(plugins=block, plugin_dir=pdir).start()
+
+
+def scrape(port, name):
+    """The value of a metric without labels from GET /metrics."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = re.search(rf"(?m)^{name} (\S+)$", text)
+    expect(m, f"{name} not in the scrape")
+    return float(m.group(1))
 
 
 def test_ratio_zero_samples_no_root():
@@ -438,8 +456,15 @@ def test_ratio_zero_samples_no_root():
 
 def test_collector_down_costs_nothing_and_counts_drops():
     closed = free_port()  # nothing listens there
+    # spans_dropped_total through the metrics plugin when it is built;
+    # the plugin's own log line counts the same in any case
+    mport = free_port() if os.path.exists(METRICS_SO) else None
+    if not mport:
+        print("# no metrics plugin built: spans_dropped_total is checked "
+              "through the tracing plugin's log line only", flush=True)
     d = plain_daemon(tracing_block(f"http://127.0.0.1:{closed}", "1.0",
-                                   'queue = 8; batch = 4; timeout = "1s";'))
+                                   'queue = 8; batch = 4; timeout = "1s";'),
+                     metrics_port=mport)
     try:
         worst = 0.0
         t0 = time.time()
@@ -464,6 +489,11 @@ def test_collector_down_costs_nothing_and_counts_drops():
                     dropped = int(n.group(1))
             time.sleep(0.1)
         expect(dropped > 0, "no drop counted")
+        if mport:
+            expect(scrape(mport, "vibebox_spans_dropped_total") >= dropped,
+                   "vibebox_spans_dropped_total below the logged count")
+            expect(scrape(mport, "vibebox_spans_exported_total") == 0,
+                   "spans exported to a closed port")
     finally:
         d.stop()
     text = d.logtext()
