@@ -11,6 +11,8 @@
 
 #include <curl/curl.h>
 
+#include <vibebox/catalog.h>
+
 #include "tracing.h"
 
 #define TR_VERSION "0.1.0"
@@ -98,6 +100,23 @@ static void declare_metrics(tr_exporter *e)
 	e->m_dropped = vbx_metric_series(m, NULL);
 }
 
+/* A reload that changed the block: the exporter, its thread and the
+ * ratio were set up at init, so say that the change waits for a restart
+ * rather than let it pass silently. */
+static void on_config_reload(void *ud, const vbx_config_reload_event *ev)
+{
+	tr_exporter *e = ud;
+	tr_settings now;
+	(void)ev;
+	if (tr_settings_parse(vbx_plugin_config(e->self), &now) != VBX_OK ||
+	    memcmp(&now, &e->cfg, sizeof(now)) == 0)
+		return;
+	vbx_log_warn(e->self,
+	             "plugins.tracing changed; the new settings apply at the "
+	             "next restart (exporting to %s at sample %g until then)",
+	             e->cfg.url, e->cfg.sample);
+}
+
 static int tr_init(vbx_plugin *self, const vbx_config *cfg)
 {
 	tr_exporter *e = calloc(1, sizeof(*e));
@@ -123,6 +142,9 @@ static int tr_init(vbx_plugin *self, const vbx_config *cfg)
 	                       .version = TR_VERSION};
 	declare_metrics(e);
 	int rc = vbx_trace_exporter_set(self, e->cfg.sample, tr_enqueue, e);
+	if (rc == VBX_OK)
+		rc = vbx_event_config_reload_subscribe(self, on_config_reload,
+		                                       e);
 	if (rc != VBX_OK) {
 		tr_exporter_free(e);
 		free(e);

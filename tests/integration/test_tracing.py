@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -501,6 +502,24 @@ def test_collector_down_costs_nothing_and_counts_drops():
     expect(n and int(n.group(1)) >= 200, "the final count: " + text[-600:])
 
 
+def test_reload_says_restart():
+    ep = f"http://127.0.0.1:{R.port}"
+    d = plain_daemon(tracing_block(ep, "0"))
+    try:
+        d.write_conf(plugins=tracing_block(ep, "0.5"))
+        d.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and \
+                "apply at the next restart" not in d.logtext():
+            time.sleep(0.05)
+        expect("apply at the next restart" in d.logtext(),
+               "no word on the changed block: " + d.logtext()[-600:])
+        st, _, _ = d.get("/health/live")
+        expect(st == 200, f"live after the reload: {st}")
+    finally:
+        d.stop()
+
+
 def test_slow_collector_costs_nothing():
     """A collector that takes the connection and never answers."""
     hole = socket.socket()
@@ -552,6 +571,7 @@ def main():
             s.run(test_ratio_zero_samples_no_root)
             s.run(test_collector_down_costs_nothing_and_counts_drops)
             s.run(test_slow_collector_costs_nothing)
+            s.run(test_reload_says_restart)
         R.close()
         s.finish()
     finally:
