@@ -452,7 +452,9 @@ def test_ratio_zero_samples_no_root():
                "a sampled parent is honoured at ratio 0")
         expect(not any(R.of_trace(t) for t in traces), "roots sampled at 0")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"exit status {code} (a sanitizer report?): "
+           + d.logtext()[-800:])
 
 
 def test_collector_down_costs_nothing_and_counts_drops():
@@ -496,7 +498,9 @@ def test_collector_down_costs_nothing_and_counts_drops():
             expect(scrape(mport, "vibebox_spans_exported_total") == 0,
                    "spans exported to a closed port")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"exit status {code} (a sanitizer report?): "
+           + d.logtext()[-800:])
     text = d.logtext()
     n = re.search(r"spans exported: 0, dropped: (\d+)", text)
     expect(n and int(n.group(1)) >= 200, "the final count: " + text[-600:])
@@ -517,7 +521,9 @@ def test_reload_says_restart():
         st, _, _ = d.get("/health/live")
         expect(st == 200, f"live after the reload: {st}")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"exit status {code} (a sanitizer report?): "
+           + d.logtext()[-800:])
 
 
 def test_slow_collector_costs_nothing():
@@ -545,8 +551,16 @@ def test_slow_collector_costs_nothing():
                "timeout" in d.logtext().lower(),
                "no time-out reported: " + d.logtext()[-600:])
     finally:
-        d.stop()
+        code = d.stop()
         hole.close()
+    expect(code == 0, f"exit status {code} (a sanitizer report?): "
+           + d.logtext()[-800:])
+
+
+def test_platform_daemon_exits_cleanly():
+    code = D.proc.returncode
+    expect(code == 0, f"exit status {code} (a sanitizer report?): "
+           + D.logtext()[-800:])
 
 
 def main():
@@ -568,6 +582,7 @@ def main():
                 s.run(test_websocket_session_span)
             finally:
                 D.stop()
+            s.run(test_platform_daemon_exits_cleanly)
             s.run(test_ratio_zero_samples_no_root)
             s.run(test_collector_down_costs_nothing_and_counts_drops)
             s.run(test_slow_collector_costs_nothing)
