@@ -265,6 +265,23 @@ static void test_ratio(void **state)
 	vbx__arena_free(a);
 }
 
+static void test_hooks_traced(void **state)
+{
+	(void)state;
+	got g = {0};
+	assert_false(vbx__trace_hook_wanted("store_env_get"));
+	assert_int_equal(vbx__trace_exporter_set(NULL, 1.0, collect, &g),
+	                 VBX_OK);
+	assert_true(vbx__trace_hook_wanted("store_env_get"));
+	assert_true(vbx__trace_hook_wanted("runtime_start"));
+	assert_true(vbx__trace_hook_wanted("cache_get"));
+	assert_false(vbx__trace_hook_wanted("authenticate"));
+	assert_false(vbx__trace_hook_wanted("request_admit"));
+	assert_false(vbx__trace_hook_wanted("store"));
+	/* outside any request, a traced hook's run records nothing */
+	assert_null(vbx__span_start(NULL, "x", VBX_SPAN_INTERNAL));
+}
+
 static void test_attrs_bounded(void **state)
 {
 	(void)state;
@@ -298,6 +315,7 @@ int main(void)
 	                                  teardown),
 	        cmocka_unit_test_teardown(test_parent_based, teardown),
 	        cmocka_unit_test_teardown(test_ratio, teardown),
+	        cmocka_unit_test_teardown(test_hooks_traced, teardown),
 	        cmocka_unit_test_teardown(test_attrs_bounded, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
