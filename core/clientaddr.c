@@ -89,7 +89,7 @@ void vbx__client_of(struct lws *wsi, const vbx__conn_addr *peer, char *client,
 	/* Without a proxy the client is the peer: formatted once. */
 	if (who.family == peer->socket.family &&
 	    memcmp(who.a, peer->socket.a, sizeof(who.a)) == 0)
-		memcpy(client, peer_text, VBX__ADDR_TEXT);
+		memcpy(client, peer_text, strlen(peer_text) + 1);
 	else
 		vbx__ip_format(&who, client, VBX__ADDR_TEXT);
 }

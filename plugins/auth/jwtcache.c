@@ -54,7 +54,7 @@ static size_t slot_of(const char *token, size_t len)
 static bool lookup(const slot *s, const auth_keyring *kr, const char *token,
                    size_t len, int64_t now)
 {
-	return s->serial == kr->serial && s->len == len &&
+	return kr->serial && s->serial == kr->serial && s->len == len &&
 	       CRYPTO_memcmp(s->token, token, len) == 0 &&
 	       auth_jwt_in_time(&s->claims, now);
 }
