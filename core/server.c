@@ -223,23 +223,45 @@ static void add_header(vbx_request *r, size_t *cap, const char *name,
 	r->nheaders++;
 }
 
+/* The name ("host:") and its length of each token lws knows, looked up
+ * once: every request walks them all (snapshot_headers). A token that is
+ * not a header (the method and the target) has length 0. */
+static struct {
+	const char *name;
+	size_t len;
+} token_names[WSI_TOKEN_COUNT];
+
+static void token_names_init(void)
+{
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		const char *name = (const char *)lws_token_to_string(
+		        (enum lws_token_indexes)t);
+		size_t nlen = name ? strlen(name) : 0;
+		bool header = nlen >= 2 && name[nlen - 1] == ':' &&
+		              t != WSI_TOKEN_HTTP_URI_ARGS;
+		token_names[t].name = header ? name : NULL;
+		token_names[t].len = header ? nlen : 0;
+	}
+}
+
 /* Copy every header a worker may ask for: the worker must not touch the
  * wsi, which belongs to the service thread. */
 static void snapshot_headers(vbx_request *r, struct lws *wsi)
 {
+	static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+	pthread_once(&names_once, token_names_init);
 	size_t cap = 0;
 	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-		const char *name = (const char *)lws_token_to_string(
-		        (enum lws_token_indexes)t);
+		if (!token_names[t].len)
+			continue;
 		int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-		size_t nlen = name ? strlen(name) : 0;
-		if (n <= 0 || nlen < 2 || name[nlen - 1] != ':' ||
-		    t == WSI_TOKEN_HTTP_URI_ARGS)
+		if (n <= 0)
 			continue;
 		char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
 		if (v &&
 		    lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes)t) >= 0)
-			add_header(r, &cap, name, nlen - 1, v);
+			add_header(r, &cap, token_names[t].name,
+			           token_names[t].len - 1, v);
 	}
 	for (size_t i = 0; i < sizeof(custom_headers) / sizeof(*custom_headers);
 	     i++) {

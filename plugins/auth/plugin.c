@@ -58,8 +58,8 @@ static int jwt_principal(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_claims c;
 
-	int rc =
-	        auth_jwt_verify(auth_keys(a), bearer, auth_now_ms() / 1000, &c);
+	int rc = auth_jwt_verify_cached(auth_keys(a), bearer,
+	                                auth_now_ms() / 1000, &c);
 	if (rc != VBX_OK)
 		return rc;
 	/* A logged-in user's token carries every scope. */

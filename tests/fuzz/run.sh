@@ -41,7 +41,7 @@ deps() {
 	traceparent) echo "core/traceparent.c";;
 	otlp) echo "plugins/tracing/otlp.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c plugins/auth/jwtcache.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
 		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
