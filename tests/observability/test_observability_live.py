@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """packaging/observability against a running deployment: vibeboxd with the
 whole platform (PostgreSQL, Docker, auth, redis-cache when redis-server is
-installed) and the metrics plugin, and
+installed, tracing to a collector of the test's) and the metrics plugin,
+and
 Debian's prometheus scraping it with the shipped prometheus.yml (its
 target pointed at the daemon) and alerts.yml. Checks:
 
@@ -20,6 +21,7 @@ PostgreSQL or Docker too, but 1 with VBX_REQUIRE_SERVICES=1.
 """
 
 import asyncio
+import http.server
 import json
 import os
 import re
@@ -48,6 +50,7 @@ OBS = os.path.join(SRC, "packaging", "observability")
 METRICS_SO = os.path.join(BUILD, "plugins", "metrics", ".libs", "metrics.so")
 REDIS_SO = os.path.join(BUILD, "plugins", "redis-cache", ".libs",
                         "redis-cache.so")
+TRACING_SO = os.path.join(BUILD, "plugins", "tracing", ".libs", "tracing.so")
 REQUIRED = os.environ.get("VBX_REQUIRE_SERVICES") == "1"
 # Grafana's variables, as the dashboard would send them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "15s",
@@ -125,9 +128,36 @@ def exported(port):
 
 # ---- the deployment ----
 
+class OtlpSink(http.server.BaseHTTPRequestHandler):
+    """A collector that accepts every OTLP/HTTP export (test_tracing.py
+    checks what is in them; here only the counts matter)."""
+    posts = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        OtlpSink.posts += 1
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_sink():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OtlpSink)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    S["sink"] = srv
+    return srv.server_address[1]
+
+
 def start_daemon(p):
-    """The platform's daemon with the metrics plugin, and redis-cache on a
-    redis-server of its own when both are there."""
+    """The platform's daemon with the metrics plugin; redis-cache on a
+    redis-server of its own, and tracing (every request) to a collector
+    of the test's, when they are there."""
     os.symlink(METRICS_SO, os.path.join(p.plugin_dir, "metrics.so"))
     d = p.start(wait=False)
     S["metrics_port"] = free_port()
@@ -138,6 +168,11 @@ def start_daemon(p):
         S["redis"] = Redis().start()
         more += (f', {{ name = "redis-cache"; config = {{ url = '
                  f'"{S["redis"].url}"; }}; }}')
+    if os.path.exists(TRACING_SO):
+        os.symlink(TRACING_SO, os.path.join(p.plugin_dir, "tracing.so"))
+        more += (f', {{ name = "tracing"; config = {{ endpoint = '
+                 f'"http://127.0.0.1:{start_sink()}"; sample = 1; '
+                 f'interval = "100ms"; }}; }}')
     with open(d.conf) as f:
         conf = f.read()
     cut = conf.rindex(");")
@@ -332,6 +367,21 @@ def test_websockets_reach_prometheus():
            f"websocket_connections: {got}")
 
 
+def test_spans_reach_prometheus():
+    """With the tracing plugin: spans exported to the collector, counted,
+    none dropped (the dashboard's panel; VibeBoxSpansDropped quiet)."""
+    if "sink" not in S:
+        print("# tracing plugin not built: spans not checked", flush=True)
+        return
+    got = wait_for("spans exported in Prometheus", lambda: prom(
+        "/api/v1/query", query="sum(vibebox_spans_exported_total) > 0"
+    )["result"])
+    dropped = prom("/api/v1/query",
+                   query="sum(vibebox_spans_dropped_total)")["result"]
+    expect(OtlpSink.posts > 0 and dropped and dropped[0]["value"][1] == "0",
+           f"exported {got}, dropped {dropped}, {OtlpSink.posts} posts")
+
+
 def test_instance_variable_lists_the_daemon():
     target = f"127.0.0.1:{S['metrics_port']}"
     values = prom("/api/v1/label/instance/values",
@@ -356,6 +406,7 @@ def main():
             for t in (test_alert_rules_evaluate,
                       test_dashboard_queries_against_the_daemon,
                       test_websockets_reach_prometheus,
+                      test_spans_reach_prometheus,
                       test_instance_variable_lists_the_daemon):
                 suite.run(t)
         finally:
@@ -365,6 +416,8 @@ def main():
             code = d.stop()
             if "redis" in S:
                 S["redis"].stop()
+            if "sink" in S:
+                S["sink"].shutdown()
             if code != 0:
                 print(f"# vibeboxd exit {code}: {d.logtext()[-2000:]}")
                 suite.failed += 1
