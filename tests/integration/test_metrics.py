@@ -74,7 +74,8 @@ def test_routes_are_patterns_and_counts_exact():
         expect(f["vibebox_process_cpu_seconds_total"]["type"] == "counter",
                "cpu is a counter")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def test_histogram_is_cumulative():
@@ -97,7 +98,8 @@ def test_histogram_is_cumulative():
                "count")
         expect(value(f, dur + "_sum", method="GET", route=ITEMS) > 0, "sum")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def test_openmetrics_on_request():
@@ -118,7 +120,8 @@ def test_openmetrics_on_request():
         _, _, text = scrape(d.mport, headers={"Accept": "text/plain"})
         expect(not text.endswith("# EOF\n"), "text has no # EOF")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def test_promtool_accepts_both_formats():
@@ -139,7 +142,8 @@ def test_promtool_accepts_both_formats():
                got == {c + " no help text" for c in counters},
                f"OpenMetrics: promtool {rc}: {out}")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def test_own_listener_paths_and_methods():
@@ -152,7 +156,8 @@ def test_own_listener_paths_and_methods():
         expect(st == 200 and body == "" and
                int(h["content-length"]) > 0, "HEAD")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def test_token_file():
@@ -179,7 +184,8 @@ def test_token_file():
         expect(value(f, "vibebox_file_readable", plugin="metrics",
                      key="token_file") == 0, "token file gone")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def check_config(plugins):
@@ -224,7 +230,8 @@ def test_public_listener_with_token():
         except ConnectionRefusedError:
             pass
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 def ws_gauge(d):
@@ -271,7 +278,8 @@ def test_websocket_connections_follow_a_client():
     try:
         asyncio.run(go())
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def test_prometheus_scrapes_the_daemon():
         expect([float(r["value"][1]) for r in res] == [3], res)
     finally:
         prom.stop()
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
 
 
 if __name__ == "__main__":
