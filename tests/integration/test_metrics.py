@@ -8,6 +8,7 @@ gauge follows a real client; file_readable follows the token file."""
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -282,6 +283,30 @@ def test_websocket_connections_follow_a_client():
     expect(code == 0, f"vibeboxd exit {code}")
 
 
+def test_reload_checks_the_block():
+    """SIGHUP with a bad listen is refused naming the key; the running
+    listener keeps serving."""
+    d = metrics_daemon()
+    try:
+        with open(d.conf) as f:
+            text = f.read()
+        with open(d.conf, "w") as f:
+            f.write(text.replace(f'listen = "127.0.0.1:{d.mport}"',
+                                 'listen = "127.0.0.1:99999"'))
+        marker = "keeping the running configuration"
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while marker not in d.logtext() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = d.logtext()
+        expect(marker in log, "reload not refused: " + log[-2000:])
+        expect("plugins.metrics.listen" in log, "the key is not named")
+        expect(scrape(d.mport)[0] == 200, "the listener stopped")
+    finally:
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
+
+
 if __name__ == "__main__":
     s = Suite()
     for t in (test_routes_are_patterns_and_counts_exact,
@@ -289,7 +314,7 @@ if __name__ == "__main__":
               test_promtool_accepts_both_formats,
               test_own_listener_paths_and_methods, test_token_file,
               test_public_listener_needs_a_token_file,
-              test_public_listener_with_token,
+              test_public_listener_with_token, test_reload_checks_the_block,
               test_websocket_connections_follow_a_client):
         s.run(t)
     s.finish()
