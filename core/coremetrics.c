@@ -62,6 +62,13 @@ void vbx__health_metrics_check(const char *name, bool up)
 		vbx_gauge_set(vbx__metric_series(check_m, &name), up ? 1 : 0);
 }
 
+/* At a scrape, unless a probe computed readiness in the last 10 s. */
+static void collect_health(vbx_metric *m, void *ud)
+{
+	(void)m, (void)ud;
+	vbx__health_metrics_refresh(10000);
+}
+
 /* ---- secret files ---- */
 
 typedef struct secret_file {
@@ -149,8 +156,9 @@ void vbx__core_metrics_init(void)
 	                          "could not send them to other replicas.",
 	                          NULL, NULL, 0);
 	ready_m = vbx__metric_new(NULL, VBX_METRIC_GAUGE, "health_ready",
-	                          "1 when /health/ready last answered 200, 0 "
-	                          "when it answered 503.",
+	                          "1 when the daemon is ready (/health/ready "
+	                          "answers 200), else 0; computed at most 10 s "
+	                          "before the scrape.",
 	                          NULL, NULL, 0);
 	check_m = vbx__metric_new(NULL, VBX_METRIC_GAUGE, "health_check_up",
 	                          "1 when the readiness check passed (ok or "
@@ -165,6 +173,8 @@ void vbx__core_metrics_init(void)
 		vbx__metric_on_collect(published, collect_events, NULL);
 	if (file_m)
 		vbx__metric_on_collect(file_m, collect_files, NULL);
+	if (ready_m)
+		vbx__metric_on_collect(ready_m, collect_health, NULL);
 }
 
 void vbx__core_metrics_fini(void)

@@ -13,6 +13,7 @@
 #define VBX_COREMETRICS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "router.h"
 
@@ -41,6 +42,10 @@ void vbx__ws_metrics_message(const vbx__route *route, bool in);
  * is up (ok or degraded). */
 void vbx__health_metrics_ready(bool ready);
 void vbx__health_metrics_check(const char *name, bool up);
+/* Compute readiness as /health/ready would (health.c), for its metrics,
+ * unless it was computed less than max_age_ms ago: so that health_ready
+ * is true to life without a probe, and costs nothing more with one. */
+void vbx__health_metrics_refresh(int64_t max_age_ms);
 
 /*
  * A secret read from a file through vbx_cfg_secret: block is the config

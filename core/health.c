@@ -259,6 +259,9 @@ void vbx__health_shutdown(int64_t wait_ms)
 	pthread_mutex_unlock(&probe.lock);
 }
 
+/* When readiness was last computed (monotonic ns; 0: never). */
+static _Atomic int64_t last_ready_ns;
+
 /* health_ready and health_check_up{check}: a check is up unless it
  * failed (degraded still serves). While draining no check runs, and only
  * health_ready changes. */
@@ -266,6 +269,7 @@ static void note_metrics(const vbx_health *h, bool ready)
 {
 	const cJSON *c;
 
+	atomic_store(&last_ready_ns, vbx__now_ns());
 	vbx__health_metrics_ready(ready);
 	cJSON_ArrayForEach(c, h->checks)
 	{
@@ -277,28 +281,50 @@ static void note_metrics(const vbx_health *h, bool ready)
 	}
 }
 
+/* Run the checks into h (unless draining); whether the daemon is ready.
+ * *draining says why not when it is set. */
+static bool compute(vbx_health *h, bool *draining)
+{
+	*draining =
+	        the_server && *the_server && vbx__server_draining(*the_server);
+	if (!*draining) {
+		check_events(h);
+		plugin_checks(h);
+	}
+	note_metrics(h, !(*draining || h->failed));
+	return !(*draining || h->failed);
+}
+
+void vbx__health_metrics_refresh(int64_t max_age_ms)
+{
+	int64_t last = atomic_load(&last_ready_ns);
+	if (last && vbx__now_ns() - last < max_age_ms * 1000000)
+		return;
+	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
+	bool draining;
+	if (h.checks)
+		compute(&h, &draining);
+	cJSON_Delete(h.checks);
+}
+
 static int ready(void *ud, vbx_request *r)
 {
 	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
 	cJSON *body = cJSON_CreateObject();
+	bool draining;
 	if (!h.checks || !body) {
 		cJSON_Delete(h.checks);
 		cJSON_Delete(body);
 		return VBX_ENOMEM;
 	}
-	bool draining = vbx__server_draining(*the_server);
-	if (!draining) {
-		check_events(&h);
-		plugin_checks(&h);
-	}
+	bool ok = compute(&h, &draining);
 	const char *status = draining     ? "draining"
 	                     : h.failed   ? "fail"
 	                     : h.degraded ? "degraded"
 	                                  : "ok";
 	cJSON_AddStringToObject(body, "status", status);
-	note_metrics(&h, !(draining || h.failed));
 	cJSON_AddItemToObject(body, "checks", h.checks);
-	return vbx__respond_json(r, draining || h.failed ? 503 : 200, body);
+	return vbx__respond_json(r, ok ? 200 : 503, body);
 }
 
 void vbx__health_register(vbx_plugin *core, vbx__server **server)

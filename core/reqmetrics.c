@@ -66,7 +66,7 @@ void vbx__req_metrics_init(void)
 	requests =
 	        vbx__metric_new(NULL, VBX_METRIC_COUNTER, "http_requests_total",
 	                        "HTTP requests answered, by method, route "
-	                        "pattern (\"unmatched\" when no route "
+	                        "pattern (unmatched when no route "
 	                        "matched) and status.",
 	                        req_labels, NULL, 0);
 	durations = vbx__metric_new(NULL, VBX_METRIC_HISTOGRAM,

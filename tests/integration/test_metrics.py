@@ -189,6 +189,35 @@ def test_token_file():
     expect(code == 0, f"vibeboxd exit {code}")
 
 
+def test_readiness_gauges():
+    """health_ready and health_check_up follow a failing check, from
+    /health/ready, and computed at the scrape when no probe ran."""
+    d0 = Daemon()
+    fail = os.path.join(d0.dir, "fail")
+    d = metrics_daemon(others=f'{{ name = "testkit"; config = {{ '
+                              f'fail_file = "{fail}"; }}; }},')
+    try:
+        f = parse(scrape(d.mport)[2])  # no probe yet: the scrape computes
+        expect(value(f, "vibebox_health_ready") == 1, "ready at start")
+        expect(value(f, "vibebox_health_check_up", check="testkit") == 1,
+               "testkit up")
+        open(fail, "w").close()
+        expect(d.get("/health/ready")[0] == 503, "readiness fails")
+        f = parse(scrape(d.mport)[2])
+        expect(value(f, "vibebox_health_ready") == 0, "not ready")
+        expect(value(f, "vibebox_health_check_up", check="testkit") == 0,
+               "testkit down")
+        expect(value(f, "vibebox_health_check_up", check="events") == 1,
+               "events up")
+        os.unlink(fail)
+        expect(d.get("/health/ready")[0] == 200, "ready again")
+        f = parse(scrape(d.mport)[2])
+        expect(value(f, "vibebox_health_ready") == 1, "ready again")
+    finally:
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}")
+
+
 def check_config(plugins):
     d = Daemon(plugin_dir=plugin_dir(), plugins=plugins)
     p = subprocess.run([VIBEBOXD, "-t", "-c", d.conf], capture_output=True,
@@ -313,6 +342,7 @@ if __name__ == "__main__":
               test_histogram_is_cumulative, test_openmetrics_on_request,
               test_promtool_accepts_both_formats,
               test_own_listener_paths_and_methods, test_token_file,
+              test_readiness_gauges,
               test_public_listener_needs_a_token_file,
               test_public_listener_with_token, test_reload_checks_the_block,
               test_websocket_connections_follow_a_client):
