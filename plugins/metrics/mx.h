@@ -71,7 +71,8 @@ void mx_render_end(mx_render *r);
 /*
  * The format an Accept header value asks for (NULL: none given).
  * OpenMetrics when application/openmetrics-text is acceptable (q > 0)
- * and preferred to text/plain, else the text format. Never fails: an
+ * and not less preferred than text/plain (or a wildcard covering it),
+ * else the text format. Never fails: an
  * unparseable header gets the text format.
  */
 mx_format mx_accept_format(const char *accept);
