@@ -136,7 +136,10 @@ static void on_readable(mx_listener *l, conn *c)
 
 static void on_writable(mx_listener *l, conn *c)
 {
-	ssize_t n = write(c->fd, c->out.data + c->sent, c->out.len - c->sent);
+	/* send, not write: a scraper that went away is EPIPE, never a
+	 * SIGPIPE for the daemon */
+	ssize_t n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent,
+	                 MSG_NOSIGNAL);
 
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
