@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -218,6 +219,19 @@ def test_readiness_gauges():
     expect(code == 0, f"vibeboxd exit {code}")
 
 
+def test_a_taken_port_fails_the_start():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        try:
+            metrics_daemon(f'listen = "127.0.0.1:{port}";').stop()
+            raise AssertionError("started on a taken port")
+        except RuntimeError as e:
+            expect("plugins.metrics.listen" in str(e) and
+                   "cannot listen on" in str(e), str(e)[-2000:])
+
+
 def check_config(plugins):
     d = Daemon(plugin_dir=plugin_dir(), plugins=plugins)
     p = subprocess.run([VIBEBOXD, "-t", "-c", d.conf], capture_output=True,
@@ -342,7 +356,7 @@ if __name__ == "__main__":
               test_histogram_is_cumulative, test_openmetrics_on_request,
               test_promtool_accepts_both_formats,
               test_own_listener_paths_and_methods, test_token_file,
-              test_readiness_gauges,
+              test_readiness_gauges, test_a_taken_port_fails_the_start,
               test_public_listener_needs_a_token_file,
               test_public_listener_with_token, test_reload_checks_the_block,
               test_websocket_connections_follow_a_client):
