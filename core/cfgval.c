@@ -416,6 +416,24 @@ static const char *format_size(uint64_t n, char *buf, size_t size)
 
 /* ---- getters ---- */
 
+/* A certificate, key or CA file option (tls_cert_file, client_key_file,
+ * engines.0.tls_ca_file): file_readable{plugin,key} watches it, as it
+ * does the secrets' _file options, so that a file that becomes
+ * unreadable shows before the next start or reload fails on it. */
+static bool names_a_cert_or_key(const char *key)
+{
+	static const char *const ends[] = {"_cert_file", "_key_file",
+	                                   "_ca_file"};
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t e = strlen(ends[i]);
+		if (n >= e && !strcmp(key + n - e, ends[i]))
+			return true;
+	}
+	return false;
+}
+
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out)
 {
@@ -427,6 +445,8 @@ int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return report_expected(c, s, key, "a string");
 	*out = config_setting_get_string(s);
+	if (**out && names_a_cert_or_key(key))
+		vbx__secret_file_note(c->path, key, *out);
 	return VBX_OK;
 }
 

@@ -3,8 +3,8 @@
  * test_coremetrics.c - the core's own metrics on the real registry: HTTP
  * requests per route pattern (HEAD apart, unmatched, methods outside the
  * known set, statuses out of range), WebSocket gauges and counters,
- * secret files that stop being readable, readiness gauges, and nothing at
- * all while no plugin provides "metrics".
+ * secret, certificate and key files that stop being readable, readiness
+ * gauges, and nothing at all while no plugin provides "metrics".
  */
 #include "vbx_build.h"
 
@@ -154,6 +154,30 @@ static void test_secret_files(void **state)
 	assert_true(get("vibebox_file_readable{auth,jwt_secret_file}") == 1);
 }
 
+/* Certificate and key options read as strings are watched too. */
+static void test_cert_and_key_files(void **state)
+{
+	vbx__conf *c = NULL;
+	const char *v;
+
+	(void)state;
+	assert_int_equal(
+	        vbx__conf_load_buffer("plugins = ( { name = \"p\"; config = {"
+	                              " tls_cert_file = \"/\";"
+	                              " tls_key_file = \"/nonexistent/k\";"
+	                              " fail_file = \"/\"; }; } );",
+	                              "mem.conf", &c, NULL),
+	        VBX_OK);
+	vbx_config *b = c->plugins[0].block;
+	assert_int_equal(vbx__cfg_string(b, "tls_cert_file", NULL, &v), VBX_OK);
+	assert_int_equal(vbx__cfg_string(b, "tls_key_file", NULL, &v), VBX_OK);
+	assert_int_equal(vbx__cfg_string(b, "fail_file", NULL, &v), VBX_OK);
+	assert_true(get("vibebox_file_readable{p,tls_cert_file}") == 1);
+	assert_true(get("vibebox_file_readable{p,tls_key_file}") == 0);
+	assert_true(get("vibebox_file_readable{p,fail_file}") == -1);
+	vbx__conf_free(c);
+}
+
 static void test_readiness(void **state)
 {
 	(void)state;
@@ -193,6 +217,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_websockets, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_secret_files, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cert_and_key_files, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_readiness, setup,
 	                                        teardown),
