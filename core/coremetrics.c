@@ -166,8 +166,9 @@ void vbx__core_metrics_init(void)
 	                          "else 0.",
 	                          check_labels, NULL, 0);
 	file_m = vbx__metric_new(NULL, VBX_METRIC_GAUGE, "file_readable",
-	                         "1 when the file a secret option (KEY_file) "
-	                         "names can still be opened for reading.",
+	                         "1 when the file a secret, certificate or key "
+	                         "option names can still be opened for "
+	                         "reading.",
 	                         file_labels, NULL, 0);
 	if (published)
 		vbx__metric_on_collect(published, collect_events, NULL);

@@ -48,11 +48,12 @@ void vbx__health_metrics_check(const char *name, bool up);
 void vbx__health_metrics_refresh(int64_t max_age_ms);
 
 /*
- * A secret read from a file through vbx_cfg_secret: block is the config
- * path of the plugin's block ("plugins.auth"), key the `_file` key, path
- * the file. At each scrape, file_readable{plugin,key} says whether it can
- * still be opened. Copies the strings; a second call for the same plugin
- * and key replaces the path.
+ * A file the config names: a secret read through vbx_cfg_secret, or a
+ * certificate or key option read through vbx_cfg_string (cfgval.c).
+ * block is the config path of the plugin's block ("plugins.auth"), key
+ * the option ("jwt_secret_file"), path the file. At each scrape,
+ * file_readable{plugin,key} says whether it can still be opened. Copies the
+ * strings; a second call for the same plugin and key replaces the path.
  */
 void vbx__secret_file_note(const char *block, const char *key,
                            const char *path);
