@@ -18,7 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url metrics_http)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
+	metrics_http)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -38,6 +39,8 @@ deps() {
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
 	proxyproto) echo "core/proxyproto.c core/cidr.c";;
+	traceparent) echo "core/traceparent.c";;
+	otlp) echo "plugins/tracing/otlp.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
@@ -88,6 +91,7 @@ target_flags() {
 		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
 	metrics_http) echo "-I$src/plugins/metrics";;
+	otlp) echo "-I$src/plugins/tracing";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
 }
