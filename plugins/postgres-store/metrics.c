@@ -83,8 +83,7 @@ static const op_entry ops[] = {
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
 enum { POOL_IDLE, POOL_BUSY, POOL_CLOSED, POOL_NSTATES };
-static const char *const pool_states[POOL_NSTATES] = {"idle", "busy",
-                                                      "closed"};
+static const char *const pool_states[POOL_NSTATES] = {"idle", "busy", "closed"};
 
 /* Process-wide: the series outlive any one load of the plugin. */
 static vbx_series *op_series[NOPS];
@@ -118,8 +117,9 @@ static void pool_collect(vbx_metric *m, void *ud)
 		pthread_mutex_lock(&s->pool.lock);
 		for (int i = 0; i < s->pool.size; i++) {
 			const pgs_conn *c = &s->pool.conns[i];
-			n[c->busy ? POOL_BUSY : c->pg ? POOL_IDLE
-			                               : POOL_CLOSED]++;
+			n[c->busy ? POOL_BUSY
+			  : c->pg ? POOL_IDLE
+			          : POOL_CLOSED]++;
 		}
 		pthread_mutex_unlock(&s->pool.lock);
 	}

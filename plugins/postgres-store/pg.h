@@ -70,15 +70,15 @@ typedef struct pgs_config {
 /* One pooled connection. Only the owner between acquire and release
  * touches it. */
 typedef struct pgs_conn {
-	struct pgs *s;         /* the owner, for logging */
-	PGconn *pg;            /* NULL until first use or after a break */
-	bool busy;             /* acquired (pool lock) */
-	bool broken;           /* drop and reopen on release/next acquire */
-	bool in_tx;            /* between pgs_begin and commit/rollback */
-	int64_t deadline;      /* of this call, CLOCK_MONOTONIC ns; 0: none */
-	int64_t acquired_at;   /* when acquire began, CLOCK_MONOTONIC ns */
-	const char *op;        /* the acquiring handler's __func__ (metrics.c) */
-	uint64_t generation;   /* the pool's generation when it opened */
+	struct pgs *s;       /* the owner, for logging */
+	PGconn *pg;          /* NULL until first use or after a break */
+	bool busy;           /* acquired (pool lock) */
+	bool broken;         /* drop and reopen on release/next acquire */
+	bool in_tx;          /* between pgs_begin and commit/rollback */
+	int64_t deadline;    /* of this call, CLOCK_MONOTONIC ns; 0: none */
+	int64_t acquired_at; /* when acquire began, CLOCK_MONOTONIC ns */
+	const char *op;      /* the acquiring handler's __func__ (metrics.c) */
+	uint64_t generation; /* the pool's generation when it opened */
 	const void **prepared; /* pgs_stmt pointers prepared on this pg */
 	size_t nprepared, prepared_cap;
 	/* The last error of pgs_query on this connection, for callers that
