@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "coremetrics.h"
 
 /* Secrets are keys and passwords; a bigger file is a wrong path. */
 #define SECRET_MAX_BYTES (1024 * 1024)
@@ -722,6 +723,8 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
 		                   &text);
 		if (rc == VBX_OK)
 			rc = read_secret_file(c, file_s, fkey, text, out);
+		if (rc == VBX_OK)
+			vbx__secret_file_note(c->path, fkey, text);
 	} else if (required) {
 		rc = vbx__cfg_report(c, NULL, key,
 		                     "required; set %s, or %s to a file that "

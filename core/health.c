@@ -17,9 +17,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bridge.h"
+#include "coremetrics.h"
 #include "daemon.h"
 #include "server.h"
 
@@ -257,6 +259,24 @@ void vbx__health_shutdown(int64_t wait_ms)
 	pthread_mutex_unlock(&probe.lock);
 }
 
+/* health_ready and health_check_up{check}: a check is up unless it
+ * failed (degraded still serves). While draining no check runs, and only
+ * health_ready changes. */
+static void note_metrics(const vbx_health *h, bool ready)
+{
+	const cJSON *c;
+
+	vbx__health_metrics_ready(ready);
+	cJSON_ArrayForEach(c, h->checks)
+	{
+		const char *name = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "name"));
+		const char *st = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "status"));
+		vbx__health_metrics_check(name, st && strcmp(st, "fail") != 0);
+	}
+}
+
 static int ready(void *ud, vbx_request *r)
 {
 	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
@@ -276,6 +296,7 @@ static int ready(void *ud, vbx_request *r)
 	                     : h.degraded ? "degraded"
 	                                  : "ok";
 	cJSON_AddStringToObject(body, "status", status);
+	note_metrics(&h, !(draining || h.failed));
 	cJSON_AddItemToObject(body, "checks", h.checks);
 	return vbx__respond_json(r, draining || h.failed ? 503 : 200, body);
 }

@@ -24,6 +24,7 @@
 #include "headguard.h"
 #include "proxyguard.h"
 #include "server.h"
+#include "coremetrics.h"
 #include "wsguard.h"
 
 #define WRITE_CHUNK 32768
@@ -332,6 +333,8 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 static void finish_request(vbx__server *s, struct http_pss *pss, vbx_request *r)
 {
 	double ms = (double)(vbx__now_ns() - r->start_ns) / 1e6;
+	vbx__http_metrics_observe(r->match.route, r->method, r->status,
+	                          ms / 1e3);
 	if (s->conf->log_access)
 		vbx__log_access(r->id, r->method, r->path, r->status,
 		                r->resp_len, ms, r->client, r->peer);
