@@ -11,6 +11,7 @@ checks assert exact increments:
 - postgres-store: one store_user_by_email per login that reaches the
   store; the pool's slots add up to its size;
 - redis-cache: a user read the second time is a hit, never an error;
+  with Redis stopped, reads are errors;
 - platform and docker-runtime: create, start and stop an environment move
   environment_transitions_total, environments{status} and
   runtime_operations_total with their durations;
@@ -21,17 +22,18 @@ checks assert exact increments:
 import asyncio
 import json
 import os
+import re
+import subprocess
 import time
 import urllib.request
 
 import websockets
 
 from daemon import Daemon, Suite, expect, free_port
-from fixture import (BUILD, CLUSTER, PASSWORD, SECRET, Platform,
+from fixture import (BUILD, CLUSTER, PASSWORD, SECRET, SRC, Platform,
                      skip_unless_ready)
 from promtext import parse, value
 from redis import Redis, skip_unless_redis
-import subprocess
 
 ENVS = "/api/v1/environments"
 PROTO = "vibebox.terminal.v1"
@@ -358,6 +360,46 @@ def test_stop_and_remove():
     expect(got == 1, f"runtime remove ok: +{got}")
 
 
+def test_every_store_hook_timed():
+    """One series per store hook the pool serves (all of them but dump
+    and restore), named as the SDK declares it; those this run used
+    counted."""
+    hooks = set()
+    inc = os.path.join(SRC, "include", "vibebox")
+    for name in os.listdir(inc):
+        with open(os.path.join(inc, name)) as f:
+            hooks |= set(re.findall(r"VBX_HOOK_DECLARE\((store_\w+)",
+                                    f.read()))
+    f = scrape()
+    fam = f["vibebox_store_query_duration_seconds"]
+    ops = {dict(labels)["operation"] for (name, labels) in fam.samples
+           if name.endswith("_count")}
+    expect(ops == hooks - {"store_dump", "store_restore"},
+           f"missing {sorted(hooks - ops)}, unknown {sorted(ops - hooks)}")
+    for op in ("store_user_create", "store_user_by_email", "store_user_get",
+               "store_audit_add", "store_project_create", "store_env_create",
+               "store_env_get", "store_env_transition", "store_env_list",
+               "store_env_delete", "store_instance_id"):
+        n = v(f, "store_query_duration_seconds_count", operation=op)
+        expect(n >= 1, f"{op} was used and timed: {n}")
+
+
+def test_cache_errors_with_redis_down():
+    """Last: Redis stops. A user read still answers (from the store), and
+    its cache reads count as errors, not misses."""
+    b = scrape()
+    R.halt()
+    st, _, _ = D.request("GET", "/api/v1/users/me", token=T["carol"],
+                         timeout=30)
+    expect(st == 200, f"me with Redis down: {st}")
+    a = scrape()
+    expect(delta(b, a, "cache_requests_total", result="error") >= 1,
+           "cache errors counted")
+    expect(delta(b, a, "cache_requests_total", result="hit") == 0 and
+           delta(b, a, "cache_requests_total", result="miss") == 0,
+           "no hit nor miss without Redis")
+
+
 def main():
     global P, R, D
     skip_unless_redis()
@@ -383,7 +425,8 @@ def main():
                       test_tokens_and_the_shared_cache,
                       test_environment_lifecycle,
                       test_terminal_sessions_and_bytes,
-                      test_stop_and_remove):
+                      test_stop_and_remove, test_every_store_hook_timed,
+                      test_cache_errors_with_redis_down):
                 s.run(t)
             D.stop()
     finally:
