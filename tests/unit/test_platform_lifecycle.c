@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <vibebox/metrics.h>
 #include <vibebox/testing.h>
 
 #include "poll.h"
@@ -363,6 +364,8 @@ static int fake_env_list(void *ud, const char *project_id, const char *user_id,
 		if (vbx_env_status_bit(F.envs[i].status) & mask)
 			rows[n++] = F.envs[i];
 	pthread_mutex_unlock(&F.lock);
+	if (total)
+		*total = n; /* the page is not cut: every row */
 	for (int i = 0; i < n; i++)
 		if (each(ctx, &rows[i]))
 			break;
@@ -645,6 +648,80 @@ static void fact_engine(world *w, bool reachable)
 	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
 }
 
+/* ---- metrics: a plugin that provides "metrics" turns them on ---- */
+
+static vbx_plugin *exporter;
+
+static int mx_init(vbx_plugin *self, const vbx_config *cfg)
+{
+	exporter = self;
+	return VBX_OK;
+}
+
+static void mx_fini(vbx_plugin *self)
+{
+	exporter = NULL;
+}
+
+static const char *const mx_provides[] = {"metrics", NULL};
+
+static const vbx_plugin_desc mx_desc = {
+        .magic = VBX_PLUGIN_MAGIC,
+        .abi_major = VBX_ABI_MAJOR,
+        .abi_minor = VBX_ABI_MINOR,
+        .struct_size = sizeof(vbx_plugin_desc),
+        .name = "fake-metrics",
+        .version = "0",
+        .description = "turns the metric registry on for the test",
+        .provides = mx_provides,
+        .init = mx_init,
+        .fini = mx_fini,
+};
+
+typedef struct series_want {
+	const char *family, *a, *b; /* label values; NULL past the last */
+	double value;               /* a gauge's value or a counter's */
+	bool found;
+} series_want;
+
+static void mx_visit(void *ud, const vbx_metric_info *info,
+                     const char *const *values, const vbx_series *s)
+{
+	series_want *w = ud;
+	if (!s || strcmp(info->name, w->family) != 0 ||
+	    (w->a && strcmp(values[0], w->a) != 0) ||
+	    (w->b && strcmp(values[1], w->b) != 0))
+		return;
+	w->found = true;
+	w->value = info->type == VBX_METRIC_GAUGE ? vbx_series_gauge(s)
+	                                          : (double)vbx_series_count(s);
+}
+
+/* The value of one series, which must exist. Runs the collectors. */
+static double metric(const char *family, const char *a, const char *b)
+{
+	series_want w = {family, a, b, 0, false};
+	assert_int_equal(vbx_metrics_visit(exporter, mx_visit, &w), VBX_OK);
+	if (!w.found)
+		fail_msg("%s{%s,%s} is not there", family, a ? a : "",
+		         b ? b : "");
+	return w.value;
+}
+
+static void assert_envs(int stopped, int starting, int running, int stopping,
+                        int error)
+{
+	static const char *const names[] = {"stopped", "starting", "running",
+	                                    "stopping", "error"};
+	int want[] = {stopped, starting, running, stopping, error};
+	for (int i = 0; i < 5; i++)
+		if (metric("vibebox_environments", names[i], NULL) != want[i])
+			fail_msg("environments{status=%s}: %g, want %d",
+			         names[i],
+			         metric("vibebox_environments", names[i], NULL),
+			         want[i]);
+}
+
 /* ---- the policy at work ---- */
 
 static void test_reconcile_at_start(void **state)
@@ -772,6 +849,36 @@ static void test_exit_facts(void **state)
 	assert_string_equal(c.container_id, "");
 	assert_true(published(ENV_A, "error"));
 	assert_false(published(ENV_B, "error"));
+}
+
+/* environments{status} counted by the store at each visit, and the
+ * transitions the platform makes. */
+static void test_metrics(void **state)
+{
+	world *w = *state;
+	int64_t now = now_ms();
+	add_env(ENV_A, "running", CID_A, now - MIN);
+	add_box(CID_A, ENV_A, true, 0, now - MIN);
+	add_env(ENV_B, "stopped", "", now - MIN);
+	assert_int_equal(vbx_test_load(w->h, &mx_desc, NULL), VBX_OK);
+	run_platform(w, "");
+	assert_true(wait_int(&F.lists, 1));
+	assert_envs(1, 0, 1, 0, 0);
+	const char *ev = "vibebox_environment_transitions_total";
+	double before = metric(ev, "running", "error");
+	assert_true(metric("vibebox_terminal_sessions", NULL, NULL) == 0);
+
+	fact_exited(w, ENV_A, CID_A, 137, false);
+	assert_string_equal(env_now(ENV_A).status, "error");
+	assert_true(metric(ev, "running", "error") == before + 1);
+	assert_true(metric(ev, "running", "stopped") == 0);
+	assert_envs(1, 0, 0, 0, 1);
+
+	/* A change by another replica shows at the next visit. */
+	pthread_mutex_lock(&F.lock);
+	snprintf(F.envs[1].status, sizeof(F.envs[1].status), "error");
+	pthread_mutex_unlock(&F.lock);
+	assert_envs(0, 0, 0, 0, 2);
 }
 
 static void test_vanished_facts(void **state)
@@ -1017,6 +1124,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_idle_off, world_setup,
 	                                        world_teardown),
 	        cmocka_unit_test_setup_teardown(test_exit_facts, world_setup,
+	                                        world_teardown),
+	        cmocka_unit_test_setup_teardown(test_metrics, world_setup,
 	                                        world_teardown),
 	        cmocka_unit_test_setup_teardown(test_vanished_facts,
 	                                        world_setup, world_teardown),
