@@ -617,7 +617,8 @@ typedef enum dkr_op {
 /* Declare the families and resolve every series (at init). VBX_OK, or
  * VBX_ERR when the registry refused a family (it logged why). */
 int dkr_metrics_init(vbx_plugin *p);
-/* The start of a call: monotonic ns, for dkr_op_end. */
+/* The start of a call, for dkr_op_end: monotonic ns (0 when metrics are
+ * off: no clock is read). */
 uint64_t dkr_op_begin(void);
 /* Count the call op that began at t0 and returned rc; returns rc, so that
  * a hook ends with `return dkr_op_end(op, t0, rc)`. Lock-free. */

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <vibebox/metrics.h>
 
@@ -98,13 +99,18 @@ static int op_cmp(const void *key, const void *elem)
 	return strcmp(key, ((const op_entry *)elem)->fn);
 }
 
-void pgs_metrics_observe(const char *fn, int64_t ns)
+void pgs_metrics_observe(const char *fn, int64_t since_ns)
 {
+	struct timespec ts;
+
 	if (!fn || !op_series[0]) /* metrics off: nothing resolved */
 		return;
 	const op_entry *e = bsearch(fn, ops, NOPS, sizeof(ops[0]), op_cmp);
-	if (e)
-		vbx_histogram_observe(op_series[e - ops], (double)ns / 1e9);
+	if (!e)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - since_ns;
+	vbx_histogram_observe(op_series[e - ops], (double)ns / 1e9);
 }
 
 static void pool_collect(vbx_metric *m, void *ud)

@@ -329,9 +329,10 @@ void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset);
  * VBX_ERR when the registry refused a family (it logged why). */
 int pgs_metrics_init(pgs *s);
 void pgs_metrics_fini(pgs *s);
-/* A store hook named by its handler fn (__func__) held a connection for
- * ns nanoseconds. Lock-free; a name that is no hook is not counted. */
-void pgs_metrics_observe(const char *fn, int64_t ns);
+/* A store hook named by its handler fn (__func__) held a connection
+ * since since_ns (CLOCK_MONOTONIC). Lock-free; reads no clock when metrics
+ * are off; a name that is no hook is not counted. */
+void pgs_metrics_observe(const char *fn, int64_t since_ns);
 
 /* ---- failover (failover.c) ---- */
 

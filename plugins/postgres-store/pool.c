@@ -423,7 +423,7 @@ void pgs_release(pgs *s, pgs_conn *c)
 		pgs_rollback(c);
 	if (c->broken || (c->pg && PQstatus(c->pg) != CONNECTION_OK))
 		conn_close(c);
-	pgs_metrics_observe(c->op, now_ns() - c->acquired_at);
+	pgs_metrics_observe(c->op, c->acquired_at);
 	pool_put(s, c);
 }
 
