@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -81,11 +82,15 @@ class Stack(Platform):
         return d
 
 
-def scrape():
+def scrape_text():
     url = f"http://127.0.0.1:{D.metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as r:
         expect(r.status == 200, f"scrape: {r.status}")
-        return parse(r.read().decode())
+        return r.read().decode()
+
+
+def scrape():
+    return parse(scrape_text())
 
 
 def v(fams, name, **labels):
@@ -384,6 +389,20 @@ def test_every_store_hook_timed():
         expect(n >= 1, f"{op} was used and timed: {n}")
 
 
+def test_promtool_accepts_the_scrape():
+    """Prometheus's own linter on a scrape with every plugin's series
+    set (the prometheus package, scripts/install-deps.sh)."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        expect(os.environ.get("VBX_REQUIRE_SERVICES") != "1",
+               "promtool is not installed (apt-get install prometheus)")
+        print("# promtool not installed: not checked")
+        return
+    r = subprocess.run([promtool, "check", "metrics"], input=scrape_text(),
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, f"promtool: {r.stdout} {r.stderr}")
+
+
 def test_cache_errors_with_redis_down():
     """Last: Redis stops. A user read still answers (from the store), and
     its cache reads count as errors, not misses."""
@@ -426,6 +445,7 @@ def main():
                       test_environment_lifecycle,
                       test_terminal_sessions_and_bytes,
                       test_stop_and_remove, test_every_store_hook_timed,
+                      test_promtool_accepts_the_scrape,
                       test_cache_errors_with_redis_down):
                 s.run(t)
             D.stop()
