@@ -113,7 +113,6 @@ int vbx__platform_metrics_init(vbx_plugin *self)
 {
 	static const char *const status_l[] = {"status", NULL};
 	static const char *const move_l[] = {"from", "to", NULL};
-	static bool collecting; /* one collector, however many loads */
 	vbx_metric *envs = vbx_metric_gauge(
 	        self, "environments",
 	        "Environments of the installation by status (from the store).",
@@ -130,8 +129,7 @@ int vbx__platform_metrics_init(vbx_plugin *self)
 	for (int i = 0; i < VBX__ENV_STATUSES; i++)
 		by_status[i] = vbx_metric_series(envs, &statuses[i]);
 	resolve_transitions(moves);
-	if (collecting || !by_status[0])
+	if (!by_status[0])
 		return VBX_OK; /* metrics off: no query at all */
-	collecting = true;
 	return vbx_metric_on_collect(envs, count_statuses, NULL);
 }

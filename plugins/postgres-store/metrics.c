@@ -92,7 +92,6 @@ static vbx_series *pool_series[POOL_NSTATES];
 /* The pool the collector reads; NULL once the plugin is finalised. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pgs *pool_owner;
-static bool collecting;
 
 static int op_cmp(const void *key, const void *elem)
 {
@@ -156,10 +155,8 @@ int pgs_metrics_init(pgs *s)
 		pool_series[i] = vbx_metric_series(p, &pool_states[i]);
 	pthread_mutex_lock(&pool_lock);
 	pool_owner = s;
-	bool first = !collecting;
-	collecting = true;
 	pthread_mutex_unlock(&pool_lock);
-	return first ? vbx_metric_on_collect(p, pool_collect, NULL) : VBX_OK;
+	return vbx_metric_on_collect(p, pool_collect, NULL);
 }
 
 void pgs_metrics_fini(pgs *s)

@@ -4,8 +4,8 @@
  * auth_attempts_total{method,result} for passwords, refresh tokens, access
  * tokens and API keys, and rate_limited_total{limit} for the login lock,
  * register_limit and api_limit. A plugin of the test's own provides
- * "metrics", which turns the registry on, and reads the values back with
- * vbx_metrics_visit. The registry lives as long as the process, so every
+ * "metrics" (tests/unit/fakemetrics.h) turns the registry on and reads
+ * the values back. The registry lives as long as the process, so every
  * check compares counts before and after.
  */
 #include <setjmp.h>
@@ -21,6 +21,7 @@
 #include <vibebox/metrics.h>
 #include <vibebox/testing.h>
 
+#include "fakemetrics.h"
 #include "fakestore.h"
 
 #define SECRET                                                                 \
@@ -32,71 +33,16 @@
 	"api_limit = \"4/1h\";"
 
 static vbx_test_host *host;
-static vbx_plugin *exporter; /* the test's "metrics" plugin */
-
-/* ---- a plugin that provides "metrics" ---- */
-
-static int mx_init(vbx_plugin *self, const vbx_config *cfg)
-{
-	(void)cfg;
-	exporter = self;
-	return VBX_OK;
-}
-
-static void mx_fini(vbx_plugin *self)
-{
-	if (exporter == self)
-		exporter = NULL;
-}
-
-static const char *const mx_provides[] = {"metrics", NULL};
-
-static const vbx_plugin_desc mx_desc = {
-        .magic = VBX_PLUGIN_MAGIC,
-        .abi_major = VBX_ABI_MAJOR,
-        .abi_minor = VBX_ABI_MINOR,
-        .struct_size = sizeof(vbx_plugin_desc),
-        .name = "fake-metrics",
-        .version = "0",
-        .description = "turns the metric registry on for the test",
-        .provides = mx_provides,
-        .init = mx_init,
-        .fini = mx_fini,
-};
-
-typedef struct want {
-	const char *family;
-	const char *a, *b; /* label values; b NULL for one label */
-	int64_t count;     /* -1: no such series */
-} want;
-
-static void visit(void *ud, const vbx_metric_info *info,
-                  const char *const *values, const vbx_series *s)
-{
-	want *w = ud;
-	if (!s || strcmp(info->name, w->family) != 0)
-		return;
-	if (strcmp(values[0], w->a) == 0 &&
-	    (!w->b || (info->nlabels == 2 && strcmp(values[1], w->b) == 0)))
-		w->count = (int64_t)vbx_series_count(s);
-}
-
-static int64_t count(const char *family, const char *a, const char *b)
-{
-	want w = {family, a, b, -1};
-	assert_int_equal(vbx_metrics_visit(exporter, visit, &w), VBX_OK);
-	assert_true(w.count >= 0); /* resolved at init: always there */
-	return w.count;
-}
 
 static int64_t attempts(const char *method, const char *result)
 {
-	return count("vibebox_auth_attempts_total", method, result);
+	return (int64_t)fake_metric("vibebox_auth_attempts_total", method,
+	                            result, NULL);
 }
 
 static int64_t limited(const char *limit)
 {
-	return count("vibebox_rate_limited_total", limit, NULL);
+	return (int64_t)fake_metric("vibebox_rate_limited_total", limit, NULL);
 }
 
 /* ---- the host ---- */
@@ -108,7 +54,7 @@ static int setup(void **state)
 	fake_set_down(false);
 	host = vbx_test_host_new();
 	assert_non_null(host);
-	if (vbx_test_load(host, &mx_desc, NULL) ||
+	if (vbx_test_load(host, &fake_metrics_desc, NULL) ||
 	    vbx_test_load(host, &fake_store_desc, NULL) ||
 	    vbx_test_load(host, vbx_plugin_entry(), CONF) ||
 	    vbx_test_start(host)) {
@@ -175,7 +121,7 @@ static int signup(const char *email)
 static void test_passwords_and_the_lock(void **state)
 {
 	(void)state;
-	assert_int_equal(vbx_metrics_enabled(exporter), 1);
+	assert_int_equal(vbx_metrics_enabled(vbx_test_plugin(host)), 1);
 	assert_int_equal(signup("ann@example.com"), 201);
 	int64_t ok = attempts("password", "ok"),
 	        bad = attempts("password", "invalid"),

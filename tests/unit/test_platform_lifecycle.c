@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include <cJSON.h>
-#include <vibebox/metrics.h>
 #include <vibebox/testing.h>
 
+#include "fakemetrics.h"
 #include "poll.h"
 
 #include "lifecycle.h"
@@ -648,65 +648,7 @@ static void fact_engine(world *w, bool reachable)
 	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
 }
 
-/* ---- metrics: a plugin that provides "metrics" turns them on ---- */
-
-static vbx_plugin *exporter;
-
-static int mx_init(vbx_plugin *self, const vbx_config *cfg)
-{
-	exporter = self;
-	return VBX_OK;
-}
-
-static void mx_fini(vbx_plugin *self)
-{
-	exporter = NULL;
-}
-
-static const char *const mx_provides[] = {"metrics", NULL};
-
-static const vbx_plugin_desc mx_desc = {
-        .magic = VBX_PLUGIN_MAGIC,
-        .abi_major = VBX_ABI_MAJOR,
-        .abi_minor = VBX_ABI_MINOR,
-        .struct_size = sizeof(vbx_plugin_desc),
-        .name = "fake-metrics",
-        .version = "0",
-        .description = "turns the metric registry on for the test",
-        .provides = mx_provides,
-        .init = mx_init,
-        .fini = mx_fini,
-};
-
-typedef struct series_want {
-	const char *family, *a, *b; /* label values; NULL past the last */
-	double value;               /* a gauge's value or a counter's */
-	bool found;
-} series_want;
-
-static void mx_visit(void *ud, const vbx_metric_info *info,
-                     const char *const *values, const vbx_series *s)
-{
-	series_want *w = ud;
-	if (!s || strcmp(info->name, w->family) != 0 ||
-	    (w->a && strcmp(values[0], w->a) != 0) ||
-	    (w->b && strcmp(values[1], w->b) != 0))
-		return;
-	w->found = true;
-	w->value = info->type == VBX_METRIC_GAUGE ? vbx_series_gauge(s)
-	                                          : (double)vbx_series_count(s);
-}
-
-/* The value of one series, which must exist. Runs the collectors. */
-static double metric(const char *family, const char *a, const char *b)
-{
-	series_want w = {family, a, b, 0, false};
-	assert_int_equal(vbx_metrics_visit(exporter, mx_visit, &w), VBX_OK);
-	if (!w.found)
-		fail_msg("%s{%s,%s} is not there", family, a ? a : "",
-		         b ? b : "");
-	return w.value;
-}
+/* ---- metrics (tests/unit/fakemetrics.h) ---- */
 
 static void assert_envs(int stopped, int starting, int running, int stopping,
                         int error)
@@ -715,10 +657,12 @@ static void assert_envs(int stopped, int starting, int running, int stopping,
 	                                    "stopping", "error"};
 	int want[] = {stopped, starting, running, stopping, error};
 	for (int i = 0; i < 5; i++)
-		if (metric("vibebox_environments", names[i], NULL) != want[i])
+		if (fake_metric("vibebox_environments", names[i], NULL) !=
+		    want[i])
 			fail_msg("environments{status=%s}: %g, want %d",
 			         names[i],
-			         metric("vibebox_environments", names[i], NULL),
+			         fake_metric("vibebox_environments", names[i],
+			                     NULL),
 			         want[i]);
 }
 
@@ -860,18 +804,18 @@ static void test_metrics(void **state)
 	add_env(ENV_A, "running", CID_A, now - MIN);
 	add_box(CID_A, ENV_A, true, 0, now - MIN);
 	add_env(ENV_B, "stopped", "", now - MIN);
-	assert_int_equal(vbx_test_load(w->h, &mx_desc, NULL), VBX_OK);
+	assert_int_equal(vbx_test_load(w->h, &fake_metrics_desc, NULL), VBX_OK);
 	run_platform(w, "");
 	assert_true(wait_int(&F.lists, 1));
 	assert_envs(1, 0, 1, 0, 0);
 	const char *ev = "vibebox_environment_transitions_total";
-	double before = metric(ev, "running", "error");
-	assert_true(metric("vibebox_terminal_sessions", NULL, NULL) == 0);
+	double before = fake_metric(ev, "running", "error", NULL);
+	assert_true(fake_metric("vibebox_terminal_sessions", NULL) == 0);
 
 	fact_exited(w, ENV_A, CID_A, 137, false);
 	assert_string_equal(env_now(ENV_A).status, "error");
-	assert_true(metric(ev, "running", "error") == before + 1);
-	assert_true(metric(ev, "running", "stopped") == 0);
+	assert_true(fake_metric(ev, "running", "error", NULL) == before + 1);
+	assert_true(fake_metric(ev, "running", "stopped", NULL) == 0);
 	assert_envs(1, 0, 0, 0, 1);
 
 	/* A change by another replica shows at the next visit. */
