@@ -280,7 +280,7 @@ async def terminal_session():
     ws = await websockets.connect(
         url, subprotocols=[PROTO], ping_interval=None,
         extra_headers={"Authorization": "Bearer " + T["alice"]})
-    sent, got, dsr = 0, bytearray(), 0
+    sent, got, exiting = 0, bytearray(), False
 
     async def send(text):
         nonlocal sent
@@ -289,17 +289,21 @@ async def terminal_session():
         sent += len(data)
 
     async def until(pred, timeout=60):
-        nonlocal dsr
         end = time.monotonic() + timeout
         while not pred():
             m = await asyncio.wait_for(ws.recv(), end - time.monotonic())
             if m[0] == 0x80:
                 got.extend(m[9:])
-                await ws.send(b"\x02" + (int.from_bytes(m[1:9], "big") +
-                                         len(m) - 9).to_bytes(8, "big"))
-                # busybox ash asks where the cursor is: answer it
-                for _ in range(m[9:].count(b"\x1b[6n")):
-                    await send("\x1b[1;1R")
+                try:  # the session may end (exit) while we answer
+                    await ws.send(b"\x02" + (int.from_bytes(m[1:9], "big") +
+                                             len(m) - 9).to_bytes(8, "big"))
+                    # busybox ash asks where the cursor is: answer it,
+                    # but not once it was told to exit (it would not read)
+                    for _ in range(m[9:].count(b"\x1b[6n")):
+                        if not exiting:
+                            await send("\x1b[1;1R")
+                except websockets.ConnectionClosed:
+                    pass
             elif m[0] == 0x81:
                 return json.loads(m[1:])
         return None
@@ -314,6 +318,7 @@ async def terminal_session():
             await send("\x1b[1;1R")
     open_now = await asyncio.to_thread(scrape)
     await send("echo metrics-$((6*7)); exit 0\n")
+    exiting = True
     end = await until(lambda: False)
     try:
         await asyncio.wait_for(ws.recv(), 10)
