@@ -6,7 +6,7 @@
  *       (all five always present, 0 when none), counted by the store at
  *       scrape time: one store_env_list per status with a page of one row,
  *       whose total is the count. A store that fails leaves the last
- *       values (and logs).
+ *       values (logged once until it answers again).
  *   environment_transitions_total{from,to}  every status change the
  *       platform makes through store_env_transition (envs.c), on this
  *       replica; from is the status the platform moved it from.
@@ -58,6 +58,7 @@ static int skip_row(void *ctx, const vbx_env *e)
 static void count_statuses(vbx_metric *m, void *ud)
 {
 	const vbx_page one = {.page = 1, .limit = 1};
+	static bool failing; /* logged once per outage; two scrapes may race */
 
 	(void)m;
 	(void)ud;
@@ -67,14 +68,21 @@ static void count_statuses(vbx_metric *m, void *ud)
 		                                     1u << i, &one, skip_row,
 		                                     NULL, &total);
 		if (rc != VBX_OK) {
-			vbx_log_warn(platform,
-			             "metrics: environments{status} not "
-			             "updated: store_env_list: %s",
-			             vbx_strerror(platform, rc));
+			if (!__atomic_exchange_n(&failing, true,
+			                         __ATOMIC_RELAXED))
+				vbx_log_warn(
+				        platform,
+				        "metrics: environments{status} keeps "
+				        "its last values until the store "
+				        "answers: store_env_list: %s",
+				        vbx_strerror(platform, rc));
 			return;
 		}
 		vbx_gauge_set(by_status[i], (double)total);
 	}
+	if (__atomic_exchange_n(&failing, false, __ATOMIC_RELAXED))
+		vbx_log_info(platform, "metrics: environments{status} is "
+		                       "counted again");
 }
 
 static void resolve_transitions(vbx_metric *m)

@@ -321,8 +321,9 @@ static struct fake {
 	bool box_gone[MAX_ROWS];
 	int n_boxes;
 	bool engine_down;
-	int lists; /* store_env_list calls */
-	int stops; /* dkr_stop calls */
+	bool list_down; /* store_env_list answers VBX_EUNAVAIL */
+	int lists;      /* store_env_list calls */
+	int stops;      /* dkr_stop calls */
 	int stop_timeout;
 	char removed[MAX_ROWS][VBX_CONTAINER_ID_LEN];
 	int n_removed;
@@ -360,6 +361,10 @@ static int fake_env_list(void *ud, const char *project_id, const char *user_id,
 	int n = 0;
 	pthread_mutex_lock(&F.lock);
 	F.lists++;
+	if (F.list_down) {
+		pthread_mutex_unlock(&F.lock);
+		return VBX_EUNAVAIL;
+	}
 	for (int i = 0; i < F.n_envs; i++)
 		if (vbx_env_status_bit(F.envs[i].status) & mask)
 			rows[n++] = F.envs[i];
@@ -507,7 +512,7 @@ static int world_setup(void **state)
 	memset(F.envs, 0, sizeof(F.envs));
 	F.n_envs = F.n_boxes = F.n_removed = F.n_events = 0;
 	F.lists = F.stops = F.stop_timeout = 0;
-	F.engine_down = false;
+	F.engine_down = F.list_down = false;
 	pthread_mutex_unlock(&F.lock);
 
 	w->h = vbx_test_host_new();
@@ -818,9 +823,15 @@ static void test_metrics(void **state)
 	assert_true(fake_metric(ev, "running", "stopped", NULL) == 0);
 	assert_envs(1, 0, 0, 0, 1);
 
-	/* A change by another replica shows at the next visit. */
+	/* A change by another replica shows at the next visit; while the
+	 * store does not answer, the last values stay. */
 	pthread_mutex_lock(&F.lock);
 	snprintf(F.envs[1].status, sizeof(F.envs[1].status), "error");
+	F.list_down = true;
+	pthread_mutex_unlock(&F.lock);
+	assert_envs(1, 0, 0, 0, 1);
+	pthread_mutex_lock(&F.lock);
+	F.list_down = false;
 	pthread_mutex_unlock(&F.lock);
 	assert_envs(0, 0, 0, 0, 2);
 }
