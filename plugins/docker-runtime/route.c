@@ -14,6 +14,9 @@
  * not asked: its hooks answer VBX_EUNAVAIL at once with "engine NAME
  * unreachable: ..." (runtime_inspect in out->error), which the platform
  * records as its environments' reason.
+ *
+ * Each hook is u_NAME, and is registered as r_NAME: the same call counted
+ * and timed for runtime_operations_total (metrics.c).
  */
 #include <stdio.h>
 #include <string.h>
