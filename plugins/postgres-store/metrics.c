@@ -8,8 +8,9 @@
  *       (store_user_get, ...). Observed when the connection is released,
  *       so a hook that could not get one (database down) is not.
  *   store_pool_connections{state}  gauge, read at scrape time: idle (open,
- *       free), busy (held by a call, connecting included), closed (a free
- *       slot without a connection). The three add up to `pool`.
+ *       free), busy (held by a call), connecting (held by a call that is
+ *       opening its connection), closed (a free slot without one). The
+ *       four add up to `pool`.
  *
  * The handlers pass their own name (__func__, see pg.h) to the pool; the
  * table below maps it to the hook it implements. Every series is resolved
@@ -83,8 +84,9 @@ static const op_entry ops[] = {
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
-enum { POOL_IDLE, POOL_BUSY, POOL_CLOSED, POOL_NSTATES };
-static const char *const pool_states[POOL_NSTATES] = {"idle", "busy", "closed"};
+enum { POOL_IDLE, POOL_BUSY, POOL_CONNECTING, POOL_CLOSED, POOL_NSTATES };
+static const char *const pool_states[POOL_NSTATES] = {"idle", "busy",
+                                                      "connecting", "closed"};
 
 /* Process-wide: the series outlive any one load of the plugin. */
 static vbx_series *op_series[NOPS];
@@ -121,10 +123,14 @@ static void pool_collect(vbx_metric *m, void *ud)
 	if (s && s->pool.conns) {
 		pthread_mutex_lock(&s->pool.lock);
 		for (int i = 0; i < s->pool.size; i++) {
-			const pgs_conn *c = &s->pool.conns[i];
-			n[c->busy ? POOL_BUSY
-			  : c->pg ? POOL_IDLE
-			          : POOL_CLOSED]++;
+			pgs_conn *c = &s->pool.conns[i];
+			if (!c->busy)
+				n[c->pg ? POOL_IDLE : POOL_CLOSED]++;
+			else if (__atomic_load_n(&c->connecting,
+			                         __ATOMIC_RELAXED))
+				n[POOL_CONNECTING]++;
+			else
+				n[POOL_BUSY]++;
 		}
 		pthread_mutex_unlock(&s->pool.lock);
 	}
@@ -144,7 +150,8 @@ int pgs_metrics_init(pgs *s)
 	        op_labels, NULL, 0);
 	vbx_metric *p = vbx_metric_gauge(
 	        s->self, "store_pool_connections",
-	        "PostgreSQL pool slots by state: idle, busy, closed.",
+	        "PostgreSQL pool slots by state: idle, busy, connecting, "
+	        "closed.",
 	        state_labels);
 
 	if (!q || !p)

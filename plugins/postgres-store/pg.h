@@ -73,6 +73,7 @@ typedef struct pgs_conn {
 	struct pgs *s;       /* the owner, for logging */
 	PGconn *pg;          /* NULL until first use or after a break */
 	bool busy;           /* acquired (pool lock) */
+	bool connecting;     /* busy, opening its connection (atomic) */
 	bool broken;         /* drop and reopen on release/next acquire */
 	bool in_tx;          /* between pgs_begin and commit/rollback */
 	int64_t deadline;    /* of this call, CLOCK_MONOTONIC ns; 0: none */

@@ -400,10 +400,16 @@ pgs_conn *pgs_acquire_within_op(pgs *s, int64_t ms, int *rc, const char *op)
 	 * replaced here, so the call does not fail on it. */
 	if (c->pg && (c->generation != gen || !conn_alive(c)))
 		conn_close(c);
-	if (!c->pg && conn_open(s, c, gen) != VBX_OK) {
-		pool_put(s, c);
-		*rc = VBX_EUNAVAIL;
-		return NULL;
+	if (!c->pg) {
+		/* store_pool_connections{state="connecting"} (metrics.c) */
+		__atomic_store_n(&c->connecting, true, __ATOMIC_RELAXED);
+		int orc = conn_open(s, c, gen);
+		__atomic_store_n(&c->connecting, false, __ATOMIC_RELAXED);
+		if (orc != VBX_OK) {
+			pool_put(s, c);
+			*rc = VBX_EUNAVAIL;
+			return NULL;
+		}
 	}
 	*rc = VBX_OK;
 	return c;

@@ -167,7 +167,7 @@ def test_every_series_from_the_start():
 def test_pool_slots_add_up():
     f = scrape()
     n = [v(f, "store_pool_connections", state=s)
-         for s in ("idle", "busy", "closed")]
+         for s in ("idle", "busy", "connecting", "closed")]
     expect(sum(n) == 4 and n[0] >= 1, f"pool = 4 slots: {n}")
 
 

@@ -121,8 +121,10 @@ static void test_pool_slots(void **state)
 	                 VBX_ENOTFOUND);
 	double idle = fake_metric(POOL, "idle", NULL),
 	       busy = fake_metric(POOL, "busy", NULL),
+	       connecting = fake_metric(POOL, "connecting", NULL),
 	       closed = fake_metric(POOL, "closed", NULL);
-	assert_true(idle >= 1 && busy == 0 && idle + busy + closed == 3);
+	assert_true(idle >= 1 && busy == 0 && connecting == 0);
+	assert_true(idle + busy + connecting + closed == 3);
 }
 
 int main(void)
