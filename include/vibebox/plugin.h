@@ -85,6 +85,9 @@
  *        - <vibebox/metrics.h>: the metric registry (counters, gauges,
  *          histograms with labels; lock-free updates), in reserved slots
  *          5 to 9; the plugin that provides "metrics" exposes it.
+ *        - route patterns may end in a catch-all `{name...}` (http.h), so
+ *          that web-console serves every path no other route has; no
+ *          host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
