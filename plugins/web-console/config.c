@@ -31,11 +31,12 @@ static int read_path(const vbx_config *cfg, const char *key, const char *dflt,
 	if (vbx_cfg_string(cfg, key, dflt, &v) != VBX_OK)
 		return VBX_EINVAL;
 	if (relative && !wc_path_ok(v))
-		return vbx_cfg_error(cfg, key,
-		                     "\"%s\" must be a path inside root, such as "
-		                     "\"%s\" (no leading \"/\", no \".\" or "
-		                     "\"..\" or hidden segment)",
-		                     v, dflt);
+		return vbx_cfg_error(
+		        cfg, key,
+		        "\"%s\" must be a path inside root, such as "
+		        "\"%s\" (no leading \"/\", no \".\" or "
+		        "\"..\" or hidden segment)",
+		        v, dflt);
 	if (!relative && (v[0] != '/' || has_dotdot(v)))
 		return vbx_cfg_error(cfg, key,
 		                     "\"%s\" must be an absolute directory "
@@ -77,8 +78,9 @@ const char *wc_origin_check(const char *o)
 		return "must start with https:// or http://";
 	if (*p == '[') { /* an IPv6 literal */
 		const char *e = strchr(p, ']');
-		if (!e || e == p + 1 || strspn(p + 1, "0123456789abcdefABCDEF:.") !=
-		                                (size_t)(e - p - 1))
+		if (!e || e == p + 1 ||
+		    strspn(p + 1, "0123456789abcdefABCDEF:.") !=
+		            (size_t)(e - p - 1))
 			return "has a bad IPv6 address";
 		p = e + 1;
 	} else {

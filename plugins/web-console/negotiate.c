@@ -119,8 +119,8 @@ int wc_pick_encoding(const char *accept, unsigned have)
 		int w = p > name ? weight(&p) : -1;
 		if (w < 0)
 			p = next_element(p);
-		else if (idx >= 0 && w > q[idx])
-			q[idx] = w; /* a coding named twice: the kinder one */
+		else if (idx >= 0 && (q[idx] < 0 || w < q[idx]))
+			q[idx] = w; /* named twice: a refusal stands */
 		if (*p == ',')
 			p++;
 	}

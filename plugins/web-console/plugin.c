@@ -22,11 +22,12 @@ static void report(wc *w, const wc_snap *snap, bool force)
 {
 	if (!snap->root_ok) {
 		if (force || !w->warned)
-			vbx_log_warn(w->self,
-			             "web-console: %s "
-			             "(plugins.web-console.root); pages say the "
-			             "console is not installed until it is",
-			             snap->problem);
+			vbx_log_warn(
+			        w->self,
+			        "web-console: %s "
+			        "(plugins.web-console.root); pages say the "
+			        "console is not installed until it is",
+			        snap->problem);
 		w->warned = true;
 		return;
 	}
@@ -37,7 +38,8 @@ static void report(wc *w, const wc_snap *snap, bool force)
 	vbx_log_info(w->self,
 	             "web-console: serving %zu files from %s (%llu bytes in "
 	             "memory)%s",
-	             snap->nfiles, w->set.root, (unsigned long long)snap->cached,
+	             snap->nfiles, w->set.root,
+	             (unsigned long long)snap->cached,
 	             index ? ""
 	                   : "; its index file is missing, so pages say the "
 	                     "console is not installed");
@@ -66,8 +68,9 @@ void wc_refresh(wc *w, bool force)
 		wc_snap_free(old);
 		report(w, snap, force);
 	} else {
-		vbx_log_error(w->self, "web-console: out of memory scanning "
-		                       "%s; serving the previous files",
+		vbx_log_error(w->self,
+		              "web-console: out of memory scanning "
+		              "%s; serving the previous files",
 		              w->set.root);
 	}
 	pthread_mutex_unlock(&w->scan);

@@ -195,8 +195,7 @@ static void buf_unref(wc_buf *b)
 		free(b);
 }
 
-int wc_rep_body(const wc_rep *rep, const char **data, size_t *len,
-                char **owned)
+int wc_rep_body(const wc_rep *rep, const char **data, size_t *len, char **owned)
 {
 	*owned = NULL;
 	if (rep->buf) {
@@ -284,8 +283,7 @@ static int file_add(wc_snap *snap, const wc_settings *s, const wc_snap *prev,
 		return VBX_ENOMEM;
 	o->type = wc_content_type(f->rel);
 	o->immutable = wc_is_hashed(f->rel, s->assets);
-	http_date(mtime_ns(&f->st), o->last_modified,
-	          sizeof(o->last_modified));
+	http_date(mtime_ns(&f->st), o->last_modified, sizeof(o->last_modified));
 	int rc = rep_fill(snap, s, prev, f->rel, WC_IDENTITY, f);
 	for (int e = WC_GZIP; rc == VBX_OK && e < WC_NENC; e++) {
 		char vrel[PATH_MAX];

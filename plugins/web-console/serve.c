@@ -48,8 +48,7 @@ static void security_headers(vbx_request *req, const wc_settings *s)
 static const char *const coding_names[] = {NULL, "gzip", "br"};
 
 /* f (or, when fallback, the app's page standing for another path). */
-static int answer_file(wc *w, vbx_request *req, const wc_file *f,
-                       bool fallback)
+static int answer_file(wc *w, vbx_request *req, const wc_file *f, bool fallback)
 {
 	int e = wc_pick_encoding(vbx_req_header(req, "accept-encoding"),
 	                         f->have);

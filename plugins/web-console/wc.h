@@ -19,10 +19,10 @@
 /* ---- settings (config.c) ---- */
 
 typedef struct wc_settings {
-	char *root;       /* the built console's directory */
-	char *index;      /* the app's page, relative to root */
-	char *assets;     /* the directory of hashed (immutable) assets */
-	char *api_origin; /* NULL, or "https://api.example.com" */
+	char *root;         /* the built console's directory */
+	char *index;        /* the app's page, relative to root */
+	char *assets;       /* the directory of hashed (immutable) assets */
+	char *api_origin;   /* NULL, or "https://api.example.com" */
 	uint64_t cache_max; /* bytes of file contents kept in memory */
 	int64_t recheck_ms; /* how old a snapshot may get before a rescan */
 	char *csp;          /* the Content-Security-Policy header */
@@ -54,10 +54,11 @@ enum { WC_IDENTITY = 0, WC_GZIP = 1, WC_BR = 2, WC_NENC = 3 };
  * The coding to answer with, given the request's Accept-Encoding (NULL
  * when absent) and the codings the file has (bits 1 << WC_GZIP, 1 <<
  * WC_BR; identity is always there). q-values count: the highest wins,
- * br before gzip before identity on a tie; q=0 refuses a coding, "*"
- * speaks for the codings not named. An element that does not parse is
- * ignored; a header that refuses everything gets identity (the file
- * itself rather than a 406). Returns WC_IDENTITY, WC_GZIP or WC_BR.
+ * br before gzip before identity on a tie; q=0 refuses a coding (named
+ * twice, the lower weight stands), "*" speaks for the codings not named. An
+ * element that does not parse is ignored; a header that refuses everything gets
+ * identity (the file itself rather than a 406). Returns WC_IDENTITY, WC_GZIP or
+ * WC_BR.
  */
 int wc_pick_encoding(const char *accept, unsigned have);
 
@@ -119,8 +120,8 @@ typedef struct wc_file {
 typedef struct wc_snap {
 	wc_file *files; /* sorted by rel */
 	size_t nfiles;
-	uint64_t cached; /* bytes in memory */
-	bool root_ok;    /* root could be read */
+	uint64_t cached;   /* bytes in memory */
+	bool root_ok;      /* root could be read */
 	char problem[512]; /* when !root_ok, or a limit was hit: why */
 } wc_snap;
 
@@ -147,7 +148,7 @@ typedef struct wc {
 	pthread_rwlock_t lock; /* guards set and snap */
 	wc_settings set;
 	wc_snap *snap;
-	pthread_mutex_t scan; /* one rescan at a time */
+	pthread_mutex_t scan;      /* one rescan at a time */
 	atomic_llong next_scan_ms; /* when the snapshot is due a rescan */
 	bool warned;               /* the missing root was logged */
 } wc;
