@@ -18,7 +18,7 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libcurl4-openssl-dev libpq-dev libargon2-dev libhiredis-dev openssl)
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
-	busybox-static socat nginx-light wrk redis-server redis-sentinel)
+	busybox-static socat nginx-light wrk redis-server redis-sentinel brotli)
 bench_pkgs=(wrk nginx-light nodejs curl)
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 

@@ -289,8 +289,9 @@ static int file_add(wc_snap *snap, const wc_settings *s, const wc_snap *prev,
 		char vrel[PATH_MAX];
 		snprintf(vrel, sizeof(vrel), "%s%s", f->rel, ext[e]);
 		const struct found *v = found_find(w, vrel);
-		/* an older .gz is of an older file: not this one's */
-		if (!v || mtime_ns(&v->st) < mtime_ns(&f->st))
+		/* an older .gz is of an older file: not this one's (by
+		 * whole seconds: brotli and others keep no more of X's) */
+		if (!v || v->st.st_mtim.tv_sec < f->st.st_mtim.tv_sec)
 			continue;
 		rc = rep_fill(snap, s, prev, f->rel, e, v);
 		o->have |= 1u << e;
