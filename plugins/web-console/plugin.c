@@ -76,6 +76,12 @@ void wc_refresh(wc *w, bool force)
 	pthread_mutex_unlock(&w->scan);
 }
 
+static void rescan_task(void *ud)
+{
+	wc_refresh(ud, true);
+}
+
+/* SIGHUP: the new block (validate checked it) applies at once. */
 static void on_reload(void *ud, const vbx_config_reload_event *ev)
 {
 	wc *w = ud;
@@ -92,7 +98,12 @@ static void on_reload(void *ud, const vbx_config_reload_event *ev)
 	w->set = s;
 	pthread_rwlock_unlock(&w->lock);
 	wc_settings_free(&old);
-	wc_refresh(w, true);
+	/* the scan reads files: not on the event's thread, which must not
+	 * block; failing that, the next request rescans */
+	atomic_store(&w->next_scan_ms, 0);
+	if (vbx_work_submit(w->self, rescan_task, w) != VBX_OK)
+		vbx_log_warn(w->self, "web-console: root is scanned again at "
+		                      "the next request");
 }
 
 static void wc_free(wc *w)
