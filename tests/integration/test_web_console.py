@@ -311,7 +311,8 @@ def test_missing_root():
         wait_for(lambda: raw("GET", "/", port=d.port)[1] == b"installed\n",
                  "the console once installed")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"exit status {code}")
 
 
 def test_api_origin_and_reload():
@@ -328,7 +329,8 @@ def test_api_origin_and_reload():
             "GET", "/", port=d.port)[2].getheader(
                 "Content-Security-Policy")), "the reloaded CSP")
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"exit status {code}")
 
 
 def test_bad_config():
@@ -404,6 +406,11 @@ def test_nginx_example():
         p.wait(10)
 
 
+def test_clean_exit():
+    code = D.stop()
+    expect(code == 0, f"exit status {code} (99: valgrind found errors)")
+
+
 def _up(port):
     try:
         raw("GET", "/healthz", port=port)
@@ -427,7 +434,7 @@ def main():
                   test_daemon_paths_stay_the_daemons, test_traversal,
                   test_head, test_missing_root, test_api_origin_and_reload,
                   test_bad_config, test_nginx_example,
-                  test_rescan_sees_changes):
+                  test_rescan_sees_changes, test_clean_exit):
             s.run(t)
     finally:
         D.stop()
