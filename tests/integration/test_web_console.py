@@ -194,6 +194,8 @@ def test_etag_304():
         st, body, r = get(JS, **{"If-None-Match": inm})
         expect(st == 304 and body == b"", f"{inm!r}: {st}")
         expect(r.getheader("ETag") == tag, f"{inm!r}: ETag on 304")
+        expect(r.getheader("Content-Length") is None,
+               "no Content-Length on a 304 (RFC 9110 8.6)")
         expect(r.getheader("Cache-Control") ==
                "public, max-age=31536000, immutable", "cache on 304")
         check_security(r, "304")
@@ -206,6 +208,18 @@ def test_etag_304():
     _, _, r = get("/")
     st, _, _ = get("/", **{"If-None-Match": r.getheader("ETag")})
     expect(st == 304, "index revalidates to 304")
+    # a 304 without a length still ends where it should: the connection
+    # carries the next answer
+    c = http.client.HTTPConnection("127.0.0.1", D.port, timeout=10)
+    try:
+        for inm, want in ((tag, 304), ('"other"', 200), (tag, 304)):
+            c.request("GET", JS, headers={"If-None-Match": inm})
+            r = c.getresponse()
+            body = r.read()
+            expect(r.status == want, f"keep-alive {inm}: {r.status}")
+            expect(body == (file(JS) if want == 200 else b""), "body")
+    finally:
+        c.close()
 
 
 def test_spa_fallback():
