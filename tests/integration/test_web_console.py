@@ -303,6 +303,52 @@ def test_rescan_sees_changes():
              "a file added after start")
 
 
+def test_concurrent_requests_during_rescans():
+    """Clients in parallel while a file keeps changing (a rescan every
+    200ms replaces the snapshot under them): every answer is a 200 whose
+    body is one whole version."""
+    import threading
+    versions = {}
+    rel = "assets/busy-1a2b3c4d.js"
+    for i in range(4):
+        versions[i] = (f"// version {i}\n" + "x" * (20000 + i)).encode()
+    write(rel, versions[0])
+    wait_for(lambda: get("/" + rel)[0] == 200, "the busy file")
+    errors, stop = [], threading.Event()
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", D.port, timeout=10)
+        try:
+            while not stop.is_set():
+                c.request("GET", "/" + rel, headers={"Accept-Encoding": "br"})
+                r = c.getresponse()
+                body = r.read()
+                if r.status != 200 or body not in versions.values():
+                    errors.append((r.status, body[:40]))
+                    return
+        except OSError as e:
+            errors.append(repr(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 3
+    i = 0
+    while time.time() < deadline:
+        i += 1
+        tmp = write(rel + ".tmp", versions[i % 4])
+        os.replace(tmp, os.path.join(ROOT, rel))
+        time.sleep(0.1)  # pacing the writer, not waiting for a condition
+    stop.set()
+    for t in threads:
+        t.join(15)
+    expect(not errors, f"bad answers under rescans: {errors[:3]}")
+    st, body, _ = get("/" + rel)
+    expect(st == 200 and body in versions.values(), "still served")
+
+
 def test_missing_root():
     root = os.path.join(TMP, "not-yet")
     d = Daemon(plugin_dir=PLUGDIR, plugins='{ name = "web-console"; config '
@@ -456,7 +502,8 @@ def main():
         for t in (test_index, test_hashed_assets, test_encodings,
                   test_etag_304, test_spa_fallback,
                   test_daemon_paths_stay_the_daemons, test_traversal,
-                  test_head, test_missing_root, test_api_origin_and_reload,
+                  test_head, test_concurrent_requests_during_rescans,
+                  test_missing_root, test_api_origin_and_reload,
                   test_bad_config, test_nginx_example,
                   test_rescan_sees_changes, test_clean_exit):
             s.run(t)
