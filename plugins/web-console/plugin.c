@@ -56,23 +56,30 @@ void wc_refresh(wc *w, bool force)
 		pthread_mutex_lock(&w->scan);
 	else if (pthread_mutex_trylock(&w->scan) != 0)
 		return; /* another request is rescanning: use the old one */
+	/* Built under the read lock (the settings and the old snapshot hold
+	 * still), swapped under the write lock. Only this thread, holding
+	 * scan, replaces w->snap, so it may read it between the two. */
 	pthread_rwlock_rdlock(&w->lock);
 	atomic_store(&w->next_scan_ms, now + w->set.recheck_ms);
 	wc_snap *snap = wc_snap_build(&w->set, w->snap);
 	pthread_rwlock_unlock(&w->lock);
+	wc_snap *old = NULL;
 	if (snap) {
 		pthread_rwlock_wrlock(&w->lock);
-		wc_snap *old = w->snap;
+		old = w->snap;
 		w->snap = snap;
 		pthread_rwlock_unlock(&w->lock);
-		wc_snap_free(old);
-		report(w, snap, force);
-	} else {
-		vbx_log_error(w->self,
-		              "web-console: out of memory scanning "
-		              "%s; serving the previous files",
-		              w->set.root);
 	}
+	wc_snap_free(old);
+	pthread_rwlock_rdlock(&w->lock); /* the logs read w->set */
+	if (snap)
+		report(w, snap, force);
+	else
+		vbx_log_error(w->self,
+		              "web-console: out of memory scanning %s; serving "
+		              "the previous files",
+		              w->set.root);
+	pthread_rwlock_unlock(&w->lock);
 	pthread_mutex_unlock(&w->scan);
 }
 
