@@ -467,6 +467,38 @@ bad:
 	return report_expected(c, s, key, what);
 }
 
+int vbx__cfg_number(const vbx_config *c, const char *key, double min,
+                    double max, double dflt, double *out)
+{
+	const config_setting_t *s = member(c, key);
+	char what[96];
+	double v;
+
+	*out = dflt;
+	if (!s)
+		return absent(c, key);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		goto bad;
+	}
+	if (!(v >= min && v <= max)) /* NaN too */
+		goto bad;
+	*out = v;
+	return VBX_OK;
+bad:
+	snprintf(what, sizeof(what), "a number %g..%g", min, max);
+	return report_expected(c, s, key, what);
+}
+
 int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out)
 {
 	const config_setting_t *s = member(c, key);

@@ -19,6 +19,7 @@
 
 #include "bridge.h"
 #include "daemon.h"
+#include "trace.h"
 #include "server.h"
 #include "pump.h"
 
@@ -236,6 +237,7 @@ static void teardown(bool started)
 	if (started)
 		vbx__plugins_stop();
 	vbx__events_stop();
+	vbx__trace_reset(); /* no span may reach an exporter being freed */
 	vbx__plugins_fini();
 	vbx__registry_fini();
 	vbx__metrics_fini();

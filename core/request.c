@@ -101,6 +101,7 @@ void vbx__request_free(vbx_request *r)
 {
 	if (!r)
 		return;
+	vbx__span_discard(r->trace.span); /* never answered */
 	cJSON_Delete(r->json);
 	vbx__fields_free(&r->fields);
 	free(r->body);

@@ -18,7 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url web_console)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
+	web_console)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -38,6 +39,8 @@ deps() {
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
 	proxyproto) echo "core/proxyproto.c core/cidr.c";;
+	traceparent) echo "core/traceparent.c";;
+	otlp) echo "plugins/tracing/otlp.c";;
 	# jwt.c needs plugin.c, which needs the rest
 	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
@@ -87,6 +90,7 @@ target_flags() {
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
+	otlp) echo "-I$src/plugins/tracing";;
 	web_console) echo "-I$src/plugins/web-console -lpthread";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
