@@ -37,11 +37,14 @@ static int read_path(const vbx_config *cfg, const char *key, const char *dflt,
 		        "\"%s\" (no leading \"/\", no \".\" or "
 		        "\"..\" or hidden segment)",
 		        v, dflt);
-	if (!relative && (v[0] != '/' || has_dotdot(v)))
-		return vbx_cfg_error(cfg, key,
-		                     "\"%s\" must be an absolute directory "
-		                     "without \"..\", such as \"%s\"",
-		                     v, WC_DEFAULT_ROOT);
+	/* "/" would publish the whole file system */
+	if (!relative && (v[0] != '/' || has_dotdot(v) || !v[strspn(v, "/")]))
+		return vbx_cfg_error(
+		        cfg, key,
+		        "\"%s\" must be an absolute directory "
+		        "other than \"/\", without \"..\", such as "
+		        "\"%s\"",
+		        v, WC_DEFAULT_ROOT);
 	*out = strdup(v);
 	return *out ? VBX_OK : VBX_ENOMEM;
 }

@@ -393,11 +393,20 @@ def test_api_origin_and_reload():
     expect(code == 0, f"exit status {code}")
 
 
+def bad_block(extra):
+    """A block with extra, or with extra as its root (no "=" in it)."""
+    if "=" in extra:
+        return block(extra)
+    return '{ name = "web-console"; config = { root = "%s"; }; }' % extra
+
+
 def test_bad_config():
     conf = os.path.join(TMP, "bad.conf")
     for extra, key in (('api_origin = "https://x/; script-src *";',
                         "api_origin"),
                        ('index = "../index.html";', "index"),
+                       ("/", "root"), ("www", "root"),
+                       ("/srv/../etc", "root"),
                        ('cache_max = "lots";', "cache_max"),
                        ('typo = 1;', "typo")):
         with open(conf, "w") as f:
@@ -405,7 +414,7 @@ def test_bad_config():
 server: {{ listen = "127.0.0.1:{free_port()}"; }};
 plugin_dir = "{PLUGDIR}";
 state_dir = "{TMP}";
-plugins = ( {block(extra)} );
+plugins = ( {bad_block(extra)} );
 """)
         p = subprocess.run([os.environ.get("VIBEBOXD", "vibeboxd"), "-t",
                             "-c", conf], capture_output=True, text=True)
