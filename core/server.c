@@ -378,6 +378,8 @@ static int add_hdr(struct lws *wsi, const char *name, const char *value,
 	                                   (int)strlen(value), p, end);
 }
 
+/* A 304 has no body, and its Content-Length would have to be the 200's
+ * (RFC 9110, 8.6): it gets none. */
 static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
                        unsigned char **p, unsigned char *end)
 {
@@ -389,9 +391,10 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 	             wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 	             (const unsigned char *)r->content_type,
 	             (int)strlen(r->content_type), p, end)) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-	                                 (const unsigned char *)len,
-	                                 (int)strlen(len), p, end) ||
+	    (r->status != 304 &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+	                                  (const unsigned char *)len,
+	                                  (int)strlen(len), p, end)) ||
 	    add_hdr(wsi, "x-request-id", r->id, p, end) ||
 	    (r->trace.active &&
 	     add_hdr(wsi, "x-trace-id", r->trace.hex, p, end)))

@@ -400,6 +400,9 @@ def source_routes():
     files = glob.glob(os.path.join(SRC, "core", "**", "*.c"), recursive=True)
     files += glob.glob(os.path.join(SRC, "plugins", "**", "*.c"),
                        recursive=True)
+    # web-console's GET / and GET /{path...} serve the browser console's
+    # files, not the API (docs/admin-guide.md, "The web console")
+    files = [f for f in files if os.sep + "web-console" + os.sep not in f]
     for path in files:
         with open(path) as f:
             text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
