@@ -24,6 +24,7 @@
 #include "headguard.h"
 #include "proxyguard.h"
 #include "server.h"
+#include "coremetrics.h"
 #include "wsguard.h"
 
 #define WRITE_CHUNK 32768
@@ -377,6 +378,8 @@ static int add_hdr(struct lws *wsi, const char *name, const char *value,
 	                                   (int)strlen(value), p, end);
 }
 
+/* A 304 has no body, and its Content-Length would have to be the 200's
+ * (RFC 9110, 8.6): it gets none. */
 static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
                        unsigned char **p, unsigned char *end)
 {
@@ -388,9 +391,10 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 	             wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 	             (const unsigned char *)r->content_type,
 	             (int)strlen(r->content_type), p, end)) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-	                                 (const unsigned char *)len,
-	                                 (int)strlen(len), p, end) ||
+	    (r->status != 304 &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+	                                  (const unsigned char *)len,
+	                                  (int)strlen(len), p, end)) ||
 	    add_hdr(wsi, "x-request-id", r->id, p, end) ||
 	    (r->trace.active &&
 	     add_hdr(wsi, "x-trace-id", r->trace.hex, p, end)))
@@ -410,6 +414,8 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 static void finish_request(vbx__server *s, struct http_pss *pss, vbx_request *r)
 {
 	double ms = (double)(vbx__now_ns() - r->start_ns) / 1e6;
+	vbx__http_metrics_observe(r->match.route, r->method, r->status,
+	                          ms / 1e3);
 	end_trace(r);
 	if (s->conf->log_access) {
 		vbx__log_set_trace(r->trace.active ? r->trace.hex : NULL);

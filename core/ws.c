@@ -18,6 +18,7 @@
 #include "server.h"
 #include "json.h"
 #include "wsguard.h"
+#include "coremetrics.h"
 
 typedef struct ws_msg {
 	struct ws_msg *next;
@@ -513,6 +514,7 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		                  m->binary ? LWS_WRITE_BINARY
 		                            : LWS_WRITE_TEXT);
 		c->bytes_out += m->len;
+		vbx__ws_metrics_message(c->route, false);
 		free(m);
 		if (n < 0)
 			return -1;
@@ -563,6 +565,7 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	if (!binary && vbx__utf8_count((const char *)c->rx, n) == (size_t)-1)
 		return fail_now(c, wsi, 1007,
 		                "invalid UTF-8 in a text message");
+	vbx__ws_metrics_message(c->route, true);
 	if (c->route->ws->message)
 		c->route->ws->message(c->route->ud, c, c->rx, n, binary);
 	return 0;
@@ -761,6 +764,7 @@ static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
 {
 	c->wsi = wsi;
 	c->established = true;
+	vbx__ws_metrics_conn(c->route, +1);
 	c->fd = lws_get_socket_fd(wsi);
 	if (vbx__wsguard_watch(c->fd, on_frame_fault, c) != VBX_OK) {
 		vbx__warn("WebSocket %s: out of memory for its frame checks",
@@ -793,6 +797,8 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 			c->next_all->prev_all = c->prev_all;
 		c->in_all = false;
 	}
+	if (c->wsi && c->established)
+		vbx__ws_metrics_conn(c->route, -1);
 	c->wsi = NULL;
 	vbx__wsguard_forget(c->fd); /* before lws closes it */
 	c->fd = -1;

@@ -93,6 +93,9 @@
  *          struct vbx_hook's `traced` flag (hook.h): runs of a traced
  *          hook record a span. A plugin built for 1.2 runs hooks without
  *          reading the flag, so its own runs record no hook span.
+ *        - route patterns may end in a catch-all `{name...}` (http.h), so
+ *          that web-console serves every path no other route has; no
+ *          host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -576,6 +576,36 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res);
 
+/* ---- metrics (metrics.c) ---- */
+
+/* How a credential came, the label `method` of auth_attempts_total. */
+enum auth_method {
+	AUTH_METHOD_PASSWORD,
+	AUTH_METHOD_REFRESH,
+	AUTH_METHOD_API_KEY,
+	AUTH_METHOD_TOKEN,
+	AUTH_METHOD_TICKET,
+	AUTH_METHOD_COUNT
+};
+
+/* Which limit gave a 429, the label `limit` of rate_limited_total. */
+enum auth_limit {
+	AUTH_LIMIT_LOGIN,
+	AUTH_LIMIT_REGISTER,
+	AUTH_LIMIT_API,
+	AUTH_LIMIT_COUNT
+};
+
+/* Declare the families and resolve every series (at init). VBX_OK, or
+ * VBX_ERR when the registry refused a family (it logged why). */
+int auth_metrics_init(vbx_plugin *p);
+/* Count one check of a credential by its outcome rc: VBX_OK is ok,
+ * EUNAUTH, ENOTFOUND, EDENIED and DECLINED invalid, EAGAIN locked,
+ * anything else error. Returns rc. Lock-free. */
+int auth_count_attempt(enum auth_method m, int rc);
+/* Count one 429 given by limit l. Lock-free. */
+void auth_count_limited(enum auth_limit l);
+
 /* ---- revocation of open sockets (revoke.c) ---- */
 
 /* Tell the daemon (and other replicas, through an event bridge) that

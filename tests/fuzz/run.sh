@@ -18,7 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
+	metrics_http web_console)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -53,6 +54,10 @@ deps() {
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
 	redis_url) echo "plugins/redis-cache/url.c";;
+	metrics_http) echo "plugins/metrics/accept.c plugins/metrics/reqparse.c
+		plugins/metrics/address.c";;
+	web_console) echo "plugins/web-console/negotiate.c
+		plugins/web-console/webpath.c plugins/web-console/config.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -87,7 +92,9 @@ target_flags() {
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
+	metrics_http) echo "-I$src/plugins/metrics";;
 	otlp) echo "-I$src/plugins/tracing";;
+	web_console) echo "-I$src/plugins/web-console -lpthread";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
 }
