@@ -14,11 +14,13 @@
 #                as the shipped config enables it
 #   trace-0.01   plain + tracing, sample = 0.01 (the shipped example)
 #   trace-1      plain + tracing, sample = 1.0: every request exported
+#   trace-down   plain + tracing, sample = 0.01, its collector down (a
+#                closed port): what an outage of the collector costs
 #
 # The tracing servers export to an OTLP/HTTP sink (nginx answering 200 to
 # every POST /v1/traces, so that the sink costs little CPU). Targets, per
-# path, as the median of per-round ratios: metrics within 3% of plain and
-# trace-0.01 within 3% of plain; trace-1 is reported. Then the scrape: a
+# path, as the median of per-round ratios: metrics, trace-0.01 and
+# trace-down each within 3% of plain; trace-1 is reported. Then the scrape: a
 # fifth vibeboxd with the metrics plugin and the seriesbench test plugin
 # (10,000 series) is scraped VBX_BENCH_SCRAPES times; the median and the
 # slowest scrape time and the size are reported.
@@ -27,7 +29,8 @@
 # VBX_BENCH_DURATION, _CONNECTIONS, _THREADS, _WARMUP, _ROUNDS, _WORKERS,
 # _POOL, _PROJECTS, VBX_SKIP_DEPS); VBX_BENCH_PORT=18130 is plain's port,
 # the others follow it (metrics +1, trace-0.01 +2, trace-1 +3, scrape +4,
-# the metrics listeners +10 and +14, the OTLP sink +20);
+# trace-down +5, the metrics listeners +10 and +14, the OTLP sink +20,
+# the closed port +21);
 # VBX_BENCH_SCRAPES=50, VBX_BENCH_SERIES=10000. VBX_BENCH_STRICT=1 exits
 # 1 when a target is missed.
 set -euo pipefail
@@ -39,7 +42,7 @@ VBX_BENCH_PORT="${VBX_BENCH_PORT:-18130}"
 
 BASE="$PORT_VIBEBOXD"
 PORT_SINK=$((BASE + 20))
-SERVERS=(plain metrics trace-0.01 trace-1)
+SERVERS=(plain metrics trace-0.01 trace-1 trace-down)
 PATHS=(/health/live /api/v1/projects)
 SCRAPES="${VBX_BENCH_SCRAPES:-50}"
 SERIES="${VBX_BENCH_SERIES:-10000}"
@@ -131,9 +134,10 @@ EOF
 	bench_wait_ready "$name" "$listen" "${pid[$name]}"
 }
 
+# A tracing block at SAMPLE exporting to PORT.
 tracing_block() {
 	echo "{ name = \"tracing\"; config = {
-      endpoint = \"http://127.0.0.1:$PORT_SINK\"; sample = $1; }; },"
+      endpoint = \"http://127.0.0.1:$2\"; sample = $1; }; },"
 }
 
 start_all() {
@@ -142,8 +146,10 @@ start_all() {
 	setup_data
 	start_observed metrics $((BASE + 1)) "{ name = \"metrics\"; config = {
       listen = \"127.0.0.1:$((BASE + 10))\"; }; },"
-	start_observed trace-0.01 $((BASE + 2)) "$(tracing_block 0.01)"
-	start_observed trace-1 $((BASE + 3)) "$(tracing_block 1.0)"
+	start_observed trace-0.01 $((BASE + 2)) "$(tracing_block 0.01 "$PORT_SINK")"
+	start_observed trace-1 $((BASE + 3)) "$(tracing_block 1.0 "$PORT_SINK")"
+	start_observed trace-down $((BASE + 5)) \
+		"$(tracing_block 0.01 $((PORT_SINK + 1)))"
 }
 
 # One measured wrk run of PATH against NAME: appends req/s and p99 to
@@ -226,7 +232,7 @@ obs_report() {
 	done
 	echo
 	for path in "${PATHS[@]}"; do
-		for s in metrics trace-0.01 trace-1; do
+		for s in metrics trace-0.01 trace-down trace-1; do
 			r="$(obs_ratio "$s" plain "$path")"
 			verdict="(reported)"
 			if [ "$s" != trace-1 ]; then
