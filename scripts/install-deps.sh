@@ -19,7 +19,7 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
 	busybox-static socat nginx-light wrk redis-server redis-sentinel brotli
-	protobuf-compiler python3-protobuf prometheus)
+	protobuf-compiler python3-protobuf prometheus prometheus-alertmanager)
 # From bookworm-backports (test group): the OTLP protos test_tracing.py
 # compiles with protoc to decode what the tracing plugin exports.
 test_backports=(opentelemetry-proto)
