@@ -85,6 +85,9 @@
  *        - <vibebox/metrics.h>: the metric registry (counters, gauges,
  *          histograms with labels; lock-free updates), in reserved slots
  *          5 to 9; the plugin that provides "metrics" exposes it.
+ *        - runtime_exec_pipe (runtime.h): a command without a TTY, stdout
+ *          and stderr apart, stdin half-closed by write(s, NULL, 0); no
+ *          host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "flow.h"
 #include "term.h"
 
 /* ---- frames ---- */
@@ -356,11 +357,10 @@ static unsigned session_read(term_session *s)
 	uint64_t floor = session_floor(s);
 	size_t budget = 256u << 10; /* then let other sessions run */
 	for (;;) {
-		uint64_t used = s->head - floor;
-		if (used >= s->window)
+		uint64_t n = vbx__flow_room(s->head, floor, s->window);
+		if (n == 0)
 			return 0; /* wait for an ack */
 		uint64_t pos = s->head % s->cap;
-		uint64_t n = s->window - used;
 		if (n > s->cap - pos)
 			n = s->cap - pos;
 		if (n > 64u << 10)
@@ -448,12 +448,12 @@ static void viewer_output(term_session *s, vbx__term_viewer *v)
 {
 	unsigned char frame[VBX__TERM_OUTPUT_HDR + VBX__TERM_CHUNK];
 	while (!v->closed && !v->blocked && v->sent < s->head) {
-		uint64_t limit = v->acked + s->window;
-		if (v->sent >= limit)
+		uint64_t room = vbx__flow_room(v->sent, v->acked, s->window);
+		if (room == 0)
 			return;
 		uint64_t n = s->head - v->sent;
-		if (n > limit - v->sent)
-			n = limit - v->sent;
+		if (n > room)
+			n = room;
 		if (n > VBX__TERM_CHUNK)
 			n = VBX__TERM_CHUNK;
 		uint64_t pos = v->sent % s->cap;
@@ -796,16 +796,7 @@ static int session_input(term_session *s, vbx__term_viewer *v,
 
 static int viewer_ack(vbx__term_viewer *v, uint64_t off, const char **why)
 {
-	if (off < v->acked) {
-		*why = "ack went backwards";
-		return 1007;
-	}
-	if (off > v->sent) {
-		*why = "ack beyond the output sent";
-		return 1007;
-	}
-	v->acked = off;
-	return 0;
+	return vbx__flow_ack(&v->acked, v->sent, off, why);
 }
 
 static int apply_frame(vbx__term_viewer *v, const vbx__term_frame *f,
