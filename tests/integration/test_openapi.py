@@ -44,7 +44,8 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # them.
 DOCKER_RUNTIME_PATHS = "/api/v1/x/docker-runtime/"
 WS_PATHS = {"/api/v1/events", "/api/v1/environments/{id}/terminal",
-            "/api/v1/environments/{id}/logs/stream"}
+            "/api/v1/environments/{id}/logs/stream",
+            "/api/v1/environments/{id}/exec"}
 AUTH_PLUGIN_PATHS = ("/api/v1/auth/", "/api/v1/users", "/api/v1/keys",
                      "/api/v1/audit")
 
