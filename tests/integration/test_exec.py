@@ -81,7 +81,7 @@ async def closed_with(ws, timeout=30):
 def setup():
     global D
     D = P.start(platform=PLATFORM, auth=LIMITS)
-    for who in ("admin", "alice", "bob", "dave"):
+    for who in ("admin", "alice", "bob", "dave", "carol"):
         T[who] = P.user(D, f"{who}@exec.test", who.capitalize())
         st, me, _ = D.request("GET", "/api/v1/users/me", token=T[who])
         U[who] = me["id"]
@@ -95,6 +95,11 @@ def setup():
                          {"userId": U["dave"], "role": "viewer"},
                          token=T["bob"])
     expect(st == 201, f"member: {st} {b}")
+    st, b, _ = D.request("POST", f"/api/v1/teams/{team['id']}/members",
+                         {"userId": U["carol"], "role": "developer"},
+                         token=T["bob"])
+    expect(st == 201, f"member: {st} {b}")
+    E["team_id"] = team["id"]
     tproj = P.project(D, T["bob"], "Team's", team["id"])["id"]
     E["team"] = P.environment(D, T["bob"], tproj, "teambox")["id"]
     MADE.append(E["team"])
@@ -199,6 +204,24 @@ def detail_of(row):
     return d if isinstance(d, dict) else json.loads(d)
 
 
+def test_a_demoted_member_loses_the_running_command():
+    async def run():
+        ws = await connect("carol", E["team"])
+        await ws.recv()  # hello
+        await ws.send(start_frame(["sleep", "60"]))
+        await asyncio.sleep(0)  # the command starts on a worker
+        st, b, _ = D.request(
+            "PATCH", f"/api/v1/teams/{E['team_id']}/members/{U['carol']}",
+            {"role": "viewer"}, token=T["bob"])
+        expect(st == 200, f"demote: {st} {b}")
+        t0 = time.monotonic()
+        code = await closed_with(ws, timeout=20)
+        expect(code == 4403, f"closed {code}, want 4403")
+        print(f"# closed 4403 {time.monotonic() - t0:.2f} s after the "
+              f"demotion")
+    asyncio.run(run())
+
+
 def rows_all():
     st, b, _ = call("GET", "/api/v1/audit?limit=100", who="admin")
     return b["data"]
@@ -298,6 +321,7 @@ def main():
                        test_cat_with_no_stdin_ends,
                        test_50_mb_through_stdin_and_back,
                        test_a_viewer_may_not_exec,
+                       test_a_demoted_member_loses_the_running_command,
                        test_audit_rows_name_who_where_what_and_the_exit_code,
                        test_a_reader_that_does_not_ack_gets_one_window,
                        test_broken_frames_are_refused,
