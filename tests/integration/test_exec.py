@@ -282,6 +282,11 @@ def test_broken_frames_are_refused():
     asyncio.run(case([start_frame(["cat"]), b"\x01\x00"], 1002))
     asyncio.run(case([start_frame(["cat"]), b"\x09"], 1002))
     asyncio.run(case([start_frame(["cat"]), start_frame(["cat"])], 1002))
+    asyncio.run(case([start_frame(["cat"]), b"\x01", b"\x00x"], 1002))
+    asyncio.run(case([b"\x02" + (1).to_bytes(8, "big")], 1002))
+    # more stdin than a window past the last stdin-ack (0): 1008
+    asyncio.run(case([start_frame(["sleep", "30"]),
+                      b"\x00" + b"x" * (WINDOW + 1)], 1008))
 
 
 def test_env_and_exit_frame_over_the_socket():
@@ -293,7 +298,7 @@ def test_env_and_exit_frame_over_the_socket():
              "env": {"GREETING": "hello"}}).encode())
         await ws.send(b"\x00world\n")
         await ws.send(b"\x01")
-        out, exit_ = b"", None
+        out, exit_, taken = b"", None, 0
         try:
             while True:
                 m = await asyncio.wait_for(ws.recv(), 30)
@@ -301,9 +306,12 @@ def test_env_and_exit_frame_over_the_socket():
                     out += m[9:]
                 elif m[0] == 0x81:
                     exit_ = json.loads(m[1:])
+                elif m[0] == 0x85:
+                    taken = int.from_bytes(m[1:9], "big")
         except websockets.ConnectionClosed as e:
             expect(e.code == 1000, f"closed {e.code}")
         expect(out == b"hello world\n", f"stdout {out!r}")
+        expect(taken == 6, f"stdin-ack {taken}, want 6")
         expect(exit_ and exit_["code"] == 3, f"exit frame {exit_}")
     asyncio.run(run())
 
