@@ -7,11 +7,14 @@ protocol's own checks.
 
 The remote exit code is the CLI's (`exit 7` gives 7); 50 MB through stdin
 and back with `cat` keep their SHA-256; stdout and stderr stay apart;
-`cat` with stdin closed at once ends with 0; a team viewer is refused
-(4403, and the CLI exits 255); exec.start and exec.close audit rows name
+`cat` with stdin closed at once ends with 0; vibebox's own failures (usage,
+no such or a stopped environment) exit 255; a team viewer is refused
+(4403, and the CLI exits 255), a member demoted while a command runs is
+closed with 4403; exec.start and exec.close audit rows name
 who, the environment, argv[0] and the exit code; a client that does not
 ack receives exactly one window and the daemon's RSS stays flat; broken
-frames and start messages are closed with 1002/1007.
+frames and start messages are closed with 1002/1007, stdin past the
+window with 1008; env variables, stdin-ack and the exit frame on the wire.
 """
 
 import asyncio
@@ -88,6 +91,8 @@ def setup():
     proj = P.project(D, T["alice"], "Alice's")["id"]
     E["alice"] = P.environment(D, T["alice"], proj, "box")["id"]
     MADE.append(E["alice"])
+    E["stopped"] = P.environment(D, T["alice"], proj, "idle")["id"]
+    MADE.append(E["stopped"])
     st, team, _ = D.request("POST", "/api/v1/teams", {"name": "T"},
                             token=T["bob"])
     expect(st == 201, f"team: {st} {team}")
@@ -156,6 +161,22 @@ def test_50_mb_through_stdin_and_back():
                              timeout=600)
     expect(code == 0 and out.split()[0].decode() == want,
            f"remote sha256sum: {code} {out!r} {err!r}")
+
+
+def test_failures_of_vibebox_itself_exit_255():
+    code, _, err = vibebox("alice")
+    expect(code == 255 and b"usage" in err, f"no ENV: {code} {err!r}")
+    code, _, err = vibebox("alice", E["alice"])
+    expect(code == 255 and b"usage" in err, f"no CMD: {code} {err!r}")
+    code, _, err = vibebox("alice", E["alice"], "--")
+    expect(code == 255 and b"usage" in err, f"only --: {code} {err!r}")
+    code, _, err = vibebox("alice", "no-such-env", "true")
+    expect(code == 255 and err, f"no such env: {code} {err!r}")
+    code, _, err = vibebox("alice", E["stopped"], "true")
+    expect(code == 255 and b"start it" in err, f"stopped: {code} {err!r}")
+    # CMD's own options are CMD's: -c is sh's, not vibebox's
+    code, out, err = vibebox("alice", E["alice"], "sh", "-c", "echo $0-x")
+    expect(code == 0 and out == b"sh-x\n", f"sh -c: {code} {out!r} {err!r}")
 
 
 def test_a_viewer_may_not_exec():
@@ -328,6 +349,7 @@ def main():
                        test_stdout_and_stderr_stay_apart,
                        test_cat_with_no_stdin_ends,
                        test_50_mb_through_stdin_and_back,
+                       test_failures_of_vibebox_itself_exit_255,
                        test_a_viewer_may_not_exec,
                        test_a_demoted_member_loses_the_running_command,
                        test_audit_rows_name_who_where_what_and_the_exit_code,
