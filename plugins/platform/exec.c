@@ -32,7 +32,7 @@
 #define EXEC_HDR 9u              /* type + u64 offset */
 #define EXEC_BUDGET (256u << 10) /* read per service, then others run */
 
-static vbx_hook *h_exec_pipe;
+static vbx_hook *h_exec_pipe, *h_env_touch;
 static uint64_t exec_window;
 
 typedef struct exec_sess {
@@ -61,6 +61,7 @@ typedef struct exec_sess {
 	int exit_code;
 	char reason[96];
 	vbx__term_audit audit;
+	int64_t touched_at; /* pump clock: the last activity recorded */
 } exec_sess;
 
 static void sess_release(exec_sess *s)
@@ -220,6 +221,27 @@ static void sess_exit(exec_sess *s)
 	vbx_ws_close(s->ws, 1000, "process exited");
 }
 
+static void touch_task(void *ud)
+{
+	char *id = ud;
+	if (h_env_touch)
+		vbx_hook_store_env_touch_run(h_env_touch, id);
+	free(id);
+}
+
+/* A running command is activity, as a terminal is: the idle policy
+ * (environments.idle_timeout) must not stop a long build under it. The
+ * store call goes to a worker; the lock is held here. */
+static void sess_touch(exec_sess *s, int64_t now)
+{
+	if (now - s->touched_at < VBX__TERM_TOUCH_MS)
+		return;
+	s->touched_at = now;
+	char *id = strdup(s->audit.env_id);
+	if (id && vbx_work_submit(vbx__platform, touch_task, id) != VBX_OK)
+		free(id);
+}
+
 static unsigned sess_service(vbx_pump_src *src, unsigned ready, int64_t now,
                              int64_t *deadline)
 {
@@ -228,6 +250,7 @@ static unsigned sess_service(vbx_pump_src *src, unsigned ready, int64_t now,
 	(void)ready;
 	if (!s->ws)
 		return VBX_PUMP_FREE; /* the socket is gone */
+	sess_touch(s, now);
 	if (src->stream && !s->eof) {
 		if (sess_write(s))
 			*deadline = now + VBX__TERM_WRITE_RETRY_MS;
@@ -238,6 +261,10 @@ static unsigned sess_service(vbx_pump_src *src, unsigned ready, int64_t now,
 	}
 	if (s->exited)
 		sess_exit(s);
+	/* a quiet command is serviced anyway, for its next touch */
+	int64_t touch = s->touched_at + VBX__TERM_TOUCH_MS;
+	if (src->stream && (!*deadline || touch < *deadline))
+		*deadline = touch;
 	return req;
 }
 
@@ -327,6 +354,7 @@ static void start_task(void *ud)
 		return;
 	}
 	vbx_pump_lock(s->pump);
+	s->touched_at = INT64_MIN / 2; /* record the start at once */
 	s->added = true;
 	vbx_pump_kick(&s->src); /* what came before `added` was set */
 	vbx_pump_unlock(s->pump);
@@ -542,6 +570,7 @@ int vbx__exec_ws_register(vbx_plugin *self, uint64_t window)
 {
 	exec_window = window;
 	h_exec_pipe = vbx_hook_runtime_exec_pipe_get(self);
+	h_env_touch = vbx_hook_store_env_touch_get(self);
 	if (!h_exec_pipe) {
 		vbx_log_error(self,
 		              "runtime_exec_pipe is declared with another "
