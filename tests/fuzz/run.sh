@@ -18,7 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url exec_frame)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url exec_frame
+	cli_exec_frames)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -67,6 +68,7 @@ deps() {
 	env_parse) echo "plugins/platform/envparse.c core/json.c
 		core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
+	cli_exec_frames) echo "cli/execproto.c cli/termproto.c";;
 	term_frame) echo "plugins/platform/term.c";;
 	exec_frame) echo "plugins/platform/execproto.c plugins/platform/term.c";;
 	esac
@@ -85,7 +87,7 @@ target_flags() {
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
-	cli_frames) echo "-I$src/cli";;
+	cli_frames | cli_exec_frames) echo "-I$src/cli";;
 	env_parse | term_frame | exec_frame) echo "-I$src/plugins/platform";;
 	esac
 }
