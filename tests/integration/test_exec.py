@@ -12,7 +12,8 @@ no such or a stopped environment) exit 255; a team viewer is refused
 (4403, and the CLI exits 255), a member demoted while a command runs is
 closed with 4403; exec.start and exec.close audit rows name
 who, the environment, argv[0] and the exit code; a client that does not
-ack receives exactly one window and the daemon's RSS stays flat; broken
+ack receives exactly one window and the daemon's RSS stays flat, and so
+does it under `vibebox exec ... cat /dev/zero` read slowly; broken
 frames and start messages are closed with 1002/1007, stdin past the
 window with 1008; env variables, stdin-ack and the exit frame on the wire.
 """
@@ -161,6 +162,36 @@ def test_50_mb_through_stdin_and_back():
                              timeout=600)
     expect(code == 0 and out.split()[0].decode() == want,
            f"remote sha256sum: {code} {out!r} {err!r}")
+
+
+def test_a_slow_reader_of_the_cli_slows_the_command():
+    """vibebox exec's stdout read slowly: the CLI acks only what it wrote
+    out, so the daemon's memory stays flat while the command could write
+    gigabytes."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "HOME": P.dir, "VIBEBOX_SERVER": f"http://127.0.0.1:{D.port}",
+           "VIBEBOX_TOKEN": T["alice"]}
+    base = D.rss_kib()
+    p = subprocess.Popen([VIBEBOX, "exec", E["alice"], "cat", "/dev/zero"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         env=env)
+    try:
+        got, peak = 0, base
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            chunk = p.stdout.read(64 * 1024)
+            expect(chunk, "the output ended")
+            got += len(chunk)
+            peak = max(peak, D.rss_kib())
+            time.sleep(0.02)  # about 3 MiB/s
+        grown = (peak - base) / 1024
+        expect(got > 1024 * 1024, f"only {got} bytes came")
+        expect(grown < 30, f"RSS grew by {grown:.1f} MiB")
+        print(f"# read {got / 1048576:.1f} MiB slowly; daemon RSS "
+              f"+{grown:.1f} MiB")
+    finally:
+        p.kill()
+        p.wait()
 
 
 def test_failures_of_vibebox_itself_exit_255():
@@ -349,6 +380,7 @@ def main():
                        test_stdout_and_stderr_stay_apart,
                        test_cat_with_no_stdin_ends,
                        test_50_mb_through_stdin_and_back,
+                       test_a_slow_reader_of_the_cli_slows_the_command,
                        test_failures_of_vibebox_itself_exit_255,
                        test_a_viewer_may_not_exec,
                        test_a_demoted_member_loses_the_running_command,
