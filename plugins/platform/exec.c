@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "exec.h"
 #include "flow.h"
+#include "inq.h"
 #include "term.h"
 
 #define EXEC_CHUNK (16u << 10)   /* output bytes per frame, at most */
@@ -50,8 +51,7 @@ typedef struct exec_sess {
 	size_t frame_len; /* a frame the socket did not take yet */
 	bool blocked;     /* its queue is full: wait for drain */
 	/* stdin */
-	unsigned char *in;
-	size_t in_off, in_len, in_cap;
+	vbx__inq in;
 	uint64_t in_total; /* stdin bytes received */
 	uint64_t in_done;  /* of them written to the command */
 	uint64_t in_acked; /* the last stdin-ack sent */
@@ -72,7 +72,7 @@ static void sess_release(exec_sess *s)
 	if (n)
 		return;
 	vbx__exec_start_free(&s->start);
-	free(s->in);
+	vbx__inq_free(&s->in);
 	free(s);
 }
 
@@ -146,25 +146,13 @@ static unsigned sess_read(exec_sess *s)
 static bool sess_write(exec_sess *s)
 {
 	vbx_stream *st = s->src.stream;
-	while (s->in_off < s->in_len) {
-		ssize_t r = st->ops->write(st, s->in + s->in_off,
-		                           s->in_len - s->in_off);
-		if (r == VBX_EAGAIN)
-			return true;
-		if (r < 0) {
-			vbx_log_warn(
-			        vbx__platform,
-			        "exec in environment %s: stdin dropped: %s",
-			        s->audit.env_id,
-			        vbx_strerror(vbx__platform, (int)r));
-			s->in_done += s->in_len - s->in_off;
-			s->in_off = s->in_len;
-			break;
-		}
-		s->in_off += (size_t)r;
-		s->in_done += (uint64_t)r;
-	}
-	s->in_off = s->in_len = 0;
+	int rc = vbx__inq_write(&s->in, st, &s->in_done);
+	if (rc == VBX_EAGAIN)
+		return true;
+	if (rc != VBX_OK)
+		vbx_log_warn(vbx__platform,
+		             "exec in environment %s: stdin dropped: %s",
+		             s->audit.env_id, vbx_strerror(vbx__platform, rc));
 	if (s->in_eof && !s->in_closed) {
 		ssize_t r = st->ops->write(st, NULL, 0);
 		if (r == VBX_EAGAIN)
@@ -186,7 +174,7 @@ static bool sess_write(exec_sess *s)
 static void sess_stdin_ack(exec_sess *s)
 {
 	unsigned char f[9];
-	bool dry = s->in_off == s->in_len;
+	bool dry = vbx__inq_pending(&s->in) == 0;
 	if (s->in_acked == s->in_done || s->blocked || s->dead || !s->ws ||
 	    (!dry && s->in_done - s->in_acked < s->window / 4))
 		return;
@@ -362,28 +350,6 @@ static void start_task(void *ud)
 
 /* ---- the socket (service thread) ---- */
 
-static int queue_stdin(exec_sess *s, const unsigned char *data, size_t len)
-{
-	if (s->in_off) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
-		s->in_off = 0;
-	}
-	if (s->in_len + len > s->in_cap) {
-		size_t cap = s->in_cap ? s->in_cap : 4096;
-		while (cap < s->in_len + len)
-			cap *= 2;
-		unsigned char *b = realloc(s->in, cap);
-		if (!b)
-			return VBX_ENOMEM;
-		s->in = b;
-		s->in_cap = cap;
-	}
-	memcpy(s->in + s->in_len, data, len);
-	s->in_len += len;
-	return VBX_OK;
-}
-
 /* A start frame: take the command and hand it to a worker. */
 static int on_start(exec_sess *s, const vbx__exec_frame *f, const char **why)
 {
@@ -428,7 +394,8 @@ static int apply_frame(exec_sess *s, const vbx__exec_frame *f, const char **why)
 			return 1008;
 		}
 		s->in_total += f->len;
-		if (f->len && queue_stdin(s, f->data, f->len) != VBX_OK) {
+		if (f->len &&
+		    vbx__inq_push(&s->in, f->data, f->len) != VBX_OK) {
 			*why = "out of memory";
 			return 1011;
 		}

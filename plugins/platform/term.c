@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "flow.h"
+#include "inq.h"
 #include "term.h"
 
 /* ---- frames ---- */
@@ -120,8 +121,7 @@ struct term_session {
 	uint64_t idle_floor; /* the floor while no viewer is attached */
 	vbx__term_viewer *viewers;
 	int nviewers;
-	unsigned char *in; /* input waiting for the process */
-	size_t in_off, in_len, in_cap;
+	vbx__inq in; /* input waiting for the process */
 	bool resize_pending;
 	unsigned cols, rows;
 	bool eof, exited, exit_delivered;
@@ -410,24 +410,16 @@ static void viewers_unpause(term_session *s)
  */
 static bool session_write(term_session *s)
 {
-	vbx_stream *st = s->src.stream;
-	while (s->in_off < s->in_len) {
-		ssize_t r = st->ops->write(st, s->in + s->in_off,
-		                           s->in_len - s->in_off);
-		if (r == VBX_EAGAIN)
-			return true;
-		if (r < 0) {
-			vbx_log_warn(vbx__platform,
-			             "terminal session %s: input dropped: %s",
-			             s->id,
-			             vbx_strerror(vbx__platform, (int)r));
-			s->in_off = s->in_len;
-			break;
-		}
-		s->in_off += (size_t)r;
+	uint64_t taken = 0;
+	int rc = vbx__inq_write(&s->in, s->src.stream, &taken);
+	if (taken)
 		s->traffic = true;
-	}
-	s->in_off = s->in_len = 0;
+	if (rc == VBX_EAGAIN)
+		return true;
+	if (rc != VBX_OK)
+		vbx_log_warn(vbx__platform,
+		             "terminal session %s: input dropped: %s", s->id,
+		             vbx_strerror(vbx__platform, rc));
 	viewers_unpause(s);
 	return false;
 }
@@ -585,7 +577,7 @@ static void session_free(vbx_pump_src *src)
 		v = next;
 	}
 	free(s->ring);
-	free(s->in);
+	vbx__inq_free(&s->in);
 	free(s);
 }
 
@@ -769,24 +761,9 @@ static int session_input(term_session *s, vbx__term_viewer *v,
 {
 	if (s->eof || !len)
 		return VBX_OK;
-	if (s->in_off) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
-		s->in_off = 0;
-	}
-	if (s->in_len + len > s->in_cap) {
-		size_t cap = s->in_cap ? s->in_cap : 4096;
-		while (cap < s->in_len + len)
-			cap *= 2;
-		unsigned char *b = realloc(s->in, cap);
-		if (!b)
-			return VBX_ENOMEM;
-		s->in = b;
-		s->in_cap = cap;
-	}
-	memcpy(s->in + s->in_len, data, len);
-	s->in_len += len;
-	if (s->in_len >= VBX__TERM_INPUT_MAX && !v->rx_paused) {
+	if (vbx__inq_push(&s->in, data, len) != VBX_OK)
+		return VBX_ENOMEM;
+	if (vbx__inq_pending(&s->in) >= VBX__TERM_INPUT_MAX && !v->rx_paused) {
 		/* the process is not reading: stop reading its client */
 		v->rx_paused = true;
 		v->ops->pause(v->sink, 1);

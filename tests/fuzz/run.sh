@@ -69,8 +69,9 @@ deps() {
 		core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	cli_exec_frames) echo "cli/execproto.c cli/termproto.c";;
-	term_frame) echo "plugins/platform/term.c";;
-	exec_frame) echo "plugins/platform/execproto.c plugins/platform/term.c";;
+	term_frame) echo "plugins/platform/term.c plugins/platform/inq.c";;
+	exec_frame) echo "plugins/platform/execproto.c plugins/platform/term.c
+		plugins/platform/inq.c";;
 	esac
 }
 
