@@ -54,6 +54,9 @@ typedef struct vbx__route {
 	vbx_plugin *owner;   /* who registered it; not owned */
 	const vbx_ws_ops *ws;    /* WS routes only; not owned */
 	const char *subprotocol; /* WS routes only; copied */
+	/* The route's metric series (reqmetrics.c), resolved on its first
+	 * request and published with an atomic store; owned there. */
+	void *metrics;
 } vbx__route;
 
 typedef struct vbx__router vbx__router;

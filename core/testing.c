@@ -27,6 +27,7 @@
 
 #include <vibebox/testing.h>
 
+#include "coremetrics.h"
 #include "pump.h"
 #include "server.h"
 
@@ -265,6 +266,7 @@ VBX_EXPORT void vbx_test_host_free(vbx_test_host *h)
 	fini_plugins(h);
 	vbx__health_set_started(false);
 	vbx__registry_fini();
+	vbx__core_metrics_fini();
 	vbx__metrics_fini();
 	vbx__routes_free();
 	vbx__ws_routes_free();

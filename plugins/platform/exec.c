@@ -146,7 +146,10 @@ static unsigned sess_read(exec_sess *s)
 static bool sess_write(exec_sess *s)
 {
 	vbx_stream *st = s->src.stream;
-	int rc = vbx__inq_write(&s->in, st, &s->in_done);
+	uint64_t before = vbx__inq_pending(&s->in), wrote = 0;
+	int rc = vbx__inq_write(&s->in, st, &wrote);
+	/* dropped bytes left the queue too: they free the client's window */
+	s->in_done += rc == VBX_OK || rc == VBX_EAGAIN ? wrote : before;
 	if (rc == VBX_EAGAIN)
 		return true;
 	if (rc != VBX_OK)

@@ -41,7 +41,6 @@ int vbx__inq_write(vbx__inq *q, vbx_stream *st, uint64_t *taken)
 		if (r == VBX_EAGAIN)
 			return VBX_EAGAIN;
 		if (r < 0) {
-			*taken += q->len - q->off;
 			q->off = q->len = 0;
 			return (int)r;
 		}

@@ -29,9 +29,9 @@ int vbx__inq_push(vbx__inq *q, const void *data, size_t len);
 
 /*
  * Write what the stream takes without blocking; *taken (may be NULL) adds
- * the bytes that left the queue. Returns VBX_OK (the queue is empty),
+ * the bytes the stream took. Returns VBX_OK (the queue is empty),
  * VBX_EAGAIN (the stream is full: retry later), or the stream's error,
- * after which the waiting bytes are dropped (and count as taken).
+ * after which the waiting bytes are dropped (not counted in *taken).
  */
 int vbx__inq_write(vbx__inq *q, vbx_stream *st, uint64_t *taken);
 

@@ -22,6 +22,7 @@
 #include "envs.h"
 #include "exec.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "term.h"
 
 vbx_plugin *vbx__platform;
@@ -290,6 +291,8 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 		vbx__logs_ws_register(self, &l.logs);
 	if (rc == VBX_OK)
 		rc = vbx__lc_init(self);
+	if (rc == VBX_OK)
+		rc = vbx__platform_metrics_init(self);
 	if (rc != VBX_OK)
 		vbx__terminal_shutdown();
 	return rc;

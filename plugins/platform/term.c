@@ -24,6 +24,7 @@
 
 #include "flow.h"
 #include "inq.h"
+#include "metrics.h"
 #include "term.h"
 
 /* ---- frames ---- */
@@ -221,6 +222,7 @@ static void session_unlink(term_session *s)
 		s->next->prev = s->prev;
 	s->linked = false;
 	t->nsessions--;
+	vbx_gauge_dec(vbx__pm.term_sessions);
 }
 
 /* ---- slots: the caps, and reclaiming lingering sessions ---- */
@@ -412,8 +414,10 @@ static bool session_write(term_session *s)
 {
 	uint64_t taken = 0;
 	int rc = vbx__inq_write(&s->in, s->src.stream, &taken);
-	if (taken)
+	if (taken) {
 		s->traffic = true;
+		vbx_counter_add(vbx__pm.term_bytes_in, taken);
+	}
 	if (rc == VBX_EAGAIN)
 		return true;
 	if (rc != VBX_OK)
@@ -459,6 +463,7 @@ static void viewer_output(term_session *s, vbx__term_viewer *v)
 		    VBX_OK)
 			return;
 		v->sent += n;
+		vbx_counter_add(vbx__pm.term_bytes_out, n);
 	}
 }
 
@@ -671,6 +676,7 @@ static int attach_new(vbx__term *t, const char *env_id, const char *owner,
 	t->sessions = s;
 	s->linked = true;
 	t->nsessions++;
+	vbx_gauge_inc(vbx__pm.term_sessions);
 	unreserve_locked(t, owner, env_id);
 	vbx_pump_unlock(t->pump);
 	if (vbx_pump_add(t->pump, &s->src, &session_ops, stream) != VBX_OK) {

@@ -18,8 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url exec_frame
-	cli_exec_frames)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
+	metrics_http exec_frame cli_exec_frames)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -39,8 +39,10 @@ deps() {
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
 	proxyproto) echo "core/proxyproto.c core/cidr.c";;
+	traceparent) echo "core/traceparent.c";;
+	otlp) echo "plugins/tracing/otlp.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c plugins/auth/jwtcache.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
 		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
@@ -52,6 +54,8 @@ deps() {
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
 	redis_url) echo "plugins/redis-cache/url.c";;
+	metrics_http) echo "plugins/metrics/accept.c plugins/metrics/reqparse.c
+		plugins/metrics/address.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -69,9 +73,10 @@ deps() {
 		core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
 	cli_exec_frames) echo "cli/execproto.c cli/termproto.c";;
-	term_frame) echo "plugins/platform/term.c plugins/platform/inq.c";;
+	term_frame) echo "plugins/platform/term.c plugins/platform/inq.c
+		plugins/platform/metrics.c";;
 	exec_frame) echo "plugins/platform/execproto.c plugins/platform/term.c
-		plugins/platform/inq.c";;
+		plugins/platform/inq.c plugins/platform/metrics.c";;
 	esac
 }
 
@@ -89,6 +94,8 @@ target_flags() {
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
 	cli_frames | cli_exec_frames) echo "-I$src/cli";;
+	metrics_http) echo "-I$src/plugins/metrics";;
+	otlp) echo "-I$src/plugins/tracing";;
 	env_parse | term_frame | exec_frame) echo "-I$src/plugins/platform";;
 	esac
 }
