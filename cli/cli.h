@@ -204,6 +204,12 @@ int cli_cmd_login(cli_ctx *c, int argc, char **argv);
 int cli_cmd_logout(cli_ctx *c, int argc, char **argv);
 int cli_cmd_env(cli_ctx *c, int argc, char **argv);
 int cli_cmd_shell(cli_ctx *c, int argc, char **argv);
+int cli_cmd_exec(cli_ctx *c, int argc, char **argv);
+
+/* Environment id (named name for messages) must exist and run: CLI_OK,
+ * or an exit code after printing why. Refreshes an expired token too.
+ * shell.c. */
+int cli_env_running(cli_ctx *c, const char *id, const char *name);
 
 /* One log entry {stream, time, line}: the line on stdout, or on stderr
  * for the stderr stream. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c - `vibebox`, the command-line client of vibeboxd: global
- * options, then one command (login, logout, env ..., shell). The exit
+ * options, then one command (login, logout, env ..., shell, exec). The exit
  * code says what kind of failure happened, so scripts can tell "not
  * logged in" from "no such environment" from "server down".
  */
@@ -28,6 +28,8 @@ static const char help_text[] =
         "  env rm ENV\n"
         "  env logs ENV [-f] [--tail N]\n"
         "  shell ENV                              a terminal in ENV\n"
+        "  exec ENV [--] CMD [ARGS...]            run CMD in ENV without a "
+        "TTY\n"
         "\n"
         "ENV and P are ids, slugs or names. --json prints the API's JSON.\n"
         "\n"
@@ -46,7 +48,9 @@ static const char help_text[] =
         "  3  forbidden or not found (403, 404)\n"
         "  4  conflict or invalid request (400, 409, 422)\n"
         "  5  server error or server unreachable (5xx, connection)\n"
-        "  shell: the exit code of the remote process\n";
+        "  shell: the exit code of the remote process\n"
+        "  exec: the exit code of the remote command; 255 when vibebox "
+        "failed\n";
 
 typedef struct command {
 	const char *name;
@@ -54,10 +58,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-        {"login", cli_cmd_login},
-        {"logout", cli_cmd_logout},
-        {"env", cli_cmd_env},
-        {"shell", cli_cmd_shell},
+        {"login", cli_cmd_login}, {"logout", cli_cmd_logout},
+        {"env", cli_cmd_env},     {"shell", cli_cmd_shell},
+        {"exec", cli_cmd_exec},
 };
 
 static int usage_error(const char *what, const char *arg)

@@ -486,8 +486,7 @@ static const cli_ws_ops shell_ops = {
 
 /* ---- the command ---- */
 
-/* The environment must exist and run; this also refreshes the token. */
-static int check_env(cli_ctx *c, const char *id, const char *name)
+int cli_env_running(cli_ctx *c, const char *id, const char *name)
 {
 	char path[128];
 	cJSON *env = NULL;
@@ -587,7 +586,7 @@ int cli_cmd_shell(cli_ctx *c, int argc, char **argv)
 	int rc = cli_resolve_env(c, argv[optind], project, s->env_id,
 	                         sizeof(s->env_id));
 	if (rc == CLI_OK)
-		rc = check_env(c, s->env_id, argv[optind]);
+		rc = cli_env_running(c, s->env_id, argv[optind]);
 	if (rc == CLI_OK)
 		rc = run_session(s);
 	pthread_mutex_destroy(&s->mu);

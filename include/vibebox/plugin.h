@@ -96,6 +96,9 @@
  *        - route patterns may end in a catch-all `{name...}` (http.h), so
  *          that web-console serves every path no other route has; no
  *          host-table slot is used.
+ *        - runtime_exec_pipe (runtime.h): a command without a TTY, stdout
+ *          and stderr apart, stdin half-closed by write(s, NULL, 0); no
+ *          host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -228,6 +228,26 @@ VBX_HOOK_DECLARE(runtime_exec, PROVIDER, VBX_EUNAVAIL,
                  (const char *id, const vbx_exec_spec *spec, vbx_stream **out),
                  (id, spec, out))
 
+/* ---- 1.3 (exec): a command without a TTY ---- */
+
+/*
+ * runtime_exec_pipe(id, spec, out): run spec->argv (required, non-empty)
+ * in the container without a TTY and open its stream: read() gives
+ * stdout and stderr on their own channels (VBX_STREAM_STDOUT,
+ * VBX_STREAM_STDERR), write() feeds stdin, and write(s, NULL, 0) closes
+ * stdin (a half-close: the process reads EOF, its output still comes);
+ * it returns 0 once done, VBX_EAGAIN to be retried, or an error. cols and
+ * rows are ignored; resize() answers VBX_EINVAL. read() returns 0 once
+ * the process ended and all its output was read; close() then gives its
+ * exit code. The caller owns *out. VBX_ESTATE: the container is not
+ * running; VBX_EINVAL: no argv, or the engine refused the command.
+ */
+VBX_HOOK_DECLARE(runtime_exec_pipe, PROVIDER, VBX_EUNAVAIL,
+                 (const char *id, const vbx_exec_spec *spec, vbx_stream **out),
+                 (id, spec, out))
+
+/* ---- end of 1.3 (exec) ---- */
+
 /* ---- 1.1 (workspace): an environment's network and workspace ---- */
 
 /*

@@ -343,6 +343,10 @@ int dkr_logs(void *ud, const char *id, const vbx_logs_opts *opts,
              vbx_stream **out);
 int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
              vbx_stream **out);
+/* runtime_exec_pipe: no TTY; stdout and stderr on their channels, and
+ * write(s, NULL, 0) closes stdin (not over TLS: VBX_EINVAL). */
+int dkr_exec_pipe(void *ud, const char *id, const vbx_exec_spec *spec,
+                  vbx_stream **out);
 
 /* ---- shell.c, passwd.c: the shell a terminal opens ---- */
 

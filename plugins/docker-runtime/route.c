@@ -139,6 +139,16 @@ static int u_exec(void *ud, const char *id, const vbx_exec_spec *spec,
 	return e ? dkr_exec(e, raw, spec, out) : rc;
 }
 
+static int r_exec_pipe(void *ud, const char *id, const vbx_exec_spec *spec,
+                       vbx_stream **out)
+{
+	const char *raw;
+	int rc;
+	*out = NULL;
+	dkr *e = route(ud, id, &raw, &rc, NULL, 0);
+	return e ? dkr_exec_pipe(e, raw, spec, out) : rc;
+}
+
 /* ---- create: placement ---- */
 
 static int u_create(void *ud, const vbx_container_spec *spec, char *id,
@@ -410,6 +420,8 @@ int dkr_route_register(dkr *d)
 	rc = rc ? rc : vbx_hook_runtime_ping_register(p, r_ping, d, m);
 	rc = rc ? rc : vbx_hook_runtime_logs_register(p, r_logs, d, m);
 	rc = rc ? rc : vbx_hook_runtime_exec_register(p, r_exec, d, m);
+	rc = rc ? rc
+	        : vbx_hook_runtime_exec_pipe_register(p, r_exec_pipe, d, m);
 	rc = rc ? rc
 	        : vbx_hook_runtime_leftovers_register(p, r_leftovers, d, m);
 	rc = rc ? rc

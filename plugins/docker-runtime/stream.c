@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * stream.c - exec sessions with a TTY and container logs, as vbx_stream
- * objects over raw connections to the engine.
+ * stream.c - exec sessions with a TTY or without one (stdout and stderr
+ * apart) and container logs, as vbx_stream objects over raw connections
+ * to the engine.
  *
  * libcurl opens the connection (CURLOPT_CONNECT_ONLY on a dkr_easy()
  * handle, so unix sockets and TLS work alike) and the HTTP/1.1 request is
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 
 #include "docker.h"
@@ -48,7 +50,10 @@ typedef struct dkr_stream {
 	int evfd;     /* readable while rx holds bytes */
 	bool flagged; /* evfd is readable now */
 	bool logs;
-	bool eof; /* nothing more comes from the socket */
+	bool muxed;     /* the engine's stdout/stderr framing: logs, and an
+	                   exec without a TTY */
+	bool wr_closed; /* an exec's stdin was half-closed */
+	bool eof;       /* nothing more comes from the socket */
 	char exec_id[VBX_CONTAINER_ID_LEN];
 	/* logs: the body's framing */
 	bool chunked;
@@ -162,6 +167,7 @@ static dkr_stream *stream_new(dkr *d, bool logs)
 		return NULL;
 	st->d = d;
 	st->logs = logs;
+	st->muxed = logs;
 	st->sock = -1;
 	st->epfd = -1;
 	st->evfd = -1;
@@ -534,10 +540,29 @@ static ssize_t op_read(vbx_stream *s, void *buf, size_t len, int *channel)
 		return VBX_EINVAL;
 	if (!channel)
 		channel = &ignored;
-	r = st->logs ? logs_read(st, buf, len, channel)
-	             : exec_read(st, buf, len, channel);
+	r = st->muxed ? logs_read(st, buf, len, channel)
+	              : exec_read(st, buf, len, channel);
 	sync_ready(st);
 	return r;
+}
+
+/*
+ * An exec without a TTY: end its stdin by shutting down our side of the
+ * hijacked connection, as the engine's own client does; its output keeps
+ * coming. Over TLS a shutdown would end the TLS session, so it is
+ * refused there (the process then reads EOF only when the stream closes).
+ */
+static ssize_t close_stdin(dkr_stream *st)
+{
+	if (strncmp(st->d->base_url, "https:", 6) == 0) {
+		STREAM_WARN(st->d, "closing an exec's stdin is not supported "
+		                   "over TLS engine connections");
+		return VBX_EINVAL;
+	}
+	if (shutdown(st->sock, SHUT_WR) != 0)
+		return VBX_EUNAVAIL;
+	st->wr_closed = true;
+	return 0;
 }
 
 static ssize_t op_write(vbx_stream *s, const void *buf, size_t len)
@@ -546,10 +571,10 @@ static ssize_t op_write(vbx_stream *s, const void *buf, size_t len)
 	size_t sent = 0;
 	CURLcode rc;
 
-	if (st->logs)
+	if (st->logs || st->wr_closed)
 		return VBX_EINVAL;
 	if (len == 0)
-		return 0;
+		return st->muxed ? close_stdin(st) : 0;
 	rc = curl_easy_send(st->curl, buf, len, &sent);
 	if (rc == CURLE_AGAIN || (rc == CURLE_OK && sent == 0))
 		return VBX_EAGAIN;
@@ -562,7 +587,7 @@ static int op_resize(vbx_stream *s, unsigned cols, unsigned rows)
 {
 	dkr_stream *st = (dkr_stream *)s;
 
-	if (st->logs || cols == 0 || rows == 0 || cols > 65535 || rows > 65535)
+	if (st->muxed || cols == 0 || rows == 0 || cols > 65535 || rows > 65535)
 		return VBX_EINVAL;
 	return exec_resize(st->d, st->exec_id, cols, rows);
 }
@@ -705,7 +730,8 @@ static bool api_at_least(const dkr *d, int minor)
 }
 
 static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec,
-                        const char *login, unsigned cols, unsigned rows)
+                        const char *login, unsigned cols, unsigned rows,
+                        bool tty)
 {
 	cJSON *b = cJSON_CreateObject();
 	cJSON *cmd, *env = cJSON_AddArrayToObject(b, "Env");
@@ -713,7 +739,7 @@ static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec,
 	cJSON_AddBoolToObject(b, "AttachStdin", true);
 	cJSON_AddBoolToObject(b, "AttachStdout", true);
 	cJSON_AddBoolToObject(b, "AttachStderr", true);
-	cJSON_AddBoolToObject(b, "Tty", true);
+	cJSON_AddBoolToObject(b, "Tty", tty);
 	if (spec->argv) {
 		cmd = cJSON_CreateArray();
 		for (size_t i = 0; spec->argv[i]; i++)
@@ -732,7 +758,7 @@ static cJSON *exec_body(const dkr *d, const vbx_exec_spec *spec,
 		                     cJSON_CreateString(spec->variables[i]));
 	if (d->conf.user && d->conf.user[0])
 		cJSON_AddStringToObject(b, "User", d->conf.user);
-	if (api_at_least(d, 42)) {
+	if (tty && api_at_least(d, 42)) {
 		cJSON *size = cJSON_AddArrayToObject(b, "ConsoleSize");
 		cJSON_AddItemToArray(size, cJSON_CreateNumber(rows));
 		cJSON_AddItemToArray(size, cJSON_CreateNumber(cols));
@@ -748,7 +774,8 @@ static int exec_create(dkr_stream *st, const char *id,
 	char login[DKR_SHELL_MAX] = "";
 	if (!spec->argv)
 		dkr_login_shell(d, id, login, sizeof(login));
-	cJSON *body = exec_body(d, spec, login, cols, rows), *j = NULL;
+	cJSON *body = exec_body(d, spec, login, cols, rows, !st->muxed),
+	      *j = NULL;
 	const cJSON *eid;
 	dkr_resp resp = {0};
 	char path[160], msg[256];
@@ -792,7 +819,9 @@ static int exec_start(dkr_stream *st)
 	if (rc == VBX_OK)
 		rc = send_request(st, "POST", path,
 		                  "Connection: Upgrade\r\nUpgrade: tcp\r\n",
-		                  "{\"Detach\":false,\"Tty\":true}", deadline);
+		                  st->muxed ? "{\"Detach\":false,\"Tty\":false}"
+		                            : "{\"Detach\":false,\"Tty\":true}",
+		                  deadline);
 	if (rc == VBX_OK)
 		rc = read_head(st, &h, deadline);
 	if (rc == VBX_OK && h.status != 101 && h.status != 200)
@@ -801,21 +830,22 @@ static int exec_start(dkr_stream *st)
 	return rc;
 }
 
-int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
-             vbx_stream **out)
+static int exec_open(dkr *d, const char *id, const vbx_exec_spec *spec,
+                     bool tty, vbx_stream **out)
 {
-	dkr *d = stream_dkr(ud);
 	unsigned cols = spec->cols ? spec->cols : 80;
 	unsigned rows = spec->rows ? spec->rows : 24;
 	dkr_stream *st;
 	int rc;
 
 	*out = NULL;
-	if (!valid_id(id) || (spec->argv && !spec->argv[0]))
+	if (!valid_id(id) || (spec->argv && !spec->argv[0]) ||
+	    (!tty && !spec->argv))
 		return VBX_EINVAL;
 	st = stream_new(d, false);
 	if (!st)
 		return VBX_ENOMEM;
+	st->muxed = !tty;
 	rc = exec_create(st, id, spec, cols, rows);
 	if (rc == VBX_OK)
 		rc = exec_start(st);
@@ -826,7 +856,7 @@ int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
 		return rc;
 	}
 	/* The process may not run yet when the engine answers the start. */
-	for (int i = 0; i < RESIZE_TRIES; i++) {
+	for (int i = 0; tty && i < RESIZE_TRIES; i++) {
 		sleep_ms(10 * i);
 		if (exec_resize(d, st->exec_id, cols, rows) == VBX_OK)
 			break;
@@ -834,4 +864,16 @@ int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
 	st->base.ops = &stream_ops;
 	*out = &st->base;
 	return VBX_OK;
+}
+
+int dkr_exec(void *ud, const char *id, const vbx_exec_spec *spec,
+             vbx_stream **out)
+{
+	return exec_open(stream_dkr(ud), id, spec, true, out);
+}
+
+int dkr_exec_pipe(void *ud, const char *id, const vbx_exec_spec *spec,
+                  vbx_stream **out)
+{
+	return exec_open(stream_dkr(ud), id, spec, false, out);
 }

@@ -165,3 +165,82 @@ void vbx__term_audit_refused(vbx_ws *ws, int rc)
 	vbx__audit_write(actor_of(ws), "terminal.refused", "environment",
 	                 id ? id : "", vbx_ws_client_addr(ws), detail);
 }
+
+/* ---- exec sockets ---- */
+
+/* argv0 is the user's text: through cJSON, cut so the row fits. */
+static void exec_detail(cJSON *o, const char *argv0, char *detail)
+{
+	char cut[65];
+	snprintf(cut, sizeof(cut), "%s", argv0);
+	cJSON_AddStringToObject(o, "argv0", cut);
+	detail_of(o, detail);
+	cJSON_Delete(o);
+}
+
+void vbx__exec_audit_start(const vbx__term_audit *a, const char *argv0,
+                           size_t argc, int rc)
+{
+	char detail[DETAIL_MAX + 1];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "argc", (double)argc);
+	if (rc != VBX_OK)
+		cJSON_AddStringToObject(o, "error",
+		                        vbx_strerror(vbx__platform, rc));
+	exec_detail(o, argv0, detail);
+	vbx__audit_write(a->actor, "exec.start", "environment", a->env_id,
+	                 a->client, detail);
+}
+
+typedef struct exec_close_row {
+	vbx__term_audit a;
+	char argv0[65];
+	int exit_code, code;
+	int64_t duration_ms;
+} exec_close_row;
+
+static void write_exec_close(void *ud)
+{
+	exec_close_row *c = ud;
+	char detail[DETAIL_MAX + 1];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "exitCode", c->exit_code);
+	cJSON_AddNumberToObject(o, "closeCode", c->code);
+	cJSON_AddNumberToObject(o, "durationMs", (double)c->duration_ms);
+	exec_detail(o, c->argv0, detail);
+	vbx__audit_write(c->a.actor, "exec.close", "environment", c->a.env_id,
+	                 c->a.client, detail);
+	free(c);
+}
+
+void vbx__exec_audit_close(const vbx__term_audit *a, const char *argv0,
+                           int exit_code, int code)
+{
+	exec_close_row *c = malloc(sizeof(*c));
+	if (!c) {
+		vbx_log_warn(vbx__platform,
+		             "audit exec.close of environment %s not written: "
+		             "out of memory",
+		             a->env_id);
+		return;
+	}
+	c->a = *a;
+	snprintf(c->argv0, sizeof(c->argv0), "%s", argv0);
+	c->exit_code = exit_code;
+	c->code = code;
+	c->duration_ms = clock_ms(CLOCK_MONOTONIC) - a->opened_mono;
+	if (vbx_work_submit(vbx__platform, write_exec_close, c) != VBX_OK)
+		write_exec_close(c);
+}
+
+void vbx__exec_audit_refused(vbx_ws *ws, int rc)
+{
+	char detail[DETAIL_MAX + 1];
+	const char *id = vbx_ws_param(ws, "id");
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "reason", vbx_strerror(vbx__platform, rc));
+	detail_of(o, detail);
+	cJSON_Delete(o);
+	vbx__audit_write(actor_of(ws), "exec.refused", "environment",
+	                 id ? id : "", vbx_ws_client_addr(ws), detail);
+}

@@ -68,4 +68,20 @@ void vbx__term_audit_close(const vbx__term_audit *a, int code);
  * {"reason"} (a worker: open). */
 void vbx__term_audit_refused(vbx_ws *ws, int rc);
 
+/* ---- exec sockets (exec.c); a is filled by vbx__term_audit_begin ---- */
+
+/* The command argv0 (argc arguments) was started, or failed to start
+ * with rc: exec.start with {"argv0", "argc"} and, on failure, "error".
+ * Blocks: a worker. */
+void vbx__exec_audit_start(const vbx__term_audit *a, const char *argv0,
+                           size_t argc, int rc);
+/* Its socket closed with code: exec.close with {"argv0", "exitCode" (-1:
+ * unknown, the process may still run), "closeCode", "durationMs"},
+ * written on a worker (the caller is the service thread). */
+void vbx__exec_audit_close(const vbx__term_audit *a, const char *argv0,
+                           int exit_code, int code);
+/* open refused ws with rc after it authenticated: exec.refused with
+ * {"reason"} (a worker: open). */
+void vbx__exec_audit_refused(vbx_ws *ws, int rc);
+
 #endif

@@ -20,6 +20,7 @@
 
 #include "common.h"
 #include "envs.h"
+#include "exec.h"
 #include "lifecycle.h"
 #include "metrics.h"
 #include "term.h"
@@ -284,6 +285,8 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 		rc = vbx__api_platform_register(self);
 	if (rc == VBX_OK)
 		rc = vbx__terminal_ws_register(self, &l.term);
+	if (rc == VBX_OK)
+		rc = vbx__exec_ws_register(self, l.term.window);
 	if (rc == VBX_OK)
 		vbx__logs_ws_register(self, &l.logs);
 	if (rc == VBX_OK)

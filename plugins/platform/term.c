@@ -22,6 +22,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "flow.h"
+#include "inq.h"
 #include "metrics.h"
 #include "term.h"
 
@@ -120,8 +122,7 @@ struct term_session {
 	uint64_t idle_floor; /* the floor while no viewer is attached */
 	vbx__term_viewer *viewers;
 	int nviewers;
-	unsigned char *in; /* input waiting for the process */
-	size_t in_off, in_len, in_cap;
+	vbx__inq in; /* input waiting for the process */
 	bool resize_pending;
 	unsigned cols, rows;
 	bool eof, exited, exit_delivered;
@@ -358,11 +359,10 @@ static unsigned session_read(term_session *s)
 	uint64_t floor = session_floor(s);
 	size_t budget = 256u << 10; /* then let other sessions run */
 	for (;;) {
-		uint64_t used = s->head - floor;
-		if (used >= s->window)
+		uint64_t n = vbx__flow_room(s->head, floor, s->window);
+		if (n == 0)
 			return 0; /* wait for an ack */
 		uint64_t pos = s->head % s->cap;
-		uint64_t n = s->window - used;
 		if (n > s->cap - pos)
 			n = s->cap - pos;
 		if (n > 64u << 10)
@@ -412,25 +412,18 @@ static void viewers_unpause(term_session *s)
  */
 static bool session_write(term_session *s)
 {
-	vbx_stream *st = s->src.stream;
-	while (s->in_off < s->in_len) {
-		ssize_t r = st->ops->write(st, s->in + s->in_off,
-		                           s->in_len - s->in_off);
-		if (r == VBX_EAGAIN)
-			return true;
-		if (r < 0) {
-			vbx_log_warn(vbx__platform,
-			             "terminal session %s: input dropped: %s",
-			             s->id,
-			             vbx_strerror(vbx__platform, (int)r));
-			s->in_off = s->in_len;
-			break;
-		}
-		s->in_off += (size_t)r;
+	uint64_t taken = 0;
+	int rc = vbx__inq_write(&s->in, s->src.stream, &taken);
+	if (taken) {
 		s->traffic = true;
-		vbx_counter_add(vbx__pm.term_bytes_in, (uint64_t)r);
+		vbx_counter_add(vbx__pm.term_bytes_in, taken);
 	}
-	s->in_off = s->in_len = 0;
+	if (rc == VBX_EAGAIN)
+		return true;
+	if (rc != VBX_OK)
+		vbx_log_warn(vbx__platform,
+		             "terminal session %s: input dropped: %s", s->id,
+		             vbx_strerror(vbx__platform, rc));
 	viewers_unpause(s);
 	return false;
 }
@@ -451,12 +444,12 @@ static void viewer_output(term_session *s, vbx__term_viewer *v)
 {
 	unsigned char frame[VBX__TERM_OUTPUT_HDR + VBX__TERM_CHUNK];
 	while (!v->closed && !v->blocked && v->sent < s->head) {
-		uint64_t limit = v->acked + s->window;
-		if (v->sent >= limit)
+		uint64_t room = vbx__flow_room(v->sent, v->acked, s->window);
+		if (room == 0)
 			return;
 		uint64_t n = s->head - v->sent;
-		if (n > limit - v->sent)
-			n = limit - v->sent;
+		if (n > room)
+			n = room;
 		if (n > VBX__TERM_CHUNK)
 			n = VBX__TERM_CHUNK;
 		uint64_t pos = v->sent % s->cap;
@@ -589,7 +582,7 @@ static void session_free(vbx_pump_src *src)
 		v = next;
 	}
 	free(s->ring);
-	free(s->in);
+	vbx__inq_free(&s->in);
 	free(s);
 }
 
@@ -774,24 +767,9 @@ static int session_input(term_session *s, vbx__term_viewer *v,
 {
 	if (s->eof || !len)
 		return VBX_OK;
-	if (s->in_off) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
-		s->in_off = 0;
-	}
-	if (s->in_len + len > s->in_cap) {
-		size_t cap = s->in_cap ? s->in_cap : 4096;
-		while (cap < s->in_len + len)
-			cap *= 2;
-		unsigned char *b = realloc(s->in, cap);
-		if (!b)
-			return VBX_ENOMEM;
-		s->in = b;
-		s->in_cap = cap;
-	}
-	memcpy(s->in + s->in_len, data, len);
-	s->in_len += len;
-	if (s->in_len >= VBX__TERM_INPUT_MAX && !v->rx_paused) {
+	if (vbx__inq_push(&s->in, data, len) != VBX_OK)
+		return VBX_ENOMEM;
+	if (vbx__inq_pending(&s->in) >= VBX__TERM_INPUT_MAX && !v->rx_paused) {
 		/* the process is not reading: stop reading its client */
 		v->rx_paused = true;
 		v->ops->pause(v->sink, 1);
@@ -801,16 +779,7 @@ static int session_input(term_session *s, vbx__term_viewer *v,
 
 static int viewer_ack(vbx__term_viewer *v, uint64_t off, const char **why)
 {
-	if (off < v->acked) {
-		*why = "ack went backwards";
-		return 1007;
-	}
-	if (off > v->sent) {
-		*why = "ack beyond the output sent";
-		return 1007;
-	}
-	v->acked = off;
-	return 0;
+	return vbx__flow_ack(&v->acked, v->sent, off, why);
 }
 
 static int apply_frame(vbx__term_viewer *v, const vbx__term_frame *f,

@@ -2,7 +2,8 @@
 /*
  * test_docker_stream.c - docker-runtime's stream.c against the real
  * engine: exec sessions with a TTY (shell, input, resize, exit codes, a
- * large output, variables, the login shell from /etc/passwd) and logs (both
+ * large output, variables, the login shell from /etc/passwd), an exec
+ * without one (stdin half-closed, stdout and stderr apart) and logs (both
  * channels, follow, timestamps, tail, small reads), and the refusals (unknown
  * container, stopped container, writes to logs).
  *
@@ -347,6 +348,39 @@ static void test_exec_refused(void **state)
 	assert_int_equal(dkr_exec(NULL, running_name, &spec, &s), VBX_EINVAL);
 }
 
+/* ---- exec without a TTY (runtime_exec_pipe) ---- */
+
+/* stdin in, then its half-close; stdout and stderr apart; the exit code. */
+static void test_exec_pipe(void **state)
+{
+	const char *const argv[] = {
+	        "sh", "-c", "cat; echo to-stderr >&2; echo done; exit 4", NULL};
+	vbx_exec_spec spec = {.argv = argv};
+	vbx_stream *s = NULL;
+	got g;
+	int code = 99;
+
+	assert_int_equal(dkr_exec_pipe(NULL, running_name, &spec, &s), VBX_OK);
+	got_init(&g, 1 << 16);
+	write_all(s, "line one\nline two\n");
+	assert_int_equal(s->ops->write(s, NULL, 0), 0); /* stdin ends */
+	assert_int_equal(s->ops->write(s, "late", 4), VBX_EINVAL);
+	assert_int_equal(s->ops->resize(s, 80, 24), VBX_EINVAL);
+	assert_true(read_until(s, &g, NULL, 4096, 10000));
+	assert_string_equal(g.out, "line one\nline two\ndone\n");
+	assert_string_equal(g.err, "to-stderr\n");
+	assert_int_equal(s->ops->close(s, &code), VBX_OK);
+	assert_int_equal(code, 4);
+	got_free(&g);
+	/* an argv is required; a stopped container is a state error */
+	spec.argv = NULL;
+	assert_int_equal(dkr_exec_pipe(NULL, running_name, &spec, &s),
+	                 VBX_EINVAL);
+	spec.argv = argv;
+	assert_int_equal(dkr_exec_pipe(NULL, stopped_name, &spec, &s),
+	                 VBX_ESTATE);
+}
+
 /* ---- logs ---- */
 
 static vbx_stream *open_logs(int tail, bool follow, bool timestamps)
@@ -525,6 +559,7 @@ int main(void)
 	        cmocka_unit_test(test_exec_login_shell),
 	        cmocka_unit_test(test_exec_shell_list),
 	        cmocka_unit_test(test_exec_refused),
+	        cmocka_unit_test(test_exec_pipe),
 	        cmocka_unit_test(test_logs_all),
 	        cmocka_unit_test(test_logs_small_reads),
 	        cmocka_unit_test(test_logs_tail),

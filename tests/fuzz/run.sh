@@ -19,7 +19,7 @@ targets=("$@")
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
 	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
-	metrics_http web_console)
+	metrics_http web_console exec_frame cli_exec_frames)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -74,7 +74,11 @@ deps() {
 	env_parse) echo "plugins/platform/envparse.c core/json.c
 		core/jsonout.c";;
 	cli_frames) echo "cli/termproto.c";;
-	term_frame) echo "plugins/platform/term.c";;
+	cli_exec_frames) echo "cli/execproto.c cli/termproto.c";;
+	term_frame) echo "plugins/platform/term.c plugins/platform/inq.c
+		plugins/platform/metrics.c";;
+	exec_frame) echo "plugins/platform/execproto.c plugins/platform/term.c
+		plugins/platform/inq.c plugins/platform/metrics.c";;
 	esac
 }
 
@@ -91,11 +95,11 @@ target_flags() {
 		$(pkg-config --cflags --libs libcurl) -lpthread";;
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
-	cli_frames) echo "-I$src/cli";;
+	cli_frames | cli_exec_frames) echo "-I$src/cli";;
 	metrics_http) echo "-I$src/plugins/metrics";;
 	otlp) echo "-I$src/plugins/tracing";;
 	web_console) echo "-I$src/plugins/web-console -lpthread";;
-	env_parse | term_frame) echo "-I$src/plugins/platform";;
+	env_parse | term_frame | exec_frame) echo "-I$src/plugins/platform";;
 	esac
 }
 

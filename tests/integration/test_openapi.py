@@ -44,7 +44,8 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # them.
 DOCKER_RUNTIME_PATHS = "/api/v1/x/docker-runtime/"
 WS_PATHS = {"/api/v1/events", "/api/v1/environments/{id}/terminal",
-            "/api/v1/environments/{id}/logs/stream"}
+            "/api/v1/environments/{id}/logs/stream",
+            "/api/v1/environments/{id}/exec"}
 # Paths not checked against the daemons here: the WebSockets, and the
 # metrics plugin's GET /metrics on the API listener (listen = ""), plain
 # text for scrapers rather than the envelope, which test_metrics.py
