@@ -99,6 +99,7 @@
  *        - runtime_exec_pipe (runtime.h): a command without a TTY, stdout
  *          and stderr apart, stdin half-closed by write(s, NULL, 0); no
  *          host-table slot is used.
+ *        - <vibebox/buf.h>: a growing byte buffer, inline (no slot).
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

@@ -13,6 +13,7 @@
 #include <vibebox/catalog.h>
 #include <vibebox/http.h>
 #include <vibebox/store.h>
+#include <vibebox/buf.h>
 #include <vibebox/cache.h>
 #include <vibebox/metrics.h>
 #include <vibebox/trace.h>

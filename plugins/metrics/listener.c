@@ -29,7 +29,7 @@ typedef struct conn {
 	int fd;
 	char in[MX_REQ_MAX];
 	size_t inlen;
-	mx_buf out;
+	vbx_buf out;
 	size_t sent;
 	bool close_after;
 	int64_t deadline;
@@ -54,7 +54,7 @@ static void conn_close(conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	mx_buf_free(&c->out);
+	vbx_buf_free(&c->out);
 	c->fd = -1;
 	c->inlen = c->sent = 0;
 	c->close_after = false;
@@ -81,9 +81,9 @@ static void put_response(conn *c, const mx_answer *a, bool head, bool close)
 	                 a->allow ? "\r\n" : "",
 	                 a->status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
 	                 close ? "Connection: close\r\n" : "");
-	mx_buf_put(&c->out, h, (size_t)n);
+	vbx_buf_put(&c->out, h, (size_t)n);
 	if (!head && a->body.len)
-		mx_buf_put(&c->out, a->body.data, a->body.len);
+		vbx_buf_put(&c->out, a->body.data, a->body.len);
 	c->close_after = close;
 }
 
@@ -99,23 +99,23 @@ static bool handle_input(mx_listener *l, conn *c)
 	if (used < 0 || req.has_body) {
 		a.status = 400;
 		a.ctype = "text/plain; charset=utf-8";
-		mx_buf_puts(&a.body, used < 0 ? "malformed or too large "
-		                                "request head\n"
-		                              : "a request body is not "
-		                                "accepted here\n");
+		vbx_buf_puts(&a.body, used < 0 ? "malformed or too large "
+		                                 "request head\n"
+		                               : "a request body is not "
+		                                 "accepted here\n");
 		put_response(c, &a, false, true);
-		mx_buf_free(&a.body);
+		vbx_buf_free(&a.body);
 		c->inlen = 0;
 		return true;
 	}
 	mx_answer_request(l->st, req.method, req.path, req.accept,
 	                  req.authorization, &a);
 	put_response(c, &a, !strcmp(req.method, "HEAD"), !req.keep_alive);
-	mx_buf_free(&a.body);
+	vbx_buf_free(&a.body);
 	/* A pipelined request after this one waits for the answer. */
 	memmove(c->in, c->in + used, c->inlen - (size_t)used);
 	c->inlen -= (size_t)used;
-	return !c->out.oom;
+	return !c->out.failed;
 }
 
 static void on_readable(mx_listener *l, conn *c)
@@ -150,7 +150,7 @@ static void on_writable(mx_listener *l, conn *c)
 	c->deadline = now_ms() + IDLE_MS;
 	if (c->sent < c->out.len)
 		return;
-	mx_buf_free(&c->out);
+	vbx_buf_free(&c->out);
 	c->sent = 0;
 	if (c->close_after) {
 		conn_close(c);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <vibebox/buf.h>
 #include <vibebox/metrics.h>
 
 /* The two exposition formats. */
@@ -22,18 +23,6 @@ typedef enum mx_format {
 #define MX_CTYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
 #define MX_CTYPE_OPENMETRICS                                                   \
 	"application/openmetrics-text; version=1.0.0; charset=utf-8"
-
-/* A growing buffer. A failed allocation sets oom and drops what follows,
- * so that a caller checks once, at the end. */
-typedef struct mx_buf {
-	char *data;
-	size_t len, cap;
-	bool oom;
-} mx_buf;
-
-void mx_buf_put(mx_buf *b, const char *s, size_t n);
-void mx_buf_puts(mx_buf *b, const char *s);
-void mx_buf_free(mx_buf *b);
 
 /*
  * A double as the exposition writes it: the shortest of %.15g/%.16g/%.17g
@@ -47,7 +36,7 @@ const char *mx_fmt_double(double v, char *buf, size_t size);
  * vbx_metrics_visit() with it as ud, then mx_render_end().
  */
 typedef struct mx_render {
-	mx_buf *out;
+	vbx_buf *out;
 	mx_format format;
 } mx_render;
 
@@ -117,12 +106,12 @@ typedef struct mx_state {
 } mx_state;
 
 /* One answer to a scrape request. body is malloc'd (the caller frees it
- * with mx_buf_free); ctype static. */
+ * with vbx_buf_free); ctype static. */
 typedef struct mx_answer {
 	int status;
 	const char *ctype;
 	const char *allow; /* for 405 */
-	mx_buf body;
+	vbx_buf body;
 } mx_answer;
 
 /* The answer to method/path with these headers (either may be NULL). */

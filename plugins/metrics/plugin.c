@@ -50,7 +50,7 @@ static void plain(mx_answer *a, int status, const char *msg)
 {
 	a->status = status;
 	a->ctype = "text/plain; charset=utf-8";
-	mx_buf_puts(&a->body, msg);
+	vbx_buf_puts(&a->body, msg);
 }
 
 /* Who may scrape and how; false when *a is answered already. */
@@ -84,14 +84,14 @@ void mx_answer_request(mx_state *st, const char *method, const char *path,
 		return;
 	mx_render r = {.out = &a->body, .format = mx_accept_format(accept)};
 	if (vbx_metrics_visit(st->self, mx_render_visit, &r) != VBX_OK) {
-		mx_buf_free(&a->body);
+		vbx_buf_free(&a->body);
 		plain(a, 500, "metrics are not enabled\n");
 		return;
 	}
 	mx_render_process(&r, MX_VERSION);
 	mx_render_end(&r);
-	if (a->body.oom) {
-		mx_buf_free(&a->body);
+	if (a->body.failed) {
+		vbx_buf_free(&a->body);
 		plain(a, 500, "out of memory rendering the metrics\n");
 		return;
 	}
@@ -110,7 +110,7 @@ static int public_metrics(void *ud, vbx_request *req)
 	if (a.status == 401)
 		vbx_resp_header(req, "WWW-Authenticate", "Bearer");
 	int rc = vbx_resp_body(req, a.status, a.ctype, a.body.data, a.body.len);
-	mx_buf_free(&a.body);
+	vbx_buf_free(&a.body);
 	return rc;
 }
 

@@ -16,38 +16,6 @@
 
 #include "mx.h"
 
-void mx_buf_put(mx_buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d) {
-			b->oom = true;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void mx_buf_puts(mx_buf *b, const char *s)
-{
-	mx_buf_put(b, s, strlen(s));
-}
-
-void mx_buf_free(mx_buf *b)
-{
-	free(b->data);
-	*b = (mx_buf){0};
-}
-
 const char *mx_fmt_double(double v, char *buf, size_t size)
 {
 	if (isnan(v))
@@ -65,7 +33,7 @@ const char *mx_fmt_double(double v, char *buf, size_t size)
 
 /* s with the characters the format escapes escaped: backslash and line
  * feed always, '"' in label values (and in OpenMetrics' HELP). */
-static void put_escaped(mx_buf *b, const char *s, bool quote)
+static void put_escaped(vbx_buf *b, const char *s, bool quote)
 {
 	const char *run = s;
 
@@ -76,11 +44,11 @@ static void put_escaped(mx_buf *b, const char *s, bool quote)
 		                                       : NULL;
 		if (!esc)
 			continue;
-		mx_buf_put(b, run, (size_t)(s - run));
-		mx_buf_puts(b, esc);
+		vbx_buf_put(b, run, (size_t)(s - run));
+		vbx_buf_puts(b, esc);
 		run = s + 1;
 	}
-	mx_buf_put(b, run, (size_t)(s - run));
+	vbx_buf_put(b, run, (size_t)(s - run));
 }
 
 /* The family's name as the format writes it in HELP and TYPE. */
@@ -91,7 +59,7 @@ static void put_family_name(mx_render *r, const char *name, int type)
 	if (r->format == MX_OPENMETRICS && type == VBX_METRIC_COUNTER &&
 	    n > 6 && !strcmp(name + n - 6, "_total"))
 		n -= 6;
-	mx_buf_put(r->out, name, n);
+	vbx_buf_put(r->out, name, n);
 }
 
 static void put_header(mx_render *r, const char *name, const char *help,
@@ -100,15 +68,15 @@ static void put_header(mx_render *r, const char *name, const char *help,
 	static const char *const types[] = {"untyped", "counter", "gauge",
 	                                    "histogram"};
 
-	mx_buf_puts(r->out, "# HELP ");
+	vbx_buf_puts(r->out, "# HELP ");
 	put_family_name(r, name, type);
-	mx_buf_puts(r->out, " ");
+	vbx_buf_puts(r->out, " ");
 	put_escaped(r->out, help, r->format == MX_OPENMETRICS);
-	mx_buf_puts(r->out, "\n# TYPE ");
+	vbx_buf_puts(r->out, "\n# TYPE ");
 	put_family_name(r, name, type);
-	mx_buf_puts(r->out, " ");
-	mx_buf_puts(r->out, types[type >= 1 && type <= 3 ? type : 0]);
-	mx_buf_puts(r->out, "\n");
+	vbx_buf_puts(r->out, " ");
+	vbx_buf_puts(r->out, types[type >= 1 && type <= 3 ? type : 0]);
+	vbx_buf_puts(r->out, "\n");
 }
 
 /* name+suffix{labels[,le="le"]} value\n */
@@ -116,30 +84,30 @@ static void put_sample(mx_render *r, const char *name, const char *suffix,
                        const char *const *labels, const char *const *values,
                        size_t n, const char *le, const char *value)
 {
-	mx_buf *b = r->out;
+	vbx_buf *b = r->out;
 
-	mx_buf_puts(b, name);
-	mx_buf_puts(b, suffix);
+	vbx_buf_puts(b, name);
+	vbx_buf_puts(b, suffix);
 	if (n || le) {
-		mx_buf_puts(b, "{");
+		vbx_buf_puts(b, "{");
 		for (size_t i = 0; i < n; i++) {
 			if (i)
-				mx_buf_puts(b, ",");
-			mx_buf_puts(b, labels[i]);
-			mx_buf_puts(b, "=\"");
+				vbx_buf_puts(b, ",");
+			vbx_buf_puts(b, labels[i]);
+			vbx_buf_puts(b, "=\"");
 			put_escaped(b, values[i], true);
-			mx_buf_puts(b, "\"");
+			vbx_buf_puts(b, "\"");
 		}
 		if (le) {
-			mx_buf_puts(b, n ? ",le=\"" : "le=\"");
-			mx_buf_puts(b, le);
-			mx_buf_puts(b, "\"");
+			vbx_buf_puts(b, n ? ",le=\"" : "le=\"");
+			vbx_buf_puts(b, le);
+			vbx_buf_puts(b, "\"");
 		}
-		mx_buf_puts(b, "}");
+		vbx_buf_puts(b, "}");
 	}
-	mx_buf_puts(b, " ");
-	mx_buf_puts(b, value);
-	mx_buf_puts(b, "\n");
+	vbx_buf_puts(b, " ");
+	vbx_buf_puts(b, value);
+	vbx_buf_puts(b, "\n");
 }
 
 static const char *fmt_u64(uint64_t v, char *buf, size_t size)
@@ -216,5 +184,5 @@ void mx_render_simple(mx_render *r, const char *name, const char *help,
 void mx_render_end(mx_render *r)
 {
 	if (r->format == MX_OPENMETRICS)
-		mx_buf_puts(r->out, "# EOF\n");
+		vbx_buf_puts(r->out, "# EOF\n");
 }

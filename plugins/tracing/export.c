@@ -78,7 +78,7 @@ static size_t discard_body(char *ptr, size_t size, size_t n, void *ud)
 }
 
 /* POST one request body; VBX_OK on a 2xx, else why into err. */
-static int post(tr_exporter *e, CURL *c, const tr_buf *body, char *err,
+static int post(tr_exporter *e, CURL *c, const vbx_buf *body, char *err,
                 size_t errlen)
 {
 	struct curl_slist *hdrs =
@@ -115,12 +115,12 @@ static int post(tr_exporter *e, CURL *c, const tr_buf *body, char *err,
 static int send_batch(tr_exporter *e, CURL *c, tr_span **spans, size_t n,
                       char *err, size_t errlen)
 {
-	tr_buf body = {0};
+	vbx_buf body = {0};
 	int rc = VBX_ENOMEM;
 	snprintf(err, errlen, "out of memory encoding %zu spans", n);
 	if (tr_otlp_encode(&body, &e->res, spans, n))
 		rc = post(e, c, &body, err, errlen);
-	tr_buf_free(&body);
+	vbx_buf_free(&body);
 	for (size_t i = 0; i < n; i++)
 		free(spans[i]);
 	if (rc == VBX_OK) {

@@ -13,36 +13,9 @@
 
 #include "tracing.h"
 
-void tr_buf_put(tr_buf *b, const char *s, size_t n)
+static void put(vbx_buf *b, const char *s)
 {
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d) {
-			b->failed = true;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void tr_buf_free(tr_buf *b)
-{
-	free(b->data);
-	*b = (tr_buf){0};
-}
-
-static void put(tr_buf *b, const char *s)
-{
-	tr_buf_put(b, s, strlen(s));
+	vbx_buf_put(b, s, strlen(s));
 }
 
 /* The length of the valid UTF-8 sequence at s (1..4), or 0. */
@@ -76,7 +49,7 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-void tr_json_string(tr_buf *b, const char *s)
+void tr_json_string(vbx_buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	put(b, "\"");
@@ -89,19 +62,19 @@ void tr_json_string(tr_buf *b, const char *s)
 		} else if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p++;
-			tr_buf_put(b, esc, 2);
+			vbx_buf_put(b, esc, 2);
 		} else if (*p < 0x20 || *p == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\u%04x", *p++);
 			put(b, esc);
 		} else {
-			tr_buf_put(b, (const char *)p, n);
+			vbx_buf_put(b, (const char *)p, n);
 			p += n;
 		}
 	}
 	put(b, "\"");
 }
 
-static void put_hex(tr_buf *b, const unsigned char *id, size_t n)
+static void put_hex(vbx_buf *b, const unsigned char *id, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
 	char hex[40];
@@ -109,9 +82,9 @@ static void put_hex(tr_buf *b, const unsigned char *id, size_t n)
 		hex[2 * i] = digits[id[i] >> 4];
 		hex[2 * i + 1] = digits[id[i] & 15];
 	}
-	tr_buf_put(b, "\"", 1);
-	tr_buf_put(b, hex, 2 * n);
-	tr_buf_put(b, "\"", 1);
+	vbx_buf_put(b, "\"", 1);
+	vbx_buf_put(b, hex, 2 * n);
+	vbx_buf_put(b, "\"", 1);
 }
 
 static bool zero(const unsigned char *id, size_t n)
@@ -123,7 +96,7 @@ static bool zero(const unsigned char *id, size_t n)
 }
 
 /* prefix, v in decimal, suffix. */
-static void put_num(tr_buf *b, const char *prefix, long long v,
+static void put_num(vbx_buf *b, const char *prefix, long long v,
                     const char *suffix)
 {
 	char tmp[32];
@@ -133,7 +106,7 @@ static void put_num(tr_buf *b, const char *prefix, long long v,
 	put(b, suffix);
 }
 
-static void put_kv_string(tr_buf *b, const char *key, const char *value)
+static void put_kv_string(vbx_buf *b, const char *key, const char *value)
 {
 	put(b, "{\"key\":");
 	tr_json_string(b, key);
@@ -142,7 +115,7 @@ static void put_kv_string(tr_buf *b, const char *key, const char *value)
 	put(b, "}}");
 }
 
-static void put_attrs(tr_buf *b, const tr_span *s)
+static void put_attrs(vbx_buf *b, const tr_span *s)
 {
 	put(b, ",\"attributes\":[");
 	for (size_t i = 0; i < s->nattrs; i++) {
@@ -164,7 +137,7 @@ static void put_attrs(tr_buf *b, const tr_span *s)
 		        (long long)s->dropped_attrs, "");
 }
 
-static void put_span(tr_buf *b, const tr_span *s)
+static void put_span(vbx_buf *b, const tr_span *s)
 {
 	put(b, "{\"traceId\":");
 	put_hex(b, s->trace_id, 16);
@@ -195,7 +168,7 @@ static void put_span(tr_buf *b, const tr_span *s)
 	put(b, "}");
 }
 
-bool tr_otlp_encode(tr_buf *b, const tr_resource *res, tr_span *const *spans,
+bool tr_otlp_encode(vbx_buf *b, const tr_resource *res, tr_span *const *spans,
                     size_t n)
 {
 	put(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");

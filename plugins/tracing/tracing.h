@@ -55,28 +55,18 @@ typedef struct tr_resource {
 	const char *version;     /* the scope's version */
 } tr_resource;
 
-/* A growing byte buffer; failed is set once an allocation fails. */
-typedef struct tr_buf {
-	char *data;
-	size_t len, cap;
-	bool failed;
-} tr_buf;
-
-void tr_buf_put(tr_buf *b, const char *s, size_t n);
-void tr_buf_free(tr_buf *b);
-
 /* Copy a span the daemon hands over; NULL when out of memory. free() it. */
 tr_span *tr_span_copy(const vbx_span_data *d);
 
 /* Append s as a JSON string (quotes included): control characters
  * escaped, invalid UTF-8 replaced by U+FFFD, so any input gives valid
  * JSON that protobuf's parser accepts. */
-void tr_json_string(tr_buf *b, const char *s);
+void tr_json_string(vbx_buf *b, const char *s);
 
 /* One ExportTraceServiceRequest in OTLP/JSON (ids as lower-case hex,
  * enums as integers, 64-bit numbers as strings) of n spans into b.
  * Returns false when out of memory. */
-bool tr_otlp_encode(tr_buf *b, const tr_resource *res, tr_span *const *spans,
+bool tr_otlp_encode(vbx_buf *b, const tr_resource *res, tr_span *const *spans,
                     size_t n);
 
 /* The bounded queue and its export thread. */

@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.span_id[7] = 1;
 	tr_span *s = tr_span_copy(&d);
 	tr_resource res = {.service_name = text, .instance_id = "r"};
-	tr_buf b = {0};
+	vbx_buf b = {0};
 	if (s && tr_otlp_encode(&b, &res, &s, 1)) {
 		cJSON *j = cJSON_Parse(b.data);
 		if (!j)
@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_utf8((const unsigned char *)name->valuestring);
 		cJSON_Delete(j);
 	}
-	tr_buf_free(&b);
+	vbx_buf_free(&b);
 	free(s);
 	free(text);
 	return 0;

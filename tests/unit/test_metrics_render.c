@@ -39,12 +39,12 @@ static vbx_metric_info info_of(const char *name, const char *help, int type,
 
 static char *render(mx_format f, void (*fill)(mx_render *))
 {
-	static mx_buf b;
-	mx_buf_free(&b);
+	static vbx_buf b;
+	vbx_buf_free(&b);
 	mx_render r = {.out = &b, .format = f};
 	fill(&r);
 	mx_render_end(&r);
-	assert_false(b.oom);
+	assert_false(b.failed);
 	return b.data ? b.data : "";
 }
 
@@ -182,7 +182,7 @@ static void test_doubles_round_trip(void **state)
 static void test_ten_thousand_series(void **state)
 {
 	static const char *const labels[] = {"id", NULL};
-	mx_buf b = {0};
+	vbx_buf b = {0};
 	mx_render r = {.out = &b, .format = MX_TEXT};
 	char id[16];
 
@@ -197,7 +197,7 @@ static void test_ten_thousand_series(void **state)
 		vbx_counter_add(vbx__metric_series(m, &v), (uint64_t)i);
 	}
 	assert_int_equal(vbx__metrics_visit(NULL, mx_render_visit, &r), VBX_OK);
-	assert_false(b.oom);
+	assert_false(b.failed);
 	size_t lines = 0;
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
@@ -206,7 +206,7 @@ static void test_ten_thousand_series(void **state)
 	                               "9999\n"));
 	/* one buffer, grown by doubling: at most twice what it holds */
 	assert_true(b.cap < 2 * b.len + 4096);
-	mx_buf_free(&b);
+	vbx_buf_free(&b);
 	vbx__metrics_fini();
 	vbx__metrics_set_enabled(false);
 }

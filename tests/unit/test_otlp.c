@@ -20,7 +20,7 @@
 
 static char *encode_str(const char *s)
 {
-	tr_buf b = {0};
+	vbx_buf b = {0};
 	tr_json_string(&b, s);
 	assert_false(b.failed);
 	return b.data;
@@ -120,7 +120,7 @@ static void test_document(void **state)
 	tr_resource res = {.service_name = "vibebox",
 	                   .instance_id = "r-1",
 	                   .version = "0.1.0"};
-	tr_buf b = {0};
+	vbx_buf b = {0};
 	assert_true(tr_otlp_encode(&b, &res, spans, 2));
 	cJSON *j = cJSON_Parse(b.data);
 	assert_non_null(j);
@@ -156,7 +156,7 @@ static void test_document(void **state)
 	const cJSON *sp2 = path(r, AT("scopeSpans", "0", "spans", "1"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(sp2, "parentSpanId"));
 	cJSON_Delete(j);
-	tr_buf_free(&b);
+	vbx_buf_free(&b);
 	free(s);
 	free(root);
 }
