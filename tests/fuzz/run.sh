@@ -18,7 +18,8 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url backup_dec
+	backup_keys)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -51,6 +52,8 @@ deps() {
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
 	redis_url) echo "plugins/redis-cache/url.c";;
+	backup_dec | backup_keys) echo "plugins/backup-s3/keys.c
+		plugins/backup-s3/seal.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -85,6 +88,8 @@ target_flags() {
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
+	backup_*) echo "-I$src/plugins/backup-s3
+		$(pkg-config --cflags --libs libcrypto)";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;
 	esac
 }
