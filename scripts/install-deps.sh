@@ -15,10 +15,12 @@ set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libconfig-dev libcjson-dev libwebsockets-dev libcmocka-dev libssl-dev
-	libcurl4-openssl-dev libpq-dev libargon2-dev libhiredis-dev openssl)
+	libcurl4-openssl-dev libpq-dev libargon2-dev libhiredis-dev openssl
+	zlib1g-dev)
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
-	busybox-static socat nginx-light wrk redis-server redis-sentinel)
+	busybox-static socat nginx-light wrk redis-server redis-sentinel
+	s3cmd nodejs)
 bench_pkgs=(wrk nginx-light nodejs curl)
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 
@@ -93,8 +95,10 @@ main() {
 	fi
 
 	# Node's npm: a nodejs that bundles it (NodeSource's) conflicts with
-	# Debian's npm package, so install that only when npm is absent.
-	if [[ " ${groups[*]} " == *" bench "* ]] && ! command -v npm >/dev/null
+	# Debian's npm package, so install that only when npm is absent. The
+	# test group needs it too: tests/s3 (backup-s3's S3 server) is npm's.
+	if [[ " ${groups[*]} " == *" bench "* || " ${groups[*]} " == *" test "* ]] &&
+		! command -v npm >/dev/null
 	then
 		install_quietly npm
 	fi

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pipeline.h - a backup's two directions, streamed with bounded memory:
+ *
+ *   backup:  fd (the dump) -> SHA-256 + gzip -> encrypt -> S3 multipart
+ *   restore: S3 GET -> decrypt -> temp file (the gzip'd dump, verified
+ *            whole) -> gunzip + SHA-256 -> fd
+ *
+ * A restore writes nothing to its fd before the whole object has
+ * authenticated, and fails (after the fact, but loudly) if the dump's
+ * SHA-256 differs from the object's x-amz-meta-sha256.
+ */
+#ifndef BK_PIPELINE_H
+#define BK_PIPELINE_H
+
+#include <stdint.h>
+
+#include "bkfmt.h"
+#include "s3.h"
+
+typedef struct bk_result {
+	int64_t dump_bytes;   /* the plaintext dump */
+	int64_t object_bytes; /* what was uploaded or downloaded */
+	char sha256[65];      /* of the dump */
+	char key_id[BK_KEY_ID_LEN];
+} bk_result;
+
+/*
+ * Read the dump from fd to its end and upload it as object key, encrypted
+ * with keys' current key. Metadata: x-amz-meta-key-id at once, and
+ * x-amz-meta-sha256 by a copy onto itself once the hash is known. On any
+ * failure the multipart upload is aborted: no object appears. Returns 0,
+ * or -1 with err set. Does not close fd.
+ */
+int bk_backup_fd(const s3_cfg *s3, const bk_keyring *keys, int fd,
+                 const char *key, bk_result *res, char *err, size_t err_len);
+
+/*
+ * Download object key, check it whole, then write the dump to fd.
+ * tmpdir holds the temp file (the object's size, gzip'd). Returns 0, or
+ * -1 with err set (nothing written to fd when the object did not
+ * authenticate). Does not close fd.
+ */
+int bk_restore_fd(const s3_cfg *s3, const bk_keyring *keys, const char *key,
+                  const char *tmpdir, int fd, bk_result *res, char *err,
+                  size_t err_len);
+
+#endif
