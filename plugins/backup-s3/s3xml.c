@@ -116,7 +116,8 @@ static int list_entry(const char *xml, size_t len, s3_object *o, char *err,
 	size_t pos = 0;
 
 	memset(o, 0, sizeof(*o));
-	if (s3_xml_text(xml, len, &pos, "Key", o->key, sizeof(o->key)) != 0) {
+	if (s3_xml_text(xml, len, &pos, "Key", o->key, sizeof(o->key)) != 0 ||
+	    !o->key[0]) {
 		snprintf(err, err_len,
 		         "ListObjectsV2: a <Contents> without a "
 		         "valid <Key>");
