@@ -19,7 +19,7 @@ targets=("$@")
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
 	framing rawhead bridgemsg auth_cache proxyproto redis_url backup_dec
-	backup_keys backup_s3xml)
+	backup_keys backup_s3xml backup_cron)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -55,6 +55,7 @@ deps() {
 	backup_dec | backup_keys) echo "plugins/backup-s3/keys.c
 		plugins/backup-s3/seal.c";;
 	backup_s3xml) echo "plugins/backup-s3/s3xml.c";;
+	backup_cron) echo "plugins/backup-s3/cron.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
