@@ -123,7 +123,8 @@ static int compress_fd(int fd, bk_enc *enc, EVP_MD_CTX *md, bk_result *res,
 }
 
 int bk_backup_fd(const s3_cfg *s3, const bk_keyring *keys, int fd,
-                 const char *key, bk_result *res, char *err, size_t err_len)
+                 const char *key, bk_check_fn *check, void *check_arg,
+                 bk_result *res, char *err, size_t err_len)
 {
 	const bk_key *k = bk_keyring_current(keys);
 	struct sink_ctx s = {.fd = -1};
@@ -144,7 +145,7 @@ int bk_backup_fd(const s3_cfg *s3, const bk_keyring *keys, int fd,
 	if (enc && compress_fd(fd, enc, md, res, err, err_len) == 0) {
 		if (bk_enc_finish(enc) != 0)
 			snprintf(err, err_len, "%s", bk_enc_error(enc));
-		else
+		else if (!check || check(check_arg, err, err_len) == 0)
 			rc = s3_upload_complete(s.u, err, err_len);
 	}
 	if (rc != 0 && s.err[0]) /* the upload's reason beats "output failed" */

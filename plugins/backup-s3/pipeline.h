@@ -26,14 +26,22 @@ typedef struct bk_result {
 } bk_result;
 
 /*
+ * Called once fd reached its end, before the upload is completed: did the
+ * dump succeed? Returns 0, or -1 with err set (the upload is aborted: a
+ * failed pg_dump never leaves a partial object).
+ */
+typedef int bk_check_fn(void *arg, char *err, size_t err_len);
+
+/*
  * Read the dump from fd to its end and upload it as object key, encrypted
- * with keys' current key. Metadata: x-amz-meta-key-id at once, and
- * x-amz-meta-sha256 by a copy onto itself once the hash is known. On any
- * failure the multipart upload is aborted: no object appears. Returns 0,
- * or -1 with err set. Does not close fd.
+ * with keys' current key; check (may be NULL) decides at the end. Metadata:
+ * x-amz-meta-key-id at once, and x-amz-meta-sha256 by a copy onto itself once
+ * the hash is known. On any failure the multipart upload is aborted: no object
+ * appears. Returns 0, or -1 with err set. Does not close fd.
  */
 int bk_backup_fd(const s3_cfg *s3, const bk_keyring *keys, int fd,
-                 const char *key, bk_result *res, char *err, size_t err_len);
+                 const char *key, bk_check_fn *check, void *check_arg,
+                 bk_result *res, char *err, size_t err_len);
 
 /*
  * Download object key, check it whole, then write the dump to fd.

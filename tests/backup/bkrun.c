@@ -58,7 +58,8 @@ static int run(const s3_cfg *cfg, const char *cmd, const char *arg, char *err)
 	if (bk_keyring_load(env("BK_KEYFILE"), &keys, err, S3_ERR_MAX) != 0)
 		return -1;
 	if (strcmp(cmd, "backup") == 0)
-		rc = bk_backup_fd(cfg, keys, 0, arg, &res, err, S3_ERR_MAX);
+		rc = bk_backup_fd(cfg, keys, 0, arg, NULL, NULL, &res, err,
+		                  S3_ERR_MAX);
 	else if (strcmp(cmd, "restore") == 0)
 		rc = bk_restore_fd(cfg, keys, arg, "/tmp", 1, &res, err,
 		                   S3_ERR_MAX);
