@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The backup-s3 plugin in vibeboxd (issue 14) with postgres-store and
+auth on a real PostgreSQL, against an S3 server that verifies SigV4
+(s3.py); s3cmd and vibebox-backup-decrypt check the result independently.
+
+`vibeboxd --backup-now -c FILE` takes one backup and exits 0, the object
+carries its metadata and decrypts into a dump pg_restore reads; with the
+S3 server gone it exits 1 with the reason and leaves nothing. Through the
+API, POST /api/v1/admin/backups answers 202 and the backup appears in
+GET /api/v1/admin/backups with its key id; a non-admin gets 403.
+Retention deletes exactly the backups past `retention` beyond the
+`keep_min` newest, and leaves other objects under the prefix alone.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from daemon import Daemon, Suite, expect, free_port
+from s3 import ACCESS, S3, SECRET, skip_unless_s3
+
+SRC = os.environ.get("VBX_SRCDIR", ".")
+BUILD = os.environ.get("VBX_BUILDDIR", ".")
+VIBEBOXD = os.environ.get("VIBEBOXD", os.path.join(BUILD, "vibeboxd"))
+DECRYPT = os.path.join(BUILD, "vibebox-backup-decrypt")
+CLUSTER = os.path.join(SRC, "tests/postgres/pg_cluster.sh")
+KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+JWT = "k1:" + "0123456789abcdef" * 4
+TMP = tempfile.mkdtemp(prefix="vbx-bkd-")
+PLUGINS = ("postgres-store", "auth", "backup-s3")
+S = None
+PG = None
+DBS = iter(range(1, 100))
+
+
+def files():
+    """The plugin directory and the secret files the config names."""
+    pdir = os.path.join(TMP, "plugins")
+    os.makedirs(pdir, exist_ok=True)
+    for name in PLUGINS:
+        link = os.path.join(pdir, name + ".so")
+        if not os.path.exists(link):
+            os.symlink(os.path.join(BUILD, "plugins", name, ".libs",
+                                    name + ".so"), link)
+    for name, text in (("backup.key", KEY), ("s3.id", ACCESS),
+                       ("s3.secret", SECRET)):
+        with open(os.path.join(TMP, name), "w") as f:
+            f.write(text + "\n")
+    return pdir
+
+
+def database():
+    return subprocess.run(["sh", CLUSTER, "createdb", PG, f"d{next(DBS)}"],
+                          check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def daemon(conninfo, endpoint=None, backup=""):
+    pdir = files()
+    return Daemon(plugin_dir=pdir, plugins=f"""
+  {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
+  {{ name = "auth"; config = {{ jwt_secret = "{JWT}";
+      registration = "open"; argon2_memory = "1MiB";
+      argon2_iterations = 1; }}; }},
+  {{ name = "backup-s3"; config = {{
+      endpoint = "{endpoint or S.endpoint}"; region = "us-east-1";
+      bucket = "{S.bucket}"; prefix = "db/";
+      access_key_id_file = "{TMP}/s3.id";
+      secret_access_key_file = "{TMP}/s3.secret";
+      encryption_key_file = "{TMP}/backup.key";
+      schedule = "off"; {backup} }}; }}""")
+
+
+def backup_now(d):
+    return subprocess.run([VIBEBOXD, "--backup-now", "-c", d.conf],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_backup_now():
+    conninfo = database()
+    subprocess.run(["psql", "-X", "-q", conninfo, "-c",
+                    "CREATE TABLE marker (v text); "
+                    "INSERT INTO marker VALUES ('backed up')"], check=True)
+    d = daemon(conninfo)
+    r = backup_now(d)
+    expect(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+    name = r.stdout.strip()
+    expect(name.startswith("db/") and name.endswith("Z.dump.gz.enc") and
+           len(name) == len("db/20261207T030000Z.dump.gz.enc"), name)
+    expect(S.exists(name), f"{name} is not in the bucket")
+    meta = S.metadata(name)
+    want_id = hashlib.sha256(bytes.fromhex(KEY)).hexdigest()[:16]
+    expect(meta.get("key-id") == want_id, meta)
+    path = os.path.join(TMP, "now.enc")
+    S.get(name, path)
+    keyfile = os.path.join(TMP, "backup.key")
+    dump = subprocess.run(f"set -o pipefail; {DECRYPT} -k {keyfile} {path}"
+                          " | gunzip", shell=True, executable="/bin/bash",
+                          capture_output=True, timeout=60)
+    expect(dump.returncode == 0, dump.stderr)
+    expect(hashlib.sha256(dump.stdout).hexdigest() == meta.get("sha256"),
+           "the dump's SHA-256 is not the object's x-amz-meta-sha256")
+    listing = subprocess.run(["pg_restore", "-l"], input=dump.stdout,
+                             capture_output=True, timeout=60)
+    expect(listing.returncode == 0 and b"TABLE public marker" in
+           listing.stdout, listing.stderr)
+    S.s3cmd("del", S.url(name))
+
+
+def test_backup_now_s3_down():
+    d = daemon(database(), endpoint=f"http://127.0.0.1:{free_port()}")
+    r = backup_now(d)
+    expect(r.returncode == 1, f"exit {r.returncode}")
+    expect("failed" in r.stderr and "connect" in r.stderr.lower(),
+           r.stderr)
+
+
+def test_api_and_retention():
+    old = ["db/20200101T030000Z.dump.gz.enc",
+           "db/20200102T030000Z.dump.gz.enc",
+           "db/20200103T030000Z.dump.gz.enc",
+           "db/20200104T030000Z.dump.gz.enc"]
+    other = "db/notes.txt"
+    blob = os.path.join(TMP, "blob")
+    with open(blob, "w") as f:
+        f.write("not a backup\n")
+    for key in old + [other]:
+        S.put(blob, key)
+    d = daemon(database(), backup='retention = "30d"; keep_min = 3;')
+    d.start()
+    try:
+        st, b, _ = d.request("POST", "/api/v1/auth/register",
+                             {"email": "admin@bk.test", "password":
+                              "correct horse", "name": "Admin"})
+        expect(st == 201, f"register: {st} {b}")
+        admin = b["tokens"]["accessToken"]
+        st, b, _ = d.request("POST", "/api/v1/auth/register",
+                             {"email": "dev@bk.test", "password":
+                              "correct horse", "name": "Dev"})
+        dev = b["tokens"]["accessToken"]
+        st, _, _ = d.request("POST", "/api/v1/admin/backups", token=dev)
+        expect(st == 403, f"a non-admin started a backup: {st}")
+        st, _, _ = d.request("GET", "/api/v1/admin/backups", token=dev)
+        expect(st == 403, f"a non-admin listed backups: {st}")
+        st, b, _ = d.request("POST", "/api/v1/admin/backups", token=admin)
+        expect(st == 202 and b["status"] == "running" and b["id"], b)
+        name = b["name"]
+        listed = wait_listed(d, admin, name)
+        # retention ran after the backup: the 3 newest stay
+        keys = [x["name"] for x in listed["backups"]]
+        expect(keys == old[2:] + [name], keys)
+        for x in listed["backups"]:
+            expect(x["time"].endswith("Z") and x["size"] > 0, x)
+        mine = listed["backups"][-1]
+        expect(mine["status"] == "ok" and len(mine["keyId"]) == 16, mine)
+        expect(not S.exists(old[0]) and not S.exists(old[1]),
+               "old backups past keep_min were kept")
+        expect(S.exists(old[2]) and S.exists(other),
+               "retention deleted what it must keep")
+    finally:
+        d.stop()
+
+
+def wait_listed(d, token, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        st, b, _ = d.request("GET", "/api/v1/admin/backups", token=token)
+        expect(st == 200, f"list: {st} {b}")
+        if b["running"] is None and (
+                any(x["name"] == name for x in b["backups"]) or
+                b["lastError"]):
+            expect(b["lastError"] is None, b["lastError"])
+            return b
+        expect(time.monotonic() < deadline, f"still running: {b}")
+        time.sleep(0.2)
+
+
+def main():
+    global S, PG
+    skip_unless_s3()
+    if not shutil.which("runuser") or not shutil.which("pg_restore"):
+        print("# skip: no PostgreSQL")
+        raise SystemExit(77)
+    os.chmod(TMP, 0o755)
+    PG = os.path.join(TMP, "pg")
+    subprocess.run(["sh", CLUSTER, "start", PG], check=True,
+                   capture_output=True)
+    S = S3().start()
+    suite = Suite()
+    try:
+        suite.run(test_backup_now)
+        suite.run(test_backup_now_s3_down)
+        suite.run(test_api_and_retention)
+    finally:
+        S.stop()
+        subprocess.run(["sh", CLUSTER, "stop", PG], capture_output=True)
+        shutil.rmtree(TMP, ignore_errors=True)
+    suite.finish()
+
+
+if __name__ == "__main__":
+    main()
