@@ -104,6 +104,34 @@ int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len);
 /* Join a finished background run's thread, if any (under no lock). */
 void bk_run_reap(bk *b, bool wait);
 
+/* Claim the one run (a backup or a restore) for name: false when one
+ * runs or the plugin stops. bk_release() ends a claim that bk_run_now
+ * did not make. */
+bool bk_claim(bk *b, const char *name);
+void bk_release(bk *b);
+
+/* ---- restore.c ---- */
+
+/*
+ * Resolve id, "latest" or a stamp "20261207T030000Z", into the object's
+ * key. Returns VBX_OK, VBX_ENOTFOUND, VBX_EINVAL (not a stamp), VBX_ERR
+ * (S3 failed: err says why).
+ */
+int bk_resolve(bk *b, const char *id, char *key, size_t key_len, char *err,
+               size_t err_len);
+
+/*
+ * Download key, authenticate it whole, check its SHA-256, and with apply
+ * feed the dump to the store's store_restore (started only once the
+ * object is verified); without apply only verify. sha256 (65 bytes) and
+ * key_id (BK_KEY_ID_LEN) receive the dump's hash and the key's id.
+ * Returns VBX_OK; VBX_EEXIST (a backup or restore runs); VBX_ENOTFOUND;
+ * VBX_EDENIED (the object was refused: corrupt, truncated, reordered, or
+ * no key); VBX_ERR.
+ */
+int bk_restore(bk *b, const char *key, bool apply, char *sha256, char *key_id,
+               char *err, size_t err_len);
+
 /* Apply retention now. Returns VBX_OK or VBX_ERR (logged). */
 int bk_retention_apply(bk *b);
 

@@ -247,9 +247,11 @@ static int fetch_verified(const s3_cfg *s3, const bk_keyring *keys,
 	rc = s3_get(s3, key, to_decoder, &s, err, err_len);
 	if (rc == 0)
 		rc = bk_dec_finish(s.dec);
-	if (rc != 0 && bk_dec_error(s.dec)[0])
+	if (rc != 0 && bk_dec_error(s.dec)[0]) {
 		snprintf(err, err_len, "%s: refused: %s", key,
 		         bk_dec_error(s.dec));
+		rc = -2;
+	}
 	snprintf(res->key_id, sizeof(res->key_id), "%s", bk_dec_key_id(s.dec));
 	res->object_bytes = s.bytes;
 	bk_dec_free(s.dec);
@@ -257,8 +259,8 @@ static int fetch_verified(const s3_cfg *s3, const bk_keyring *keys,
 }
 
 int bk_restore_fd(const s3_cfg *s3, const bk_keyring *keys, const char *key,
-                  const char *tmpdir, int fd, bk_result *res, char *err,
-                  size_t err_len)
+                  const char *tmpdir, int fd, bk_check_fn *verified,
+                  void *verified_arg, bk_result *res, char *err, size_t err_len)
 {
 	char path[4096];
 	s3_object meta;
@@ -272,7 +274,7 @@ int bk_restore_fd(const s3_cfg *s3, const bk_keyring *keys, const char *key,
 			snprintf(err, err_len,
 			         "%s: no such backup in bucket %s", key,
 			         s3->bucket);
-		return -1;
+		return rc == 1 ? -3 : -1;
 	}
 	snprintf(path, sizeof(path), "%s/vibebox-restore-XXXXXX", tmpdir);
 	tmp = mkstemp(path);
@@ -283,6 +285,8 @@ int bk_restore_fd(const s3_cfg *s3, const bk_keyring *keys, const char *key,
 	}
 	unlink(path);
 	rc = fetch_verified(s3, keys, key, tmp, res, err, err_len);
+	if (rc == 0 && verified && verified(verified_arg, err, err_len) != 0)
+		rc = -1;
 	if (rc == 0 && lseek(tmp, 0, SEEK_SET) != 0) {
 		snprintf(err, err_len, "temp file: %s", strerror(errno));
 		rc = -1;

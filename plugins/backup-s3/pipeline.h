@@ -44,13 +44,17 @@ int bk_backup_fd(const s3_cfg *s3, const bk_keyring *keys, int fd,
                  bk_result *res, char *err, size_t err_len);
 
 /*
- * Download object key, check it whole, then write the dump to fd.
- * tmpdir holds the temp file (the object's size, gzip'd). Returns 0, or
- * -1 with err set (nothing written to fd when the object did not
- * authenticate). Does not close fd.
+ * Download object key, check it whole, call verified (may be NULL; a
+ * non-zero return stops here), then write the dump to fd. tmpdir holds
+ * the temp file (the object's size, gzip'd). Returns 0; -2 when the
+ * object was refused (it does not authenticate: corrupt, truncated,
+ * reordered, or no key for it; nothing was written to fd and verified
+ * was not called); -3 when there is no such object; -1 for any other
+ * failure; err set. Does not close fd.
  */
 int bk_restore_fd(const s3_cfg *s3, const bk_keyring *keys, const char *key,
-                  const char *tmpdir, int fd, bk_result *res, char *err,
+                  const char *tmpdir, int fd, bk_check_fn *verified,
+                  void *verified_arg, bk_result *res, char *err,
                   size_t err_len);
 
 #endif

@@ -5,7 +5,14 @@
  *                               409 CONFLICT while one runs
  *   GET  /api/v1/admin/backups  {backups: [{name, time, size, keyId,
  *                               status}], running, lastError}
- * Both answer 502 BAD_GATEWAY with S3's reason when the bucket fails.
+ *   POST /api/v1/admin/backups/{id}/restore   id: "latest" or a backup's
+ *   POST /api/v1/admin/backups/{id}/verify    time, "20261207T030000Z"
+ *        download, authenticate every chunk, check the SHA-256, and
+ *        (restore) only then feed the store's restore; 200 {name, status,
+ *        sha256, keyId}; 404; 409 while a backup or restore runs; 422
+ *        BACKUP_REFUSED when the object does not authenticate (nothing
+ *        was restored). Synchronous: the answer comes when it is done.
+ * All answer 502 BAD_GATEWAY with S3's reason when the bucket fails.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,6 +101,49 @@ static int get_backups(void *ud, vbx_request *req)
 	return vbx_resp_json(req, 200, body);
 }
 
+static int restore_or_verify(bk *b, vbx_request *req, bool apply)
+{
+	char key[S3_KEY_MAX], err[S3_ERR_MAX], sha[65] = "",
+	                                       kid[BK_KEY_ID_LEN] = "";
+	int rc = bk_resolve(b, vbx_req_param(req, "id"), key, sizeof(key), err,
+	                    sizeof(err));
+
+	if (rc == VBX_OK)
+		rc = bk_restore(b, key, apply, sha, kid, err, sizeof(err));
+	switch (rc) {
+	case VBX_OK:
+		break;
+	case VBX_EINVAL:
+		return vbx_resp_error(req, 400, "VALIDATION_ERROR", "%s", err);
+	case VBX_ENOTFOUND:
+		return vbx_resp_error(req, 404, "NOT_FOUND", "%s", err);
+	case VBX_EEXIST:
+		return vbx_resp_error(req, 409, "CONFLICT", "%s", err);
+	case VBX_EDENIED:
+		return vbx_resp_error(req, 422, "BACKUP_REFUSED",
+		                      "%s; nothing was restored", err);
+	default:
+		return vbx_resp_error(req, 502, "BAD_GATEWAY", "%s", err);
+	}
+	cJSON *body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "name", key);
+	cJSON_AddStringToObject(body, "status",
+	                        apply ? "restored" : "verified");
+	cJSON_AddStringToObject(body, "sha256", sha);
+	cJSON_AddStringToObject(body, "keyId", kid);
+	return vbx_resp_json(req, 200, body);
+}
+
+static int post_restore(void *ud, vbx_request *req)
+{
+	return restore_or_verify(ud, req, true);
+}
+
+static int post_verify(void *ud, vbx_request *req)
+{
+	return restore_or_verify(ud, req, false);
+}
+
 int bk_routes_add(bk *b)
 {
 	int rc = vbx_route_add(b->p, "POST", "/api/v1/admin/backups",
@@ -101,5 +151,13 @@ int bk_routes_add(bk *b)
 	if (rc == VBX_OK)
 		rc = vbx_route_add(b->p, "GET", "/api/v1/admin/backups",
 		                   VBX_ROUTE_ADMIN, get_backups, b);
+	if (rc == VBX_OK)
+		rc = vbx_route_add(b->p, "POST",
+		                   "/api/v1/admin/backups/{id}/restore",
+		                   VBX_ROUTE_ADMIN, post_restore, b);
+	if (rc == VBX_OK)
+		rc = vbx_route_add(b->p, "POST",
+		                   "/api/v1/admin/backups/{id}/verify",
+		                   VBX_ROUTE_ADMIN, post_verify, b);
 	return rc;
 }

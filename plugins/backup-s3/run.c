@@ -108,7 +108,7 @@ static void publish(bk *b, bool ok, const char *name, const char *why,
 		             name);
 }
 
-static bool claim(bk *b, const char *name)
+bool bk_claim(bk *b, const char *name)
 {
 	bool ok;
 
@@ -142,7 +142,7 @@ int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
 	bk_stamp((slot_ms ? slot_ms : started) / 1000, stamp);
 	snprintf(name, VBX_BACKUP_NAME_LEN, "%s%s%s", b->set.prefix, stamp,
 	         BK_SUFFIX);
-	if (!claim(b, name)) {
+	if (!bk_claim(b, name)) {
 		snprintf(err, VBX_BACKUP_ERR_LEN,
 		         "a backup is running already");
 		return VBX_EEXIST;
@@ -247,4 +247,11 @@ int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len)
 		return VBX_ERR;
 	}
 	return VBX_OK;
+}
+
+void bk_release(bk *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->running = false;
+	pthread_mutex_unlock(&b->mu);
 }

@@ -61,8 +61,10 @@ static int run(const s3_cfg *cfg, const char *cmd, const char *arg, char *err)
 		rc = bk_backup_fd(cfg, keys, 0, arg, NULL, NULL, &res, err,
 		                  S3_ERR_MAX);
 	else if (strcmp(cmd, "restore") == 0)
-		rc = bk_restore_fd(cfg, keys, arg, "/tmp", 1, &res, err,
-		                   S3_ERR_MAX);
+		rc = bk_restore_fd(cfg, keys, arg, "/tmp", 1, NULL, NULL, &res,
+		                   err, S3_ERR_MAX)
+		             ? -1
+		             : 0;
 	else
 		rc = -2;
 	if (rc == 0)
