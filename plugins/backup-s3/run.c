@@ -171,8 +171,8 @@ int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
 	vbx_gauge_set(b->m_duration, (double)(done - started) / 1000);
 	vbx_gauge_set(b->m_size, (double)res.object_bytes);
 	publish(b, true, name, "", res.object_bytes, started, attempt);
+	bk_retention_apply(b); /* part of the run: listed once it is done */
 	finish(b, NULL, done);
-	bk_retention_apply(b);
 	err[0] = '\0';
 	return VBX_OK;
 }

@@ -7,7 +7,9 @@ auth on a real PostgreSQL, against an S3 server that verifies SigV4
 carries its metadata and decrypts into a dump pg_restore reads; with the
 S3 server gone it exits 1 with the reason and leaves nothing. Through the
 API, POST /api/v1/admin/backups answers 202 and the backup appears in
-GET /api/v1/admin/backups with its key id; a non-admin gets 403.
+GET /api/v1/admin/backups with its key id; a non-admin gets 403. Every
+answer of the backup routes must match docs/openapi.yaml (test_openapi's
+checker).
 Retention deletes exactly the backups past `retention` beyond the
 `keep_min` newest, and leaves other objects under the prefix alone.
 Restore round trip through the API: rows in, backup, table dropped,
@@ -25,6 +27,11 @@ import time
 
 from daemon import Daemon, Suite, expect, free_port
 from s3 import ACCESS, S3, SECRET, skip_unless_s3
+
+try:  # every answer of the backup routes checked against docs/openapi.yaml
+    import test_openapi as OA
+except SystemExit:  # no python3-yaml or python3-jsonschema
+    OA = None
 
 SRC = os.environ.get("VBX_SRCDIR", ".")
 BUILD = os.environ.get("VBX_BUILDDIR", ".")
@@ -145,14 +152,15 @@ def test_api_and_retention():
                              {"email": "dev@bk.test", "password":
                               "correct horse", "name": "Dev"})
         dev = b["tokens"]["accessToken"]
-        st, _, _ = d.request("POST", "/api/v1/admin/backups", token=dev)
+        c = Checked(d)
+        st, _ = c.request("POST", "/api/v1/admin/backups", token=dev)
         expect(st == 403, f"a non-admin started a backup: {st}")
-        st, _, _ = d.request("GET", "/api/v1/admin/backups", token=dev)
+        st, _ = c.request("GET", "/api/v1/admin/backups", token=dev)
         expect(st == 403, f"a non-admin listed backups: {st}")
-        st, b, _ = d.request("POST", "/api/v1/admin/backups", token=admin)
+        st, b = c.request("POST", "/api/v1/admin/backups", token=admin)
         expect(st == 202 and b["status"] == "running" and b["id"], b)
         name = b["name"]
-        listed = wait_listed(d, admin, name)
+        listed = wait_listed(c, admin, name)
         # retention ran after the backup: the 3 newest stay
         keys = [x["name"] for x in listed["backups"]]
         expect(keys == old[2:] + [name], keys)
@@ -164,8 +172,32 @@ def test_api_and_retention():
                "old backups past keep_min were kept")
         expect(S.exists(old[2]) and S.exists(other),
                "retention deleted what it must keep")
+        c.check()
     finally:
         d.stop()
+
+
+class Checked:
+    """d.request, with each answer of the API checked against the
+    document (when python3-yaml and python3-jsonschema are there)."""
+
+    def __init__(self, d):
+        self.d = d
+        self.api = OA.Api(d) if OA else None
+
+    def request(self, method, path, token=None, timeout=60):
+        if not self.api:
+            st, b, _ = self.d.request(method, path, token=token,
+                                      timeout=timeout)
+            return st, b
+        st, b, _ = self.api.call(method, path, token=token)
+        return st, b
+
+    def check(self):
+        if self.api:
+            expect(not self.api.violations, "answers that differ from "
+                   "docs/openapi.yaml:\n  " +
+                   "\n  ".join(self.api.violations))
 
 
 def psql(conninfo, sql):
@@ -189,24 +221,25 @@ def test_restore_round_trip():
     d.start()
     try:
         admin = register(d, "admin@restore.test")
+        c = Checked(d)
         psql(conninfo, "CREATE TABLE rows (id int PRIMARY KEY, v text); "
              "INSERT INTO rows SELECT g, md5(g::text) FROM "
              "generate_series(1, 5000) g")
         q = "SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id))" \
             " FROM rows"
         before = psql(conninfo, q)
-        st, b, _ = d.request("POST", "/api/v1/admin/backups", token=admin)
+        st, b = c.request("POST", "/api/v1/admin/backups", token=admin)
         expect(st == 202, f"{st} {b}")
         name = b["name"]
-        wait_listed(d, admin, name)
+        wait_listed(c, admin, name)
         stamp = name[len("db/"):-len(".dump.gz.enc")]
-        st, b, _ = d.request("POST", f"/api/v1/admin/backups/{stamp}/verify",
-                             token=admin, timeout=60)
+        st, b = c.request("POST", f"/api/v1/admin/backups/{stamp}/verify",
+                             token=admin)
         expect(st == 200 and b["status"] == "verified" and
                len(b["sha256"]) == 64, f"{st} {b}")
         psql(conninfo, "DROP TABLE rows")
-        st, b, _ = d.request("POST", "/api/v1/admin/backups/latest/restore",
-                             token=admin, timeout=120)
+        st, b = c.request("POST", "/api/v1/admin/backups/latest/restore",
+                             token=admin)
         expect(st == 200 and b["status"] == "restored" and
                b["name"] == name, f"{st} {b}")
         expect(psql(conninfo, q) == before, "the rows differ")
@@ -215,34 +248,35 @@ def test_restore_round_trip():
         S.get(name, path)
         with open(path, "r+b") as f:
             f.seek(os.path.getsize(path) // 2)
-            c = f.read(1)
+            byte = f.read(1)
             f.seek(-1, 1)
-            f.write(bytes([c[0] ^ 0x10]))
+            f.write(bytes([byte[0] ^ 0x10]))
         S.put(path, "db/20300101T000000Z.dump.gz.enc")
         psql(conninfo, "INSERT INTO rows VALUES (0, 'after the backup')")
-        st, b, _ = d.request(
+        st, b = c.request(
             "POST", "/api/v1/admin/backups/20300101T000000Z/restore",
-            token=admin, timeout=60)
+            token=admin)
         expect(st == 422 and "failed authentication" in
                b["error"]["message"], f"{st} {b}")
         expect(psql(conninfo, "SELECT v FROM rows WHERE id = 0") ==
                "after the backup", "the refused backup touched the data")
-        st, b, _ = d.request(
+        st, b = c.request(
             "POST", "/api/v1/admin/backups/20990101T000000Z/verify",
             token=admin)
         expect(st == 404, f"{st} {b}")
-        st, b, _ = d.request("POST", "/api/v1/admin/backups/nope/verify",
+        st, b = c.request("POST", "/api/v1/admin/backups/nope/verify",
                              token=admin)
         expect(st == 400, f"{st} {b}")
         S.s3cmd("del", S.url("db/20300101T000000Z.dump.gz.enc"))
+        c.check()
     finally:
         d.stop()
 
 
-def wait_listed(d, token, name, timeout=60):
+def wait_listed(c, token, name, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
-        st, b, _ = d.request("GET", "/api/v1/admin/backups", token=token)
+        st, b = c.request("GET", "/api/v1/admin/backups", token=token)
         expect(st == 200, f"list: {st} {b}")
         if b["running"] is None and (
                 any(x["name"] == name for x in b["backups"]) or
@@ -264,6 +298,8 @@ def main():
     subprocess.run(["sh", CLUSTER, "start", PG], check=True,
                    capture_output=True)
     S = S3().start()
+    if OA:
+        OA.SPEC = OA.Spec()
     suite = Suite()
     try:
         suite.run(test_backup_now)
