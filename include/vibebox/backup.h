@@ -32,9 +32,9 @@ VBX_HOOK_DECLARE(backup_run_now, PROVIDER, VBX_EUNAVAIL,
 
 /* A backup's outcome, for backup_completed and backup_failed. */
 typedef struct vbx_backup_event {
-	uint32_t version; /* 1 */
-	char name[VBX_BACKUP_NAME_LEN]; /* the object, e.g.
-	                                   "db/20261207T030000Z.dump.gz.enc" */
+	uint32_t version;                /* 1 */
+	char name[VBX_BACKUP_NAME_LEN];  /* the object, e.g.
+	                                    "db/20261207T030000Z.dump.gz.enc" */
 	char reason[VBX_BACKUP_ERR_LEN]; /* failed: why; completed: "" */
 	int64_t size_bytes;              /* completed: the object's size */
 	int64_t started_ms, finished_ms; /* Unix time in milliseconds */

@@ -85,6 +85,9 @@
  *        - <vibebox/metrics.h>: the metric registry (counters, gauges,
  *          histograms with labels; lock-free updates), in reserved slots
  *          5 to 9; the plugin that provides "metrics" exposes it.
+ *        1.3 also adds <vibebox/backup.h>: the backup_run_now hook (run
+ *        by `vibeboxd --backup-now`) and the backup_completed and
+ *        backup_failed events; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H
