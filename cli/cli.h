@@ -204,6 +204,8 @@ int cli_cmd_login(cli_ctx *c, int argc, char **argv);
 int cli_cmd_logout(cli_ctx *c, int argc, char **argv);
 int cli_cmd_env(cli_ctx *c, int argc, char **argv);
 int cli_cmd_shell(cli_ctx *c, int argc, char **argv);
+/* admin.c: `admin backup ls|run|verify|restore` (backup-s3's API). */
+int cli_cmd_admin(cli_ctx *c, int argc, char **argv);
 
 /* One log entry {stream, time, line}: the line on stdout, or on stderr
  * for the stderr stream. */

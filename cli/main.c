@@ -28,6 +28,9 @@ static const char help_text[] =
         "  env rm ENV\n"
         "  env logs ENV [-f] [--tail N]\n"
         "  shell ENV                              a terminal in ENV\n"
+        "  admin backup ls | run                  backups (instance "
+        "admins)\n"
+        "  admin backup verify|restore NAME|latest\n"
         "\n"
         "ENV and P are ids, slugs or names. --json prints the API's JSON.\n"
         "\n"
@@ -54,10 +57,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-        {"login", cli_cmd_login},
-        {"logout", cli_cmd_logout},
-        {"env", cli_cmd_env},
-        {"shell", cli_cmd_shell},
+        {"login", cli_cmd_login}, {"logout", cli_cmd_logout},
+        {"env", cli_cmd_env},     {"shell", cli_cmd_shell},
+        {"admin", cli_cmd_admin},
 };
 
 static int usage_error(const char *what, const char *arg)

@@ -36,6 +36,7 @@ except SystemExit:  # no python3-yaml or python3-jsonschema
 SRC = os.environ.get("VBX_SRCDIR", ".")
 BUILD = os.environ.get("VBX_BUILDDIR", ".")
 VIBEBOXD = os.environ.get("VIBEBOXD", os.path.join(BUILD, "vibeboxd"))
+VIBEBOX = os.path.join(BUILD, "vibebox")
 DECRYPT = os.path.join(BUILD, "vibebox-backup-decrypt")
 CLUSTER = os.path.join(SRC, "tests/postgres/pg_cluster.sh")
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -207,6 +208,13 @@ def psql(conninfo, sql):
     return r.stdout.strip()
 
 
+def cli_run(d, token, *args):
+    env = dict(os.environ, VIBEBOX_SERVER=f"http://127.0.0.1:{d.port}",
+               VIBEBOX_TOKEN=token, XDG_CONFIG_HOME=TMP)
+    return subprocess.run([VIBEBOX, *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
 def register(d, email):
     st, b, _ = d.request("POST", "/api/v1/auth/register",
                          {"email": email, "password": "correct horse",
@@ -237,6 +245,13 @@ def test_restore_round_trip():
                              token=admin)
         expect(st == 200 and b["status"] == "verified" and
                len(b["sha256"]) == 64, f"{st} {b}")
+        # the same through the CLI
+        cli = cli_run(d, admin, "admin", "backup", "verify", "latest")
+        expect(cli.returncode == 0 and "verified" in cli.stdout,
+               cli.stdout + cli.stderr)
+        cli = cli_run(d, admin, "admin", "backup", "ls")
+        expect(cli.returncode == 0 and name in cli.stdout and
+               " ok" in cli.stdout, cli.stdout + cli.stderr)
         psql(conninfo, "DROP TABLE rows")
         st, b = c.request("POST", "/api/v1/admin/backups/latest/restore",
                              token=admin)
@@ -260,6 +275,10 @@ def test_restore_round_trip():
                b["error"]["message"], f"{st} {b}")
         expect(psql(conninfo, "SELECT v FROM rows WHERE id = 0") ==
                "after the backup", "the refused backup touched the data")
+        cli = cli_run(d, admin, "admin", "backup", "restore",
+                      "db/20300101T000000Z.dump.gz.enc")
+        expect(cli.returncode == 4 and "failed authentication" in
+               cli.stderr, f"{cli.returncode} {cli.stderr}")
         st, b = c.request(
             "POST", "/api/v1/admin/backups/20990101T000000Z/verify",
             token=admin)
