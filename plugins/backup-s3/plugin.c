@@ -5,6 +5,7 @@
  * demand (POST /api/v1/admin/backups) and once (`vibeboxd --backup-now`,
  * the backup_run_now hook). See docs/backup.md.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,28 @@ static void plan_retry(bk *b, int64_t now)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/*
+ * Is the slot's backup in the bucket already? Scheduled backups are named
+ * after their slot, so a replica that took the lock over from one that
+ * ran the slot (and then paused past the lock's TTL) does not run it
+ * again.
+ */
+static bool slot_done(bk *b, int64_t slot_ms)
+{
+	char stamp[BK_STAMP_LEN], key[S3_KEY_MAX], err[S3_ERR_MAX];
+	s3_object o;
+
+	bk_stamp(slot_ms / 1000, stamp);
+	snprintf(key, sizeof(key), "%s%s%s", b->set.prefix, stamp, BK_SUFFIX);
+	if (s3_head(&b->s3, key, &o, err, sizeof(err)) != 0)
+		return false;
+	vbx_log_info(b->p,
+	             "backup %s: in the bucket already (another replica "
+	             "ran this slot)",
+	             key);
+	return true;
+}
+
 static void tick(void *ud)
 {
 	char name[VBX_BACKUP_NAME_LEN], err[VBX_BACKUP_ERR_LEN];
@@ -98,7 +121,13 @@ static void tick(void *ud)
 	if (!b->set.scheduled ||
 	    !vbx__single_turn(&b->single, LOCK_TTL_MS, now))
 		return;
+	/* the lock's server is down: a backup twice is worse than one late
+	 * (the slot is retried while within retry_window) */
+	if (vbx__single_status(&b->single, NULL, NULL) == VBX__SINGLE_LOCAL)
+		return;
 	if (!due(b, now, &slot, &attempt))
+		return;
+	if (slot_done(b, slot))
 		return;
 	int rc = bk_run_now(b, slot, attempt, name, err);
 	if (rc == VBX_ERR)

@@ -77,10 +77,17 @@ static int add_backup(void *arg, const s3_object *o)
 
 static int get_backups(void *ud, vbx_request *req)
 {
-	char err[S3_ERR_MAX];
+	char err[S3_ERR_MAX], running[S3_KEY_MAX];
+	char last_error[VBX_BACKUP_ERR_LEN];
 	bk *b = ud;
 	struct listing l = {.b = b, .arr = cJSON_CreateArray()};
 
+	/* the state before the listing: a run that ends during the listing
+	 * still shows as running, never as done with a stale list */
+	pthread_mutex_lock(&b->mu);
+	snprintf(running, sizeof(running), "%s", b->running ? b->run_name : "");
+	snprintf(last_error, sizeof(last_error), "%s", b->last_error);
+	pthread_mutex_unlock(&b->mu);
 	if (s3_list(&b->s3, b->set.prefix, add_backup, &l, err, sizeof(err))) {
 		cJSON_Delete(l.arr);
 		return vbx_resp_error(req, 502, "BAD_GATEWAY",
@@ -88,16 +95,14 @@ static int get_backups(void *ud, vbx_request *req)
 	}
 	cJSON *body = cJSON_CreateObject();
 	cJSON_AddItemToObject(body, "backups", l.arr);
-	pthread_mutex_lock(&b->mu);
-	if (b->running)
-		cJSON_AddStringToObject(body, "running", b->run_name);
+	if (running[0])
+		cJSON_AddStringToObject(body, "running", running);
 	else
 		cJSON_AddNullToObject(body, "running");
-	if (b->last_error[0])
-		cJSON_AddStringToObject(body, "lastError", b->last_error);
+	if (last_error[0])
+		cJSON_AddStringToObject(body, "lastError", last_error);
 	else
 		cJSON_AddNullToObject(body, "lastError");
-	pthread_mutex_unlock(&b->mu);
 	return vbx_resp_json(req, 200, body);
 }
 

@@ -133,20 +133,13 @@ static void finish(bk *b, const char *err, int64_t done_ms)
 	pthread_mutex_unlock(&b->mu);
 }
 
-int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
+/* The run of name, claimed by the caller; the claim ends with it. */
+static int run_claimed(bk *b, const char *name, uint32_t attempt, char *err)
 {
-	char stamp[BK_STAMP_LEN], why[S3_ERR_MAX] = "";
+	char why[S3_ERR_MAX] = "";
 	int64_t started = now_ms();
 	bk_result res;
 
-	bk_stamp((slot_ms ? slot_ms : started) / 1000, stamp);
-	snprintf(name, VBX_BACKUP_NAME_LEN, "%s%s%s", b->set.prefix, stamp,
-	         BK_SUFFIX);
-	if (!bk_claim(b, name)) {
-		snprintf(err, VBX_BACKUP_ERR_LEN,
-		         "a backup is running already");
-		return VBX_EEXIST;
-	}
 	vbx_log_info(b->p, "backup %s: started (attempt %" PRIu32 ")", name,
 	             attempt);
 	int rc = backup_once(b, name, &res, why, sizeof(why));
@@ -177,6 +170,21 @@ int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
 	return VBX_OK;
 }
 
+int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
+{
+	char stamp[BK_STAMP_LEN];
+
+	bk_stamp((slot_ms ? slot_ms : now_ms()) / 1000, stamp);
+	snprintf(name, VBX_BACKUP_NAME_LEN, "%s%s%s", b->set.prefix, stamp,
+	         BK_SUFFIX);
+	if (!bk_claim(b, name)) {
+		snprintf(err, VBX_BACKUP_ERR_LEN,
+		         "a backup or restore is running already");
+		return VBX_EEXIST;
+	}
+	return run_claimed(b, name, attempt, err);
+}
+
 /* ---- on demand, on a thread ---- */
 
 struct async {
@@ -190,13 +198,7 @@ static void *async_main(void *arg)
 	char err[VBX_BACKUP_ERR_LEN];
 	bk *b = a->b;
 
-	/* bk_run_async claimed the run until now; a scheduled run that
-	 * slips in between wins, and this one says so */
-	pthread_mutex_lock(&b->mu);
-	b->running = false;
-	pthread_mutex_unlock(&b->mu);
-	if (bk_run_now(b, 0, 1, a->name, err) == VBX_EEXIST)
-		vbx_log_warn(b->p, "backup %s: not started: %s", a->name, err);
+	run_claimed(b, a->name, 1, err); /* bk_run_async claimed it */
 	free(a);
 	return NULL;
 }
@@ -235,12 +237,14 @@ int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len)
 		return VBX_EEXIST;
 	}
 	snprintf(name, name_len, "%s", a->name); /* a is the thread's */
-	b->running = true; /* claimed until the thread runs */
+	b->running = true; /* the claim: run_claimed ends it */
+	b->run_id++;
+	snprintf(b->run_name, sizeof(b->run_name), "%s", a->name);
 	int rc = pthread_create(&b->thread, NULL, async_main, a);
 	b->thread_live = rc == 0;
 	if (rc != 0)
 		b->running = false;
-	*id = b->run_id + 1;
+	*id = b->run_id;
 	pthread_mutex_unlock(&b->mu);
 	if (rc != 0) {
 		free(a);

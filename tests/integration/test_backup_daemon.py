@@ -15,7 +15,8 @@ Retention deletes exactly the backups past `retention` beyond the
 Restore round trip through the API: rows in, backup, table dropped,
 POST .../latest/restore, the same rows; verify answers 200; a backup with
 a flipped byte is refused (422) and the database is left as it was; an
-unknown id is 404.
+unknown id is 404. On the schedule ("* * * * *"), a backup named after
+its minute appears within the next minute and a tick.
 """
 
 import hashlib
@@ -70,7 +71,7 @@ def database():
                           text=True).stdout.strip()
 
 
-def daemon(conninfo, endpoint=None, backup=""):
+def daemon(conninfo, endpoint=None, backup="", schedule='"off"'):
     pdir = files()
     return Daemon(plugin_dir=pdir, plugins=f"""
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
@@ -83,7 +84,7 @@ def daemon(conninfo, endpoint=None, backup=""):
       access_key_id_file = "{TMP}/s3.id";
       secret_access_key_file = "{TMP}/s3.secret";
       encryption_key_file = "{TMP}/backup.key";
-      schedule = "off"; {backup} }}; }}""")
+      schedule = {schedule}; {backup} }}; }}""")
 
 
 def backup_now(d):
@@ -292,6 +293,27 @@ def test_restore_round_trip():
         d.stop()
 
 
+def test_schedule():
+    d = daemon(database(), schedule='"* * * * *"')
+    d.start()
+    try:
+        start = time.time()
+        deadline = time.monotonic() + 100  # a minute, and a 15 s tick
+        while time.monotonic() < deadline:
+            for line in d.logtext().splitlines():
+                if "backup db/" in line and ": done in" in line:
+                    name = line.split("backup ", 1)[1].split(":")[0]
+                    stamp = name[len("db/"):-len(".dump.gz.enc")]
+                    expect(stamp.endswith("00Z"), f"not a slot: {name}")
+                    expect(S.exists(name), f"{name} not in the bucket")
+                    expect(time.time() - start < 100, "too late")
+                    return
+            time.sleep(0.5)
+        raise AssertionError("no scheduled backup: " + d.logtext()[-2000:])
+    finally:
+        d.stop()
+
+
 def wait_listed(c, token, name, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
@@ -325,6 +347,7 @@ def main():
         suite.run(test_backup_now_s3_down)
         suite.run(test_api_and_retention)
         suite.run(test_restore_round_trip)
+        suite.run(test_schedule)
     finally:
         S.stop()
         subprocess.run(["sh", CLUSTER, "stop", PG], capture_output=True)
