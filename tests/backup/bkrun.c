@@ -8,8 +8,9 @@
  *   bkrun delete KEY
  *
  * S3 and keys from the environment: BK_ENDPOINT BK_REGION BK_BUCKET
- * BK_ACCESS BK_SECRET BK_KEYFILE [BK_PART_SIZE]. Exit 0, or 1 with the
- * error on stderr.
+ * BK_ACCESS BK_SECRET BK_KEYFILE [BK_PART_SIZE]. With BK_DUMP_FAILS set,
+ * backup plays a dump that exits with an error once its output ended (as
+ * a pg_dump that fails late). Exit 0, or 1 with the error on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,13 @@ static int print(void *arg, const s3_object *o)
 	return 0;
 }
 
+static int dump_fails(void *arg, char *err, size_t err_len)
+{
+	(void)arg;
+	snprintf(err, err_len, "the dump failed (BK_DUMP_FAILS)");
+	return -1;
+}
+
 static int run(const s3_cfg *cfg, const char *cmd, const char *arg, char *err)
 {
 	bk_keyring *keys = NULL;
@@ -58,8 +66,9 @@ static int run(const s3_cfg *cfg, const char *cmd, const char *arg, char *err)
 	if (bk_keyring_load(env("BK_KEYFILE"), &keys, err, S3_ERR_MAX) != 0)
 		return -1;
 	if (strcmp(cmd, "backup") == 0)
-		rc = bk_backup_fd(cfg, keys, 0, arg, NULL, NULL, &res, err,
-		                  S3_ERR_MAX);
+		rc = bk_backup_fd(cfg, keys, 0, arg,
+		                  getenv("BK_DUMP_FAILS") ? dump_fails : NULL,
+		                  NULL, &res, err, S3_ERR_MAX);
 	else if (strcmp(cmd, "restore") == 0)
 		rc = bk_restore_fd(cfg, keys, arg, "/tmp", 1, NULL, NULL, &res,
 		                   err, S3_ERR_MAX)

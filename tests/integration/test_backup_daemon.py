@@ -15,8 +15,9 @@ Retention deletes exactly the backups past `retention` beyond the
 Restore round trip through the API: rows in, backup, table dropped,
 POST .../latest/restore, the same rows; verify answers 200; a backup with
 a flipped byte is refused (422) and the database is left as it was; an
-unknown id is 404. On the schedule ("* * * * *"), a backup named after
-its minute appears within the next minute and a tick.
+unknown id is 404. On the schedule ("* * * * *") with the S3 server down,
+the slot's attempt fails and leaves nothing, and a retry succeeds under
+the slot's name once the server is back.
 """
 
 import hashlib
@@ -293,24 +294,45 @@ def test_restore_round_trip():
         d.stop()
 
 
-def test_schedule():
-    d = daemon(database(), schedule='"* * * * *"')
+def log_match(d, *words):
+    """The first log line holding every word, or None."""
+    for line in d.logtext().splitlines():
+        if all(w in line for w in words):
+            return line
+    return None
+
+
+def test_schedule_and_retry():
+    """The S3 server is down at the slot: the attempt fails and leaves
+    nothing; the retry (retry_delay 1s, doubling) succeeds once it is
+    back, under the slot's name."""
+    d = daemon(database(), schedule='"* * * * *"',
+               backup='retry_delay = "1s"; retry_window = "10m";')
+    S.kill()
     d.start()
     try:
-        start = time.time()
         deadline = time.monotonic() + 100  # a minute, and a 15 s tick
-        while time.monotonic() < deadline:
-            for line in d.logtext().splitlines():
-                if "backup db/" in line and ": done in" in line:
-                    name = line.split("backup ", 1)[1].split(":")[0]
-                    stamp = name[len("db/"):-len(".dump.gz.enc")]
-                    expect(stamp.endswith("00Z"), f"not a slot: {name}")
-                    expect(S.exists(name), f"{name} not in the bucket")
-                    expect(time.time() - start < 100, "too late")
-                    return
-            time.sleep(0.5)
-        raise AssertionError("no scheduled backup: " + d.logtext()[-2000:])
+        while not log_match(d, "backup db/", "failed (attempt 1)"):
+            expect(time.monotonic() < deadline,
+                   "no failed attempt: " + d.logtext()[-2000:])
+            time.sleep(0.2)
+        failed = log_match(d, "backup db/", "failed (attempt 1)")
+        name = failed.split("backup ", 1)[1].split(":")[0]
+        expect(name.endswith("00Z.dump.gz.enc"), f"not a slot: {name}")
+        S.start()
+        expect(not S.exists(name), f"the failed attempt left {name}")
+        deadline = time.monotonic() + 60
+        while not log_match(d, f"backup {name}: done"):
+            expect(time.monotonic() < deadline,
+                   "no successful retry: " + d.logtext()[-2000:])
+            time.sleep(0.2)
+        expect(log_match(d, f"backup {name}: started (attempt 2)") or
+               log_match(d, f"backup {name}: started (attempt 3)"),
+               "the success was not a retry")
+        expect(S.exists(name), f"{name} not in the bucket")
     finally:
+        if S.proc is None:
+            S.start()
         d.stop()
 
 
@@ -347,7 +369,7 @@ def main():
         suite.run(test_backup_now_s3_down)
         suite.run(test_api_and_retention)
         suite.run(test_restore_round_trip)
-        suite.run(test_schedule)
+        suite.run(test_schedule_and_retry)
     finally:
         S.stop()
         subprocess.run(["sh", CLUSTER, "stop", PG], capture_output=True)

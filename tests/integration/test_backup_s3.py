@@ -7,7 +7,8 @@ S3-compatible server that verifies SigV4 (s3.py) and a real PostgreSQL
 A wrong secret is refused; a multipart backup lands with its SHA-256 and
 key id in metadata and restores byte for byte; a pg_dump round trip gives
 back the same rows; a flipped byte, a truncated object and a wrong key
-each make restore refuse, clearly and before writing anything; killing
+each make restore refuse, clearly and before writing anything; a dump
+that fails once its output ended leaves no object; killing
 the S3 server mid-upload leaves no object, and the next attempt succeeds.
 """
 
@@ -46,10 +47,11 @@ def keyfile(name, *keys):
 KEYS_A = keyfile("a.key", KEY_A)
 
 
-def bkrun(cmd, arg, stdin=None, keys=KEYS_A, secret=SECRET, **kw):
+def bkrun(cmd, arg, stdin=None, keys=KEYS_A, secret=SECRET, env_extra=None,
+          **kw):
     env = dict(os.environ, BK_ENDPOINT=S.endpoint, BK_REGION=REGION,
                BK_BUCKET=S.bucket, BK_ACCESS=ACCESS, BK_SECRET=secret,
-               BK_KEYFILE=keys, BK_PART_SIZE=str(PART))
+               BK_KEYFILE=keys, BK_PART_SIZE=str(PART), **(env_extra or {}))
     return subprocess.run([BKRUN, cmd, arg], input=stdin, env=env,
                           capture_output=True, timeout=120, **kw)
 
@@ -136,6 +138,14 @@ def test_flipped_truncated_wrong_key_refused():
     r = bkrun("restore", name, keys=keyfile("ba.key", KEY_B, KEY_A))
     expect(r.returncode == 0 and len(r.stdout) == 3 * PART + 12345,
            r.stderr)
+
+
+def test_failing_dump_leaves_nothing():
+    name = "db/20261210T030000Z.dump.gz.enc"
+    r = bkrun("backup", name, stdin=data(2 * PART + 7, seed=5),
+              env_extra={"BK_DUMP_FAILS": "1"})
+    expect(r.returncode == 1 and b"the dump failed" in r.stderr, r.stderr)
+    expect(not S.exists(name), f"a failed dump left {name}")
 
 
 def test_s3_killed_mid_upload():
@@ -226,6 +236,7 @@ def main():
         suite.run(test_wrong_secret_refused)
         suite.run(test_backup_multipart_and_metadata)
         suite.run(test_flipped_truncated_wrong_key_refused)
+        suite.run(test_failing_dump_leaves_nothing)
         suite.run(test_s3_killed_mid_upload)
         if PG:
             suite.run(test_postgres_round_trip)
