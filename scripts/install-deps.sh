@@ -21,6 +21,8 @@ test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
 	busybox-static socat nginx-light wrk redis-server redis-sentinel
 	s3cmd nodejs)
+# promtool (backup-s3's alert rules: tests/integration/test_backup_alerts.sh)
+test_pkgs+=(prometheus)
 bench_pkgs=(wrk nginx-light nodejs curl)
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 
