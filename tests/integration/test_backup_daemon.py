@@ -177,7 +177,8 @@ def test_api_and_retention():
                "retention deleted what it must keep")
         c.check()
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}: {d.logtext()[-1500:]}")
 
 
 class Checked:
@@ -291,7 +292,8 @@ def test_restore_round_trip():
         S.s3cmd("del", S.url("db/20300101T000000Z.dump.gz.enc"))
         c.check()
     finally:
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}: {d.logtext()[-1500:]}")
 
 
 def log_match(d, *words):
@@ -333,7 +335,8 @@ def test_schedule_and_retry():
     finally:
         if S.proc is None:
             S.start()
-        d.stop()
+        code = d.stop()
+    expect(code == 0, f"vibeboxd exit {code}: {d.logtext()[-1500:]}")
 
 
 def wait_listed(c, token, name, timeout=60):
