@@ -97,9 +97,17 @@ typedef struct bk {
  */
 int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err);
 
-/* Start a run on a thread of its own (the API's POST). Returns VBX_OK
- * with *id and name set; VBX_EEXIST when one runs; VBX_ERR. */
-int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len);
+/* What to do once a background run ended (its bk_run_now status). */
+typedef void bk_after_fn(bk *b, int rc);
+
+/*
+ * Start a run on a thread of its own (the API's POST with slot_ms 0 and
+ * attempt 1; the schedule's slot and attempt), so that no worker is held
+ * for its length; after (may be NULL) runs on that thread at its end.
+ * Returns VBX_OK with *id and name set; VBX_EEXIST when one runs; VBX_ERR.
+ */
+int bk_run_async(bk *b, int64_t slot_ms, uint32_t attempt, bk_after_fn *after,
+                 uint64_t *id, char *name, size_t name_len);
 
 /* Join a finished background run's thread, if any (under no lock). */
 void bk_run_reap(bk *b, bool wait);

@@ -88,6 +88,12 @@ static void plan_retry(bk *b, int64_t now)
 	pthread_mutex_unlock(&b->mu);
 }
 
+static void after_scheduled(bk *b, int rc)
+{
+	if (rc == VBX_ERR)
+		plan_retry(b, now_ms());
+}
+
 /*
  * Is the slot's backup in the bucket already? Scheduled backups are named
  * after their slot, so a replica that took the lock over from one that
@@ -112,10 +118,11 @@ static bool slot_done(bk *b, int64_t slot_ms)
 
 static void tick(void *ud)
 {
-	char name[VBX_BACKUP_NAME_LEN], err[VBX_BACKUP_ERR_LEN];
+	char name[VBX_BACKUP_NAME_LEN];
 	bk *b = ud;
 	int64_t now = now_ms(), slot;
 	uint32_t attempt;
+	uint64_t id;
 
 	bk_run_reap(b, false);
 	if (!b->set.scheduled ||
@@ -129,12 +136,16 @@ static void tick(void *ud)
 		return;
 	if (slot_done(b, slot))
 		return;
-	int rc = bk_run_now(b, slot, attempt, name, err);
-	if (rc == VBX_ERR)
-		plan_retry(b, now_ms());
-	else if (rc == VBX_EEXIST)
-		vbx_log_warn(b->p, "backup: the scheduled run is skipped: %s",
-		             err);
+	/* on a thread of its own: the tick's worker is free and later ticks
+	 * keep renewing the lock while the backup runs */
+	int rc = bk_run_async(b, slot, attempt, after_scheduled, &id, name,
+	                      sizeof(name));
+	if (rc != VBX_OK) {
+		vbx_log_warn(b->p, "backup: the scheduled run cannot start: %s",
+		             rc == VBX_EEXIST ? "a backup or restore is running"
+		                              : vbx_strerror(b->p, rc));
+		plan_retry(b, now);
+	}
 }
 
 static int run_now_hook(void *ud, char *name, char *err)

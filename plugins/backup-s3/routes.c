@@ -26,7 +26,7 @@ static int post_backups(void *ud, vbx_request *req)
 	char name[VBX_BACKUP_NAME_LEN], id[32];
 	uint64_t run = 0;
 	bk *b = ud;
-	int rc = bk_run_async(b, &run, name, sizeof(name));
+	int rc = bk_run_async(b, 0, 1, NULL, &run, name, sizeof(name));
 
 	if (rc == VBX_EEXIST)
 		return vbx_resp_error(req, 409, "CONFLICT",

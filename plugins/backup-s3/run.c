@@ -189,6 +189,8 @@ int bk_run_now(bk *b, int64_t slot_ms, uint32_t attempt, char *name, char *err)
 
 struct async {
 	bk *b;
+	uint32_t attempt;
+	bk_after_fn *after;
 	char name[VBX_BACKUP_NAME_LEN];
 };
 
@@ -198,7 +200,9 @@ static void *async_main(void *arg)
 	char err[VBX_BACKUP_ERR_LEN];
 	bk *b = a->b;
 
-	run_claimed(b, a->name, 1, err); /* bk_run_async claimed it */
+	int rc = run_claimed(b, a->name, a->attempt, err); /* claimed */
+	if (a->after)
+		a->after(b, rc);
 	free(a);
 	return NULL;
 }
@@ -218,7 +222,8 @@ void bk_run_reap(bk *b, bool wait)
 		pthread_join(t, NULL);
 }
 
-int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len)
+int bk_run_async(bk *b, int64_t slot_ms, uint32_t attempt, bk_after_fn *after,
+                 uint64_t *id, char *name, size_t name_len)
 {
 	struct async *a = calloc(1, sizeof(*a));
 	char stamp[BK_STAMP_LEN];
@@ -227,7 +232,9 @@ int bk_run_async(bk *b, uint64_t *id, char *name, size_t name_len)
 		return VBX_ENOMEM;
 	bk_run_reap(b, false);
 	a->b = b;
-	bk_stamp(now_ms() / 1000, stamp);
+	a->attempt = attempt;
+	a->after = after;
+	bk_stamp((slot_ms ? slot_ms : now_ms()) / 1000, stamp);
 	snprintf(a->name, sizeof(a->name), "%s%s%s", b->set.prefix, stamp,
 	         BK_SUFFIX);
 	pthread_mutex_lock(&b->mu);
