@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "coremetrics.h"
 
 /* Secrets are keys and passwords; a bigger file is a wrong path. */
 #define SECRET_MAX_BYTES (1024 * 1024)
@@ -415,6 +416,24 @@ static const char *format_size(uint64_t n, char *buf, size_t size)
 
 /* ---- getters ---- */
 
+/* A certificate, key or CA file option (tls_cert_file, client_key_file,
+ * engines.0.tls_ca_file): file_readable{plugin,key} watches it, as it
+ * does the secrets' _file options, so that a file that becomes
+ * unreadable shows before the next start or reload fails on it. */
+static bool names_a_cert_or_key(const char *key)
+{
+	static const char *const ends[] = {"_cert_file", "_key_file",
+	                                   "_ca_file"};
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t e = strlen(ends[i]);
+		if (n >= e && !strcmp(key + n - e, ends[i]))
+			return true;
+	}
+	return false;
+}
+
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out)
 {
@@ -426,6 +445,8 @@ int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return report_expected(c, s, key, "a string");
 	*out = config_setting_get_string(s);
+	if (**out && names_a_cert_or_key(key))
+		vbx__secret_file_note(c->path, key, *out);
 	return VBX_OK;
 }
 
@@ -464,6 +485,38 @@ int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
 	return VBX_OK;
 bad:
 	int_range(min, max, what, sizeof(what));
+	return report_expected(c, s, key, what);
+}
+
+int vbx__cfg_number(const vbx_config *c, const char *key, double min,
+                    double max, double dflt, double *out)
+{
+	const config_setting_t *s = member(c, key);
+	char what[96];
+	double v;
+
+	*out = dflt;
+	if (!s)
+		return absent(c, key);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		goto bad;
+	}
+	if (!(v >= min && v <= max)) /* NaN too */
+		goto bad;
+	*out = v;
+	return VBX_OK;
+bad:
+	snprintf(what, sizeof(what), "a number %g..%g", min, max);
 	return report_expected(c, s, key, what);
 }
 
@@ -722,6 +775,8 @@ int vbx__cfg_secret(const vbx_config *c, const char *key, int required,
 		                   &text);
 		if (rc == VBX_OK)
 			rc = read_secret_file(c, file_s, fkey, text, out);
+		if (rc == VBX_OK)
+			vbx__secret_file_note(c->path, fkey, text);
 	} else if (required) {
 		rc = vbx__cfg_report(c, NULL, key,
 		                     "required; set %s, or %s to a file that "

@@ -79,11 +79,17 @@ void vbx__client_of(struct lws *wsi, const vbx__conn_addr *peer, char *client,
 {
 	const vbx__conf *c = in_effect(wsi);
 	vbx__ipaddr who = peer->from;
-	char from[VBX__ADDR_TEXT];
-	vbx__ip_format(&peer->from, from, sizeof(from));
 	if (c && peer->from.family &&
-	    vbx__cidr_match(c->trusted, c->ntrusted, &peer->from))
+	    vbx__cidr_match(c->trusted, c->ntrusted, &peer->from)) {
+		char from[VBX__ADDR_TEXT];
+		vbx__ip_format(&peer->from, from, sizeof(from));
 		forwarded_for(wsi, c, from, &who);
-	vbx__ip_format(&who, client, VBX__ADDR_TEXT);
+	}
 	vbx__ip_format(&peer->socket, peer_text, VBX__ADDR_TEXT);
+	/* Without a proxy the client is the peer: formatted once. */
+	if (who.family == peer->socket.family &&
+	    memcmp(who.a, peer->socket.a, sizeof(who.a)) == 0)
+		memcpy(client, peer_text, strlen(peer_text) + 1);
+	else
+		vbx__ip_format(&who, client, VBX__ADDR_TEXT);
 }

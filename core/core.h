@@ -46,6 +46,9 @@ bool vbx__log_enabled(int level);
 void vbx__log_configure(int level, bool json);
 /* The request id that this thread's log lines carry (NULL for none). */
 void vbx__log_set_request(const char *id);
+/* The trace id (32 hex) that this thread's JSON log lines carry as
+ * "trace_id" (NULL for none); the text format leaves it out. */
+void vbx__log_set_trace(const char *trace_id);
 /* Parse "error" "warn" "info" "debug"; -1 when unknown. */
 int vbx__log_level_parse(const char *s);
 /* Collect this thread's lines and write them at vbx__log_flush() (or
@@ -185,6 +188,9 @@ const config_setting_t *vbx__cfg_lookup(const config_setting_t *group,
 /* The getters behind the host table (config.h documents them). */
 int vbx__cfg_string(const vbx_config *c, const char *key, const char *dflt,
                     const char **out);
+/* An integer or a float in [min, max] (config.h's vbx_cfg_number). */
+int vbx__cfg_number(const vbx_config *c, const char *key, double min,
+                    double max, double dflt, double *out);
 int vbx__cfg_int(const vbx_config *c, const char *key, long long min,
                  long long max, long long dflt, long long *out);
 int vbx__cfg_bool(const vbx_config *c, const char *key, int dflt, int *out);

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "coremetrics.h"
 #include "daemon.h"
 #include "oneshot.h"
+#include "trace.h"
 #include "server.h"
 #include "pump.h"
 
@@ -238,8 +240,10 @@ static void teardown(bool started)
 	if (started)
 		vbx__plugins_stop();
 	vbx__events_stop();
+	vbx__trace_reset(); /* no span may reach an exporter being freed */
 	vbx__plugins_fini();
 	vbx__registry_fini();
+	vbx__core_metrics_fini();
 	vbx__metrics_fini();
 	vbx__routes_free();
 	vbx__ws_routes_free();
@@ -301,6 +305,7 @@ static int serve(const char *path)
 	 */
 	const vbx__conf *conf = vbx__conf_current();
 	vbx__effective_log(conf);
+	vbx__core_metrics_init();
 	vbx__memtrim_setup(conf->workers);
 	if (vbx__events_start(conf->event_queue, conf->event_overflow) ||
 	    vbx__workers_start(conf->workers) ||

@@ -141,6 +141,8 @@ void vbx__dispatch_run(vbx_request *r, const vbx_principal *as)
 {
 	const vbx__route *rt = r->match.route;
 	vbx__log_set_request(r->id);
+	vbx__log_set_trace(r->trace.active ? r->trace.hex : NULL);
+	vbx_span *was = vbx__trace_enter(r->trace.span);
 	int rc = admit(r, rt->flags, as) ? rt->fn(rt->ud, r) : VBX_OK;
 	if (!r->status) {
 		if (rc == VBX_OK)
@@ -153,5 +155,7 @@ void vbx__dispatch_run(vbx_request *r, const vbx_principal *as)
 		        rc == VBX_OK ? "the handler gave no answer"
 		                     : vbx__strerror(rc));
 	}
+	vbx__trace_leave(was);
+	vbx__log_set_trace(NULL);
 	vbx__log_set_request(NULL);
 }

@@ -17,9 +17,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bridge.h"
+#include "coremetrics.h"
 #include "daemon.h"
 #include "server.h"
 
@@ -257,27 +259,75 @@ void vbx__health_shutdown(int64_t wait_ms)
 	pthread_mutex_unlock(&probe.lock);
 }
 
+/* When readiness was last computed (monotonic ns; 0: never). */
+static _Atomic int64_t last_ready_ns;
+
+/* health_ready and health_check_up{check}: a check is up unless it
+ * failed (degraded still serves). While draining no check runs, and only
+ * health_ready changes. */
+static void note_metrics(const vbx_health *h, bool ready)
+{
+	const cJSON *c;
+
+	atomic_store(&last_ready_ns, vbx__now_ns());
+	vbx__health_metrics_ready(ready);
+	cJSON_ArrayForEach(c, h->checks)
+	{
+		const char *name = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "name"));
+		const char *st = cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "status"));
+		vbx__health_metrics_check(name, st && strcmp(st, "fail") != 0);
+	}
+}
+
+/* Run the checks into h (unless draining); whether the daemon is ready.
+ * *draining says why not when it is set. */
+static bool compute(vbx_health *h, bool *draining)
+{
+	*draining =
+	        the_server && *the_server && vbx__server_draining(*the_server);
+	if (!*draining) {
+		check_events(h);
+		plugin_checks(h);
+	}
+	note_metrics(h, !(*draining || h->failed));
+	return !(*draining || h->failed);
+}
+
+void vbx__health_metrics_refresh(int64_t max_age_ms)
+{
+	int64_t last = atomic_load(&last_ready_ns);
+	/* Only where /health/ready exists (a daemon, not a bare registry
+	 * in a unit test: its hooks are not there to run). */
+	if (!the_server ||
+	    (last && vbx__now_ns() - last < max_age_ms * 1000000))
+		return;
+	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
+	bool draining;
+	if (h.checks)
+		compute(&h, &draining);
+	cJSON_Delete(h.checks);
+}
+
 static int ready(void *ud, vbx_request *r)
 {
 	vbx_health h = {.head.host = &vbx__host, .checks = cJSON_CreateArray()};
 	cJSON *body = cJSON_CreateObject();
+	bool draining;
 	if (!h.checks || !body) {
 		cJSON_Delete(h.checks);
 		cJSON_Delete(body);
 		return VBX_ENOMEM;
 	}
-	bool draining = vbx__server_draining(*the_server);
-	if (!draining) {
-		check_events(&h);
-		plugin_checks(&h);
-	}
+	bool ok = compute(&h, &draining);
 	const char *status = draining     ? "draining"
 	                     : h.failed   ? "fail"
 	                     : h.degraded ? "degraded"
 	                                  : "ok";
 	cJSON_AddStringToObject(body, "status", status);
 	cJSON_AddItemToObject(body, "checks", h.checks);
-	return vbx__respond_json(r, draining || h.failed ? 503 : 200, body);
+	return vbx__respond_json(r, ok ? 200 : 503, body);
 }
 
 void vbx__health_register(vbx_plugin *core, vbx__server **server)

@@ -12,6 +12,7 @@
 #include "jsonout.h"
 #include "pump.h"
 #include "server.h"
+#include "trace.h"
 
 static int host_authorize_verdict(const vbx_principal *who, const char *action,
                                   const vbx_resource *res, const char **failed)
@@ -192,6 +193,13 @@ const vbx_host vbx__host = {
         .metric_on_collect = vbx__metric_on_collect,
         .metrics_enabled = vbx__metrics_enabled,
         .metrics_visit = vbx__metrics_visit,
+        /* 1.3 (tracing) */
+        .span_start = vbx__span_start,
+        .span_op = vbx__span_op,
+        .traceparent = vbx__traceparent_current,
+        .trace_exporter_set = vbx__trace_exporter_set,
+        .hook_span = vbx__hook_span,
+        .cfg_number = vbx__cfg_number,
 };
 
 const char *vbx__strerror(int rc)

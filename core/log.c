@@ -20,6 +20,7 @@
 static atomic_int log_level = VBX_LOG_INFO;
 static atomic_bool log_json = true;
 static _Thread_local const char *thread_request;
+static _Thread_local const char *thread_trace;
 
 /* A thread that handles many requests per wake-up (the service thread)
  * collects its lines here and writes them once per wake-up. */
@@ -53,6 +54,11 @@ bool vbx__log_enabled(int level)
 void vbx__log_set_request(const char *id)
 {
 	thread_request = id;
+}
+
+void vbx__log_set_trace(const char *trace_id)
+{
+	thread_trace = trace_id;
 }
 
 /* A growing line in a fixed buffer; output past the end is cut. */
@@ -137,7 +143,7 @@ static void put_time(line *l)
 
 static void begin(line *l, const char *who, int level)
 {
-	const char *req = thread_request;
+	const char *req = thread_request, *trace = thread_trace;
 	l->len = 0;
 	if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
 		puts_(l, "{\"time\":\"");
@@ -149,6 +155,10 @@ static void begin(line *l, const char *who, int level)
 		if (req) {
 			puts_(l, "\",\"request\":\"");
 			put_escaped(l, req);
+		}
+		if (trace) {
+			puts_(l, "\",\"trace_id\":\"");
+			put_escaped(l, trace);
 		}
 		puts_(l, "\",");
 	} else {

@@ -66,6 +66,7 @@ typedef struct vbx__rawhead {
 	/* the current header line */
 	size_t name_len, value_len;
 	char name[64]; /* its name, lowercased, cut to 63 bytes */
+	int kind;      /* which of the headers checked it is (rawhead.c) */
 	char up[16];   /* an Upgrade value, lowercased, from its first
 	                  non-blank byte, cut to 15 bytes ... */
 	size_t up_len; /* ... and its length uncut */

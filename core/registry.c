@@ -25,6 +25,7 @@
 #include <cJSON.h>
 
 #include "core.h"
+#include "trace.h"
 
 #define NBUCKETS 64
 
@@ -402,6 +403,9 @@ static void hook_publish(struct hook *h)
 {
 	if (h->count == 0)
 		return;
+	/* only hooks that do something get spans: a run with no handler
+	 * would be noise in every trace */
+	h->head.traced = vbx__trace_hook_wanted(h->key.name);
 	qsort(h->handlers, h->count, sizeof(*h->handlers), by_run_order);
 	for (size_t i = 0; i < h->count; i++)
 		h->entries[i] = h->handlers[i].entry;
@@ -419,6 +423,11 @@ void vbx__registry_freeze(void)
 		atomic_store(&frozen, true);
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+const char *vbx__hook_name(const vbx_hook *vh)
+{
+	return ((const struct hook *)vh)->key.name;
 }
 
 bool vbx__registry_frozen(void)

@@ -15,6 +15,7 @@
 #include "core.h"
 #include "json.h"
 #include "router.h"
+#include "trace.h"
 
 #define VBX__REQ_ID_LEN 64 /* accepted from X-Request-Id; ours are 32 */
 
@@ -55,6 +56,7 @@ struct vbx_request {
 	bool has_principal;
 	vbx__fields fields;
 	int64_t start_ns;
+	vbx__trace trace; /* trace.h; inactive without a span exporter */
 
 	/* the response */
 	int status; /* 0 until answered */

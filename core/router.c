@@ -11,6 +11,11 @@
  * parameter child. Each node sits at a fixed depth, so it is visited at
  * most once per match: the walk costs at most the size of the tree, and
  * its recursion is as deep as the longest registered pattern.
+ *
+ * A catch-all `{name...}` ends its pattern and hangs off its node as the
+ * wild child. It is looked at only by a second walk, made when the first
+ * found no route for any method, so that a catch-all turns 404s into
+ * matches and changes no other answer (an exact path keeps its 405).
  */
 #include "vbx_build.h"
 
@@ -37,6 +42,7 @@ struct route {
 	char *subprotocol; /* pub.subprotocol */
 	char *names;       /* a copy of pattern with each '}' made a NUL */
 	size_t nparams;
+	bool wild; /* the last parameter is a catch-all */
 	const char *param_names[VBX__MAX_PARAMS]; /* into names */
 };
 
@@ -46,6 +52,7 @@ struct node {
 	struct node **lits;
 	size_t nlits, caplits;
 	struct node *param;
+	struct node *wild; /* a catch-all `{name...}` ends here */
 	struct route *routes[M_COUNT];
 	unsigned methods; /* bit i set when routes[i] is */
 };
@@ -54,6 +61,7 @@ struct vbx__router {
 	struct node root; /* the empty path: the pattern "/" ends here */
 	struct route **routes;
 	size_t nroutes, caproutes;
+	bool has_wild; /* some pattern ends in a catch-all */
 };
 
 /* A segment of a path or pattern: the bytes between two '/'. */
@@ -170,6 +178,13 @@ static struct node *node_add_param(struct node *n)
 	return n->param;
 }
 
+static struct node *node_add_wild(struct node *n)
+{
+	if (!n->wild)
+		n->wild = calloc(1, sizeof(*n->wild));
+	return n->wild;
+}
+
 /* Free n's children (n itself belongs to its parent or the router). */
 static void node_clear(struct node *n)
 {
@@ -181,6 +196,10 @@ static void node_clear(struct node *n)
 	if (n->param) {
 		node_clear(n->param);
 		free(n->param);
+	}
+	if (n->wild) {
+		node_clear(n->wild);
+		free(n->wild);
 	}
 }
 
@@ -201,6 +220,13 @@ static bool seg_is_param(const struct seg *sg)
 	return sg->len > 0 && sg->s[0] == '{';
 }
 
+/* "{name...}": a catch-all (its name still to be checked). */
+static bool seg_is_wild(const struct seg *sg)
+{
+	return seg_is_param(sg) && sg->len >= 5 &&
+	       memcmp(sg->s + sg->len - 4, "...}", 4) == 0;
+}
+
 /* A literal segment: printable ASCII, none of the reserved characters. */
 static bool literal_valid(const struct seg *sg)
 {
@@ -214,33 +240,42 @@ static bool literal_valid(const struct seg *sg)
 	return true;
 }
 
-/* "{name}" with a valid name. */
-static bool param_valid(const struct seg *sg)
+/* "{name}" (or "{name...}" when wild) with a valid name. */
+static bool param_valid(const struct seg *sg, bool wild)
 {
-	if (sg->len < 3 || sg->s[sg->len - 1] != '}' ||
+	size_t tail = wild ? 4 : 1; /* "...}" or "}" */
+	if (sg->len < tail + 2 || sg->s[sg->len - 1] != '}' ||
 	    !is_name_start(sg->s[1]))
 		return false;
-	for (size_t i = 2; i < sg->len - 1; i++)
+	for (size_t i = 2; i < sg->len - tail; i++)
 		if (!is_name_char(sg->s[i]))
 			return false;
 	return true;
+}
+
+/* The length of the name in "{name}" or "{name...}". */
+static size_t param_name_len(const struct seg *sg)
+{
+	return sg->len - (seg_is_wild(sg) ? 5 : 2);
 }
 
 static bool param_seen(const struct seg params[], size_t n,
                        const struct seg *sg)
 {
 	for (size_t i = 0; i < n; i++)
-		if (seg_cmp(params[i].s, params[i].len, sg->s, sg->len) == 0)
+		if (seg_cmp(params[i].s + 1, param_name_len(&params[i]),
+		            sg->s + 1, param_name_len(sg)) == 0)
 			return true;
 	return false;
 }
 
 /*
  * Check a pattern; on success *nparams is its parameter count and
- * params[] its parameter segments (braces included).
+ * params[] its parameter segments (braces included), *wild whether the
+ * last is a catch-all.
  */
 static bool pattern_valid(const char *pattern, size_t *nparams,
-                          struct seg params[VBX__MAX_PARAMS])
+                          struct seg params[VBX__MAX_PARAMS], bool *wild)
 {
 	if (!pattern || pattern[0] != '/')
 		return false;
@@ -251,13 +286,17 @@ static bool pattern_valid(const char *pattern, size_t *nparams,
 	const char *pos = pattern, *end = segs_end(pattern, len);
 	struct seg sg;
 	*nparams = 0;
+	*wild = false;
 	while (seg_next(&pos, end, &sg)) {
+		if (*wild)
+			return false; /* a catch-all ends its pattern */
 		if (!seg_is_param(&sg)) {
 			if (!literal_valid(&sg))
 				return false;
 			continue;
 		}
-		if (!param_valid(&sg) || *nparams == VBX__MAX_PARAMS)
+		*wild = seg_is_wild(&sg);
+		if (!param_valid(&sg, *wild) || *nparams == VBX__MAX_PARAMS)
 			return false;
 		if (param_seen(params, *nparams, &sg))
 			return false;
@@ -275,8 +314,9 @@ static const struct node *tree_lookup(const struct node *root,
 	const struct node *n = root;
 	struct seg sg;
 	while (n && seg_next(&pos, end, &sg))
-		n = seg_is_param(&sg) ? n->param
-		                      : node_literal(n, sg.s, sg.len);
+		n = seg_is_wild(&sg)    ? n->wild
+		    : seg_is_param(&sg) ? n->param
+		                        : node_literal(n, sg.s, sg.len);
 	return n;
 }
 
@@ -289,8 +329,9 @@ static struct node *tree_insert(struct node *root, const char *pattern)
 	struct node *n = root;
 	struct seg sg;
 	while (n && seg_next(&pos, end, &sg))
-		n = seg_is_param(&sg) ? node_add_param(n)
-		                      : node_add_literal(n, sg.s, sg.len);
+		n = seg_is_wild(&sg)    ? node_add_wild(n)
+		    : seg_is_param(&sg) ? node_add_param(n)
+		                        : node_add_literal(n, sg.s, sg.len);
 	return n;
 }
 
@@ -308,7 +349,7 @@ static void route_free(struct route *rt)
 
 /* A copy of tmpl whose strings the router owns. */
 static struct route *route_copy(const vbx__route *tmpl, int mi, size_t np,
-                                const struct seg params[])
+                                const struct seg params[], bool wild)
 {
 	struct route *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -328,9 +369,11 @@ static struct route *route_copy(const vbx__route *tmpl, int mi, size_t np,
 	rt->pub.subprotocol = rt->subprotocol;
 
 	rt->nparams = np;
+	rt->wild = wild;
 	for (size_t i = 0; i < np; i++) {
 		size_t at = (size_t)(params[i].s - tmpl->pattern);
-		rt->names[at + params[i].len - 1] = '\0'; /* the '}' */
+		size_t tail = wild && i == np - 1 ? 4 : 1; /* "...}" or "}" */
+		rt->names[at + params[i].len - tail] = '\0';
 		rt->param_names[i] = rt->names + at + 1;
 	}
 	return rt;
@@ -371,13 +414,14 @@ int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
 {
 	struct seg params[VBX__MAX_PARAMS];
 	size_t np;
+	bool wild;
 
 	if (existing)
 		*existing = NULL;
 	if (!r || !tmpl || (!tmpl->fn && !tmpl->ws))
 		return VBX_EINVAL;
 	int mi = method_index(tmpl->method);
-	if (mi < 0 || !pattern_valid(tmpl->pattern, &np, params))
+	if (mi < 0 || !pattern_valid(tmpl->pattern, &np, params, &wild))
 		return VBX_EINVAL;
 
 	const struct node *same = tree_lookup(&r->root, tmpl->pattern);
@@ -387,7 +431,7 @@ int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
 		return VBX_EEXIST;
 	}
 
-	struct route *rt = route_copy(tmpl, mi, np, params);
+	struct route *rt = route_copy(tmpl, mi, np, params, wild);
 	if (!rt)
 		return VBX_ENOMEM;
 	/* Insert with the router's copy: literal nodes point into it. Nodes
@@ -399,6 +443,7 @@ int vbx__router_add(vbx__router *r, const vbx__route *tmpl,
 	}
 	n->routes[mi] = rt;
 	n->methods |= 1u << mi;
+	r->has_wild = r->has_wild || wild;
 	return VBX_OK;
 }
 
@@ -421,10 +466,25 @@ size_t vbx__router_count(const vbx__router *r)
 
 struct walk {
 	int mi;          /* the request's method; -1 when not one we route */
+	bool wild;       /* the second walk: catch-alls count */
 	const char *end; /* end of the path's segments */
 	unsigned allow;  /* methods of every node the path reaches */
 	struct seg caps[VBX__MAX_PARAMS]; /* parameter segments so far */
 };
+
+/* The catch-all node n takes the rest of the path from s: one or more
+ * segments, none of them empty. */
+static const struct route *walk_wild(const struct node *n, const char *s,
+                                     struct walk *w, size_t ncap)
+{
+	size_t len = (size_t)(w->end - s);
+	if (len == 0 || s[len - 1] == '/' || memmem(s, len, "//", 2))
+		return NULL;
+	w->caps[ncap].s = s;
+	w->caps[ncap].len = len;
+	w->allow |= n->methods;
+	return w->mi >= 0 ? n->routes[w->mi] : NULL;
+}
 
 /* The route for the rest of the path from pos, at node n, with ncap
  * parameters captured so far. */
@@ -447,6 +507,8 @@ static const struct route *walk(const struct node *n, const char *pos,
 		w->caps[ncap] = sg;
 		rt = walk(n->param, pos, w, ncap + 1);
 	}
+	if (!rt && w->wild && n->wild && ncap < VBX__MAX_PARAMS)
+		rt = walk_wild(n->wild, sg.s, w, ncap);
 	return rt;
 }
 
@@ -508,29 +570,72 @@ static const char *param_error(vbx__arena *a, const char *name,
 	return msg ? msg : "a path parameter has a value that is not allowed";
 }
 
+/* The decoded value of one segment into *out, or 400/500 with m->error
+ * set. */
+static int seg_decode(vbx__arena *a, const struct seg *sg, const char *name,
+                      vbx__match *m, char **out)
+{
+	size_t len;
+	char *v = param_decode(a, sg, &len);
+	if (!v) {
+		m->error = "out of memory decoding path parameters";
+		return 500;
+	}
+	if (memchr(v, '/', len) || strlen(v) != len) {
+		m->error = param_error(a, name,
+		                       "must not contain an encoded "
+		                       "\"/\" or NUL");
+		return 400;
+	}
+	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+		m->error = param_error(a, name, "must not be \".\" or \"..\"");
+		return 400;
+	}
+	*out = v;
+	return 200;
+}
+
+/* A catch-all's value: its segments decoded one by one (each under the
+ * rules of a parameter), joined by "/". */
+static int wild_decode(vbx__arena *a, const struct seg *all, const char *name,
+                       vbx__match *m, char **out)
+{
+	char *v = vbx__arena_alloc(a, all->len + 1);
+	if (!v) {
+		m->error = "out of memory decoding path parameters";
+		return 500;
+	}
+	size_t o = 0;
+	const char *pos = all->s - 1, *end = all->s + all->len;
+	struct seg sg;
+	while (seg_next(&pos, end, &sg)) {
+		char *part;
+		int st = seg_decode(a, &sg, name, m, &part);
+		if (st != 200)
+			return st;
+		size_t n = strlen(part);
+		if (o)
+			v[o++] = '/';
+		memcpy(v + o, part, n);
+		o += n;
+	}
+	v[o] = '\0';
+	*out = v;
+	return 200;
+}
+
 /* Decode the captured parameters into m; returns 200, 400 or 500. */
 static int params_fill(const struct route *rt, const struct walk *w,
                        vbx__arena *a, vbx__match *m)
 {
 	for (size_t i = 0; i < rt->nparams; i++) {
 		const char *name = rt->param_names[i];
-		size_t len;
-		char *v = param_decode(a, &w->caps[i], &len);
-		if (!v) {
-			m->error = "out of memory decoding path parameters";
-			return 500;
-		}
-		if (memchr(v, '/', len) || strlen(v) != len) {
-			m->error = param_error(a, name,
-			                       "must not contain an encoded "
-			                       "\"/\" or NUL");
-			return 400;
-		}
-		if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
-			m->error = param_error(a, name,
-			                       "must not be \".\" or \"..\"");
-			return 400;
-		}
+		char *v = NULL;
+		int st = rt->wild && i == rt->nparams - 1
+		                 ? wild_decode(a, &w->caps[i], name, m, &v)
+		                 : seg_decode(a, &w->caps[i], name, m, &v);
+		if (st != 200)
+			return st;
 		m->params[i].name = name;
 		m->params[i].value = v;
 	}
@@ -567,6 +672,10 @@ int vbx__router_match(const vbx__router *r, const char *method,
 	        .end = segs_end(path, len),
 	};
 	const struct route *rt = r ? walk(&r->root, path, &w, 0) : NULL;
+	if (!rt && !w.allow && r && r->has_wild) {
+		w.wild = true;
+		rt = walk(&r->root, path, &w, 0);
+	}
 	if (rt) {
 		status = params_fill(rt, &w, a, m);
 		if (status != 200) {

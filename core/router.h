@@ -24,6 +24,14 @@
  *     only GET, DELETE "/teams/mine" goes to DELETE "/teams/{id}".
  *   - A trailing slash or an empty segment ("//") never matches; "/" is
  *     matched only by the pattern "/".
+ *   - A pattern may end in a catch-all `{name...}`, which matches one or
+ *     more whole segments ("/{path...}" matches "/a" and "/a/b.js", not
+ *     "/"). A catch-all is tried only for a path that no other pattern
+ *     matches for any method: it turns what would be a 404 into a match
+ *     and changes no other answer (a path with routes for other methods
+ *     stays a 405). Among catch-alls the deepest wins, as for the rest.
+ *     Its value is the segments, each decoded and refused as a parameter
+ *     is, joined by "/"; an empty segment in them never matches.
  *   - Methods compare case-sensitively. WebSocket routes are registered
  *     with method "GET" (the upgrade request's method) and are told apart
  *     by route->ws != NULL; they therefore share GET's namespace.
@@ -54,6 +62,9 @@ typedef struct vbx__route {
 	vbx_plugin *owner;   /* who registered it; not owned */
 	const vbx_ws_ops *ws;    /* WS routes only; not owned */
 	const char *subprotocol; /* WS routes only; copied */
+	/* The route's metric series (reqmetrics.c), resolved on its first
+	 * request and published with an atomic store; owned there. */
+	void *metrics;
 } vbx__route;
 
 typedef struct vbx__router vbx__router;
@@ -71,7 +82,8 @@ void vbx__router_free(vbx__router *r);
  *   - pattern starts with "/", has no empty segment (except the lone "/"),
  *     only printable ASCII, none of "?#%", and braces only as whole-segment
  *     parameters `{name}` with name [A-Za-z_][A-Za-z0-9_]*, unique in the
- *     pattern, at most VBX__MAX_PARAMS of them;
+ *     pattern, at most VBX__MAX_PARAMS of them, the last of which may be
+ *     a catch-all `{name...}` that ends the pattern;
  *   - the route has fn or ws.
  * Returns VBX_OK; VBX_EINVAL for a bad method, pattern or route;
  * VBX_EEXIST when a route of the same method and the same shape exists

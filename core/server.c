@@ -24,6 +24,7 @@
 #include "headguard.h"
 #include "proxyguard.h"
 #include "server.h"
+#include "coremetrics.h"
 #include "wsguard.h"
 
 #define WRITE_CHUNK 32768
@@ -202,7 +203,8 @@ static const char *const method_names[] = {
 };
 
 static const char *const custom_headers[] = {
-        "x-request-id:", "x-forwarded-for:", "x-real-ip:"};
+        "x-request-id:", "x-forwarded-for:", "x-real-ip:", "traceparent:",
+        "tracestate:"};
 
 static void add_header(vbx_request *r, size_t *cap, const char *name,
                        size_t nlen, char *value)
@@ -222,23 +224,45 @@ static void add_header(vbx_request *r, size_t *cap, const char *name,
 	r->nheaders++;
 }
 
+/* The name ("host:") and its length of each token lws knows, looked up
+ * once: every request walks them all (snapshot_headers). A token that is
+ * not a header (the method and the target) has length 0. */
+static struct {
+	const char *name;
+	size_t len;
+} token_names[WSI_TOKEN_COUNT];
+
+static void token_names_init(void)
+{
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		const char *name = (const char *)lws_token_to_string(
+		        (enum lws_token_indexes)t);
+		size_t nlen = name ? strlen(name) : 0;
+		bool header = nlen >= 2 && name[nlen - 1] == ':' &&
+		              t != WSI_TOKEN_HTTP_URI_ARGS;
+		token_names[t].name = header ? name : NULL;
+		token_names[t].len = header ? nlen : 0;
+	}
+}
+
 /* Copy every header a worker may ask for: the worker must not touch the
  * wsi, which belongs to the service thread. */
 static void snapshot_headers(vbx_request *r, struct lws *wsi)
 {
+	static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+	pthread_once(&names_once, token_names_init);
 	size_t cap = 0;
 	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
-		const char *name = (const char *)lws_token_to_string(
-		        (enum lws_token_indexes)t);
+		if (!token_names[t].len)
+			continue;
 		int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
-		size_t nlen = name ? strlen(name) : 0;
-		if (n <= 0 || nlen < 2 || name[nlen - 1] != ':' ||
-		    t == WSI_TOKEN_HTTP_URI_ARGS)
+		if (n <= 0)
 			continue;
 		char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
 		if (v &&
 		    lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes)t) >= 0)
-			add_header(r, &cap, name, nlen - 1, v);
+			add_header(r, &cap, token_names[t].name,
+			           token_names[t].len - 1, v);
 	}
 	for (size_t i = 0; i < sizeof(custom_headers) / sizeof(*custom_headers);
 	     i++) {
@@ -289,6 +313,59 @@ static void set_request_id(vbx_request *r, struct lws *wsi)
 	vbx__request_set_id(r, have ? given : NULL);
 }
 
+/* A custom header's value into the arena, or NULL when absent or longer
+ * than max. */
+static const char *custom_header(vbx_request *r, struct lws *wsi,
+                                 const char *name, int max)
+{
+	int nlen = (int)strlen(name);
+	int n = lws_hdr_custom_length(wsi, name, nlen);
+	if (n <= 0 || n > max)
+		return NULL;
+	char *v = vbx__arena_alloc(r->arena, (size_t)n + 1);
+	if (!v || lws_hdr_custom_copy(wsi, v, n + 1, name, nlen) < 0)
+		return NULL;
+	return v;
+}
+
+/* The request's trace context (trace.h), from traceparent/tracestate;
+ * nothing at all without a span exporter. */
+static void begin_trace(vbx_request *r, struct lws *wsi)
+{
+	if (!vbx__trace_enabled())
+		return;
+	vbx__trace_begin(
+	        &r->trace, custom_header(r, wsi, "traceparent:", 128),
+	        custom_header(r, wsi, "tracestate:", VBX_TRACESTATE_MAX + 64),
+	        r->method, VBX_SPAN_SERVER, r->arena);
+}
+
+/* The SERVER span's name and attributes once the answer is out; then
+ * it goes to the exporter. */
+static void end_trace(vbx_request *r)
+{
+	vbx_span *sp = r->trace.span;
+	if (!sp)
+		return;
+	r->trace.span = NULL;
+	const char *route = r->match.route ? r->match.route->pattern : NULL;
+	if (route) {
+		char name[256];
+		snprintf(name, sizeof(name), "%s %s", r->method, route);
+		vbx__span_rename(sp, name);
+	}
+	vbx_span_set_str(sp, "http.request.method", r->method);
+	if (route)
+		vbx_span_set_str(sp, "http.route", route);
+	vbx_span_set_int(sp, "http.response.status_code", r->status);
+	vbx_span_set_str(sp, "url.path", r->path);
+	vbx_span_set_str(sp, "client.address", r->client);
+	vbx_span_set_str(sp, "vibebox.request_id", r->id);
+	if (r->status >= 500)
+		vbx_span_set_error(sp, "server error");
+	vbx__span_end(sp);
+}
+
 /* ---- writing the answer ---- */
 
 static int add_hdr(struct lws *wsi, const char *name, const char *value,
@@ -301,6 +378,8 @@ static int add_hdr(struct lws *wsi, const char *name, const char *value,
 	                                   (int)strlen(value), p, end);
 }
 
+/* A 304 has no body, and its Content-Length would have to be the 200's
+ * (RFC 9110, 8.6): it gets none. */
 static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
                        unsigned char **p, unsigned char *end)
 {
@@ -312,10 +391,13 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 	             wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 	             (const unsigned char *)r->content_type,
 	             (int)strlen(r->content_type), p, end)) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-	                                 (const unsigned char *)len,
-	                                 (int)strlen(len), p, end) ||
-	    add_hdr(wsi, "x-request-id", r->id, p, end))
+	    (r->status != 304 &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+	                                  (const unsigned char *)len,
+	                                  (int)strlen(len), p, end)) ||
+	    add_hdr(wsi, "x-request-id", r->id, p, end) ||
+	    (r->trace.active &&
+	     add_hdr(wsi, "x-trace-id", r->trace.hex, p, end)))
 		return -1;
 	for (size_t i = 0; i < r->nresp_headers; i++)
 		if (add_hdr(wsi, r->resp_headers[i].name,
@@ -332,9 +414,15 @@ static int put_headers(vbx__server *s, struct lws *wsi, vbx_request *r,
 static void finish_request(vbx__server *s, struct http_pss *pss, vbx_request *r)
 {
 	double ms = (double)(vbx__now_ns() - r->start_ns) / 1e6;
-	if (s->conf->log_access)
+	vbx__http_metrics_observe(r->match.route, r->method, r->status,
+	                          ms / 1e3);
+	end_trace(r);
+	if (s->conf->log_access) {
+		vbx__log_set_trace(r->trace.active ? r->trace.hex : NULL);
 		vbx__log_access(r->id, r->method, r->path, r->status,
 		                r->resp_len, ms, r->client, r->peer);
+		vbx__log_set_trace(NULL);
+	}
 	if (r->counted)
 		s->inflight--;
 	pss->req = NULL;
@@ -606,6 +694,7 @@ static int on_http(vbx__server *s, struct lws *wsi, struct http_pss *pss)
 	vbx__client_of(wsi, &pss->peer, r->client, r->peer);
 	if (strcmp(r->client, r->peer) == 0)
 		r->peer[0] = '\0'; /* the access log names a proxy only */
+	begin_trace(r, wsi);
 	vbx__framing f;
 	if (refuse_oversized(r, wsi) || refuse_framing(r, wsi, &f)) {
 		r->dispatched = true;

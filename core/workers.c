@@ -74,6 +74,7 @@ static void *worker_main(void *arg)
 		t->fn(t->ud);
 		free(t);
 		vbx__log_set_request(NULL);
+		vbx__log_set_trace(NULL);
 		pthread_mutex_lock(&pool.lock);
 	}
 	pthread_mutex_unlock(&pool.lock);

@@ -18,6 +18,7 @@
 #include "server.h"
 #include "json.h"
 #include "wsguard.h"
+#include "coremetrics.h"
 
 typedef struct ws_msg {
 	struct ws_msg *next;
@@ -41,6 +42,7 @@ struct vbx_ws {
 	char id[33];
 	const char *path; /* for the access log, in the arena */
 	int64_t start_ns; /* the upgrade request came */
+	vbx__trace trace; /* the session's span: upgrade to close */
 	bool established; /* the handshake completed (service thread) */
 	vbx_principal principal;
 	bool has_principal;
@@ -70,6 +72,8 @@ struct vbx_ws {
 	size_t rx_len, rx_cap;
 	uint64_t bytes_in, bytes_out; /* message bytes, for the access log */
 };
+
+static void end_ws_trace(vbx__ws_conn *c);
 
 static vbx__router *ws_routes;
 static const char **protocol_names;
@@ -165,6 +169,7 @@ static void conn_unref(vbx__ws_conn *c)
 		free(m);
 	}
 	free(c->rx);
+	end_ws_trace(c); /* last: a worker may still have used it */
 	pthread_mutex_destroy(&c->lock);
 	vbx__arena_free(c->arena);
 	free(c);
@@ -362,6 +367,8 @@ static void open_on_worker(void *ud)
 {
 	vbx__ws_conn *c = ud;
 	vbx__log_set_request(c->id);
+	vbx__log_set_trace(c->trace.active ? c->trace.hex : NULL);
+	vbx_span *was = vbx__trace_enter(c->trace.span);
 	uint64_t since = vbx__revoke_generation();
 	int rc = authenticate_ws(c);
 	if (rc == VBX_OK && c->has_principal)
@@ -386,6 +393,8 @@ static void open_on_worker(void *ud)
 		         vbx__http_code_name(status));
 	}
 	pthread_mutex_unlock(&c->lock);
+	vbx__trace_leave(was);
+	vbx__log_set_trace(NULL);
 	mark_pending(c);
 	conn_unref(c);
 }
@@ -505,6 +514,7 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		                  m->binary ? LWS_WRITE_BINARY
 		                            : LWS_WRITE_TEXT);
 		c->bytes_out += m->len;
+		vbx__ws_metrics_message(c->route, false);
 		free(m);
 		if (n < 0)
 			return -1;
@@ -555,6 +565,7 @@ static int on_receive(vbx__ws_conn *c, struct lws *wsi, const void *in,
 	if (!binary && vbx__utf8_count((const char *)c->rx, n) == (size_t)-1)
 		return fail_now(c, wsi, 1007,
 		                "invalid UTF-8 in a text message");
+	vbx__ws_metrics_message(c->route, true);
 	if (c->route->ws->message)
 		c->route->ws->message(c->route->ud, c, c->rx, n, binary);
 	return 0;
@@ -643,10 +654,51 @@ static void log_upgrade(vbx__ws_conn *c)
 	pthread_mutex_unlock(&c->lock);
 	if (!code && c->established)
 		code = 1006; /* closed without a close frame */
+	vbx__log_set_trace(c->trace.active ? c->trace.hex : NULL);
 	vbx__log_ws_access(c->id, c->path ? c->path : "", status, c->bytes_out,
 	                   c->bytes_in,
 	                   (double)(vbx__now_ns() - c->start_ns) / 1e6,
 	                   c->client, c->peer, code);
+	vbx__log_set_trace(NULL);
+}
+
+/* The session's trace context, from the upgrade's headers. */
+static void begin_ws_trace(vbx__ws_conn *c, struct lws *wsi)
+{
+	char tp[128], ts[VBX_TRACESTATE_MAX + 64];
+	if (!vbx__trace_enabled())
+		return;
+	if (lws_hdr_custom_copy(wsi, tp, sizeof(tp), "traceparent:", 12) < 0)
+		tp[0] = '\0';
+	if (lws_hdr_custom_copy(wsi, ts, sizeof(ts), "tracestate:", 11) < 0)
+		ts[0] = '\0';
+	char name[256];
+	snprintf(name, sizeof(name), "GET %s", c->route->pattern);
+	vbx__trace_begin(&c->trace, tp[0] ? tp : NULL, ts[0] ? ts : NULL, name,
+	                 VBX_SPAN_SERVER, c->arena);
+}
+
+/* At the close: the session's span with its outcome. */
+static void end_ws_trace(vbx__ws_conn *c)
+{
+	vbx_span *sp = c->trace.span;
+	if (!sp)
+		return;
+	c->trace.span = NULL;
+	int status = upgrade_status(c);
+	pthread_mutex_lock(&c->lock);
+	int code = c->close_code;
+	pthread_mutex_unlock(&c->lock);
+	vbx_span_set_str(sp, "http.request.method", "GET");
+	vbx_span_set_str(sp, "http.route", c->route->pattern);
+	vbx_span_set_int(sp, "http.response.status_code", status);
+	vbx_span_set_str(sp, "url.path", c->path ? c->path : "");
+	vbx_span_set_str(sp, "client.address", c->client);
+	vbx_span_set_str(sp, "vibebox.request_id", c->id);
+	vbx_span_set_int(sp, "vibebox.websocket.close_code", code);
+	if (status >= 500)
+		vbx_span_set_error(sp, "server error");
+	vbx__span_end(sp);
 }
 
 static void log_draining(vbx__server *s, struct lws *wsi)
@@ -704,6 +756,7 @@ static vbx__ws_conn *on_filter(vbx__server *s, struct lws *wsi)
 	const char *b = vbx__bearer(auth[0] ? auth : NULL, protos, a);
 	c->bearer = b ? vbx__arena_strdup(a, b) : NULL;
 	client_and_peer(wsi, c->client, c->peer);
+	begin_ws_trace(c, wsi);
 	return c;
 }
 
@@ -711,6 +764,7 @@ static void on_established(vbx__server *s, vbx__ws_conn *c, struct lws *wsi)
 {
 	c->wsi = wsi;
 	c->established = true;
+	vbx__ws_metrics_conn(c->route, +1);
 	c->fd = lws_get_socket_fd(wsi);
 	if (vbx__wsguard_watch(c->fd, on_frame_fault, c) != VBX_OK) {
 		vbx__warn("WebSocket %s: out of memory for its frame checks",
@@ -743,6 +797,8 @@ static void on_gone(vbx__server *s, vbx__ws_conn *c)
 			c->next_all->prev_all = c->prev_all;
 		c->in_all = false;
 	}
+	if (c->wsi && c->established)
+		vbx__ws_metrics_conn(c->route, -1);
 	c->wsi = NULL;
 	vbx__wsguard_forget(c->fd); /* before lws closes it */
 	c->fd = -1;

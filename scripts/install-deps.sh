@@ -19,10 +19,13 @@ build_pkgs=(build-essential autoconf automake libtool pkg-config
 	zlib1g-dev)
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
-	busybox-static socat nginx-light wrk redis-server redis-sentinel
+	busybox-static socat nginx-light wrk redis-server redis-sentinel brotli
+	protobuf-compiler python3-protobuf prometheus prometheus-alertmanager
 	s3cmd nodejs)
-# promtool (backup-s3's alert rules: tests/integration/test_backup_alerts.sh)
-test_pkgs+=(prometheus)
+# From bookworm-backports (test group): the OTLP protos test_tracing.py
+# compiles with protoc to decode what the tracing plugin exports.
+test_backports=(opentelemetry-proto)
+BACKPORTS_LIST=/etc/apt/sources.list.d/vibebox-bookworm-backports.list
 bench_pkgs=(wrk nginx-light nodejs curl)
 deb_pkgs=(debhelper dpkg-dev fakeroot lintian)
 
@@ -86,14 +89,27 @@ main() {
 	done
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
 
-	local need=()
+	local need=() need_bpo=()
 	mapfile -t need < <(missing "${pkgs[@]}")
-	if [ ${#need[@]} -eq 0 ] && [ "$update" = 0 ]; then
-		echo "install-deps: all ${#pkgs[@]} packages present (${groups[*]})"
+	if [[ " ${groups[*]} " == *" test "* ]]; then
+		mapfile -t need_bpo < <(missing "${test_backports[@]}")
+	fi
+	if [ ${#need_bpo[@]} -gt 0 ] && [ ! -e "$BACKPORTS_LIST" ] &&
+		! grep -rqs 'bookworm-backports' /etc/apt/sources.list \
+			/etc/apt/sources.list.d/; then
+		echo 'deb http://deb.debian.org/debian bookworm-backports main' \
+			>"$BACKPORTS_LIST"
+		update=1
+	fi
+	if [ ${#need[@]} -eq 0 ] && [ ${#need_bpo[@]} -eq 0 ] &&
+		[ "$update" = 0 ]; then
+		echo "install-deps: all packages present (${groups[*]})"
 	else
 		DEBIAN_FRONTEND=noninteractive apt-get update -q \
 			-o Acquire::Retries=3
 		[ ${#need[@]} -eq 0 ] || install_quietly "${need[@]}"
+		[ ${#need_bpo[@]} -eq 0 ] ||
+			install_quietly -t bookworm-backports "${need_bpo[@]}"
 	fi
 
 	# Node's npm: a nodejs that bundles it (NodeSource's) conflicts with

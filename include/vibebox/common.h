@@ -47,6 +47,7 @@ typedef struct vbx_request vbx_request; /* http.h: one HTTP request */
 typedef struct vbx_ws vbx_ws;           /* http.h: one WebSocket connection */
 typedef struct vbx_health vbx_health;   /* catalog.h: a readiness report */
 typedef struct vbx_metric vbx_metric;   /* metrics.h: a metric family */
+typedef struct vbx_span vbx_span;       /* trace.h: one span being recorded */
 
 /* A generic function pointer; handlers are stored as this and called back
  * through their exact type (see hook.h), which C allows. */

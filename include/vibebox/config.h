@@ -59,6 +59,18 @@ static inline int vbx_cfg_int(const vbx_config *c, const char *key,
 }
 
 /*
+ * A number, written as an integer or a float ("sample = 0.01;"), in
+ * [min, max]; dflt when absent. Returns VBX_OK or VBX_EINVAL (not a
+ * number, or out of range). Since ABI 1.3.
+ */
+static inline int vbx_cfg_number(const vbx_config *c, const char *key,
+                                 double min, double max, double dflt,
+                                 double *out)
+{
+	return VBX__HOST(c)->cfg_number(c, key, min, max, dflt, out);
+}
+
+/*
  * An integer in [min, max] whose default, dflt, the plugin derived from
  * the machine (vbx_cpu_count, vbx_worker_count); why says how, in a few
  * words ("1 per CPU"). Like vbx_cfg_int, and besides the value in

@@ -83,6 +83,11 @@ struct vbx_hook {
 	const vbx_host *host;
 	const struct vbx_hook_entry *entries;
 	size_t count;
+	/* 1.3: nonzero when each run records a span (trace.h): set at the
+	 * freeze for the store_*, runtime_* and cache_* hooks when a span
+	 * exporter is registered, else 0. The daemon allocates vbx_hook, so
+	 * a plugin built for 1.2 simply never reads it. */
+	int traced;
 };
 
 /* The public head of an event. */
@@ -93,6 +98,12 @@ struct vbx_event {
 #define VBX_EVENT_MAX_PAYLOAD 1024
 
 #define VBX__STRIP(...) __VA_ARGS__
+
+#if defined(__GNUC__)
+#define VBX__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define VBX__UNLIKELY(x) (x)
+#endif
 
 #define VBX__RUN_FIRST(T, h, dflt, ...)                                        \
 	for (size_t vbx__i = 0; vbx__i < (h)->count; vbx__i++) {               \
@@ -131,7 +142,11 @@ struct vbx_event {
  * vbx_hook_NAME_register(p, fn, ud, prio): during init only. Returns
  * VBX_OK, VBX_ESTATE after init, VBX_ESIGNATURE on a signature mismatch,
  * VBX_EEXIST for a second PROVIDER.
- * vbx_hook_NAME_run(h, args...): h from _get(), never NULL.
+ * vbx_hook_NAME_run(h, args...): h from _get(), never NULL. When h is
+ * traced (see struct vbx_hook) and the thread's trace is sampled, the
+ * run is recorded as a span named NAME, a child of the thread's current
+ * span, with the attribute vibebox.hook.result (the run's return); else
+ * the flag costs one branch.
  */
 #define VBX_HOOK_DECLARE(name, policy, dflt, params, args)                     \
 	typedef int vbx_hook_##name##_fn(void *ud, VBX__STRIP params);         \
@@ -149,11 +164,24 @@ struct vbx_event {
 		return VBX__HOST(p)->hook_register(p, h, "int" #params,        \
 		                                   (vbx_fn)fn, ud, prio);      \
 	}                                                                      \
-	static inline int vbx_hook_##name##_run(const vbx_hook *h,             \
-	                                        VBX__STRIP params)             \
+	static inline int vbx_hook_##name##_run_(const vbx_hook *h,            \
+	                                         VBX__STRIP params)            \
 	{                                                                      \
 		VBX__RUN_##policy(vbx_hook_##name##_fn, h, dflt,               \
 		                  VBX__STRIP args)                             \
+	}                                                                      \
+	static inline int vbx_hook_##name##_run(const vbx_hook *h,             \
+	                                        VBX__STRIP params)             \
+	{                                                                      \
+		if (VBX__UNLIKELY(h->traced != 0)) {                           \
+			vbx_span *vbx__s = h->host->hook_span(h, NULL, 0);     \
+			int vbx__rc =                                          \
+			        vbx_hook_##name##_run_(h, VBX__STRIP args);    \
+			if (vbx__s)                                            \
+				h->host->hook_span(h, vbx__s, vbx__rc);        \
+			return vbx__rc;                                        \
+		}                                                              \
+		return vbx_hook_##name##_run_(h, VBX__STRIP args);             \
 	}
 
 /*

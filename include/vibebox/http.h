@@ -41,6 +41,14 @@ extern "C" {
  * Add a route. method: "GET", "POST", "PUT", "PATCH", "DELETE".
  * pattern: an absolute path whose segments are literal or `{name}`, e.g.
  * "/api/v1/x/acme/items/{id}". During init only.
+ * Since ABI 1.3 the last segment may be a catch-all `{name...}`: it
+ * matches one or more segments ("/api/v1/x/acme/files/{path...}" takes
+ * ".../files/a/b.txt", and vbx_req_param(req, "path") is "a/b.txt", each
+ * segment percent-decoded; an encoded "/" or NUL, a "." or ".." segment
+ * is a 400, an empty segment no match). It is tried only for a path no
+ * other pattern matches for any method, so it never takes a request
+ * from another route, nor turns a 405 into a match. A 1.2 daemon refuses
+ * the pattern (VBX_EINVAL).
  * A third-party plugin's routes live under its own name, /api/v1/x/NAME
  * and below (since ABI 1.1; the project's own plugins, listed in
  * docs/plugin-guide.md, use the rest of the API's paths).

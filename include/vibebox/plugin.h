@@ -85,6 +85,17 @@
  *        - <vibebox/metrics.h>: the metric registry (counters, gauges,
  *          histograms with labels; lock-free updates), in reserved slots
  *          5 to 9; the plugin that provides "metrics" exposes it.
+ *        - <vibebox/trace.h>: spans, the W3C traceparent of the current
+ *          span, and the span exporter (the plugin that provides
+ *          "tracing" registers it), and vbx_cfg_number()
+ *          (config.h, a float setting such as tracing's sample), in
+ *          reserved slots 10 to 15; and
+ *          struct vbx_hook's `traced` flag (hook.h): runs of a traced
+ *          hook record a span. A plugin built for 1.2 runs hooks without
+ *          reading the flag, so its own runs record no hook span.
+ *        - route patterns may end in a catch-all `{name...}` (http.h), so
+ *          that web-console serves every path no other route has; no
+ *          host-table slot is used.
  *        1.3 also adds <vibebox/backup.h>: the backup_run_now hook (run
  *        by `vibeboxd --backup-now`) and the backup_completed and
  *        backup_failed events; no host-table slot is used.
@@ -216,6 +227,9 @@ struct vbx_metric_info;
 typedef void vbx_metric_collect_fn(vbx_metric *m, void *ud);
 /* metrics.h: an exporter's visit of one family (values and s NULL) or of
  * one of its series. */
+struct vbx_span_data;
+/* trace.h: receives each finished sampled span. */
+typedef void vbx_span_export_fn(void *ud, const struct vbx_span_data *span);
 typedef void vbx_metric_visit_fn(void *ud, const struct vbx_metric_info *info,
                                  const char *const *values,
                                  const struct vbx_series *s);
@@ -407,8 +421,24 @@ struct vbx_host {
 	int (*metrics_enabled)(void);
 	int (*metrics_visit)(vbx_plugin *p, vbx_metric_visit_fn *fn, void *ud);
 	/* ---- end of metrics ---- */
+	/* ---- 1.3: tracing (trace.h, hook.h), reserved slots 10 to 15 ---- */
+	vbx_span *(*span_start)(vbx_plugin *p, const char *name, int kind);
+	/* op: VBX__SPAN_STR, _INT (an attribute), _ERROR (the status; str:
+	 * the message) or _END (trace.h) */
+	void (*span_op)(vbx_span *s, int op, const char *key, const char *str,
+	                long long num);
+	int (*traceparent)(vbx_plugin *p, char *buf, size_t len);
+	int (*trace_exporter_set)(vbx_plugin *p, double ratio,
+	                          vbx_span_export_fn *fn, void *ud);
+	/* hook.h's run path: s NULL begins a hook's span (NULL when the
+	 * thread's trace is not sampled); else ends s with the run's rc. */
+	vbx_span *(*hook_span)(const vbx_hook *h, vbx_span *s, int rc);
+	/* config.h: vbx_cfg_number */
+	int (*cfg_number)(const vbx_config *c, const char *key, double min,
+	                  double max, double dflt, double *out);
+	/* ---- end of tracing ---- */
 
-	void *reserved[7];
+	void *reserved[1];
 };
 
 /* The plugin's name as configured. The string lives as long as the daemon. */

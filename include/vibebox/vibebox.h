@@ -15,6 +15,7 @@
 #include <vibebox/store.h>
 #include <vibebox/cache.h>
 #include <vibebox/metrics.h>
+#include <vibebox/trace.h>
 #include <vibebox/util.h>
 
 #endif

@@ -29,5 +29,8 @@ int auth_request_admit(void *ud, const vbx_principal *who, const char *method,
 	out->remaining = r.remaining;
 	out->reset_ms = r.reset_ms;
 	out->retry_after_ms = rc == VBX_EAGAIN ? r.retry_after_ms : 0;
-	return rc == VBX_EAGAIN ? VBX_EAGAIN : VBX_OK;
+	if (rc != VBX_EAGAIN)
+		return VBX_OK;
+	auth_count_limited(AUTH_LIMIT_API); /* the daemon answers 429 */
+	return VBX_EAGAIN;
 }

@@ -123,6 +123,9 @@ typedef struct auth_keyring {
 	auth_jwt_key keys[AUTH_KEYS_MAX];
 	size_t count;
 	struct auth_keyring *older; /* the plugin's ring before a reload */
+	/* Unique in the process, set by auth_keyring_parse: what a token
+	 * verified under this ring is remembered by (jwtcache.c). */
+	uint64_t serial;
 } auth_keyring;
 
 /*
@@ -177,6 +180,25 @@ int auth_jwt_sign(const auth_keyring *kr, const auth_claims *c, char *out);
  */
 int auth_jwt_verify(const auth_keyring *kr, const char *token, int64_t now,
                     auth_claims *out);
+
+/* The time checks of auth_jwt_verify on claims it accepted: not expired
+ * at now, not issued in the future; true for AUTH_JWT_ANY_TIME. */
+bool auth_jwt_in_time(const auth_claims *c, int64_t now);
+
+/* ---- access tokens verified lately (jwtcache.c) ---- */
+
+/*
+ * auth_jwt_verify, remembering the tokens it accepts: each thread keeps
+ * the last few dozen (in slots chosen by their signature), so that a
+ * client sending the same token again costs a compare of its bytes and
+ * the time checks instead of two JSON parses and an HMAC. A remembered
+ * token counts only under the ring (its serial) that verified it, whole
+ * bytes equal (compared in constant time), and in time at now again; a
+ * key rotation therefore verifies every token afresh. Same returns as
+ * auth_jwt_verify; now must be a real time, not AUTH_JWT_ANY_TIME.
+ */
+int auth_jwt_verify_cached(const auth_keyring *kr, const char *token,
+                           int64_t now, auth_claims *out);
 
 /* ---- random tokens, API keys and refresh tokens ---- */
 
@@ -553,6 +575,36 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
                       vbx_principal *out);
 int auth_authorize(void *ud, const vbx_principal *who, const char *action,
                    const vbx_resource *res);
+
+/* ---- metrics (metrics.c) ---- */
+
+/* How a credential came, the label `method` of auth_attempts_total. */
+enum auth_method {
+	AUTH_METHOD_PASSWORD,
+	AUTH_METHOD_REFRESH,
+	AUTH_METHOD_API_KEY,
+	AUTH_METHOD_TOKEN,
+	AUTH_METHOD_TICKET,
+	AUTH_METHOD_COUNT
+};
+
+/* Which limit gave a 429, the label `limit` of rate_limited_total. */
+enum auth_limit {
+	AUTH_LIMIT_LOGIN,
+	AUTH_LIMIT_REGISTER,
+	AUTH_LIMIT_API,
+	AUTH_LIMIT_COUNT
+};
+
+/* Declare the families and resolve every series (at init). VBX_OK, or
+ * VBX_ERR when the registry refused a family (it logged why). */
+int auth_metrics_init(vbx_plugin *p);
+/* Count one check of a credential by its outcome rc: VBX_OK is ok,
+ * EUNAUTH, ENOTFOUND, EDENIED and DECLINED invalid, EAGAIN locked,
+ * anything else error. Returns rc. Lock-free. */
+int auth_count_attempt(enum auth_method m, int rc);
+/* Count one 429 given by limit l. Lock-free. */
+void auth_count_limited(enum auth_limit l);
 
 /* ---- revocation of open sockets (revoke.c) ---- */
 

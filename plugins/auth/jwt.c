@@ -204,9 +204,11 @@ static void trim(const char **s, size_t *n)
 int auth_keyring_parse(const char *text, auth_keyring *kr, char *err,
                        size_t err_len)
 {
+	static _Atomic uint64_t serials;
 	size_t lines = 0;
 
 	memset(kr, 0, sizeof(*kr));
+	kr->serial = atomic_fetch_add(&serials, 1) + 1;
 	for (const char *p = text; *p;) {
 		size_t n = strcspn(p, "\n");
 		const char *s = p;
@@ -384,11 +386,9 @@ static int check_claims(const char *s, size_t n, int64_t now, auth_claims *out)
 	const cJSON *adm = cJSON_GetObjectItemCaseSensitive(c, "adm");
 	int rc = VBX_EUNAUTH;
 	memset(out, 0, sizeof(*out));
-	bool any_time = now == AUTH_JWT_ANY_TIME;
 	if (sub && vbx_uuid_ok(sub) && (!fam || vbx_uuid_ok(fam)) &&
 	    json_time(c, "iat", &out->iat) && json_time(c, "exp", &out->exp) &&
-	    (any_time || (now < out->exp && out->iat <= now + LEEWAY_S)) &&
-	    out->iat < out->exp) {
+	    auth_jwt_in_time(out, now) && out->iat < out->exp) {
 		snprintf(out->fam, sizeof(out->fam), "%s", fam ? fam : "");
 		snprintf(out->sub, sizeof(out->sub), "%s", sub);
 		snprintf(out->email, sizeof(out->email), "%s",
@@ -398,6 +398,12 @@ static int check_claims(const char *s, size_t n, int64_t now, auth_claims *out)
 	}
 	cJSON_Delete(c);
 	return rc;
+}
+
+bool auth_jwt_in_time(const auth_claims *c, int64_t now)
+{
+	return now == AUTH_JWT_ANY_TIME ||
+	       (now < c->exp && c->iat <= now + LEEWAY_S);
 }
 
 static bool b64url_only(const char *s, size_t n)

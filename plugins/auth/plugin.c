@@ -58,8 +58,8 @@ static int jwt_principal(auth *a, const char *bearer, vbx_principal *out)
 {
 	auth_claims c;
 
-	int rc =
-	        auth_jwt_verify(auth_keys(a), bearer, auth_now_ms() / 1000, &c);
+	int rc = auth_jwt_verify_cached(auth_keys(a), bearer,
+	                                auth_now_ms() / 1000, &c);
 	if (rc != VBX_OK)
 		return rc;
 	/* A logged-in user's token carries every scope. */
@@ -74,12 +74,18 @@ int auth_authenticate(void *ud, const char *bearer, const char *client_addr,
 	auth *a = ud;
 
 	if (strncmp(bearer, AUTH_KEY_PREFIX, 4) == 0)
-		return auth_key_authenticate(a, bearer, out);
+		return auth_count_attempt(
+		        AUTH_METHOD_API_KEY,
+		        auth_key_authenticate(a, bearer, out));
+	/* A refresh token is ours, but no access token: invalid. */
 	if (strncmp(bearer, AUTH_REFRESH_PREFIX, 4) == 0)
-		return VBX_EUNAUTH; /* ours, but not an access token */
+		return auth_count_attempt(AUTH_METHOD_TOKEN, VBX_EUNAUTH);
 	if (strncmp(bearer, AUTH_TICKET_PREFIX, 4) == 0)
-		return auth_ticket_authenticate(a, bearer, out);
-	return jwt_principal(a, bearer, out);
+		return auth_count_attempt(
+		        AUTH_METHOD_TICKET,
+		        auth_ticket_authenticate(a, bearer, out));
+	return auth_count_attempt(AUTH_METHOD_TOKEN,
+	                          jwt_principal(a, bearer, out));
 }
 
 /* ---- configuration ---- */
@@ -463,6 +469,7 @@ static int auth_init(vbx_plugin *self, const vbx_config *cfg)
 		rc = VBX_ERR;
 	}
 	rc = rc ? rc : register_all(a);
+	rc = rc ? rc : auth_metrics_init(self);
 	if (rc != VBX_OK) {
 		auth_free(a);
 		return rc;

@@ -267,8 +267,10 @@ static int h_register(void *ud, vbx_request *req)
 		return registration_closed(req);
 	int64_t wait =
 	        auth_limiter_take(a->register_client, client, auth_now_ms());
-	if (wait)
+	if (wait) {
+		auth_count_limited(AUTH_LIMIT_REGISTER);
 		return too_many(req, wait);
+	}
 	if (vbx_req_json(req, &body) != VBX_OK)
 		return VBX_OK;
 	static const char *const fields[] = {"email", "password", "name", NULL};
@@ -356,10 +358,14 @@ static int h_login(void *ud, vbx_request *req)
 		return vbx_resp_validation(req);
 	int64_t wait =
 	        auth_login_guard_check(a->logins, email, client, auth_now_ms());
-	if (wait)
+	if (wait) {
+		auth_count_attempt(AUTH_METHOD_PASSWORD, VBX_EAGAIN);
+		auth_count_limited(AUTH_LIMIT_LOGIN);
 		return too_many(req, wait);
+	}
 
-	int rc = check_login(a, email, pw, &u, &why);
+	int rc = auth_count_attempt(AUTH_METHOD_PASSWORD,
+	                            check_login(a, email, pw, &u, &why));
 	if (rc == VBX_EUNAUTH)
 		return login_failed(a, req, email, &u, why);
 	if (rc != VBX_OK)
@@ -399,6 +405,7 @@ static int h_refresh(void *ud, vbx_request *req)
 		rc = vbx_hook_store_user_get_run(a->st.user_get, t.user_id, &u);
 	if (rc == VBX_OK && u.disabled)
 		rc = VBX_EUNAUTH;
+	auth_count_attempt(AUTH_METHOD_REFRESH, rc);
 	if (rc == VBX_EUNAUTH || rc == VBX_ENOTFOUND) {
 		vbx_resp_header(req, "WWW-Authenticate", "Bearer");
 		return vbx_resp_error(req, 401, "UNAUTHORIZED", BAD_REFRESH);
@@ -548,8 +555,10 @@ static int check_current(auth *a, vbx_request *req, const vbx_user *u,
 	const char *client = vbx_req_client_addr(req);
 	int64_t now = auth_now_ms();
 	int64_t wait = auth_login_guard_check(a->logins, u->email, client, now);
-	if (wait)
+	if (wait) {
+		auth_count_limited(AUTH_LIMIT_LOGIN);
 		return too_many(req, wait), VBX_EAGAIN;
+	}
 	int rc = vbx_hook_store_user_by_email_run(a->st.user_by_email, u->email,
 	                                          &tmp, hash, sizeof(hash));
 	if (rc != VBX_OK)

@@ -357,9 +357,52 @@ static int transfer_failed(dkr *d, CURLcode cc, const char *errbuf,
 	return VBX_EUNAVAIL;
 }
 
+/* The engine call as a CLIENT span of the current trace (NULL when not
+ * sampled), and its traceparent on the request: the engine's own tracing
+ * (dockerd reads traceparent) joins the trace. */
+static vbx_span *trace_call(dkr *d, const char *method, const char *path,
+                            struct curl_slist **hdr)
+{
+	vbx_plugin *p = d->plugin  ? d->plugin
+	                : dkr_self ? dkr_self->plugin
+	                           : NULL;
+	char name[64], tp[VBX_TRACEPARENT_LEN + 1], line[96];
+	snprintf(name, sizeof(name), "docker %s", method);
+	vbx_span *sp = p ? vbx_span_start(p, name, VBX_SPAN_CLIENT) : NULL;
+	if (!sp)
+		return NULL;
+	size_t q = strcspn(path, "?");
+	char upath[512];
+	snprintf(upath, sizeof(upath), "%.*s", (int)q, path);
+	vbx_span_set_str(sp, "http.request.method", method);
+	vbx_span_set_str(sp, "url.path", upath);
+	vbx_span_set_str(sp, "server.address", d->conf.endpoint);
+	if (vbx_traceparent(p, tp, sizeof(tp)) > 0) {
+		snprintf(line, sizeof(line), "traceparent: %s", tp);
+		struct curl_slist *n = curl_slist_append(*hdr, line);
+		if (n)
+			*hdr = n;
+	}
+	return sp;
+}
+
+static void trace_done(vbx_span *sp, int rc, long status, const char *errbuf)
+{
+	if (!sp)
+		return;
+	if (rc == VBX_OK)
+		vbx_span_set_int(sp, "http.response.status_code", status);
+	if (rc != VBX_OK)
+		vbx_span_set_error(sp, errbuf[0] ? errbuf : "transfer failed");
+	else if (status >= 500)
+		vbx_span_set_error(sp, "engine error");
+	vbx_span_end(sp);
+}
+
 static int perform(dkr *d, const char *method, const char *path,
                    const cJSON *body, int64_t timeout_ms, dkr_resp *out)
 {
+	vbx_span *sp = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	memset(out, 0, sizeof(*out));
 	char *json = body ? cJSON_PrintUnformatted(body) : NULL;
@@ -374,6 +417,7 @@ static int perform(dkr *d, const char *method, const char *path,
 	if (!url || !c || !hdr2 || (body && !json))
 		goto out;
 	hdr = hdr2;
+	sp = trace_call(d, method, path, &hdr);
 	snprintf(url, url_len, "%s%s", d->base_url, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
@@ -395,6 +439,7 @@ static int perform(dkr *d, const char *method, const char *path,
 		out->body = calloc(1, 1);
 	rc = out->body ? VBX_OK : VBX_ENOMEM;
 out:
+	trace_done(sp, rc, out->status, errbuf);
 	curl_slist_free_all(hdr);
 	if (c)
 		pool_give(d, c);

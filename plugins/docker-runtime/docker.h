@@ -591,6 +591,39 @@ dkr *dkr_route_find(dkr *d, const char *id, const char **raw);
  * the engine takes as the whole id). Pure. */
 void dkr_route_ext_id(const dkr *e, const char *raw, char *out);
 
+/* ---- metrics.c: runtime_operations_total and its durations ---- */
+
+/* The runtime hooks, as the label `operation` of the metrics. */
+typedef enum dkr_op {
+	DKR_OP_CREATE,
+	DKR_OP_START,
+	DKR_OP_STOP,
+	DKR_OP_RESTART,
+	DKR_OP_REMOVE,
+	DKR_OP_INSPECT,
+	DKR_OP_PORTS,
+	DKR_OP_STATS,
+	DKR_OP_LIST,
+	DKR_OP_PING,
+	DKR_OP_LOGS,
+	DKR_OP_EXEC,
+	DKR_OP_LEFTOVERS,
+	DKR_OP_ENV_PURGE,
+	DKR_OP_WORKSPACE_KEEP,
+	DKR_OP_IMAGE_CHECK,
+	DKR_OP_COUNT
+} dkr_op;
+
+/* Declare the families and resolve every series (at init). VBX_OK, or
+ * VBX_ERR when the registry refused a family (it logged why). */
+int dkr_metrics_init(vbx_plugin *p);
+/* The start of a call, for dkr_op_end: monotonic ns (0 when metrics are
+ * off: no clock is read). */
+uint64_t dkr_op_begin(void);
+/* Count the call op that began at t0 and returned rc; returns rc, so that
+ * a hook ends with `return dkr_op_end(op, t0, rc)`. Lock-free. */
+int dkr_op_end(dkr_op op, uint64_t t0, int rc);
+
 /* ---- route.c: the runtime hooks registered with the plugin's dkr ---- */
 
 /* Register every runtime hook with d as its data. */

@@ -335,6 +335,7 @@ static int dkr_init(vbx_plugin *self, const vbx_config *cfg)
 	int rc = read_config(d, cfg);
 	rc = rc ? rc : dkr_engines_init(d);
 	rc = rc ? rc : register_all(d);
+	rc = rc ? rc : dkr_metrics_init(self);
 	if (rc != VBX_OK) {
 		dkr_free(d);
 		return rc;

@@ -14,6 +14,9 @@
  * not asked: its hooks answer VBX_EUNAVAIL at once with "engine NAME
  * unreachable: ..." (runtime_inspect in out->error), which the platform
  * records as its environments' reason.
+ *
+ * Each hook is u_NAME, and is registered as r_NAME: the same call counted
+ * and timed for runtime_operations_total (metrics.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +48,7 @@ static dkr *route(void *ud, const char *id, const char **raw, int *rc,
 	return *rc == VBX_OK ? e : NULL;
 }
 
-static int r_start(void *ud, const char *id, char *why, size_t why_len)
+static int u_start(void *ud, const char *id, char *why, size_t why_len)
 {
 	const char *raw;
 	int rc;
@@ -53,7 +56,7 @@ static int r_start(void *ud, const char *id, char *why, size_t why_len)
 	return e ? dkr_start(e, raw, why, why_len) : rc;
 }
 
-static int r_stop(void *ud, const char *id, int timeout_s)
+static int u_stop(void *ud, const char *id, int timeout_s)
 {
 	const char *raw;
 	int rc;
@@ -61,7 +64,7 @@ static int r_stop(void *ud, const char *id, int timeout_s)
 	return e ? dkr_stop(e, raw, timeout_s) : rc;
 }
 
-static int r_restart(void *ud, const char *id, int timeout_s, char *why,
+static int u_restart(void *ud, const char *id, int timeout_s, char *why,
                      size_t why_len)
 {
 	const char *raw;
@@ -70,7 +73,7 @@ static int r_restart(void *ud, const char *id, int timeout_s, char *why,
 	return e ? dkr_restart(e, raw, timeout_s, why, why_len) : rc;
 }
 
-static int r_remove(void *ud, const char *id)
+static int u_remove(void *ud, const char *id)
 {
 	const char *raw;
 	int rc;
@@ -78,7 +81,7 @@ static int r_remove(void *ud, const char *id)
 	return e ? dkr_remove(e, raw) : rc;
 }
 
-static int r_inspect(void *ud, const char *id, vbx_container_state *out)
+static int u_inspect(void *ud, const char *id, vbx_container_state *out)
 {
 	const char *raw;
 	int rc;
@@ -99,7 +102,7 @@ static int r_inspect(void *ud, const char *id, vbx_container_state *out)
 	return rc;
 }
 
-static int r_ports(void *ud, const char *id, vbx_env_port_each_fn *each,
+static int u_ports(void *ud, const char *id, vbx_env_port_each_fn *each,
                    void *ctx)
 {
 	const char *raw;
@@ -108,7 +111,7 @@ static int r_ports(void *ud, const char *id, vbx_env_port_each_fn *each,
 	return e ? dkr_ports(e, raw, each, ctx) : rc;
 }
 
-static int r_stats(void *ud, const char *id, vbx_container_stats *out)
+static int u_stats(void *ud, const char *id, vbx_container_stats *out)
 {
 	const char *raw;
 	int rc;
@@ -116,7 +119,7 @@ static int r_stats(void *ud, const char *id, vbx_container_stats *out)
 	return e ? dkr_stats(e, raw, out) : rc;
 }
 
-static int r_logs(void *ud, const char *id, const vbx_logs_opts *opts,
+static int u_logs(void *ud, const char *id, const vbx_logs_opts *opts,
                   vbx_stream **out)
 {
 	const char *raw;
@@ -126,7 +129,7 @@ static int r_logs(void *ud, const char *id, const vbx_logs_opts *opts,
 	return e ? dkr_logs(e, raw, opts, out) : rc;
 }
 
-static int r_exec(void *ud, const char *id, const vbx_exec_spec *spec,
+static int u_exec(void *ud, const char *id, const vbx_exec_spec *spec,
                   vbx_stream **out)
 {
 	const char *raw;
@@ -138,7 +141,7 @@ static int r_exec(void *ud, const char *id, const vbx_exec_spec *spec,
 
 /* ---- create: placement ---- */
 
-static int r_create(void *ud, const vbx_container_spec *spec, char *id,
+static int u_create(void *ud, const vbx_container_spec *spec, char *id,
                     char *why, size_t why_len)
 {
 	dkr *d = ud;
@@ -171,7 +174,7 @@ static int r_create(void *ud, const vbx_container_spec *spec, char *id,
 }
 
 /* Allowed by the plugin's images and by one engine's at least. */
-static int r_image_check(void *ud, const char *image, char *why, size_t why_len)
+static int u_image_check(void *ud, const char *image, char *why, size_t why_len)
 {
 	dkr *d = ud;
 	int rc = dkr_image_check(d, image, why, why_len);
@@ -209,7 +212,7 @@ static int list_one(void *ctx, const vbx_container_state *c)
 /* The engines that answer; VBX_EUNAVAIL only when none does, since a
  * partial list is safe for what the platform does with it (removing
  * what no environment owns). */
-static int r_list(void *ud, vbx_container_each_fn *each, void *ctx)
+static int u_list(void *ud, vbx_container_each_fn *each, void *ctx)
 {
 	dkr *d = ud;
 	int rc = VBX_EUNAVAIL;
@@ -227,7 +230,7 @@ static int r_list(void *ud, vbx_container_each_fn *each, void *ctx)
 	return rc;
 }
 
-static int r_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx)
+static int u_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx)
 {
 	dkr *d = ud;
 	int rc = VBX_EUNAVAIL;
@@ -246,7 +249,7 @@ static int r_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx)
 /* On every engine that is not known down; the first failure is
  * returned. What a down engine holds, runtime_leftovers reports once it
  * is back, and the platform's reconcile pass removes it then. */
-static int r_env_purge(void *ud, const char *env_id, unsigned what, char *why,
+static int u_env_purge(void *ud, const char *env_id, unsigned what, char *why,
                        size_t why_len)
 {
 	dkr *d = ud;
@@ -261,7 +264,7 @@ static int r_env_purge(void *ud, const char *env_id, unsigned what, char *why,
 	return rc;
 }
 
-static int r_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len)
+static int u_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len)
 {
 	dkr *d = ud;
 	int rc = VBX_ENOTFOUND;
@@ -272,7 +275,7 @@ static int r_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len)
 }
 
 /* VBX_OK while one engine answers. */
-static int r_ping(void *ud, char *why, size_t why_len)
+static int u_ping(void *ud, char *why, size_t why_len)
 {
 	dkr *d = ud;
 	int rc = VBX_EUNAVAIL;
@@ -280,6 +283,115 @@ static int r_ping(void *ud, char *why, size_t why_len)
 		if (dkr_engine_down(d->eng[i], why, why_len) == VBX_OK)
 			rc = dkr_ping(d->eng[i], why, why_len);
 	return rc;
+}
+
+/* ---- the hooks, counted and timed (metrics.c) ---- */
+
+static int r_create(void *ud, const vbx_container_spec *spec, char *id,
+                    char *why, size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_CREATE, t0,
+	                  u_create(ud, spec, id, why, why_len));
+}
+
+static int r_start(void *ud, const char *id, char *why, size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_START, t0, u_start(ud, id, why, why_len));
+}
+
+static int r_stop(void *ud, const char *id, int timeout_s)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_STOP, t0, u_stop(ud, id, timeout_s));
+}
+
+static int r_restart(void *ud, const char *id, int timeout_s, char *why,
+                     size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_RESTART, t0,
+	                  u_restart(ud, id, timeout_s, why, why_len));
+}
+
+static int r_remove(void *ud, const char *id)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_REMOVE, t0, u_remove(ud, id));
+}
+
+static int r_inspect(void *ud, const char *id, vbx_container_state *out)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_INSPECT, t0, u_inspect(ud, id, out));
+}
+
+static int r_ports(void *ud, const char *id, vbx_env_port_each_fn *each,
+                   void *ctx)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_PORTS, t0, u_ports(ud, id, each, ctx));
+}
+
+static int r_stats(void *ud, const char *id, vbx_container_stats *out)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_STATS, t0, u_stats(ud, id, out));
+}
+
+static int r_list(void *ud, vbx_container_each_fn *each, void *ctx)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_LIST, t0, u_list(ud, each, ctx));
+}
+
+static int r_ping(void *ud, char *why, size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_PING, t0, u_ping(ud, why, why_len));
+}
+
+static int r_logs(void *ud, const char *id, const vbx_logs_opts *opts,
+                  vbx_stream **out)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_LOGS, t0, u_logs(ud, id, opts, out));
+}
+
+static int r_exec(void *ud, const char *id, const vbx_exec_spec *spec,
+                  vbx_stream **out)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_EXEC, t0, u_exec(ud, id, spec, out));
+}
+
+static int r_leftovers(void *ud, vbx_runtime_leftover_fn *each, void *ctx)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_LEFTOVERS, t0, u_leftovers(ud, each, ctx));
+}
+
+static int r_env_purge(void *ud, const char *env_id, unsigned what, char *why,
+                       size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_ENV_PURGE, t0,
+	                  u_env_purge(ud, env_id, what, why, why_len));
+}
+
+static int r_ws_keep(void *ud, const vbx_env *env, char *why, size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_WORKSPACE_KEEP, t0,
+	                  u_ws_keep(ud, env, why, why_len));
+}
+
+static int r_image_check(void *ud, const char *image, char *why, size_t why_len)
+{
+	uint64_t t0 = dkr_op_begin();
+	return dkr_op_end(DKR_OP_IMAGE_CHECK, t0,
+	                  u_image_check(ud, image, why, why_len));
 }
 
 int dkr_route_register(dkr *d)

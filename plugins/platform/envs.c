@@ -22,6 +22,7 @@
 
 #include "audit.h"
 #include "envs.h"
+#include "metrics.h"
 
 vbx__env_hooks vbx__envh;
 static vbx_event *env_status_ev;
@@ -111,15 +112,19 @@ static int move(vbx_env *e, unsigned from, const char *to, const char *reason,
                 const char *container)
 {
 	vbx_env now = {0};
+	char was[sizeof(e->status)];
 	bool changes = strcmp(e->status, to) != 0;
 	int rc = vbx_hook_store_env_transition_run(
 	        vbx__envh.transition, e->id, from, to, reason ? reason : "",
 	        container, &now);
 	if (rc != VBX_OK && rc != VBX_ESTATE)
 		return rc;
+	memcpy(was, e->status, sizeof(was));
 	*e = now;
-	if (rc == VBX_OK && changes)
+	if (rc == VBX_OK && changes) {
+		vbx__metric_transition(was, e->status);
 		publish_status(e);
+	}
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "common.h"
 #include "envs.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "term.h"
 
 vbx_plugin *vbx__platform;
@@ -287,6 +288,8 @@ static int platform_init(vbx_plugin *self, const vbx_config *cfg)
 		vbx__logs_ws_register(self, &l.logs);
 	if (rc == VBX_OK)
 		rc = vbx__lc_init(self);
+	if (rc == VBX_OK)
+		rc = vbx__platform_metrics_init(self);
 	if (rc != VBX_OK)
 		vbx__terminal_shutdown();
 	return rc;

@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "metrics.h"
 #include "term.h"
 
 /* ---- frames ---- */
@@ -220,6 +221,7 @@ static void session_unlink(term_session *s)
 		s->next->prev = s->prev;
 	s->linked = false;
 	t->nsessions--;
+	vbx_gauge_dec(vbx__pm.term_sessions);
 }
 
 /* ---- slots: the caps, and reclaiming lingering sessions ---- */
@@ -426,6 +428,7 @@ static bool session_write(term_session *s)
 		}
 		s->in_off += (size_t)r;
 		s->traffic = true;
+		vbx_counter_add(vbx__pm.term_bytes_in, (uint64_t)r);
 	}
 	s->in_off = s->in_len = 0;
 	viewers_unpause(s);
@@ -467,6 +470,7 @@ static void viewer_output(term_session *s, vbx__term_viewer *v)
 		    VBX_OK)
 			return;
 		v->sent += n;
+		vbx_counter_add(vbx__pm.term_bytes_out, n);
 	}
 }
 
@@ -679,6 +683,7 @@ static int attach_new(vbx__term *t, const char *env_id, const char *owner,
 	t->sessions = s;
 	s->linked = true;
 	t->nsessions++;
+	vbx_gauge_inc(vbx__pm.term_sessions);
 	unreserve_locked(t, owner, env_id);
 	vbx_pump_unlock(t->pump);
 	if (vbx_pump_add(t->pump, &s->src, &session_ops, stream) != VBX_OK) {

@@ -70,13 +70,16 @@ typedef struct pgs_config {
 /* One pooled connection. Only the owner between acquire and release
  * touches it. */
 typedef struct pgs_conn {
-	struct pgs *s;         /* the owner, for logging */
-	PGconn *pg;            /* NULL until first use or after a break */
-	bool busy;             /* acquired (pool lock) */
-	bool broken;           /* drop and reopen on release/next acquire */
-	bool in_tx;            /* between pgs_begin and commit/rollback */
-	int64_t deadline;      /* of this call, CLOCK_MONOTONIC ns; 0: none */
-	uint64_t generation;   /* the pool's generation when it opened */
+	struct pgs *s;       /* the owner, for logging */
+	PGconn *pg;          /* NULL until first use or after a break */
+	bool busy;           /* acquired (pool lock) */
+	bool connecting;     /* busy, opening its connection (atomic) */
+	bool broken;         /* drop and reopen on release/next acquire */
+	bool in_tx;          /* between pgs_begin and commit/rollback */
+	int64_t deadline;    /* of this call, CLOCK_MONOTONIC ns; 0: none */
+	int64_t acquired_at; /* when acquire began, CLOCK_MONOTONIC ns */
+	const char *op;      /* the acquiring handler's __func__ (metrics.c) */
+	uint64_t generation; /* the pool's generation when it opened */
 	const void **prepared; /* pgs_stmt pointers prepared on this pg */
 	size_t nprepared, prepared_cap;
 	/* The last error of pgs_query on this connection, for callers that
@@ -146,10 +149,15 @@ void pgs_pool_fini(pgs *s);
  * Returns NULL and sets *rc to VBX_EUNAVAIL when the database cannot be
  * reached, the pool stays exhausted or the plugin is stopping (logged).
  */
-pgs_conn *pgs_acquire(pgs *s, int *rc);
+pgs_conn *pgs_acquire_op(pgs *s, int *rc, const char *op);
 /* The same with a call deadline ms from now; 0: no deadline for the
  * statements (migrations, which may wait for another daemon's). */
-pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc);
+pgs_conn *pgs_acquire_within_op(pgs *s, int64_t ms, int *rc, const char *op);
+/* op names the caller for store_query_duration_seconds (metrics.c): the
+ * handler's own name, which these macros pass. */
+#define pgs_acquire(s, rc) pgs_acquire_op((s), (rc), __func__)
+#define pgs_acquire_within(s, ms, rc)                                          \
+	pgs_acquire_within_op((s), (ms), (rc), __func__)
 /* Give c back. An open transaction is rolled back; a broken connection is
  * closed (reopened by a later acquire). c may be NULL. */
 void pgs_release(pgs *s, pgs_conn *c);
@@ -220,8 +228,9 @@ int pgs_query_bin(pgs_conn *c, const pgs_stmt *st, int n,
  * call list callbacks only after this returns, so that a callback that
  * runs another store hook does not hold two connections.
  */
-int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-            PGresult **res);
+int pgs_run_op(const char *op, pgs *s, const pgs_stmt *st, int n,
+               const char *const *params, PGresult **res);
+#define pgs_run(...) pgs_run_op(__func__, __VA_ARGS__)
 
 /* Per row of a list: copy row `row` of r into a zeroed item of the hook's
  * type and pass it to the hook's callback; arg is the caller's. */
@@ -232,8 +241,9 @@ typedef int pgs_row_fn(void *arg, const PGresult *r, int row);
  * row, stopping at the first that does not return VBX_OK (that is the
  * return). Paged lists use pgs_run_page.
  */
-int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-                 pgs_row_fn *row, void *arg);
+int pgs_run_list_op(const char *op, pgs *s, const pgs_stmt *st, int n,
+                    const char *const *params, pgs_row_fn *row, void *arg);
+#define pgs_run_list(...) pgs_run_list_op(__func__, __VA_ARGS__)
 
 /* The most filter parameters of a paged list, and pgs_run_page's limit for
  * every row (no LIMIT, hence never a count). */
@@ -261,9 +271,11 @@ int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
  * negative limit other than PGS_NO_LIMIT. The rows are valid during the
  * call of row only; nothing is left for the caller to free.
  */
-int pgs_run_page(pgs *s, const pgs_stmt *list, const pgs_stmt *count, int n,
-                 const char *const *params, int64_t limit, int64_t offset,
-                 int64_t *total, pgs_row_fn *row, void *arg);
+int pgs_run_page_op(const char *op, pgs *s, const pgs_stmt *list,
+                    const pgs_stmt *count, int n, const char *const *params,
+                    int64_t limit, int64_t offset, int64_t *total,
+                    pgs_row_fn *row, void *arg);
+#define pgs_run_page(...) pgs_run_page_op(__func__, __VA_ARGS__)
 
 /* The rc of a statement that returns the row it touched: VBX_ENOTFOUND
  * when it ran and returned none, else rc. */
@@ -310,6 +322,18 @@ const char *pgs_nullif_empty(const char *s);
 /* Clamp a page to page >= 1, limit 1..100 (below 1, or page NULL: 20), and
  * give its limit and offset for pgs_run_page. */
 void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset);
+
+/* ---- metrics (metrics.c) ---- */
+
+/* Declare the plugin's families and resolve every series; the pool's
+ * gauge reads s at scrape time until pgs_metrics_fini(s). VBX_OK, or
+ * VBX_ERR when the registry refused a family (it logged why). */
+int pgs_metrics_init(pgs *s);
+void pgs_metrics_fini(pgs *s);
+/* A store hook named by its handler fn (__func__) held a connection
+ * since since_ns (CLOCK_MONOTONIC). Lock-free; reads no clock when metrics
+ * are off; a name that is no hook is not counted. */
+void pgs_metrics_observe(const char *fn, int64_t since_ns);
 
 /* ---- failover (failover.c) ---- */
 

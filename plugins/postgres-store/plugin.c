@@ -212,6 +212,7 @@ static void wipe_free(char *secret)
 
 static void pgs_free(pgs *s)
 {
+	pgs_metrics_fini(s);
 	pgs_pool_fini(s);
 	pgs_targets_free(&s->targets);
 	pgs_embedded_fini(s);
@@ -254,6 +255,8 @@ static int pgs_init(vbx_plugin *self, const vbx_config *cfg)
 		rc = pgs_pool_init(s);
 	if (rc == VBX_OK)
 		rc = register_hooks(s);
+	if (rc == VBX_OK)
+		rc = pgs_metrics_init(s);
 	if (rc != VBX_OK) {
 		if (rc != VBX_EINVAL)
 			vbx_log_error(self, "postgres: init failed: %s",

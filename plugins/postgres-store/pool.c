@@ -369,7 +369,7 @@ static void pool_put(pgs *s, pgs_conn *c)
 	pthread_mutex_unlock(&s->pool.lock);
 }
 
-pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
+pgs_conn *pgs_acquire_within_op(pgs *s, int64_t ms, int *rc, const char *op)
 {
 	int64_t t0 = now_ns();
 	int64_t call = ms > 0 ? t0 + ms * 1000000 : 0;
@@ -393,23 +393,31 @@ pgs_conn *pgs_acquire_within(pgs *s, int64_t ms, int *rc)
 		return NULL;
 	}
 	c->deadline = call;
+	c->acquired_at = t0;
+	c->op = op;
 	/* Before anything is sent: a connection of an older generation (to
 	 * the server a failover left) or one the server closed while idle is
 	 * replaced here, so the call does not fail on it. */
 	if (c->pg && (c->generation != gen || !conn_alive(c)))
 		conn_close(c);
-	if (!c->pg && conn_open(s, c, gen) != VBX_OK) {
-		pool_put(s, c);
-		*rc = VBX_EUNAVAIL;
-		return NULL;
+	if (!c->pg) {
+		/* store_pool_connections{state="connecting"} (metrics.c) */
+		__atomic_store_n(&c->connecting, true, __ATOMIC_RELAXED);
+		int orc = conn_open(s, c, gen);
+		__atomic_store_n(&c->connecting, false, __ATOMIC_RELAXED);
+		if (orc != VBX_OK) {
+			pool_put(s, c);
+			*rc = VBX_EUNAVAIL;
+			return NULL;
+		}
 	}
 	*rc = VBX_OK;
 	return c;
 }
 
-pgs_conn *pgs_acquire(pgs *s, int *rc)
+pgs_conn *pgs_acquire_op(pgs *s, int *rc, const char *op)
 {
-	return pgs_acquire_within(s, s->cfg.timeout_ms, rc);
+	return pgs_acquire_within_op(s, s->cfg.timeout_ms, rc, op);
 }
 
 void pgs_release(pgs *s, pgs_conn *c)
@@ -421,6 +429,7 @@ void pgs_release(pgs *s, pgs_conn *c)
 		pgs_rollback(c);
 	if (c->broken || (c->pg && PQstatus(c->pg) != CONNECTION_OK))
 		conn_close(c);
+	pgs_metrics_observe(c->op, c->acquired_at);
 	pool_put(s, c);
 }
 
@@ -747,11 +756,11 @@ void pgs_page_args(const vbx_page *page, int64_t *limit, int64_t *offset)
 	*offset = (p - 1) * n;
 }
 
-int pgs_run(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-            PGresult **res)
+int pgs_run_op(const char *op, pgs *s, const pgs_stmt *st, int n,
+               const char *const *params, PGresult **res)
 {
 	int rc;
-	pgs_conn *c = pgs_acquire(s, &rc);
+	pgs_conn *c = pgs_acquire_op(s, &rc, op);
 
 	if (res)
 		*res = NULL;
@@ -772,11 +781,11 @@ static int rows_each(const PGresult *r, int rows, pgs_row_fn *row, void *arg)
 	return rc;
 }
 
-int pgs_run_list(pgs *s, const pgs_stmt *st, int n, const char *const *params,
-                 pgs_row_fn *row, void *arg)
+int pgs_run_list_op(const char *op, pgs *s, const pgs_stmt *st, int n,
+                    const char *const *params, pgs_row_fn *row, void *arg)
 {
 	PGresult *r;
-	int rc = pgs_run(s, st, n, params, &r);
+	int rc = pgs_run_op(op, s, st, n, params, &r);
 
 	if (rc != VBX_OK)
 		return rc;
@@ -826,9 +835,10 @@ static int page_count(pgs_conn *c, const pgs_stmt *count, int n,
 	return rc;
 }
 
-int pgs_run_page(pgs *s, const pgs_stmt *list, const pgs_stmt *count, int n,
-                 const char *const *params, int64_t limit, int64_t offset,
-                 int64_t *total, pgs_row_fn *row, void *arg)
+int pgs_run_page_op(const char *op, pgs *s, const pgs_stmt *list,
+                    const pgs_stmt *count, int n, const char *const *params,
+                    int64_t limit, int64_t offset, int64_t *total,
+                    pgs_row_fn *row, void *arg)
 {
 	PGresult *r;
 	int rc;
@@ -837,7 +847,7 @@ int pgs_run_page(pgs *s, const pgs_stmt *list, const pgs_stmt *count, int n,
 		return VBX_EINVAL;
 	if (limit == INT64_MAX)
 		limit = PGS_NO_LIMIT; /* limit + 1 would overflow */
-	pgs_conn *c = pgs_acquire(s, &rc);
+	pgs_conn *c = pgs_acquire_op(s, &rc, op);
 	if (!c)
 		return rc;
 	rc = page_rows(c, list, n, params, limit, offset, &r);

@@ -56,7 +56,8 @@ size_t pgs_copy(char *dst, size_t len, const PGresult *r, int row, int col)
 	const char *v = PQgetvalue(r, row, col);
 	size_t n = (size_t)PQgetlength(r, row, col);
 	char id[VBX_UUID_LEN];
-	if (binary(r, col) && PQftype(r, col) == OID_UUID && n == 16) {
+	/* the length first: it costs no call into libpq */
+	if (n == 16 && binary(r, col) && PQftype(r, col) == OID_UUID) {
 		vbx_uuid_from_bytes((const unsigned char *)v, id);
 		v = id;
 		n = 36;

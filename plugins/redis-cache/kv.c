@@ -1,16 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kv.c - cache_get, cache_set (always with a TTL) and cache_delete. */
+/*
+ * kv.c - cache_get, cache_set (always with a TTL) and cache_delete.
+ *
+ * cache_requests_total{result} counts the gets only: hit (the key holds
+ * a value, also one too long for the caller's buffer), miss (absent or
+ * expired), error (the server is down, slow or answered oddly, or the key
+ * is invalid). Sets and deletes are not counted.
+ */
 #include <stdio.h>
 #include <string.h>
+
+#include <vibebox/metrics.h>
 
 #include "rc.h"
 
 #define RC_KEYBUF (VBX_CACHE_KEY_MAX + RC_PREFIX_MAX + 16)
 
-static int cache_get(void *ud, const char *key, void *buf, size_t len,
+enum { GET_HIT, GET_MISS, GET_ERROR, GET_RESULTS };
+/* Process-wide: series live as long as the daemon. */
+static vbx_series *gets[GET_RESULTS];
+
+static int count_get(int rc)
+{
+	vbx_counter_inc(gets[rc == VBX_OK || rc == VBX_EAGAIN ? GET_HIT
+	                     : rc == VBX_ENOTFOUND            ? GET_MISS
+	                                                      : GET_ERROR]);
+	return rc;
+}
+
+static int get_value(rcache *r, const char *key, void *buf, size_t len,
                      size_t *out_len)
 {
-	rcache *r = ud;
 	char k[RC_KEYBUF];
 	redisReply *rep;
 
@@ -38,6 +58,12 @@ static int cache_get(void *ud, const char *key, void *buf, size_t len,
 	}
 	freeReplyObject(rep);
 	return rc;
+}
+
+static int cache_get(void *ud, const char *key, void *buf, size_t len,
+                     size_t *out_len)
+{
+	return count_get(get_value(ud, key, buf, len, out_len));
 }
 
 static int cache_set(void *ud, const char *key, const void *value, size_t len,
@@ -83,10 +109,28 @@ static int cache_delete(void *ud, const char *key)
 	return rc;
 }
 
+static int declare_metrics(rcache *r)
+{
+	static const char *const labels[] = {"result", NULL};
+	static const char *const results[GET_RESULTS] = {"hit", "miss",
+	                                                 "error"};
+	vbx_metric *m = vbx_metric_counter(
+	        r->self, "cache_requests_total",
+	        "Cache reads (cache_get) by result: hit, miss, error.", labels);
+
+	if (!m)
+		return VBX_ERR; /* the registry logged why */
+	for (int i = 0; i < GET_RESULTS; i++)
+		gets[i] = vbx_metric_series(m, &results[i]);
+	return VBX_OK;
+}
+
 int rc_kv_register(rcache *r)
 {
-	int rc = vbx_hook_cache_get_register(r->self, cache_get, r,
-	                                     VBX_PRIO_MIDDLE);
+	int rc = declare_metrics(r);
+	if (rc == VBX_OK)
+		rc = vbx_hook_cache_get_register(r->self, cache_get, r,
+		                                 VBX_PRIO_MIDDLE);
 	if (rc == VBX_OK)
 		rc = vbx_hook_cache_set_register(r->self, cache_set, r,
 		                                 VBX_PRIO_MIDDLE);

@@ -300,6 +300,89 @@ static void test_jwt_tampered(void **state)
 		                 VBX_DECLINED);
 }
 
+/*
+ * auth_jwt_verify_cached answers as auth_jwt_verify would. A token it
+ * accepted is remembered (shown by changing the key in place: only the
+ * remembered token still passes), but only under the same ring, with the
+ * same bytes, and in time again; a rejected token is never remembered.
+ */
+static void test_jwt_cached(void **state)
+{
+	auth_keyring kr, other;
+	auth_claims c = claims(NOW, NOW + 900), out;
+	char tok[AUTH_JWT_MAX], tok2[AUTH_JWT_MAX], bad[AUTH_JWT_MAX];
+
+	ring(&kr, "k1:" HEX64);
+	assert_int_equal(auth_jwt_sign(&kr, &c, tok), VBX_OK);
+	strcpy(c.email, "bob@example.com");
+	assert_int_equal(auth_jwt_sign(&kr, &c, tok2), VBX_OK);
+	/* Tampered: the payload's last character changed, so a slot chosen
+	 * by the signature's end is the same as tok's. */
+	strcpy(bad, tok);
+	char *dot2 = strrchr(bad, '.');
+	dot2[-1] = dot2[-1] == 'A' ? 'B' : 'A';
+
+	assert_int_equal(auth_jwt_verify_cached(&kr, bad, NOW, &out),
+	                 VBX_EUNAUTH);
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW + 1, &out),
+	                 VBX_OK);
+	assert_string_equal(out.email, "ann@example.com");
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok2, NOW + 1, &out),
+	                 VBX_OK);
+	assert_string_equal(out.email, "bob@example.com");
+
+	/* The key changed in place (same ring): only the remembered tokens
+	 * pass, so these answers came from the cache. */
+	kr.keys[0].secret[0] ^= 1;
+	assert_int_equal(auth_jwt_verify(&kr, tok, NOW + 1, &out), VBX_EUNAUTH);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW + 2, &out),
+	                 VBX_OK);
+	assert_string_equal(out.sub, UID);
+	assert_string_equal(out.email, "ann@example.com");
+	assert_true(out.adm);
+	assert_int_equal(out.exp, NOW + 900);
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok2, NOW + 2, &out),
+	                 VBX_OK);
+	assert_string_equal(out.email, "bob@example.com");
+	/* other bytes in tok's slot, a prefix of tok, tok with more */
+	assert_int_equal(auth_jwt_verify_cached(&kr, bad, NOW, &out),
+	                 VBX_EUNAUTH);
+	strcpy(bad, tok);
+	bad[strlen(bad) - 1] = '\0';
+	assert_int_not_equal(auth_jwt_verify_cached(&kr, bad, NOW, &out),
+	                     VBX_OK);
+	strcpy(bad, tok);
+	strcat(bad, "A");
+	assert_int_not_equal(auth_jwt_verify_cached(&kr, bad, NOW, &out),
+	                     VBX_OK);
+	/* the times are checked again: expired, issued in the future */
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW + 900, &out),
+	                 VBX_EUNAUTH);
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW - 61, &out),
+	                 VBX_EUNAUTH);
+	kr.keys[0].secret[0] ^= 1;
+	auth_keyring_wipe(&kr);
+
+	/* Another ring (a reload, or this one parsed again at the same
+	 * address with another key): everything is verified afresh. */
+	ring(&kr, "k1:" HEX64 "ff");
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW + 1, &out),
+	                 VBX_EUNAUTH);
+	auth_keyring_wipe(&kr);
+	ring(&kr, "k1:" HEX64);
+	ring(&other, "k1:" HEX64);
+	assert_true(kr.serial != other.serial);
+	assert_int_equal(auth_jwt_verify_cached(&kr, tok, NOW + 1, &out),
+	                 VBX_OK);
+	/* AUTH_JWT_ANY_TIME is verify's own */
+	assert_int_equal(
+	        auth_jwt_verify_cached(&kr, tok, AUTH_JWT_ANY_TIME, &out),
+	        VBX_OK);
+	auth_keyring_wipe(&kr);
+	auth_keyring_wipe(&other);
+}
+
 /* The prepared states give OpenSSL's HMAC() for keys shorter than, as
  * long as, and longer than SHA-256's block (hashed first), on messages of
  * every length around a block; signatures and tickets agree too. */
@@ -743,6 +826,7 @@ int main(void)
 	        cmocka_unit_test(test_jwt_refused),
 	        cmocka_unit_test(test_jwt_tampered),
 	        cmocka_unit_test(test_jwt_family_any_time),
+	        cmocka_unit_test(test_jwt_cached),
 	        cmocka_unit_test(test_hmac_prepared),
 	        cmocka_unit_test(test_argon2),
 	        cmocka_unit_test(test_argon2_interop),

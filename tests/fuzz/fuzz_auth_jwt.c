@@ -13,7 +13,9 @@
  *     "crit"; and hold claims valid at NOW: a UUID sub, iat <= NOW +
  *     leeway, iat < exp, NOW < exp. At most one of the two re-signed
  *     tokens is accepted (a header names one key). The accepted claims,
- *     signed again, verify to the same claims;
+ *     signed again, verify to the same claims. auth_jwt_verify_cached
+ *     gives the same answer and claims, twice (the second may be
+ *     remembered), and refuses a remembered token at its exp;
  *   - the input as a jwt_secret key file to auth_keyring_parse: a ring it
  *     accepts has 1..16 keys with distinct ids of [A-Za-z0-9._-]{1,32} and
  *     secrets of 32..256 bytes, and written back as "kid:hex" lines it
@@ -183,6 +185,23 @@ static void check_header(const char *tok, int key)
 	cJSON_Delete(h);
 }
 
+/* auth_jwt_verify_cached answers as auth_jwt_verify did (rc, and c when
+ * accepted), the first time and again (maybe from the cache), and at a
+ * time past exp a remembered token is refused. */
+static void check_cached(const char *tok, int rc, const auth_claims *c)
+{
+	for (int i = 0; i < 2; i++) {
+		auth_claims k;
+		CHECK(auth_jwt_verify_cached(&ring, tok, NOW, &k) == rc);
+		if (rc == VBX_OK)
+			CHECK(claims_equal(c, &k));
+	}
+	auth_claims late;
+	if (rc == VBX_OK)
+		CHECK(auth_jwt_verify_cached(&ring, tok, c->exp, &late) ==
+		      VBX_EUNAUTH);
+}
+
 /* Verify tok and check what an answer promises; returns the answer. */
 static int verify(const char *tok)
 {
@@ -191,6 +210,7 @@ static int verify(const char *tok)
 	int rc = auth_jwt_verify(&ring, tok, NOW, &c);
 
 	CHECK(rc == VBX_OK || rc == VBX_DECLINED || rc == VBX_EUNAUTH);
+	check_cached(tok, rc, &c);
 	if (rc != VBX_OK)
 		return rc;
 	int key = signer(tok);

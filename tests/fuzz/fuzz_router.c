@@ -11,6 +11,12 @@
  * parameter priority, per-method choice, 405 with Allow, and parameter
  * decoding. Router and reference must agree on the status, the route, the
  * parameters and the Allow list.
+ *
+ * Catch-alls `{name...}` are matched by the reference as router.h says:
+ * only when no other pattern matches the path for any method; one or more
+ * non-empty segments; at each position a literal before a parameter
+ * before a catch-all ending there; the value each segment decoded and
+ * checked, joined by "/".
  */
 #include "vbx_build.h"
 
@@ -57,6 +63,11 @@ static const struct {
         {"GET", "/api/v1/{a}/{b}/x", false},
         {"GET", "/api/{v}/teams/{t}/x", false},
         {"GET", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", false},
+        {"GET", "/{path...}", false},
+        {"GET", "/api/v1/x/acme/{rest...}", false},
+        {"POST", "/api/v1/x/acme/{rest...}", false},
+        {"DELETE", "/api/{v}/files/{p...}", false},
+        {"GET", "/teams/{id}/{more...}", false},
 };
 #define NROUTES (sizeof(table) / sizeof(table[0]))
 
@@ -114,6 +125,11 @@ static int split(const char *p, const char *segs[], size_t lens[], int max)
 	return n;
 }
 
+static bool is_wild(size_t i)
+{
+	return strstr(table[i].pattern, "...}") != NULL;
+}
+
 /*
  * Does route i's shape match the path? kinds[k] is 1 for a literal
  * segment; used to rank the matches.
@@ -124,7 +140,7 @@ static bool shape_match(size_t i, const char *path, char kinds[])
 	size_t pl[64], ql[64];
 	int np = split(table[i].pattern, ps, pl, 64);
 	int nq = split(path, qs, ql, 64);
-	if (np != nq)
+	if (np != nq || is_wild(i))
 		return false;
 	for (int k = 0; k < np; k++) {
 		if (ql[k] == 0)
@@ -133,6 +149,34 @@ static bool shape_match(size_t i, const char *path, char kinds[])
 		if (kinds[k] && (pl[k] != ql[k] || memcmp(ps[k], qs[k], pl[k])))
 			return false;
 	}
+	return true;
+}
+
+/*
+ * Does catch-all route i match the path? Every segment of the path must
+ * be non-empty, the pattern's prefix must match, and at least one segment
+ * be left for the catch-all. kinds[k]: 2 literal, 1 parameter, 0 the
+ * catch-all (at position *n - 1).
+ */
+static bool wild_match(size_t i, const char *path, char kinds[], size_t *n)
+{
+	const char *ps[64], *qs[VBX__MAX_PATH];
+	size_t pl[64], ql[VBX__MAX_PATH];
+	int np = split(table[i].pattern, ps, pl, 64);
+	int nq = split(path, qs, ql, VBX__MAX_PATH);
+	if (!is_wild(i) || nq < np)
+		return false;
+	for (int k = 0; k < nq; k++)
+		if (ql[k] == 0)
+			return false;
+	for (int k = 0; k < np - 1; k++) {
+		kinds[k] = ps[k][0] != '{' ? 2 : 1;
+		if (kinds[k] == 2 &&
+		    (pl[k] != ql[k] || memcmp(ps[k], qs[k], pl[k])))
+			return false;
+	}
+	kinds[np - 1] = 0;
+	*n = (size_t)np;
 	return true;
 }
 
@@ -195,6 +239,26 @@ static void reference(const char *method, const char *path, struct expect *x)
 		x->status = 200; /* parameters are checked by the caller */
 		return;
 	}
+	if (!allow) { /* the second walk: catch-alls */
+		size_t bestn = 0, n = 0;
+		for (size_t i = 0; i < NROUTES; i++) {
+			if (!wild_match(i, path, kinds, &n))
+				continue;
+			allow |= 1u << method_bit(table[i].method);
+			if (strcmp(table[i].method, method) != 0)
+				continue;
+			if (x->route < 0 ||
+			    better(kinds, best, n < bestn ? n : bestn)) {
+				x->route = (int)i;
+				memcpy(best, kinds, n);
+				bestn = n;
+			}
+		}
+		if (x->route >= 0) {
+			x->status = 200;
+			return;
+		}
+	}
 	x->status = allow ? 405 : 404;
 	for (int b = 0; b < 5; b++) {
 		if (!(allow & (1u << b)))
@@ -208,42 +272,60 @@ static void reference(const char *method, const char *path, struct expect *x)
 /* Check the router's parameters against the path: each one the decoded
  * path segment at the parameter's position. Returns the status the
  * parameters call for: 200, or 400 when one is refused. */
+/* Decode one segment into dec at *o; false when it is refused. */
+static bool seg_ok(const char *s, size_t len, char *dec, size_t *o)
+{
+	size_t start = *o;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			dec[(*o)++] =
+			        (char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+			i += 2;
+		} else {
+			dec[(*o)++] = s[i];
+		}
+	}
+	size_t n = *o - start;
+	const char *d = dec + start;
+	return !(memchr(d, '/', n) || memchr(d, '\0', n) ||
+	         (n == 1 && d[0] == '.') ||
+	         (n == 2 && d[0] == '.' && d[1] == '.'));
+}
+
 static int check_params(int ri, const char *path, const vbx__match *m)
 {
-	const char *ps[64], *qs[64];
-	size_t pl[64], ql[64];
+	static const char *qs[VBX__MAX_PATH];
+	static size_t ql[VBX__MAX_PATH];
+	const char *ps[64];
+	size_t pl[64];
 	int np = split(table[ri].pattern, ps, pl, 64);
-	split(path, qs, ql, 64);
+	int nq = split(path, qs, ql, VBX__MAX_PATH);
+	bool wild = is_wild((size_t)ri);
 	size_t j = 0;
 	for (int k = 0; k < np; k++) {
 		if (ps[k][0] != '{')
 			continue;
-		char dec[VBX__MAX_PATH + 1];
+		static char dec[VBX__MAX_PATH + 1];
 		size_t o = 0;
-		for (size_t i = 0; i < ql[k]; i++) {
-			if (qs[k][i] == '%') {
-				dec[o++] = (char)(hex(qs[k][i + 1]) * 16 +
-				                  hex(qs[k][i + 2]));
-				i += 2;
-			} else {
-				dec[o++] = qs[k][i];
-			}
+		bool last = wild && k == np - 1;
+		for (int q = k; q < (last ? nq : k + 1); q++) {
+			if (q > k)
+				dec[o++] = '/';
+			if (!seg_ok(qs[q], ql[q], dec, &o))
+				return 400;
 		}
-		if (memchr(dec, '/', o) || memchr(dec, '\0', o) ||
-		    (o == 1 && dec[0] == '.') ||
-		    (o == 2 && dec[0] == '.' && dec[1] == '.'))
-			return 400;
 		if (!m->route)
 			continue; /* the router refused an earlier one */
 		if (j >= m->nparams)
 			abort();
-		if (strncmp(m->params[j].name, ps[k] + 1, pl[k] - 2) != 0 ||
-		    strlen(m->params[j].name) != pl[k] - 2)
+		size_t namelen = pl[k] - (last ? 5 : 2);
+		if (strncmp(m->params[j].name, ps[k] + 1, namelen) != 0 ||
+		    strlen(m->params[j].name) != namelen)
 			abort();
 		if (strlen(m->params[j].value) != o ||
 		    memcmp(m->params[j].value, dec, o) != 0)
 			abort();
-		if (strchr(m->params[j].value, '/'))
+		if (!last && strchr(m->params[j].value, '/'))
 			abort();
 		j++;
 	}

@@ -18,8 +18,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config json router auth_jwt auth_phc
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
-	framing rawhead bridgemsg auth_cache proxyproto redis_url backup_dec
-	backup_keys backup_s3xml backup_cron)
+	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
+	metrics_http web_console backup_dec backup_keys backup_s3xml
+	backup_cron)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -39,8 +40,10 @@ deps() {
 	rawhead) echo "core/rawhead.c";;
 	bridgemsg) echo "core/bridgemsg.c";;
 	proxyproto) echo "core/proxyproto.c core/cidr.c";;
+	traceparent) echo "core/traceparent.c";;
+	otlp) echo "plugins/tracing/otlp.c";;
 	# jwt.c needs plugin.c, which needs the rest
-	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c
+	auth_jwt | auth_phc | auth_cache) echo "plugins/auth/jwt.c plugins/auth/jwtcache.c
 		plugins/auth/plugin.c plugins/auth/password.c plugins/auth/phc.c
 		plugins/auth/tokens.c plugins/auth/routes.c plugins/auth/authz.c
 		plugins/auth/ratelimit.c plugins/auth/loginlimit.c
@@ -52,6 +55,10 @@ deps() {
 	pgtime) echo "plugins/postgres-store/values.c";;
 	conninfo) echo "plugins/postgres-store/failover.c";;
 	redis_url) echo "plugins/redis-cache/url.c";;
+	metrics_http) echo "plugins/metrics/accept.c plugins/metrics/reqparse.c
+		plugins/metrics/address.c";;
+	web_console) echo "plugins/web-console/negotiate.c
+		plugins/web-console/webpath.c plugins/web-console/config.c";;
 	backup_dec | backup_keys) echo "plugins/backup-s3/keys.c
 		plugins/backup-s3/seal.c";;
 	backup_s3xml) echo "plugins/backup-s3/s3xml.c";;
@@ -90,6 +97,9 @@ target_flags() {
 	redis_url) echo "-I$src/plugins/redis-cache
 		$(pkg-config --cflags hiredis)";;
 	cli_frames) echo "-I$src/cli";;
+	metrics_http) echo "-I$src/plugins/metrics";;
+	otlp) echo "-I$src/plugins/tracing";;
+	web_console) echo "-I$src/plugins/web-console -lpthread";;
 	backup_*) echo "-I$src/plugins/backup-s3
 		$(pkg-config --cflags --libs libcrypto)";;
 	env_parse | term_frame) echo "-I$src/plugins/platform";;

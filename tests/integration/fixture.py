@@ -74,9 +74,12 @@ class Platform:
         subprocess.run([CLUSTER, "stop", self.pg], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start(self, runtime="", auth="", core="", platform="", wait=True):
+    def start(self, runtime="", auth="", core="", platform="", wait=True,
+              more=""):
         """A daemon on a database of its own. runtime/auth/platform: extra
-        keys of those plugins' blocks; core: extra top-level config."""
+        keys of those plugins' blocks; core: extra top-level config;
+        more: further plugin blocks, each starting with a comma (their .so
+        linked into plugin_dir by the caller)."""
         self.dbs += 1
         conninfo = subprocess.run(
             [CLUSTER, "createdb", self.pg, f"t{self.dbs}"], check=True,
@@ -90,7 +93,7 @@ class Platform:
       argon2_iterations = 1; {auth} }}; }},
   {{ name = "docker-runtime"; config = {{ images = [ "vibebox/*" ];
       {runtime} }}; }},
-  {{ name = "platform"; config = {{ {platform} }}; }}""")
+  {{ name = "platform"; config = {{ {platform} }}; }}{more}""")
         d.conninfo = conninfo
         if not wait:
             return d

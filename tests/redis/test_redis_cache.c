@@ -26,6 +26,8 @@
 #include <vibebox/cache.h>
 #include <vibebox/testing.h>
 
+#include "fakemetrics.h"
+
 #ifndef VBX_REDIS_SO
 #define VBX_REDIS_SO "redis-cache.so"
 #endif
@@ -520,6 +522,71 @@ static void test_down_fails_fast(void **state)
 	vbx_test_host_free(h);
 }
 
+/* ---- cache_requests_total{result}: gets only ---- */
+
+#define GETS "vibebox_cache_requests_total"
+
+static double gets(const char *result)
+{
+	return fake_metric(GETS, result, NULL);
+}
+
+/* A host with a "metrics" provider loaded first, then the plugin. */
+static vbx_test_host *metrics_host(const char *cfg)
+{
+	const char *so = getenv("VBX_TEST_REDIS_SO");
+	vbx_test_host *h = vbx_test_host_new();
+	assert_non_null(h);
+	assert_int_equal(vbx_test_load(h, &fake_metrics_desc, NULL), VBX_OK);
+	if (vbx_test_load_file(h, so ? so : VBX_REDIS_SO, cfg) != VBX_OK ||
+	    vbx_test_start(h) != VBX_OK)
+		fail_msg("%s", vbx_test_errors(h));
+	return h;
+}
+
+static void test_get_metrics(void **state)
+{
+	char cfg[512], buf[4], key[VBX_CACHE_KEY_MAX + 8];
+	size_t n;
+	snprintf(cfg, sizeof(cfg), "url = \"%s\"; prefix = \"m%d:\";", url,
+	         (int)getpid());
+	host = metrics_host(cfg);
+	vbx_hook *get = vbx_hook_cache_get_get(tp());
+	double hit = gets("hit"), miss = gets("miss"), err = gets("error");
+
+	assert_int_equal(vbx_hook_cache_get_run(get, "m:a", buf, 4, &n),
+	                 VBX_ENOTFOUND);
+	assert_int_equal(vbx_hook_cache_set_run(vbx_hook_cache_set_get(tp()),
+	                                        "m:a", "value", 5, 60000),
+	                 VBX_OK);
+	assert_int_equal(vbx_hook_cache_get_run(get, "m:a", buf, 4, &n),
+	                 VBX_EAGAIN); /* there, too long: a hit */
+	assert_int_equal(vbx_hook_cache_delete_run(
+	                         vbx_hook_cache_delete_get(tp()), "m:a"),
+	                 VBX_OK);
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	assert_int_equal(vbx_hook_cache_get_run(get, key, buf, 4, &n),
+	                 VBX_EINVAL);
+	assert_true(gets("hit") == hit + 1);
+	assert_true(gets("miss") == miss + 1);
+	assert_true(gets("error") == err + 1);
+	vbx_test_host_free(host);
+	host = NULL;
+
+	/* Redis unreachable: every get is an error. */
+	host = metrics_host("url = \"redis://127.0.0.1:1/0\";");
+	err = gets("error");
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		        vbx_hook_cache_get_run(vbx_hook_cache_get_get(tp()),
+		                               "m:a", buf, 4, &n),
+		        VBX_EUNAVAIL);
+	assert_true(gets("error") == err + 3);
+	vbx_test_host_free(host);
+	host = NULL;
+}
+
 int main(void)
 {
 	const char *p = getenv("VBX_TEST_REDIS_PORT");
@@ -558,6 +625,7 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test(test_config_refused),
 	        cmocka_unit_test(test_down_fails_fast),
+	        cmocka_unit_test(test_get_metrics),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	redisFree(raw);

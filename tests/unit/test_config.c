@@ -964,6 +964,36 @@ static void test_get_string_bool(void **state)
 	vbx__conf_free(c);
 }
 
+static void test_get_number(void **state)
+{
+	vbx__conf *c = load_block("f = 0.25;\ni = 1;\nbig = 3000000000L;\n"
+	                          "s = \"0.5\";\nhigh = 1.5;\nneg = -0.001;");
+	vbx__errors e = {0};
+	vbx_config *b = only_block(c, &e);
+	double x;
+
+	assert_int_equal(vbx__cfg_number(b, "f", 0, 1, 0.5, &x), VBX_OK);
+	assert_true(x == 0.25);
+	assert_int_equal(vbx__cfg_number(b, "i", 0, 1, 0.5, &x), VBX_OK);
+	assert_true(x == 1.0);
+	assert_int_equal(vbx__cfg_number(b, "big", 0, 1e10, 0, &x), VBX_OK);
+	assert_true(x == 3e9);
+	assert_int_equal(vbx__cfg_number(b, "absent", 0, 1, 0.01, &x), VBX_OK);
+	assert_true(x == 0.01);
+	assert_int_equal(vbx__cfg_number(b, "s", 0, 1, 0.01, &x), VBX_EINVAL);
+	assert_true(x == 0.01);
+	assert_int_equal(vbx__cfg_number(b, "high", 0, 1, 0.01, &x),
+	                 VBX_EINVAL);
+	assert_int_equal(vbx__cfg_number(b, "neg", 0, 1, 0.01, &x), VBX_EINVAL);
+	expect_errors(&e,
+	              "%s:5: plugins.p.s: expected a number 0..1, got \"0.5\"",
+	              "%s:6: plugins.p.high: expected a number 0..1, got 1.5",
+	              "%s:7: plugins.p.neg: expected a number 0..1, got -0.001",
+	              NULL);
+	vbx__errors_clear(&e);
+	vbx__conf_free(c);
+}
+
 /* ---- defaults that fit the machine (cpus.c, effective.c) ---- */
 
 static void test_workers_for_cpus(void **state)
@@ -1764,6 +1794,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_duration),
 	        cmocka_unit_test(test_parse_size),
 	        cmocka_unit_test(test_get_string_bool),
+	        cmocka_unit_test(test_get_number),
 	        cmocka_unit_test(test_get_int),
 	        cmocka_unit_test(test_workers_for_cpus),
 	        cmocka_unit_test(test_cpu_count),

@@ -130,6 +130,28 @@ static void test_control_bytes(void **state)
 	check_string("\t\n\r\b\f\v\x7f");
 }
 
+/* An escape, or two, at every place of strings of 1 to 24 bytes: the
+ * scan takes 8 bytes at a time and the last 1..7 as a word that overlaps
+ * what it already read, which must never hide or invent an escape. */
+static void test_escape_at_every_place(void **state)
+{
+	static const char esc[] = {'"', '\\', '\n', 0x01, 0x1f};
+	char s[25];
+	for (size_t len = 1; len <= 24; len++)
+		for (size_t i = 0; i < len; i++)
+			for (size_t e = 0; e < sizeof(esc); e++) {
+				memset(s, 'a', len);
+				s[len] = '\0';
+				s[i] = esc[e];
+				check_string(s);
+				for (size_t j = i + 1; j < len; j++) {
+					s[j] = esc[(e + 1) % sizeof(esc)];
+					check_string(s);
+					s[j] = 'a';
+				}
+			}
+}
+
 static void test_quotes_and_backslashes(void **state)
 {
 	check_string("\"");
@@ -643,6 +665,7 @@ int main(void)
 	        cmocka_unit_test(test_scalars),
 	        cmocka_unit_test(test_rows),
 	        cmocka_unit_test(test_control_bytes),
+	        cmocka_unit_test(test_escape_at_every_place),
 	        cmocka_unit_test(test_quotes_and_backslashes),
 	        cmocka_unit_test(test_utf8),
 	        cmocka_unit_test(test_containers),

@@ -23,6 +23,7 @@
 #include <cJSON.h>
 #include <vibebox/testing.h>
 
+#include "fakemetrics.h"
 #include "poll.h"
 
 #include "lifecycle.h"
@@ -320,8 +321,9 @@ static struct fake {
 	bool box_gone[MAX_ROWS];
 	int n_boxes;
 	bool engine_down;
-	int lists; /* store_env_list calls */
-	int stops; /* dkr_stop calls */
+	bool list_down; /* store_env_list answers VBX_EUNAVAIL */
+	int lists;      /* store_env_list calls */
+	int stops;      /* dkr_stop calls */
 	int stop_timeout;
 	char removed[MAX_ROWS][VBX_CONTAINER_ID_LEN];
 	int n_removed;
@@ -359,10 +361,16 @@ static int fake_env_list(void *ud, const char *project_id, const char *user_id,
 	int n = 0;
 	pthread_mutex_lock(&F.lock);
 	F.lists++;
+	if (F.list_down) {
+		pthread_mutex_unlock(&F.lock);
+		return VBX_EUNAVAIL;
+	}
 	for (int i = 0; i < F.n_envs; i++)
 		if (vbx_env_status_bit(F.envs[i].status) & mask)
 			rows[n++] = F.envs[i];
 	pthread_mutex_unlock(&F.lock);
+	if (total)
+		*total = n; /* the page is not cut: every row */
 	for (int i = 0; i < n; i++)
 		if (each(ctx, &rows[i]))
 			break;
@@ -504,7 +512,7 @@ static int world_setup(void **state)
 	memset(F.envs, 0, sizeof(F.envs));
 	F.n_envs = F.n_boxes = F.n_removed = F.n_events = 0;
 	F.lists = F.stops = F.stop_timeout = 0;
-	F.engine_down = false;
+	F.engine_down = F.list_down = false;
 	pthread_mutex_unlock(&F.lock);
 
 	w->h = vbx_test_host_new();
@@ -645,6 +653,24 @@ static void fact_engine(world *w, bool reachable)
 	assert_int_equal(vbx_test_flush_events(w->h), VBX_OK);
 }
 
+/* ---- metrics (tests/unit/fakemetrics.h) ---- */
+
+static void assert_envs(int stopped, int starting, int running, int stopping,
+                        int error)
+{
+	static const char *const names[] = {"stopped", "starting", "running",
+	                                    "stopping", "error"};
+	int want[] = {stopped, starting, running, stopping, error};
+	for (int i = 0; i < 5; i++)
+		if (fake_metric("vibebox_environments", names[i], NULL) !=
+		    want[i])
+			fail_msg("environments{status=%s}: %g, want %d",
+			         names[i],
+			         fake_metric("vibebox_environments", names[i],
+			                     NULL),
+			         want[i]);
+}
+
 /* ---- the policy at work ---- */
 
 static void test_reconcile_at_start(void **state)
@@ -772,6 +798,42 @@ static void test_exit_facts(void **state)
 	assert_string_equal(c.container_id, "");
 	assert_true(published(ENV_A, "error"));
 	assert_false(published(ENV_B, "error"));
+}
+
+/* environments{status} counted by the store at each visit, and the
+ * transitions the platform makes. */
+static void test_metrics(void **state)
+{
+	world *w = *state;
+	int64_t now = now_ms();
+	add_env(ENV_A, "running", CID_A, now - MIN);
+	add_box(CID_A, ENV_A, true, 0, now - MIN);
+	add_env(ENV_B, "stopped", "", now - MIN);
+	assert_int_equal(vbx_test_load(w->h, &fake_metrics_desc, NULL), VBX_OK);
+	run_platform(w, "");
+	assert_true(wait_int(&F.lists, 1));
+	assert_envs(1, 0, 1, 0, 0);
+	const char *ev = "vibebox_environment_transitions_total";
+	double before = fake_metric(ev, "running", "error", NULL);
+	assert_true(fake_metric("vibebox_terminal_sessions", NULL) == 0);
+
+	fact_exited(w, ENV_A, CID_A, 137, false);
+	assert_string_equal(env_now(ENV_A).status, "error");
+	assert_true(fake_metric(ev, "running", "error", NULL) == before + 1);
+	assert_true(fake_metric(ev, "running", "stopped", NULL) == 0);
+	assert_envs(1, 0, 0, 0, 1);
+
+	/* A change by another replica shows at the next visit; while the
+	 * store does not answer, the last values stay. */
+	pthread_mutex_lock(&F.lock);
+	snprintf(F.envs[1].status, sizeof(F.envs[1].status), "error");
+	F.list_down = true;
+	pthread_mutex_unlock(&F.lock);
+	assert_envs(1, 0, 0, 0, 1);
+	pthread_mutex_lock(&F.lock);
+	F.list_down = false;
+	pthread_mutex_unlock(&F.lock);
+	assert_envs(0, 0, 0, 0, 2);
 }
 
 static void test_vanished_facts(void **state)
@@ -1017,6 +1079,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_idle_off, world_setup,
 	                                        world_teardown),
 	        cmocka_unit_test_setup_teardown(test_exit_facts, world_setup,
+	                                        world_teardown),
+	        cmocka_unit_test_setup_teardown(test_metrics, world_setup,
 	                                        world_teardown),
 	        cmocka_unit_test_setup_teardown(test_vanished_facts,
 	                                        world_setup, world_teardown),

@@ -132,6 +132,35 @@ static void test_cidr_match(void **state)
 	assert_string_equal(text, "1.2.3.4");
 }
 
+/* IPv4 is formatted by hand: as inet_ntop() writes it, for octets of
+ * one, two and three digits in every place; a buffer too short for any
+ * address gives "" as inet_ntop's failure did. */
+static void test_ip_format(void **state)
+{
+	(void)state;
+	static const uint8_t octets[] = {0, 1, 9, 10, 42, 99, 100, 199, 255};
+	const size_t n = sizeof(octets);
+	char text[VBX__ADDR_TEXT], want[INET_ADDRSTRLEN];
+	vbx__ipaddr a = {.family = AF_INET};
+	for (size_t i = 0; i < n * n * n * n; i++) {
+		a.a[0] = octets[i % n];
+		a.a[1] = octets[i / n % n];
+		a.a[2] = octets[i / n / n % n];
+		a.a[3] = octets[i / n / n / n];
+		assert_non_null(inet_ntop(AF_INET, a.a, want, sizeof(want)));
+		vbx__ip_format(&a, text, sizeof(text));
+		assert_string_equal(text, want);
+	}
+	vbx__ip_format(&a, text, 8);
+	assert_string_equal(text, "");
+	a = ip("2001:db8::1");
+	vbx__ip_format(&a, text, sizeof(text));
+	assert_string_equal(text, "2001:db8::1");
+	a.family = 0;
+	vbx__ip_format(&a, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
 /* ---- X-Forwarded-For ---- */
 
 static vbx__cidr trusted[2];
@@ -456,6 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_cidr_parse),
 	        cmocka_unit_test(test_cidr_match),
+	        cmocka_unit_test(test_ip_format),
 	        cmocka_unit_test_setup(test_xff_choice, xff_setup),
 	        cmocka_unit_test_setup(test_xff_garbage, xff_setup),
 	        cmocka_unit_test(test_v1_good),

@@ -145,6 +145,16 @@ static void test_add_bad_pattern(void **state)
 	        "/{a}/{a}",
 	        "/{id}/x/{id}",
 	        "/{p1}/{p2}/{p3}/{p4}/{p5}/{p6}/{p7}/{p8}/{p9}",
+	        /* catch-alls: last segment only, a valid name, once */
+	        "/{a...}/b",
+	        "/{...}",
+	        "/{a..}",
+	        "/{a....}",
+	        "/{1a...}",
+	        "/x/{a...}x",
+	        "/{a...}/{b...}",
+	        "/{a}/{a...}",
+	        "/{a...}/",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (add(f->r, "GET", bad[i]) != VBX_EINVAL)
@@ -520,6 +530,104 @@ static void test_eight_params(void **state)
 	assert_int_equal(match(f, "GET", "/1/2/3/4/5/6/7"), 404);
 }
 
+/* ---- catch-alls ---- */
+
+static void test_catch_all(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(add(f->r, "GET", "/{path...}"), VBX_OK);
+	assert_int_equal(add(f->r, "GET", "/"), VBX_OK);
+	assert_int_equal(add(f->r, "GET", "/api/v1/teams/{id}"), VBX_OK);
+	assert_int_equal(add(f->r, "POST", "/api/v1/auth/login"), VBX_OK);
+	assert_int_equal(add(f->r, "GET", "/api/v1/x/acme/{rest...}"), VBX_OK);
+
+	/* One or more segments, joined; "/" is its own route. */
+	assert_int_equal(match(f, "GET", "/"), 200);
+	assert_string_equal(f->m.route->pattern, "/");
+	assert_int_equal(match(f, "GET", "/projects"), 200);
+	assert_string_equal(f->m.route->pattern, "/{path...}");
+	assert_int_equal(f->m.nparams, 1);
+	assert_string_equal(f->m.params[0].name, "path");
+	assert_string_equal(param(&f->m, "path"), "projects");
+	assert_int_equal(match(f, "GET", "/assets/index-3f2a9c1b.js"), 200);
+	assert_string_equal(param(&f->m, "path"), "assets/index-3f2a9c1b.js");
+	/* Each segment decoded on its own. */
+	assert_int_equal(match(f, "GET", "/a%20b/c%2Ed"), 200);
+	assert_string_equal(param(&f->m, "path"), "a b/c.d");
+
+	/* Exact routes win; a deeper catch-all wins over a shallower one. */
+	assert_int_equal(match(f, "GET", "/api/v1/teams/t1"), 200);
+	assert_string_equal(f->m.route->pattern, "/api/v1/teams/{id}");
+	assert_int_equal(match(f, "GET", "/api/v1/x/acme/a/b"), 200);
+	assert_string_equal(f->m.route->pattern, "/api/v1/x/acme/{rest...}");
+	assert_string_equal(param(&f->m, "rest"), "a/b");
+	/* ... but not the literal node alone: zero segments are not one. */
+	assert_int_equal(match(f, "GET", "/api/v1/x/acme"), 200);
+	assert_string_equal(f->m.route->pattern, "/{path...}");
+	/* A path no route has falls to the catch-all. */
+	assert_int_equal(match(f, "GET", "/api/v1/teams/t1/nothing"), 200);
+	assert_string_equal(f->m.route->pattern, "/{path...}");
+
+	/* A 405 stays a 405: the catch-all does not take it. */
+	assert_int_equal(match(f, "GET", "/api/v1/auth/login"), 405);
+	assert_string_equal(f->m.allow, "POST");
+	/* Another method on a catch-all path: 405 with its methods. */
+	assert_int_equal(match(f, "POST", "/projects"), 405);
+	assert_string_equal(f->m.allow, "GET");
+}
+
+static void test_catch_all_refusals(void **state)
+{
+	struct fixture *f = *state;
+	add(f->r, "GET", "/{path...}");
+
+	/* Empty segments never match. */
+	assert_int_equal(match(f, "GET", "/a/"), 404);
+	assert_int_equal(match(f, "GET", "/a//b"), 404);
+	assert_int_equal(match(f, "GET", "//a"), 404);
+	assert_int_equal(match(f, "GET", "/"), 404);
+	/* Traversal and smuggling: each segment is a parameter's value. */
+	const char *bad[] = {
+	        "/..",    "/a/../b",    "/a/%2e%2e/b",   "/%2E%2e",
+	        "/a/./b", "/a/%2e",     "/a%2fb",        "/a/%2F../b",
+	        "/a%00b", "/a/b%00.js", "/a/%5c../b%2f",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int st = match(f, "GET", bad[i]);
+		if (st != 400)
+			fail_msg("%s: %d, not 400", bad[i], st);
+		assert_null(f->m.route);
+		assert_int_equal(f->m.nparams, 0);
+		assert_non_null(f->m.error);
+	}
+	/* A backslash is a byte like another on this side. */
+	assert_int_equal(match(f, "GET", "/a/%5c.."), 200);
+	assert_string_equal(param(&f->m, "path"), "a/\\..");
+}
+
+static void test_catch_all_clash(void **state)
+{
+	struct fixture *f = *state;
+	const vbx__route *old = NULL;
+	assert_int_equal(add_owned(f->r, "GET", "/{path...}", OWNER_A, NULL),
+	                 VBX_OK);
+	assert_int_equal(add_owned(f->r, "GET", "/{other...}", OWNER_B, &old),
+	                 VBX_EEXIST);
+	assert_non_null(old);
+	assert_ptr_equal(old->owner, OWNER_A);
+	/* A parameter at the same place is another shape. */
+	assert_int_equal(add(f->r, "GET", "/{id}"), VBX_OK);
+	assert_int_equal(add(f->r, "DELETE", "/{path...}"), VBX_OK);
+	assert_int_equal(match(f, "GET", "/x"), 200);
+	assert_string_equal(f->m.route->pattern, "/{id}");
+	assert_int_equal(match(f, "GET", "/x/y"), 200);
+	assert_string_equal(f->m.route->pattern, "/{path...}");
+	/* "/x" has a GET: a DELETE there is the parameter's 405, not the
+	 * catch-all's DELETE. */
+	assert_int_equal(match(f, "DELETE", "/x"), 405);
+	assert_int_equal(match(f, "DELETE", "/x/y"), 200);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -542,6 +650,9 @@ int main(void)
 	        T(test_arena_needed_for_params),
 	        T(test_many_literals),
 	        T(test_eight_params),
+	        T(test_catch_all),
+	        T(test_catch_all_refusals),
+	        T(test_catch_all_clash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
