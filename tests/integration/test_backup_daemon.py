@@ -16,11 +16,14 @@ Restore round trip through the API: rows in, backup, table dropped,
 POST .../latest/restore, the same rows; verify answers 200; a backup with
 a flipped byte is refused (422) and the database is left as it was; an
 unknown id is 404. On the schedule ("* * * * *") with the S3 server down,
-the slot's attempt fails and leaves nothing, and a retry succeeds under
-the slot's name once the server is back.
+the slot's attempt fails, leaves nothing and is counted
+(vibebox_backup_failures_total), and a retry succeeds under the slot's
+name once the server is back. The other metrics are checked on the
+metrics plugin's scrape after the API's backup.
 """
 
 import hashlib
+import http.client
 import os
 import shutil
 import subprocess
@@ -44,7 +47,7 @@ CLUSTER = os.path.join(SRC, "tests/postgres/pg_cluster.sh")
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 JWT = "k1:" + "0123456789abcdef" * 4
 TMP = tempfile.mkdtemp(prefix="vbx-bkd-")
-PLUGINS = ("postgres-store", "auth", "backup-s3")
+PLUGINS = ("metrics", "postgres-store", "auth", "backup-s3")
 S = None
 PG = None
 DBS = iter(range(1, 100))
@@ -74,7 +77,9 @@ def database():
 
 def daemon(conninfo, endpoint=None, backup="", schedule='"off"'):
     pdir = files()
-    return Daemon(plugin_dir=pdir, plugins=f"""
+    mport = free_port()
+    d = Daemon(plugin_dir=pdir, plugins=f"""
+  {{ name = "metrics"; config = {{ listen = "127.0.0.1:{mport}"; }}; }},
   {{ name = "postgres-store"; config = {{ conninfo = "{conninfo}"; }}; }},
   {{ name = "auth"; config = {{ jwt_secret = "{JWT}";
       registration = "open"; argon2_memory = "1MiB";
@@ -86,6 +91,20 @@ def daemon(conninfo, endpoint=None, backup="", schedule='"off"'):
       secret_access_key_file = "{TMP}/s3.secret";
       encryption_key_file = "{TMP}/backup.key";
       schedule = {schedule}; {backup} }}; }}""")
+    d.metrics_port = mport
+    return d
+
+
+def metric(d, name):
+    """The value of an unlabelled family on the metrics plugin's scrape."""
+    c = http.client.HTTPConnection("127.0.0.1", d.metrics_port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in the scrape")
 
 
 def backup_now(d):
@@ -176,6 +195,12 @@ def test_api_and_retention():
         expect(S.exists(old[2]) and S.exists(other),
                "retention deleted what it must keep")
         c.check()
+        t = metric(d, "vibebox_backup_last_success_timestamp_seconds")
+        expect(abs(t - time.time()) < 120, f"last success {t}")
+        expect(metric(d, "vibebox_backup_size_bytes") == mine["size"],
+               "vibebox_backup_size_bytes is not the object's size")
+        expect(metric(d, "vibebox_backup_duration_seconds") > 0, "duration")
+        expect(metric(d, "vibebox_backup_failures_total") == 0, "failures")
     finally:
         code = d.stop()
     expect(code == 0, f"vibeboxd exit {code}: {d.logtext()[-1500:]}")
@@ -323,6 +348,8 @@ def test_schedule_and_retry():
         expect(name.endswith("00Z.dump.gz.enc"), f"not a slot: {name}")
         S.start()
         expect(not S.exists(name), f"the failed attempt left {name}")
+        expect(metric(d, "vibebox_backup_failures_total") >= 1,
+               "the failure was not counted")
         deadline = time.monotonic() + 60
         while not log_match(d, f"backup {name}: done"):
             expect(time.monotonic() < deadline,
