@@ -211,6 +211,9 @@ int cli_cmd_exec(cli_ctx *c, int argc, char **argv);
  * shell.c. */
 int cli_env_running(cli_ctx *c, const char *id, const char *name);
 
+/* admin.c: `admin backup ls|run|verify|restore` (backup-s3's API). */
+int cli_cmd_admin(cli_ctx *c, int argc, char **argv);
+
 /* One log entry {stream, time, line}: the line on stdout, or on stderr
  * for the stderr stream. */
 void cli_print_log_entry(const cJSON *entry);

@@ -30,6 +30,9 @@ static const char help_text[] =
         "  shell ENV                              a terminal in ENV\n"
         "  exec ENV [--] CMD [ARGS...]            run CMD in ENV without a "
         "TTY\n"
+        "  admin backup ls | run                  backups (instance "
+        "admins)\n"
+        "  admin backup verify|restore NAME|latest\n"
         "\n"
         "ENV and P are ids, slugs or names. --json prints the API's JSON.\n"
         "\n"
@@ -60,7 +63,7 @@ typedef struct command {
 static const command commands[] = {
         {"login", cli_cmd_login}, {"logout", cli_cmd_logout},
         {"env", cli_cmd_env},     {"shell", cli_cmd_shell},
-        {"exec", cli_cmd_exec},
+        {"exec", cli_cmd_exec},   {"admin", cli_cmd_admin},
 };
 
 static int usage_error(const char *what, const char *arg)

@@ -20,6 +20,7 @@
 #include "bridge.h"
 #include "coremetrics.h"
 #include "daemon.h"
+#include "oneshot.h"
 #include "trace.h"
 #include "server.h"
 #include "pump.h"
@@ -93,6 +94,7 @@ static void core_init(void)
 	vbx__events_ws_register(core);
 	vbx__revoke_register(core);
 	vbx__bridge_register(core);
+	vbx__oneshot_register(core);
 }
 
 /* ---- signals and reload ---- */
@@ -352,24 +354,54 @@ static int serve(const char *path)
 	return 0;
 }
 
+/* --backup-now: the plugins without the server, one backup, exit. */
+static int backup_now(const char *path)
+{
+	vbx__errors errs = {0};
+	if (load(path, &errs) != VBX_OK) {
+		teardown(false);
+		return fail(&errs, "--backup-now: fix the errors above");
+	}
+	const vbx__conf *conf = vbx__conf_current();
+	if (vbx__events_start(conf->event_queue, conf->event_overflow) ||
+	    vbx__workers_start(conf->workers) || vbx__plugins_start(&errs)) {
+		vbx__workers_stop();
+		teardown(false);
+		return fail(&errs, "--backup-now: fix the errors above");
+	}
+	int status = vbx__oneshot_backup();
+	vbx__workers_stop();
+	teardown(true);
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: vibeboxd [-c FILE] [-t] [-V]\n"
-	        "  -c FILE  configuration file (default %s)\n"
-	        "  -t       check the configuration and the plugins, then "
-	        "exit\n"
-	        "  -V       print the version and exit\n",
+	        "usage: vibeboxd [-c FILE] [-t] [-V] [--backup-now]\n"
+	        "  -c FILE       configuration file (default %s)\n"
+	        "  -t            check the configuration and the plugins, "
+	        "then exit\n"
+	        "  -V            print the version and exit\n"
+	        "  --backup-now  take one database backup (the backup-s3 "
+	        "plugin), then\n"
+	        "                exit 0 (done) or 1 (failed): for a "
+	        "CronJob\n",
 	        VBX_CONF_FILE);
 }
 
 int vbx__daemon_main(int argc, char **argv)
 {
 	const char *path = VBX_CONF_FILE;
-	bool test = false;
+	bool test = false, backup = false;
+	static const struct option longopts[] = {
+	        {"backup-now", no_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
 	int opt;
-	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'B':
+			backup = true;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -393,5 +425,12 @@ int vbx__daemon_main(int argc, char **argv)
 		return 2;
 	}
 	d.path = path;
+	if (test && backup) {
+		fprintf(stderr, "vibeboxd: -t and --backup-now exclude each "
+		                "other\n");
+		return 2;
+	}
+	if (backup)
+		return backup_now(path);
 	return test ? check_only(path) : serve(path);
 }

@@ -15,11 +15,13 @@ set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake libtool pkg-config
 	libconfig-dev libcjson-dev libwebsockets-dev libcmocka-dev libssl-dev
-	libcurl4-openssl-dev libpq-dev libargon2-dev libhiredis-dev openssl)
+	libcurl4-openssl-dev libpq-dev libargon2-dev libhiredis-dev openssl
+	zlib1g-dev)
 test_pkgs=(valgrind clang libclang-rt-14-dev python3 python3-websockets curl
 	jq clang-format git postgresql python3-yaml python3-jsonschema docker.io
 	busybox-static socat nginx-light wrk redis-server redis-sentinel brotli
-	protobuf-compiler python3-protobuf prometheus prometheus-alertmanager)
+	protobuf-compiler python3-protobuf prometheus prometheus-alertmanager
+	s3cmd nodejs)
 # From bookworm-backports (test group): the OTLP protos test_tracing.py
 # compiles with protoc to decode what the tracing plugin exports.
 test_backports=(opentelemetry-proto)
@@ -111,8 +113,10 @@ main() {
 	fi
 
 	# Node's npm: a nodejs that bundles it (NodeSource's) conflicts with
-	# Debian's npm package, so install that only when npm is absent.
-	if [[ " ${groups[*]} " == *" bench "* ]] && ! command -v npm >/dev/null
+	# Debian's npm package, so install that only when npm is absent. The
+	# test group needs it too: tests/s3 (backup-s3's S3 server) is npm's.
+	if [[ " ${groups[*]} " == *" bench "* || " ${groups[*]} " == *" test "* ]] &&
+		! command -v npm >/dev/null
 	then
 		install_quietly npm
 	fi

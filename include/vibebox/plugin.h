@@ -100,6 +100,9 @@
  *          and stderr apart, stdin half-closed by write(s, NULL, 0); no
  *          host-table slot is used.
  *        - <vibebox/buf.h>: a growing byte buffer, inline (no slot).
+ *        - <vibebox/backup.h>: the backup_run_now hook (run by
+ *          `vibeboxd --backup-now`) and the backup_completed and
+ *          backup_failed events; no host-table slot is used.
  */
 #ifndef VIBEBOX_PLUGIN_H
 #define VIBEBOX_PLUGIN_H

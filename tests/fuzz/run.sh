@@ -19,7 +19,8 @@ targets=("$@")
 	keyring docker_frame docker_json docker_events docker_engines env_parse
 	cli_frames term_frame jsonout pgtime conninfo docker_passwd sig util wsframe
 	framing rawhead bridgemsg auth_cache proxyproto redis_url traceparent otlp
-	metrics_http web_console exec_frame cli_exec_frames)
+	metrics_http web_console exec_frame cli_exec_frames backup_dec backup_keys
+	backup_s3xml backup_cron)
 build=${BUILD:-$src/build}
 [ -f "$build/vbx_build.h" ] || build=$src
 [ -f "$build/vbx_build.h" ] || { echo "run ./configure first (no vbx_build.h in $build)" >&2; exit 2; }
@@ -58,6 +59,10 @@ deps() {
 		plugins/metrics/address.c";;
 	web_console) echo "plugins/web-console/negotiate.c
 		plugins/web-console/webpath.c plugins/web-console/config.c";;
+	backup_dec | backup_keys) echo "plugins/backup-s3/keys.c
+		plugins/backup-s3/seal.c";;
+	backup_s3xml) echo "plugins/backup-s3/s3xml.c";;
+	backup_cron) echo "plugins/backup-s3/cron.c";;
 	util) ;; # <vibebox/util.h> alone
 	docker_frame) echo "plugins/docker-runtime/frame.c";;
 	docker_passwd) echo "plugins/docker-runtime/passwd.c";;
@@ -99,6 +104,8 @@ target_flags() {
 	metrics_http) echo "-I$src/plugins/metrics";;
 	otlp) echo "-I$src/plugins/tracing";;
 	web_console) echo "-I$src/plugins/web-console -lpthread";;
+	backup_*) echo "-I$src/plugins/backup-s3
+		$(pkg-config --cflags --libs libcrypto)";;
 	env_parse | term_frame | exec_frame) echo "-I$src/plugins/platform";;
 	esac
 }
