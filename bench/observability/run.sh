@@ -152,15 +152,20 @@ start_all() {
 		"$(tracing_block 0.01 $((PORT_SINK + 1)))"
 }
 
-# One measured wrk run of PATH against NAME: appends req/s and p99 to
-# result[NAME PATH rps] and result[NAME PATH p99].
+# One measured wrk run of PATH against NAME: appends req/s, p99 and the
+# server's CPU microseconds per request to result[NAME PATH rps|p99|cpu].
 measure_path() {
-	local name="$1" path="$2" out="$BENCH_TMP/wrk.txt" r
+	local name="$1" path="$2" out="$BENCH_TMP/wrk.txt" r t0
 	local url="http://127.0.0.1:${port[$name]}$path"
 	local wrk=(wrk -t"$THREADS" -c"$CONNECTIONS"
 		-H "Authorization: Bearer $TOKEN")
 	[ "$WARMUP" = 0 ] || "${wrk[@]}" -d"$WARMUP" "$url" >/dev/null
+	t0="$(cpu_ticks "${pid[$name]}")"
 	"${wrk[@]}" -d"$DURATION" --latency "$url" >"$out"
+	result["$name $path cpu"]+="$(awk -v hz="$(getconf CLK_TCK)" \
+		-v t="$(($(cpu_ticks "${pid[$name]}") - t0))" \
+		-v n="$(awk '/requests in/ { print $1 }' "$out")" \
+		'BEGIN { printf "%.1f", t / hz / n * 1e6 }') "
 	if grep -Eq 'Non-2xx|Socket errors' "$out"; then
 		vbx_die "$name $path: wrk saw errors: $(grep -E 'Non-2xx|Socket errors' "$out")"
 	fi
@@ -186,11 +191,13 @@ run_obs_rounds() {
 	done
 }
 
-# The median over rounds of A/B on PATH, measured in the same round.
+# The median over rounds of A/B on PATH (of KIND: rps, the default, or
+# cpu), measured in the same round.
 obs_ratio() {
-	median "$(paste -d' ' <(tr ' ' '\n' <<<"${result["$1 $3 rps"]}") \
-		<(tr ' ' '\n' <<<"${result["$2 $3 rps"]}") |
-		awk 'NF == 2 { printf "%.4f ", $1 / $2 }')"
+	local kind="${4:-rps}"
+	median "$(paste -d' ' <(tr ' ' '\n' <<<"${result["$1 $3 $kind"]}") \
+		<(tr ' ' '\n' <<<"${result["$2 $3 $kind"]}") |
+		awk 'NF == 2 && $2 > 0 { printf "%.4f ", $1 / $2 }')"
 }
 
 # Scrape a vibeboxd holding SERIES series SCRAPES times; prints the
@@ -220,16 +227,18 @@ measure_scrape() {
 
 obs_report() {
 	local s path r missed=0 verdict
-	printf '\n%-12s %-18s %12s %12s   %s\n' server path 'requests/sec' \
-		'p99 latency' 'req/s per round'
+	printf '\n%-12s %-18s %12s %12s %8s   %s\n' server path \
+		'requests/sec' 'p99 latency' 'CPU us' 'req/s per round'
 	for path in "${PATHS[@]}"; do
 		for s in "${SERVERS[@]}"; do
-			printf '%-12s %-18s %12s %12s   %s\n' "$s" "$path" \
+			printf '%-12s %-18s %12s %12s %8s   %s\n' "$s" "$path" \
 				"$(median "${result["$s $path rps"]}")" \
 				"$(median_p99 "${result["$s $path p99"]}")" \
+				"$(median "${result["$s $path cpu"]}")" \
 				"${result["$s $path rps"]}"
 		done
 	done
+	echo "(CPU us: the server's CPU time per request; wrk, PostgreSQL and the sink not counted)"
 	echo
 	for path in "${PATHS[@]}"; do
 		for s in metrics trace-0.01 trace-down trace-1; do
@@ -242,8 +251,9 @@ obs_report() {
 				[ "$verdict" = PASS ] || missed=1
 				verdict="target within 3%  $verdict"
 			fi
-			printf '%-11s / plain  %-18s %6.3fx  %s\n' "$s" "$path" \
-				"$r" "$verdict"
+			printf '%-11s / plain  %-18s %6.3fx  %s  (CPU per request %.3fx)\n' \
+				"$s" "$path" "$r" "$verdict" \
+				"$(obs_ratio "$s" plain "$path" cpu)"
 		done
 	done
 	printf '(%s CPUs, load average %s; wrk, PostgreSQL and the sink share them; medians of %s rounds)\n\n' \
