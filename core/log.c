@@ -81,25 +81,31 @@ static void puts_(line *l, const char *s)
 	put(l, s, strlen(s));
 }
 
-/* Append s as the inside of a JSON string. */
+/* Append s as the inside of a JSON string: runs of characters that need
+ * no escape are copied whole (most lines have none to escape). */
 static void put_escaped(line *l, const char *s)
 {
+	const char *run = s;
+
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char esc[8];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(l, run, (size_t)(s - run));
+		run = s + 1;
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			put(l, esc, 2);
 		} else if (c == '\n') {
 			put(l, "\\n", 2);
-		} else if (c < 0x20) {
+		} else {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
 			put(l, esc, 6);
-		} else {
-			put(l, (const char *)&c, 1);
 		}
 	}
+	put(l, run, (size_t)(s - run));
 }
 
 /* Append s for the text format: control characters (a newline a client
