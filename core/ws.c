@@ -525,6 +525,16 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	/* lws keeps what the kernel did not take of a write. Closing with
+	 * some kept makes lws flush it and then drop the socket without a
+	 * close frame (the client sees 1006), and the unread acks still
+	 * coming in make the kernel reset the connection, losing the tail
+	 * (the exit frame). So close only once all went out: lws then sends
+	 * the close frame and waits for the client's before closing TCP. */
+	if (closing && lws_send_pipe_choked(wsi)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (closing) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 		                 (unsigned char *)c->close_reason,
