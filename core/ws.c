@@ -429,7 +429,7 @@ static void service_one(vbx__ws_conn *c)
 	}
 	if (!c->wsi)
 		return;
-	if (c->opened && pause != c->paused) {
+	if (c->opened && !c->close_sent && pause != c->paused) {
 		c->paused = pause;
 		lws_rx_flow_control(c->wsi, !pause);
 	}
@@ -545,7 +545,11 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		return 0;
 	}
 	if (closing) {
+		/* read again (open said no, or the route paused us): the
+		 * client's close frame must come in for lws to end the
+		 * socket; lws drops the data frames before it */
 		c->close_sent = true;
+		lws_rx_flow_control(wsi, 1);
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 		                 (unsigned char *)c->close_reason,
 		                 strlen(c->close_reason));
