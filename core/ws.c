@@ -66,7 +66,9 @@ struct vbx_ws {
 	int fd;                /* the socket wsguard.c watches, or -1 */
 	int fault_code;        /* a frame header broke RFC 6455: close so */
 	const char *fault_why; /* static */
-	bool in_pending;       /* guarded by the server's lock */
+	bool close_sent; /* the close is lws's: it sends the frame and waits
+	                  * for the client's */
+	bool in_pending; /* guarded by the server's lock */
 	struct vbx_ws *next_pending, *next_all, *prev_all;
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
@@ -427,7 +429,7 @@ static void service_one(vbx__ws_conn *c)
 	}
 	if (!c->wsi)
 		return;
-	if (c->opened && pause != c->paused) {
+	if (c->opened && !c->close_sent && pause != c->paused) {
 		c->paused = pause;
 		lws_rx_flow_control(c->wsi, !pause);
 	}
@@ -469,6 +471,7 @@ void vbx__ws_service_pending(vbx__server *s)
  */
 static int fail_now(vbx__ws_conn *c, struct lws *wsi, int code, const char *why)
 {
+	c->close_sent = true;
 	pthread_mutex_lock(&c->lock);
 	c->closing = true;
 	c->close_code = code;
@@ -494,6 +497,12 @@ static void on_frame_fault(void *ud, int code, const char *why)
 static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 {
 	size_t limit = c->s->conf->ws_queue;
+	/* lws calls us while it waits for the client's close frame too;
+	 * returning -1 then would drop the socket at once, with the
+	 * client's last acks unread: the kernel would reset it, and the
+	 * client lose what it had not read yet (the exit frame). */
+	if (c->close_sent)
+		return 0;
 	if (c->fault_code)
 		return fail_now(c, wsi, c->fault_code, c->fault_why);
 	pthread_mutex_lock(&c->lock);
@@ -525,7 +534,22 @@ static int on_writable(vbx__ws_conn *c, struct lws *wsi)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	/* lws keeps what the kernel did not take of a write. Closing with
+	 * some kept makes lws flush it and then drop the socket without a
+	 * close frame (the client sees 1006), and the unread acks still
+	 * coming in make the kernel reset the connection, losing the tail
+	 * (the exit frame). So close only once all went out: lws then sends
+	 * the close frame and waits for the client's before closing TCP. */
+	if (closing && lws_send_pipe_choked(wsi)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (closing) {
+		/* read again (open said no, or the route paused us): the
+		 * client's close frame must come in for lws to end the
+		 * socket; lws drops the data frames before it */
+		c->close_sent = true;
+		lws_rx_flow_control(wsi, 1);
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 		                 (unsigned char *)c->close_reason,
 		                 strlen(c->close_reason));
